@@ -1,0 +1,40 @@
+# Thin wrapper over CMake/CTest. Every target installs what is missing first.
+BUILD      ?= build
+BUILD_TSAN ?= build-tsan
+GENERATOR  ?= Ninja
+CMAKE_ARGS ?=
+
+.PHONY: all setup configure build test tsan bench run clean
+
+all: build
+
+setup:
+	@bash scripts/setup
+
+configure: setup
+	@cmake -S . -B $(BUILD) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD)
+
+# Every test: unit, concurrency, freestanding and layering checks.
+test: build
+	@ctest --test-dir $(BUILD) --output-on-failure --timeout 600
+
+# The concurrency tests under ThreadSanitizer (must report nothing).
+tsan: setup
+	@cmake -S . -B $(BUILD_TSAN) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRQROUTE_SANITIZE=thread >/dev/null
+	@cmake --build $(BUILD_TSAN)
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --test-dir $(BUILD_TSAN) -L concurrency --output-on-failure --timeout 900
+
+bench: setup
+	@cmake -S . -B $(BUILD)-release -G $(GENERATOR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD)-release
+	@echo "no benchmarks yet"
+
+# The demo: interrupts moving between CPUs as routing changes.
+run: build
+	@$(BUILD)/tools/irqsim
+
+clean:
+	rm -rf $(BUILD) $(BUILD_TSAN) $(BUILD)-release

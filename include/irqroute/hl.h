@@ -1,0 +1,272 @@
+/*
+ * Hl — the hardware layer interface.
+ *
+ * Processor registry (CPU index <-> APIC id, recorded at CPU start-up), local
+ * APIC (xAPIC MMIO or x2APIC MSRs, chosen at run time), I/O APICs (several,
+ * each with its GSI base), the GSI-level "PIC" service that programs
+ * redirection entries for a target CPU or CPU set, MSI message composition and
+ * the ACPI MADT parser.
+ *
+ * The register-level drivers live in platform/x86/ and reach registers only
+ * through the platform hooks (platform.h), so the same code drives QEMU's
+ * hardware and the sim models. Hl includes nothing from Ke or Io.
+ */
+#ifndef IRQROUTE_HL_H
+#define IRQROUTE_HL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpuset.h"
+#include "status.h"
+
+/* ======================================================================== */
+/* Processor registry                                                       */
+/* ======================================================================== */
+
+/* Records CPU index Cpu as having local APIC id ApicId. Called once per CPU
+ * as it starts (never assume ApicId == Cpu). */
+IRQ_STATUS HlRegisterProcessor(uint32_t Cpu, uint32_t ApicId);
+/* Forgets every processor, I/O APIC and override (tests, re-initialisation). */
+void HlResetHardwareLayer(void);
+IRQ_STATUS HlGetProcessorApicId(uint32_t Cpu, uint32_t *ApicId);
+IRQ_STATUS HlFindProcessorByApicId(uint32_t ApicId, uint32_t *Cpu);
+bool HlIsProcessorRegistered(uint32_t Cpu);
+/* One above the highest registered CPU index. */
+uint32_t HlGetProcessorLimit(void);
+
+/* ======================================================================== */
+/* Local APIC (Intel SDM vol. 3A ch. 11 "Advanced Programmable Interrupt     */
+/* Controller"): platform/x86/lapic.c                                        */
+/* ======================================================================== */
+
+#define HL_LAPIC_DEFAULT_BASE 0xFEE00000u
+
+typedef enum _HL_LAPIC_MODE {
+    HlLapicModeXApic = 0, /* MMIO at the base address, 8-bit physical ids */
+    HlLapicModeX2Apic,    /* MSRs 0x800-0x8FF, 32-bit ids (SDM 11.12) */
+} HL_LAPIC_MODE;
+
+/* Selects the mode for all CPUs; call once before any CPU initialises its
+ * local APIC. x2APIC must be offered by the CPU (CPUID.01H:ECX[21]). */
+IRQ_STATUS HlLapicSelectMode(HL_LAPIC_MODE Mode, uintptr_t XApicBase);
+HL_LAPIC_MODE HlLapicGetMode(void);
+/* On the calling CPU: enables the local APIC with SpuriousVector, TPR 0, and
+ * the logical destination (xAPIC flat model: bit Cpu for Cpu < 8). Records the
+ * CPU's logical id for HlTargetCpuSetFixed destinations. */
+IRQ_STATUS HlLapicInitializeProcessor(uint32_t Cpu, uint8_t SpuriousVector);
+uint32_t HlLapicReadId(void);
+void HlLapicEndOfInterrupt(void);
+void HlLapicWriteTaskPriority(uint8_t Tpr);
+uint8_t HlLapicReadTaskPriority(void);
+
+typedef enum _HL_IPI_SHORTHAND {
+    HlIpiNoShorthand = 0,
+    HlIpiSelf = 1,
+    HlIpiAllIncludingSelf = 2,
+    HlIpiAllExcludingSelf = 3,
+} HL_IPI_SHORTHAND;
+
+typedef enum _HL_DELIVERY_MODE {
+    HlDeliveryFixed = 0,
+    HlDeliveryLowestPriority = 1,
+    HlDeliverySmi = 2,
+    HlDeliveryNmi = 4,
+    HlDeliveryInit = 5,
+    HlDeliveryStartup = 6,
+    HlDeliveryExtInt = 7,
+} HL_DELIVERY_MODE;
+
+/* Writes the ICR (SDM 11.6.1). Destination is a physical APIC id unless
+ * Shorthand is used. Waits for the previous IPI's delivery status (xAPIC). */
+IRQ_STATUS HlLapicSendIpi(uint32_t DestinationApicId, HL_IPI_SHORTHAND Shorthand,
+                          HL_DELIVERY_MODE DeliveryMode, uint8_t Vector);
+
+/* ======================================================================== */
+/* Interrupt targets                                                        */
+/* ======================================================================== */
+
+typedef enum _HL_TARGET_KIND {
+    HlTargetCpu = 0,             /* one CPU index, physical destination = its APIC id */
+    HlTargetApicId,              /* one APIC id, physical destination (must be registered) */
+    HlTargetCpuSetFixed,         /* every CPU of the set: logical destination, fixed delivery */
+    HlTargetCpuSetLowestPriority /* one CPU of the set, chosen by the chipset (lowest-priority mode) */
+} HL_TARGET_KIND;
+
+typedef struct _HL_INTERRUPT_TARGET {
+    HL_TARGET_KIND Kind;
+    uint32_t Cpu;              /* HlTargetCpu */
+    uint32_t ApicId;           /* HlTargetApicId */
+    const IR_CPU_SET *CpuSet;  /* the two set kinds */
+} HL_INTERRUPT_TARGET;
+
+/* The resolved destination field and mode of a target. */
+typedef struct _HL_DESTINATION {
+    uint32_t Destination;      /* APIC id, or logical destination bits */
+    bool Logical;              /* destination mode: false physical, true logical */
+    HL_DELIVERY_MODE DeliveryMode;
+} HL_DESTINATION;
+
+/* Resolves a target against the registry and the local APICs' logical ids.
+ * A set that the logical model cannot express (flat mode: CPUs 0-7 only;
+ * x2APIC: one cluster) gives IRQ_STATUS_NOT_SUPPORTED. */
+IRQ_STATUS HlResolveTarget(const HL_INTERRUPT_TARGET *Target, HL_DESTINATION *Destination);
+
+/* ======================================================================== */
+/* I/O APIC (Intel 82093AA datasheet): platform/x86/ioapic.c                */
+/* ======================================================================== */
+
+#define HL_MAX_IOAPICS 16u
+#define HL_IOAPIC_DEFAULT_BASE 0xFEC00000u
+
+typedef enum _HL_TRIGGER_MODE { HlTriggerEdge = 0, HlTriggerLevel = 1 } HL_TRIGGER_MODE;
+typedef enum _HL_POLARITY { HlPolarityActiveHigh = 0, HlPolarityActiveLow = 1 } HL_POLARITY;
+
+/* One 64-bit redirection table entry (82093AA section 3.2.4). */
+typedef union _IOAPIC_REDIRECTION_ENTRY {
+    struct {
+        uint64_t Vector : 8;          /* 7:0 */
+        uint64_t DeliveryMode : 3;    /* 10:8   HL_DELIVERY_MODE */
+        uint64_t DestinationMode : 1; /* 11     0 physical, 1 logical */
+        uint64_t DeliveryStatus : 1;  /* 12     read-only: 1 = send pending */
+        uint64_t Polarity : 1;        /* 13     0 high, 1 low */
+        uint64_t RemoteIrr : 1;       /* 14     read-only, level only */
+        uint64_t TriggerMode : 1;     /* 15     0 edge, 1 level */
+        uint64_t Mask : 1;            /* 16 */
+        uint64_t Reserved : 39;       /* 55:17  (keep 48-55 zero) */
+        uint64_t Destination : 8;     /* 63:56 */
+    } Bits;
+    struct {
+        uint32_t Low;
+        uint32_t High;
+    } Words;
+    uint64_t Value;
+} IOAPIC_REDIRECTION_ENTRY;
+
+/* Registers an I/O APIC at Address whose pins start at GsiBase. Reads the
+ * version register for the pin count and masks every entry. */
+IRQ_STATUS HlIoApicRegister(uint8_t IoApicId, uintptr_t Address, uint32_t GsiBase);
+uint32_t HlIoApicGetCount(void);
+/* Finds the I/O APIC and pin of a GSI. */
+IRQ_STATUS HlIoApicLookupGsi(uint32_t Gsi, uint32_t *IoApicIndex, uint32_t *Pin);
+IRQ_STATUS HlIoApicReadEntry(uint32_t Gsi, IOAPIC_REDIRECTION_ENTRY *Entry);
+/* Writes an entry: high word (destination) first, then the low word, so an
+ * unmasking write never fires towards a stale destination. Register pairs
+ * (IOREGSEL then IOWIN) are serialised per I/O APIC with interrupts disabled. */
+IRQ_STATUS HlIoApicWriteEntry(uint32_t Gsi, IOAPIC_REDIRECTION_ENTRY Entry);
+IRQ_STATUS HlIoApicSetMask(uint32_t Gsi, bool Masked);
+
+/* ======================================================================== */
+/* PIC service: GSI routing (the seed's HL::Pic)                           */
+/* ======================================================================== */
+
+typedef enum _HL_LINE_BUS {
+    HlBusGsi = 0, /* Number is a GSI; trigger/polarity must be given */
+    HlBusIsa,     /* Number is an ISA IRQ 0-15, resolved through the MADT overrides */
+    HlBusPci,     /* Number is a GSI; PCI default: level, active low */
+} HL_LINE_BUS;
+
+typedef enum _HL_LINE_OPTION { HlLineDefault = 0, HlLineEdge, HlLineLevel, HlLineActiveHigh, HlLineActiveLow } HL_LINE_OPTION;
+
+typedef struct _HL_INTERRUPT_LINE {
+    HL_LINE_BUS Bus;
+    uint32_t Number;
+    HL_LINE_OPTION Trigger;  /* HlLineDefault, HlLineEdge or HlLineLevel */
+    HL_LINE_OPTION Polarity; /* HlLineDefault, HlLineActiveHigh or HlLineActiveLow */
+} HL_INTERRUPT_LINE;
+
+typedef struct _HL_RESOLVED_LINE {
+    uint32_t Gsi;
+    HL_TRIGGER_MODE Trigger;
+    HL_POLARITY Polarity;
+} HL_RESOLVED_LINE;
+
+/* MPS INTI flags of an override (ACPI 6.x table 5.50): polarity bits 1:0,
+ * trigger bits 3:2; 0 means "conforms to the bus" (ISA: edge, high). */
+IRQ_STATUS HlPicRegisterOverride(uint8_t IsaIrq, uint32_t Gsi, uint16_t Flags);
+IRQ_STATUS HlPicResolveLine(const HL_INTERRUPT_LINE *Line, HL_RESOLVED_LINE *Resolved);
+
+/* Programs the redirection entry of Gsi: Vector, the target's destination,
+ * trigger and polarity, and unmasks it (last). Nothing forces the BSP. */
+IRQ_STATUS HlPicAllocateSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target,
+                                        HL_TRIGGER_MODE Trigger, HL_POLARITY Polarity);
+/* Moves a live line to another vector/destination without masking it: an
+ * edge that arrives while masked is lost (82093AA 3.2.4), so the entry is
+ * rewritten in place, high word first. */
+IRQ_STATUS HlPicRetargetSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target);
+/* Masks the entry of Gsi (the line's last user has gone). */
+IRQ_STATUS HlPicFreeSystemInterrupt(uint32_t Gsi);
+
+/* ======================================================================== */
+/* MSI (Intel SDM vol. 3A 11.11)                                            */
+/* ======================================================================== */
+
+typedef struct _HL_MSI_MESSAGE {
+    uint64_t Address;
+    uint32_t Data;
+} HL_MSI_MESSAGE;
+
+/* Address 0xFEE00000 | destination << 12 | destination mode << 2
+ * (| redirection hint << 3 for lowest priority); data = vector |
+ * delivery mode << 8 | trigger << 15 (| assert << 14 for level). A physical
+ * destination above 255 needs interrupt remapping: IRQ_STATUS_NOT_SUPPORTED. */
+IRQ_STATUS HlMsiComposeMessage(const HL_INTERRUPT_TARGET *Target, uint8_t Vector, HL_TRIGGER_MODE Trigger,
+                               HL_MSI_MESSAGE *Message);
+
+/* ======================================================================== */
+/* ACPI MADT (ACPI 6.x section 5.2.12)                                      */
+/* ======================================================================== */
+
+#define HL_MADT_MAX_PROCESSORS IR_MAX_CPUS
+#define HL_MADT_MAX_OVERRIDES 48u
+#define HL_MADT_MAX_NMIS 16u
+
+typedef struct _HL_MADT_PROCESSOR {
+    uint32_t ApicId;
+    uint32_t AcpiUid;
+    bool Enabled;   /* flags bit 0 */
+    bool OnlineCapable; /* flags bit 1 */
+    bool X2Apic;    /* came from a type 9 entry */
+} HL_MADT_PROCESSOR;
+
+typedef struct _HL_MADT_IOAPIC {
+    uint8_t Id;
+    uint32_t Address;
+    uint32_t GsiBase;
+} HL_MADT_IOAPIC;
+
+typedef struct _HL_MADT_OVERRIDE {
+    uint8_t Bus;
+    uint8_t SourceIrq;
+    uint32_t Gsi;
+    uint16_t Flags;
+} HL_MADT_OVERRIDE;
+
+typedef struct _HL_MADT_NMI {
+    uint32_t AcpiUid;   /* 0xFF (or 0xFFFFFFFF for x2APIC) = all processors */
+    uint16_t Flags;
+    uint8_t Lint;
+} HL_MADT_NMI;
+
+typedef struct _HL_MADT_INFO {
+    uint64_t LocalApicAddress; /* after an address override entry (type 5) */
+    uint32_t Flags;            /* bit 0: PCAT_COMPAT (8259s present) */
+    uint32_t ProcessorCount;
+    uint32_t IoApicCount;
+    uint32_t OverrideCount;
+    uint32_t NmiCount;
+    uint32_t UnknownEntryCount; /* skipped, not an error */
+    HL_MADT_PROCESSOR Processors[HL_MADT_MAX_PROCESSORS];
+    HL_MADT_IOAPIC IoApics[HL_MAX_IOAPICS];
+    HL_MADT_OVERRIDE Overrides[HL_MADT_MAX_OVERRIDES];
+    HL_MADT_NMI Nmis[HL_MADT_MAX_NMIS];
+} HL_MADT_INFO;
+
+/* Parses a whole MADT (header included, signature "APIC"). Every length and
+ * count is checked against Length: a malformed table gives
+ * IRQ_STATUS_MALFORMED_TABLE and never a read outside [Table, Table+Length).
+ * A table without an I/O APIC is malformed for this library's purposes. */
+IRQ_STATUS HlMadtParse(const void *Table, size_t Length, HL_MADT_INFO *Info);
+
+#endif

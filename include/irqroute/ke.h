@@ -1,0 +1,212 @@
+/*
+ * Ke — the kernel core: IRQL, spin locks, per-CPU dynamic vector allocation,
+ * interrupt objects, the central dispatcher and KeSynchronizeExecution.
+ *
+ * IRQL is the NT amd64 notion: the priority class the CPU runs at. On x86 it
+ * is written to the local APIC TPR (the CR8 class, vector >> 4), so an
+ * interrupt whose vector's class is at or below the CPU's IRQL waits in the
+ * IRR. The mapping IRQL <-> vector classes is a platform table
+ * (KE_VECTOR_LAYOUT); KeAmd64VectorLayout is the NT amd64 one.
+ *
+ * Ke includes Hl, never Io.
+ */
+#ifndef IRQROUTE_KE_H
+#define IRQROUTE_KE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpuset.h"
+#include "hl.h"
+#include "status.h"
+
+/* ======================================================================== */
+/* IRQL and spin locks                                                      */
+/* ======================================================================== */
+
+typedef uint8_t KIRQL;
+
+#define PASSIVE_LEVEL 0u
+#define APC_LEVEL 1u
+#define DISPATCH_LEVEL 2u
+#define CLOCK_LEVEL 13u
+#define IPI_LEVEL 14u
+#define HIGH_LEVEL 15u
+#define KE_IRQL_COUNT 16u
+/* "No IRQL requested": the allocator spreads over the device classes. */
+#define KE_IRQL_ANY 0xFFu
+
+typedef struct _KSPIN_LOCK {
+    _Atomic uint32_t Locked;
+} KSPIN_LOCK;
+
+void KeInitializeSpinLock(KSPIN_LOCK *SpinLock);
+/* Raises to DISPATCH_LEVEL, then acquires. */
+KIRQL KeAcquireSpinLock(KSPIN_LOCK *SpinLock);
+void KeReleaseSpinLock(KSPIN_LOCK *SpinLock, KIRQL OldIrql);
+/* Acquire/release without touching the IRQL (caller is already high enough). */
+void KeAcquireSpinLockAtDpcLevel(KSPIN_LOCK *SpinLock);
+void KeReleaseSpinLockFromDpcLevel(KSPIN_LOCK *SpinLock);
+bool KeTryToAcquireSpinLockAtDpcLevel(KSPIN_LOCK *SpinLock);
+
+KIRQL KeGetCurrentIrql(void);
+/* NewIrql must be >= the current IRQL; returns the previous IRQL. Writes
+ * the TPR so the local APIC holds back interrupts at or below NewIrql. */
+KIRQL KeRaiseIrql(KIRQL NewIrql);
+/* NewIrql must be <= the current IRQL. */
+void KeLowerIrql(KIRQL NewIrql);
+/* The IRQL another CPU last recorded (for the router's LOWEST policy). */
+KIRQL KeQueryProcessorIrql(uint32_t Cpu);
+
+/* ======================================================================== */
+/* System, processors and the vector layout                                 */
+/* ======================================================================== */
+
+/* How a platform lays out its 256 vectors. */
+typedef struct _KE_VECTOR_LAYOUT {
+    /* Device vectors are allocated only in [FirstDeviceVector, LastDeviceVector]. */
+    uint8_t FirstDeviceVector;
+    uint8_t LastDeviceVector;
+    /* Vectors the platform keeps for itself (IPIs, clock, APC/DPC, error...):
+     * never handed out, even inside the device range. */
+    const uint8_t *ReservedVectors;
+    uint32_t ReservedVectorCount;
+    uint8_t SpuriousVector;
+    /* For each IRQL, the priority classes (vector >> 4, bit n = class n) whose
+     * vectors serve it. amd64: IRQL n <-> class n. Zero: no devices at that IRQL. */
+    uint16_t ClassesOfIrql[KE_IRQL_COUNT];
+    /* TPR value that blocks everything at or below each IRQL. */
+    uint8_t TprOfIrql[KE_IRQL_COUNT];
+} KE_VECTOR_LAYOUT;
+
+/* NT amd64: devices at IRQL 3-12 in vectors 0x30-0xCF (IRQL == vector >> 4);
+ * reserved APC 0x1F, DPC 0x2F, spurious 0x3F, reboot 0x50, generic 0xC1,
+ * clock 0xD1, clock IPI 0xD2, IPI 0xE1, error 0xE3, profile 0xFD, perf 0xFE,
+ * NMI 0xFF. */
+extern const KE_VECTOR_LAYOUT KeAmd64VectorLayout;
+
+/* Sizes the per-CPU tables for ProcessorCount CPUs (1 .. IR_MAX_CPUS) and
+ * takes the layout. Memory comes from PlatAllocateMemory. Calling it again
+ * discards every connection and allocation (tests). */
+IRQ_STATUS KeInitializeSystem(uint32_t ProcessorCount, const KE_VECTOR_LAYOUT *Layout);
+uint32_t KeQueryProcessorCount(void);
+/* Marks Cpu online (called on that CPU at start-up, after its local APIC is
+ * initialised). Offline CPUs are never chosen by the allocator. */
+IRQ_STATUS KeInitializeProcessor(uint32_t Cpu);
+bool KeIsProcessorOnline(uint32_t Cpu);
+void KeQueryOnlineProcessors(IR_CPU_SET *Online);
+
+/* ======================================================================== */
+/* Dynamic vector allocation (src/ke/vector_matrix.c)                       */
+/* ======================================================================== */
+
+/* IRQL whose classes contain Vector, or KE_IRQL_ANY for a vector outside
+ * every device class. */
+KIRQL KeIrqlOfVector(uint8_t Vector);
+/* One vector on the least-loaded online CPU of Affinity (ties: lowest CPU),
+ * in a class of Irql (KE_IRQL_ANY: the CPU's least-used device class). */
+IRQ_STATUS KeAllocateVector(const IR_CPU_SET *Affinity, KIRQL Irql, uint32_t *Cpu, uint8_t *Vector);
+/* One vector number free on every CPU of Cpus (hardware broadcast/logical). */
+IRQ_STATUS KeAllocateVectorOnSet(const IR_CPU_SET *Cpus, KIRQL Irql, uint8_t *Vector);
+/* Takes a specific device vector on Cpu. */
+IRQ_STATUS KeReserveVector(uint32_t Cpu, uint8_t Vector);
+IRQ_STATUS KeFreeVector(uint32_t Cpu, uint8_t Vector);
+bool KeIsVectorAllocated(uint32_t Cpu, uint8_t Vector);
+
+typedef struct _KE_VECTOR_USAGE {
+    uint32_t Allocated;   /* device vectors in use */
+    uint32_t Available;   /* device vectors free */
+    uint32_t Reserved;    /* system vectors inside the device range */
+    uint32_t AllocatedPerClass[16];
+} KE_VECTOR_USAGE;
+
+IRQ_STATUS KeQueryVectorUsage(uint32_t Cpu, KE_VECTOR_USAGE *Usage);
+
+/* ======================================================================== */
+/* Interrupt objects (src/ke/interrupt.c)                                   */
+/* ======================================================================== */
+
+typedef struct _KINTERRUPT KINTERRUPT;
+
+typedef enum _KINTERRUPT_MODE { LevelSensitive = 0, Latched = 1 } KINTERRUPT_MODE;
+typedef enum _KINTERRUPT_POLARITY {
+    InterruptPolarityUnknown = 0,
+    InterruptActiveHigh,
+    InterruptActiveLow
+} KINTERRUPT_POLARITY;
+
+/* Returns true when the interrupt came from this ISR's device ("claimed"). */
+typedef bool (*PKSERVICE_ROUTINE)(KINTERRUPT *Interrupt, void *ServiceContext);
+typedef bool (*PKSYNCHRONIZE_ROUTINE)(void *SynchronizeContext);
+
+typedef struct _KE_INTERRUPT_PARAMETERS {
+    PKSERVICE_ROUTINE ServiceRoutine;
+    void *ServiceContext;
+    KSPIN_LOCK *SpinLock;       /* NULL: the object's own lock */
+    uint8_t Vector;
+    KIRQL Irql;                 /* must be KeIrqlOfVector(Vector) */
+    KIRQL SynchronizeIrql;      /* >= Irql; KeSynchronizeExecution raises to it */
+    KINTERRUPT_MODE Mode;
+    KINTERRUPT_POLARITY Polarity;
+    bool ShareVector;
+    const IR_CPU_SET *Cpus;     /* CPUs whose vector table will hold the object */
+    const IR_CPU_SET *Affinity; /* recorded affinity (NULL: Cpus) */
+} KE_INTERRUPT_PARAMETERS;
+
+/* Bytes of caller storage an object needs for the configured CPU count
+ * (the object plus its per-CPU counters), and its alignment. */
+size_t KeQueryInterruptObjectSize(void);
+#define KE_INTERRUPT_ALIGNMENT 64u
+
+/* Builds an object in caller storage. Checks everything KeConnectInterrupt
+ * would except the state of the vector tables. */
+IRQ_STATUS KeInitializeInterrupt(void *Storage, size_t StorageSize, const KE_INTERRUPT_PARAMETERS *Parameters,
+                                 KINTERRUPT **Interrupt);
+/* Links the object into the vector table of every CPU of its set (release
+ * publication). A slot's vector is taken in the allocator by its first object
+ * and freed by its last. Sharing: both sides must set ShareVector and use the
+ * same mode. */
+IRQ_STATUS KeConnectInterrupt(KINTERRUPT *Interrupt);
+/* Unlinks the object and returns when no CPU can still be running its ISR.
+ * *VectorFreed (optional) tells whether it was the last object of its vector. */
+IRQ_STATUS KeDisconnectInterrupt(KINTERRUPT *Interrupt, bool *VectorFreed);
+
+bool KeIsInterruptConnected(const KINTERRUPT *Interrupt);
+uint8_t KeGetInterruptVector(const KINTERRUPT *Interrupt);
+KIRQL KeGetInterruptIrql(const KINTERRUPT *Interrupt);
+KINTERRUPT_MODE KeGetInterruptMode(const KINTERRUPT *Interrupt);
+void KeGetInterruptCpus(const KINTERRUPT *Interrupt, IR_CPU_SET *Cpus);
+/* Times the ISR ran on Cpu / claimed the interrupt on Cpu. */
+uint64_t KeQueryInterruptCount(const KINTERRUPT *Interrupt, uint32_t Cpu);
+uint64_t KeQueryInterruptClaimedCount(const KINTERRUPT *Interrupt, uint32_t Cpu);
+
+/* ======================================================================== */
+/* Central dispatcher (src/ke/dispatch.c)                                   */
+/* ======================================================================== */
+
+/* The single entry for every vector on every CPU: the platform's entry stub
+ * calls it with interrupts disabled after the CPU accepted Vector.
+ * Device vectors: walks the chain at the object's synchronize IRQL under its
+ * lock (level: until one claims; edge: all), counts unclaimed interrupts,
+ * then EOI. Spurious vector: counted, no EOI (SDM 11.9). System vectors go to
+ * the handler set by KeSetSystemVectorHandler (which sends its own EOI). */
+void KeDispatchInterrupt(uint32_t Cpu, uint8_t Vector);
+
+typedef void (*PKSYSTEM_VECTOR_HANDLER)(uint32_t Cpu, uint8_t Vector, void *Context);
+/* Handlers for reserved vectors (clock, IPI, error...). */
+IRQ_STATUS KeSetSystemVectorHandler(uint8_t Vector, PKSYSTEM_VECTOR_HANDLER Handler, void *Context);
+
+/* Runs Routine under the object's spin lock at its synchronize IRQL. */
+bool KeSynchronizeExecution(KINTERRUPT *Interrupt, PKSYNCHRONIZE_ROUTINE Routine, void *SynchronizeContext);
+
+typedef struct _KE_VECTOR_STATISTICS {
+    uint64_t Dispatched; /* deliveries of the vector on the CPU */
+    uint64_t Unclaimed;  /* deliveries no ISR claimed (or no object was linked) */
+} KE_VECTOR_STATISTICS;
+
+IRQ_STATUS KeQueryVectorStatistics(uint32_t Cpu, uint8_t Vector, KE_VECTOR_STATISTICS *Statistics);
+uint64_t KeQuerySpuriousCount(uint32_t Cpu);
+
+#endif

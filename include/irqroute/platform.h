@@ -1,0 +1,52 @@
+/*
+ * Platform hooks: the handful of functions a port implements.
+ *
+ * The core (src/ and the x86 drivers in platform/x86/) is freestanding C11 and
+ * calls nothing but these. platform/x86/hw_access.c implements them for a real
+ * x86-64 CPU (the reference kernel supplies memory and the CPU number);
+ * platform/sim/ implements them on host threads, where MMIO and MSR accesses
+ * reach register-accurate I/O APIC and local APIC models. docs/porting.md says
+ * what each must guarantee. The freestanding check (tests/freestanding) allows
+ * exactly these undefined symbols in the core objects.
+ */
+#ifndef IRQROUTE_PLATFORM_H
+#define IRQROUTE_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- CPU identity ---------------------------------------------------------- */
+
+/* Index (0 .. count-1) of the CPU executing the caller. Must be stable while
+ * interrupts are disabled. */
+uint32_t PlatCurrentCpu(void);
+
+/* ---- Interrupt flag -------------------------------------------------------- */
+
+/* Disables interrupts on this CPU; returns true when they were enabled. */
+bool PlatDisableInterrupts(void);
+/* Re-enables interrupts if WasEnabled (the value PlatDisableInterrupts returned). */
+void PlatRestoreInterrupts(bool WasEnabled);
+
+/* Spin-wait hint (PAUSE on x86). A simulated CPU may service interrupts here
+ * when its interrupt flag is set, as a real CPU would between instructions. */
+void PlatCpuRelax(void);
+
+/* ---- Register access ---------------------------------------------------------
+ * The x86 I/O APIC and local APIC drivers touch registers only through these.
+ * Addresses are physical (0xFEC00000, 0xFEE00000 ...): a real kernel maps them
+ * 1:1 uncached; the sim decodes them to its models. */
+uint32_t PlatMmioRead32(uintptr_t Address);
+void PlatMmioWrite32(uintptr_t Address, uint32_t Value);
+uint64_t PlatReadMsr(uint32_t Msr);
+void PlatWriteMsr(uint32_t Msr, uint64_t Value);
+
+/* ---- Memory ------------------------------------------------------------------
+ * Used for per-CPU tables at initialisation and for interrupt objects that the
+ * I/O manager allocates. Returns zeroed memory aligned to Alignment (a power of
+ * two up to 4096), or NULL. May be called at IRQL 0 only. */
+void *PlatAllocateMemory(size_t Size, size_t Alignment);
+void PlatFreeMemory(void *Memory, size_t Size);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * The sim platform: register-accurate 82093AA I/O APIC and local APIC models
+ * on host threads, and the platform hooks (platform.h) that route the x86
+ * drivers' MMIO/MSR accesses to them.
+ *
+ * Threads and CPUs. Every thread that calls into the core must be "attached"
+ * to a simulated CPU (PlatCurrentCpu is that CPU; calling a hook unattached
+ * aborts with a message). A CPU is owned by one thread at a time: its service
+ * thread (SimStartCpuThreads) while idle, or a thread that attached to it.
+ * SimAttachCpu waits until the CPU's service thread is between interrupts.
+ *
+ * Interrupt acceptance follows the SDM (vol. 3A 11.8.3): a CPU accepts the
+ * highest IRR vector whose class is above its PPR class, only while its
+ * interrupt flag is set. A service thread accepts whenever it is idle; an
+ * attached thread accepts at the points where a real CPU would notice: in
+ * PlatCpuRelax, PlatRestoreInterrupts(true), after a TPR write, and in
+ * SimServicePending. Acceptance clears IF, moves the vector IRR->ISR, and
+ * calls the interrupt entry (the sim's IDT: every vector goes to it).
+ *
+ * This header is hosted code's view (tests, bench, tools); the models live in
+ * platform/sim/*.c and include nothing above Hl.
+ */
+#ifndef IRQROUTE_SIM_H
+#define IRQROUTE_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SIM_MAX_CPUS 4096u
+#define SIM_MAX_IOAPICS 8u
+
+typedef void (*SIM_INTERRUPT_ENTRY)(uint32_t Cpu, uint8_t Vector);
+
+typedef struct _SIM_IOAPIC_CONFIG {
+    uint8_t Id;
+    uintptr_t Address;   /* MMIO base: IOREGSEL at +0x00, IOWIN at +0x10, EOI at +0x40 */
+    uint32_t GsiBase;
+    uint32_t PinCount;   /* 1..240; the version register reports PinCount-1 */
+} SIM_IOAPIC_CONFIG;
+
+typedef struct _SIM_CONFIG {
+    uint32_t CpuCount;          /* 1..SIM_MAX_CPUS (xAPIC: at most 255) */
+    const uint32_t *ApicIds;    /* NULL: SimDefaultApicId */
+    bool X2Apic;                /* models start in x2APIC mode (MSR access) */
+    uint32_t IoApicCount;       /* 0: one 24-pin I/O APIC, id 0, 0xFEC00000, GSI 0 */
+    SIM_IOAPIC_CONFIG IoApics[SIM_MAX_IOAPICS];
+} SIM_CONFIG;
+
+/* The default, deliberately not identity and not contiguous, so that no code
+ * can get away with APIC id == CPU index: 2*Cpu+1 while that stays below 255,
+ * else 254-Cpu (xAPIC), or 2*Cpu+1 (x2APIC). */
+uint32_t SimDefaultApicId(uint32_t Cpu, uint32_t CpuCount, bool X2Apic);
+
+/* Builds the models (all RTEs masked, LAPICs software-disabled, as after
+ * reset). Returns 0, or -1 on bad config. No threads are started. */
+int SimCreate(const SIM_CONFIG *Config);
+/* Stops service threads and frees the models. */
+void SimDestroy(void);
+uint32_t SimCpuCount(void);
+uint32_t SimCpuApicId(uint32_t Cpu);
+
+/* The sim's IDT: called for every accepted vector, on the accepting CPU's
+ * thread, with that CPU's IF clear. */
+void SimSetInterruptEntry(SIM_INTERRUPT_ENTRY Entry);
+
+/* ---- CPU ownership ---------------------------------------------------------- */
+int SimStartCpuThreads(void);
+void SimStopCpuThreads(void);
+void SimAttachCpu(uint32_t Cpu);
+void SimDetachCpu(void);
+/* The CPU the calling thread is attached to, or SIM_NO_CPU. */
+#define SIM_NO_CPU 0xFFFFFFFFu
+uint32_t SimAttachedCpu(void);
+/* On the attached CPU: accepts and dispatches every deliverable interrupt
+ * (as if IF were set for a moment). Returns how many were dispatched. */
+uint32_t SimServicePending(void);
+/* Waits (bounded by TimeoutMs) until no CPU has an IRR vector it could accept
+ * and no service thread is dispatching. Returns false on timeout. */
+bool SimWaitIdle(uint32_t TimeoutMs);
+/* The interrupt flag of a CPU (tests). */
+bool SimCpuInterruptsEnabled(uint32_t Cpu);
+
+/* ---- Devices ------------------------------------------------------------------ */
+/* Drives an I/O APIC input pin (GSI) high or low. A rising edge on an
+ * unmasked edge-triggered entry sends one message; on a masked one it is lost
+ * (82093AA 3.2.4). A level entry sends while the pin is asserted, unmasked
+ * and Remote IRR is clear. */
+void SimSetGsi(uint32_t Gsi, bool Asserted);
+/* Edge pulse: assert then deassert. */
+void SimPulseGsi(uint32_t Gsi);
+/* A device's MSI memory write (SDM 11.11); narrower writes do not exist here. */
+void SimMsiWrite(uint64_t Address, uint32_t Data);
+
+/* ---- Inspection (tests) -------------------------------------------------------- */
+bool SimLapicIrrIsSet(uint32_t Cpu, uint8_t Vector);
+bool SimLapicIsrIsSet(uint32_t Cpu, uint8_t Vector);
+bool SimLapicTmrIsSet(uint32_t Cpu, uint8_t Vector);
+uint8_t SimLapicTpr(uint32_t Cpu);
+/* Raw redirection entry, bypassing the register interface. */
+uint64_t SimIoApicPeekEntry(uint32_t Gsi);
+/* Messages the I/O APICs and MSI writes delivered to a CPU's LAPIC so far. */
+uint64_t SimDeliveredCount(uint32_t Cpu);
+/* EOIs a CPU's LAPIC received so far. */
+uint64_t SimEoiCount(uint32_t Cpu);
+
+#endif
