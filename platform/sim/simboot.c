@@ -1,0 +1,94 @@
+/*
+ * The sim's boot sequence (see simboot.h). Mirrors kernel/: the order is the
+ * one a real kernel needs (LAPIC mode before any LAPIC access, I/O APICs
+ * before overrides are used, each CPU's registry entry and LAPIC before Ke
+ * marks it online).
+ */
+#include "simboot.h"
+
+#include <stdio.h>
+
+static void SimpRegisterQemuOverrides(void)
+{
+    /* QEMU's MADT (../shared/qemu-notes.md): PIT IRQ0 on GSI2 (flags 0 = bus
+     * default), IRQ 5, 9, 10, 11 level-triggered active-high (flags 0x0d). */
+    HlPicRegisterOverride(0, 2, 0);
+    static const uint8_t LevelIrqs[] = {5, 9, 10, 11};
+    for (unsigned Index = 0; Index < sizeof(LevelIrqs); Index++)
+        HlPicRegisterOverride(LevelIrqs[Index], LevelIrqs[Index], 0x0d);
+}
+
+static IRQ_STATUS SimpStartProcessor(uint32_t Cpu)
+{
+    SimAttachCpu(Cpu);
+    IRQ_STATUS Status = HlRegisterProcessor(Cpu, SimCpuApicId(Cpu));
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = HlLapicInitializeProcessor(Cpu, KeAmd64VectorLayout.SpuriousVector);
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = KeInitializeProcessor(Cpu);
+    SimDetachCpu();
+    return Status;
+}
+
+IRQ_STATUS SimBootSystem(const SIM_SYSTEM_CONFIG *Config)
+{
+    if (Config == NULL || Config->CpuCount == 0 || Config->IoApicCount > SIM_MAX_IOAPICS)
+        return IRQ_STATUS_INVALID_PARAMETER;
+
+    SIM_CONFIG Sim = {
+        .CpuCount = Config->CpuCount,
+        .ApicIds = Config->ApicIds,
+        .X2Apic = Config->X2Apic,
+        .IoApicCount = Config->IoApicCount,
+    };
+    for (uint32_t Index = 0; Index < Config->IoApicCount; Index++)
+        Sim.IoApics[Index] = Config->IoApics[Index];
+    if (SimCreate(&Sim) != 0)
+        return IRQ_STATUS_INVALID_PARAMETER;
+
+    HlResetHardwareLayer();
+    IRQ_STATUS Status = HlLapicSelectMode(Config->X2Apic ? HlLapicModeX2Apic : HlLapicModeXApic,
+                                          HL_LAPIC_DEFAULT_BASE);
+    if (Status != IRQ_STATUS_SUCCESS)
+        goto Fail;
+
+    if (Config->IoApicCount == 0) {
+        Status = HlIoApicRegister(0, HL_IOAPIC_DEFAULT_BASE, 0);
+    } else {
+        for (uint32_t Index = 0; Index < Config->IoApicCount && Status == IRQ_STATUS_SUCCESS; Index++)
+            Status = HlIoApicRegister(Config->IoApics[Index].Id, Config->IoApics[Index].Address,
+                                      Config->IoApics[Index].GsiBase);
+    }
+    if (Status != IRQ_STATUS_SUCCESS)
+        goto Fail;
+    SimpRegisterQemuOverrides();
+
+    Status = KeInitializeSystem(Config->CpuCount, &KeAmd64VectorLayout);
+    if (Status != IRQ_STATUS_SUCCESS)
+        goto Fail;
+    IoResetInterruptManager();
+    SimSetInterruptEntry(KeDispatchInterrupt);
+
+    uint32_t Online = Config->OnlineCount ? Config->OnlineCount : Config->CpuCount;
+    for (uint32_t Cpu = 0; Cpu < Online && Status == IRQ_STATUS_SUCCESS; Cpu++)
+        Status = SimpStartProcessor(Cpu);
+    if (Status != IRQ_STATUS_SUCCESS)
+        goto Fail;
+
+    if (Config->StartThreads && SimStartCpuThreads() != 0) {
+        Status = IRQ_STATUS_INSUFFICIENT_RESOURCES;
+        goto Fail;
+    }
+    return IRQ_STATUS_SUCCESS;
+
+Fail:
+    fprintf(stderr, "SimBootSystem: %s\n", IrStatusName(Status));
+    SimDestroy();
+    return Status;
+}
+
+void SimShutdownSystem(void)
+{
+    SimStopCpuThreads();
+    SimDestroy();
+}

@@ -1,0 +1,2 @@
+/* placeholder until fixtures land */
+int IrTestSupportPlaceholder;
