@@ -155,9 +155,10 @@ typedef struct _KE_INTERRUPT_PARAMETERS {
     const IR_CPU_SET *Affinity; /* recorded affinity (NULL: Cpus) */
 } KE_INTERRUPT_PARAMETERS;
 
-/* Bytes of caller storage an object needs for the configured CPU count
- * (the object plus its per-CPU counters), and its alignment. */
-size_t KeQueryInterruptObjectSize(void);
+/* Bytes of caller storage an object needs when it is connected on CpuCount
+ * CPUs (the object plus one link and counter block per CPU), and the storage's
+ * alignment. */
+size_t KeQueryInterruptObjectSize(uint32_t CpuCount);
 #define KE_INTERRUPT_ALIGNMENT 64u
 
 /* Builds an object in caller storage. Checks everything KeConnectInterrupt
@@ -187,11 +188,13 @@ uint64_t KeQueryInterruptClaimedCount(const KINTERRUPT *Interrupt, uint32_t Cpu)
 /* ======================================================================== */
 
 /* The single entry for every vector on every CPU: the platform's entry stub
- * calls it with interrupts disabled after the CPU accepted Vector.
+ * calls it with interrupts disabled after the CPU accepted Vector. It runs
+ * with interrupts disabled throughout (no nesting).
  * Device vectors: walks the chain at the object's synchronize IRQL under its
  * lock (level: until one claims; edge: all), counts unclaimed interrupts,
- * then EOI. Spurious vector: counted, no EOI (SDM 11.9). System vectors go to
- * the handler set by KeSetSystemVectorHandler (which sends its own EOI). */
+ * then EOI. Spurious vector: counted, no EOI (SDM 11.9). Other system vectors
+ * go to the handler set by KeSetSystemVectorHandler (counted as unclaimed when
+ * there is none), then EOI. */
 void KeDispatchInterrupt(uint32_t Cpu, uint8_t Vector);
 
 typedef void (*PKSYSTEM_VECTOR_HANDLER)(uint32_t Cpu, uint8_t Vector, void *Context);

@@ -1,0 +1,452 @@
+/*
+ * IoConnectInterrupt, IoConnectInterruptEx and IoDisconnectInterrupt.
+ *
+ * Connect order: validate everything, allocate the vector, build the object,
+ * publish it in the target CPUs' vector tables (Ke, release), and only then
+ * program and unmask the redirection entry (Hl): an interrupt can never
+ * arrive at a vector nobody listens on. Disconnect runs the other way: mask
+ * the entry if this was the line's last user, unlink and wait for in-flight
+ * dispatches (Ke), then free.
+ */
+#include <irqroute/hl.h>
+#include <irqroute/io.h>
+#include <irqroute/ke.h>
+#include <irqroute/platform.h>
+
+#include "iop.h"
+
+/* What a connection request resolved to, before anything was changed. */
+typedef struct _IOP_PLAN {
+    IR_CPU_SET Cpus;        /* CPUs whose vector tables get the object */
+    HL_INTERRUPT_TARGET Target;
+    uint8_t Vector;
+    KIRQL Irql;
+    bool Broadcast;
+} IOP_PLAN;
+
+static bool IopIsValidMode(KINTERRUPT_MODE Mode)
+{
+    return Mode == LevelSensitive || Mode == Latched;
+}
+
+/* ---- Target selection and vector allocation --------------------------------- */
+
+static IRQ_STATUS IopCheckTarget(const IO_INTERRUPT_TARGET *Target)
+{
+    switch (Target->Kind) {
+    case IoTargetDefault:
+        return IRQ_STATUS_SUCCESS;
+    case IoTargetCpu:
+        if (Target->Cpu >= KeQueryProcessorCount())
+            return IRQ_STATUS_INVALID_CPU;
+        return KeIsProcessorOnline(Target->Cpu) ? IRQ_STATUS_SUCCESS : IRQ_STATUS_EMPTY_AFFINITY;
+    case IoTargetAffinity:
+    case IoTargetBroadcast:
+        return Target->Mask == NULL ? IRQ_STATUS_INVALID_PARAMETER : IRQ_STATUS_SUCCESS;
+    default:
+        return IRQ_STATUS_INVALID_PARAMETER;
+    }
+}
+
+static IRQ_STATUS IopCheckIrqls(KIRQL Irql, KIRQL SynchronizeIrql)
+{
+    if (Irql != KE_IRQL_ANY && Irql >= KE_IRQL_COUNT)
+        return IRQ_STATUS_INVALID_IRQL;
+    if (SynchronizeIrql > HIGH_LEVEL)
+        return IRQ_STATUS_INVALID_IRQL;
+    if (SynchronizeIrql != 0 && Irql != KE_IRQL_ANY && SynchronizeIrql < Irql)
+        return IRQ_STATUS_INVALID_IRQL;
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* Allocates the vector for a new line or message and fills the plan. */
+static IRQ_STATUS IopAllocateForTarget(const IO_INTERRUPT_TARGET *Target, KIRQL Irql, IOP_PLAN *Plan)
+{
+    IR_CPU_SET Single;
+    IRQ_STATUS Status;
+    uint32_t Cpu = 0;
+
+    IrCpuSetZero(&Plan->Cpus);
+    Plan->Broadcast = Target->Kind == IoTargetBroadcast;
+    if (Plan->Broadcast) {
+        Status = KeAllocateVectorOnSet(Target->Mask, Irql, &Plan->Vector);
+        if (Status != IRQ_STATUS_SUCCESS)
+            return Status;
+        IrCpuSetCopy(&Plan->Cpus, Target->Mask);
+        Plan->Target = (HL_INTERRUPT_TARGET){.Kind = HlTargetCpuSetFixed, .CpuSet = &Plan->Cpus};
+    } else {
+        const IR_CPU_SET *Affinity = Target->Mask;
+        if (Target->Kind != IoTargetAffinity) {
+            IrCpuSetZero(&Single);
+            IrCpuSetAdd(&Single, Target->Kind == IoTargetCpu ? Target->Cpu : 0);
+            Affinity = &Single;
+        }
+        Status = KeAllocateVector(Affinity, Irql, &Cpu, &Plan->Vector);
+        if (Status != IRQ_STATUS_SUCCESS)
+            return Status;
+        IrCpuSetAdd(&Plan->Cpus, Cpu);
+        Plan->Target = (HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = Cpu};
+    }
+    Plan->Irql = KeIrqlOfVector(Plan->Vector);
+    return IRQ_STATUS_SUCCESS;
+}
+
+static void IopFreePlanVectors(const IOP_PLAN *Plan)
+{
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, &Plan->Cpus)
+        (void)KeFreeVector(Cpu, Plan->Vector);
+}
+
+/* ---- Object construction ----------------------------------------------------- */
+
+typedef struct _IOP_OBJECT_REQUEST {
+    PKSERVICE_ROUTINE ServiceRoutine;
+    void *ServiceContext;
+    KSPIN_LOCK *SpinLock;
+    KIRQL SynchronizeIrql; /* 0: the plan's IRQL */
+    KINTERRUPT_MODE Mode;
+    KINTERRUPT_POLARITY Polarity;
+    bool ShareVector;
+    const IR_CPU_SET *Affinity;
+} IOP_OBJECT_REQUEST;
+
+/* Allocates the record + object and connects the object in Ke. */
+static IRQ_STATUS IopBuildAndConnect(const IOP_OBJECT_REQUEST *Request, const IOP_PLAN *Plan,
+                                     IOP_CONNECTION **ConnectionOut)
+{
+    void *Storage;
+    size_t StorageSize;
+    IOP_CONNECTION *Connection = IopAllocateConnection(IrCpuSetWeight(&Plan->Cpus), &Storage, &StorageSize);
+    if (Connection == NULL)
+        return IRQ_STATUS_INSUFFICIENT_RESOURCES;
+
+    KE_INTERRUPT_PARAMETERS Parameters = {
+        .ServiceRoutine = Request->ServiceRoutine,
+        .ServiceContext = Request->ServiceContext,
+        .SpinLock = Request->SpinLock,
+        .Vector = Plan->Vector,
+        .Irql = Plan->Irql,
+        .SynchronizeIrql = Request->SynchronizeIrql != 0 ? Request->SynchronizeIrql : Plan->Irql,
+        .Mode = Request->Mode,
+        .Polarity = Request->Polarity,
+        .ShareVector = Request->ShareVector,
+        .Cpus = &Plan->Cpus,
+        .Affinity = Request->Affinity,
+    };
+    IRQ_STATUS Status = KeInitializeInterrupt(Storage, StorageSize, &Parameters, &Connection->Interrupt);
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = KeConnectInterrupt(Connection->Interrupt);
+    if (Status != IRQ_STATUS_SUCCESS) {
+        IopFreeConnection(Connection);
+        return Status;
+    }
+    *ConnectionOut = Connection;
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* ---- Fully specified (NT's IoConnectInterrupt) -------------------------------- */
+
+IRQ_STATUS IoConnectInterrupt(KINTERRUPT **InterruptObject, PKSERVICE_ROUTINE ServiceRoutine, void *ServiceContext,
+                              KSPIN_LOCK *SpinLock, uint32_t Vector, KIRQL Irql, KIRQL SynchronizeIrql,
+                              KINTERRUPT_MODE InterruptMode, bool ShareVector, const IR_CPU_SET *ProcessorEnableMask,
+                              bool FloatingSave)
+{
+    if (InterruptObject == NULL || ServiceRoutine == NULL || ProcessorEnableMask == NULL ||
+        !IopIsValidMode(InterruptMode))
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (FloatingSave)
+        return IRQ_STATUS_NOT_SUPPORTED;
+    if (Vector > 0xFF)
+        return IRQ_STATUS_INVALID_VECTOR;
+
+    /* As NT does, connect on the processors of the mask that are running. */
+    IOP_PLAN Plan = {.Vector = (uint8_t)Vector, .Irql = Irql};
+    KeQueryOnlineProcessors(&Plan.Cpus);
+    IrCpuSetAnd(&Plan.Cpus, &Plan.Cpus, ProcessorEnableMask);
+    if (IrCpuSetIsEmpty(&Plan.Cpus))
+        return IRQ_STATUS_EMPTY_AFFINITY;
+
+    IOP_OBJECT_REQUEST Request = {
+        .ServiceRoutine = ServiceRoutine,
+        .ServiceContext = ServiceContext,
+        .SpinLock = SpinLock,
+        .SynchronizeIrql = SynchronizeIrql,
+        .Mode = InterruptMode,
+        .Polarity = InterruptPolarityUnknown,
+        .ShareVector = ShareVector,
+        .Affinity = ProcessorEnableMask,
+    };
+    if (SynchronizeIrql < Irql)
+        return IRQ_STATUS_INVALID_IRQL;
+
+    IOP_CONNECTION *Connection;
+    IrLockAcquire(&IopLock);
+    IRQ_STATUS Status = IopBuildAndConnect(&Request, &Plan, &Connection);
+    if (Status == IRQ_STATUS_SUCCESS) {
+        Connection->Kind = IopFullySpecified;
+        Connection->Line = NULL;
+        IopRegisterConnection(Connection);
+        *InterruptObject = Connection->Interrupt;
+    }
+    IrLockRelease(&IopLock);
+    return Status;
+}
+
+static IRQ_STATUS IopConnectFullySpecified(IO_CONNECT_FULLY_SPECIFIED_PARAMETERS *P)
+{
+    return IoConnectInterrupt(P->InterruptObject, P->ServiceRoutine, P->ServiceContext, P->SpinLock, P->Vector,
+                              P->Irql, P->SynchronizeIrql, P->InterruptMode, P->ShareVector,
+                              P->ProcessorEnableMask, P->FloatingSave);
+}
+
+/* ---- Line based --------------------------------------------------------------- */
+
+/* A new sharer joins the line where it is routed already (its own Target is
+ * not used): the redirection entry has one destination. */
+static IRQ_STATUS IopPlanJoinLine(const IOP_LINE *Line, const IO_CONNECT_LINE_BASED_PARAMETERS *P,
+                                  const HL_RESOLVED_LINE *Resolved, IOP_PLAN *Plan)
+{
+    if (!Line->Shared || !P->ShareVector)
+        return IRQ_STATUS_SHARING_VIOLATION;
+    if (Line->Trigger != Resolved->Trigger || Line->Polarity != Resolved->Polarity)
+        return IRQ_STATUS_TRIGGER_MISMATCH;
+    Plan->Vector = Line->Vector;
+    Plan->Irql = KeIrqlOfVector(Line->Vector);
+    Plan->Broadcast = Line->Broadcast;
+    if (P->Irql != KE_IRQL_ANY && P->Irql != Plan->Irql)
+        return IRQ_STATUS_INVALID_IRQL;
+    KeGetInterruptCpus(Line->FirstUser, &Plan->Cpus);
+    return IRQ_STATUS_SUCCESS;
+}
+
+static void IopFillLineRequest(const IO_CONNECT_LINE_BASED_PARAMETERS *P, const HL_RESOLVED_LINE *Resolved,
+                               IOP_OBJECT_REQUEST *Request)
+{
+    *Request = (IOP_OBJECT_REQUEST){
+        .ServiceRoutine = P->ServiceRoutine,
+        .ServiceContext = P->ServiceContext,
+        .SpinLock = P->SpinLock,
+        .SynchronizeIrql = P->SynchronizeIrql,
+        .Mode = Resolved->Trigger == HlTriggerLevel ? LevelSensitive : Latched,
+        .Polarity = Resolved->Polarity == HlPolarityActiveLow ? InterruptActiveLow : InterruptActiveHigh,
+        .ShareVector = P->ShareVector,
+        .Affinity = P->Target.Mask,
+    };
+}
+
+/* First user of a GSI: vector, object, publish, then program + unmask. */
+static IRQ_STATUS IopConnectNewLine(const IO_CONNECT_LINE_BASED_PARAMETERS *P, const HL_RESOLVED_LINE *Resolved,
+                                    IOP_CONNECTION **ConnectionOut)
+{
+    IOP_LINE *Line = IopAllocateLine(Resolved->Gsi);
+    if (Line == NULL)
+        return IRQ_STATUS_INSUFFICIENT_RESOURCES;
+    IOP_PLAN Plan;
+    IRQ_STATUS Status = IopAllocateForTarget(&P->Target, P->Irql, &Plan);
+    if (Status == IRQ_STATUS_SUCCESS && P->SynchronizeIrql != 0 && P->SynchronizeIrql < Plan.Irql) {
+        IopFreePlanVectors(&Plan);
+        Status = IRQ_STATUS_INVALID_IRQL;
+    }
+    if (Status != IRQ_STATUS_SUCCESS) {
+        IopFreeLine(Line);
+        return Status;
+    }
+
+    IOP_OBJECT_REQUEST Request;
+    IopFillLineRequest(P, Resolved, &Request);
+    IOP_CONNECTION *Connection = NULL;
+    Status = IopBuildAndConnect(&Request, &Plan, &Connection);
+    if (Status == IRQ_STATUS_SUCCESS) {
+        Status = HlPicAllocateSystemInterrupt(Resolved->Gsi, Plan.Vector, &Plan.Target, Resolved->Trigger,
+                                              Resolved->Polarity);
+        if (Status != IRQ_STATUS_SUCCESS) {
+            (void)KeDisconnectInterrupt(Connection->Interrupt, NULL); /* frees the vectors */
+            IopFreeConnection(Connection);
+        }
+    } else {
+        IopFreePlanVectors(&Plan);
+    }
+    if (Status != IRQ_STATUS_SUCCESS) {
+        IopFreeLine(Line);
+        return Status;
+    }
+
+    Line->Shared = P->ShareVector;
+    Line->Broadcast = Plan.Broadcast;
+    Line->Vector = Plan.Vector;
+    Line->Trigger = Resolved->Trigger;
+    Line->Polarity = Resolved->Polarity;
+    Line->FirstUser = Connection->Interrupt;
+    Connection->Line = Line;
+    *ConnectionOut = Connection;
+    return IRQ_STATUS_SUCCESS;
+}
+
+static IRQ_STATUS IopConnectExistingLine(IOP_LINE *Line, const IO_CONNECT_LINE_BASED_PARAMETERS *P,
+                                         const HL_RESOLVED_LINE *Resolved, IOP_CONNECTION **ConnectionOut)
+{
+    IOP_PLAN Plan;
+    IRQ_STATUS Status = IopPlanJoinLine(Line, P, Resolved, &Plan);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    if (P->SynchronizeIrql != 0 && P->SynchronizeIrql < Plan.Irql)
+        return IRQ_STATUS_INVALID_IRQL;
+    IOP_OBJECT_REQUEST Request;
+    IopFillLineRequest(P, Resolved, &Request);
+    Status = IopBuildAndConnect(&Request, &Plan, ConnectionOut);
+    if (Status == IRQ_STATUS_SUCCESS)
+        (*ConnectionOut)->Line = Line;
+    return Status;
+}
+
+static IRQ_STATUS IopConnectLineBased(IO_CONNECT_LINE_BASED_PARAMETERS *P)
+{
+    if (P->InterruptObject == NULL || P->ServiceRoutine == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    IRQ_STATUS Status = IopCheckIrqls(P->Irql, P->SynchronizeIrql);
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = IopCheckTarget(&P->Target);
+    HL_RESOLVED_LINE Resolved;
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = HlPicResolveLine(&P->Line, &Resolved);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+
+    IOP_CONNECTION *Connection = NULL;
+    IrLockAcquire(&IopLock);
+    IOP_LINE *Line = IopFindLine(Resolved.Gsi);
+    if (Line != NULL)
+        Status = IopConnectExistingLine(Line, P, &Resolved, &Connection);
+    else
+        Status = IopConnectNewLine(P, &Resolved, &Connection);
+    if (Status == IRQ_STATUS_SUCCESS) {
+        Connection->Kind = IopLineBased;
+        Connection->Line->Users++;
+        IopRegisterConnection(Connection);
+        *P->InterruptObject = Connection->Interrupt;
+    }
+    IrLockRelease(&IopLock);
+    return Status;
+}
+
+/* ---- Message based (MSI) ------------------------------------------------------- */
+
+static IRQ_STATUS IopConnectMessageBased(IO_CONNECT_MESSAGE_BASED_PARAMETERS *P)
+{
+    if (P->InterruptObject == NULL || P->ServiceRoutine == NULL || P->Message == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    IRQ_STATUS Status = IopCheckIrqls(P->Irql, P->SynchronizeIrql);
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = IopCheckTarget(&P->Target);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+
+    IrLockAcquire(&IopLock);
+    IOP_PLAN Plan;
+    Status = IopAllocateForTarget(&P->Target, P->Irql, &Plan);
+    HL_MSI_MESSAGE Message = {0};
+    if (Status == IRQ_STATUS_SUCCESS) {
+        if (P->SynchronizeIrql != 0 && P->SynchronizeIrql < Plan.Irql)
+            Status = IRQ_STATUS_INVALID_IRQL;
+        else
+            Status = HlMsiComposeMessage(&Plan.Target, Plan.Vector, HlTriggerEdge, &Message);
+        if (Status != IRQ_STATUS_SUCCESS)
+            IopFreePlanVectors(&Plan);
+    }
+    IOP_CONNECTION *Connection = NULL;
+    if (Status == IRQ_STATUS_SUCCESS) {
+        /* MSI is an edge: a write, never a level that stays asserted. */
+        IOP_OBJECT_REQUEST Request = {
+            .ServiceRoutine = P->ServiceRoutine,
+            .ServiceContext = P->ServiceContext,
+            .SpinLock = P->SpinLock,
+            .SynchronizeIrql = P->SynchronizeIrql,
+            .Mode = Latched,
+            .Polarity = InterruptActiveHigh,
+            .Affinity = P->Target.Mask,
+        };
+        Status = IopBuildAndConnect(&Request, &Plan, &Connection);
+        if (Status != IRQ_STATUS_SUCCESS)
+            IopFreePlanVectors(&Plan);
+    }
+    if (Status == IRQ_STATUS_SUCCESS) {
+        Connection->Kind = IopMessageBased;
+        Connection->Line = NULL;
+        IopRegisterConnection(Connection);
+        *P->Message = Message;
+        *P->InterruptObject = Connection->Interrupt;
+    }
+    IrLockRelease(&IopLock);
+    return Status;
+}
+
+IRQ_STATUS IoConnectInterruptEx(IO_CONNECT_INTERRUPT_PARAMETERS *Parameters)
+{
+    if (Parameters == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    switch (Parameters->Version) {
+    case CONNECT_FULLY_SPECIFIED:
+        return IopConnectFullySpecified(&Parameters->FullySpecified);
+    case CONNECT_LINE_BASED:
+        return IopConnectLineBased(&Parameters->LineBased);
+    case CONNECT_MESSAGE_BASED:
+        return IopConnectMessageBased(&Parameters->MessageBased);
+    default:
+        return IRQ_STATUS_NOT_SUPPORTED;
+    }
+}
+
+/* ---- Disconnect ------------------------------------------------------------------- */
+
+/* Under IopLock: drops the object's use of its line, masking the entry when
+ * it was the last user (before the unlink, so no new interrupt is sent to a
+ * vector that is about to be freed). */
+static void IopReleaseLine(IOP_CONNECTION *Connection)
+{
+    IOP_LINE *Line = Connection->Line;
+    if (--Line->Users == 0) {
+        (void)HlPicFreeSystemInterrupt(Line->Gsi);
+        IopFreeLine(Line);
+    } else if (Line->FirstUser == Connection->Interrupt) {
+        Line->FirstUser = IopFindOtherLineUser(Line, Connection->Interrupt);
+    }
+}
+
+IRQ_STATUS IoDisconnectInterrupt(KINTERRUPT *InterruptObject)
+{
+    if (InterruptObject == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    IrLockAcquire(&IopLock);
+    IOP_CONNECTION *Connection = IopFindConnection(InterruptObject);
+    if (Connection == NULL) {
+        IrLockRelease(&IopLock);
+        return IRQ_STATUS_NOT_CONNECTED;
+    }
+    if (Connection->Line != NULL)
+        IopReleaseLine(Connection);
+    (void)IopRemoveConnection(InterruptObject);
+    IrLockRelease(&IopLock);
+
+    /* Outside IopLock: this waits for other CPUs' in-flight dispatches. */
+    IRQ_STATUS Status = KeDisconnectInterrupt(InterruptObject, NULL);
+    IopFreeConnection(Connection);
+    return Status;
+}
+
+IRQ_STATUS IoQueryInterruptLine(const KINTERRUPT *InterruptObject, uint32_t *Gsi)
+{
+    if (InterruptObject == NULL || Gsi == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    IrLockAcquire(&IopLock);
+    IOP_CONNECTION *Connection = IopFindConnection(InterruptObject);
+    IRQ_STATUS Status = IRQ_STATUS_NOT_CONNECTED;
+    if (Connection != NULL && Connection->Line != NULL) {
+        *Gsi = Connection->Line->Gsi;
+        Status = IRQ_STATUS_SUCCESS;
+    } else if (Connection != NULL) {
+        Status = IRQ_STATUS_INVALID_PARAMETER;
+    }
+    IrLockRelease(&IopLock);
+    return Status;
+}

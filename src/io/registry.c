@@ -1,0 +1,112 @@
+/*
+ * The I/O manager's records: connections and line users (see iop.h).
+ */
+#include <irqroute/platform.h>
+
+#include "iop.h"
+
+IR_LOCK IopLock;
+static IOP_CONNECTION *IopConnections;
+static IOP_LINE IopLines[IOP_MAX_LINES];
+
+void IoResetInterruptManager(void)
+{
+    IrLockAcquire(&IopLock);
+    /* The Ke system was re-initialised: its objects are gone, only our
+     * records' memory is left to return. */
+    while (IopConnections != NULL) {
+        IOP_CONNECTION *Connection = IopConnections;
+        IopConnections = Connection->Next;
+        IopFreeConnection(Connection);
+    }
+    for (uint32_t Index = 0; Index < IOP_MAX_LINES; Index++)
+        IopLines[Index].InUse = false;
+    IrLockRelease(&IopLock);
+}
+
+void IopRegisterConnection(IOP_CONNECTION *Connection)
+{
+    Connection->Next = IopConnections;
+    IopConnections = Connection;
+}
+
+IOP_CONNECTION *IopFindConnection(const KINTERRUPT *Interrupt)
+{
+    for (IOP_CONNECTION *Connection = IopConnections; Connection != NULL; Connection = Connection->Next) {
+        if (Connection->Interrupt == Interrupt)
+            return Connection;
+    }
+    return NULL;
+}
+
+IOP_CONNECTION *IopRemoveConnection(const KINTERRUPT *Interrupt)
+{
+    for (IOP_CONNECTION **Link = &IopConnections; *Link != NULL; Link = &(*Link)->Next) {
+        IOP_CONNECTION *Connection = *Link;
+        if (Connection->Interrupt == Interrupt) {
+            *Link = Connection->Next;
+            return Connection;
+        }
+    }
+    return NULL;
+}
+
+IOP_LINE *IopFindLine(uint32_t Gsi)
+{
+    for (uint32_t Index = 0; Index < IOP_MAX_LINES; Index++) {
+        if (IopLines[Index].InUse && IopLines[Index].Gsi == Gsi)
+            return &IopLines[Index];
+    }
+    return NULL;
+}
+
+IOP_LINE *IopAllocateLine(uint32_t Gsi)
+{
+    for (uint32_t Index = 0; Index < IOP_MAX_LINES; Index++) {
+        IOP_LINE *Line = &IopLines[Index];
+        if (!Line->InUse) {
+            *Line = (IOP_LINE){.InUse = true, .Gsi = Gsi};
+            return Line;
+        }
+    }
+    return NULL;
+}
+
+void IopFreeLine(IOP_LINE *Line)
+{
+    Line->InUse = false;
+    Line->Users = 0;
+    Line->FirstUser = NULL;
+}
+
+KINTERRUPT *IopFindOtherLineUser(const IOP_LINE *Line, const KINTERRUPT *Except)
+{
+    for (IOP_CONNECTION *Connection = IopConnections; Connection != NULL; Connection = Connection->Next) {
+        if (Connection->Line == Line && Connection->Interrupt != Except)
+            return Connection->Interrupt;
+    }
+    return NULL;
+}
+
+static size_t IopHeaderSize(void)
+{
+    return (sizeof(IOP_CONNECTION) + KE_INTERRUPT_ALIGNMENT - 1) & ~(size_t)(KE_INTERRUPT_ALIGNMENT - 1);
+}
+
+IOP_CONNECTION *IopAllocateConnection(uint32_t CpuCount, void **ObjectStorage, size_t *ObjectSize)
+{
+    size_t ObjectBytes = KeQueryInterruptObjectSize(CpuCount);
+    size_t Total = IopHeaderSize() + ObjectBytes;
+    IOP_CONNECTION *Connection = PlatAllocateMemory(Total, KE_INTERRUPT_ALIGNMENT);
+    if (Connection == NULL)
+        return NULL;
+    Connection->AllocationSize = Total;
+    *ObjectStorage = (uint8_t *)Connection + IopHeaderSize();
+    *ObjectSize = ObjectBytes;
+    return Connection;
+}
+
+void IopFreeConnection(IOP_CONNECTION *Connection)
+{
+    PlatFreeMemory(Connection, Connection->AllocationSize);
+}

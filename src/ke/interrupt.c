@@ -1,0 +1,273 @@
+/*
+ * Interrupt objects: initialisation, connection and disconnection.
+ * The protocol that makes disconnect safe while the vector fires elsewhere
+ * is stated once, in ki.h.
+ */
+#include <irqroute/ke.h>
+#include <irqroute/platform.h>
+
+#include "ki.h"
+
+static size_t KipObjectHeaderSize(void)
+{
+    return (sizeof(KINTERRUPT) + KI_CACHE_LINE - 1) & ~(size_t)(KI_CACHE_LINE - 1);
+}
+
+size_t KeQueryInterruptObjectSize(uint32_t CpuCount)
+{
+    return KipObjectHeaderSize() + (size_t)CpuCount * sizeof(KI_INTERRUPT_LINK);
+}
+
+static bool KipIsValidObject(const KINTERRUPT *Interrupt)
+{
+    return Interrupt != NULL && Interrupt->Signature == KI_INTERRUPT_SIGNATURE;
+}
+
+/* Every CPU of the set must exist and be online. */
+static IRQ_STATUS KipCheckCpus(const IR_CPU_SET *Cpus)
+{
+    if (IrCpuSetIsEmpty(Cpus))
+        return IRQ_STATUS_EMPTY_AFFINITY;
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, Cpus) {
+        if (Cpu >= KiSystem.ProcessorCount || !KiMatrixIsOnline(KiSystem.Matrix, Cpu))
+            return IRQ_STATUS_INVALID_CPU;
+    }
+    return IRQ_STATUS_SUCCESS;
+}
+
+static IRQ_STATUS KipCheckParameters(const KE_INTERRUPT_PARAMETERS *Parameters)
+{
+    if (Parameters->ServiceRoutine == NULL || Parameters->Cpus == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (Parameters->Mode != LevelSensitive && Parameters->Mode != Latched)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if ((unsigned)Parameters->Polarity > InterruptActiveLow)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (!KiIsDeviceVector(Parameters->Vector))
+        return IRQ_STATUS_INVALID_VECTOR;
+    /* IRQL is the vector's class (CR8 semantics): an object claiming another
+     * IRQL would synchronise at a level that does not hold its vector off. */
+    if (Parameters->Irql != KiSystem.IrqlOfVector[Parameters->Vector])
+        return IRQ_STATUS_INVALID_IRQL;
+    if (Parameters->SynchronizeIrql < Parameters->Irql || Parameters->SynchronizeIrql > HIGH_LEVEL)
+        return IRQ_STATUS_INVALID_IRQL;
+    return KipCheckCpus(Parameters->Cpus);
+}
+
+static void KipInitializeLinks(KINTERRUPT *Interrupt)
+{
+    uint32_t Index = 0;
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, &Interrupt->Cpus) {
+        KI_INTERRUPT_LINK *Link = &Interrupt->Links[Index++];
+        atomic_store_explicit(&Link->Next, NULL, memory_order_relaxed);
+        Link->Interrupt = Interrupt;
+        Link->Cpu = Cpu;
+        atomic_store_explicit(&Link->Count, 0, memory_order_relaxed);
+        atomic_store_explicit(&Link->Claimed, 0, memory_order_relaxed);
+    }
+    Interrupt->LinkCount = Index;
+}
+
+IRQ_STATUS KeInitializeInterrupt(void *Storage, size_t StorageSize, const KE_INTERRUPT_PARAMETERS *Parameters,
+                                 KINTERRUPT **Interrupt)
+{
+    if (KiSystem.Matrix == NULL)
+        return IRQ_STATUS_NOT_INITIALIZED;
+    if (Storage == NULL || Parameters == NULL || Interrupt == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (((uintptr_t)Storage & (KE_INTERRUPT_ALIGNMENT - 1)) != 0)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    IRQ_STATUS Status = KipCheckParameters(Parameters);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    if (StorageSize < KeQueryInterruptObjectSize(IrCpuSetWeight(Parameters->Cpus)))
+        return IRQ_STATUS_BUFFER_TOO_SMALL;
+
+    KINTERRUPT *Object = Storage;
+    Object->ServiceRoutine = Parameters->ServiceRoutine;
+    Object->ServiceContext = Parameters->ServiceContext;
+    KeInitializeSpinLock(&Object->SpinLock);
+    Object->ActualLock = Parameters->SpinLock != NULL ? Parameters->SpinLock : &Object->SpinLock;
+    Object->Vector = Parameters->Vector;
+    Object->Irql = Parameters->Irql;
+    Object->SynchronizeIrql = Parameters->SynchronizeIrql;
+    Object->Mode = Parameters->Mode;
+    Object->Polarity = Parameters->Polarity;
+    Object->ShareVector = Parameters->ShareVector;
+    atomic_store_explicit(&Object->Connected, false, memory_order_relaxed);
+    IrCpuSetCopy(&Object->Cpus, Parameters->Cpus);
+    IrCpuSetCopy(&Object->Affinity, Parameters->Affinity != NULL ? Parameters->Affinity : Parameters->Cpus);
+    KipInitializeLinks(Object);
+    Object->Signature = KI_INTERRUPT_SIGNATURE;
+    *Interrupt = Object;
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* Can Interrupt join the chain of its vector on Cpu? Called under ConnectLock. */
+static IRQ_STATUS KipCheckSlot(const KINTERRUPT *Interrupt, uint32_t Cpu)
+{
+    KI_VECTOR_SLOT *Slot = &KiGetPrcb(Cpu)->Slots[Interrupt->Vector];
+    KI_INTERRUPT_LINK *Head = atomic_load_explicit(&Slot->Head, memory_order_relaxed);
+    if (Head == NULL)
+        return IRQ_STATUS_SUCCESS;
+    const KINTERRUPT *Owner = Head->Interrupt;
+    if (!Owner->ShareVector || !Interrupt->ShareVector)
+        return IRQ_STATUS_SHARING_VIOLATION;
+    if (Owner->Mode != Interrupt->Mode)
+        return IRQ_STATUS_TRIGGER_MISMATCH;
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* Appends at the tail, so ISRs run in connection order. The link is complete
+ * before the store that publishes it. */
+static void KipPublishLink(KI_INTERRUPT_LINK *Link, uint8_t Vector)
+{
+    KI_VECTOR_SLOT *Slot = &KiGetPrcb(Link->Cpu)->Slots[Vector];
+    KI_INTERRUPT_LINK *_Atomic *Tail = &Slot->Head;
+    KI_INTERRUPT_LINK *Current;
+    while ((Current = atomic_load_explicit(Tail, memory_order_relaxed)) != NULL)
+        Tail = &Current->Next;
+    atomic_store_explicit(&Link->Next, NULL, memory_order_relaxed);
+    atomic_store_explicit(Tail, Link, memory_order_seq_cst);
+}
+
+IRQ_STATUS KeConnectInterrupt(KINTERRUPT *Interrupt)
+{
+    if (KiSystem.Matrix == NULL)
+        return IRQ_STATUS_NOT_INITIALIZED;
+    if (!KipIsValidObject(Interrupt))
+        return IRQ_STATUS_INVALID_PARAMETER;
+
+    IrLockAcquire(&KiSystem.ConnectLock);
+    IRQ_STATUS Status = IRQ_STATUS_SUCCESS;
+    if (atomic_load_explicit(&Interrupt->Connected, memory_order_relaxed))
+        Status = IRQ_STATUS_ALREADY_CONNECTED;
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = KipCheckCpus(&Interrupt->Cpus);
+    for (uint32_t Index = 0; Index < Interrupt->LinkCount && Status == IRQ_STATUS_SUCCESS; Index++)
+        Status = KipCheckSlot(Interrupt, Interrupt->Links[Index].Cpu);
+
+    /* Everything is checked: from here nothing fails. A slot's first object
+     * takes the vector unless the caller allocated it for this connection. */
+    for (uint32_t Index = 0; Index < Interrupt->LinkCount && Status == IRQ_STATUS_SUCCESS; Index++) {
+        KI_INTERRUPT_LINK *Link = &Interrupt->Links[Index];
+        if (!KiMatrixIsAllocated(KiSystem.Matrix, Link->Cpu, Interrupt->Vector))
+            (void)KiMatrixReserve(KiSystem.Matrix, Link->Cpu, Interrupt->Vector);
+        KipPublishLink(Link, Interrupt->Vector);
+    }
+    if (Status == IRQ_STATUS_SUCCESS)
+        atomic_store_explicit(&Interrupt->Connected, true, memory_order_release);
+    IrLockRelease(&KiSystem.ConnectLock);
+    return Status;
+}
+
+/* Unlinks one link; returns true when its slot is now empty. */
+static bool KipUnlink(KI_INTERRUPT_LINK *Link, uint8_t Vector)
+{
+    KI_VECTOR_SLOT *Slot = &KiGetPrcb(Link->Cpu)->Slots[Vector];
+    KI_INTERRUPT_LINK *_Atomic *Previous = &Slot->Head;
+    KI_INTERRUPT_LINK *Current;
+    while ((Current = atomic_load_explicit(Previous, memory_order_relaxed)) != Link && Current != NULL)
+        Previous = &Current->Next;
+    if (Current == Link)
+        atomic_store_explicit(Previous, atomic_load_explicit(&Link->Next, memory_order_relaxed),
+                              memory_order_seq_cst);
+    return atomic_load_explicit(&Slot->Head, memory_order_relaxed) == NULL;
+}
+
+void KiWaitForDispatchQuiescence(uint32_t Cpu)
+{
+    KPRCB *Prcb = KiGetPrcb(Cpu);
+    uint64_t Seen = atomic_load_explicit(&Prcb->DispatchState, memory_order_seq_cst);
+    if ((Seen & KI_DISPATCH_DEPTH_MASK) == 0)
+        return;
+    uint64_t Generation = Seen & ~KI_DISPATCH_DEPTH_MASK;
+    while ((atomic_load_explicit(&Prcb->DispatchState, memory_order_acquire) & ~KI_DISPATCH_DEPTH_MASK) ==
+           Generation)
+        PlatCpuRelax();
+}
+
+IRQ_STATUS KeDisconnectInterrupt(KINTERRUPT *Interrupt, bool *VectorFreed)
+{
+    if (KiSystem.Matrix == NULL)
+        return IRQ_STATUS_NOT_INITIALIZED;
+    if (!KipIsValidObject(Interrupt))
+        return IRQ_STATUS_NOT_CONNECTED;
+
+    IrLockAcquire(&KiSystem.ConnectLock);
+    if (!atomic_load_explicit(&Interrupt->Connected, memory_order_relaxed)) {
+        IrLockRelease(&KiSystem.ConnectLock);
+        return IRQ_STATUS_NOT_CONNECTED;
+    }
+    bool AnyFreed = false;
+    for (uint32_t Index = 0; Index < Interrupt->LinkCount; Index++) {
+        KI_INTERRUPT_LINK *Link = &Interrupt->Links[Index];
+        /* The vector is freed with the slot still under the lock, so a
+         * concurrent connect can never find it allocated-but-orphaned. */
+        if (KipUnlink(Link, Interrupt->Vector)) {
+            (void)KiMatrixFree(KiSystem.Matrix, Link->Cpu, Interrupt->Vector);
+            AnyFreed = true;
+        }
+    }
+    atomic_store_explicit(&Interrupt->Connected, false, memory_order_relaxed);
+    IrLockRelease(&KiSystem.ConnectLock);
+
+    for (uint32_t Index = 0; Index < Interrupt->LinkCount; Index++)
+        KiWaitForDispatchQuiescence(Interrupt->Links[Index].Cpu);
+    if (VectorFreed != NULL)
+        *VectorFreed = AnyFreed;
+    return IRQ_STATUS_SUCCESS;
+}
+
+bool KeIsInterruptConnected(const KINTERRUPT *Interrupt)
+{
+    return KipIsValidObject(Interrupt) && atomic_load_explicit(&Interrupt->Connected, memory_order_acquire);
+}
+
+uint8_t KeGetInterruptVector(const KINTERRUPT *Interrupt)
+{
+    return Interrupt->Vector;
+}
+
+KIRQL KeGetInterruptIrql(const KINTERRUPT *Interrupt)
+{
+    return Interrupt->Irql;
+}
+
+KINTERRUPT_MODE KeGetInterruptMode(const KINTERRUPT *Interrupt)
+{
+    return Interrupt->Mode;
+}
+
+void KeGetInterruptCpus(const KINTERRUPT *Interrupt, IR_CPU_SET *Cpus)
+{
+    IrCpuSetCopy(Cpus, &Interrupt->Cpus);
+}
+
+static const KI_INTERRUPT_LINK *KipFindLink(const KINTERRUPT *Interrupt, uint32_t Cpu)
+{
+    for (uint32_t Index = 0; Index < Interrupt->LinkCount; Index++) {
+        if (Interrupt->Links[Index].Cpu == Cpu)
+            return &Interrupt->Links[Index];
+    }
+    return NULL;
+}
+
+static const KI_INTERRUPT_LINK *KipLinkOf(const KINTERRUPT *Interrupt, uint32_t Cpu)
+{
+    return KipIsValidObject(Interrupt) ? KipFindLink(Interrupt, Cpu) : NULL;
+}
+
+uint64_t KeQueryInterruptCount(const KINTERRUPT *Interrupt, uint32_t Cpu)
+{
+    const KI_INTERRUPT_LINK *Link = KipLinkOf(Interrupt, Cpu);
+    return Link == NULL ? 0 : atomic_load_explicit(&Link->Count, memory_order_relaxed);
+}
+
+uint64_t KeQueryInterruptClaimedCount(const KINTERRUPT *Interrupt, uint32_t Cpu)
+{
+    const KI_INTERRUPT_LINK *Link = KipLinkOf(Interrupt, Cpu);
+    return Link == NULL ? 0 : atomic_load_explicit(&Link->Claimed, memory_order_relaxed);
+}

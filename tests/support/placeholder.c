@@ -1,2 +1,0 @@
-/* placeholder until fixtures land */
-int IrTestSupportPlaceholder;

@@ -1,0 +1,86 @@
+#include "testbed.h"
+
+#include <stdatomic.h>
+
+void TbBootConfig(const SIM_SYSTEM_CONFIG *Config)
+{
+    IRQ_STATUS Status = SimBootSystem(Config);
+    if (Status != IRQ_STATUS_SUCCESS)
+        fail_msg("SimBootSystem: %s", IrStatusName(Status));
+    SimAttachCpu(TB_HOME_CPU);
+}
+
+void TbBoot(uint32_t CpuCount, uint32_t OnlineCount, bool Threads)
+{
+    SIM_SYSTEM_CONFIG Config = {.CpuCount = CpuCount, .OnlineCount = OnlineCount, .StartThreads = Threads};
+    TbBootConfig(&Config);
+}
+
+void TbShutdown(void)
+{
+    if (SimAttachedCpu() != SIM_NO_CPU)
+        SimDetachCpu();
+    SimShutdownSystem();
+}
+
+uint32_t TbService(uint32_t Cpu)
+{
+    uint32_t Home = SimAttachedCpu();
+    if (Home != SIM_NO_CPU)
+        SimDetachCpu();
+    SimAttachCpu(Cpu);
+    uint32_t Count = SimServicePending();
+    SimDetachCpu();
+    if (Home != SIM_NO_CPU)
+        SimAttachCpu(Home);
+    return Count;
+}
+
+IOAPIC_REDIRECTION_ENTRY TbPeekEntry(uint32_t Gsi)
+{
+    IOAPIC_REDIRECTION_ENTRY Entry;
+    Entry.Value = SimIoApicPeekEntry(Gsi);
+    return Entry;
+}
+
+uint32_t TbTotalAllocatedVectors(void)
+{
+    uint32_t Total = 0;
+    for (uint32_t Cpu = 0; Cpu < KeQueryProcessorCount(); Cpu++) {
+        KE_VECTOR_USAGE Usage;
+        if (KeQueryVectorUsage(Cpu, &Usage) == IRQ_STATUS_SUCCESS)
+            Total += Usage.Allocated;
+    }
+    return Total;
+}
+
+IRQ_STATUS TbConnectLine(KINTERRUPT **Interrupt, PKSERVICE_ROUTINE Isr, void *Context, HL_LINE_BUS Bus,
+                         uint32_t Number, IO_INTERRUPT_TARGET Target, bool Share)
+{
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+        .Version = CONNECT_LINE_BASED,
+        .LineBased = {
+            .InterruptObject = Interrupt,
+            .ServiceRoutine = Isr,
+            .ServiceContext = Context,
+            .Line = {.Bus = Bus, .Number = Number},
+            .Irql = KE_IRQL_ANY,
+            .ShareVector = Share,
+            .Target = Target,
+        },
+    };
+    return IoConnectInterruptEx(&Parameters);
+}
+
+bool TbCountingIsr(KINTERRUPT *Interrupt, void *Context)
+{
+    (void)Interrupt;
+    TB_ISR_RECORD *Record = Context;
+    atomic_fetch_add(&Record->Calls, 1);
+    atomic_store(&Record->LastCpu, SimAttachedCpu());
+    atomic_store(&Record->LastApicId, HlLapicReadId());
+    atomic_store(&Record->LastIrql, KeGetCurrentIrql());
+    if (Record->Claim && Record->Deassert)
+        SimSetGsi(Record->DeassertGsi, false);
+    return Record->Claim;
+}

@@ -1,0 +1,61 @@
+/*
+ * Test fixtures over the sim: boot a system, act as a CPU, service a CPU.
+ *
+ * Deterministic tests boot without service threads: the test thread is
+ * attached to a "home" CPU for API calls, and TbService(cpu) takes what is
+ * pending on another CPU, as that CPU would when it next enabled interrupts.
+ */
+#ifndef IRQROUTE_TESTBED_H
+#define IRQROUTE_TESTBED_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <irqroute/hl.h>
+#include <irqroute/io.h>
+#include <irqroute/ke.h>
+
+#include "sim.h"
+#include "simboot.h"
+
+#define TB_HOME_CPU 0u
+
+/* Boots CpuCount CPUs (OnlineCount of them started; 0 = all) and attaches
+ * the test thread to TB_HOME_CPU. Fails the test on error. */
+void TbBoot(uint32_t CpuCount, uint32_t OnlineCount, bool Threads);
+void TbBootConfig(const SIM_SYSTEM_CONFIG *Config);
+void TbShutdown(void);
+/* Services Cpu's pending interrupts from the test thread, then re-attaches
+ * to the home CPU. Returns how many were dispatched. */
+uint32_t TbService(uint32_t Cpu);
+
+/* A connected line's routing as the I/O APIC holds it. */
+IOAPIC_REDIRECTION_ENTRY TbPeekEntry(uint32_t Gsi);
+/* Total device vectors allocated on every CPU (leak checks). */
+uint32_t TbTotalAllocatedVectors(void);
+
+/* Line-based connection with the common defaults. */
+IRQ_STATUS TbConnectLine(KINTERRUPT **Interrupt, PKSERVICE_ROUTINE Isr, void *Context, HL_LINE_BUS Bus,
+                         uint32_t Number, IO_INTERRUPT_TARGET Target, bool Share);
+
+/* A counting ISR: records where it ran and how often. */
+typedef struct _TB_ISR_RECORD {
+    _Atomic uint64_t Calls;
+    _Atomic uint32_t LastCpu;
+    _Atomic uint32_t LastApicId;
+    _Atomic uint32_t LastIrql;
+    bool Claim;
+    /* A level-triggered device drops its line when serviced: with
+     * DeassertGsi set, a claiming ISR deasserts it (as a driver's ISR clears
+     * its device's interrupt condition). */
+    bool Deassert;
+    uint32_t DeassertGsi;
+} TB_ISR_RECORD;
+
+bool TbCountingIsr(KINTERRUPT *Interrupt, void *Context);
+
+#endif

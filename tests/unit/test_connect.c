@@ -1,0 +1,508 @@
+/*
+ * IoConnectInterrupt(Ex) / IoDisconnectInterrupt on the sim: routing to a
+ * chosen CPU, affinity, broadcast, MSI, sharing rules, and bad input that
+ * must change nothing.
+ */
+#include "testbed.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#define RTC_IRQ 8u
+#define PCI_GSI 16u
+
+static int Setup4(void **State)
+{
+    (void)State;
+    TbBoot(4, 0, false);
+    return 0;
+}
+
+static int Setup4TwoOnline(void **State)
+{
+    (void)State;
+    TbBoot(4, 2, false);
+    return 0;
+}
+
+static int Teardown(void **State)
+{
+    (void)State;
+    TbShutdown();
+    return 0;
+}
+
+static IO_INTERRUPT_TARGET TargetCpu(uint32_t Cpu)
+{
+    return (IO_INTERRUPT_TARGET){.Kind = IoTargetCpu, .Cpu = Cpu};
+}
+
+/* The seed's first TODO: a GSI routed to each AP in turn, and the ISR sees
+ * the CPU (and APIC id) it was sent to. */
+static void test_rtc_routed_to_each_cpu_in_turn(void **State)
+{
+    (void)State;
+    for (uint32_t Cpu = 0; Cpu < 4; Cpu++) {
+        TB_ISR_RECORD Record = {.Claim = true};
+        KINTERRUPT *Interrupt = NULL;
+        assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, TargetCpu(Cpu), false),
+                         IRQ_STATUS_SUCCESS);
+        uint8_t Vector = KeGetInterruptVector(Interrupt);
+        IOAPIC_REDIRECTION_ENTRY Entry = TbPeekEntry(RTC_IRQ);
+        assert_int_equal(Entry.Bits.Mask, 0);
+        assert_int_equal(Entry.Bits.Vector, Vector);
+        assert_int_equal(Entry.Bits.DestinationMode, 0);
+        assert_int_equal(Entry.Bits.Destination, SimCpuApicId(Cpu));
+        assert_true(KeIsVectorAllocated(Cpu, Vector));
+
+        SimPulseGsi(RTC_IRQ);
+        assert_true(SimLapicIrrIsSet(Cpu, Vector));
+        assert_int_equal(TbService(Cpu), 1);
+        assert_int_equal(atomic_load(&Record.Calls), 1);
+        assert_int_equal(atomic_load(&Record.LastCpu), Cpu);
+        assert_int_equal(atomic_load(&Record.LastApicId), SimCpuApicId(Cpu));
+        assert_int_equal(KeQueryInterruptCount(Interrupt, Cpu), 1);
+
+        assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+        assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Mask, 1);
+        assert_false(KeIsVectorAllocated(Cpu, Vector));
+    }
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
+static void test_default_target_is_cpu0(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    IO_INTERRUPT_TARGET Default = {.Kind = IoTargetDefault};
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, Default, false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbPeekEntry(4).Bits.Destination, SimCpuApicId(0));
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+}
+
+/* ISA IRQ0 arrives on GSI2 through QEMU's override; IRQ9 is level. */
+static void test_isa_overrides_apply(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Pit = NULL, *Acpi = NULL;
+    assert_int_equal(TbConnectLine(&Pit, TbCountingIsr, &Record, HlBusIsa, 0, TargetCpu(1), false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbPeekEntry(2).Bits.Mask, 0);
+    assert_int_equal(TbPeekEntry(0).Bits.Mask, 1);
+    assert_int_equal(KeGetInterruptMode(Pit), Latched);
+    assert_int_equal(TbConnectLine(&Acpi, TbCountingIsr, &Record, HlBusIsa, 9, TargetCpu(1), false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbPeekEntry(9).Bits.TriggerMode, 1);
+    assert_int_equal(KeGetInterruptMode(Acpi), LevelSensitive);
+    assert_int_equal(IoDisconnectInterrupt(Pit), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoDisconnectInterrupt(Acpi), IRQ_STATUS_SUCCESS);
+}
+
+/* Affinity: the least-loaded CPU of the mask gets the vector. */
+static void test_affinity_picks_least_loaded_cpu(void **State)
+{
+    (void)State;
+    uint8_t Taken[3];
+    for (uint32_t Index = 0; Index < 3; Index++) { /* load CPU 1 with three vectors */
+        assert_int_equal(KeReserveVector(1, (uint8_t)(0x60 + Index)), IRQ_STATUS_SUCCESS);
+        Taken[Index] = (uint8_t)(0x60 + Index);
+    }
+    assert_int_equal(KeReserveVector(2, 0x60), IRQ_STATUS_SUCCESS); /* CPU 2 has one */
+
+    IR_CPU_SET Mask;
+    IrCpuSetZero(&Mask);
+    IrCpuSetAdd(&Mask, 1);
+    IrCpuSetAdd(&Mask, 2);
+    IrCpuSetAdd(&Mask, 3);
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    IO_INTERRUPT_TARGET Affinity = {.Kind = IoTargetAffinity, .Mask = &Mask};
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Affinity, false),
+                     IRQ_STATUS_SUCCESS);
+    IR_CPU_SET Cpus;
+    KeGetInterruptCpus(Interrupt, &Cpus);
+    assert_int_equal(IrCpuSetWeight(&Cpus), 1);
+    assert_true(IrCpuSetContains(&Cpus, 3));
+    assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Destination, SimCpuApicId(3));
+    SimPulseGsi(RTC_IRQ);
+    assert_int_equal(TbService(3), 1);
+    assert_int_equal(atomic_load(&Record.LastCpu), 3);
+
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+    for (uint32_t Index = 0; Index < 3; Index++)
+        assert_int_equal(KeFreeVector(1, Taken[Index]), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KeFreeVector(2, 0x60), IRQ_STATUS_SUCCESS);
+}
+
+/* A requested IRQL picks a vector of that priority class (IRQL == vector >> 4). */
+static void test_irql_selects_vector_class(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+        .Version = CONNECT_LINE_BASED,
+        .LineBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
+                      .Line = {.Bus = HlBusIsa, .Number = RTC_IRQ}, .Irql = 9, .SynchronizeIrql = 11,
+                      .Target = TargetCpu(2)},
+    };
+    assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KeGetInterruptVector(Interrupt) >> 4, 9);
+    assert_int_equal(KeGetInterruptIrql(Interrupt), 9);
+
+    /* The ISR runs at the synchronize IRQL. */
+    SimPulseGsi(RTC_IRQ);
+    assert_int_equal(TbService(2), 1);
+    assert_int_equal(atomic_load(&Record.LastIrql), 11);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+}
+
+/* Broadcast: one vector free on every CPU of the set, logical destination. */
+static void test_broadcast_reaches_every_cpu_of_set(void **State)
+{
+    (void)State;
+    IR_CPU_SET Mask;
+    IrCpuSetZero(&Mask);
+    IrCpuSetAdd(&Mask, 0);
+    IrCpuSetAdd(&Mask, 2);
+    IrCpuSetAdd(&Mask, 3);
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    IO_INTERRUPT_TARGET Broadcast = {.Kind = IoTargetBroadcast, .Mask = &Mask};
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, Broadcast, false),
+                     IRQ_STATUS_SUCCESS);
+    uint8_t Vector = KeGetInterruptVector(Interrupt);
+    assert_int_equal(TbPeekEntry(4).Bits.DestinationMode, 1);
+    SimPulseGsi(4);
+    assert_true(SimLapicIrrIsSet(2, Vector));
+    assert_true(SimLapicIrrIsSet(3, Vector));
+    assert_false(SimLapicIrrIsSet(1, Vector));
+    assert_int_equal(TbService(2) + TbService(3) + TbService(0), 3);
+    assert_int_equal(atomic_load(&Record.Calls), 3);
+    assert_int_equal(KeQueryInterruptCount(Interrupt, 2), 1);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
+/* MSI: the composed message reaches the target CPU's LAPIC. */
+static void test_message_based_reaches_target(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    HL_MSI_MESSAGE Message;
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+        .Version = CONNECT_MESSAGE_BASED,
+        .MessageBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
+                         .Irql = KE_IRQL_ANY, .Target = TargetCpu(3), .Message = &Message},
+    };
+    assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Message.Address & 0xFFF00000u, 0xFEE00000u);
+    assert_int_equal((Message.Address >> 12) & 0xFF, SimCpuApicId(3));
+    assert_int_equal(Message.Data & 0xFF, KeGetInterruptVector(Interrupt));
+    SimMsiWrite(Message.Address, Message.Data);
+    assert_int_equal(TbService(3), 1);
+    assert_int_equal(atomic_load(&Record.LastCpu), 3);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+}
+
+/* Shared level line: the chain runs until one claims; sharers can leave
+ * without masking the line, the last one masks it. */
+static void test_shared_level_chain(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD First = {.Claim = false, .Deassert = true, .DeassertGsi = PCI_GSI};
+    TB_ISR_RECORD Second = {.Claim = true, .Deassert = true, .DeassertGsi = PCI_GSI};
+    KINTERRUPT *A = NULL, *B = NULL;
+    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &First, HlBusPci, PCI_GSI, TargetCpu(1), true),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Second, HlBusPci, PCI_GSI, TargetCpu(2), true),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(KeGetInterruptVector(A), KeGetInterruptVector(B));
+    IR_CPU_SET Cpus;
+    KeGetInterruptCpus(B, &Cpus);
+    assert_true(IrCpuSetContains(&Cpus, 1)); /* joined where the line goes */
+    IOAPIC_REDIRECTION_ENTRY Entry = TbPeekEntry(PCI_GSI);
+    assert_int_equal(Entry.Bits.TriggerMode, 1);
+    assert_int_equal(Entry.Bits.Polarity, 1);
+
+    SimSetGsi(PCI_GSI, true);
+    assert_int_equal(TbService(1), 1);
+    assert_int_equal(atomic_load(&First.Calls), 1);
+    assert_int_equal(atomic_load(&Second.Calls), 1);
+
+    /* ISRs run in connection order: when the first claims, the second is not asked. */
+    First.Claim = true;
+    SimSetGsi(PCI_GSI, true);
+    assert_int_equal(TbService(1), 1);
+    assert_int_equal(atomic_load(&First.Calls), 2);
+    assert_int_equal(atomic_load(&Second.Calls), 1); /* level: stop at the first claim */
+
+    assert_int_equal(IoDisconnectInterrupt(A), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbPeekEntry(PCI_GSI).Bits.Mask, 0); /* B still uses it */
+    SimSetGsi(PCI_GSI, true);
+    assert_int_equal(TbService(1), 1);
+    assert_int_equal(atomic_load(&Second.Calls), 2);
+    assert_int_equal(IoDisconnectInterrupt(B), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbPeekEntry(PCI_GSI).Bits.Mask, 1);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
+static void test_unclaimed_interrupts_counted(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = false};
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TargetCpu(2), false),
+                     IRQ_STATUS_SUCCESS);
+    uint8_t Vector = KeGetInterruptVector(Interrupt);
+    for (int Round = 0; Round < 3; Round++) {
+        SimPulseGsi(4);
+        assert_int_equal(TbService(2), 1);
+    }
+    KE_VECTOR_STATISTICS Statistics;
+    assert_int_equal(KeQueryVectorStatistics(2, Vector, &Statistics), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Statistics.Dispatched, 3);
+    assert_int_equal(Statistics.Unclaimed, 3);
+    assert_int_equal(KeQueryInterruptClaimedCount(Interrupt, 2), 0);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+}
+
+/* ---- Bad input: a status, and nothing changed ------------------------------------ */
+
+typedef struct _SNAPSHOT {
+    uint32_t Vectors;
+    uint64_t Entries[24];
+} SNAPSHOT;
+
+static SNAPSHOT TakeSnapshot(void)
+{
+    SNAPSHOT Snapshot = {.Vectors = TbTotalAllocatedVectors()};
+    for (uint32_t Gsi = 0; Gsi < 24; Gsi++)
+        Snapshot.Entries[Gsi] = SimIoApicPeekEntry(Gsi);
+    return Snapshot;
+}
+
+static void AssertUnchanged(const SNAPSHOT *Before)
+{
+    SNAPSHOT After = TakeSnapshot();
+    assert_int_equal(After.Vectors, Before->Vectors);
+    assert_memory_equal(After.Entries, Before->Entries, sizeof(After.Entries));
+}
+
+static void test_exclusive_vs_shared_conflict(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *A = NULL, *B = NULL;
+    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TargetCpu(1), false),
+                     IRQ_STATUS_SUCCESS);
+    SNAPSHOT Before = TakeSnapshot();
+    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TargetCpu(1), true),
+                     IRQ_STATUS_SHARING_VIOLATION);
+    AssertUnchanged(&Before);
+    assert_int_equal(IoDisconnectInterrupt(A), IRQ_STATUS_SUCCESS);
+
+    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TargetCpu(1), true),
+                     IRQ_STATUS_SUCCESS);
+    Before = TakeSnapshot();
+    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TargetCpu(1), false),
+                     IRQ_STATUS_SHARING_VIOLATION);
+    AssertUnchanged(&Before);
+    assert_int_equal(IoDisconnectInterrupt(A), IRQ_STATUS_SUCCESS);
+}
+
+static void test_level_edge_mismatch_on_shared_line(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *A = NULL, *B = NULL;
+    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &Record, HlBusGsi, 20, TargetCpu(1), true),
+                     IRQ_STATUS_SUCCESS); /* GSI >= 16: level, active low */
+    SNAPSHOT Before = TakeSnapshot();
+    IO_CONNECT_INTERRUPT_PARAMETERS Edge = {
+        .Version = CONNECT_LINE_BASED,
+        .LineBased = {.InterruptObject = &B, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
+                      .Line = {.Bus = HlBusGsi, .Number = 20, .Trigger = HlLineEdge, .Polarity = HlLineActiveLow},
+                      .Irql = KE_IRQL_ANY, .ShareVector = true, .Target = TargetCpu(1)},
+    };
+    assert_int_equal(IoConnectInterruptEx(&Edge), IRQ_STATUS_TRIGGER_MISMATCH);
+    AssertUnchanged(&Before);
+    assert_int_equal(IoDisconnectInterrupt(A), IRQ_STATUS_SUCCESS);
+}
+
+static void test_bad_line_input_changes_nothing(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    SNAPSHOT Before = TakeSnapshot();
+    IR_CPU_SET Empty;
+    IrCpuSetZero(&Empty);
+
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusGsi, 24, TargetCpu(0), false),
+                     IRQ_STATUS_INVALID_GSI);
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 16, TargetCpu(0), false),
+                     IRQ_STATUS_INVALID_GSI);
+    assert_int_equal(TbConnectLine(&Interrupt, NULL, &Record, HlBusIsa, 4, TargetCpu(0), false),
+                     IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TargetCpu(9), false),
+                     IRQ_STATUS_INVALID_CPU);
+    IO_INTERRUPT_TARGET EmptyMask = {.Kind = IoTargetAffinity, .Mask = &Empty};
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, EmptyMask, false),
+                     IRQ_STATUS_EMPTY_AFFINITY);
+
+    IO_CONNECT_INTERRUPT_PARAMETERS LowSync = {
+        .Version = CONNECT_LINE_BASED,
+        .LineBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
+                      .Line = {.Bus = HlBusIsa, .Number = 4}, .Irql = 8, .SynchronizeIrql = 7,
+                      .Target = TargetCpu(0)},
+    };
+    assert_int_equal(IoConnectInterruptEx(&LowSync), IRQ_STATUS_INVALID_IRQL);
+    IO_CONNECT_INTERRUPT_PARAMETERS BadVersion = {.Version = 7};
+    assert_int_equal(IoConnectInterruptEx(&BadVersion), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(IoConnectInterruptEx(NULL), IRQ_STATUS_INVALID_PARAMETER);
+    AssertUnchanged(&Before);
+}
+
+static void test_offline_cpu_refused(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    SNAPSHOT Before = TakeSnapshot();
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TargetCpu(3), false),
+                     IRQ_STATUS_EMPTY_AFFINITY);
+    IR_CPU_SET Offline;
+    IrCpuSetZero(&Offline);
+    IrCpuSetAdd(&Offline, 2);
+    IrCpuSetAdd(&Offline, 3);
+    IO_INTERRUPT_TARGET Mask = {.Kind = IoTargetAffinity, .Mask = &Offline};
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, Mask, false),
+                     IRQ_STATUS_EMPTY_AFFINITY);
+    assert_int_equal(IoConnectInterrupt(&Interrupt, TbCountingIsr, &Record, NULL, 0x61, 6, 6, Latched, false,
+                                        &Offline, false),
+                     IRQ_STATUS_EMPTY_AFFINITY);
+    AssertUnchanged(&Before);
+}
+
+static void test_fully_specified_rules(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL, *Other = NULL;
+    IR_CPU_SET Mask;
+    IrCpuSetZero(&Mask);
+    IrCpuSetAdd(&Mask, 1);
+    IrCpuSetAdd(&Mask, 2);
+    SNAPSHOT Before = TakeSnapshot();
+
+    assert_int_equal(IoConnectInterrupt(&Interrupt, TbCountingIsr, &Record, NULL, 0x10, 1, 1, Latched, false, &Mask,
+                                        false),
+                     IRQ_STATUS_INVALID_VECTOR);
+    assert_int_equal(IoConnectInterrupt(&Interrupt, TbCountingIsr, &Record, NULL, 0xD1, 13, 13, Latched, false, &Mask,
+                                        false),
+                     IRQ_STATUS_INVALID_VECTOR); /* the clock's reserved vector */
+    assert_int_equal(IoConnectInterrupt(&Interrupt, TbCountingIsr, &Record, NULL, 0x300, 6, 6, Latched, false, &Mask,
+                                        false),
+                     IRQ_STATUS_INVALID_VECTOR);
+    assert_int_equal(IoConnectInterrupt(&Interrupt, TbCountingIsr, &Record, NULL, 0x61, 7, 7, Latched, false, &Mask,
+                                        false),
+                     IRQ_STATUS_INVALID_IRQL); /* 0x61 is IRQL 6 */
+    assert_int_equal(IoConnectInterrupt(&Interrupt, TbCountingIsr, &Record, NULL, 0x61, 6, 5, Latched, false, &Mask,
+                                        false),
+                     IRQ_STATUS_INVALID_IRQL);
+    assert_int_equal(IoConnectInterrupt(&Interrupt, TbCountingIsr, &Record, NULL, 0x61, 6, 6, Latched, false, &Mask,
+                                        true),
+                     IRQ_STATUS_NOT_SUPPORTED);
+    AssertUnchanged(&Before);
+
+    /* The vector on every CPU of the mask; exclusive means exclusive. */
+    assert_int_equal(IoConnectInterrupt(&Interrupt, TbCountingIsr, &Record, NULL, 0x61, 6, 6, Latched, false, &Mask,
+                                        false),
+                     IRQ_STATUS_SUCCESS);
+    assert_true(KeIsVectorAllocated(1, 0x61));
+    assert_true(KeIsVectorAllocated(2, 0x61));
+    assert_int_equal(IoConnectInterrupt(&Other, TbCountingIsr, &Record, NULL, 0x61, 6, 6, Latched, true, &Mask,
+                                        false),
+                     IRQ_STATUS_SHARING_VIOLATION);
+    SimMsiWrite(0xFEE00000u | (SimCpuApicId(2) << 12), 0x61);
+    assert_int_equal(TbService(2), 1);
+    assert_int_equal(KeQueryInterruptCount(Interrupt, 2), 1);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+    assert_false(KeIsVectorAllocated(1, 0x61));
+    AssertUnchanged(&Before);
+}
+
+static void test_disconnect_twice_or_never_connected(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TargetCpu(1), false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+    SNAPSHOT Before = TakeSnapshot();
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_NOT_CONNECTED);
+    assert_int_equal(IoDisconnectInterrupt(NULL), IRQ_STATUS_INVALID_PARAMETER);
+    static _Alignas(64) uint8_t Garbage[4096];
+    assert_int_equal(IoDisconnectInterrupt((KINTERRUPT *)Garbage), IRQ_STATUS_NOT_CONNECTED);
+    assert_int_equal(KeDisconnectInterrupt((KINTERRUPT *)Garbage, NULL), IRQ_STATUS_NOT_CONNECTED);
+    AssertUnchanged(&Before);
+}
+
+/* IRQL 6 owns the 16 vectors 0x60-0x6F on a CPU: the 17th connect fails and
+ * leaves everything as it was. */
+static void test_vector_exhaustion(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Objects[16];
+    HL_MSI_MESSAGE Message;
+    for (int Index = 0; Index < 16; Index++) {
+        IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+            .Version = CONNECT_MESSAGE_BASED,
+            .MessageBased = {.InterruptObject = &Objects[Index], .ServiceRoutine = TbCountingIsr,
+                             .ServiceContext = &Record, .Irql = 6, .Target = TargetCpu(1), .Message = &Message},
+        };
+        assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
+    }
+    SNAPSHOT Before = TakeSnapshot();
+    KINTERRUPT *Extra = NULL;
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+        .Version = CONNECT_MESSAGE_BASED,
+        .MessageBased = {.InterruptObject = &Extra, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
+                         .Irql = 6, .Target = TargetCpu(1), .Message = &Message},
+    };
+    assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_VECTOR_EXHAUSTED);
+    AssertUnchanged(&Before);
+    for (int Index = 0; Index < 16; Index++)
+        assert_int_equal(IoDisconnectInterrupt(Objects[Index]), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest Tests[] = {
+        cmocka_unit_test_setup_teardown(test_rtc_routed_to_each_cpu_in_turn, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_default_target_is_cpu0, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_isa_overrides_apply, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_affinity_picks_least_loaded_cpu, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_irql_selects_vector_class, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_broadcast_reaches_every_cpu_of_set, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_message_based_reaches_target, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_shared_level_chain, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_unclaimed_interrupts_counted, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_exclusive_vs_shared_conflict, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_level_edge_mismatch_on_shared_line, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_bad_line_input_changes_nothing, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_offline_cpu_refused, Setup4TwoOnline, Teardown),
+        cmocka_unit_test_setup_teardown(test_fully_specified_rules, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_twice_or_never_connected, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_vector_exhaustion, Setup4, Teardown),
+    };
+    return cmocka_run_group_tests(Tests, NULL, NULL);
+}
