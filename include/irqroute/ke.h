@@ -74,6 +74,9 @@ typedef struct _KE_VECTOR_LAYOUT {
     const uint8_t *ReservedVectors;
     uint32_t ReservedVectorCount;
     uint8_t SpuriousVector;
+    /* The vector inter-processor messages arrive on (a reserved one; its
+     * class is IPI_LEVEL, so IPIs are masked by IRQL like any interrupt). */
+    uint8_t IpiVector;
     /* For each IRQL, the priority classes (vector >> 4, bit n = class n) whose
      * vectors serve it. amd64: IRQL n <-> class n. Zero: no devices at that IRQL. */
     uint16_t ClassesOfIrql[KE_IRQL_COUNT];
@@ -211,5 +214,48 @@ typedef struct _KE_VECTOR_STATISTICS {
 
 IRQ_STATUS KeQueryVectorStatistics(uint32_t Cpu, uint8_t Vector, KE_VECTOR_STATISTICS *Statistics);
 uint64_t KeQuerySpuriousCount(uint32_t Cpu);
+
+/* ======================================================================== */
+/* Inter-processor interrupts (src/ke/ipi.c)                                */
+/* ======================================================================== */
+
+typedef enum _KE_IPI_MESSAGE {
+    KeIpiReschedule = 0,
+    KeIpiCallFunction,   /* used by KeIpiGenericCall */
+    KeIpiTlbShootdown,
+    KeIpiHalt,
+    KeIpiUser0,
+    KeIpiUser1,
+    KeIpiMessageCount
+} KE_IPI_MESSAGE;
+
+typedef enum _KE_IPI_TARGET_KIND {
+    KeIpiTargetCpu = 0,
+    KeIpiTargetSet,
+    KeIpiTargetAll,          /* every online CPU, the sender included */
+    KeIpiTargetAllButSelf,
+} KE_IPI_TARGET_KIND;
+
+typedef struct _KE_IPI_TARGET {
+    KE_IPI_TARGET_KIND Kind;
+    uint32_t Cpu;
+    const IR_CPU_SET *Cpus;
+} KE_IPI_TARGET;
+
+/* Runs on the target CPU at IPI_LEVEL, interrupts disabled. */
+typedef void (*PKIPI_MESSAGE_HANDLER)(uint32_t Cpu, KE_IPI_MESSAGE Message, void *Context);
+typedef void (*PKIPI_WORKER)(uint32_t Cpu, void *Context);
+
+/* KeIpiCallFunction is reserved for KeIpiGenericCall. */
+IRQ_STATUS KeSetIpiMessageHandler(KE_IPI_MESSAGE Message, PKIPI_MESSAGE_HANDLER Handler, void *Context);
+/* Marks Message pending on each target and sends the IPI vector through the
+ * local APIC ICR. Offline targets: IRQ_STATUS_INVALID_CPU (nothing sent). */
+IRQ_STATUS KeSendIpi(const KE_IPI_TARGET *Target, KE_IPI_MESSAGE Message);
+/* Runs Worker on every CPU of the target (the caller's own CPU directly)
+ * and returns when all have finished. Call below IPI_LEVEL with interrupts
+ * enabled; concurrent generic calls are serialised. */
+IRQ_STATUS KeIpiGenericCall(const KE_IPI_TARGET *Target, PKIPI_WORKER Worker, void *Context);
+/* Messages of a type a CPU has handled. */
+uint64_t KeQueryIpiCount(uint32_t Cpu, KE_IPI_MESSAGE Message);
 
 #endif

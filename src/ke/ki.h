@@ -93,6 +93,8 @@ typedef struct _KPRCB {
     _Atomic KIRQL Irql;                /* current IRQL; other CPUs read it */
     _Atomic uint64_t DispatchState;    /* depth 15:0, generation 63:16 */
     _Atomic uint64_t SpuriousCount;
+    _Atomic uint32_t IpiPending;       /* bit per KE_IPI_MESSAGE; any CPU sets, owner clears */
+    _Atomic uint64_t IpiCounts[KeIpiMessageCount];
     KI_VECTOR_SLOT Slots[256];
 } __attribute__((aligned(KI_CACHE_LINE))) KPRCB;
 
@@ -140,6 +142,9 @@ static inline void KiBumpCounter(_Atomic uint64_t *Counter)
     atomic_store_explicit(Counter, atomic_load_explicit(Counter, memory_order_relaxed) + 1,
                           memory_order_relaxed);
 }
+
+/* Registers the IPI vector's handler (called by KeInitializeSystem). */
+void KiInitializeIpi(void);
 
 /* Waits until no dispatch on Cpu that began before the call can still be
  * walking a chain (see the protocol above). */

@@ -94,6 +94,7 @@ IRQ_STATUS KeInitializeSystem(uint32_t ProcessorCount, const KE_VECTOR_LAYOUT *L
     }
     for (uint32_t Cpu = 0; Cpu < ProcessorCount; Cpu++)
         KiSystem.Prcbs[Cpu].Number = Cpu;
+    KiInitializeIpi();
     return IRQ_STATUS_SUCCESS;
 }
 

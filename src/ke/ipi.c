@@ -1,0 +1,185 @@
+/*
+ * Inter-processor interrupts.
+ *
+ * A message is a bit in the target's KPRCB.IpiPending plus one fixed IPI on
+ * the layout's IPI vector through the local APIC ICR (Intel SDM vol. 3A
+ * 11.6). Several messages sent before the target runs coalesce into one
+ * interrupt, which is why the pending word, not the interrupt, carries them:
+ * the handler takes the whole word with one exchange. The bit is set before
+ * the ICR write, so the interrupt can never arrive ahead of its message.
+ *
+ * KeIpiGenericCall posts one call descriptor (serialised by a lock, as NT
+ * does), sends KeIpiCallFunction to the targets and waits for a countdown.
+ */
+#include <irqroute/hl.h>
+#include <irqroute/ke.h>
+#include <irqroute/platform.h>
+
+#include "ki.h"
+
+typedef struct _KI_IPI_HANDLER {
+    _Atomic(PKIPI_MESSAGE_HANDLER) Handler;
+    void *Context;
+} KI_IPI_HANDLER;
+
+typedef struct _KI_GENERIC_CALL {
+    IR_LOCK Lock;
+    PKIPI_WORKER Worker;
+    void *Context;
+    _Atomic uint32_t Remaining;
+} KI_GENERIC_CALL;
+
+static KI_IPI_HANDLER KipIpiHandlers[KeIpiMessageCount];
+static KI_GENERIC_CALL KipGenericCall;
+
+static void KipRunGenericCall(uint32_t Cpu)
+{
+    KipGenericCall.Worker(Cpu, KipGenericCall.Context);
+    atomic_fetch_sub_explicit(&KipGenericCall.Remaining, 1, memory_order_release);
+}
+
+static void KipDeliverMessage(KPRCB *Prcb, KE_IPI_MESSAGE Message)
+{
+    KiBumpCounter(&Prcb->IpiCounts[Message]);
+    if (Message == KeIpiCallFunction) {
+        KipRunGenericCall(Prcb->Number);
+        return;
+    }
+    KI_IPI_HANDLER *Entry = &KipIpiHandlers[Message];
+    PKIPI_MESSAGE_HANDLER Handler = atomic_load_explicit(&Entry->Handler, memory_order_acquire);
+    if (Handler != NULL)
+        Handler(Prcb->Number, Message, Entry->Context);
+}
+
+/* The IPI vector's system handler. */
+static void KipIpiInterrupt(uint32_t Cpu, uint8_t Vector, void *Context)
+{
+    (void)Vector;
+    (void)Context;
+    KPRCB *Prcb = KiGetPrcb(Cpu);
+    uint32_t Pending = atomic_exchange_explicit(&Prcb->IpiPending, 0, memory_order_acquire);
+    for (uint32_t Message = 0; Message < KeIpiMessageCount; Message++) {
+        if ((Pending >> Message) & 1u)
+            KipDeliverMessage(Prcb, (KE_IPI_MESSAGE)Message);
+    }
+}
+
+void KiInitializeIpi(void)
+{
+    for (uint32_t Message = 0; Message < KeIpiMessageCount; Message++)
+        atomic_store_explicit(&KipIpiHandlers[Message].Handler, NULL, memory_order_relaxed);
+    IrLockInitialize(&KipGenericCall.Lock);
+    if (KiSystem.Layout->IpiVector != 0)
+        (void)KeSetSystemVectorHandler(KiSystem.Layout->IpiVector, KipIpiInterrupt, NULL);
+}
+
+IRQ_STATUS KeSetIpiMessageHandler(KE_IPI_MESSAGE Message, PKIPI_MESSAGE_HANDLER Handler, void *Context)
+{
+    if ((unsigned)Message >= KeIpiMessageCount || Message == KeIpiCallFunction)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    KipIpiHandlers[Message].Context = Context;
+    atomic_store_explicit(&KipIpiHandlers[Message].Handler, Handler, memory_order_release);
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* The CPUs a target names, all online; the sender is excluded only by
+ * AllButSelf. */
+static IRQ_STATUS KipResolveTargets(const KE_IPI_TARGET *Target, uint32_t Self, IR_CPU_SET *Cpus)
+{
+    IR_CPU_SET Online;
+    KeQueryOnlineProcessors(&Online);
+    switch (Target->Kind) {
+    case KeIpiTargetCpu:
+        IrCpuSetZero(Cpus);
+        IrCpuSetAdd(Cpus, Target->Cpu);
+        break;
+    case KeIpiTargetSet:
+        if (Target->Cpus == NULL)
+            return IRQ_STATUS_INVALID_PARAMETER;
+        IrCpuSetCopy(Cpus, Target->Cpus);
+        break;
+    case KeIpiTargetAll:
+    case KeIpiTargetAllButSelf:
+        IrCpuSetCopy(Cpus, &Online);
+        if (Target->Kind == KeIpiTargetAllButSelf)
+            IrCpuSetRemove(Cpus, Self);
+        return IRQ_STATUS_SUCCESS;
+    default:
+        return IRQ_STATUS_INVALID_PARAMETER;
+    }
+    if (IrCpuSetIsEmpty(Cpus))
+        return IRQ_STATUS_EMPTY_AFFINITY;
+    IR_CPU_SET Offline;
+    IrCpuSetAndNot(&Offline, Cpus, &Online);
+    return IrCpuSetIsEmpty(&Offline) ? IRQ_STATUS_SUCCESS : IRQ_STATUS_INVALID_CPU;
+}
+
+static IRQ_STATUS KipSendToSet(const IR_CPU_SET *Cpus, KE_IPI_MESSAGE Message)
+{
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, Cpus) {
+        uint32_t ApicId;
+        IRQ_STATUS Status = HlGetProcessorApicId(Cpu, &ApicId);
+        if (Status != IRQ_STATUS_SUCCESS)
+            return Status;
+        atomic_fetch_or_explicit(&KiGetPrcb(Cpu)->IpiPending, 1u << Message, memory_order_release);
+        Status = HlLapicSendIpi(ApicId, HlIpiNoShorthand, HlDeliveryFixed, KiSystem.Layout->IpiVector);
+        if (Status != IRQ_STATUS_SUCCESS)
+            return Status;
+    }
+    return IRQ_STATUS_SUCCESS;
+}
+
+IRQ_STATUS KeSendIpi(const KE_IPI_TARGET *Target, KE_IPI_MESSAGE Message)
+{
+    if (KiSystem.Layout == NULL)
+        return IRQ_STATUS_NOT_INITIALIZED;
+    if (Target == NULL || (unsigned)Message >= KeIpiMessageCount || KiSystem.Layout->IpiVector == 0)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    IR_CPU_SET Cpus;
+    bool WasEnabled = PlatDisableInterrupts();
+    IRQ_STATUS Status = KipResolveTargets(Target, PlatCurrentCpu(), &Cpus);
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = KipSendToSet(&Cpus, Message);
+    PlatRestoreInterrupts(WasEnabled);
+    return Status;
+}
+
+IRQ_STATUS KeIpiGenericCall(const KE_IPI_TARGET *Target, PKIPI_WORKER Worker, void *Context)
+{
+    if (KiSystem.Layout == NULL)
+        return IRQ_STATUS_NOT_INITIALIZED;
+    if (Target == NULL || Worker == NULL || KiSystem.Layout->IpiVector == 0)
+        return IRQ_STATUS_INVALID_PARAMETER;
+
+    /* Spinning with interrupts enabled lets this CPU answer another CPU's
+     * generic call while it waits for the lock: no deadlock between two. */
+    IrLockAcquire(&KipGenericCall.Lock);
+    bool WasEnabled = PlatDisableInterrupts();
+    uint32_t Self = PlatCurrentCpu();
+    IR_CPU_SET Cpus;
+    IRQ_STATUS Status = KipResolveTargets(Target, Self, &Cpus);
+    bool RunHere = Status == IRQ_STATUS_SUCCESS && IrCpuSetContains(&Cpus, Self);
+    if (Status == IRQ_STATUS_SUCCESS) {
+        IrCpuSetRemove(&Cpus, Self);
+        KipGenericCall.Worker = Worker;
+        KipGenericCall.Context = Context;
+        atomic_store_explicit(&KipGenericCall.Remaining, IrCpuSetWeight(&Cpus), memory_order_release);
+        Status = KipSendToSet(&Cpus, KeIpiCallFunction);
+    }
+    if (RunHere)
+        Worker(Self, Context);
+    PlatRestoreInterrupts(WasEnabled);
+    /* A send that failed part-way leaves CPUs that will never answer. */
+    while (Status == IRQ_STATUS_SUCCESS && atomic_load_explicit(&KipGenericCall.Remaining, memory_order_acquire) != 0)
+        PlatCpuRelax();
+    IrLockRelease(&KipGenericCall.Lock);
+    return Status;
+}
+
+uint64_t KeQueryIpiCount(uint32_t Cpu, KE_IPI_MESSAGE Message)
+{
+    if (KiSystem.Prcbs == NULL || Cpu >= KiSystem.ProcessorCount || (unsigned)Message >= KeIpiMessageCount)
+        return 0;
+    return atomic_load_explicit(&KiGetPrcb(Cpu)->IpiCounts[Message], memory_order_relaxed);
+}
