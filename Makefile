@@ -30,7 +30,7 @@ tsan: setup
 bench: setup
 	@cmake -S . -B $(BUILD)-release -G $(GENERATOR) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD)-release
-	@echo "no benchmarks yet"
+	@python3 bench/run.py $(BUILD)-release/bench --json $(BUILD)/bench/results.json
 
 # The demo: interrupts moving between CPUs as routing changes.
 run: build

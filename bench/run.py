@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Runs every bench program and prints one table.
+
+For each case: ns/op (median of 7 timed runs, measured by the program) and
+instructions/op from valgrind's callgrind (run with N and 2N operations; the
+difference over N removes set-up cost, and instruction counts repeat exactly
+on a noisy machine). Each figure is also given as a ratio to the case's
+baseline, measured in the same run. The table is written as JSON too.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+CALLGRIND_N = 2000
+
+
+def run(command):
+    return subprocess.run(command, check=True, capture_output=True, text=True)
+
+
+def list_cases(program):
+    cases = []
+    for line in run([program, "list"]).stdout.splitlines():
+        name, baseline, cpus = line.split()
+        cases.append({"name": name, "baseline": None if baseline == "-" else baseline, "cpus": int(cpus)})
+    return cases
+
+
+def collected_instructions(program, case, iterations):
+    result = run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                  program, "run", case, str(iterations)])
+    match = re.search(r"Collected\s*:\s*(\d+)", result.stderr)
+    if not match:
+        raise RuntimeError(f"no callgrind total for {case}: {result.stderr[-400:]}")
+    return int(match.group(1))
+
+
+def instructions_per_op(program, case):
+    once = collected_instructions(program, case, CALLGRIND_N)
+    twice = collected_instructions(program, case, 2 * CALLGRIND_N)
+    return (twice - once) / CALLGRIND_N
+
+
+def ratio(value, base):
+    return value / base if base else float("nan")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("bindir", help="directory holding the bench_* programs")
+    parser.add_argument("--json", required=True, help="where to write the results")
+    parser.add_argument("--no-callgrind", action="store_true")
+    args = parser.parse_args()
+
+    programs = sorted(os.path.join(args.bindir, name) for name in os.listdir(args.bindir)
+                      if name.startswith("bench_") and os.access(os.path.join(args.bindir, name), os.X_OK))
+    rows = []
+    for program in programs:
+        for case in list_cases(program):
+            case["program"] = os.path.basename(program)
+            case["ns_per_op"] = float(run([program, "time", case["name"]]).stdout.strip())
+            case["instructions_per_op"] = None if args.no_callgrind else instructions_per_op(program, case["name"])
+            rows.append(case)
+            print(f"  measured {case['name']}", file=sys.stderr)
+
+    by_name = {row["name"]: row for row in rows}
+    for row in rows:
+        base = by_name.get(row["baseline"]) if row["baseline"] else None
+        row["ns_ratio"] = ratio(row["ns_per_op"], base["ns_per_op"]) if base else None
+        if base and row["instructions_per_op"] is not None:
+            row["instructions_ratio"] = ratio(row["instructions_per_op"], base["instructions_per_op"])
+            row["instructions_over_baseline"] = row["instructions_per_op"] - base["instructions_per_op"]
+        else:
+            row["instructions_ratio"] = None
+            row["instructions_over_baseline"] = None
+
+    header = f"{'operation':34} {'CPUs':>5} {'ns/op':>9} {'instr/op':>9} {'baseline':26} {'ns ratio':>8} {'instr ratio':>11} {'+instr':>7}"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        def fmt(value, spec):
+            return format(value, spec) if value is not None else "-"
+        print(f"{row['name']:34} {row['cpus']:>5} {row['ns_per_op']:>9.2f} {fmt(row['instructions_per_op'], '>9.1f')} "
+              f"{row['baseline'] or '(baseline)':26} {fmt(row['ns_ratio'], '>8.2f')} "
+              f"{fmt(row['instructions_ratio'], '>11.2f')} {fmt(row['instructions_over_baseline'], '>7.1f')}")
+
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as handle:
+        json.dump({"results": rows}, handle, indent=2)
+    print(f"\nwritten: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
