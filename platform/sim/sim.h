@@ -18,7 +18,7 @@
  * calls the interrupt entry (the sim's IDT: every vector goes to it).
  *
  * This header is hosted code's view (tests, bench, tools); the models live in
- * platform/sim/*.c and include nothing above Hl.
+ * platform/sim/ (one .c per part) and include nothing above Hl.
  */
 #ifndef IRQROUTE_SIM_H
 #define IRQROUTE_SIM_H
@@ -102,5 +102,11 @@ uint64_t SimIoApicPeekEntry(uint32_t Gsi);
 uint64_t SimDeliveredCount(uint32_t Cpu);
 /* EOIs a CPU's LAPIC received so far. */
 uint64_t SimEoiCount(uint32_t Cpu);
+/* Messages a CPU's LAPIC took so far, by delivery mode (0 fixed ... 7
+ * ExtINT; any source). INIT and start-up IPIs are recorded, not acted on: a
+ * start-up counts only after an INIT, and only the first one (as QEMU). */
+uint64_t SimLapicReceivedCount(uint32_t Cpu, uint8_t DeliveryMode);
+/* The vector (start page) of the last start-up IPI a CPU took. */
+uint8_t SimLapicStartupVector(uint32_t Cpu);
 
 #endif

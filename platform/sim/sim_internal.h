@@ -3,7 +3,7 @@
  *
  *   ioapic_model.c   82093AA model: registers, pins, Remote IRR, EOI
  *   lapic_model.c    local APIC model per CPU: IRR/ISR/TMR, TPR/PPR, EOI, ICR, LDR/DFR, SVR
- *   sim_bus.c        address decode for PlatMmio*/PlatMsr*, the APIC bus
+ *   sim_bus.c        address decode for PlatMmio* and PlatMsr*, the APIC bus
  *                    (message -> LAPIC(s)), MSI writes
  *   sim_cpu.c        CPUs as host threads, attach/detach, the platform hooks
  *                    (PlatCurrentCpu, interrupt flag, PlatCpuRelax, memory)
@@ -57,6 +57,11 @@ uint64_t SimLapicModelMsrRead(uint32_t Cpu, uint32_t Msr);
 void SimLapicModelMsrWrite(uint32_t Cpu, uint32_t Msr, uint64_t Value);
 /* Sets the IRR (and TMR) bit for Vector on Cpu (lock-free; wakes the CPU). */
 void SimLapicModelAccept(uint32_t Cpu, uint8_t Vector, bool Level);
+/* One message the bus routed to Cpu's LAPIC, handled as its delivery mode
+ * says (fixed/lowest priority: Accept unless software-disabled or an illegal
+ * vector; NMI, INIT, SIPI, SMI, ExtINT: recorded). True when the vector
+ * entered the IRR. */
+bool SimLapicModelReceive(uint32_t Cpu, const SIM_APIC_MESSAGE *Message);
 /* Highest IRR vector the CPU would accept now (class above PPR), or -1. */
 int SimLapicModelDeliverable(uint32_t Cpu);
 /* INTA: moves that vector from IRR to ISR and returns it (or -1). */

@@ -1,0 +1,408 @@
+/*
+ * Sim model of the Intel 82093AA I/O APIC as QEMU 7.2 presents it (version
+ * 0x20, with the EOI register at +0x40): registers, input pins, Remote IRR
+ * and EOI. Behaviour follows the 82093AA datasheet (sections cited below)
+ * and, where the datasheet leaves a choice, what QEMU 7.2 does.
+ *
+ * Pins carry the *logical* line state (asserted or not): the polarity bit is
+ * stored and read back but, as in QEMU, never inverts anything.
+ *
+ * Delivery (82093AA 3.2.4, "Delivery Status", "Remote IRR", "Interrupt Mask"):
+ *  - edge:  a deasserted -> asserted transition on an unmasked entry sends
+ *           one message; one that arrives while masked is dropped.
+ *  - level: the entry sends whenever the pin is asserted, the entry unmasked
+ *           and Remote IRR clear; sending sets Remote IRR, and only an EOI for
+ *           the entry's vector (LAPIC broadcast or the EOI register) clears
+ *           it, so a line held high is delivered once per EOI. An asserted
+ *           pin on a masked entry is therefore "latched": unmasking sends.
+ *  - messages go out immediately (SimBusDeliver), so Delivery Status reads 0.
+ *
+ * Locking: one mutex per I/O APIC covers its IOREGSEL, entries and pins.
+ * SimBusDeliver only sets LAPIC IRR bits atomically and never calls back into
+ * this model, so messages are sent with the mutex held: a message leaves in
+ * the order the state changes that caused it happened. No path holds two
+ * I/O APIC mutexes at once.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sim.h"
+#include "sim_internal.h"
+
+/* ---- Register map (82093AA 3.1 and 3.2; EOI register of the version 0x20 I/O xAPIC) */
+
+/* Memory-mapped registers, offsets from the base address. */
+#define IOREGSEL 0x00u /* 3.1.1: bits 7:0 select the register IOWIN reaches */
+#define IOWIN 0x10u    /* 3.1.2: the selected register's data */
+#define IOEOI 0x40u    /* write-only: bits 7:0 a vector whose level entries get an EOI */
+/* The MMIO window claimed per I/O APIC (one 4 KiB page, as QEMU maps it). */
+#define SIMP_IOAPIC_WINDOW 0x1000u
+
+/* Indirect registers, selected through IOREGSEL. */
+#define IOAPICID 0x00u  /* 3.2.1: bits 27:24 the id, read/write; the rest reserved */
+#define IOAPICVER 0x01u /* 3.2.2: read-only; bits 7:0 version, 23:16 max redirection entry */
+#define IOAPICARB 0x02u /* 3.2.3: read-only; bits 27:24 the arbitration id */
+#define IOREDTBL 0x10u  /* 3.2.4: entry n at 0x10+2n (bits 31:0), 0x11+2n (bits 63:32) */
+
+#define IOREGSEL_MASK 0xFFu
+#define IOAPICID_SHIFT 24u
+#define IOAPICID_MASK 0xFu
+#define IOAPICVER_VERSION 0x20u /* QEMU 7.2 (the 82093AA itself reads 0x11) */
+#define IOAPICVER_MAX_ENTRY_SHIFT 16u
+
+/* Redirection entry bits (3.2.4). */
+#define IOREDTBL_VECTOR_MASK 0xFFull
+#define IOREDTBL_DELIVERY_MODE_SHIFT 8u
+#define IOREDTBL_DELIVERY_MODE_MASK 0x7u
+#define IOREDTBL_DESTINATION_MODE (1ull << 11)
+#define IOREDTBL_REMOTE_IRR (1ull << 14)
+#define IOREDTBL_TRIGGER_LEVEL (1ull << 15)
+#define IOREDTBL_MASK (1ull << 16)
+#define IOREDTBL_DESTINATION_SHIFT 56u
+/* Writable bits of the low dword: 11:0, 13, 15, 16. Delivery Status (12) and
+ * Remote IRR (14) are read-only; 31:17 are reserved. */
+#define IOREDTBL_LOW_WRITABLE 0x0001AFFFull
+/* Writable bits of the high dword: the destination, 63:56; 55:32 reserved. */
+#define IOREDTBL_HIGH_WRITABLE 0xFF000000ull
+/* "Mask bit set" is the one defined reset value of an entry (3.2.4). */
+#define IOREDTBL_RESET_VALUE IOREDTBL_MASK
+
+/* Delivery modes 011 and 110 are reserved (3.2.4): nothing is sent. */
+#define SIMP_MODE_RESERVED_3 3u
+#define SIMP_MODE_RESERVED_6 6u
+
+/* IOREGSEL is 8 bits, so entries past 119 cannot be selected (3.1.1). */
+#define SIMP_IOAPIC_MAX_PINS 120u
+
+/* The default when the configuration names no I/O APIC: QEMU's one. */
+#define SIMP_DEFAULT_ADDRESS 0xFEC00000u
+#define SIMP_DEFAULT_PINS 24u
+
+typedef struct _SIMP_IOAPIC {
+    pthread_mutex_t Lock;
+    uintptr_t Address;
+    uint32_t GsiBase;
+    uint32_t PinCount;
+    uint8_t Id;                 /* IOAPICID[27:24]; IOAPICARB follows it (3.2.3) */
+    uint8_t RegisterSelect;     /* IOREGSEL[7:0] */
+    uint64_t Entries[SIMP_IOAPIC_MAX_PINS];
+    bool PinAsserted[SIMP_IOAPIC_MAX_PINS];
+} SIMP_IOAPIC;
+
+static SIMP_IOAPIC SimpIoApics[SIM_MAX_IOAPICS];
+static uint32_t SimpIoApicCount;
+
+/* ---- Sending ------------------------------------------------------------------------ */
+
+static uint32_t SimpEntryDeliveryMode(uint64_t Entry)
+{
+    return (uint32_t)(Entry >> IOREDTBL_DELIVERY_MODE_SHIFT) & IOREDTBL_DELIVERY_MODE_MASK;
+}
+
+static bool SimpEntryIsLevel(uint64_t Entry)
+{
+    return (Entry & IOREDTBL_TRIGGER_LEVEL) != 0;
+}
+
+static bool SimpEntryIsMasked(uint64_t Entry)
+{
+    return (Entry & IOREDTBL_MASK) != 0;
+}
+
+/* The message an entry sends (3.2.4: destination field and mode, delivery
+ * mode, vector, trigger mode). */
+static void SimpSendMessage(uint64_t Entry)
+{
+    uint32_t Mode = SimpEntryDeliveryMode(Entry);
+    if (Mode == SIMP_MODE_RESERVED_3 || Mode == SIMP_MODE_RESERVED_6)
+        return;
+    SIM_APIC_MESSAGE Message = {
+        .Destination = (uint32_t)(Entry >> IOREDTBL_DESTINATION_SHIFT),
+        .Logical = (Entry & IOREDTBL_DESTINATION_MODE) != 0,
+        .DeliveryMode = (uint8_t)Mode,
+        .Vector = (uint8_t)(Entry & IOREDTBL_VECTOR_MASK),
+        .Level = SimpEntryIsLevel(Entry),
+        .Shorthand = 0,
+        .SourceCpu = SIM_NO_CPU,
+    };
+    (void)SimBusDeliver(&Message);
+}
+
+/* A level entry sends when its pin is asserted, it is unmasked and Remote
+ * IRR is clear; the send sets Remote IRR (3.2.4). Remote IRR is set whether
+ * or not some LAPIC took the message, as QEMU does: the I/O APIC cannot know. */
+static void SimpServiceLevelPin(SIMP_IOAPIC *IoApic, uint32_t Pin)
+{
+    uint64_t *Entry = &IoApic->Entries[Pin];
+    if (!SimpEntryIsLevel(*Entry) || !IoApic->PinAsserted[Pin] || SimpEntryIsMasked(*Entry) ||
+        (*Entry & IOREDTBL_REMOTE_IRR) != 0)
+        return;
+    *Entry |= IOREDTBL_REMOTE_IRR;
+    SimpSendMessage(*Entry);
+}
+
+/* ---- Pins ------------------------------------------------------------------------------ */
+
+static void SimpSetPin(SIMP_IOAPIC *IoApic, uint32_t Pin, bool Asserted)
+{
+    bool Rising = Asserted && !IoApic->PinAsserted[Pin];
+    IoApic->PinAsserted[Pin] = Asserted;
+    uint64_t Entry = IoApic->Entries[Pin];
+    if (SimpEntryIsLevel(Entry)) {
+        SimpServiceLevelPin(IoApic, Pin);
+        return;
+    }
+    /* Edge: "Edge-sensitive interrupts signaled on a masked interrupt pin
+     * are ignored (i.e., not delivered or held pending)" (3.2.4, bit 16). */
+    if (Rising && !SimpEntryIsMasked(Entry))
+        SimpSendMessage(Entry);
+}
+
+static SIMP_IOAPIC *SimpFindByGsi(uint32_t Gsi, uint32_t *Pin)
+{
+    for (uint32_t Index = 0; Index < SimpIoApicCount; Index++) {
+        SIMP_IOAPIC *IoApic = &SimpIoApics[Index];
+        if (Gsi >= IoApic->GsiBase && Gsi - IoApic->GsiBase < IoApic->PinCount) {
+            *Pin = Gsi - IoApic->GsiBase;
+            return IoApic;
+        }
+    }
+    return NULL;
+}
+
+/* A GSI that no I/O APIC has is a wire to nowhere: driving it does nothing. */
+void SimSetGsi(uint32_t Gsi, bool Asserted)
+{
+    uint32_t Pin;
+    SIMP_IOAPIC *IoApic = SimpFindByGsi(Gsi, &Pin);
+    if (IoApic == NULL)
+        return;
+    pthread_mutex_lock(&IoApic->Lock);
+    SimpSetPin(IoApic, Pin, Asserted);
+    pthread_mutex_unlock(&IoApic->Lock);
+}
+
+void SimPulseGsi(uint32_t Gsi)
+{
+    SimSetGsi(Gsi, true);
+    SimSetGsi(Gsi, false);
+}
+
+/* The entry as stored (Delivery Status always 0); 0 for a GSI no I/O APIC has. */
+uint64_t SimIoApicPeekEntry(uint32_t Gsi)
+{
+    uint32_t Pin;
+    SIMP_IOAPIC *IoApic = SimpFindByGsi(Gsi, &Pin);
+    if (IoApic == NULL)
+        return 0;
+    pthread_mutex_lock(&IoApic->Lock);
+    uint64_t Entry = IoApic->Entries[Pin];
+    pthread_mutex_unlock(&IoApic->Lock);
+    return Entry;
+}
+
+/* ---- EOI ---------------------------------------------------------------------------------- */
+
+/* Clears Remote IRR of the level entries with Vector; a pin still asserted
+ * sends again (the device has not been serviced yet, or has interrupted
+ * again). */
+static void SimpEoi(SIMP_IOAPIC *IoApic, uint8_t Vector)
+{
+    for (uint32_t Pin = 0; Pin < IoApic->PinCount; Pin++) {
+        uint64_t *Entry = &IoApic->Entries[Pin];
+        if (!SimpEntryIsLevel(*Entry) || (*Entry & IOREDTBL_VECTOR_MASK) != Vector ||
+            (*Entry & IOREDTBL_REMOTE_IRR) == 0)
+            continue;
+        *Entry &= ~IOREDTBL_REMOTE_IRR;
+        SimpServiceLevelPin(IoApic, Pin);
+    }
+}
+
+/* The LAPIC's EOI broadcast reaches every I/O APIC (SDM vol. 3A 11.8.5). */
+void SimIoApicModelEoi(uint8_t Vector)
+{
+    for (uint32_t Index = 0; Index < SimpIoApicCount; Index++) {
+        SIMP_IOAPIC *IoApic = &SimpIoApics[Index];
+        pthread_mutex_lock(&IoApic->Lock);
+        SimpEoi(IoApic, Vector);
+        pthread_mutex_unlock(&IoApic->Lock);
+    }
+}
+
+/* ---- Indirect registers (caller holds the lock) ------------------------------------------- */
+
+static bool SimpSelectsEntry(const SIMP_IOAPIC *IoApic, uint32_t Select, uint32_t *Pin)
+{
+    if (Select < IOREDTBL || (Select - IOREDTBL) / 2u >= IoApic->PinCount)
+        return false;
+    *Pin = (Select - IOREDTBL) / 2u;
+    return true;
+}
+
+/* Unselected or unimplemented register indexes read as 0. */
+static uint32_t SimpReadRegister(const SIMP_IOAPIC *IoApic)
+{
+    uint32_t Select = IoApic->RegisterSelect;
+    uint32_t Pin;
+    if (Select == IOAPICID || Select == IOAPICARB)
+        return (uint32_t)IoApic->Id << IOAPICID_SHIFT;
+    if (Select == IOAPICVER)
+        return IOAPICVER_VERSION | (IoApic->PinCount - 1u) << IOAPICVER_MAX_ENTRY_SHIFT;
+    if (!SimpSelectsEntry(IoApic, Select, &Pin))
+        return 0;
+    uint64_t Entry = IoApic->Entries[Pin];
+    return (Select & 1u) ? (uint32_t)(Entry >> 32) : (uint32_t)Entry;
+}
+
+static void SimpWriteEntryLow(SIMP_IOAPIC *IoApic, uint32_t Pin, uint32_t Value)
+{
+    uint64_t *Entry = &IoApic->Entries[Pin];
+    uint64_t Kept = *Entry & (IOREDTBL_HIGH_WRITABLE << 32 | IOREDTBL_REMOTE_IRR);
+    *Entry = Kept | (Value & IOREDTBL_LOW_WRITABLE);
+    /* Remote IRR is undefined for edge entries (3.2.4, bit 14); clearing it
+     * when an entry becomes edge-triggered is what QEMU does, and is how a
+     * kernel recovers a line whose EOI was lost. */
+    if (!SimpEntryIsLevel(*Entry))
+        *Entry &= ~IOREDTBL_REMOTE_IRR;
+    /* A level entry unmasked (or re-armed) while its pin is asserted sends. */
+    SimpServiceLevelPin(IoApic, Pin);
+}
+
+static void SimpWriteEntryHigh(SIMP_IOAPIC *IoApic, uint32_t Pin, uint32_t Value)
+{
+    uint64_t *Entry = &IoApic->Entries[Pin];
+    *Entry = (*Entry & 0xFFFFFFFFull) | ((uint64_t)Value & IOREDTBL_HIGH_WRITABLE) << 32;
+}
+
+/* IOAPICVER and IOAPICARB are read-only; IOAPICARB takes the id when
+ * IOAPICID is written (3.2.3), which this model gets by reading both from Id. */
+static void SimpWriteRegister(SIMP_IOAPIC *IoApic, uint32_t Value)
+{
+    uint32_t Select = IoApic->RegisterSelect;
+    uint32_t Pin;
+    if (Select == IOAPICID) {
+        IoApic->Id = (uint8_t)((Value >> IOAPICID_SHIFT) & IOAPICID_MASK);
+        return;
+    }
+    if (!SimpSelectsEntry(IoApic, Select, &Pin))
+        return;
+    if (Select & 1u)
+        SimpWriteEntryHigh(IoApic, Pin, Value);
+    else
+        SimpWriteEntryLow(IoApic, Pin, Value);
+}
+
+/* ---- MMIO --------------------------------------------------------------------------------- */
+
+static SIMP_IOAPIC *SimpFindByAddress(uintptr_t Address)
+{
+    for (uint32_t Index = 0; Index < SimpIoApicCount; Index++) {
+        SIMP_IOAPIC *IoApic = &SimpIoApics[Index];
+        if (Address >= IoApic->Address && Address - IoApic->Address < SIMP_IOAPIC_WINDOW)
+            return &SimpIoApics[Index];
+    }
+    return NULL;
+}
+
+/* Offsets in the window other than IOREGSEL, IOWIN and EOI read 0 and
+ * ignore writes; EOI is write-only. Only 32-bit accesses exist here, which
+ * is all 3.1 allows. */
+static void SimpMmioAccess(SIMP_IOAPIC *IoApic, uintptr_t Offset, bool Write, uint32_t *Value)
+{
+    if (Offset == IOREGSEL) {
+        if (Write)
+            IoApic->RegisterSelect = (uint8_t)(*Value & IOREGSEL_MASK);
+        else
+            *Value = IoApic->RegisterSelect;
+    } else if (Offset == IOWIN) {
+        if (Write)
+            SimpWriteRegister(IoApic, *Value);
+        else
+            *Value = SimpReadRegister(IoApic);
+    } else if (Offset == IOEOI && Write) {
+        /* The EOI register acts on this I/O APIC only (the directed EOI of
+         * the I/O xAPIC; QEMU, with a single I/O APIC, broadcasts it). */
+        SimpEoi(IoApic, (uint8_t)(*Value & IOREDTBL_VECTOR_MASK));
+    } else if (!Write) {
+        *Value = 0;
+    }
+}
+
+bool SimIoApicModelAccess(uintptr_t Address, bool Write, uint32_t *Value)
+{
+    SIMP_IOAPIC *IoApic = SimpFindByAddress(Address);
+    if (IoApic == NULL)
+        return false;
+    pthread_mutex_lock(&IoApic->Lock);
+    SimpMmioAccess(IoApic, Address - IoApic->Address, Write, Value);
+    pthread_mutex_unlock(&IoApic->Lock);
+    return true;
+}
+
+/* ---- Lifetime ------------------------------------------------------------------------------- */
+
+static bool SimpRangesOverlap(uint64_t BaseA, uint64_t SizeA, uint64_t BaseB, uint64_t SizeB)
+{
+    return BaseA < BaseB + SizeB && BaseB < BaseA + SizeA;
+}
+
+/* A configuration is refused when an I/O APIC could not exist (pin count
+ * outside 1..120, a 4-bit id overflowed, no address) or when two would claim
+ * the same MMIO window or the same GSI. */
+static bool SimpConfigIsValid(const SIM_IOAPIC_CONFIG *Configs, uint32_t Count)
+{
+    for (uint32_t Index = 0; Index < Count; Index++) {
+        const SIM_IOAPIC_CONFIG *Config = &Configs[Index];
+        if (Config->PinCount == 0 || Config->PinCount > SIMP_IOAPIC_MAX_PINS || Config->Id > IOAPICID_MASK ||
+            Config->Address == 0 || Config->Address % 0x10u != 0 ||
+            (uint64_t)Config->GsiBase + Config->PinCount > 0x100000000ull)
+            return false;
+        for (uint32_t Other = 0; Other < Index; Other++) {
+            if (SimpRangesOverlap(Config->Address, SIMP_IOAPIC_WINDOW, Configs[Other].Address, SIMP_IOAPIC_WINDOW) ||
+                SimpRangesOverlap(Config->GsiBase, Config->PinCount, Configs[Other].GsiBase, Configs[Other].PinCount))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Power-on state: every entry masked (3.2.4), every pin deasserted,
+ * IOREGSEL 0. The id is the one firmware would have programmed. */
+static void SimpInitializeIoApic(SIMP_IOAPIC *IoApic, const SIM_IOAPIC_CONFIG *Config)
+{
+    pthread_mutex_init(&IoApic->Lock, NULL);
+    IoApic->Address = Config->Address;
+    IoApic->GsiBase = Config->GsiBase;
+    IoApic->PinCount = Config->PinCount;
+    IoApic->Id = Config->Id;
+    IoApic->RegisterSelect = 0;
+    for (uint32_t Pin = 0; Pin < SIMP_IOAPIC_MAX_PINS; Pin++) {
+        IoApic->Entries[Pin] = IOREDTBL_RESET_VALUE;
+        IoApic->PinAsserted[Pin] = false;
+    }
+}
+
+int SimIoApicModelCreate(const SIM_IOAPIC_CONFIG *Configs, uint32_t Count)
+{
+    static const SIM_IOAPIC_CONFIG Default = {
+        .Id = 0, .Address = SIMP_DEFAULT_ADDRESS, .GsiBase = 0, .PinCount = SIMP_DEFAULT_PINS};
+    if (Count == 0) {
+        Configs = &Default;
+        Count = 1;
+    }
+    if (Configs == NULL || Count > SIM_MAX_IOAPICS || !SimpConfigIsValid(Configs, Count))
+        return -1;
+    SimIoApicModelDestroy();
+    for (uint32_t Index = 0; Index < Count; Index++)
+        SimpInitializeIoApic(&SimpIoApics[Index], &Configs[Index]);
+    SimpIoApicCount = Count;
+    return 0;
+}
+
+void SimIoApicModelDestroy(void)
+{
+    for (uint32_t Index = 0; Index < SimpIoApicCount; Index++)
+        pthread_mutex_destroy(&SimpIoApics[Index].Lock);
+    SimpIoApicCount = 0;
+}

@@ -1,0 +1,159 @@
+/*
+ * Interrupt targets -> APIC destinations (Intel SDM vol. 3A 11.6.2
+ * "Determining IPI Destination"; the I/O APIC and MSI use the same
+ * destination field and modes, 82093AA 3.2.4 and SDM 11.11.1).
+ *
+ * A single CPU is reached by physical destination: its APIC id, as recorded
+ * in the registry (never its index). A CPU set is reached by logical
+ * destination, built from the logical ids the local APICs were given
+ * (HlLapicInitializeProcessor records them):
+ *  - xAPIC flat model (11.6.2.2): a message reaches every local APIC whose
+ *    LDR[31:24] shares a bit with the destination, so the destination of a
+ *    set is the OR of its members' single-bit ids. Only eight CPUs have one.
+ *  - x2APIC cluster model (11.12.10.2): the LDR is cluster (bits 31:16) and
+ *    a one-hot position in it (bits 15:0), derived from the x2APIC id; a
+ *    destination names one cluster and a bitmap, so a set can be expressed
+ *    only when all its members share a cluster.
+ * Which model applies is the local APIC mode chosen at boot.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <irqroute/hl.h>
+
+#include "hlp.h"
+
+/* xAPIC flat model: the logical id is LDR[31:24], one bit per CPU. */
+#define HLP_FLAT_LOGICAL_MASK 0xFFu
+/* x2APIC logical id: cluster in 31:16, member bitmap in 15:0. */
+#define HLP_X2APIC_CLUSTER_SHIFT 16u
+#define HLP_X2APIC_MEMBER_MASK 0xFFFFu
+
+static bool HlpIsSingleBit(uint32_t Value)
+{
+    return Value != 0 && (Value & (Value - 1u)) == 0;
+}
+
+/* ---- Single CPU: physical destination ------------------------------------------- */
+
+static IRQ_STATUS HlpResolveCpu(uint32_t Cpu, HL_DESTINATION *Destination)
+{
+    uint32_t ApicId;
+    IRQ_STATUS Status = HlGetProcessorApicId(Cpu, &ApicId);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    Destination->Destination = ApicId;
+    Destination->Logical = false;
+    Destination->DeliveryMode = HlDeliveryFixed;
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* An APIC id nobody registered could be a CPU that is not running (or none
+ * at all): a message sent there would be lost, so it is refused. */
+static IRQ_STATUS HlpResolveApicId(uint32_t ApicId, HL_DESTINATION *Destination)
+{
+    uint32_t Cpu;
+    IRQ_STATUS Status = HlFindProcessorByApicId(ApicId, &Cpu);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    Destination->Destination = ApicId;
+    Destination->Logical = false;
+    Destination->DeliveryMode = HlDeliveryFixed;
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* ---- CPU sets: logical destination ------------------------------------------------ */
+
+/* The logical id of a member: it must be registered (INVALID_CPU) and its
+ * local APIC initialised, or logical messages would not reach it
+ * (NOT_INITIALIZED: the LDR resets to 0, which matches nothing). */
+static IRQ_STATUS HlpMemberLogicalId(uint32_t Cpu, uint32_t *LogicalId)
+{
+    if (!HlIsProcessorRegistered(Cpu))
+        return IRQ_STATUS_INVALID_CPU;
+    if (!HlpGetProcessorLogicalId(Cpu, LogicalId))
+        return IRQ_STATUS_NOT_INITIALIZED;
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* Flat model: CPUs from the ninth on have LDR 0 (no bit left for them). */
+static IRQ_STATUS HlpFlatDestination(const IR_CPU_SET *Set, uint32_t *Logical)
+{
+    uint32_t Bits = 0;
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, Set) {
+        uint32_t LogicalId;
+        IRQ_STATUS Status = HlpMemberLogicalId(Cpu, &LogicalId);
+        if (Status != IRQ_STATUS_SUCCESS)
+            return Status;
+        if (!HlpIsSingleBit(LogicalId) || LogicalId > HLP_FLAT_LOGICAL_MASK)
+            return IRQ_STATUS_NOT_SUPPORTED;
+        Bits |= LogicalId;
+    }
+    *Logical = Bits;
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* Cluster model: one cluster per message; members OR their bitmaps. */
+static IRQ_STATUS HlpClusterDestination(const IR_CPU_SET *Set, uint32_t *Logical)
+{
+    uint32_t Cluster = 0;
+    uint32_t Members = 0;
+    bool First = true;
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, Set) {
+        uint32_t LogicalId;
+        IRQ_STATUS Status = HlpMemberLogicalId(Cpu, &LogicalId);
+        if (Status != IRQ_STATUS_SUCCESS)
+            return Status;
+        uint32_t MemberCluster = LogicalId >> HLP_X2APIC_CLUSTER_SHIFT;
+        if (!HlpIsSingleBit(LogicalId & HLP_X2APIC_MEMBER_MASK) || (!First && MemberCluster != Cluster))
+            return IRQ_STATUS_NOT_SUPPORTED;
+        Cluster = MemberCluster;
+        Members |= LogicalId & HLP_X2APIC_MEMBER_MASK;
+        First = false;
+    }
+    *Logical = Cluster << HLP_X2APIC_CLUSTER_SHIFT | Members;
+    return IRQ_STATUS_SUCCESS;
+}
+
+static IRQ_STATUS HlpResolveSet(const IR_CPU_SET *Set, HL_DELIVERY_MODE Mode, HL_DESTINATION *Destination)
+{
+    if (Set == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (IrCpuSetIsEmpty(Set))
+        return IRQ_STATUS_EMPTY_AFFINITY;
+    uint32_t Logical;
+    IRQ_STATUS Status = HlLapicGetMode() == HlLapicModeX2Apic ? HlpClusterDestination(Set, &Logical)
+                                                               : HlpFlatDestination(Set, &Logical);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    Destination->Destination = Logical;
+    Destination->Logical = true;
+    Destination->DeliveryMode = Mode;
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* ---- The entry point ----------------------------------------------------------------- */
+
+/* Destination is written only on success (each resolver fills it last). */
+IRQ_STATUS HlResolveTarget(const HL_INTERRUPT_TARGET *Target, HL_DESTINATION *Destination)
+{
+    if (Target == NULL || Destination == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    switch (Target->Kind) {
+    case HlTargetCpu:
+        return HlpResolveCpu(Target->Cpu, Destination);
+    case HlTargetApicId:
+        return HlpResolveApicId(Target->ApicId, Destination);
+    case HlTargetCpuSetFixed:
+        return HlpResolveSet(Target->CpuSet, HlDeliveryFixed, Destination);
+    case HlTargetCpuSetLowestPriority:
+        /* The chipset picks one CPU of the set (SDM 11.6.2.4); on QEMU it is
+         * always the lowest-numbered one (qemu-notes.md), so a router that
+         * wants real arbitration re-targets in software instead. */
+        return HlpResolveSet(Target->CpuSet, HlDeliveryLowestPriority, Destination);
+    default:
+        return IRQ_STATUS_INVALID_PARAMETER;
+    }
+}

@@ -1,0 +1,952 @@
+/*
+ * The vector matrix (src/ke/vector_matrix.c) on its own: matrices of any size
+ * built in test storage, no Ke system. The sim is created only because the
+ * matrix's IR_LOCK calls the interrupt-flag hooks, which need a current CPU.
+ *
+ * Amd64 layout facts the expectations rest on: device vectors 0x30-0xCF
+ * (IRQL == class == vector >> 4), minus spurious 0x3F, reboot 0x50 and
+ * generic 0xC1: 157 device vectors, 3 reserved inside the range.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <irqroute/ke.h>
+
+#include "../../src/ke/ki_matrix.h"
+#include "sim.h"
+
+#define AMD64_DEVICE_VECTORS 157u
+#define AMD64_RESERVED_IN_RANGE 3u
+
+static void *Storage;
+
+static KI_VECTOR_MATRIX *NewMatrixWithLayout(uint32_t CpuCount, uint32_t OnlineCount, const KE_VECTOR_LAYOUT *Layout)
+{
+    size_t Size = KiMatrixStorageSize(CpuCount);
+    assert_true(Size > 0);
+    free(Storage);
+    Storage = aligned_alloc(64, (Size + 63u) & ~(size_t)63u);
+    assert_non_null(Storage);
+    memset(Storage, 0xA5, Size); /* the matrix must not rely on zeroed storage */
+    KI_VECTOR_MATRIX *Matrix = NULL;
+    assert_int_equal(KiMatrixInitialize(Storage, Size, CpuCount, Layout, &Matrix), IRQ_STATUS_SUCCESS);
+    assert_non_null(Matrix);
+    for (uint32_t Cpu = 0; Cpu < OnlineCount; Cpu++)
+        KiMatrixSetOnline(Matrix, Cpu, true);
+    return Matrix;
+}
+
+static KI_VECTOR_MATRIX *NewMatrix(uint32_t CpuCount, uint32_t OnlineCount)
+{
+    return NewMatrixWithLayout(CpuCount, OnlineCount, &KeAmd64VectorLayout);
+}
+
+static void AllCpus(IR_CPU_SET *Set)
+{
+    IrCpuSetFill(Set, IR_MAX_CPUS);
+}
+
+static void OneCpu(IR_CPU_SET *Set, uint32_t Cpu)
+{
+    IrCpuSetZero(Set);
+    IrCpuSetAdd(Set, Cpu);
+}
+
+static uint32_t AllocatedOn(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
+{
+    KE_VECTOR_USAGE Usage;
+    assert_int_equal(KiMatrixQueryUsage(Matrix, Cpu, &Usage), IRQ_STATUS_SUCCESS);
+    return Usage.Allocated;
+}
+
+static bool IsAmd64Reserved(uint32_t Vector)
+{
+    static const uint8_t Reserved[] = {0x1F, 0x2F, 0x3F, 0x50, 0xC1, 0xD1, 0xD2, 0xE1, 0xE3, 0xFD, 0xFE, 0xFF};
+    for (size_t Index = 0; Index < sizeof(Reserved); Index++) {
+        if (Reserved[Index] == Vector)
+            return true;
+    }
+    return false;
+}
+
+/* The usage report agrees with IsAllocated vector by vector (I1/I2 seen
+ * from outside). */
+static void CheckConsistent(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t DeviceVectors)
+{
+    KE_VECTOR_USAGE Usage;
+    assert_int_equal(KiMatrixQueryUsage(Matrix, Cpu, &Usage), IRQ_STATUS_SUCCESS);
+    uint32_t Counted = 0;
+    uint32_t PerClass[16] = {0};
+    for (uint32_t Vector = 0; Vector < 256; Vector++) {
+        if (KiMatrixIsAllocated(Matrix, Cpu, (uint8_t)Vector)) {
+            Counted++;
+            PerClass[Vector >> 4]++;
+        }
+    }
+    assert_int_equal(Usage.Allocated, Counted);
+    assert_int_equal(Usage.Allocated + Usage.Available, DeviceVectors);
+    for (uint32_t Class = 0; Class < 16; Class++)
+        assert_int_equal(Usage.AllocatedPerClass[Class], PerClass[Class]);
+}
+
+static void CheckAllConsistent(KI_VECTOR_MATRIX *Matrix, uint32_t CpuCount)
+{
+    for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++)
+        CheckConsistent(Matrix, Cpu, AMD64_DEVICE_VECTORS);
+}
+
+/* ---- Fixtures ----------------------------------------------------------------- */
+
+static int GroupSetup(void **State)
+{
+    (void)State;
+    SIM_CONFIG Config = {.CpuCount = 1};
+    if (SimCreate(&Config) != 0)
+        return -1;
+    SimAttachCpu(0);
+    return 0;
+}
+
+static int GroupTeardown(void **State)
+{
+    (void)State;
+    free(Storage);
+    Storage = NULL;
+    SimDetachCpu();
+    SimDestroy();
+    return 0;
+}
+
+/* ---- Initialisation ------------------------------------------------------------- */
+
+static void test_initialize_rejects_bad_arguments(void **State)
+{
+    (void)State;
+    size_t Size = KiMatrixStorageSize(4);
+    uint8_t *Buffer = aligned_alloc(64, Size + 64);
+    assert_non_null(Buffer);
+    KI_VECTOR_MATRIX *Matrix = NULL;
+
+    assert_int_equal(KiMatrixStorageSize(0), 0);
+    assert_int_equal(KiMatrixStorageSize(IR_MAX_CPUS + 1), 0);
+    assert_true(KiMatrixStorageSize(IR_MAX_CPUS) > KiMatrixStorageSize(4));
+    assert_int_equal(KiMatrixInitialize(NULL, Size, 4, &KeAmd64VectorLayout, &Matrix), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(KiMatrixInitialize(Buffer, Size, 4, NULL, &Matrix), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(KiMatrixInitialize(Buffer, Size, 4, &KeAmd64VectorLayout, NULL), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(KiMatrixInitialize(Buffer + 8, Size, 4, &KeAmd64VectorLayout, &Matrix),
+                     IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(KiMatrixInitialize(Buffer, Size, 0, &KeAmd64VectorLayout, &Matrix), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(KiMatrixInitialize(Buffer, Size, IR_MAX_CPUS + 1, &KeAmd64VectorLayout, &Matrix),
+                     IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(KiMatrixInitialize(Buffer, Size - 1, 4, &KeAmd64VectorLayout, &Matrix),
+                     IRQ_STATUS_BUFFER_TOO_SMALL);
+    KE_VECTOR_LAYOUT Backwards = KeAmd64VectorLayout;
+    Backwards.FirstDeviceVector = 0xD0;
+    assert_int_equal(KiMatrixInitialize(Buffer, Size, 4, &Backwards, &Matrix), IRQ_STATUS_INVALID_PARAMETER);
+    assert_null(Matrix);
+    free(Buffer);
+}
+
+static void test_fresh_matrix_is_offline_and_empty(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(4, 0);
+    IR_CPU_SET Online, All;
+    KiMatrixQueryOnline(Matrix, &Online);
+    assert_true(IrCpuSetIsEmpty(&Online));
+    for (uint32_t Cpu = 0; Cpu < 4; Cpu++) {
+        assert_false(KiMatrixIsOnline(Matrix, Cpu));
+        KE_VECTOR_USAGE Usage;
+        assert_int_equal(KiMatrixQueryUsage(Matrix, Cpu, &Usage), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Usage.Allocated, 0);
+        assert_int_equal(Usage.Available, AMD64_DEVICE_VECTORS);
+        assert_int_equal(Usage.Reserved, AMD64_RESERVED_IN_RANGE);
+    }
+    AllCpus(&All);
+    uint32_t Cpu = 77;
+    uint8_t Vector = 0;
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_EMPTY_AFFINITY);
+    assert_int_equal(Cpu, 77); /* outputs untouched on failure */
+    CheckAllConsistent(Matrix, 4);
+}
+
+static void test_online_set_and_query(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(130, 0);
+    KiMatrixSetOnline(Matrix, 0, true);
+    KiMatrixSetOnline(Matrix, 64, true);
+    KiMatrixSetOnline(Matrix, 129, true);
+    KiMatrixSetOnline(Matrix, 129, true); /* twice: still one CPU */
+    KiMatrixSetOnline(Matrix, 130, true); /* beyond the count: ignored */
+    IR_CPU_SET Online;
+    KiMatrixQueryOnline(Matrix, &Online);
+    assert_int_equal(IrCpuSetWeight(&Online), 3);
+    assert_true(IrCpuSetContains(&Online, 0) && IrCpuSetContains(&Online, 64) && IrCpuSetContains(&Online, 129));
+    assert_true(KiMatrixIsOnline(Matrix, 64));
+    assert_false(KiMatrixIsOnline(Matrix, 1));
+    assert_false(KiMatrixIsOnline(Matrix, 130));
+
+    KiMatrixSetOnline(Matrix, 64, false);
+    KiMatrixSetOnline(Matrix, 64, false);
+    KiMatrixQueryOnline(Matrix, &Online);
+    assert_int_equal(IrCpuSetWeight(&Online), 2);
+    assert_false(KiMatrixIsOnline(Matrix, 64));
+
+    /* Setting a CPU online twice must not leave it in two load buckets:
+     * three allocations go 0, 129, then back to 0. */
+    IR_CPU_SET All;
+    AllCpus(&All);
+    uint32_t Expected[] = {0, 129, 0};
+    for (size_t Index = 0; Index < 3; Index++) {
+        uint32_t Cpu;
+        uint8_t Vector;
+        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Cpu, Expected[Index]);
+    }
+
+    /* Offline twice must not take a second CPU out of the bucket with it. */
+    Matrix = NewMatrix(2, 2);
+    KiMatrixSetOnline(Matrix, 1, false);
+    KiMatrixSetOnline(Matrix, 1, false);
+    for (size_t Index = 0; Index < 2; Index++) {
+        uint32_t Cpu;
+        uint8_t Vector;
+        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Cpu, 0);
+    }
+}
+
+/* ---- IRQL and classes ------------------------------------------------------------ */
+
+static void test_irql_maps_to_its_class(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(1, 1);
+    IR_CPU_SET All;
+    AllCpus(&All);
+    for (KIRQL Irql = 3; Irql <= 12; Irql++) {
+        uint32_t Cpu;
+        uint8_t Vector;
+        assert_int_equal(KiMatrixAllocate(Matrix, &All, Irql, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Vector >> 4, Irql);
+        assert_int_equal(KiMatrixIrqlOfVector(Matrix, Vector), Irql);
+        /* The lowest free vector of the class; reboot 0x50 is skipped. */
+        assert_int_equal(Vector, Irql == 5 ? 0x51 : (uint8_t)(Irql << 4));
+    }
+    assert_int_equal(KiMatrixIrqlOfVector(Matrix, 0x60), 6);
+    assert_int_equal(KiMatrixIrqlOfVector(Matrix, 0x6F), 6);
+    assert_int_equal(KiMatrixIrqlOfVector(Matrix, 0xCF), 12);
+    assert_int_equal(KiMatrixIrqlOfVector(Matrix, 0x30), 3);
+    assert_int_equal(KiMatrixIrqlOfVector(Matrix, 0xD1), KE_IRQL_ANY);
+    assert_int_equal(KiMatrixIrqlOfVector(Matrix, 0x2F), KE_IRQL_ANY);
+    assert_int_equal(KiMatrixIrqlOfVector(Matrix, 0xFF), KE_IRQL_ANY);
+}
+
+static void test_irql_6_uses_0x60_to_0x6f_until_exhausted(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(1, 1);
+    IR_CPU_SET All;
+    AllCpus(&All);
+    for (uint32_t Expected = 0x60; Expected <= 0x6F; Expected++) {
+        uint32_t Cpu;
+        uint8_t Vector;
+        assert_int_equal(KiMatrixAllocate(Matrix, &All, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Cpu, 0);
+        assert_int_equal(Vector, Expected);
+    }
+    KE_VECTOR_USAGE Before, After;
+    assert_int_equal(KiMatrixQueryUsage(Matrix, 0, &Before), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Before.AllocatedPerClass[6], 16);
+    uint32_t Cpu = 99;
+    uint8_t Vector = 0x42;
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, 6, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
+    assert_int_equal(Cpu, 99);
+    assert_int_equal(Vector, 0x42);
+    assert_int_equal(KiMatrixQueryUsage(Matrix, 0, &After), IRQ_STATUS_SUCCESS);
+    assert_memory_equal(&Before, &After, sizeof(Before));
+
+    /* Other IRQLs are unaffected; freeing one class-6 vector makes it the next one. */
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, 7, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Vector, 0x70);
+    assert_int_equal(KiMatrixFree(Matrix, 0, 0x65), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Vector, 0x65);
+    CheckConsistent(Matrix, 0, AMD64_DEVICE_VECTORS);
+}
+
+static void test_class_with_reserved_vector_holds_fifteen(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(1, 1);
+    IR_CPU_SET All;
+    AllCpus(&All);
+    uint32_t Cpu;
+    uint8_t Vector;
+    for (uint32_t Count = 0; Count < 15; Count++) {
+        assert_int_equal(KiMatrixAllocate(Matrix, &All, 3, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        assert_int_not_equal(Vector, 0x3F); /* spurious */
+    }
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, 3, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
+    for (uint32_t Count = 0; Count < 15; Count++) {
+        assert_int_equal(KiMatrixAllocate(Matrix, &All, 5, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        assert_int_not_equal(Vector, 0x50); /* reboot */
+    }
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, 5, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
+}
+
+static void test_invalid_irql(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(2, 2);
+    IR_CPU_SET All;
+    AllCpus(&All);
+    static const KIRQL Bad[] = {PASSIVE_LEVEL, APC_LEVEL, DISPATCH_LEVEL, CLOCK_LEVEL, IPI_LEVEL,
+                                HIGH_LEVEL,    16,        200,            0xFE};
+    for (size_t Index = 0; Index < sizeof(Bad); Index++) {
+        uint32_t Cpu;
+        uint8_t Vector;
+        assert_int_equal(KiMatrixAllocate(Matrix, &All, Bad[Index], &Cpu, &Vector), IRQ_STATUS_INVALID_IRQL);
+        assert_int_equal(KiMatrixAllocateOnSet(Matrix, &All, Bad[Index], &Vector), IRQ_STATUS_INVALID_IRQL);
+    }
+    CheckAllConsistent(Matrix, 2);
+    assert_int_equal(AllocatedOn(Matrix, 0) + AllocatedOn(Matrix, 1), 0);
+}
+
+/* ---- Exhaustion and spreading ---------------------------------------------------- */
+
+static void test_cpu_exhaustion_never_hands_out_system_vectors(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(1, 1);
+    IR_CPU_SET All;
+    AllCpus(&All);
+    bool Seen[256] = {false};
+    for (uint32_t Count = 0; Count < AMD64_DEVICE_VECTORS; Count++) {
+        uint32_t Cpu;
+        uint8_t Vector;
+        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Cpu, 0);
+        assert_false(Seen[Vector]);
+        Seen[Vector] = true;
+        assert_in_range(Vector, 0x30, 0xCF);
+        assert_false(IsAmd64Reserved(Vector));
+    }
+    KE_VECTOR_USAGE Usage;
+    assert_int_equal(KiMatrixQueryUsage(Matrix, 0, &Usage), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Usage.Allocated, AMD64_DEVICE_VECTORS);
+    assert_int_equal(Usage.Available, 0);
+
+    uint32_t Cpu;
+    uint8_t Vector;
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
+    for (KIRQL Irql = 3; Irql <= 12; Irql++)
+        assert_int_equal(KiMatrixAllocate(Matrix, &All, Irql, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &All, KE_IRQL_ANY, &Vector), IRQ_STATUS_INVALID_CPU);
+    IR_CPU_SET Zero;
+    OneCpu(&Zero, 0);
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &Zero, KE_IRQL_ANY, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
+    CheckConsistent(Matrix, 0, AMD64_DEVICE_VECTORS);
+}
+
+static void test_any_irql_spreads_over_classes(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(1, 1);
+    IR_CPU_SET All;
+    AllCpus(&All);
+    uint32_t Cpu;
+    uint8_t Vector;
+    /* One per class 3..12 first, lowest class first ... */
+    for (uint32_t Class = 3; Class <= 12; Class++) {
+        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Vector >> 4, Class);
+    }
+    /* ... then round again: every class holds one, so the lowest class. */
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Vector, 0x31);
+    KE_VECTOR_USAGE Usage;
+    assert_int_equal(KiMatrixQueryUsage(Matrix, 0, &Usage), IRQ_STATUS_SUCCESS);
+    for (uint32_t Class = 4; Class <= 12; Class++)
+        assert_int_equal(Usage.AllocatedPerClass[Class], 1);
+    assert_int_equal(Usage.AllocatedPerClass[3], 2);
+    assert_int_equal(Usage.AllocatedPerClass[13], 0);
+
+    /* The least-used class wins: after freeing class 9's vector, it is next. */
+    assert_int_equal(KiMatrixFree(Matrix, 0, 0x90), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Vector, 0x90);
+    /* A full class is passed over even when it is the least used elsewhere. */
+    CheckConsistent(Matrix, 0, AMD64_DEVICE_VECTORS);
+}
+
+static void test_any_irql_skips_full_classes(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(1, 1);
+    IR_CPU_SET All;
+    AllCpus(&All);
+    /* Classes 3..11 at 16 (or 15, full) by reservation, class 12 empty. */
+    for (uint32_t Vector = 0x30; Vector <= 0xBF; Vector++) {
+        if (!IsAmd64Reserved(Vector))
+            assert_int_equal(KiMatrixReserve(Matrix, 0, (uint8_t)Vector), IRQ_STATUS_SUCCESS);
+    }
+    uint32_t Cpu;
+    uint8_t Vector;
+    for (uint32_t Count = 0; Count < 15; Count++) { /* 0xC1 is reserved */
+        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Vector >> 4, 12);
+    }
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
+}
+
+/* ---- Least-loaded choice ----------------------------------------------------------- */
+
+static void test_least_loaded_with_lowest_id_ties(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(4, 4);
+    IR_CPU_SET All;
+    AllCpus(&All);
+    uint32_t Cpu;
+    uint8_t Vector;
+    /* All at load 0: ties go to the lowest id, so the allocations round-robin. */
+    for (uint32_t Round = 0; Round < 3; Round++) {
+        for (uint32_t Expected = 0; Expected < 4; Expected++) {
+            assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+            assert_int_equal(Cpu, Expected);
+        }
+    }
+    /* Loads 3 3 3 3. Load CPU 0 and 1 further; CPU 2 is then the least loaded. */
+    assert_int_equal(KiMatrixReserve(Matrix, 0, 0xA5), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixReserve(Matrix, 1, 0xA5), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixReserve(Matrix, 3, 0xA5), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 2);
+    /* Now 4 4 4 4 again; freeing one on CPU 3 makes it the least loaded. */
+    assert_int_equal(KiMatrixFree(Matrix, 3, 0xA5), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, 9, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 3);
+    assert_int_equal(Vector >> 4, 9);
+    CheckAllConsistent(Matrix, 4);
+}
+
+static void test_affinity_limits_the_choice(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(8, 8);
+    IR_CPU_SET Mask;
+    IrCpuSetZero(&Mask);
+    IrCpuSetAdd(&Mask, 5);
+    IrCpuSetAdd(&Mask, 7);
+    uint32_t Cpu;
+    uint8_t Vector;
+    uint32_t Expected[] = {5, 7, 5, 7};
+    for (size_t Index = 0; Index < 4; Index++) {
+        assert_int_equal(KiMatrixAllocate(Matrix, &Mask, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Cpu, Expected[Index]);
+    }
+    for (uint32_t Other = 0; Other < 8; Other++) {
+        if (Other != 5 && Other != 7)
+            assert_int_equal(AllocatedOn(Matrix, Other), 0);
+    }
+    /* CPUs beyond the count in the mask are ignored, not an error. */
+    IrCpuSetAdd(&Mask, 4000);
+    assert_int_equal(KiMatrixAllocate(Matrix, &Mask, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 5);
+}
+
+static void test_least_loaded_cpu_without_room_in_class_is_skipped(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(2, 2);
+    IR_CPU_SET All;
+    AllCpus(&All);
+    /* CPU 0: class 6 full (load 16). CPU 1: 20 vectors in class 7 and 8 (load 20). */
+    for (uint32_t Vector = 0x60; Vector <= 0x6F; Vector++)
+        assert_int_equal(KiMatrixReserve(Matrix, 0, (uint8_t)Vector), IRQ_STATUS_SUCCESS);
+    for (uint32_t Vector = 0x70; Vector < 0x70 + 20; Vector++)
+        assert_int_equal(KiMatrixReserve(Matrix, 1, (uint8_t)Vector), IRQ_STATUS_SUCCESS);
+    uint32_t Cpu;
+    uint8_t Vector;
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 1);
+    assert_int_equal(Vector, 0x60);
+    /* IRQL 7 is full on CPU 1, free on the less loaded CPU 0. */
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, 7, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 0);
+    /* Freeing a class-6 vector on CPU 0 makes it eligible for IRQL 6 again. */
+    assert_int_equal(KiMatrixFree(Matrix, 0, 0x6A), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 0);
+    assert_int_equal(Vector, 0x6A);
+    /* Class 6 now full on CPU 0 only; restricted to CPU 0 it is exhaustion,
+     * not an empty affinity. */
+    IR_CPU_SET Zero;
+    OneCpu(&Zero, 0);
+    assert_int_equal(KiMatrixAllocate(Matrix, &Zero, 6, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
+    CheckAllConsistent(Matrix, 2);
+}
+
+static void test_offline_cpus_are_skipped(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(4, 4);
+    KiMatrixSetOnline(Matrix, 0, false);
+    IR_CPU_SET All;
+    AllCpus(&All);
+    uint32_t Cpu;
+    uint8_t Vector;
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 1);
+    for (uint32_t Count = 0; Count < 30; Count++) {
+        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        assert_int_not_equal(Cpu, 0);
+    }
+    assert_int_equal(AllocatedOn(Matrix, 0), 0);
+
+    /* An offline CPU can be given fixed vectors and keeps them: brought
+     * online with load 20, it is not chosen while others are below it. */
+    for (uint32_t Vector2 = 0x80; Vector2 < 0x80 + 20; Vector2++)
+        assert_int_equal(KiMatrixReserve(Matrix, 0, (uint8_t)Vector2), IRQ_STATUS_SUCCESS);
+    KiMatrixSetOnline(Matrix, 0, true);
+    assert_int_equal(AllocatedOn(Matrix, 0), 20);
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_not_equal(Cpu, 0);
+    CheckAllConsistent(Matrix, 4);
+}
+
+static void test_empty_or_offline_affinity(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(4, 2); /* CPUs 2, 3 offline */
+    IR_CPU_SET Mask;
+    uint32_t Cpu;
+    uint8_t Vector;
+    IrCpuSetZero(&Mask);
+    assert_int_equal(KiMatrixAllocate(Matrix, &Mask, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_EMPTY_AFFINITY);
+    IrCpuSetAdd(&Mask, 2);
+    IrCpuSetAdd(&Mask, 3);
+    assert_int_equal(KiMatrixAllocate(Matrix, &Mask, 6, &Cpu, &Vector), IRQ_STATUS_EMPTY_AFFINITY);
+    OneCpu(&Mask, 4095); /* only a CPU beyond the count */
+    assert_int_equal(KiMatrixAllocate(Matrix, &Mask, 6, &Cpu, &Vector), IRQ_STATUS_EMPTY_AFFINITY);
+    assert_int_equal(KiMatrixAllocate(Matrix, NULL, 6, &Cpu, &Vector), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(KiMatrixAllocate(Matrix, &Mask, 6, NULL, &Vector), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(KiMatrixAllocate(Matrix, &Mask, 6, &Cpu, NULL), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(KiMatrixAllocate(NULL, &Mask, 6, &Cpu, &Vector), IRQ_STATUS_INVALID_PARAMETER);
+    CheckAllConsistent(Matrix, 4);
+    for (uint32_t Index = 0; Index < 4; Index++)
+        assert_int_equal(AllocatedOn(Matrix, Index), 0);
+}
+
+/* ---- Same vector on a set -------------------------------------------------------- */
+
+static void test_same_vector_on_a_set(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(4, 4);
+    assert_int_equal(KiMatrixReserve(Matrix, 1, 0x60), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixReserve(Matrix, 2, 0x61), IRQ_STATUS_SUCCESS);
+    IR_CPU_SET Set;
+    IrCpuSetZero(&Set);
+    IrCpuSetAdd(&Set, 0);
+    IrCpuSetAdd(&Set, 1);
+    IrCpuSetAdd(&Set, 2);
+    uint8_t Vector = 0;
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &Set, 6, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Vector, 0x62);
+    for (uint32_t Cpu = 0; Cpu < 3; Cpu++)
+        assert_true(KiMatrixIsAllocated(Matrix, Cpu, 0x62));
+    assert_false(KiMatrixIsAllocated(Matrix, 3, 0x62));
+
+    /* KE_IRQL_ANY: the lowest device vector free on all of them. */
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &Set, KE_IRQL_ANY, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Vector, 0x30);
+    assert_int_equal(AllocatedOn(Matrix, 0), 2);
+    assert_int_equal(AllocatedOn(Matrix, 1), 3);
+    assert_int_equal(AllocatedOn(Matrix, 3), 0);
+
+    /* The set's vectors count as load: CPU 3 is now the least loaded. */
+    IR_CPU_SET All;
+    AllCpus(&All);
+    uint32_t Cpu;
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 3);
+    CheckAllConsistent(Matrix, 4);
+}
+
+static void test_same_vector_on_a_set_without_common_vector(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(2, 2);
+    for (uint32_t Vector = 0x60; Vector <= 0x67; Vector++)
+        assert_int_equal(KiMatrixReserve(Matrix, 0, (uint8_t)Vector), IRQ_STATUS_SUCCESS);
+    for (uint32_t Vector = 0x68; Vector <= 0x6F; Vector++)
+        assert_int_equal(KiMatrixReserve(Matrix, 1, (uint8_t)Vector), IRQ_STATUS_SUCCESS);
+    IR_CPU_SET Both;
+    IrCpuSetFill(&Both, 2);
+    uint8_t Vector = 0x11;
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &Both, 6, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
+    assert_int_equal(Vector, 0x11);
+    assert_int_equal(AllocatedOn(Matrix, 0), 8);
+    assert_int_equal(AllocatedOn(Matrix, 1), 8);
+    /* Each CPU alone still has class-6 vectors. */
+    IR_CPU_SET One;
+    OneCpu(&One, 1);
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &One, 6, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Vector, 0x60);
+    /* Another IRQL has a common vector. */
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &Both, 7, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Vector, 0x70);
+    CheckAllConsistent(Matrix, 2);
+}
+
+static void test_same_vector_on_a_set_rejects_bad_sets(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(4, 3); /* CPU 3 offline */
+    IR_CPU_SET Set;
+    uint8_t Vector;
+    IrCpuSetZero(&Set);
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &Set, 6, &Vector), IRQ_STATUS_EMPTY_AFFINITY);
+    OneCpu(&Set, 3);
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &Set, 6, &Vector), IRQ_STATUS_EMPTY_AFFINITY);
+    IrCpuSetAdd(&Set, 0); /* one online, one offline */
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &Set, 6, &Vector), IRQ_STATUS_INVALID_CPU);
+    OneCpu(&Set, 0);
+    IrCpuSetAdd(&Set, 4); /* beyond the count */
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &Set, 6, &Vector), IRQ_STATUS_INVALID_CPU);
+    OneCpu(&Set, 0);
+    IrCpuSetAdd(&Set, 4095);
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &Set, 6, &Vector), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, NULL, 6, &Vector), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &Set, 6, NULL), IRQ_STATUS_INVALID_PARAMETER);
+    for (uint32_t Cpu = 0; Cpu < 4; Cpu++)
+        assert_int_equal(AllocatedOn(Matrix, Cpu), 0);
+}
+
+/* ---- Reserve and free ------------------------------------------------------------ */
+
+static void test_reserve_free_and_double_free(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(2, 1); /* CPU 1 offline */
+    assert_false(KiMatrixIsAllocated(Matrix, 0, 0x70));
+    assert_int_equal(KiMatrixReserve(Matrix, 0, 0x70), IRQ_STATUS_SUCCESS);
+    assert_true(KiMatrixIsAllocated(Matrix, 0, 0x70));
+    assert_false(KiMatrixIsAllocated(Matrix, 1, 0x70));
+    assert_int_equal(KiMatrixReserve(Matrix, 0, 0x70), IRQ_STATUS_SHARING_VIOLATION);
+    assert_int_equal(AllocatedOn(Matrix, 0), 1);
+    assert_int_equal(KiMatrixFree(Matrix, 0, 0x70), IRQ_STATUS_SUCCESS);
+    assert_false(KiMatrixIsAllocated(Matrix, 0, 0x70));
+    assert_int_equal(KiMatrixFree(Matrix, 0, 0x70), IRQ_STATUS_INVALID_STATE);
+    assert_int_equal(KiMatrixFree(Matrix, 0, 0x71), IRQ_STATUS_INVALID_STATE);
+    assert_int_equal(AllocatedOn(Matrix, 0), 0);
+
+    /* Offline CPUs accept reservations. */
+    assert_int_equal(KiMatrixReserve(Matrix, 1, 0x70), IRQ_STATUS_SUCCESS);
+    assert_true(KiMatrixIsAllocated(Matrix, 1, 0x70));
+    assert_int_equal(KiMatrixFree(Matrix, 1, 0x70), IRQ_STATUS_SUCCESS);
+
+    /* An allocated vector cannot be reserved again, but can be freed. */
+    IR_CPU_SET All;
+    AllCpus(&All);
+    uint32_t Cpu;
+    uint8_t Vector;
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, 8, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixReserve(Matrix, Cpu, Vector), IRQ_STATUS_SHARING_VIOLATION);
+    assert_int_equal(KiMatrixFree(Matrix, Cpu, Vector), IRQ_STATUS_SUCCESS);
+
+    assert_int_equal(KiMatrixReserve(Matrix, 2, 0x70), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(KiMatrixFree(Matrix, 2, 0x70), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(KiMatrixReserve(Matrix, IR_CPU_NONE, 0x70), IRQ_STATUS_INVALID_CPU);
+    assert_false(KiMatrixIsAllocated(Matrix, 2, 0x70));
+    assert_int_equal(KiMatrixReserve(NULL, 0, 0x70), IRQ_STATUS_INVALID_PARAMETER);
+    CheckAllConsistent(Matrix, 2);
+}
+
+static void test_system_vectors_cannot_be_reserved_or_freed(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(1, 1);
+    static const uint8_t Outside[] = {0x00, 0x1F, 0x20, 0x2F, 0x3F, 0x50, 0xC1, 0xD0, 0xD1, 0xE1, 0xFF};
+    for (size_t Index = 0; Index < sizeof(Outside); Index++) {
+        assert_int_equal(KiMatrixReserve(Matrix, 0, Outside[Index]), IRQ_STATUS_INVALID_VECTOR);
+        assert_int_equal(KiMatrixFree(Matrix, 0, Outside[Index]), IRQ_STATUS_INVALID_VECTOR);
+        assert_false(KiMatrixIsAllocated(Matrix, 0, Outside[Index]));
+    }
+    /* The edges of the device range are device vectors. */
+    assert_int_equal(KiMatrixReserve(Matrix, 0, 0x30), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixReserve(Matrix, 0, 0xCF), IRQ_STATUS_SUCCESS);
+    assert_int_equal(AllocatedOn(Matrix, 0), 2);
+    CheckConsistent(Matrix, 0, AMD64_DEVICE_VECTORS);
+}
+
+/* ---- Usage report --------------------------------------------------------------- */
+
+static void test_usage_report(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(2, 2);
+    IR_CPU_SET Zero;
+    OneCpu(&Zero, 0);
+    uint32_t Cpu;
+    uint8_t Vector;
+    for (uint32_t Count = 0; Count < 3; Count++)
+        assert_int_equal(KiMatrixAllocate(Matrix, &Zero, 10, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixReserve(Matrix, 0, 0x44), IRQ_STATUS_SUCCESS);
+    KE_VECTOR_USAGE Usage;
+    assert_int_equal(KiMatrixQueryUsage(Matrix, 0, &Usage), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Usage.Allocated, 4);
+    assert_int_equal(Usage.Available, AMD64_DEVICE_VECTORS - 4);
+    assert_int_equal(Usage.Reserved, AMD64_RESERVED_IN_RANGE);
+    assert_int_equal(Usage.AllocatedPerClass[10], 3);
+    assert_int_equal(Usage.AllocatedPerClass[4], 1);
+    assert_int_equal(AllocatedOn(Matrix, 1), 0);
+
+    assert_int_equal(KiMatrixQueryUsage(Matrix, 0, NULL), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(KiMatrixQueryUsage(NULL, 0, &Usage), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(KiMatrixQueryUsage(Matrix, 2, &Usage), IRQ_STATUS_INVALID_CPU);
+    CheckAllConsistent(Matrix, 2);
+}
+
+/* ---- Failing calls change nothing ----------------------------------------------- */
+
+typedef struct _SNAPSHOT {
+    KE_VECTOR_USAGE Usage[4];
+    bool Allocated[4][256];
+    IR_CPU_SET Online;
+} SNAPSHOT;
+
+static void TakeSnapshot(KI_VECTOR_MATRIX *Matrix, SNAPSHOT *Snapshot)
+{
+    memset(Snapshot, 0, sizeof(*Snapshot));
+    for (uint32_t Cpu = 0; Cpu < 4; Cpu++) {
+        assert_int_equal(KiMatrixQueryUsage(Matrix, Cpu, &Snapshot->Usage[Cpu]), IRQ_STATUS_SUCCESS);
+        for (uint32_t Vector = 0; Vector < 256; Vector++)
+            Snapshot->Allocated[Cpu][Vector] = KiMatrixIsAllocated(Matrix, Cpu, (uint8_t)Vector);
+    }
+    KiMatrixQueryOnline(Matrix, &Snapshot->Online);
+}
+
+static void test_failing_calls_change_nothing(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(4, 3); /* CPU 3 offline */
+    IR_CPU_SET All, Empty, Offline, Mixed, JustTwo;
+    AllCpus(&All);
+    IrCpuSetZero(&Empty);
+    OneCpu(&Offline, 3);
+    OneCpu(&Mixed, 0);
+    IrCpuSetAdd(&Mixed, 3);
+    uint32_t Cpu;
+    uint8_t Vector;
+    /* Some state first: class 6 full on CPU 2, a few vectors elsewhere. */
+    for (uint32_t Index = 0x60; Index <= 0x6F; Index++)
+        assert_int_equal(KiMatrixReserve(Matrix, 2, (uint8_t)Index), IRQ_STATUS_SUCCESS);
+    for (uint32_t Count = 0; Count < 5; Count++)
+        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixReserve(Matrix, 3, 0x90), IRQ_STATUS_SUCCESS);
+    OneCpu(&JustTwo, 2);
+
+    SNAPSHOT Before, After;
+    TakeSnapshot(Matrix, &Before);
+    assert_int_equal(KiMatrixAllocate(Matrix, &Empty, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_EMPTY_AFFINITY);
+    assert_int_equal(KiMatrixAllocate(Matrix, &Offline, 6, &Cpu, &Vector), IRQ_STATUS_EMPTY_AFFINITY);
+    assert_int_equal(KiMatrixAllocate(Matrix, &JustTwo, 6, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, 13, &Cpu, &Vector), IRQ_STATUS_INVALID_IRQL);
+    assert_int_equal(KiMatrixAllocate(Matrix, NULL, 6, &Cpu, &Vector), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &Mixed, 6, &Vector), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &JustTwo, 6, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &Empty, 6, &Vector), IRQ_STATUS_EMPTY_AFFINITY);
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &All, 6, &Vector), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(KiMatrixReserve(Matrix, 2, 0x60), IRQ_STATUS_SHARING_VIOLATION);
+    assert_int_equal(KiMatrixReserve(Matrix, 4, 0x60), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(KiMatrixReserve(Matrix, 0, 0xE1), IRQ_STATUS_INVALID_VECTOR);
+    assert_int_equal(KiMatrixFree(Matrix, 0, 0xAA), IRQ_STATUS_INVALID_STATE);
+    assert_int_equal(KiMatrixFree(Matrix, 0, 0x3F), IRQ_STATUS_INVALID_VECTOR);
+    assert_int_equal(KiMatrixFree(Matrix, 9, 0x60), IRQ_STATUS_INVALID_CPU);
+    KiMatrixSetOnline(Matrix, 4, true);
+    TakeSnapshot(Matrix, &After);
+    assert_memory_equal(&Before, &After, sizeof(Before));
+
+    /* And the least-loaded order survived: five allocations alternated
+     * over CPUs 0 and 1 (CPU 2 is at 16), leaving loads 3 and 2. */
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 1);
+}
+
+/* ---- Large machines --------------------------------------------------------------- */
+
+static void test_4096_cpus(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(IR_MAX_CPUS, IR_MAX_CPUS);
+    IR_CPU_SET All;
+    AllCpus(&All);
+    uint32_t Cpu;
+    uint8_t Vector;
+    /* A full mask fills load 0 in id order, then starts over at CPU 0. */
+    for (uint32_t Expected = 0; Expected < IR_MAX_CPUS; Expected++) {
+        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        if (Cpu != Expected)
+            fail_msg("allocation %u went to CPU %u", Expected, Cpu);
+        assert_int_equal(Vector, 0x30);
+    }
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, 12, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 0);
+    assert_int_equal(Vector, 0xC0);
+
+    /* The last CPU alone, and a mask of the top word. */
+    IR_CPU_SET Last;
+    OneCpu(&Last, 4095);
+    assert_int_equal(KiMatrixAllocate(Matrix, &Last, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 4095);
+    IrCpuSetAdd(&Last, 4032);
+    assert_int_equal(KiMatrixAllocate(Matrix, &Last, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 4032);
+    /* A sparse mask whose CPUs are all above the lowest load: CPU 1000
+     * (load 1) is found past the buckets it is not in, then 4032/4095
+     * (load 2) once 1000 has caught up. */
+    IrCpuSetAdd(&Last, 1000);
+    assert_int_equal(KiMatrixAllocate(Matrix, &Last, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 1000);
+    OneCpu(&Last, 4095);
+    IrCpuSetAdd(&Last, 3);
+    assert_int_equal(KiMatrixAllocate(Matrix, &Last, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 3);
+    assert_int_equal(KiMatrixAllocate(Matrix, &Last, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 3);
+    assert_int_equal(KiMatrixAllocate(Matrix, &Last, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 4095);
+    assert_int_equal(KiMatrixFree(Matrix, 3, 0x60), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixFree(Matrix, 3, 0x61), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixFree(Matrix, 4095, Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixFree(Matrix, 1000, 0x40), IRQ_STATUS_SUCCESS);
+
+    /* One vector on all 4096 CPUs: 0x30 is taken everywhere, 0x31 is common. */
+    assert_int_equal(KiMatrixAllocateOnSet(Matrix, &All, KE_IRQL_ANY, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Vector, 0x31);
+    assert_true(KiMatrixIsAllocated(Matrix, 4095, 0x31));
+    assert_true(KiMatrixIsAllocated(Matrix, 2048, 0x31));
+
+    /* Offline every CPU but 4095: the search must still find it. */
+    for (uint32_t Index = 0; Index < 4095; Index++)
+        KiMatrixSetOnline(Matrix, Index, false);
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 4095);
+    CheckConsistent(Matrix, 0, AMD64_DEVICE_VECTORS);
+    CheckConsistent(Matrix, 4095, AMD64_DEVICE_VECTORS);
+    assert_int_equal(AllocatedOn(Matrix, 4095), 4); /* 0x30, 0x60, 0x31, and the last */
+    assert_int_equal(AllocatedOn(Matrix, 2048), 2);
+}
+
+static void test_allocate_and_free_everything_returns_to_start(void **State)
+{
+    (void)State;
+    enum { CPUS = 70 };
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(CPUS, CPUS);
+    IR_CPU_SET All;
+    AllCpus(&All);
+    static uint32_t Cpus[CPUS * AMD64_DEVICE_VECTORS];
+    static uint8_t Vectors[CPUS * AMD64_DEVICE_VECTORS];
+    uint32_t Count = 0;
+    while (KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpus[Count], &Vectors[Count]) == IRQ_STATUS_SUCCESS)
+        Count++;
+    assert_int_equal(Count, CPUS * AMD64_DEVICE_VECTORS);
+    /* Least-loaded keeps the loads within one of each other all the way. */
+    for (uint32_t Index = 0; Index < Count; Index++)
+        assert_int_equal(Cpus[Index], Index % CPUS);
+    for (uint32_t Index = 0; Index < Count; Index++)
+        assert_int_equal(KiMatrixFree(Matrix, Cpus[Index], Vectors[Index]), IRQ_STATUS_SUCCESS);
+    for (uint32_t Cpu = 0; Cpu < CPUS; Cpu++)
+        assert_int_equal(AllocatedOn(Matrix, Cpu), 0);
+    uint32_t Cpu;
+    uint8_t Vector;
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 0);
+    assert_int_equal(Vector, 0x60);
+}
+
+/* ---- Another layout: an IRQL over two classes, a class no IRQL serves ------------- */
+
+static const uint8_t WideReserved[] = {0x45};
+
+static const KE_VECTOR_LAYOUT WideLayout = {
+    .FirstDeviceVector = 0x40,
+    .LastDeviceVector = 0x7F,
+    .ReservedVectors = WideReserved,
+    .ReservedVectorCount = 1,
+    .SpuriousVector = 0xFF,
+    .IpiVector = 0xF0,
+    .ClassesOfIrql = {[4] = (1u << 4) | (1u << 5), [6] = 1u << 6},
+    .TprOfIrql = {0},
+};
+
+static void test_layout_with_wide_irql(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrixWithLayout(1, 1, &WideLayout);
+    /* 0x40-0x6F minus 0x45: 47 device vectors; 0x70-0x7F belongs to no IRQL. */
+    KE_VECTOR_USAGE Usage;
+    assert_int_equal(KiMatrixQueryUsage(Matrix, 0, &Usage), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Usage.Available, 47);
+    assert_int_equal(Usage.Reserved, 17);
+    assert_int_equal(KiMatrixIrqlOfVector(Matrix, 0x5A), 4);
+    assert_int_equal(KiMatrixIrqlOfVector(Matrix, 0x75), KE_IRQL_ANY);
+    assert_int_equal(KiMatrixReserve(Matrix, 0, 0x75), IRQ_STATUS_INVALID_VECTOR);
+    assert_int_equal(KiMatrixReserve(Matrix, 0, 0x45), IRQ_STATUS_INVALID_VECTOR);
+
+    IR_CPU_SET All;
+    AllCpus(&All);
+    uint32_t Cpu;
+    uint8_t Vector;
+    for (uint32_t Count = 0; Count < 31; Count++) {
+        assert_int_equal(KiMatrixAllocate(Matrix, &All, 4, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        assert_in_range(Vector, 0x40, 0x5F);
+        assert_int_not_equal(Vector, 0x45);
+    }
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, 4, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, 5, &Cpu, &Vector), IRQ_STATUS_INVALID_IRQL);
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Vector, 0x60);
+    CheckConsistent(Matrix, 0, 47);
+}
+
+int main(void)
+{
+    const struct CMUnitTest Tests[] = {
+        cmocka_unit_test(test_initialize_rejects_bad_arguments),
+        cmocka_unit_test(test_fresh_matrix_is_offline_and_empty),
+        cmocka_unit_test(test_online_set_and_query),
+        cmocka_unit_test(test_irql_maps_to_its_class),
+        cmocka_unit_test(test_irql_6_uses_0x60_to_0x6f_until_exhausted),
+        cmocka_unit_test(test_class_with_reserved_vector_holds_fifteen),
+        cmocka_unit_test(test_invalid_irql),
+        cmocka_unit_test(test_cpu_exhaustion_never_hands_out_system_vectors),
+        cmocka_unit_test(test_any_irql_spreads_over_classes),
+        cmocka_unit_test(test_any_irql_skips_full_classes),
+        cmocka_unit_test(test_least_loaded_with_lowest_id_ties),
+        cmocka_unit_test(test_affinity_limits_the_choice),
+        cmocka_unit_test(test_least_loaded_cpu_without_room_in_class_is_skipped),
+        cmocka_unit_test(test_offline_cpus_are_skipped),
+        cmocka_unit_test(test_empty_or_offline_affinity),
+        cmocka_unit_test(test_same_vector_on_a_set),
+        cmocka_unit_test(test_same_vector_on_a_set_without_common_vector),
+        cmocka_unit_test(test_same_vector_on_a_set_rejects_bad_sets),
+        cmocka_unit_test(test_reserve_free_and_double_free),
+        cmocka_unit_test(test_system_vectors_cannot_be_reserved_or_freed),
+        cmocka_unit_test(test_usage_report),
+        cmocka_unit_test(test_failing_calls_change_nothing),
+        cmocka_unit_test(test_4096_cpus),
+        cmocka_unit_test(test_allocate_and_free_everything_returns_to_start),
+        cmocka_unit_test(test_layout_with_wide_irql),
+    };
+    return cmocka_run_group_tests(Tests, GroupSetup, GroupTeardown);
+}
