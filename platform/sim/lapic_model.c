@@ -173,12 +173,6 @@ static SIMP_LAPIC *SimpLapics;
 static uint32_t SimpLapicCount;
 static bool SimpX2Apic;
 
-static _Noreturn void SimpLapicFault(uint32_t Cpu, const char *What, uint32_t Register)
-{
-    fprintf(stderr, "sim: local APIC of CPU %u: %s 0x%X\n", Cpu, What, Register);
-    abort();
-}
-
 static SIMP_LAPIC *SimpLapic(uint32_t Cpu)
 {
     if (Cpu >= SimpLapicCount) {
@@ -218,13 +212,18 @@ static uint32_t SimpTpr(SIMP_LAPIC *Lapic)
     return atomic_load_explicit(&Lapic->Tpr, memory_order_relaxed);
 }
 
+/* The priority class (bits 7:4) of a vector, 0 for none. */
+static uint32_t SimpClass(int Vector)
+{
+    return Vector < 0 ? 0u : (uint32_t)Vector & LAPIC_CLASS_MASK;
+}
+
 /* PPR = TPR if TPR[7:4] >= ISRV[7:4], else ISRV[7:4] << 4: the CPU takes a
  * vector only when its class is above this one. */
 static uint32_t SimpPpr(SIMP_LAPIC *Lapic)
 {
     uint32_t Tpr = SimpTpr(Lapic);
-    int Isrv = SimpHighestVector(Lapic->Isr);
-    uint32_t IsrClass = Isrv < 0 ? 0u : (uint32_t)Isrv & LAPIC_CLASS_MASK;
+    uint32_t IsrClass = SimpClass(SimpHighestVector(Lapic->Isr));
     return (Tpr & LAPIC_CLASS_MASK) >= IsrClass ? Tpr : IsrClass;
 }
 
@@ -234,10 +233,8 @@ static uint32_t SimpPpr(SIMP_LAPIC *Lapic)
 static uint32_t SimpApr(SIMP_LAPIC *Lapic)
 {
     uint32_t Tpr = SimpTpr(Lapic);
-    int Irrv = SimpHighestVector(Lapic->Irr);
-    int Isrv = SimpHighestVector(Lapic->Isr);
-    uint32_t IrrClass = Irrv < 0 ? 0u : (uint32_t)Irrv & LAPIC_CLASS_MASK;
-    uint32_t IsrClass = Isrv < 0 ? 0u : (uint32_t)Isrv & LAPIC_CLASS_MASK;
+    uint32_t IrrClass = SimpClass(SimpHighestVector(Lapic->Irr));
+    uint32_t IsrClass = SimpClass(SimpHighestVector(Lapic->Isr));
     uint32_t TprClass = Tpr & LAPIC_CLASS_MASK;
     if (TprClass >= IrrClass && TprClass > IsrClass)
         return Tpr;
@@ -327,7 +324,7 @@ int SimLapicModelDeliverable(uint32_t Cpu)
     if (!SimpSoftwareEnabled(Lapic))
         return -1;
     int Irrv = SimpHighestVector(Lapic->Irr);
-    if (Irrv < 0 || ((uint32_t)Irrv & LAPIC_CLASS_MASK) <= (SimpPpr(Lapic) & LAPIC_CLASS_MASK))
+    if (Irrv < 0 || SimpClass(Irrv) <= (SimpPpr(Lapic) & LAPIC_CLASS_MASK))
         return -1;
     return Irrv;
 }
@@ -587,15 +584,14 @@ void SimLapicModelMmioWrite(uint32_t Cpu, uint32_t Offset, uint32_t Value)
 /* An access the x2APIC answers with #GP(0): a driver bug, so the sim stops. */
 static _Noreturn void SimpGeneralProtection(uint32_t Cpu, const char *Access, uint32_t Msr)
 {
-    char What[64];
-    snprintf(What, sizeof(What), "#GP on x2APIC %s of MSR", Access);
-    SimpLapicFault(Cpu, What, Msr);
+    fprintf(stderr, "sim: local APIC of CPU %u: #GP on x2APIC %s MSR 0x%X\n", Cpu, Access, Msr);
+    abort();
 }
 
 static uint32_t SimpMsrOffset(uint32_t Cpu, uint32_t Msr)
 {
     if (Msr < X2APIC_MSR_FIRST || Msr > X2APIC_MSR_LAST)
-        SimpGeneralProtection(Cpu, "access", Msr);
+        SimpGeneralProtection(Cpu, "access to", Msr);
     return (Msr - X2APIC_MSR_FIRST) * 16u;
 }
 
@@ -608,7 +604,7 @@ uint64_t SimLapicModelMsrRead(uint32_t Cpu, uint32_t Msr)
                atomic_load_explicit(&Lapic->IcrLow, memory_order_relaxed);
     uint32_t Value;
     if (!SimpReadRegister(Lapic, Offset, &Value))
-        SimpGeneralProtection(Cpu, "read", Msr);
+        SimpGeneralProtection(Cpu, "read of", Msr);
     return Value;
 }
 
@@ -625,13 +621,13 @@ void SimLapicModelMsrWrite(uint32_t Cpu, uint32_t Msr, uint64_t Value)
         return;
     }
     if (Value >> 32 != 0 || ((Offset == LAPIC_EOI || Offset == LAPIC_ESR) && Value != 0))
-        SimpGeneralProtection(Cpu, "write (reserved bits) of", Msr);
+        SimpGeneralProtection(Cpu, "write (reserved bits or non-zero EOI/ESR) of", Msr);
     if (Offset == LAPIC_SELF_IPI) {
         SimpSendSelf(Lapic, Cpu, (uint32_t)Value);
         return;
     }
     if (!SimpWriteRegister(Lapic, Offset, (uint32_t)Value))
-        SimpGeneralProtection(Cpu, "write", Msr);
+        SimpGeneralProtection(Cpu, "write of", Msr);
 }
 
 /* ---- Queries for the bus and the CPUs ------------------------------------------------------- */

@@ -4,8 +4,10 @@
  * drivers' MMIO/MSR accesses to them.
  *
  * Threads and CPUs. Every thread that calls into the core must be "attached"
- * to a simulated CPU (PlatCurrentCpu is that CPU; calling a hook unattached
- * aborts with a message). A CPU is owned by one thread at a time: its service
+ * to a simulated CPU (PlatCurrentCpu is that CPU; calling it unattached
+ * aborts with a message; the interrupt-flag hooks on an unattached thread,
+ * as during boot, report "disabled" and do nothing). A CPU is owned by one
+ * thread at a time: its service
  * thread (SimStartCpuThreads) while idle, or a thread that attached to it.
  * SimAttachCpu waits until the CPU's service thread is between interrupts.
  *

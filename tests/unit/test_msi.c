@@ -1,0 +1,322 @@
+/*
+ * MSI composition (src/hl/msi.c) against Intel SDM vol. 3A 11.11: exact
+ * address and data values, then the same messages written to the sim's
+ * APIC bus (SimMsiWrite) to show they reach exactly the CPUs they name.
+ *
+ * The sim is created bare (no Ke/Io); every CPU registers with the APIC id
+ * the sim gave it (2n+1 by default: never the index) and initialises its
+ * local APIC through the driver on its own attached thread, which records
+ * the flat logical id 1 << n for CPUs 0-7. The test thread then acts as
+ * CPU 0 with interrupts disabled, so nothing it sends is taken behind its
+ * back: IRR bits stay where the message put them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <irqroute/hl.h>
+#include <irqroute/platform.h>
+
+#include "sim.h"
+
+#define HOME_CPU 0u
+#define CPU_COUNT 4u
+#define SPURIOUS_VECTOR 0xFFu
+
+#define MSI_BASE 0xFEE00000ull
+#define MSI_LOGICAL (1ull << 2)
+#define MSI_REDIRECTION_HINT (1ull << 3)
+#define MSI_LEVEL_ASSERT (1u << 14)
+#define MSI_TRIGGER_LEVEL (1u << 15)
+#define MSI_LOWEST_PRIORITY (1u << 8)
+
+static const HL_MSI_MESSAGE Sentinel = {.Address = 0x1234, .Data = 0x5678};
+
+/* ---- Fixture ------------------------------------------------------------------------ */
+
+static void BootSim(uint32_t CpuCount, const uint32_t *ApicIds, bool X2Apic)
+{
+    SIM_CONFIG Config = {.CpuCount = CpuCount, .ApicIds = ApicIds, .X2Apic = X2Apic};
+    assert_int_equal(SimCreate(&Config), 0);
+    HlResetHardwareLayer();
+    assert_int_equal(HlLapicSelectMode(X2Apic ? HlLapicModeX2Apic : HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE),
+                     IRQ_STATUS_SUCCESS);
+    for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++) {
+        SimAttachCpu(Cpu);
+        assert_int_equal(HlRegisterProcessor(Cpu, SimCpuApicId(Cpu)), IRQ_STATUS_SUCCESS);
+        assert_int_equal(HlLapicInitializeProcessor(Cpu, SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
+        SimDetachCpu();
+    }
+    SimAttachCpu(HOME_CPU);
+    (void)PlatDisableInterrupts();
+}
+
+static int SetupXApic(void **State)
+{
+    (void)State;
+    BootSim(CPU_COUNT, NULL, false);
+    return 0;
+}
+
+static int Teardown(void **State)
+{
+    (void)State;
+    SimDetachCpu();
+    HlResetHardwareLayer();
+    SimDestroy();
+    return 0;
+}
+
+/* ---- Helpers ------------------------------------------------------------------------- */
+
+static HL_INTERRUPT_TARGET CpuTarget(uint32_t Cpu)
+{
+    return (HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = Cpu};
+}
+
+static HL_INTERRUPT_TARGET SetTarget(HL_TARGET_KIND Kind, const IR_CPU_SET *Set)
+{
+    return (HL_INTERRUPT_TARGET){.Kind = Kind, .CpuSet = Set};
+}
+
+static uint32_t CpusWithIrr(uint8_t Vector, uint32_t CpuCount)
+{
+    uint32_t Mask = 0;
+    for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++) {
+        if (SimLapicIrrIsSet(Cpu, Vector))
+            Mask |= 1u << Cpu;
+    }
+    return Mask;
+}
+
+static void AssertFails(const HL_INTERRUPT_TARGET *Target, uint8_t Vector, HL_TRIGGER_MODE Trigger,
+                        IRQ_STATUS Expected)
+{
+    HL_MSI_MESSAGE Message = Sentinel;
+    assert_int_equal(HlMsiComposeMessage(Target, Vector, Trigger, &Message), Expected);
+    assert_int_equal(Message.Address, Sentinel.Address);
+    assert_int_equal(Message.Data, Sentinel.Data);
+}
+
+/* ---- Physical ---------------------------------------------------------------------------- */
+
+static void test_physical_edge_to_each_cpu(void **State)
+{
+    (void)State;
+    for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++) {
+        uint8_t Vector = (uint8_t)(0x41u + 0x10u * Cpu);
+        HL_INTERRUPT_TARGET Target = CpuTarget(Cpu);
+        HL_MSI_MESSAGE Message;
+        assert_int_equal(HlMsiComposeMessage(&Target, Vector, HlTriggerEdge, &Message), IRQ_STATUS_SUCCESS);
+        uint32_t ApicId = SimCpuApicId(Cpu);
+        assert_int_not_equal(ApicId, Cpu);
+        assert_int_equal(Message.Address, MSI_BASE | (uint64_t)ApicId << 12);
+        assert_int_equal(Message.Data, Vector);
+
+        SimMsiWrite(Message.Address, Message.Data);
+        assert_int_equal(CpusWithIrr(Vector, CPU_COUNT), 1u << Cpu);
+        assert_false(SimLapicTmrIsSet(Cpu, Vector));
+    }
+}
+
+static void test_exact_values_for_qemu_style_ids(void **State)
+{
+    (void)State;
+    /* CPU 2 has APIC id 5: address 0xFEE05000, data 0x61. */
+    HL_INTERRUPT_TARGET Target = CpuTarget(2);
+    HL_MSI_MESSAGE Message;
+    assert_int_equal(HlMsiComposeMessage(&Target, 0x61, HlTriggerEdge, &Message), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Message.Address, 0xFEE05000ull);
+    assert_int_equal(Message.Data, 0x0061u);
+}
+
+static void test_apic_id_target_level(void **State)
+{
+    (void)State;
+    HL_INTERRUPT_TARGET Target = {.Kind = HlTargetApicId, .ApicId = SimCpuApicId(3)};
+    HL_MSI_MESSAGE Message;
+    assert_int_equal(HlMsiComposeMessage(&Target, 0x92, HlTriggerLevel, &Message), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Message.Address, 0xFEE07000ull);
+    /* Level: trigger bit 15 and the assert bit 14 (11.11.2). */
+    assert_int_equal(Message.Data, 0xC092u);
+    assert_int_equal(Message.Data, MSI_TRIGGER_LEVEL | MSI_LEVEL_ASSERT | 0x92u);
+
+    SimMsiWrite(Message.Address, Message.Data);
+    assert_int_equal(CpusWithIrr(0x92, CPU_COUNT), 1u << 3);
+    assert_true(SimLapicTmrIsSet(3, 0x92));
+}
+
+/* ---- Logical ------------------------------------------------------------------------------ */
+
+static void test_logical_fixed_set(void **State)
+{
+    (void)State;
+    IR_CPU_SET Set;
+    IrCpuSetZero(&Set);
+    IrCpuSetAdd(&Set, 0);
+    IrCpuSetAdd(&Set, 2);
+    HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetFixed, &Set);
+    HL_MSI_MESSAGE Message;
+    assert_int_equal(HlMsiComposeMessage(&Target, 0x73, HlTriggerEdge, &Message), IRQ_STATUS_SUCCESS);
+    /* Flat logical ids 0x01 | 0x04, destination mode logical, no hint. */
+    assert_int_equal(Message.Address, 0xFEE05004ull);
+    assert_int_equal(Message.Address, MSI_BASE | 0x05u << 12 | MSI_LOGICAL);
+    assert_int_equal(Message.Data, 0x73u);
+
+    SimMsiWrite(Message.Address, Message.Data);
+    assert_int_equal(CpusWithIrr(0x73, CPU_COUNT), 0x5u);
+}
+
+static void test_lowest_priority_set_sets_hint(void **State)
+{
+    (void)State;
+    IR_CPU_SET Set;
+    IrCpuSetZero(&Set);
+    IrCpuSetAdd(&Set, 1);
+    IrCpuSetAdd(&Set, 3);
+    HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetLowestPriority, &Set);
+    HL_MSI_MESSAGE Message;
+    assert_int_equal(HlMsiComposeMessage(&Target, 0x84, HlTriggerEdge, &Message), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Message.Address, 0xFEE0A00Cull);
+    assert_int_equal(Message.Address, MSI_BASE | 0x0Au << 12 | MSI_REDIRECTION_HINT | MSI_LOGICAL);
+    assert_int_equal(Message.Data, 0x0184u);
+    assert_int_equal(Message.Data, MSI_LOWEST_PRIORITY | 0x84u);
+
+    /* One CPU of the set takes it, never one outside. */
+    SimMsiWrite(Message.Address, Message.Data);
+    uint32_t Took = CpusWithIrr(0x84, CPU_COUNT);
+    assert_true(Took == 0x2u || Took == 0x8u);
+}
+
+static void test_lowest_priority_level(void **State)
+{
+    (void)State;
+    IR_CPU_SET Set;
+    IrCpuSetZero(&Set);
+    IrCpuSetAdd(&Set, 0);
+    HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetLowestPriority, &Set);
+    HL_MSI_MESSAGE Message;
+    assert_int_equal(HlMsiComposeMessage(&Target, 0x55, HlTriggerLevel, &Message), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Message.Address, 0xFEE0100Cull);
+    assert_int_equal(Message.Data, 0xC155u);
+}
+
+/* ---- Vectors and bad input ------------------------------------------------------------------ */
+
+static void test_vector_range(void **State)
+{
+    (void)State;
+    HL_INTERRUPT_TARGET Target = CpuTarget(1);
+    AssertFails(&Target, 0x00, HlTriggerEdge, IRQ_STATUS_INVALID_VECTOR);
+    AssertFails(&Target, 0x0F, HlTriggerEdge, IRQ_STATUS_INVALID_VECTOR);
+    AssertFails(&Target, 0xFF, HlTriggerEdge, IRQ_STATUS_INVALID_VECTOR);
+    HL_MSI_MESSAGE Message;
+    assert_int_equal(HlMsiComposeMessage(&Target, 0x10, HlTriggerEdge, &Message), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Message.Data, 0x10u);
+    assert_int_equal(HlMsiComposeMessage(&Target, 0xFE, HlTriggerEdge, &Message), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Message.Data, 0xFEu);
+}
+
+static void test_bad_parameters(void **State)
+{
+    (void)State;
+    HL_INTERRUPT_TARGET Target = CpuTarget(1);
+    HL_MSI_MESSAGE Message;
+    assert_int_equal(HlMsiComposeMessage(NULL, 0x40, HlTriggerEdge, &Message), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(HlMsiComposeMessage(&Target, 0x40, HlTriggerEdge, NULL), IRQ_STATUS_INVALID_PARAMETER);
+    AssertFails(&Target, 0x40, (HL_TRIGGER_MODE)2, IRQ_STATUS_INVALID_PARAMETER);
+    HL_INTERRUPT_TARGET BadKind = {.Kind = (HL_TARGET_KIND)9};
+    AssertFails(&BadKind, 0x40, HlTriggerEdge, IRQ_STATUS_INVALID_PARAMETER);
+    HL_INTERRUPT_TARGET NoSet = SetTarget(HlTargetCpuSetFixed, NULL);
+    AssertFails(&NoSet, 0x40, HlTriggerEdge, IRQ_STATUS_INVALID_PARAMETER);
+}
+
+static void test_unknown_targets(void **State)
+{
+    (void)State;
+    HL_INTERRUPT_TARGET Unregistered = CpuTarget(CPU_COUNT);
+    AssertFails(&Unregistered, 0x40, HlTriggerEdge, IRQ_STATUS_INVALID_CPU);
+    HL_INTERRUPT_TARGET NoSuchApic = {.Kind = HlTargetApicId, .ApicId = 2}; /* ids are odd */
+    AssertFails(&NoSuchApic, 0x40, HlTriggerEdge, IRQ_STATUS_INVALID_CPU);
+
+    IR_CPU_SET Set;
+    IrCpuSetZero(&Set);
+    HL_INTERRUPT_TARGET Empty = SetTarget(HlTargetCpuSetFixed, &Set);
+    AssertFails(&Empty, 0x40, HlTriggerEdge, IRQ_STATUS_EMPTY_AFFINITY);
+    IrCpuSetAdd(&Set, 1);
+    IrCpuSetAdd(&Set, 6);
+    HL_INTERRUPT_TARGET Offline = SetTarget(HlTargetCpuSetLowestPriority, &Set);
+    AssertFails(&Offline, 0x40, HlTriggerEdge, IRQ_STATUS_INVALID_CPU);
+}
+
+/* ---- Destinations that do not fit 8 bits -------------------------------------------------------- */
+
+static const uint32_t WideApicIds[] = {0x01, 0xFE, 0xFF, 0x100};
+
+static int SetupX2ApicWide(void **State)
+{
+    (void)State;
+    BootSim(4, WideApicIds, true);
+    return 0;
+}
+
+static void test_x2apic_physical_up_to_fe(void **State)
+{
+    (void)State;
+    HL_INTERRUPT_TARGET Target = CpuTarget(1);
+    HL_MSI_MESSAGE Message;
+    assert_int_equal(HlMsiComposeMessage(&Target, 0x66, HlTriggerEdge, &Message), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Message.Address, 0xFEEFE000ull);
+    assert_int_equal(Message.Data, 0x66u);
+    SimMsiWrite(Message.Address, Message.Data);
+    assert_int_equal(CpusWithIrr(0x66, 4), 1u << 1);
+}
+
+static void test_x2apic_wide_ids_need_remapping(void **State)
+{
+    (void)State;
+    /* 0xFF is the xAPIC broadcast in an 8-bit field; 0x100 does not fit. */
+    HL_INTERRUPT_TARGET Broadcast = CpuTarget(2);
+    AssertFails(&Broadcast, 0x66, HlTriggerEdge, IRQ_STATUS_NOT_SUPPORTED);
+    HL_INTERRUPT_TARGET Wide = CpuTarget(3);
+    AssertFails(&Wide, 0x66, HlTriggerEdge, IRQ_STATUS_NOT_SUPPORTED);
+    HL_INTERRUPT_TARGET WideById = {.Kind = HlTargetApicId, .ApicId = 0x100};
+    AssertFails(&WideById, 0x66, HlTriggerEdge, IRQ_STATUS_NOT_SUPPORTED);
+}
+
+static void test_x2apic_logical_not_expressible(void **State)
+{
+    (void)State;
+    /* Even a one-CPU set (x2APIC cluster 0, member bit 1) has no form in
+     * the 8-bit destination field (SDM 11.12.10.2). */
+    IR_CPU_SET Set;
+    IrCpuSetZero(&Set);
+    IrCpuSetAdd(&Set, 0);
+    HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetFixed, &Set);
+    AssertFails(&Target, 0x66, HlTriggerEdge, IRQ_STATUS_NOT_SUPPORTED);
+    HL_INTERRUPT_TARGET Lowest = SetTarget(HlTargetCpuSetLowestPriority, &Set);
+    AssertFails(&Lowest, 0x66, HlTriggerEdge, IRQ_STATUS_NOT_SUPPORTED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest Tests[] = {
+        cmocka_unit_test_setup_teardown(test_physical_edge_to_each_cpu, SetupXApic, Teardown),
+        cmocka_unit_test_setup_teardown(test_exact_values_for_qemu_style_ids, SetupXApic, Teardown),
+        cmocka_unit_test_setup_teardown(test_apic_id_target_level, SetupXApic, Teardown),
+        cmocka_unit_test_setup_teardown(test_logical_fixed_set, SetupXApic, Teardown),
+        cmocka_unit_test_setup_teardown(test_lowest_priority_set_sets_hint, SetupXApic, Teardown),
+        cmocka_unit_test_setup_teardown(test_lowest_priority_level, SetupXApic, Teardown),
+        cmocka_unit_test_setup_teardown(test_vector_range, SetupXApic, Teardown),
+        cmocka_unit_test_setup_teardown(test_bad_parameters, SetupXApic, Teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_targets, SetupXApic, Teardown),
+        cmocka_unit_test_setup_teardown(test_x2apic_physical_up_to_fe, SetupX2ApicWide, Teardown),
+        cmocka_unit_test_setup_teardown(test_x2apic_wide_ids_need_remapping, SetupX2ApicWide, Teardown),
+        cmocka_unit_test_setup_teardown(test_x2apic_logical_not_expressible, SetupX2ApicWide, Teardown),
+    };
+    return cmocka_run_group_tests(Tests, NULL, NULL);
+}
