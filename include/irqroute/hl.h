@@ -162,7 +162,8 @@ IRQ_STATUS HlIoApicSetMask(uint32_t Gsi, bool Masked);
 /* ======================================================================== */
 
 typedef enum _HL_LINE_BUS {
-    HlBusGsi = 0, /* Number is a GSI; trigger/polarity must be given */
+    HlBusGsi = 0, /* Number is a GSI; an override landing on it gives its flags,
+                     else GSI < 16 takes ISA defaults and the rest PCI defaults */
     HlBusIsa,     /* Number is an ISA IRQ 0-15, resolved through the MADT overrides */
     HlBusPci,     /* Number is a GSI; PCI default: level, active low */
 } HL_LINE_BUS;
