@@ -204,6 +204,12 @@ typedef void (*PKSYSTEM_VECTOR_HANDLER)(uint32_t Cpu, uint8_t Vector, void *Cont
 /* Handlers for reserved vectors (clock, IPI, error...). */
 IRQ_STATUS KeSetSystemVectorHandler(uint8_t Vector, PKSYSTEM_VECTOR_HANDLER Handler, void *Context);
 
+/* Called on the dispatching CPU after the object's ISR ran (outside its
+ * lock, interrupts disabled, before the EOI): the hook a router uses to
+ * re-target a line or message after each interrupt. NULL removes it. */
+typedef void (*PKPOST_DISPATCH_ROUTINE)(KINTERRUPT *Interrupt, uint32_t Cpu, void *Context);
+IRQ_STATUS KeSetInterruptPostDispatch(KINTERRUPT *Interrupt, PKPOST_DISPATCH_ROUTINE Routine, void *Context);
+
 /* Runs Routine under the object's spin lock at its synchronize IRQL. */
 bool KeSynchronizeExecution(KINTERRUPT *Interrupt, PKSYNCHRONIZE_ROUTINE Routine, void *SynchronizeContext);
 

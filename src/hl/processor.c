@@ -20,8 +20,8 @@
  *     serialised by HlpRegistryLock so the duplicate check and the publish
  *     are one step; readers take no lock.
  *  R3 HlpProcessorLimit is one above the highest registered index; it only
- *     grows (release), so a reader that loads it (acquire) and scans below it
- *     sees every CPU registered before that load.
+ *     grows (release), and grows before the entry is published, so a reader
+ *     that saw a CPU registered and then scans below the limit finds it.
  *
  * Tables are static and sized IR_MAX_CPUS: the registry needs no memory
  * hook and works before the kernel has an allocator. HlResetHardwareLayer
@@ -116,10 +116,12 @@ static IRQ_STATUS HlpRegisterLocked(uint32_t Cpu, uint32_t ApicId)
     if (HlpFindApicId(ApicId) != IR_CPU_NONE)
         return IRQ_STATUS_INVALID_CPU;
 
-    atomic_store_explicit(&Processor->ApicId, ApicId, memory_order_relaxed);
-    atomic_fetch_or_explicit(&Processor->State, HLP_PROCESSOR_REGISTERED, memory_order_release);
+    /* The limit grows before the entry is published: a reader that sees the
+     * CPU registered must also find it when it scans below the limit (R3). */
     if (Cpu + 1u > atomic_load_explicit(&HlpProcessorLimit, memory_order_relaxed))
         atomic_store_explicit(&HlpProcessorLimit, Cpu + 1u, memory_order_release);
+    atomic_store_explicit(&Processor->ApicId, ApicId, memory_order_relaxed);
+    atomic_fetch_or_explicit(&Processor->State, HLP_PROCESSOR_REGISTERED, memory_order_release);
     return IRQ_STATUS_SUCCESS;
 }
 

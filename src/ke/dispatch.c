@@ -43,6 +43,10 @@ static inline bool KipRunServiceRoutine(KPRCB *Prcb, KI_INTERRUPT_LINK *Link)
     KiBumpCounter(&Link->Count);
     if (Claimed)
         KiBumpCounter(&Link->Claimed);
+    PKPOST_DISPATCH_ROUTINE PostDispatch = atomic_load_explicit(&Interrupt->PostDispatch, memory_order_acquire);
+    if (PostDispatch != NULL)
+        PostDispatch(Interrupt, Prcb->Number,
+                     atomic_load_explicit(&Interrupt->PostDispatchContext, memory_order_relaxed));
     return Claimed;
 }
 
@@ -99,6 +103,16 @@ void KeDispatchInterrupt(uint32_t Cpu, uint8_t Vector)
     else
         KipDispatchSystemVector(Prcb, Vector);
     HlLapicEndOfInterrupt();
+}
+
+IRQ_STATUS KeSetInterruptPostDispatch(KINTERRUPT *Interrupt, PKPOST_DISPATCH_ROUTINE Routine, void *Context)
+{
+    if (Interrupt == NULL || Interrupt->Signature != KI_INTERRUPT_SIGNATURE)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    /* Context first: a dispatcher that sees the routine sees its context. */
+    atomic_store_explicit(&Interrupt->PostDispatchContext, Context, memory_order_relaxed);
+    atomic_store_explicit(&Interrupt->PostDispatch, Routine, memory_order_release);
+    return IRQ_STATUS_SUCCESS;
 }
 
 bool KeSynchronizeExecution(KINTERRUPT *Interrupt, PKSYNCHRONIZE_ROUTINE Routine, void *SynchronizeContext)

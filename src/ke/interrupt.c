@@ -97,6 +97,8 @@ IRQ_STATUS KeInitializeInterrupt(void *Storage, size_t StorageSize, const KE_INT
     Object->Polarity = Parameters->Polarity;
     Object->ShareVector = Parameters->ShareVector;
     atomic_store_explicit(&Object->Connected, false, memory_order_relaxed);
+    atomic_store_explicit(&Object->PostDispatch, NULL, memory_order_relaxed);
+    atomic_store_explicit(&Object->PostDispatchContext, NULL, memory_order_relaxed);
     IrCpuSetCopy(&Object->Cpus, Parameters->Cpus);
     IrCpuSetCopy(&Object->Affinity, Parameters->Affinity != NULL ? Parameters->Affinity : Parameters->Cpus);
     KipInitializeLinks(Object);

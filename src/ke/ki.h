@@ -75,6 +75,8 @@ struct _KINTERRUPT {
     KINTERRUPT_MODE Mode;
     KINTERRUPT_POLARITY Polarity;
     _Atomic bool Connected;
+    _Atomic(PKPOST_DISPATCH_ROUTINE) PostDispatch;
+    void *_Atomic PostDispatchContext;
     KSPIN_LOCK SpinLock;
     IR_CPU_SET Cpus;
     IR_CPU_SET Affinity;
