@@ -37,14 +37,14 @@ static inline bool KipRunServiceRoutine(KPRCB *Prcb, KI_INTERRUPT_LINK *Link)
 {
     KINTERRUPT *Interrupt = Link->Interrupt;
     KiSetRecordedIrql(Prcb, Interrupt->SynchronizeIrql);
-    KeAcquireSpinLockAtDpcLevel(Interrupt->ActualLock);
+    KiAcquireSpinLock(Interrupt->ActualLock);
     bool Claimed = Interrupt->ServiceRoutine(Interrupt, Interrupt->ServiceContext);
-    KeReleaseSpinLockFromDpcLevel(Interrupt->ActualLock);
+    KiReleaseSpinLock(Interrupt->ActualLock);
     KiBumpCounter(&Link->Count);
     if (Claimed)
         KiBumpCounter(&Link->Claimed);
     PKPOST_DISPATCH_ROUTINE PostDispatch = atomic_load_explicit(&Interrupt->PostDispatch, memory_order_acquire);
-    if (PostDispatch != NULL)
+    if (__builtin_expect(PostDispatch != NULL, 0))
         PostDispatch(Interrupt, Prcb->Number,
                      atomic_load_explicit(&Interrupt->PostDispatchContext, memory_order_relaxed));
     return Claimed;
@@ -76,7 +76,7 @@ static void KipDispatchDeviceVector(KPRCB *Prcb, uint8_t Vector)
         KiBumpCounter(&Slot->Unclaimed);
 }
 
-static void KipDispatchSystemVector(KPRCB *Prcb, uint8_t Vector)
+__attribute__((noinline, cold)) static void KipDispatchSystemVector(KPRCB *Prcb, uint8_t Vector)
 {
     KI_SYSTEM_VECTOR *Entry = &KiSystem.SystemVectors[Vector];
     PKSYSTEM_VECTOR_HANDLER Handler = atomic_load_explicit(&Entry->Handler, memory_order_acquire);
@@ -87,21 +87,30 @@ static void KipDispatchSystemVector(KPRCB *Prcb, uint8_t Vector)
         KiBumpCounter(&Prcb->Slots[Vector].Unclaimed);
 }
 
-void KeDispatchInterrupt(uint32_t Cpu, uint8_t Vector)
+/* Everything but a device vector: the spurious vector, system vectors, and a
+ * CPU number no CPU has. Kept out of line so the device path stays short. */
+__attribute__((noinline, cold)) static void KipDispatchOther(uint32_t Cpu, uint8_t Vector)
 {
     if (Cpu >= KiSystem.ProcessorCount)
         return; /* a platform bug; nothing here can be trusted to EOI */
     KPRCB *Prcb = KiGetPrcb(Cpu);
-
     /* A spurious interrupt sets no ISR bit, so it must not be EOId (SDM 11.9). */
     if (Vector == KiSystem.Layout->SpuriousVector) {
         KiBumpCounter(&Prcb->SpuriousCount);
         return;
     }
-    if (KiIsDeviceVector(Vector))
-        KipDispatchDeviceVector(Prcb, Vector);
-    else
-        KipDispatchSystemVector(Prcb, Vector);
+    KipDispatchSystemVector(Prcb, Vector);
+    HlLapicEndOfInterrupt();
+}
+
+void KeDispatchInterrupt(uint32_t Cpu, uint8_t Vector)
+{
+    /* The spurious vector is never a device vector (KipBuildVectorTables). */
+    if (__builtin_expect(!KiIsDeviceVector(Vector) || Cpu >= KiSystem.ProcessorCount, 0)) {
+        KipDispatchOther(Cpu, Vector);
+        return;
+    }
+    KipDispatchDeviceVector(KiGetPrcb(Cpu), Vector);
     HlLapicEndOfInterrupt();
 }
 

@@ -148,6 +148,21 @@ static inline void KiBumpCounter(_Atomic uint64_t *Counter)
 /* Registers the IPI vector's handler (called by KeInitializeSystem). */
 void KiInitializeIpi(void);
 
+/* The dispatcher's own copies of the spin lock operations, inlined on the
+ * hot path (the exported KeAcquireSpinLockAtDpcLevel is the same loop). */
+static inline void KiAcquireSpinLock(KSPIN_LOCK *SpinLock)
+{
+    while (__builtin_expect(atomic_exchange_explicit(&SpinLock->Locked, 1, memory_order_acquire) != 0, 0)) {
+        while (atomic_load_explicit(&SpinLock->Locked, memory_order_relaxed) != 0)
+            PlatCpuRelax();
+    }
+}
+
+static inline void KiReleaseSpinLock(KSPIN_LOCK *SpinLock)
+{
+    atomic_store_explicit(&SpinLock->Locked, 0, memory_order_release);
+}
+
 /* Waits until no dispatch on Cpu that began before the call can still be
  * walking a chain (see the protocol above). */
 void KiWaitForDispatchQuiescence(uint32_t Cpu);
