@@ -36,16 +36,19 @@ static bool HlpIsSingleBit(uint32_t Value)
 
 /* ---- Single CPU: physical destination ------------------------------------------- */
 
-static IRQ_STATUS HlpResolveCpu(uint32_t Cpu, HL_DESTINATION *Destination)
+static IRQ_STATUS HlpPhysicalDestination(uint32_t ApicId, HL_DESTINATION *Destination)
 {
-    uint32_t ApicId;
-    IRQ_STATUS Status = HlGetProcessorApicId(Cpu, &ApicId);
-    if (Status != IRQ_STATUS_SUCCESS)
-        return Status;
     Destination->Destination = ApicId;
     Destination->Logical = false;
     Destination->DeliveryMode = HlDeliveryFixed;
     return IRQ_STATUS_SUCCESS;
+}
+
+static IRQ_STATUS HlpResolveCpu(uint32_t Cpu, HL_DESTINATION *Destination)
+{
+    uint32_t ApicId;
+    IRQ_STATUS Status = HlGetProcessorApicId(Cpu, &ApicId);
+    return Status != IRQ_STATUS_SUCCESS ? Status : HlpPhysicalDestination(ApicId, Destination);
 }
 
 /* An APIC id nobody registered could be a CPU that is not running (or none
@@ -54,12 +57,7 @@ static IRQ_STATUS HlpResolveApicId(uint32_t ApicId, HL_DESTINATION *Destination)
 {
     uint32_t Cpu;
     IRQ_STATUS Status = HlFindProcessorByApicId(ApicId, &Cpu);
-    if (Status != IRQ_STATUS_SUCCESS)
-        return Status;
-    Destination->Destination = ApicId;
-    Destination->Logical = false;
-    Destination->DeliveryMode = HlDeliveryFixed;
-    return IRQ_STATUS_SUCCESS;
+    return Status != IRQ_STATUS_SUCCESS ? Status : HlpPhysicalDestination(ApicId, Destination);
 }
 
 /* ---- CPU sets: logical destination ------------------------------------------------ */
