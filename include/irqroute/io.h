@@ -9,6 +9,12 @@
  * (MSI: the vector is allocated here and the message composed for the caller
  * to write into the device).
  *
+ * A line- or message-based interrupt connected with IoTargetRoutable is
+ * movable: IoSetInterruptTarget moves it to another CPU of its set while it
+ * fires, and a routing policy (IoSetInterruptPolicy) can move it after every
+ * interrupt (round robin, lowest IRQL): the software form of lowest-priority
+ * delivery that QEMU's chipset does not arbitrate (shared/qemu-notes.md).
+ *
  * Objects are allocated with PlatAllocateMemory and freed by
  * IoDisconnectInterrupt, which returns only when the ISR can never run again:
  * the line is masked if nobody else uses it, and the vector is free.
@@ -46,6 +52,10 @@ typedef enum _IO_TARGET_KIND {
     IoTargetCpu,          /* one CPU index */
     IoTargetAffinity,     /* the least-loaded online CPU of the mask */
     IoTargetBroadcast,    /* every CPU of the mask: one vector on all, logical fixed delivery */
+    IoTargetRoutable,     /* movable: one vector on every online CPU of Mask, delivered to one of
+                             them (physical destination): Cpu, or the least-loaded CPU of Mask when
+                             Cpu is IR_CPU_NONE. Moved by IoSetInterruptTarget / IoSetInterruptPolicy.
+                             Every CPU of the set needs an APIC id below 0xFF (else NOT_SUPPORTED). */
 } IO_TARGET_KIND;
 
 typedef struct _IO_INTERRUPT_TARGET {
@@ -80,6 +90,15 @@ typedef struct _IO_CONNECT_LINE_BASED_PARAMETERS {
     IO_INTERRUPT_TARGET Target;
 } IO_CONNECT_LINE_BASED_PARAMETERS;
 
+/* Rewrites the device's MSI address/data with Message: how (PCI config space,
+ * MSI-X table) is the driver's business. Io calls it whenever it moves a
+ * movable message-based interrupt, possibly from interrupt context on any CPU
+ * (interrupts disabled, under Io's per-interrupt route lock): it must not
+ * block and must not call Io for the same interrupt. A move keeps the vector,
+ * so Message->Data never changes and only the address does: a device whose
+ * address is one 32-bit register sees the old or the new destination. */
+typedef void (*PIO_MSI_UPDATE_ROUTINE)(KINTERRUPT *Interrupt, const HL_MSI_MESSAGE *Message, void *Context);
+
 typedef struct _IO_CONNECT_MESSAGE_BASED_PARAMETERS {
     KINTERRUPT **InterruptObject;
     PKSERVICE_ROUTINE ServiceRoutine;
@@ -89,6 +108,10 @@ typedef struct _IO_CONNECT_MESSAGE_BASED_PARAMETERS {
     KIRQL SynchronizeIrql; /* 0: the IRQL the vector gets */
     IO_INTERRUPT_TARGET Target;
     HL_MSI_MESSAGE *Message; /* out: what the driver writes into the device */
+    /* Required for IoTargetRoutable (INVALID_PARAMETER without it), ignored
+     * otherwise: without it a message-based interrupt is not movable. */
+    PIO_MSI_UPDATE_ROUTINE UpdateMessage;
+    void *UpdateContext;
 } IO_CONNECT_MESSAGE_BASED_PARAMETERS;
 
 typedef struct _IO_CONNECT_INTERRUPT_PARAMETERS {
@@ -109,5 +132,45 @@ IRQ_STATUS IoDisconnectInterrupt(KINTERRUPT *InterruptObject);
 /* The GSI a line-based object is connected to (IRQ_STATUS_INVALID_PARAMETER
  * for other kinds). */
 IRQ_STATUS IoQueryInterruptLine(const KINTERRUPT *InterruptObject, uint32_t *Gsi);
+
+/* ======================================================================== */
+/* Movable interrupts (src/io/route.c)                                      */
+/* ======================================================================== */
+
+/* What happens to a movable interrupt after each interrupt it delivers.
+ * TO MERGE: the router (include/irqroute/router.h, IR_ROUTING_POLICY) owns
+ * the policy vocabulary; this is the subset Io maps onto the I/O APIC and
+ * MSI by re-targeting, to be replaced by router.h's enum when it lands. */
+typedef enum _IO_ROUTING_POLICY {
+    IoRoutingFixed = 0,  /* stay where IoSetInterruptTarget put it (the default) */
+    IoRoutingRoundRobin, /* the next online CPU of the set: after k*n interrupts each of n CPUs got k */
+    IoRoutingLowest,     /* the CPU of the set at the lowest IRQL (KeQueryProcessorIrql; the CPU
+                            that just took the interrupt counts at PASSIVE_LEVEL, route.c); ties rotate */
+    IoRoutingPolicyCount
+} IO_ROUTING_POLICY;
+
+/* Moves a movable interrupt (IoTargetRoutable) to Cpu while it may fire:
+ * only the destination changes (one vector on every CPU of the set), so an
+ * interrupt raised during the move reaches the old CPU or the new one, and a
+ * line is never masked. Shared lines move with all their sharers (one
+ * redirection entry). Callable at any IRQL, in interrupt context too (a
+ * post-dispatch routine, an ISR): it takes no Io-wide lock. The policy is not
+ * changed: under ROUND_ROBIN or LOWEST the next interrupt moves it on.
+ * NOT_SUPPORTED: not movable. INVALID_CPU: Cpu outside the set or offline.
+ * NOT_CONNECTED: not connected (or being disconnected). Failure changes nothing.
+ * Interrupt must not be disconnected concurrently (its memory goes away). */
+IRQ_STATUS IoSetInterruptTarget(KINTERRUPT *Interrupt, uint32_t Cpu);
+
+/* Sets the policy applied after each interrupt of a movable interrupt (the
+ * post-dispatch routine re-targets the entry or message). Takes effect from
+ * the next interrupt; a raiser sees one destination or the next, never a
+ * mixture. Same statuses and contexts as IoSetInterruptTarget. Io owns the
+ * post-dispatch routine (KeSetInterruptPostDispatch) of movable objects:
+ * replacing it stops the policy. */
+IRQ_STATUS IoSetInterruptPolicy(KINTERRUPT *Interrupt, IO_ROUTING_POLICY Policy);
+
+/* Where a movable interrupt is delivered now, and its policy (either pointer
+ * may be NULL). NOT_SUPPORTED for an interrupt that is not movable. */
+IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IO_ROUTING_POLICY *Policy);
 
 #endif

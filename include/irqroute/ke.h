@@ -206,8 +206,10 @@ IRQ_STATUS KeSetSystemVectorHandler(uint8_t Vector, PKSYSTEM_VECTOR_HANDLER Hand
 
 /* Called on the dispatching CPU after the object's ISR ran (outside its
  * lock, interrupts disabled, before the EOI): the hook a router uses to
- * re-target a line or message after each interrupt. NULL removes it. */
-typedef void (*PKPOST_DISPATCH_ROUTINE)(KINTERRUPT *Interrupt, uint32_t Cpu, void *Context);
+ * re-target a line or message after each interrupt. InterruptedIrql is the
+ * IRQL the CPU returns to after this interrupt (its recorded IRQL is still
+ * the ISR's). NULL removes it. */
+typedef void (*PKPOST_DISPATCH_ROUTINE)(KINTERRUPT *Interrupt, uint32_t Cpu, KIRQL InterruptedIrql, void *Context);
 IRQ_STATUS KeSetInterruptPostDispatch(KINTERRUPT *Interrupt, PKPOST_DISPATCH_ROUTINE Routine, void *Context);
 
 /* Runs Routine under the object's spin lock at its synchronize IRQL. */

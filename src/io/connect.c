@@ -7,6 +7,12 @@
  * arrive at a vector nobody listens on. Disconnect runs the other way: mask
  * the entry if this was the line's last user, unlink and wait for in-flight
  * dispatches (Ke), then free.
+ *
+ * A movable target (IoTargetRoutable) is planned like a broadcast, one vector
+ * on every online CPU of the mask and the object linked on all of them, but
+ * delivered like a single CPU, physical destination to one of them; its
+ * route (src/io/route.c, which says why) is created before anything is
+ * published and attached once the object is connected.
  */
 #include <irqroute/hl.h>
 #include <irqroute/io.h>
@@ -22,6 +28,7 @@ typedef struct _IOP_PLAN {
     uint8_t Vector;
     KIRQL Irql;
     bool Broadcast;
+    bool Movable;           /* Cpus get the object, Target.Cpu gets the line */
 } IOP_PLAN;
 
 static bool IopIsValidMode(KINTERRUPT_MODE Mode)
@@ -30,6 +37,18 @@ static bool IopIsValidMode(KINTERRUPT_MODE Mode)
 }
 
 /* ---- Target selection and vector allocation --------------------------------- */
+
+/* The starting CPU, when one is named, must be an online CPU of the mask. */
+static IRQ_STATUS IopCheckRoutableTarget(const IO_INTERRUPT_TARGET *Target)
+{
+    if (Target->Mask == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (Target->Cpu == IR_CPU_NONE)
+        return IRQ_STATUS_SUCCESS;
+    if (!IrCpuSetContains(Target->Mask, Target->Cpu) || !KeIsProcessorOnline(Target->Cpu))
+        return IRQ_STATUS_INVALID_CPU;
+    return IRQ_STATUS_SUCCESS;
+}
 
 static IRQ_STATUS IopCheckTarget(const IO_INTERRUPT_TARGET *Target)
 {
@@ -43,6 +62,8 @@ static IRQ_STATUS IopCheckTarget(const IO_INTERRUPT_TARGET *Target)
     case IoTargetAffinity:
     case IoTargetBroadcast:
         return Target->Mask == NULL ? IRQ_STATUS_INVALID_PARAMETER : IRQ_STATUS_SUCCESS;
+    case IoTargetRoutable:
+        return IopCheckRoutableTarget(Target);
     default:
         return IRQ_STATUS_INVALID_PARAMETER;
     }
@@ -59,6 +80,68 @@ static IRQ_STATUS IopCheckIrqls(KIRQL Irql, KIRQL SynchronizeIrql)
     return IRQ_STATUS_SUCCESS;
 }
 
+static void IopFreePlanVectors(const IOP_PLAN *Plan)
+{
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, &Plan->Cpus)
+        (void)KeFreeVector(Cpu, Plan->Vector);
+}
+
+/* A movable interrupt may be sent to any CPU of its set by physical
+ * destination, which only 8-bit APIC ids below the broadcast id 0xFF can
+ * name (82093AA 3.2.4 bits 63:56; SDM 11.11.1): checked for every CPU now,
+ * so no later move can fail for it. MSI composition applies that rule. */
+static IRQ_STATUS IopCheckPhysicalDestinations(const IR_CPU_SET *Cpus, uint8_t Vector)
+{
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, Cpus) {
+        HL_INTERRUPT_TARGET Target = {.Kind = HlTargetCpu, .Cpu = Cpu};
+        HL_MSI_MESSAGE Message;
+        IRQ_STATUS Status = HlMsiComposeMessage(&Target, Vector, HlTriggerEdge, &Message);
+        if (Status != IRQ_STATUS_SUCCESS)
+            return Status;
+    }
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* The CPU of the set with the fewest device vectors (ties: the lowest). */
+static uint32_t IopLeastLoadedCpu(const IR_CPU_SET *Cpus)
+{
+    uint32_t Best = IrCpuSetFirst(Cpus);
+    uint32_t BestLoad = UINT32_MAX;
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, Cpus) {
+        KE_VECTOR_USAGE Usage;
+        if (KeQueryVectorUsage(Cpu, &Usage) == IRQ_STATUS_SUCCESS && Usage.Allocated < BestLoad) {
+            Best = Cpu;
+            BestLoad = Usage.Allocated;
+        }
+    }
+    return Best;
+}
+
+/* One vector on every online CPU of the mask; delivered to one of them. */
+static IRQ_STATUS IopAllocateRoutable(const IO_INTERRUPT_TARGET *Target, KIRQL Irql, IOP_PLAN *Plan)
+{
+    KeQueryOnlineProcessors(&Plan->Cpus);
+    IrCpuSetAnd(&Plan->Cpus, &Plan->Cpus, Target->Mask);
+    if (IrCpuSetIsEmpty(&Plan->Cpus))
+        return IRQ_STATUS_EMPTY_AFFINITY;
+    IRQ_STATUS Status = KeAllocateVectorOnSet(&Plan->Cpus, Irql, &Plan->Vector);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    Status = IopCheckPhysicalDestinations(&Plan->Cpus, Plan->Vector);
+    if (Status != IRQ_STATUS_SUCCESS) {
+        IopFreePlanVectors(Plan);
+        return Status;
+    }
+    uint32_t Cpu = Target->Cpu != IR_CPU_NONE ? Target->Cpu : IopLeastLoadedCpu(&Plan->Cpus);
+    Plan->Target = (HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = Cpu};
+    Plan->Movable = true;
+    Plan->Irql = KeIrqlOfVector(Plan->Vector);
+    return IRQ_STATUS_SUCCESS;
+}
+
 /* Allocates the vector for a new line or message and fills the plan. */
 static IRQ_STATUS IopAllocateForTarget(const IO_INTERRUPT_TARGET *Target, KIRQL Irql, IOP_PLAN *Plan)
 {
@@ -67,7 +150,10 @@ static IRQ_STATUS IopAllocateForTarget(const IO_INTERRUPT_TARGET *Target, KIRQL 
     uint32_t Cpu = 0;
 
     IrCpuSetZero(&Plan->Cpus);
+    Plan->Movable = false;
     Plan->Broadcast = Target->Kind == IoTargetBroadcast;
+    if (Target->Kind == IoTargetRoutable)
+        return IopAllocateRoutable(Target, Irql, Plan);
     if (Plan->Broadcast) {
         Status = KeAllocateVectorOnSet(Target->Mask, Irql, &Plan->Vector);
         if (Status != IRQ_STATUS_SUCCESS)
@@ -91,11 +177,28 @@ static IRQ_STATUS IopAllocateForTarget(const IO_INTERRUPT_TARGET *Target, KIRQL 
     return IRQ_STATUS_SUCCESS;
 }
 
-static void IopFreePlanVectors(const IOP_PLAN *Plan)
+/* Everything a new line or message needs before an object exists: the
+ * vector(s), the synchronize IRQL check and, for a movable target, the
+ * route. On failure nothing is left allocated. */
+static IRQ_STATUS IopPlanNewTarget(const IO_INTERRUPT_TARGET *Target, KIRQL Irql, KIRQL SynchronizeIrql,
+                                   IOP_ROUTE_KIND RouteKind, IOP_PLAN *Plan, IOP_ROUTE **Route)
 {
-    uint32_t Cpu;
-    IR_CPU_SET_FOR_EACH(Cpu, &Plan->Cpus)
-        (void)KeFreeVector(Cpu, Plan->Vector);
+    *Route = NULL;
+    if (Target->Kind == IoTargetRoutable && !IopCanRegisterMovable())
+        return IRQ_STATUS_INSUFFICIENT_RESOURCES;
+    IRQ_STATUS Status = IopAllocateForTarget(Target, Irql, Plan);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    if (SynchronizeIrql != 0 && SynchronizeIrql < Plan->Irql) {
+        Status = IRQ_STATUS_INVALID_IRQL;
+    } else if (Plan->Movable) {
+        *Route = IopCreateRoute(RouteKind, &Plan->Cpus, Plan->Vector, Plan->Target.Cpu);
+        if (*Route == NULL)
+            Status = IRQ_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    if (Status != IRQ_STATUS_SUCCESS)
+        IopFreePlanVectors(Plan);
+    return Status;
 }
 
 /* ---- Object construction ----------------------------------------------------- */
@@ -211,9 +314,12 @@ static IRQ_STATUS IopPlanJoinLine(const IOP_LINE *Line, const IO_CONNECT_LINE_BA
         return IRQ_STATUS_SHARING_VIOLATION;
     if (Line->Trigger != Resolved->Trigger || Line->Polarity != Resolved->Polarity)
         return IRQ_STATUS_TRIGGER_MISMATCH;
+    if (Line->Route != NULL && !IopCanRegisterMovable())
+        return IRQ_STATUS_INSUFFICIENT_RESOURCES;
     Plan->Vector = Line->Vector;
     Plan->Irql = KeIrqlOfVector(Line->Vector);
     Plan->Broadcast = Line->Broadcast;
+    Plan->Movable = Line->Route != NULL;
     if (P->Irql != KE_IRQL_ANY && P->Irql != Plan->Irql)
         return IRQ_STATUS_INVALID_IRQL;
     KeGetInterruptCpus(Line->FirstUser, &Plan->Cpus);
@@ -243,11 +349,8 @@ static IRQ_STATUS IopConnectNewLine(const IO_CONNECT_LINE_BASED_PARAMETERS *P, c
     if (Line == NULL)
         return IRQ_STATUS_INSUFFICIENT_RESOURCES;
     IOP_PLAN Plan;
-    IRQ_STATUS Status = IopAllocateForTarget(&P->Target, P->Irql, &Plan);
-    if (Status == IRQ_STATUS_SUCCESS && P->SynchronizeIrql != 0 && P->SynchronizeIrql < Plan.Irql) {
-        IopFreePlanVectors(&Plan);
-        Status = IRQ_STATUS_INVALID_IRQL;
-    }
+    IOP_ROUTE *Route;
+    IRQ_STATUS Status = IopPlanNewTarget(&P->Target, P->Irql, P->SynchronizeIrql, IopRouteLine, &Plan, &Route);
     if (Status != IRQ_STATUS_SUCCESS) {
         IopFreeLine(Line);
         return Status;
@@ -268,6 +371,8 @@ static IRQ_STATUS IopConnectNewLine(const IO_CONNECT_LINE_BASED_PARAMETERS *P, c
         IopFreePlanVectors(&Plan);
     }
     if (Status != IRQ_STATUS_SUCCESS) {
+        if (Route != NULL)
+            IopDestroyRoute(Route);
         IopFreeLine(Line);
         return Status;
     }
@@ -278,7 +383,12 @@ static IRQ_STATUS IopConnectNewLine(const IO_CONNECT_LINE_BASED_PARAMETERS *P, c
     Line->Trigger = Resolved->Trigger;
     Line->Polarity = Resolved->Polarity;
     Line->FirstUser = Connection->Interrupt;
+    Line->Route = Route;
     Connection->Line = Line;
+    if (Route != NULL) {
+        Route->Gsi = Resolved->Gsi;
+        IopAttachRoute(Connection, Route);
+    }
     *ConnectionOut = Connection;
     return IRQ_STATUS_SUCCESS;
 }
@@ -295,9 +405,12 @@ static IRQ_STATUS IopConnectExistingLine(IOP_LINE *Line, const IO_CONNECT_LINE_B
     IOP_OBJECT_REQUEST Request;
     IopFillLineRequest(P, Resolved, &Request);
     Status = IopBuildAndConnect(&Request, &Plan, ConnectionOut);
-    if (Status == IRQ_STATUS_SUCCESS)
-        (*ConnectionOut)->Line = Line;
-    return Status;
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    (*ConnectionOut)->Line = Line;
+    if (Line->Route != NULL) /* a movable line moves with all its sharers */
+        IopAttachRoute(*ConnectionOut, Line->Route);
+    return IRQ_STATUS_SUCCESS;
 }
 
 static IRQ_STATUS IopConnectLineBased(IO_CONNECT_LINE_BASED_PARAMETERS *P)
@@ -336,6 +449,9 @@ static IRQ_STATUS IopConnectMessageBased(IO_CONNECT_MESSAGE_BASED_PARAMETERS *P)
 {
     if (P->InterruptObject == NULL || P->ServiceRoutine == NULL || P->Message == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
+    /* Only the driver can rewrite its device's address register. */
+    if (P->Target.Kind == IoTargetRoutable && P->UpdateMessage == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
     IRQ_STATUS Status = IopCheckIrqls(P->Irql, P->SynchronizeIrql);
     if (Status == IRQ_STATUS_SUCCESS)
         Status = IopCheckTarget(&P->Target);
@@ -344,13 +460,11 @@ static IRQ_STATUS IopConnectMessageBased(IO_CONNECT_MESSAGE_BASED_PARAMETERS *P)
 
     IrLockAcquire(&IopLock);
     IOP_PLAN Plan;
-    Status = IopAllocateForTarget(&P->Target, P->Irql, &Plan);
+    IOP_ROUTE *Route;
+    Status = IopPlanNewTarget(&P->Target, P->Irql, P->SynchronizeIrql, IopRouteMessage, &Plan, &Route);
     HL_MSI_MESSAGE Message = {0};
     if (Status == IRQ_STATUS_SUCCESS) {
-        if (P->SynchronizeIrql != 0 && P->SynchronizeIrql < Plan.Irql)
-            Status = IRQ_STATUS_INVALID_IRQL;
-        else
-            Status = HlMsiComposeMessage(&Plan.Target, Plan.Vector, HlTriggerEdge, &Message);
+        Status = HlMsiComposeMessage(&Plan.Target, Plan.Vector, HlTriggerEdge, &Message);
         if (Status != IRQ_STATUS_SUCCESS)
             IopFreePlanVectors(&Plan);
     }
@@ -370,9 +484,16 @@ static IRQ_STATUS IopConnectMessageBased(IO_CONNECT_MESSAGE_BASED_PARAMETERS *P)
         if (Status != IRQ_STATUS_SUCCESS)
             IopFreePlanVectors(&Plan);
     }
+    if (Status != IRQ_STATUS_SUCCESS && Route != NULL)
+        IopDestroyRoute(Route);
     if (Status == IRQ_STATUS_SUCCESS) {
         Connection->Kind = IopMessageBased;
         Connection->Line = NULL;
+        if (Route != NULL) {
+            Route->UpdateMessage = P->UpdateMessage;
+            Route->UpdateContext = P->UpdateContext;
+            IopAttachRoute(Connection, Route);
+        }
         IopRegisterConnection(Connection);
         *P->Message = Message;
         *P->InterruptObject = Connection->Interrupt;
@@ -406,11 +527,28 @@ static void IopReleaseLine(IOP_CONNECTION *Connection)
 {
     IOP_LINE *Line = Connection->Line;
     if (--Line->Users == 0) {
-        (void)HlPicFreeSystemInterrupt(Line->Gsi);
+        if (Line->Route != NULL)
+            IopRetireRoute(Line->Route); /* masks under the route lock */
+        else
+            (void)HlPicFreeSystemInterrupt(Line->Gsi);
         IopFreeLine(Line);
     } else if (Line->FirstUser == Connection->Interrupt) {
         Line->FirstUser = IopFindOtherLineUser(Line, Connection->Interrupt);
     }
+}
+
+/* Under IopLock, before the line is released: the object stops being
+ * movable, and the policy passes to the oldest remaining sharer (the chain's
+ * head). A message route has one user, so it retires here, before it loses
+ * its owner (the object its update routine is told about); a line route
+ * retires with its line. */
+static void IopLeaveRoute(IOP_CONNECTION *Connection)
+{
+    if (Connection->Route->Kind == IopRouteMessage)
+        IopRetireRoute(Connection->Route);
+    KINTERRUPT *NextOwner =
+        Connection->Line != NULL ? IopFindOldestLineUser(Connection->Line, Connection->Interrupt) : NULL;
+    IopDetachRoute(Connection, NextOwner);
 }
 
 IRQ_STATUS IoDisconnectInterrupt(KINTERRUPT *InterruptObject)
@@ -423,13 +561,18 @@ IRQ_STATUS IoDisconnectInterrupt(KINTERRUPT *InterruptObject)
         IrLockRelease(&IopLock);
         return IRQ_STATUS_NOT_CONNECTED;
     }
+    if (Connection->Route != NULL)
+        IopLeaveRoute(Connection);
     if (Connection->Line != NULL)
         IopReleaseLine(Connection);
     (void)IopRemoveConnection(InterruptObject);
     IrLockRelease(&IopLock);
 
-    /* Outside IopLock: this waits for other CPUs' in-flight dispatches. */
+    /* Outside IopLock: this waits for other CPUs' in-flight dispatches,
+     * post-dispatch routines included, so the route can be let go after. */
     IRQ_STATUS Status = KeDisconnectInterrupt(InterruptObject, NULL);
+    if (Connection->Route != NULL)
+        IopReleaseRoute(Connection->Route);
     IopFreeConnection(Connection);
     return Status;
 }

@@ -6,6 +6,13 @@
  * also count users per GSI in an IOP_LINE, which is how disconnect knows
  * whether to mask the redirection entry. Both are changed only under IopLock;
  * dispatch never looks at them.
+ *
+ * A movable connection (IoTargetRoutable) also has an IOP_ROUTE: where the
+ * line or message goes now and by which policy. The route is what interrupt
+ * context touches (the post-dispatch routine, IoSetInterruptTarget from an
+ * ISR), so it has its own lock, taken with interrupts disabled, and is found
+ * without IopLock (src/io/route.c says how). A shared line has one route for
+ * all its sharers.
  */
 #ifndef IRQROUTE_IOP_H
 #define IRQROUTE_IOP_H
@@ -28,6 +35,8 @@ typedef enum _IOP_CONNECTION_KIND {
     IopMessageBased,
 } IOP_CONNECTION_KIND;
 
+typedef struct _IOP_ROUTE IOP_ROUTE;
+
 /* A GSI with at least one connected object. */
 typedef struct _IOP_LINE {
     bool InUse;
@@ -39,6 +48,7 @@ typedef struct _IOP_LINE {
     HL_TRIGGER_MODE Trigger;
     HL_POLARITY Polarity;
     KINTERRUPT *FirstUser; /* any connected user: its CPU set is the line's */
+    IOP_ROUTE *Route;      /* movable line, else NULL */
 } IOP_LINE;
 
 typedef struct _IOP_CONNECTION {
@@ -47,7 +57,35 @@ typedef struct _IOP_CONNECTION {
     IOP_LINE *Line;
     size_t AllocationSize;
     KINTERRUPT *Interrupt;
+    IOP_ROUTE *Route;      /* movable connection (holds a reference), else NULL */
 } IOP_CONNECTION;
+
+typedef enum _IOP_ROUTE_KIND {
+    IopRouteLine = 0, /* a GSI's redirection entry */
+    IopRouteMessage,  /* an MSI message the driver rewrites */
+} IOP_ROUTE_KIND;
+
+/* Where a movable interrupt goes. Set, Vector, Kind, Gsi and the update
+ * routine are fixed at creation. Live, Cpu, Policy and the hardware state
+ * they describe change only under Lock (taken with IrLockAcquireIrqSave:
+ * the post-dispatch routine takes it in interrupt context); Cpu and Policy
+ * are atomics so that they can also be read without it. Owner changes
+ * under IopLock; References is taken under IopLock and dropped after
+ * KeDisconnectInterrupt, outside it. */
+struct _IOP_ROUTE {
+    IR_LOCK Lock;
+    bool Live;                    /* false once disconnect masked/forgot it: no more moves */
+    IOP_ROUTE_KIND Kind;
+    uint8_t Vector;               /* the same on every CPU of Set */
+    uint32_t Gsi;                 /* IopRouteLine */
+    PIO_MSI_UPDATE_ROUTINE UpdateMessage; /* IopRouteMessage */
+    void *UpdateContext;
+    _Atomic uint32_t Cpu;         /* the destination now */
+    _Atomic uint32_t Policy;      /* IO_ROUTING_POLICY */
+    KINTERRUPT *_Atomic Owner;    /* the sharer whose dispatch applies the policy */
+    _Atomic uint32_t References;  /* connections using the route */
+    IR_CPU_SET Set;               /* online CPUs of the mask at connect: the object is on all */
+};
 
 extern IR_LOCK IopLock;
 
@@ -60,9 +98,35 @@ IOP_LINE *IopAllocateLine(uint32_t Gsi);
 void IopFreeLine(IOP_LINE *Line);
 /* Another user of Line than Except, or NULL. */
 KINTERRUPT *IopFindOtherLineUser(const IOP_LINE *Line, const KINTERRUPT *Except);
+/* The earliest-connected user of Line other than Except, or NULL: the head
+ * of the vector's chain (Ke appends, Io connects under IopLock), which is
+ * the sharer a level-triggered dispatch always runs. */
+KINTERRUPT *IopFindOldestLineUser(const IOP_LINE *Line, const KINTERRUPT *Except);
 
 /* One allocation holding the record and the object storage behind it. */
 IOP_CONNECTION *IopAllocateConnection(uint32_t CpuCount, void **ObjectStorage, size_t *ObjectSize);
 void IopFreeConnection(IOP_CONNECTION *Connection);
+
+/* Routes (src/io/route.c). Create/attach/retire run under IopLock. */
+/* A route for Set/Vector delivered to Cpu now; NULL without memory. */
+IOP_ROUTE *IopCreateRoute(IOP_ROUTE_KIND Kind, const IR_CPU_SET *Set, uint8_t Vector, uint32_t Cpu);
+void IopDestroyRoute(IOP_ROUTE *Route);
+/* Whether one more movable object can be registered. */
+bool IopCanRegisterMovable(void);
+/* Makes Connection a user of Route: reference, post-dispatch routine,
+ * lookup entry; the first user becomes the policy owner. */
+void IopAttachRoute(IOP_CONNECTION *Connection, IOP_ROUTE *Route);
+/* Drops Connection's lookup entry; if it owned the policy, NewOwner (another
+ * user, or NULL) takes over. */
+void IopDetachRoute(IOP_CONNECTION *Connection, KINTERRUPT *NewOwner);
+/* The route's last user is leaving: no move happens after this returns.
+ * Line routes mask the entry here, under the route lock, so a move that
+ * raced with the disconnect cannot unmask it again. */
+void IopRetireRoute(IOP_ROUTE *Route);
+/* After KeDisconnectInterrupt (no post-dispatch routine can still hold the
+ * route): drops the reference, freeing the route with the last one. */
+void IopReleaseRoute(IOP_ROUTE *Route);
+/* Forgets every lookup entry (IoResetInterruptManager). */
+void IopResetRoutes(void);
 
 #endif

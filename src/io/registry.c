@@ -14,9 +14,12 @@ void IoResetInterruptManager(void)
     IrLockAcquire(&IopLock);
     /* The Ke system was re-initialised: its objects are gone, only our
      * records' memory is left to return. */
+    IopResetRoutes();
     while (IopConnections != NULL) {
         IOP_CONNECTION *Connection = IopConnections;
         IopConnections = Connection->Next;
+        if (Connection->Route != NULL)
+            IopReleaseRoute(Connection->Route);
         IopFreeConnection(Connection);
     }
     for (uint32_t Index = 0; Index < IOP_MAX_LINES; Index++)
@@ -77,6 +80,7 @@ void IopFreeLine(IOP_LINE *Line)
     Line->InUse = false;
     Line->Users = 0;
     Line->FirstUser = NULL;
+    Line->Route = NULL;
 }
 
 KINTERRUPT *IopFindOtherLineUser(const IOP_LINE *Line, const KINTERRUPT *Except)
@@ -86,6 +90,17 @@ KINTERRUPT *IopFindOtherLineUser(const IOP_LINE *Line, const KINTERRUPT *Except)
             return Connection->Interrupt;
     }
     return NULL;
+}
+
+KINTERRUPT *IopFindOldestLineUser(const IOP_LINE *Line, const KINTERRUPT *Except)
+{
+    /* The list is newest first: the last match is the oldest. */
+    KINTERRUPT *Oldest = NULL;
+    for (IOP_CONNECTION *Connection = IopConnections; Connection != NULL; Connection = Connection->Next) {
+        if (Connection->Line == Line && Connection->Interrupt != Except)
+            Oldest = Connection->Interrupt;
+    }
+    return Oldest;
 }
 
 static size_t IopHeaderSize(void)

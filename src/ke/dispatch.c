@@ -33,7 +33,7 @@ static inline void KipLeaveDispatch(KPRCB *Prcb)
 /* Runs one ISR at its synchronize IRQL under its lock. Interrupts are off, so
  * only the recorded IRQL moves (what the router and KeGetCurrentIrql see);
  * writing the TPR here would be wasted work on every interrupt. */
-static inline bool KipRunServiceRoutine(KPRCB *Prcb, KI_INTERRUPT_LINK *Link)
+static inline bool KipRunServiceRoutine(KPRCB *Prcb, KI_INTERRUPT_LINK *Link, KIRQL InterruptedIrql)
 {
     KINTERRUPT *Interrupt = Link->Interrupt;
     KiSetRecordedIrql(Prcb, Interrupt->SynchronizeIrql);
@@ -45,7 +45,7 @@ static inline bool KipRunServiceRoutine(KPRCB *Prcb, KI_INTERRUPT_LINK *Link)
         KiBumpCounter(&Link->Claimed);
     PKPOST_DISPATCH_ROUTINE PostDispatch = atomic_load_explicit(&Interrupt->PostDispatch, memory_order_acquire);
     if (__builtin_expect(PostDispatch != NULL, 0))
-        PostDispatch(Interrupt, Prcb->Number,
+        PostDispatch(Interrupt, Prcb->Number, InterruptedIrql,
                      atomic_load_explicit(&Interrupt->PostDispatchContext, memory_order_relaxed));
     return Claimed;
 }
@@ -62,7 +62,7 @@ static void KipDispatchDeviceVector(KPRCB *Prcb, uint8_t Vector)
     KipEnterDispatch(Prcb);
     for (KI_INTERRUPT_LINK *Link = atomic_load_explicit(&Slot->Head, memory_order_seq_cst); Link != NULL;
          Link = atomic_load_explicit(&Link->Next, memory_order_seq_cst)) {
-        if (KipRunServiceRoutine(Prcb, Link)) {
+        if (KipRunServiceRoutine(Prcb, Link, PreviousIrql)) {
             Claimed = true;
             if (Link->Interrupt->Mode == LevelSensitive)
                 break;

@@ -1,0 +1,372 @@
+/*
+ * Movable interrupts: IoSetInterruptTarget, IoSetInterruptPolicy and the
+ * post-dispatch routine that applies ROUND_ROBIN and LOWEST after each
+ * interrupt.
+ *
+ * WHY ONE COMMON VECTOR. A movable interrupt (IoTargetRoutable) has the same
+ * vector on every CPU of its set, and its object is linked into that vector
+ * on all of them, while the line or message is sent to one CPU (physical
+ * destination). A move then changes nothing but the destination:
+ *  - I/O APIC: HlPicRetargetSystemInterrupt with the same vector leaves the
+ *    low word of the redirection entry as it is, so the move is one 32-bit
+ *    write of the high word (destination, bits 63:56; 82093AA 3.2.4). An edge
+ *    raised during the move goes to the old CPU or to the new one, never to
+ *    a half-written entry, and the entry is never masked: an edge that
+ *    arrives while its entry is masked is lost (82093AA 3.2.4; QEMU 7.2 does
+ *    the same). A level line needs no mask either: Remote IRR is cleared by
+ *    the EOI of the same vector, whichever CPU sends it.
+ *  - MSI: the driver rewrites the message address (destination id, SDM vol.
+ *    3A 11.11.1); the data, and so the vector, stays.
+ * Whatever was already sent to the old CPU is dispatched there, since the
+ * object is linked on every CPU of the set: no two-phase vector hand-over
+ * (as Linux needs when the vector changes) and nothing is lost. The price is
+ * one vector per CPU of the set (KeAllocateVectorOnSet).
+ *
+ * STATE AND LOCKING. A route (iop.h) holds the destination and the policy.
+ * Moves happen in interrupt context (the post-dispatch routine, a driver's
+ * ISR), so they never take IopLock, a plain lock that a CPU holds with
+ * interrupts enabled: every move and every policy change takes the route's
+ * own lock with interrupts disabled, which also serialises the writes to the
+ * GSI that HlPicRetargetSystemInterrupt requires of its callers. Lock order:
+ * IopLock, then a route lock, then the I/O APIC driver's lock. The driver's
+ * MSI update routine runs under the route lock.
+ *
+ * LOOKUP WITHOUT IopLock. IoSetInterruptTarget gets a KINTERRUPT; the route
+ * is found in IopMovable, an open-addressing table keyed by the object's
+ * address. Writers (connect/disconnect, under IopLock) store the route, then
+ * publish the object with a release store; a removed slot becomes a
+ * tombstone, never empty again (until IoResetInterruptManager), so a reader
+ * probing from the hash to the first empty slot passes every slot that was
+ * full when its object was inserted. Readers take no lock.
+ *
+ * LIFETIME. Disconnect (under IopLock) removes the lookup entry and, for the
+ * route's last user, retires the route under its lock: no move after that,
+ * and a line route masks the entry there, so a move that raced with the
+ * disconnect cannot unmask it again. KeDisconnectInterrupt then waits until
+ * no dispatch, and so no post-dispatch routine, can still be using the
+ * object; only then is the route's reference dropped and, with the last
+ * one, its memory freed.
+ */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <irqroute/hl.h>
+#include <irqroute/io.h>
+#include <irqroute/ke.h>
+#include <irqroute/platform.h>
+
+#include "iop.h"
+
+/* A power of two. Enough for every vector of a few dozen CPUs. */
+#define IOP_MOVABLE_SLOTS 1024u
+#define IOP_ROUTE_ALIGNMENT 64u
+
+typedef struct _IOP_MOVABLE_SLOT {
+    const KINTERRUPT *_Atomic Interrupt; /* NULL: never used; IOP_TOMBSTONE: removed */
+    IOP_ROUTE *_Atomic Route;
+} IOP_MOVABLE_SLOT;
+
+static IOP_MOVABLE_SLOT IopMovable[IOP_MOVABLE_SLOTS];
+static uint32_t IopMovableCount; /* IopLock */
+static const char IopTombstoneMarker;
+#define IOP_TOMBSTONE ((const KINTERRUPT *)(const void *)&IopTombstoneMarker)
+
+/* ---- Lookup table --------------------------------------------------------------- */
+
+static uint32_t IopMovableHash(const KINTERRUPT *Interrupt)
+{
+    /* Objects are 64-byte aligned: drop the zero bits, then mix (Fibonacci). */
+    uint64_t Key = (uint64_t)(uintptr_t)Interrupt >> 6;
+    return (uint32_t)((Key * 0x9E3779B97F4A7C15ull) >> 40) & (IOP_MOVABLE_SLOTS - 1u);
+}
+
+static IOP_MOVABLE_SLOT *IopProbe(uint32_t Start, uint32_t Step)
+{
+    return &IopMovable[(Start + Step) & (IOP_MOVABLE_SLOTS - 1u)];
+}
+
+bool IopCanRegisterMovable(void)
+{
+    return IopMovableCount < IOP_MOVABLE_SLOTS;
+}
+
+static void IopInsertMovable(const KINTERRUPT *Interrupt, IOP_ROUTE *Route)
+{
+    uint32_t Start = IopMovableHash(Interrupt);
+    for (uint32_t Step = 0; Step < IOP_MOVABLE_SLOTS; Step++) {
+        IOP_MOVABLE_SLOT *Slot = IopProbe(Start, Step);
+        const KINTERRUPT *Current = atomic_load_explicit(&Slot->Interrupt, memory_order_relaxed);
+        if (Current == NULL || Current == IOP_TOMBSTONE) {
+            atomic_store_explicit(&Slot->Route, Route, memory_order_relaxed);
+            atomic_store_explicit(&Slot->Interrupt, Interrupt, memory_order_release);
+            IopMovableCount++;
+            return;
+        }
+    }
+}
+
+static void IopRemoveMovable(const KINTERRUPT *Interrupt)
+{
+    uint32_t Start = IopMovableHash(Interrupt);
+    for (uint32_t Step = 0; Step < IOP_MOVABLE_SLOTS; Step++) {
+        IOP_MOVABLE_SLOT *Slot = IopProbe(Start, Step);
+        const KINTERRUPT *Current = atomic_load_explicit(&Slot->Interrupt, memory_order_relaxed);
+        if (Current == Interrupt) {
+            atomic_store_explicit(&Slot->Interrupt, IOP_TOMBSTONE, memory_order_release);
+            IopMovableCount--;
+            return;
+        }
+        if (Current == NULL)
+            return;
+    }
+}
+
+/* Lock-free: see the header comment. */
+static IOP_ROUTE *IopFindMovable(const KINTERRUPT *Interrupt)
+{
+    uint32_t Start = IopMovableHash(Interrupt);
+    for (uint32_t Step = 0; Step < IOP_MOVABLE_SLOTS; Step++) {
+        IOP_MOVABLE_SLOT *Slot = IopProbe(Start, Step);
+        const KINTERRUPT *Current = atomic_load_explicit(&Slot->Interrupt, memory_order_acquire);
+        if (Current == Interrupt)
+            return atomic_load_explicit(&Slot->Route, memory_order_relaxed);
+        if (Current == NULL)
+            return NULL;
+    }
+    return NULL;
+}
+
+void IopResetRoutes(void)
+{
+    for (uint32_t Index = 0; Index < IOP_MOVABLE_SLOTS; Index++) {
+        atomic_store_explicit(&IopMovable[Index].Interrupt, NULL, memory_order_relaxed);
+        atomic_store_explicit(&IopMovable[Index].Route, NULL, memory_order_relaxed);
+    }
+    IopMovableCount = 0;
+}
+
+/* ---- Moving ----------------------------------------------------------------------- */
+
+/* The driver writes the new address; the data (vector) is what it was. */
+static IRQ_STATUS IopMoveMessage(IOP_ROUTE *Route, const HL_INTERRUPT_TARGET *Target)
+{
+    HL_MSI_MESSAGE Message;
+    IRQ_STATUS Status = HlMsiComposeMessage(Target, Route->Vector, HlTriggerEdge, &Message);
+    if (Status == IRQ_STATUS_SUCCESS)
+        Route->UpdateMessage(atomic_load_explicit(&Route->Owner, memory_order_relaxed), &Message,
+                             Route->UpdateContext);
+    return Status;
+}
+
+/* Under the route lock. Cpu is a CPU of the set. */
+static IRQ_STATUS IopMoveLocked(IOP_ROUTE *Route, uint32_t Cpu)
+{
+    if (!Route->Live)
+        return IRQ_STATUS_NOT_CONNECTED;
+    if (Cpu == atomic_load_explicit(&Route->Cpu, memory_order_relaxed))
+        return IRQ_STATUS_SUCCESS;
+    HL_INTERRUPT_TARGET Target = {.Kind = HlTargetCpu, .Cpu = Cpu};
+    IRQ_STATUS Status = Route->Kind == IopRouteLine
+                            ? HlPicRetargetSystemInterrupt(Route->Gsi, Route->Vector, &Target)
+                            : IopMoveMessage(Route, &Target);
+    if (Status == IRQ_STATUS_SUCCESS)
+        atomic_store_explicit(&Route->Cpu, Cpu, memory_order_relaxed);
+    return Status;
+}
+
+/* ---- Policies --------------------------------------------------------------------- */
+
+/* The set holds the CPUs that were online at connect, and Ke never takes a
+ * CPU offline, so every member is a valid destination: the per-interrupt
+ * choice needs no online check (KeIsProcessorOnline takes a global lock). */
+static uint32_t IopNextInSet(const IOP_ROUTE *Route, uint32_t Cpu)
+{
+    return IrCpuSetNextWrap(&Route->Set, Cpu + 1u); /* past the end wraps to the first */
+}
+
+/* Cyclic order over the set: after k*n interrupts each of n CPUs got k. */
+static uint32_t IopChooseRoundRobin(const IOP_ROUTE *Route, uint32_t Current)
+{
+    return IopNextInSet(Route, Current);
+}
+
+/* The IRQL a CPU will be at when the next interrupt arrives. The CPU running
+ * this dispatch is recorded at the ISR's synchronize IRQL until it returns,
+ * so for it the IRQL it was interrupted at counts (Ke passes it in). */
+static KIRQL IopRoutingIrql(uint32_t Cpu, uint32_t DispatchingCpu, KIRQL DispatchingIrql)
+{
+    return Cpu == DispatchingCpu ? DispatchingIrql : KeQueryProcessorIrql(Cpu);
+}
+
+/* The CPU at the lowest IRQL. The scan starts after the current destination
+ * and visits it last, and only a strictly lower IRQL replaces the best so
+ * far: among equals the first after the current one wins, so ties rotate. */
+static uint32_t IopChooseLowest(const IOP_ROUTE *Route, uint32_t Current, uint32_t DispatchingCpu,
+                                KIRQL DispatchingIrql)
+{
+    uint32_t Best = Current;
+    uint32_t BestIrql = KE_IRQL_COUNT; /* above every IRQL */
+    uint32_t Cpu = Current;
+    do {
+        Cpu = IopNextInSet(Route, Cpu);
+        KIRQL Irql = IopRoutingIrql(Cpu, DispatchingCpu, DispatchingIrql);
+        if (Irql < BestIrql) {
+            Best = Cpu;
+            BestIrql = Irql;
+        }
+    } while (Cpu != Current);
+    return Best;
+}
+
+/* Under the route lock. A failed move leaves the route where it was. */
+static void IopApplyPolicyLocked(IOP_ROUTE *Route, uint32_t DispatchingCpu, KIRQL DispatchingIrql)
+{
+    uint32_t Current = atomic_load_explicit(&Route->Cpu, memory_order_relaxed);
+    uint32_t Next = Current;
+    switch ((IO_ROUTING_POLICY)atomic_load_explicit(&Route->Policy, memory_order_relaxed)) {
+    case IoRoutingRoundRobin:
+        Next = IopChooseRoundRobin(Route, Current);
+        break;
+    case IoRoutingLowest:
+        Next = IopChooseLowest(Route, Current, DispatchingCpu, DispatchingIrql);
+        break;
+    default:
+        return;
+    }
+    (void)IopMoveLocked(Route, Next);
+}
+
+/* Ke calls this on the dispatching CPU after each sharer's ISR, interrupts
+ * disabled. Only the owner's call counts, so a shared line moves once per
+ * interrupt; the owner is the chain's head, which runs on every dispatch
+ * (level-triggered chains stop at the first claim). */
+static void IopRoutePostDispatch(KINTERRUPT *Interrupt, uint32_t Cpu, KIRQL InterruptedIrql, void *Context)
+{
+    IOP_ROUTE *Route = Context;
+    if (atomic_load_explicit(&Route->Owner, memory_order_relaxed) != Interrupt)
+        return;
+    if (atomic_load_explicit(&Route->Policy, memory_order_relaxed) == IoRoutingFixed)
+        return;
+    bool WasEnabled = IrLockAcquireIrqSave(&Route->Lock);
+    IopApplyPolicyLocked(Route, Cpu, InterruptedIrql);
+    IrLockReleaseIrqRestore(&Route->Lock, WasEnabled);
+}
+
+/* ---- Route lifetime (under IopLock) ---------------------------------------------------- */
+
+IOP_ROUTE *IopCreateRoute(IOP_ROUTE_KIND Kind, const IR_CPU_SET *Set, uint8_t Vector, uint32_t Cpu)
+{
+    IOP_ROUTE *Route = PlatAllocateMemory(sizeof(IOP_ROUTE), IOP_ROUTE_ALIGNMENT);
+    if (Route == NULL)
+        return NULL;
+    IrLockInitialize(&Route->Lock);
+    Route->Live = true;
+    Route->Kind = Kind;
+    Route->Vector = Vector;
+    atomic_store_explicit(&Route->Cpu, Cpu, memory_order_relaxed);
+    atomic_store_explicit(&Route->Policy, IoRoutingFixed, memory_order_relaxed);
+    atomic_store_explicit(&Route->Owner, NULL, memory_order_relaxed);
+    atomic_store_explicit(&Route->References, 0, memory_order_relaxed);
+    IrCpuSetCopy(&Route->Set, Set);
+    return Route;
+}
+
+void IopDestroyRoute(IOP_ROUTE *Route)
+{
+    PlatFreeMemory(Route, sizeof(IOP_ROUTE));
+}
+
+/* The routine's context store is ordered before the routine (release, in
+ * KeSetInterruptPostDispatch), and the lookup entry is published with a
+ * release store: whoever finds the route sees it initialised. */
+void IopAttachRoute(IOP_CONNECTION *Connection, IOP_ROUTE *Route)
+{
+    Connection->Route = Route;
+    atomic_fetch_add_explicit(&Route->References, 1, memory_order_relaxed);
+    if (atomic_load_explicit(&Route->Owner, memory_order_relaxed) == NULL)
+        atomic_store_explicit(&Route->Owner, Connection->Interrupt, memory_order_relaxed);
+    (void)KeSetInterruptPostDispatch(Connection->Interrupt, IopRoutePostDispatch, Route);
+    IopInsertMovable(Connection->Interrupt, Route);
+}
+
+void IopDetachRoute(IOP_CONNECTION *Connection, KINTERRUPT *NewOwner)
+{
+    IOP_ROUTE *Route = Connection->Route;
+    IopRemoveMovable(Connection->Interrupt);
+    if (atomic_load_explicit(&Route->Owner, memory_order_relaxed) == Connection->Interrupt)
+        atomic_store_explicit(&Route->Owner, NewOwner, memory_order_relaxed);
+}
+
+void IopRetireRoute(IOP_ROUTE *Route)
+{
+    bool WasEnabled = IrLockAcquireIrqSave(&Route->Lock);
+    Route->Live = false;
+    if (Route->Kind == IopRouteLine)
+        (void)HlPicFreeSystemInterrupt(Route->Gsi);
+    IrLockReleaseIrqRestore(&Route->Lock, WasEnabled);
+}
+
+void IopReleaseRoute(IOP_ROUTE *Route)
+{
+    if (atomic_fetch_sub_explicit(&Route->References, 1, memory_order_acq_rel) == 1)
+        IopDestroyRoute(Route);
+}
+
+/* ---- The API -------------------------------------------------------------------------- */
+
+/* An object that is connected but has no route is not movable; one that is
+ * not connected (Ke's view) is reported as such. */
+static IRQ_STATUS IopLookupRoute(const KINTERRUPT *Interrupt, IOP_ROUTE **Route)
+{
+    if (Interrupt == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    *Route = IopFindMovable(Interrupt);
+    if (*Route != NULL)
+        return IRQ_STATUS_SUCCESS;
+    return KeIsInterruptConnected(Interrupt) ? IRQ_STATUS_NOT_SUPPORTED : IRQ_STATUS_NOT_CONNECTED;
+}
+
+IRQ_STATUS IoSetInterruptTarget(KINTERRUPT *Interrupt, uint32_t Cpu)
+{
+    IOP_ROUTE *Route;
+    IRQ_STATUS Status = IopLookupRoute(Interrupt, &Route);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    if (!IrCpuSetContains(&Route->Set, Cpu) || !KeIsProcessorOnline(Cpu))
+        return IRQ_STATUS_INVALID_CPU;
+    bool WasEnabled = IrLockAcquireIrqSave(&Route->Lock);
+    Status = IopMoveLocked(Route, Cpu);
+    IrLockReleaseIrqRestore(&Route->Lock, WasEnabled);
+    return Status;
+}
+
+IRQ_STATUS IoSetInterruptPolicy(KINTERRUPT *Interrupt, IO_ROUTING_POLICY Policy)
+{
+    if ((unsigned)Policy >= IoRoutingPolicyCount)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    IOP_ROUTE *Route;
+    IRQ_STATUS Status = IopLookupRoute(Interrupt, &Route);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    bool WasEnabled = IrLockAcquireIrqSave(&Route->Lock);
+    if (Route->Live)
+        atomic_store_explicit(&Route->Policy, (uint32_t)Policy, memory_order_relaxed);
+    else
+        Status = IRQ_STATUS_NOT_CONNECTED;
+    IrLockReleaseIrqRestore(&Route->Lock, WasEnabled);
+    return Status;
+}
+
+IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IO_ROUTING_POLICY *Policy)
+{
+    IOP_ROUTE *Route;
+    IRQ_STATUS Status = IopLookupRoute(Interrupt, &Route);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    if (Cpu != NULL)
+        *Cpu = atomic_load_explicit(&Route->Cpu, memory_order_relaxed);
+    if (Policy != NULL)
+        *Policy = (IO_ROUTING_POLICY)atomic_load_explicit(&Route->Policy, memory_order_relaxed);
+    return IRQ_STATUS_SUCCESS;
+}

@@ -1,0 +1,649 @@
+/*
+ * Movable interrupts on the sim, deterministically (no service threads):
+ * IoTargetRoutable connections, IoSetInterruptTarget on an edge line and on
+ * MSI, bad targets refused with nothing changed, and the per-interrupt
+ * policies (ROUND_ROBIN fairness, LOWEST with ties rotating) applied by the
+ * post-dispatch routine. Each interrupt is followed to the CPU that ran its
+ * ISR.
+ */
+#include "testbed.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#define RTC_IRQ 8u   /* ISA edge, identity-mapped */
+#define COM1_IRQ 4u
+#define PCI_GSI 16u  /* level, active low */
+#define CPU_COUNT 4u
+#define DEVICE_IRQL 5u
+#define RAISED_IRQL 12u
+
+static int Setup4(void **State)
+{
+    (void)State;
+    TbBoot(CPU_COUNT, 0, false);
+    return 0;
+}
+
+static int Setup4ThreeOnline(void **State)
+{
+    (void)State;
+    TbBoot(CPU_COUNT, 3, false);
+    return 0;
+}
+
+static int Teardown(void **State)
+{
+    (void)State;
+    TbShutdown();
+    return 0;
+}
+
+/* ---- Helpers ------------------------------------------------------------------------- */
+
+static IR_CPU_SET SetOf(const uint32_t *Cpus, uint32_t Count)
+{
+    IR_CPU_SET Set;
+    IrCpuSetZero(&Set);
+    for (uint32_t Index = 0; Index < Count; Index++)
+        IrCpuSetAdd(&Set, Cpus[Index]);
+    return Set;
+}
+
+static IR_CPU_SET AllCpus(void)
+{
+    IR_CPU_SET Set;
+    IrCpuSetFill(&Set, CPU_COUNT);
+    return Set;
+}
+
+static IO_INTERRUPT_TARGET Routable(const IR_CPU_SET *Mask, uint32_t Cpu)
+{
+    return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Mask = Mask, .Cpu = Cpu};
+}
+
+/* A line connected at DEVICE_IRQL (LOWEST tests raise CPUs above it). */
+static IRQ_STATUS ConnectLineAtIrql(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
+                                    IO_INTERRUPT_TARGET Target, bool Share)
+{
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+        .Version = CONNECT_LINE_BASED,
+        .LineBased = {.InterruptObject = Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = Record,
+                      .Line = {.Bus = Bus, .Number = Number}, .Irql = DEVICE_IRQL, .ShareVector = Share,
+                      .Target = Target},
+    };
+    return IoConnectInterruptEx(&Parameters);
+}
+
+/* The CPU whose APIC id an entry's physical destination names. */
+static uint32_t CpuOfApicId(uint32_t ApicId)
+{
+    for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++) {
+        if (SimCpuApicId(Cpu) == ApicId)
+            return Cpu;
+    }
+    fail_msg("no CPU has APIC id %u", ApicId);
+    return 0;
+}
+
+static uint32_t EntryCpu(uint32_t Gsi)
+{
+    IOAPIC_REDIRECTION_ENTRY Entry = TbPeekEntry(Gsi);
+    assert_int_equal(Entry.Bits.DestinationMode, 0);
+    return CpuOfApicId((uint32_t)Entry.Bits.Destination);
+}
+
+static uint32_t QueryCpu(KINTERRUPT *Interrupt)
+{
+    uint32_t Cpu = IR_CPU_NONE;
+    assert_int_equal(IoQueryInterruptTarget(Interrupt, &Cpu, NULL), IRQ_STATUS_SUCCESS);
+    return Cpu;
+}
+
+/* Pulses an edge line and services it where the entry points; returns that
+ * CPU after checking the ISR ran there and nowhere else got the vector. */
+static uint32_t PulseAndService(uint32_t Gsi, uint8_t Vector, TB_ISR_RECORD *Record)
+{
+    uint32_t Cpu = EntryCpu(Gsi);
+    uint64_t Calls = atomic_load(&Record->Calls);
+    SimPulseGsi(Gsi);
+    for (uint32_t Other = 0; Other < CPU_COUNT; Other++)
+        assert_int_equal(SimLapicIrrIsSet(Other, Vector), Other == Cpu);
+    assert_int_equal(TbService(Cpu), 1);
+    assert_int_equal(atomic_load(&Record->Calls), Calls + 1);
+    assert_int_equal(atomic_load(&Record->LastCpu), Cpu);
+    assert_int_equal(atomic_load(&Record->LastApicId), SimCpuApicId(Cpu));
+    return Cpu;
+}
+
+/* Moves the test thread to Cpu for a moment to change its IRQL (the IRQL a
+ * CPU holds is what LOWEST reads), then goes home. */
+static void SetCpuIrql(uint32_t Cpu, KIRQL Irql)
+{
+    SimDetachCpu();
+    SimAttachCpu(Cpu);
+    if (Irql > KeGetCurrentIrql())
+        (void)KeRaiseIrql(Irql);
+    else
+        KeLowerIrql(Irql);
+    assert_int_equal(KeQueryProcessorIrql(Cpu), Irql);
+    SimDetachCpu();
+    SimAttachCpu(TB_HOME_CPU);
+}
+
+static void AssertVectorOnEveryCpu(const IR_CPU_SET *Cpus, uint8_t Vector, bool Allocated)
+{
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, Cpus)
+        assert_int_equal(KeIsVectorAllocated(Cpu, Vector), Allocated);
+}
+
+/* ---- Moving an edge line -------------------------------------------------------------- */
+
+/* The RTC's edge line, movable over every CPU, is moved to each CPU in turn:
+ * only the destination changes (vector, trigger, mask stay), and each pulse
+ * lands on the CPU it was moved to. */
+static void test_edge_line_moved_to_each_cpu_in_turn(void **State)
+{
+    (void)State;
+    IR_CPU_SET Mask = AllCpus();
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
+                     IRQ_STATUS_SUCCESS);
+    uint8_t Vector = KeGetInterruptVector(Interrupt);
+    IR_CPU_SET Cpus;
+    KeGetInterruptCpus(Interrupt, &Cpus);
+    assert_true(IrCpuSetEqual(&Cpus, &Mask)); /* linked on every CPU of the set */
+    AssertVectorOnEveryCpu(&Mask, Vector, true);
+    IOAPIC_REDIRECTION_ENTRY Initial = TbPeekEntry(RTC_IRQ);
+    assert_int_equal(Initial.Bits.Mask, 0);
+    assert_int_equal(Initial.Bits.Destination, SimCpuApicId(1));
+    assert_int_equal(QueryCpu(Interrupt), 1);
+
+    static const uint32_t Order[] = {2, 3, 0, 1, 3, 1};
+    for (uint32_t Step = 0; Step < sizeof(Order) / sizeof(Order[0]); Step++) {
+        uint32_t Cpu = Order[Step];
+        assert_int_equal(IoSetInterruptTarget(Interrupt, Cpu), IRQ_STATUS_SUCCESS);
+        IOAPIC_REDIRECTION_ENTRY Entry = TbPeekEntry(RTC_IRQ);
+        assert_int_equal(Entry.Bits.Mask, 0);
+        assert_int_equal(Entry.Bits.Vector, Vector);
+        assert_int_equal(Entry.Bits.TriggerMode, Initial.Bits.TriggerMode);
+        assert_int_equal(Entry.Bits.DestinationMode, 0);
+        assert_int_equal(Entry.Bits.DeliveryMode, HlDeliveryFixed);
+        assert_int_equal(Entry.Bits.Destination, SimCpuApicId(Cpu));
+        assert_int_equal(Entry.Words.Low, Initial.Words.Low); /* the move wrote the destination only */
+        assert_int_equal(KeGetInterruptVector(Interrupt), Vector);
+        assert_int_equal(QueryCpu(Interrupt), Cpu);
+        assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), Cpu);
+    }
+    assert_int_equal(KeQueryInterruptCount(Interrupt, 1), 2);
+    assert_int_equal(KeQueryInterruptCount(Interrupt, 3), 2);
+
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Mask, 1);
+    AssertVectorOnEveryCpu(&Mask, Vector, false);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
+/* Without a named CPU the line starts on the least-loaded CPU of the mask. */
+static void test_routable_starts_on_least_loaded_cpu(void **State)
+{
+    (void)State;
+    static const uint8_t Load[][2] = {{0, 0x60}, {1, 0x60}, {1, 0x61}, {2, 0x60}, {3, 0x62}, {3, 0x63}};
+    for (uint32_t Index = 0; Index < 6; Index++)
+        assert_int_equal(KeReserveVector(Load[Index][0], Load[Index][1]), IRQ_STATUS_SUCCESS);
+    static const uint32_t Members[] = {1, 2, 3};
+    IR_CPU_SET Mask = SetOf(Members, 3); /* loads 2, 1, 2: CPU 2 */
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
+                                   Routable(&Mask, IR_CPU_NONE), false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(QueryCpu(Interrupt), 2);
+    assert_int_equal(EntryCpu(RTC_IRQ), 2);
+    assert_false(KeIsVectorAllocated(0, KeGetInterruptVector(Interrupt))); /* CPU 0 is outside the mask */
+    assert_int_equal(PulseAndService(RTC_IRQ, KeGetInterruptVector(Interrupt), &Record), 2);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+    for (uint32_t Index = 0; Index < 6; Index++)
+        assert_int_equal(KeFreeVector(Load[Index][0], Load[Index][1]), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
+/* ---- Bad targets: a status, nothing changed ------------------------------------------------ */
+
+static void test_bad_targets_refused_state_unchanged(void **State)
+{
+    (void)State;
+    static const uint32_t Members[] = {1, 2};
+    IR_CPU_SET Mask = SetOf(Members, 2);
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IoRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+    uint64_t Before = SimIoApicPeekEntry(RTC_IRQ);
+
+    assert_int_equal(IoSetInterruptTarget(Interrupt, 0), IRQ_STATUS_INVALID_CPU);  /* outside the set */
+    assert_int_equal(IoSetInterruptTarget(Interrupt, 3), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(IoSetInterruptTarget(Interrupt, 64), IRQ_STATUS_INVALID_CPU); /* no such CPU */
+    assert_int_equal(IoSetInterruptTarget(Interrupt, IR_CPU_NONE), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(IoSetInterruptTarget(NULL, 1), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IoRoutingPolicyCount), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, (IO_ROUTING_POLICY)-1), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IoQueryInterruptTarget(NULL, NULL, NULL), IRQ_STATUS_INVALID_PARAMETER);
+
+    assert_int_equal(SimIoApicPeekEntry(RTC_IRQ), Before);
+    uint32_t Cpu = IR_CPU_NONE;
+    IO_ROUTING_POLICY Policy = IoRoutingFixed;
+    assert_int_equal(IoQueryInterruptTarget(Interrupt, &Cpu, &Policy), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 1);
+    assert_int_equal(Policy, IoRoutingRoundRobin);
+    /* Moving to where it is already is a success that writes nothing. */
+    assert_int_equal(IoSetInterruptTarget(Interrupt, 1), IRQ_STATUS_SUCCESS);
+    assert_int_equal(SimIoApicPeekEntry(RTC_IRQ), Before);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+}
+
+/* A connection that is not movable, and an object that is not connected. */
+static void test_not_movable_and_not_connected(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Fixed = NULL;
+    IO_INTERRUPT_TARGET One = {.Kind = IoTargetCpu, .Cpu = 2};
+    assert_int_equal(TbConnectLine(&Fixed, TbCountingIsr, &Record, HlBusIsa, COM1_IRQ, One, false),
+                     IRQ_STATUS_SUCCESS);
+    uint64_t Before = SimIoApicPeekEntry(COM1_IRQ);
+    assert_int_equal(IoSetInterruptTarget(Fixed, 1), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(IoSetInterruptPolicy(Fixed, IoRoutingRoundRobin), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(IoQueryInterruptTarget(Fixed, NULL, NULL), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(SimIoApicPeekEntry(COM1_IRQ), Before);
+    assert_int_equal(IoDisconnectInterrupt(Fixed), IRQ_STATUS_SUCCESS);
+
+    /* Built by Ke in caller storage, never connected. */
+    size_t Size = KeQueryInterruptObjectSize(1);
+    void *Storage = aligned_alloc(KE_INTERRUPT_ALIGNMENT, (Size + KE_INTERRUPT_ALIGNMENT - 1) &
+                                                              ~(size_t)(KE_INTERRUPT_ALIGNMENT - 1));
+    assert_non_null(Storage);
+    IR_CPU_SET Cpus;
+    IrCpuSetZero(&Cpus);
+    IrCpuSetAdd(&Cpus, 1);
+    KE_INTERRUPT_PARAMETERS Parameters = {.ServiceRoutine = TbCountingIsr, .ServiceContext = &Record, .Vector = 0x61,
+                                          .Irql = KeIrqlOfVector(0x61), .SynchronizeIrql = KeIrqlOfVector(0x61),
+                                          .Mode = Latched, .Cpus = &Cpus};
+    KINTERRUPT *Loose = NULL;
+    assert_int_equal(KeInitializeInterrupt(Storage, Size, &Parameters, &Loose), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoSetInterruptTarget(Loose, 1), IRQ_STATUS_NOT_CONNECTED);
+    assert_int_equal(IoSetInterruptPolicy(Loose, IoRoutingLowest), IRQ_STATUS_NOT_CONNECTED);
+    free(Storage);
+}
+
+typedef struct _SNAPSHOT {
+    uint32_t Vectors;
+    uint64_t Entries[24];
+} SNAPSHOT;
+
+static SNAPSHOT TakeSnapshot(void)
+{
+    SNAPSHOT Snapshot = {.Vectors = TbTotalAllocatedVectors()};
+    for (uint32_t Gsi = 0; Gsi < 24; Gsi++)
+        Snapshot.Entries[Gsi] = SimIoApicPeekEntry(Gsi);
+    return Snapshot;
+}
+
+/* Bad routable connect requests (CPU 3 is offline here) leave no trace. */
+static void test_bad_routable_connects_change_nothing(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    SNAPSHOT Before = TakeSnapshot();
+    static const uint32_t Members[] = {1, 3};
+    IR_CPU_SET Mask = SetOf(Members, 2);
+    static const uint32_t OfflineOnly[] = {3};
+    IR_CPU_SET Offline = SetOf(OfflineOnly, 1);
+    IO_INTERRUPT_TARGET NoMask = {.Kind = IoTargetRoutable, .Cpu = IR_CPU_NONE};
+
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, NoMask, false),
+                     IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 3), false),
+                     IRQ_STATUS_INVALID_CPU); /* offline */
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 2), false),
+                     IRQ_STATUS_INVALID_CPU); /* not in the mask */
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
+                                   Routable(&Offline, IR_CPU_NONE), false),
+                     IRQ_STATUS_EMPTY_AFFINITY);
+    HL_MSI_MESSAGE Message;
+    IO_CONNECT_INTERRUPT_PARAMETERS NoRoutine = {
+        .Version = CONNECT_MESSAGE_BASED,
+        .MessageBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
+                         .Irql = KE_IRQL_ANY, .Target = Routable(&Mask, 1), .Message = &Message},
+    };
+    assert_int_equal(IoConnectInterruptEx(&NoRoutine), IRQ_STATUS_INVALID_PARAMETER);
+    SNAPSHOT After = TakeSnapshot();
+    assert_int_equal(After.Vectors, Before.Vectors);
+    assert_memory_equal(After.Entries, Before.Entries, sizeof(After.Entries));
+
+    /* The offline CPU of the mask is left out of the set, and refused as a target. */
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
+                                   Routable(&Mask, IR_CPU_NONE), false),
+                     IRQ_STATUS_SUCCESS);
+    IR_CPU_SET Cpus;
+    KeGetInterruptCpus(Interrupt, &Cpus);
+    assert_int_equal(IrCpuSetWeight(&Cpus), 1);
+    assert_true(IrCpuSetContains(&Cpus, 1));
+    assert_int_equal(IoSetInterruptTarget(Interrupt, 3), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(EntryCpu(RTC_IRQ), 1);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
+/* ---- MSI ------------------------------------------------------------------------------------ */
+
+typedef struct _MSI_DEVICE {
+    uint32_t Updates;
+    HL_MSI_MESSAGE Message; /* the device's address/data registers */
+    KINTERRUPT *UpdatedFor;
+} MSI_DEVICE;
+
+static void RecordMessage(KINTERRUPT *Interrupt, const HL_MSI_MESSAGE *Message, void *Context)
+{
+    MSI_DEVICE *Device = Context;
+    Device->Updates++;
+    Device->Message = *Message;
+    Device->UpdatedFor = Interrupt;
+}
+
+static IRQ_STATUS ConnectMovableMsi(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, MSI_DEVICE *Device,
+                                    const IR_CPU_SET *Mask, uint32_t Cpu)
+{
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+        .Version = CONNECT_MESSAGE_BASED,
+        .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = Record,
+                         .Irql = KE_IRQL_ANY, .Target = Routable(Mask, Cpu), .Message = &Device->Message,
+                         .UpdateMessage = RecordMessage, .UpdateContext = Device},
+    };
+    return IoConnectInterruptEx(&Parameters);
+}
+
+static uint32_t MessageApicId(const HL_MSI_MESSAGE *Message)
+{
+    return (uint32_t)(Message->Address >> 12) & 0xFFu;
+}
+
+/* Each move calls the driver's routine with the new address; the device's
+ * next write (the recorded message) lands on the new CPU. */
+static void test_msi_moved_through_update_routine(void **State)
+{
+    (void)State;
+    IR_CPU_SET Mask = AllCpus();
+    TB_ISR_RECORD Record = {.Claim = true};
+    MSI_DEVICE Device = {0};
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(ConnectMovableMsi(&Interrupt, &Record, &Device, &Mask, 3), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Device.Updates, 0); /* the first message is the connect's output */
+    assert_int_equal(MessageApicId(&Device.Message), SimCpuApicId(3));
+    uint32_t Data = Device.Message.Data;
+    uint8_t Vector = KeGetInterruptVector(Interrupt);
+    assert_int_equal(Data & 0xFFu, Vector);
+    AssertVectorOnEveryCpu(&Mask, Vector, true);
+
+    static const uint32_t Order[] = {0, 2, 1, 3};
+    for (uint32_t Step = 0; Step < 4; Step++) {
+        uint32_t Cpu = Order[Step];
+        assert_int_equal(IoSetInterruptTarget(Interrupt, Cpu), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Device.Updates, Step + 1);
+        assert_ptr_equal(Device.UpdatedFor, Interrupt);
+        assert_int_equal(Device.Message.Address & 0xFFF00000u, 0xFEE00000u);
+        assert_int_equal(MessageApicId(&Device.Message), SimCpuApicId(Cpu));
+        assert_int_equal(Device.Message.Address & 0xCu, 0); /* physical, no redirection hint */
+        assert_int_equal(Device.Message.Data, Data);
+        SimMsiWrite(Device.Message.Address, Device.Message.Data);
+        assert_true(SimLapicIrrIsSet(Cpu, Vector));
+        assert_int_equal(TbService(Cpu), 1);
+        assert_int_equal(atomic_load(&Record.LastCpu), Cpu);
+    }
+    /* No move, no call; refused targets, no call. */
+    assert_int_equal(IoSetInterruptTarget(Interrupt, 3), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoSetInterruptTarget(Interrupt, 7), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(Device.Updates, 4);
+
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+    AssertVectorOnEveryCpu(&Mask, Vector, false);
+    assert_int_equal(Device.Updates, 4);
+}
+
+/* A message-based connection that is not routable is not movable. */
+static void test_plain_msi_not_movable(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    HL_MSI_MESSAGE Message;
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+        .Version = CONNECT_MESSAGE_BASED,
+        .MessageBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
+                         .Irql = KE_IRQL_ANY, .Target = {.Kind = IoTargetCpu, .Cpu = 2}, .Message = &Message},
+    };
+    assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoSetInterruptTarget(Interrupt, 1), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+}
+
+/* ---- Policies -------------------------------------------------------------------------------- */
+
+/* ROUND_ROBIN: after k*n interrupts each of the n CPUs of the set got k,
+ * visiting them in cyclic order. */
+static void test_round_robin_is_exactly_fair(void **State)
+{
+    (void)State;
+    static const uint32_t Members[] = {0, 1, 3};
+    IR_CPU_SET Mask = SetOf(Members, 3);
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IoRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+    uint8_t Vector = KeGetInterruptVector(Interrupt);
+    enum { K = 7 };
+    static const uint32_t Cycle[] = {1, 3, 0};
+    for (uint32_t Index = 0; Index < K * 3; Index++) {
+        assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), Cycle[Index % 3]);
+        assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Mask, 0);
+        assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Vector, Vector);
+    }
+    for (uint32_t Index = 0; Index < 3; Index++)
+        assert_int_equal(KeQueryInterruptCount(Interrupt, Members[Index]), K);
+    assert_int_equal(KeQueryInterruptCount(Interrupt, 2), 0);
+
+    /* FIXED stops it where it is. */
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IoRoutingFixed), IRQ_STATUS_SUCCESS);
+    uint32_t Here = QueryCpu(Interrupt);
+    for (uint32_t Index = 0; Index < 3; Index++)
+        assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), Here);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+}
+
+/* ROUND_ROBIN on MSI: the post-dispatch routine calls the driver's routine
+ * after each interrupt, and the device's next write goes to the next CPU. */
+static void test_round_robin_msi(void **State)
+{
+    (void)State;
+    IR_CPU_SET Mask = AllCpus();
+    TB_ISR_RECORD Record = {.Claim = true};
+    MSI_DEVICE Device = {0};
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(ConnectMovableMsi(&Interrupt, &Record, &Device, &Mask, 2), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IoRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+    enum { K = 5 };
+    for (uint32_t Index = 0; Index < K * CPU_COUNT; Index++) {
+        uint32_t Cpu = CpuOfApicId(MessageApicId(&Device.Message));
+        assert_int_equal(Cpu, (2 + Index) % CPU_COUNT);
+        SimMsiWrite(Device.Message.Address, Device.Message.Data);
+        assert_int_equal(TbService(Cpu), 1);
+        assert_int_equal(atomic_load(&Record.LastCpu), Cpu);
+        assert_int_equal(Device.Updates, Index + 1);
+    }
+    for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++)
+        assert_int_equal(KeQueryInterruptCount(Interrupt, Cpu), K);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+}
+
+/* LOWEST: each interrupt goes to the CPU of the set at the lowest IRQL;
+ * among CPUs at the same IRQL the choice rotates. The set leaves out CPU 0,
+ * where the test thread lives, so that every CPU of it can be held high. */
+static void test_lowest_follows_irql_and_ties_rotate(void **State)
+{
+    (void)State;
+    static const uint32_t Members[] = {1, 2, 3};
+    IR_CPU_SET Mask = SetOf(Members, 3);
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(ConnectLineAtIrql(&Interrupt, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(KeGetInterruptIrql(Interrupt), DEVICE_IRQL);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IoRoutingLowest), IRQ_STATUS_SUCCESS);
+    uint8_t Vector = KeGetInterruptVector(Interrupt);
+
+    /* CPU 2 held high: CPUs 1 and 3 are at PASSIVE, a tie, and they alternate. */
+    SetCpuIrql(2, RAISED_IRQL);
+    static const uint32_t Alternating[] = {1, 3, 1, 3, 1, 3};
+    for (uint32_t Index = 0; Index < 6; Index++)
+        assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), Alternating[Index]);
+    assert_int_equal(KeQueryInterruptCount(Interrupt, 2), 0);
+    assert_int_equal(QueryCpu(Interrupt), 1);
+
+    /* CPU 1, where the next interrupt goes, is raised (below the device's
+     * IRQL, so it still takes it): CPU 3 is now the lowest, alone, and from
+     * then on every interrupt stays there. */
+    SetCpuIrql(1, DEVICE_IRQL - 1);
+    static const uint32_t ToLowest[] = {1, 3, 3, 3, 3};
+    for (uint32_t Index = 0; Index < 5; Index++)
+        assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), ToLowest[Index]);
+    assert_int_equal(KeQueryInterruptCount(Interrupt, 2), 0);
+
+    /* Everyone at PASSIVE: a three-way tie, and the choice rotates. */
+    SetCpuIrql(1, PASSIVE_LEVEL);
+    SetCpuIrql(2, PASSIVE_LEVEL);
+    static const uint32_t Rotation[] = {3, 1, 2, 3, 1, 2, 3, 1, 2};
+    for (uint32_t Index = 0; Index < 9; Index++)
+        assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), Rotation[Index]);
+    assert_int_equal(KeQueryInterruptCount(Interrupt, 2), 3);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+}
+
+/* ---- Shared lines --------------------------------------------------------------------------- */
+
+/* A level line shared by two drivers moves as one (one entry): a move asked
+ * for through either object moves both, and the policy moves it once per
+ * interrupt even though both objects have the post-dispatch routine. When
+ * the first sharer leaves, the other one carries the policy on. */
+static void test_shared_level_line_moves_together(void **State)
+{
+    (void)State;
+    static const uint32_t Members[] = {1, 2, 3};
+    IR_CPU_SET Mask = SetOf(Members, 3);
+    TB_ISR_RECORD First = {.Claim = true, .Deassert = true, .DeassertGsi = PCI_GSI};
+    TB_ISR_RECORD Second = {.Claim = true, .Deassert = true, .DeassertGsi = PCI_GSI};
+    KINTERRUPT *A = NULL, *B = NULL;
+    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &First, HlBusPci, PCI_GSI, Routable(&Mask, 1), true),
+                     IRQ_STATUS_SUCCESS);
+    IO_INTERRUPT_TARGET Elsewhere = {.Kind = IoTargetCpu, .Cpu = 0}; /* a sharer joins where the line is */
+    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Second, HlBusPci, PCI_GSI, Elsewhere, true),
+                     IRQ_STATUS_SUCCESS);
+    uint8_t Vector = KeGetInterruptVector(A);
+    assert_int_equal(KeGetInterruptVector(B), Vector);
+    IR_CPU_SET Cpus;
+    KeGetInterruptCpus(B, &Cpus);
+    assert_true(IrCpuSetEqual(&Cpus, &Mask));
+    assert_int_equal(TbPeekEntry(PCI_GSI).Bits.TriggerMode, 1);
+
+    assert_int_equal(IoSetInterruptTarget(B, 3), IRQ_STATUS_SUCCESS);
+    assert_int_equal(QueryCpu(A), 3);
+    assert_int_equal(EntryCpu(PCI_GSI), 3);
+    assert_int_equal(TbPeekEntry(PCI_GSI).Bits.Mask, 0);
+    SimSetGsi(PCI_GSI, true);
+    assert_int_equal(TbService(3), 1);
+    assert_int_equal(atomic_load(&First.LastCpu), 3);
+
+    /* Level chain: the first sharer claims, the second is not asked; the
+     * policy is still applied exactly once per interrupt. */
+    assert_int_equal(IoSetInterruptPolicy(B, IoRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+    static const uint32_t Cycle[] = {3, 1, 2};
+    for (uint32_t Index = 0; Index < 6; Index++) {
+        uint32_t Cpu = EntryCpu(PCI_GSI);
+        assert_int_equal(Cpu, Cycle[Index % 3]);
+        SimSetGsi(PCI_GSI, true);
+        assert_int_equal(TbService(Cpu), 1);
+        assert_int_equal(atomic_load(&First.LastCpu), Cpu);
+    }
+    assert_int_equal(atomic_load(&Second.Calls), 0);
+
+    /* The first sharer leaves: the line stays live and keeps rotating. */
+    assert_int_equal(IoDisconnectInterrupt(A), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbPeekEntry(PCI_GSI).Bits.Mask, 0);
+    uint32_t Expected = QueryCpu(B);
+    for (uint32_t Index = 0; Index < 3; Index++) {
+        assert_int_equal(EntryCpu(PCI_GSI), Expected);
+        SimSetGsi(PCI_GSI, true);
+        assert_int_equal(TbService(Expected), 1);
+        assert_int_equal(atomic_load(&Second.LastCpu), Expected);
+        Expected = Expected == 3 ? 1 : Expected + 1;
+        assert_int_equal(QueryCpu(B), Expected);
+    }
+    assert_int_equal(atomic_load(&Second.Calls), 3);
+    assert_int_equal(IoDisconnectInterrupt(B), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbPeekEntry(PCI_GSI).Bits.Mask, 1);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
+/* An edge line runs every sharer's ISR, and so every sharer's post-dispatch
+ * routine: still one move per interrupt, and ROUND_ROBIN stays exact. */
+static void test_shared_edge_line_moves_once_per_interrupt(void **State)
+{
+    (void)State;
+    IR_CPU_SET Mask = AllCpus();
+    TB_ISR_RECORD First = {.Claim = true};
+    TB_ISR_RECORD Second = {.Claim = true};
+    KINTERRUPT *A = NULL, *B = NULL;
+    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &First, HlBusIsa, COM1_IRQ, Routable(&Mask, 0), true),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Second, HlBusIsa, COM1_IRQ, Routable(&Mask, 2), true),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(QueryCpu(B), 0); /* joined where the line goes */
+    assert_int_equal(IoSetInterruptPolicy(A, IoRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+    uint8_t Vector = KeGetInterruptVector(A);
+    enum { K = 3 };
+    for (uint32_t Index = 0; Index < K * CPU_COUNT; Index++) {
+        assert_int_equal(PulseAndService(COM1_IRQ, Vector, &First), Index % CPU_COUNT);
+        assert_int_equal(atomic_load(&Second.Calls), Index + 1);
+    }
+    for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++) {
+        assert_int_equal(KeQueryInterruptCount(A, Cpu), K);
+        assert_int_equal(KeQueryInterruptCount(B, Cpu), K);
+    }
+    assert_int_equal(IoDisconnectInterrupt(B), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoDisconnectInterrupt(A), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbPeekEntry(COM1_IRQ).Bits.Mask, 1);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest Tests[] = {
+        cmocka_unit_test_setup_teardown(test_edge_line_moved_to_each_cpu_in_turn, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_routable_starts_on_least_loaded_cpu, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_bad_targets_refused_state_unchanged, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_not_movable_and_not_connected, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_bad_routable_connects_change_nothing, Setup4ThreeOnline, Teardown),
+        cmocka_unit_test_setup_teardown(test_msi_moved_through_update_routine, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_plain_msi_not_movable, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_round_robin_is_exactly_fair, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_round_robin_msi, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_lowest_follows_irql_and_ties_rotate, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_shared_level_line_moves_together, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_shared_edge_line_moves_once_per_interrupt, Setup4, Teardown),
+    };
+    return cmocka_run_group_tests(Tests, NULL, NULL);
+}
