@@ -6,11 +6,15 @@
  * fire them, and prints a /proc/interrupts-style table each second. Commands
  * typed on stdin change routing at run time:
  *
- *   route <dev> cpu <n> | route <dev> affinity <a>-<b> | route <dev> broadcast <a>-<b>
+ *   route <dev> cpu <n>          move it live (the entry's destination only)
+ *   route <dev> round-robin      re-target after every interrupt to the next CPU
+ *   route <dev> lowest           re-target after every interrupt to the lowest-IRQL CPU
+ *   route <dev> affinity <a-b>   reconnect on the least-loaded CPU of a-b
+ *   route <dev> broadcast <a-b>  reconnect delivering to every CPU of a-b
  *   disconnect <dev> | connect <dev> | table | help | quit
  *
- * With stdin not a terminal (CI, pipes) and no commands, it plays a short
- * script: the RTC routed to each CPU in turn, then by affinity, then quit.
+ * Devices start movable (IoTargetRoutable over every CPU) and FIXED to CPU 0.
+ * With stdin not a terminal (CI, pipes) it plays a short script instead.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -40,6 +44,7 @@ typedef struct _DEVICE {
     IO_INTERRUPT_TARGET Target;
     IR_CPU_SET Mask;
     KINTERRUPT *_Atomic Interrupt;
+    _Atomic uint64_t MessageAddress; /* the device's MSI address register */
     HL_MSI_MESSAGE Message;
     uint32_t Gsi;
     _Atomic uint64_t Handled;
@@ -56,6 +61,15 @@ static DEVICE Devices[] = {
 
 static pthread_mutex_t ControlLock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic bool Running = true;
+
+/* The device's MSI address register: Io rewrites it when it moves the
+ * interrupt (possibly from interrupt context). */
+static void UpdateMessage(KINTERRUPT *Interrupt, const HL_MSI_MESSAGE *Message, void *Context)
+{
+    (void)Interrupt;
+    DEVICE *Device = Context;
+    atomic_store(&Device->MessageAddress, Message->Address);
+}
 
 static bool DeviceIsr(KINTERRUPT *Interrupt, void *Context)
 {
@@ -81,13 +95,16 @@ static IRQ_STATUS ConnectDevice(DEVICE *Device)
         Parameters = (IO_CONNECT_INTERRUPT_PARAMETERS){
             .Version = CONNECT_MESSAGE_BASED,
             .MessageBased = {.InterruptObject = &Interrupt, .ServiceRoutine = DeviceIsr, .ServiceContext = Device,
-                             .Irql = KE_IRQL_ANY, .Target = Device->Target, .Message = &Device->Message},
+                             .Irql = KE_IRQL_ANY, .Target = Device->Target, .Message = &Device->Message,
+                             .UpdateMessage = UpdateMessage, .UpdateContext = Device},
         };
     }
     SimAttachCpu(0);
     IRQ_STATUS Status = IoConnectInterruptEx(&Parameters);
     if (Status == IRQ_STATUS_SUCCESS && Device->Kind == DeviceLine)
         (void)IoQueryInterruptLine(Interrupt, &Device->Gsi);
+    if (Status == IRQ_STATUS_SUCCESS && Device->Kind == DeviceMessage)
+        atomic_store(&Device->MessageAddress, Device->Message.Address);
     SimDetachCpu();
     if (Status == IRQ_STATUS_SUCCESS)
         atomic_store(&Device->Interrupt, Interrupt);
@@ -112,7 +129,7 @@ static void FireDevice(DEVICE *Device)
     if (Device->Kind == DeviceLine)
         SimPulseGsi(Device->Gsi);
     else
-        SimMsiWrite(Device->Message.Address, Device->Message.Data);
+        SimMsiWrite(atomic_load(&Device->MessageAddress), Device->Message.Data);
 }
 
 static void *DeviceThread(void *Argument)
@@ -131,8 +148,17 @@ static void *DeviceThread(void *Argument)
     return NULL;
 }
 
-static void DescribeTarget(const DEVICE *Device, char *Buffer, size_t Size)
+static void DescribeTarget(const DEVICE *Device, KINTERRUPT *Interrupt, char *Buffer, size_t Size)
 {
+    uint32_t Cpu;
+    IO_ROUTING_POLICY Policy;
+    if (Interrupt != NULL && IoQueryInterruptTarget(Interrupt, &Cpu, &Policy) == IRQ_STATUS_SUCCESS) {
+        static const char *const Names[] = {"fixed", "round-robin", "lowest"};
+        snprintf(Buffer, Size, "%s", Names[Policy]);
+        if (Policy == IoRoutingFixed)
+            snprintf(Buffer, Size, "fixed cpu %u", Cpu);
+        return;
+    }
     switch (Device->Target.Kind) {
     case IoTargetCpu: snprintf(Buffer, Size, "cpu %u", Device->Target.Cpu); break;
     case IoTargetAffinity: snprintf(Buffer, Size, "affinity"); break;
@@ -143,7 +169,7 @@ static void DescribeTarget(const DEVICE *Device, char *Buffer, size_t Size)
 
 static void PrintTable(void)
 {
-    printf("\n%-6s %-7s %-6s %-12s", "dev", "source", "vector", "routing");
+    printf("\n%-6s %-7s %-6s %-13s", "dev", "source", "vector", "routing");
     for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++)
         printf(" %9s%u", "CPU", Cpu);
     printf("\n");
@@ -155,12 +181,12 @@ static void PrintTable(void)
             snprintf(Source, sizeof(Source), "GSI %u", Device->Gsi);
         else
             snprintf(Source, sizeof(Source), "MSI");
-        DescribeTarget(Device, Routing, sizeof(Routing));
+        DescribeTarget(Device, Interrupt, Routing, sizeof(Routing));
         if (Interrupt == NULL) {
-            printf("%-6s %-7s %-6s %-12s (disconnected)\n", Device->Name, Source, "-", Routing);
+            printf("%-6s %-7s %-6s %-13s (disconnected)\n", Device->Name, Source, "-", Routing);
             continue;
         }
-        printf("%-6s %-7s 0x%-4x %-12s", Device->Name, Source, KeGetInterruptVector(Interrupt), Routing);
+        printf("%-6s %-7s 0x%-4x %-13s", Device->Name, Source, KeGetInterruptVector(Interrupt), Routing);
         for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++)
             printf(" %10llu", (unsigned long long)KeQueryInterruptCount(Interrupt, Cpu));
         printf("\n");
@@ -191,35 +217,52 @@ static bool ParseRange(const char *Text, IR_CPU_SET *Mask)
     return First <= Last;
 }
 
-/* Re-routing here is disconnect + connect with the new target; the router's
- * live re-targeting (issue 5) will replace it. */
+static void MovableTarget(DEVICE *Device)
+{
+    IrCpuSetFill(&Device->Mask, CPU_COUNT);
+    Device->Target = (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Cpu = 0, .Mask = &Device->Mask};
+}
+
+/* Live moves and policies change only where the entry (or MSI address)
+ * points; affinity and broadcast need another vector layout: reconnect. */
 static void RouteDevice(DEVICE *Device, const char *How, const char *Argument)
 {
-    IO_INTERRUPT_TARGET Target = {.Kind = IoTargetCpu};
-    if (strcmp(How, "cpu") == 0 && Argument != NULL) {
-        Target.Cpu = (uint32_t)strtoul(Argument, NULL, 10);
+    KINTERRUPT *Interrupt = atomic_load(&Device->Interrupt);
+    IRQ_STATUS Status = IRQ_STATUS_SUCCESS;
+    bool Movable = Interrupt != NULL && Device->Target.Kind == IoTargetRoutable;
+    if (strcmp(How, "cpu") == 0 && Argument != NULL && Movable) {
+        Status = IoSetInterruptPolicy(Interrupt, IoRoutingFixed);
+        if (Status == IRQ_STATUS_SUCCESS)
+            Status = IoSetInterruptTarget(Interrupt, (uint32_t)strtoul(Argument, NULL, 10));
+    } else if (strcmp(How, "round-robin") == 0 && Movable) {
+        Status = IoSetInterruptPolicy(Interrupt, IoRoutingRoundRobin);
+    } else if (strcmp(How, "lowest") == 0 && Movable) {
+        Status = IoSetInterruptPolicy(Interrupt, IoRoutingLowest);
     } else if ((strcmp(How, "affinity") == 0 || strcmp(How, "broadcast") == 0) && Argument != NULL &&
                ParseRange(Argument, &Device->Mask)) {
-        Target.Kind = How[0] == 'a' ? IoTargetAffinity : IoTargetBroadcast;
-        Target.Mask = &Device->Mask;
+        IO_INTERRUPT_TARGET Previous = Device->Target;
+        DisconnectDevice(Device);
+        Device->Target = (IO_INTERRUPT_TARGET){.Kind = How[0] == 'a' ? IoTargetAffinity : IoTargetBroadcast,
+                                               .Mask = &Device->Mask};
+        Status = ConnectDevice(Device);
+        if (Status != IRQ_STATUS_SUCCESS) {
+            Device->Target = Previous;
+            ConnectDevice(Device);
+        }
+    } else if (!Movable && Interrupt != NULL && strcmp(How, "cpu") != 0) {
+        printf("%s is not movable now: 'connect' it again first\n", Device->Name);
+        return;
     } else {
-        printf("usage: route <dev> cpu <n> | affinity <a-b> | broadcast <a-b>\n");
+        printf("usage: route <dev> cpu <n> | round-robin | lowest | affinity <a-b> | broadcast <a-b>\n");
         return;
     }
-    IO_INTERRUPT_TARGET Previous = Device->Target;
-    DisconnectDevice(Device);
-    Device->Target = Target;
-    IRQ_STATUS Status = ConnectDevice(Device);
-    if (Status != IRQ_STATUS_SUCCESS) {
-        printf("route %s: %s (keeping the previous routing)\n", Device->Name, IrStatusName(Status));
-        Device->Target = Previous;
-        ConnectDevice(Device);
-    }
+    if (Status != IRQ_STATUS_SUCCESS)
+        printf("route %s %s: %s\n", Device->Name, How, IrStatusName(Status));
 }
 
 static void PrintHelp(void)
 {
-    printf("commands: route <dev> cpu <n> | route <dev> affinity <a-b> | route <dev> broadcast <a-b>\n"
+    printf("commands: route <dev> cpu <n> | round-robin | lowest | affinity <a-b> | broadcast <a-b>\n"
            "          disconnect <dev> | connect <dev> | table | help | quit\n"
            "devices:  timer kbd com1 rtc nic\n");
 }
@@ -254,8 +297,14 @@ static bool RunCommand(char *Line)
         RouteDevice(Device, Words[2], Count > 3 ? Words[3] : NULL);
     else if (strcmp(Words[0], "disconnect") == 0)
         Status = DisconnectDevice(Device);
-    else if (strcmp(Words[0], "connect") == 0)
-        Status = atomic_load(&Device->Interrupt) != NULL ? IRQ_STATUS_ALREADY_CONNECTED : ConnectDevice(Device);
+    else if (strcmp(Words[0], "connect") == 0) {
+        if (atomic_load(&Device->Interrupt) != NULL) {
+            Status = IRQ_STATUS_ALREADY_CONNECTED;
+        } else {
+            MovableTarget(Device);
+            Status = ConnectDevice(Device);
+        }
+    }
     else
         printf("unknown command; type help\n");
     pthread_mutex_unlock(&ControlLock);
@@ -273,8 +322,8 @@ static void Sleep(unsigned Milliseconds)
 static void PlayScript(void)
 {
     static const char *const Script[] = {
-        "route rtc cpu 1", "route rtc cpu 2", "route rtc cpu 3", "route nic cpu 2",
-        "route com1 affinity 1-3", "route kbd broadcast 0-3", "disconnect timer",
+        "route rtc cpu 1", "route rtc cpu 2", "route rtc cpu 3", "route nic round-robin",
+        "route timer lowest", "route com1 affinity 1-3", "route kbd broadcast 0-3", "disconnect rtc",
     };
     printf("(stdin is not a terminal: playing a short script)\n");
     PrintTable();
@@ -323,7 +372,7 @@ int main(int argc, char **argv)
     printf("), one I/O APIC, QEMU's ISA overrides\n");
 
     for (size_t Index = 0; Index < DEVICE_COUNT; Index++) {
-        Devices[Index].Target = (IO_INTERRUPT_TARGET){.Kind = IoTargetDefault};
+        MovableTarget(&Devices[Index]);
         Status = ConnectDevice(&Devices[Index]);
         if (Status != IRQ_STATUS_SUCCESS)
             fprintf(stderr, "irqsim: connect %s: %s\n", Devices[Index].Name, IrStatusName(Status));
