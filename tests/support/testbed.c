@@ -23,6 +23,25 @@ void TbShutdown(void)
     SimShutdownSystem();
 }
 
+int TbSetupFourCpus(void **State)
+{
+    (void)State;
+    TbBoot(4, 0, false);
+    return 0;
+}
+
+int TbTeardown(void **State)
+{
+    (void)State;
+    TbShutdown();
+    return 0;
+}
+
+IO_INTERRUPT_TARGET TbTargetCpu(uint32_t Cpu)
+{
+    return (IO_INTERRUPT_TARGET){.Kind = IoTargetCpu, .Cpu = Cpu};
+}
+
 uint32_t TbService(uint32_t Cpu)
 {
     uint32_t Home = SimAttachedCpu();
@@ -52,6 +71,21 @@ uint32_t TbTotalAllocatedVectors(void)
             Total += Usage.Allocated;
     }
     return Total;
+}
+
+TB_SNAPSHOT TbTakeSnapshot(void)
+{
+    TB_SNAPSHOT Snapshot = {.Vectors = TbTotalAllocatedVectors()};
+    for (uint32_t Gsi = 0; Gsi < 24; Gsi++)
+        Snapshot.Entries[Gsi] = SimIoApicPeekEntry(Gsi);
+    return Snapshot;
+}
+
+void TbAssertUnchanged(const TB_SNAPSHOT *Before)
+{
+    TB_SNAPSHOT After = TbTakeSnapshot();
+    assert_int_equal(After.Vectors, Before->Vectors);
+    assert_memory_equal(After.Entries, Before->Entries, sizeof(After.Entries));
 }
 
 IRQ_STATUS TbConnectLine(KINTERRUPT **Interrupt, PKSERVICE_ROUTINE Isr, void *Context, HL_LINE_BUS Bus,

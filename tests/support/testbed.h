@@ -29,6 +29,11 @@
 void TbBoot(uint32_t CpuCount, uint32_t OnlineCount, bool Threads);
 void TbBootConfig(const SIM_SYSTEM_CONFIG *Config);
 void TbShutdown(void);
+/* cmocka fixtures: four CPUs without service threads; shut down. */
+int TbSetupFourCpus(void **State);
+int TbTeardown(void **State);
+/* A line- or message-based target: one CPU. */
+IO_INTERRUPT_TARGET TbTargetCpu(uint32_t Cpu);
 /* Services Cpu's pending interrupts from the test thread, then re-attaches
  * to the home CPU. Returns how many were dispatched. */
 uint32_t TbService(uint32_t Cpu);
@@ -37,6 +42,16 @@ uint32_t TbService(uint32_t Cpu);
 IOAPIC_REDIRECTION_ENTRY TbPeekEntry(uint32_t Gsi);
 /* Total device vectors allocated on every CPU (leak checks). */
 uint32_t TbTotalAllocatedVectors(void);
+
+/* What a failed call must leave alone: vectors in use on every CPU and the
+ * first I/O APIC's 24 redirection entries. */
+typedef struct _TB_SNAPSHOT {
+    uint32_t Vectors;
+    uint64_t Entries[24];
+} TB_SNAPSHOT;
+
+TB_SNAPSHOT TbTakeSnapshot(void);
+void TbAssertUnchanged(const TB_SNAPSHOT *Before);
 
 /* Line-based connection with the common defaults. */
 IRQ_STATUS TbConnectLine(KINTERRUPT **Interrupt, PKSERVICE_ROUTINE Isr, void *Context, HL_LINE_BUS Bus,

@@ -60,13 +60,6 @@ static int Setup(void **State)
     return 0;
 }
 
-static int Teardown(void **State)
-{
-    (void)State;
-    TbShutdown();
-    return 0;
-}
-
 /* Sends MSIs for the shared vector round-robin to CPUs 1-3 (CPU 0 belongs
  * to the test thread). */
 static void *MsiFirer(void *Argument)
@@ -224,9 +217,9 @@ static void test_disconnect_last_user_while_firing(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_disconnect_fully_specified_while_firing, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_disconnect_line_sharer_while_firing, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_disconnect_last_user_while_firing, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_fully_specified_while_firing, Setup, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_line_sharer_while_firing, Setup, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_last_user_while_firing, Setup, TbTeardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -28,13 +28,6 @@ static int Setup(void **State)
     return 0;
 }
 
-static int Teardown(void **State)
-{
-    (void)State;
-    TbShutdown();
-    return 0;
-}
-
 static void test_generic_call_runs_everywhere(void **State)
 {
     (void)State;
@@ -80,8 +73,8 @@ static void test_two_callers_at_once(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_generic_call_runs_everywhere, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_two_callers_at_once, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_generic_call_runs_everywhere, Setup, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_two_callers_at_once, Setup, TbTeardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

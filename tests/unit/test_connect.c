@@ -11,30 +11,11 @@
 #define RTC_IRQ 8u
 #define PCI_GSI 16u
 
-static int Setup4(void **State)
-{
-    (void)State;
-    TbBoot(4, 0, false);
-    return 0;
-}
-
 static int Setup4TwoOnline(void **State)
 {
     (void)State;
     TbBoot(4, 2, false);
     return 0;
-}
-
-static int Teardown(void **State)
-{
-    (void)State;
-    TbShutdown();
-    return 0;
-}
-
-static IO_INTERRUPT_TARGET TargetCpu(uint32_t Cpu)
-{
-    return (IO_INTERRUPT_TARGET){.Kind = IoTargetCpu, .Cpu = Cpu};
 }
 
 /* The seed's first TODO: a GSI routed to each AP in turn, and the ISR sees
@@ -45,7 +26,7 @@ static void test_rtc_routed_to_each_cpu_in_turn(void **State)
     for (uint32_t Cpu = 0; Cpu < 4; Cpu++) {
         TB_ISR_RECORD Record = {.Claim = true};
         KINTERRUPT *Interrupt = NULL;
-        assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, TargetCpu(Cpu), false),
+        assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, TbTargetCpu(Cpu), false),
                          IRQ_STATUS_SUCCESS);
         uint8_t Vector = KeGetInterruptVector(Interrupt);
         IOAPIC_REDIRECTION_ENTRY Entry = TbPeekEntry(RTC_IRQ);
@@ -88,12 +69,12 @@ static void test_isa_overrides_apply(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Pit = NULL, *Acpi = NULL;
-    assert_int_equal(TbConnectLine(&Pit, TbCountingIsr, &Record, HlBusIsa, 0, TargetCpu(1), false),
+    assert_int_equal(TbConnectLine(&Pit, TbCountingIsr, &Record, HlBusIsa, 0, TbTargetCpu(1), false),
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(TbPeekEntry(2).Bits.Mask, 0);
     assert_int_equal(TbPeekEntry(0).Bits.Mask, 1);
     assert_int_equal(KeGetInterruptMode(Pit), Latched);
-    assert_int_equal(TbConnectLine(&Acpi, TbCountingIsr, &Record, HlBusIsa, 9, TargetCpu(1), false),
+    assert_int_equal(TbConnectLine(&Acpi, TbCountingIsr, &Record, HlBusIsa, 9, TbTargetCpu(1), false),
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(TbPeekEntry(9).Bits.TriggerMode, 1);
     assert_int_equal(KeGetInterruptMode(Acpi), LevelSensitive);
@@ -147,7 +128,7 @@ static void test_irql_selects_vector_class(void **State)
         .Version = CONNECT_LINE_BASED,
         .LineBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
                       .Line = {.Bus = HlBusIsa, .Number = RTC_IRQ}, .Irql = 9, .SynchronizeIrql = 11,
-                      .Target = TargetCpu(2)},
+                      .Target = TbTargetCpu(2)},
     };
     assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
     assert_int_equal(KeGetInterruptVector(Interrupt) >> 4, 9);
@@ -197,7 +178,7 @@ static void test_message_based_reaches_target(void **State)
     IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
         .Version = CONNECT_MESSAGE_BASED,
         .MessageBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
-                         .Irql = KE_IRQL_ANY, .Target = TargetCpu(3), .Message = &Message},
+                         .Irql = KE_IRQL_ANY, .Target = TbTargetCpu(3), .Message = &Message},
     };
     assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
     assert_int_equal(Message.Address & 0xFFF00000u, 0xFEE00000u);
@@ -217,9 +198,9 @@ static void test_shared_level_chain(void **State)
     TB_ISR_RECORD First = {.Claim = false, .Deassert = true, .DeassertGsi = PCI_GSI};
     TB_ISR_RECORD Second = {.Claim = true, .Deassert = true, .DeassertGsi = PCI_GSI};
     KINTERRUPT *A = NULL, *B = NULL;
-    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &First, HlBusPci, PCI_GSI, TargetCpu(1), true),
+    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &First, HlBusPci, PCI_GSI, TbTargetCpu(1), true),
                      IRQ_STATUS_SUCCESS);
-    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Second, HlBusPci, PCI_GSI, TargetCpu(2), true),
+    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Second, HlBusPci, PCI_GSI, TbTargetCpu(2), true),
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(KeGetInterruptVector(A), KeGetInterruptVector(B));
     IR_CPU_SET Cpus;
@@ -256,7 +237,7 @@ static void test_unclaimed_interrupts_counted(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = false};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TargetCpu(2), false),
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TbTargetCpu(2), false),
                      IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     for (int Round = 0; Round < 3; Round++) {
@@ -273,45 +254,25 @@ static void test_unclaimed_interrupts_counted(void **State)
 
 /* ---- Bad input: a status, and nothing changed ------------------------------------ */
 
-typedef struct _SNAPSHOT {
-    uint32_t Vectors;
-    uint64_t Entries[24];
-} SNAPSHOT;
-
-static SNAPSHOT TakeSnapshot(void)
-{
-    SNAPSHOT Snapshot = {.Vectors = TbTotalAllocatedVectors()};
-    for (uint32_t Gsi = 0; Gsi < 24; Gsi++)
-        Snapshot.Entries[Gsi] = SimIoApicPeekEntry(Gsi);
-    return Snapshot;
-}
-
-static void AssertUnchanged(const SNAPSHOT *Before)
-{
-    SNAPSHOT After = TakeSnapshot();
-    assert_int_equal(After.Vectors, Before->Vectors);
-    assert_memory_equal(After.Entries, Before->Entries, sizeof(After.Entries));
-}
-
 static void test_exclusive_vs_shared_conflict(void **State)
 {
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *A = NULL, *B = NULL;
-    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TargetCpu(1), false),
+    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TbTargetCpu(1), false),
                      IRQ_STATUS_SUCCESS);
-    SNAPSHOT Before = TakeSnapshot();
-    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TargetCpu(1), true),
+    TB_SNAPSHOT Before = TbTakeSnapshot();
+    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TbTargetCpu(1), true),
                      IRQ_STATUS_SHARING_VIOLATION);
-    AssertUnchanged(&Before);
+    TbAssertUnchanged(&Before);
     assert_int_equal(IoDisconnectInterrupt(A), IRQ_STATUS_SUCCESS);
 
-    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TargetCpu(1), true),
+    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TbTargetCpu(1), true),
                      IRQ_STATUS_SUCCESS);
-    Before = TakeSnapshot();
-    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TargetCpu(1), false),
+    Before = TbTakeSnapshot();
+    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TbTargetCpu(1), false),
                      IRQ_STATUS_SHARING_VIOLATION);
-    AssertUnchanged(&Before);
+    TbAssertUnchanged(&Before);
     assert_int_equal(IoDisconnectInterrupt(A), IRQ_STATUS_SUCCESS);
 }
 
@@ -320,17 +281,17 @@ static void test_level_edge_mismatch_on_shared_line(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *A = NULL, *B = NULL;
-    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &Record, HlBusGsi, 20, TargetCpu(1), true),
+    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &Record, HlBusGsi, 20, TbTargetCpu(1), true),
                      IRQ_STATUS_SUCCESS); /* GSI >= 16: level, active low */
-    SNAPSHOT Before = TakeSnapshot();
+    TB_SNAPSHOT Before = TbTakeSnapshot();
     IO_CONNECT_INTERRUPT_PARAMETERS Edge = {
         .Version = CONNECT_LINE_BASED,
         .LineBased = {.InterruptObject = &B, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
                       .Line = {.Bus = HlBusGsi, .Number = 20, .Trigger = HlLineEdge, .Polarity = HlLineActiveLow},
-                      .Irql = KE_IRQL_ANY, .ShareVector = true, .Target = TargetCpu(1)},
+                      .Irql = KE_IRQL_ANY, .ShareVector = true, .Target = TbTargetCpu(1)},
     };
     assert_int_equal(IoConnectInterruptEx(&Edge), IRQ_STATUS_TRIGGER_MISMATCH);
-    AssertUnchanged(&Before);
+    TbAssertUnchanged(&Before);
     assert_int_equal(IoDisconnectInterrupt(A), IRQ_STATUS_SUCCESS);
 }
 
@@ -339,17 +300,17 @@ static void test_bad_line_input_changes_nothing(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    SNAPSHOT Before = TakeSnapshot();
+    TB_SNAPSHOT Before = TbTakeSnapshot();
     IR_CPU_SET Empty;
     IrCpuSetZero(&Empty);
 
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusGsi, 24, TargetCpu(0), false),
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusGsi, 24, TbTargetCpu(0), false),
                      IRQ_STATUS_INVALID_GSI);
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 16, TargetCpu(0), false),
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 16, TbTargetCpu(0), false),
                      IRQ_STATUS_INVALID_GSI);
-    assert_int_equal(TbConnectLine(&Interrupt, NULL, &Record, HlBusIsa, 4, TargetCpu(0), false),
+    assert_int_equal(TbConnectLine(&Interrupt, NULL, &Record, HlBusIsa, 4, TbTargetCpu(0), false),
                      IRQ_STATUS_INVALID_PARAMETER);
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TargetCpu(9), false),
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TbTargetCpu(9), false),
                      IRQ_STATUS_INVALID_CPU);
     IO_INTERRUPT_TARGET EmptyMask = {.Kind = IoTargetAffinity, .Mask = &Empty};
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, EmptyMask, false),
@@ -359,13 +320,13 @@ static void test_bad_line_input_changes_nothing(void **State)
         .Version = CONNECT_LINE_BASED,
         .LineBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
                       .Line = {.Bus = HlBusIsa, .Number = 4}, .Irql = 8, .SynchronizeIrql = 7,
-                      .Target = TargetCpu(0)},
+                      .Target = TbTargetCpu(0)},
     };
     assert_int_equal(IoConnectInterruptEx(&LowSync), IRQ_STATUS_INVALID_IRQL);
     IO_CONNECT_INTERRUPT_PARAMETERS BadVersion = {.Version = 7};
     assert_int_equal(IoConnectInterruptEx(&BadVersion), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(IoConnectInterruptEx(NULL), IRQ_STATUS_INVALID_PARAMETER);
-    AssertUnchanged(&Before);
+    TbAssertUnchanged(&Before);
 }
 
 static void test_offline_cpu_refused(void **State)
@@ -373,8 +334,8 @@ static void test_offline_cpu_refused(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    SNAPSHOT Before = TakeSnapshot();
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TargetCpu(3), false),
+    TB_SNAPSHOT Before = TbTakeSnapshot();
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TbTargetCpu(3), false),
                      IRQ_STATUS_EMPTY_AFFINITY);
     IR_CPU_SET Offline;
     IrCpuSetZero(&Offline);
@@ -386,7 +347,7 @@ static void test_offline_cpu_refused(void **State)
     assert_int_equal(IoConnectInterrupt(&Interrupt, TbCountingIsr, &Record, NULL, 0x61, 6, 6, Latched, false,
                                         &Offline, false),
                      IRQ_STATUS_EMPTY_AFFINITY);
-    AssertUnchanged(&Before);
+    TbAssertUnchanged(&Before);
 }
 
 static void test_fully_specified_rules(void **State)
@@ -398,7 +359,7 @@ static void test_fully_specified_rules(void **State)
     IrCpuSetZero(&Mask);
     IrCpuSetAdd(&Mask, 1);
     IrCpuSetAdd(&Mask, 2);
-    SNAPSHOT Before = TakeSnapshot();
+    TB_SNAPSHOT Before = TbTakeSnapshot();
 
     assert_int_equal(IoConnectInterrupt(&Interrupt, TbCountingIsr, &Record, NULL, 0x10, 1, 1, Latched, false, &Mask,
                                         false),
@@ -418,7 +379,7 @@ static void test_fully_specified_rules(void **State)
     assert_int_equal(IoConnectInterrupt(&Interrupt, TbCountingIsr, &Record, NULL, 0x61, 6, 6, Latched, false, &Mask,
                                         true),
                      IRQ_STATUS_NOT_SUPPORTED);
-    AssertUnchanged(&Before);
+    TbAssertUnchanged(&Before);
 
     /* The vector on every CPU of the mask; exclusive means exclusive. */
     assert_int_equal(IoConnectInterrupt(&Interrupt, TbCountingIsr, &Record, NULL, 0x61, 6, 6, Latched, false, &Mask,
@@ -434,7 +395,7 @@ static void test_fully_specified_rules(void **State)
     assert_int_equal(KeQueryInterruptCount(Interrupt, 2), 1);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
     assert_false(KeIsVectorAllocated(1, 0x61));
-    AssertUnchanged(&Before);
+    TbAssertUnchanged(&Before);
 }
 
 static void test_disconnect_twice_or_never_connected(void **State)
@@ -442,16 +403,16 @@ static void test_disconnect_twice_or_never_connected(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TargetCpu(1), false),
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TbTargetCpu(1), false),
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
-    SNAPSHOT Before = TakeSnapshot();
+    TB_SNAPSHOT Before = TbTakeSnapshot();
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_NOT_CONNECTED);
     assert_int_equal(IoDisconnectInterrupt(NULL), IRQ_STATUS_INVALID_PARAMETER);
     static _Alignas(64) uint8_t Garbage[4096];
     assert_int_equal(IoDisconnectInterrupt((KINTERRUPT *)Garbage), IRQ_STATUS_NOT_CONNECTED);
     assert_int_equal(KeDisconnectInterrupt((KINTERRUPT *)Garbage, NULL), IRQ_STATUS_NOT_CONNECTED);
-    AssertUnchanged(&Before);
+    TbAssertUnchanged(&Before);
 }
 
 /* IRQL 6 owns the 16 vectors 0x60-0x6F on a CPU: the 17th connect fails and
@@ -466,19 +427,19 @@ static void test_vector_exhaustion(void **State)
         IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
             .Version = CONNECT_MESSAGE_BASED,
             .MessageBased = {.InterruptObject = &Objects[Index], .ServiceRoutine = TbCountingIsr,
-                             .ServiceContext = &Record, .Irql = 6, .Target = TargetCpu(1), .Message = &Message},
+                             .ServiceContext = &Record, .Irql = 6, .Target = TbTargetCpu(1), .Message = &Message},
         };
         assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
     }
-    SNAPSHOT Before = TakeSnapshot();
+    TB_SNAPSHOT Before = TbTakeSnapshot();
     KINTERRUPT *Extra = NULL;
     IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
         .Version = CONNECT_MESSAGE_BASED,
         .MessageBased = {.InterruptObject = &Extra, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
-                         .Irql = 6, .Target = TargetCpu(1), .Message = &Message},
+                         .Irql = 6, .Target = TbTargetCpu(1), .Message = &Message},
     };
     assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_VECTOR_EXHAUSTED);
-    AssertUnchanged(&Before);
+    TbAssertUnchanged(&Before);
     for (int Index = 0; Index < 16; Index++)
         assert_int_equal(IoDisconnectInterrupt(Objects[Index]), IRQ_STATUS_SUCCESS);
     assert_int_equal(TbTotalAllocatedVectors(), 0);
@@ -487,22 +448,22 @@ static void test_vector_exhaustion(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_rtc_routed_to_each_cpu_in_turn, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_default_target_is_cpu0, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_isa_overrides_apply, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_affinity_picks_least_loaded_cpu, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_irql_selects_vector_class, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_broadcast_reaches_every_cpu_of_set, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_message_based_reaches_target, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_shared_level_chain, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_unclaimed_interrupts_counted, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_exclusive_vs_shared_conflict, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_level_edge_mismatch_on_shared_line, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_bad_line_input_changes_nothing, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_offline_cpu_refused, Setup4TwoOnline, Teardown),
-        cmocka_unit_test_setup_teardown(test_fully_specified_rules, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_disconnect_twice_or_never_connected, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_vector_exhaustion, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_rtc_routed_to_each_cpu_in_turn, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_default_target_is_cpu0, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_isa_overrides_apply, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_affinity_picks_least_loaded_cpu, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_irql_selects_vector_class, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_broadcast_reaches_every_cpu_of_set, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_message_based_reaches_target, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_shared_level_chain, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_unclaimed_interrupts_counted, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_exclusive_vs_shared_conflict, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_level_edge_mismatch_on_shared_line, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_bad_line_input_changes_nothing, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_offline_cpu_refused, Setup4TwoOnline, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_fully_specified_rules, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_twice_or_never_connected, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_vector_exhaustion, TbSetupFourCpus, TbTeardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

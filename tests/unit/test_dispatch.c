@@ -6,25 +6,6 @@
 
 #include <stdatomic.h>
 
-static int Setup(void **State)
-{
-    (void)State;
-    TbBoot(4, 0, false);
-    return 0;
-}
-
-static int Teardown(void **State)
-{
-    (void)State;
-    TbShutdown();
-    return 0;
-}
-
-static IO_INTERRUPT_TARGET TargetCpu(uint32_t Cpu)
-{
-    return (IO_INTERRUPT_TARGET){.Kind = IoTargetCpu, .Cpu = Cpu};
-}
-
 typedef struct _SYNC_PROBE {
     KINTERRUPT *Interrupt;
     KSPIN_LOCK *Lock;
@@ -53,7 +34,7 @@ static void test_synchronize_execution_holds_lock_and_irql(void **State)
         .Version = CONNECT_LINE_BASED,
         .LineBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
                       .SpinLock = &Lock, .Line = {.Bus = HlBusIsa, .Number = 4}, .Irql = 7, .SynchronizeIrql = 8,
-                      .Target = TargetCpu(TB_HOME_CPU)},
+                      .Target = TbTargetCpu(TB_HOME_CPU)},
     };
     assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
 
@@ -78,7 +59,7 @@ static void test_raised_irql_holds_interrupt_pending(void **State)
     IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
         .Version = CONNECT_LINE_BASED,
         .LineBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
-                      .Line = {.Bus = HlBusIsa, .Number = 4}, .Irql = 6, .Target = TargetCpu(TB_HOME_CPU)},
+                      .Line = {.Bus = HlBusIsa, .Number = 4}, .Irql = 6, .Target = TbTargetCpu(TB_HOME_CPU)},
     };
     assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
@@ -108,7 +89,7 @@ static void test_shared_edge_chain_runs_all(void **State)
     TB_ISR_RECORD *Records[3] = {&A, &B, &C};
     for (int Index = 0; Index < 3; Index++)
         assert_int_equal(
-            TbConnectLine(&Objects[Index], TbCountingIsr, Records[Index], HlBusIsa, 3, TargetCpu(2), true),
+            TbConnectLine(&Objects[Index], TbCountingIsr, Records[Index], HlBusIsa, 3, TbTargetCpu(2), true),
             IRQ_STATUS_SUCCESS);
     SimPulseGsi(3);
     assert_int_equal(TbService(2), 1);
@@ -171,12 +152,12 @@ static void test_vector_without_objects_is_unclaimed(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_synchronize_execution_holds_lock_and_irql, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_raised_irql_holds_interrupt_pending, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_shared_edge_chain_runs_all, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_spurious_vector_counted_without_eoi, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_system_vector_handler, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_vector_without_objects_is_unclaimed, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_synchronize_execution_holds_lock_and_irql, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_raised_irql_holds_interrupt_pending, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_shared_edge_chain_runs_all, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_spurious_vector_counted_without_eoi, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_system_vector_handler, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_vector_without_objects_is_unclaimed, TbSetupFourCpus, TbTeardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

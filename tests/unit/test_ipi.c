@@ -28,13 +28,6 @@ static int Setup(void **State)
     return 0;
 }
 
-static int Teardown(void **State)
-{
-    (void)State;
-    TbShutdown();
-    return 0;
-}
-
 static void test_ipi_to_one_cpu(void **State)
 {
     (void)State;
@@ -132,11 +125,11 @@ static void test_bad_ipi_targets(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_ipi_to_one_cpu, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_ipi_to_set_all_and_all_but_self, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_ipi_masked_by_irql, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_messages_coalesce_without_loss, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_bad_ipi_targets, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_ipi_to_one_cpu, Setup, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_ipi_to_set_all_and_all_but_self, Setup, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_ipi_masked_by_irql, Setup, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_messages_coalesce_without_loss, Setup, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_bad_ipi_targets, Setup, TbTeardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

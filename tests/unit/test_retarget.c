@@ -279,26 +279,13 @@ static void test_not_movable_and_not_connected(void **State)
     free(Storage);
 }
 
-typedef struct _SNAPSHOT {
-    uint32_t Vectors;
-    uint64_t Entries[24];
-} SNAPSHOT;
-
-static SNAPSHOT TakeSnapshot(void)
-{
-    SNAPSHOT Snapshot = {.Vectors = TbTotalAllocatedVectors()};
-    for (uint32_t Gsi = 0; Gsi < 24; Gsi++)
-        Snapshot.Entries[Gsi] = SimIoApicPeekEntry(Gsi);
-    return Snapshot;
-}
-
 /* Bad routable connect requests (CPU 3 is offline here) leave no trace. */
 static void test_bad_routable_connects_change_nothing(void **State)
 {
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    SNAPSHOT Before = TakeSnapshot();
+    TB_SNAPSHOT Before = TbTakeSnapshot();
     static const uint32_t Members[] = {1, 3};
     IR_CPU_SET Mask = SetOf(Members, 2);
     static const uint32_t OfflineOnly[] = {3};
@@ -321,9 +308,7 @@ static void test_bad_routable_connects_change_nothing(void **State)
                          .Irql = KE_IRQL_ANY, .Target = Routable(&Mask, 1), .Message = &Message},
     };
     assert_int_equal(IoConnectInterruptEx(&NoRoutine), IRQ_STATUS_INVALID_PARAMETER);
-    SNAPSHOT After = TakeSnapshot();
-    assert_int_equal(After.Vectors, Before.Vectors);
-    assert_memory_equal(After.Entries, Before.Entries, sizeof(After.Entries));
+    TbAssertUnchanged(&Before);
 
     /* The offline CPU of the mask is left out of the set, and refused as a target. */
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
