@@ -18,12 +18,26 @@ static int Setup4TwoOnline(void **State)
     return 0;
 }
 
+static int Setup8(void **State)
+{
+    (void)State;
+    TbBoot(8, 0, false);
+    return 0;
+}
+
+static int Setup64(void **State)
+{
+    (void)State;
+    TbBoot(64, 0, false);
+    return 0;
+}
+
 /* The seed's first TODO: a GSI routed to each AP in turn, and the ISR sees
- * the CPU (and APIC id) it was sent to. */
+ * the CPU (and APIC id) it was sent to. Run at 4, 8 and 64 CPUs. */
 static void test_rtc_routed_to_each_cpu_in_turn(void **State)
 {
     (void)State;
-    for (uint32_t Cpu = 0; Cpu < 4; Cpu++) {
+    for (uint32_t Cpu = 0; Cpu < KeQueryProcessorCount(); Cpu++) {
         TB_ISR_RECORD Record = {.Claim = true};
         KINTERRUPT *Interrupt = NULL;
         assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, TbTargetCpu(Cpu), false),
@@ -449,6 +463,8 @@ int main(void)
 {
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test_setup_teardown(test_rtc_routed_to_each_cpu_in_turn, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_rtc_routed_to_each_cpu_in_turn, Setup8, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_rtc_routed_to_each_cpu_in_turn, Setup64, TbTeardown),
         cmocka_unit_test_setup_teardown(test_default_target_is_cpu0, TbSetupFourCpus, TbTeardown),
         cmocka_unit_test_setup_teardown(test_isa_overrides_apply, TbSetupFourCpus, TbTeardown),
         cmocka_unit_test_setup_teardown(test_affinity_picks_least_loaded_cpu, TbSetupFourCpus, TbTeardown),
