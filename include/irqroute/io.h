@@ -145,7 +145,7 @@ typedef enum _IO_ROUTING_POLICY {
     IoRoutingFixed = 0,  /* stay where IoSetInterruptTarget put it (the default) */
     IoRoutingRoundRobin, /* the next online CPU of the set: after k*n interrupts each of n CPUs got k */
     IoRoutingLowest,     /* the CPU of the set at the lowest IRQL (KeQueryProcessorIrql; the CPU
-                            that just took the interrupt counts at PASSIVE_LEVEL, route.c); ties rotate */
+                            that just took the interrupt counts at the IRQL it returns to); ties rotate */
     IoRoutingPolicyCount
 } IO_ROUTING_POLICY;
 
@@ -172,5 +172,68 @@ IRQ_STATUS IoSetInterruptPolicy(KINTERRUPT *Interrupt, IO_ROUTING_POLICY Policy)
 /* Where a movable interrupt is delivered now, and its policy (either pointer
  * may be NULL). NOT_SUPPORTED for an interrupt that is not movable. */
 IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IO_ROUTING_POLICY *Policy);
+
+/* ======================================================================== */
+/* Device templates (src/io/device.c)                                       */
+/* ======================================================================== */
+
+/* How a device's interrupts are routed. A zeroed template is FIXED to CPU 0.
+ *
+ * Windows' IRQ_DEVICE_POLICY maps onto these (no NUMA distances here, so
+ * "close" processors are all processors of the mask):
+ *   IrqPolicyMachineDefault               -> IoDeviceFixed, Cpu 0 (the default)
+ *   IrqPolicyAllCloseProcessors           -> IoDeviceAffinity over the close set
+ *   IrqPolicyOneCloseProcessor            -> IoDeviceFixed to one CPU of it
+ *   IrqPolicyAllProcessorsInMachine       -> IoDeviceAffinity over every CPU
+ *   IrqPolicySpecifiedProcessors          -> IoDeviceAffinity over Mask
+ *   IrqPolicySpreadMessagesAcrossAllProcessors -> IoDeviceSpread
+ * and the router's per-interrupt policies: ROUND_ROBIN -> IoDeviceRoundRobin,
+ * LOWEST_PRIORITY -> IoDeviceLowest, BROADCAST -> IoDeviceBroadcast. */
+typedef enum _IO_DEVICE_ROUTING {
+    IoDeviceFixed = 0,    /* every interrupt to Cpu; movable over Mask when a Mask is given */
+    IoDeviceRoundRobin,   /* movable over Mask, re-targeted to the next CPU after each interrupt */
+    IoDeviceLowest,       /* movable over Mask, re-targeted to the lowest-IRQL CPU after each interrupt */
+    IoDeviceBroadcast,    /* every CPU of Mask receives each interrupt (logical destination) */
+    IoDeviceAffinity,     /* the least-loaded CPU of Mask, chosen at connect time */
+    IoDeviceSpread,       /* interrupt i of the device to the i-th CPU of Mask (cyclically) */
+    IoDeviceRoutingCount
+} IO_DEVICE_ROUTING;
+
+#define IO_DEVICE_MAX_INTERRUPTS 8u
+
+typedef enum _IO_DEVICE_INTERRUPT_KIND { IoDeviceLines = 0, IoDeviceMessages } IO_DEVICE_INTERRUPT_KIND;
+
+typedef struct _IO_DEVICE_TEMPLATE {
+    const char *Name;
+    IO_DEVICE_INTERRUPT_KIND Kind;
+    /* Lines: Count lines Lines[0..Count-1] on Bus; messages: Count MSI vectors. */
+    HL_LINE_BUS Bus;
+    uint32_t Lines[IO_DEVICE_MAX_INTERRUPTS];
+    uint32_t Count;
+    HL_LINE_OPTION Trigger;  /* lines only; HlLineDefault: the bus's */
+    HL_LINE_OPTION Polarity; /* lines only */
+    KIRQL Irql;              /* 0 is taken as KE_IRQL_ANY: any device class */
+    bool Share;              /* lines only */
+    IO_DEVICE_ROUTING Routing;
+    uint32_t Cpu;            /* IoDeviceFixed */
+    const IR_CPU_SET *Mask;  /* every routing but a plain IoDeviceFixed */
+    /* Messages whose routing moves them need it (IoConnectInterruptEx). */
+    PIO_MSI_UPDATE_ROUTINE UpdateMessage;
+    void *UpdateContext;
+} IO_DEVICE_TEMPLATE;
+
+typedef struct _IO_DEVICE_CONNECTION {
+    uint32_t Count;
+    KINTERRUPT *Interrupts[IO_DEVICE_MAX_INTERRUPTS];
+    HL_MSI_MESSAGE Messages[IO_DEVICE_MAX_INTERRUPTS]; /* message-based: what to program */
+} IO_DEVICE_CONNECTION;
+
+/* Connects every interrupt of the device with one ISR and context, all or
+ * nothing: on failure whatever was connected is disconnected again and the
+ * status of the first failure is returned. */
+IRQ_STATUS IoConnectDevice(const IO_DEVICE_TEMPLATE *Template, PKSERVICE_ROUTINE ServiceRoutine,
+                           void *ServiceContext, IO_DEVICE_CONNECTION *Connection);
+/* Disconnects every interrupt of the device (IoDisconnectInterrupt each). */
+IRQ_STATUS IoDisconnectDevice(IO_DEVICE_CONNECTION *Connection);
 
 #endif

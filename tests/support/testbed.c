@@ -81,11 +81,18 @@ TB_SNAPSHOT TbTakeSnapshot(void)
     return Snapshot;
 }
 
+/* A masked entry delivers nothing whatever its other fields hold (a freed
+ * line keeps its last vector and destination, masked), so two masked entries
+ * count as the same state; an unmasked one must match bit for bit. */
 void TbAssertUnchanged(const TB_SNAPSHOT *Before)
 {
     TB_SNAPSHOT After = TbTakeSnapshot();
     assert_int_equal(After.Vectors, Before->Vectors);
-    assert_memory_equal(After.Entries, Before->Entries, sizeof(After.Entries));
+    for (uint32_t Gsi = 0; Gsi < 24; Gsi++) {
+        IOAPIC_REDIRECTION_ENTRY Old = {.Value = Before->Entries[Gsi]}, New = {.Value = After.Entries[Gsi]};
+        if (!(Old.Bits.Mask && New.Bits.Mask))
+            assert_int_equal(New.Value, Old.Value);
+    }
 }
 
 IRQ_STATUS TbConnectLine(KINTERRUPT **Interrupt, PKSERVICE_ROUTINE Isr, void *Context, HL_LINE_BUS Bus,

@@ -1,0 +1,131 @@
+/*
+ * Device templates: a device describes its interrupts once (lines or MSI
+ * messages, trigger, polarity, IRQL, share flag, routing) and is connected and
+ * disconnected in one call. Each interrupt goes through IoConnectInterruptEx;
+ * the template's routing picks the target kind and, for the per-interrupt
+ * policies, the movable connection plus IoSetInterruptPolicy.
+ */
+#include <irqroute/io.h>
+
+static bool IopRoutingNeedsMask(IO_DEVICE_ROUTING Routing)
+{
+    return Routing != IoDeviceFixed;
+}
+
+static IRQ_STATUS IopCheckTemplate(const IO_DEVICE_TEMPLATE *Template)
+{
+    if (Template->Kind != IoDeviceLines && Template->Kind != IoDeviceMessages)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (Template->Count == 0 || Template->Count > IO_DEVICE_MAX_INTERRUPTS)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if ((unsigned)Template->Routing >= IoDeviceRoutingCount)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (IopRoutingNeedsMask(Template->Routing) && Template->Mask == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* The Index-th CPU of Mask, counting cyclically (IoDeviceSpread). */
+static uint32_t IopNthCpu(const IR_CPU_SET *Mask, uint32_t Index)
+{
+    uint32_t Weight = IrCpuSetWeight(Mask);
+    if (Weight == 0)
+        return IR_CPU_NONE;
+    uint32_t Cpu = IrCpuSetFirst(Mask);
+    for (uint32_t Step = 0; Step < Index % Weight; Step++)
+        Cpu = IrCpuSetNext(Mask, Cpu);
+    return Cpu;
+}
+
+static IO_INTERRUPT_TARGET IopTargetOf(const IO_DEVICE_TEMPLATE *Template, uint32_t Index, IO_ROUTING_POLICY *Policy)
+{
+    *Policy = IoRoutingFixed;
+    switch (Template->Routing) {
+    case IoDeviceRoundRobin:
+        *Policy = IoRoutingRoundRobin;
+        return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Cpu = IR_CPU_NONE, .Mask = Template->Mask};
+    case IoDeviceLowest:
+        *Policy = IoRoutingLowest;
+        return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Cpu = IR_CPU_NONE, .Mask = Template->Mask};
+    case IoDeviceBroadcast:
+        return (IO_INTERRUPT_TARGET){.Kind = IoTargetBroadcast, .Mask = Template->Mask};
+    case IoDeviceAffinity:
+        return (IO_INTERRUPT_TARGET){.Kind = IoTargetAffinity, .Mask = Template->Mask};
+    case IoDeviceSpread:
+        return (IO_INTERRUPT_TARGET){.Kind = IoTargetCpu, .Cpu = IopNthCpu(Template->Mask, Index)};
+    case IoDeviceFixed:
+    default:
+        if (Template->Mask != NULL) /* movable later, among Mask */
+            return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Cpu = Template->Cpu, .Mask = Template->Mask};
+        return (IO_INTERRUPT_TARGET){.Kind = IoTargetCpu, .Cpu = Template->Cpu};
+    }
+}
+
+static IRQ_STATUS IopConnectDeviceInterrupt(const IO_DEVICE_TEMPLATE *Template, uint32_t Index,
+                                            PKSERVICE_ROUTINE ServiceRoutine, void *ServiceContext,
+                                            IO_DEVICE_CONNECTION *Connection)
+{
+    IO_ROUTING_POLICY Policy;
+    IO_INTERRUPT_TARGET Target = IopTargetOf(Template, Index, &Policy);
+    KIRQL Irql = Template->Irql == 0 ? KE_IRQL_ANY : Template->Irql;
+    KINTERRUPT **Interrupt = &Connection->Interrupts[Index];
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters;
+    if (Template->Kind == IoDeviceLines) {
+        Parameters = (IO_CONNECT_INTERRUPT_PARAMETERS){
+            .Version = CONNECT_LINE_BASED,
+            .LineBased = {.InterruptObject = Interrupt, .ServiceRoutine = ServiceRoutine,
+                          .ServiceContext = ServiceContext,
+                          .Line = {.Bus = Template->Bus, .Number = Template->Lines[Index],
+                                   .Trigger = Template->Trigger, .Polarity = Template->Polarity},
+                          .Irql = Irql, .ShareVector = Template->Share, .Target = Target},
+        };
+    } else {
+        Parameters = (IO_CONNECT_INTERRUPT_PARAMETERS){
+            .Version = CONNECT_MESSAGE_BASED,
+            .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = ServiceRoutine,
+                             .ServiceContext = ServiceContext, .Irql = Irql, .Target = Target,
+                             .Message = &Connection->Messages[Index], .UpdateMessage = Template->UpdateMessage,
+                             .UpdateContext = Template->UpdateContext},
+        };
+    }
+    IRQ_STATUS Status = IoConnectInterruptEx(&Parameters);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    Connection->Count = Index + 1;
+    return Policy == IoRoutingFixed ? IRQ_STATUS_SUCCESS : IoSetInterruptPolicy(*Interrupt, Policy);
+}
+
+IRQ_STATUS IoConnectDevice(const IO_DEVICE_TEMPLATE *Template, PKSERVICE_ROUTINE ServiceRoutine,
+                           void *ServiceContext, IO_DEVICE_CONNECTION *Connection)
+{
+    if (Template == NULL || ServiceRoutine == NULL || Connection == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    IRQ_STATUS Status = IopCheckTemplate(Template);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    Connection->Count = 0;
+    for (uint32_t Index = 0; Index < IO_DEVICE_MAX_INTERRUPTS; Index++)
+        Connection->Interrupts[Index] = NULL;
+    for (uint32_t Index = 0; Index < Template->Count && Status == IRQ_STATUS_SUCCESS; Index++)
+        Status = IopConnectDeviceInterrupt(Template, Index, ServiceRoutine, ServiceContext, Connection);
+    if (Status != IRQ_STATUS_SUCCESS)
+        (void)IoDisconnectDevice(Connection);
+    return Status;
+}
+
+IRQ_STATUS IoDisconnectDevice(IO_DEVICE_CONNECTION *Connection)
+{
+    if (Connection == NULL || Connection->Count > IO_DEVICE_MAX_INTERRUPTS)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (Connection->Count == 0)
+        return IRQ_STATUS_NOT_CONNECTED;
+    IRQ_STATUS Result = IRQ_STATUS_SUCCESS;
+    for (uint32_t Index = Connection->Count; Index-- > 0;) {
+        IRQ_STATUS Status = IoDisconnectInterrupt(Connection->Interrupts[Index]);
+        if (Status != IRQ_STATUS_SUCCESS && Result == IRQ_STATUS_SUCCESS)
+            Result = Status;
+        Connection->Interrupts[Index] = NULL;
+    }
+    Connection->Count = 0;
+    return Result;
+}

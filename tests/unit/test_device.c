@@ -1,0 +1,200 @@
+/*
+ * Device templates: one call connects every interrupt of a device with its
+ * routing, one call disconnects them; all or nothing.
+ */
+#include "testbed.h"
+
+#include <stdatomic.h>
+
+static IR_CPU_SET Cpus(uint32_t First, uint32_t Last)
+{
+    IR_CPU_SET Set;
+    IrCpuSetZero(&Set);
+    for (uint32_t Cpu = First; Cpu <= Last; Cpu++)
+        IrCpuSetAdd(&Set, Cpu);
+    return Set;
+}
+
+static void PulseAndServiceAll(uint32_t Gsi)
+{
+    SimPulseGsi(Gsi);
+    for (uint32_t Cpu = 0; Cpu < 4; Cpu++)
+        TbService(Cpu);
+}
+
+/* A zeroed routing is the default: FIXED to CPU 0. */
+static void test_default_template_is_fixed_cpu0(void **State)
+{
+    (void)State;
+    IO_DEVICE_TEMPLATE Rtc = {.Name = "rtc", .Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {8}, .Count = 1};
+    TB_ISR_RECORD Record = {.Claim = true};
+    IO_DEVICE_CONNECTION Connection;
+    assert_int_equal(IoConnectDevice(&Rtc, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Connection.Count, 1);
+    assert_int_equal(TbPeekEntry(8).Bits.Destination, SimCpuApicId(0));
+    PulseAndServiceAll(8);
+    assert_int_equal(atomic_load(&Record.Calls), 1);
+    assert_int_equal(atomic_load(&Record.LastCpu), 0);
+    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbPeekEntry(8).Bits.Mask, 1);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_NOT_CONNECTED);
+}
+
+static void test_two_lines_fixed_to_one_cpu(void **State)
+{
+    (void)State;
+    IO_DEVICE_TEMPLATE Uart = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {3, 4}, .Count = 2,
+                               .Routing = IoDeviceFixed, .Cpu = 2};
+    TB_ISR_RECORD Record = {.Claim = true};
+    IO_DEVICE_CONNECTION Connection;
+    assert_int_equal(IoConnectDevice(&Uart, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbPeekEntry(3).Bits.Destination, SimCpuApicId(2));
+    assert_int_equal(TbPeekEntry(4).Bits.Destination, SimCpuApicId(2));
+    PulseAndServiceAll(3);
+    PulseAndServiceAll(4);
+    assert_int_equal(atomic_load(&Record.Calls), 2);
+    assert_int_equal(atomic_load(&Record.LastCpu), 2);
+    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
+/* ROUND_ROBIN: after k*n interrupts each of the n CPUs got k. */
+static void test_round_robin_template_is_fair(void **State)
+{
+    (void)State;
+    IR_CPU_SET Mask = Cpus(1, 3);
+    IO_DEVICE_TEMPLATE Timer = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {0}, .Count = 1,
+                                .Routing = IoDeviceRoundRobin, .Mask = &Mask};
+    TB_ISR_RECORD Record = {.Claim = true};
+    IO_DEVICE_CONNECTION Connection;
+    assert_int_equal(IoConnectDevice(&Timer, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    for (int Round = 0; Round < 9; Round++)
+        PulseAndServiceAll(2); /* IRQ0 arrives on GSI2 */
+    for (uint32_t Cpu = 1; Cpu <= 3; Cpu++)
+        assert_int_equal(KeQueryInterruptCount(Connection.Interrupts[0], Cpu), 3);
+    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
+/* LOWEST: with CPUs 1 and 2 held at raised IRQLs, interrupts land on 3. */
+static void test_lowest_template_picks_lowest_irql(void **State)
+{
+    (void)State;
+    IR_CPU_SET Mask = Cpus(1, 3);
+    IO_DEVICE_TEMPLATE Nic = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {4}, .Count = 1,
+                              .Routing = IoDeviceLowest, .Mask = &Mask};
+    TB_ISR_RECORD Record = {.Claim = true};
+    IO_DEVICE_CONNECTION Connection;
+    assert_int_equal(IoConnectDevice(&Nic, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    KIRQL Old[2];
+    for (uint32_t Cpu = 1; Cpu <= 2; Cpu++) {
+        SimDetachCpu();
+        SimAttachCpu(Cpu);
+        Old[Cpu - 1] = KeRaiseIrql(DISPATCH_LEVEL);
+        SimDetachCpu();
+        SimAttachCpu(TB_HOME_CPU);
+    }
+    for (int Round = 0; Round < 4; Round++)
+        PulseAndServiceAll(4);
+    /* The first interrupt went wherever it started; every later one to CPU 3. */
+    assert_true(KeQueryInterruptCount(Connection.Interrupts[0], 3) >= 3);
+    for (uint32_t Cpu = 1; Cpu <= 2; Cpu++) {
+        SimDetachCpu();
+        SimAttachCpu(Cpu);
+        KeLowerIrql(Old[Cpu - 1]);
+        SimDetachCpu();
+        SimAttachCpu(TB_HOME_CPU);
+    }
+    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
+}
+
+static void test_broadcast_template_reaches_each_cpu(void **State)
+{
+    (void)State;
+    IR_CPU_SET Mask = Cpus(0, 1);
+    IO_DEVICE_TEMPLATE Alarm = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {5}, .Count = 1,
+                                .Routing = IoDeviceBroadcast, .Mask = &Mask};
+    TB_ISR_RECORD Record = {.Claim = true, .Deassert = true, .DeassertGsi = 5};
+    IO_DEVICE_CONNECTION Connection;
+    assert_int_equal(IoConnectDevice(&Alarm, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    PulseAndServiceAll(5); /* IRQ5 is level in QEMU's MADT: the pulse leaves it low */
+    assert_int_equal(KeQueryInterruptCount(Connection.Interrupts[0], 0), 1);
+    assert_int_equal(KeQueryInterruptCount(Connection.Interrupts[0], 1), 1);
+    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
+}
+
+/* SpreadMessagesAcrossAllProcessors: message i to the i-th CPU of the mask. */
+static void test_spread_messages_one_per_cpu(void **State)
+{
+    (void)State;
+    IR_CPU_SET Mask = Cpus(0, 3);
+    IO_DEVICE_TEMPLATE Queues = {.Kind = IoDeviceMessages, .Count = 4, .Routing = IoDeviceSpread, .Mask = &Mask};
+    TB_ISR_RECORD Record = {.Claim = true};
+    IO_DEVICE_CONNECTION Connection;
+    assert_int_equal(IoConnectDevice(&Queues, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Connection.Count, 4);
+    for (uint32_t Index = 0; Index < 4; Index++) {
+        assert_int_equal((Connection.Messages[Index].Address >> 12) & 0xFF, SimCpuApicId(Index));
+        SimMsiWrite(Connection.Messages[Index].Address, Connection.Messages[Index].Data);
+        assert_int_equal(TbService(Index), 1);
+        assert_int_equal(atomic_load(&Record.LastCpu), Index);
+    }
+    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
+/* The second line does not exist: the first is disconnected again. */
+static void test_all_or_nothing(void **State)
+{
+    (void)State;
+    TB_SNAPSHOT Before = TbTakeSnapshot();
+    IO_DEVICE_TEMPLATE Broken = {.Kind = IoDeviceLines, .Bus = HlBusGsi, .Lines = {7, 99}, .Count = 2, .Cpu = 1};
+    TB_ISR_RECORD Record = {.Claim = true};
+    IO_DEVICE_CONNECTION Connection;
+    assert_int_equal(IoConnectDevice(&Broken, TbCountingIsr, &Record, &Connection), IRQ_STATUS_INVALID_GSI);
+    assert_int_equal(Connection.Count, 0);
+    TbAssertUnchanged(&Before);
+}
+
+static void test_bad_templates(void **State)
+{
+    (void)State;
+    TB_SNAPSHOT Before = TbTakeSnapshot();
+    TB_ISR_RECORD Record = {.Claim = true};
+    IO_DEVICE_CONNECTION Connection;
+    IO_DEVICE_TEMPLATE Empty = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Count = 0};
+    assert_int_equal(IoConnectDevice(&Empty, TbCountingIsr, &Record, &Connection), IRQ_STATUS_INVALID_PARAMETER);
+    IO_DEVICE_TEMPLATE TooMany = {.Kind = IoDeviceMessages, .Count = IO_DEVICE_MAX_INTERRUPTS + 1};
+    assert_int_equal(IoConnectDevice(&TooMany, TbCountingIsr, &Record, &Connection), IRQ_STATUS_INVALID_PARAMETER);
+    IO_DEVICE_TEMPLATE NoMask = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {4}, .Count = 1,
+                                 .Routing = IoDeviceRoundRobin};
+    assert_int_equal(IoConnectDevice(&NoMask, TbCountingIsr, &Record, &Connection), IRQ_STATUS_INVALID_PARAMETER);
+    IO_DEVICE_TEMPLATE BadRouting = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {4}, .Count = 1,
+                                     .Routing = IoDeviceRoutingCount};
+    assert_int_equal(IoConnectDevice(&BadRouting, TbCountingIsr, &Record, &Connection),
+                     IRQ_STATUS_INVALID_PARAMETER);
+    IO_DEVICE_TEMPLATE Good = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {4}, .Count = 1};
+    assert_int_equal(IoConnectDevice(&Good, NULL, &Record, &Connection), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IoConnectDevice(NULL, TbCountingIsr, &Record, &Connection), IRQ_STATUS_INVALID_PARAMETER);
+    IR_CPU_SET Offline = Cpus(8, 9);
+    IO_DEVICE_TEMPLATE Nowhere = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {4}, .Count = 1,
+                                  .Routing = IoDeviceAffinity, .Mask = &Offline};
+    assert_int_equal(IoConnectDevice(&Nowhere, TbCountingIsr, &Record, &Connection), IRQ_STATUS_EMPTY_AFFINITY);
+    TbAssertUnchanged(&Before);
+}
+
+int main(void)
+{
+    const struct CMUnitTest Tests[] = {
+        cmocka_unit_test_setup_teardown(test_default_template_is_fixed_cpu0, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_two_lines_fixed_to_one_cpu, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_round_robin_template_is_fair, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_lowest_template_picks_lowest_irql, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_broadcast_template_reaches_each_cpu, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_spread_messages_one_per_cpu, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_all_or_nothing, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_bad_templates, TbSetupFourCpus, TbTeardown),
+    };
+    return cmocka_run_group_tests(Tests, NULL, NULL);
+}
