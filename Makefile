@@ -1,10 +1,11 @@
 # Thin wrapper over CMake/CTest. Every target installs what is missing first.
 BUILD      ?= build
 BUILD_TSAN ?= build-tsan
+BUILD_ASAN ?= build-asan
 GENERATOR  ?= Ninja
 CMAKE_ARGS ?=
 
-.PHONY: all setup configure build test tsan bench run clean
+.PHONY: all setup configure build test tsan asan bench run clean
 
 all: build
 
@@ -27,6 +28,12 @@ tsan: setup
 	@cmake --build $(BUILD_TSAN)
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --test-dir $(BUILD_TSAN) -L concurrency --output-on-failure --timeout 900
 
+# Every test under AddressSanitizer + UndefinedBehaviorSanitizer (leaks too).
+asan: setup
+	@cmake -S . -B $(BUILD_ASAN) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRQROUTE_SANITIZE=address >/dev/null
+	@cmake --build $(BUILD_ASAN)
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --test-dir $(BUILD_ASAN) -L unit --output-on-failure --timeout 600
+
 bench: setup
 	@cmake -S . -B $(BUILD)-release -G $(GENERATOR) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD)-release
@@ -37,4 +44,4 @@ run: build
 	@$(BUILD)/tools/irqsim
 
 clean:
-	rm -rf $(BUILD) $(BUILD_TSAN) $(BUILD)-release
+	rm -rf $(BUILD) $(BUILD_TSAN) $(BUILD_ASAN) $(BUILD)-release
