@@ -1,0 +1,336 @@
+/*
+ * Vic — the virtual interrupt controller: interrupt state for emulated CPUs.
+ *
+ * An emulator (or our simulator) creates a Vic with N CPUs (1 .. 4096) and L
+ * priority levels (2 .. 32: 32 for Alpha IPL 0-31, 16 for the x86 priority
+ * classes), describes its sources (vectors), each at a level, raises them
+ * from any thread, and asks VicIsDeliverable on every emulated instruction.
+ *
+ * STATE PER CPU
+ *  - a pending bit per source, kept per level (at most 32 sources a level);
+ *  - a summary bit per level ("something of this level is pending") and an
+ *    enable bit per level ("this level may be delivered now"), together in one
+ *    64-bit word: deliverable <=> summary & enable != 0. VicIsDeliverable is
+ *    one acquire load of that word and a test; raise, clear, claim, level and
+ *    gate changes keep it up to date (the raiser does the work, the check
+ *    does none);
+ *  - the CPU side: current level (PS<IPL> / TPR), the levels in service
+ *    (claimed, not yet ended), the gates (interrupts enabled, serialised
+ *    barrier, PAL mode), the processor mode and the AST registers.
+ *
+ * DELIVERY RULES (Alpha SRM, OpenVMS PALcode; the reference text in
+ * shared/seeds/interrupt-router-reference.txt)
+ *  - A source is deliverable on a CPU only when its level is above the CPU's
+ *    effective level (the higher of its current level and its highest level in
+ *    service, as x86's PPR = max(TPR, ISR class)), interrupts are enabled, the
+ *    CPU is not inside a serialised barrier and not in PAL mode.
+ *  - Machine checks override every gate and mask, PAL mode included (a
+ *    machine check taken in the handler of another is delivered: what a
+ *    double machine check means is the emulator's business).
+ *  - IPIs respect the level (they are a source at the IPI level); software
+ *    interrupts 1-15 follow the same rules (SIRR write sets, SISR shows).
+ *  - ASTs are delivered at the AST level (2) and additionally gated per mode:
+ *    an AST for mode M is eligible when the effective level is below the AST
+ *    level, ASTSR<M> and ASTEN<M> are set and the current mode is M or less
+ *    privileged; the most privileged eligible mode goes first, and claiming
+ *    it clears its ASTSR bit (as PALcode does when it initiates the AST). At
+ *    the AST level a pending source goes before an AST.
+ *  - Masked interrupts stay pending until delivered or cleared: never lost.
+ *    A raise on a source that is already pending merges into it (counted).
+ *
+ * WHO MAY CALL WHAT
+ *  - Any thread, concurrently: VicRaise, VicRaiseOnCpu, VicClear, VicSendIpi,
+ *    VicWriteSoftwareRequest, VicSetRoute, VicSetCpuOnline and the queries.
+ *    Raise is lock-free (a compare-and-swap on the level's pending word, then
+ *    an atomic OR of the summary bit when the level was empty).
+ *  - The CPU's owner only (the thread emulating that CPU; one at a time):
+ *    VicClaim, VicEndOfInterrupt, VicSetLevel, the gates, VicSetMode and the
+ *    AST registers. These are the CPU's own acts (acknowledge, MTPR IPL, MTPR
+ *    ASTEN/ASTSR, REI), and keeping them on one thread is what lets the enable
+ *    half of the word be written without a lock. To post an AST to another
+ *    CPU, send it an IPI and let it write its own ASTSR (as OpenVMS does).
+ *
+ * ROUTING. Every source has a route (router.h; default FIXED_CPU to CPU 0):
+ * VicRaise decides per interrupt; VicRaiseOnCpu bypasses it (per-CPU sources:
+ * interval clock, performance counters, local machine checks).
+ *
+ * COUNTERS. Per CPU: Raised (pending bits that went 0 -> 1, ASTSR bits set),
+ * Merged, Claimed, Cleared. When no call is in flight,
+ * Raised == Claimed + Cleared + Pending, exactly.
+ *
+ * Storage comes from the caller (VicQueryStorageSize); the Vic allocates
+ * nothing and calls no platform hook but PlatCpuRelax (while two threads
+ * reconfigure one route).
+ */
+#ifndef IRQROUTE_VIC_H
+#define IRQROUTE_VIC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpuset.h"
+#include "router.h"
+#include "status.h"
+
+#define VIC_MAX_CPUS IR_MAX_CPUS
+#define VIC_MAX_LEVELS 32u
+#define VIC_MAX_SOURCES_PER_LEVEL 32u
+#define VIC_MAX_SOURCES 1024u
+#define VIC_STORAGE_ALIGNMENT 64u
+/* VIC_CLAIM.Source of an AST (ASTs are CPU registers, not sources). */
+#define VIC_SOURCE_AST 0xFFFFFFFEu
+/* VicQueryCounters: the sum over every CPU. */
+#define VIC_ALL_CPUS 0xFFFFFFFFu
+
+typedef struct _VIC VIC;
+
+typedef enum _VIC_SOURCE_KIND {
+    VicSourceDevice = 0,
+    VicSourceSoftware,     /* SIRR/SISR: at most one per level */
+    VicSourceIpi,          /* at most one: where VicSendIpi delivers */
+    VicSourceClock,
+    VicSourcePerformance,
+    VicSourcePowerFail,
+    VicSourceMachineCheck, /* overrides every gate and mask; its level holds machine checks only */
+    VicSourceAst,          /* VIC_CLAIM.Kind of an AST; not a kind a source can have */
+    VicSourceKindCount
+} VIC_SOURCE_KIND;
+
+/* Level 0: no source has this number (a hole in the numbering; a level-0
+ * source could never be delivered). */
+typedef struct _VIC_SOURCE_DESCRIPTOR {
+    uint32_t Level;
+    VIC_SOURCE_KIND Kind;
+} VIC_SOURCE_DESCRIPTOR;
+
+/* Called on the raising thread when a raise made Cpu's check go from
+ * "nothing deliverable" to "deliverable" (with WakeOnPending: whenever a
+ * level of Cpu became pending, masked or not). Must not call back into the
+ * Vic for Cpu's owner operations. */
+typedef void (*PVIC_WAKE_ROUTINE)(void *Context, uint32_t Cpu);
+
+typedef struct _VIC_CONFIG {
+    uint32_t CpuCount;   /* 1 .. VIC_MAX_CPUS; all online at creation */
+    uint32_t LevelCount; /* 2 .. VIC_MAX_LEVELS */
+    uint32_t SourceCount;
+    const VIC_SOURCE_DESCRIPTOR *Sources;
+    uint32_t AstLevel;   /* 1 .. LevelCount-1; 0: no ASTs */
+    PVIC_WAKE_ROUTINE Wake;
+    void *WakeContext;
+    bool WakeOnPending;
+} VIC_CONFIG;
+
+/* ---- Defaults --------------------------------------------------------------------- */
+
+/* Alpha (OpenVMS PALcode): 32 levels, ASTs at 2, and this numbering. */
+#define VIC_ALPHA_SOFTWARE(n) (n) /* n = 1..15, at IPL n; source 0 is a hole */
+#define VIC_ALPHA_IPI 16u            /* IPL 22 */
+#define VIC_ALPHA_CLOCK 17u          /* IPL 22 (interval clock, per CPU) */
+#define VIC_ALPHA_PERFORMANCE0 18u   /* IPL 29 */
+#define VIC_ALPHA_PERFORMANCE1 19u   /* IPL 29 */
+#define VIC_ALPHA_POWER_FAIL 20u     /* IPL 30 */
+#define VIC_ALPHA_MACHINE_CHECK 21u  /* IPL 31 */
+#define VIC_ALPHA_DEVICES_PER_LEVEL 16u
+/* Device n (0..15) at IPL ipl (20..23). */
+#define VIC_ALPHA_DEVICE(ipl, n) (22u + ((ipl) - 20u) * VIC_ALPHA_DEVICES_PER_LEVEL + (n))
+#define VIC_ALPHA_SOURCE_COUNT (22u + 4u * VIC_ALPHA_DEVICES_PER_LEVEL)
+#define VIC_ALPHA_AST_LEVEL 2u
+extern const VIC_SOURCE_DESCRIPTOR VicAlphaSources[VIC_ALPHA_SOURCE_COUNT];
+void VicAlphaConfig(VIC_CONFIG *Config, uint32_t CpuCount);
+
+/* x86 priority classes: 16 levels, source = vector (0x10..0xFF; 0..0xF are
+ * holes), level = vector >> 4; the IPI source is 0xE1, the clock 0xD1 and
+ * the performance counter 0xFE (NT amd64); no ASTs. */
+#define VIC_X86_SOURCE_COUNT 256u
+#define VIC_X86_IPI_VECTOR 0xE1u
+#define VIC_X86_CLOCK_VECTOR 0xD1u
+#define VIC_X86_PERFORMANCE_VECTOR 0xFEu
+void VicX86Config(VIC_CONFIG *Config, uint32_t CpuCount, VIC_SOURCE_DESCRIPTOR Sources[VIC_X86_SOURCE_COUNT]);
+
+/* ---- Creation --------------------------------------------------------------------- */
+
+/* Checks Config and reports the bytes of storage it needs (aligned to
+ * VIC_STORAGE_ALIGNMENT). INVALID_PARAMETER: NULL, CpuCount out of range, a
+ * source with an unknown kind, a second IPI or software source (same level),
+ * a machine check sharing its level; INVALID_IRQL: LevelCount or a source's
+ * level or AstLevel out of range; INSUFFICIENT_RESOURCES: more than 32
+ * sources at one level, or more than VIC_MAX_SOURCES. */
+IRQ_STATUS VicQueryStorageSize(const VIC_CONFIG *Config, size_t *Size);
+/* Builds the Vic in Storage. Every CPU starts online, at level 0, interrupts
+ * enabled, outside barriers and PAL mode, in kernel mode, ASTEN = ASTSR = 0,
+ * nothing pending; every route FIXED_CPU to CPU 0. */
+IRQ_STATUS VicInitialize(void *Storage, size_t StorageSize, const VIC_CONFIG *Config, VIC **Vic);
+
+/* ---- The check (the owner, every instruction) ---------------------------------------- */
+
+/* The first members of every VIC, public only so that the check can be
+ * inline. Not an interface: use VicIsDeliverable. */
+typedef struct _VIC_DELIVERY_VIEW {
+    const unsigned char *CpuBase; /* CPU 0's block: its first member is the check word */
+    size_t CpuStride;
+    uint32_t CpuCount;
+} VIC_DELIVERY_VIEW;
+
+/* The check word of a CPU, for an emulator loop that wants no bounds test. */
+static inline const _Atomic uint64_t *VicGetDeliveryWord(const VIC *Vic, uint32_t Cpu)
+{
+    const VIC_DELIVERY_VIEW *View = (const VIC_DELIVERY_VIEW *)(const void *)Vic;
+    return (const _Atomic uint64_t *)(const void *)(View->CpuBase + (size_t)Cpu * View->CpuStride);
+}
+
+/* Summary bits 0-31, enable bits 32-63: deliverable when they meet. The
+ * acquire pairs with the raiser's release, so an owner that sees the bit
+ * and claims sees the pending word the raiser wrote. */
+static inline bool VicWordIsDeliverable(const _Atomic uint64_t *Word)
+{
+    uint64_t State = atomic_load_explicit(Word, memory_order_acquire);
+    return ((uint32_t)State & (uint32_t)(State >> 32)) != 0;
+}
+
+/* True when VicClaim would return something now. False for a CPU out of
+ * range. Exact once concurrent raises and clears have returned; while a
+ * clear races with a raise it may say true once for nothing, and the claim
+ * that follows returns NOTHING_PENDING and repairs the word. */
+static inline bool VicIsDeliverable(const VIC *Vic, uint32_t Cpu)
+{
+    if (Cpu >= ((const VIC_DELIVERY_VIEW *)(const void *)Vic)->CpuCount)
+        return false;
+    return VicWordIsDeliverable(VicGetDeliveryWord(Vic, Cpu));
+}
+
+/* ---- Raising and clearing (any thread) ----------------------------------------------- */
+
+/* Raises Source where its route sends it (every CPU of a BROADCAST).
+ * INVALID_VECTOR: unknown source; EMPTY_AFFINITY: every CPU of the route
+ * has gone offline (nothing raised). */
+IRQ_STATUS VicRaise(VIC *Vic, uint32_t Source);
+/* Raises Source on Cpu, bypassing its route. INVALID_CPU: out of range or offline. */
+IRQ_STATUS VicRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu);
+/* Withdraws a pending interrupt (a level-triggered line deasserted, a
+ * cancelled request). NOT_PENDING: it was not pending (nothing changes). */
+IRQ_STATUS VicClear(VIC *Vic, uint32_t Source, uint32_t Cpu);
+/* SIRR write: requests the software interrupt of Level on Cpu.
+ * INVALID_IRQL: no software source at that level. */
+IRQ_STATUS VicWriteSoftwareRequest(VIC *Vic, uint32_t Cpu, uint32_t Level);
+/* SISR: bit n set when the software interrupt of level n is pending on Cpu. */
+IRQ_STATUS VicReadSoftwareSummary(const VIC *Vic, uint32_t Cpu, uint32_t *Summary);
+
+/* ---- Claiming (the owner) ----------------------------------------------------------- */
+
+typedef struct _VIC_CLAIM {
+    uint32_t Source;        /* VIC_SOURCE_AST for an AST */
+    uint32_t Level;
+    VIC_SOURCE_KIND Kind;
+    uint32_t AstMode;       /* an AST: the mode it is for */
+    uint32_t IpiMessages;   /* the IPI source: the messages taken (bit per VIC_IPI_MESSAGE) */
+} VIC_CLAIM;
+
+/* Takes the highest deliverable interrupt (highest level; within a level
+ * the highest-numbered source), clears its pending bit and puts its level in
+ * service, which holds off that level and those below until
+ * VicEndOfInterrupt. NOTHING_PENDING: nothing deliverable (nothing changes). */
+IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim);
+/* Ends the highest level in service (x86 EOI; the Alpha REI that leaves the
+ * handler). INVALID_STATE: nothing in service. */
+IRQ_STATUS VicEndOfInterrupt(VIC *Vic, uint32_t Cpu);
+
+/* ---- The CPU side (the owner) ------------------------------------------------------- */
+
+typedef enum _VIC_PROCESSOR_MODE {
+    VicModeKernel = 0, /* most privileged */
+    VicModeExecutive,
+    VicModeSupervisor,
+    VicModeUser,
+    VicModeCount
+} VIC_PROCESSOR_MODE;
+
+/* MTPR IPL / SWPIPL / a TPR write. INVALID_IRQL: Level >= LevelCount. */
+IRQ_STATUS VicSetLevel(VIC *Vic, uint32_t Cpu, uint32_t Level, uint32_t *Previous);
+IRQ_STATUS VicSetInterruptsEnabled(VIC *Vic, uint32_t Cpu, bool Enabled, bool *Previous);
+/* Inside a serialised barrier (no interrupt is taken until it completes). */
+IRQ_STATUS VicSetBarrier(VIC *Vic, uint32_t Cpu, bool InBarrier);
+/* Inside a PAL (privileged entry) sequence: only machine checks get in. */
+IRQ_STATUS VicSetPalMode(VIC *Vic, uint32_t Cpu, bool InPalMode);
+IRQ_STATUS VicSetMode(VIC *Vic, uint32_t Cpu, VIC_PROCESSOR_MODE Mode);
+/* MTPR ASTEN / ASTSR: Register = (Register & Keep) | Set, 4 bits (one per mode,
+ * bit 0 kernel). NOT_SUPPORTED without ASTs. */
+IRQ_STATUS VicWriteAstEnable(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous);
+IRQ_STATUS VicWriteAstSummary(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous);
+
+/* ---- IPIs (any thread) ------------------------------------------------------------ */
+
+typedef enum _VIC_IPI_MESSAGE {
+    VicIpiReschedule = 0,
+    VicIpiCallFunction,
+    VicIpiTlbShootdown,
+    VicIpiHalt,
+    VicIpiUser, /* VicIpiUser + n for user messages, up to VIC_IPI_MESSAGE_COUNT - 1 */
+} VIC_IPI_MESSAGE;
+#define VIC_IPI_MESSAGE_COUNT 32u
+
+typedef enum _VIC_IPI_TARGET_KIND {
+    VicIpiTargetCpu = 0,
+    VicIpiTargetSet,
+    VicIpiTargetAll,        /* every online CPU, the sender included */
+    VicIpiTargetAllButSelf, /* every online CPU but Cpu (the sender) */
+} VIC_IPI_TARGET_KIND;
+
+typedef struct _VIC_IPI_TARGET {
+    VIC_IPI_TARGET_KIND Kind;
+    uint32_t Cpu;          /* TargetCpu: the target; AllButSelf: the sender */
+    const IR_CPU_SET *Cpus; /* TargetSet */
+} VIC_IPI_TARGET;
+
+/* Sets Message in each target's message word, then raises the IPI source
+ * there (several messages before a claim coalesce into one interrupt; none
+ * is lost: the claim takes the whole word). Checked before anything is sent:
+ * INVALID_PARAMETER (NULL, message >= 32, unknown kind), INVALID_CPU (a
+ * target out of range or offline), EMPTY_AFFINITY (an empty set),
+ * NOT_SUPPORTED (no IPI source). */
+IRQ_STATUS VicSendIpi(VIC *Vic, const VIC_IPI_TARGET *Target, uint32_t Message);
+/* Messages of a type Cpu has claimed. */
+uint64_t VicQueryIpiCount(const VIC *Vic, uint32_t Cpu, uint32_t Message);
+
+/* ---- Routes and CPUs (any thread) ------------------------------------------------------ */
+
+/* The source's route (router.h): validated against the Vic's CPUs, then
+ * published atomically for raisers. */
+IRQ_STATUS VicSetRoute(VIC *Vic, uint32_t Source, const IR_ROUTE_CONFIG *Config);
+IRQ_STATUS VicQueryRoute(const VIC *Vic, uint32_t Source, IR_ROUTING_POLICY *Policy, uint32_t *TargetCpu,
+                         IR_CPU_SET *Mask);
+/* An offline CPU is skipped by routes and refused as a direct target; what is
+ * already pending there stays pending. */
+IRQ_STATUS VicSetCpuOnline(VIC *Vic, uint32_t Cpu, bool Online);
+
+/* ---- Queries (any thread) ------------------------------------------------------------ */
+
+typedef struct _VIC_CPU_STATE {
+    uint32_t Level;
+    uint32_t EffectiveLevel; /* max(Level, highest level in service); what LOWEST_PRIORITY reads */
+    uint32_t InService;      /* bit n: level n in service */
+    bool InterruptsEnabled;
+    bool InBarrier;
+    bool InPalMode;
+    bool Online;
+    VIC_PROCESSOR_MODE Mode;
+    uint32_t AstEnable;
+    uint32_t AstSummary;
+} VIC_CPU_STATE;
+
+IRQ_STATUS VicQueryCpuState(const VIC *Vic, uint32_t Cpu, VIC_CPU_STATE *State);
+IRQ_STATUS VicIsPending(const VIC *Vic, uint32_t Source, uint32_t Cpu, bool *Pending);
+
+typedef struct _VIC_COUNTERS {
+    uint64_t Raised;  /* interrupts that became pending */
+    uint64_t Merged;  /* raises on a source already pending */
+    uint64_t Claimed;
+    uint64_t Cleared;
+    uint64_t Pending; /* pending now (sources and ASTSR bits) */
+} VIC_COUNTERS;
+
+/* Cpu or VIC_ALL_CPUS. Exact when no call is in flight. */
+IRQ_STATUS VicQueryCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters);
+
+#endif

@@ -1,0 +1,222 @@
+/*
+ * The CPU side of the Vic: level, gates, mode, AST registers, end of
+ * interrupt, and the enable half of the check word they determine.
+ *
+ * Every function here is an act of the CPU itself (MTPR IPL, MTPR ASTEN,
+ * MTPR ASTSR, REI, entering PAL mode) and runs on the CPU's owner thread
+ * only; that is what lets VicpOwnerUpdate write the enable bits with one
+ * XOR and no lock (vicp.h).
+ *
+ * The rules (Alpha Architecture Reference Manual, OpenVMS PALcode: processor
+ * status and interrupts, software interrupts, ASTs; the reference text in
+ * shared/seeds/interrupt-router-reference.txt):
+ *  - level n is enabled when n > the effective level (PS<IPL>, or the highest
+ *    level in service if higher: x86 computes PPR the same way from TPR and
+ *    ISR), and the gates are open: interrupts enabled, no serialised barrier
+ *    in progress, not in PAL mode;
+ *  - machine-check levels are always enabled ("machine checks override all
+ *    masking", PAL mode included);
+ *  - the AST bit: the gates are open, the effective level is below the AST
+ *    level, and some mode M <= the current mode has ASTSR<M> and ASTEN<M>
+ *    (modes numbered kernel 0 .. user 3, so "M or less privileged" is M <=
+ *    current mode).
+ */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <irqroute/vic.h>
+
+#include "vicp.h"
+
+#define VICP_AST_MODE_BITS 0xFu
+
+uint32_t VicpEffectiveLevel(const VICP_CPU *Cpu)
+{
+    uint32_t Level = atomic_load_explicit(&Cpu->Level, memory_order_relaxed);
+    uint32_t InService = atomic_load_explicit(&Cpu->InService, memory_order_relaxed);
+    if (InService != 0 && VicpHighestBit(InService) > Level)
+        return VicpHighestBit(InService);
+    return Level;
+}
+
+/* Modes whose ASTs the current mode may take: M <= Mode. */
+static uint32_t VicpAstModesAllowed(uint32_t Mode)
+{
+    return (2u << Mode) - 1u;
+}
+
+/* The AST modes eligible now, before the level and gate tests. */
+static uint32_t VicpEligibleAstModes(const VICP_CPU *Cpu)
+{
+    return atomic_load_explicit(&Cpu->AstSummary, memory_order_relaxed) &
+           atomic_load_explicit(&Cpu->AstEnable, memory_order_relaxed) &
+           VicpAstModesAllowed(atomic_load_explicit(&Cpu->Mode, memory_order_relaxed));
+}
+
+uint64_t VicpOwnerBits(const VIC *Vic, const VICP_CPU *Cpu)
+{
+    uint32_t Effective = VicpEffectiveLevel(Cpu);
+    bool Open = atomic_load_explicit(&Cpu->Gates, memory_order_relaxed) == 0;
+    /* Levels above Effective: ~((2 << Effective) - 1); 2u << 31 wraps to 0. */
+    uint32_t Enabled = Open ? Vic->ValidLevels & ~((2u << Effective) - 1u) : 0u;
+    Enabled |= Vic->MachineCheckLevels;
+    uint64_t Bits = (uint64_t)Enabled << 32;
+    if (Vic->AstLevel != 0 && Open && Effective < Vic->AstLevel && VicpEligibleAstModes(Cpu) != 0)
+        Bits |= VICP_AST_BITS;
+    return Bits;
+}
+
+/* Only the owner writes these bits, so the value loaded is theirs now. */
+void VicpOwnerUpdate(const VIC *Vic, VICP_CPU *Cpu)
+{
+    uint64_t Current = atomic_load_explicit(&Cpu->State, memory_order_relaxed) & VICP_OWNER_BITS;
+    uint64_t Wanted = VicpOwnerBits(Vic, Cpu);
+    if (Current != Wanted)
+        atomic_fetch_xor_explicit(&Cpu->State, Current ^ Wanted, memory_order_seq_cst);
+    atomic_store_explicit(&Cpu->EffectiveLevel, VicpEffectiveLevel(Cpu), memory_order_relaxed);
+}
+
+static IRQ_STATUS VicpCheckCpu(const VIC *Vic, uint32_t Cpu)
+{
+    if (Vic == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    return Cpu < Vic->View.CpuCount ? IRQ_STATUS_SUCCESS : IRQ_STATUS_INVALID_CPU;
+}
+
+IRQ_STATUS VicSetLevel(VIC *Vic, uint32_t Cpu, uint32_t Level, uint32_t *Previous)
+{
+    IRQ_STATUS Status = VicpCheckCpu(Vic, Cpu);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    if (Level >= Vic->LevelCount)
+        return IRQ_STATUS_INVALID_IRQL;
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    uint32_t Old = atomic_load_explicit(&Block->Level, memory_order_relaxed);
+    if (Previous != NULL)
+        *Previous = Old;
+    if (Old != Level) {
+        atomic_store_explicit(&Block->Level, Level, memory_order_relaxed);
+        VicpOwnerUpdate(Vic, Block);
+    }
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* Sets or clears one gate flag; returns whether it was set. */
+static bool VicpSetGate(VIC *Vic, VICP_CPU *Block, uint32_t Gate, bool Closed)
+{
+    uint32_t Gates = atomic_load_explicit(&Block->Gates, memory_order_relaxed);
+    uint32_t New = Closed ? Gates | Gate : Gates & ~Gate;
+    if (New != Gates) {
+        atomic_store_explicit(&Block->Gates, New, memory_order_relaxed);
+        VicpOwnerUpdate(Vic, Block);
+    }
+    return (Gates & Gate) != 0;
+}
+
+IRQ_STATUS VicSetInterruptsEnabled(VIC *Vic, uint32_t Cpu, bool Enabled, bool *Previous)
+{
+    IRQ_STATUS Status = VicpCheckCpu(Vic, Cpu);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    bool WasOff = VicpSetGate(Vic, VicpCpu(Vic, Cpu), VICP_GATE_INTERRUPTS_OFF, !Enabled);
+    if (Previous != NULL)
+        *Previous = !WasOff;
+    return IRQ_STATUS_SUCCESS;
+}
+
+IRQ_STATUS VicSetBarrier(VIC *Vic, uint32_t Cpu, bool InBarrier)
+{
+    IRQ_STATUS Status = VicpCheckCpu(Vic, Cpu);
+    if (Status == IRQ_STATUS_SUCCESS)
+        (void)VicpSetGate(Vic, VicpCpu(Vic, Cpu), VICP_GATE_BARRIER, InBarrier);
+    return Status;
+}
+
+IRQ_STATUS VicSetPalMode(VIC *Vic, uint32_t Cpu, bool InPalMode)
+{
+    IRQ_STATUS Status = VicpCheckCpu(Vic, Cpu);
+    if (Status == IRQ_STATUS_SUCCESS)
+        (void)VicpSetGate(Vic, VicpCpu(Vic, Cpu), VICP_GATE_PAL_MODE, InPalMode);
+    return Status;
+}
+
+IRQ_STATUS VicSetMode(VIC *Vic, uint32_t Cpu, VIC_PROCESSOR_MODE Mode)
+{
+    IRQ_STATUS Status = VicpCheckCpu(Vic, Cpu);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    if ((unsigned)Mode >= VicModeCount)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    atomic_store_explicit(&Block->Mode, (uint32_t)Mode, memory_order_relaxed);
+    VicpOwnerUpdate(Vic, Block);
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* ---- AST registers (MTPR ASTEN / MTPR ASTSR: new = (old & keep) | set) ------------------- */
+
+static IRQ_STATUS VicpCheckAst(const VIC *Vic, uint32_t Cpu)
+{
+    IRQ_STATUS Status = VicpCheckCpu(Vic, Cpu);
+    if (Status == IRQ_STATUS_SUCCESS && Vic->AstLevel == 0)
+        Status = IRQ_STATUS_NOT_SUPPORTED;
+    return Status;
+}
+
+IRQ_STATUS VicWriteAstEnable(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous)
+{
+    IRQ_STATUS Status = VicpCheckAst(Vic, Cpu);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    uint32_t Old = atomic_load_explicit(&Block->AstEnable, memory_order_relaxed);
+    if (Previous != NULL)
+        *Previous = Old;
+    atomic_store_explicit(&Block->AstEnable, ((Old & Keep) | Set) & VICP_AST_MODE_BITS, memory_order_relaxed);
+    VicpOwnerUpdate(Vic, Block);
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* A request bit that goes 0 -> 1 is a raised interrupt; 1 -> 0 a cleared one
+ * (the conservation counters cover ASTs too). */
+IRQ_STATUS VicWriteAstSummary(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous)
+{
+    IRQ_STATUS Status = VicpCheckAst(Vic, Cpu);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    uint32_t Old = atomic_load_explicit(&Block->AstSummary, memory_order_relaxed);
+    uint32_t New = ((Old & Keep) | Set) & VICP_AST_MODE_BITS;
+    if (Previous != NULL)
+        *Previous = Old;
+    atomic_store_explicit(&Block->AstSummary, New, memory_order_relaxed);
+    uint32_t Raised = VicpPopulation(New & ~Old);
+    uint32_t Cleared = VicpPopulation(Old & ~New);
+    if (Raised != 0)
+        atomic_store_explicit(&Block->RaisedByOwner,
+                              atomic_load_explicit(&Block->RaisedByOwner, memory_order_relaxed) + Raised,
+                              memory_order_relaxed);
+    if (Cleared != 0)
+        atomic_fetch_add_explicit(&Block->Cleared, Cleared, memory_order_relaxed);
+    VicpOwnerUpdate(Vic, Block);
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* ---- End of interrupt ------------------------------------------------------------------- */
+
+/* The highest level in service ends (x86 EOI clears the highest ISR bit; on
+ * Alpha, the REI out of the handler restores the IPL the interrupt raised). */
+IRQ_STATUS VicEndOfInterrupt(VIC *Vic, uint32_t Cpu)
+{
+    IRQ_STATUS Status = VicpCheckCpu(Vic, Cpu);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    uint32_t InService = atomic_load_explicit(&Block->InService, memory_order_relaxed);
+    if (InService == 0)
+        return IRQ_STATUS_INVALID_STATE;
+    atomic_store_explicit(&Block->InService, InService & ~(1u << VicpHighestBit(InService)), memory_order_relaxed);
+    VicpOwnerUpdate(Vic, Block);
+    return IRQ_STATUS_SUCCESS;
+}

@@ -1,0 +1,276 @@
+/*
+ * The Vic's pending state: raise, clear, claim, and the software interrupt
+ * registers (SIRR, SISR) on top of them.
+ *
+ * Invariants (the protocol is in vicp.h):
+ *  - a pending bit goes 0 -> 1 only in a raiser's compare-and-swap, which
+ *    also counts the raise; 1 -> 0 only in a claim's or a clear's
+ *    compare-and-swap, which harvests the count: every raise is claimed once,
+ *    cleared once, or still pending (raised == claimed + cleared + pending);
+ *  - once the calls have returned, a level's summary bit is set whenever one
+ *    of its pending bits is; it may be set over an empty level (a claim
+ *    repairs that);
+ *  - a failed call changes nothing.
+ * Memory order: the pending words and the summary change with seq_cst
+ * read-modify-writes (no dearer than acq_rel on x86), because the S protocol
+ * and the IPI message hand-over (vic_ipi.c) are store-then-load patterns
+ * across two words. The owner's check pairs with them by an acquire load.
+ */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <irqroute/vic.h>
+
+#include "vicp.h"
+
+/* ---- Raise and clear (any thread) ---------------------------------------------------- */
+
+static void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit)
+{
+    if (Vic->Wake == NULL)
+        return;
+    bool BecameDeliverable = !VicpDeliverable(Before) && VicpDeliverable(Before | SummaryBit);
+    bool BecamePending = (Before & SummaryBit) == 0;
+    if (BecameDeliverable || (Vic->WakeOnPending && BecamePending))
+        Vic->Wake(Vic->WakeContext, Cpu);
+}
+
+void VicpRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu)
+{
+    const VICP_SOURCE *Entry = &Vic->Sources[Source];
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    _Atomic uint64_t *Pending = &Block->Pending[Entry->Level];
+    uint64_t Bit = (uint64_t)1 << Entry->Slot;
+    uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
+    do {
+        if ((Old & Bit) != 0) {
+            /* Already pending: the two merge, as two edges before an acknowledge do. */
+            atomic_fetch_add_explicit(&Block->Merged, 1, memory_order_relaxed);
+            return;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, (Old | Bit) + VICP_RAISE_ONE,
+                                                    memory_order_seq_cst, memory_order_seq_cst));
+    if ((Old & VICP_SLOT_BITS) != 0)
+        return; /* the level was pending already: its summary bit is set (or being re-set) */
+    uint64_t SummaryBit = (uint64_t)1 << Entry->Level;
+    uint64_t Before = atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst);
+    VicpWake(Vic, Cpu, Before, SummaryBit);
+}
+
+/* Clear S, then set it back if a raise got in between (vicp.h). */
+void VicpLevelEmptied(VIC *Vic, uint32_t Cpu, uint32_t Level, bool ByOwner)
+{
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    uint64_t SummaryBit = (uint64_t)1 << Level;
+    atomic_fetch_and_explicit(&Block->State, ~SummaryBit, memory_order_seq_cst);
+    if ((atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst) & VICP_SLOT_BITS) == 0)
+        return;
+    uint64_t Before = atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst);
+    if (!ByOwner)
+        VicpWake(Vic, Cpu, Before, SummaryBit);
+}
+
+static IRQ_STATUS VicpCheckSourceAndCpu(const VIC *Vic, uint32_t Source, uint32_t Cpu)
+{
+    if (Vic == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (!VicpIsSource(Vic, Source))
+        return IRQ_STATUS_INVALID_VECTOR;
+    return Cpu < Vic->View.CpuCount ? IRQ_STATUS_SUCCESS : IRQ_STATUS_INVALID_CPU;
+}
+
+IRQ_STATUS VicRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu)
+{
+    IRQ_STATUS Status = VicpCheckSourceAndCpu(Vic, Source, Cpu);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    if (!VicpIsOnline(Vic, Cpu))
+        return IRQ_STATUS_INVALID_CPU;
+    VicpRaiseOnCpu(Vic, Source, Cpu);
+    return IRQ_STATUS_SUCCESS;
+}
+
+IRQ_STATUS VicClear(VIC *Vic, uint32_t Source, uint32_t Cpu)
+{
+    IRQ_STATUS Status = VicpCheckSourceAndCpu(Vic, Source, Cpu);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    const VICP_SOURCE *Entry = &Vic->Sources[Source];
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    _Atomic uint64_t *Pending = &Block->Pending[Entry->Level];
+    uint64_t Bit = (uint64_t)1 << Entry->Slot;
+    uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
+    uint64_t New;
+    do {
+        if ((Old & Bit) == 0)
+            return IRQ_STATUS_NOT_PENDING;
+        New = (Old & ~Bit) & VICP_SLOT_BITS; /* harvest the raise count */
+    } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, New, memory_order_seq_cst,
+                                                    memory_order_seq_cst));
+    atomic_fetch_add_explicit(&Block->Cleared, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&Block->RaisedHarvestedByClear, Old >> 32, memory_order_relaxed);
+    if (New == 0)
+        VicpLevelEmptied(Vic, Cpu, Entry->Level, false);
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* ---- Software interrupts (SIRR / SISR) ------------------------------------------------- */
+
+/* MTPR SIRR: a request for the software interrupt at Level. It is an
+ * ordinary source at that level, so it is masked like any other. */
+IRQ_STATUS VicWriteSoftwareRequest(VIC *Vic, uint32_t Cpu, uint32_t Level)
+{
+    if (Vic == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (Level >= VIC_MAX_LEVELS || Vic->SoftwareSource[Level] == VICP_NONE)
+        return IRQ_STATUS_INVALID_IRQL;
+    return VicRaiseOnCpu(Vic, Vic->SoftwareSource[Level], Cpu);
+}
+
+/* MFPR SISR: bit n for the pending software interrupt of level n. */
+IRQ_STATUS VicReadSoftwareSummary(const VIC *Vic, uint32_t Cpu, uint32_t *Summary)
+{
+    if (Vic == NULL || Summary == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (Cpu >= Vic->View.CpuCount)
+        return IRQ_STATUS_INVALID_CPU;
+    const VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    uint32_t Bits = 0;
+    for (uint32_t Level = 1; Level < Vic->LevelCount; Level++) {
+        uint32_t Source = Vic->SoftwareSource[Level];
+        if (Source == VICP_NONE)
+            continue;
+        uint64_t Pending = atomic_load_explicit(&Block->Pending[Level], memory_order_acquire);
+        if ((Pending >> Vic->Sources[Source].Slot) & 1u)
+            Bits |= 1u << Level;
+    }
+    *Summary = Bits;
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* ---- Claim (the owner) -------------------------------------------------------------- */
+
+static void VicpBump(_Atomic uint64_t *Counter, uint64_t Amount)
+{
+    /* Written by the owner only: no read-modify-write needed. */
+    atomic_store_explicit(Counter, atomic_load_explicit(Counter, memory_order_relaxed) + Amount,
+                          memory_order_relaxed);
+}
+
+/* Puts Level in service and drops the enable bits that newly became masked
+ * (and the summary bit if the level was emptied) with one AND: claiming only
+ * raises the effective level, so the new owner bits are a subset of the old. */
+static void VicpEnterService(VIC *Vic, uint32_t Cpu, uint32_t Level, uint64_t SummaryToClear)
+{
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    uint64_t OwnerBefore = atomic_load_explicit(&Block->State, memory_order_relaxed) & VICP_OWNER_BITS;
+    atomic_store_explicit(&Block->InService, atomic_load_explicit(&Block->InService, memory_order_relaxed) |
+                                                 1u << Level,
+                          memory_order_relaxed);
+    uint64_t OwnerAfter = VicpOwnerBits(Vic, Block);
+    uint64_t Drop = (OwnerBefore & ~OwnerAfter) | SummaryToClear;
+    if (Drop != 0)
+        atomic_fetch_and_explicit(&Block->State, ~Drop, memory_order_seq_cst);
+    atomic_store_explicit(&Block->EffectiveLevel, VicpEffectiveLevel(Block), memory_order_relaxed);
+    VicpBump(&Block->Claimed, 1);
+}
+
+/* After the AND of VicpEnterService cleared the summary bit: re-check, as
+ * VicpLevelEmptied does. */
+static void VicpRecheckLevel(VIC *Vic, uint32_t Cpu, uint32_t Level)
+{
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    if ((atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst) & VICP_SLOT_BITS) != 0)
+        atomic_fetch_or_explicit(&Block->State, (uint64_t)1 << Level, memory_order_seq_cst);
+}
+
+/* The most privileged eligible mode first; its ASTSR bit is cleared as the
+ * AST is initiated. */
+static void VicpClaimAst(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+{
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    uint32_t Mode = atomic_load_explicit(&Block->Mode, memory_order_relaxed);
+    uint32_t Eligible = atomic_load_explicit(&Block->AstSummary, memory_order_relaxed) &
+                        atomic_load_explicit(&Block->AstEnable, memory_order_relaxed) & ((2u << Mode) - 1u);
+    uint32_t AstMode = (uint32_t)__builtin_ctz(Eligible);
+    atomic_store_explicit(&Block->AstSummary,
+                          atomic_load_explicit(&Block->AstSummary, memory_order_relaxed) & ~(1u << AstMode),
+                          memory_order_relaxed);
+    VicpEnterService(Vic, Cpu, Vic->AstLevel, 0);
+    Claim->Source = VIC_SOURCE_AST;
+    Claim->Level = Vic->AstLevel;
+    Claim->Kind = VicSourceAst;
+    Claim->AstMode = AstMode;
+    Claim->IpiMessages = 0;
+}
+
+/* The IPI source carries the messages sent since the last claim of it. */
+static uint32_t VicpTakeIpiMessages(VICP_CPU *Block)
+{
+    uint32_t Messages = atomic_exchange_explicit(&Block->IpiMessages, 0, memory_order_seq_cst);
+    for (uint32_t Bits = Messages; Bits != 0; Bits &= Bits - 1u)
+        VicpBump(&Block->IpiCounts[__builtin_ctz(Bits)], 1);
+    return Messages;
+}
+
+static void VicpFillClaim(VIC *Vic, uint32_t Cpu, uint32_t Level, uint32_t Slot, VIC_CLAIM *Claim)
+{
+    uint32_t Source = Vic->SourceOfSlot[Level][Slot];
+    Claim->Source = Source;
+    Claim->Level = Level;
+    Claim->Kind = (VIC_SOURCE_KIND)Vic->Sources[Source].Kind;
+    Claim->AstMode = 0;
+    Claim->IpiMessages = Source == Vic->IpiSource ? VicpTakeIpiMessages(VicpCpu(Vic, Cpu)) : 0;
+}
+
+/* Takes the highest-slot pending source of Level. False when the level was
+ * empty (its summary bit was stale: repaired here). */
+static bool VicpClaimFromLevel(VIC *Vic, uint32_t Cpu, uint32_t Level, VIC_CLAIM *Claim)
+{
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    _Atomic uint64_t *Pending = &Block->Pending[Level];
+    uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
+    uint64_t New;
+    uint32_t Slot;
+    do {
+        uint32_t Bits = (uint32_t)(Old & VICP_SLOT_BITS);
+        if (Bits == 0) {
+            VicpLevelEmptied(Vic, Cpu, Level, true);
+            return false;
+        }
+        Slot = VicpHighestBit(Bits);
+        New = (Old & ~((uint64_t)1 << Slot)) & VICP_SLOT_BITS; /* harvest the raise count */
+    } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, New, memory_order_seq_cst,
+                                                    memory_order_seq_cst));
+    VicpBump(&Block->RaisedByOwner, Old >> 32);
+    VicpEnterService(Vic, Cpu, Level, New == 0 ? (uint64_t)1 << Level : 0);
+    if (New == 0)
+        VicpRecheckLevel(Vic, Cpu, Level);
+    VicpFillClaim(Vic, Cpu, Level, Slot, Claim);
+    return true;
+}
+
+IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+{
+    if (Vic == NULL || Claim == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (Cpu >= Vic->View.CpuCount)
+        return IRQ_STATUS_INVALID_CPU;
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    for (;;) {
+        uint64_t State = atomic_load_explicit(&Block->State, memory_order_acquire);
+        uint32_t Deliverable = (uint32_t)State & (uint32_t)(State >> 32);
+        if (Deliverable == 0)
+            return IRQ_STATUS_NOTHING_PENDING;
+        uint32_t Levels = Deliverable & ~1u;
+        uint32_t Top = Levels != 0 ? VicpHighestBit(Levels) : 0;
+        /* At the AST level a pending source goes first. */
+        if ((Deliverable & 1u) != 0 && Top < Vic->AstLevel) {
+            VicpClaimAst(Vic, Cpu, Claim);
+            return IRQ_STATUS_SUCCESS;
+        }
+        if (VicpClaimFromLevel(Vic, Cpu, Top, Claim))
+            return IRQ_STATUS_SUCCESS;
+    }
+}

@@ -1,0 +1,102 @@
+/*
+ * Routed raises: each source's route (router.h) decides per interrupt which
+ * CPU, or which CPUs, the raise goes to, from the Vic's own per-CPU facts:
+ *  - online: the Vic's online words (read live by the router);
+ *  - level (LOWEST_PRIORITY): the CPU's effective level, max(IPL, highest
+ *    level in service), which its owner publishes whenever it changes: the
+ *    CPU that would take the interrupt soonest. The gates are not counted:
+ *    PAL mode and barriers last a few instructions;
+ *  - load (AFFINITY): levels with something pending plus levels in service,
+ *    read from the CPU's check word and in-service mask: how much interrupt
+ *    work is queued on it.
+ * A route is changed while its source fires; a raiser sees the old route or
+ * the new one (the router's latch).
+ */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <irqroute/router.h>
+#include <irqroute/vic.h>
+
+#include "vicp.h"
+
+static uint32_t VicpReadLevel(const void *Context, uint32_t Cpu)
+{
+    const VIC *Vic = Context;
+    return atomic_load_explicit(&VicpCpu(Vic, Cpu)->EffectiveLevel, memory_order_relaxed);
+}
+
+static uint32_t VicpReadLoad(const void *Context, uint32_t Cpu)
+{
+    const VIC *Vic = Context;
+    const VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    uint64_t State = atomic_load_explicit(&Block->State, memory_order_relaxed);
+    uint32_t InService = atomic_load_explicit(&Block->InService, memory_order_relaxed);
+    return VicpPopulation((uint32_t)State & ~1u) + VicpPopulation(InService);
+}
+
+void VicpInitializeRoutingInputs(VIC *Vic)
+{
+    Vic->RoutingInputs.OnlineWords = Vic->Online;
+    Vic->RoutingInputs.Online = NULL;
+    Vic->RoutingInputs.ReadLevel = VicpReadLevel;
+    Vic->RoutingInputs.Levels = NULL;
+    Vic->RoutingInputs.ReadLoad = VicpReadLoad;
+    Vic->RoutingInputs.Loads = NULL;
+    Vic->RoutingInputs.Context = Vic;
+}
+
+IRQ_STATUS VicRaise(VIC *Vic, uint32_t Source)
+{
+    if (Vic == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (!VicpIsSource(Vic, Source))
+        return IRQ_STATUS_INVALID_VECTOR;
+    IR_CPU_SET Cpus; /* written by the router only for a broadcast */
+    IR_ROUTING_DECISION Decision;
+    IRQ_STATUS Status = IrRouteDecide(VicpRoute(Vic, Source), &Vic->RoutingInputs, &Decision, &Cpus);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    if (Decision.Policy != IrRoutingBroadcast) {
+        VicpRaiseOnCpu(Vic, Source, Decision.Cpu);
+        return IRQ_STATUS_SUCCESS;
+    }
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, &Cpus)
+        VicpRaiseOnCpu(Vic, Source, Cpu);
+    return IRQ_STATUS_SUCCESS;
+}
+
+IRQ_STATUS VicSetRoute(VIC *Vic, uint32_t Source, const IR_ROUTE_CONFIG *Config)
+{
+    if (Vic == NULL || Config == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (!VicpIsSource(Vic, Source))
+        return IRQ_STATUS_INVALID_VECTOR;
+    return IrRouteConfigure(VicpRoute(Vic, Source), Config, &Vic->RoutingInputs);
+}
+
+IRQ_STATUS VicQueryRoute(const VIC *Vic, uint32_t Source, IR_ROUTING_POLICY *Policy, uint32_t *TargetCpu,
+                         IR_CPU_SET *Mask)
+{
+    if (Vic == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (!VicpIsSource(Vic, Source))
+        return IRQ_STATUS_INVALID_VECTOR;
+    return IrRouteQueryConfig(VicpRoute(Vic, Source), Policy, TargetCpu, Mask);
+}
+
+IRQ_STATUS VicSetCpuOnline(VIC *Vic, uint32_t Cpu, bool Online)
+{
+    if (Vic == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (Cpu >= Vic->View.CpuCount)
+        return IRQ_STATUS_INVALID_CPU;
+    uint64_t Bit = (uint64_t)1 << (Cpu % 64u);
+    if (Online)
+        atomic_fetch_or_explicit(&Vic->Online[Cpu / 64u], Bit, memory_order_release);
+    else
+        atomic_fetch_and_explicit(&Vic->Online[Cpu / 64u], ~Bit, memory_order_release);
+    return IRQ_STATUS_SUCCESS;
+}

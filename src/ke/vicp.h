@@ -1,0 +1,163 @@
+/*
+ * Vic internals shared by src/ke/vic*.c.
+ *
+ * THE CHECK WORD (VICP_CPU.State), one per CPU:
+ *   bits  1..31  S: summary, level n has a pending source    written by raisers/clearers/claim
+ *   bits 33..63  E: enable, level n may be delivered now      written by the owner only
+ *   bit   0, 32  an AST is eligible (both set or both clear)   written by the owner only
+ * Deliverable <=> (low half & high half) != 0. Level 0 has no sources (a
+ * source is delivered only above the CPU's level, which is never below 0),
+ * so its two bits are free to carry the AST, whose eligibility depends only
+ * on owner state (ASTSR, ASTEN, mode, level, gates).
+ *
+ * The owner computes E (and the AST bits) from its own state and applies the
+ * difference with one XOR (it is the only writer of those bits, so the word
+ * it loads holds their true current value); S bits are only ever ORed in or
+ * ANDed out, so the owner's XOR and the raisers' ORs never undo each other.
+ *
+ * PENDING WORDS (VICP_CPU.Pending[level]), one per level:
+ *   bits  0..31  one per source of the level (its slot)
+ *   bits 32..63  raises since the word was last harvested
+ * A raise is one compare-and-swap that sets the bit and adds 1 to the count,
+ * so the Raised counter costs no second atomic. Claim and clear reset the
+ * count in the compare-and-swap that clears their bit and add it to their
+ * own total. The count never exceeds 32: a bit can go 0 -> 1 again only after
+ * a claim or a clear took it back to 0, and each of those harvests.
+ *
+ * S PROTOCOL. A raiser that finds its level's pending bits all clear sets S
+ * after its CAS. A claimer or clearer that leaves them all clear clears S,
+ * then looks at the pending word again and sets S back if a raise got in
+ * between (the raiser's OR may have come before the clear). All of these are
+ * seq_cst, so either the re-check sees the raiser's bit or the raiser's OR
+ * comes after the clear. Two emptiers racing with a raiser can leave S set
+ * over an empty level: the check then says "deliverable" once for nothing,
+ * and VicClaim, finding the level empty, repairs S the same way. S is never
+ * left clear over a pending source once the calls have returned.
+ */
+#ifndef IRQROUTE_VICP_H
+#define IRQROUTE_VICP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <irqroute/router.h>
+#include <irqroute/vic.h>
+
+#define VICP_LINE 64u
+#define VICP_NONE 0xFFFFu
+#define VICP_AST_BITS (((uint64_t)1 << 32) | 1u)
+#define VICP_OWNER_BITS 0xFFFFFFFF00000001ull
+#define VICP_SLOT_BITS 0xFFFFFFFFull
+#define VICP_RAISE_ONE ((uint64_t)1 << 32)
+
+/* Gate flags: any set holds off everything but machine checks. */
+#define VICP_GATE_INTERRUPTS_OFF 1u
+#define VICP_GATE_BARRIER 2u
+#define VICP_GATE_PAL_MODE 4u
+
+typedef struct _VICP_SOURCE {
+    uint8_t Level; /* 0: a hole */
+    uint8_t Slot;
+    uint8_t Kind;
+} VICP_SOURCE;
+
+typedef struct _VICP_CPU {
+    /* Line 0: the check word and what raisers and clearers write. */
+    _Alignas(VICP_LINE) _Atomic uint64_t State;
+    _Atomic uint32_t IpiMessages;
+    _Atomic uint64_t Merged;
+    _Atomic uint64_t Cleared;
+    _Atomic uint64_t RaisedHarvestedByClear;
+    /* Line 1: the owner's state (atomic so that queries from other threads
+     * and the router's level reads are not data races). */
+    _Alignas(VICP_LINE) _Atomic uint32_t Level;
+    _Atomic uint32_t InService;
+    _Atomic uint32_t EffectiveLevel;
+    _Atomic uint32_t Gates;
+    _Atomic uint32_t Mode;
+    _Atomic uint32_t AstEnable;
+    _Atomic uint32_t AstSummary;
+    _Atomic uint64_t Claimed;
+    _Atomic uint64_t RaisedByOwner; /* harvested by claims, plus ASTSR bits set */
+    _Atomic uint64_t IpiCounts[VIC_IPI_MESSAGE_COUNT];
+    /* Then one pending word per level. */
+    _Alignas(VICP_LINE) _Atomic uint64_t Pending[];
+} VICP_CPU;
+
+struct _VIC {
+    VIC_DELIVERY_VIEW View; /* first: VicIsDeliverable reads it */
+    uint32_t LevelCount;
+    uint32_t SourceCount;
+    uint32_t AstLevel;
+    uint32_t IpiSource;          /* VICP_NONE: no IPIs */
+    uint32_t ValidLevels;        /* bits 1 .. LevelCount-1 */
+    uint32_t MachineCheckLevels; /* levels that override every gate and mask */
+    uint16_t SoftwareSource[VIC_MAX_LEVELS];
+    uint16_t SourceOfSlot[VIC_MAX_LEVELS][VIC_MAX_SOURCES_PER_LEVEL];
+    PVIC_WAKE_ROUTINE Wake;
+    void *WakeContext;
+    bool WakeOnPending;
+    VICP_SOURCE *Sources;
+    unsigned char *CpuBlocks; /* == View.CpuBase, writable */
+    unsigned char *Routes;
+    size_t RouteStride;
+    IR_ROUTING_INPUTS RoutingInputs;
+    _Alignas(VICP_LINE) _Atomic uint64_t Online[IR_CPU_SET_WORDS];
+};
+
+static inline VICP_CPU *VicpCpu(const VIC *Vic, uint32_t Cpu)
+{
+    return (VICP_CPU *)(void *)(Vic->CpuBlocks + (size_t)Cpu * Vic->View.CpuStride);
+}
+
+static inline IR_ROUTE *VicpRoute(const VIC *Vic, uint32_t Source)
+{
+    return (IR_ROUTE *)(void *)(Vic->Routes + (size_t)Source * Vic->RouteStride);
+}
+
+static inline bool VicpIsSource(const VIC *Vic, uint32_t Source)
+{
+    return Source < Vic->SourceCount && Vic->Sources[Source].Level != 0;
+}
+
+static inline bool VicpIsOnline(const VIC *Vic, uint32_t Cpu)
+{
+    return (atomic_load_explicit(&Vic->Online[Cpu / 64u], memory_order_relaxed) >> (Cpu % 64u)) & 1u;
+}
+
+static inline bool VicpDeliverable(uint64_t State)
+{
+    return ((uint32_t)State & (uint32_t)(State >> 32)) != 0;
+}
+
+/* The SWAR population count (GCC's builtin needs libgcc without -mpopcnt). */
+static inline uint32_t VicpPopulation(uint64_t Word)
+{
+    Word = Word - ((Word >> 1) & 0x5555555555555555ull);
+    Word = (Word & 0x3333333333333333ull) + ((Word >> 2) & 0x3333333333333333ull);
+    Word = (Word + (Word >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (uint32_t)((Word * 0x0101010101010101ull) >> 56);
+}
+
+static inline uint32_t VicpHighestBit(uint32_t Bits)
+{
+    return 31u - (uint32_t)__builtin_clz(Bits);
+}
+
+/* vic_pending.c: Source valid, Cpu valid (online or not: the caller checks). */
+void VicpRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu);
+/* vic_pending.c: a level's pending bits were left all clear by an emptier. */
+void VicpLevelEmptied(VIC *Vic, uint32_t Cpu, uint32_t Level, bool ByOwner);
+
+/* vic_gates.c: the owner bits of State for the CPU's current owner state. */
+uint64_t VicpOwnerBits(const VIC *Vic, const VICP_CPU *Cpu);
+/* vic_gates.c: recomputes the owner bits and applies the difference (owner). */
+void VicpOwnerUpdate(const VIC *Vic, VICP_CPU *Cpu);
+uint32_t VicpEffectiveLevel(const VICP_CPU *Cpu);
+
+/* vic_route.c: the routing inputs' readers. */
+void VicpInitializeRoutingInputs(VIC *Vic);
+
+#endif

@@ -1,0 +1,502 @@
+/*
+ * The routing-policy engine on its own (router.h): each policy's choice
+ * (fixed and its offline fallback, round-robin fairness exactly, lowest level
+ * with ties rotating, broadcast set, affinity least loaded and sticky),
+ * offline CPUs skipped, refused configurations leaving the route unchanged,
+ * storage checks, the Windows device-policy mapping.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include <irqroute/router.h>
+
+typedef struct _ROUTE_FIXTURE {
+    void *Storage;
+    IR_ROUTE *Route;
+    uint32_t CpuCount;
+    IR_CPU_SET Online;
+    uint8_t Levels[IR_MAX_CPUS];
+    uint32_t Loads[IR_MAX_CPUS];
+    IR_ROUTING_INPUTS Inputs;
+} ROUTE_FIXTURE;
+
+static ROUTE_FIXTURE *NewFixture(uint32_t CpuCount)
+{
+    ROUTE_FIXTURE *Fixture = calloc(1, sizeof(*Fixture));
+    assert_non_null(Fixture);
+    size_t Size = IrRouteQueryStorageSize(CpuCount);
+    assert_true(Size > 0);
+    Fixture->Storage = aligned_alloc(IR_ROUTE_ALIGNMENT, Size);
+    assert_non_null(Fixture->Storage);
+    assert_int_equal(IrRouteInitialize(Fixture->Storage, Size, CpuCount, &Fixture->Route), IRQ_STATUS_SUCCESS);
+    Fixture->CpuCount = CpuCount;
+    IrCpuSetFill(&Fixture->Online, CpuCount);
+    Fixture->Inputs.Online = &Fixture->Online;
+    Fixture->Inputs.Levels = Fixture->Levels;
+    Fixture->Inputs.Loads = Fixture->Loads;
+    return Fixture;
+}
+
+static void FreeFixture(ROUTE_FIXTURE *Fixture)
+{
+    free(Fixture->Storage);
+    free(Fixture);
+}
+
+static int Setup8(void **State)
+{
+    *State = NewFixture(8);
+    return 0;
+}
+
+static int Teardown(void **State)
+{
+    FreeFixture(*State);
+    return 0;
+}
+
+static IR_CPU_SET SetOf(const uint32_t *Cpus, size_t Count)
+{
+    IR_CPU_SET Set;
+    IrCpuSetZero(&Set);
+    for (size_t Index = 0; Index < Count; Index++)
+        IrCpuSetAdd(&Set, Cpus[Index]);
+    return Set;
+}
+
+static IRQ_STATUS Configure(ROUTE_FIXTURE *Fixture, IR_ROUTING_POLICY Policy, uint32_t Target, const IR_CPU_SET *Mask)
+{
+    IR_ROUTE_CONFIG Config = {.Policy = Policy, .TargetCpu = Target, .Mask = Mask};
+    return IrRouteConfigure(Fixture->Route, &Config, &Fixture->Inputs);
+}
+
+static uint32_t Decide(ROUTE_FIXTURE *Fixture)
+{
+    IR_ROUTING_DECISION Decision;
+    assert_int_equal(IrRouteDecide(Fixture->Route, &Fixture->Inputs, &Decision, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Decision.CpuCount, 1);
+    return Decision.Cpu;
+}
+
+/* ---- FIXED ---------------------------------------------------------------------- */
+
+static void test_default_is_fixed_cpu_zero(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    IR_ROUTING_POLICY Policy;
+    uint32_t Target = 99;
+    IR_CPU_SET Mask, All;
+    assert_int_equal(IrRouteQueryConfig(Fixture->Route, &Policy, &Target, &Mask), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Policy, IrRoutingFixedCpu);
+    assert_int_equal(Target, 0);
+    IrCpuSetFill(&All, 8);
+    assert_true(IrCpuSetEqual(&Mask, &All));
+    for (int Round = 0; Round < 5; Round++)
+        assert_int_equal(Decide(Fixture), 0);
+}
+
+static void test_fixed_goes_to_its_target(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    assert_int_equal(Configure(Fixture, IrRoutingFixedCpu, 5, NULL), IRQ_STATUS_SUCCESS);
+    for (int Round = 0; Round < 5; Round++)
+        assert_int_equal(Decide(Fixture), 5);
+}
+
+/* An offline target is skipped: the next online CPU of the mask after it. */
+static void test_fixed_skips_offline_target(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    static const uint32_t Cpus[] = {1, 3, 6};
+    IR_CPU_SET Mask = SetOf(Cpus, 3);
+    assert_int_equal(Configure(Fixture, IrRoutingFixedCpu, 6, &Mask), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Decide(Fixture), 6);
+    IrCpuSetRemove(&Fixture->Online, 6);
+    assert_int_equal(Decide(Fixture), 1); /* wraps past the end */
+    IrCpuSetRemove(&Fixture->Online, 1);
+    assert_int_equal(Decide(Fixture), 3);
+    IrCpuSetAdd(&Fixture->Online, 6);
+    assert_int_equal(Decide(Fixture), 6);
+}
+
+/* ---- ROUND_ROBIN ------------------------------------------------------------------- */
+
+static void test_round_robin_exactly_fair(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    static const uint32_t Cpus[] = {1, 2, 5, 7};
+    IR_CPU_SET Mask = SetOf(Cpus, 4);
+    assert_int_equal(Configure(Fixture, IrRoutingRoundRobin, 0, &Mask), IRQ_STATUS_SUCCESS);
+    uint32_t Counts[8] = {0};
+    for (uint32_t K = 1; K <= 25; K++) {
+        for (int Step = 0; Step < 4; Step++)
+            Counts[Decide(Fixture)]++;
+        /* After k*n decisions every CPU of the mask got exactly k, no other any. */
+        for (uint32_t Cpu = 0; Cpu < 8; Cpu++)
+            assert_int_equal(Counts[Cpu], IrCpuSetContains(&Mask, Cpu) ? K : 0);
+    }
+}
+
+static void test_round_robin_rotates_in_order(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    assert_int_equal(Configure(Fixture, IrRoutingRoundRobin, 0, NULL), IRQ_STATUS_SUCCESS);
+    for (uint32_t Step = 0; Step < 24; Step++)
+        assert_int_equal(Decide(Fixture), Step % 8);
+}
+
+static void test_round_robin_skips_offline(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    static const uint32_t Cpus[] = {0, 1, 2, 3};
+    IR_CPU_SET Mask = SetOf(Cpus, 4);
+    assert_int_equal(Configure(Fixture, IrRoutingRoundRobin, 0, &Mask), IRQ_STATUS_SUCCESS);
+    IrCpuSetRemove(&Fixture->Online, 2);
+    uint32_t Counts[8] = {0};
+    for (int Step = 0; Step < 30; Step++)
+        Counts[Decide(Fixture)]++;
+    assert_int_equal(Counts[0], 10);
+    assert_int_equal(Counts[1], 10);
+    assert_int_equal(Counts[2], 0);
+    assert_int_equal(Counts[3], 10);
+}
+
+/* ---- LOWEST_PRIORITY --------------------------------------------------------------- */
+
+static void test_lowest_picks_lowest_level(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    static const uint8_t Levels[8] = {9, 7, 3, 8, 4, 6, 5, 9};
+    for (int Cpu = 0; Cpu < 8; Cpu++)
+        Fixture->Levels[Cpu] = Levels[Cpu];
+    assert_int_equal(Configure(Fixture, IrRoutingLowestPriority, 0, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Decide(Fixture), 2);
+    assert_int_equal(Decide(Fixture), 2); /* no tie: stays */
+    Fixture->Levels[2] = 10;
+    assert_int_equal(Decide(Fixture), 4);
+}
+
+static void test_lowest_ties_rotate(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    static const uint8_t Levels[8] = {5, 2, 6, 2, 7, 2, 9, 9};
+    for (int Cpu = 0; Cpu < 8; Cpu++)
+        Fixture->Levels[Cpu] = Levels[Cpu];
+    assert_int_equal(Configure(Fixture, IrRoutingLowestPriority, 0, NULL), IRQ_STATUS_SUCCESS);
+    static const uint32_t Expected[] = {1, 3, 5, 1, 3, 5, 1};
+    for (size_t Step = 0; Step < sizeof(Expected) / sizeof(Expected[0]); Step++)
+        assert_int_equal(Decide(Fixture), Expected[Step]);
+}
+
+static void test_lowest_all_equal_rotates_over_mask(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    static const uint32_t Cpus[] = {2, 4, 6};
+    IR_CPU_SET Mask = SetOf(Cpus, 3);
+    assert_int_equal(Configure(Fixture, IrRoutingLowestPriority, 0, &Mask), IRQ_STATUS_SUCCESS);
+    for (int Step = 0; Step < 9; Step++)
+        assert_int_equal(Decide(Fixture), Cpus[Step % 3]);
+}
+
+static void test_lowest_skips_offline(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    for (int Cpu = 0; Cpu < 8; Cpu++)
+        Fixture->Levels[Cpu] = 8;
+    Fixture->Levels[3] = 1;
+    assert_int_equal(Configure(Fixture, IrRoutingLowestPriority, 0, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Decide(Fixture), 3);
+    IrCpuSetRemove(&Fixture->Online, 3);
+    uint32_t Cpu = Decide(Fixture);
+    assert_int_not_equal(Cpu, 3);
+    assert_int_equal(Fixture->Levels[Cpu], 8);
+}
+
+/* ---- BROADCAST ------------------------------------------------------------------- */
+
+static void test_broadcast_names_every_online_cpu_of_mask(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    static const uint32_t Cpus[] = {1, 4, 5, 7};
+    IR_CPU_SET Mask = SetOf(Cpus, 4);
+    assert_int_equal(Configure(Fixture, IrRoutingBroadcast, 0, &Mask), IRQ_STATUS_SUCCESS);
+    IrCpuSetRemove(&Fixture->Online, 5);
+    IR_ROUTING_DECISION Decision;
+    IR_CPU_SET Result;
+    IrCpuSetFill(&Result, IR_MAX_CPUS); /* must be overwritten entirely */
+    assert_int_equal(IrRouteDecide(Fixture->Route, &Fixture->Inputs, &Decision, &Result), IRQ_STATUS_SUCCESS);
+    static const uint32_t ExpectedCpus[] = {1, 4, 7};
+    IR_CPU_SET Expected = SetOf(ExpectedCpus, 3);
+    assert_true(IrCpuSetEqual(&Result, &Expected));
+    assert_int_equal(Decision.Policy, IrRoutingBroadcast);
+    assert_int_equal(Decision.CpuCount, 3);
+    assert_int_equal(Decision.Cpu, 1);
+}
+
+/* A non-broadcast decision leaves the caller's set alone. */
+static void test_single_cpu_decision_leaves_set_untouched(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    IR_CPU_SET Result, Copy;
+    static const uint32_t Cpus[] = {3, 60};
+    Result = SetOf(Cpus, 2);
+    Copy = Result;
+    IR_ROUTING_DECISION Decision;
+    assert_int_equal(IrRouteDecide(Fixture->Route, &Fixture->Inputs, &Decision, &Result), IRQ_STATUS_SUCCESS);
+    assert_true(IrCpuSetEqual(&Result, &Copy));
+}
+
+/* ---- AFFINITY --------------------------------------------------------------------- */
+
+static void test_affinity_least_loaded(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    static const uint32_t Loads[8] = {5, 3, 4, 2, 6, 9, 2, 7};
+    for (int Cpu = 0; Cpu < 8; Cpu++)
+        Fixture->Loads[Cpu] = Loads[Cpu];
+    static const uint32_t Cpus[] = {0, 1, 2, 4};
+    IR_CPU_SET Mask = SetOf(Cpus, 4);
+    assert_int_equal(Configure(Fixture, IrRoutingAffinity, 0, &Mask), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Decide(Fixture), 1); /* 3 and 6 are lighter but outside the mask */
+    Fixture->Loads[1] = 8;
+    assert_int_equal(Decide(Fixture), 2);
+}
+
+/* Among equally loaded CPUs the previous choice stays (warm caches). */
+static void test_affinity_sticks_on_ties(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    for (int Cpu = 0; Cpu < 8; Cpu++)
+        Fixture->Loads[Cpu] = 4;
+    assert_int_equal(Configure(Fixture, IrRoutingAffinity, 0, NULL), IRQ_STATUS_SUCCESS);
+    uint32_t First = Decide(Fixture);
+    for (int Step = 0; Step < 5; Step++)
+        assert_int_equal(Decide(Fixture), First);
+    Fixture->Loads[6] = 1;
+    assert_int_equal(Decide(Fixture), 6);
+    Fixture->Loads[6] = 4;
+    assert_int_equal(Decide(Fixture), 6);
+}
+
+static void test_affinity_skips_offline(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    for (int Cpu = 0; Cpu < 8; Cpu++)
+        Fixture->Loads[Cpu] = 5;
+    Fixture->Loads[4] = 0;
+    assert_int_equal(Configure(Fixture, IrRoutingAffinity, 0, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Decide(Fixture), 4);
+    IrCpuSetRemove(&Fixture->Online, 4);
+    assert_int_not_equal(Decide(Fixture), 4);
+}
+
+/* ---- Refused configurations and decisions ------------------------------------------------ */
+
+static void AssertConfig(ROUTE_FIXTURE *Fixture, IR_ROUTING_POLICY Policy, uint32_t Target, const IR_CPU_SET *Mask)
+{
+    IR_ROUTING_POLICY NowPolicy;
+    uint32_t NowTarget;
+    IR_CPU_SET NowMask;
+    assert_int_equal(IrRouteQueryConfig(Fixture->Route, &NowPolicy, &NowTarget, &NowMask), IRQ_STATUS_SUCCESS);
+    assert_int_equal(NowPolicy, Policy);
+    assert_int_equal(NowTarget, Target);
+    assert_true(IrCpuSetEqual(&NowMask, Mask));
+}
+
+static void test_refusals_leave_route_unchanged(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    static const uint32_t Cpus[] = {2, 3};
+    IR_CPU_SET Mask = SetOf(Cpus, 2);
+    assert_int_equal(Configure(Fixture, IrRoutingFixedCpu, 3, &Mask), IRQ_STATUS_SUCCESS);
+
+    IR_CPU_SET Empty;
+    IrCpuSetZero(&Empty);
+    assert_int_equal(Configure(Fixture, IrRoutingRoundRobin, 0, &Empty), IRQ_STATUS_EMPTY_AFFINITY);
+    static const uint32_t OfflineCpus[] = {6, 7};
+    IR_CPU_SET Offline = SetOf(OfflineCpus, 2);
+    IrCpuSetRemove(&Fixture->Online, 6);
+    IrCpuSetRemove(&Fixture->Online, 7);
+    assert_int_equal(Configure(Fixture, IrRoutingAffinity, 0, &Offline), IRQ_STATUS_EMPTY_AFFINITY);
+    assert_int_equal(Configure(Fixture, IrRoutingFixedCpu, 8, NULL), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(Configure(Fixture, IrRoutingFixedCpu, 7, NULL), IRQ_STATUS_INVALID_CPU); /* offline */
+    static const uint32_t OutOfRange[] = {1, 8};
+    IR_CPU_SET TooBig = SetOf(OutOfRange, 2);
+    assert_int_equal(Configure(Fixture, IrRoutingBroadcast, 0, &TooBig), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(Configure(Fixture, (IR_ROUTING_POLICY)IrRoutingPolicyCount, 0, NULL),
+                     IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrRouteConfigure(Fixture->Route, NULL, &Fixture->Inputs), IRQ_STATUS_INVALID_PARAMETER);
+
+    AssertConfig(Fixture, IrRoutingFixedCpu, 3, &Mask);
+    assert_int_equal(Decide(Fixture), 3);
+}
+
+static void test_decision_with_every_cpu_offline_is_refused(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    static const uint32_t Cpus[] = {2, 3};
+    IR_CPU_SET Mask = SetOf(Cpus, 2);
+    for (IR_ROUTING_POLICY Policy = 0; Policy < IrRoutingPolicyCount; Policy++) {
+        IrCpuSetFill(&Fixture->Online, 8);
+        assert_int_equal(Configure(Fixture, Policy, 2, &Mask), IRQ_STATUS_SUCCESS);
+        IrCpuSetRemove(&Fixture->Online, 2);
+        IrCpuSetRemove(&Fixture->Online, 3);
+        IR_ROUTING_DECISION Decision;
+        assert_int_equal(IrRouteDecide(Fixture->Route, &Fixture->Inputs, &Decision, NULL),
+                         IRQ_STATUS_EMPTY_AFFINITY);
+        assert_int_equal(Decision.CpuCount, 0);
+    }
+    assert_int_equal(IrRouteDecide(NULL, &Fixture->Inputs, NULL, NULL), IRQ_STATUS_INVALID_PARAMETER);
+}
+
+static void test_storage_checks(void **State)
+{
+    (void)State;
+    assert_int_equal(IrRouteQueryStorageSize(0), 0);
+    assert_int_equal(IrRouteQueryStorageSize(IR_MAX_CPUS + 1u), 0);
+    size_t Size = IrRouteQueryStorageSize(4);
+    void *Storage = aligned_alloc(IR_ROUTE_ALIGNMENT, Size + IR_ROUTE_ALIGNMENT);
+    IR_ROUTE *Route = NULL;
+    assert_int_equal(IrRouteInitialize(Storage, Size - 1u, 4, &Route), IRQ_STATUS_BUFFER_TOO_SMALL);
+    assert_int_equal(IrRouteInitialize((char *)Storage + 8, Size, 4, &Route), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrRouteInitialize(Storage, Size, 0, &Route), IRQ_STATUS_INVALID_CPU);
+    assert_null(Route);
+    assert_int_equal(IrRouteInitialize(Storage, Size, 4, &Route), IRQ_STATUS_SUCCESS);
+    assert_ptr_equal(Route, Storage);
+    free(Storage);
+}
+
+/* ---- 4096 CPUs: word edges ------------------------------------------------------------- */
+
+static void test_many_cpus_word_edges(void **State)
+{
+    (void)State;
+    ROUTE_FIXTURE *Fixture = NewFixture(IR_MAX_CPUS);
+    static const uint32_t Cpus[] = {63, 64, 2047, 4095};
+    IR_CPU_SET Mask = SetOf(Cpus, 4);
+    assert_int_equal(Configure(Fixture, IrRoutingRoundRobin, 0, &Mask), IRQ_STATUS_SUCCESS);
+    for (int Step = 0; Step < 8; Step++)
+        assert_int_equal(Decide(Fixture), Cpus[Step % 4]);
+    assert_int_equal(Configure(Fixture, IrRoutingFixedCpu, 4095, &Mask), IRQ_STATUS_SUCCESS);
+    IrCpuSetRemove(&Fixture->Online, 4095);
+    assert_int_equal(Decide(Fixture), 63); /* the fallback wraps from the last CPU */
+    for (uint32_t Cpu = 0; Cpu < IR_MAX_CPUS; Cpu++)
+        Fixture->Levels[Cpu] = 3;
+    Fixture->Levels[2047] = 1;
+    assert_int_equal(Configure(Fixture, IrRoutingLowestPriority, 0, &Mask), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Decide(Fixture), 2047);
+    FreeFixture(Fixture);
+}
+
+/* ---- Windows IRQ_DEVICE_POLICY -------------------------------------------------------- */
+
+static void test_device_policies_map(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    IR_ROUTE_CONFIG Config;
+    IR_CPU_SET Mask;
+    static const uint32_t CloseCpus[] = {4, 5, 6, 7};
+    IR_CPU_SET Close = SetOf(CloseCpus, 4);
+    static const uint32_t SpecifiedCpus[] = {1, 2};
+    IR_CPU_SET Specified = SetOf(SpecifiedCpus, 2);
+    IR_DEVICE_POLICY_REQUEST Request = {.Close = &Close, .Specified = &Specified};
+
+    Request.Policy = IrqPolicyMachineDefault;
+    assert_int_equal(IrRouteConfigFromDevicePolicy(Fixture->Route, &Request, &Fixture->Inputs, &Config, &Mask),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(Config.Policy, IrRoutingFixedCpu);
+    assert_int_equal(Config.TargetCpu, 0);
+
+    Request.Policy = IrqPolicyAllCloseProcessors;
+    assert_int_equal(IrRouteConfigFromDevicePolicy(Fixture->Route, &Request, &Fixture->Inputs, &Config, &Mask),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(Config.Policy, IrRoutingAffinity);
+    assert_true(IrCpuSetEqual(Config.Mask, &Close));
+
+    IrCpuSetRemove(&Fixture->Online, 4);
+    Request.Policy = IrqPolicyOneCloseProcessor;
+    assert_int_equal(IrRouteConfigFromDevicePolicy(Fixture->Route, &Request, &Fixture->Inputs, &Config, &Mask),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(Config.Policy, IrRoutingFixedCpu);
+    assert_int_equal(Config.TargetCpu, 5); /* the first online close CPU */
+
+    Request.Policy = IrqPolicyAllProcessorsInMachine;
+    assert_int_equal(IrRouteConfigFromDevicePolicy(Fixture->Route, &Request, &Fixture->Inputs, &Config, &Mask),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(Config.Policy, IrRoutingAffinity);
+    assert_int_equal(IrCpuSetWeight(Config.Mask), 7);
+
+    Request.Policy = IrqPolicySpecifiedProcessors;
+    assert_int_equal(IrRouteConfigFromDevicePolicy(Fixture->Route, &Request, &Fixture->Inputs, &Config, &Mask),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(Config.Policy, IrRoutingAffinity);
+    assert_true(IrCpuSetEqual(Config.Mask, &Specified));
+
+    /* Messages 0..6 of a device land on the 7 online CPUs once each; 7 wraps. */
+    Request.Policy = IrqPolicySpreadMessagesAcrossAllProcessors;
+    IR_CPU_SET Seen;
+    IrCpuSetZero(&Seen);
+    for (uint32_t Message = 0; Message < 7; Message++) {
+        Request.MessageIndex = Message;
+        assert_int_equal(IrRouteConfigFromDevicePolicy(Fixture->Route, &Request, &Fixture->Inputs, &Config, &Mask),
+                         IRQ_STATUS_SUCCESS);
+        assert_int_equal(Config.Policy, IrRoutingFixedCpu);
+        assert_false(IrCpuSetContains(&Seen, Config.TargetCpu));
+        IrCpuSetAdd(&Seen, Config.TargetCpu);
+    }
+    assert_false(IrCpuSetContains(&Seen, 4));
+    Request.MessageIndex = 7;
+    assert_int_equal(IrRouteConfigFromDevicePolicy(Fixture->Route, &Request, &Fixture->Inputs, &Config, &Mask),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(Config.TargetCpu, 0);
+
+    /* Refusals leave the caller's config alone. */
+    IR_ROUTE_CONFIG Before = Config;
+    Request.Policy = IrqPolicySpecifiedProcessors;
+    Request.Specified = NULL;
+    assert_int_equal(IrRouteConfigFromDevicePolicy(Fixture->Route, &Request, &Fixture->Inputs, &Config, &Mask),
+                     IRQ_STATUS_INVALID_PARAMETER);
+    IR_CPU_SET OfflineClose;
+    IrCpuSetZero(&OfflineClose);
+    IrCpuSetAdd(&OfflineClose, 4);
+    Request.Policy = IrqPolicyOneCloseProcessor;
+    Request.Close = &OfflineClose;
+    assert_int_equal(IrRouteConfigFromDevicePolicy(Fixture->Route, &Request, &Fixture->Inputs, &Config, &Mask),
+                     IRQ_STATUS_EMPTY_AFFINITY);
+    Request.Policy = IrqPolicyCount;
+    assert_int_equal(IrRouteConfigFromDevicePolicy(Fixture->Route, &Request, &Fixture->Inputs, &Config, &Mask),
+                     IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(Config.Policy, Before.Policy);
+    assert_int_equal(Config.TargetCpu, Before.TargetCpu);
+}
+
+int main(void)
+{
+    const struct CMUnitTest Tests[] = {
+        cmocka_unit_test_setup_teardown(test_default_is_fixed_cpu_zero, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_fixed_goes_to_its_target, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_fixed_skips_offline_target, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_round_robin_exactly_fair, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_round_robin_rotates_in_order, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_round_robin_skips_offline, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_lowest_picks_lowest_level, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_lowest_ties_rotate, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_lowest_all_equal_rotates_over_mask, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_lowest_skips_offline, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_broadcast_names_every_online_cpu_of_mask, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_single_cpu_decision_leaves_set_untouched, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_affinity_least_loaded, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_affinity_sticks_on_ties, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_affinity_skips_offline, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_leave_route_unchanged, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_decision_with_every_cpu_offline_is_refused, Setup8, Teardown),
+        cmocka_unit_test(test_storage_checks),
+        cmocka_unit_test(test_many_cpus_word_edges),
+        cmocka_unit_test_setup_teardown(test_device_policies_map, Setup8, Teardown),
+    };
+    return cmocka_run_group_tests(Tests, NULL, NULL);
+}

@@ -1,0 +1,480 @@
+/*
+ * Every delivery-gating rule of the reference text, one test each:
+ * level strictly above the CPU's level, interrupts enabled, no serialised
+ * barrier, not in PAL mode; machine checks override all of them (PAL mode
+ * included) and the level; IPIs respect the level; software interrupts 1-15
+ * (SIRR sets, SISR shows) follow the same rules; ASTs at level 2 gated by
+ * ASTEN/ASTSR per mode against the current mode, most privileged first;
+ * masked interrupts stay pending and are never lost.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include <irqroute/vic.h>
+
+#define CPU 1u
+#define DEV20 VIC_ALPHA_DEVICE(20, 0)
+#define DEV21 VIC_ALPHA_DEVICE(21, 0)
+#define DEV23 VIC_ALPHA_DEVICE(23, 0)
+#define MCHK VIC_ALPHA_MACHINE_CHECK
+#define ALL_MODES 0xFu
+
+static int Setup(void **State)
+{
+    VIC_CONFIG Config;
+    VicAlphaConfig(&Config, 2);
+    size_t Size;
+    assert_int_equal(VicQueryStorageSize(&Config, &Size), IRQ_STATUS_SUCCESS);
+    void *Storage = aligned_alloc(VIC_STORAGE_ALIGNMENT, Size);
+    VIC *Vic;
+    assert_int_equal(VicInitialize(Storage, Size, &Config, &Vic), IRQ_STATUS_SUCCESS);
+    assert_ptr_equal(Vic, Storage);
+    *State = Vic;
+    return 0;
+}
+
+static int Teardown(void **State)
+{
+    free(*State);
+    return 0;
+}
+
+static uint32_t ClaimSource(VIC *Vic)
+{
+    VIC_CLAIM Claim;
+    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
+    return Claim.Source;
+}
+
+static void AssertNothing(VIC *Vic)
+{
+    VIC_CLAIM Claim;
+    assert_false(VicIsDeliverable(Vic, CPU));
+    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_NOTHING_PENDING);
+}
+
+static bool IsPending(VIC *Vic, uint32_t Source)
+{
+    bool Pending;
+    assert_int_equal(VicIsPending(Vic, Source, CPU, &Pending), IRQ_STATUS_SUCCESS);
+    return Pending;
+}
+
+/* ---- Level -------------------------------------------------------------------------- */
+
+/* Deliverable only when the source's level is strictly above the CPU's. */
+static void test_level_must_be_above_current_level(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicSetLevel(Vic, CPU, 21, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicRaiseOnCpu(Vic, DEV21, CPU), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic); /* equal: masked */
+    assert_int_equal(VicRaiseOnCpu(Vic, DEV20, CPU), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic); /* below: masked */
+    uint32_t Previous;
+    assert_int_equal(VicSetLevel(Vic, CPU, 20, &Previous), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Previous, 21);
+    assert_true(VicIsDeliverable(Vic, CPU));
+    assert_int_equal(ClaimSource(Vic), DEV21);
+    assert_true(IsPending(Vic, DEV20)); /* still masked, still there */
+}
+
+/* Higher IPL masks lower-priority interrupts, at every level. */
+static void test_every_level_masks_those_at_or_below(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicRaiseOnCpu(Vic, DEV23, CPU), IRQ_STATUS_SUCCESS);
+    for (uint32_t Level = 0; Level < 32; Level++) {
+        assert_int_equal(VicSetLevel(Vic, CPU, Level, NULL), IRQ_STATUS_SUCCESS);
+        if (Level < 23)
+            assert_true(VicIsDeliverable(Vic, CPU));
+        else
+            assert_false(VicIsDeliverable(Vic, CPU));
+    }
+}
+
+/* ---- Gates ----------------------------------------------------------------------------- */
+
+static void test_interrupts_disabled_holds_off(void **State)
+{
+    VIC *Vic = *State;
+    bool Previous;
+    assert_int_equal(VicSetInterruptsEnabled(Vic, CPU, false, &Previous), IRQ_STATUS_SUCCESS);
+    assert_true(Previous);
+    assert_int_equal(VicRaiseOnCpu(Vic, DEV23, CPU), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic);
+    assert_true(IsPending(Vic, DEV23));
+    assert_int_equal(VicSetInterruptsEnabled(Vic, CPU, true, &Previous), IRQ_STATUS_SUCCESS);
+    assert_false(Previous);
+    assert_int_equal(ClaimSource(Vic), DEV23);
+}
+
+static void test_serialized_barrier_holds_off(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicSetBarrier(Vic, CPU, true), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicRaiseOnCpu(Vic, DEV23, CPU), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic);
+    VIC_CPU_STATE CpuState;
+    assert_int_equal(VicQueryCpuState(Vic, CPU, &CpuState), IRQ_STATUS_SUCCESS);
+    assert_true(CpuState.InBarrier);
+    assert_int_equal(VicSetBarrier(Vic, CPU, false), IRQ_STATUS_SUCCESS);
+    assert_int_equal(ClaimSource(Vic), DEV23);
+}
+
+static void test_pal_mode_holds_off(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicSetPalMode(Vic, CPU, true), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicRaiseOnCpu(Vic, DEV23, CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_POWER_FAIL, CPU), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic);
+    assert_int_equal(VicSetPalMode(Vic, CPU, false), IRQ_STATUS_SUCCESS);
+    assert_int_equal(ClaimSource(Vic), VIC_ALPHA_POWER_FAIL);
+}
+
+/* Each gate on its own is enough; all must be open. */
+static void test_gates_combine(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicRaiseOnCpu(Vic, DEV20, CPU), IRQ_STATUS_SUCCESS);
+    for (uint32_t Gates = 0; Gates < 8; Gates++) {
+        assert_int_equal(VicSetInterruptsEnabled(Vic, CPU, (Gates & 1u) == 0, NULL), IRQ_STATUS_SUCCESS);
+        assert_int_equal(VicSetBarrier(Vic, CPU, (Gates & 2u) != 0), IRQ_STATUS_SUCCESS);
+        assert_int_equal(VicSetPalMode(Vic, CPU, (Gates & 4u) != 0), IRQ_STATUS_SUCCESS);
+        if (Gates == 0)
+            assert_true(VicIsDeliverable(Vic, CPU));
+        else
+            assert_false(VicIsDeliverable(Vic, CPU));
+    }
+}
+
+/* ---- Machine checks ------------------------------------------------------------------------ */
+
+static void test_machine_check_overrides_pal_mode(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicSetPalMode(Vic, CPU, true), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicRaiseOnCpu(Vic, DEV23, CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicRaiseOnCpu(Vic, MCHK, CPU), IRQ_STATUS_SUCCESS);
+    assert_true(VicIsDeliverable(Vic, CPU));
+    VIC_CLAIM Claim;
+    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Claim.Source, MCHK);
+    assert_int_equal(Claim.Kind, VicSourceMachineCheck);
+    AssertNothing(Vic); /* the device still waits for PAL mode to end */
+}
+
+static void test_machine_check_overrides_every_gate_and_level(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicSetLevel(Vic, CPU, 31, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicSetInterruptsEnabled(Vic, CPU, false, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicSetBarrier(Vic, CPU, true), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicSetPalMode(Vic, CPU, true), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_POWER_FAIL, CPU), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic);
+    assert_int_equal(VicRaiseOnCpu(Vic, MCHK, CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(ClaimSource(Vic), MCHK);
+    /* In service at 31, a second machine check still gets in. */
+    assert_int_equal(VicRaiseOnCpu(Vic, MCHK, CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(ClaimSource(Vic), MCHK);
+    AssertNothing(Vic);
+}
+
+/* ---- IPIs respect the level --------------------------------------------------------------- */
+
+static void test_ipi_respects_level(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicSetLevel(Vic, CPU, 22, NULL), IRQ_STATUS_SUCCESS);
+    VIC_IPI_TARGET Target = {.Kind = VicIpiTargetCpu, .Cpu = CPU};
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic);
+    assert_int_equal(VicSetLevel(Vic, CPU, 21, NULL), IRQ_STATUS_SUCCESS);
+    VIC_CLAIM Claim;
+    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Claim.Source, VIC_ALPHA_IPI);
+    assert_int_equal(Claim.Level, 22);
+    assert_int_equal(Claim.IpiMessages, 1u << VicIpiReschedule);
+}
+
+/* ---- Software interrupts (SIRR / SISR) ------------------------------------------------------ */
+
+static uint32_t Sisr(VIC *Vic)
+{
+    uint32_t Summary = 0xDEAD;
+    assert_int_equal(VicReadSoftwareSummary(Vic, CPU, &Summary), IRQ_STATUS_SUCCESS);
+    return Summary;
+}
+
+static void test_sirr_sets_sisr(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(Sisr(Vic), 0);
+    assert_int_equal(VicSetLevel(Vic, CPU, 31, NULL), IRQ_STATUS_SUCCESS); /* nothing delivered meanwhile */
+    for (uint32_t Level = 1; Level <= 15; Level++) {
+        assert_int_equal(VicWriteSoftwareRequest(Vic, CPU, Level), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Sisr(Vic), ((1u << (Level + 1u)) - 1u) & ~1u);
+    }
+    assert_int_equal(VicWriteSoftwareRequest(Vic, CPU, 16), IRQ_STATUS_INVALID_IRQL);
+    assert_int_equal(VicWriteSoftwareRequest(Vic, CPU, 0), IRQ_STATUS_INVALID_IRQL);
+    assert_int_equal(VicWriteSoftwareRequest(Vic, 2, 5), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(Sisr(Vic), 0xFFFEu);
+}
+
+/* A software interrupt at level n is masked by IPL >= n, like any other. */
+static void test_software_interrupts_follow_level(void **State)
+{
+    VIC *Vic = *State;
+    for (uint32_t Level = 1; Level <= 15; Level++) {
+        assert_int_equal(VicSetLevel(Vic, CPU, Level, NULL), IRQ_STATUS_SUCCESS);
+        assert_int_equal(VicWriteSoftwareRequest(Vic, CPU, Level), IRQ_STATUS_SUCCESS);
+        AssertNothing(Vic);
+        assert_int_equal(VicSetLevel(Vic, CPU, Level - 1u, NULL), IRQ_STATUS_SUCCESS);
+        VIC_CLAIM Claim;
+        assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Claim.Source, VIC_ALPHA_SOFTWARE(Level));
+        assert_int_equal(Claim.Kind, VicSourceSoftware);
+        assert_int_equal(Sisr(Vic), 0); /* the claim clears the SISR bit */
+        assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
+    }
+}
+
+static void test_software_interrupts_gated_like_devices(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicSetInterruptsEnabled(Vic, CPU, false, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicWriteSoftwareRequest(Vic, CPU, 4), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic);
+    assert_int_equal(VicSetInterruptsEnabled(Vic, CPU, true, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicSetPalMode(Vic, CPU, true), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic);
+    assert_int_equal(VicSetPalMode(Vic, CPU, false), IRQ_STATUS_SUCCESS);
+    assert_int_equal(ClaimSource(Vic), VIC_ALPHA_SOFTWARE(4));
+}
+
+/* ---- ASTs ------------------------------------------------------------------------------------- */
+
+/* Every mode M x every current mode x ASTSR<M> x ASTEN<M>: eligible exactly
+ * when both bits are set and the current mode is M or less privileged. */
+static void test_ast_each_mode_and_enable_combination(void **State)
+{
+    VIC *Vic = *State;
+    for (uint32_t AstMode = 0; AstMode < 4; AstMode++) {
+        for (uint32_t Current = 0; Current < 4; Current++) {
+            for (uint32_t Bits = 0; Bits < 4; Bits++) {
+                bool Requested = (Bits & 1u) != 0, Enabled = (Bits & 2u) != 0;
+                assert_int_equal(VicWriteAstSummary(Vic, CPU, 0, Requested ? 1u << AstMode : 0, NULL),
+                                 IRQ_STATUS_SUCCESS);
+                assert_int_equal(VicWriteAstEnable(Vic, CPU, 0, Enabled ? 1u << AstMode : 0, NULL),
+                                 IRQ_STATUS_SUCCESS);
+                assert_int_equal(VicSetMode(Vic, CPU, (VIC_PROCESSOR_MODE)Current), IRQ_STATUS_SUCCESS);
+                bool Eligible = Requested && Enabled && Current >= AstMode;
+                assert_int_equal(VicIsDeliverable(Vic, CPU), Eligible);
+                VIC_CLAIM Claim;
+                if (!Eligible) {
+                    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_NOTHING_PENDING);
+                    continue;
+                }
+                assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
+                assert_int_equal(Claim.Source, VIC_SOURCE_AST);
+                assert_int_equal(Claim.Kind, VicSourceAst);
+                assert_int_equal(Claim.Level, VIC_ALPHA_AST_LEVEL);
+                assert_int_equal(Claim.AstMode, AstMode);
+                assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
+                VIC_CPU_STATE CpuState;
+                assert_int_equal(VicQueryCpuState(Vic, CPU, &CpuState), IRQ_STATUS_SUCCESS);
+                assert_int_equal(CpuState.AstSummary, 0); /* initiating the AST cleared ASTSR<M> */
+            }
+        }
+    }
+}
+
+/* Gated at level 2: IPL 2 or above holds ASTs off, IPL 1 lets them in. */
+static void test_ast_gated_at_level_two(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicWriteAstEnable(Vic, CPU, 0, ALL_MODES, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicSetLevel(Vic, CPU, 2, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicWriteAstSummary(Vic, CPU, ALL_MODES, 1u << VicModeKernel, NULL), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic);
+    assert_int_equal(VicSetLevel(Vic, CPU, 1, NULL), IRQ_STATUS_SUCCESS);
+    assert_true(VicIsDeliverable(Vic, CPU));
+    assert_int_equal(VicSetLevel(Vic, CPU, 5, NULL), IRQ_STATUS_SUCCESS);
+    assert_false(VicIsDeliverable(Vic, CPU));
+    assert_int_equal(VicSetLevel(Vic, CPU, 0, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(ClaimSource(Vic), VIC_SOURCE_AST);
+}
+
+static void test_ast_respects_gates(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicWriteAstEnable(Vic, CPU, 0, ALL_MODES, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicWriteAstSummary(Vic, CPU, 0, ALL_MODES, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicSetPalMode(Vic, CPU, true), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic);
+    assert_int_equal(VicSetPalMode(Vic, CPU, false), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicSetInterruptsEnabled(Vic, CPU, false, NULL), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic);
+    assert_int_equal(VicSetInterruptsEnabled(Vic, CPU, true, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicSetBarrier(Vic, CPU, true), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic);
+    assert_int_equal(VicSetBarrier(Vic, CPU, false), IRQ_STATUS_SUCCESS);
+    assert_true(VicIsDeliverable(Vic, CPU));
+}
+
+/* All four requested and enabled, in user mode: kernel, executive,
+ * supervisor, user, in that order; the in-service AST level holds the next
+ * one off until it ends. */
+static void test_ast_most_privileged_first(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicSetMode(Vic, CPU, VicModeUser), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicWriteAstEnable(Vic, CPU, 0, ALL_MODES, NULL), IRQ_STATUS_SUCCESS);
+    uint32_t Previous;
+    assert_int_equal(VicWriteAstSummary(Vic, CPU, 0, ALL_MODES, &Previous), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Previous, 0);
+    for (uint32_t Mode = 0; Mode < 4; Mode++) {
+        VIC_CLAIM Claim;
+        assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Claim.AstMode, Mode);
+        AssertNothing(Vic);
+        assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
+    }
+    AssertNothing(Vic);
+    VIC_COUNTERS Count;
+    assert_int_equal(VicQueryCounters(Vic, CPU, &Count), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Count.Raised, 4);
+    assert_int_equal(Count.Claimed, 4);
+}
+
+/* In executive mode only kernel and executive ASTs are eligible; user and
+ * supervisor wait for the mode to drop to theirs. */
+static void test_ast_waits_for_its_mode(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicSetMode(Vic, CPU, VicModeExecutive), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicWriteAstEnable(Vic, CPU, 0, ALL_MODES, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicWriteAstSummary(Vic, CPU, 0, 1u << VicModeUser | 1u << VicModeSupervisor, NULL),
+                     IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic);
+    assert_int_equal(VicSetMode(Vic, CPU, VicModeSupervisor), IRQ_STATUS_SUCCESS);
+    VIC_CLAIM Claim;
+    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Claim.AstMode, VicModeSupervisor);
+    assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic);
+    assert_int_equal(VicSetMode(Vic, CPU, VicModeUser), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Claim.AstMode, VicModeUser);
+}
+
+/* Disabling ASTEN<M> holds the request; it stays in ASTSR (never lost). */
+static void test_ast_disabled_stays_requested(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicWriteAstSummary(Vic, CPU, 0, 1u << VicModeKernel, NULL), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic);
+    VIC_CPU_STATE CpuState;
+    assert_int_equal(VicQueryCpuState(Vic, CPU, &CpuState), IRQ_STATUS_SUCCESS);
+    assert_int_equal(CpuState.AstSummary, 1u << VicModeKernel);
+    assert_int_equal(VicWriteAstEnable(Vic, CPU, 0, 1u << VicModeKernel, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(ClaimSource(Vic), VIC_SOURCE_AST);
+    /* ASTSR keep-mask clears a request: counted as cleared. */
+    assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicWriteAstSummary(Vic, CPU, 0, 1u << VicModeUser, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicWriteAstSummary(Vic, CPU, 0, 0, NULL), IRQ_STATUS_SUCCESS);
+    VIC_COUNTERS Count;
+    assert_int_equal(VicQueryCounters(Vic, CPU, &Count), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Count.Raised, 2);
+    assert_int_equal(Count.Claimed, 1);
+    assert_int_equal(Count.Cleared, 1);
+    assert_int_equal(Count.Pending, 0);
+}
+
+/* At level 2 the software interrupt goes before the AST; anything higher too. */
+static void test_ast_after_sources_at_or_above_its_level(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicWriteAstEnable(Vic, CPU, 0, ALL_MODES, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicWriteAstSummary(Vic, CPU, 0, 1u, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicWriteSoftwareRequest(Vic, CPU, 1), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicWriteSoftwareRequest(Vic, CPU, 2), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicWriteSoftwareRequest(Vic, CPU, 3), IRQ_STATUS_SUCCESS);
+    static const uint32_t Order[] = {VIC_ALPHA_SOFTWARE(3), VIC_ALPHA_SOFTWARE(2), VIC_SOURCE_AST,
+                                     VIC_ALPHA_SOFTWARE(1)};
+    for (int Index = 0; Index < 4; Index++) {
+        assert_int_equal(ClaimSource(Vic), Order[Index]);
+        assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
+    }
+    AssertNothing(Vic);
+}
+
+/* ---- Never lost ---------------------------------------------------------------------------- */
+
+/* Pending interrupts at every level, masked by everything in turn, all
+ * arrive once everything opens, highest first. */
+static void test_masked_interrupts_never_lost(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicSetLevel(Vic, CPU, 31, NULL), IRQ_STATUS_SUCCESS);
+    static const uint32_t Sources[] = {VIC_ALPHA_SOFTWARE(7), DEV20, DEV21, VIC_ALPHA_CLOCK,
+                                       DEV23, VIC_ALPHA_PERFORMANCE0, VIC_ALPHA_POWER_FAIL};
+    for (int Index = 0; Index < 7; Index++)
+        assert_int_equal(VicRaiseOnCpu(Vic, Sources[Index], CPU), IRQ_STATUS_SUCCESS);
+    /* Close and open every gate in turn; nothing may go missing meanwhile. */
+    for (uint32_t Round = 0; Round < 3; Round++) {
+        assert_int_equal(VicSetInterruptsEnabled(Vic, CPU, Round != 0, NULL), IRQ_STATUS_SUCCESS);
+        assert_int_equal(VicSetPalMode(Vic, CPU, Round == 1), IRQ_STATUS_SUCCESS);
+        assert_int_equal(VicSetBarrier(Vic, CPU, Round == 2), IRQ_STATUS_SUCCESS);
+        assert_int_equal(VicSetLevel(Vic, CPU, 25u + Round, NULL), IRQ_STATUS_SUCCESS);
+        assert_int_equal(VicSetPalMode(Vic, CPU, false), IRQ_STATUS_SUCCESS);
+        assert_int_equal(VicSetBarrier(Vic, CPU, false), IRQ_STATUS_SUCCESS);
+    }
+    assert_int_equal(VicSetLevel(Vic, CPU, 31, NULL), IRQ_STATUS_SUCCESS);
+    AssertNothing(Vic);
+    assert_int_equal(VicSetLevel(Vic, CPU, 0, NULL), IRQ_STATUS_SUCCESS);
+    /* The sources were raised in ascending level order: they come back reversed. */
+    for (int Index = 6; Index >= 0; Index--) {
+        assert_int_equal(ClaimSource(Vic), Sources[Index]);
+        assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
+    }
+    AssertNothing(Vic);
+    VIC_COUNTERS Count;
+    assert_int_equal(VicQueryCounters(Vic, CPU, &Count), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Count.Raised, 7);
+    assert_int_equal(Count.Claimed, 7);
+}
+
+int main(void)
+{
+    const struct CMUnitTest Tests[] = {
+        cmocka_unit_test_setup_teardown(test_level_must_be_above_current_level, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_every_level_masks_those_at_or_below, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_interrupts_disabled_holds_off, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_serialized_barrier_holds_off, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_pal_mode_holds_off, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_gates_combine, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_machine_check_overrides_pal_mode, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_machine_check_overrides_every_gate_and_level, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_ipi_respects_level, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_sirr_sets_sisr, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_software_interrupts_follow_level, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_software_interrupts_gated_like_devices, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_ast_each_mode_and_enable_combination, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_ast_gated_at_level_two, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_ast_respects_gates, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_ast_most_privileged_first, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_ast_waits_for_its_mode, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_ast_disabled_stays_requested, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_ast_after_sources_at_or_above_its_level, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_masked_interrupts_never_lost, Setup, Teardown),
+    };
+    return cmocka_run_group_tests(Tests, NULL, NULL);
+}

@@ -1,0 +1,241 @@
+/*
+ * Vic IPIs: to one CPU, a set, all, all-but-self; delivered into the
+ * target's pending state at the IPI level; messages coalesce into one
+ * interrupt without being lost; bad targets refused with nothing sent.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include <irqroute/vic.h>
+
+#define CPUS 4u
+
+static VIC *CreateAlpha(uint32_t CpuCount)
+{
+    VIC_CONFIG Config;
+    VicAlphaConfig(&Config, CpuCount);
+    size_t Size;
+    assert_int_equal(VicQueryStorageSize(&Config, &Size), IRQ_STATUS_SUCCESS);
+    void *Storage = aligned_alloc(VIC_STORAGE_ALIGNMENT, Size);
+    VIC *Vic;
+    assert_int_equal(VicInitialize(Storage, Size, &Config, &Vic), IRQ_STATUS_SUCCESS);
+    return Vic;
+}
+
+static int Setup(void **State)
+{
+    *State = CreateAlpha(CPUS);
+    return 0;
+}
+
+static int Teardown(void **State)
+{
+    free(*State); /* the Vic lives at the start of its storage */
+    return 0;
+}
+
+static bool IpiPending(VIC *Vic, uint32_t Cpu)
+{
+    bool Pending;
+    assert_int_equal(VicIsPending(Vic, VIC_ALPHA_IPI, Cpu, &Pending), IRQ_STATUS_SUCCESS);
+    return Pending;
+}
+
+/* Claims the IPI on Cpu and returns its messages. */
+static uint32_t TakeIpi(VIC *Vic, uint32_t Cpu)
+{
+    VIC_CLAIM Claim;
+    assert_int_equal(VicClaim(Vic, Cpu, &Claim), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Claim.Source, VIC_ALPHA_IPI);
+    assert_int_equal(Claim.Kind, VicSourceIpi);
+    assert_int_equal(Claim.Level, 22);
+    assert_int_equal(VicEndOfInterrupt(Vic, Cpu), IRQ_STATUS_SUCCESS);
+    return Claim.IpiMessages;
+}
+
+static uint32_t PendingMask(VIC *Vic)
+{
+    uint32_t Mask = 0;
+    for (uint32_t Cpu = 0; Cpu < CPUS; Cpu++)
+        if (IpiPending(Vic, Cpu))
+            Mask |= 1u << Cpu;
+    return Mask;
+}
+
+static void test_ipi_to_one_cpu(void **State)
+{
+    VIC *Vic = *State;
+    VIC_IPI_TARGET Target = {.Kind = VicIpiTargetCpu, .Cpu = 2};
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiTlbShootdown), IRQ_STATUS_SUCCESS);
+    assert_int_equal(PendingMask(Vic), 1u << 2);
+    assert_true(VicIsDeliverable(Vic, 2));
+    assert_int_equal(TakeIpi(Vic, 2), 1u << VicIpiTlbShootdown);
+    assert_int_equal(VicQueryIpiCount(Vic, 2, VicIpiTlbShootdown), 1);
+    assert_int_equal(VicQueryIpiCount(Vic, 2, VicIpiReschedule), 0);
+    assert_int_equal(VicQueryIpiCount(Vic, 1, VicIpiTlbShootdown), 0);
+}
+
+static void test_ipi_to_set(void **State)
+{
+    VIC *Vic = *State;
+    IR_CPU_SET Set;
+    IrCpuSetZero(&Set);
+    IrCpuSetAdd(&Set, 0);
+    IrCpuSetAdd(&Set, 3);
+    VIC_IPI_TARGET Target = {.Kind = VicIpiTargetSet, .Cpus = &Set};
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiCallFunction), IRQ_STATUS_SUCCESS);
+    assert_int_equal(PendingMask(Vic), 1u << 0 | 1u << 3);
+    assert_int_equal(TakeIpi(Vic, 0), 1u << VicIpiCallFunction);
+    assert_int_equal(TakeIpi(Vic, 3), 1u << VicIpiCallFunction);
+}
+
+static void test_ipi_to_all_includes_sender(void **State)
+{
+    VIC *Vic = *State;
+    VIC_IPI_TARGET Target = {.Kind = VicIpiTargetAll, .Cpu = 1};
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiHalt), IRQ_STATUS_SUCCESS);
+    assert_int_equal(PendingMask(Vic), 0xFu);
+    for (uint32_t Cpu = 0; Cpu < CPUS; Cpu++)
+        assert_int_equal(TakeIpi(Vic, Cpu), 1u << VicIpiHalt);
+}
+
+static void test_ipi_to_all_but_self(void **State)
+{
+    VIC *Vic = *State;
+    VIC_IPI_TARGET Target = {.Kind = VicIpiTargetAllButSelf, .Cpu = 1};
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_SUCCESS);
+    assert_int_equal(PendingMask(Vic), 0xFu & ~(1u << 1));
+    assert_false(VicIsDeliverable(Vic, 1));
+}
+
+/* "All" means the online CPUs. */
+static void test_ipi_all_skips_offline(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicSetCpuOnline(Vic, 2, false), IRQ_STATUS_SUCCESS);
+    VIC_IPI_TARGET Target = {.Kind = VicIpiTargetAll};
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_SUCCESS);
+    assert_int_equal(PendingMask(Vic), 0xFu & ~(1u << 2));
+    Target.Kind = VicIpiTargetAllButSelf;
+    Target.Cpu = 0;
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiHalt), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TakeIpi(Vic, 3), 1u << VicIpiReschedule | 1u << VicIpiHalt);
+    assert_int_equal(TakeIpi(Vic, 0), 1u << VicIpiReschedule);
+}
+
+/* Several messages before the claim: one interrupt carrying all of them. */
+static void test_messages_coalesce_never_lost(void **State)
+{
+    VIC *Vic = *State;
+    VIC_IPI_TARGET Target = {.Kind = VicIpiTargetCpu, .Cpu = 1};
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiTlbShootdown), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiUser + 3u), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TakeIpi(Vic, 1), 1u << VicIpiReschedule | 1u << VicIpiTlbShootdown | 1u << (VicIpiUser + 3u));
+    VIC_CLAIM Claim;
+    assert_int_equal(VicClaim(Vic, 1, &Claim), IRQ_STATUS_NOTHING_PENDING);
+    VIC_COUNTERS Count;
+    assert_int_equal(VicQueryCounters(Vic, 1, &Count), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Count.Raised, 1);
+    assert_int_equal(Count.Merged, 3);
+    assert_int_equal(VicQueryIpiCount(Vic, 1, VicIpiUser + 3u), 1);
+    assert_int_equal(VicQueryIpiCount(Vic, 1, VicIpiReschedule), 1);
+}
+
+/* The IPI waits at level 22 like any interrupt, messages and all. */
+static void test_ipi_masked_by_level_stays_pending(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicSetLevel(Vic, 3, 22, NULL), IRQ_STATUS_SUCCESS);
+    VIC_IPI_TARGET Target = {.Kind = VicIpiTargetCpu, .Cpu = 3};
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiHalt), IRQ_STATUS_SUCCESS);
+    assert_false(VicIsDeliverable(Vic, 3));
+    assert_true(IpiPending(Vic, 3));
+    assert_int_equal(VicSetLevel(Vic, 3, 21, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TakeIpi(Vic, 3), 1u << VicIpiHalt);
+}
+
+static void test_bad_targets_send_nothing(void **State)
+{
+    VIC *Vic = *State;
+    assert_int_equal(VicSetCpuOnline(Vic, 2, false), IRQ_STATUS_SUCCESS);
+    VIC_IPI_TARGET Target = {.Kind = VicIpiTargetCpu, .Cpu = 2};
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_INVALID_CPU);
+    Target.Cpu = CPUS;
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_INVALID_CPU);
+    IR_CPU_SET Set;
+    IrCpuSetZero(&Set);
+    Target.Kind = VicIpiTargetSet;
+    Target.Cpus = &Set;
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_EMPTY_AFFINITY);
+    IrCpuSetAdd(&Set, 0);
+    IrCpuSetAdd(&Set, 2); /* offline: the whole send is refused, CPU 0 gets nothing */
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_INVALID_CPU);
+    IrCpuSetRemove(&Set, 2);
+    IrCpuSetAdd(&Set, 100); /* out of range */
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_INVALID_CPU);
+    Target.Cpus = NULL;
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_INVALID_PARAMETER);
+    Target.Kind = VicIpiTargetAllButSelf;
+    Target.Cpu = CPUS;
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_INVALID_CPU);
+    Target.Kind = (VIC_IPI_TARGET_KIND)9;
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_INVALID_PARAMETER);
+    Target.Kind = VicIpiTargetAll;
+    assert_int_equal(VicSendIpi(Vic, &Target, VIC_IPI_MESSAGE_COUNT), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(VicSendIpi(Vic, NULL, VicIpiReschedule), IRQ_STATUS_INVALID_PARAMETER);
+
+    assert_int_equal(PendingMask(Vic), 0);
+    VIC_COUNTERS Count;
+    assert_int_equal(VicQueryCounters(Vic, VIC_ALL_CPUS, &Count), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Count.Raised + Count.Merged, 0);
+}
+
+/* A uniprocessor's all-but-self names nobody: nothing to do, no error. */
+static void test_all_but_self_on_uniprocessor(void **State)
+{
+    (void)State;
+    VIC *Vic = CreateAlpha(1);
+    VIC_IPI_TARGET Target = {.Kind = VicIpiTargetAllButSelf, .Cpu = 0};
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_SUCCESS);
+    assert_false(VicIsDeliverable(Vic, 0));
+    free(Vic);
+}
+
+static void test_no_ipi_source(void **State)
+{
+    (void)State;
+    static const VIC_SOURCE_DESCRIPTOR Sources[] = {{3, VicSourceDevice}};
+    VIC_CONFIG Config = {.CpuCount = 2, .LevelCount = 8, .SourceCount = 1, .Sources = Sources};
+    size_t Size;
+    assert_int_equal(VicQueryStorageSize(&Config, &Size), IRQ_STATUS_SUCCESS);
+    void *Storage = aligned_alloc(VIC_STORAGE_ALIGNMENT, Size);
+    VIC *Vic;
+    assert_int_equal(VicInitialize(Storage, Size, &Config, &Vic), IRQ_STATUS_SUCCESS);
+    VIC_IPI_TARGET Target = {.Kind = VicIpiTargetAll};
+    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_NOT_SUPPORTED);
+    free(Storage);
+}
+
+int main(void)
+{
+    const struct CMUnitTest Tests[] = {
+        cmocka_unit_test_setup_teardown(test_ipi_to_one_cpu, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_ipi_to_set, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_ipi_to_all_includes_sender, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_ipi_to_all_but_self, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_ipi_all_skips_offline, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_messages_coalesce_never_lost, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_ipi_masked_by_level_stays_pending, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_bad_targets_send_nothing, Setup, Teardown),
+        cmocka_unit_test(test_all_but_self_on_uniprocessor),
+        cmocka_unit_test(test_no_ipi_source),
+    };
+    return cmocka_run_group_tests(Tests, NULL, NULL);
+}
