@@ -37,7 +37,7 @@ typedef struct _SIM_IOAPIC_CONFIG {
     uint8_t Id;
     uintptr_t Address;   /* MMIO base: IOREGSEL at +0x00, IOWIN at +0x10, EOI at +0x40 */
     uint32_t GsiBase;
-    uint32_t PinCount;   /* 1..240; the version register reports PinCount-1 */
+    uint32_t PinCount;   /* 1..120 (IOREGSEL is 8 bits: 0x10 + 2n); version reports PinCount-1 */
 } SIM_IOAPIC_CONFIG;
 
 typedef struct _SIM_CONFIG {
