@@ -105,10 +105,12 @@ typedef struct _VIC_SOURCE_DESCRIPTOR {
     VIC_SOURCE_KIND Kind;
 } VIC_SOURCE_DESCRIPTOR;
 
-/* Called on the raising thread when a raise made Cpu's check go from
- * "nothing deliverable" to "deliverable" (with WakeOnPending: whenever a
- * level of Cpu became pending, masked or not). Must not call back into the
- * Vic for Cpu's owner operations. */
+/* Called on the raising thread (any thread) when a raise made Cpu's check go
+ * from "nothing deliverable" to "deliverable" (with WakeOnPending: whenever
+ * a level of Cpu became pending, masked or not): the place to kick the
+ * thread that emulates Cpu out of its wait. It runs in the middle of the
+ * raise, so it must not block, and it may call owner operations for Cpu
+ * only if it runs on Cpu's owner. */
 typedef void (*PVIC_WAKE_ROUTINE)(void *Context, uint32_t Cpu);
 
 typedef struct _VIC_CONFIG {

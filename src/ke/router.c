@@ -11,16 +11,17 @@
  *
  * THE LATCH (why a decider sees one configuration, never a mixture): see the
  * header. In C11 terms the writer does
- *     count = s+1 (relaxed); release fence; write copy 0 (relaxed stores);
- *     count = s+2 (release); release fence; write copy 1;
+ *     count = s+1; write copy 0 (release stores);
+ *     count = s+2 (release); write copy 1 (release stores);
  * and the reader
- *     s = count (acquire); read copy s&1 (relaxed loads); acquire fence;
- *     retry if count != s.
- * If the reader saw any store of the copy being rewritten, the writer's fence
- * before that store synchronises with the reader's fence after it, so the
- * reader's second load of the count sees the count the writer stored before
- * the copy: it differs, and the reader starts again. Every word is an atomic,
- * so there is no data race for a sanitizer to see either.
+ *     s = count (acquire); read copy s&1 (acquire loads); retry if count != s.
+ * If the reader saw any store of the copy being rewritten, that release store
+ * synchronises with the reader's acquire load, so the count the writer stored
+ * before the copy happens-before the reader's second load of the count: it
+ * differs, and the reader starts again. (Release/acquire on each word rather
+ * than fences: ThreadSanitizer does not model fences, and on x86 both are
+ * plain moves anyway.) Every word is an atomic, so there is no data race for
+ * a sanitizer to see either.
  *
  * Every value a reader can see was validated in some configuration (target
  * below the CPU count), so a decision made from a copy that is then thrown
@@ -110,10 +111,10 @@ static uint32_t IrpBeginRead(const IR_ROUTE *Route)
     return atomic_load_explicit(&Route->Sequence, memory_order_acquire);
 }
 
+/* The copy's loads were acquires, so this load cannot move above them. */
 static bool IrpMustRetry(const IR_ROUTE *Route, uint32_t Sequence)
 {
-    atomic_thread_fence(memory_order_acquire);
-    return atomic_load_explicit(&Route->Sequence, memory_order_relaxed) != Sequence;
+    return atomic_load_explicit(&Route->Sequence, memory_order_acquire) != Sequence;
 }
 
 static uint64_t IrpHeader(IR_ROUTING_POLICY Policy, uint32_t Target)
@@ -125,10 +126,10 @@ static uint64_t IrpHeader(IR_ROUTING_POLICY Policy, uint32_t Target)
 static void IrpWriteCopy(IR_ROUTE *Route, uint32_t Index, uint64_t Header, const IR_CPU_SET *Mask)
 {
     _Atomic uint64_t *Copy = Route->Words + (size_t)Index * Route->CopyStride;
-    atomic_store_explicit(&Copy[0], Header, memory_order_relaxed);
+    atomic_store_explicit(&Copy[0], Header, memory_order_release);
     for (uint32_t Word = 0; Word < Route->WordCount; Word++) {
         uint64_t Bits = Mask != NULL ? Mask->Bits[Word] : IRP_ALL_ONES;
-        atomic_store_explicit(&Copy[1u + Word], Bits & IrpValidBits(Route, Word), memory_order_relaxed);
+        atomic_store_explicit(&Copy[1u + Word], Bits & IrpValidBits(Route, Word), memory_order_release);
     }
 }
 
@@ -137,10 +138,8 @@ static void IrpPublish(IR_ROUTE *Route, uint64_t Header, const IR_CPU_SET *Mask)
 {
     uint32_t Sequence = atomic_load_explicit(&Route->Sequence, memory_order_relaxed);
     atomic_store_explicit(&Route->Sequence, Sequence + 1u, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
     IrpWriteCopy(Route, 0, Header, Mask);
     atomic_store_explicit(&Route->Sequence, Sequence + 2u, memory_order_release);
-    atomic_thread_fence(memory_order_release);
     IrpWriteCopy(Route, 1, Header, Mask);
 }
 
@@ -180,8 +179,8 @@ IRQ_STATUS IrRouteInitialize(void *Storage, size_t StorageSize, uint32_t CpuCoun
     atomic_store_explicit(&New->LastCpu, IR_CPU_NONE, memory_order_relaxed);
     IrpWriteCopy(New, 0, IrpHeader(IrRoutingFixedCpu, 0), NULL);
     IrpWriteCopy(New, 1, IrpHeader(IrRoutingFixedCpu, 0), NULL);
-    /* Whoever is handed the route by a release store sees it initialised. */
-    atomic_thread_fence(memory_order_release);
+    /* Other threads may use the route once the caller has published it (a
+     * release store, a thread start): that makes these stores visible. */
     *Route = New;
     return IRQ_STATUS_SUCCESS;
 }
@@ -246,11 +245,11 @@ IRQ_STATUS IrRouteQueryConfig(const IR_ROUTE *Route, IR_ROUTING_POLICY *Policy, 
     do {
         Sequence = IrpBeginRead(Route);
         const _Atomic uint64_t *Copy = IrpCopy(Route, Sequence);
-        Header = atomic_load_explicit(&Copy[0], memory_order_relaxed);
+        Header = atomic_load_explicit(&Copy[0], memory_order_acquire);
         if (Mask != NULL) {
             for (uint32_t Word = 0; Word < IR_CPU_SET_WORDS; Word++)
                 Mask->Bits[Word] =
-                    Word < Route->WordCount ? atomic_load_explicit(&Copy[1u + Word], memory_order_relaxed) : 0;
+                    Word < Route->WordCount ? atomic_load_explicit(&Copy[1u + Word], memory_order_acquire) : 0;
         }
     } while (IrpMustRetry(Route, Sequence));
     if (Policy != NULL)
@@ -280,7 +279,7 @@ typedef struct _IRP_CANDIDATES {
 
 static uint64_t IrpCandidateWord(const IRP_CANDIDATES *Candidates, uint32_t Word)
 {
-    return atomic_load_explicit(&Candidates->Mask[Word], memory_order_relaxed) &
+    return atomic_load_explicit(&Candidates->Mask[Word], memory_order_acquire) &
            IrpOnlineWord(Candidates->Route, Candidates->Inputs, Word);
 }
 
@@ -407,20 +406,23 @@ static uint32_t IrpDecideLeast(const IRP_CANDIDATES *Candidates, bool ByLevel)
     return Best;
 }
 
+/* The candidates; the set (optional) gets them, and zeros beyond the
+ * route's words. */
 static uint32_t IrpDecideBroadcast(const IRP_CANDIDATES *Candidates, IR_CPU_SET *Cpus, uint32_t *Count)
 {
+    uint32_t WordCount = Candidates->Route->WordCount;
     uint32_t First = IR_CPU_NONE;
     *Count = 0;
-    for (uint32_t Word = 0; Word < IR_CPU_SET_WORDS; Word++) {
-        uint64_t Bits = Word < Candidates->Route->WordCount ? IrpCandidateWord(Candidates, Word) : 0;
+    for (uint32_t Word = 0; Word < WordCount; Word++) {
+        uint64_t Bits = IrpCandidateWord(Candidates, Word);
         if (Cpus != NULL)
             Cpus->Bits[Word] = Bits;
         if (Bits != 0 && First == IR_CPU_NONE)
             First = Word * 64u + (uint32_t)__builtin_ctzll(Bits);
         *Count += IrpPopulation(Bits);
-        if (Cpus == NULL && Word + 1u >= Candidates->Route->WordCount)
-            break;
     }
+    for (uint32_t Word = WordCount; Cpus != NULL && Word < IR_CPU_SET_WORDS; Word++)
+        Cpus->Bits[Word] = 0;
     return First;
 }
 
@@ -444,24 +446,43 @@ static uint32_t IrpDecideFromCopy(const IRP_CANDIDATES *Candidates, IR_ROUTING_P
     }
 }
 
+static IRQ_STATUS IrpFinish(IR_ROUTING_DECISION *Decision, IR_ROUTING_POLICY Policy, uint32_t Cpu, uint32_t Count)
+{
+    Decision->Policy = Policy;
+    Decision->Cpu = Cpu;
+    Decision->CpuCount = Cpu == IR_CPU_NONE ? 0 : Count;
+    return Cpu == IR_CPU_NONE ? IRQ_STATUS_EMPTY_AFFINITY : IRQ_STATUS_SUCCESS;
+}
+
+/* Every policy, as many latch rounds as it takes. Out of line so that the
+ * FIXED fast path in IrRouteDecide stays a leaf with a small frame. */
+__attribute__((noinline)) static IRQ_STATUS IrpDecideAny(IR_ROUTE *Route, const IR_ROUTING_INPUTS *Inputs,
+                                                         IR_ROUTING_DECISION *Decision, IR_CPU_SET *Cpus)
+{
+    for (;;) {
+        uint32_t Sequence = IrpBeginRead(Route);
+        const _Atomic uint64_t *Copy = IrpCopy(Route, Sequence);
+        uint64_t Header = atomic_load_explicit(&Copy[0], memory_order_acquire);
+        IR_ROUTING_POLICY Policy = (IR_ROUTING_POLICY)(Header >> 32);
+        IRP_CANDIDATES Candidates = {.Route = Route, .Inputs = Inputs, .Mask = Copy + 1};
+        uint32_t Count;
+        uint32_t Cpu = IrpDecideFromCopy(&Candidates, Policy, (uint32_t)Header, Cpus, &Count);
+        if (!IrpMustRetry(Route, Sequence))
+            return IrpFinish(Decision, Policy, Cpu, Count);
+    }
+}
+
+/* The common case first: FIXED to an online target is one latch read and
+ * one online test. */
 IRQ_STATUS IrRouteDecide(IR_ROUTE *Route, const IR_ROUTING_INPUTS *Inputs, IR_ROUTING_DECISION *Decision,
                          IR_CPU_SET *Cpus)
 {
     if (Route == NULL || Inputs == NULL || Decision == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    for (;;) {
-        uint32_t Sequence = IrpBeginRead(Route);
-        const _Atomic uint64_t *Copy = IrpCopy(Route, Sequence);
-        uint64_t Header = atomic_load_explicit(&Copy[0], memory_order_relaxed);
-        IR_ROUTING_POLICY Policy = (IR_ROUTING_POLICY)(Header >> 32);
-        IRP_CANDIDATES Candidates = {.Route = Route, .Inputs = Inputs, .Mask = Copy + 1};
-        uint32_t Count;
-        uint32_t Cpu = IrpDecideFromCopy(&Candidates, Policy, (uint32_t)Header, Cpus, &Count);
-        if (IrpMustRetry(Route, Sequence))
-            continue;
-        Decision->Policy = Policy;
-        Decision->Cpu = Cpu;
-        Decision->CpuCount = Cpu == IR_CPU_NONE ? 0 : Count;
-        return Cpu == IR_CPU_NONE ? IRQ_STATUS_EMPTY_AFFINITY : IRQ_STATUS_SUCCESS;
-    }
+    uint32_t Sequence = IrpBeginRead(Route);
+    uint64_t Header = atomic_load_explicit(&IrpCopy(Route, Sequence)[0], memory_order_acquire);
+    uint32_t Target = (uint32_t)Header;
+    if ((Header >> 32) == IrRoutingFixedCpu && IrpIsOnline(Route, Inputs, Target) && !IrpMustRetry(Route, Sequence))
+        return IrpFinish(Decision, IrRoutingFixedCpu, Target, 1);
+    return IrpDecideAny(Route, Inputs, Decision, Cpus);
 }

@@ -161,13 +161,7 @@ static void VicpInitializeCpu(VIC *Vic, VICP_CPU *Cpu)
     atomic_store_explicit(&Cpu->Merged, 0, memory_order_relaxed);
     atomic_store_explicit(&Cpu->Cleared, 0, memory_order_relaxed);
     atomic_store_explicit(&Cpu->RaisedHarvestedByClear, 0, memory_order_relaxed);
-    atomic_store_explicit(&Cpu->Level, 0, memory_order_relaxed);
-    atomic_store_explicit(&Cpu->InService, 0, memory_order_relaxed);
-    atomic_store_explicit(&Cpu->EffectiveLevel, 0, memory_order_relaxed);
-    atomic_store_explicit(&Cpu->Gates, 0, memory_order_relaxed);
-    atomic_store_explicit(&Cpu->Mode, VicModeKernel, memory_order_relaxed);
-    atomic_store_explicit(&Cpu->AstEnable, 0, memory_order_relaxed);
-    atomic_store_explicit(&Cpu->AstSummary, 0, memory_order_relaxed);
+    atomic_store_explicit(&Cpu->Control, 0, memory_order_relaxed); /* level 0, gates open, kernel mode */
     atomic_store_explicit(&Cpu->Claimed, 0, memory_order_relaxed);
     atomic_store_explicit(&Cpu->RaisedByOwner, 0, memory_order_relaxed);
     for (uint32_t Message = 0; Message < VIC_IPI_MESSAGE_COUNT; Message++)
@@ -175,7 +169,7 @@ static void VicpInitializeCpu(VIC *Vic, VICP_CPU *Cpu)
     for (uint32_t Level = 0; Level < Vic->LevelCount; Level++)
         atomic_store_explicit(&Cpu->Pending[Level], 0, memory_order_relaxed);
     /* Level 0, gates open: the enable half as the owner would compute it. */
-    atomic_store_explicit(&Cpu->State, VicpOwnerBits(Vic, Cpu), memory_order_relaxed);
+    atomic_store_explicit(&Cpu->State, VicpOwnerBits(Vic, 0), memory_order_relaxed);
 }
 
 static void VicpInitializeHeader(VIC *Vic, unsigned char *Base, const VIC_CONFIG *Config, const VICP_LAYOUT *Layout)
@@ -184,6 +178,7 @@ static void VicpInitializeHeader(VIC *Vic, unsigned char *Base, const VIC_CONFIG
     Vic->View.CpuBase = Vic->CpuBlocks;
     Vic->View.CpuStride = Layout->CpuStride;
     Vic->View.CpuCount = Config->CpuCount;
+    Vic->CpuWords = (Config->CpuCount + 63u) / 64u;
     Vic->LevelCount = Config->LevelCount;
     Vic->SourceCount = Config->SourceCount;
     Vic->AstLevel = Config->AstLevel;
@@ -223,9 +218,8 @@ IRQ_STATUS VicInitialize(void *Storage, size_t StorageSize, const VIC_CONFIG *Co
     VicpInitializeRoutes(New);
     for (uint32_t Cpu = 0; Cpu < Config->CpuCount; Cpu++)
         VicpInitializeCpu(New, VicpCpu(New, Cpu));
-    /* Whoever is handed the Vic through a release store (or a thread start)
-     * sees it initialised. */
-    atomic_thread_fence(memory_order_release);
+    /* Other threads may use the Vic once the caller has published it (a
+     * release store, a thread start): that makes these stores visible. */
     *Vic = New;
     return IRQ_STATUS_SUCCESS;
 }

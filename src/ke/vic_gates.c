@@ -5,7 +5,8 @@
  * Every function here is an act of the CPU itself (MTPR IPL, MTPR ASTEN,
  * MTPR ASTSR, REI, entering PAL mode) and runs on the CPU's owner thread
  * only; that is what lets VicpOwnerUpdate write the enable bits with one
- * XOR and no lock (vicp.h).
+ * XOR and no lock (vicp.h). The state itself is one word (VICP_CPU.Control),
+ * and VicpOwnerBits (vicp.h) turns it into the enable half of the check word.
  *
  * The rules (Alpha Architecture Reference Manual, OpenVMS PALcode: processor
  * status and interrupts, software interrupts, ASTs; the reference text in
@@ -29,52 +30,15 @@
 
 #include "vicp.h"
 
-#define VICP_AST_MODE_BITS 0xFu
-
-uint32_t VicpEffectiveLevel(const VICP_CPU *Cpu)
+/* Only the owner writes the owner bits, so the value it loads is theirs now;
+ * the XOR leaves the summary bits raisers OR in alone. */
+void VicpOwnerUpdate(const VIC *Vic, VICP_CPU *Cpu, uint64_t NewControl)
 {
-    uint32_t Level = atomic_load_explicit(&Cpu->Level, memory_order_relaxed);
-    uint32_t InService = atomic_load_explicit(&Cpu->InService, memory_order_relaxed);
-    if (InService != 0 && VicpHighestBit(InService) > Level)
-        return VicpHighestBit(InService);
-    return Level;
-}
-
-/* Modes whose ASTs the current mode may take: M <= Mode. */
-static uint32_t VicpAstModesAllowed(uint32_t Mode)
-{
-    return (2u << Mode) - 1u;
-}
-
-/* The AST modes eligible now, before the level and gate tests. */
-static uint32_t VicpEligibleAstModes(const VICP_CPU *Cpu)
-{
-    return atomic_load_explicit(&Cpu->AstSummary, memory_order_relaxed) &
-           atomic_load_explicit(&Cpu->AstEnable, memory_order_relaxed) &
-           VicpAstModesAllowed(atomic_load_explicit(&Cpu->Mode, memory_order_relaxed));
-}
-
-uint64_t VicpOwnerBits(const VIC *Vic, const VICP_CPU *Cpu)
-{
-    uint32_t Effective = VicpEffectiveLevel(Cpu);
-    bool Open = atomic_load_explicit(&Cpu->Gates, memory_order_relaxed) == 0;
-    /* Levels above Effective: ~((2 << Effective) - 1); 2u << 31 wraps to 0. */
-    uint32_t Enabled = Open ? Vic->ValidLevels & ~((2u << Effective) - 1u) : 0u;
-    Enabled |= Vic->MachineCheckLevels;
-    uint64_t Bits = (uint64_t)Enabled << 32;
-    if (Vic->AstLevel != 0 && Open && Effective < Vic->AstLevel && VicpEligibleAstModes(Cpu) != 0)
-        Bits |= VICP_AST_BITS;
-    return Bits;
-}
-
-/* Only the owner writes these bits, so the value loaded is theirs now. */
-void VicpOwnerUpdate(const VIC *Vic, VICP_CPU *Cpu)
-{
+    atomic_store_explicit(&Cpu->Control, NewControl, memory_order_relaxed);
     uint64_t Current = atomic_load_explicit(&Cpu->State, memory_order_relaxed) & VICP_OWNER_BITS;
-    uint64_t Wanted = VicpOwnerBits(Vic, Cpu);
+    uint64_t Wanted = VicpOwnerBits(Vic, NewControl);
     if (Current != Wanted)
         atomic_fetch_xor_explicit(&Cpu->State, Current ^ Wanted, memory_order_seq_cst);
-    atomic_store_explicit(&Cpu->EffectiveLevel, VicpEffectiveLevel(Cpu), memory_order_relaxed);
 }
 
 static IRQ_STATUS VicpCheckCpu(const VIC *Vic, uint32_t Cpu)
@@ -82,6 +46,11 @@ static IRQ_STATUS VicpCheckCpu(const VIC *Vic, uint32_t Cpu)
     if (Vic == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     return Cpu < Vic->View.CpuCount ? IRQ_STATUS_SUCCESS : IRQ_STATUS_INVALID_CPU;
+}
+
+static uint64_t VicpControl(const VICP_CPU *Cpu)
+{
+    return atomic_load_explicit(&Cpu->Control, memory_order_relaxed);
 }
 
 IRQ_STATUS VicSetLevel(VIC *Vic, uint32_t Cpu, uint32_t Level, uint32_t *Previous)
@@ -92,25 +61,20 @@ IRQ_STATUS VicSetLevel(VIC *Vic, uint32_t Cpu, uint32_t Level, uint32_t *Previou
     if (Level >= Vic->LevelCount)
         return IRQ_STATUS_INVALID_IRQL;
     VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    uint32_t Old = atomic_load_explicit(&Block->Level, memory_order_relaxed);
+    uint64_t Control = VicpControl(Block);
     if (Previous != NULL)
-        *Previous = Old;
-    if (Old != Level) {
-        atomic_store_explicit(&Block->Level, Level, memory_order_relaxed);
-        VicpOwnerUpdate(Vic, Block);
-    }
+        *Previous = VicpField(Control, VICP_LEVEL_SHIFT, VICP_LEVEL_MASK);
+    VicpOwnerUpdate(Vic, Block, VicpWithField(Control, VICP_LEVEL_SHIFT, VICP_LEVEL_MASK, Level));
     return IRQ_STATUS_SUCCESS;
 }
 
 /* Sets or clears one gate flag; returns whether it was set. */
 static bool VicpSetGate(VIC *Vic, VICP_CPU *Block, uint32_t Gate, bool Closed)
 {
-    uint32_t Gates = atomic_load_explicit(&Block->Gates, memory_order_relaxed);
+    uint64_t Control = VicpControl(Block);
+    uint32_t Gates = VicpField(Control, VICP_GATES_SHIFT, VICP_GATES_MASK);
     uint32_t New = Closed ? Gates | Gate : Gates & ~Gate;
-    if (New != Gates) {
-        atomic_store_explicit(&Block->Gates, New, memory_order_relaxed);
-        VicpOwnerUpdate(Vic, Block);
-    }
+    VicpOwnerUpdate(Vic, Block, VicpWithField(Control, VICP_GATES_SHIFT, VICP_GATES_MASK, New));
     return (Gates & Gate) != 0;
 }
 
@@ -149,8 +113,7 @@ IRQ_STATUS VicSetMode(VIC *Vic, uint32_t Cpu, VIC_PROCESSOR_MODE Mode)
     if ((unsigned)Mode >= VicModeCount)
         return IRQ_STATUS_INVALID_PARAMETER;
     VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    atomic_store_explicit(&Block->Mode, (uint32_t)Mode, memory_order_relaxed);
-    VicpOwnerUpdate(Vic, Block);
+    VicpOwnerUpdate(Vic, Block, VicpWithField(VicpControl(Block), VICP_MODE_SHIFT, VICP_MODE_MASK, (uint32_t)Mode));
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -170,11 +133,11 @@ IRQ_STATUS VicWriteAstEnable(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Set
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    uint32_t Old = atomic_load_explicit(&Block->AstEnable, memory_order_relaxed);
+    uint64_t Control = VicpControl(Block);
+    uint32_t Old = VicpField(Control, VICP_ASTEN_SHIFT, VICP_AST_MASK);
     if (Previous != NULL)
         *Previous = Old;
-    atomic_store_explicit(&Block->AstEnable, ((Old & Keep) | Set) & VICP_AST_MODE_BITS, memory_order_relaxed);
-    VicpOwnerUpdate(Vic, Block);
+    VicpOwnerUpdate(Vic, Block, VicpWithField(Control, VICP_ASTEN_SHIFT, VICP_AST_MASK, (Old & Keep) | Set));
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -186,11 +149,11 @@ IRQ_STATUS VicWriteAstSummary(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Se
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    uint32_t Old = atomic_load_explicit(&Block->AstSummary, memory_order_relaxed);
-    uint32_t New = ((Old & Keep) | Set) & VICP_AST_MODE_BITS;
+    uint64_t Control = VicpControl(Block);
+    uint32_t Old = VicpField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK);
+    uint32_t New = ((Old & Keep) | Set) & VICP_AST_MASK;
     if (Previous != NULL)
         *Previous = Old;
-    atomic_store_explicit(&Block->AstSummary, New, memory_order_relaxed);
     uint32_t Raised = VicpPopulation(New & ~Old);
     uint32_t Cleared = VicpPopulation(Old & ~New);
     if (Raised != 0)
@@ -199,7 +162,7 @@ IRQ_STATUS VicWriteAstSummary(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Se
                               memory_order_relaxed);
     if (Cleared != 0)
         atomic_fetch_add_explicit(&Block->Cleared, Cleared, memory_order_relaxed);
-    VicpOwnerUpdate(Vic, Block);
+    VicpOwnerUpdate(Vic, Block, VicpWithField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK, New));
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -213,10 +176,10 @@ IRQ_STATUS VicEndOfInterrupt(VIC *Vic, uint32_t Cpu)
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    uint32_t InService = atomic_load_explicit(&Block->InService, memory_order_relaxed);
+    uint64_t Control = VicpControl(Block);
+    uint32_t InService = VicpInService(Control);
     if (InService == 0)
         return IRQ_STATUS_INVALID_STATE;
-    atomic_store_explicit(&Block->InService, InService & ~(1u << VicpHighestBit(InService)), memory_order_relaxed);
-    VicpOwnerUpdate(Vic, Block);
+    VicpOwnerUpdate(Vic, Block, Control & ~(uint64_t)(1u << VicpHighestBit(InService)));
     return IRQ_STATUS_SUCCESS;
 }

@@ -23,45 +23,58 @@
 
 #include "vicp.h"
 
+/* Sets the message bit, then raises the IPI source: the order the claim's
+ * hand-over relies on (header comment). */
+static void VicpPostIpi(VIC *Vic, uint32_t Cpu, uint32_t Message)
+{
+    atomic_fetch_or_explicit(&VicpCpu(Vic, Cpu)->IpiMessages, 1u << Message, memory_order_seq_cst);
+    VicpRaiseOnCpu(Vic, Vic->IpiSource, Cpu);
+}
+
+static bool VicpIsOnlineCpu(const VIC *Vic, uint32_t Cpu)
+{
+    return Cpu < Vic->View.CpuCount && VicpIsOnline(Vic, Cpu);
+}
+
 /* Every CPU of Set exists and is online; Set is not empty. */
 static IRQ_STATUS VicpCheckSet(const VIC *Vic, const IR_CPU_SET *Set)
 {
-    if (IrCpuSetIsEmpty(Set))
-        return IRQ_STATUS_EMPTY_AFFINITY;
-    uint32_t Cpu;
-    IR_CPU_SET_FOR_EACH(Cpu, Set) {
-        if (Cpu >= Vic->View.CpuCount || !VicpIsOnline(Vic, Cpu))
+    bool Empty = true;
+    for (uint32_t Word = 0; Word < IR_CPU_SET_WORDS; Word++) {
+        uint64_t Bits = Set->Bits[Word];
+        if (Bits == 0)
+            continue;
+        Empty = false;
+        if (Word >= Vic->CpuWords)
             return IRQ_STATUS_INVALID_CPU;
+        uint64_t Online = atomic_load_explicit(&Vic->Online[Word], memory_order_relaxed);
+        if ((Bits & ~Online) != 0)
+            return IRQ_STATUS_INVALID_CPU; /* offline, or beyond the CPU count (never online) */
     }
-    return IRQ_STATUS_SUCCESS;
+    return Empty ? IRQ_STATUS_EMPTY_AFFINITY : IRQ_STATUS_SUCCESS;
 }
 
-static IRQ_STATUS VicpResolveTargets(const VIC *Vic, const VIC_IPI_TARGET *Target, IR_CPU_SET *Cpus)
+/* The targets of a set or of all / all-but-self, one word at a time. */
+static IRQ_STATUS VicpResolveWords(const VIC *Vic, const VIC_IPI_TARGET *Target, uint64_t *Words)
 {
-    IrCpuSetZero(Cpus);
-    switch (Target->Kind) {
-    case VicIpiTargetCpu:
-        if (Target->Cpu >= Vic->View.CpuCount)
-            return IRQ_STATUS_INVALID_CPU;
-        IrCpuSetAdd(Cpus, Target->Cpu);
-        return VicpCheckSet(Vic, Cpus);
-    case VicIpiTargetSet:
+    if (Target->Kind == VicIpiTargetSet) {
         if (Target->Cpus == NULL)
             return IRQ_STATUS_INVALID_PARAMETER;
-        IrCpuSetCopy(Cpus, Target->Cpus);
-        return VicpCheckSet(Vic, Cpus);
-    case VicIpiTargetAll:
-    case VicIpiTargetAllButSelf:
-        if (Target->Kind == VicIpiTargetAllButSelf && Target->Cpu >= Vic->View.CpuCount)
-            return IRQ_STATUS_INVALID_CPU;
-        for (uint32_t Word = 0; Word < IR_CPU_SET_WORDS; Word++)
-            Cpus->Bits[Word] = atomic_load_explicit(&Vic->Online[Word], memory_order_relaxed);
-        if (Target->Kind == VicIpiTargetAllButSelf)
-            IrCpuSetRemove(Cpus, Target->Cpu);
-        return IRQ_STATUS_SUCCESS; /* a uniprocessor's all-but-self names nobody: nothing to send */
-    default:
-        return IRQ_STATUS_INVALID_PARAMETER;
+        IRQ_STATUS Status = VicpCheckSet(Vic, Target->Cpus);
+        for (uint32_t Word = 0; Status == IRQ_STATUS_SUCCESS && Word < Vic->CpuWords; Word++)
+            Words[Word] = Target->Cpus->Bits[Word];
+        return Status;
     }
+    if (Target->Kind != VicIpiTargetAll && Target->Kind != VicIpiTargetAllButSelf)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (Target->Kind == VicIpiTargetAllButSelf && Target->Cpu >= Vic->View.CpuCount)
+        return IRQ_STATUS_INVALID_CPU;
+    for (uint32_t Word = 0; Word < Vic->CpuWords; Word++)
+        Words[Word] = atomic_load_explicit(&Vic->Online[Word], memory_order_relaxed);
+    if (Target->Kind == VicIpiTargetAllButSelf)
+        Words[Target->Cpu / 64u] &= ~((uint64_t)1 << (Target->Cpu % 64u));
+    /* A uniprocessor's all-but-self names nobody: nothing to send, no error. */
+    return IRQ_STATUS_SUCCESS;
 }
 
 IRQ_STATUS VicSendIpi(VIC *Vic, const VIC_IPI_TARGET *Target, uint32_t Message)
@@ -70,14 +83,19 @@ IRQ_STATUS VicSendIpi(VIC *Vic, const VIC_IPI_TARGET *Target, uint32_t Message)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (Vic->IpiSource == VICP_NONE)
         return IRQ_STATUS_NOT_SUPPORTED;
-    IR_CPU_SET Cpus;
-    IRQ_STATUS Status = VicpResolveTargets(Vic, Target, &Cpus);
+    if (Target->Kind == VicIpiTargetCpu) {
+        if (!VicpIsOnlineCpu(Vic, Target->Cpu))
+            return IRQ_STATUS_INVALID_CPU;
+        VicpPostIpi(Vic, Target->Cpu, Message);
+        return IRQ_STATUS_SUCCESS;
+    }
+    uint64_t Words[IR_CPU_SET_WORDS];
+    IRQ_STATUS Status = VicpResolveWords(Vic, Target, Words);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    uint32_t Cpu;
-    IR_CPU_SET_FOR_EACH(Cpu, &Cpus) {
-        atomic_fetch_or_explicit(&VicpCpu(Vic, Cpu)->IpiMessages, 1u << Message, memory_order_seq_cst);
-        VicpRaiseOnCpu(Vic, Vic->IpiSource, Cpu);
+    for (uint32_t Word = 0; Word < Vic->CpuWords; Word++) {
+        for (uint64_t Bits = Words[Word]; Bits != 0; Bits &= Bits - 1u)
+            VicpPostIpi(Vic, Word * 64u + (uint32_t)__builtin_ctzll(Bits), Message);
     }
     return IRQ_STATUS_SUCCESS;
 }

@@ -26,36 +26,13 @@
 
 /* ---- Raise and clear (any thread) ---------------------------------------------------- */
 
-static void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit)
+/* Called by raisers (vicp.h) when Vic->Wake is set. */
+void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit)
 {
-    if (Vic->Wake == NULL)
-        return;
     bool BecameDeliverable = !VicpDeliverable(Before) && VicpDeliverable(Before | SummaryBit);
     bool BecamePending = (Before & SummaryBit) == 0;
     if (BecameDeliverable || (Vic->WakeOnPending && BecamePending))
         Vic->Wake(Vic->WakeContext, Cpu);
-}
-
-void VicpRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu)
-{
-    const VICP_SOURCE *Entry = &Vic->Sources[Source];
-    VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    _Atomic uint64_t *Pending = &Block->Pending[Entry->Level];
-    uint64_t Bit = (uint64_t)1 << Entry->Slot;
-    uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
-    do {
-        if ((Old & Bit) != 0) {
-            /* Already pending: the two merge, as two edges before an acknowledge do. */
-            atomic_fetch_add_explicit(&Block->Merged, 1, memory_order_relaxed);
-            return;
-        }
-    } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, (Old | Bit) + VICP_RAISE_ONE,
-                                                    memory_order_seq_cst, memory_order_seq_cst));
-    if ((Old & VICP_SLOT_BITS) != 0)
-        return; /* the level was pending already: its summary bit is set (or being re-set) */
-    uint64_t SummaryBit = (uint64_t)1 << Entry->Level;
-    uint64_t Before = atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst);
-    VicpWake(Vic, Cpu, Before, SummaryBit);
 }
 
 /* Clear S, then set it back if a raise got in between (vicp.h). */
@@ -67,7 +44,7 @@ void VicpLevelEmptied(VIC *Vic, uint32_t Cpu, uint32_t Level, bool ByOwner)
     if ((atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst) & VICP_SLOT_BITS) == 0)
         return;
     uint64_t Before = atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst);
-    if (!ByOwner)
+    if (!ByOwner && Vic->Wake != NULL)
         VicpWake(Vic, Cpu, Before, SummaryBit);
 }
 
@@ -158,46 +135,46 @@ static void VicpBump(_Atomic uint64_t *Counter, uint64_t Amount)
                           memory_order_relaxed);
 }
 
-/* Puts Level in service and drops the enable bits that newly became masked
- * (and the summary bit if the level was emptied) with one AND: claiming only
- * raises the effective level, so the new owner bits are a subset of the old. */
-static void VicpEnterService(VIC *Vic, uint32_t Cpu, uint32_t Level, uint64_t SummaryToClear)
+/* Puts Level in service and drops, with one AND, the enable bits that
+ * became masked and the summary bit if the claim emptied the level.
+ * What becomes masked follows from the rules without recomputing them: Level
+ * was deliverable, so either it is above the effective level (which becomes
+ * Level) or it is a machine-check level at or below it (nothing changes).
+ * Either way the enable bits of the levels up to Level go, machine checks
+ * excepted, and the AST bit goes when Level is at or above the AST level.
+ * OwnerBefore (the owner bits when the claim began; only the owner changes
+ * them) limits the AND to bits that were set. The result is exactly
+ * VicpOwnerBits of the new state. */
+static inline void VicpEnterService(VIC *Vic, VICP_CPU *Block, uint64_t Control, uint32_t Level,
+                                    uint64_t OwnerBefore, uint64_t SummaryToClear)
 {
-    VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    uint64_t OwnerBefore = atomic_load_explicit(&Block->State, memory_order_relaxed) & VICP_OWNER_BITS;
-    atomic_store_explicit(&Block->InService, atomic_load_explicit(&Block->InService, memory_order_relaxed) |
-                                                 1u << Level,
-                          memory_order_relaxed);
-    uint64_t OwnerAfter = VicpOwnerBits(Vic, Block);
-    uint64_t Drop = (OwnerBefore & ~OwnerAfter) | SummaryToClear;
+    atomic_store_explicit(&Block->Control, Control | (uint64_t)(1u << Level), memory_order_relaxed);
+    uint64_t Masked = (uint64_t)(((2u << Level) - 1u) & ~Vic->MachineCheckLevels) << 32;
+    if (Level >= Vic->AstLevel)
+        Masked |= VICP_AST_BITS;
+    uint64_t Drop = (OwnerBefore & Masked) | SummaryToClear;
     if (Drop != 0)
         atomic_fetch_and_explicit(&Block->State, ~Drop, memory_order_seq_cst);
-    atomic_store_explicit(&Block->EffectiveLevel, VicpEffectiveLevel(Block), memory_order_relaxed);
     VicpBump(&Block->Claimed, 1);
 }
 
 /* After the AND of VicpEnterService cleared the summary bit: re-check, as
  * VicpLevelEmptied does. */
-static void VicpRecheckLevel(VIC *Vic, uint32_t Cpu, uint32_t Level)
+static inline void VicpRecheckLevel(VICP_CPU *Block, uint32_t Level)
 {
-    VICP_CPU *Block = VicpCpu(Vic, Cpu);
     if ((atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst) & VICP_SLOT_BITS) != 0)
         atomic_fetch_or_explicit(&Block->State, (uint64_t)1 << Level, memory_order_seq_cst);
 }
 
 /* The most privileged eligible mode first; its ASTSR bit is cleared as the
  * AST is initiated. */
-static void VicpClaimAst(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+static void VicpClaimAst(VIC *Vic, VICP_CPU *Block, uint64_t OwnerBefore, VIC_CLAIM *Claim)
 {
-    VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    uint32_t Mode = atomic_load_explicit(&Block->Mode, memory_order_relaxed);
-    uint32_t Eligible = atomic_load_explicit(&Block->AstSummary, memory_order_relaxed) &
-                        atomic_load_explicit(&Block->AstEnable, memory_order_relaxed) & ((2u << Mode) - 1u);
-    uint32_t AstMode = (uint32_t)__builtin_ctz(Eligible);
-    atomic_store_explicit(&Block->AstSummary,
-                          atomic_load_explicit(&Block->AstSummary, memory_order_relaxed) & ~(1u << AstMode),
-                          memory_order_relaxed);
-    VicpEnterService(Vic, Cpu, Vic->AstLevel, 0);
+    uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
+    uint32_t AstMode = (uint32_t)__builtin_ctz(VicpEligibleAstModes(Control));
+    uint32_t Summary = VicpField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK) & ~(1u << AstMode);
+    Control = VicpWithField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK, Summary);
+    VicpEnterService(Vic, Block, Control, Vic->AstLevel, OwnerBefore, 0);
     Claim->Source = VIC_SOURCE_AST;
     Claim->Level = Vic->AstLevel;
     Claim->Kind = VicSourceAst;
@@ -214,19 +191,19 @@ static uint32_t VicpTakeIpiMessages(VICP_CPU *Block)
     return Messages;
 }
 
-static void VicpFillClaim(VIC *Vic, uint32_t Cpu, uint32_t Level, uint32_t Slot, VIC_CLAIM *Claim)
+static inline void VicpFillClaim(VIC *Vic, VICP_CPU *Block, uint32_t Level, uint32_t Slot, VIC_CLAIM *Claim)
 {
     uint32_t Source = Vic->SourceOfSlot[Level][Slot];
     Claim->Source = Source;
     Claim->Level = Level;
     Claim->Kind = (VIC_SOURCE_KIND)Vic->Sources[Source].Kind;
     Claim->AstMode = 0;
-    Claim->IpiMessages = Source == Vic->IpiSource ? VicpTakeIpiMessages(VicpCpu(Vic, Cpu)) : 0;
+    Claim->IpiMessages = Source == Vic->IpiSource ? VicpTakeIpiMessages(Block) : 0;
 }
 
 /* Takes the highest-slot pending source of Level. False when the level was
  * empty (its summary bit was stale: repaired here). */
-static bool VicpClaimFromLevel(VIC *Vic, uint32_t Cpu, uint32_t Level, VIC_CLAIM *Claim)
+static inline bool VicpClaimFromLevel(VIC *Vic, uint32_t Cpu, uint32_t Level, uint64_t OwnerBefore, VIC_CLAIM *Claim)
 {
     VICP_CPU *Block = VicpCpu(Vic, Cpu);
     _Atomic uint64_t *Pending = &Block->Pending[Level];
@@ -244,10 +221,11 @@ static bool VicpClaimFromLevel(VIC *Vic, uint32_t Cpu, uint32_t Level, VIC_CLAIM
     } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, New, memory_order_seq_cst,
                                                     memory_order_seq_cst));
     VicpBump(&Block->RaisedByOwner, Old >> 32);
-    VicpEnterService(Vic, Cpu, Level, New == 0 ? (uint64_t)1 << Level : 0);
+    uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
+    VicpEnterService(Vic, Block, Control, Level, OwnerBefore, New == 0 ? (uint64_t)1 << Level : 0);
     if (New == 0)
-        VicpRecheckLevel(Vic, Cpu, Level);
-    VicpFillClaim(Vic, Cpu, Level, Slot, Claim);
+        VicpRecheckLevel(Block, Level);
+    VicpFillClaim(Vic, Block, Level, Slot, Claim);
     return true;
 }
 
@@ -267,10 +245,10 @@ IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
         uint32_t Top = Levels != 0 ? VicpHighestBit(Levels) : 0;
         /* At the AST level a pending source goes first. */
         if ((Deliverable & 1u) != 0 && Top < Vic->AstLevel) {
-            VicpClaimAst(Vic, Cpu, Claim);
+            VicpClaimAst(Vic, Block, State & VICP_OWNER_BITS, Claim);
             return IRQ_STATUS_SUCCESS;
         }
-        if (VicpClaimFromLevel(Vic, Cpu, Top, Claim))
+        if (VicpClaimFromLevel(Vic, Cpu, Top, State & VICP_OWNER_BITS, Claim))
             return IRQ_STATUS_SUCCESS;
     }
 }

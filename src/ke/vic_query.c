@@ -19,18 +19,18 @@ IRQ_STATUS VicQueryCpuState(const VIC *Vic, uint32_t Cpu, VIC_CPU_STATE *State)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (Cpu >= Vic->View.CpuCount)
         return IRQ_STATUS_INVALID_CPU;
-    const VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    uint32_t Gates = atomic_load_explicit(&Block->Gates, memory_order_relaxed);
-    State->Level = atomic_load_explicit(&Block->Level, memory_order_relaxed);
-    State->EffectiveLevel = atomic_load_explicit(&Block->EffectiveLevel, memory_order_relaxed);
-    State->InService = atomic_load_explicit(&Block->InService, memory_order_relaxed);
+    uint64_t Control = atomic_load_explicit(&VicpCpu(Vic, Cpu)->Control, memory_order_relaxed);
+    uint32_t Gates = VicpField(Control, VICP_GATES_SHIFT, VICP_GATES_MASK);
+    State->Level = VicpField(Control, VICP_LEVEL_SHIFT, VICP_LEVEL_MASK);
+    State->EffectiveLevel = VicpEffectiveLevel(Control);
+    State->InService = VicpInService(Control);
     State->InterruptsEnabled = (Gates & VICP_GATE_INTERRUPTS_OFF) == 0;
     State->InBarrier = (Gates & VICP_GATE_BARRIER) != 0;
     State->InPalMode = (Gates & VICP_GATE_PAL_MODE) != 0;
     State->Online = VicpIsOnline(Vic, Cpu);
-    State->Mode = (VIC_PROCESSOR_MODE)atomic_load_explicit(&Block->Mode, memory_order_relaxed);
-    State->AstEnable = atomic_load_explicit(&Block->AstEnable, memory_order_relaxed);
-    State->AstSummary = atomic_load_explicit(&Block->AstSummary, memory_order_relaxed);
+    State->Mode = (VIC_PROCESSOR_MODE)VicpField(Control, VICP_MODE_SHIFT, VICP_MODE_MASK);
+    State->AstEnable = VicpField(Control, VICP_ASTEN_SHIFT, VICP_AST_MASK);
+    State->AstSummary = VicpField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK);
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -55,7 +55,8 @@ static void VicpAddCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters
     const VICP_CPU *Block = VicpCpu(Vic, Cpu);
     uint64_t Raised = atomic_load_explicit(&Block->RaisedByOwner, memory_order_relaxed) +
                       atomic_load_explicit(&Block->RaisedHarvestedByClear, memory_order_relaxed);
-    uint64_t Pending = VicpPopulation(atomic_load_explicit(&Block->AstSummary, memory_order_relaxed));
+    uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
+    uint64_t Pending = VicpPopulation(VicpField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK));
     for (uint32_t Level = 0; Level < Vic->LevelCount; Level++) {
         uint64_t Word = atomic_load_explicit(&Block->Pending[Level], memory_order_acquire);
         Raised += Word >> 32;

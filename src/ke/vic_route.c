@@ -24,7 +24,7 @@
 static uint32_t VicpReadLevel(const void *Context, uint32_t Cpu)
 {
     const VIC *Vic = Context;
-    return atomic_load_explicit(&VicpCpu(Vic, Cpu)->EffectiveLevel, memory_order_relaxed);
+    return VicpEffectiveLevel(atomic_load_explicit(&VicpCpu(Vic, Cpu)->Control, memory_order_relaxed));
 }
 
 static uint32_t VicpReadLoad(const void *Context, uint32_t Cpu)
@@ -32,8 +32,8 @@ static uint32_t VicpReadLoad(const void *Context, uint32_t Cpu)
     const VIC *Vic = Context;
     const VICP_CPU *Block = VicpCpu(Vic, Cpu);
     uint64_t State = atomic_load_explicit(&Block->State, memory_order_relaxed);
-    uint32_t InService = atomic_load_explicit(&Block->InService, memory_order_relaxed);
-    return VicpPopulation((uint32_t)State & ~1u) + VicpPopulation(InService);
+    uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
+    return VicpPopulation((uint32_t)State & ~1u) + VicpPopulation(VicpInService(Control));
 }
 
 void VicpInitializeRoutingInputs(VIC *Vic)
@@ -62,9 +62,11 @@ IRQ_STATUS VicRaise(VIC *Vic, uint32_t Source)
         VicpRaiseOnCpu(Vic, Source, Decision.Cpu);
         return IRQ_STATUS_SUCCESS;
     }
-    uint32_t Cpu;
-    IR_CPU_SET_FOR_EACH(Cpu, &Cpus)
-        VicpRaiseOnCpu(Vic, Source, Cpu);
+    /* Only the Vic's own words can hold CPUs: no scan of all 64. */
+    for (uint32_t Word = 0; Word < Vic->CpuWords; Word++) {
+        for (uint64_t Bits = Cpus.Bits[Word]; Bits != 0; Bits &= Bits - 1u)
+            VicpRaiseOnCpu(Vic, Source, Word * 64u + (uint32_t)__builtin_ctzll(Bits));
+    }
     return IRQ_STATUS_SUCCESS;
 }
 

@@ -10,8 +10,8 @@
  * so its two bits are free to carry the AST, whose eligibility depends only
  * on owner state (ASTSR, ASTEN, mode, level, gates).
  *
- * The owner computes E (and the AST bits) from its own state and applies the
- * difference with one XOR (it is the only writer of those bits, so the word
+ * The owner computes E (and the AST bits) from its own state (the Control
+ * word below; VicpOwnerBits) and applies the difference with one XOR (it is the only writer of those bits, so the word
  * it loads holds their true current value); S bits are only ever ORed in or
  * ANDed out, so the owner's XOR and the raisers' ORs never undo each other.
  *
@@ -57,6 +57,40 @@
 #define VICP_GATE_BARRIER 2u
 #define VICP_GATE_PAL_MODE 4u
 
+/* The owner's state, packed in one word (VICP_CPU.Control) so that the owner
+ * reads it with one load and other threads (queries, the router's level and
+ * load readers) see a consistent snapshot:
+ *   bits  0..31  levels in service
+ *   bits 32..36  current level (IPL / TPR)
+ *   bits 40..42  gate flags
+ *   bits 44..45  processor mode
+ *   bits 48..51  ASTEN
+ *   bits 52..55  ASTSR */
+#define VICP_LEVEL_SHIFT 32u
+#define VICP_LEVEL_MASK 0x1Fu
+#define VICP_GATES_SHIFT 40u
+#define VICP_GATES_MASK 0x7u
+#define VICP_MODE_SHIFT 44u
+#define VICP_MODE_MASK 0x3u
+#define VICP_ASTEN_SHIFT 48u
+#define VICP_ASTSR_SHIFT 52u
+#define VICP_AST_MASK 0xFu
+
+static inline uint32_t VicpField(uint64_t Control, uint32_t Shift, uint32_t Mask)
+{
+    return (uint32_t)(Control >> Shift) & Mask;
+}
+
+static inline uint64_t VicpWithField(uint64_t Control, uint32_t Shift, uint32_t Mask, uint32_t Value)
+{
+    return (Control & ~((uint64_t)Mask << Shift)) | ((uint64_t)(Value & Mask) << Shift);
+}
+
+static inline uint32_t VicpInService(uint64_t Control)
+{
+    return (uint32_t)Control;
+}
+
 typedef struct _VICP_SOURCE {
     uint8_t Level; /* 0: a hole */
     uint8_t Slot;
@@ -71,14 +105,8 @@ typedef struct _VICP_CPU {
     _Atomic uint64_t Cleared;
     _Atomic uint64_t RaisedHarvestedByClear;
     /* Line 1: the owner's state (atomic so that queries from other threads
-     * and the router's level reads are not data races). */
-    _Alignas(VICP_LINE) _Atomic uint32_t Level;
-    _Atomic uint32_t InService;
-    _Atomic uint32_t EffectiveLevel;
-    _Atomic uint32_t Gates;
-    _Atomic uint32_t Mode;
-    _Atomic uint32_t AstEnable;
-    _Atomic uint32_t AstSummary;
+     * and the router's readers are not data races; only the owner writes). */
+    _Alignas(VICP_LINE) _Atomic uint64_t Control;
     _Atomic uint64_t Claimed;
     _Atomic uint64_t RaisedByOwner; /* harvested by claims, plus ASTSR bits set */
     _Atomic uint64_t IpiCounts[VIC_IPI_MESSAGE_COUNT];
@@ -90,6 +118,7 @@ struct _VIC {
     VIC_DELIVERY_VIEW View; /* first: VicIsDeliverable reads it */
     uint32_t LevelCount;
     uint32_t SourceCount;
+    uint32_t CpuWords;           /* words of a CPU set that can name one of our CPUs */
     uint32_t AstLevel;
     uint32_t IpiSource;          /* VICP_NONE: no IPIs */
     uint32_t ValidLevels;        /* bits 1 .. LevelCount-1 */
@@ -146,16 +175,85 @@ static inline uint32_t VicpHighestBit(uint32_t Bits)
     return 31u - (uint32_t)__builtin_clz(Bits);
 }
 
-/* vic_pending.c: Source valid, Cpu valid (online or not: the caller checks). */
-void VicpRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu);
+static inline uint32_t VicpHighestBitOrZero(uint32_t Bits)
+{
+    return Bits != 0 ? VicpHighestBit(Bits) : 0u;
+}
+
+/* The effective level: the current level, or the highest level in service
+ * if that is higher (x86: PPR = max(TPR, ISR class)). */
+static inline uint32_t VicpEffectiveLevel(uint64_t Control)
+{
+    uint32_t Level = VicpField(Control, VICP_LEVEL_SHIFT, VICP_LEVEL_MASK);
+    uint32_t Serving = VicpHighestBitOrZero(VicpInService(Control));
+    return Serving > Level ? Serving : Level;
+}
+
+/* Modes whose ASTs the current mode may take: M <= Mode (kernel 0 .. user 3). */
+static inline uint32_t VicpAstModesAllowed(uint32_t Mode)
+{
+    return (2u << Mode) - 1u;
+}
+
+/* Requested, enabled and allowed in the current mode. */
+static inline uint32_t VicpEligibleAstModes(uint64_t Control)
+{
+    return VicpField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK) & VicpField(Control, VICP_ASTEN_SHIFT, VICP_AST_MASK) &
+           VicpAstModesAllowed(VicpField(Control, VICP_MODE_SHIFT, VICP_MODE_MASK));
+}
+
+/* The owner bits of the check word for an owner state (vic_gates.c says why). */
+static inline uint64_t VicpOwnerBits(const VIC *Vic, uint64_t Control)
+{
+    uint32_t Effective = VicpEffectiveLevel(Control);
+    bool Open = VicpField(Control, VICP_GATES_SHIFT, VICP_GATES_MASK) == 0;
+    /* Levels above Effective: ~((2 << Effective) - 1); 2u << 31 wraps to 0. */
+    uint32_t Enabled = Open ? Vic->ValidLevels & ~((2u << Effective) - 1u) : 0u;
+    uint64_t Bits = (uint64_t)(Enabled | Vic->MachineCheckLevels) << 32;
+    if (Open && Effective < Vic->AstLevel && VicpEligibleAstModes(Control) != 0)
+        Bits |= VICP_AST_BITS;
+    return Bits;
+}
+
+/* vic_pending.c: the wake-up decision, when a wake routine is set. */
+void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit);
+
+/* The raise itself (vic_pending.c has the invariants): one compare-and-swap
+ * sets the pending bit and counts the raise; the summary bit is ORed in when
+ * the level had nothing pending. Source and Cpu are valid (online or not:
+ * callers check). Inline: every raise path is this plus its checks. */
+static inline void VicpRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu)
+{
+    const VICP_SOURCE *Entry = &Vic->Sources[Source];
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    _Atomic uint64_t *Pending = &Block->Pending[Entry->Level];
+    uint64_t Bit = (uint64_t)1 << Entry->Slot;
+    uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
+    do {
+        if ((Old & Bit) != 0) {
+            /* Already pending: the two merge, as two edges before an acknowledge do. */
+            atomic_fetch_add_explicit(&Block->Merged, 1, memory_order_relaxed);
+            return;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, (Old | Bit) + VICP_RAISE_ONE,
+                                                    memory_order_seq_cst, memory_order_seq_cst));
+    if ((Old & VICP_SLOT_BITS) != 0)
+        return; /* the level was pending already: its summary bit is set (or being re-set) */
+    uint64_t SummaryBit = (uint64_t)1 << Entry->Level;
+    if (Vic->Wake == NULL) {
+        /* The old value unused: one LOCK OR on x86 rather than a CAS loop. */
+        atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst);
+        return;
+    }
+    VicpWake(Vic, Cpu, atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst), SummaryBit);
+}
+
 /* vic_pending.c: a level's pending bits were left all clear by an emptier. */
 void VicpLevelEmptied(VIC *Vic, uint32_t Cpu, uint32_t Level, bool ByOwner);
 
-/* vic_gates.c: the owner bits of State for the CPU's current owner state. */
-uint64_t VicpOwnerBits(const VIC *Vic, const VICP_CPU *Cpu);
-/* vic_gates.c: recomputes the owner bits and applies the difference (owner). */
-void VicpOwnerUpdate(const VIC *Vic, VICP_CPU *Cpu);
-uint32_t VicpEffectiveLevel(const VICP_CPU *Cpu);
+/* vic_gates.c: stores the owner's new state and brings the check word's
+ * owner bits in line with it (the owner only). */
+void VicpOwnerUpdate(const VIC *Vic, VICP_CPU *Cpu, uint64_t NewControl);
 
 /* vic_route.c: the routing inputs' readers. */
 void VicpInitializeRoutingInputs(VIC *Vic);

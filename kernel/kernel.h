@@ -1,0 +1,229 @@
+/*
+ * The reference kernel's private interface: boot layout, per-CPU control
+ * region, console, ACPI, SMP and the test harness.
+ *
+ * This header is shared by the C files and the GNU assembler files
+ * (boot.S, trampoline.S, interrupt.S); the part the assembler sees is the
+ * block of plain #defines below, everything else is guarded by
+ * __ASSEMBLER__.
+ */
+#ifndef KERNEL_KERNEL_H
+#define KERNEL_KERNEL_H
+
+/* ---- Layout shared with the assembler --------------------------------------- */
+
+/* GDT selectors (boot.S builds the table). */
+#define KI_SELECTOR_CODE64 0x08
+#define KI_SELECTOR_DATA 0x10
+#define KI_SELECTOR_CODE32 0x18
+#define KI_GDT_ENTRIES 4 /* fixed entries; the per-CPU TSS descriptors follow */
+#define KI_SELECTOR_TSS(Cpu) (KI_GDT_ENTRIES * 8 + (Cpu) * 16)
+/* Interrupt stack table slot for NMI, #DF and #MC (SDM 6.14.5): they run on
+ * a stack of their own, so even a stack overflow ends in a register dump
+ * rather than a triple fault. */
+#define KI_IST_FAULT 1
+#define KI_FAULT_STACK_SIZE 8192
+
+/* CPUs this kernel can start: bounds the stacks and per-CPU regions. The
+ * library itself has no such limit (IR_MAX_CPUS). */
+#define KI_MAX_CPUS 64
+#define KI_STACK_SIZE 16384
+
+/* The AP trampoline runs from here: the SIPI vector is its page number
+ * (SDM vol. 3A 8.4.4.1 / 11.6.1, "Start-Up"), 0x08 -> 0x8000. QEMU puts the
+ * multiboot information at 0x9500 and the memory map at 0x9000, so the
+ * trampoline must fit below 0x9000 (shared/qemu-notes.md). */
+#define KI_TRAMPOLINE_ADDRESS 0x8000
+#define KI_TRAMPOLINE_LIMIT 0x1000
+#define KI_SIPI_VECTOR (KI_TRAMPOLINE_ADDRESS >> 12)
+
+/* Byte offsets in KPCR (checked against the C layout in percpu.c). */
+#define KI_PCR_NUMBER 8
+
+/* isa-debug-exit values; QEMU exits with (value << 1) | 1. */
+#define KI_EXIT_SUCCESS 0x10 /* host status 33 */
+#define KI_EXIT_FAILURE 0x11 /* host status 35 */
+#define KI_EXIT_PANIC 0x12   /* host status 37 */
+
+#ifndef __ASSEMBLER__
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <irqroute/hl.h>
+
+/* ---- Port I/O and CPU instructions ------------------------------------------------ */
+
+static inline void KiOutByte(uint16_t Port, uint8_t Value)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(Value), "Nd"(Port));
+}
+
+static inline uint8_t KiInByte(uint16_t Port)
+{
+    uint8_t Value;
+    __asm__ volatile("inb %1, %0" : "=a"(Value) : "Nd"(Port));
+    return Value;
+}
+
+static inline void KiOutLong(uint16_t Port, uint32_t Value)
+{
+    __asm__ volatile("outl %0, %1" : : "a"(Value), "Nd"(Port));
+}
+
+static inline uint64_t KiReadTsc(void)
+{
+    uint32_t Low, High;
+    __asm__ volatile("rdtsc" : "=a"(Low), "=d"(High));
+    return (uint64_t)High << 32 | Low;
+}
+
+/* CPUID (SDM vol. 2A, "CPUID"). */
+static inline void KiCpuid(uint32_t Leaf, uint32_t Subleaf, uint32_t Registers[4])
+{
+    __asm__ volatile("cpuid"
+                     : "=a"(Registers[0]), "=b"(Registers[1]), "=c"(Registers[2]), "=d"(Registers[3])
+                     : "a"(Leaf), "c"(Subleaf));
+}
+
+static inline void KiEnableInterrupts(void)
+{
+    __asm__ volatile("sti" : : : "memory");
+}
+
+static inline void KiHalt(void)
+{
+    __asm__ volatile("hlt" : : : "memory");
+}
+
+/* A pointer to physical memory (identity mapped). The empty asm hides the
+ * constant from gcc, which otherwise warns about "array bounds" of objects
+ * it believes live at small fixed addresses (the BIOS data area, 0x8000). */
+static inline void *KiPhysical(uintptr_t Address)
+{
+    __asm__("" : "+r"(Address));
+    return (void *)Address;
+}
+
+/* ---- Per-CPU control region (percpu.c) ------------------------------------------ */
+
+/* One per CPU, reached through the GS base (IA32_GS_BASE, SDM vol. 3A
+ * 3.4.4 "Segment Loading Instructions in IA-32e Mode"). This kernel never
+ * enters user mode, so GS is never swapped. */
+typedef struct _KPCR {
+    struct _KPCR *Self;     /* offset 0 */
+    uint32_t Number;        /* offset 8 (KI_PCR_NUMBER): the CPU index */
+    uint32_t ApicId;
+    uint64_t StackTop;
+    volatile uint32_t Online;
+} KPCR;
+
+extern KPCR KiPcr[KI_MAX_CPUS];
+extern uint32_t KiProcessorCount; /* CPUs running, BSP included (KiStartProcessors) */
+
+/* Points this CPU's GS base at KiPcr[Cpu]. */
+void KiInitializePcr(uint32_t Cpu, uint32_t ApicId);
+KPCR *KiGetPcr(void);
+/* Loads the full GDT and this CPU's TSS (its IST stack for NMI, #DF, #MC). */
+void KiInitializeTss(uint32_t Cpu);
+uint64_t KiStackTopOf(uint32_t Cpu);
+
+/* ---- Console (serial.c, print.c) ------------------------------------------------- */
+
+void KiSerialInitialize(void);
+void KiSerialPutChar(char Character);
+/* Returns true and the byte when COM1 has received one (polled). */
+bool KiSerialTryGetChar(char *Character);
+
+/* printf subset: %s %c %d %u %x %lx %ld %lu %p %%, with optional '0' flag and
+ * width (%08x). Lines from different CPUs never interleave. */
+void KiPrint(const char *Format, ...) __attribute__((format(printf, 1, 2)));
+void KiVPrint(const char *Format, va_list Arguments);
+/* The same formatting into Buffer (NUL-terminated, truncated to Size);
+ * returns the length written. */
+size_t KiFormatString(char *Buffer, size_t Size, const char *Format, ...) __attribute__((format(printf, 3, 4)));
+/* Holds the console across several KiPrint calls (recursive on one CPU);
+ * returns whether interrupts were enabled, for KiReleaseConsole. */
+bool KiAcquireConsole(void);
+void KiReleaseConsole(bool WasEnabled);
+/* Prints and exits QEMU with KI_EXIT_PANIC. */
+__attribute__((noreturn)) void KiPanic(const char *Format, ...) __attribute__((format(printf, 1, 2)));
+/* Writes Value to isa-debug-exit; halts if the device is absent. */
+__attribute__((noreturn)) void KiExit(uint32_t Value);
+
+/* ---- Time (timer.c) ---------------------------------------------------------------- */
+
+/* Calibrates the TSC against PIT channel 2 (the one with a software gate). */
+void KiCalibrateStall(void);
+void KiStallMicroseconds(uint64_t Microseconds);
+uint64_t KiTscPerMillisecond(void);
+
+/* ---- Memory (memory.c) ------------------------------------------------------------- */
+
+void KiInitializeMemory(void);
+size_t KiMemoryInUse(void);
+void *memset(void *Destination, int Value, size_t Size);
+void *memcpy(void *Destination, const void *Source, size_t Size);
+void *memmove(void *Destination, const void *Source, size_t Size);
+int memcmp(const void *A, const void *B, size_t Size);
+
+/* ---- Interrupts (idt.c, interrupt.S) ----------------------------------------------- */
+
+/* What the common entry path pushed, lowest address first. */
+typedef struct _KTRAP_FRAME {
+    uint64_t R15, R14, R13, R12, R11, R10, R9, R8;
+    uint64_t Rbp, Rdi, Rsi, Rdx, Rcx, Rbx, Rax;
+    uint64_t Vector;
+    uint64_t ErrorCode; /* pushed by the CPU for some exceptions, else 0 */
+    uint64_t Rip, Cs, Rflags, Rsp, Ss; /* the CPU's frame (SDM 6.14.2) */
+} KTRAP_FRAME;
+
+/* Builds the IDT once (BSP); every CPU then loads it. */
+void KiInitializeIdt(void);
+void KiLoadIdt(void);
+/* Called by the common stub with interrupts disabled. */
+void KiInterruptEntry(uint32_t Cpu, uint32_t Vector, KTRAP_FRAME *Frame);
+
+/* ---- ACPI (acpi.c) ---------------------------------------------------------------- */
+
+/* Finds the RSDP and walks the RSDT (or XSDT) to the MADT, checking every
+ * checksum and length on the way. Returns false when there is none. The
+ * parsed MADT (HlMadtParse) is kept in KiMadt. */
+bool KiAcpiFindMadt(const void **Madt, uint32_t *Length);
+extern HL_MADT_INFO KiMadt;
+void KiAcpiPrintMadt(const HL_MADT_INFO *Info);
+
+/* ---- SMP (smp.c) ------------------------------------------------------------------- */
+
+/* Numbers the enabled MADT processors (BSP 0, the others in MADT order);
+ * returns how many CPUs the kernel will run. */
+uint32_t KiAssignProcessors(uint32_t BspApicId);
+/* Starts every enabled MADT processor other than the BSP. Returns the number
+ * of CPUs running (BSP included). */
+uint32_t KiStartProcessors(void);
+/* The CPU index the kernel gave each MADT processor (KI_MAX_CPUS: none). */
+uint32_t KiCpuOfMadtProcessor(uint32_t MadtIndex);
+/* An AP's C entry (boot.S), on the stack the BSP put in KiApBootStack. */
+__attribute__((noreturn)) void KiApStartup(void);
+/* Brings up this CPU's local APIC and registers it (BSP and APs). */
+void KiInitializeProcessor(uint32_t Cpu);
+/* The idle loop: interrupts on, hlt. */
+__attribute__((noreturn)) void KiIdleLoop(void);
+
+/* ---- Tests (ktest.c) --------------------------------------------------------------- */
+
+/* Prints "KTEST <name> PASS|FAIL <detail>" and records the verdict. */
+void KiTestReport(const char *Name, bool Passed, const char *Format, ...) __attribute__((format(printf, 3, 4)));
+void KiRunTests(void);
+uint32_t KiTestFailures(void);
+
+/* ---- Boot (boot.S, main.c) ----------------------------------------------------------- */
+
+__attribute__((noreturn)) void KiSystemStartup(uint32_t Magic, uint32_t MultibootInfo);
+extern const char KiTrampolineStart[], KiTrampolineEnd[];
+extern volatile uint64_t KiApBootStack; /* read by the AP's first 64-bit instructions */
+
+#endif /* __ASSEMBLER__ */
+#endif
