@@ -349,12 +349,25 @@ static uint32_t IrpDecideFixed(const IRP_CANDIDATES *Candidates, uint32_t Target
     return IrpScanNext(&Scan);
 }
 
-/* The k-th set bit of Word (k < population). */
+/* The K-th set bit of Word (K < its population), without walking K bits:
+ * the per-byte counts of the SWAR population count, summed by a multiply
+ * (byte i of Sums = bits in bytes 0..i), find the byte; at most 7 steps
+ * inside it. */
 static uint32_t IrpSelectBit(uint64_t Word, uint32_t K)
 {
+    uint64_t Counts = Word - ((Word >> 1) & 0x5555555555555555ull);
+    Counts = (Counts & 0x3333333333333333ull) + ((Counts >> 2) & 0x3333333333333333ull);
+    Counts = (Counts + (Counts >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    uint64_t Sums = Counts * 0x0101010101010101ull;
+    uint32_t Byte = 0;
+    while (((Sums >> (8u * Byte)) & 0xFFu) <= K)
+        Byte++;
+    if (Byte != 0)
+        K -= (uint32_t)(Sums >> (8u * (Byte - 1u))) & 0xFFu;
+    uint64_t Bits = (Word >> (8u * Byte)) & 0xFFu;
     while (K-- != 0)
-        Word &= Word - 1u;
-    return (uint32_t)__builtin_ctzll(Word);
+        Bits &= Bits - 1u;
+    return 8u * Byte + (uint32_t)__builtin_ctzll(Bits);
 }
 
 /* Ticket t goes to the (t mod n)-th candidate in CPU order, so every n

@@ -392,6 +392,23 @@ static void test_many_cpus_word_edges(void **State)
     FreeFixture(Fixture);
 }
 
+/* Every position of a full word and across words: 130 CPUs in order, twice. */
+static void test_round_robin_visits_every_cpu_in_order(void **State)
+{
+    (void)State;
+    ROUTE_FIXTURE *Fixture = NewFixture(130);
+    assert_int_equal(Configure(Fixture, IrRoutingRoundRobin, 0, NULL), IRQ_STATUS_SUCCESS);
+    for (uint32_t Step = 0; Step < 260; Step++)
+        assert_int_equal(Decide(Fixture), Step % 130u);
+    /* Every other CPU offline: the rest in order. */
+    for (uint32_t Cpu = 1; Cpu < 130; Cpu += 2)
+        IrCpuSetRemove(&Fixture->Online, Cpu);
+    assert_int_equal(Configure(Fixture, IrRoutingRoundRobin, 0, NULL), IRQ_STATUS_SUCCESS);
+    for (uint32_t Step = 0; Step < 130; Step++)
+        assert_int_equal(Decide(Fixture), (2u * Step) % 130u);
+    FreeFixture(Fixture);
+}
+
 /* ---- Windows IRQ_DEVICE_POLICY -------------------------------------------------------- */
 
 static void test_device_policies_map(void **State)
@@ -496,6 +513,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_decision_with_every_cpu_offline_is_refused, Setup8, Teardown),
         cmocka_unit_test(test_storage_checks),
         cmocka_unit_test(test_many_cpus_word_edges),
+        cmocka_unit_test(test_round_robin_visits_every_cpu_in_order),
         cmocka_unit_test_setup_teardown(test_device_policies_map, Setup8, Teardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
