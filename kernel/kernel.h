@@ -218,6 +218,23 @@ __attribute__((noreturn)) void KiIdleLoop(void);
 void KiTestReport(const char *Name, bool Passed, const char *Format, ...) __attribute__((format(printf, 3, 4)));
 void KiRunTests(void);
 uint32_t KiTestFailures(void);
+/* The case groups KiRunTests runs after the boot cases. */
+void KiRunLineTests(void);     /* ktest_lines.c: cases 1, 2, 6, 9, 10 (per-CPU lines, affinity, MSI, shared, re-route) */
+void KiRunPolicyTests(void);   /* ktest_policy.c: cases 3, 4, 5, 7, 8 (lowest, broadcast, round-robin, IPIs, disconnect) */
+void KiRunBadInputTests(void); /* ktest_bad.c: malformed MADT, bad GSI, bad APIC id, MSI-incapable device */
+
+/* ---- Demo console (demo.c) ------------------------------------------------------------ */
+
+/* The `make run` console: a live table of connected interrupts with a count
+ * per CPU, refreshed each second, and routing commands read from COM1.
+ * Returns on `quit`. */
+void KiRunDemo(void);
+
+/* ---- Boot options (main.c) ------------------------------------------------------------ */
+
+/* Whether the multiboot command line (QEMU -append) contains Word as a
+ * whole blank-separated word. */
+bool KiCommandLineHas(const char *Word);
 
 /* ---- Boot (boot.S, main.c) ----------------------------------------------------------- */
 

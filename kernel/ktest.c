@@ -144,4 +144,7 @@ void KiRunTests(void)
     KiTestSmpBoot();
     KiTestMadt();
     KiTestSmpIpi();
+    KiRunLineTests();
+    KiRunPolicyTests();
+    KiRunBadInputTests();
 }

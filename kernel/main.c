@@ -9,10 +9,15 @@
 #include <irqroute/ke.h>
 #include <irqroute/platform.h>
 
+#include "device.h"
 #include "kernel.h"
 
 /* Multiboot 1 spec 3.2: EAX holds this when a compliant loader started us. */
 #define MULTIBOOT_BOOTLOADER_MAGIC 0x2BADB002u
+
+/* Multiboot 1 spec 3.3: the information structure's flags and command line. */
+#define MULTIBOOT_INFO_CMDLINE (1u << 2)
+#define MULTIBOOT_CMDLINE_MAX 256u
 
 /* 8259A: interrupt mask registers of the master and slave (OCW1). */
 #define PIC_MASTER_DATA 0x21
@@ -113,6 +118,32 @@ static void KiInitializeInterruptSystem(void)
     KiEnableInterrupts();
 }
 
+static char KiCommandLine[MULTIBOOT_CMDLINE_MAX];
+
+/* Copies the loader's command line (it lives in memory the pool may reuse). */
+static void KiSaveCommandLine(uint32_t MultibootInfo)
+{
+    const volatile uint32_t *Info = KiPhysical(MultibootInfo);
+    if ((Info[0] & MULTIBOOT_INFO_CMDLINE) == 0)
+        return;
+    const volatile char *Source = KiPhysical(Info[4]);
+    for (uint32_t Index = 0; Index + 1 < MULTIBOOT_CMDLINE_MAX && Source[Index] != 0; Index++)
+        KiCommandLine[Index] = Source[Index];
+}
+
+bool KiCommandLineHas(const char *Word)
+{
+    size_t Length = 0;
+    while (Word[Length] != 0)
+        Length++;
+    for (const char *At = KiCommandLine; *At != 0; At++) {
+        bool Starts = At == KiCommandLine || At[-1] == ' ';
+        if (Starts && memcmp(At, Word, Length) == 0 && (At[Length] == 0 || At[Length] == ' '))
+            return true;
+    }
+    return false;
+}
+
 void KiSystemStartup(uint32_t Magic, uint32_t MultibootInfo)
 {
     KiInitializePcr(0, 0);
@@ -120,6 +151,7 @@ void KiSystemStartup(uint32_t Magic, uint32_t MultibootInfo)
     KiPrint("irqroute reference kernel (multiboot magic 0x%x, info at 0x%x)\n", Magic, MultibootInfo);
     if (Magic != MULTIBOOT_BOOTLOADER_MAGIC)
         KiPanic("not started by a multiboot loader");
+    KiSaveCommandLine(MultibootInfo);
     KiInitializeMemory();
     KiInitializeIdt();
     KiInitializeTss(0);
@@ -133,6 +165,11 @@ void KiSystemStartup(uint32_t Magic, uint32_t MultibootInfo)
     uint32_t Running = KiStartProcessors();
     KiPrint("smp: %u CPU(s) running; pool %lu bytes in use\n", Running, (uint64_t)KiMemoryInUse());
 
+    KiInitializeDevices();
+    if (KiCommandLineHas("demo")) {
+        KiRunDemo();
+        KiExit(KI_EXIT_SUCCESS);
+    }
     KiRunTests();
     uint32_t Failures = KiTestFailures();
     KiPrint("KTEST-SUMMARY %s %u failure(s)\n", Failures == 0 ? "PASS" : "FAIL", Failures);

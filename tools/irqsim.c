@@ -151,11 +151,11 @@ static void *DeviceThread(void *Argument)
 static void DescribeTarget(const DEVICE *Device, KINTERRUPT *Interrupt, char *Buffer, size_t Size)
 {
     uint32_t Cpu;
-    IO_ROUTING_POLICY Policy;
+    IR_ROUTING_POLICY Policy;
     if (Interrupt != NULL && IoQueryInterruptTarget(Interrupt, &Cpu, &Policy) == IRQ_STATUS_SUCCESS) {
         static const char *const Names[] = {"fixed", "round-robin", "lowest"};
         snprintf(Buffer, Size, "%s", Names[Policy]);
-        if (Policy == IoRoutingFixed)
+        if (Policy == IrRoutingFixedCpu)
             snprintf(Buffer, Size, "fixed cpu %u", Cpu);
         return;
     }
@@ -231,13 +231,13 @@ static void RouteDevice(DEVICE *Device, const char *How, const char *Argument)
     IRQ_STATUS Status = IRQ_STATUS_SUCCESS;
     bool Movable = Interrupt != NULL && Device->Target.Kind == IoTargetRoutable;
     if (strcmp(How, "cpu") == 0 && Argument != NULL && Movable) {
-        Status = IoSetInterruptPolicy(Interrupt, IoRoutingFixed);
+        Status = IoSetInterruptPolicy(Interrupt, IrRoutingFixedCpu);
         if (Status == IRQ_STATUS_SUCCESS)
             Status = IoSetInterruptTarget(Interrupt, (uint32_t)strtoul(Argument, NULL, 10));
     } else if (strcmp(How, "round-robin") == 0 && Movable) {
-        Status = IoSetInterruptPolicy(Interrupt, IoRoutingRoundRobin);
+        Status = IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin);
     } else if (strcmp(How, "lowest") == 0 && Movable) {
-        Status = IoSetInterruptPolicy(Interrupt, IoRoutingLowest);
+        Status = IoSetInterruptPolicy(Interrupt, IrRoutingLowestPriority);
     } else if ((strcmp(How, "affinity") == 0 || strcmp(How, "broadcast") == 0) && Argument != NULL &&
                ParseRange(Argument, &Device->Mask)) {
         IO_INTERRUPT_TARGET Previous = Device->Target;

@@ -28,6 +28,7 @@
 #include "cpuset.h"
 #include "hl.h"
 #include "ke.h"
+#include "router.h"
 #include "status.h"
 
 /* Forgets every connection record (after KeInitializeSystem, in tests). */
@@ -137,17 +138,18 @@ IRQ_STATUS IoQueryInterruptLine(const KINTERRUPT *InterruptObject, uint32_t *Gsi
 /* Movable interrupts (src/io/route.c)                                      */
 /* ======================================================================== */
 
-/* What happens to a movable interrupt after each interrupt it delivers.
- * TO MERGE: the router (include/irqroute/router.h, IR_ROUTING_POLICY) owns
- * the policy vocabulary; this is the subset Io maps onto the I/O APIC and
- * MSI by re-targeting, to be replaced by router.h's enum when it lands. */
-typedef enum _IO_ROUTING_POLICY {
-    IoRoutingFixed = 0,  /* stay where IoSetInterruptTarget put it (the default) */
-    IoRoutingRoundRobin, /* the next online CPU of the set: after k*n interrupts each of n CPUs got k */
-    IoRoutingLowest,     /* the CPU of the set at the lowest IRQL (KeQueryProcessorIrql; the CPU
-                            that just took the interrupt counts at the IRQL it returns to); ties rotate */
-    IoRoutingPolicyCount
-} IO_ROUTING_POLICY;
+/* What happens to a movable interrupt after each interrupt it delivers: the
+ * router's vocabulary (router.h, IR_ROUTING_POLICY), of which Io maps three
+ * onto the I/O APIC and MSI by re-targeting (see router.h, "x86 mapping"):
+ *   IrRoutingFixedCpu       stay where IoSetInterruptTarget put it (the default);
+ *   IrRoutingRoundRobin     the next online CPU of the set: after k*n interrupts
+ *                           each of n CPUs got k;
+ *   IrRoutingLowestPriority the CPU of the set at the lowest IRQL
+ *                           (KeQueryProcessorIrql; the CPU that just took the
+ *                           interrupt counts at the IRQL it returns to); ties rotate.
+ * IrRoutingBroadcast and IrRoutingAffinity are connect-time choices
+ * (IoTargetBroadcast, IoTargetAffinity): IoSetInterruptPolicy refuses them with
+ * IRQ_STATUS_NOT_SUPPORTED. */
 
 /* Moves a movable interrupt (IoTargetRoutable) to Cpu while it may fire:
  * only the destination changes (one vector on every CPU of the set), so an
@@ -167,11 +169,11 @@ IRQ_STATUS IoSetInterruptTarget(KINTERRUPT *Interrupt, uint32_t Cpu);
  * mixture. Same statuses and contexts as IoSetInterruptTarget. Io owns the
  * post-dispatch routine (KeSetInterruptPostDispatch) of movable objects:
  * replacing it stops the policy. */
-IRQ_STATUS IoSetInterruptPolicy(KINTERRUPT *Interrupt, IO_ROUTING_POLICY Policy);
+IRQ_STATUS IoSetInterruptPolicy(KINTERRUPT *Interrupt, IR_ROUTING_POLICY Policy);
 
 /* Where a movable interrupt is delivered now, and its policy (either pointer
  * may be NULL). NOT_SUPPORTED for an interrupt that is not movable. */
-IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IO_ROUTING_POLICY *Policy);
+IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IR_ROUTING_POLICY *Policy);
 
 /* ======================================================================== */
 /* Device templates (src/io/device.c)                                       */

@@ -37,15 +37,15 @@ static uint32_t IopNthCpu(const IR_CPU_SET *Mask, uint32_t Index)
     return Cpu;
 }
 
-static IO_INTERRUPT_TARGET IopTargetOf(const IO_DEVICE_TEMPLATE *Template, uint32_t Index, IO_ROUTING_POLICY *Policy)
+static IO_INTERRUPT_TARGET IopTargetOf(const IO_DEVICE_TEMPLATE *Template, uint32_t Index, IR_ROUTING_POLICY *Policy)
 {
-    *Policy = IoRoutingFixed;
+    *Policy = IrRoutingFixedCpu;
     switch (Template->Routing) {
     case IoDeviceRoundRobin:
-        *Policy = IoRoutingRoundRobin;
+        *Policy = IrRoutingRoundRobin;
         return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Cpu = IR_CPU_NONE, .Mask = Template->Mask};
     case IoDeviceLowest:
-        *Policy = IoRoutingLowest;
+        *Policy = IrRoutingLowestPriority;
         return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Cpu = IR_CPU_NONE, .Mask = Template->Mask};
     case IoDeviceBroadcast:
         return (IO_INTERRUPT_TARGET){.Kind = IoTargetBroadcast, .Mask = Template->Mask};
@@ -65,7 +65,7 @@ static IRQ_STATUS IopConnectDeviceInterrupt(const IO_DEVICE_TEMPLATE *Template, 
                                             PKSERVICE_ROUTINE ServiceRoutine, void *ServiceContext,
                                             IO_DEVICE_CONNECTION *Connection)
 {
-    IO_ROUTING_POLICY Policy;
+    IR_ROUTING_POLICY Policy;
     IO_INTERRUPT_TARGET Target = IopTargetOf(Template, Index, &Policy);
     KIRQL Irql = Template->Irql == 0 ? KE_IRQL_ANY : Template->Irql;
     KINTERRUPT **Interrupt = &Connection->Interrupts[Index];
@@ -92,7 +92,7 @@ static IRQ_STATUS IopConnectDeviceInterrupt(const IO_DEVICE_TEMPLATE *Template, 
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     Connection->Count = Index + 1;
-    return Policy == IoRoutingFixed ? IRQ_STATUS_SUCCESS : IoSetInterruptPolicy(*Interrupt, Policy);
+    return Policy == IrRoutingFixedCpu ? IRQ_STATUS_SUCCESS : IoSetInterruptPolicy(*Interrupt, Policy);
 }
 
 IRQ_STATUS IoConnectDevice(const IO_DEVICE_TEMPLATE *Template, PKSERVICE_ROUTINE ServiceRoutine,

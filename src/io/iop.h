@@ -81,7 +81,7 @@ struct _IOP_ROUTE {
     PIO_MSI_UPDATE_ROUTINE UpdateMessage; /* IopRouteMessage */
     void *UpdateContext;
     _Atomic uint32_t Cpu;         /* the destination now */
-    _Atomic uint32_t Policy;      /* IO_ROUTING_POLICY */
+    _Atomic uint32_t Policy;      /* IR_ROUTING_POLICY */
     KINTERRUPT *_Atomic Owner;    /* the sharer whose dispatch applies the policy */
     _Atomic uint32_t References;  /* connections using the route */
     IR_CPU_SET Set;               /* online CPUs of the mask at connect: the object is on all */

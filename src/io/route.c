@@ -224,11 +224,11 @@ static void IopApplyPolicyLocked(IOP_ROUTE *Route, uint32_t DispatchingCpu, KIRQ
 {
     uint32_t Current = atomic_load_explicit(&Route->Cpu, memory_order_relaxed);
     uint32_t Next = Current;
-    switch ((IO_ROUTING_POLICY)atomic_load_explicit(&Route->Policy, memory_order_relaxed)) {
-    case IoRoutingRoundRobin:
+    switch ((IR_ROUTING_POLICY)atomic_load_explicit(&Route->Policy, memory_order_relaxed)) {
+    case IrRoutingRoundRobin:
         Next = IopChooseRoundRobin(Route, Current);
         break;
-    case IoRoutingLowest:
+    case IrRoutingLowestPriority:
         Next = IopChooseLowest(Route, Current, DispatchingCpu, DispatchingIrql);
         break;
     default:
@@ -246,7 +246,7 @@ static void IopRoutePostDispatch(KINTERRUPT *Interrupt, uint32_t Cpu, KIRQL Inte
     IOP_ROUTE *Route = Context;
     if (atomic_load_explicit(&Route->Owner, memory_order_relaxed) != Interrupt)
         return;
-    if (atomic_load_explicit(&Route->Policy, memory_order_relaxed) == IoRoutingFixed)
+    if (atomic_load_explicit(&Route->Policy, memory_order_relaxed) == IrRoutingFixedCpu)
         return;
     bool WasEnabled = IrLockAcquireIrqSave(&Route->Lock);
     IopApplyPolicyLocked(Route, Cpu, InterruptedIrql);
@@ -265,7 +265,7 @@ IOP_ROUTE *IopCreateRoute(IOP_ROUTE_KIND Kind, const IR_CPU_SET *Set, uint8_t Ve
     Route->Kind = Kind;
     Route->Vector = Vector;
     atomic_store_explicit(&Route->Cpu, Cpu, memory_order_relaxed);
-    atomic_store_explicit(&Route->Policy, IoRoutingFixed, memory_order_relaxed);
+    atomic_store_explicit(&Route->Policy, IrRoutingFixedCpu, memory_order_relaxed);
     atomic_store_explicit(&Route->Owner, NULL, memory_order_relaxed);
     atomic_store_explicit(&Route->References, 0, memory_order_relaxed);
     IrCpuSetCopy(&Route->Set, Set);
@@ -341,10 +341,19 @@ IRQ_STATUS IoSetInterruptTarget(KINTERRUPT *Interrupt, uint32_t Cpu)
     return Status;
 }
 
-IRQ_STATUS IoSetInterruptPolicy(KINTERRUPT *Interrupt, IO_ROUTING_POLICY Policy)
+/* The policies Io carries out by moving the destination (io.h); broadcast
+ * and affinity are chosen when connecting. */
+static bool IopIsRetargetingPolicy(IR_ROUTING_POLICY Policy)
 {
-    if ((unsigned)Policy >= IoRoutingPolicyCount)
+    return Policy == IrRoutingFixedCpu || Policy == IrRoutingRoundRobin || Policy == IrRoutingLowestPriority;
+}
+
+IRQ_STATUS IoSetInterruptPolicy(KINTERRUPT *Interrupt, IR_ROUTING_POLICY Policy)
+{
+    if ((unsigned)Policy >= IrRoutingPolicyCount)
         return IRQ_STATUS_INVALID_PARAMETER;
+    if (!IopIsRetargetingPolicy(Policy))
+        return IRQ_STATUS_NOT_SUPPORTED;
     IOP_ROUTE *Route;
     IRQ_STATUS Status = IopLookupRoute(Interrupt, &Route);
     if (Status != IRQ_STATUS_SUCCESS)
@@ -358,7 +367,7 @@ IRQ_STATUS IoSetInterruptPolicy(KINTERRUPT *Interrupt, IO_ROUTING_POLICY Policy)
     return Status;
 }
 
-IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IO_ROUTING_POLICY *Policy)
+IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IR_ROUTING_POLICY *Policy)
 {
     IOP_ROUTE *Route;
     IRQ_STATUS Status = IopLookupRoute(Interrupt, &Route);
@@ -367,6 +376,6 @@ IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IO
     if (Cpu != NULL)
         *Cpu = atomic_load_explicit(&Route->Cpu, memory_order_relaxed);
     if (Policy != NULL)
-        *Policy = (IO_ROUTING_POLICY)atomic_load_explicit(&Route->Policy, memory_order_relaxed);
+        *Policy = (IR_ROUTING_POLICY)atomic_load_explicit(&Route->Policy, memory_order_relaxed);
     return IRQ_STATUS_SUCCESS;
 }

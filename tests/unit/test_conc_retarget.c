@@ -269,7 +269,7 @@ static void test_policies_switched_while_firing(void **State)
     assert_int_equal(ConnectEdge(&Device, &Set), IRQ_STATUS_SUCCESS);
     pthread_t Thread;
     assert_int_equal(pthread_create(&Thread, NULL, PacedDevice, &Device), 0);
-    static const IO_ROUTING_POLICY Policies[] = {IoRoutingRoundRobin, IoRoutingLowest, IoRoutingFixed};
+    static const IR_ROUTING_POLICY Policies[] = {IrRoutingRoundRobin, IrRoutingLowestPriority, IrRoutingFixedCpu};
     for (int Round = 0; Round < MOVES; Round++) {
         uint64_t Before = atomic_load(&Device.Handled);
         assert_int_equal(IoSetInterruptPolicy(Device.Interrupt, Policies[Round % 3]), IRQ_STATUS_SUCCESS);
@@ -300,7 +300,7 @@ static void DisconnectWhileMoving(bool Msi)
     for (int Cycle = 0; Cycle < DISCONNECT_CYCLES; Cycle++) {
         atomic_store(&Device.Gone, false);
         assert_int_equal(Msi ? ConnectMsi(&Device, &Set) : ConnectEdge(&Device, &Set), IRQ_STATUS_SUCCESS);
-        assert_int_equal(IoSetInterruptPolicy(Device.Interrupt, IoRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+        assert_int_equal(IoSetInterruptPolicy(Device.Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
         if (!Started) {
             assert_int_equal(pthread_create(&Thread, NULL, FreeRunningDevice, &Device), 0);
             Started = true;

@@ -221,7 +221,7 @@ static void test_bad_targets_refused_state_unchanged(void **State)
     KINTERRUPT *Interrupt = NULL;
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
                      IRQ_STATUS_SUCCESS);
-    assert_int_equal(IoSetInterruptPolicy(Interrupt, IoRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint64_t Before = SimIoApicPeekEntry(RTC_IRQ);
 
     assert_int_equal(IoSetInterruptTarget(Interrupt, 0), IRQ_STATUS_INVALID_CPU);  /* outside the set */
@@ -229,16 +229,18 @@ static void test_bad_targets_refused_state_unchanged(void **State)
     assert_int_equal(IoSetInterruptTarget(Interrupt, 64), IRQ_STATUS_INVALID_CPU); /* no such CPU */
     assert_int_equal(IoSetInterruptTarget(Interrupt, IR_CPU_NONE), IRQ_STATUS_INVALID_CPU);
     assert_int_equal(IoSetInterruptTarget(NULL, 1), IRQ_STATUS_INVALID_PARAMETER);
-    assert_int_equal(IoSetInterruptPolicy(Interrupt, IoRoutingPolicyCount), IRQ_STATUS_INVALID_PARAMETER);
-    assert_int_equal(IoSetInterruptPolicy(Interrupt, (IO_ROUTING_POLICY)-1), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingPolicyCount), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingBroadcast), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingAffinity), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, (IR_ROUTING_POLICY)-1), IRQ_STATUS_INVALID_PARAMETER);
     assert_int_equal(IoQueryInterruptTarget(NULL, NULL, NULL), IRQ_STATUS_INVALID_PARAMETER);
 
     assert_int_equal(SimIoApicPeekEntry(RTC_IRQ), Before);
     uint32_t Cpu = IR_CPU_NONE;
-    IO_ROUTING_POLICY Policy = IoRoutingFixed;
+    IR_ROUTING_POLICY Policy = IrRoutingFixedCpu;
     assert_int_equal(IoQueryInterruptTarget(Interrupt, &Cpu, &Policy), IRQ_STATUS_SUCCESS);
     assert_int_equal(Cpu, 1);
-    assert_int_equal(Policy, IoRoutingRoundRobin);
+    assert_int_equal(Policy, IrRoutingRoundRobin);
     /* Moving to where it is already is a success that writes nothing. */
     assert_int_equal(IoSetInterruptTarget(Interrupt, 1), IRQ_STATUS_SUCCESS);
     assert_int_equal(SimIoApicPeekEntry(RTC_IRQ), Before);
@@ -256,7 +258,7 @@ static void test_not_movable_and_not_connected(void **State)
                      IRQ_STATUS_SUCCESS);
     uint64_t Before = SimIoApicPeekEntry(COM1_IRQ);
     assert_int_equal(IoSetInterruptTarget(Fixed, 1), IRQ_STATUS_NOT_SUPPORTED);
-    assert_int_equal(IoSetInterruptPolicy(Fixed, IoRoutingRoundRobin), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(IoSetInterruptPolicy(Fixed, IrRoutingRoundRobin), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(IoQueryInterruptTarget(Fixed, NULL, NULL), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(SimIoApicPeekEntry(COM1_IRQ), Before);
     assert_int_equal(IoDisconnectInterrupt(Fixed), IRQ_STATUS_SUCCESS);
@@ -275,7 +277,7 @@ static void test_not_movable_and_not_connected(void **State)
     KINTERRUPT *Loose = NULL;
     assert_int_equal(KeInitializeInterrupt(Storage, Size, &Parameters, &Loose), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoSetInterruptTarget(Loose, 1), IRQ_STATUS_NOT_CONNECTED);
-    assert_int_equal(IoSetInterruptPolicy(Loose, IoRoutingLowest), IRQ_STATUS_NOT_CONNECTED);
+    assert_int_equal(IoSetInterruptPolicy(Loose, IrRoutingLowestPriority), IRQ_STATUS_NOT_CONNECTED);
     free(Storage);
 }
 
@@ -429,7 +431,7 @@ static void test_round_robin_is_exactly_fair(void **State)
     KINTERRUPT *Interrupt = NULL;
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
                      IRQ_STATUS_SUCCESS);
-    assert_int_equal(IoSetInterruptPolicy(Interrupt, IoRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     enum { K = 7 };
     static const uint32_t Cycle[] = {1, 3, 0};
@@ -443,7 +445,7 @@ static void test_round_robin_is_exactly_fair(void **State)
     assert_int_equal(KeQueryInterruptCount(Interrupt, 2), 0);
 
     /* FIXED stops it where it is. */
-    assert_int_equal(IoSetInterruptPolicy(Interrupt, IoRoutingFixed), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingFixedCpu), IRQ_STATUS_SUCCESS);
     uint32_t Here = QueryCpu(Interrupt);
     for (uint32_t Index = 0; Index < 3; Index++)
         assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), Here);
@@ -460,7 +462,7 @@ static void test_round_robin_msi(void **State)
     MSI_DEVICE Device = {0};
     KINTERRUPT *Interrupt = NULL;
     assert_int_equal(ConnectMovableMsi(&Interrupt, &Record, &Device, &Mask, 2), IRQ_STATUS_SUCCESS);
-    assert_int_equal(IoSetInterruptPolicy(Interrupt, IoRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     enum { K = 5 };
     for (uint32_t Index = 0; Index < K * CPU_COUNT; Index++) {
         uint32_t Cpu = CpuOfApicId(MessageApicId(&Device.Message));
@@ -488,7 +490,7 @@ static void test_lowest_follows_irql_and_ties_rotate(void **State)
     assert_int_equal(ConnectLineAtIrql(&Interrupt, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(KeGetInterruptIrql(Interrupt), DEVICE_IRQL);
-    assert_int_equal(IoSetInterruptPolicy(Interrupt, IoRoutingLowest), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingLowestPriority), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
 
     /* CPU 2 held high: CPUs 1 and 3 are at PASSIVE, a tie, and they alternate. */
@@ -554,7 +556,7 @@ static void test_shared_level_line_moves_together(void **State)
 
     /* Level chain: the first sharer claims, the second is not asked; the
      * policy is still applied exactly once per interrupt. */
-    assert_int_equal(IoSetInterruptPolicy(B, IoRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoSetInterruptPolicy(B, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     static const uint32_t Cycle[] = {3, 1, 2};
     for (uint32_t Index = 0; Index < 6; Index++) {
         uint32_t Cpu = EntryCpu(PCI_GSI);
@@ -597,7 +599,7 @@ static void test_shared_edge_line_moves_once_per_interrupt(void **State)
     assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Second, HlBusIsa, COM1_IRQ, Routable(&Mask, 2), true),
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(QueryCpu(B), 0); /* joined where the line goes */
-    assert_int_equal(IoSetInterruptPolicy(A, IoRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoSetInterruptPolicy(A, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(A);
     enum { K = 3 };
     for (uint32_t Index = 0; Index < K * CPU_COUNT; Index++) {

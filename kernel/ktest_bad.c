@@ -1,0 +1,6 @@
+/* STUB: bad-input KTEST cases being written. */
+#include "kernel.h"
+
+void KiRunBadInputTests(void)
+{
+}

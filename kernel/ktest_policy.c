@@ -1,0 +1,6 @@
+/* STUB: KTEST cases being written. */
+#include "kernel.h"
+
+void KiRunPolicyTests(void)
+{
+}
