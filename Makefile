@@ -2,10 +2,14 @@
 BUILD      ?= build
 BUILD_TSAN ?= build-tsan
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
 GENERATOR  ?= Ninja
 CMAKE_ARGS ?=
+STRESS_SECONDS     ?= 60
+FUZZ_SECONDS       ?= 300
+FUZZ_SMOKE_SECONDS ?= 30
 
-.PHONY: all setup configure build test tsan asan bench run clean
+.PHONY: all setup configure build test tsan asan bench run clean stress fuzz fuzz-smoke fuzz-build
 
 all: build
 
@@ -21,6 +25,23 @@ build: configure
 # Every test: unit, concurrency, freestanding and layering checks.
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure --timeout 600
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+# The concurrency stress program for STRESS_SECONDS (CTest runs it for 10 s).
+stress: build
+	@$(BUILD)/tests/stress/irqroute_stress --seconds $(STRESS_SECONDS)
+
+# The libFuzzer targets (clang, ASan+UBSan), in their own build directory.
+fuzz-build: setup
+	@cmake -S . -B $(BUILD_FUZZ) -G $(GENERATOR) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRQROUTE_FUZZ=ON >/dev/null
+	@cmake --build $(BUILD_FUZZ) --target fuzz_madt fuzz_api
+
+# Each fuzzer briefly (part of make test), or for FUZZ_SECONDS each.
+fuzz-smoke: fuzz-build
+	@bash scripts/fuzz-run $(BUILD_FUZZ) $(FUZZ_SMOKE_SECONDS)
+
+fuzz: fuzz-build
+	@bash scripts/fuzz-run $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 # The concurrency tests under ThreadSanitizer (must report nothing).
 tsan: setup
@@ -44,4 +65,4 @@ run: build
 	@$(BUILD)/tools/irqsim
 
 clean:
-	rm -rf $(BUILD) $(BUILD_TSAN) $(BUILD_ASAN) $(BUILD)-release
+	rm -rf $(BUILD) $(BUILD_TSAN) $(BUILD_ASAN) $(BUILD)-release $(BUILD_FUZZ)

@@ -257,7 +257,8 @@ typedef void (*PKIPI_WORKER)(uint32_t Cpu, void *Context);
 /* KeIpiCallFunction is reserved for KeIpiGenericCall. */
 IRQ_STATUS KeSetIpiMessageHandler(KE_IPI_MESSAGE Message, PKIPI_MESSAGE_HANDLER Handler, void *Context);
 /* Marks Message pending on each target and sends the IPI vector through the
- * local APIC ICR. Offline targets: IRQ_STATUS_INVALID_CPU (nothing sent). */
+ * local APIC ICR. Offline targets: IRQ_STATUS_INVALID_CPU (nothing sent).
+ * KeIpiCallFunction (KeIpiGenericCall's own): IRQ_STATUS_INVALID_PARAMETER. */
 IRQ_STATUS KeSendIpi(const KE_IPI_TARGET *Target, KE_IPI_MESSAGE Message);
 /* Runs Worker on every CPU of the target (the caller's own CPU directly)
  * and returns when all have finished. Call below IPI_LEVEL with interrupts

@@ -134,7 +134,10 @@ IRQ_STATUS KeSendIpi(const KE_IPI_TARGET *Target, KE_IPI_MESSAGE Message)
 {
     if (KiSystem.Layout == NULL)
         return IRQ_STATUS_NOT_INITIALIZED;
-    if (Target == NULL || (unsigned)Message >= KeIpiMessageCount || KiSystem.Layout->IpiVector == 0)
+    /* KeIpiCallFunction belongs to KeIpiGenericCall: sent on its own it would
+     * make the targets run whatever worker the last generic call left. */
+    if (Target == NULL || (unsigned)Message >= KeIpiMessageCount || Message == KeIpiCallFunction ||
+        KiSystem.Layout->IpiVector == 0)
         return IRQ_STATUS_INVALID_PARAMETER;
     IR_CPU_SET Cpus;
     bool WasEnabled = PlatDisableInterrupts();

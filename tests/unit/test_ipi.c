@@ -117,6 +117,8 @@ static void test_bad_ipi_targets(void **State)
     KE_IPI_TARGET Good = {.Kind = KeIpiTargetCpu, .Cpu = 1};
     assert_int_equal(KeSendIpi(&Good, KeIpiMessageCount), IRQ_STATUS_INVALID_PARAMETER);
     assert_int_equal(KeSendIpi(NULL, KeIpiReschedule), IRQ_STATUS_INVALID_PARAMETER);
+    /* Sent alone it would run a stale (or NULL) generic-call worker. */
+    assert_int_equal(KeSendIpi(&Good, KeIpiCallFunction), IRQ_STATUS_INVALID_PARAMETER);
     assert_int_equal(KeSetIpiMessageHandler(KeIpiCallFunction, CountingHandler, NULL), IRQ_STATUS_INVALID_PARAMETER);
     for (uint32_t Cpu = 0; Cpu < 4; Cpu++)
         assert_false(SimLapicIrrIsSet(Cpu, IPI_VECTOR));

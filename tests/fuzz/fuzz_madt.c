@@ -1,0 +1,258 @@
+/*
+ * libFuzzer target: arbitrary bytes -> HlMadtParse (src/hl/madt.c).
+ *
+ * Built with -fsanitize=fuzzer,address,undefined. The input is copied into a
+ * malloc of exactly its size, so any read past the caller's buffer is an
+ * AddressSanitizer report. Beyond "no crash", each input is checked against
+ * a reference walk written here from ACPI 6.x section 5.2.12 (the MADT
+ * layout and the sizes of the structure types), independently of the parser:
+ *  - the status is SUCCESS exactly when the reference accepts the table,
+ *    else MALFORMED_TABLE (or INSUFFICIENT_RESOURCES when a fixed array of
+ *    HL_MADT_INFO would overflow, as status.h documents);
+ *  - a refused table leaves Info byte for byte as it was;
+ *  - an accepted one fills the counts and every array entry below them as
+ *    the reference reads them, and leaves the entries past the counts alone;
+ *  - parsing is deterministic (a second parse gives the same Info).
+ * A mismatch aborts, which libFuzzer reports as a crash with the input.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <irqroute/hl.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size);
+
+#define FILL_BYTE 0xA5
+
+static HL_MADT_INFO Info, Expected, Again;
+
+#define CHECK(Condition)                                                                   \
+    do {                                                                                   \
+        if (!(Condition)) {                                                                \
+            fprintf(stderr, "fuzz_madt: check failed at line %d: %s\n", __LINE__, #Condition); \
+            abort();                                                                       \
+        }                                                                                  \
+    } while (0)
+
+static uint32_t Le16(const uint8_t *Bytes)
+{
+    return (uint32_t)Bytes[0] | (uint32_t)Bytes[1] << 8;
+}
+
+static uint32_t Le32(const uint8_t *Bytes)
+{
+    return Le16(Bytes) | Le16(Bytes + 2) << 16;
+}
+
+static uint64_t Le64(const uint8_t *Bytes)
+{
+    return (uint64_t)Le32(Bytes) | (uint64_t)Le32(Bytes + 4) << 32;
+}
+
+/* ACPI 6.x 5.2.12: the minimum length of each structure type this library
+ * knows; 0 for a type it skips. */
+static uint32_t MinimumLength(uint8_t Type)
+{
+    switch (Type) {
+    case 0x0: return 8;   /* Processor Local APIC */
+    case 0x1: return 12;  /* I/O APIC */
+    case 0x2: return 10;  /* Interrupt Source Override */
+    case 0x3: return 8;   /* NMI Source */
+    case 0x4: return 6;   /* Local APIC NMI */
+    case 0x5: return 12;  /* Local APIC Address Override */
+    case 0x9: return 16;  /* Processor Local x2APIC */
+    case 0xA: return 12;  /* Local x2APIC NMI */
+    default: return 0;
+    }
+}
+
+/* The reference: fills *Out (pre-filled with FILL_BYTE) and returns the
+ * status the parser must give. */
+static IRQ_STATUS ReferenceParse(const uint8_t *Table, size_t Size, HL_MADT_INFO *Out)
+{
+    if (Size < 44 || memcmp(Table, "APIC", 4) != 0)
+        return IRQ_STATUS_MALFORMED_TABLE;
+    uint32_t Length = Le32(Table + 4);
+    if (Length < 44 || Length > Size)
+        return IRQ_STATUS_MALFORMED_TABLE;
+    uint8_t Sum = 0;
+    for (uint32_t Index = 0; Index < Length; Index++)
+        Sum = (uint8_t)(Sum + Table[Index]);
+    if (Sum != 0)
+        return IRQ_STATUS_MALFORMED_TABLE;
+
+    HL_MADT_INFO *Work = Out;
+    uint32_t Processors = 0, IoApics = 0, Overrides = 0, Nmis = 0, Unknown = 0;
+    uint64_t LocalApicAddress = Le32(Table + 36);
+    bool Full = false;
+    for (uint32_t Offset = 44; Offset < Length;) {
+        if (Length - Offset < 2)
+            return IRQ_STATUS_MALFORMED_TABLE;
+        const uint8_t *Entry = Table + Offset;
+        uint32_t EntryLength = Entry[1];
+        if (EntryLength < 2 || EntryLength > Length - Offset)
+            return IRQ_STATUS_MALFORMED_TABLE;
+        uint32_t Minimum = MinimumLength(Entry[0]);
+        if (Minimum == 0) {
+            Unknown++;
+        } else if (EntryLength < Minimum) {
+            return IRQ_STATUS_MALFORMED_TABLE;
+        } else {
+            switch (Entry[0]) {
+            case 0x0:
+            case 0x9:
+                if (Processors == HL_MADT_MAX_PROCESSORS) {
+                    Full = true;
+                    break;
+                }
+                if (Entry[0] == 0x0)
+                    Work->Processors[Processors] = (HL_MADT_PROCESSOR){
+                        .AcpiUid = Entry[2], .ApicId = Entry[3], .Enabled = Le32(Entry + 4) & 1u,
+                        .OnlineCapable = (Le32(Entry + 4) >> 1) & 1u, .X2Apic = false};
+                else
+                    Work->Processors[Processors] = (HL_MADT_PROCESSOR){
+                        .ApicId = Le32(Entry + 4), .Enabled = Le32(Entry + 8) & 1u,
+                        .OnlineCapable = (Le32(Entry + 8) >> 1) & 1u, .AcpiUid = Le32(Entry + 12), .X2Apic = true};
+                Processors++;
+                break;
+            case 0x1:
+                if (IoApics == HL_MAX_IOAPICS) {
+                    Full = true;
+                    break;
+                }
+                Work->IoApics[IoApics++] =
+                    (HL_MADT_IOAPIC){.Id = Entry[2], .Address = Le32(Entry + 4), .GsiBase = Le32(Entry + 8)};
+                break;
+            case 0x2:
+                if (Overrides == HL_MADT_MAX_OVERRIDES) {
+                    Full = true;
+                    break;
+                }
+                Work->Overrides[Overrides++] = (HL_MADT_OVERRIDE){
+                    .Bus = Entry[2], .SourceIrq = Entry[3], .Gsi = Le32(Entry + 4), .Flags = (uint16_t)Le16(Entry + 8)};
+                break;
+            case 0x4:
+            case 0xA:
+                if (Nmis == HL_MADT_MAX_NMIS) {
+                    Full = true;
+                    break;
+                }
+                if (Entry[0] == 0x4)
+                    Work->Nmis[Nmis++] =
+                        (HL_MADT_NMI){.AcpiUid = Entry[2], .Flags = (uint16_t)Le16(Entry + 3), .Lint = Entry[5]};
+                else
+                    Work->Nmis[Nmis++] = (HL_MADT_NMI){
+                        .Flags = (uint16_t)Le16(Entry + 2), .AcpiUid = Le32(Entry + 4), .Lint = Entry[8]};
+                break;
+            case 0x5:
+                LocalApicAddress = Le64(Entry + 4);
+                break;
+            default: /* 0x3: known, not recorded */
+                break;
+            }
+            if (Full)
+                return IRQ_STATUS_INSUFFICIENT_RESOURCES;
+        }
+        Offset += EntryLength;
+    }
+    if (IoApics == 0)
+        return IRQ_STATUS_MALFORMED_TABLE;
+    Work->LocalApicAddress = LocalApicAddress;
+    Work->Flags = Le32(Table + 40);
+    Work->ProcessorCount = Processors;
+    Work->IoApicCount = IoApics;
+    Work->OverrideCount = Overrides;
+    Work->NmiCount = Nmis;
+    Work->UnknownEntryCount = Unknown;
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* Field by field (the structures have padding that the parser need not write). */
+static void CompareInfo(const HL_MADT_INFO *A, const HL_MADT_INFO *B)
+{
+    CHECK(A->LocalApicAddress == B->LocalApicAddress);
+    CHECK(A->Flags == B->Flags);
+    CHECK(A->ProcessorCount == B->ProcessorCount);
+    CHECK(A->IoApicCount == B->IoApicCount);
+    CHECK(A->OverrideCount == B->OverrideCount);
+    CHECK(A->NmiCount == B->NmiCount);
+    CHECK(A->UnknownEntryCount == B->UnknownEntryCount);
+    for (uint32_t Index = 0; Index < A->ProcessorCount; Index++) {
+        const HL_MADT_PROCESSOR *P = &A->Processors[Index], *Q = &B->Processors[Index];
+        CHECK(P->ApicId == Q->ApicId && P->AcpiUid == Q->AcpiUid && P->Enabled == Q->Enabled &&
+              P->OnlineCapable == Q->OnlineCapable && P->X2Apic == Q->X2Apic);
+    }
+    for (uint32_t Index = 0; Index < A->IoApicCount; Index++) {
+        const HL_MADT_IOAPIC *P = &A->IoApics[Index], *Q = &B->IoApics[Index];
+        CHECK(P->Id == Q->Id && P->Address == Q->Address && P->GsiBase == Q->GsiBase);
+    }
+    for (uint32_t Index = 0; Index < A->OverrideCount; Index++) {
+        const HL_MADT_OVERRIDE *P = &A->Overrides[Index], *Q = &B->Overrides[Index];
+        CHECK(P->Bus == Q->Bus && P->SourceIrq == Q->SourceIrq && P->Gsi == Q->Gsi && P->Flags == Q->Flags);
+    }
+    for (uint32_t Index = 0; Index < A->NmiCount; Index++) {
+        const HL_MADT_NMI *P = &A->Nmis[Index], *Q = &B->Nmis[Index];
+        CHECK(P->AcpiUid == Q->AcpiUid && P->Flags == Q->Flags && P->Lint == Q->Lint);
+    }
+}
+
+/* The array entries past the counts still hold the fill pattern. */
+static bool TailUntouched(const void *Array, size_t ElementSize, uint32_t Used, uint32_t Capacity)
+{
+    const uint8_t *Bytes = (const uint8_t *)Array + (size_t)Used * ElementSize;
+    for (size_t Index = 0; Index < (size_t)(Capacity - Used) * ElementSize; Index++) {
+        if (Bytes[Index] != FILL_BYTE)
+            return false;
+    }
+    return true;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
+{
+    /* Exactly sized: one byte past the end is outside the allocation. */
+    uint8_t *Table = malloc(Size == 0 ? 1 : Size);
+    if (Table == NULL)
+        return 0;
+    if (Size != 0)
+        memcpy(Table, Data, Size);
+
+    memset(&Info, FILL_BYTE, sizeof(Info));
+    memset(&Expected, FILL_BYTE, sizeof(Expected));
+    IRQ_STATUS Status = HlMadtParse(Table, Size, &Info);
+    IRQ_STATUS Reference = ReferenceParse(Table, Size, &Expected);
+    if (Status != Reference) {
+        fprintf(stderr, "fuzz_madt: parser says %s, the reference %s\n", IrStatusName(Status), IrStatusName(Reference));
+        abort();
+    }
+    if (Status == IRQ_STATUS_SUCCESS) {
+        CompareInfo(&Info, &Expected);
+        CHECK(TailUntouched(Info.Processors, sizeof(Info.Processors[0]), Info.ProcessorCount, HL_MADT_MAX_PROCESSORS));
+        CHECK(TailUntouched(Info.IoApics, sizeof(Info.IoApics[0]), Info.IoApicCount, HL_MAX_IOAPICS));
+        CHECK(TailUntouched(Info.Overrides, sizeof(Info.Overrides[0]), Info.OverrideCount, HL_MADT_MAX_OVERRIDES));
+        CHECK(TailUntouched(Info.Nmis, sizeof(Info.Nmis[0]), Info.NmiCount, HL_MADT_MAX_NMIS));
+        memset(&Again, FILL_BYTE, sizeof(Again));
+        CHECK(HlMadtParse(Table, Size, &Again) == IRQ_STATUS_SUCCESS);
+        CHECK(memcmp(&Again, &Info, sizeof(Info)) == 0);
+        /* The same table in a buffer one byte shorter than its Length is refused. */
+        uint32_t Length = Le32(Table + 4);
+        memset(&Again, FILL_BYTE, sizeof(Again));
+        CHECK(HlMadtParse(Table, Length - 1, &Again) == IRQ_STATUS_MALFORMED_TABLE);
+    } else {
+        /* A refused table leaves Info as it was. */
+        static HL_MADT_INFO Pattern;
+        static bool PatternReady;
+        if (!PatternReady) {
+            memset(&Pattern, FILL_BYTE, sizeof(Pattern));
+            PatternReady = true;
+        }
+        CHECK(memcmp(&Info, &Pattern, sizeof(Info)) == 0);
+    }
+    CHECK(HlMadtParse(NULL, Size, &Info) == IRQ_STATUS_INVALID_PARAMETER);
+    CHECK(HlMadtParse(Table, Size, NULL) == IRQ_STATUS_INVALID_PARAMETER);
+    free(Table);
+    return 0;
+}
