@@ -156,6 +156,9 @@ IRQ_STATUS HlIoApicReadEntry(uint32_t Gsi, IOAPIC_REDIRECTION_ENTRY *Entry);
  * (IOREGSEL then IOWIN) are serialised per I/O APIC with interrupts disabled. */
 IRQ_STATUS HlIoApicWriteEntry(uint32_t Gsi, IOAPIC_REDIRECTION_ENTRY Entry);
 IRQ_STATUS HlIoApicSetMask(uint32_t Gsi, bool Masked);
+/* Clears a Remote IRR left set on the entry by a previous user (directed EOI
+ * on an I/O xAPIC, edge/level toggle on an 82093AA); nothing if clear. */
+IRQ_STATUS HlIoApicClearRemoteIrr(uint32_t Gsi);
 
 /* ======================================================================== */
 /* PIC service: GSI routing (the seed's HL::Pic)                           */

@@ -32,6 +32,11 @@
 /* Memory-mapped registers, offsets from the I/O APIC's base address. */
 #define IOREGSEL 0x00u /* 3.1.1: bits 7:0 select the register IOWIN reaches */
 #define IOWIN 0x10u    /* 3.1.2: the selected register's data */
+/* Version 0x20 and later (the I/O xAPIC): writing a vector here acts as an
+ * EOI message for that vector, on this I/O APIC only (not in the 82093AA). */
+#define IOEOI 0x40u
+#define IOAPIC_VERSION_WITH_EOI 0x20u
+#define IOAPICVER_VERSION_MASK 0xFFu
 
 /* Indirect registers, selected through IOREGSEL. */
 #define IOAPICID 0x00u  /* 3.2.1: bits 27:24 the APIC id */
@@ -48,6 +53,7 @@
 #define IOREDTBL_DELIVERY_MODE_MASK 0x7u
 #define IOREDTBL_DELIVERY_STATUS (1u << 12) /* read-only */
 #define IOREDTBL_REMOTE_IRR (1u << 14)      /* read-only */
+#define IOREDTBL_TRIGGER_LEVEL (1u << 15)
 #define IOREDTBL_MASK (1u << 16)
 /* What software may write: vector, delivery mode, destination mode,
  * polarity, trigger mode, mask. Bits 12 and 14 are read-only, 31:17 reserved. */
@@ -78,6 +84,7 @@ typedef struct _HLP_IOAPIC {
     uintptr_t Address;   /* physical base: IOREGSEL at +0x00, IOWIN at +0x10 */
     uint32_t GsiBase;    /* GSI of pin 0 (ACPI MADT I/O APIC entry) */
     uint32_t PinCount;   /* maximum redirection entry + 1 */
+    uint8_t Version;     /* IOAPICVER bits 7:0 */
     uint8_t Id;
 } HLP_IOAPIC;
 
@@ -227,6 +234,7 @@ static IRQ_STATUS HlpRegisterLocked(uint8_t IoApicId, uintptr_t Address, uint32_
     uint32_t Version = HlpIoApicReadRegister(IoApic, IOAPICVER);
     IrLockReleaseIrqRestore(&IoApic->Lock, WasEnabled);
     IoApic->PinCount = HlpPinCountFromVersion(Version);
+    IoApic->Version = (uint8_t)(Version & IOAPICVER_VERSION_MASK);
     if (IoApic->PinCount == 0)
         return Version == 0xFFFFFFFFu ? IRQ_STATUS_INVALID_PARAMETER : IRQ_STATUS_NOT_SUPPORTED;
 
@@ -331,4 +339,35 @@ IRQ_STATUS HlIoApicSetMask(uint32_t Gsi, bool Masked)
         HlpIoApicWriteRegister(IoApic, HlpEntryLowIndex(Pin), Low);
     IrLockReleaseIrqRestore(&IoApic->Lock, WasEnabled);
     return Status;
+}
+
+/* Remote IRR (3.2.4, bit 14) of a level entry is cleared only by an EOI
+ * naming the entry's vector. An entry that is being given to a new user can
+ * still hold it from its previous user, whose last EOI went out after the
+ * vector was freed (or never reached this I/O APIC): with a new vector the
+ * entry would never match an EOI again and the line would stay silent. The
+ * I/O xAPIC (version 0x20+) takes a directed EOI in its EOI register; the
+ * 82093AA has none, and switching the entry to edge and back clears Remote
+ * IRR there (Remote IRR is "undefined for edge triggered interrupts"). The
+ * entry is masked around the toggle so no message leaves meanwhile. */
+IRQ_STATUS HlIoApicClearRemoteIrr(uint32_t Gsi)
+{
+    uint32_t Pin;
+    HLP_IOAPIC *IoApic = HlpFindIoApic(Gsi, NULL, &Pin);
+    if (IoApic == NULL)
+        return IRQ_STATUS_INVALID_GSI;
+
+    bool WasEnabled = IrLockAcquireIrqSave(&IoApic->Lock);
+    uint32_t Low = HlpIoApicReadRegister(IoApic, HlpEntryLowIndex(Pin));
+    if ((Low & IOREDTBL_REMOTE_IRR) != 0) {
+        if (IoApic->Version >= IOAPIC_VERSION_WITH_EOI) {
+            PlatMmioWrite32(IoApic->Address + IOEOI, Low & IOREDTBL_VECTOR_MASK);
+        } else {
+            uint32_t Writable = Low & IOREDTBL_LOW_WRITABLE;
+            HlpIoApicWriteRegister(IoApic, HlpEntryLowIndex(Pin), (Writable | IOREDTBL_MASK) & ~IOREDTBL_TRIGGER_LEVEL);
+            HlpIoApicWriteRegister(IoApic, HlpEntryLowIndex(Pin), Writable);
+        }
+    }
+    IrLockReleaseIrqRestore(&IoApic->Lock, WasEnabled);
+    return IRQ_STATUS_SUCCESS;
 }

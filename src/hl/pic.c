@@ -255,6 +255,15 @@ IRQ_STATUS HlPicAllocateSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_I
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
 
+    /* A masked entry's Remote IRR can be left from its previous user (see
+     * HlIoApicClearRemoteIrr); a live entry's belongs to its users. */
+    IOAPIC_REDIRECTION_ENTRY Current;
+    Status = HlIoApicReadEntry(Gsi, &Current);
+    if (Status == IRQ_STATUS_SUCCESS && Current.Bits.Mask != 0 && Current.Bits.RemoteIrr != 0)
+        Status = HlIoApicClearRemoteIrr(Gsi);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+
     /* Mask clear: the driver writes the high word (destination) first and
      * the low word last, so the unmask is the last register write and the
      * line can only ever fire toward the new destination. */

@@ -602,6 +602,32 @@ static void test_free_masks_the_line(void **State)
     assert_int_equal(HlPicFreeSystemInterrupt(24), IRQ_STATUS_INVALID_GSI);
 }
 
+/* The previous user's last interrupt was never EOIed (its vector was freed
+ * with the interrupt in flight): the next allocation must not inherit the
+ * Remote IRR, or the line would never deliver on its new vector. */
+static void test_reallocation_clears_stale_remote_irr(void **State)
+{
+    (void)State;
+    HL_INTERRUPT_TARGET Target = CpuTarget(0);
+    assert_int_equal(HlPicAllocateSystemInterrupt(9, 0x71, &Target, HlTriggerLevel, HlPolarityActiveHigh),
+                     IRQ_STATUS_SUCCESS);
+    SimSetGsi(9, true);
+    assert_int_equal(CpusWithIrr(0x71), 1u << 0);
+    assert_int_equal(HlPicFreeSystemInterrupt(9), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Peek(9).Bits.RemoteIrr, 1);
+
+    Target = CpuTarget(1);
+    assert_int_equal(HlPicAllocateSystemInterrupt(9, 0x81, &Target, HlTriggerLevel, HlPolarityActiveHigh),
+                     IRQ_STATUS_SUCCESS);
+    AssertRoutedPhysical(9, 0x81, 1, HlTriggerLevel, HlPolarityActiveHigh);
+    /* Still asserted: sent again on the new vector, and that sets Remote IRR anew. */
+    assert_int_equal(CpusWithIrr(0x81), 1u << 1);
+    assert_int_equal(Peek(9).Bits.RemoteIrr, 1);
+    DeassertOnService = 9;
+    assert_int_equal(Service(1), 1);
+    assert_int_equal(Peek(9).Bits.RemoteIrr, 0);
+}
+
 static void test_allocate_bad_input_changes_nothing(void **State)
 {
     (void)State;
@@ -711,6 +737,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retarget_keeps_trigger_polarity_and_mask, SetupQemu, Teardown),
         cmocka_unit_test_setup_teardown(test_retarget_destination_mode_on_live_edge_refused, SetupQemu, Teardown),
         cmocka_unit_test_setup_teardown(test_retarget_level_line_in_service, SetupQemu, Teardown),
+        cmocka_unit_test_setup_teardown(test_reallocation_clears_stale_remote_irr, SetupQemu, Teardown),
         cmocka_unit_test_setup_teardown(test_free_masks_the_line, SetupQemu, Teardown),
         cmocka_unit_test_setup_teardown(test_allocate_bad_input_changes_nothing, SetupQemu, Teardown),
         cmocka_unit_test_setup_teardown(test_two_ioapics, SetupTwoIoApics, Teardown),
