@@ -17,7 +17,7 @@
 static inline void KipEnterDispatch(KPRCB *Prcb)
 {
     uint64_t State = atomic_load_explicit(&Prcb->DispatchState, memory_order_relaxed);
-    atomic_store_explicit(&Prcb->DispatchState, State + 1, memory_order_seq_cst);
+    atomic_store_explicit(&Prcb->DispatchState, State + 1, memory_order_relaxed);
 }
 
 /* The outermost exit clears the depth and moves the generation on, which is

@@ -562,35 +562,20 @@ static bool RemoteIrrClear(DEVICE *Device)
     return Entry.Bits.RemoteIrr == 0;
 }
 
-static uint64_t KeCallsOf(const DEVICE *Device)
+/* Ke's count of the object summed over the CPUs (Query: calls or claims). */
+static uint64_t KeTotalOf(const DEVICE *Device, uint64_t (*Query)(const KINTERRUPT *, uint32_t))
 {
     uint64_t Total = 0;
     for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++)
-        Total += KeQueryInterruptCount(Device->Object, Cpu);
+        Total += Query(Device->Object, Cpu);
     return Total;
 }
 
-static uint64_t IsrCallsOf(const EPOCH *Epoch)
+static uint64_t IsrTotalOf(_Atomic uint64_t *PerCpu)
 {
     uint64_t Total = 0;
     for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++)
-        Total += atomic_load(&Epoch->Calls[Cpu]);
-    return Total;
-}
-
-static uint64_t KeClaimsOf(const DEVICE *Device)
-{
-    uint64_t Total = 0;
-    for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++)
-        Total += KeQueryInterruptClaimedCount(Device->Object, Cpu);
-    return Total;
-}
-
-static uint64_t IsrClaimsOf(const EPOCH *Epoch)
-{
-    uint64_t Total = 0;
-    for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++)
-        Total += atomic_load(&Epoch->Claims[Cpu]);
+        Total += atomic_load(&PerCpu[Cpu]);
     return Total;
 }
 
@@ -598,7 +583,8 @@ static uint64_t IsrClaimsOf(const EPOCH *Epoch)
  * ISR returns: both must have caught up before they are compared. */
 static bool KeCaughtUp(DEVICE *Device)
 {
-    return KeCallsOf(Device) == IsrCallsOf(Device->Epoch) && KeClaimsOf(Device) == IsrClaimsOf(Device->Epoch);
+    return KeTotalOf(Device, KeQueryInterruptCount) == IsrTotalOf(Device->Epoch->Calls) &&
+           KeTotalOf(Device, KeQueryInterruptClaimedCount) == IsrTotalOf(Device->Epoch->Claims);
 }
 
 /* Ke's per-CPU counts of the live object against the ISR's own. */
