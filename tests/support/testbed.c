@@ -23,6 +23,37 @@ void TbShutdown(void)
     SimShutdownSystem();
 }
 
+void TbStartHardwareLayer(const SIM_CONFIG *Config)
+{
+    assert_int_equal(SimCreate(Config), 0);
+    HlResetHardwareLayer();
+    assert_int_equal(HlLapicSelectMode(Config->X2Apic ? HlLapicModeX2Apic : HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE),
+                     IRQ_STATUS_SUCCESS);
+}
+
+void TbStartHardwareCpus(uint32_t CpuCount, uint32_t SkipLapic)
+{
+    for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++) {
+        SimAttachCpu(Cpu);
+        assert_int_equal(HlRegisterProcessor(Cpu, SimCpuApicId(Cpu)), IRQ_STATUS_SUCCESS);
+        if (Cpu != SkipLapic)
+            assert_int_equal(HlLapicInitializeProcessor(Cpu, TB_SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
+        SimDetachCpu();
+    }
+    SimAttachCpu(TB_HOME_CPU);
+    (void)PlatDisableInterrupts();
+}
+
+int TbTeardownHardwareLayer(void **State)
+{
+    (void)State;
+    if (SimAttachedCpu() != SIM_NO_CPU)
+        SimDetachCpu();
+    HlResetHardwareLayer();
+    SimDestroy();
+    return 0;
+}
+
 int TbSetupFourCpus(void **State)
 {
     (void)State;

@@ -32,6 +32,15 @@ void TbShutdown(void);
 /* cmocka fixtures: four CPUs without service threads; shut down. */
 int TbSetupFourCpus(void **State);
 int TbTeardown(void **State);
+/* The hardware layer alone on the sim (no Ke), for the Hl tests: creates
+ * the sim from Config and selects its LAPIC mode; then, after the caller has
+ * registered what it needs (I/O APICs, overrides), registers every CPU and
+ * initialises its local APIC (all but SkipLapic; IR_CPU_NONE: all) and
+ * leaves the test thread on TB_HOME_CPU with interrupts disabled. */
+#define TB_SPURIOUS_VECTOR 0xFFu
+void TbStartHardwareLayer(const SIM_CONFIG *Config);
+void TbStartHardwareCpus(uint32_t CpuCount, uint32_t SkipLapic);
+int TbTeardownHardwareLayer(void **State);
 /* A line- or message-based target: one CPU. */
 IO_INTERRUPT_TARGET TbTargetCpu(uint32_t Cpu);
 /* Services Cpu's pending interrupts from the test thread, then re-attaches

@@ -24,46 +24,35 @@
 #include <irqroute/platform.h>
 
 #include "sim.h"
+#include "testbed.h"
 
 #define HOME_CPU 0u
-#define SPURIOUS_VECTOR 0xFFu
 #define NO_CPU 0xFFFFFFFFu
 
 static const HL_DESTINATION Sentinel = {.Destination = 0xDEAD, .Logical = true, .DeliveryMode = HlDeliveryNmi};
 
 /* ---- Fixture ------------------------------------------------------------------------ */
 
-/* Brings CpuCount CPUs up; CPU SkipLapic (or NO_CPU) registers but does not
+/* Brings CpuCount CPUs up; CPU SkipLapic (or IR_CPU_NONE) registers but does not
  * initialise its local APIC. */
 static void BootSim(uint32_t CpuCount, bool X2Apic, uint32_t SkipLapic)
 {
     SIM_CONFIG Config = {.CpuCount = CpuCount, .X2Apic = X2Apic};
-    assert_int_equal(SimCreate(&Config), 0);
-    HlResetHardwareLayer();
-    assert_int_equal(HlLapicSelectMode(X2Apic ? HlLapicModeX2Apic : HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE),
-                     IRQ_STATUS_SUCCESS);
-    for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++) {
-        SimAttachCpu(Cpu);
-        assert_int_equal(HlRegisterProcessor(Cpu, SimCpuApicId(Cpu)), IRQ_STATUS_SUCCESS);
-        if (Cpu != SkipLapic)
-            assert_int_equal(HlLapicInitializeProcessor(Cpu, SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
-        SimDetachCpu();
-    }
-    SimAttachCpu(HOME_CPU);
-    (void)PlatDisableInterrupts();
+    TbStartHardwareLayer(&Config);
+    TbStartHardwareCpus(CpuCount, SkipLapic);
 }
 
 static int SetupFour(void **State)
 {
     (void)State;
-    BootSim(4, false, NO_CPU);
+    BootSim(4, false, IR_CPU_NONE);
     return 0;
 }
 
 static int SetupTen(void **State)
 {
     (void)State;
-    BootSim(10, false, NO_CPU);
+    BootSim(10, false, IR_CPU_NONE);
     return 0;
 }
 
@@ -77,16 +66,7 @@ static int SetupFourLapic3Down(void **State)
 static int SetupX2Apic40(void **State)
 {
     (void)State;
-    BootSim(40, true, NO_CPU);
-    return 0;
-}
-
-static int Teardown(void **State)
-{
-    (void)State;
-    SimDetachCpu();
-    HlResetHardwareLayer();
-    SimDestroy();
+    BootSim(40, true, IR_CPU_NONE);
     return 0;
 }
 
@@ -422,21 +402,21 @@ static void test_x2apic_sets_spanning_clusters(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_registry_records_apic_ids, SetupFour, Teardown),
-        cmocka_unit_test_setup_teardown(test_registry_refuses_conflicts, SetupFour, Teardown),
-        cmocka_unit_test_setup_teardown(test_registry_bounds_and_null, SetupFour, Teardown),
-        cmocka_unit_test_setup_teardown(test_reset_forgets_everything, SetupFour, Teardown),
-        cmocka_unit_test_setup_teardown(test_registry_concurrent_readers, SetupFour, Teardown),
-        cmocka_unit_test_setup_teardown(test_cpu_target_is_physical_apic_id, SetupFour, Teardown),
-        cmocka_unit_test_setup_teardown(test_apic_id_target_must_be_registered, SetupFour, Teardown),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, SetupFour, Teardown),
-        cmocka_unit_test_setup_teardown(test_fixed_set_is_flat_logical, SetupFour, Teardown),
-        cmocka_unit_test_setup_teardown(test_lowest_priority_set, SetupFour, Teardown),
-        cmocka_unit_test_setup_teardown(test_set_errors, SetupFour, Teardown),
-        cmocka_unit_test_setup_teardown(test_member_without_lapic, SetupFourLapic3Down, Teardown),
-        cmocka_unit_test_setup_teardown(test_flat_model_covers_eight_cpus, SetupTen, Teardown),
-        cmocka_unit_test_setup_teardown(test_x2apic_single_cluster, SetupX2Apic40, Teardown),
-        cmocka_unit_test_setup_teardown(test_x2apic_sets_spanning_clusters, SetupX2Apic40, Teardown),
+        cmocka_unit_test_setup_teardown(test_registry_records_apic_ids, SetupFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_registry_refuses_conflicts, SetupFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_registry_bounds_and_null, SetupFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_reset_forgets_everything, SetupFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_registry_concurrent_readers, SetupFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_cpu_target_is_physical_apic_id, SetupFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_apic_id_target_must_be_registered, SetupFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_bad_arguments, SetupFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_fixed_set_is_flat_logical, SetupFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_lowest_priority_set, SetupFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_set_errors, SetupFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_member_without_lapic, SetupFourLapic3Down, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_flat_model_covers_eight_cpus, SetupTen, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_x2apic_single_cluster, SetupX2Apic40, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_x2apic_sets_spanning_clusters, SetupX2Apic40, TbTeardownHardwareLayer),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -22,10 +22,10 @@
 #include <irqroute/platform.h>
 
 #include "sim.h"
+#include "testbed.h"
 
 #define HOME_CPU 0u
 #define CPU_COUNT 4u
-#define SPURIOUS_VECTOR 0xFFu
 
 #define MSI_BASE 0xFEE00000ull
 #define MSI_LOGICAL (1ull << 2)
@@ -41,33 +41,14 @@ static const HL_MSI_MESSAGE Sentinel = {.Address = 0x1234, .Data = 0x5678};
 static void BootSim(uint32_t CpuCount, const uint32_t *ApicIds, bool X2Apic)
 {
     SIM_CONFIG Config = {.CpuCount = CpuCount, .ApicIds = ApicIds, .X2Apic = X2Apic};
-    assert_int_equal(SimCreate(&Config), 0);
-    HlResetHardwareLayer();
-    assert_int_equal(HlLapicSelectMode(X2Apic ? HlLapicModeX2Apic : HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE),
-                     IRQ_STATUS_SUCCESS);
-    for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++) {
-        SimAttachCpu(Cpu);
-        assert_int_equal(HlRegisterProcessor(Cpu, SimCpuApicId(Cpu)), IRQ_STATUS_SUCCESS);
-        assert_int_equal(HlLapicInitializeProcessor(Cpu, SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
-        SimDetachCpu();
-    }
-    SimAttachCpu(HOME_CPU);
-    (void)PlatDisableInterrupts();
+    TbStartHardwareLayer(&Config);
+    TbStartHardwareCpus(CpuCount, IR_CPU_NONE);
 }
 
 static int SetupXApic(void **State)
 {
     (void)State;
     BootSim(CPU_COUNT, NULL, false);
-    return 0;
-}
-
-static int Teardown(void **State)
-{
-    (void)State;
-    SimDetachCpu();
-    HlResetHardwareLayer();
-    SimDestroy();
     return 0;
 }
 
@@ -305,18 +286,18 @@ static void test_x2apic_logical_not_expressible(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_physical_edge_to_each_cpu, SetupXApic, Teardown),
-        cmocka_unit_test_setup_teardown(test_exact_values_for_qemu_style_ids, SetupXApic, Teardown),
-        cmocka_unit_test_setup_teardown(test_apic_id_target_level, SetupXApic, Teardown),
-        cmocka_unit_test_setup_teardown(test_logical_fixed_set, SetupXApic, Teardown),
-        cmocka_unit_test_setup_teardown(test_lowest_priority_set_sets_hint, SetupXApic, Teardown),
-        cmocka_unit_test_setup_teardown(test_lowest_priority_level, SetupXApic, Teardown),
-        cmocka_unit_test_setup_teardown(test_vector_range, SetupXApic, Teardown),
-        cmocka_unit_test_setup_teardown(test_bad_parameters, SetupXApic, Teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_targets, SetupXApic, Teardown),
-        cmocka_unit_test_setup_teardown(test_x2apic_physical_up_to_fe, SetupX2ApicWide, Teardown),
-        cmocka_unit_test_setup_teardown(test_x2apic_wide_ids_need_remapping, SetupX2ApicWide, Teardown),
-        cmocka_unit_test_setup_teardown(test_x2apic_logical_not_expressible, SetupX2ApicWide, Teardown),
+        cmocka_unit_test_setup_teardown(test_physical_edge_to_each_cpu, SetupXApic, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_exact_values_for_qemu_style_ids, SetupXApic, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_apic_id_target_level, SetupXApic, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_logical_fixed_set, SetupXApic, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_lowest_priority_set_sets_hint, SetupXApic, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_lowest_priority_level, SetupXApic, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_vector_range, SetupXApic, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_bad_parameters, SetupXApic, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_unknown_targets, SetupXApic, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_x2apic_physical_up_to_fe, SetupX2ApicWide, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_x2apic_wide_ids_need_remapping, SetupX2ApicWide, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_x2apic_logical_not_expressible, SetupX2ApicWide, TbTeardownHardwareLayer),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

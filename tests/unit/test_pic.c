@@ -26,10 +26,10 @@
 #include <irqroute/platform.h>
 
 #include "sim.h"
+#include "testbed.h"
 
 #define HOME_CPU 0u
 #define CPU_COUNT 4u
-#define SPURIOUS_VECTOR 0xFFu
 #define NO_GSI 0xFFFFFFFFu
 
 /* GSIs of the default 24-pin I/O APIC that no override touches. */
@@ -72,17 +72,13 @@ static void RegisterQemuOverrides(void)
 
 static void BootSim(const SIM_CONFIG *Config)
 {
-    assert_int_equal(SimCreate(Config), 0);
+    TbStartHardwareLayer(Config);
     SimSetInterruptEntry(RecordingEntry);
     for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++)
         for (uint32_t Vector = 0; Vector < 256; Vector++)
             Seen[Cpu][Vector] = 0;
     DeassertOnService = NO_GSI;
 
-    HlResetHardwareLayer();
-    assert_int_equal(HlLapicSelectMode(Config->X2Apic ? HlLapicModeX2Apic : HlLapicModeXApic,
-                                       HL_LAPIC_DEFAULT_BASE),
-                     IRQ_STATUS_SUCCESS);
     SimAttachCpu(HOME_CPU);
     if (Config->IoApicCount == 0) {
         assert_int_equal(HlIoApicRegister(0, HL_IOAPIC_DEFAULT_BASE, 0), IRQ_STATUS_SUCCESS);
@@ -94,15 +90,7 @@ static void BootSim(const SIM_CONFIG *Config)
     }
     RegisterQemuOverrides();
     SimDetachCpu();
-
-    for (uint32_t Cpu = 0; Cpu < Config->CpuCount; Cpu++) {
-        SimAttachCpu(Cpu);
-        assert_int_equal(HlRegisterProcessor(Cpu, SimCpuApicId(Cpu)), IRQ_STATUS_SUCCESS);
-        assert_int_equal(HlLapicInitializeProcessor(Cpu, SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
-        SimDetachCpu();
-    }
-    SimAttachCpu(HOME_CPU);
-    (void)PlatDisableInterrupts();
+    TbStartHardwareCpus(Config->CpuCount, IR_CPU_NONE);
 }
 
 static int SetupQemu(void **State)
@@ -125,15 +113,6 @@ static int SetupX2Apic(void **State)
     (void)State;
     SIM_CONFIG Config = {.CpuCount = CPU_COUNT, .X2Apic = true};
     BootSim(&Config);
-    return 0;
-}
-
-static int Teardown(void **State)
-{
-    (void)State;
-    SimDetachCpu();
-    HlResetHardwareLayer();
-    SimDestroy();
     return 0;
 }
 
@@ -719,29 +698,29 @@ static void test_x2apic_physical_routes_logical_refused(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_isa_lines_through_qemu_overrides, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_isa_irq_above_15, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_pci_defaults, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_gsi_bus_defaults, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_gsi_not_covered, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_explicit_options_win, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_bad_lines, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_override_registration, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_gsi_to_each_cpu_in_turn, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_isa_pit_line_routed, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_level_line_routed, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_logical_set_reaches_every_member, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_lowest_priority_set_reaches_one_member, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_retarget_live_edge_loses_nothing, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_retarget_moves_vector_and_destination, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_retarget_keeps_trigger_polarity_and_mask, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_retarget_destination_mode_on_live_edge_refused, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_retarget_level_line_in_service, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_reallocation_clears_stale_remote_irr, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_free_masks_the_line, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_allocate_bad_input_changes_nothing, SetupQemu, Teardown),
-        cmocka_unit_test_setup_teardown(test_two_ioapics, SetupTwoIoApics, Teardown),
-        cmocka_unit_test_setup_teardown(test_x2apic_physical_routes_logical_refused, SetupX2Apic, Teardown),
+        cmocka_unit_test_setup_teardown(test_isa_lines_through_qemu_overrides, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_isa_irq_above_15, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_pci_defaults, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_gsi_bus_defaults, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_gsi_not_covered, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_explicit_options_win, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_bad_lines, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_override_registration, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_gsi_to_each_cpu_in_turn, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_isa_pit_line_routed, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_level_line_routed, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_logical_set_reaches_every_member, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_lowest_priority_set_reaches_one_member, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_retarget_live_edge_loses_nothing, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_retarget_moves_vector_and_destination, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_retarget_keeps_trigger_polarity_and_mask, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_retarget_destination_mode_on_live_edge_refused, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_retarget_level_line_in_service, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_reallocation_clears_stale_remote_irr, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_free_masks_the_line, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_allocate_bad_input_changes_nothing, SetupQemu, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_two_ioapics, SetupTwoIoApics, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_x2apic_physical_routes_logical_refused, SetupX2Apic, TbTeardownHardwareLayer),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }
