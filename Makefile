@@ -9,7 +9,7 @@ STRESS_SECONDS     ?= 60
 FUZZ_SECONDS       ?= 300
 FUZZ_SMOKE_SECONDS ?= 30
 
-.PHONY: all setup configure build test tsan asan bench run clean stress fuzz fuzz-smoke fuzz-build
+.PHONY: all setup configure build test tsan asan bench run clean stress fuzz fuzz-smoke fuzz-build fuzz-coverage
 
 all: build
 
@@ -43,6 +43,10 @@ fuzz-smoke: fuzz-build
 fuzz: fuzz-build
 	@bash scripts/fuzz-run $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
+# Which lines of the library the fuzz corpora reach (llvm-cov report).
+fuzz-coverage: setup
+	@bash scripts/fuzz-coverage $(BUILD)-fuzzcov $(BUILD_FUZZ)
+
 # The concurrency tests under ThreadSanitizer (must report nothing).
 tsan: setup
 	@cmake -S . -B $(BUILD_TSAN) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRQROUTE_SANITIZE=thread >/dev/null
@@ -65,4 +69,4 @@ run: build
 	@$(BUILD)/tools/irqsim
 
 clean:
-	rm -rf $(BUILD) $(BUILD_TSAN) $(BUILD_ASAN) $(BUILD)-release $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_TSAN) $(BUILD_ASAN) $(BUILD)-release $(BUILD_FUZZ) $(BUILD)-fuzzcov
