@@ -56,10 +56,12 @@
  *
  * COST. The check is one load. A raise -> claim -> end-of-interrupt cycle
  * is five locked read-modify-writes on the target CPU's lines (raise: CAS
- * of the pending word, OR of the summary bit; claim: CAS of the pending word,
- * one AND of summary and enable bits; EOI: one XOR of enable bits), about
- * 250 instructions in all; routing adds one latch read (FIXED: ~70
- * instructions). bench/bench_vic.c measures it.
+ * of the pending word, OR of the summary bit when the level was empty;
+ * claim: CAS of the pending word, one AND of summary and enable bits; EOI:
+ * one XOR of enable bits), about 240 instructions with the routing decision:
+ * a FIXED_CPU route is one load of the source's mirror of it and an online
+ * test. bench/bench_vic.c measures it; docs/design.md says why five is the
+ * floor for this check word.
  *
  * COUNTERS. Per CPU: Raised (pending bits that went 0 -> 1, ASTSR bits set),
  * Merged, Claimed, Cleared. When no call is in flight,

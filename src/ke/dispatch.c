@@ -3,8 +3,17 @@
  * KeSynchronizeExecution.
  *
  * Entry stubs pass (CPU, vector) because kernel handlers get no context
- * argument: the CPU's vector table (KPRCB.Slots) is the lookup. The chain is
+ * argument: the CPU's vector table (KPRCB.Chains) is the lookup. The chain is
  * walked without a lock under the protocol stated in ki.h.
+ *
+ * The hot path is a device vector whose chain has one link (an unshared
+ * line or message): one locked add announces the dispatch (ki.h says why it
+ * must be locked), one XCHG takes the ISR's lock, and the rest is plain
+ * loads and stores to lines this CPU owns or only reads (the counters are
+ * single-writer adds). Everything else (a shared chain, an empty slot, a
+ * system or the spurious vector, a CPU number no CPU has, a nested
+ * dispatch, a contended lock, a post-dispatch routine) leaves the straight
+ * line through a test whose branch is predicted not taken.
  */
 #include <irqroute/hl.h>
 #include <irqroute/ke.h>
@@ -12,105 +21,179 @@
 
 #include "ki.h"
 
-/* Dispatch entry: the seq_cst store orders the depth before every chain load
- * (ki.h). Only this CPU writes its DispatchState. */
+/* Entry of an outermost dispatch: DispatchState becomes odd. The seq_cst
+ * read-modify-write orders it before every chain load (ki.h). */
 static inline void KipEnterDispatch(KPRCB *Prcb)
 {
-    uint64_t State = atomic_load_explicit(&Prcb->DispatchState, memory_order_relaxed);
-    atomic_store_explicit(&Prcb->DispatchState, State + 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&Prcb->DispatchState, 1, memory_order_seq_cst);
 }
 
-/* The outermost exit clears the depth and moves the generation on, which is
- * what a waiting disconnect looks for. */
+/* Exit: even again, and different from every value a disconnector may have
+ * seen while the dispatch ran. Only this CPU writes the word, so the
+ * single-writer increment does (no locked instruction); it is a release, so
+ * everything the dispatch did with the object comes before it. */
 static inline void KipLeaveDispatch(KPRCB *Prcb)
 {
-    uint64_t State = atomic_load_explicit(&Prcb->DispatchState, memory_order_relaxed);
-    uint64_t Depth = State & KI_DISPATCH_DEPTH_MASK;
-    uint64_t Next = Depth == 1 ? (State & ~KI_DISPATCH_DEPTH_MASK) + KI_DISPATCH_GENERATION_ONE : State - 1;
-    atomic_store_explicit(&Prcb->DispatchState, Next, memory_order_release);
+    KiBumpRelease(&Prcb->DispatchState);
 }
 
-/* Runs one ISR at its synchronize IRQL under its lock. Interrupts are off, so
- * only the recorded IRQL moves (what the router and KeGetCurrentIrql see);
- * writing the TPR here would be wasted work on every interrupt. */
-static inline bool KipRunServiceRoutine(KPRCB *Prcb, KI_INTERRUPT_LINK *Link, KIRQL InterruptedIrql)
+static inline bool KipIsInsideDispatch(const KPRCB *Prcb)
+{
+    return (atomic_load_explicit(&Prcb->DispatchState, memory_order_relaxed) & KI_DISPATCH_ACTIVE) != 0;
+}
+
+__attribute__((noinline, cold)) static void KipCallPostDispatch(KPRCB *Prcb, KINTERRUPT *Interrupt)
+{
+    PKPOST_DISPATCH_ROUTINE PostDispatch = atomic_load_explicit(&Interrupt->PostDispatch, memory_order_acquire);
+    if (PostDispatch != NULL)
+        PostDispatch(Interrupt, Prcb->Number, Prcb->InterruptedIrql,
+                     atomic_load_explicit(&Interrupt->PostDispatchContext, memory_order_relaxed));
+}
+
+/* Runs one ISR at its synchronize IRQL under its lock and counts the run.
+ * Interrupts are off, so only the recorded IRQL moves (what the router and
+ * KeGetCurrentIrql see); writing the TPR here would be wasted work on every
+ * interrupt. The object is reached through the link again after each call
+ * out, which keeps one register fewer alive across the ISR. */
+static inline bool KipCallServiceRoutine(KPRCB *Prcb, KI_INTERRUPT_LINK *Link)
 {
     KINTERRUPT *Interrupt = Link->Interrupt;
     KiSetRecordedIrql(Prcb, Interrupt->SynchronizeIrql);
     KiAcquireSpinLock(Interrupt->ActualLock);
+    Interrupt = Link->Interrupt;
     bool Claimed = Interrupt->ServiceRoutine(Interrupt, Interrupt->ServiceContext);
-    KiReleaseSpinLock(Interrupt->ActualLock);
+    KiReleaseSpinLock(Link->Interrupt->ActualLock);
     KiBumpCounter(&Link->Count);
-    if (Claimed)
-        KiBumpCounter(&Link->Claimed);
-    PKPOST_DISPATCH_ROUTINE PostDispatch = atomic_load_explicit(&Interrupt->PostDispatch, memory_order_acquire);
-    if (__builtin_expect(PostDispatch != NULL, 0))
-        PostDispatch(Interrupt, Prcb->Number, InterruptedIrql,
-                     atomic_load_explicit(&Interrupt->PostDispatchContext, memory_order_relaxed));
+    KiAddCounter(&Link->Claimed, Claimed); /* no branch: it is 0 or 1 */
     return Claimed;
+}
+
+/* After the run's counts (a post-dispatch routine may read them). */
+static inline void KipPostDispatch(KPRCB *Prcb, KI_INTERRUPT_LINK *Link)
+{
+    KINTERRUPT *Interrupt = Link->Interrupt;
+    if (__builtin_expect(atomic_load_explicit(&Interrupt->PostDispatch, memory_order_relaxed) != NULL, 0))
+        KipCallPostDispatch(Prcb, Interrupt);
 }
 
 /* Level-triggered lines stop at the first claim: the line stays asserted if
  * another device also wants service, so it comes back after EOI. Edge lines
  * run every ISR, since a second edge merged into this one would be lost. */
-static void KipDispatchDeviceVector(KPRCB *Prcb, uint8_t Vector)
+static inline bool KipChainEnds(const KI_INTERRUPT_LINK *Link, bool Claimed)
 {
-    KI_VECTOR_SLOT *Slot = &Prcb->Slots[Vector];
-    KIRQL PreviousIrql = atomic_load_explicit(&Prcb->Irql, memory_order_relaxed);
-    bool Claimed = false;
+    return Claimed && Link->Interrupt->Mode == LevelSensitive;
+}
 
-    KipEnterDispatch(Prcb);
-    for (KI_INTERRUPT_LINK *Link = atomic_load_explicit(&Slot->Head, memory_order_seq_cst); Link != NULL;
-         Link = atomic_load_explicit(&Link->Next, memory_order_seq_cst)) {
-        if (KipRunServiceRoutine(Prcb, Link, PreviousIrql)) {
-            Claimed = true;
-            if (Link->Interrupt->Mode == LevelSensitive)
-                break;
-        }
+/* The rest of a shared chain: Link ran first (Claimed: whether it claimed)
+ * and Next followed it. Counts the dispatch as unclaimed if no ISR claims. */
+__attribute__((noinline)) static void KipRunRestOfChain(KPRCB *Prcb, uint8_t Vector, KI_INTERRUPT_LINK *Link,
+                                                        KI_INTERRUPT_LINK *Next, bool Claimed)
+{
+    while (Next != NULL && !KipChainEnds(Link, Claimed)) {
+        Link = Next;
+        Claimed |= KipCallServiceRoutine(Prcb, Link);
+        KipPostDispatch(Prcb, Link);
+        Next = atomic_load_explicit(&Link->Next, memory_order_seq_cst);
     }
-    KipLeaveDispatch(Prcb);
-
-    KiSetRecordedIrql(Prcb, PreviousIrql);
-    KiBumpCounter(&Slot->Dispatched);
     if (!Claimed)
-        KiBumpCounter(&Slot->Unclaimed);
+        KiBumpCounter(&Prcb->Unclaimed[Vector]);
+}
+
+/* A one-link chain whose ISR did not claim: counted for the vector (the
+ * link's; it stays valid while the dispatch runs). */
+__attribute__((noinline, cold)) static void KipCountUnclaimed(KPRCB *Prcb, const KI_INTERRUPT_LINK *Link)
+{
+    KiBumpCounter(&Prcb->Unclaimed[Link->Interrupt->Vector]);
+}
+
+/* A device vector's chain, once the dispatch is announced (or covered by the
+ * outer dispatch's announcement). The delivery is counted first and the
+ * interrupted IRQL waits in the CPU block, so that only the block and the
+ * first link live across the ISR call; the common case, one link that
+ * claims, is a straight line. */
+static inline void KipDispatchChain(KPRCB *Prcb, uint8_t Vector, KI_INTERRUPT_LINK *First)
+{
+    Prcb->InterruptedIrql = atomic_load_explicit(&Prcb->Irql, memory_order_relaxed);
+    KiBumpCounter(&Prcb->Dispatched[Vector]);
+    bool Claimed = KipCallServiceRoutine(Prcb, First);
+    KipPostDispatch(Prcb, First);
+    KI_INTERRUPT_LINK *Next = atomic_load_explicit(&First->Next, memory_order_seq_cst);
+    if (__builtin_expect(Next != NULL, 0))
+        KipRunRestOfChain(Prcb, First->Interrupt->Vector, First, Next, Claimed);
+    else if (__builtin_expect(!Claimed, 0))
+        KipCountUnclaimed(Prcb, First);
+    KiSetRecordedIrql(Prcb, Prcb->InterruptedIrql);
 }
 
 __attribute__((noinline, cold)) static void KipDispatchSystemVector(KPRCB *Prcb, uint8_t Vector)
 {
     KI_SYSTEM_VECTOR *Entry = &KiSystem.SystemVectors[Vector];
     PKSYSTEM_VECTOR_HANDLER Handler = atomic_load_explicit(&Entry->Handler, memory_order_acquire);
-    KiBumpCounter(&Prcb->Slots[Vector].Dispatched);
+    KiBumpCounter(&Prcb->Dispatched[Vector]);
     if (Handler != NULL)
         Handler(Prcb->Number, Vector, Entry->Context);
     else
-        KiBumpCounter(&Prcb->Slots[Vector].Unclaimed);
+        KiBumpCounter(&Prcb->Unclaimed[Vector]);
 }
 
-/* Everything but a device vector: the spurious vector, system vectors, and a
- * CPU number no CPU has. Kept out of line so the device path stays short. */
-__attribute__((noinline, cold)) static void KipDispatchOther(uint32_t Cpu, uint8_t Vector)
+/* A vector with nothing linked: the spurious vector, a system vector, or a
+ * device vector whose chain is empty. */
+__attribute__((noinline, cold)) static void KipDispatchUnlinked(KPRCB *Prcb, uint8_t Vector)
 {
-    if (Cpu >= KiSystem.ProcessorCount)
-        return; /* a platform bug; nothing here can be trusted to EOI */
-    KPRCB *Prcb = KiGetPrcb(Cpu);
     /* A spurious interrupt sets no ISR bit, so it must not be EOId (SDM 11.9). */
     if (Vector == KiSystem.Layout->SpuriousVector) {
         KiBumpCounter(&Prcb->SpuriousCount);
         return;
     }
-    KipDispatchSystemVector(Prcb, Vector);
+    if (KiIsDeviceVector(Vector)) {
+        /* Nothing linked (its object is being disconnected, a stray MSI). */
+        KiBumpCounter(&Prcb->Dispatched[Vector]);
+        KiBumpCounter(&Prcb->Unclaimed[Vector]);
+    } else {
+        KipDispatchSystemVector(Prcb, Vector);
+    }
     HlLapicEndOfInterrupt();
 }
 
-void KeDispatchInterrupt(uint32_t Cpu, uint8_t Vector)
+/* A dispatch inside another on this CPU (an ISR re-enabled interrupts): the
+ * outer dispatch's announcement covers it (ki.h), so it leaves
+ * DispatchState alone. */
+__attribute__((noinline, cold)) static void KipDispatchNested(KPRCB *Prcb, uint8_t Vector)
 {
-    /* The spurious vector is never a device vector (KipBuildVectorTables). */
-    if (__builtin_expect(!KiIsDeviceVector(Vector) || Cpu >= KiSystem.ProcessorCount, 0)) {
-        KipDispatchOther(Cpu, Vector);
+    KI_INTERRUPT_LINK *First = atomic_load_explicit(&Prcb->Chains[Vector], memory_order_seq_cst);
+    if (First == NULL) {
+        KipDispatchUnlinked(Prcb, Vector);
         return;
     }
-    KipDispatchDeviceVector(KiGetPrcb(Cpu), Vector);
+    KIRQL OuterInterruptedIrql = Prcb->InterruptedIrql;
+    KipDispatchChain(Prcb, Vector, First);
+    Prcb->InterruptedIrql = OuterInterruptedIrql;
+    HlLapicEndOfInterrupt();
+}
+
+/* Only device vectors ever have a chain (KeInitializeInterrupt refuses the
+ * others), so a non-empty slot is the device-vector test too; everything
+ * else (an empty slot, a system or the spurious vector, a nested dispatch, a
+ * CPU number no CPU has) leaves the straight line through a branch
+ * predicted not taken. */
+void KeDispatchInterrupt(uint32_t Cpu, uint8_t Vector)
+{
+    if (__builtin_expect(Cpu >= KiSystem.ProcessorCount, 0))
+        return; /* a platform bug; nothing here can be trusted to EOI */
+    KPRCB *Prcb = KiGetPrcb(Cpu);
+    if (__builtin_expect(KipIsInsideDispatch(Prcb), 0)) {
+        KipDispatchNested(Prcb, Vector);
+        return;
+    }
+    KipEnterDispatch(Prcb);
+    KI_INTERRUPT_LINK *First = atomic_load_explicit(&Prcb->Chains[Vector], memory_order_seq_cst);
+    if (__builtin_expect(First == NULL, 0)) {
+        KipLeaveDispatch(Prcb);
+        KipDispatchUnlinked(Prcb, Vector);
+        return;
+    }
+    KipDispatchChain(Prcb, Vector, First);
+    KipLeaveDispatch(Prcb);
     HlLapicEndOfInterrupt();
 }
 
@@ -146,9 +229,8 @@ IRQ_STATUS KeQueryVectorStatistics(uint32_t Cpu, uint8_t Vector, KE_VECTOR_STATI
         return IRQ_STATUS_INVALID_PARAMETER;
     if (Cpu >= KiSystem.ProcessorCount)
         return IRQ_STATUS_INVALID_CPU;
-    KI_VECTOR_SLOT *Slot = &KiGetPrcb(Cpu)->Slots[Vector];
-    Statistics->Dispatched = atomic_load_explicit(&Slot->Dispatched, memory_order_relaxed);
-    Statistics->Unclaimed = atomic_load_explicit(&Slot->Unclaimed, memory_order_relaxed);
+    Statistics->Dispatched = atomic_load_explicit(&KiGetPrcb(Cpu)->Dispatched[Vector], memory_order_relaxed);
+    Statistics->Unclaimed = atomic_load_explicit(&KiGetPrcb(Cpu)->Unclaimed[Vector], memory_order_relaxed);
     return IRQ_STATUS_SUCCESS;
 }
 

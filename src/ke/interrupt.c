@@ -110,8 +110,7 @@ IRQ_STATUS KeInitializeInterrupt(void *Storage, size_t StorageSize, const KE_INT
 /* Can Interrupt join the chain of its vector on Cpu? Called under ConnectLock. */
 static IRQ_STATUS KipCheckSlot(const KINTERRUPT *Interrupt, uint32_t Cpu)
 {
-    KI_VECTOR_SLOT *Slot = &KiGetPrcb(Cpu)->Slots[Interrupt->Vector];
-    KI_INTERRUPT_LINK *Head = atomic_load_explicit(&Slot->Head, memory_order_relaxed);
+    KI_INTERRUPT_LINK *Head = atomic_load_explicit(&KiGetPrcb(Cpu)->Chains[Interrupt->Vector], memory_order_relaxed);
     if (Head == NULL)
         return IRQ_STATUS_SUCCESS;
     const KINTERRUPT *Owner = Head->Interrupt;
@@ -126,8 +125,7 @@ static IRQ_STATUS KipCheckSlot(const KINTERRUPT *Interrupt, uint32_t Cpu)
  * before the store that publishes it. */
 static void KipPublishLink(KI_INTERRUPT_LINK *Link, uint8_t Vector)
 {
-    KI_VECTOR_SLOT *Slot = &KiGetPrcb(Link->Cpu)->Slots[Vector];
-    KI_INTERRUPT_LINK *_Atomic *Tail = &Slot->Head;
+    KI_INTERRUPT_LINK *_Atomic *Tail = &KiGetPrcb(Link->Cpu)->Chains[Vector];
     KI_INTERRUPT_LINK *Current;
     while ((Current = atomic_load_explicit(Tail, memory_order_relaxed)) != NULL)
         Tail = &Current->Next;
@@ -168,26 +166,27 @@ IRQ_STATUS KeConnectInterrupt(KINTERRUPT *Interrupt)
 /* Unlinks one link; returns true when its slot is now empty. */
 static bool KipUnlink(KI_INTERRUPT_LINK *Link, uint8_t Vector)
 {
-    KI_VECTOR_SLOT *Slot = &KiGetPrcb(Link->Cpu)->Slots[Vector];
-    KI_INTERRUPT_LINK *_Atomic *Previous = &Slot->Head;
+    KI_INTERRUPT_LINK *_Atomic *Head = &KiGetPrcb(Link->Cpu)->Chains[Vector];
+    KI_INTERRUPT_LINK *_Atomic *Previous = Head;
     KI_INTERRUPT_LINK *Current;
     while ((Current = atomic_load_explicit(Previous, memory_order_relaxed)) != Link && Current != NULL)
         Previous = &Current->Next;
     if (Current == Link)
         atomic_store_explicit(Previous, atomic_load_explicit(&Link->Next, memory_order_relaxed),
                               memory_order_seq_cst);
-    return atomic_load_explicit(&Slot->Head, memory_order_relaxed) == NULL;
+    return atomic_load_explicit(Head, memory_order_relaxed) == NULL;
 }
 
+/* Even: no dispatch under way on Cpu, and any that starts from now on reads
+ * the chain after our unlink. Odd: one is under way and may hold the old
+ * link; it is over when the value moves (ki.h has the argument). */
 void KiWaitForDispatchQuiescence(uint32_t Cpu)
 {
     KPRCB *Prcb = KiGetPrcb(Cpu);
     uint64_t Seen = atomic_load_explicit(&Prcb->DispatchState, memory_order_seq_cst);
-    if ((Seen & KI_DISPATCH_DEPTH_MASK) == 0)
+    if ((Seen & KI_DISPATCH_ACTIVE) == 0)
         return;
-    uint64_t Generation = Seen & ~KI_DISPATCH_DEPTH_MASK;
-    while ((atomic_load_explicit(&Prcb->DispatchState, memory_order_acquire) & ~KI_DISPATCH_DEPTH_MASK) ==
-           Generation)
+    while (atomic_load_explicit(&Prcb->DispatchState, memory_order_acquire) == Seen)
         PlatCpuRelax();
 }
 

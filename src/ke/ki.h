@@ -4,7 +4,7 @@
  *
  * THE CONNECTION PROTOCOL (read this before touching interrupt.c/dispatch.c)
  *
- * Each CPU has a vector table: Slots[v].Head is a singly linked chain of
+ * Each CPU has a vector table: KPRCB.Chains[v] is a singly linked chain of
  * KI_INTERRUPT_LINKs, one per (object, CPU) the object is connected on.
  *
  *  - Writers (connect, disconnect) are serialised by KiSystem.ConnectLock and
@@ -14,23 +14,48 @@
  *    that stands on an unlinked link still finds the rest of the chain, so
  *    other sharers never miss an interrupt.
  *
- *  - Readers (the dispatcher) take no lock. On entry a CPU bumps the dispatch
- *    depth in its KPRCB.DispatchState; on the outermost exit it clears the
- *    depth and advances the generation (bits 63:16). Only the owning CPU
- *    writes its DispatchState.
+ *  - Readers (the dispatcher) take no lock. KPRCB.DispatchState counts the
+ *    CPU's outermost dispatches twice: odd while one is under way (entry
+ *    adds 1), even once it has left (exit adds 1 more). Only the owning CPU
+ *    writes it. A dispatch nested in another on the same CPU (an ISR that
+ *    re-enabled interrupts) finds it odd and leaves it alone: the outer
+ *    dispatch's announcement covers everything sequenced inside it.
  *
  *  - Disconnect unlinks, then for each CPU the object was on reads that CPU's
- *    DispatchState: depth 0 means no dispatch there can still hold the link;
- *    otherwise it waits until the generation moves (the dispatch that might
- *    hold it has ended). Then the object's memory is the caller's again.
+ *    DispatchState: even means no dispatch there can still hold the link;
+ *    odd means it waits until the value moves (that dispatch has ended).
+ *    Then the object's memory is the caller's again.
  *
- *  Why this is enough: the entry store and the chain loads on the dispatch
- *  side, and the unlink store and the DispatchState load on the disconnect
- *  side, are all seq_cst. In their single total order, either the
- *  disconnector sees the depth (and waits), or the entry store comes after
- *  the unlink, so the dispatcher's chain loads cannot return the old link.
- *  The cost on the hot path is one seq_cst store (XCHG on x86) per
- *  interrupt, on a line only this CPU writes.
+ *  Why this is enough (C11): the entry is a seq_cst read-modify-write and the
+ *  chain loads are seq_cst on the dispatch side; the unlink store and the
+ *  DispatchState load are seq_cst on the disconnect side. All four are in
+ *  the single total order S. If the disconnector's load comes before the
+ *  entry in S, then unlink <S load <S entry <S every chain load of that
+ *  dispatch, and a seq_cst load cannot read a store older than the last
+ *  seq_cst store to its location before it in S (every chain store is
+ *  seq_cst): the dispatch does not see the old link. Otherwise the load
+ *  reads the entry (odd: the disconnector waits) or something later in the
+ *  DispatchState's modification order, which only its owner writes, in
+ *  program order: a later value is that dispatch's exit (a release store)
+ *  or comes after it (a later exit, or a later entry, whose RMW continues
+ *  the exit's release sequence), so the disconnector's acquire/seq_cst load
+ *  synchronises with the exit or a later one, and everything the dispatch
+ *  did with the object happens before disconnect returns.
+ *  The cost on the hot path is one locked add (x86: LOCK ADD) per interrupt
+ *  on a line only this CPU writes; the exit is KiBumpRelease, a plain ADD to
+ *  memory on x86-64 (a release under x86's store order), a C11 release store
+ *  elsewhere.
+ *
+ *  Why not cheaper: without a store-load barrier on the dispatch side the
+ *  entry store could still sit in the CPU's store buffer while the chain is
+ *  read (x86 lets a load pass an earlier store, SDM vol. 3A 8.2.3.4), and the
+ *  disconnector would see "idle" while the dispatch runs the old ISR. The
+ *  barrier could move to the disconnect side only by making every CPU of
+ *  the set take an interrupt (an IPI handshake): that would make disconnect
+ *  wait for CPUs that cannot take one (the sim's attached threads that are
+ *  blocked, a CPU at high IRQL) and need a current CPU in the caller. It
+ *  would save about one nanosecond per interrupt here (measured: the locked
+ *  add is next to the ISR lock's XCHG, which drains the store buffer anyway).
  */
 #ifndef IRQROUTE_KI_H
 #define IRQROUTE_KI_H
@@ -46,14 +71,13 @@
 #include "ki_matrix.h"
 
 #define KI_CACHE_LINE 64u
-#define KI_DISPATCH_DEPTH_MASK 0xFFFFull
-#define KI_DISPATCH_GENERATION_ONE 0x10000ull
+#define KI_DISPATCH_ACTIVE 1ull /* DispatchState is odd while a dispatch runs */
 #define KI_INTERRUPT_SIGNATURE 0x544E494Bu /* "KINT" */
 
 typedef struct _KI_INTERRUPT_LINK KI_INTERRUPT_LINK;
 
 /* One CPU's entry in the chain of a vector. Counters are written only by
- * that CPU, so they are plain load+store, never a locked add. */
+ * that CPU, so they are never a locked add (KiBumpCounter). */
 struct _KI_INTERRUPT_LINK {
     KI_INTERRUPT_LINK *_Atomic Next;
     KINTERRUPT *Interrupt;
@@ -83,22 +107,27 @@ struct _KINTERRUPT {
     KI_INTERRUPT_LINK Links[]; /* LinkCount, in ascending CPU order */
 };
 
-typedef struct _KI_VECTOR_SLOT {
-    KI_INTERRUPT_LINK *_Atomic Head;
-    _Atomic uint64_t Dispatched;
-    _Atomic uint64_t Unclaimed;
-} KI_VECTOR_SLOT;
-
-/* Per-CPU control block. */
-typedef struct _KPRCB {
-    uint32_t Number;
-    _Atomic KIRQL Irql;                /* current IRQL; other CPUs read it */
-    _Atomic uint64_t DispatchState;    /* depth 15:0, generation 63:16 */
-    _Atomic uint64_t SpuriousCount;
-    _Atomic uint32_t IpiPending;       /* bit per KE_IPI_MESSAGE; any CPU sets, owner clears */
-    _Atomic uint64_t IpiCounts[KeIpiMessageCount];
-    KI_VECTOR_SLOT Slots[256];
-} __attribute__((aligned(KI_CACHE_LINE))) KPRCB;
+/* Per-CPU control block: exactly KI_PRCB_SIZE bytes (a power of two), so
+ * that the dispatcher finds a CPU's block with a shift, and the per-vector
+ * tables first, so that it finds a vector's entries with a scaled index.
+ * The unclaimed counts are written rarely and sit apart. */
+#define KI_PRCB_SIZE 8192u
+typedef union _KPRCB {
+    struct {
+        KI_INTERRUPT_LINK *_Atomic Chains[256]; /* the vector table: first link of each vector */
+        _Atomic uint64_t Dispatched[256];       /* per vector: deliveries */
+        _Atomic uint64_t Unclaimed[256];        /* per vector: deliveries no ISR claimed */
+        uint32_t Number;
+        _Atomic KIRQL Irql;                     /* current IRQL; other CPUs read it */
+        KIRQL InterruptedIrql;                  /* what the dispatch under way returns to (owner only) */
+        _Atomic uint64_t DispatchState;         /* 2 x outermost dispatches, +1 while one runs (above) */
+        _Atomic uint64_t SpuriousCount;
+        _Atomic uint32_t IpiPending;            /* bit per KE_IPI_MESSAGE; any CPU sets, owner clears */
+        _Atomic uint64_t IpiCounts[KeIpiMessageCount];
+    };
+    unsigned char Size[KI_PRCB_SIZE];
+} KPRCB;
+_Static_assert(sizeof(KPRCB) == KI_PRCB_SIZE, "KPRCB must stay a power of two");
 
 typedef struct _KI_SYSTEM_VECTOR {
     _Atomic(PKSYSTEM_VECTOR_HANDLER) Handler;
@@ -138,24 +167,63 @@ static inline void KiSetRecordedIrql(KPRCB *Prcb, KIRQL Irql)
     atomic_store_explicit(&Prcb->Irql, Irql, memory_order_relaxed);
 }
 
-/* Single-writer counter increment: no locked instruction. */
+/* Single-writer increments: no locked instruction. Only the owning CPU
+ * writes the word; other CPUs may read it at any time. On x86-64 one ADD to
+ * memory does it: an aligned 8-byte store is single-copy atomic (SDM vol. 3A
+ * 8.1.1), so a reader sees the old or the new value. Elsewhere, and under
+ * ThreadSanitizer (which does not see inside an asm statement), the same in
+ * C11 atomics: a relaxed load and a store. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define KI_THREAD_SANITIZER 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define KI_THREAD_SANITIZER 1
+#endif
+#if defined(__x86_64__) && !defined(KI_THREAD_SANITIZER)
+#define KI_X86_OWNER_ADD 1
+#endif
+
+/* A counter: relaxed, no ordering with anything else. */
+static inline void KiAddCounter(_Atomic uint64_t *Counter, uint64_t Amount)
+{
+#ifdef KI_X86_OWNER_ADD
+    __asm__ volatile("addq %1, %0" : "+m"(*(uint64_t *)(uintptr_t)Counter) : "er"(Amount));
+#else
+    atomic_store_explicit(Counter, atomic_load_explicit(Counter, memory_order_relaxed) + Amount,
+                          memory_order_relaxed);
+#endif
+}
+
 static inline void KiBumpCounter(_Atomic uint64_t *Counter)
 {
-    atomic_store_explicit(Counter, atomic_load_explicit(Counter, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    KiAddCounter(Counter, 1);
+}
+
+/* The same as a release store: every memory access before it in program
+ * order is visible before the new value. On x86 stores are not reordered
+ * with earlier loads or stores (SDM vol. 3A 8.2.2), so the "memory" clobber
+ * (which keeps the compiler from moving accesses across) is all it takes. */
+static inline void KiBumpRelease(_Atomic uint64_t *Word)
+{
+#ifdef KI_X86_OWNER_ADD
+    __asm__ volatile("addq $1, %0" : "+m"(*(uint64_t *)(uintptr_t)Word) : : "memory");
+#else
+    atomic_store_explicit(Word, atomic_load_explicit(Word, memory_order_relaxed) + 1, memory_order_release);
+#endif
 }
 
 /* Registers the IPI vector's handler (called by KeInitializeSystem). */
 void KiInitializeIpi(void);
 
-/* The dispatcher's own copies of the spin lock operations, inlined on the
- * hot path (the exported KeAcquireSpinLockAtDpcLevel is the same loop). */
+/* The dispatcher's own copy of the spin lock acquire, inlined on the hot
+ * path: one XCHG when the lock is free; a contended lock goes to the
+ * exported loop (the same spin), out of line. */
 static inline void KiAcquireSpinLock(KSPIN_LOCK *SpinLock)
 {
-    while (__builtin_expect(atomic_exchange_explicit(&SpinLock->Locked, 1, memory_order_acquire) != 0, 0)) {
-        while (atomic_load_explicit(&SpinLock->Locked, memory_order_relaxed) != 0)
-            PlatCpuRelax();
-    }
+    if (__builtin_expect(atomic_exchange_explicit(&SpinLock->Locked, 1, memory_order_acquire) != 0, 0))
+        KeAcquireSpinLockAtDpcLevel(SpinLock);
 }
 
 static inline void KiReleaseSpinLock(KSPIN_LOCK *SpinLock)

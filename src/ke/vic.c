@@ -135,6 +135,8 @@ static void VicpInitializeSources(VIC *Vic, const VIC_CONFIG *Config, const VICP
         Entry->Level = (uint8_t)Descriptor->Level;
         Entry->Kind = (uint8_t)Descriptor->Kind;
         Entry->Slot = 0;
+        /* Every route starts FIXED_CPU to CPU 0 (VicpInitializeRoutes). */
+        atomic_store_explicit(&Entry->FixedCpu, Descriptor->Level == 0 ? VICP_NOT_FIXED : 0u, memory_order_relaxed);
         if (Descriptor->Level == 0)
             continue;
         Entry->Slot = (uint8_t)NextSlot[Descriptor->Level]++;
@@ -191,6 +193,7 @@ static void VicpInitializeHeader(VIC *Vic, unsigned char *Base, const VIC_CONFIG
     Vic->Sources = (VICP_SOURCE *)(void *)(Base + Layout->SourcesOffset);
     Vic->Routes = Base + Layout->RoutesOffset;
     Vic->RouteStride = Layout->RouteStride;
+    IrLockInitialize(&Vic->RouteLock);
     IR_CPU_SET All;
     IrCpuSetFill(&All, Config->CpuCount);
     for (uint32_t Word = 0; Word < IR_CPU_SET_WORDS; Word++)

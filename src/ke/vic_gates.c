@@ -32,7 +32,8 @@
 
 /* Only the owner writes the owner bits, so the value it loads is theirs now;
  * the XOR leaves the summary bits raisers OR in alone. */
-void VicpOwnerUpdate(const VIC *Vic, VICP_CPU *Cpu, uint64_t NewControl)
+static inline __attribute__((always_inline)) void VicpOwnerUpdate(const VIC *Vic, VICP_CPU *Cpu,
+                                                                   uint64_t NewControl)
 {
     atomic_store_explicit(&Cpu->Control, NewControl, memory_order_relaxed);
     uint64_t Current = atomic_load_explicit(&Cpu->State, memory_order_relaxed) & VICP_OWNER_BITS;

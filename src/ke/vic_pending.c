@@ -203,9 +203,9 @@ static inline void VicpFillClaim(VIC *Vic, VICP_CPU *Block, uint32_t Level, uint
 
 /* Takes the highest-slot pending source of Level. False when the level was
  * empty (its summary bit was stale: repaired here). */
-static inline bool VicpClaimFromLevel(VIC *Vic, uint32_t Cpu, uint32_t Level, uint64_t OwnerBefore, VIC_CLAIM *Claim)
+static inline bool VicpClaimFromLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint32_t Level, uint64_t OwnerBefore,
+                                      VIC_CLAIM *Claim)
 {
-    VICP_CPU *Block = VicpCpu(Vic, Cpu);
     _Atomic uint64_t *Pending = &Block->Pending[Level];
     uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
     uint64_t New;
@@ -248,7 +248,7 @@ IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
             VicpClaimAst(Vic, Block, State & VICP_OWNER_BITS, Claim);
             return IRQ_STATUS_SUCCESS;
         }
-        if (VicpClaimFromLevel(Vic, Cpu, Top, State & VICP_OWNER_BITS, Claim))
+        if (VicpClaimFromLevel(Vic, Cpu, Block, Top, State & VICP_OWNER_BITS, Claim))
             return IRQ_STATUS_SUCCESS;
     }
 }

@@ -47,12 +47,9 @@ void VicpInitializeRoutingInputs(VIC *Vic)
     Vic->RoutingInputs.Context = Vic;
 }
 
-IRQ_STATUS VicRaise(VIC *Vic, uint32_t Source)
+/* Every policy but an online FIXED_CPU target: the router decides. */
+__attribute__((noinline)) static IRQ_STATUS VicpRaiseRouted(VIC *Vic, uint32_t Source)
 {
-    if (Vic == NULL)
-        return IRQ_STATUS_INVALID_PARAMETER;
-    if (!VicpIsSource(Vic, Source))
-        return IRQ_STATUS_INVALID_VECTOR;
     IR_CPU_SET Cpus; /* written by the router only for a broadcast */
     IR_ROUTING_DECISION Decision;
     IRQ_STATUS Status = IrRouteDecide(VicpRoute(Vic, Source), &Vic->RoutingInputs, &Decision, &Cpus);
@@ -70,13 +67,44 @@ IRQ_STATUS VicRaise(VIC *Vic, uint32_t Source)
     return IRQ_STATUS_SUCCESS;
 }
 
+/* FIXED_CPU to an online target (the default route, and the common one)
+ * costs one load of the source's mirror of it and one online test; the
+ * mirror is one word, so a raise sees the old route or the new one. */
+IRQ_STATUS VicRaise(VIC *Vic, uint32_t Source)
+{
+    if (Vic == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (!VicpIsSource(Vic, Source))
+        return IRQ_STATUS_INVALID_VECTOR;
+    uint32_t Cpu = atomic_load_explicit(&Vic->Sources[Source].FixedCpu, memory_order_relaxed);
+    if (__builtin_expect(Cpu == VICP_NOT_FIXED || !VicpIsOnline(Vic, Cpu), 0))
+        return VicpRaiseRouted(Vic, Source);
+    VicpRaiseOnCpu(Vic, Source, Cpu);
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* Under RouteLock, so that two reconfigurations cannot leave the mirror
+ * naming the other's target. While the route changes the mirror says "not
+ * fixed" and raisers ask the router, which gives them the old route or the
+ * new one; afterwards it mirrors whatever the route now holds (the new
+ * configuration, or the old one if the router refused the new). */
 IRQ_STATUS VicSetRoute(VIC *Vic, uint32_t Source, const IR_ROUTE_CONFIG *Config)
 {
     if (Vic == NULL || Config == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (!VicpIsSource(Vic, Source))
         return IRQ_STATUS_INVALID_VECTOR;
-    return IrRouteConfigure(VicpRoute(Vic, Source), Config, &Vic->RoutingInputs);
+    _Atomic uint32_t *Mirror = &Vic->Sources[Source].FixedCpu;
+    IrLockAcquire(&Vic->RouteLock);
+    atomic_store_explicit(Mirror, VICP_NOT_FIXED, memory_order_relaxed);
+    IRQ_STATUS Status = IrRouteConfigure(VicpRoute(Vic, Source), Config, &Vic->RoutingInputs);
+    IR_ROUTING_POLICY Policy;
+    uint32_t Target;
+    (void)IrRouteQueryConfig(VicpRoute(Vic, Source), &Policy, &Target, NULL);
+    if (Policy == IrRoutingFixedCpu)
+        atomic_store_explicit(Mirror, Target, memory_order_relaxed);
+    IrLockRelease(&Vic->RouteLock);
+    return Status;
 }
 
 IRQ_STATUS VicQueryRoute(const VIC *Vic, uint32_t Source, IR_ROUTING_POLICY *Policy, uint32_t *TargetCpu,

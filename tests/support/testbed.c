@@ -2,6 +2,8 @@
 
 #include <stdatomic.h>
 
+#include <irqroute/platform.h>
+
 void TbBootConfig(const SIM_SYSTEM_CONFIG *Config)
 {
     IRQ_STATUS Status = SimBootSystem(Config);
