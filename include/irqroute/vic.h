@@ -44,27 +44,30 @@
  *    Raise is lock-free (a compare-and-swap on the level's pending word, then
  *    an atomic OR of the summary bit when the level was empty).
  *  - The CPU's owner only (the thread emulating that CPU; one at a time):
- *    VicClaim, VicEndOfInterrupt, VicSetLevel, the gates, VicSetMode and the
- *    AST registers. These are the CPU's own acts (acknowledge, MTPR IPL, MTPR
- *    ASTEN/ASTSR, REI), and keeping them on one thread is what lets the enable
- *    half of the word be written without a lock. To post an AST to another
+ *    VicClaim, VicTakeInterrupt, VicEndOfInterrupt, VicSetLevel, the gates,
+ *    VicSetMode and the AST registers. These are the CPU's own acts
+ *    (acknowledge, MTPR IPL, MTPR ASTEN/ASTSR, REI), and keeping them on one
+ *    thread is what lets the enable half of the word be written without a
+ *    lock. To post an AST to another
  *    CPU, send it an IPI and let it write its own ASTSR (as OpenVMS does).
  *
  * ROUTING. Every source has a route (router.h; default FIXED_CPU to CPU 0):
  * VicRaise decides per interrupt; VicRaiseOnCpu bypasses it (per-CPU sources:
  * interval clock, performance counters, local machine checks).
  *
- * COST. The check is one load. A raise -> claim -> end-of-interrupt cycle
- * is five locked read-modify-writes on the target CPU's lines (raise: CAS
- * of the pending word, OR of the summary bit when the level was empty;
- * claim: CAS of the pending word, one AND of summary and enable bits; EOI:
- * one XOR of enable bits), about 240 instructions with the routing decision:
- * a FIXED_CPU route is one load of the source's mirror of it and an online
- * test. bench/bench_vic.c measures it; docs/design.md says why five is the
- * floor for this check word.
+ * COST. The check is one load. A raise (FIXED_CPU: one load of the
+ * source's mirror of its route, an online test) is one compare-and-swap of
+ * the pending word, plus an OR of the summary bit when the level was empty.
+ * VicTakeInterrupt adds one compare-and-swap of the pending word, plus an
+ * AND of the summary bit when it empties the level: raise -> take is four
+ * locked read-modify-writes, the reference's two plus the two the one-load
+ * check word needs. VicClaim's AND also drops enable bits (the level goes in
+ * service) and VicEndOfInterrupt gives them back with an XOR: raise -> claim
+ * -> end of interrupt is five. bench/bench_vic.c measures both;
+ * docs/design.md has the figures and why these are the floors.
  *
  * COUNTERS. Per CPU: Raised (pending bits that went 0 -> 1, ASTSR bits set),
- * Merged, Claimed, Cleared. When no call is in flight,
+ * Merged, Claimed (claims and takes), Cleared. When no call is in flight,
  * Raised == Claimed + Cleared + Pending, exactly.
  *
  * Storage comes from the caller (VicQueryStorageSize); the Vic allocates
@@ -241,8 +244,22 @@ typedef struct _VIC_CLAIM {
 /* Takes the highest deliverable interrupt (highest level; within a level
  * the highest-numbered source), clears its pending bit and puts its level in
  * service, which holds off that level and those below until
- * VicEndOfInterrupt. NOTHING_PENDING: nothing deliverable (nothing changes). */
+ * VicEndOfInterrupt. INVALID_PARAMETER: NULL; INVALID_CPU: out of range;
+ * NOTHING_PENDING: nothing deliverable (nothing changes). */
 IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim);
+/* The same choice under the same rules (level, gates, machine checks, ASTs:
+ * what VicIsDeliverable says), the same Claim and statuses, and it clears
+ * the pending bit (an AST's ASTSR bit) and counts as claimed like VicClaim,
+ * but puts nothing in service: no VicEndOfInterrupt follows, and until the
+ * caller changes its level or gates, what is still pending at or below the
+ * taken level stays deliverable.
+ * Which one: VicClaim for an x86-style controller whose in-service register
+ * masks until EOI; VicTakeInterrupt when the emulated CPU masks by itself,
+ * as Alpha PALcode raises PS<IPL> to the interrupt's level when it takes one
+ * (follow it with VicSetLevel, and lower the level again at REI). It is the
+ * cheaper of the two: one locked operation on the pending word, a second on
+ * the check word only when the take emptied the level. */
+IRQ_STATUS VicTakeInterrupt(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim);
 /* Ends the highest level in service (x86 EOI; the Alpha REI that leaves the
  * handler). INVALID_STATE: nothing in service. */
 IRQ_STATUS VicEndOfInterrupt(VIC *Vic, uint32_t Cpu);

@@ -124,8 +124,10 @@ static void VicpInitializeSources(VIC *Vic, const VIC_CONFIG *Config, const VICP
     for (uint32_t Level = 0; Level < VIC_MAX_LEVELS; Level++) {
         NextSlot[Level] = 0;
         Vic->SoftwareSource[Level] = VICP_NONE;
-        for (uint32_t Slot = 0; Slot < VIC_MAX_SOURCES_PER_LEVEL; Slot++)
+        for (uint32_t Slot = 0; Slot < VIC_MAX_SOURCES_PER_LEVEL; Slot++) {
             Vic->SourceOfSlot[Level][Slot] = VICP_NONE;
+            Vic->KindOfSlot[Level][Slot] = 0;
+        }
         if (Facts->MachineChecksAtLevel[Level] != 0)
             Vic->MachineCheckLevels |= 1u << Level;
     }
@@ -136,15 +138,20 @@ static void VicpInitializeSources(VIC *Vic, const VIC_CONFIG *Config, const VICP
         Entry->Kind = (uint8_t)Descriptor->Kind;
         Entry->Slot = 0;
         /* Every route starts FIXED_CPU to CPU 0 (VicpInitializeRoutes). */
-        atomic_store_explicit(&Entry->FixedCpu, Descriptor->Level == 0 ? VICP_NOT_FIXED : 0u, memory_order_relaxed);
+        atomic_store_explicit(&Entry->Fixed,
+                              Descriptor->Level == 0 ? VICP_NOT_FIXED : VicpFixedMirror(Vic, 0, Descriptor->Level),
+                              memory_order_relaxed);
         if (Descriptor->Level == 0)
             continue;
         Entry->Slot = (uint8_t)NextSlot[Descriptor->Level]++;
         Vic->SourceOfSlot[Descriptor->Level][Entry->Slot] = (uint16_t)Source;
+        Vic->KindOfSlot[Descriptor->Level][Entry->Slot] = (uint8_t)Descriptor->Kind;
         if (Descriptor->Kind == VicSourceSoftware)
             Vic->SoftwareSource[Descriptor->Level] = (uint16_t)Source;
-        if (Descriptor->Kind == VicSourceIpi)
+        if (Descriptor->Kind == VicSourceIpi) {
             Vic->IpiSource = Source;
+            Vic->IpiSlotKey = VicpSlotKey(Descriptor->Level, Entry->Slot);
+        }
     }
 }
 
@@ -185,6 +192,7 @@ static void VicpInitializeHeader(VIC *Vic, unsigned char *Base, const VIC_CONFIG
     Vic->SourceCount = Config->SourceCount;
     Vic->AstLevel = Config->AstLevel;
     Vic->IpiSource = VICP_NONE;
+    Vic->IpiSlotKey = VICP_NONE;
     Vic->ValidLevels = ((Config->LevelCount == 32u ? 0u : 1u << Config->LevelCount) - 1u) & ~1u;
     Vic->MachineCheckLevels = 0;
     Vic->Wake = Config->Wake;

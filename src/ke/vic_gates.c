@@ -30,18 +30,6 @@
 
 #include "vicp.h"
 
-/* Only the owner writes the owner bits, so the value it loads is theirs now;
- * the XOR leaves the summary bits raisers OR in alone. */
-static inline __attribute__((always_inline)) void VicpOwnerUpdate(const VIC *Vic, VICP_CPU *Cpu,
-                                                                   uint64_t NewControl)
-{
-    atomic_store_explicit(&Cpu->Control, NewControl, memory_order_relaxed);
-    uint64_t Current = atomic_load_explicit(&Cpu->State, memory_order_relaxed) & VICP_OWNER_BITS;
-    uint64_t Wanted = VicpOwnerBits(Vic, NewControl);
-    if (Current != Wanted)
-        atomic_fetch_xor_explicit(&Cpu->State, Current ^ Wanted, memory_order_seq_cst);
-}
-
 static IRQ_STATUS VicpCheckCpu(const VIC *Vic, uint32_t Cpu)
 {
     if (Vic == NULL)

@@ -1,6 +1,6 @@
 /*
- * The Vic's pending state: raise, clear, claim, and the software interrupt
- * registers (SIRR, SISR) on top of them.
+ * The Vic's pending state: raise, clear, claim and take, and the software
+ * interrupt registers (SIRR, SISR) on top of them.
  *
  * Invariants (the protocol is in vicp.h):
  *  - a pending bit goes 0 -> 1 only in a raiser's compare-and-swap, which
@@ -167,14 +167,20 @@ static inline void VicpRecheckLevel(VICP_CPU *Block, uint32_t Level)
 }
 
 /* The most privileged eligible mode first; its ASTSR bit is cleared as the
- * AST is initiated. */
-static void VicpClaimAst(VIC *Vic, VICP_CPU *Block, uint64_t OwnerBefore, VIC_CLAIM *Claim)
+ * AST is initiated. A take leaves the level alone, so the AST bit of the
+ * check word follows the new ASTSR (other modes may still be eligible). */
+static void VicpClaimAst(VIC *Vic, VICP_CPU *Block, uint64_t OwnerBefore, bool EnterService, VIC_CLAIM *Claim)
 {
     uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
     uint32_t AstMode = (uint32_t)__builtin_ctz(VicpEligibleAstModes(Control));
     uint32_t Summary = VicpField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK) & ~(1u << AstMode);
     Control = VicpWithField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK, Summary);
-    VicpEnterService(Vic, Block, Control, Vic->AstLevel, OwnerBefore, 0);
+    if (EnterService) {
+        VicpEnterService(Vic, Block, Control, Vic->AstLevel, OwnerBefore, 0);
+    } else {
+        VicpOwnerUpdate(Vic, Block, Control);
+        VicpBump(&Block->Claimed, 1);
+    }
     Claim->Source = VIC_SOURCE_AST;
     Claim->Level = Vic->AstLevel;
     Claim->Kind = VicSourceAst;
@@ -198,13 +204,16 @@ static inline void VicpFillClaim(VIC *Vic, VICP_CPU *Block, uint32_t Level, uint
     Claim->Level = Level;
     Claim->Kind = (VIC_SOURCE_KIND)Vic->Sources[Source].Kind;
     Claim->AstMode = 0;
-    Claim->IpiMessages = Source == Vic->IpiSource ? VicpTakeIpiMessages(Block) : 0;
+    Claim->IpiMessages = __builtin_expect(Source == Vic->IpiSource, 0) ? VicpTakeIpiMessages(Block) : 0;
 }
 
 /* Takes the highest-slot pending source of Level. False when the level was
- * empty (its summary bit was stale: repaired here). */
-static inline bool VicpClaimFromLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint32_t Level, uint64_t OwnerBefore,
-                                      VIC_CLAIM *Claim)
+ * empty (its summary bit was stale: repaired here). With EnterService the
+ * level goes in service (VicClaim); without, only the summary bit changes,
+ * and only when the take emptied the level (VicTakeInterrupt). */
+static inline __attribute__((always_inline)) bool VicpClaimFromLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                     uint32_t Level, uint64_t OwnerBefore,
+                                                                     bool EnterService, VIC_CLAIM *Claim)
 {
     _Atomic uint64_t *Pending = &Block->Pending[Level];
     uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
@@ -212,7 +221,7 @@ static inline bool VicpClaimFromLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, u
     uint32_t Slot;
     do {
         uint32_t Bits = (uint32_t)(Old & VICP_SLOT_BITS);
-        if (Bits == 0) {
+        if (__builtin_expect(Bits == 0, 0)) {
             VicpLevelEmptied(Vic, Cpu, Level, true);
             return false;
         }
@@ -221,15 +230,25 @@ static inline bool VicpClaimFromLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, u
     } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, New, memory_order_seq_cst,
                                                     memory_order_seq_cst));
     VicpBump(&Block->RaisedByOwner, Old >> 32);
-    uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
-    VicpEnterService(Vic, Block, Control, Level, OwnerBefore, New == 0 ? (uint64_t)1 << Level : 0);
+    uint64_t SummaryToClear = New == 0 ? (uint64_t)1 << Level : 0;
+    if (EnterService) {
+        uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
+        VicpEnterService(Vic, Block, Control, Level, OwnerBefore, SummaryToClear);
+    } else {
+        VicpBump(&Block->Claimed, 1);
+        if (SummaryToClear != 0)
+            atomic_fetch_and_explicit(&Block->State, ~SummaryToClear, memory_order_seq_cst);
+    }
     if (New == 0)
         VicpRecheckLevel(Block, Level);
     VicpFillClaim(Vic, Block, Level, Slot, Claim);
     return true;
 }
 
-IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+/* VicClaim and VicTakeInterrupt: the same choice, from the same check word,
+ * so the same rules (level, gates, machine checks, ASTs) decide both. */
+static inline __attribute__((always_inline)) IRQ_STATUS VicpClaimHighest(VIC *Vic, uint32_t Cpu, bool EnterService,
+                                                                         VIC_CLAIM *Claim)
 {
     if (Vic == NULL || Claim == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
@@ -244,11 +263,73 @@ IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
         uint32_t Levels = Deliverable & ~1u;
         uint32_t Top = Levels != 0 ? VicpHighestBit(Levels) : 0;
         /* At the AST level a pending source goes first. */
-        if ((Deliverable & 1u) != 0 && Top < Vic->AstLevel) {
-            VicpClaimAst(Vic, Block, State & VICP_OWNER_BITS, Claim);
+        if (__builtin_expect((Deliverable & 1u) != 0 && Top < Vic->AstLevel, 0)) {
+            VicpClaimAst(Vic, Block, State & VICP_OWNER_BITS, EnterService, Claim);
             return IRQ_STATUS_SUCCESS;
         }
-        if (VicpClaimFromLevel(Vic, Cpu, Block, Top, State & VICP_OWNER_BITS, Claim))
+        if (VicpClaimFromLevel(Vic, Cpu, Block, Top, State & VICP_OWNER_BITS, EnterService, Claim))
             return IRQ_STATUS_SUCCESS;
     }
+}
+
+IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+{
+    return VicpClaimHighest(Vic, Cpu, true, Claim);
+}
+
+/* Every case of a take: ASTs, the IPI source, a stale summary bit, a
+ * compare-and-swap that lost to a raiser or a clearer. */
+__attribute__((noinline)) static IRQ_STATUS VicpTakeInterruptGeneral(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+{
+    return VicpClaimHighest(Vic, Cpu, false, Claim);
+}
+
+/* Nothing goes in service: the caller masks what it must itself (VicSetLevel,
+ * as Alpha PALcode raises PS<IPL> when it takes an interrupt). The common
+ * case is a straight line here: no AST eligible, a device-like source at the
+ * top level, no race. Two locked operations at most: the CAS of the pending
+ * word, and the AND of the summary bit when the take emptied the level
+ * (then the re-check of vicp.h's S protocol). Anything else is handed, before
+ * anything changed, to the general path, which decides again from the start. */
+IRQ_STATUS VicTakeInterrupt(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+{
+    if (Vic == NULL || Claim == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (Cpu >= Vic->View.CpuCount)
+        return IRQ_STATUS_INVALID_CPU;
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    uint64_t State = atomic_load_explicit(&Block->State, memory_order_acquire);
+    uint32_t Deliverable = (uint32_t)State & (uint32_t)(State >> 32);
+    if (Deliverable == 0)
+        return IRQ_STATUS_NOTHING_PENDING;
+    if (__builtin_expect((Deliverable & 1u) != 0, 0))
+        return VicpTakeInterruptGeneral(Vic, Cpu, Claim); /* an AST is eligible */
+    uint32_t Level = VicpHighestBit(Deliverable);
+    _Atomic uint64_t *Pending = &Block->Pending[Level];
+    uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
+    uint32_t Bits = (uint32_t)(Old & VICP_SLOT_BITS);
+    if (__builtin_expect(Bits == 0, 0))
+        return VicpTakeInterruptGeneral(Vic, Cpu, Claim); /* a stale summary bit */
+    uint32_t Slot = VicpHighestBit(Bits);
+    if (__builtin_expect(VicpSlotKey(Level, Slot) == Vic->IpiSlotKey, 0))
+        return VicpTakeInterruptGeneral(Vic, Cpu, Claim); /* it carries messages */
+    uint64_t New = (Old & ~((uint64_t)1 << Slot)) & VICP_SLOT_BITS; /* harvest the raise count */
+    if (__builtin_expect(!atomic_compare_exchange_strong_explicit(Pending, &Old, New, memory_order_seq_cst,
+                                                                  memory_order_seq_cst),
+                         0))
+        return VicpTakeInterruptGeneral(Vic, Cpu, Claim); /* the word moved under us */
+    /* The locked operations first, then the plain stores and the look-ups
+     * (a locked operation waits for every earlier load and store). */
+    if (New == 0) {
+        atomic_fetch_and_explicit(&Block->State, ~((uint64_t)1 << Level), memory_order_seq_cst);
+        VicpRecheckLevel(Block, Level);
+    }
+    VicpBump(&Block->RaisedByOwner, Old >> 32);
+    VicpBump(&Block->Claimed, 1);
+    Claim->Source = Vic->SourceOfSlot[Level][Slot];
+    Claim->Level = Level;
+    Claim->Kind = (VIC_SOURCE_KIND)Vic->KindOfSlot[Level][Slot];
+    Claim->AstMode = 0;
+    Claim->IpiMessages = 0;
+    return IRQ_STATUS_SUCCESS;
 }

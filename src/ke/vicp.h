@@ -93,14 +93,19 @@ static inline uint32_t VicpInService(uint64_t Control)
     return (uint32_t)Control;
 }
 
-/* FixedCpu mirrors the source's route while it is FIXED_CPU (vic_route.c),
- * so that a raise decides with one load instead of a latch read. */
+/* Fixed mirrors the source's route while it is FIXED_CPU (vic_route.c), so
+ * that a raise decides with one load instead of a latch read, and finds the
+ * word it raises in without multiplying by the CPU stride: the target CPU
+ * in the low half, the byte offset of the target's pending word for this
+ * source's level (from VIC.CpuBlocks) in the high half; one 64-bit word, so
+ * a raiser sees one whole mirror. VICP_NOT_FIXED in the low half: ask the
+ * router. */
 #define VICP_NOT_FIXED 0xFFFFFFFFu
 typedef struct _VICP_SOURCE {
     uint8_t Level; /* 0: a hole */
     uint8_t Slot;
     uint8_t Kind;
-    _Atomic uint32_t FixedCpu; /* the route's target while FIXED_CPU, else VICP_NOT_FIXED */
+    _Atomic uint64_t Fixed;
 } VICP_SOURCE;
 
 typedef struct _VICP_CPU {
@@ -127,10 +132,12 @@ struct _VIC {
     uint32_t CpuWords;           /* words of a CPU set that can name one of our CPUs */
     uint32_t AstLevel;
     uint32_t IpiSource;          /* VICP_NONE: no IPIs */
+    uint32_t IpiSlotKey;         /* the IPI source's VicpSlotKey; VICP_NONE: no IPIs */
     uint32_t ValidLevels;        /* bits 1 .. LevelCount-1 */
     uint32_t MachineCheckLevels; /* levels that override every gate and mask */
     uint16_t SoftwareSource[VIC_MAX_LEVELS];
     uint16_t SourceOfSlot[VIC_MAX_LEVELS][VIC_MAX_SOURCES_PER_LEVEL];
+    uint8_t KindOfSlot[VIC_MAX_LEVELS][VIC_MAX_SOURCES_PER_LEVEL]; /* a take fills its claim without a second look-up */
     PVIC_WAKE_ROUTINE Wake;
     void *WakeContext;
     bool WakeOnPending;
@@ -139,9 +146,16 @@ struct _VIC {
     unsigned char *Routes;
     size_t RouteStride;
     IR_ROUTING_INPUTS RoutingInputs;
-    IR_LOCK RouteLock; /* VicSetRoute: keeps a route and its FixedCpu mirror in step */
+    IR_LOCK RouteLock; /* VicSetRoute: keeps a route and its Fixed mirror in step */
     _Alignas(VICP_LINE) _Atomic uint64_t Online[IR_CPU_SET_WORDS];
 };
+
+/* Level and slot in one number (below VICP_NONE), so that a take can tell
+ * the IPI source by arithmetic, before it has looked the source up. */
+static inline uint32_t VicpSlotKey(uint32_t Level, uint32_t Slot)
+{
+    return Level * VIC_MAX_SOURCES_PER_LEVEL + Slot;
+}
 
 static inline VICP_CPU *VicpCpu(const VIC *Vic, uint32_t Cpu)
 {
@@ -177,9 +191,11 @@ static inline uint32_t VicpPopulation(uint64_t Word)
     return (uint32_t)((Word * 0x0101010101010101ull) >> 56);
 }
 
+/* Bits != 0. Written as clz ^ 31 (equal to 31 - clz here) so that x86
+ * compilers emit a bare BSR. */
 static inline uint32_t VicpHighestBit(uint32_t Bits)
 {
-    return 31u - (uint32_t)__builtin_clz(Bits);
+    return (uint32_t)__builtin_clz(Bits) ^ 31u;
 }
 
 static inline uint32_t VicpHighestBitOrZero(uint32_t Bits)
@@ -222,6 +238,19 @@ static inline uint64_t VicpOwnerBits(const VIC *Vic, uint64_t Control)
     return Bits;
 }
 
+/* Publishes the owner's new state and brings the owner bits of the check
+ * word in line with it. Only the owner writes the owner bits, so the value
+ * it loads is theirs now; the XOR leaves the summary bits raisers OR in alone. */
+static inline __attribute__((always_inline)) void VicpOwnerUpdate(const VIC *Vic, VICP_CPU *Cpu,
+                                                                   uint64_t NewControl)
+{
+    atomic_store_explicit(&Cpu->Control, NewControl, memory_order_relaxed);
+    uint64_t Current = atomic_load_explicit(&Cpu->State, memory_order_relaxed) & VICP_OWNER_BITS;
+    uint64_t Wanted = VicpOwnerBits(Vic, NewControl);
+    if (Current != Wanted)
+        atomic_fetch_xor_explicit(&Cpu->State, Current ^ Wanted, memory_order_seq_cst);
+}
+
 /* vic_pending.c: the wake-up decision, when a wake routine is set. */
 void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit);
 
@@ -229,12 +258,11 @@ void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit
  * sets the pending bit and counts the raise; the summary bit is ORed in when
  * the level had nothing pending. Source and Cpu are valid (online or not:
  * callers check). Inline: every raise path is this plus its checks. */
-static inline void VicpRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu)
+static inline __attribute__((always_inline)) void VicpRaiseAt(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                               _Atomic uint64_t *Pending, uint32_t Level,
+                                                               uint32_t Slot)
 {
-    const VICP_SOURCE *Entry = &Vic->Sources[Source];
-    VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    _Atomic uint64_t *Pending = &Block->Pending[Entry->Level];
-    uint64_t Bit = (uint64_t)1 << Entry->Slot;
+    uint64_t Bit = (uint64_t)1 << Slot;
     uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
     do {
         if ((Old & Bit) != 0) {
@@ -246,13 +274,32 @@ static inline void VicpRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu)
                                                     memory_order_seq_cst, memory_order_seq_cst));
     if ((Old & VICP_SLOT_BITS) != 0)
         return; /* the level was pending already: its summary bit is set (or being re-set) */
-    uint64_t SummaryBit = (uint64_t)1 << Entry->Level;
+    uint64_t SummaryBit = (uint64_t)1 << Level;
     if (Vic->Wake == NULL) {
         /* The old value unused: one LOCK OR on x86 rather than a CAS loop. */
         atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst);
         return;
     }
     VicpWake(Vic, Cpu, atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst), SummaryBit);
+}
+
+static inline void VicpRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu)
+{
+    const VICP_SOURCE *Entry = &Vic->Sources[Source];
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    VicpRaiseAt(Vic, Cpu, Block, &Block->Pending[Entry->Level], Entry->Level, Entry->Slot);
+}
+
+/* The byte offset of a CPU's pending word for Level from VIC.CpuBlocks. */
+static inline size_t VicpPendingOffset(const VIC *Vic, uint32_t Cpu, uint32_t Level)
+{
+    return (size_t)Cpu * Vic->View.CpuStride + offsetof(VICP_CPU, Pending) + (size_t)Level * sizeof(uint64_t);
+}
+
+/* The Fixed mirror of a FIXED_CPU route to Cpu (Cpu valid, Level a source's). */
+static inline uint64_t VicpFixedMirror(const VIC *Vic, uint32_t Cpu, uint32_t Level)
+{
+    return (uint64_t)Cpu | ((uint64_t)VicpPendingOffset(Vic, Cpu, Level) << 32);
 }
 
 /* vic_pending.c: a level's pending bits were left all clear by an emptier. */
