@@ -1,6 +1,352 @@
-/* STUB: the device layer (kernel/device.h) is being written. */
+/*
+ * The kernel's devices (device.h): a registry of the five drivers, their
+ * connection through the library's device templates (IoConnectDevice), the
+ * one ISR they share, live re-routing, and COM1's input ring.
+ *
+ * Every connection a routing allows to move is made movable
+ * (IoTargetRoutable over the routing's CPU set), so KiDeviceRoute moves it
+ * with IoSetInterruptTarget / IoSetInterruptPolicy: one destination write,
+ * never a mask, which an edge line needs (82093AA 3.2.4: an edge that
+ * arrives while masked is lost).
+ */
+#include <irqroute/hl.h>
+#include <irqroute/io.h>
+#include <irqroute/ke.h>
+#include <irqroute/platform.h>
+
 #include "device.h"
+#include "driver.h"
+
+static KI_DEVICE KiDevices[KiDeviceCount] = {
+    [KiDevicePit] = {.Name = "pit", .Id = KiDevicePit, .Driver = &KiPitDriver},
+    [KiDeviceRtc] = {.Name = "rtc", .Id = KiDeviceRtc, .Driver = &KiRtcDriver},
+    [KiDeviceCom1] = {.Name = "com1", .Id = KiDeviceCom1, .Driver = &KiCom1Driver},
+    [KiDeviceKeyboard] = {.Name = "kbd", .Id = KiDeviceKeyboard, .Driver = &KiKeyboardDriver},
+    [KiDeviceEdu] = {.Name = "edu", .Id = KiDeviceEdu, .Driver = &KiEduDriver},
+};
+
+/* ---- Registry ----------------------------------------------------------------------- */
 
 void KiInitializeDevices(void)
 {
+    for (uint32_t Id = 0; Id < KiDeviceCount; Id++) {
+        KI_DEVICE *Device = &KiDevices[Id];
+        Device->Present = Device->Driver->Probe(Device);
+        KiPrint("device: %s %s\n", Device->Name, Device->Present ? "present" : "absent");
+    }
+}
+
+KI_DEVICE *KiDeviceGet(KI_DEVICE_ID Id)
+{
+    return (unsigned)Id < KiDeviceCount ? &KiDevices[Id] : NULL;
+}
+
+static bool KipNamesEqual(const char *A, const char *B)
+{
+    while (*A != 0 && *A == *B) {
+        A++;
+        B++;
+    }
+    return *A == *B;
+}
+
+KI_DEVICE *KiDeviceByName(const char *Name)
+{
+    for (uint32_t Id = 0; Name != NULL && Id < KiDeviceCount; Id++) {
+        if (KipNamesEqual(KiDevices[Id].Name, Name))
+            return &KiDevices[Id];
+    }
+    return NULL;
+}
+
+/* ---- The ISR ------------------------------------------------------------------------ */
+
+/* The LAPIC id is read from the LAPIC itself, so a test learns which CPU
+ * really took the interrupt, not what a table says. The count comes last
+ * (release): whoever sees it also sees LastApicId and the observer's work. */
+static bool KipDeviceIsr(KINTERRUPT *Interrupt, void *Context)
+{
+    (void)Interrupt;
+    KI_DEVICE *Device = Context;
+    if (!Device->Driver->Acknowledge(Device))
+        return false;
+    uint32_t Cpu = PlatCurrentCpu();
+    Device->LastApicId = HlLapicReadId();
+    if (Device->Observer != NULL)
+        Device->Observer(Device, Cpu, Device->ObserverContext);
+    if (Cpu < KI_MAX_CPUS)
+        __atomic_add_fetch(&Device->Count[Cpu], 1, __ATOMIC_RELEASE);
+    return true;
+}
+
+/* ---- Connecting --------------------------------------------------------------------- */
+
+static void KipOnlineCpus(IR_CPU_SET *Set)
+{
+    IrCpuSetZero(Set);
+    for (uint32_t Cpu = 0; Cpu < KeQueryProcessorCount(); Cpu++) {
+        if (KeIsProcessorOnline(Cpu))
+            IrCpuSetAdd(Set, Cpu);
+    }
+}
+
+/* The routing's CPU set: its mask, or every online CPU when it is empty. */
+static void KipRoutingSet(const KI_DEVICE_ROUTING *Routing, IR_CPU_SET *Set)
+{
+    if (IrCpuSetIsEmpty(&Routing->Mask))
+        KipOnlineCpus(Set);
+    else
+        IrCpuSetCopy(Set, &Routing->Mask);
+}
+
+static IRQ_STATUS KipConnect(KI_DEVICE *Device, const KI_DEVICE_ROUTING *Routing)
+{
+    IO_DEVICE_TEMPLATE Template = {.Name = Device->Name};
+    Device->Driver->DescribeInterrupts(Device, &Template);
+    KipRoutingSet(Routing, &Device->ConnectedSet);
+    Template.Routing = Routing->Routing;
+    Template.Cpu = Routing->Cpu;
+    /* A fixed routing with a set is movable over the set; NotMovable asks for
+     * a plain IoTargetCpu connection (HlPicAllocateSystemInterrupt to Cpu). */
+    bool Plain = Routing->Routing == IoDeviceFixed && Routing->NotMovable;
+    Template.Mask = Plain ? NULL : &Device->ConnectedSet;
+    IRQ_STATUS Status = IoConnectDevice(&Template, KipDeviceIsr, Device, &Device->Connection);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    Device->Connected = true;
+    Device->Shared = Template.Share;
+    Device->Routing = *Routing;
+    if (Device->Driver->Connected != NULL) {
+        Status = Device->Driver->Connected(Device);
+        if (Status != IRQ_STATUS_SUCCESS) {
+            (void)IoDisconnectDevice(&Device->Connection);
+            Device->Connected = false;
+        }
+    }
+    return Status;
+}
+
+IRQ_STATUS KiDeviceConnect(KI_DEVICE *Device, const KI_DEVICE_ROUTING *Routing)
+{
+    static const KI_DEVICE_ROUTING Default = {.Routing = IoDeviceFixed, .Cpu = 0};
+    if (Device == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (!Device->Present)
+        return IRQ_STATUS_NOT_SUPPORTED;
+    if (Device->Connected)
+        return IRQ_STATUS_ALREADY_CONNECTED;
+    return KipConnect(Device, Routing != NULL ? Routing : &Default);
+}
+
+IRQ_STATUS KiDeviceDisconnect(KI_DEVICE *Device)
+{
+    if (Device == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (!Device->Connected)
+        return IRQ_STATUS_NOT_CONNECTED;
+    (void)KiDeviceStop(Device);
+    if (Device->Driver->Disconnecting != NULL)
+        Device->Driver->Disconnecting(Device);
+    IRQ_STATUS Status = IoDisconnectDevice(&Device->Connection);
+    if (Status == IRQ_STATUS_SUCCESS)
+        Device->Connected = false;
+    return Status;
+}
+
+/* ---- Re-routing --------------------------------------------------------------------- */
+
+static bool KipIsMovingRouting(const KI_DEVICE_ROUTING *Routing)
+{
+    switch (Routing->Routing) {
+    case IoDeviceFixed:
+        return !Routing->NotMovable;
+    case IoDeviceRoundRobin:
+    case IoDeviceLowest:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Live when both the connection and the new routing are movable over the
+ * same set (a fixed target must lie in it). */
+static bool KipCanMoveLive(const KI_DEVICE *Device, const KI_DEVICE_ROUTING *Routing)
+{
+    if (!KipIsMovingRouting(&Device->Routing) || !KipIsMovingRouting(Routing))
+        return false;
+    IR_CPU_SET Wanted;
+    KipRoutingSet(Routing, &Wanted);
+    if (!IrCpuSetEqual(&Wanted, &Device->ConnectedSet))
+        return false;
+    return Routing->Routing != IoDeviceFixed || IrCpuSetContains(&Wanted, Routing->Cpu);
+}
+
+static IR_ROUTING_POLICY KipPolicyOf(IO_DEVICE_ROUTING Routing)
+{
+    if (Routing == IoDeviceRoundRobin)
+        return IrRoutingRoundRobin;
+    if (Routing == IoDeviceLowest)
+        return IrRoutingLowestPriority;
+    return IrRoutingFixedCpu;
+}
+
+static IRQ_STATUS KipMoveLive(KI_DEVICE *Device, const KI_DEVICE_ROUTING *Routing)
+{
+    IRQ_STATUS Status = IRQ_STATUS_SUCCESS;
+    for (uint32_t Index = 0; Index < Device->Connection.Count && Status == IRQ_STATUS_SUCCESS; Index++) {
+        KINTERRUPT *Interrupt = Device->Connection.Interrupts[Index];
+        Status = IoSetInterruptPolicy(Interrupt, KipPolicyOf(Routing->Routing));
+        if (Status == IRQ_STATUS_SUCCESS && Routing->Routing == IoDeviceFixed)
+            Status = IoSetInterruptTarget(Interrupt, Routing->Cpu);
+    }
+    if (Status == IRQ_STATUS_SUCCESS)
+        Device->Routing = *Routing;
+    return Status;
+}
+
+/* Disconnect and connect with the new routing; a started device is started
+ * again. When the new routing is refused, the old one is restored. */
+static IRQ_STATUS KipReconnect(KI_DEVICE *Device, const KI_DEVICE_ROUTING *Routing)
+{
+    KI_DEVICE_ROUTING Old = Device->Routing;
+    bool WasStarted = Device->Started;
+    uint32_t Hz = Device->Hz;
+    IRQ_STATUS Status = KiDeviceDisconnect(Device);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    Status = KipConnect(Device, Routing);
+    if (Status != IRQ_STATUS_SUCCESS && KipConnect(Device, &Old) != IRQ_STATUS_SUCCESS)
+        KiPrint("device: %s lost its connection (%s)\n", Device->Name, IrStatusName(Status));
+    if (Device->Connected && WasStarted)
+        (void)KiDeviceStart(Device, Hz);
+    return Status;
+}
+
+IRQ_STATUS KiDeviceRoute(KI_DEVICE *Device, const KI_DEVICE_ROUTING *Routing)
+{
+    if (Device == NULL || Routing == NULL || (unsigned)Routing->Routing >= IoDeviceRoutingCount)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (!Device->Connected)
+        return IRQ_STATUS_NOT_CONNECTED;
+    if (KipCanMoveLive(Device, Routing))
+        return KipMoveLive(Device, Routing);
+    return KipReconnect(Device, Routing);
+}
+
+/* ---- The device's own source -------------------------------------------------------- */
+
+IRQ_STATUS KiDeviceStart(KI_DEVICE *Device, uint32_t HzHint)
+{
+    if (Device == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (!Device->Present)
+        return IRQ_STATUS_NOT_SUPPORTED;
+    IRQ_STATUS Status = Device->Driver->Start(Device, HzHint);
+    if (Status == IRQ_STATUS_SUCCESS) {
+        Device->Started = true;
+        Device->Hz = HzHint;
+    }
+    return Status;
+}
+
+IRQ_STATUS KiDeviceStop(KI_DEVICE *Device)
+{
+    if (Device == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (!Device->Present)
+        return IRQ_STATUS_NOT_SUPPORTED;
+    Device->Started = false;
+    return Device->Driver->Stop(Device);
+}
+
+IRQ_STATUS KiDeviceRaise(KI_DEVICE *Device)
+{
+    if (Device == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (!Device->Present || Device->Driver->Raise == NULL)
+        return IRQ_STATUS_NOT_SUPPORTED;
+    IRQ_STATUS Status = Device->Driver->Raise(Device);
+    if (Status == IRQ_STATUS_SUCCESS)
+        __atomic_add_fetch(&Device->Raised, 1, __ATOMIC_RELAXED);
+    return Status;
+}
+
+/* ---- Counts --------------------------------------------------------------------------- */
+
+uint64_t KiDeviceTotal(const KI_DEVICE *Device)
+{
+    uint64_t Total = 0;
+    for (uint32_t Cpu = 0; Cpu < KI_MAX_CPUS; Cpu++)
+        Total += __atomic_load_n(&Device->Count[Cpu], __ATOMIC_ACQUIRE);
+    return Total;
+}
+
+void KiDeviceResetCounts(KI_DEVICE *Device)
+{
+    for (uint32_t Cpu = 0; Cpu < KI_MAX_CPUS; Cpu++)
+        __atomic_store_n(&Device->Count[Cpu], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&Device->Raised, 0, __ATOMIC_RELAXED);
+}
+
+bool KiDeviceWaitTotal(const KI_DEVICE *Device, uint64_t Total, uint32_t TimeoutMs)
+{
+    for (uint32_t Waited = 0; Waited <= TimeoutMs * 10u; Waited++) {
+        if (KiDeviceTotal(Device) >= Total)
+            return true;
+        KiStallMicroseconds(100);
+    }
+    return KiDeviceTotal(Device) >= Total;
+}
+
+bool KiDeviceDescribe(const KI_DEVICE *Device, char *Buffer, uint32_t Size)
+{
+    if (Device == NULL || !Device->Connected || Device->Connection.Count == 0)
+        return false;
+    const KINTERRUPT *Interrupt = Device->Connection.Interrupts[0];
+    uint32_t Gsi;
+    if (IoQueryInterruptLine(Interrupt, &Gsi) == IRQ_STATUS_SUCCESS)
+        KiFormatString(Buffer, Size, "GSI %u", Gsi);
+    else
+        KiFormatString(Buffer, Size, "MSI");
+    return true;
+}
+
+/* ---- COM1's input ring ------------------------------------------------------------------ */
+
+/* One producer (COM1's ISR, under its object's lock) and one consumer (the
+ * console loop): the producer publishes Head with release after the byte,
+ * the consumer Tail after reading it. A full ring drops the byte. */
+#define KI_INPUT_RING_SIZE 256u
+static char KipInput[KI_INPUT_RING_SIZE];
+static uint32_t KipInputHead, KipInputTail;
+
+void KiDevicePutInput(char Character)
+{
+    uint32_t Head = __atomic_load_n(&KipInputHead, __ATOMIC_RELAXED);
+    if (Head - __atomic_load_n(&KipInputTail, __ATOMIC_ACQUIRE) >= KI_INPUT_RING_SIZE)
+        return;
+    KipInput[Head % KI_INPUT_RING_SIZE] = Character;
+    __atomic_store_n(&KipInputHead, Head + 1, __ATOMIC_RELEASE);
+}
+
+bool KiDeviceReadInput(char *Character)
+{
+    uint32_t Tail = __atomic_load_n(&KipInputTail, __ATOMIC_RELAXED);
+    if (Tail != __atomic_load_n(&KipInputHead, __ATOMIC_ACQUIRE)) {
+        *Character = KipInput[Tail % KI_INPUT_RING_SIZE];
+        __atomic_store_n(&KipInputTail, Tail + 1, __ATOMIC_RELEASE);
+        return true;
+    }
+    /* Not connected (or its interrupts not yet on): the UART is polled. */
+    return !KiDevices[KiDeviceCom1].Connected && KiSerialTryGetChar(Character);
+}
+
+bool KiPollPort(uint16_t Port, uint8_t Mask, uint8_t Value, uint32_t TimeoutUs)
+{
+    for (uint32_t Waited = 0; Waited < TimeoutUs; Waited += 10) {
+        if ((KiInByte(Port) & Mask) == Value)
+            return true;
+        KiStallMicroseconds(10);
+    }
+    return (KiInByte(Port) & Mask) == Value;
 }

@@ -35,15 +35,20 @@ typedef struct _KI_DEVICE_ROUTING {
     IO_DEVICE_ROUTING Routing; /* IoDeviceFixed, IoDeviceRoundRobin, IoDeviceLowest, IoDeviceBroadcast, IoDeviceAffinity */
     uint32_t Cpu;              /* IoDeviceFixed; IR_CPU_NONE with a Mask: least loaded of the mask */
     IR_CPU_SET Mask;           /* empty: every online CPU */
+    bool NotMovable;           /* IoDeviceFixed only: a plain IoTargetCpu connection (not movable) */
 } KI_DEVICE_ROUTING;
 
 struct _KI_DEVICE {
     const char *Name;        /* "pit", "rtc", "com1", "kbd", "edu" */
     KI_DEVICE_ID Id;
+    const struct _KI_DRIVER *Driver;
     bool Present;            /* found by KiInitializeDevices (edu: on the PCI bus; others: always) */
     bool Connected;
     bool Shared;             /* connected with the share flag (level lines shared with another ISR) */
     KI_DEVICE_ROUTING Routing;   /* as connected, or as last re-routed */
+    IR_CPU_SET ConnectedSet;     /* the CPU set the connection may move over */
+    bool Started;                /* KiDeviceStart'ed (re-started after a reconnect) */
+    uint32_t Hz;                 /* the rate it was started with */
     IO_DEVICE_CONNECTION Connection;
     /* ISR runs per CPU index (this device's ISR claimed the interrupt). */
     volatile uint64_t Count[KI_MAX_CPUS];
@@ -100,6 +105,10 @@ bool KiDeviceWaitTotal(const KI_DEVICE *Device, uint64_t Total, uint32_t Timeout
 /* The GSI of a line device or the MSI address/data of edu, and the vector, for
  * display ("GSI 8", "MSI"); false when not connected. */
 bool KiDeviceDescribe(const KI_DEVICE *Device, char *Buffer, uint32_t Size);
+
+/* edu: the next KiDeviceConnect uses PCI INTA# (a shared, level-triggered
+ * line) instead of MSI (false, the default). */
+void KiEduUseLegacyInterrupt(bool Legacy);
 
 /* The console's input: bytes COM1's receive ISR took from the UART (a ring
  * the ISR fills), or, while COM1 is not connected, a byte polled from the

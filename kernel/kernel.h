@@ -73,6 +73,25 @@ static inline void KiOutLong(uint16_t Port, uint32_t Value)
     __asm__ volatile("outl %0, %1" : : "a"(Value), "Nd"(Port));
 }
 
+static inline uint32_t KiInLong(uint16_t Port)
+{
+    uint32_t Value;
+    __asm__ volatile("inl %1, %0" : "=a"(Value) : "Nd"(Port));
+    return Value;
+}
+
+static inline void KiOutWord(uint16_t Port, uint16_t Value)
+{
+    __asm__ volatile("outw %0, %1" : : "a"(Value), "Nd"(Port));
+}
+
+static inline uint16_t KiInWord(uint16_t Port)
+{
+    uint16_t Value;
+    __asm__ volatile("inw %1, %0" : "=a"(Value) : "Nd"(Port));
+    return Value;
+}
+
 static inline uint64_t KiReadTsc(void)
 {
     uint32_t Low, High;

@@ -1,0 +1,48 @@
+/*
+ * What device.c asks of each driver (drv_*.c). The device layer owns the
+ * connection (template, IoConnectDevice, the common ISR, the counts); a
+ * driver knows its hardware: how its interrupts are wired, how to make them
+ * come and go, and how to acknowledge one.
+ */
+#ifndef KERNEL_DRIVER_H
+#define KERNEL_DRIVER_H
+
+#include "device.h"
+#include "pci.h"
+
+typedef struct _KI_DRIVER {
+    /* Finds the hardware and leaves it quiet; false: absent. */
+    bool (*Probe)(KI_DEVICE *Device);
+    /* The wiring part of the template: Kind, Bus, Lines, Count, Trigger,
+     * Polarity, Share, UpdateMessage (the routing part is device.c's). */
+    void (*DescribeInterrupts)(KI_DEVICE *Device, IO_DEVICE_TEMPLATE *Template);
+    /* After IoConnectDevice succeeded (edu: writes the MSI message); NULL: none. */
+    IRQ_STATUS (*Connected)(KI_DEVICE *Device);
+    /* Before IoDisconnectDevice, after Stop (edu: MSI off); NULL: none. */
+    void (*Disconnecting)(KI_DEVICE *Device);
+    IRQ_STATUS (*Start)(KI_DEVICE *Device, uint32_t HzHint);
+    IRQ_STATUS (*Stop)(KI_DEVICE *Device);
+    /* One interrupt now; NULL: NOT_SUPPORTED. */
+    IRQ_STATUS (*Raise)(KI_DEVICE *Device);
+    /* The ISR's hardware part: acknowledges the device's interrupt and says
+     * whether the device had one (a shared level line asks every sharer). */
+    bool (*Acknowledge)(KI_DEVICE *Device);
+} KI_DRIVER;
+
+extern const KI_DRIVER KiPitDriver;
+extern const KI_DRIVER KiRtcDriver;
+extern const KI_DRIVER KiCom1Driver;
+extern const KI_DRIVER KiKeyboardDriver;
+extern const KI_DRIVER KiEduDriver;
+
+/* edu's PCI function (false before a successful probe). */
+bool KiEduPciFunction(KI_PCI_FUNCTION *Function);
+
+/* COM1's receive ring (device.c): the ISR puts, the console takes. */
+void KiDevicePutInput(char Character);
+
+/* Polls Condition until it holds or TimeoutUs passes (drivers waiting on a
+ * status bit); returns its last value. */
+bool KiPollPort(uint16_t Port, uint8_t Mask, uint8_t Value, uint32_t TimeoutUs);
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * COM1 (16550 UART at 0x3F8) interrupts: ISA IRQ4, edge. Receive interrupts
+ * feed the console's input ring; a transmit-holding-register-empty
+ * interrupt, enabled for one shot, is the interrupt the kernel can cause
+ * itself (shared/qemu-notes.md). Output stays polled (serial.c).
+ *
+ * PC16550D datasheet, tables 2-4: IER (base+1) bit 0 received data
+ * available, bit 1 THR empty; IIR (base+2) bit 0 is 0 while an interrupt is
+ * pending, bits 3:1 its source (011 line status, 010 data, 110 character
+ * time-out, 001 THR empty, 000 modem status); reading IIR clears a THR-empty
+ * interrupt, reading RBR a data interrupt, LSR a line-status one, MSR a
+ * modem one. MCR OUT2 (set by serial.c) gates the IRQ line on a PC.
+ */
+#include "driver.h"
+#include "irlock.h"
+
+#define COM1_BASE 0x3F8
+#define UART_RBR (COM1_BASE + 0)
+#define UART_IER (COM1_BASE + 1)
+#define UART_IIR (COM1_BASE + 2)
+#define UART_LSR (COM1_BASE + 5)
+#define UART_MSR (COM1_BASE + 6)
+#define IER_RECEIVED_DATA 0x01
+#define IER_THR_EMPTY 0x02
+#define IIR_NONE_PENDING 0x01
+#define IIR_SOURCE_MASK 0x0E
+#define IIR_LINE_STATUS 0x06
+#define IIR_RECEIVED_DATA 0x04
+#define IIR_CHARACTER_TIMEOUT 0x0C
+#define IIR_THR_EMPTY 0x02
+#define LSR_DATA_READY 0x01
+#define COM1_ISA_IRQ 4u
+/* More sources than the UART has, so a stuck IIR cannot hold the ISR. */
+#define COM1_MAX_SOURCES_PER_INTERRUPT 16u
+
+/* IER is changed by Start/Stop/Raise on any CPU and by the ISR. */
+static IR_LOCK KipCom1Lock = IR_LOCK_INIT;
+
+static void KipCom1UpdateIerLocked(uint8_t Clear, uint8_t Set)
+{
+    uint8_t Ier = KiInByte(UART_IER);
+    KiOutByte(UART_IER, (uint8_t)((Ier & ~Clear) | Set));
+}
+
+static void KipCom1UpdateIer(uint8_t Clear, uint8_t Set)
+{
+    bool WasEnabled = IrLockAcquireIrqSave(&KipCom1Lock);
+    KipCom1UpdateIerLocked(Clear, Set);
+    IrLockReleaseIrqRestore(&KipCom1Lock, WasEnabled);
+}
+
+static IRQ_STATUS KipCom1Stop(KI_DEVICE *Device)
+{
+    (void)Device;
+    KipCom1UpdateIer(0xFF, 0);
+    return IRQ_STATUS_SUCCESS;
+}
+
+static bool KipCom1Probe(KI_DEVICE *Device)
+{
+    return KipCom1Stop(Device) == IRQ_STATUS_SUCCESS;
+}
+
+static void KipCom1Describe(KI_DEVICE *Device, IO_DEVICE_TEMPLATE *Template)
+{
+    (void)Device;
+    Template->Kind = IoDeviceLines;
+    Template->Bus = HlBusIsa;
+    Template->Lines[0] = COM1_ISA_IRQ;
+    Template->Count = 1;
+}
+
+static IRQ_STATUS KipCom1Start(KI_DEVICE *Device, uint32_t HzHint)
+{
+    (void)Device;
+    (void)HzHint;
+    KipCom1UpdateIer(0, IER_RECEIVED_DATA);
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* THR is empty whenever the console is idle, so enabling its interrupt
+ * raises one at once; the ISR switches it off again. */
+static IRQ_STATUS KipCom1Raise(KI_DEVICE *Device)
+{
+    (void)Device;
+    KipCom1UpdateIer(0, IER_THR_EMPTY);
+    return IRQ_STATUS_SUCCESS;
+}
+
+static void KipCom1Receive(void)
+{
+    while ((KiInByte(UART_LSR) & LSR_DATA_READY) != 0)
+        KiDevicePutInput((char)KiInByte(UART_RBR));
+}
+
+static bool KipCom1Acknowledge(KI_DEVICE *Device)
+{
+    (void)Device;
+    bool Any = false;
+    IrLockAcquire(&KipCom1Lock); /* interrupts are off in an ISR */
+    for (uint32_t Round = 0; Round < COM1_MAX_SOURCES_PER_INTERRUPT; Round++) {
+        uint8_t Iir = KiInByte(UART_IIR);
+        if ((Iir & IIR_NONE_PENDING) != 0)
+            break;
+        Any = true;
+        switch (Iir & IIR_SOURCE_MASK) {
+        case IIR_LINE_STATUS:
+            (void)KiInByte(UART_LSR);
+            break;
+        case IIR_RECEIVED_DATA:
+        case IIR_CHARACTER_TIMEOUT:
+            KipCom1Receive();
+            break;
+        case IIR_THR_EMPTY: /* cleared by the IIR read; one shot only */
+            KipCom1UpdateIerLocked(IER_THR_EMPTY, 0);
+            break;
+        default:
+            (void)KiInByte(UART_MSR);
+            break;
+        }
+    }
+    IrLockRelease(&KipCom1Lock);
+    return Any;
+}
+
+const KI_DRIVER KiCom1Driver = {
+    .Probe = KipCom1Probe,
+    .DescribeInterrupts = KipCom1Describe,
+    .Start = KipCom1Start,
+    .Stop = KipCom1Stop,
+    .Raise = KipCom1Raise,
+    .Acknowledge = KipCom1Acknowledge,
+};
