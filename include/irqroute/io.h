@@ -142,8 +142,10 @@ IRQ_STATUS IoQueryInterruptLine(const KINTERRUPT *InterruptObject, uint32_t *Gsi
  * router's vocabulary (router.h, IR_ROUTING_POLICY), of which Io maps three
  * onto the I/O APIC and MSI by re-targeting (see router.h, "x86 mapping"):
  *   IrRoutingFixedCpu       stay where IoSetInterruptTarget put it (the default);
- *   IrRoutingRoundRobin     the next online CPU of the set: after k*n interrupts
- *                           each of n CPUs got k;
+ *   IrRoutingRoundRobin     the next online CPU of the set: after k*n interrupts,
+ *                           each raised after the previous dispatch completed,
+ *                           each of n CPUs got k (the move follows the ISR, so an
+ *                           interrupt raised during a dispatch goes where it was);
  *   IrRoutingLowestPriority the CPU of the set at the lowest IRQL
  *                           (KeQueryProcessorIrql; the CPU that just took the
  *                           interrupt counts at the IRQL it returns to); ties rotate.
