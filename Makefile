@@ -9,7 +9,7 @@ STRESS_SECONDS     ?= 60
 FUZZ_SECONDS       ?= 300
 FUZZ_SMOKE_SECONDS ?= 30
 
-.PHONY: all setup configure build test tsan asan bench run clean stress fuzz fuzz-smoke fuzz-build fuzz-coverage
+.PHONY: all setup configure build test tsan asan bench run run-sim clean stress fuzz fuzz-smoke fuzz-build fuzz-coverage
 
 all: build
 
@@ -64,8 +64,13 @@ bench: setup
 	@cmake --build $(BUILD)-release
 	@python3 bench/run.py $(BUILD)-release/bench --json $(BUILD)/bench/results.json
 
-# The demo: interrupts moving between CPUs as routing changes.
+# The demo: the reference kernel on QEMU (4 CPUs) with a live table of
+# interrupt counts per CPU and routing commands (type 'help'; quit or Ctrl-C).
 run: build
+	@bash scripts/run-demo $(BUILD)/kernel/kernel.elf
+
+# The same idea on the sim platform (host threads, no QEMU).
+run-sim: build
 	@$(BUILD)/tools/irqsim
 
 clean:
