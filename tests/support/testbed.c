@@ -1,6 +1,7 @@
 #include "testbed.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include <irqroute/platform.h>
 
@@ -157,4 +158,29 @@ bool TbCountingIsr(KINTERRUPT *Interrupt, void *Context)
     if (Record->Claim && Record->Deassert)
         SimSetGsi(Record->DeassertGsi, false);
     return Record->Claim;
+}
+
+VIC *TbCreateVic(const VIC_CONFIG *Config)
+{
+    size_t Size;
+    assert_int_equal(VicQueryStorageSize(Config, &Size), IRQ_STATUS_SUCCESS);
+    void *Storage = aligned_alloc(VIC_STORAGE_ALIGNMENT, Size);
+    assert_non_null(Storage);
+    VIC *Vic;
+    assert_int_equal(VicInitialize(Storage, Size, Config, &Vic), IRQ_STATUS_SUCCESS);
+    assert_ptr_equal(Vic, Storage);
+    return Vic;
+}
+
+VIC *TbCreateAlphaVic(uint32_t CpuCount)
+{
+    VIC_CONFIG Config;
+    VicAlphaConfig(&Config, CpuCount);
+    return TbCreateVic(&Config);
+}
+
+int TbFreeState(void **State)
+{
+    free(*State);
+    return 0;
 }

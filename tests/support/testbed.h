@@ -18,6 +18,7 @@
 #include <irqroute/hl.h>
 #include <irqroute/io.h>
 #include <irqroute/ke.h>
+#include <irqroute/vic.h>
 
 #include "sim.h"
 #include "simboot.h"
@@ -41,6 +42,12 @@ int TbTeardown(void **State);
 void TbStartHardwareLayer(const SIM_CONFIG *Config);
 void TbStartHardwareCpus(uint32_t CpuCount, uint32_t SkipLapic);
 int TbTeardownHardwareLayer(void **State);
+/* A Vic in heap storage, initialised from Config (or the Alpha defaults for
+ * CpuCount CPUs). The Vic sits at the start of its storage, so free(Vic)
+ * releases it; TbFreeState is a cmocka teardown doing free(*State). */
+VIC *TbCreateVic(const VIC_CONFIG *Config);
+VIC *TbCreateAlphaVic(uint32_t CpuCount);
+int TbFreeState(void **State);
 /* A line- or message-based target: one CPU. */
 IO_INTERRUPT_TARGET TbTargetCpu(uint32_t Cpu);
 /* Services Cpu's pending interrupts from the test thread, then re-attaches

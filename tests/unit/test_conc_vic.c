@@ -32,6 +32,8 @@
 #include <irqroute/router.h>
 #include <irqroute/vic.h>
 
+#include "testbed.h"
+
 #define CPUS 4u
 #define RAISERS 2u
 #define RAISE_CALLS 1000000u
@@ -55,17 +57,6 @@ static uint32_t NextRandom(uint32_t *Seed)
     return *Seed = X;
 }
 
-static VIC *CreateAlpha(uint32_t CpuCount)
-{
-    VIC_CONFIG Config;
-    VicAlphaConfig(&Config, CpuCount);
-    size_t Size;
-    assert_int_equal(VicQueryStorageSize(&Config, &Size), IRQ_STATUS_SUCCESS);
-    void *Storage = aligned_alloc(VIC_STORAGE_ALIGNMENT, Size);
-    VIC *New;
-    assert_int_equal(VicInitialize(Storage, Size, &Config, &New), IRQ_STATUS_SUCCESS);
-    return New;
-}
 
 /* ---- 1. Conservation ------------------------------------------------------------------ */
 
@@ -238,7 +229,7 @@ static void SetInitialRoutes(void)
 static void test_conservation_under_concurrency(void **State)
 {
     (void)State;
-    Vic = CreateAlpha(CPUS);
+    Vic = TbCreateAlphaVic(CPUS);
     SetInitialRoutes();
     atomic_store(&StopOwners, false);
     atomic_store(&StopClearers, false);
@@ -362,7 +353,7 @@ static void *IpiNoiseThread(void *Argument)
 static void test_ipi_messages_never_lost(void **State)
 {
     (void)State;
-    Vic = CreateAlpha(CPUS);
+    Vic = TbCreateAlphaVic(CPUS);
     atomic_store(&StopOwners, false);
     atomic_store(&StopIpiNoise, false);
     for (uint32_t Sender = 0; Sender < IPI_SENDERS; Sender++)

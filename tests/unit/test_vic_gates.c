@@ -17,6 +17,8 @@
 
 #include <irqroute/vic.h>
 
+#include "testbed.h"
+
 #define CPU 1u
 #define DEV20 VIC_ALPHA_DEVICE(20, 0)
 #define DEV21 VIC_ALPHA_DEVICE(21, 0)
@@ -26,23 +28,10 @@
 
 static int Setup(void **State)
 {
-    VIC_CONFIG Config;
-    VicAlphaConfig(&Config, 2);
-    size_t Size;
-    assert_int_equal(VicQueryStorageSize(&Config, &Size), IRQ_STATUS_SUCCESS);
-    void *Storage = aligned_alloc(VIC_STORAGE_ALIGNMENT, Size);
-    VIC *Vic;
-    assert_int_equal(VicInitialize(Storage, Size, &Config, &Vic), IRQ_STATUS_SUCCESS);
-    assert_ptr_equal(Vic, Storage);
-    *State = Vic;
+    *State = TbCreateAlphaVic(2);
     return 0;
 }
 
-static int Teardown(void **State)
-{
-    free(*State);
-    return 0;
-}
 
 static uint32_t ClaimSource(VIC *Vic)
 {
@@ -455,26 +444,26 @@ static void test_masked_interrupts_never_lost(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_level_must_be_above_current_level, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_every_level_masks_those_at_or_below, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_interrupts_disabled_holds_off, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_serialized_barrier_holds_off, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_pal_mode_holds_off, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_gates_combine, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_machine_check_overrides_pal_mode, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_machine_check_overrides_every_gate_and_level, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_ipi_respects_level, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_sirr_sets_sisr, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_software_interrupts_follow_level, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_software_interrupts_gated_like_devices, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_ast_each_mode_and_enable_combination, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_ast_gated_at_level_two, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_ast_respects_gates, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_ast_most_privileged_first, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_ast_waits_for_its_mode, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_ast_disabled_stays_requested, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_ast_after_sources_at_or_above_its_level, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_masked_interrupts_never_lost, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_level_must_be_above_current_level, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_every_level_masks_those_at_or_below, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_interrupts_disabled_holds_off, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_serialized_barrier_holds_off, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_pal_mode_holds_off, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_gates_combine, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_machine_check_overrides_pal_mode, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_machine_check_overrides_every_gate_and_level, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ipi_respects_level, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_sirr_sets_sisr, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_software_interrupts_follow_level, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_software_interrupts_gated_like_devices, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ast_each_mode_and_enable_combination, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ast_gated_at_level_two, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ast_respects_gates, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ast_most_privileged_first, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ast_waits_for_its_mode, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ast_disabled_stays_requested, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ast_after_sources_at_or_above_its_level, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_masked_interrupts_never_lost, Setup, TbFreeState),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -13,31 +13,17 @@
 
 #include <irqroute/vic.h>
 
+#include "testbed.h"
+
 #define CPUS 4u
 
-static VIC *CreateAlpha(uint32_t CpuCount)
-{
-    VIC_CONFIG Config;
-    VicAlphaConfig(&Config, CpuCount);
-    size_t Size;
-    assert_int_equal(VicQueryStorageSize(&Config, &Size), IRQ_STATUS_SUCCESS);
-    void *Storage = aligned_alloc(VIC_STORAGE_ALIGNMENT, Size);
-    VIC *Vic;
-    assert_int_equal(VicInitialize(Storage, Size, &Config, &Vic), IRQ_STATUS_SUCCESS);
-    return Vic;
-}
 
 static int Setup(void **State)
 {
-    *State = CreateAlpha(CPUS);
+    *State = TbCreateAlphaVic(CPUS);
     return 0;
 }
 
-static int Teardown(void **State)
-{
-    free(*State); /* the Vic lives at the start of its storage */
-    return 0;
-}
 
 static bool IpiPending(VIC *Vic, uint32_t Cpu)
 {
@@ -201,7 +187,7 @@ static void test_bad_targets_send_nothing(void **State)
 static void test_all_but_self_on_uniprocessor(void **State)
 {
     (void)State;
-    VIC *Vic = CreateAlpha(1);
+    VIC *Vic = TbCreateAlphaVic(1);
     VIC_IPI_TARGET Target = {.Kind = VicIpiTargetAllButSelf, .Cpu = 0};
     assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_SUCCESS);
     assert_false(VicIsDeliverable(Vic, 0));
@@ -226,14 +212,14 @@ static void test_no_ipi_source(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_ipi_to_one_cpu, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_ipi_to_set, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_ipi_to_all_includes_sender, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_ipi_to_all_but_self, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_ipi_all_skips_offline, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_messages_coalesce_never_lost, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_ipi_masked_by_level_stays_pending, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_bad_targets_send_nothing, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_ipi_to_one_cpu, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ipi_to_set, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ipi_to_all_includes_sender, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ipi_to_all_but_self, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ipi_all_skips_offline, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_messages_coalesce_never_lost, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ipi_masked_by_level_stays_pending, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_bad_targets_send_nothing, Setup, TbFreeState),
         cmocka_unit_test(test_all_but_self_on_uniprocessor),
         cmocka_unit_test(test_no_ipi_source),
     };

@@ -14,27 +14,17 @@
 
 #include <irqroute/vic.h>
 
+#include "testbed.h"
+
 #define CPUS 4u
 #define SOURCE VIC_ALPHA_DEVICE(21, 2)
 
 static int Setup(void **State)
 {
-    VIC_CONFIG Config;
-    VicAlphaConfig(&Config, CPUS);
-    size_t Size;
-    assert_int_equal(VicQueryStorageSize(&Config, &Size), IRQ_STATUS_SUCCESS);
-    void *Storage = aligned_alloc(VIC_STORAGE_ALIGNMENT, Size);
-    VIC *Vic;
-    assert_int_equal(VicInitialize(Storage, Size, &Config, &Vic), IRQ_STATUS_SUCCESS);
-    *State = Vic;
+    *State = TbCreateAlphaVic(CPUS);
     return 0;
 }
 
-static int Teardown(void **State)
-{
-    free(*State);
-    return 0;
-}
 
 static IRQ_STATUS Route(VIC *Vic, IR_ROUTING_POLICY Policy, uint32_t Target, const IR_CPU_SET *Mask)
 {
@@ -272,17 +262,17 @@ static void test_route_changes_while_live(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_default_route_is_cpu_zero, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_fixed_route, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_round_robin_exactly_fair, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_round_robin_skips_offline, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_lowest_follows_cpu_levels, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_lowest_ties_rotate, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_broadcast_raises_on_every_cpu_of_mask, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_affinity_least_loaded, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_refused_routes_leave_route_unchanged, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_raise_with_route_all_offline_refused, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_route_changes_while_live, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_default_route_is_cpu_zero, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_fixed_route, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_round_robin_exactly_fair, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_round_robin_skips_offline, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_lowest_follows_cpu_levels, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_lowest_ties_rotate, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_broadcast_raises_on_every_cpu_of_mask, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_affinity_least_loaded, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_refused_routes_leave_route_unchanged, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_raise_with_route_all_offline_refused, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_route_changes_while_live, Setup, TbFreeState),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

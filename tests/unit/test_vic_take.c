@@ -19,6 +19,8 @@
 
 #include <irqroute/vic.h>
 
+#include "testbed.h"
+
 #define CPU 1u
 #define DEV20 VIC_ALPHA_DEVICE(20, 0)
 #define DEV21 VIC_ALPHA_DEVICE(21, 0)
@@ -27,30 +29,13 @@
 #define MCHK VIC_ALPHA_MACHINE_CHECK
 #define ALL_MODES 0xFu
 
-static VIC *CreateAlpha(uint32_t CpuCount)
-{
-    VIC_CONFIG Config;
-    VicAlphaConfig(&Config, CpuCount);
-    size_t Size;
-    assert_int_equal(VicQueryStorageSize(&Config, &Size), IRQ_STATUS_SUCCESS);
-    void *Storage = aligned_alloc(VIC_STORAGE_ALIGNMENT, Size);
-    assert_non_null(Storage);
-    VIC *Vic;
-    assert_int_equal(VicInitialize(Storage, Size, &Config, &Vic), IRQ_STATUS_SUCCESS);
-    return Vic;
-}
 
 static int Setup(void **State)
 {
-    *State = CreateAlpha(2);
+    *State = TbCreateAlphaVic(2);
     return 0;
 }
 
-static int Teardown(void **State)
-{
-    free(*State);
-    return 0;
-}
 
 static VIC_CLAIM Take(VIC *Vic)
 {
@@ -441,7 +426,7 @@ static void ApplyStep(VIC *Vic, uint32_t Choice)
 static void test_take_matches_claim_then_end(void **State)
 {
     (void)State;
-    VIC *Taker = CreateAlpha(2), *Claimer = CreateAlpha(2);
+    VIC *Taker = TbCreateAlphaVic(2), *Claimer = TbCreateAlphaVic(2);
     uint32_t Seed = 0xC0FFEEu;
     uint64_t Taken = 0;
     for (uint32_t Step = 0; Step < 20000; Step++) {
@@ -478,19 +463,19 @@ static void test_take_matches_claim_then_end(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_take_clears_counts_and_puts_nothing_in_service, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_take_order_and_nothing_masked_after, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_take_then_set_level_masks_like_palcode, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_take_respects_levels_in_service, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_take_level_must_be_above_current_level, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_take_each_gate_holds_off, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_take_machine_check_overrides_every_gate_and_level, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_take_ipi_respects_level_and_brings_messages, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_take_software_interrupts_follow_level, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_take_ast_each_mode_and_enable_combination, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_take_ast_most_privileged_first_and_gated, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_take_source_at_ast_level_goes_first, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_take_bad_input_changes_nothing, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_take_clears_counts_and_puts_nothing_in_service, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_order_and_nothing_masked_after, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_then_set_level_masks_like_palcode, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_respects_levels_in_service, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_level_must_be_above_current_level, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_each_gate_holds_off, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_machine_check_overrides_every_gate_and_level, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_ipi_respects_level_and_brings_messages, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_software_interrupts_follow_level, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_ast_each_mode_and_enable_combination, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_ast_most_privileged_first_and_gated, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_source_at_ast_level_goes_first, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_bad_input_changes_nothing, Setup, TbFreeState),
         cmocka_unit_test(test_take_matches_claim_then_end),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
