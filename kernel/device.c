@@ -311,6 +311,14 @@ bool KiDeviceDescribe(const KI_DEVICE *Device, char *Buffer, uint32_t Size)
     return true;
 }
 
+void KiDescribeIsaLine(IO_DEVICE_TEMPLATE *Template, uint32_t IsaIrq)
+{
+    Template->Kind = IoDeviceLines;
+    Template->Bus = HlBusIsa;
+    Template->Lines[0] = IsaIrq;
+    Template->Count = 1;
+}
+
 /* ---- COM1's input ring ------------------------------------------------------------------ */
 
 /* One producer (COM1's ISR, under its object's lock) and one consumer (the

@@ -38,6 +38,10 @@ extern const KI_DRIVER KiEduDriver;
 /* edu's PCI function (false before a successful probe). */
 bool KiEduPciFunction(KI_PCI_FUNCTION *Function);
 
+/* The wiring of a device with one edge-triggered ISA line (the bus's
+ * defaults, and the MADT's overrides, decide trigger and polarity). */
+void KiDescribeIsaLine(IO_DEVICE_TEMPLATE *Template, uint32_t IsaIrq);
+
 /* COM1's receive ring (device.c): the ISR puts, the console takes. */
 void KiDevicePutInput(char Character);
 

@@ -64,10 +64,7 @@ static bool KipCom1Probe(KI_DEVICE *Device)
 static void KipCom1Describe(KI_DEVICE *Device, IO_DEVICE_TEMPLATE *Template)
 {
     (void)Device;
-    Template->Kind = IoDeviceLines;
-    Template->Bus = HlBusIsa;
-    Template->Lines[0] = COM1_ISA_IRQ;
-    Template->Count = 1;
+    KiDescribeIsaLine(Template, COM1_ISA_IRQ);
 }
 
 static IRQ_STATUS KipCom1Start(KI_DEVICE *Device, uint32_t HzHint)

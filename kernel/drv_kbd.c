@@ -88,10 +88,7 @@ static bool KipKbdProbe(KI_DEVICE *Device)
 static void KipKbdDescribe(KI_DEVICE *Device, IO_DEVICE_TEMPLATE *Template)
 {
     (void)Device;
-    Template->Kind = IoDeviceLines;
-    Template->Bus = HlBusIsa;
-    Template->Lines[0] = KBD_ISA_IRQ;
-    Template->Count = 1;
+    KiDescribeIsaLine(Template, KBD_ISA_IRQ);
 }
 
 static IRQ_STATUS KipKbdStart(KI_DEVICE *Device, uint32_t HzHint)

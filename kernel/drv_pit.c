@@ -48,10 +48,7 @@ static bool KipPitProbe(KI_DEVICE *Device)
 static void KipPitDescribe(KI_DEVICE *Device, IO_DEVICE_TEMPLATE *Template)
 {
     (void)Device;
-    Template->Kind = IoDeviceLines;
-    Template->Bus = HlBusIsa;
-    Template->Lines[0] = PIT_ISA_IRQ;
-    Template->Count = 1;
+    KiDescribeIsaLine(Template, PIT_ISA_IRQ);
 }
 
 static IRQ_STATUS KipPitStart(KI_DEVICE *Device, uint32_t HzHint)

@@ -78,10 +78,7 @@ static bool KipRtcProbe(KI_DEVICE *Device)
 static void KipRtcDescribe(KI_DEVICE *Device, IO_DEVICE_TEMPLATE *Template)
 {
     (void)Device;
-    Template->Kind = IoDeviceLines;
-    Template->Bus = HlBusIsa;
-    Template->Lines[0] = RTC_ISA_IRQ;
-    Template->Count = 1;
+    KiDescribeIsaLine(Template, RTC_ISA_IRQ);
 }
 
 static IRQ_STATUS KipRtcStart(KI_DEVICE *Device, uint32_t HzHint)
