@@ -63,13 +63,14 @@ static bool KipRunOnCpu(KI_DEVICE *Device, uint32_t Cpu, uint32_t Hz, char *Why,
             (void)KiDeviceWaitTotal(Device, Raise + 1u, KI_WAIT_MS);
         }
     }
-    KiStallMicroseconds(2000); /* a last interrupt in flight lands before the check */
+    /* After the disconnect no ISR runs any more: the counts are final, a
+     * last interrupt that was in flight included. */
+    (void)KiDeviceDisconnect(Device);
     bool Passed = KipAllOn(Device, Cpu, KI_LINES_PER_CPU);
     if (!Passed)
         KiFormatString(Why, WhySize, "%s to cpu %u (APIC id %u): %lu interrupts, %lu on it, last LAPIC id %u",
                        Device->Name, Cpu, KiPcr[Cpu].ApicId, KiDeviceTotal(Device), Device->Count[Cpu],
                        Device->LastApicId);
-    (void)KiDeviceDisconnect(Device);
     return Passed;
 }
 

@@ -34,10 +34,11 @@
 #define KI_DISCONNECT_RTC_HZ 8192u
 #define KI_DISCONNECT_WARMUP 64u
 #define KI_DISCONNECT_WARMUP_TIMEOUT_MS 2000u
-/* Several RTC periods (122 us at 8192 Hz): an edge is surely latched. */
-#define KI_DISCONNECT_LATCH_MS 3u
+/* Many RTC periods (122 us at 8192 Hz), with room for a loaded host whose
+ * vCPUs and timers lag: an edge is surely latched. */
+#define KI_DISCONNECT_LATCH_MS 20u
 #define KI_DISCONNECT_FROZEN_MS 50u
-#define KI_DISCONNECT_STRAY_TIMEOUT_MS 100u
+#define KI_DISCONNECT_STRAY_TIMEOUT_MS 1000u
 
 typedef struct _KI_DISCONNECT_PHASE {
     const char *Name;
