@@ -20,15 +20,10 @@
 #include <irqroute/hl.h>
 #include <irqroute/io.h>
 #include <irqroute/ke.h>
-#include <irqroute/platform.h>
 
 #include "ktest_policy.h"
 
-/* Local APIC registers (SDM vol. 3A 11.4.1 table 11-1). */
-#define KI_MSR_APIC_BASE 0x1Bu
-#define KI_APIC_BASE_ADDRESS_MASK 0x000FFFFFFFFFF000ull
-#define KI_LAPIC_LDR 0x0D0u
-#define KI_LAPIC_DFR 0x0E0u
+/* The flat logical model (SDM vol. 3A 11.6.2.2): LDR bits 31:24, DFR model 1111b. */
 #define KI_LDR_SHIFT 24u
 #define KI_DFR_MODEL_SHIFT 28u
 #define KI_DFR_MODEL_FLAT 0xFu
@@ -70,17 +65,13 @@ static KI_BROADCAST_RUN KiBroadcast;
 
 /* ---- The local APICs' logical destination registers ------------------------------ */
 
-/* Each CPU reads its own local APIC. Hl has no call that returns the LDR or
- * DFR, so they are read through the platform's MMIO hook at the base the
- * CPU's IA32_APIC_BASE gives (xAPIC mode; x2APIC has no DFR). */
+/* Each CPU reads its own local APIC's registers through Hl. */
 static void KiReadLogicalDestination(uint32_t Cpu, void *Context)
 {
     KI_BROADCAST_RUN *Run = Context;
-    uintptr_t Base = (uintptr_t)(PlatReadMsr(KI_MSR_APIC_BASE) & KI_APIC_BASE_ADDRESS_MASK);
     if (Cpu >= KI_MAX_CPUS)
         return;
-    Run->Ldr[Cpu] = PlatMmioRead32(Base + KI_LAPIC_LDR);
-    Run->Dfr[Cpu] = PlatMmioRead32(Base + KI_LAPIC_DFR);
+    (void)HlLapicReadLogicalDestination(&Run->Ldr[Cpu], &Run->Dfr[Cpu]);
 }
 
 /* The logical id flat mode gives Cpu: bit Cpu for the first eight. */

@@ -57,6 +57,8 @@ HL_LAPIC_MODE HlLapicGetMode(void);
  * CPU's logical id for HlTargetCpuSetFixed destinations. */
 IRQ_STATUS HlLapicInitializeProcessor(uint32_t Cpu, uint8_t SpuriousVector);
 uint32_t HlLapicReadId(void);
+/* This CPU's LDR and DFR (x2APIC: the LDR, and 0 for the DFR it lacks). */
+IRQ_STATUS HlLapicReadLogicalDestination(uint32_t *Ldr, uint32_t *Dfr);
 void HlLapicEndOfInterrupt(void);
 void HlLapicWriteTaskPriority(uint8_t Tpr);
 uint8_t HlLapicReadTaskPriority(void);

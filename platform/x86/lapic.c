@@ -184,6 +184,18 @@ uint32_t HlLapicReadId(void)
     return HlpIsX2Apic() ? Id : Id >> LAPIC_ID_SHIFT;
 }
 
+/* The logical destination registers as this CPU's local APIC holds them
+ * (SDM 11.6.2.2): what logical fixed delivery matches against. x2APIC has
+ * no DFR (its LDR is the cluster form, 11.12.10.2): Dfr reads 0 there. */
+IRQ_STATUS HlLapicReadLogicalDestination(uint32_t *Ldr, uint32_t *Dfr)
+{
+    if (Ldr == NULL || Dfr == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    *Ldr = HlpLapicRead(LAPIC_LDR);
+    *Dfr = HlpIsX2Apic() ? 0u : HlpLapicRead(LAPIC_DFR);
+    return IRQ_STATUS_SUCCESS;
+}
+
 void HlLapicEndOfInterrupt(void)
 {
     HlpLapicWrite(LAPIC_EOI, 0);

@@ -206,6 +206,10 @@ static void test_xapic_ids_and_initial_state(void **State)
         assert_int_equal(LapicRead(LAPIC_SVR), SVR_ENABLE | SPURIOUS_VECTOR);
         assert_int_equal(LapicRead(LAPIC_DFR), 0xFFFFFFFFu);
         assert_int_equal(LapicRead(LAPIC_LDR), (1u << Cpu) << 24);
+        uint32_t Ldr = 0, Dfr = 0;
+        assert_int_equal(HlLapicReadLogicalDestination(&Ldr, &Dfr), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Ldr, (1u << Cpu) << 24);
+        assert_int_equal(Dfr, 0xFFFFFFFFu);
         assert_int_equal(LapicRead(LAPIC_LVT_LINT0) & LVT_MASKED, LVT_MASKED);
         assert_int_equal(LapicRead(LAPIC_LVT_LINT1), 0x400u);
         assert_int_equal(HlLapicReadTaskPriority(), 0);
@@ -258,6 +262,10 @@ static void test_x2apic_ids_and_derived_ldr(void **State)
         uint32_t Id = X2ApicIds[Cpu];
         assert_int_equal(HlLapicReadId(), Id);
         assert_int_equal(LapicRead(LAPIC_LDR), (Id >> 4) << 16 | 1u << (Id & 15u));
+        uint32_t Ldr = 0, Dfr = 0xAAu;
+        assert_int_equal(HlLapicReadLogicalDestination(&Ldr, &Dfr), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Ldr, (Id >> 4) << 16 | 1u << (Id & 15u));
+        assert_int_equal(Dfr, 0); /* x2APIC has no DFR */
         assert_int_equal(LapicRead(LAPIC_SVR), SVR_ENABLE | SPURIOUS_VECTOR);
         assert_int_equal(PlatReadMsr(IA32_APIC_BASE) & 0xC00u, 0xC00u);
     }
@@ -309,6 +317,9 @@ static void test_bad_arguments_are_refused(void **State)
     assert_int_equal(HlLapicGetMode(), HlLapicModeXApic);
     assert_int_equal(HlLapicInitializeProcessor(HOME_CPU, 0x0F), IRQ_STATUS_INVALID_VECTOR);
     assert_int_equal(HlLapicInitializeProcessor(IR_MAX_CPUS, SPURIOUS_VECTOR), IRQ_STATUS_INVALID_CPU);
+    uint32_t Register = 0;
+    assert_int_equal(HlLapicReadLogicalDestination(NULL, &Register), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(HlLapicReadLogicalDestination(&Register, NULL), IRQ_STATUS_INVALID_PARAMETER);
 
     uint32_t Target = SimCpuApicId(1);
     assert_int_equal(HlLapicSendIpi(0x100, HlIpiNoShorthand, HlDeliveryFixed, 0x60), IRQ_STATUS_INVALID_CPU);
