@@ -1,5 +1,6 @@
 /*
- * KTEST cases 1, 2, 6, 9, 10: ISA lines and edu's MSI routed to each CPU,
+ * KTEST "devices" (every line device fires on the default routing) and
+ * cases 1, 2, 6, 9, 10: ISA lines and edu's MSI routed to each CPU,
  * affinity with the least-loaded CPU, a shared level-triggered line, and
  * live re-routing while the device fires. Each case checks in the ISR which
  * CPU ran it: the device layer counts per CPU and records the LAPIC id read
@@ -72,6 +73,82 @@ static bool KipRunOnCpu(KI_DEVICE *Device, uint32_t Cpu, uint32_t Hz, char *Why,
                        Device->Name, Cpu, KiPcr[Cpu].ApicId, KiDeviceTotal(Device), Device->Count[Cpu],
                        Device->LastApicId);
     return Passed;
+}
+
+/* ---- Case "devices": every line device fires on the default routing ----------------- */
+
+/* One line device of the "devices" case: Hz != 0 runs its periodic source
+ * (at least KI_LINES_PER_CPU interrupts), Raises its on-demand interrupt
+ * (exactly that many: each raise is one edge and one ISR claim). */
+typedef struct _KI_DEVICE_CHECK {
+    KI_DEVICE_ID Id;
+    uint32_t Hz;
+    uint32_t Raises;
+} KI_DEVICE_CHECK;
+
+static const KI_DEVICE_CHECK KipDeviceChecks[] = {
+    {KiDevicePit, KI_PIT_TEST_HZ, 0},        /* 8254 counter 0, mode 2 */
+    {KiDevicePit, 0, KI_LINES_PER_CPU},      /* 8254 counter 0, mode 0 one-shot */
+    {KiDeviceRtc, KI_RTC_TEST_HZ, 0},        /* MC146818 periodic (register B PIE) */
+    {KiDeviceCom1, 0, KI_LINES_PER_CPU},     /* 16550 THR empty, one shot each */
+    {KiDeviceKeyboard, 0, KI_LINES_PER_CPU}, /* 8042 command 0xD2 + byte */
+};
+
+/* Connects the device with the default routing (FIXED to CPU 0), makes it
+ * interrupt and checks that its ISR ran, on CPU 0's LAPIC only. */
+static bool KipCheckDevice(const KI_DEVICE_CHECK *Check, char *Why, size_t WhySize)
+{
+    KI_DEVICE *Device = KiDeviceGet(Check->Id);
+    KiDeviceResetCounts(Device);
+    IRQ_STATUS Status = KiDeviceConnect(Device, NULL);
+    if (Status != IRQ_STATUS_SUCCESS) {
+        KiFormatString(Why, WhySize, "%s: connect %s", Device->Name, IrStatusName(Status));
+        return false;
+    }
+    uint32_t Sent = 0;
+    if (Check->Raises == 0) {
+        (void)KiDeviceStart(Device, Check->Hz);
+        (void)KiDeviceWaitTotal(Device, KI_LINES_PER_CPU, KI_WAIT_MS);
+    } else {
+        /* The keyboard's IRQ1 needs the 8042's interrupt enable; the
+         * others' Start is either nothing (COM1 receive only) or skipped
+         * (the PIT raises only while not periodic). */
+        if (Check->Id == KiDeviceKeyboard)
+            Status = KiDeviceStart(Device, 0);
+        for (uint32_t Raise = 0; Raise < Check->Raises && Status == IRQ_STATUS_SUCCESS; Raise++) {
+            Status = KiDeviceRaise(Device);
+            Sent += Status == IRQ_STATUS_SUCCESS;
+            (void)KiDeviceWaitTotal(Device, Raise + 1u, KI_WAIT_MS);
+        }
+    }
+    (void)KiDeviceDisconnect(Device); /* the counts are final after it */
+    uint64_t Total = KiDeviceTotal(Device);
+    bool Exact = Check->Raises == 0 || (Sent == Check->Raises && Total == Sent);
+    bool Passed = Status == IRQ_STATUS_SUCCESS && Exact && KipAllOn(Device, 0, KI_LINES_PER_CPU);
+    if (!Passed)
+        KiFormatString(Why, WhySize, "%s (%s): %s, %u raised, %lu interrupts, %lu on cpu 0, last LAPIC id %u",
+                       Device->Name, Check->Raises ? "raised" : "periodic", IrStatusName(Status), Sent, Total,
+                       Device->Count[0], Device->LastApicId);
+    return Passed;
+}
+
+static void KiTestDevices(void)
+{
+    const uint32_t Checks = sizeof(KipDeviceChecks) / sizeof(KipDeviceChecks[0]);
+    char Why[160] = "";
+    uint32_t Passed = 0;
+    for (uint32_t Index = 0; Index < Checks; Index++) {
+        char Failure[160] = "";
+        if (KipCheckDevice(&KipDeviceChecks[Index], Failure, sizeof(Failure)))
+            Passed++;
+        else if (Why[0] == 0)
+            KiFormatString(Why, sizeof(Why), "%s", Failure);
+    }
+    KiTestReport("devices", Passed == Checks,
+                 "%u/%u line sources on the default routing (FIXED to cpu 0) ran their ISR on APIC id %u only: "
+                 "PIT periodic and one-shot, RTC periodic, COM1 THR empty, keyboard via 8042 0xD2; each of %u "
+                 "raises per on-demand source one interrupt%s%s",
+                 Passed, Checks, KiPcr[0].ApicId, KI_LINES_PER_CPU, Passed == Checks ? "" : "; ", Why);
 }
 
 /* ---- Case 1: each ISA line to each CPU in turn ------------------------------------------ */
@@ -405,6 +482,7 @@ static void KiTestLiveReroute(void)
 
 void KiRunLineTests(void)
 {
+    KiTestDevices();
     KiTestIsaLinesEachCpu();
     KiTestAffinityLeastLoaded();
     KiTestEduMsiEachCpu();
