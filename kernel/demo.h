@@ -1,6 +1,6 @@
 /*
- * The `make run` console (demo.c): the table it draws (demo_table.c) and
- * the commands it takes (demo_command.c).
+ * The `make run` console (demo.c): the table it draws (demo_table.c), the
+ * counts in it (device.h: Runs) and the commands it takes (demo_command.c).
  */
 #ifndef KERNEL_DEMO_H
 #define KERNEL_DEMO_H
@@ -11,9 +11,9 @@
 #include "device.h"
 
 #define KI_DEMO_LINE_MAX 80u
-#define KI_DEMO_REPLY_MAX 160u
+#define KI_DEMO_REPLY_MAX 640u /* room for the help text */
 
-/* Draws one row per device (connected or not) with a count per CPU; Plain:
+/* Draws one row per device (connected or not) with its ISR runs per CPU; Plain:
  * no terminal control sequences, a "---- t=<s>s" header instead. Input is
  * the command line being typed, Reply the last command's result. */
 void KiDemoDrawTable(bool Plain, uint64_t Seconds, const char *Input, const char *Reply);

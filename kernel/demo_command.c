@@ -9,13 +9,20 @@
 
 #include "demo.h"
 
+/* One more than the longest command, so that extra words are seen. */
 #define KI_DEMO_MAX_WORDS 5u
 #define KI_DEMO_RTC_HZ 16u
 #define KI_DEMO_PIT_HZ 20u
 
 static const char KipHelp[] =
-    "commands: route <dev> cpu <n> | route <dev> round-robin|lowest [set] | route <dev> affinity|broadcast <set> | "
-    "connect <dev> | disconnect <dev> | raise <dev> | quit   (dev: pit rtc com1 kbd edu; set: 1-3, 0,2, all)";
+    "commands:\n"
+    "  route <dev> cpu <n>            every interrupt to CPU n\n"
+    "  route <dev> round-robin [set]  to the next CPU of the set after each interrupt\n"
+    "  route <dev> lowest [set]       to the CPU of the set at the lowest IRQL\n"
+    "  route <dev> affinity [set]     to the least-loaded CPU of the set (chosen once)\n"
+    "  route <dev> broadcast [set]    to every CPU of the set at once\n"
+    "  connect <dev> | disconnect <dev> | raise <dev> | help | quit\n"
+    "devices: pit rtc com1 kbd edu; sets: 1-3, 0,2, all (left out: all)";
 
 static bool KipEqual(const char *A, const char *B)
 {
@@ -95,6 +102,10 @@ static bool KipParseRouting(char **Words, uint32_t Count, KI_DEVICE_ROUTING *Rou
     IrCpuSetZero(&Routing->Mask);
     const char *Policy = Words[2];
     const char *Argument = Count > 3 ? Words[3] : NULL;
+    if (Count > 4) {
+        *Why = "too many words: route <dev> <policy> [argument]";
+        return false;
+    }
     if (KipEqual(Policy, "cpu")) {
         Routing->Routing = IoDeviceFixed;
         if (Argument == NULL || !KipParseNumber(&Argument, &Routing->Cpu) || *Argument != 0) {
@@ -142,7 +153,21 @@ static void KipRoute(char **Words, uint32_t Count, KI_DEVICE *Device, char *Repl
         KiFormatString(Reply, Size, "error: %s", Why);
         return;
     }
-    KipReplyStatus(Reply, Size, "routed", Device, KiDeviceRoute(Device, &Routing));
+    IRQ_STATUS Status = KiDeviceRoute(Device, &Routing);
+    KipReplyStatus(Reply, Size, "routed", Device, Status);
+}
+
+static IRQ_STATUS KipDisconnect(KI_DEVICE *Device)
+{
+    IRQ_STATUS Status = KiDeviceDisconnect(Device);
+    return Status;
+}
+
+/* A device that is not connected has no interrupt to raise (edu's MSI is
+ * off; the others' IRQ is masked): say so rather than report a success. */
+static IRQ_STATUS KipRaise(KI_DEVICE *Device)
+{
+    return Device->Connected ? KiDeviceRaise(Device) : IRQ_STATUS_NOT_CONNECTED;
 }
 
 bool KiDemoExecute(char *Line, char *Reply, uint32_t Size)
@@ -159,20 +184,25 @@ bool KiDemoExecute(char *Line, char *Reply, uint32_t Size)
         return true;
     }
     KI_DEVICE *Device = Count > 1 ? KiDeviceByName(Words[1]) : NULL;
-    bool Known = KipEqual(Words[0], "route") || KipEqual(Words[0], "connect") ||
-                 KipEqual(Words[0], "disconnect") || KipEqual(Words[0], "raise");
+    bool Route = KipEqual(Words[0], "route");
+    bool Known = Route || KipEqual(Words[0], "connect") || KipEqual(Words[0], "disconnect") ||
+                 KipEqual(Words[0], "raise");
     if (!Known) {
         KiFormatString(Reply, Size, "error: unknown command '%s' (type 'help')", Words[0]);
-    } else if (Device == NULL) {
+    } else if (Count < 2) {
         KiFormatString(Reply, Size, "error: %s needs a device: pit rtc com1 kbd edu", Words[0]);
-    } else if (KipEqual(Words[0], "route")) {
+    } else if (Device == NULL) {
+        KiFormatString(Reply, Size, "error: unknown device '%s' (devices: pit rtc com1 kbd edu)", Words[1]);
+    } else if (Route) {
         KipRoute(Words, Count, Device, Reply, Size);
+    } else if (Count > 2) {
+        KiFormatString(Reply, Size, "error: too many words: %s <dev>", Words[0]);
     } else if (KipEqual(Words[0], "connect")) {
         KipReplyStatus(Reply, Size, "connected", Device, KiDemoConnect(Device, NULL));
     } else if (KipEqual(Words[0], "disconnect")) {
-        KipReplyStatus(Reply, Size, "disconnected", Device, KiDeviceDisconnect(Device));
+        KipReplyStatus(Reply, Size, "disconnected", Device, KipDisconnect(Device));
     } else {
-        KipReplyStatus(Reply, Size, "raised", Device, KiDeviceRaise(Device));
+        KipReplyStatus(Reply, Size, "raised", Device, KipRaise(Device));
     }
     return true;
 }

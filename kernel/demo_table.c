@@ -1,6 +1,7 @@
 /*
  * The demo's live table, like /proc/interrupts: one row per device, its
- * line (GSI or MSI), vector, routing policy, and a count per CPU.
+ * line (GSI or MSI), vector, routing policy, and its ISR runs per CPU
+ * (KI_DEVICE.Runs, claimed or not).
  */
 #include <irqroute/io.h>
 #include <irqroute/ke.h>
@@ -69,7 +70,7 @@ static void KipDrawRow(const KI_DEVICE *Device)
     }
     KiPrint(" %-6s %-7s %-7s %-22s", Device->Name, Line, Vector, Policy);
     for (uint32_t Cpu = 0; Cpu < KiProcessorCount; Cpu++)
-        KiPrint(" %9lu", Device->Count[Cpu]);
+        KiPrint(" %9lu", Device->Runs[Cpu]);
     KiPrint("\n");
 }
 

@@ -68,9 +68,11 @@ static bool KipDeviceIsr(KINTERRUPT *Interrupt, void *Context)
 {
     (void)Interrupt;
     KI_DEVICE *Device = Context;
+    uint32_t Cpu = PlatCurrentCpu();
+    if (Cpu < KI_MAX_CPUS)
+        __atomic_add_fetch(&Device->Runs[Cpu], 1, __ATOMIC_RELAXED);
     if (!Device->Driver->Acknowledge(Device))
         return false;
-    uint32_t Cpu = PlatCurrentCpu();
     Device->LastApicId = HlLapicReadId();
     if (Device->Observer != NULL)
         Device->Observer(Device, Cpu, Device->ObserverContext);
@@ -283,8 +285,10 @@ uint64_t KiDeviceTotal(const KI_DEVICE *Device)
 
 void KiDeviceResetCounts(KI_DEVICE *Device)
 {
-    for (uint32_t Cpu = 0; Cpu < KI_MAX_CPUS; Cpu++)
+    for (uint32_t Cpu = 0; Cpu < KI_MAX_CPUS; Cpu++) {
         __atomic_store_n(&Device->Count[Cpu], 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&Device->Runs[Cpu], 0, __ATOMIC_RELAXED);
+    }
     __atomic_store_n(&Device->Raised, 0, __ATOMIC_RELAXED);
 }
 

@@ -52,6 +52,9 @@ struct _KI_DEVICE {
     IO_DEVICE_CONNECTION Connection;
     /* ISR runs per CPU index (this device's ISR claimed the interrupt). */
     volatile uint64_t Count[KI_MAX_CPUS];
+    /* ISR runs per CPU index, claimed or not (as /proc/interrupts counts):
+     * under BROADCAST every CPU of the set runs the ISR, one of them claims. */
+    volatile uint64_t Runs[KI_MAX_CPUS];
     volatile uint32_t LastApicId; /* LAPIC id read in the last ISR run */
     volatile uint64_t Raised;     /* KiDeviceRaise calls that asked the device for one interrupt */
     /* An extra routine the ISR calls after counting (a test's probe or the

@@ -28,8 +28,10 @@ trap 'rm -f "$log"' EXIT
     echo "route rtc cpu 2"; sleep 3
     echo "route edu round-robin"; sleep 3
     echo "disconnect kbd"; sleep 2
-    echo "bogus"; echo "route rtc cpu 99"; sleep 1
-    echo "connect kbd"; sleep 2
+    echo "bogus"; echo "route rtc cpu 99"; echo "route rtc cpu 2 extra"; sleep 1
+    echo "connect kbd"; sleep 1
+    echo "route edu broadcast 0,2"; sleep 4
+    echo "help"; sleep 1
     echo "quit"
 } | timeout --kill-after=5 90 bash "$run_demo" "$kernel" > "$log" 2>&1
 status=$?
@@ -45,6 +47,9 @@ expect "ok: disconnected kbd"
 expect "ok: connected kbd"
 expect "error: unknown command 'bogus'"
 expect "error: routed rtc: INVALID_CPU"
+expect "error: too many words: route"
+expect "ok: routed edu"
+expect "devices: pit rtc com1 kbd edu; sets: 1-3, 0,2, all"
 expect "demo: every device disconnected; bye"
 
 # The table has four CPU columns last (-smp 4): CPU2 is field NF-1, CPU1
@@ -59,8 +64,32 @@ edu_cpu1=$(awk '$1=="edu" && $4=="round-robin" {print $(NF-2)}' "$log" | tail -1
 [ -n "$edu_cpu1" ] && [ "$edu_cpu1" -gt 0 ] || failures+=("edu took no interrupt on CPU1 under round-robin")
 grep -q '^ kbd .*disconnected' "$log" || failures+=("the table never showed kbd disconnected")
 
+# Broadcast to {0,2}: every interrupt runs the ISR on CPU0 and on CPU2, so
+# each of those columns grows as much as the device has interrupts, which
+# the demo raises together with kbd's (kbd stays FIXED on CPU 0): compare
+# with kbd's growth, not with the clock. Counting claims only would split
+# them (about half each). CPU1 and CPU3 must not move.
+read -r k0 e0 e1 e2 e3 k1 f0 f1 f2 f3 < <(tr -d '\r' < "$log" | awk '
+    /^> route edu broadcast 0,2/ {after = 1}
+    after && $1 == "kbd" {k = $(NF-3) + $(NF-2) + $(NF-1) + $NF}
+    after && $1 == "edu" && $4 == "broadcast" {
+        if (first == "") first = k " " $(NF-3) " " $(NF-2) " " $(NF-1) " " $NF
+        last = k " " $(NF-3) " " $(NF-2) " " $(NF-1) " " $NF }
+    END {print first, last}')
+if [ -z "${f3:-}" ]; then
+    failures+=("no table with edu under broadcast {0,2}")
+else
+    kbd=$((k1 - k0)); cpu0=$((f0 - e0)); cpu1=$((f1 - e1)); cpu2=$((f2 - e2)); cpu3=$((f3 - e3))
+    if [ $kbd -lt 6 ]; then
+        failures+=("kbd took $kbd interrupts while edu was broadcast: too few to judge")
+    elif [ $cpu0 -lt $((kbd - 2)) ] || [ $cpu2 -lt $((kbd - 2)) ] || [ $cpu1 -ne 0 ] || [ $cpu3 -ne 0 ]; then
+        failures+=("edu broadcast {0,2}: ISR runs per CPU +$cpu0 +$cpu1 +$cpu2 +$cpu3, expected about +$kbd on CPU0 and CPU2 and none elsewhere")
+    fi
+fi
+
 if [ ${#failures[@]} -gt 0 ]; then
     printf 'FAIL: %s\n' "${failures[@]}"
     exit 1
 fi
-echo "PASS: the demo took every command (rtc on CPU2: $first -> $last; edu on CPU1 under round-robin: $edu_cpu1)"
+echo "PASS: the demo took every command (rtc on CPU2: $first -> $last; edu on CPU1 under round-robin: $edu_cpu1;"\
+     "edu broadcast {0,2}: +$cpu0 on CPU0, +$cpu2 on CPU2 while kbd took $kbd)"
