@@ -116,33 +116,10 @@ static IRQ_STATUS VicpCheckAst(const VIC *Vic, uint32_t Cpu)
     return Status;
 }
 
-IRQ_STATUS VicWriteAstEnable(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous)
+/* ASTSR bits that go 0 -> 1 are raised interrupts, 1 -> 0 cleared ones (the
+ * conservation counters cover ASTs too). Only the owner writes RaisedByOwner. */
+static void VicpCountAstRequests(VICP_CPU *Block, uint32_t Old, uint32_t New)
 {
-    IRQ_STATUS Status = VicpCheckAst(Vic, Cpu);
-    if (Status != IRQ_STATUS_SUCCESS)
-        return Status;
-    VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    uint64_t Control = VicpControl(Block);
-    uint32_t Old = VicpField(Control, VICP_ASTEN_SHIFT, VICP_AST_MASK);
-    if (Previous != NULL)
-        *Previous = Old;
-    VicpOwnerUpdate(Vic, Block, VicpWithField(Control, VICP_ASTEN_SHIFT, VICP_AST_MASK, (Old & Keep) | Set));
-    return IRQ_STATUS_SUCCESS;
-}
-
-/* A request bit that goes 0 -> 1 is a raised interrupt; 1 -> 0 a cleared one
- * (the conservation counters cover ASTs too). */
-IRQ_STATUS VicWriteAstSummary(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous)
-{
-    IRQ_STATUS Status = VicpCheckAst(Vic, Cpu);
-    if (Status != IRQ_STATUS_SUCCESS)
-        return Status;
-    VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    uint64_t Control = VicpControl(Block);
-    uint32_t Old = VicpField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK);
-    uint32_t New = ((Old & Keep) | Set) & VICP_AST_MASK;
-    if (Previous != NULL)
-        *Previous = Old;
     uint32_t Raised = VicpPopulation(New & ~Old);
     uint32_t Cleared = VicpPopulation(Old & ~New);
     if (Raised != 0)
@@ -151,8 +128,36 @@ IRQ_STATUS VicWriteAstSummary(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Se
                               memory_order_relaxed);
     if (Cleared != 0)
         atomic_fetch_add_explicit(&Block->Cleared, Cleared, memory_order_relaxed);
-    VicpOwnerUpdate(Vic, Block, VicpWithField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK, New));
+}
+
+/* Rewrites one AST register of the owner's control word (ASTEN or ASTSR,
+ * at Shift) as (Old & Keep) | Set, and reports Old. */
+static IRQ_STATUS VicpWriteAstRegister(VIC *Vic, uint32_t Cpu, uint32_t Shift, uint32_t Keep, uint32_t Set,
+                                       uint32_t *Previous)
+{
+    IRQ_STATUS Status = VicpCheckAst(Vic, Cpu);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    uint64_t Control = VicpControl(Block);
+    uint32_t Old = VicpField(Control, Shift, VICP_AST_MASK);
+    uint32_t New = ((Old & Keep) | Set) & VICP_AST_MASK;
+    if (Previous != NULL)
+        *Previous = Old;
+    if (Shift == VICP_ASTSR_SHIFT)
+        VicpCountAstRequests(Block, Old, New);
+    VicpOwnerUpdate(Vic, Block, VicpWithField(Control, Shift, VICP_AST_MASK, New));
     return IRQ_STATUS_SUCCESS;
+}
+
+IRQ_STATUS VicWriteAstEnable(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous)
+{
+    return VicpWriteAstRegister(Vic, Cpu, VICP_ASTEN_SHIFT, Keep, Set, Previous);
+}
+
+IRQ_STATUS VicWriteAstSummary(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous)
+{
+    return VicpWriteAstRegister(Vic, Cpu, VICP_ASTSR_SHIFT, Keep, Set, Previous);
 }
 
 /* ---- End of interrupt ------------------------------------------------------------------- */

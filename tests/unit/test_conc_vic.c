@@ -57,7 +57,6 @@ static uint32_t NextRandom(uint32_t *Seed)
     return *Seed = X;
 }
 
-
 /* ---- 1. Conservation ------------------------------------------------------------------ */
 
 typedef struct _OWNER_RESULT {

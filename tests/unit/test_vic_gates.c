@@ -32,7 +32,6 @@ static int Setup(void **State)
     return 0;
 }
 
-
 static uint32_t ClaimSource(VIC *Vic)
 {
     VIC_CLAIM Claim;

@@ -17,13 +17,11 @@
 
 #define CPUS 4u
 
-
 static int Setup(void **State)
 {
     *State = TbCreateAlphaVic(CPUS);
     return 0;
 }
-
 
 static bool IpiPending(VIC *Vic, uint32_t Cpu)
 {

@@ -25,7 +25,6 @@ static int Setup(void **State)
     return 0;
 }
 
-
 static IRQ_STATUS Route(VIC *Vic, IR_ROUTING_POLICY Policy, uint32_t Target, const IR_CPU_SET *Mask)
 {
     IR_ROUTE_CONFIG Config = {.Policy = Policy, .TargetCpu = Target, .Mask = Mask};

@@ -29,13 +29,11 @@
 #define MCHK VIC_ALPHA_MACHINE_CHECK
 #define ALL_MODES 0xFu
 
-
 static int Setup(void **State)
 {
     *State = TbCreateAlphaVic(2);
     return 0;
 }
-
 
 static VIC_CLAIM Take(VIC *Vic)
 {
