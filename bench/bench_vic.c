@@ -14,6 +14,9 @@
  *    interrupt; the Alpha way, where PALcode sets the IPL) for the same
  *    policies and CPU counts, against the same baseline: this is the pair
  *    that does what the reference's raise + claim does;
+ *  - the FIXED cases again ("fixed.word") with a source of the same level
+ *    whose pending bit is in the level's pending word, not the check word
+ *    (vic.h: direct sources);
  *  - an IPI sent and claimed on the Vic.
  * BROADCAST raises on every CPU of the mask, so one operation there is n
  * claims. ROUND_ROBIN and LOWEST (all CPUs at level 0: ties rotate) visit
@@ -34,12 +37,16 @@
 #include <irqroute/router.h>
 #include <irqroute/vic.h>
 
+/* A direct source (its pending bit in the check word: vic.h), and one of
+ * the same level kept in the level's pending word (cases "*.word.*"). */
 #define BENCH_SOURCE VIC_ALPHA_DEVICE(21, 0)
+#define BENCH_WORD_SOURCE VIC_ALPHA_DEVICE(21, 5)
 
 static VIC *BenchVic;
 static void *BenchStorage;
 static uint32_t BenchCpus;
 static IR_ROUTING_POLICY BenchPolicy;
+static uint32_t BenchSource = BENCH_SOURCE;
 /* ROUND_ROBIN and LOWEST visit the CPUs in order, across the harness's runs. */
 static uint32_t Next;
 
@@ -60,6 +67,7 @@ static void CreateVic(uint32_t CpuCount)
     if (BenchStorage == NULL || VicInitialize(BenchStorage, Size, &Config, &BenchVic) != IRQ_STATUS_SUCCESS)
         Die("initialise");
     BenchCpus = CpuCount;
+    BenchSource = BENCH_SOURCE;
 }
 
 static void DestroyVic(void)
@@ -158,15 +166,17 @@ static void SetupRaiseClaim(const BENCH_CASE *Case)
     CreateVic(Case->Cpus);
     Next = 0;
     BenchPolicy = PolicyOfCase(Case->Name);
+    if (strstr(Case->Name, ".word.") != NULL)
+        BenchSource = BENCH_WORD_SOURCE;
     IR_ROUTE_CONFIG Config = {.Policy = BenchPolicy, .TargetCpu = 0, .Mask = NULL};
-    if (VicSetRoute(BenchVic, BENCH_SOURCE, &Config) != IRQ_STATUS_SUCCESS)
+    if (VicSetRoute(BenchVic, BenchSource, &Config) != IRQ_STATUS_SUCCESS)
         Die("route");
 }
 
 static void ClaimOn(uint32_t Cpu)
 {
     VIC_CLAIM Claim;
-    if (VicClaim(BenchVic, Cpu, &Claim) != IRQ_STATUS_SUCCESS || Claim.Source != BENCH_SOURCE)
+    if (VicClaim(BenchVic, Cpu, &Claim) != IRQ_STATUS_SUCCESS || Claim.Source != BenchSource)
         Die("claim did not find the raise where the policy should have put it");
     (void)VicEndOfInterrupt(BenchVic, Cpu);
 }
@@ -175,7 +185,7 @@ static void ClaimOn(uint32_t Cpu)
 static void TakeOn(uint32_t Cpu)
 {
     VIC_CLAIM Claim;
-    if (VicTakeInterrupt(BenchVic, Cpu, &Claim) != IRQ_STATUS_SUCCESS || Claim.Source != BENCH_SOURCE)
+    if (VicTakeInterrupt(BenchVic, Cpu, &Claim) != IRQ_STATUS_SUCCESS || Claim.Source != BenchSource)
         Die("take did not find the raise where the policy should have put it");
 }
 
@@ -184,7 +194,7 @@ static inline __attribute__((always_inline)) void RaiseAndFinish(uint64_t Iterat
 {
     IR_ROUTING_POLICY Policy = BenchPolicy; /* kept in a register, as an emulator would */
     for (uint64_t Index = 0; Index < Iterations; Index++) {
-        if (VicRaise(BenchVic, BENCH_SOURCE) != IRQ_STATUS_SUCCESS)
+        if (VicRaise(BenchVic, BenchSource) != IRQ_STATUS_SUCCESS)
             Die("raise");
         switch (Policy) {
         case IrRoutingRoundRobin:
@@ -264,6 +274,8 @@ const BENCH_CASE BenchCases[] = {
     RAISE_CLAIM_CASE(fixed, 4),
     RAISE_CLAIM_CASE(fixed, 64),
     RAISE_CLAIM_CASE(fixed, 256),
+    RAISE_CLAIM_CASE(fixed.word, 4),
+    RAISE_CLAIM_CASE(fixed.word, 256),
     RAISE_CLAIM_CASE(round_robin, 4),
     RAISE_CLAIM_CASE(round_robin, 64),
     RAISE_CLAIM_CASE(round_robin, 256),
@@ -280,6 +292,8 @@ const BENCH_CASE BenchCases[] = {
     RAISE_TAKE_CASE(fixed, 4),
     RAISE_TAKE_CASE(fixed, 64),
     RAISE_TAKE_CASE(fixed, 256),
+    RAISE_TAKE_CASE(fixed.word, 4),
+    RAISE_TAKE_CASE(fixed.word, 256),
     RAISE_TAKE_CASE(round_robin, 4),
     RAISE_TAKE_CASE(round_robin, 64),
     RAISE_TAKE_CASE(round_robin, 256),

@@ -7,13 +7,22 @@
  * from any thread, and asks VicIsDeliverable on every emulated instruction.
  *
  * STATE PER CPU
- *  - a pending bit per source, kept per level (at most 32 sources a level);
- *  - a summary bit per level ("something of this level is pending") and an
- *    enable bit per level ("this level may be delivered now"), together in one
- *    64-bit word: deliverable <=> summary & enable != 0. VicIsDeliverable is
- *    one acquire load of that word and a test; raise, clear, claim, level and
- *    gate changes keep it up to date (the raiser does the work, the check
- *    does none);
+ *  - a pending bit per source (at most 32 sources a level);
+ *  - a summary bit per level ("something of this level is pending") and a
+ *    threshold ("levels from here up may be delivered now"), together in one
+ *    64-bit word, the check word: deliverable <=> a summary bit at or above
+ *    the threshold. VicIsDeliverable is one acquire load of that word and a
+ *    shift; raise, clear, claim, level and gate changes keep it up to date
+ *    (the raiser does the work, the check does none);
+ *  - the pending bits of up to 25 "direct" sources live in the check word
+ *    too, the others in one word per level. Which are direct: the lowest
+ *    slot of every level, then the second lowest, and so on, the top level
+ *    first in each round, until the 25 are given out (a level's slots are
+ *    its sources in table order). Alpha: every software interrupt, the IPI,
+ *    the clock, both performance counters, power fail, machine check, device
+ *    0 of IPL 20-23 and device 1 of IPL 23. x86: the first vector of every
+ *    class and the second of the ten highest. Put the sources that fire most
+ *    in those slots: they are the cheap ones (COST below);
  *  - the CPU side: current level (PS<IPL> / TPR), the levels in service
  *    (claimed, not yet ended), the gates (interrupts enabled, serialised
  *    barrier, PAL mode), the processor mode and the AST registers.
@@ -41,7 +50,8 @@
  * WHO MAY CALL WHAT
  *  - Any thread, concurrently: VicRaise, VicRaiseOnCpu, VicClear, VicSendIpi,
  *    VicWriteSoftwareRequest, VicSetRoute, VicSetCpuOnline and the queries.
- *    Raise is lock-free (a compare-and-swap on the level's pending word, then
+ *    Raise is lock-free (an atomic OR into the check word for a direct
+ *    source; otherwise a compare-and-swap on the level's pending word, then
  *    an atomic OR of the summary bit when the level was empty).
  *  - The CPU's owner only (the thread emulating that CPU; one at a time):
  *    VicClaim, VicTakeInterrupt, VicEndOfInterrupt, VicSetLevel, the gates,
@@ -56,15 +66,16 @@
  * interval clock, performance counters, local machine checks).
  *
  * COST. The check is one load. A raise (FIXED_CPU: one load of the
- * source's mirror of its route, an online test) is one compare-and-swap of
- * the pending word, plus an OR of the summary bit when the level was empty.
- * VicTakeInterrupt adds one compare-and-swap of the pending word, plus an
- * AND of the summary bit when it empties the level: raise -> take is four
- * locked read-modify-writes, the reference's two plus the two the one-load
- * check word needs. VicClaim's AND also drops enable bits (the level goes in
- * service) and VicEndOfInterrupt gives them back with an XOR: raise -> claim
- * -> end of interrupt is five. bench/bench_vic.c measures both;
- * docs/design.md has the figures and why these are the floors.
+ * source's mirror of its route, an online test) of a direct source is one
+ * atomic OR of its pending bit and its level's summary bit into the check
+ * word; VicTakeInterrupt takes them out with one compare-and-swap, and
+ * VicClaim sets the new threshold in the same compare-and-swap: raise ->
+ * take is two locked read-modify-writes, as in a bare pending word, and
+ * raise -> claim -> end of interrupt three (the end of interrupt is an XOR
+ * of the threshold). Any other source costs one more on each side: the
+ * compare-and-swap of its level's pending word, then the summary bit (OR
+ * when the level was empty, compare-and-swap out when the take emptied it).
+ * bench/bench_vic.c measures both kinds; docs/design.md has the figures.
  *
  * COUNTERS. Per CPU: Raised (pending bits that went 0 -> 1, ASTSR bits set),
  * Merged, Claimed (claims and takes), Cleared. When no call is in flight,
@@ -168,9 +179,10 @@ void VicX86Config(VIC_CONFIG *Config, uint32_t CpuCount, VIC_SOURCE_DESCRIPTOR S
 /* Checks Config and reports the bytes of storage it needs (aligned to
  * VIC_STORAGE_ALIGNMENT). INVALID_PARAMETER: NULL, CpuCount out of range, a
  * source with an unknown kind, a second IPI or software source (same level),
- * a machine check sharing its level; INVALID_IRQL: LevelCount or a source's
- * level or AstLevel out of range; INSUFFICIENT_RESOURCES: more than 32
- * sources at one level, or more than VIC_MAX_SOURCES. */
+ * any other source at or above the lowest machine-check level (machine
+ * checks are the top levels); INVALID_IRQL: LevelCount or a source's level
+ * or AstLevel out of range; INSUFFICIENT_RESOURCES: more than 32 sources at
+ * one level, or more than VIC_MAX_SOURCES. */
 IRQ_STATUS VicQueryStorageSize(const VIC_CONFIG *Config, size_t *Size);
 /* Builds the Vic in Storage. Every CPU starts online, at level 0, interrupts
  * enabled, outside barriers and PAL mode, in kernel mode, ASTEN = ASTSR = 0,
@@ -194,13 +206,15 @@ static inline const _Atomic uint64_t *VicGetDeliveryWord(const VIC *Vic, uint32_
     return (const _Atomic uint64_t *)(const void *)(View->CpuBase + (size_t)Cpu * View->CpuStride);
 }
 
-/* Summary bits 0-31, enable bits 32-63: deliverable when they meet. The
- * acquire pairs with the raiser's release, so an owner that sees the bit
- * and claims sees the pending word the raiser wrote. */
+/* Summary bits 1-31 (a level has something pending) and bit 32 (an AST is
+ * eligible), shifted right by the threshold in bits 58-63 (the lowest level
+ * the CPU takes now): deliverable when anything is left. The acquire pairs
+ * with the raiser's release, so an owner that sees the bit and claims sees
+ * the pending state the raiser wrote. */
 static inline bool VicWordIsDeliverable(const _Atomic uint64_t *Word)
 {
     uint64_t State = atomic_load_explicit(Word, memory_order_acquire);
-    return ((uint32_t)State & (uint32_t)(State >> 32)) != 0;
+    return ((State & 0x1FFFFFFFEull) >> (State >> 58)) != 0;
 }
 
 /* True when VicClaim would return something now. False for a CPU out of
@@ -257,8 +271,7 @@ IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim);
  * masks until EOI; VicTakeInterrupt when the emulated CPU masks by itself,
  * as Alpha PALcode raises PS<IPL> to the interrupt's level when it takes one
  * (follow it with VicSetLevel, and lower the level again at REI). It is the
- * cheaper of the two: one locked operation on the pending word, a second on
- * the check word only when the take emptied the level. */
+ * cheaper of the two: no end of interrupt follows. */
 IRQ_STATUS VicTakeInterrupt(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim);
 /* Ends the highest level in service (x86 EOI; the Alpha REI that leaves the
  * handler). INVALID_STATE: nothing in service. */

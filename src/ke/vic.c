@@ -83,10 +83,13 @@ static IRQ_STATUS VicpCheckConfig(const VIC_CONFIG *Config, VICP_CONFIG_FACTS *F
         if (Status != IRQ_STATUS_SUCCESS)
             return Status;
     }
-    /* A machine check's level overrides every gate: anything else there would too. */
+    /* Machine checks override every gate, so the check word enables them as
+     * the levels from the lowest machine-check level up (vicp.h): anything
+     * else at or above that level would get through too. */
+    bool MachineChecksBelow = false;
     for (uint32_t Level = 0; Level < VIC_MAX_LEVELS; Level++) {
-        if (Facts->MachineChecksAtLevel[Level] != 0 &&
-            Facts->MachineChecksAtLevel[Level] != Facts->SourcesAtLevel[Level])
+        MachineChecksBelow = MachineChecksBelow || Facts->MachineChecksAtLevel[Level] != 0;
+        if (MachineChecksBelow && Facts->MachineChecksAtLevel[Level] != Facts->SourcesAtLevel[Level])
             return IRQ_STATUS_INVALID_PARAMETER;
     }
     return IRQ_STATUS_SUCCESS;
@@ -94,7 +97,7 @@ static IRQ_STATUS VicpCheckConfig(const VIC_CONFIG *Config, VICP_CONFIG_FACTS *F
 
 static void VicpComputeLayout(const VIC_CONFIG *Config, VICP_LAYOUT *Layout)
 {
-    Layout->SourcesOffset = VicpRoundUp(sizeof(VIC));
+    Layout->SourcesOffset = VICP_SOURCES_OFFSET;
     Layout->RoutesOffset = Layout->SourcesOffset + VicpRoundUp(Config->SourceCount * sizeof(VICP_SOURCE));
     Layout->RouteStride = IrRouteQueryStorageSize(Config->CpuCount);
     Layout->CpusOffset = Layout->RoutesOffset + Config->SourceCount * Layout->RouteStride;
@@ -128,18 +131,21 @@ static void VicpInitializeSources(VIC *Vic, const VIC_CONFIG *Config, const VICP
             Vic->SourceOfSlot[Level][Slot] = VICP_NONE;
             Vic->KindOfSlot[Level][Slot] = 0;
         }
-        if (Facts->MachineChecksAtLevel[Level] != 0)
+        if (Facts->MachineChecksAtLevel[Level] != 0) {
             Vic->MachineCheckLevels |= 1u << Level;
+            if (Level < Vic->MachineCheckThreshold)
+                Vic->MachineCheckThreshold = Level;
+        }
     }
     for (uint32_t Source = 0; Source < Config->SourceCount; Source++) {
         const VIC_SOURCE_DESCRIPTOR *Descriptor = &Config->Sources[Source];
-        VICP_SOURCE *Entry = &Vic->Sources[Source];
+        VICP_SOURCE *Entry = &VicpSources(Vic)[Source];
         Entry->Level = (uint8_t)Descriptor->Level;
         Entry->Kind = (uint8_t)Descriptor->Kind;
         Entry->Slot = 0;
+        Entry->DirectBit = 0;
         /* Every route starts FIXED_CPU to CPU 0 (VicpInitializeRoutes). */
-        atomic_store_explicit(&Entry->Fixed,
-                              Descriptor->Level == 0 ? VICP_NOT_FIXED : VicpFixedMirror(Vic, 0, Descriptor->Level),
+        atomic_store_explicit(&Entry->Fixed, Descriptor->Level == 0 ? VICP_NOT_FIXED : VicpFixedMirror(Vic, 0),
                               memory_order_relaxed);
         if (Descriptor->Level == 0)
             continue;
@@ -153,6 +159,48 @@ static void VicpInitializeSources(VIC *Vic, const VIC_CONFIG *Config, const VICP
             Vic->IpiSlotKey = VicpSlotKey(Descriptor->Level, Entry->Slot);
         }
     }
+}
+
+/* How many of each level's lowest slots are direct (vicp.h): slot 0 of
+ * every level first, then slot 1, ..., the top level first in each round,
+ * while D has bits. On Alpha that is every software interrupt, the IPI, the
+ * clock, power fail, machine check, both performance counters and the first
+ * device or two of each device level; on x86 the first vector of every class
+ * and the second of the ten highest. */
+static void VicpCountDirectSlots(const VICP_CONFIG_FACTS *Facts, uint32_t LevelCount,
+                                 uint32_t DirectSlots[VIC_MAX_LEVELS])
+{
+    uint32_t Left = VICP_DIRECT_COUNT;
+    for (uint32_t Level = 0; Level < VIC_MAX_LEVELS; Level++)
+        DirectSlots[Level] = 0;
+    for (uint32_t Round = 0; Round < VIC_MAX_SOURCES_PER_LEVEL && Left != 0; Round++) {
+        for (uint32_t Level = LevelCount - 1u; Level >= 1u && Left != 0; Level--) {
+            if (Facts->SourcesAtLevel[Level] > Round) {
+                DirectSlots[Level]++;
+                Left--;
+            }
+        }
+    }
+}
+
+/* D bits in level order, each level's in slot order, so that a level's are
+ * one run from DirectFirst (the take finds the slot by a subtraction). */
+static void VicpAssignDirectBits(VIC *Vic, const VICP_CONFIG_FACTS *Facts)
+{
+    uint32_t DirectSlots[VIC_MAX_LEVELS];
+    VicpCountDirectSlots(Facts, Vic->LevelCount, DirectSlots);
+    uint32_t Next = VICP_DIRECT_FIRST;
+    for (uint32_t Level = 0; Level < VIC_MAX_LEVELS; Level++) {
+        Vic->DirectFirst[Level] = (uint8_t)Next;
+        Vic->DirectOfLevel[Level] = (((uint64_t)1 << DirectSlots[Level]) - 1u) << Next;
+        Next += DirectSlots[Level];
+    }
+    for (uint32_t Source = 0; Source < Vic->SourceCount; Source++) {
+        VICP_SOURCE *Entry = &VicpSources(Vic)[Source];
+        if (Entry->Level != 0 && Entry->Slot < DirectSlots[Entry->Level])
+            Entry->DirectBit = (uint64_t)1 << (Vic->DirectFirst[Entry->Level] + Entry->Slot);
+    }
+    Vic->IpiDirectBit = Vic->IpiSource != VICP_NONE ? VicpSourceOf(Vic, Vic->IpiSource)->DirectBit : 0;
 }
 
 static void VicpInitializeRoutes(VIC *Vic)
@@ -193,12 +241,11 @@ static void VicpInitializeHeader(VIC *Vic, unsigned char *Base, const VIC_CONFIG
     Vic->AstLevel = Config->AstLevel;
     Vic->IpiSource = VICP_NONE;
     Vic->IpiSlotKey = VICP_NONE;
-    Vic->ValidLevels = ((Config->LevelCount == 32u ? 0u : 1u << Config->LevelCount) - 1u) & ~1u;
     Vic->MachineCheckLevels = 0;
+    Vic->MachineCheckThreshold = VICP_THRESHOLD_NONE;
     Vic->Wake = Config->Wake;
     Vic->WakeContext = Config->WakeContext;
     Vic->WakeOnPending = Config->WakeOnPending;
-    Vic->Sources = (VICP_SOURCE *)(void *)(Base + Layout->SourcesOffset);
     Vic->Routes = Base + Layout->RoutesOffset;
     Vic->RouteStride = Layout->RouteStride;
     IrLockInitialize(&Vic->RouteLock);
@@ -226,6 +273,7 @@ IRQ_STATUS VicInitialize(void *Storage, size_t StorageSize, const VIC_CONFIG *Co
     VIC *New = Storage;
     VicpInitializeHeader(New, Storage, Config, &Layout);
     VicpInitializeSources(New, Config, &Facts);
+    VicpAssignDirectBits(New, &Facts);
     VicpInitializeRoutes(New);
     for (uint32_t Cpu = 0; Cpu < Config->CpuCount; Cpu++)
         VicpInitializeCpu(New, VicpCpu(New, Cpu));

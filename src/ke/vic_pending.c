@@ -4,12 +4,13 @@
  *
  * Invariants (the protocol is in vicp.h):
  *  - a pending bit goes 0 -> 1 only in a raiser's compare-and-swap, which
- *    also counts the raise; 1 -> 0 only in a claim's or a clear's
+ *    also counts the raise (a D bit: in a raiser's OR, counted when it goes
+ *    back to 0 or while it is set); 1 -> 0 only in a claim's or a clear's
  *    compare-and-swap, which harvests the count: every raise is claimed once,
  *    cleared once, or still pending (raised == claimed + cleared + pending);
- *  - once the calls have returned, a level's summary bit is set whenever one
- *    of its pending bits is; it may be set over an empty level (a claim
- *    repairs that);
+ *  - a D bit is never set without its level's summary bit; once the calls
+ *    have returned, a level's summary bit is set whenever one of its pending
+ *    bits is; it may be set over an empty level (a claim repairs that);
  *  - a failed call changes nothing.
  * Memory order: the pending words and the summary change with seq_cst
  * read-modify-writes (no dearer than acq_rel on x86), because the S protocol
@@ -35,17 +36,53 @@ void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit
         Vic->Wake(Vic->WakeContext, Cpu);
 }
 
-/* Clear S, then set it back if a raise got in between (vicp.h). */
-void VicpLevelEmptied(VIC *Vic, uint32_t Cpu, uint32_t Level, bool ByOwner)
+/* The second half of the S protocol (vicp.h): after S came off, set it
+ * back if the pending word has bits (a raise got in between). */
+static void VicpRestoreSummary(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint32_t Level, bool ByOwner)
 {
-    VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    uint64_t SummaryBit = (uint64_t)1 << Level;
-    atomic_fetch_and_explicit(&Block->State, ~SummaryBit, memory_order_seq_cst);
     if ((atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst) & VICP_SLOT_BITS) == 0)
         return;
+    uint64_t SummaryBit = (uint64_t)1 << Level;
     uint64_t Before = atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst);
     if (!ByOwner && Vic->Wake != NULL)
         VicpWake(Vic, Cpu, Before, SummaryBit);
+}
+
+/* The state with a level's S bit off, unless a D bit of the level holds it. */
+static inline uint64_t VicpWithoutSummary(const VIC *Vic, uint64_t State, uint32_t Level)
+{
+    if ((State & Vic->DirectOfLevel[Level]) != 0)
+        return State;
+    return State & ~((uint64_t)1 << Level);
+}
+
+/* A level's pending word was left empty by an emptier: S off (by
+ * compare-and-swap: never while a D bit of the level is set), then the
+ * re-check. */
+void VicpLevelEmptied(VIC *Vic, uint32_t Cpu, uint32_t Level, bool ByOwner)
+{
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    uint64_t Old = atomic_load_explicit(&Block->State, memory_order_seq_cst);
+    uint64_t New;
+    do {
+        New = VicpWithoutSummary(Vic, Old, Level);
+        if (New == Old)
+            break;
+    } while (!atomic_compare_exchange_weak_explicit(&Block->State, &Old, New, memory_order_seq_cst,
+                                                    memory_order_seq_cst));
+    if ((New & ((uint64_t)1 << Level)) == 0)
+        VicpRestoreSummary(Vic, Cpu, Block, Level, ByOwner);
+}
+
+/* The state without one D bit, and without its level's S bit when nothing
+ * else of the level is pending (no other D bit, an empty pending word). */
+static inline uint64_t VicpWithoutDirect(const VIC *Vic, VICP_CPU *Block, uint64_t State, uint64_t DirectBit,
+                                         uint32_t Level)
+{
+    uint64_t New = State & ~DirectBit;
+    if ((atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst) & VICP_SLOT_BITS) != 0)
+        return New;
+    return VicpWithoutSummary(Vic, New, Level);
 }
 
 static IRQ_STATUS VicpCheckSourceAndCpu(const VIC *Vic, uint32_t Source, uint32_t Cpu)
@@ -68,13 +105,32 @@ IRQ_STATUS VicRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu)
     return IRQ_STATUS_SUCCESS;
 }
 
+static IRQ_STATUS VicpClearDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, const VICP_SOURCE *Entry)
+{
+    uint64_t Old = atomic_load_explicit(&Block->State, memory_order_seq_cst);
+    uint64_t New;
+    do {
+        if ((Old & Entry->DirectBit) == 0)
+            return IRQ_STATUS_NOT_PENDING;
+        New = VicpWithoutDirect(Vic, Block, Old, Entry->DirectBit, Entry->Level);
+    } while (!atomic_compare_exchange_weak_explicit(&Block->State, &Old, New, memory_order_seq_cst,
+                                                    memory_order_seq_cst));
+    atomic_fetch_add_explicit(&Block->Cleared, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&Block->RaisedHarvestedByClear, 1, memory_order_relaxed);
+    if ((New & ((uint64_t)1 << Entry->Level)) == 0)
+        VicpRestoreSummary(Vic, Cpu, Block, Entry->Level, false);
+    return IRQ_STATUS_SUCCESS;
+}
+
 IRQ_STATUS VicClear(VIC *Vic, uint32_t Source, uint32_t Cpu)
 {
     IRQ_STATUS Status = VicpCheckSourceAndCpu(Vic, Source, Cpu);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    const VICP_SOURCE *Entry = &Vic->Sources[Source];
+    const VICP_SOURCE *Entry = VicpSourceOf(Vic, Source);
     VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    if (Entry->DirectBit != 0)
+        return VicpClearDirect(Vic, Cpu, Block, Entry);
     _Atomic uint64_t *Pending = &Block->Pending[Entry->Level];
     uint64_t Bit = (uint64_t)1 << Entry->Slot;
     uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
@@ -116,10 +172,7 @@ IRQ_STATUS VicReadSoftwareSummary(const VIC *Vic, uint32_t Cpu, uint32_t *Summar
     uint32_t Bits = 0;
     for (uint32_t Level = 1; Level < Vic->LevelCount; Level++) {
         uint32_t Source = Vic->SoftwareSource[Level];
-        if (Source == VICP_NONE)
-            continue;
-        uint64_t Pending = atomic_load_explicit(&Block->Pending[Level], memory_order_acquire);
-        if ((Pending >> Vic->Sources[Source].Slot) & 1u)
+        if (Source != VICP_NONE && VicpSourcePending(Vic, Block, Source))
             Bits |= 1u << Level;
     }
     *Summary = Bits;
@@ -135,52 +188,31 @@ static void VicpBump(_Atomic uint64_t *Counter, uint64_t Amount)
                           memory_order_relaxed);
 }
 
-/* Puts Level in service and drops, with one AND, the enable bits that
- * became masked and the summary bit if the claim emptied the level.
- * What becomes masked follows from the rules without recomputing them: Level
- * was deliverable, so either it is above the effective level (which becomes
- * Level) or it is a machine-check level at or below it (nothing changes).
- * Either way the enable bits of the levels up to Level go, machine checks
- * excepted, and the AST bit goes when Level is at or above the AST level.
- * OwnerBefore (the owner bits when the claim began; only the owner changes
- * them) limits the AND to bits that were set. The result is exactly
- * VicpOwnerBits of the new state. */
-static inline void VicpEnterService(VIC *Vic, VICP_CPU *Block, uint64_t Control, uint32_t Level,
-                                    uint64_t OwnerBefore, uint64_t SummaryToClear)
+/* The owner bits a claim gives the check word: as they are (a take), or
+ * with Level in service, whose Control the caller stores once the claim
+ * has succeeded. As an XOR: only the owner writes them, so the bits in any
+ * load of the word are theirs now. */
+static inline uint64_t VicpServiceDelta(const VIC *Vic, VICP_CPU *Block, uint64_t Control, bool EnterService)
 {
-    atomic_store_explicit(&Block->Control, Control | (uint64_t)(1u << Level), memory_order_relaxed);
-    uint64_t Masked = (uint64_t)(((2u << Level) - 1u) & ~Vic->MachineCheckLevels) << 32;
-    if (Level >= Vic->AstLevel)
-        Masked |= VICP_AST_BITS;
-    uint64_t Drop = (OwnerBefore & Masked) | SummaryToClear;
-    if (Drop != 0)
-        atomic_fetch_and_explicit(&Block->State, ~Drop, memory_order_seq_cst);
-    VicpBump(&Block->Claimed, 1);
-}
-
-/* After the AND of VicpEnterService cleared the summary bit: re-check, as
- * VicpLevelEmptied does. */
-static inline void VicpRecheckLevel(VICP_CPU *Block, uint32_t Level)
-{
-    if ((atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst) & VICP_SLOT_BITS) != 0)
-        atomic_fetch_or_explicit(&Block->State, (uint64_t)1 << Level, memory_order_seq_cst);
+    if (!EnterService)
+        return 0;
+    uint64_t Current = atomic_load_explicit(&Block->State, memory_order_relaxed) & VICP_OWNER_BITS;
+    return Current ^ VicpOwnerBits(Vic, Control);
 }
 
 /* The most privileged eligible mode first; its ASTSR bit is cleared as the
  * AST is initiated. A take leaves the level alone, so the AST bit of the
  * check word follows the new ASTSR (other modes may still be eligible). */
-static void VicpClaimAst(VIC *Vic, VICP_CPU *Block, uint64_t OwnerBefore, bool EnterService, VIC_CLAIM *Claim)
+static void VicpClaimAst(VIC *Vic, VICP_CPU *Block, bool EnterService, VIC_CLAIM *Claim)
 {
     uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
     uint32_t AstMode = (uint32_t)__builtin_ctz(VicpEligibleAstModes(Control));
     uint32_t Summary = VicpField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK) & ~(1u << AstMode);
     Control = VicpWithField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK, Summary);
-    if (EnterService) {
-        VicpEnterService(Vic, Block, Control, Vic->AstLevel, OwnerBefore, 0);
-    } else {
-        VicpOwnerUpdate(Vic, Block, Control);
-        VicpBump(&Block->Claimed, 1);
-    }
+    if (EnterService)
+        Control |= (uint64_t)(1u << Vic->AstLevel);
+    VicpOwnerUpdate(Vic, Block, Control);
+    VicpBump(&Block->Claimed, 1);
     Claim->Source = VIC_SOURCE_AST;
     Claim->Level = Vic->AstLevel;
     Claim->Kind = VicSourceAst;
@@ -197,52 +229,106 @@ static uint32_t VicpTakeIpiMessages(VICP_CPU *Block)
     return Messages;
 }
 
-static inline void VicpFillClaim(VIC *Vic, VICP_CPU *Block, uint32_t Level, uint32_t Slot, VIC_CLAIM *Claim)
+/* After the locked operations: the counters and the answer. */
+static inline void VicpFinishClaim(VIC *Vic, VICP_CPU *Block, uint32_t Level, uint32_t Slot, uint64_t Harvested,
+                                   VIC_CLAIM *Claim)
 {
+    VicpBump(&Block->RaisedByOwner, Harvested);
+    VicpBump(&Block->Claimed, 1);
     uint32_t Source = Vic->SourceOfSlot[Level][Slot];
     Claim->Source = Source;
     Claim->Level = Level;
-    Claim->Kind = (VIC_SOURCE_KIND)Vic->Sources[Source].Kind;
+    Claim->Kind = (VIC_SOURCE_KIND)Vic->KindOfSlot[Level][Slot];
     Claim->AstMode = 0;
     Claim->IpiMessages = __builtin_expect(Source == Vic->IpiSource, 0) ? VicpTakeIpiMessages(Block) : 0;
 }
 
-/* Takes the highest-slot pending source of Level. False when the level was
- * empty (its summary bit was stale: repaired here). With EnterService the
- * level goes in service (VicClaim); without, only the summary bit changes,
- * and only when the take emptied the level (VicTakeInterrupt). */
-static inline __attribute__((always_inline)) bool VicpClaimFromLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
-                                                                     uint32_t Level, uint64_t OwnerBefore,
-                                                                     bool EnterService, VIC_CLAIM *Claim)
+/* Takes the highest D bit of Level from the check word (the level's pending
+ * word was empty when looked at), with the level's S bit when that empties
+ * the level, and the owner bits of a claim, in one compare-and-swap. False
+ * when a clearer took the level's last D bit first. */
+static bool VicpClaimDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint64_t State, uint32_t Level,
+                            bool EnterService, VIC_CLAIM *Claim)
+{
+    uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed) | (uint64_t)(1u << Level);
+    uint64_t OwnerDelta = VicpServiceDelta(Vic, Block, Control, EnterService);
+    uint64_t Bit;
+    uint64_t New;
+    do {
+        uint64_t Direct = State & Vic->DirectOfLevel[Level];
+        if (Direct == 0)
+            return false;
+        Bit = (uint64_t)1 << (63 - __builtin_clzll(Direct));
+        New = VicpWithoutDirect(Vic, Block, State, Bit, Level) ^ OwnerDelta;
+    } while (!atomic_compare_exchange_weak_explicit(&Block->State, &State, New, memory_order_seq_cst,
+                                                    memory_order_seq_cst));
+    if (EnterService)
+        atomic_store_explicit(&Block->Control, Control, memory_order_relaxed);
+    if ((New & ((uint64_t)1 << Level)) == 0)
+        VicpRestoreSummary(Vic, Cpu, Block, Level, true);
+    VicpFinishClaim(Vic, Block, Level, (uint32_t)__builtin_ctzll(Bit) - Vic->DirectFirst[Level], 1, Claim);
+    return true;
+}
+
+/* After a claim cleared a bit of the pending word: the owner bits of a
+ * claim, and S off when the word emptied and no D bit holds it, in one
+ * compare-and-swap (nothing to do for a take that left bits). */
+static void VicpSettleLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint32_t Level, bool Emptied,
+                            bool EnterService)
+{
+    uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed) | (uint64_t)(1u << Level);
+    uint64_t OwnerDelta = VicpServiceDelta(Vic, Block, Control, EnterService);
+    if (EnterService)
+        atomic_store_explicit(&Block->Control, Control, memory_order_relaxed);
+    if (!Emptied) {
+        if (OwnerDelta != 0)
+            atomic_fetch_xor_explicit(&Block->State, OwnerDelta, memory_order_seq_cst);
+        return;
+    }
+    uint64_t Old = atomic_load_explicit(&Block->State, memory_order_seq_cst);
+    uint64_t New;
+    do {
+        New = VicpWithoutSummary(Vic, Old, Level) ^ OwnerDelta;
+    } while (New != Old && !atomic_compare_exchange_weak_explicit(&Block->State, &Old, New, memory_order_seq_cst,
+                                                                  memory_order_seq_cst));
+    if ((New & ((uint64_t)1 << Level)) == 0)
+        VicpRestoreSummary(Vic, Cpu, Block, Level, true);
+}
+
+/* Takes the highest-slot bit of a level's pending word (Old, as loaded).
+ * False when the word emptied first. */
+static bool VicpClaimFromWord(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint32_t Level, uint64_t Old,
+                              bool EnterService, VIC_CLAIM *Claim)
 {
     _Atomic uint64_t *Pending = &Block->Pending[Level];
-    uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
     uint64_t New;
     uint32_t Slot;
     do {
         uint32_t Bits = (uint32_t)(Old & VICP_SLOT_BITS);
-        if (__builtin_expect(Bits == 0, 0)) {
-            VicpLevelEmptied(Vic, Cpu, Level, true);
+        if (Bits == 0)
             return false;
-        }
         Slot = VicpHighestBit(Bits);
         New = (Old & ~((uint64_t)1 << Slot)) & VICP_SLOT_BITS; /* harvest the raise count */
     } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, New, memory_order_seq_cst,
                                                     memory_order_seq_cst));
-    VicpBump(&Block->RaisedByOwner, Old >> 32);
-    uint64_t SummaryToClear = New == 0 ? (uint64_t)1 << Level : 0;
-    if (EnterService) {
-        uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
-        VicpEnterService(Vic, Block, Control, Level, OwnerBefore, SummaryToClear);
-    } else {
-        VicpBump(&Block->Claimed, 1);
-        if (SummaryToClear != 0)
-            atomic_fetch_and_explicit(&Block->State, ~SummaryToClear, memory_order_seq_cst);
-    }
-    if (New == 0)
-        VicpRecheckLevel(Block, Level);
-    VicpFillClaim(Vic, Block, Level, Slot, Claim);
+    VicpSettleLevel(Vic, Cpu, Block, Level, New == 0, EnterService);
+    VicpFinishClaim(Vic, Block, Level, Slot, Old >> 32, Claim);
     return true;
+}
+
+/* The highest pending source of Level: the pending word's slots are above
+ * the direct ones (vicp.h). False when there was nothing after all (a stale
+ * S bit: repaired here) or a race took it: the caller decides again. */
+static bool VicpClaimFromLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint64_t State, uint32_t Level,
+                               bool EnterService, VIC_CLAIM *Claim)
+{
+    uint64_t Word = atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst);
+    if ((Word & VICP_SLOT_BITS) != 0)
+        return VicpClaimFromWord(Vic, Cpu, Block, Level, Word, EnterService, Claim);
+    if ((State & Vic->DirectOfLevel[Level]) != 0)
+        return VicpClaimDirect(Vic, Cpu, Block, State, Level, EnterService, Claim);
+    VicpLevelEmptied(Vic, Cpu, Level, true);
+    return false;
 }
 
 /* VicClaim and VicTakeInterrupt: the same choice, from the same check word,
@@ -257,74 +343,84 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpClaimHighest(VIC *Vi
     VICP_CPU *Block = VicpCpu(Vic, Cpu);
     for (;;) {
         uint64_t State = atomic_load_explicit(&Block->State, memory_order_acquire);
-        uint32_t Deliverable = (uint32_t)State & (uint32_t)(State >> 32);
-        if (Deliverable == 0)
+        uint32_t Levels = VicpDeliverableLevels(State);
+        bool Ast = (State & VICP_AST_BIT) != 0;
+        if (Levels == 0 && !Ast)
             return IRQ_STATUS_NOTHING_PENDING;
-        uint32_t Levels = Deliverable & ~1u;
         uint32_t Top = Levels != 0 ? VicpHighestBit(Levels) : 0;
         /* At the AST level a pending source goes first. */
-        if (__builtin_expect((Deliverable & 1u) != 0 && Top < Vic->AstLevel, 0)) {
-            VicpClaimAst(Vic, Block, State & VICP_OWNER_BITS, EnterService, Claim);
+        if (Ast && Top < Vic->AstLevel) {
+            VicpClaimAst(Vic, Block, EnterService, Claim);
             return IRQ_STATUS_SUCCESS;
         }
-        if (VicpClaimFromLevel(Vic, Cpu, Block, Top, State & VICP_OWNER_BITS, EnterService, Claim))
+        if (VicpClaimFromLevel(Vic, Cpu, Block, State, Top, EnterService, Claim))
             return IRQ_STATUS_SUCCESS;
     }
 }
 
-IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+/* Every case the fast paths below leave alone: ASTs, the IPI source, a
+ * stale summary bit, two direct sources pending at the top level, a
+ * compare-and-swap that lost to a raiser or a clearer. */
+__attribute__((noinline)) static IRQ_STATUS VicpClaimGeneral(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
 {
     return VicpClaimHighest(Vic, Cpu, true, Claim);
 }
 
-/* Every case of a take: ASTs, the IPI source, a stale summary bit, a
- * compare-and-swap that lost to a raiser or a clearer. */
 __attribute__((noinline)) static IRQ_STATUS VicpTakeInterruptGeneral(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
 {
     return VicpClaimHighest(Vic, Cpu, false, Claim);
 }
 
-/* Nothing goes in service: the caller masks what it must itself (VicSetLevel,
- * as Alpha PALcode raises PS<IPL> when it takes an interrupt). The common
- * case is a straight line here: no AST eligible, a device-like source at the
- * top level, no race. Two locked operations at most: the CAS of the pending
- * word, and the AND of the summary bit when the take emptied the level
- * (then the re-check of vicp.h's S protocol). Anything else is handed, before
- * anything changed, to the general path, which decides again from the start. */
-IRQ_STATUS VicTakeInterrupt(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+static inline __attribute__((always_inline)) IRQ_STATUS VicpGeneral(VIC *Vic, uint32_t Cpu, bool EnterService,
+                                                                    VIC_CLAIM *Claim)
 {
-    if (Vic == NULL || Claim == NULL)
-        return IRQ_STATUS_INVALID_PARAMETER;
-    if (Cpu >= Vic->View.CpuCount)
-        return IRQ_STATUS_INVALID_CPU;
-    VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    uint64_t State = atomic_load_explicit(&Block->State, memory_order_acquire);
-    uint32_t Deliverable = (uint32_t)State & (uint32_t)(State >> 32);
-    if (Deliverable == 0)
-        return IRQ_STATUS_NOTHING_PENDING;
-    if (__builtin_expect((Deliverable & 1u) != 0, 0))
-        return VicpTakeInterruptGeneral(Vic, Cpu, Claim); /* an AST is eligible */
-    uint32_t Level = VicpHighestBit(Deliverable);
-    _Atomic uint64_t *Pending = &Block->Pending[Level];
-    uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
-    uint32_t Bits = (uint32_t)(Old & VICP_SLOT_BITS);
-    if (__builtin_expect(Bits == 0, 0))
-        return VicpTakeInterruptGeneral(Vic, Cpu, Claim); /* a stale summary bit */
-    uint32_t Slot = VicpHighestBit(Bits);
-    if (__builtin_expect(VicpSlotKey(Level, Slot) == Vic->IpiSlotKey, 0))
-        return VicpTakeInterruptGeneral(Vic, Cpu, Claim); /* it carries messages */
-    uint64_t New = (Old & ~((uint64_t)1 << Slot)) & VICP_SLOT_BITS; /* harvest the raise count */
-    if (__builtin_expect(!atomic_compare_exchange_strong_explicit(Pending, &Old, New, memory_order_seq_cst,
+    return EnterService ? VicpClaimGeneral(Vic, Cpu, Claim) : VicpTakeInterruptGeneral(Vic, Cpu, Claim);
+}
+
+/* The check word after a claim of a direct source that puts Level in
+ * service. Level was deliverable and no AST was eligible, so the rules give
+ * the owner bits without recomputing them: the threshold becomes Level + 1,
+ * or stays at the lowest machine-check level if that is lower (a machine
+ * check is taken whatever is in service); the AST bit stays clear (the
+ * effective level only rose). */
+static inline uint64_t VicpWithLevelInService(const VIC *Vic, uint64_t State, uint32_t Level)
+{
+    uint64_t Threshold = Level + 1u < Vic->MachineCheckThreshold ? Level + 1u : Vic->MachineCheckThreshold;
+    return (State & ~((uint64_t)0x3F << VICP_THRESHOLD_SHIFT)) | Threshold << VICP_THRESHOLD_SHIFT;
+}
+
+/* The fast path of a direct source: one compare-and-swap of the check word
+ * (vicp.h). Direct is the level's pending D bits: when that is one bit, it
+ * goes with the level's S bit (the caller found the pending word empty),
+ * and a claim sets the owner bits in the same operation. Everything that
+ * decides the new word comes from the word and one table load; the slot is
+ * worked out after the locked operation (on this kind of core a locked
+ * operation waits for the chain of loads before it). */
+static inline __attribute__((always_inline)) IRQ_STATUS VicpFastDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                       uint64_t State, uint32_t Level,
+                                                                       uint64_t Direct, bool EnterService,
+                                                                       VIC_CLAIM *Claim)
+{
+    /* None (a stale summary bit), two or more, or the IPI: the general path. */
+    if (__builtin_expect(Direct == 0 || (Direct & (Direct - 1u)) != 0 || (Direct & Vic->IpiDirectBit) != 0, 0))
+        return VicpGeneral(Vic, Cpu, EnterService, Claim);
+    uint64_t SummaryBit = (uint64_t)1 << Level;
+    uint64_t New = State ^ Direct ^ SummaryBit;
+    if (EnterService)
+        New = VicpWithLevelInService(Vic, New, Level);
+    if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&Block->State, &State, New, memory_order_seq_cst,
                                                                   memory_order_seq_cst),
                          0))
-        return VicpTakeInterruptGeneral(Vic, Cpu, Claim); /* the word moved under us */
-    /* The locked operations first, then the plain stores and the look-ups
-     * (a locked operation waits for every earlier load and store). */
-    if (New == 0) {
-        atomic_fetch_and_explicit(&Block->State, ~((uint64_t)1 << Level), memory_order_seq_cst);
-        VicpRecheckLevel(Block, Level);
+        return VicpGeneral(Vic, Cpu, EnterService, Claim); /* the word moved under us */
+    if (EnterService) {
+        uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
+        atomic_store_explicit(&Block->Control, Control | (uint64_t)(1u << Level), memory_order_relaxed);
     }
-    VicpBump(&Block->RaisedByOwner, Old >> 32);
+    if (__builtin_expect((atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst) & VICP_SLOT_BITS) != 0,
+                         0))
+        atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst); /* the S protocol's re-check */
+    uint32_t Slot = (uint32_t)__builtin_ctzll(Direct) - Vic->DirectFirst[Level];
+    VicpBump(&Block->RaisedByOwner, 1);
     VicpBump(&Block->Claimed, 1);
     Claim->Source = Vic->SourceOfSlot[Level][Slot];
     Claim->Level = Level;
@@ -332,4 +428,85 @@ IRQ_STATUS VicTakeInterrupt(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
     Claim->AstMode = 0;
     Claim->IpiMessages = 0;
     return IRQ_STATUS_SUCCESS;
+}
+
+/* A level's pending word (Old, with bits): its CAS, then, when the take
+ * emptied the word or a claim puts the level in service, one
+ * compare-and-swap of the check word from the caller's State (a loop only
+ * when something else changed it meanwhile). S goes only while no D bit of
+ * the level holds it, then the S protocol's re-check. The IPI source's
+ * messages are taken after the CAS, as the general path does. */
+static inline __attribute__((always_inline)) IRQ_STATUS VicpFastFromWord(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                         uint64_t State, uint32_t Level, uint64_t Old,
+                                                                         bool EnterService, VIC_CLAIM *Claim)
+{
+    uint32_t Slot = VicpHighestBit((uint32_t)(Old & VICP_SLOT_BITS));
+    uint64_t New = (Old & ~((uint64_t)1 << Slot)) & VICP_SLOT_BITS; /* harvest the raise count */
+    if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&Block->Pending[Level], &Old, New,
+                                                                  memory_order_seq_cst, memory_order_seq_cst),
+                         0))
+        return VicpGeneral(Vic, Cpu, EnterService, Claim); /* the word moved under us */
+    uint64_t SummaryBit = (uint64_t)1 << Level;
+    if (New == 0 || EnterService) {
+        uint64_t NewState;
+        do {
+            NewState = New == 0 ? VicpWithoutSummary(Vic, State, Level) : State;
+            if (EnterService)
+                NewState = VicpWithLevelInService(Vic, NewState, Level);
+        } while (NewState != State && !atomic_compare_exchange_weak_explicit(&Block->State, &State, NewState,
+                                                                             memory_order_seq_cst,
+                                                                             memory_order_seq_cst));
+        if ((NewState & SummaryBit) == 0 &&
+            (atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst) & VICP_SLOT_BITS) != 0)
+            atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst); /* the re-check */
+    }
+    if (EnterService) {
+        uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
+        atomic_store_explicit(&Block->Control, Control | (uint64_t)(1u << Level), memory_order_relaxed);
+    }
+    VicpFinishClaim(Vic, Block, Level, Slot, Old >> 32, Claim);
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* VicClaim and VicTakeInterrupt. The common case is a straight line: no
+ * AST eligible, one source at the top level, no race. A direct source costs
+ * one locked operation, the compare-and-swap of the check word; another,
+ * the CAS of its pending word and a second on the check word when the level
+ * emptied or a claim changed the owner bits. Anything else is handed,
+ * before anything changed, to the general path, which decides again from
+ * the start. */
+static inline __attribute__((always_inline)) IRQ_STATUS VicpFastClaim(VIC *Vic, uint32_t Cpu, bool EnterService,
+                                                                      VIC_CLAIM *Claim)
+{
+    if (Vic == NULL || Claim == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (Cpu >= Vic->View.CpuCount)
+        return IRQ_STATUS_INVALID_CPU;
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    uint64_t State = atomic_load_explicit(&Block->State, memory_order_acquire);
+    if (__builtin_expect((State & VICP_AST_BIT) != 0, 0))
+        return VicpGeneral(Vic, Cpu, EnterService, Claim); /* an AST is eligible */
+    uint32_t Summary = (uint32_t)(State & VICP_SUMMARY_BITS);
+    if (Summary == 0)
+        return IRQ_STATUS_NOTHING_PENDING;
+    /* The top pending level: if it is below the threshold, so is the rest. */
+    uint32_t Level = VicpHighestBit(Summary);
+    if (Level < VicpThreshold(State))
+        return IRQ_STATUS_NOTHING_PENDING;
+    uint64_t Old = atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst);
+    if ((Old & VICP_SLOT_BITS) != 0)
+        return VicpFastFromWord(Vic, Cpu, Block, State, Level, Old, EnterService, Claim);
+    return VicpFastDirect(Vic, Cpu, Block, State, Level, State & Vic->DirectOfLevel[Level], EnterService, Claim);
+}
+
+IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+{
+    return VicpFastClaim(Vic, Cpu, true, Claim);
+}
+
+/* Nothing goes in service: the caller masks what it must itself (VicSetLevel,
+ * as Alpha PALcode raises PS<IPL> when it takes an interrupt). */
+IRQ_STATUS VicTakeInterrupt(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+{
+    return VicpFastClaim(Vic, Cpu, false, Claim);
 }

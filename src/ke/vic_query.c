@@ -42,14 +42,12 @@ IRQ_STATUS VicIsPending(const VIC *Vic, uint32_t Source, uint32_t Cpu, bool *Pen
         return IRQ_STATUS_INVALID_VECTOR;
     if (Cpu >= Vic->View.CpuCount)
         return IRQ_STATUS_INVALID_CPU;
-    const VICP_SOURCE *Entry = &Vic->Sources[Source];
-    uint64_t Word = atomic_load_explicit(&VicpCpu(Vic, Cpu)->Pending[Entry->Level], memory_order_acquire);
-    *Pending = (Word >> Entry->Slot) & 1u;
+    *Pending = VicpSourcePending(Vic, VicpCpu(Vic, Cpu), Source);
     return IRQ_STATUS_SUCCESS;
 }
 
 /* Raised = what claims and clears harvested + the counts still in the
- * pending words (vicp.h) + ASTSR bits set. */
+ * pending words and the D bits still set (vicp.h) + ASTSR bits set. */
 static void VicpAddCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters)
 {
     const VICP_CPU *Block = VicpCpu(Vic, Cpu);
@@ -57,6 +55,10 @@ static void VicpAddCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters
                       atomic_load_explicit(&Block->RaisedHarvestedByClear, memory_order_relaxed);
     uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
     uint64_t Pending = VicpPopulation(VicpField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK));
+    uint32_t DirectPending =
+        VicpPopulation(atomic_load_explicit(&Block->State, memory_order_acquire) & VICP_DIRECT_BITS);
+    Raised += DirectPending;
+    Pending += DirectPending;
     for (uint32_t Level = 0; Level < Vic->LevelCount; Level++) {
         uint64_t Word = atomic_load_explicit(&Block->Pending[Level], memory_order_acquire);
         Raised += Word >> 32;

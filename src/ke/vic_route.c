@@ -70,23 +70,20 @@ __attribute__((noinline)) static IRQ_STATUS VicpRaiseRouted(VIC *Vic, uint32_t S
 
 /* FIXED_CPU to an online target (the default route, and the common one)
  * costs one load of the source's mirror of it, one online test and an add
- * to find the pending word; the mirror is one word, so a raise sees the old
- * route or the new one. */
+ * to find the target's block; the mirror is one word, so a raise sees the
+ * old route or the new one. */
 IRQ_STATUS VicRaise(VIC *Vic, uint32_t Source)
 {
     if (Vic == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (!VicpIsSource(Vic, Source))
         return IRQ_STATUS_INVALID_VECTOR;
-    const VICP_SOURCE *Entry = &Vic->Sources[Source];
+    const VICP_SOURCE *Entry = VicpSourceOf(Vic, Source);
     uint64_t Fixed = atomic_load_explicit(&Entry->Fixed, memory_order_relaxed);
     uint32_t Cpu = (uint32_t)Fixed;
     if (__builtin_expect(Cpu == VICP_NOT_FIXED || !VicpIsOnline(Vic, Cpu), 0))
         return VicpRaiseRouted(Vic, Source);
-    unsigned char *PendingByte = Vic->CpuBlocks + (Fixed >> 32);
-    uint32_t Level = Entry->Level;
-    VICP_CPU *Block = (VICP_CPU *)(void *)(PendingByte - offsetof(VICP_CPU, Pending) - Level * sizeof(uint64_t));
-    VicpRaiseAt(Vic, Cpu, Block, (_Atomic uint64_t *)(void *)PendingByte, Level, Entry->Slot);
+    VicpRaiseAt(Vic, Cpu, (VICP_CPU *)(void *)((unsigned char *)Vic + (Fixed >> 32)), Entry);
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -101,7 +98,7 @@ IRQ_STATUS VicSetRoute(VIC *Vic, uint32_t Source, const IR_ROUTE_CONFIG *Config)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (!VicpIsSource(Vic, Source))
         return IRQ_STATUS_INVALID_VECTOR;
-    _Atomic uint64_t *Mirror = &Vic->Sources[Source].Fixed;
+    _Atomic uint64_t *Mirror = &VicpSources(Vic)[Source].Fixed;
     IrLockAcquire(&Vic->RouteLock);
     atomic_store_explicit(Mirror, VICP_NOT_FIXED, memory_order_relaxed);
     IRQ_STATUS Status = IrRouteConfigure(VicpRoute(Vic, Source), Config, &Vic->RoutingInputs);
@@ -109,7 +106,7 @@ IRQ_STATUS VicSetRoute(VIC *Vic, uint32_t Source, const IR_ROUTE_CONFIG *Config)
     uint32_t Target;
     (void)IrRouteQueryConfig(VicpRoute(Vic, Source), &Policy, &Target, NULL);
     if (Policy == IrRoutingFixedCpu)
-        atomic_store_explicit(Mirror, VicpFixedMirror(Vic, Target, Vic->Sources[Source].Level), memory_order_relaxed);
+        atomic_store_explicit(Mirror, VicpFixedMirror(Vic, Target), memory_order_relaxed);
     IrLockRelease(&Vic->RouteLock);
     return Status;
 }

@@ -2,37 +2,60 @@
  * Vic internals shared by src/ke/vic*.c.
  *
  * THE CHECK WORD (VICP_CPU.State), one per CPU:
- *   bits  1..31  S: summary, level n has a pending source    written by raisers/clearers/claim
- *   bits 33..63  E: enable, level n may be delivered now      written by the owner only
- *   bit   0, 32  an AST is eligible (both set or both clear)   written by the owner only
- * Deliverable <=> (low half & high half) != 0. Level 0 has no sources (a
- * source is delivered only above the CPU's level, which is never below 0),
- * so its two bits are free to carry the AST, whose eligibility depends only
- * on owner state (ASTSR, ASTEN, mode, level, gates).
+ *   bit   0      unused (level 0 has no sources)
+ *   bits  1..31  S: summary, level n has a pending source   raisers, clearers, claim
+ *   bit  32      A: an AST is eligible                      the owner only
+ *   bits 33..57  D: pending bits of the direct sources      raisers, clearers, claim
+ *   bits 58..63  T: threshold, levels >= T are enabled       the owner only
+ * Deliverable <=> ((State & (S | A)) >> T) != 0 (VicpDeliverable; the same
+ * test is inline in vic.h). T is the effective level + 1 when the gates are
+ * open, 32 (nothing) when one is closed, and never above the lowest
+ * machine-check level: levels from there up hold machine checks only
+ * (vic.c refuses other configurations), which override every gate and mask.
+ * A sits at bit 32, which no shift by T <= 32 removes: the owner sets it only
+ * when an AST may be taken now.
  *
- * The owner computes E (and the AST bits) from its own state (the Control
- * word below; VicpOwnerBits) and applies the difference with one XOR (it is the only writer of those bits, so the word
- * it loads holds their true current value); S bits are only ever ORed in or
- * ANDed out, so the owner's XOR and the raisers' ORs never undo each other.
+ * The owner computes A and T from its own state (the Control word below;
+ * VicpOwnerBits) and applies the difference with one XOR (it is the only
+ * writer of those bits, so the word it loads holds their true current
+ * value), or folds it into the compare-and-swap of a claim; S and D bits
+ * are only ever ORed in or taken out by compare-and-swap, so the owner's XOR
+ * and the others' changes never undo each other.
  *
- * PENDING WORDS (VICP_CPU.Pending[level]), one per level:
- *   bits  0..31  one per source of the level (its slot)
+ * DIRECT SOURCES. The lowest slots of each level (slot 0 of every level
+ * first, then slot 1, and so on, from the top level down, while D has bits:
+ * vic.c) keep their pending bit in the check word itself, next to their
+ * level's summary bit. Raising one is one atomic OR of both bits; taking or
+ * clearing one is one compare-and-swap that drops its D bit, and S with it
+ * when nothing else of the level is pending. A direct raise -> take is two
+ * locked operations, as in a bare pending word; the check stays one load.
+ * D bits are never set without their level's S bit.
+ *
+ * PENDING WORDS (VICP_CPU.Pending[level]), one per level, for the others:
+ *   bits  0..31  one per source of the level (its slot; direct slots unused)
  *   bits 32..63  raises since the word was last harvested
  * A raise is one compare-and-swap that sets the bit and adds 1 to the count,
  * so the Raised counter costs no second atomic. Claim and clear reset the
  * count in the compare-and-swap that clears their bit and add it to their
  * own total. The count never exceeds 32: a bit can go 0 -> 1 again only after
- * a claim or a clear took it back to 0, and each of those harvests.
+ * a claim or a clear took it back to 0, and each of those harvests. A direct
+ * source's raise is counted when its D bit is taken or cleared (one each),
+ * or while it is set.
+ *
+ * Within a level the highest slot goes first; direct slots are the lowest,
+ * so a pending word with bits beats the level's D bits.
  *
  * S PROTOCOL. A raiser that finds its level's pending bits all clear sets S
- * after its CAS. A claimer or clearer that leaves them all clear clears S,
- * then looks at the pending word again and sets S back if a raise got in
- * between (the raiser's OR may have come before the clear). All of these are
- * seq_cst, so either the re-check sees the raiser's bit or the raiser's OR
- * comes after the clear. Two emptiers racing with a raiser can leave S set
- * over an empty level: the check then says "deliverable" once for nothing,
- * and VicClaim, finding the level empty, repairs S the same way. S is never
- * left clear over a pending source once the calls have returned.
+ * after its CAS. A claimer or clearer that leaves the level empty (no
+ * pending bits, no D bits) clears S by compare-and-swap (never while a D bit
+ * of the level is set), then looks at the pending word again and sets S back
+ * if a raise got in between (the raiser's OR may have come before the
+ * clear). All of these are seq_cst, so either the re-check sees the raiser's
+ * bit or the raiser's OR comes after the clear. Two emptiers racing with a
+ * raiser can leave S set over an empty level: the check then says
+ * "deliverable" once for nothing, and VicClaim, finding the level empty,
+ * repairs S the same way. S is never left clear over a pending source once
+ * the calls have returned.
  */
 #ifndef IRQROUTE_VICP_H
 #define IRQROUTE_VICP_H
@@ -49,8 +72,14 @@
 
 #define VICP_LINE 64u
 #define VICP_NONE 0xFFFFu
-#define VICP_AST_BITS (((uint64_t)1 << 32) | 1u)
-#define VICP_OWNER_BITS 0xFFFFFFFF00000001ull
+#define VICP_SUMMARY_BITS 0xFFFFFFFEull
+#define VICP_AST_BIT ((uint64_t)1 << 32)
+#define VICP_DIRECT_FIRST 33u
+#define VICP_DIRECT_COUNT 25u
+#define VICP_DIRECT_BITS (((((uint64_t)1 << VICP_DIRECT_COUNT) - 1u)) << VICP_DIRECT_FIRST)
+#define VICP_THRESHOLD_SHIFT 58u
+#define VICP_THRESHOLD_NONE 32u /* no level enabled */
+#define VICP_OWNER_BITS (((uint64_t)0x3F << VICP_THRESHOLD_SHIFT) | VICP_AST_BIT)
 #define VICP_SLOT_BITS 0xFFFFFFFFull
 #define VICP_RAISE_ONE ((uint64_t)1 << 32)
 
@@ -95,17 +124,17 @@ static inline uint32_t VicpInService(uint64_t Control)
 
 /* Fixed mirrors the source's route while it is FIXED_CPU (vic_route.c), so
  * that a raise decides with one load instead of a latch read, and finds the
- * word it raises in without multiplying by the CPU stride: the target CPU
- * in the low half, the byte offset of the target's pending word for this
- * source's level (from VIC.CpuBlocks) in the high half; one 64-bit word, so
- * a raiser sees one whole mirror. VICP_NOT_FIXED in the low half: ask the
- * router. */
+ * target's block without multiplying by the CPU stride: the target CPU in
+ * the low half, the byte offset of its block (from VIC.CpuBlocks) in the
+ * high half; one 64-bit word, so a raiser sees one whole mirror.
+ * VICP_NOT_FIXED in the low half: ask the router. */
 #define VICP_NOT_FIXED 0xFFFFFFFFu
 typedef struct _VICP_SOURCE {
     uint8_t Level; /* 0: a hole */
     uint8_t Slot;
     uint8_t Kind;
     _Atomic uint64_t Fixed;
+    uint64_t DirectBit; /* its D bit in the check word; 0: it has a pending-word bit */
 } VICP_SOURCE;
 
 typedef struct _VICP_CPU {
@@ -133,15 +162,17 @@ struct _VIC {
     uint32_t AstLevel;
     uint32_t IpiSource;          /* VICP_NONE: no IPIs */
     uint32_t IpiSlotKey;         /* the IPI source's VicpSlotKey; VICP_NONE: no IPIs */
-    uint32_t ValidLevels;        /* bits 1 .. LevelCount-1 */
     uint32_t MachineCheckLevels; /* levels that override every gate and mask */
+    uint32_t MachineCheckThreshold; /* the lowest machine-check level; VICP_THRESHOLD_NONE: none */
+    uint64_t DirectOfLevel[VIC_MAX_LEVELS]; /* the D bits of each level's direct sources */
+    uint8_t DirectFirst[VIC_MAX_LEVELS];    /* the D bit of slot 0 of the level */
+    uint64_t IpiDirectBit;                  /* the IPI source's D bit, if it has one */
     uint16_t SoftwareSource[VIC_MAX_LEVELS];
     uint16_t SourceOfSlot[VIC_MAX_LEVELS][VIC_MAX_SOURCES_PER_LEVEL];
     uint8_t KindOfSlot[VIC_MAX_LEVELS][VIC_MAX_SOURCES_PER_LEVEL]; /* a take fills its claim without a second look-up */
     PVIC_WAKE_ROUTINE Wake;
     void *WakeContext;
     bool WakeOnPending;
-    VICP_SOURCE *Sources;
     unsigned char *CpuBlocks; /* == View.CpuBase, writable */
     unsigned char *Routes;
     size_t RouteStride;
@@ -149,6 +180,20 @@ struct _VIC {
     IR_LOCK RouteLock; /* VicSetRoute: keeps a route and its Fixed mirror in step */
     _Alignas(VICP_LINE) _Atomic uint64_t Online[IR_CPU_SET_WORDS];
 };
+
+/* The source table follows the header at a fixed offset (vic.c's layout),
+ * so that a raise finds its entry without loading a pointer first. */
+#define VICP_SOURCES_OFFSET ((sizeof(VIC) + VICP_LINE - 1u) & ~(size_t)(VICP_LINE - 1u))
+
+static inline VICP_SOURCE *VicpSources(VIC *Vic)
+{
+    return (VICP_SOURCE *)(void *)((unsigned char *)Vic + VICP_SOURCES_OFFSET);
+}
+
+static inline const VICP_SOURCE *VicpSourceOf(const VIC *Vic, uint32_t Source)
+{
+    return (const VICP_SOURCE *)(const void *)((const unsigned char *)Vic + VICP_SOURCES_OFFSET) + Source;
+}
 
 /* Level and slot in one number (below VICP_NONE), so that a take can tell
  * the IPI source by arithmetic, before it has looked the source up. */
@@ -169,7 +214,7 @@ static inline IR_ROUTE *VicpRoute(const VIC *Vic, uint32_t Source)
 
 static inline bool VicpIsSource(const VIC *Vic, uint32_t Source)
 {
-    return Source < Vic->SourceCount && Vic->Sources[Source].Level != 0;
+    return Source < Vic->SourceCount && VicpSourceOf(Vic, Source)->Level != 0;
 }
 
 static inline bool VicpIsOnline(const VIC *Vic, uint32_t Cpu)
@@ -177,9 +222,21 @@ static inline bool VicpIsOnline(const VIC *Vic, uint32_t Cpu)
     return (atomic_load_explicit(&Vic->Online[Cpu / 64u], memory_order_relaxed) >> (Cpu % 64u)) & 1u;
 }
 
+static inline uint32_t VicpThreshold(uint64_t State)
+{
+    return (uint32_t)(State >> VICP_THRESHOLD_SHIFT);
+}
+
 static inline bool VicpDeliverable(uint64_t State)
 {
-    return ((uint32_t)State & (uint32_t)(State >> 32)) != 0;
+    return ((State & (VICP_SUMMARY_BITS | VICP_AST_BIT)) >> VicpThreshold(State)) != 0;
+}
+
+/* The levels with something pending that may be delivered now. */
+static inline uint32_t VicpDeliverableLevels(uint64_t State)
+{
+    uint32_t Threshold = VicpThreshold(State);
+    return (uint32_t)(((State & VICP_SUMMARY_BITS) >> Threshold) << Threshold);
 }
 
 /* The SWAR population count (GCC's builtin needs libgcc without -mpopcnt). */
@@ -230,11 +287,12 @@ static inline uint64_t VicpOwnerBits(const VIC *Vic, uint64_t Control)
 {
     uint32_t Effective = VicpEffectiveLevel(Control);
     bool Open = VicpField(Control, VICP_GATES_SHIFT, VICP_GATES_MASK) == 0;
-    /* Levels above Effective: ~((2 << Effective) - 1); 2u << 31 wraps to 0. */
-    uint32_t Enabled = Open ? Vic->ValidLevels & ~((2u << Effective) - 1u) : 0u;
-    uint64_t Bits = (uint64_t)(Enabled | Vic->MachineCheckLevels) << 32;
+    uint32_t Threshold = Open ? Effective + 1u : VICP_THRESHOLD_NONE;
+    if (Threshold > Vic->MachineCheckThreshold)
+        Threshold = Vic->MachineCheckThreshold;
+    uint64_t Bits = (uint64_t)Threshold << VICP_THRESHOLD_SHIFT;
     if (Open && Effective < Vic->AstLevel && VicpEligibleAstModes(Control) != 0)
-        Bits |= VICP_AST_BITS;
+        Bits |= VICP_AST_BIT;
     return Bits;
 }
 
@@ -254,20 +312,43 @@ static inline __attribute__((always_inline)) void VicpOwnerUpdate(const VIC *Vic
 /* vic_pending.c: the wake-up decision, when a wake routine is set. */
 void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit);
 
-/* The raise itself (vic_pending.c has the invariants): one compare-and-swap
- * sets the pending bit and counts the raise; the summary bit is ORed in when
- * the level had nothing pending. Source and Cpu are valid (online or not:
- * callers check). Inline: every raise path is this plus its checks. */
-static inline __attribute__((always_inline)) void VicpRaiseAt(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
-                                                               _Atomic uint64_t *Pending, uint32_t Level,
-                                                               uint32_t Slot)
+/* A raise found its source pending: the two merge, as two edges before an
+ * acknowledge do. */
+static inline void VicpCountMerge(VICP_CPU *Block)
 {
+    atomic_fetch_add_explicit(&Block->Merged, 1, memory_order_relaxed);
+}
+
+/* A direct source: one OR sets its D bit and its level's S bit together.
+ * The seq_cst load first keeps a merge from costing a locked operation
+ * (and orders an IPI sender's message before it, as the CAS does below). */
+static inline __attribute__((always_inline)) void VicpRaiseDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                   uint64_t DirectBit, uint32_t Level)
+{
+    if ((atomic_load_explicit(&Block->State, memory_order_seq_cst) & DirectBit) != 0) {
+        VicpCountMerge(Block);
+        return;
+    }
+    uint64_t SummaryBit = (uint64_t)1 << Level;
+    uint64_t Before = atomic_fetch_or_explicit(&Block->State, DirectBit | SummaryBit, memory_order_seq_cst);
+    if ((Before & DirectBit) != 0)
+        VicpCountMerge(Block); /* another raiser got there between the load and the OR */
+    else if (Vic->Wake != NULL)
+        VicpWake(Vic, Cpu, Before, SummaryBit);
+}
+
+/* Any other source: one compare-and-swap sets the pending bit and counts
+ * the raise; the summary bit is ORed in when the level's pending word was
+ * empty. */
+static inline __attribute__((always_inline)) void VicpRaiseInWord(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                   uint32_t Level, uint32_t Slot)
+{
+    _Atomic uint64_t *Pending = &Block->Pending[Level];
     uint64_t Bit = (uint64_t)1 << Slot;
     uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
     do {
         if ((Old & Bit) != 0) {
-            /* Already pending: the two merge, as two edges before an acknowledge do. */
-            atomic_fetch_add_explicit(&Block->Merged, 1, memory_order_relaxed);
+            VicpCountMerge(Block);
             return;
         }
     } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, (Old | Bit) + VICP_RAISE_ONE,
@@ -283,23 +364,38 @@ static inline __attribute__((always_inline)) void VicpRaiseAt(VIC *Vic, uint32_t
     VicpWake(Vic, Cpu, atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst), SummaryBit);
 }
 
+/* The raise itself (vic_pending.c has the invariants). Source and Cpu are
+ * valid (online or not: callers check). Inline: every raise path is this
+ * plus its checks. */
+static inline __attribute__((always_inline)) void VicpRaiseAt(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                               const VICP_SOURCE *Entry)
+{
+    if (Entry->DirectBit != 0)
+        VicpRaiseDirect(Vic, Cpu, Block, Entry->DirectBit, Entry->Level);
+    else
+        VicpRaiseInWord(Vic, Cpu, Block, Entry->Level, Entry->Slot);
+}
+
 static inline void VicpRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu)
 {
-    const VICP_SOURCE *Entry = &Vic->Sources[Source];
-    VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    VicpRaiseAt(Vic, Cpu, Block, &Block->Pending[Entry->Level], Entry->Level, Entry->Slot);
+    VicpRaiseAt(Vic, Cpu, VicpCpu(Vic, Cpu), VicpSourceOf(Vic, Source));
 }
 
-/* The byte offset of a CPU's pending word for Level from VIC.CpuBlocks. */
-static inline size_t VicpPendingOffset(const VIC *Vic, uint32_t Cpu, uint32_t Level)
+/* The Fixed mirror of a FIXED_CPU route to Cpu (Cpu valid): the CPU, and
+ * its block's offset from the VIC itself. */
+static inline uint64_t VicpFixedMirror(const VIC *Vic, uint32_t Cpu)
 {
-    return (size_t)Cpu * Vic->View.CpuStride + offsetof(VICP_CPU, Pending) + (size_t)Level * sizeof(uint64_t);
+    size_t Offset = (size_t)((const unsigned char *)VicpCpu(Vic, Cpu) - (const unsigned char *)Vic);
+    return (uint64_t)Cpu | (uint64_t)Offset << 32;
 }
 
-/* The Fixed mirror of a FIXED_CPU route to Cpu (Cpu valid, Level a source's). */
-static inline uint64_t VicpFixedMirror(const VIC *Vic, uint32_t Cpu, uint32_t Level)
+/* Whether Source (valid) is pending on a CPU. */
+static inline bool VicpSourcePending(const VIC *Vic, const VICP_CPU *Block, uint32_t Source)
 {
-    return (uint64_t)Cpu | ((uint64_t)VicpPendingOffset(Vic, Cpu, Level) << 32);
+    const VICP_SOURCE *Entry = VicpSourceOf(Vic, Source);
+    if (Entry->DirectBit != 0)
+        return (atomic_load_explicit(&Block->State, memory_order_acquire) & Entry->DirectBit) != 0;
+    return (atomic_load_explicit(&Block->Pending[Entry->Level], memory_order_acquire) >> Entry->Slot) & 1u;
 }
 
 /* vic_pending.c: a level's pending bits were left all clear by an emptier. */
