@@ -206,15 +206,16 @@ static inline const _Atomic uint64_t *VicGetDeliveryWord(const VIC *Vic, uint32_
     return (const _Atomic uint64_t *)(const void *)(View->CpuBase + (size_t)Cpu * View->CpuStride);
 }
 
-/* Summary bits 1-31 (a level has something pending) and bit 32 (an AST is
- * eligible), shifted right by the threshold in bits 58-63 (the lowest level
- * the CPU takes now): deliverable when anything is left. The acquire pairs
- * with the raiser's release, so an owner that sees the bit and claims sees
- * the pending state the raiser wrote. */
+/* The word shifted right by its low six bits, which its owner keeps at 31 +
+ * the lowest level the CPU takes now: what is left are the summary bits
+ * (bit 31 + n: level n has something pending) of the levels it takes, and
+ * bit 63 (an AST is eligible). Deliverable when anything is left. The
+ * acquire pairs with the raiser's release, so an owner that sees the bit
+ * and claims sees the pending state the raiser wrote. */
 static inline bool VicWordIsDeliverable(const _Atomic uint64_t *Word)
 {
     uint64_t State = atomic_load_explicit(Word, memory_order_acquire);
-    return ((State & 0x1FFFFFFFEull) >> (State >> 58)) != 0;
+    return (State >> (State & 0x3Fu)) != 0;
 }
 
 /* True when VicClaim would return something now. False for a CPU out of

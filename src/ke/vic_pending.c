@@ -42,7 +42,7 @@ static void VicpRestoreSummary(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint32_t
 {
     if ((atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst) & VICP_SLOT_BITS) == 0)
         return;
-    uint64_t SummaryBit = (uint64_t)1 << Level;
+    uint64_t SummaryBit = VicpSummaryBit(Level);
     uint64_t Before = atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst);
     if (!ByOwner && Vic->Wake != NULL)
         VicpWake(Vic, Cpu, Before, SummaryBit);
@@ -53,7 +53,7 @@ static inline uint64_t VicpWithoutSummary(const VIC *Vic, uint64_t State, uint32
 {
     if ((State & Vic->DirectOfLevel[Level]) != 0)
         return State;
-    return State & ~((uint64_t)1 << Level);
+    return State & ~VicpSummaryBit(Level);
 }
 
 /* A level's pending word was left empty by an emptier: S off (by
@@ -70,7 +70,7 @@ void VicpLevelEmptied(VIC *Vic, uint32_t Cpu, uint32_t Level, bool ByOwner)
             break;
     } while (!atomic_compare_exchange_weak_explicit(&Block->State, &Old, New, memory_order_seq_cst,
                                                     memory_order_seq_cst));
-    if ((New & ((uint64_t)1 << Level)) == 0)
+    if ((New & VicpSummaryBit(Level)) == 0)
         VicpRestoreSummary(Vic, Cpu, Block, Level, ByOwner);
 }
 
@@ -117,7 +117,7 @@ static IRQ_STATUS VicpClearDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, const
                                                     memory_order_seq_cst));
     atomic_fetch_add_explicit(&Block->Cleared, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&Block->RaisedHarvestedByClear, 1, memory_order_relaxed);
-    if ((New & ((uint64_t)1 << Entry->Level)) == 0)
+    if ((New & VicpSummaryBit(Entry->Level)) == 0)
         VicpRestoreSummary(Vic, Cpu, Block, Entry->Level, false);
     return IRQ_STATUS_SUCCESS;
 }
@@ -264,7 +264,7 @@ static bool VicpClaimDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint64_t St
                                                     memory_order_seq_cst));
     if (EnterService)
         atomic_store_explicit(&Block->Control, Control, memory_order_relaxed);
-    if ((New & ((uint64_t)1 << Level)) == 0)
+    if ((New & VicpSummaryBit(Level)) == 0)
         VicpRestoreSummary(Vic, Cpu, Block, Level, true);
     VicpFinishClaim(Vic, Block, Level, (uint32_t)__builtin_ctzll(Bit) - Vic->DirectFirst[Level], 1, Claim);
     return true;
@@ -291,7 +291,7 @@ static void VicpSettleLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint32_t Le
         New = VicpWithoutSummary(Vic, Old, Level) ^ OwnerDelta;
     } while (New != Old && !atomic_compare_exchange_weak_explicit(&Block->State, &Old, New, memory_order_seq_cst,
                                                                   memory_order_seq_cst));
-    if ((New & ((uint64_t)1 << Level)) == 0)
+    if ((New & VicpSummaryBit(Level)) == 0)
         VicpRestoreSummary(Vic, Cpu, Block, Level, true);
 }
 
@@ -385,8 +385,8 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpGeneral(VIC *Vic, ui
  * effective level only rose). */
 static inline uint64_t VicpWithLevelInService(const VIC *Vic, uint64_t State, uint32_t Level)
 {
-    uint64_t Threshold = Level + 1u < Vic->MachineCheckThreshold ? Level + 1u : Vic->MachineCheckThreshold;
-    return (State & ~((uint64_t)0x3F << VICP_THRESHOLD_SHIFT)) | Threshold << VICP_THRESHOLD_SHIFT;
+    uint32_t Threshold = Level + 1u < Vic->MachineCheckThreshold ? Level + 1u : Vic->MachineCheckThreshold;
+    return (State & ~(uint64_t)VICP_SHIFT_MASK) | VicpShiftField(Threshold);
 }
 
 /* The fast path of a direct source: one compare-and-swap of the check word
@@ -404,7 +404,7 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastDirect(VIC *Vic,
     /* None (a stale summary bit), two or more, or the IPI: the general path. */
     if (__builtin_expect(Direct == 0 || (Direct & (Direct - 1u)) != 0 || (Direct & Vic->IpiDirectBit) != 0, 0))
         return VicpGeneral(Vic, Cpu, EnterService, Claim);
-    uint64_t SummaryBit = (uint64_t)1 << Level;
+    uint64_t SummaryBit = VicpSummaryBit(Level);
     uint64_t New = State ^ Direct ^ SummaryBit;
     if (EnterService)
         New = VicpWithLevelInService(Vic, New, Level);
@@ -446,7 +446,7 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastFromWord(VIC *Vi
                                                                   memory_order_seq_cst, memory_order_seq_cst),
                          0))
         return VicpGeneral(Vic, Cpu, EnterService, Claim); /* the word moved under us */
-    uint64_t SummaryBit = (uint64_t)1 << Level;
+    uint64_t SummaryBit = VicpSummaryBit(Level);
     if (New == 0 || EnterService) {
         uint64_t NewState;
         do {
@@ -486,7 +486,7 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastClaim(VIC *Vic, 
     uint64_t State = atomic_load_explicit(&Block->State, memory_order_acquire);
     if (__builtin_expect((State & VICP_AST_BIT) != 0, 0))
         return VicpGeneral(Vic, Cpu, EnterService, Claim); /* an AST is eligible */
-    uint32_t Summary = (uint32_t)(State & VICP_SUMMARY_BITS);
+    uint32_t Summary = VicpSummaryLevels(State);
     if (Summary == 0)
         return IRQ_STATUS_NOTHING_PENDING;
     /* The top pending level: if it is below the threshold, so is the rest. */

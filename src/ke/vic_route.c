@@ -34,7 +34,7 @@ static uint32_t VicpReadLoad(const void *Context, uint32_t Cpu)
     const VICP_CPU *Block = VicpCpu(Vic, Cpu);
     uint64_t State = atomic_load_explicit(&Block->State, memory_order_relaxed);
     uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
-    return VicpPopulation((uint32_t)State & ~1u) + VicpPopulation(VicpInService(Control));
+    return VicpPopulation(VicpSummaryLevels(State)) + VicpPopulation(VicpInService(Control));
 }
 
 void VicpInitializeRoutingInputs(VIC *Vic)

@@ -2,18 +2,20 @@
  * Vic internals shared by src/ke/vic*.c.
  *
  * THE CHECK WORD (VICP_CPU.State), one per CPU:
- *   bit   0      unused (level 0 has no sources)
- *   bits  1..31  S: summary, level n has a pending source   raisers, clearers, claim
- *   bit  32      A: an AST is eligible                      the owner only
- *   bits 33..57  D: pending bits of the direct sources      raisers, clearers, claim
- *   bits 58..63  T: threshold, levels >= T are enabled       the owner only
- * Deliverable <=> ((State & (S | A)) >> T) != 0 (VicpDeliverable; the same
- * test is inline in vic.h). T is the effective level + 1 when the gates are
- * open, 32 (nothing) when one is closed, and never above the lowest
- * machine-check level: levels from there up hold machine checks only
- * (vic.c refuses other configurations), which override every gate and mask.
- * A sits at bit 32, which no shift by T <= 32 removes: the owner sets it only
- * when an AST may be taken now.
+ *   bits  0..5   U: 31 + T, T the threshold: levels >= T enabled   the owner only
+ *   bits  6..30  D: pending bits of the direct sources      raisers, clearers, claim
+ *   bit  31      unused (level 0 has no sources)
+ *   bits 32..62  S: summary, level n (bit 31 + n) has a pending source
+ *                                                           raisers, clearers, claim
+ *   bit  63      A: an AST is eligible                      the owner only
+ * Deliverable <=> (State >> U) != 0 (VicpDeliverable; the same test is
+ * inline in vic.h): the shift drops U and D and every S bit below level T,
+ * and x86 takes the count from the low six bits by itself, so the check is
+ * a load, a shift and a test. T is the effective level + 1 when the gates
+ * are open, 32 (U = 63: nothing but A) when one is closed, and never above
+ * the lowest machine-check level: levels from there up hold machine checks
+ * only (vic.c refuses other configurations), which override every gate and
+ * mask. The owner sets A only when an AST may be taken now.
  *
  * The owner computes A and T from its own state (the Control word below;
  * VicpOwnerBits) and applies the difference with one XOR (it is the only
@@ -72,14 +74,14 @@
 
 #define VICP_LINE 64u
 #define VICP_NONE 0xFFFFu
-#define VICP_SUMMARY_BITS 0xFFFFFFFEull
-#define VICP_AST_BIT ((uint64_t)1 << 32)
-#define VICP_DIRECT_FIRST 33u
+#define VICP_SHIFT_MASK 0x3Fu
+#define VICP_DIRECT_FIRST 6u
 #define VICP_DIRECT_COUNT 25u
-#define VICP_DIRECT_BITS (((((uint64_t)1 << VICP_DIRECT_COUNT) - 1u)) << VICP_DIRECT_FIRST)
-#define VICP_THRESHOLD_SHIFT 58u
+#define VICP_DIRECT_BITS ((((uint64_t)1 << VICP_DIRECT_COUNT) - 1u) << VICP_DIRECT_FIRST)
+#define VICP_SUMMARY_SHIFT 31u
+#define VICP_AST_BIT ((uint64_t)1 << 63)
 #define VICP_THRESHOLD_NONE 32u /* no level enabled */
-#define VICP_OWNER_BITS (((uint64_t)0x3F << VICP_THRESHOLD_SHIFT) | VICP_AST_BIT)
+#define VICP_OWNER_BITS (VICP_SHIFT_MASK | VICP_AST_BIT)
 #define VICP_SLOT_BITS 0xFFFFFFFFull
 #define VICP_RAISE_ONE ((uint64_t)1 << 32)
 
@@ -222,21 +224,38 @@ static inline bool VicpIsOnline(const VIC *Vic, uint32_t Cpu)
     return (atomic_load_explicit(&Vic->Online[Cpu / 64u], memory_order_relaxed) >> (Cpu % 64u)) & 1u;
 }
 
+static inline uint64_t VicpSummaryBit(uint32_t Level)
+{
+    return (uint64_t)1 << (VICP_SUMMARY_SHIFT + Level);
+}
+
+/* The levels with something pending: bit n for level n. */
+static inline uint32_t VicpSummaryLevels(uint64_t State)
+{
+    return (uint32_t)(State >> VICP_SUMMARY_SHIFT) & ~1u;
+}
+
 static inline uint32_t VicpThreshold(uint64_t State)
 {
-    return (uint32_t)(State >> VICP_THRESHOLD_SHIFT);
+    return ((uint32_t)State & VICP_SHIFT_MASK) - VICP_SUMMARY_SHIFT;
+}
+
+/* The check word's shift field for a threshold (1 .. 32). */
+static inline uint64_t VicpShiftField(uint32_t Threshold)
+{
+    return (uint64_t)(Threshold + VICP_SUMMARY_SHIFT);
 }
 
 static inline bool VicpDeliverable(uint64_t State)
 {
-    return ((State & (VICP_SUMMARY_BITS | VICP_AST_BIT)) >> VicpThreshold(State)) != 0;
+    return (State >> (State & VICP_SHIFT_MASK)) != 0;
 }
 
 /* The levels with something pending that may be delivered now. */
 static inline uint32_t VicpDeliverableLevels(uint64_t State)
 {
     uint32_t Threshold = VicpThreshold(State);
-    return (uint32_t)(((State & VICP_SUMMARY_BITS) >> Threshold) << Threshold);
+    return (uint32_t)(((uint64_t)VicpSummaryLevels(State) >> Threshold) << Threshold);
 }
 
 /* The SWAR population count (GCC's builtin needs libgcc without -mpopcnt). */
@@ -290,7 +309,7 @@ static inline uint64_t VicpOwnerBits(const VIC *Vic, uint64_t Control)
     uint32_t Threshold = Open ? Effective + 1u : VICP_THRESHOLD_NONE;
     if (Threshold > Vic->MachineCheckThreshold)
         Threshold = Vic->MachineCheckThreshold;
-    uint64_t Bits = (uint64_t)Threshold << VICP_THRESHOLD_SHIFT;
+    uint64_t Bits = VicpShiftField(Threshold);
     if (Open && Effective < Vic->AstLevel && VicpEligibleAstModes(Control) != 0)
         Bits |= VICP_AST_BIT;
     return Bits;
@@ -329,7 +348,7 @@ static inline __attribute__((always_inline)) void VicpRaiseDirect(VIC *Vic, uint
         VicpCountMerge(Block);
         return;
     }
-    uint64_t SummaryBit = (uint64_t)1 << Level;
+    uint64_t SummaryBit = VicpSummaryBit(Level);
     uint64_t Before = atomic_fetch_or_explicit(&Block->State, DirectBit | SummaryBit, memory_order_seq_cst);
     if ((Before & DirectBit) != 0)
         VicpCountMerge(Block); /* another raiser got there between the load and the OR */
@@ -355,7 +374,7 @@ static inline __attribute__((always_inline)) void VicpRaiseInWord(VIC *Vic, uint
                                                     memory_order_seq_cst, memory_order_seq_cst));
     if ((Old & VICP_SLOT_BITS) != 0)
         return; /* the level was pending already: its summary bit is set (or being re-set) */
-    uint64_t SummaryBit = (uint64_t)1 << Level;
+    uint64_t SummaryBit = VicpSummaryBit(Level);
     if (Vic->Wake == NULL) {
         /* The old value unused: one LOCK OR on x86 rather than a CAS loop. */
         atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst);
