@@ -57,7 +57,7 @@
  *    VicClaim, VicTakeInterrupt, VicEndOfInterrupt, VicSetLevel, the gates,
  *    VicSetMode and the AST registers. These are the CPU's own acts
  *    (acknowledge, MTPR IPL, MTPR ASTEN/ASTSR, REI), and keeping them on one
- *    thread is what lets the enable half of the word be written without a
+ *    thread is what lets the owner bits of the word be written without a
  *    lock. To post an AST to another
  *    CPU, send it an IPI and let it write its own ASTSR (as OpenVMS does).
  *

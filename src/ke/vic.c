@@ -154,10 +154,8 @@ static void VicpInitializeSources(VIC *Vic, const VIC_CONFIG *Config, const VICP
         Vic->KindOfSlot[Descriptor->Level][Entry->Slot] = (uint8_t)Descriptor->Kind;
         if (Descriptor->Kind == VicSourceSoftware)
             Vic->SoftwareSource[Descriptor->Level] = (uint16_t)Source;
-        if (Descriptor->Kind == VicSourceIpi) {
+        if (Descriptor->Kind == VicSourceIpi)
             Vic->IpiSource = Source;
-            Vic->IpiSlotKey = VicpSlotKey(Descriptor->Level, Entry->Slot);
-        }
     }
 }
 
@@ -225,7 +223,7 @@ static void VicpInitializeCpu(VIC *Vic, VICP_CPU *Cpu)
         atomic_store_explicit(&Cpu->IpiCounts[Message], 0, memory_order_relaxed);
     for (uint32_t Level = 0; Level < Vic->LevelCount; Level++)
         atomic_store_explicit(&Cpu->Pending[Level], 0, memory_order_relaxed);
-    /* Level 0, gates open: the enable half as the owner would compute it. */
+    /* Level 0, gates open: the owner bits as the owner would compute them. */
     atomic_store_explicit(&Cpu->State, VicpOwnerBits(Vic, 0), memory_order_relaxed);
 }
 
@@ -240,7 +238,6 @@ static void VicpInitializeHeader(VIC *Vic, unsigned char *Base, const VIC_CONFIG
     Vic->SourceCount = Config->SourceCount;
     Vic->AstLevel = Config->AstLevel;
     Vic->IpiSource = VICP_NONE;
-    Vic->IpiSlotKey = VICP_NONE;
     Vic->MachineCheckLevels = 0;
     Vic->MachineCheckThreshold = VICP_THRESHOLD_NONE;
     Vic->Wake = Config->Wake;

@@ -1,12 +1,12 @@
 /*
  * The CPU side of the Vic: level, gates, mode, AST registers, end of
- * interrupt, and the enable half of the check word they determine.
+ * interrupt, and the owner bits of the check word they determine.
  *
  * Every function here is an act of the CPU itself (MTPR IPL, MTPR ASTEN,
  * MTPR ASTSR, REI, entering PAL mode) and runs on the CPU's owner thread
- * only; that is what lets VicpOwnerUpdate write the enable bits with one
+ * only; that is what lets VicpOwnerUpdate write the owner bits with one
  * XOR and no lock (vicp.h). The state itself is one word (VICP_CPU.Control),
- * and VicpOwnerBits (vicp.h) turns it into the enable half of the check word.
+ * and VicpOwnerBits (vicp.h) turns it into the owner bits of the check word.
  *
  * The rules (Alpha Architecture Reference Manual, OpenVMS PALcode: processor
  * status and interrupts, software interrupts, ASTs; the reference text in

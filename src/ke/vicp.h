@@ -163,7 +163,6 @@ struct _VIC {
     uint32_t CpuWords;           /* words of a CPU set that can name one of our CPUs */
     uint32_t AstLevel;
     uint32_t IpiSource;          /* VICP_NONE: no IPIs */
-    uint32_t IpiSlotKey;         /* the IPI source's VicpSlotKey; VICP_NONE: no IPIs */
     uint32_t MachineCheckLevels; /* levels that override every gate and mask */
     uint32_t MachineCheckThreshold; /* the lowest machine-check level; VICP_THRESHOLD_NONE: none */
     uint64_t DirectOfLevel[VIC_MAX_LEVELS]; /* the D bits of each level's direct sources */
@@ -195,13 +194,6 @@ static inline VICP_SOURCE *VicpSources(VIC *Vic)
 static inline const VICP_SOURCE *VicpSourceOf(const VIC *Vic, uint32_t Source)
 {
     return (const VICP_SOURCE *)(const void *)((const unsigned char *)Vic + VICP_SOURCES_OFFSET) + Source;
-}
-
-/* Level and slot in one number (below VICP_NONE), so that a take can tell
- * the IPI source by arithmetic, before it has looked the source up. */
-static inline uint32_t VicpSlotKey(uint32_t Level, uint32_t Slot)
-{
-    return Level * VIC_MAX_SOURCES_PER_LEVEL + Slot;
 }
 
 static inline VICP_CPU *VicpCpu(const VIC *Vic, uint32_t Cpu)
