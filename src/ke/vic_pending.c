@@ -188,16 +188,33 @@ static void VicpBump(_Atomic uint64_t *Counter, uint64_t Amount)
                           memory_order_relaxed);
 }
 
-/* The owner bits a claim gives the check word: as they are (a take), or
- * with Level in service, whose Control the caller stores once the claim
- * has succeeded. As an XOR: only the owner writes them, so the bits in any
- * load of the word are theirs now. */
-static inline uint64_t VicpServiceDelta(const VIC *Vic, VICP_CPU *Block, uint64_t Control, bool EnterService)
+/* The check word once Level goes in service. Level was deliverable and an
+ * eligible AST would have gone first below the AST level, so the rules give
+ * the owner bits without recomputing them: the threshold becomes Level + 1,
+ * or stays at the lowest machine-check level if that is lower (a machine
+ * check is taken whatever is in service), and the AST bit goes when Level is
+ * at or above the AST level (the effective level only rose). */
+static inline uint64_t VicpWithLevelInService(const VIC *Vic, uint64_t State, uint32_t Level)
 {
-    if (!EnterService)
-        return 0;
-    uint64_t Current = atomic_load_explicit(&Block->State, memory_order_relaxed) & VICP_OWNER_BITS;
-    return Current ^ VicpOwnerBits(Vic, Control);
+    uint32_t Threshold = Level + 1u < Vic->MachineCheckThreshold ? Level + 1u : Vic->MachineCheckThreshold;
+    if (Level >= Vic->AstLevel)
+        State &= ~VICP_AST_BIT;
+    return (State & ~(uint64_t)VICP_SHIFT_MASK) | VicpShiftField(Threshold);
+}
+
+/* The owner's Control follows the check word (only the owner writes it). */
+static inline void VicpMarkInService(VICP_CPU *Block, uint32_t Level)
+{
+    uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
+    atomic_store_explicit(&Block->Control, Control | (uint64_t)(1u << Level), memory_order_relaxed);
+}
+
+/* The S protocol's re-check, by the owner (no wake-up: it is awake). */
+static inline void VicpRecheckSummary(VICP_CPU *Block, uint32_t Level)
+{
+    if (__builtin_expect((atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst) & VICP_SLOT_BITS) != 0,
+                         0))
+        atomic_fetch_or_explicit(&Block->State, VicpSummaryBit(Level), memory_order_seq_cst);
 }
 
 /* The most privileged eligible mode first; its ASTSR bit is cleared as the
@@ -243,15 +260,49 @@ static inline void VicpFinishClaim(VIC *Vic, VICP_CPU *Block, uint32_t Level, ui
     Claim->IpiMessages = __builtin_expect(Source == Vic->IpiSource, 0) ? VicpTakeIpiMessages(Block) : 0;
 }
 
+/* After a direct source's D bit came off with the check word's CAS (New). */
+static inline void VicpFinishDirect(VIC *Vic, VICP_CPU *Block, uint64_t New, uint32_t Level, uint64_t DirectBit,
+                                    bool EnterService, VIC_CLAIM *Claim)
+{
+    if (EnterService)
+        VicpMarkInService(Block, Level);
+    if ((New & VicpSummaryBit(Level)) == 0)
+        VicpRecheckSummary(Block, Level);
+    VicpFinishClaim(Vic, Block, Level, (uint32_t)__builtin_ctzll(DirectBit) - Vic->DirectFirst[Level], 1, Claim);
+}
+
+/* After a pending word lost a bit (Emptied: its last): when the word
+ * emptied or a claim puts the level in service, one compare-and-swap of the
+ * check word from State (a loop only when something else changed it
+ * meanwhile): S off while no D bit of the level holds it, the owner bits of
+ * a claim; then the re-check. */
+static inline void VicpSettleWordLevel(VIC *Vic, VICP_CPU *Block, uint64_t State, uint32_t Level, bool Emptied,
+                                       bool EnterService)
+{
+    if (!Emptied && !EnterService)
+        return;
+    uint64_t New;
+    do {
+        New = Emptied ? VicpWithoutSummary(Vic, State, Level) : State;
+        if (EnterService)
+            New = VicpWithLevelInService(Vic, New, Level);
+    } while (New != State && !atomic_compare_exchange_weak_explicit(&Block->State, &State, New,
+                                                                    memory_order_seq_cst, memory_order_seq_cst));
+    if (EnterService)
+        VicpMarkInService(Block, Level);
+    if ((New & VicpSummaryBit(Level)) == 0)
+        VicpRecheckSummary(Block, Level);
+}
+
+/* ---- The general path: every case, from the start -------------------------------------- */
+
 /* Takes the highest D bit of Level from the check word (the level's pending
  * word was empty when looked at), with the level's S bit when that empties
  * the level, and the owner bits of a claim, in one compare-and-swap. False
  * when a clearer took the level's last D bit first. */
-static bool VicpClaimDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint64_t State, uint32_t Level,
-                            bool EnterService, VIC_CLAIM *Claim)
+static bool VicpClaimDirect(VIC *Vic, VICP_CPU *Block, uint64_t State, uint32_t Level, bool EnterService,
+                            VIC_CLAIM *Claim)
 {
-    uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed) | (uint64_t)(1u << Level);
-    uint64_t OwnerDelta = VicpServiceDelta(Vic, Block, Control, EnterService);
     uint64_t Bit;
     uint64_t New;
     do {
@@ -259,46 +310,19 @@ static bool VicpClaimDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint64_t St
         if (Direct == 0)
             return false;
         Bit = (uint64_t)1 << (63 - __builtin_clzll(Direct));
-        New = VicpWithoutDirect(Vic, Block, State, Bit, Level) ^ OwnerDelta;
+        New = VicpWithoutDirect(Vic, Block, State, Bit, Level);
+        if (EnterService)
+            New = VicpWithLevelInService(Vic, New, Level);
     } while (!atomic_compare_exchange_weak_explicit(&Block->State, &State, New, memory_order_seq_cst,
                                                     memory_order_seq_cst));
-    if (EnterService)
-        atomic_store_explicit(&Block->Control, Control, memory_order_relaxed);
-    if ((New & VicpSummaryBit(Level)) == 0)
-        VicpRestoreSummary(Vic, Cpu, Block, Level, true);
-    VicpFinishClaim(Vic, Block, Level, (uint32_t)__builtin_ctzll(Bit) - Vic->DirectFirst[Level], 1, Claim);
+    VicpFinishDirect(Vic, Block, New, Level, Bit, EnterService, Claim);
     return true;
-}
-
-/* After a claim cleared a bit of the pending word: the owner bits of a
- * claim, and S off when the word emptied and no D bit holds it, in one
- * compare-and-swap (nothing to do for a take that left bits). */
-static void VicpSettleLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint32_t Level, bool Emptied,
-                            bool EnterService)
-{
-    uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed) | (uint64_t)(1u << Level);
-    uint64_t OwnerDelta = VicpServiceDelta(Vic, Block, Control, EnterService);
-    if (EnterService)
-        atomic_store_explicit(&Block->Control, Control, memory_order_relaxed);
-    if (!Emptied) {
-        if (OwnerDelta != 0)
-            atomic_fetch_xor_explicit(&Block->State, OwnerDelta, memory_order_seq_cst);
-        return;
-    }
-    uint64_t Old = atomic_load_explicit(&Block->State, memory_order_seq_cst);
-    uint64_t New;
-    do {
-        New = VicpWithoutSummary(Vic, Old, Level) ^ OwnerDelta;
-    } while (New != Old && !atomic_compare_exchange_weak_explicit(&Block->State, &Old, New, memory_order_seq_cst,
-                                                                  memory_order_seq_cst));
-    if ((New & VicpSummaryBit(Level)) == 0)
-        VicpRestoreSummary(Vic, Cpu, Block, Level, true);
 }
 
 /* Takes the highest-slot bit of a level's pending word (Old, as loaded).
  * False when the word emptied first. */
-static bool VicpClaimFromWord(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint32_t Level, uint64_t Old,
-                              bool EnterService, VIC_CLAIM *Claim)
+static bool VicpClaimFromWord(VIC *Vic, VICP_CPU *Block, uint32_t Level, uint64_t Old, bool EnterService,
+                              VIC_CLAIM *Claim)
 {
     _Atomic uint64_t *Pending = &Block->Pending[Level];
     uint64_t New;
@@ -311,7 +335,8 @@ static bool VicpClaimFromWord(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint32_t 
         New = (Old & ~((uint64_t)1 << Slot)) & VICP_SLOT_BITS; /* harvest the raise count */
     } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, New, memory_order_seq_cst,
                                                     memory_order_seq_cst));
-    VicpSettleLevel(Vic, Cpu, Block, Level, New == 0, EnterService);
+    VicpSettleWordLevel(Vic, Block, atomic_load_explicit(&Block->State, memory_order_seq_cst), Level, New == 0,
+                        EnterService);
     VicpFinishClaim(Vic, Block, Level, Slot, Old >> 32, Claim);
     return true;
 }
@@ -324,22 +349,18 @@ static bool VicpClaimFromLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint64_t
 {
     uint64_t Word = atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst);
     if ((Word & VICP_SLOT_BITS) != 0)
-        return VicpClaimFromWord(Vic, Cpu, Block, Level, Word, EnterService, Claim);
+        return VicpClaimFromWord(Vic, Block, Level, Word, EnterService, Claim);
     if ((State & Vic->DirectOfLevel[Level]) != 0)
-        return VicpClaimDirect(Vic, Cpu, Block, State, Level, EnterService, Claim);
+        return VicpClaimDirect(Vic, Block, State, Level, EnterService, Claim);
     VicpLevelEmptied(Vic, Cpu, Level, true);
     return false;
 }
 
-/* VicClaim and VicTakeInterrupt: the same choice, from the same check word,
- * so the same rules (level, gates, machine checks, ASTs) decide both. */
-static inline __attribute__((always_inline)) IRQ_STATUS VicpClaimHighest(VIC *Vic, uint32_t Cpu, bool EnterService,
-                                                                         VIC_CLAIM *Claim)
+/* VicClaim and VicTakeInterrupt when the fast path (below) steps aside:
+ * the same choice, from the same check word, so the same rules (level,
+ * gates, machine checks, ASTs) decide both. Arguments checked by the caller. */
+static IRQ_STATUS VicpClaimHighest(VIC *Vic, uint32_t Cpu, bool EnterService, VIC_CLAIM *Claim)
 {
-    if (Vic == NULL || Claim == NULL)
-        return IRQ_STATUS_INVALID_PARAMETER;
-    if (Cpu >= Vic->View.CpuCount)
-        return IRQ_STATUS_INVALID_CPU;
     VICP_CPU *Block = VicpCpu(Vic, Cpu);
     for (;;) {
         uint64_t State = atomic_load_explicit(&Block->State, memory_order_acquire);
@@ -358,44 +379,21 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpClaimHighest(VIC *Vi
     }
 }
 
-/* Every case the fast paths below leave alone: ASTs, the IPI source, a
- * stale summary bit, two direct sources pending at the top level, a
- * compare-and-swap that lost to a raiser or a clearer. */
-__attribute__((noinline)) static IRQ_STATUS VicpClaimGeneral(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+/* Out of line, so that the fast path saves no registers for it. */
+__attribute__((noinline)) static IRQ_STATUS VicpGeneral(VIC *Vic, uint32_t Cpu, bool EnterService, VIC_CLAIM *Claim)
 {
-    return VicpClaimHighest(Vic, Cpu, true, Claim);
+    return VicpClaimHighest(Vic, Cpu, EnterService, Claim);
 }
 
-__attribute__((noinline)) static IRQ_STATUS VicpTakeInterruptGeneral(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
-{
-    return VicpClaimHighest(Vic, Cpu, false, Claim);
-}
+/* ---- The fast path: one source at the top level, no AST, no race --------------------- */
 
-static inline __attribute__((always_inline)) IRQ_STATUS VicpGeneral(VIC *Vic, uint32_t Cpu, bool EnterService,
-                                                                    VIC_CLAIM *Claim)
-{
-    return EnterService ? VicpClaimGeneral(Vic, Cpu, Claim) : VicpTakeInterruptGeneral(Vic, Cpu, Claim);
-}
-
-/* The check word after a claim of a direct source that puts Level in
- * service. Level was deliverable and no AST was eligible, so the rules give
- * the owner bits without recomputing them: the threshold becomes Level + 1,
- * or stays at the lowest machine-check level if that is lower (a machine
- * check is taken whatever is in service); the AST bit stays clear (the
- * effective level only rose). */
-static inline uint64_t VicpWithLevelInService(const VIC *Vic, uint64_t State, uint32_t Level)
-{
-    uint32_t Threshold = Level + 1u < Vic->MachineCheckThreshold ? Level + 1u : Vic->MachineCheckThreshold;
-    return (State & ~(uint64_t)VICP_SHIFT_MASK) | VicpShiftField(Threshold);
-}
-
-/* The fast path of a direct source: one compare-and-swap of the check word
- * (vicp.h). Direct is the level's pending D bits: when that is one bit, it
- * goes with the level's S bit (the caller found the pending word empty),
- * and a claim sets the owner bits in the same operation. Everything that
- * decides the new word comes from the word and one table load; the slot is
- * worked out after the locked operation (on this kind of core a locked
- * operation waits for the chain of loads before it). */
+/* A direct source: one compare-and-swap of the check word (vicp.h). Direct
+ * is the level's pending D bits: when that is one bit, it goes with the
+ * level's S bit (the caller found the pending word empty), and a claim sets
+ * the owner bits in the same operation. Everything that decides the new
+ * word comes from the word and one table load; the slot is worked out after
+ * the locked operation (on this kind of core a locked operation waits for
+ * the chain of loads before it). */
 static inline __attribute__((always_inline)) IRQ_STATUS VicpFastDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
                                                                        uint64_t State, uint32_t Level,
                                                                        uint64_t Direct, bool EnterService,
@@ -404,38 +402,20 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastDirect(VIC *Vic,
     /* None (a stale summary bit), two or more, or the IPI: the general path. */
     if (__builtin_expect(Direct == 0 || (Direct & (Direct - 1u)) != 0 || (Direct & Vic->IpiDirectBit) != 0, 0))
         return VicpGeneral(Vic, Cpu, EnterService, Claim);
-    uint64_t SummaryBit = VicpSummaryBit(Level);
-    uint64_t New = State ^ Direct ^ SummaryBit;
+    uint64_t New = State ^ Direct ^ VicpSummaryBit(Level);
     if (EnterService)
         New = VicpWithLevelInService(Vic, New, Level);
     if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&Block->State, &State, New, memory_order_seq_cst,
                                                                   memory_order_seq_cst),
                          0))
         return VicpGeneral(Vic, Cpu, EnterService, Claim); /* the word moved under us */
-    if (EnterService) {
-        uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
-        atomic_store_explicit(&Block->Control, Control | (uint64_t)(1u << Level), memory_order_relaxed);
-    }
-    if (__builtin_expect((atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst) & VICP_SLOT_BITS) != 0,
-                         0))
-        atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst); /* the S protocol's re-check */
-    uint32_t Slot = (uint32_t)__builtin_ctzll(Direct) - Vic->DirectFirst[Level];
-    VicpBump(&Block->RaisedByOwner, 1);
-    VicpBump(&Block->Claimed, 1);
-    Claim->Source = Vic->SourceOfSlot[Level][Slot];
-    Claim->Level = Level;
-    Claim->Kind = (VIC_SOURCE_KIND)Vic->KindOfSlot[Level][Slot];
-    Claim->AstMode = 0;
-    Claim->IpiMessages = 0;
+    VicpFinishDirect(Vic, Block, New, Level, Direct, EnterService, Claim);
     return IRQ_STATUS_SUCCESS;
 }
 
-/* A level's pending word (Old, with bits): its CAS, then, when the take
- * emptied the word or a claim puts the level in service, one
- * compare-and-swap of the check word from the caller's State (a loop only
- * when something else changed it meanwhile). S goes only while no D bit of
- * the level holds it, then the S protocol's re-check. The IPI source's
- * messages are taken after the CAS, as the general path does. */
+/* A level's pending word (Old, with bits): one CAS, then the check word
+ * from the caller's State. The IPI source's messages are taken after the
+ * CAS, as the general path does. */
 static inline __attribute__((always_inline)) IRQ_STATUS VicpFastFromWord(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
                                                                          uint64_t State, uint32_t Level, uint64_t Old,
                                                                          bool EnterService, VIC_CLAIM *Claim)
@@ -446,24 +426,7 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastFromWord(VIC *Vi
                                                                   memory_order_seq_cst, memory_order_seq_cst),
                          0))
         return VicpGeneral(Vic, Cpu, EnterService, Claim); /* the word moved under us */
-    uint64_t SummaryBit = VicpSummaryBit(Level);
-    if (New == 0 || EnterService) {
-        uint64_t NewState;
-        do {
-            NewState = New == 0 ? VicpWithoutSummary(Vic, State, Level) : State;
-            if (EnterService)
-                NewState = VicpWithLevelInService(Vic, NewState, Level);
-        } while (NewState != State && !atomic_compare_exchange_weak_explicit(&Block->State, &State, NewState,
-                                                                             memory_order_seq_cst,
-                                                                             memory_order_seq_cst));
-        if ((NewState & SummaryBit) == 0 &&
-            (atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst) & VICP_SLOT_BITS) != 0)
-            atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst); /* the re-check */
-    }
-    if (EnterService) {
-        uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
-        atomic_store_explicit(&Block->Control, Control | (uint64_t)(1u << Level), memory_order_relaxed);
-    }
+    VicpSettleWordLevel(Vic, Block, State, Level, New == 0, EnterService);
     VicpFinishClaim(Vic, Block, Level, Slot, Old >> 32, Claim);
     return IRQ_STATUS_SUCCESS;
 }
