@@ -3,7 +3,7 @@
  * harness.c, which gives it one command line:
  *
  *   <program> list                 case names, with the baseline each is compared to
- *   <program> time <case>          ns/op: median of 7 timed runs
+ *   <program> time <case>          ns/op: median and minimum of 31 timed runs
  *   <program> run <case> <n>       exactly n operations (for callgrind: run with n and 2n
  *                                  and the difference / n is instructions per operation)
  *

@@ -75,6 +75,8 @@
  * of the threshold). Any other source costs one more on each side: the
  * compare-and-swap of its level's pending word, then the summary bit (OR
  * when the level was empty, compare-and-swap out when the take emptied it).
+ * A direct source that is the only thing pending on its CPU (the common
+ * case) is taken on a straight path that decides from the check word alone.
  * bench/bench_vic.c measures both kinds; docs/design.md has the figures.
  *
  * COUNTERS. Per CPU: Raised (pending bits that went 0 -> 1, ASTSR bits set),

@@ -144,6 +144,7 @@ static void VicpInitializeSources(VIC *Vic, const VIC_CONFIG *Config, const VICP
         Entry->Kind = (uint8_t)Descriptor->Kind;
         Entry->Slot = 0;
         Entry->DirectBit = 0;
+        Entry->RaiseBits = 0;
         /* Every route starts FIXED_CPU to CPU 0 (VicpInitializeRoutes). */
         atomic_store_explicit(&Entry->Fixed, Descriptor->Level == 0 ? VICP_NOT_FIXED : VicpFixedMirror(Vic, 0),
                               memory_order_relaxed);
@@ -182,21 +183,27 @@ static void VicpCountDirectSlots(const VICP_CONFIG_FACTS *Facts, uint32_t LevelC
 }
 
 /* D bits in level order, each level's in slot order, so that a level's are
- * one run from DirectFirst (the take finds the slot by a subtraction). */
+ * one run (DirectOfLevel) and the highest slot is the highest bit. */
 static void VicpAssignDirectBits(VIC *Vic, const VICP_CONFIG_FACTS *Facts)
 {
     uint32_t DirectSlots[VIC_MAX_LEVELS];
     VicpCountDirectSlots(Facts, Vic->LevelCount, DirectSlots);
+    uint32_t First[VIC_MAX_LEVELS];
     uint32_t Next = VICP_DIRECT_FIRST;
     for (uint32_t Level = 0; Level < VIC_MAX_LEVELS; Level++) {
-        Vic->DirectFirst[Level] = (uint8_t)Next;
+        First[Level] = Next;
         Vic->DirectOfLevel[Level] = (((uint64_t)1 << DirectSlots[Level]) - 1u) << Next;
         Next += DirectSlots[Level];
     }
     for (uint32_t Source = 0; Source < Vic->SourceCount; Source++) {
         VICP_SOURCE *Entry = &VicpSources(Vic)[Source];
-        if (Entry->Level != 0 && Entry->Slot < DirectSlots[Entry->Level])
-            Entry->DirectBit = (uint64_t)1 << (Vic->DirectFirst[Entry->Level] + Entry->Slot);
+        if (Entry->Level == 0 || Entry->Slot >= DirectSlots[Entry->Level])
+            continue;
+        uint32_t Bit = First[Entry->Level] + Entry->Slot;
+        Entry->DirectBit = (uint64_t)1 << Bit;
+        Entry->RaiseBits = Entry->DirectBit | VicpSummaryBit(Entry->Level);
+        Vic->DirectAnswer[Bit] = (VICP_DIRECT_ANSWER){
+            .Source = (uint16_t)Source, .Level = Entry->Level, .Kind = Vic->KindOfSlot[Entry->Level][Entry->Slot]};
     }
     Vic->IpiDirectBit = Vic->IpiSource != VICP_NONE ? VicpSourceOf(Vic, Vic->IpiSource)->DirectBit : 0;
 }
@@ -219,6 +226,7 @@ static void VicpInitializeCpu(VIC *Vic, VICP_CPU *Cpu)
     atomic_store_explicit(&Cpu->Control, 0, memory_order_relaxed); /* level 0, gates open, kernel mode */
     atomic_store_explicit(&Cpu->Claimed, 0, memory_order_relaxed);
     atomic_store_explicit(&Cpu->RaisedByOwner, 0, memory_order_relaxed);
+    atomic_store_explicit(&Cpu->DirectTaken, 0, memory_order_relaxed);
     for (uint32_t Message = 0; Message < VIC_IPI_MESSAGE_COUNT; Message++)
         atomic_store_explicit(&Cpu->IpiCounts[Message], 0, memory_order_relaxed);
     for (uint32_t Level = 0; Level < Vic->LevelCount; Level++)

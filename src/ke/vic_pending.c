@@ -42,18 +42,18 @@ static void VicpRestoreSummary(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint32_t
 {
     if ((atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst) & VICP_SLOT_BITS) == 0)
         return;
-    uint64_t SummaryBit = VicpSummaryBit(Level);
-    uint64_t Before = atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst);
+    uint64_t Before = atomic_fetch_or_explicit(&Block->State, VicpWordSummaryBits(Level), memory_order_seq_cst);
     if (!ByOwner && Vic->Wake != NULL)
-        VicpWake(Vic, Cpu, Before, SummaryBit);
+        VicpWake(Vic, Cpu, Before, VicpSummaryBit(Level));
 }
 
-/* The state with a level's S bit off, unless a D bit of the level holds it. */
+/* The state with a level's S bit off, unless a D bit of the level holds it
+ * (and W with the last S bit). */
 static inline uint64_t VicpWithoutSummary(const VIC *Vic, uint64_t State, uint32_t Level)
 {
     if ((State & Vic->DirectOfLevel[Level]) != 0)
         return State;
-    return State & ~VicpSummaryBit(Level);
+    return VicpWithWordsBitTidied(State & ~VicpSummaryBit(Level));
 }
 
 /* A level's pending word was left empty by an emptier: S off (by
@@ -214,7 +214,7 @@ static inline void VicpRecheckSummary(VICP_CPU *Block, uint32_t Level)
 {
     if (__builtin_expect((atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst) & VICP_SLOT_BITS) != 0,
                          0))
-        atomic_fetch_or_explicit(&Block->State, VicpSummaryBit(Level), memory_order_seq_cst);
+        atomic_fetch_or_explicit(&Block->State, VicpWordSummaryBits(Level), memory_order_seq_cst);
 }
 
 /* The most privileged eligible mode first; its ASTSR bit is cleared as the
@@ -246,18 +246,34 @@ static uint32_t VicpTakeIpiMessages(VICP_CPU *Block)
     return Messages;
 }
 
-/* After the locked operations: the counters and the answer. */
+static inline void VicpAnswer(VIC_CLAIM *Claim, uint32_t Source, uint32_t Level, uint32_t Kind)
+{
+    Claim->Source = Source;
+    Claim->Level = Level;
+    Claim->Kind = (VIC_SOURCE_KIND)Kind;
+    Claim->AstMode = 0;
+    Claim->IpiMessages = 0;
+}
+
+/* After the locked operations on a pending word: the counters and the answer. */
 static inline void VicpFinishClaim(VIC *Vic, VICP_CPU *Block, uint32_t Level, uint32_t Slot, uint64_t Harvested,
                                    VIC_CLAIM *Claim)
 {
     VicpBump(&Block->RaisedByOwner, Harvested);
     VicpBump(&Block->Claimed, 1);
     uint32_t Source = Vic->SourceOfSlot[Level][Slot];
-    Claim->Source = Source;
-    Claim->Level = Level;
-    Claim->Kind = (VIC_SOURCE_KIND)Vic->KindOfSlot[Level][Slot];
-    Claim->AstMode = 0;
-    Claim->IpiMessages = __builtin_expect(Source == Vic->IpiSource, 0) ? VicpTakeIpiMessages(Block) : 0;
+    VicpAnswer(Claim, Source, Level, Vic->KindOfSlot[Level][Slot]);
+    if (__builtin_expect(Source == Vic->IpiSource, 0))
+        Claim->IpiMessages = VicpTakeIpiMessages(Block);
+}
+
+/* After a D bit came off: one counter for its raise and its claim, the
+ * answer from the bit's number. */
+static inline void VicpAnswerDirect(VIC *Vic, VICP_CPU *Block, uint64_t DirectBit, VIC_CLAIM *Claim)
+{
+    VicpBump(&Block->DirectTaken, 1);
+    VICP_DIRECT_ANSWER Answer = Vic->DirectAnswer[__builtin_ctzll(DirectBit)];
+    VicpAnswer(Claim, Answer.Source, Answer.Level, Answer.Kind);
 }
 
 /* After a direct source's D bit came off with the check word's CAS (New). */
@@ -268,7 +284,9 @@ static inline void VicpFinishDirect(VIC *Vic, VICP_CPU *Block, uint64_t New, uin
         VicpMarkInService(Block, Level);
     if ((New & VicpSummaryBit(Level)) == 0)
         VicpRecheckSummary(Block, Level);
-    VicpFinishClaim(Vic, Block, Level, (uint32_t)__builtin_ctzll(DirectBit) - Vic->DirectFirst[Level], 1, Claim);
+    VicpAnswerDirect(Vic, Block, DirectBit, Claim);
+    if (__builtin_expect(DirectBit == Vic->IpiDirectBit, 0))
+        Claim->IpiMessages = VicpTakeIpiMessages(Block);
 }
 
 /* After a pending word lost a bit (Emptied: its last): when the word
@@ -402,7 +420,7 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastDirect(VIC *Vic,
     /* None (a stale summary bit), two or more, or the IPI: the general path. */
     if (__builtin_expect(Direct == 0 || (Direct & (Direct - 1u)) != 0 || (Direct & Vic->IpiDirectBit) != 0, 0))
         return VicpGeneral(Vic, Cpu, EnterService, Claim);
-    uint64_t New = State ^ Direct ^ VicpSummaryBit(Level);
+    uint64_t New = VicpWithWordsBitTidied(State ^ Direct ^ VicpSummaryBit(Level));
     if (EnterService)
         New = VicpWithLevelInService(Vic, New, Level);
     if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&Block->State, &State, New, memory_order_seq_cst,
@@ -410,6 +428,46 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastDirect(VIC *Vic,
                          0))
         return VicpGeneral(Vic, Cpu, EnterService, Claim); /* the word moved under us */
     VicpFinishDirect(Vic, Block, New, Level, Direct, EnterService, Claim);
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* The lone direct source: one D bit and one S bit (so the D bit is that
+ * level's), W clear (no pending word has bits), no AST, deliverable, not the
+ * IPI (its messages go by the general path). Every test is on the word as
+ * loaded and one constant of the Vic, and so is the new word: on this kind
+ * of core a locked operation executes only once everything before it has
+ * retired, so each load or table look-up that a compare-and-swap or the
+ * branches before it wait for is paid on every take. */
+static inline bool VicpIsLoneDirect(const VIC *Vic, uint64_t State)
+{
+    uint64_t Direct = State & VICP_DIRECT_BITS;
+    uint64_t Summary = State & VICP_SUMMARY_BITS;
+    return (State & (VICP_AST_BIT | VICP_WORDS_BIT)) == 0 && Direct != 0 && (Direct & (Direct - 1u)) == 0 &&
+           (Summary & (Summary - 1u)) == 0 && Direct != Vic->IpiDirectBit && VicpDeliverable(State);
+}
+
+/* Takes it with the compare-and-swap of the check word that drops its D and
+ * S bits (and sets the owner bits of a claim). No re-check of the level's
+ * pending word follows the S bit's clearing (the S protocol's), because W
+ * was clear in the word replaced, and nobody clears W while an S bit is set
+ * (here the D bit's): a raiser that made a pending word non-empty set W
+ * after our load, so either our compare-and-swap failed or the raiser sets
+ * S and W again after it. */
+static inline __attribute__((always_inline)) IRQ_STATUS VicpTakeLoneDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                           uint64_t State, bool EnterService,
+                                                                           VIC_CLAIM *Claim)
+{
+    uint32_t Level = (uint32_t)__builtin_ctzll(State & VICP_SUMMARY_BITS) - VICP_SUMMARY_SHIFT;
+    uint64_t New = State & ~(VICP_DIRECT_BITS | VICP_SUMMARY_BITS);
+    if (EnterService)
+        New = VicpWithLevelInService(Vic, New, Level);
+    if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&Block->State, &State, New, memory_order_seq_cst,
+                                                                  memory_order_seq_cst),
+                         0))
+        return VicpGeneral(Vic, Cpu, EnterService, Claim); /* the word moved under us */
+    if (EnterService)
+        VicpMarkInService(Block, Level);
+    VicpAnswerDirect(Vic, Block, State & VICP_DIRECT_BITS, Claim);
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -431,22 +489,16 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastFromWord(VIC *Vi
     return IRQ_STATUS_SUCCESS;
 }
 
-/* VicClaim and VicTakeInterrupt. The common case is a straight line: no
- * AST eligible, one source at the top level, no race. A direct source costs
- * one locked operation, the compare-and-swap of the check word; another,
- * the CAS of its pending word and a second on the check word when the level
- * emptied or a claim changed the owner bits. Anything else is handed,
- * before anything changed, to the general path, which decides again from
- * the start. */
-static inline __attribute__((always_inline)) IRQ_STATUS VicpFastClaim(VIC *Vic, uint32_t Cpu, bool EnterService,
-                                                                      VIC_CLAIM *Claim)
+/* The fast path once the lone direct source is ruled out: one source at
+ * the top level, no AST, no race. Another direct source costs the one
+ * compare-and-swap of the check word; a pending-word source, the CAS of its
+ * word and a second on the check word when the level emptied or a claim
+ * changed the owner bits. Anything else is handed, before anything
+ * changed, to the general path, which decides again from the start. Out of
+ * line, so that the lone direct source's path saves no registers for it. */
+__attribute__((noinline)) static IRQ_STATUS VicpClaimTopLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint64_t State,
+                                                              bool EnterService, VIC_CLAIM *Claim)
 {
-    if (Vic == NULL || Claim == NULL)
-        return IRQ_STATUS_INVALID_PARAMETER;
-    if (Cpu >= Vic->View.CpuCount)
-        return IRQ_STATUS_INVALID_CPU;
-    VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    uint64_t State = atomic_load_explicit(&Block->State, memory_order_acquire);
     if (__builtin_expect((State & VICP_AST_BIT) != 0, 0))
         return VicpGeneral(Vic, Cpu, EnterService, Claim); /* an AST is eligible */
     uint32_t Summary = VicpSummaryLevels(State);
@@ -460,6 +512,22 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastClaim(VIC *Vic, 
     if ((Old & VICP_SLOT_BITS) != 0)
         return VicpFastFromWord(Vic, Cpu, Block, State, Level, Old, EnterService, Claim);
     return VicpFastDirect(Vic, Cpu, Block, State, Level, State & Vic->DirectOfLevel[Level], EnterService, Claim);
+}
+
+/* VicClaim and VicTakeInterrupt: the lone direct source straight through,
+ * the rest by the top level. */
+static inline __attribute__((always_inline)) IRQ_STATUS VicpFastClaim(VIC *Vic, uint32_t Cpu, bool EnterService,
+                                                                      VIC_CLAIM *Claim)
+{
+    if (Vic == NULL || Claim == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (Cpu >= Vic->View.CpuCount)
+        return IRQ_STATUS_INVALID_CPU;
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    uint64_t State = atomic_load_explicit(&Block->State, memory_order_acquire);
+    if (__builtin_expect(VicpIsLoneDirect(Vic, State), 1))
+        return VicpTakeLoneDirect(Vic, Cpu, Block, State, EnterService, Claim);
+    return VicpClaimTopLevel(Vic, Cpu, Block, State, EnterService, Claim);
 }
 
 IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)

@@ -46,13 +46,16 @@ IRQ_STATUS VicIsPending(const VIC *Vic, uint32_t Source, uint32_t Cpu, bool *Pen
     return IRQ_STATUS_SUCCESS;
 }
 
-/* Raised = what claims and clears harvested + the counts still in the
- * pending words and the D bits still set (vicp.h) + ASTSR bits set. */
+/* Raised = what claims and clears harvested + direct takes + the counts
+ * still in the pending words and the D bits still set (vicp.h) + ASTSR bits
+ * set; Claimed = the owner's claims of pending-word sources and ASTs +
+ * direct takes (one counter for both halves of a direct take). */
 static void VicpAddCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters)
 {
     const VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    uint64_t DirectTaken = atomic_load_explicit(&Block->DirectTaken, memory_order_relaxed);
     uint64_t Raised = atomic_load_explicit(&Block->RaisedByOwner, memory_order_relaxed) +
-                      atomic_load_explicit(&Block->RaisedHarvestedByClear, memory_order_relaxed);
+                      atomic_load_explicit(&Block->RaisedHarvestedByClear, memory_order_relaxed) + DirectTaken;
     uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
     uint64_t Pending = VicpPopulation(VicpField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK));
     uint32_t DirectPending =
@@ -66,7 +69,7 @@ static void VicpAddCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters
     }
     Counters->Raised += Raised;
     Counters->Merged += atomic_load_explicit(&Block->Merged, memory_order_relaxed);
-    Counters->Claimed += atomic_load_explicit(&Block->Claimed, memory_order_relaxed);
+    Counters->Claimed += atomic_load_explicit(&Block->Claimed, memory_order_relaxed) + DirectTaken;
     Counters->Cleared += atomic_load_explicit(&Block->Cleared, memory_order_relaxed);
     Counters->Pending += Pending;
 }

@@ -4,7 +4,7 @@
  * THE CHECK WORD (VICP_CPU.State), one per CPU:
  *   bits  0..5   U: 31 + T, T the threshold: levels >= T enabled   the owner only
  *   bits  6..30  D: pending bits of the direct sources      raisers, clearers, claim
- *   bit  31      unused (level 0 has no sources)
+ *   bit  31      W: a pending word may hold bits            raisers, clearers, claim
  *   bits 32..62  S: summary, level n (bit 31 + n) has a pending source
  *                                                           raisers, clearers, claim
  *   bit  63      A: an AST is eligible                      the owner only
@@ -47,6 +47,16 @@
  * Within a level the highest slot goes first; direct slots are the lowest,
  * so a pending word with bits beats the level's D bits.
  *
+ * W PROTOCOL. W lets the owner take a lone direct source without looking at
+ * its level's pending word (vic_pending.c: the lone-direct path). A raiser
+ * that makes a pending word non-empty sets W with its level's S bit (and the
+ * S protocol's re-checks set both back); whoever takes out the last S bit
+ * takes W out in the same compare-and-swap. So W is set whenever a pending
+ * word has bits, on the same terms as S: once the calls have returned. It
+ * may be set with every word empty (S bits of other levels were left when
+ * a word emptied); the owner then takes the path that looks at the word,
+ * until the word goes with the last S bit.
+ *
  * S PROTOCOL. A raiser that finds its level's pending bits all clear sets S
  * after its CAS. A claimer or clearer that leaves the level empty (no
  * pending bits, no D bits) clears S by compare-and-swap (never while a D bit
@@ -79,6 +89,8 @@
 #define VICP_DIRECT_COUNT 25u
 #define VICP_DIRECT_BITS ((((uint64_t)1 << VICP_DIRECT_COUNT) - 1u) << VICP_DIRECT_FIRST)
 #define VICP_SUMMARY_SHIFT 31u
+#define VICP_SUMMARY_BITS (0x7FFFFFFFull << 32) /* levels 1 .. 31 */
+#define VICP_WORDS_BIT ((uint64_t)1 << 31)
 #define VICP_AST_BIT ((uint64_t)1 << 63)
 #define VICP_THRESHOLD_NONE 32u /* no level enabled */
 #define VICP_OWNER_BITS (VICP_SHIFT_MASK | VICP_AST_BIT)
@@ -137,7 +149,15 @@ typedef struct _VICP_SOURCE {
     uint8_t Kind;
     _Atomic uint64_t Fixed;
     uint64_t DirectBit; /* its D bit in the check word; 0: it has a pending-word bit */
+    uint64_t RaiseBits; /* a direct source: its D bit and its level's S bit, ORed in together */
 } VICP_SOURCE;
+
+/* What a take of a D bit answers, found by the bit's number with one load. */
+typedef struct _VICP_DIRECT_ANSWER {
+    uint16_t Source;
+    uint8_t Level;
+    uint8_t Kind;
+} VICP_DIRECT_ANSWER;
 
 typedef struct _VICP_CPU {
     /* Line 0: the check word and what raisers and clearers write. */
@@ -151,6 +171,7 @@ typedef struct _VICP_CPU {
     _Alignas(VICP_LINE) _Atomic uint64_t Control;
     _Atomic uint64_t Claimed;
     _Atomic uint64_t RaisedByOwner; /* harvested by claims, plus ASTSR bits set */
+    _Atomic uint64_t DirectTaken;   /* direct sources taken or claimed: each one raise, one claim */
     _Atomic uint64_t IpiCounts[VIC_IPI_MESSAGE_COUNT];
     /* Then one pending word per level. */
     _Alignas(VICP_LINE) _Atomic uint64_t Pending[];
@@ -166,7 +187,7 @@ struct _VIC {
     uint32_t MachineCheckLevels; /* levels that override every gate and mask */
     uint32_t MachineCheckThreshold; /* the lowest machine-check level; VICP_THRESHOLD_NONE: none */
     uint64_t DirectOfLevel[VIC_MAX_LEVELS]; /* the D bits of each level's direct sources */
-    uint8_t DirectFirst[VIC_MAX_LEVELS];    /* the D bit of slot 0 of the level */
+    VICP_DIRECT_ANSWER DirectAnswer[VICP_DIRECT_FIRST + VICP_DIRECT_COUNT]; /* by D bit number */
     uint64_t IpiDirectBit;                  /* the IPI source's D bit, if it has one */
     uint16_t SoftwareSource[VIC_MAX_LEVELS];
     uint16_t SourceOfSlot[VIC_MAX_LEVELS][VIC_MAX_SOURCES_PER_LEVEL];
@@ -219,6 +240,20 @@ static inline bool VicpIsOnline(const VIC *Vic, uint32_t Cpu)
 static inline uint64_t VicpSummaryBit(uint32_t Level)
 {
     return (uint64_t)1 << (VICP_SUMMARY_SHIFT + Level);
+}
+
+/* W goes with the last S bit (the W protocol). */
+static inline uint64_t VicpWithWordsBitTidied(uint64_t State)
+{
+    return (State & VICP_SUMMARY_BITS) != 0 ? State : State & ~VICP_WORDS_BIT;
+}
+
+/* What a pending word with bits asks of the check word: its level's S bit
+ * and W. Every OR for a pending word (a raise, the S protocol's re-checks)
+ * sets these. */
+static inline uint64_t VicpWordSummaryBits(uint32_t Level)
+{
+    return VicpSummaryBit(Level) | VICP_WORDS_BIT;
 }
 
 /* The levels with something pending: bit n for level n. */
@@ -330,22 +365,24 @@ static inline void VicpCountMerge(VICP_CPU *Block)
     atomic_fetch_add_explicit(&Block->Merged, 1, memory_order_relaxed);
 }
 
-/* A direct source: one OR sets its D bit and its level's S bit together.
- * The seq_cst load first keeps a merge from costing a locked operation
- * (and orders an IPI sender's message before it, as the CAS does below). */
+/* A direct source: one OR sets its D bit and its level's S bit together
+ * (RaiseBits). It needs the old word (a merge is counted, the wake decided
+ * from it), so on x86 it is a compare-and-swap loop; the loop's load also
+ * spares a merge the locked operation (and the seq_cst CAS orders an IPI
+ * sender's message before the bit). */
 static inline __attribute__((always_inline)) void VicpRaiseDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
-                                                                   uint64_t DirectBit, uint32_t Level)
+                                                                   const VICP_SOURCE *Entry)
 {
-    if ((atomic_load_explicit(&Block->State, memory_order_seq_cst) & DirectBit) != 0) {
-        VicpCountMerge(Block);
-        return;
-    }
-    uint64_t SummaryBit = VicpSummaryBit(Level);
-    uint64_t Before = atomic_fetch_or_explicit(&Block->State, DirectBit | SummaryBit, memory_order_seq_cst);
-    if ((Before & DirectBit) != 0)
-        VicpCountMerge(Block); /* another raiser got there between the load and the OR */
-    else if (Vic->Wake != NULL)
-        VicpWake(Vic, Cpu, Before, SummaryBit);
+    uint64_t Before = atomic_load_explicit(&Block->State, memory_order_seq_cst);
+    do {
+        if ((Before & Entry->DirectBit) != 0) {
+            VicpCountMerge(Block);
+            return;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(&Block->State, &Before, Before | Entry->RaiseBits,
+                                                    memory_order_seq_cst, memory_order_seq_cst));
+    if (Vic->Wake != NULL)
+        VicpWake(Vic, Cpu, Before, VicpSummaryBit(Entry->Level));
 }
 
 /* Any other source: one compare-and-swap sets the pending bit and counts
@@ -366,13 +403,13 @@ static inline __attribute__((always_inline)) void VicpRaiseInWord(VIC *Vic, uint
                                                     memory_order_seq_cst, memory_order_seq_cst));
     if ((Old & VICP_SLOT_BITS) != 0)
         return; /* the level was pending already: its summary bit is set (or being re-set) */
-    uint64_t SummaryBit = VicpSummaryBit(Level);
     if (Vic->Wake == NULL) {
         /* The old value unused: one LOCK OR on x86 rather than a CAS loop. */
-        atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst);
+        atomic_fetch_or_explicit(&Block->State, VicpWordSummaryBits(Level), memory_order_seq_cst);
         return;
     }
-    VicpWake(Vic, Cpu, atomic_fetch_or_explicit(&Block->State, SummaryBit, memory_order_seq_cst), SummaryBit);
+    uint64_t Before = atomic_fetch_or_explicit(&Block->State, VicpWordSummaryBits(Level), memory_order_seq_cst);
+    VicpWake(Vic, Cpu, Before, VicpSummaryBit(Level));
 }
 
 /* The raise itself (vic_pending.c has the invariants). Source and Cpu are
@@ -382,7 +419,7 @@ static inline __attribute__((always_inline)) void VicpRaiseAt(VIC *Vic, uint32_t
                                                                const VICP_SOURCE *Entry)
 {
     if (Entry->DirectBit != 0)
-        VicpRaiseDirect(Vic, Cpu, Block, Entry->DirectBit, Entry->Level);
+        VicpRaiseDirect(Vic, Cpu, Block, Entry);
     else
         VicpRaiseInWord(Vic, Cpu, Block, Entry->Level, Entry->Slot);
 }

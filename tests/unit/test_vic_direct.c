@@ -24,6 +24,7 @@
 
 #define CPU 1u
 #define DIRECT_BITS 0x7FFFFFC0ull /* check word bits 6..30 */
+#define WORDS_BIT (1ull << 31)        /* W: a pending word may hold bits */
 
 static int Setup(void **State)
 {
@@ -68,6 +69,7 @@ static void AssertNothingLeft(VIC *Vic)
     assert_false(VicIsDeliverable(Vic, CPU));
     assert_int_equal(VicTakeInterrupt(Vic, CPU, &Claim), IRQ_STATUS_NOTHING_PENDING);
     assert_int_equal(Word(Vic) & 0x7FFFFFFF00000000ull, 0); /* no summary bit left over */
+    assert_int_equal(Word(Vic) & WORDS_BIT, 0);              /* W goes with the last one */
 }
 
 static void AssertConserved(VIC *Vic)
@@ -206,6 +208,75 @@ static void test_direct_claim_puts_level_in_service(void **State)
     AssertConserved(Vic);
 }
 
+/* W (vicp.h: the W protocol) is set by a raise that makes a pending word
+ * non-empty, stays while other levels keep summary bits, and goes with the
+ * last summary bit, whether a take, a claim or a clear takes that out; a
+ * direct source is taken the same way with W set or clear. */
+static void test_words_bit_follows_pending_words(void **State)
+{
+    VIC *Vic = *State;
+    const uint32_t InWord = VIC_ALPHA_DEVICE(21, 5);
+    const uint32_t Direct = VIC_ALPHA_DEVICE(20, 0);
+    assert_int_equal(VicRaiseOnCpu(Vic, Direct, CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Word(Vic) & WORDS_BIT, 0);
+    assert_int_equal(VicRaiseOnCpu(Vic, InWord, CPU), IRQ_STATUS_SUCCESS);
+    assert_int_not_equal(Word(Vic) & WORDS_BIT, 0);
+    assert_int_equal(Take(Vic).Source, InWord);
+    assert_int_not_equal(Word(Vic) & WORDS_BIT, 0); /* level 20's summary bit is still set */
+    assert_int_equal(Take(Vic).Source, Direct);
+    AssertNothingLeft(Vic);
+
+    assert_int_equal(VicRaiseOnCpu(Vic, InWord, CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicClear(Vic, InWord, CPU), IRQ_STATUS_SUCCESS);
+    AssertNothingLeft(Vic);
+
+    assert_int_equal(VicRaiseOnCpu(Vic, InWord, CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicRaiseOnCpu(Vic, Direct, CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(ClaimAndEnd(Vic).Source, InWord);
+    assert_int_equal(VicClear(Vic, Direct, CPU), IRQ_STATUS_SUCCESS);
+    AssertNothingLeft(Vic);
+
+    /* The lone direct source, with W clear: its claim sets the threshold too. */
+    assert_int_equal(VicRaiseOnCpu(Vic, Direct, CPU), IRQ_STATUS_SUCCESS);
+    VIC_CLAIM Claim;
+    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Claim.Source, Direct);
+    assert_int_equal(Claim.Level, 20);
+    assert_int_equal(VicRaiseOnCpu(Vic, Direct, CPU), IRQ_STATUS_SUCCESS);
+    assert_false(VicIsDeliverable(Vic, CPU));
+    assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Take(Vic).Source, Direct);
+    AssertNothingLeft(Vic);
+    AssertConserved(Vic);
+}
+
+/* The lone direct source is not taken past the gates: below the current
+ * level, with interrupts off, or while an AST is eligible at a level it
+ * does not beat. */
+static void test_lone_direct_respects_gates(void **State)
+{
+    VIC *Vic = *State;
+    VIC_CLAIM Claim;
+    assert_int_equal(VicSetLevel(Vic, CPU, 21, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(21, 0), CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicTakeInterrupt(Vic, CPU, &Claim), IRQ_STATUS_NOTHING_PENDING);
+    assert_int_equal(VicSetLevel(Vic, CPU, 20, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicSetInterruptsEnabled(Vic, CPU, false, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicTakeInterrupt(Vic, CPU, &Claim), IRQ_STATUS_NOTHING_PENDING);
+    assert_int_equal(VicSetInterruptsEnabled(Vic, CPU, true, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Take(Vic).Source, VIC_ALPHA_DEVICE(21, 0));
+
+    /* Software interrupt 1 is below the AST level (2): an eligible AST goes first. */
+    assert_int_equal(VicSetLevel(Vic, CPU, 0, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicSetMode(Vic, CPU, VicModeUser), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicWriteAstEnable(Vic, CPU, 0, 1u << VicModeUser, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicWriteAstSummary(Vic, CPU, 0, 1u << VicModeUser, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_SOFTWARE(1), CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Take(Vic).Source, VIC_SOURCE_AST);
+    assert_int_equal(Take(Vic).Source, VIC_ALPHA_SOFTWARE(1));
+    AssertNothingLeft(Vic);
+}
+
 static uint32_t Wakes;
 
 static void CountWake(void *Context, uint32_t Cpu)
@@ -235,6 +306,36 @@ static void test_direct_raise_wakes(void **State)
     assert_int_equal(Wakes, 1);
     assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(23, 0), CPU), IRQ_STATUS_SUCCESS);
     assert_int_equal(Wakes, 2);
+    free(Vic);
+}
+
+/* With WakeOnPending: a wake when a level becomes pending, whichever kind
+ * of source makes it so, and none when the other kind joins it. */
+static void test_wake_on_pending_mixed_level(void **State)
+{
+    (void)State;
+    VIC_CONFIG Config;
+    VicAlphaConfig(&Config, 2);
+    Config.Wake = CountWake;
+    Config.WakeOnPending = true;
+    VIC *Vic = TbCreateVic(&Config);
+    assert_int_equal(VicSetLevel(Vic, CPU, 31, NULL), IRQ_STATUS_SUCCESS); /* all masked */
+    Wakes = 0;
+    for (int Order = 0; Order < 2; Order++) {
+        uint32_t First = Order == 0 ? VIC_ALPHA_DEVICE(21, 0) : VIC_ALPHA_DEVICE(21, 5);
+        uint32_t Second = Order == 0 ? VIC_ALPHA_DEVICE(21, 5) : VIC_ALPHA_DEVICE(21, 0);
+        assert_int_equal(VicRaiseOnCpu(Vic, First, CPU), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Wakes, (uint32_t)Order + 1u);
+        assert_int_equal(VicRaiseOnCpu(Vic, Second, CPU), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Wakes, (uint32_t)Order + 1u);
+        assert_int_equal(VicClear(Vic, First, CPU), IRQ_STATUS_SUCCESS);
+        assert_int_equal(VicClear(Vic, Second, CPU), IRQ_STATUS_SUCCESS);
+    }
+    /* A pending word at another level already set W: still a wake. */
+    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(20, 5), CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Wakes, 3);
+    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(21, 5), CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Wakes, 4);
     free(Vic);
 }
 
@@ -284,7 +385,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_clear_one_kind_keeps_the_other, Setup, TbFreeState),
         cmocka_unit_test_setup_teardown(test_two_direct_sources_at_one_level, Setup, TbFreeState),
         cmocka_unit_test_setup_teardown(test_direct_claim_puts_level_in_service, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_words_bit_follows_pending_words, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_lone_direct_respects_gates, Setup, TbFreeState),
         cmocka_unit_test(test_direct_raise_wakes),
+        cmocka_unit_test(test_wake_on_pending_mixed_level),
         cmocka_unit_test(test_x86_classes),
         cmocka_unit_test(test_machine_check_must_be_on_top),
     };
