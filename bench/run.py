@@ -2,7 +2,8 @@
 """Runs every bench program and prints one table.
 
 For each case: ns/op (median and minimum of 31 timed runs of about 5 ms,
-measured by the program; on a shared host the minimum is the steadier) and
+measured by the program; on a shared host the minimum is the steadier;
+--rounds repeats that with the cases taking turns) and
 instructions/op from valgrind's callgrind (run with N and 2N operations; the
 difference over N removes set-up cost, and instruction counts repeat exactly
 on a noisy machine). Each figure is also given as a ratio to the case's
@@ -12,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 
@@ -54,20 +56,37 @@ def main():
     parser.add_argument("bindir", help="directory holding the bench_* programs")
     parser.add_argument("--json", required=True, help="where to write the results")
     parser.add_argument("--no-callgrind", action="store_true")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="time every case this many times, the cases taking turns (a noisy host shifts all "
+                             "of them alike); ns/op is then the median of the medians, best the minimum")
+    parser.add_argument("--cases", default="", help="only the cases whose name matches this regular expression "
+                                                    "(their baselines are always measured too)")
     args = parser.parse_args()
 
     programs = sorted(os.path.join(args.bindir, name) for name in os.listdir(args.bindir)
                       if name.startswith("bench_") and os.access(os.path.join(args.bindir, name), os.X_OK))
     rows = []
     for program in programs:
-        for case in list_cases(program):
-            case["program"] = os.path.basename(program)
+        cases = list_cases(program)
+        wanted = {case["name"] for case in cases if re.search(args.cases, case["name"])}
+        wanted |= {case["baseline"] for case in cases if case["name"] in wanted and case["baseline"]}
+        for case in cases:
+            if case["name"] in wanted:
+                case["program"] = os.path.basename(program)
+                case["medians"], case["minimums"] = [], []
+                rows.append(case)
+    for _ in range(args.rounds):
+        for case in rows:
+            program = os.path.join(args.bindir, case["program"])
             median, minimum = run([program, "time", case["name"]]).stdout.split()
-            case["ns_per_op"] = float(median)
-            case["best_ns_per_op"] = float(minimum)
-            case["instructions_per_op"] = None if args.no_callgrind else instructions_per_op(program, case["name"])
-            rows.append(case)
-            print(f"  measured {case['name']}", file=sys.stderr)
+            case["medians"].append(float(median))
+            case["minimums"].append(float(minimum))
+    for case in rows:
+        case["ns_per_op"] = statistics.median(case.pop("medians"))
+        case["best_ns_per_op"] = min(case.pop("minimums"))
+        program = os.path.join(args.bindir, case["program"])
+        case["instructions_per_op"] = None if args.no_callgrind else instructions_per_op(program, case["name"])
+        print(f"  measured {case['name']}", file=sys.stderr)
 
     by_name = {row["name"]: row for row in rows}
     for row in rows:

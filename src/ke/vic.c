@@ -227,6 +227,8 @@ static void VicpInitializeCpu(VIC *Vic, VICP_CPU *Cpu)
     atomic_store_explicit(&Cpu->Claimed, 0, memory_order_relaxed);
     atomic_store_explicit(&Cpu->RaisedByOwner, 0, memory_order_relaxed);
     atomic_store_explicit(&Cpu->DirectTaken, 0, memory_order_relaxed);
+    Cpu->UndoKey = ~(uint64_t)0; /* no Control has every bit set */
+    Cpu->UndoOwnerBits = 0;
     for (uint32_t Message = 0; Message < VIC_IPI_MESSAGE_COUNT; Message++)
         atomic_store_explicit(&Cpu->IpiCounts[Message], 0, memory_order_relaxed);
     for (uint32_t Level = 0; Level < Vic->LevelCount; Level++)

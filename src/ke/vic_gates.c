@@ -174,6 +174,15 @@ IRQ_STATUS VicEndOfInterrupt(VIC *Vic, uint32_t Cpu)
     uint32_t InService = VicpInService(Control);
     if (InService == 0)
         return IRQ_STATUS_INVALID_STATE;
-    VicpOwnerUpdate(Vic, Block, Control & ~(uint64_t)(1u << VicpHighestBit(InService)));
+    uint64_t Ended = Control & ~(uint64_t)(1u << VicpHighestBit(InService));
+    if (Control != Block->UndoKey) {
+        VicpOwnerUpdate(Vic, Block, Ended);
+        return IRQ_STATUS_SUCCESS;
+    }
+    /* The claim that put this level in service recorded the change of the
+     * owner bits (vic_pending.c), and they are still the ones it wrote. */
+    atomic_store_explicit(&Block->Control, Ended, memory_order_relaxed);
+    if (Block->UndoOwnerBits != 0)
+        atomic_fetch_xor_explicit(&Block->State, Block->UndoOwnerBits, memory_order_seq_cst);
     return IRQ_STATUS_SUCCESS;
 }

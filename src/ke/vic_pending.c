@@ -202,11 +202,23 @@ static inline uint64_t VicpWithLevelInService(const VIC *Vic, uint64_t State, ui
     return (State & ~(uint64_t)VICP_SHIFT_MASK) | VicpShiftField(Threshold);
 }
 
-/* The owner's Control follows the check word (only the owner writes it). */
-static inline void VicpMarkInService(VICP_CPU *Block, uint32_t Level)
+/* The owner's Control follows the check word (only the owner writes it).
+ * When the level goes above everything in service, the end of interrupt
+ * that ends it restores Control and the owner bits as they were before:
+ * recorded for VicEndOfInterrupt, as the XOR from the owner bits of the
+ * word the claim wrote (After) to those of the word it replaced (Before).
+ * Owner bits are a function of Control, so the record stays right whatever
+ * happens in between: the end of interrupt uses it only when Control is
+ * UndoKey again. */
+static inline void VicpMarkInService(VICP_CPU *Block, uint32_t Level, uint64_t Before, uint64_t After)
 {
     uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
-    atomic_store_explicit(&Block->Control, Control | (uint64_t)(1u << Level), memory_order_relaxed);
+    uint64_t Claimed = Control | (uint64_t)(1u << Level);
+    atomic_store_explicit(&Block->Control, Claimed, memory_order_relaxed);
+    if ((VicpInService(Control) >> Level) == 0) {
+        Block->UndoKey = Claimed;
+        Block->UndoOwnerBits = (Before ^ After) & VICP_OWNER_BITS;
+    }
 }
 
 /* The S protocol's re-check, by the owner (no wake-up: it is awake). */
@@ -276,12 +288,12 @@ static inline void VicpAnswerDirect(VIC *Vic, VICP_CPU *Block, uint64_t DirectBi
     VicpAnswer(Claim, Answer.Source, Answer.Level, Answer.Kind);
 }
 
-/* After a direct source's D bit came off with the check word's CAS (New). */
-static inline void VicpFinishDirect(VIC *Vic, VICP_CPU *Block, uint64_t New, uint32_t Level, uint64_t DirectBit,
-                                    bool EnterService, VIC_CLAIM *Claim)
+/* After a direct source's D bit came off with the check word's CAS (Old -> New). */
+static inline void VicpFinishDirect(VIC *Vic, VICP_CPU *Block, uint64_t Old, uint64_t New, uint32_t Level,
+                                    uint64_t DirectBit, bool EnterService, VIC_CLAIM *Claim)
 {
     if (EnterService)
-        VicpMarkInService(Block, Level);
+        VicpMarkInService(Block, Level, Old, New);
     if ((New & VicpSummaryBit(Level)) == 0)
         VicpRecheckSummary(Block, Level);
     VicpAnswerDirect(Vic, Block, DirectBit, Claim);
@@ -307,7 +319,7 @@ static inline void VicpSettleWordLevel(VIC *Vic, VICP_CPU *Block, uint64_t State
     } while (New != State && !atomic_compare_exchange_weak_explicit(&Block->State, &State, New,
                                                                     memory_order_seq_cst, memory_order_seq_cst));
     if (EnterService)
-        VicpMarkInService(Block, Level);
+        VicpMarkInService(Block, Level, State, New);
     if ((New & VicpSummaryBit(Level)) == 0)
         VicpRecheckSummary(Block, Level);
 }
@@ -333,7 +345,7 @@ static bool VicpClaimDirect(VIC *Vic, VICP_CPU *Block, uint64_t State, uint32_t 
             New = VicpWithLevelInService(Vic, New, Level);
     } while (!atomic_compare_exchange_weak_explicit(&Block->State, &State, New, memory_order_seq_cst,
                                                     memory_order_seq_cst));
-    VicpFinishDirect(Vic, Block, New, Level, Bit, EnterService, Claim);
+    VicpFinishDirect(Vic, Block, State, New, Level, Bit, EnterService, Claim);
     return true;
 }
 
@@ -427,7 +439,7 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastDirect(VIC *Vic,
                                                                   memory_order_seq_cst),
                          0))
         return VicpGeneral(Vic, Cpu, EnterService, Claim); /* the word moved under us */
-    VicpFinishDirect(Vic, Block, New, Level, Direct, EnterService, Claim);
+    VicpFinishDirect(Vic, Block, State, New, Level, Direct, EnterService, Claim);
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -466,7 +478,7 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpTakeLoneDirect(VIC *
                          0))
         return VicpGeneral(Vic, Cpu, EnterService, Claim); /* the word moved under us */
     if (EnterService)
-        VicpMarkInService(Block, Level);
+        VicpMarkInService(Block, Level, State, New);
     VicpAnswerDirect(Vic, Block, State & VICP_DIRECT_BITS, Claim);
     return IRQ_STATUS_SUCCESS;
 }

@@ -172,6 +172,12 @@ typedef struct _VICP_CPU {
     _Atomic uint64_t Claimed;
     _Atomic uint64_t RaisedByOwner; /* harvested by claims, plus ASTSR bits set */
     _Atomic uint64_t DirectTaken;   /* direct sources taken or claimed: each one raise, one claim */
+    /* The end of interrupt that undoes the last claim whose level went above
+     * everything in service: when Control is UndoKey again, the end of
+     * interrupt XORs UndoOwnerBits into the check word (the owner bits after
+     * that claim to those before it) without working them out. Owner only. */
+    uint64_t UndoKey;
+    uint64_t UndoOwnerBits;
     _Atomic uint64_t IpiCounts[VIC_IPI_MESSAGE_COUNT];
     /* Then one pending word per level. */
     _Alignas(VICP_LINE) _Atomic uint64_t Pending[];
@@ -344,7 +350,8 @@ static inline uint64_t VicpOwnerBits(const VIC *Vic, uint64_t Control)
 
 /* Publishes the owner's new state and brings the owner bits of the check
  * word in line with it. Only the owner writes the owner bits, so the value
- * it loads is theirs now; the XOR leaves the summary bits raisers OR in alone. */
+ * it loads is theirs now; the XOR leaves the bits others set or take out
+ * alone. */
 static inline __attribute__((always_inline)) void VicpOwnerUpdate(const VIC *Vic, VICP_CPU *Cpu,
                                                                    uint64_t NewControl)
 {
