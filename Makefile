@@ -8,6 +8,7 @@ CMAKE_ARGS ?=
 STRESS_SECONDS     ?= 60
 FUZZ_SECONDS       ?= 300
 FUZZ_SMOKE_SECONDS ?= 30
+BENCH_ROUNDS       ?= 3
 
 .PHONY: all setup configure build test tsan asan bench run run-sim clean stress fuzz fuzz-smoke fuzz-build fuzz-coverage
 
@@ -62,7 +63,7 @@ asan: setup
 bench: setup
 	@cmake -S . -B $(BUILD)-release -G $(GENERATOR) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD)-release
-	@python3 bench/run.py $(BUILD)-release/bench --json $(BUILD)/bench/results.json
+	@python3 bench/run.py $(BUILD)-release/bench --json $(BUILD)/bench/results.json --rounds $(BENCH_ROUNDS)
 
 # The demo: the reference kernel on QEMU (4 CPUs) with a live table of
 # interrupt counts per CPU and routing commands (type 'help'; quit or Ctrl-C).

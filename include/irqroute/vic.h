@@ -65,8 +65,8 @@
  * VicRaise decides per interrupt; VicRaiseOnCpu bypasses it (per-CPU sources:
  * interval clock, performance counters, local machine checks).
  *
- * COST. The check is one load. A raise (FIXED_CPU: one load of the
- * source's mirror of its route, an online test) of a direct source is one
+ * COST. The check is one load. A raise (FIXED_CPU to an online CPU: one
+ * load of the source's mirror of its route) of a direct source is one
  * atomic OR of its pending bit and its level's summary bit into the check
  * word; VicTakeInterrupt takes them out with one compare-and-swap, and
  * VicClaim sets the new threshold in the same compare-and-swap: raise ->

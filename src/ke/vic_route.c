@@ -48,9 +48,12 @@ void VicpInitializeRoutingInputs(VIC *Vic)
     Vic->RoutingInputs.Context = Vic;
 }
 
-/* Every policy but an online FIXED_CPU target: the router decides. */
+/* Every source without a FIXED_CPU mirror (another policy, a target that is
+ * offline, a hole in the source numbers): the router decides. */
 __attribute__((noinline)) static IRQ_STATUS VicpRaiseRouted(VIC *Vic, uint32_t Source)
 {
+    if (!VicpIsSource(Vic, Source))
+        return IRQ_STATUS_INVALID_VECTOR;
     IR_CPU_SET Cpus; /* written by the router only for a broadcast */
     IR_ROUTING_DECISION Decision;
     IRQ_STATUS Status = IrRouteDecide(VicpRoute(Vic, Source), &Vic->RoutingInputs, &Decision, &Cpus);
@@ -69,22 +72,33 @@ __attribute__((noinline)) static IRQ_STATUS VicpRaiseRouted(VIC *Vic, uint32_t S
 }
 
 /* FIXED_CPU to an online target (the default route, and the common one)
- * costs one load of the source's mirror of it, one online test and an add
- * to find the target's block; the mirror is one word, so a raise sees the
- * old route or the new one. */
+ * costs one load of the source's mirror of it and an add to find the
+ * target's block; the mirror is one word, so a raise sees the old route or
+ * the new one. */
 IRQ_STATUS VicRaise(VIC *Vic, uint32_t Source)
 {
     if (Vic == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    if (!VicpIsSource(Vic, Source))
+    if (Source >= Vic->SourceCount)
         return IRQ_STATUS_INVALID_VECTOR;
     const VICP_SOURCE *Entry = VicpSourceOf(Vic, Source);
     uint64_t Fixed = atomic_load_explicit(&Entry->Fixed, memory_order_relaxed);
-    uint32_t Cpu = (uint32_t)Fixed;
-    if (__builtin_expect(Cpu == VICP_NOT_FIXED || !VicpIsOnline(Vic, Cpu), 0))
+    if (__builtin_expect((uint32_t)Fixed == VICP_NOT_FIXED, 0))
         return VicpRaiseRouted(Vic, Source);
-    VicpRaiseAt(Vic, Cpu, (VICP_CPU *)(void *)((unsigned char *)Vic + (Fixed >> 32)), Entry);
+    VicpRaiseAt(Vic, (uint32_t)Fixed, (VICP_CPU *)(void *)((unsigned char *)Vic + (Fixed >> 32)), Entry);
     return IRQ_STATUS_SUCCESS;
+}
+
+/* Under RouteLock: the mirror of a source's route as it is now: its
+ * FIXED_CPU target while that is online, else "ask the router". */
+static void VicpUpdateMirror(VIC *Vic, uint32_t Source)
+{
+    IR_ROUTING_POLICY Policy;
+    uint32_t Target;
+    (void)IrRouteQueryConfig(VicpRoute(Vic, Source), &Policy, &Target, NULL);
+    bool Mirrored = Policy == IrRoutingFixedCpu && VicpIsOnline(Vic, Target);
+    atomic_store_explicit(&VicpSources(Vic)[Source].Fixed, Mirrored ? VicpFixedMirror(Vic, Target) : VICP_NOT_FIXED,
+                          memory_order_relaxed);
 }
 
 /* Under RouteLock, so that two reconfigurations cannot leave the mirror
@@ -98,15 +112,10 @@ IRQ_STATUS VicSetRoute(VIC *Vic, uint32_t Source, const IR_ROUTE_CONFIG *Config)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (!VicpIsSource(Vic, Source))
         return IRQ_STATUS_INVALID_VECTOR;
-    _Atomic uint64_t *Mirror = &VicpSources(Vic)[Source].Fixed;
     IrLockAcquire(&Vic->RouteLock);
-    atomic_store_explicit(Mirror, VICP_NOT_FIXED, memory_order_relaxed);
+    atomic_store_explicit(&VicpSources(Vic)[Source].Fixed, VICP_NOT_FIXED, memory_order_relaxed);
     IRQ_STATUS Status = IrRouteConfigure(VicpRoute(Vic, Source), Config, &Vic->RoutingInputs);
-    IR_ROUTING_POLICY Policy;
-    uint32_t Target;
-    (void)IrRouteQueryConfig(VicpRoute(Vic, Source), &Policy, &Target, NULL);
-    if (Policy == IrRoutingFixedCpu)
-        atomic_store_explicit(Mirror, VicpFixedMirror(Vic, Target), memory_order_relaxed);
+    VicpUpdateMirror(Vic, Source);
     IrLockRelease(&Vic->RouteLock);
     return Status;
 }
@@ -121,6 +130,10 @@ IRQ_STATUS VicQueryRoute(const VIC *Vic, uint32_t Source, IR_ROUTING_POLICY *Pol
     return IrRouteQueryConfig(VicpRoute(Vic, Source), Policy, TargetCpu, Mask);
 }
 
+/* The mirrors follow: a FIXED_CPU source whose target goes offline asks
+ * the router (which skips offline CPUs) until the target is back. A raise
+ * that read the mirror before the change may still land on the CPU, as one
+ * that read the online bit before it would. */
 IRQ_STATUS VicSetCpuOnline(VIC *Vic, uint32_t Cpu, bool Online)
 {
     if (Vic == NULL)
@@ -128,9 +141,15 @@ IRQ_STATUS VicSetCpuOnline(VIC *Vic, uint32_t Cpu, bool Online)
     if (Cpu >= Vic->View.CpuCount)
         return IRQ_STATUS_INVALID_CPU;
     uint64_t Bit = (uint64_t)1 << (Cpu % 64u);
+    IrLockAcquire(&Vic->RouteLock);
     if (Online)
         atomic_fetch_or_explicit(&Vic->Online[Cpu / 64u], Bit, memory_order_release);
     else
         atomic_fetch_and_explicit(&Vic->Online[Cpu / 64u], ~Bit, memory_order_release);
+    for (uint32_t Source = 0; Source < Vic->SourceCount; Source++) {
+        if (VicpIsSource(Vic, Source))
+            VicpUpdateMirror(Vic, Source);
+    }
+    IrLockRelease(&Vic->RouteLock);
     return IRQ_STATUS_SUCCESS;
 }

@@ -136,12 +136,14 @@ static inline uint32_t VicpInService(uint64_t Control)
     return (uint32_t)Control;
 }
 
-/* Fixed mirrors the source's route while it is FIXED_CPU (vic_route.c), so
- * that a raise decides with one load instead of a latch read, and finds the
+/* Fixed mirrors the source's route while it is FIXED_CPU to an online CPU
+ * (vic_route.c keeps it so under RouteLock), so that a raise decides with
+ * one load instead of a latch read and an online test, and finds the
  * target's block without multiplying by the CPU stride: the target CPU in
- * the low half, the byte offset of its block (from VIC.CpuBlocks) in the
- * high half; one 64-bit word, so a raiser sees one whole mirror.
- * VICP_NOT_FIXED in the low half: ask the router. */
+ * the low half, the byte offset of its block (from the VIC) in the high
+ * half; one 64-bit word, so a raiser sees one whole mirror. VICP_NOT_FIXED
+ * in the low half (any other policy, an offline target, a hole): ask the
+ * router. */
 #define VICP_NOT_FIXED 0xFFFFFFFFu
 typedef struct _VICP_SOURCE {
     uint8_t Level; /* 0: a hole */

@@ -86,9 +86,16 @@ static void test_fixed_route(void **State)
     assert_int_equal(Route(Vic, IrRoutingFixedCpu, 3, NULL), IRQ_STATUS_SUCCESS);
     for (int Round = 0; Round < 3; Round++)
         assert_int_equal(RaiseAndTake(Vic), 3);
-    /* Offline target: the next online CPU (wrapping). */
+    /* Offline target: the next online CPU (wrapping); back online, the target again. */
     assert_int_equal(VicSetCpuOnline(Vic, 3, false), IRQ_STATUS_SUCCESS);
     assert_int_equal(RaiseAndTake(Vic), 0);
+    assert_int_equal(RaiseAndTake(Vic), 0);
+    assert_int_equal(VicSetCpuOnline(Vic, 3, true), IRQ_STATUS_SUCCESS);
+    assert_int_equal(RaiseAndTake(Vic), 3);
+    /* A FIXED route to an offline CPU is refused, and the old one stays. */
+    assert_int_equal(VicSetCpuOnline(Vic, 2, false), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Route(Vic, IrRoutingFixedCpu, 2, NULL), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(RaiseAndTake(Vic), 3);
 }
 
 static void test_round_robin_exactly_fair(void **State)
