@@ -59,7 +59,8 @@ uint32_t KiIsrLogCount(const KI_ISR_LOG *Log)
     return __atomic_load_n(&Log->Count, __ATOMIC_ACQUIRE);
 }
 
-#define KI_RAISE_TIMEOUT_MS 200u
+/* Ends as soon as the ISR ran; long enough for a descheduled vCPU thread. */
+#define KI_RAISE_TIMEOUT_MS 2000u
 
 typedef struct _KI_LOG_TARGET {
     const KI_ISR_LOG *Log;

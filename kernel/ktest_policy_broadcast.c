@@ -34,7 +34,7 @@
 #define KI_MSI_DESTINATION_LOGICAL (1u << 2)
 
 #define KI_BROADCAST_EDU_INTERRUPTS 5u
-#define KI_BROADCAST_TIMEOUT_MS 200u
+#define KI_BROADCAST_TIMEOUT_MS 2000u /* ends when every CPU of the set ran it */
 #define KI_BROADCAST_SETTLE_MS 5u
 /* A CPU that has not yet taken edge k when edge k+1 arrives holds both in
  * one IRR bit (SDM vol. 3A 11.8.4) and runs the ISR once for the two; a

@@ -31,7 +31,7 @@
 
 #define KI_HOLD_NONE 0xFFu    /* KiHoldCurrent: not in the hold loop */
 #define KI_HOLD_RELEASE 0xFFu /* KiHoldDesired: leave the hold loop */
-#define KI_HOLD_TIMEOUT_MS 500u
+#define KI_HOLD_TIMEOUT_MS 2000u
 #define KI_HOLD_MESSAGE KeIpiUser0
 
 static uint8_t KiHoldDesired[KI_MAX_CPUS];

@@ -245,8 +245,8 @@ void KiTestLowestIrql(void)
  * the router re-targets after the ISR returns: the period must leave the
  * re-target time to finish (microseconds, but a TCG vCPU thread can be
  * descheduled for milliseconds) or an interrupt lands on the old CPU. */
-#define KI_ROUND_ROBIN_RTC_HZ 128u
-#define KI_ROUND_ROBIN_RTC_TIMEOUT_MS 3000u
+#define KI_ROUND_ROBIN_RTC_HZ 64u
+#define KI_ROUND_ROBIN_RTC_TIMEOUT_MS 6000u
 #define KI_ROUND_ROBIN_QUIET_MS 20u
 
 typedef struct _KI_ROUND_ROBIN_RUN {
