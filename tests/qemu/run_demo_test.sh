@@ -68,7 +68,11 @@ grep -q '^ kbd .*disconnected' "$log" || failures+=("the table never showed kbd 
 # each of those columns grows as much as the device has interrupts, which
 # the demo raises together with kbd's (kbd stays FIXED on CPU 0): compare
 # with kbd's growth, not with the clock. Counting claims only would split
-# them (about half each). CPU1 and CPU3 must not move.
+# them (about half each): CPU0, which prints the table and takes kbd's
+# interrupts in step, must keep up. CPU2 runs its copies whenever its vCPU
+# thread runs, which a busy host can hold off for a second (seen in CI: +12
+# on CPU0, +8 on CPU2), so it must get more than half. CPU1 and CPU3 must
+# not move.
 read -r k0 e0 e1 e2 e3 k1 f0 f1 f2 f3 < <(tr -d '\r' < "$log" | awk '
     /^> route edu broadcast 0,2/ {after = 1}
     after && $1 == "kbd" {k = $(NF-3) + $(NF-2) + $(NF-1) + $NF}
@@ -82,8 +86,8 @@ else
     kbd=$((k1 - k0)); cpu0=$((f0 - e0)); cpu1=$((f1 - e1)); cpu2=$((f2 - e2)); cpu3=$((f3 - e3))
     if [ $kbd -lt 6 ]; then
         failures+=("kbd took $kbd interrupts while edu was broadcast: too few to judge")
-    elif [ $cpu0 -lt $((kbd - 2)) ] || [ $cpu2 -lt $((kbd - 2)) ] || [ $cpu1 -ne 0 ] || [ $cpu3 -ne 0 ]; then
-        failures+=("edu broadcast {0,2}: ISR runs per CPU +$cpu0 +$cpu1 +$cpu2 +$cpu3, expected about +$kbd on CPU0 and CPU2 and none elsewhere")
+    elif [ $cpu0 -lt $((kbd - 2)) ] || [ $((2 * cpu2)) -le $kbd ] || [ $cpu1 -ne 0 ] || [ $cpu3 -ne 0 ]; then
+        failures+=("edu broadcast {0,2}: ISR runs per CPU +$cpu0 +$cpu1 +$cpu2 +$cpu3, expected about +$kbd on CPU0, more than half that on CPU2, none elsewhere")
     fi
 fi
 
