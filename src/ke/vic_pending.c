@@ -417,6 +417,19 @@ __attribute__((noinline)) static IRQ_STATUS VicpGeneral(VIC *Vic, uint32_t Cpu, 
 
 /* ---- The fast path: one source at the top level, no AST, no race --------------------- */
 
+/* The fast paths' one compare-and-swap of the check word: State as loaded
+ * to New, with the owner bits of a claim of Level folded in (New is
+ * updated). False when the word moved under us: nothing changed. */
+static inline __attribute__((always_inline)) bool VicpSwapCheckWord(const VIC *Vic, VICP_CPU *Block, uint64_t State,
+                                                                    uint64_t *New, uint32_t Level, bool EnterService)
+{
+    if (EnterService)
+        *New = VicpWithLevelInService(Vic, *New, Level);
+    return __builtin_expect(atomic_compare_exchange_strong_explicit(&Block->State, &State, *New, memory_order_seq_cst,
+                                                                    memory_order_seq_cst),
+                            1);
+}
+
 /* A direct source: one compare-and-swap of the check word (vicp.h). Direct
  * is the level's pending D bits: when that is one bit, it goes with the
  * level's S bit (the caller found the pending word empty), and a claim sets
@@ -433,11 +446,7 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastDirect(VIC *Vic,
     if (__builtin_expect(Direct == 0 || (Direct & (Direct - 1u)) != 0 || (Direct & Vic->IpiDirectBit) != 0, 0))
         return VicpGeneral(Vic, Cpu, EnterService, Claim);
     uint64_t New = VicpWithWordsBitTidied(State ^ Direct ^ VicpSummaryBit(Level));
-    if (EnterService)
-        New = VicpWithLevelInService(Vic, New, Level);
-    if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&Block->State, &State, New, memory_order_seq_cst,
-                                                                  memory_order_seq_cst),
-                         0))
+    if (!VicpSwapCheckWord(Vic, Block, State, &New, Level, EnterService))
         return VicpGeneral(Vic, Cpu, EnterService, Claim); /* the word moved under us */
     VicpFinishDirect(Vic, Block, State, New, Level, Direct, EnterService, Claim);
     return IRQ_STATUS_SUCCESS;
@@ -471,11 +480,7 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpTakeLoneDirect(VIC *
 {
     uint32_t Level = (uint32_t)__builtin_ctzll(State & VICP_SUMMARY_BITS) - VICP_SUMMARY_SHIFT;
     uint64_t New = State & ~(VICP_DIRECT_BITS | VICP_SUMMARY_BITS);
-    if (EnterService)
-        New = VicpWithLevelInService(Vic, New, Level);
-    if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&Block->State, &State, New, memory_order_seq_cst,
-                                                                  memory_order_seq_cst),
-                         0))
+    if (!VicpSwapCheckWord(Vic, Block, State, &New, Level, EnterService))
         return VicpGeneral(Vic, Cpu, EnterService, Claim); /* the word moved under us */
     if (EnterService)
         VicpMarkInService(Block, Level, State, New);

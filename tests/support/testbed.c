@@ -184,3 +184,21 @@ int TbFreeState(void **State)
     free(*State);
     return 0;
 }
+
+VIC_CLAIM TbVicRaiseAndClaim(VIC *Vic, uint32_t Source, uint32_t Cpu)
+{
+    VIC_CLAIM Claim;
+    assert_int_equal(VicRaiseOnCpu(Vic, Source, Cpu), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicClaim(Vic, Cpu, &Claim), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Claim.Source, Source);
+    return Claim;
+}
+
+uint32_t TbNextRandom(uint32_t *Seed)
+{
+    uint32_t X = *Seed;
+    X ^= X << 13;
+    X ^= X >> 17;
+    X ^= X << 5;
+    return *Seed = X;
+}

@@ -48,6 +48,11 @@ int TbTeardownHardwareLayer(void **State);
 VIC *TbCreateVic(const VIC_CONFIG *Config);
 VIC *TbCreateAlphaVic(uint32_t CpuCount);
 int TbFreeState(void **State);
+/* Raises Source on Cpu and claims it (VicClaim): both must succeed and the
+ * claim must be Source. */
+VIC_CLAIM TbVicRaiseAndClaim(VIC *Vic, uint32_t Source, uint32_t Cpu);
+/* The tests' random scripts: xorshift32, so a seed replays a script. */
+uint32_t TbNextRandom(uint32_t *Seed);
 /* A line- or message-based target: one CPU. */
 IO_INTERRUPT_TARGET TbTargetCpu(uint32_t Cpu);
 /* Services Cpu's pending interrupts from the test thread, then re-attaches

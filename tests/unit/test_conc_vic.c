@@ -52,15 +52,6 @@ static VIC *Vic;
 static _Atomic bool StopOwners;
 static _Atomic bool StopClearers;
 
-static uint32_t NextRandom(uint32_t *Seed)
-{
-    uint32_t X = *Seed;
-    X ^= X << 13;
-    X ^= X >> 17;
-    X ^= X << 5;
-    return *Seed = X;
-}
-
 /* ---- 1. Conservation ------------------------------------------------------------------ */
 
 typedef struct _OWNER_RESULT {
@@ -75,7 +66,7 @@ typedef struct _OWNER_RESULT {
 static void OwnerMoveState(uint32_t Cpu, uint32_t *Seed, OWNER_RESULT *Result)
 {
     static const uint32_t Levels[] = {0, 0, 0, 1, 3, 20, 21, 22, 31};
-    uint32_t Choice = NextRandom(Seed);
+    uint32_t Choice = TbNextRandom(Seed);
     assert_int_equal(VicSetLevel(Vic, Cpu, Levels[Choice % 9u], NULL), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicSetInterruptsEnabled(Vic, Cpu, (Choice >> 8) % 4u != 0, NULL), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicSetPalMode(Vic, Cpu, (Choice >> 10) % 8u == 0), IRQ_STATUS_SUCCESS);
@@ -100,7 +91,7 @@ static void *OwnerThread(void *Argument)
     for (uint64_t Iteration = 0; !atomic_load_explicit(&StopOwners, memory_order_acquire); Iteration++) {
         if (VicIsDeliverable(Vic, Cpu)) {
             VIC_CLAIM Claim;
-            bool Take = NextRandom(&Seed) % 3u == 0;
+            bool Take = TbNextRandom(&Seed) % 3u == 0;
             IRQ_STATUS Status = Take ? VicTakeInterrupt(Vic, Cpu, &Claim) : VicClaim(Vic, Cpu, &Claim);
             if (Status == IRQ_STATUS_SUCCESS) {
                 Result->Claimed++;
@@ -130,7 +121,7 @@ static void *RaiserThread(void *Argument)
 {
     RAISER_RESULT *Result = Argument;
     for (uint32_t Call = 0; Call < RAISE_CALLS / RAISERS; Call++) {
-        uint32_t Choice = NextRandom(&Result->Seed);
+        uint32_t Choice = TbNextRandom(&Result->Seed);
         uint32_t Source = Sources[Choice % SOURCE_COUNT];
         uint32_t Cpu = (Choice >> 8) % CPUS;
         uint32_t Kind = (Choice >> 12) % 20u;
@@ -177,7 +168,7 @@ static void *ClearerThread(void *Argument)
 {
     CLEARER_RESULT *Result = Argument;
     for (uint64_t Iteration = 0; !atomic_load_explicit(&StopClearers, memory_order_acquire); Iteration++) {
-        uint32_t Choice = NextRandom(&Result->Seed);
+        uint32_t Choice = TbNextRandom(&Result->Seed);
         IRQ_STATUS Status;
         if (Choice % 8u == 0)
             Status = VicClear(Vic, VIC_ALPHA_SOFTWARE(1u + (Choice >> 4) % 15u), (Choice >> 8) % CPUS);
@@ -188,7 +179,7 @@ static void *ClearerThread(void *Argument)
         else
             assert_int_equal(Status, IRQ_STATUS_NOT_PENDING);
         if (Result->ChangesRoutes && Iteration % 512u == 0)
-            ChangeRoute(NextRandom(&Result->Seed));
+            ChangeRoute(TbNextRandom(&Result->Seed));
         if (Iteration % 4u == 0)
             sched_yield();
     }

@@ -180,9 +180,7 @@ static void test_direct_claim_puts_level_in_service(void **State)
 {
     VIC *Vic = *State;
     VIC_CLAIM Claim;
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(21, 0), CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Claim.Source, VIC_ALPHA_DEVICE(21, 0));
+    TbVicRaiseAndClaim(Vic, VIC_ALPHA_DEVICE(21, 0), CPU);
     VIC_CPU_STATE Cpu;
     assert_int_equal(VicQueryCpuState(Vic, CPU, &Cpu), IRQ_STATUS_SUCCESS);
     assert_int_equal(Cpu.InService, 1u << 21);
@@ -237,11 +235,7 @@ static void test_words_bit_follows_pending_words(void **State)
     AssertNothingLeft(Vic);
 
     /* The lone direct source, with W clear: its claim sets the threshold too. */
-    assert_int_equal(VicRaiseOnCpu(Vic, Direct, CPU), IRQ_STATUS_SUCCESS);
-    VIC_CLAIM Claim;
-    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Claim.Source, Direct);
-    assert_int_equal(Claim.Level, 20);
+    assert_int_equal(TbVicRaiseAndClaim(Vic, Direct, CPU).Level, 20);
     assert_int_equal(VicRaiseOnCpu(Vic, Direct, CPU), IRQ_STATUS_SUCCESS);
     assert_false(VicIsDeliverable(Vic, CPU));
     assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);

@@ -48,11 +48,7 @@ static VIC_CPU_STATE CpuState(VIC *Vic)
 
 static uint32_t RaiseAndClaim(VIC *Vic, uint32_t Source)
 {
-    assert_int_equal(VicRaiseOnCpu(Vic, Source, CPU), IRQ_STATUS_SUCCESS);
-    VIC_CLAIM Claim;
-    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Claim.Source, Source);
-    return Claim.Level;
+    return TbVicRaiseAndClaim(Vic, Source, CPU).Level;
 }
 
 /* The owner's bits as the rules give them now: rewriting the level with
@@ -160,16 +156,6 @@ static void test_changes_in_the_handler_count(void **State)
     assert_true(VicIsDeliverable(Vic, CPU));
 }
 
-static uint32_t NextRandom(uint32_t *Seed)
-{
-    uint32_t X = *Seed;
-    X ^= X << 13;
-    X ^= X >> 17;
-    X ^= X << 5;
-    *Seed = X;
-    return X;
-}
-
 /* Raises of direct and pending-word sources, claims, takes, ends, level,
  * gate, mode and AST changes, at random; after every end of interrupt the
  * owner's bits are what the rules give. */
@@ -182,7 +168,7 @@ static void test_random_ends_match_the_rules(void **State)
     uint32_t Seed = 0xC0FFEEu;
     uint32_t Ends = 0;
     for (int Step = 0; Step < 20000; Step++) {
-        uint32_t Choice = NextRandom(&Seed);
+        uint32_t Choice = TbNextRandom(&Seed);
         VIC_CLAIM Claim;
         switch (Choice % 10u) {
         case 0:

@@ -368,15 +368,6 @@ static void test_take_bad_input_changes_nothing(void **State)
 
 /* ---- Take == claim + end of interrupt ------------------------------------------------------ */
 
-static uint32_t NextRandom(uint32_t *Seed)
-{
-    uint32_t X = *Seed;
-    X ^= X << 13;
-    X ^= X >> 17;
-    X ^= X << 5;
-    return *Seed = X;
-}
-
 /* One random step of the script, applied to a Vic. */
 static void ApplyStep(VIC *Vic, uint32_t Choice)
 {
@@ -428,12 +419,12 @@ static void test_take_matches_claim_then_end(void **State)
     uint32_t Seed = 0xC0FFEEu;
     uint64_t Taken = 0;
     for (uint32_t Step = 0; Step < 20000; Step++) {
-        uint32_t Choice = NextRandom(&Seed);
+        uint32_t Choice = TbNextRandom(&Seed);
         ApplyStep(Taker, Choice);
         ApplyStep(Claimer, Choice);
         for (uint32_t Cpu = 0; Cpu < 2; Cpu++) {
             assert_int_equal(VicIsDeliverable(Taker, Cpu), VicIsDeliverable(Claimer, Cpu));
-            if ((NextRandom(&Seed) & 1u) == 0)
+            if ((TbNextRandom(&Seed) & 1u) == 0)
                 continue;
             VIC_CLAIM Take, Claim;
             IRQ_STATUS TakeStatus = VicTakeInterrupt(Taker, Cpu, &Take);
