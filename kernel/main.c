@@ -107,6 +107,9 @@ static void KiInitializeInterruptSystem(void)
 {
     KiSelectLapicMode();
     KiRegisterInterruptControllers();
+    IRQ_STATUS Enabled = HlLapicEnable();
+    if (Enabled != IRQ_STATUS_SUCCESS)
+        KiPanic("HlLapicEnable on the boot processor: %s", IrStatusName(Enabled));
     uint32_t Count = KiAssignProcessors(HlLapicReadId());
     IRQ_STATUS Status = KeInitializeSystem(Count, &KeAmd64VectorLayout);
     if (Status != IRQ_STATUS_SUCCESS)

@@ -73,6 +73,11 @@ uint32_t KiAssignProcessors(uint32_t BspApicId)
 
 void KiInitializeProcessor(uint32_t Cpu)
 {
+    IRQ_STATUS Enabled = HlLapicEnable();
+    if (Enabled != IRQ_STATUS_SUCCESS) {
+        KiPrint("cpu %u: local APIC not enabled: %s\n", Cpu, IrStatusName(Enabled));
+        return;
+    }
     uint32_t ApicId = HlLapicReadId();
     KiGetPcr()->ApicId = ApicId;
     IRQ_STATUS Status = HlRegisterProcessor(Cpu, ApicId);

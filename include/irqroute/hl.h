@@ -49,13 +49,26 @@ typedef enum _HL_LAPIC_MODE {
 } HL_LAPIC_MODE;
 
 /* Selects the mode for all CPUs; call once before any CPU initialises its
- * local APIC. x2APIC must be offered by the CPU (CPUID.01H:ECX[21]). */
+ * local APIC. x2APIC must be offered by the CPU (CPUID.01H:ECX[21]); a CPU
+ * that firmware handed over in x2APIC mode (IA32_APIC_BASE.EXTD set) needs
+ * x2APIC selected. */
 IRQ_STATUS HlLapicSelectMode(HL_LAPIC_MODE Mode, uintptr_t XApicBase);
 HL_LAPIC_MODE HlLapicGetMode(void);
-/* On the calling CPU: enables the local APIC with SpuriousVector, TPR 0, and
- * the logical destination (xAPIC flat model: bit Cpu for Cpu < 8). Records the
- * CPU's logical id for HlTargetCpuSetFixed destinations. */
+/* On the calling CPU, before any other local APIC access (HlLapicReadId
+ * included): brings IA32_APIC_BASE into the selected mode, EN first, then
+ * EXTD for x2APIC (SDM 11.12.5). Idempotent.
+ *   SUCCESS        the CPU's local APIC is enabled in the selected mode
+ *   INVALID_STATE  firmware left this CPU in x2APIC mode but xAPIC is selected */
+IRQ_STATUS HlLapicEnable(void);
+/* On the calling CPU: HlLapicEnable, then enables the local APIC with
+ * SpuriousVector, TPR 0, and the logical destination (xAPIC flat model: bit
+ * Cpu for Cpu < 8; x2APIC: the read-only cluster LDR). Records the CPU's
+ * logical id for HlTargetCpuSetFixed destinations.
+ *   SUCCESS, INVALID_CPU (Cpu >= IR_MAX_CPUS), INVALID_VECTOR (below 0x20),
+ *   INVALID_STATE (as HlLapicEnable) */
 IRQ_STATUS HlLapicInitializeProcessor(uint32_t Cpu, uint8_t SpuriousVector);
+/* This CPU's APIC id: xAPIC ID[31:24], x2APIC the 32-bit id (SDM 11.4.6,
+ * 11.12.5.1). Only after HlLapicEnable on this CPU. */
 uint32_t HlLapicReadId(void);
 /* This CPU's LDR and DFR (x2APIC: the LDR, and 0 for the DFR it lacks). */
 IRQ_STATUS HlLapicReadLogicalDestination(uint32_t *Ldr, uint32_t *Dfr);

@@ -119,18 +119,28 @@ HL_LAPIC_MODE HlLapicGetMode(void)
 
 /* ---- Processor initialisation ------------------------------------------------- */
 
-/* Firmware may leave the APIC globally disabled, or in xAPIC mode on a CPU
- * that offers x2APIC. x2APIC is entered from xAPIC mode (11.12.5, figure
- * 11-27: EN first, then EXTD with EN still set); leaving it is not allowed. */
-static void HlpEnableGlobally(void)
+/* The IA32_APIC_BASE state machine (SDM 11.12.5, figure 11-27): from reset
+ * the APIC is enabled in xAPIC mode; x2APIC is entered from xAPIC by setting
+ * EXTD with EN still set (from disabled, EN and EXTD together #GP); x2APIC
+ * is left only through disabled (EN and EXTD clear), which resets the APIC.
+ * Firmware may hand over a CPU disabled, in xAPIC mode, or already in
+ * x2APIC mode (SeaBIOS does so with more than 255 CPUs, and INIT keeps the
+ * mode). Until this CPU is in the selected mode, neither the x2APIC MSRs
+ * (#GP in xAPIC mode, 11.12.1.2) nor the MMIO page (not decoded in x2APIC
+ * mode) may be touched: this is the first access every CPU makes. */
+IRQ_STATUS HlLapicEnable(void)
 {
     uint64_t Base = PlatReadMsr(IA32_APIC_BASE);
+    bool InX2Apic = (Base & IA32_APIC_BASE_EXTD) != 0;
+    if (InX2Apic && !HlpIsX2Apic())
+        return IRQ_STATUS_INVALID_STATE;
     if ((Base & IA32_APIC_BASE_EN) == 0) {
-        Base = (Base & ~IA32_APIC_BASE_EXTD) | IA32_APIC_BASE_EN;
+        Base |= IA32_APIC_BASE_EN;
         PlatWriteMsr(IA32_APIC_BASE, Base);
     }
-    if (HlpIsX2Apic() && (Base & IA32_APIC_BASE_EXTD) == 0)
+    if (HlpIsX2Apic() && !InX2Apic)
         PlatWriteMsr(IA32_APIC_BASE, Base | IA32_APIC_BASE_EXTD);
+    return IRQ_STATUS_SUCCESS;
 }
 
 /* xAPIC flat model (11.6.2.2): DFR model 1111b and one LDR bit per CPU for
@@ -150,7 +160,7 @@ static uint32_t HlpProgramLogicalId(uint32_t Cpu)
 
 /* LINT0 is masked because SeaBIOS leaves ExtINT (the 8259) there on the BSP
  * and the 8259 is not used; LINT1 stays the NMI input, which is what the
- * MADT's LAPIC NMI entry says (qemu-notes.md). LVT mask bits cannot be
+ * MADT's LAPIC NMI entry says. LVT mask bits cannot be
  * cleared while the APIC is software-disabled (11.4.7.2), so this runs after
  * the SVR write. */
 static void HlpProgramLocalInterrupts(void)
@@ -165,7 +175,9 @@ IRQ_STATUS HlLapicInitializeProcessor(uint32_t Cpu, uint8_t SpuriousVector)
         return IRQ_STATUS_INVALID_CPU;
     if (SpuriousVector < HLP_FIRST_SPURIOUS_VECTOR)
         return IRQ_STATUS_INVALID_VECTOR;
-    HlpEnableGlobally();
+    IRQ_STATUS Status = HlLapicEnable();
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
     HlpLapicWrite(LAPIC_TPR, 0);
     uint32_t LogicalId = HlpProgramLogicalId(Cpu);
     HlpLapicWrite(LAPIC_SVR, LAPIC_SVR_ENABLE | SpuriousVector);
