@@ -146,8 +146,8 @@ static void OperationBareRaiseClaim(uint64_t Iterations)
 /* ---- The reference emulator's bare raise + claim ------------------------------------------ */
 
 /*
- * A model of the reference emulator's per-CPU pending state (the seed
- * ../shared/seeds/interrupt-router-reference.txt; its IRQPendingState),
+ * A model of the reference emulator's per-CPU pending state (requirement
+ * R2 of docs/requirements.md; its IRQPendingState),
  * written from its algorithm so the target has a baseline in the same run:
  * a pending word per level (a bit per source), a summary word (a bit per
  * level) and a cached highest pending level. Raise: OR the source's bit

@@ -27,8 +27,8 @@
  *    (claimed, not yet ended), the gates (interrupts enabled, serialised
  *    barrier, PAL mode), the processor mode and the AST registers.
  *
- * DELIVERY RULES (Alpha SRM, OpenVMS PALcode; the reference text in
- * shared/seeds/interrupt-router-reference.txt)
+ * DELIVERY RULES (Alpha SRM, OpenVMS PALcode; requirement R2 in
+ * docs/requirements.md)
  *  - A source is deliverable on a CPU only when its level is above the CPU's
  *    effective level (the higher of its current level and its highest level in
  *    service, as x86's PPR = max(TPR, ISR class)), interrupts are enabled, the

@@ -9,8 +9,8 @@
  * and VicpOwnerBits (vicp.h) turns it into the owner bits of the check word.
  *
  * The rules (Alpha Architecture Reference Manual, OpenVMS PALcode: processor
- * status and interrupts, software interrupts, ASTs; the reference text in
- * shared/seeds/interrupt-router-reference.txt):
+ * status and interrupts, software interrupts, ASTs; requirement R2 in
+ * docs/requirements.md):
  *  - level n is enabled when n > the effective level (PS<IPL>, or the highest
  *    level in service if higher: x86 computes PPR the same way from TPR and
  *    ISR), and the gates are open: interrupts enabled, no serialised barrier
