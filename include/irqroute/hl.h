@@ -26,7 +26,14 @@
 /* ======================================================================== */
 
 /* Records CPU index Cpu as having local APIC id ApicId. Called once per CPU
- * as it starts (never assume ApicId == Cpu). */
+ * as it starts (never assume ApicId == Cpu), after HlLapicSelectMode.
+ *   SUCCESS      recorded, or the same pair was recorded already
+ *   INVALID_CPU  Cpu >= IR_MAX_CPUS; Cpu has another APIC id already;
+ *                another CPU has ApicId; or xAPIC mode is selected
+ *                (HlLapicGetMode) and ApicId >= 0xFF: xAPIC ids are eight
+ *                bits and 0xFF is the broadcast id (SDM vol. 3A 11.4.6,
+ *                11.6.2.1), so no CPU can have it
+ * Nothing is recorded on failure. */
 IRQ_STATUS HlRegisterProcessor(uint32_t Cpu, uint32_t ApicId);
 /* Forgets every processor, I/O APIC and override (tests, re-initialisation). */
 void HlResetHardwareLayer(void);
@@ -124,9 +131,24 @@ typedef struct _HL_DESTINATION {
 } HL_DESTINATION;
 
 /* Resolves a target against the registry and the local APICs' logical ids.
- * A set that the logical model cannot express (flat mode: CPUs 0-7 only;
- * x2APIC: one cluster) gives IRQ_STATUS_NOT_SUPPORTED. */
+ * Destination is written only on success.
+ *   SUCCESS
+ *   INVALID_PARAMETER  Target or Destination NULL, unknown Kind, NULL CpuSet
+ *   INVALID_CPU        an unregistered CPU or APIC id (a set member too)
+ *   EMPTY_AFFINITY     an empty set
+ *   NOT_INITIALIZED    a set member whose local APIC has no logical id yet
+ *   NOT_SUPPORTED      a set the logical model cannot express (flat mode:
+ *                      CPUs 0-7 only; x2APIC: one cluster) */
 IRQ_STATUS HlResolveTarget(const HL_INTERRUPT_TARGET *Target, HL_DESTINATION *Destination);
+
+/* Whether a device interrupt (an I/O APIC redirection entry or a
+ * compatibility-format MSI, both with an 8-bit destination field) can be
+ * delivered to Cpu: Cpu is registered and its APIC id is below 0xFF, the
+ * xAPIC broadcast id (82093AA 3.2.4 bits 63:56; SDM vol. 3A 11.11.1). In
+ * x2APIC mode a CPU with an id of 0xFF or above is reachable by IPIs but by
+ * no device interrupt without interrupt remapping, which this library does
+ * not program. Lock-free; false for Cpu >= IR_MAX_CPUS. */
+bool HlIsProcessorReachableByDevices(uint32_t Cpu);
 
 /* ======================================================================== */
 /* I/O APIC (Intel 82093AA datasheet): platform/x86/ioapic.c                */
@@ -176,7 +198,7 @@ IRQ_STATUS HlIoApicSetMask(uint32_t Gsi, bool Masked);
 IRQ_STATUS HlIoApicClearRemoteIrr(uint32_t Gsi);
 
 /* ======================================================================== */
-/* PIC service: GSI routing (the seed's HL::Pic)                           */
+/* PIC service: GSI routing                                                 */
 /* ======================================================================== */
 
 typedef enum _HL_LINE_BUS {
@@ -207,12 +229,32 @@ IRQ_STATUS HlPicRegisterOverride(uint8_t IsaIrq, uint32_t Gsi, uint16_t Flags);
 IRQ_STATUS HlPicResolveLine(const HL_INTERRUPT_LINE *Line, HL_RESOLVED_LINE *Resolved);
 
 /* Programs the redirection entry of Gsi: Vector, the target's destination,
- * trigger and polarity, and unmasks it (last). Nothing forces the BSP. */
+ * trigger and polarity, and unmasks it (last). Nothing forces the BSP.
+ *   SUCCESS
+ *   INVALID_PARAMETER  Target NULL, Trigger or Polarity not one of the enum,
+ *                      or as HlResolveTarget
+ *   INVALID_GSI        no registered I/O APIC has Gsi
+ *   INVALID_VECTOR     Vector outside 0x10-0xFE (82093AA 3.2.4)
+ *   INVALID_CPU, EMPTY_AFFINITY, NOT_INITIALIZED  as HlResolveTarget
+ *   NOT_SUPPORTED      as HlResolveTarget, or the destination does not fit
+ *                      the entry's 8 bits: a physical APIC id of 0xFF or
+ *                      above (see HlIsProcessorReachableByDevices), or an
+ *                      x2APIC logical destination above 0xFF (anything but
+ *                      cluster 0 members 0-7, i.e. x2APIC ids 0-7)
+ * The entry is unchanged on failure. */
 IRQ_STATUS HlPicAllocateSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target,
                                         HL_TRIGGER_MODE Trigger, HL_POLARITY Polarity);
 /* Moves a live line to another vector/destination without masking it: an
  * edge that arrives while masked is lost (82093AA 3.2.4), so the entry is
- * rewritten in place, high word first. */
+ * rewritten in place, high word first.
+ *   SUCCESS
+ *   INVALID_PARAMETER, INVALID_GSI, INVALID_VECTOR, INVALID_CPU,
+ *   EMPTY_AFFINITY, NOT_INITIALIZED  as HlPicAllocateSystemInterrupt
+ *   NOT_SUPPORTED      as HlPicAllocateSystemInterrupt, or a change of
+ *                      destination mode on an unmasked edge line
+ *   INVALID_STATE      a level line whose Remote IRR is set would get a new
+ *                      vector: retry once the interrupt in flight is EOIed
+ * The entry is unchanged on failure. */
 IRQ_STATUS HlPicRetargetSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target);
 /* Masks the entry of Gsi (the line's last user has gone). */
 IRQ_STATUS HlPicFreeSystemInterrupt(uint32_t Gsi);
@@ -228,8 +270,17 @@ typedef struct _HL_MSI_MESSAGE {
 
 /* Address 0xFEE00000 | destination << 12 | destination mode << 2
  * (| redirection hint << 3 for lowest priority); data = vector |
- * delivery mode << 8 | trigger << 15 (| assert << 14 for level). A physical
- * destination above 255 needs interrupt remapping: IRQ_STATUS_NOT_SUPPORTED. */
+ * delivery mode << 8 | trigger << 15 (| assert << 14 for level).
+ *   SUCCESS
+ *   INVALID_PARAMETER  Target or Message NULL, Trigger not one of the enum,
+ *                      or as HlResolveTarget
+ *   INVALID_VECTOR     Vector outside 0x10-0xFE (SDM 11.11.2)
+ *   INVALID_CPU, EMPTY_AFFINITY, NOT_INITIALIZED  as HlResolveTarget
+ *   NOT_SUPPORTED      as HlResolveTarget, or the destination does not fit
+ *                      the address's 8 bits (the rule of
+ *                      HlPicAllocateSystemInterrupt): it needs interrupt
+ *                      remapping
+ * Message is written only on success. */
 IRQ_STATUS HlMsiComposeMessage(const HL_INTERRUPT_TARGET *Target, uint8_t Vector, HL_TRIGGER_MODE Trigger,
                                HL_MSI_MESSAGE *Message);
 
@@ -263,7 +314,7 @@ typedef struct _HL_MADT_OVERRIDE {
 } HL_MADT_OVERRIDE;
 
 typedef struct _HL_MADT_NMI {
-    uint32_t AcpiUid;   /* 0xFF (or 0xFFFFFFFF for x2APIC) = all processors */
+    uint32_t AcpiUid;   /* 0xFF (or 0xFFFFFFFF for x2APIC) = all processors, else a recorded processor's */
     uint16_t Flags;
     uint8_t Lint;
 } HL_MADT_NMI;
@@ -276,6 +327,8 @@ typedef struct _HL_MADT_INFO {
     uint32_t OverrideCount;
     uint32_t NmiCount;
     uint32_t UnknownEntryCount; /* skipped, not an error */
+    uint32_t IgnoredProcessorCount; /* processor entries skipped (see HlMadtParse) */
+    uint32_t UnmatchedNmiCount;     /* NMI entries for no recorded processor, skipped */
     HL_MADT_PROCESSOR Processors[HL_MADT_MAX_PROCESSORS];
     HL_MADT_IOAPIC IoApics[HL_MAX_IOAPICS];
     HL_MADT_OVERRIDE Overrides[HL_MADT_MAX_OVERRIDES];
@@ -283,9 +336,42 @@ typedef struct _HL_MADT_INFO {
 } HL_MADT_INFO;
 
 /* Parses a whole MADT (header included, signature "APIC"). Every length and
- * count is checked against Length: a malformed table gives
- * IRQ_STATUS_MALFORMED_TABLE and never a read outside [Table, Table+Length).
- * A table without an I/O APIC is malformed for this library's purposes. */
+ * count is checked against Length, and never a byte outside [Table,
+ * Table+Length) is read nor an entry past an Info array's capacity written.
+ *
+ * Processor entries (type 0 Local APIC, type 9 Local x2APIC, ACPI 6.x
+ * 5.2.12.2 and 5.2.12.12) may be mixed. Recorded: every one except
+ *  - an APIC id that names no processor: type 0 id 0xFF, type 9 id
+ *    0xFFFFFFFF (the broadcast ids; firmware marks absent processors so);
+ *  - a type 9 entry with an id below 255 when the table also has a usable
+ *    (enabled or online-capable) type 0 processor: 5.2.12.12 says processors
+ *    below 255 use type 0, so it describes one of them again. A table of
+ *    type 9 entries only is recorded whatever the ids.
+ * Those are skipped and counted in IgnoredProcessorCount. Recorded
+ * processors, disabled ones included, all have different APIC ids.
+ * NMI entries (type 4 with an 8-bit UID, type 0xA with a 32-bit one,
+ * 5.2.12.7 and 5.2.12.13) are recorded when the UID means "all" (0xFF,
+ * 0xFFFFFFFF) or is the AcpiUid of a recorded processor of either type;
+ * the others apply to no processor and are skipped and counted in
+ * UnmatchedNmiCount. Unknown entry types are skipped and counted too.
+ *
+ *   SUCCESS                 Info holds the counts and the entries below them
+ *                           (the arrays past the counts are not written)
+ *   INVALID_PARAMETER       Table or Info NULL
+ *   MALFORMED_TABLE         Length below the 44-byte header or the header's
+ *                           Length beyond Length, signature not "APIC", a
+ *                           checksum that is not zero, an entry shorter than 2
+ *                           bytes or running past the table, a known entry
+ *                           shorter than its type, two recorded processors
+ *                           with one APIC id, or no I/O APIC (every interrupt
+ *                           this library routes needs one)
+ *   INSUFFICIENT_RESOURCES  the table is well formed but has more recorded
+ *                           processors, I/O APICs, overrides or NMIs than
+ *                           HL_MADT_MAX_PROCESSORS, HL_MAX_IOAPICS,
+ *                           HL_MADT_MAX_OVERRIDES or HL_MADT_MAX_NMIS
+ * On failure Info is left as it was. Entries are checked in table order:
+ * a structural defect anywhere wins over the rest; after that the first
+ * duplicate or overflow in table order decides the status. */
 IRQ_STATUS HlMadtParse(const void *Table, size_t Length, HL_MADT_INFO *Info);
 
 #endif

@@ -13,7 +13,15 @@
  * movable: IoSetInterruptTarget moves it to another CPU of its set while it
  * fires, and a routing policy (IoSetInterruptPolicy) can move it after every
  * interrupt (round robin, lowest IRQL): the software form of lowest-priority
- * delivery that QEMU's chipset does not arbitrate (shared/qemu-notes.md).
+ * delivery that QEMU's chipset does not arbitrate (it always picks the
+ * lowest-numbered CPU of the destination).
+ *
+ * Device interrupts carry an 8-bit destination (82093AA 3.2.4; SDM vol. 3A
+ * 11.11.1), so without interrupt remapping no line or message reaches a CPU
+ * whose APIC id is 0xFF or above (HlIsProcessorReachableByDevices). Where Io
+ * chooses the CPU (IoTargetAffinity, IoTargetRoutable, IoDeviceSpread) it
+ * skips such CPUs of the mask; where the caller names one (IoTargetCpu) the
+ * connect fails with IRQ_STATUS_NOT_SUPPORTED.
  *
  * Objects are allocated with PlatAllocateMemory and freed by
  * IoDisconnectInterrupt, which returns only when the ISR can never run again:
@@ -50,13 +58,17 @@ typedef enum _IO_CONNECT_VERSION {
 /* Where a line- or message-based interrupt is delivered. */
 typedef enum _IO_TARGET_KIND {
     IoTargetDefault = 0,  /* FIXED to CPU 0 (the router's default) */
-    IoTargetCpu,          /* one CPU index */
-    IoTargetAffinity,     /* the least-loaded online CPU of the mask */
-    IoTargetBroadcast,    /* every CPU of the mask: one vector on all, logical fixed delivery */
-    IoTargetRoutable,     /* movable: one vector on every online CPU of Mask, delivered to one of
-                             them (physical destination): Cpu, or the least-loaded CPU of Mask when
-                             Cpu is IR_CPU_NONE. Moved by IoSetInterruptTarget / IoSetInterruptPolicy.
-                             Every CPU of the set needs an APIC id below 0xFF (else NOT_SUPPORTED). */
+    IoTargetCpu,          /* one CPU index; NOT_SUPPORTED if no device reaches it */
+    IoTargetAffinity,     /* the least-loaded online CPU of the mask among those a device reaches
+                             (HlIsProcessorReachableByDevices); the others are skipped */
+    IoTargetBroadcast,    /* every CPU of the mask: one vector on all, logical fixed delivery
+                             (a set HlResolveTarget cannot express, or whose logical destination
+                             does not fit 8 bits, is NOT_SUPPORTED) */
+    IoTargetRoutable,     /* movable: one vector on every online CPU of Mask that a device reaches
+                             (the route's set; the mask's other CPUs are skipped), delivered to one
+                             of them (physical destination): Cpu, or the least-loaded CPU of the set
+                             when Cpu is IR_CPU_NONE. Moved by IoSetInterruptTarget /
+                             IoSetInterruptPolicy, only ever within the set. */
 } IO_TARGET_KIND;
 
 typedef struct _IO_INTERRUPT_TARGET {
@@ -124,6 +136,35 @@ typedef struct _IO_CONNECT_INTERRUPT_PARAMETERS {
     };
 } IO_CONNECT_INTERRUPT_PARAMETERS;
 
+/* Connects one interrupt object. Nothing is left allocated or programmed on
+ * failure.
+ *   SUCCESS
+ *   INVALID_PARAMETER  Parameters, InterruptObject, ServiceRoutine (or
+ *                      Message) NULL; a Mask NULL where the kind needs one; an
+ *                      unknown target kind or interrupt mode; a bad line
+ *                      (HlPicResolveLine); IoTargetRoutable MSI without
+ *                      UpdateMessage
+ *   NOT_SUPPORTED      an unknown Version; FloatingSave; a named CPU
+ *                      (IoTargetCpu, IoTargetDefault, IoTargetRoutable's Cpu)
+ *                      that no device interrupt reaches; an IoTargetAffinity
+ *                      or IoTargetRoutable mask whose online CPUs are all
+ *                      unreachable; a broadcast set that has no logical
+ *                      destination fitting 8 bits (HlPicAllocateSystemInterrupt,
+ *                      HlMsiComposeMessage)
+ *   INVALID_CPU        IoTargetCpu beyond the CPU count; IoTargetRoutable's Cpu
+ *                      outside the mask or offline; a broadcast set with a CPU
+ *                      beyond the count or offline beside online ones
+ *   EMPTY_AFFINITY     the named CPU is offline, or the mask has no online CPU
+ *   INVALID_IRQL       Irql or SynchronizeIrql out of range or inconsistent
+ *   INVALID_GSI        no I/O APIC has the line's GSI
+ *   INVALID_VECTOR     a fully specified Vector above 0xFF or not a device vector
+ *   VECTOR_EXHAUSTED   no free vector of the IRQL's classes on the CPU(s)
+ *   SHARING_VIOLATION, TRIGGER_MISMATCH  joining a connected line that is
+ *                      exclusive, or has the other trigger mode
+ *   INSUFFICIENT_RESOURCES  no memory, or a fixed table (lines, movable
+ *                      interrupts) is full
+ *   NOT_INITIALIZED    Ke is not initialised, or a broadcast member's local
+ *                      APIC has no logical id yet */
 IRQ_STATUS IoConnectInterruptEx(IO_CONNECT_INTERRUPT_PARAMETERS *Parameters);
 
 /* Unlinks, waits until no CPU runs the ISR, masks the line if this was its
@@ -160,8 +201,10 @@ IRQ_STATUS IoQueryInterruptLine(const KINTERRUPT *InterruptObject, uint32_t *Gsi
  * redirection entry). Callable at any IRQL, in interrupt context too (a
  * post-dispatch routine, an ISR): it takes no Io-wide lock. The policy is not
  * changed: under ROUND_ROBIN or LOWEST the next interrupt moves it on.
- * NOT_SUPPORTED: not movable. INVALID_CPU: Cpu outside the set or offline.
- * NOT_CONNECTED: not connected (or being disconnected). Failure changes nothing.
+ * SUCCESS. INVALID_PARAMETER: Interrupt NULL. NOT_SUPPORTED: not movable.
+ * INVALID_CPU: Cpu outside the set (which holds only the mask's CPUs that a
+ * device reaches) or offline. NOT_CONNECTED: not connected (or being
+ * disconnected). Failure changes nothing.
  * Interrupt must not be disconnected concurrently (its memory goes away). */
 IRQ_STATUS IoSetInterruptTarget(KINTERRUPT *Interrupt, uint32_t Cpu);
 
@@ -199,7 +242,8 @@ typedef enum _IO_DEVICE_ROUTING {
     IoDeviceLowest,       /* movable over Mask, re-targeted to the lowest-IRQL CPU after each interrupt */
     IoDeviceBroadcast,    /* every CPU of Mask receives each interrupt (logical destination) */
     IoDeviceAffinity,     /* the least-loaded CPU of Mask, chosen at connect time */
-    IoDeviceSpread,       /* interrupt i of the device to the i-th CPU of Mask (cyclically) */
+    IoDeviceSpread,       /* interrupt i of the device to the i-th CPU of Mask (cyclically) among
+                             those a device reaches; a Mask with none of them fails (NOT_SUPPORTED) */
     IoDeviceRoutingCount
 } IO_DEVICE_ROUTING;
 
@@ -234,7 +278,15 @@ typedef struct _IO_DEVICE_CONNECTION {
 
 /* Connects every interrupt of the device with one ISR and context, all or
  * nothing: on failure whatever was connected is disconnected again and the
- * status of the first failure is returned. */
+ * status of the first failure is returned.
+ *   SUCCESS
+ *   INVALID_PARAMETER  Template, ServiceRoutine or Connection NULL; an unknown
+ *                      Kind or Routing; Count 0 or above
+ *                      IO_DEVICE_MAX_INTERRUPTS; no Mask where the routing
+ *                      needs one
+ *   any status of IoConnectInterruptEx (NOT_SUPPORTED among them: no CPU of
+ *   the template's target is reachable by a device interrupt) or of
+ *   IoSetInterruptPolicy */
 IRQ_STATUS IoConnectDevice(const IO_DEVICE_TEMPLATE *Template, PKSERVICE_ROUTINE ServiceRoutine,
                            void *ServiceContext, IO_DEVICE_CONNECTION *Connection);
 /* Disconnects every interrupt of the device (IoDisconnectInterrupt each). */

@@ -1,8 +1,9 @@
 /*
- * Sim model of the Intel 82093AA I/O APIC as QEMU 7.2 presents it (version
- * 0x20, with the EOI register at +0x40): registers, input pins, Remote IRR
- * and EOI. Behaviour follows the 82093AA datasheet (sections cited below)
- * and, where the datasheet leaves a choice, what QEMU 7.2 does.
+ * Sim model of the Intel 82093AA I/O APIC as QEMU 10 presents it
+ * (hw/intc/ioapic.c, docs/qemu.md: version 0x20, with the EOI register at
+ * +0x40): registers, input pins, Remote IRR and EOI. Behaviour follows the
+ * 82093AA datasheet (sections cited below) and, where the datasheet leaves
+ * a choice, what QEMU does.
  *
  * Pins carry the *logical* line state (asserted or not): the polarity bit is
  * stored and read back but, as in QEMU, never inverts anything.
@@ -17,12 +18,38 @@
  *           pin on a masked entry is therefore "latched": unmasking sends.
  *  - messages go out immediately (SimBusDeliver), so Delivery Status reads 0.
  *
+ * Register accesses (82093AA 3.0-3.2). The chip defines 32-bit accesses to
+ * IOREGSEL (+0x00), IOWIN (+0x10) and, on version 0x20, the write-only EOI
+ * register (+0x40); a bus cannot refuse an access, so where the result is
+ * left undefined, or differs between implementations, the model faults
+ * (SimFault) and drops the access, and where the datasheet defines it the
+ * model does what it says:
+ *  - fault: an access that is not 32 bits wide (3.0; QEMU ignores narrow
+ *    IOWIN accesses but takes narrow IOREGSEL writes); an offset other than
+ *    the three registers (QEMU mirrors them every 256 bytes, the 82093AA
+ *    decodes only some address bits); a read of the write-only EOI
+ *    register; an EOI write with bits 31:8 set (QEMU compares all 32 bits
+ *    with the vector and so clears nothing, a chip that looks at 7:0 would);
+ *    IOWIN while IOREGSEL selects no register (0x03-0x0F, or past the last
+ *    redirection entry); a write to the read-only IOAPICVER or IOAPICARB (no
+ *    bit of either is writable, so the write can only mean a wrong IOREGSEL);
+ *  - ignored, as the chip and QEMU both do: bits 31:8 of IOREGSEL and the
+ *    reserved bits of IOAPICID (both keep only the defined field); Delivery
+ *    Status (12) and Remote IRR (14) in a redirection entry write, read-only
+ *    status that a read-modify-write carries back legitimately (3.2.4); the
+ *    reserved redirection entry bits 31:17 and 55:32, which read back 0 here
+ *    (QEMU stores and returns them, and without interrupt remapping acts on
+ *    none: no driver may rely on reading them back, and none can use them
+ *    for a destination above 8 bits).
+ *
  * Locking: one mutex per I/O APIC covers its IOREGSEL, entries and pins.
  * SimBusDeliver only sets LAPIC IRR bits atomically and never calls back into
  * this model, so messages are sent with the mutex held: a message leaves in
  * the order the state changes that caused it happened. No path holds two
- * I/O APIC mutexes at once.
+ * I/O APIC mutexes at once. A fault is raised after the mutex is released
+ * (its handler may longjmp).
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,9 +73,11 @@
 #define IOREDTBL 0x10u  /* 3.2.4: entry n at 0x10+2n (bits 31:0), 0x11+2n (bits 63:32) */
 
 #define IOREGSEL_MASK 0xFFu
+#define IOEOI_VECTOR_MASK 0xFFu
+#define IOAPIC_ACCESS_SIZE 4u /* 3.0: 32-bit reads and writes */
 #define IOAPICID_SHIFT 24u
 #define IOAPICID_MASK 0xFu
-#define IOAPICVER_VERSION 0x20u /* QEMU 7.2 (the 82093AA itself reads 0x11) */
+#define IOAPICVER_VERSION 0x20u /* QEMU's default (the 82093AA itself reads 0x11) */
 #define IOAPICVER_MAX_ENTRY_SHIFT 16u
 
 /* Redirection entry bits (3.2.4). */
@@ -240,17 +269,16 @@ static bool SimpSelectsEntry(const SIMP_IOAPIC *IoApic, uint32_t Select, uint32_
     return true;
 }
 
-/* Unselected or unimplemented register indexes read as 0. */
+/* The register IOREGSEL selects, which the caller has checked exists. */
 static uint32_t SimpReadRegister(const SIMP_IOAPIC *IoApic)
 {
     uint32_t Select = IoApic->RegisterSelect;
-    uint32_t Pin;
+    uint32_t Pin = 0;
     if (Select == IOAPICID || Select == IOAPICARB)
         return (uint32_t)IoApic->Id << IOAPICID_SHIFT;
     if (Select == IOAPICVER)
         return IOAPICVER_VERSION | (IoApic->PinCount - 1u) << IOAPICVER_MAX_ENTRY_SHIFT;
-    if (!SimpSelectsEntry(IoApic, Select, &Pin))
-        return 0;
+    (void)SimpSelectsEntry(IoApic, Select, &Pin);
     uint64_t Entry = IoApic->Entries[Pin];
     return (Select & 1u) ? (uint32_t)(Entry >> 32) : (uint32_t)Entry;
 }
@@ -275,22 +303,59 @@ static void SimpWriteEntryHigh(SIMP_IOAPIC *IoApic, uint32_t Pin, uint32_t Value
     *Entry = (*Entry & 0xFFFFFFFFull) | ((uint64_t)Value & IOREDTBL_HIGH_WRITABLE) << 32;
 }
 
-/* IOAPICVER and IOAPICARB are read-only; IOAPICARB takes the id when
- * IOAPICID is written (3.2.3), which this model gets by reading both from Id. */
+/* The selected register, which the caller has checked is writable: the
+ * id (IOAPICARB follows it, 3.2.3, which this model gets by reading both
+ * from Id) or a redirection entry half. */
 static void SimpWriteRegister(SIMP_IOAPIC *IoApic, uint32_t Value)
 {
     uint32_t Select = IoApic->RegisterSelect;
-    uint32_t Pin;
+    uint32_t Pin = 0;
     if (Select == IOAPICID) {
         IoApic->Id = (uint8_t)((Value >> IOAPICID_SHIFT) & IOAPICID_MASK);
         return;
     }
-    if (!SimpSelectsEntry(IoApic, Select, &Pin))
-        return;
+    (void)SimpSelectsEntry(IoApic, Select, &Pin);
     if (Select & 1u)
         SimpWriteEntryHigh(IoApic, Pin, Value);
     else
         SimpWriteEntryLow(IoApic, Pin, Value);
+}
+
+/* ---- Refusals (see the top of this file) ------------------------------------------------- */
+
+/* An IOWIN access: to a register that exists, and no write to one without
+ * a writable bit. */
+static const char *SimpWindowRefusal(const SIMP_IOAPIC *IoApic, bool Write)
+{
+    uint32_t Select = IoApic->RegisterSelect;
+    uint32_t Pin;
+    if (Select == IOAPICID)
+        return NULL;
+    if (Select == IOAPICVER || Select == IOAPICARB)
+        return Write ? "IOAPICVER and IOAPICARB are read-only (3.2.2, 3.2.3): a write means a wrong IOREGSEL" : NULL;
+    if (!SimpSelectsEntry(IoApic, Select, &Pin))
+        return "IOREGSEL selects no register (3.1.1, 3.2: 0x00-0x02 and the entries 0x10 + 2n, 0x11 + 2n)";
+    return NULL;
+}
+
+/* Why the model refuses this access, or NULL. */
+static const char *SimpAccessRefusal(const SIMP_IOAPIC *IoApic, uintptr_t Offset, uint32_t Size, bool Write,
+                                     uint32_t Value)
+{
+    if (Size != IOAPIC_ACCESS_SIZE)
+        return "not a 32-bit access (3.0: registers are accessed with 32-bit reads and writes)";
+    switch (Offset) {
+    case IOREGSEL:
+        return NULL;
+    case IOWIN:
+        return SimpWindowRefusal(IoApic, Write);
+    case IOEOI:
+        if (!Write)
+            return "the EOI register is write-only";
+        return (Value & ~IOEOI_VECTOR_MASK) != 0 ? "EOI register bits 31:8 are reserved" : NULL;
+    default:
+        return "no register at this offset (IOREGSEL +0x00, IOWIN +0x10, EOI +0x40)";
+    }
 }
 
 /* ---- MMIO --------------------------------------------------------------------------------- */
@@ -305,9 +370,7 @@ static SIMP_IOAPIC *SimpFindByAddress(uintptr_t Address)
     return NULL;
 }
 
-/* Offsets in the window other than IOREGSEL, IOWIN and EOI read 0 and
- * ignore writes; EOI is write-only. Only 32-bit accesses exist here, which
- * is all 3.1 allows. */
+/* A 32-bit access the refusal checks let through. */
 static void SimpMmioAccess(SIMP_IOAPIC *IoApic, uintptr_t Offset, bool Write, uint32_t *Value)
 {
     if (Offset == IOREGSEL) {
@@ -320,23 +383,32 @@ static void SimpMmioAccess(SIMP_IOAPIC *IoApic, uintptr_t Offset, bool Write, ui
             SimpWriteRegister(IoApic, *Value);
         else
             *Value = SimpReadRegister(IoApic);
-    } else if (Offset == IOEOI && Write) {
+    } else {
         /* The EOI register acts on this I/O APIC only (the directed EOI of
          * the I/O xAPIC; QEMU, with a single I/O APIC, broadcasts it). */
-        SimpEoi(IoApic, (uint8_t)(*Value & IOREDTBL_VECTOR_MASK));
-    } else if (!Write) {
-        *Value = 0;
+        SimpEoi(IoApic, (uint8_t)*Value);
     }
 }
 
-bool SimIoApicModelAccess(uintptr_t Address, bool Write, uint32_t *Value)
+bool SimIoApicModelAccess(const char *Hook, uintptr_t Address, uint32_t Size, bool Write, uint64_t *Value)
 {
     SIMP_IOAPIC *IoApic = SimpFindByAddress(Address);
     if (IoApic == NULL)
         return false;
+    uint32_t Data = Write ? (uint32_t)*Value : 0u;
     pthread_mutex_lock(&IoApic->Lock);
-    SimpMmioAccess(IoApic, Address - IoApic->Address, Write, Value);
+    uintptr_t Offset = Address - IoApic->Address;
+    const char *Refusal = SimpAccessRefusal(IoApic, Offset, Size, Write, Data);
+    uint8_t Select = IoApic->RegisterSelect;
+    uint8_t Id = IoApic->Id;
+    if (Refusal == NULL)
+        SimpMmioAccess(IoApic, Offset, Write, &Data);
     pthread_mutex_unlock(&IoApic->Lock);
+    if (!Write)
+        *Value = Refusal == NULL ? Data : 0u;
+    if (Refusal != NULL)
+        SimFault(Hook, Address, "I/O APIC (id %u) %s at +0x%" PRIxPTR " (IOREGSEL 0x%02X): %s", Id,
+                 Write ? "write" : "read", Offset, Select, Refusal);
     return true;
 }
 

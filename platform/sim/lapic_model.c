@@ -1,15 +1,51 @@
 /*
  * Sim model of the local APIC (Intel SDM vol. 3A chapter 11), one per CPU,
- * as QEMU 7.2 presents it: version 0x14 with six LVT entries and no
- * EOI-broadcast suppression (version register 0x00050014). The same register
- * file is reached as xAPIC MMIO (11.4.1, table 11-1) or as x2APIC MSRs
- * (11.12.1.2, table 11-6); which one is fixed when the sim is created.
+ * as QEMU 10 presents it (hw/intc/apic.c; docs/qemu.md): version 0x14 with
+ * six LVT entries and no EOI-broadcast suppression (version register
+ * 0x00050014).
  *
- * What is modelled:
+ * Mode, per CPU. Each CPU has its own IA32_APIC_BASE (11.4.4): the base of
+ * the xAPIC MMIO page, EN (global enable), EXTD (x2APIC) and BSP. Firmware
+ * hands it over in SIM_CONFIG.FirmwareMode; software moves it with the
+ * transitions of 11.12.5.1 (figure 11-27):
+ *     disabled -> xAPIC, xAPIC -> x2APIC, xAPIC or x2APIC -> disabled,
+ *     and writing the current mode again;
+ * and the CPU answers with #GP(0), changing nothing, for: EXTD on a CPU that
+ * does not offer x2APIC (CPUID.01H:ECX[21]), EXTD with EN clear (the invalid
+ * state), disabled -> x2APIC in one write, x2APIC -> xAPIC without passing
+ * through disabled, and reserved bits (7:0, 9, MAXPHYADDR and up). BSP is
+ * the hardware's: a write leaves it (as QEMU). INIT does not touch the MSR.
+ *  - Entering x2APIC derives the read-only LDR from the id, (id >> 4) << 16
+ *    | 1 << (id & 15) (11.12.10.2), and drops the ICR high half (11.12.5.1,
+ *    "State Changes From xAPIC Mode to x2APIC Mode").
+ *  - Disabling (EN clear) takes the APIC off the bus: it takes no message of
+ *    any kind, and its registers go back to their power-up values, SVR bit 8
+ *    clear among them. The SDM keeps nothing but the id across the
+ *    transitions (11.12.5.1); QEMU only clears SVR bit 8, so no driver may
+ *    rely on anything surviving, and here nothing does.
+ * The register file is reached as xAPIC MMIO (11.4.1, table 11-1) only in
+ * xAPIC mode and as x2APIC MSRs (11.12.1.2, table 11-6) only in x2APIC mode;
+ * the bus (sim_bus.c) checks the accessing CPU's mode first.
+ *
+ * Faults (SimFault). In x2APIC mode every refusal of table 11-6 is a #GP:
+ * an index with no register (0x800-0x8FF; the APR, RRD, DFR, ICR high and
+ * LVT CMCI included), a write to a read-only register (ID, version, LDR,
+ * PPR, ISR/TMR/IRR, current count), a read of a write-only one (EOI, SELF
+ * IPI), bits 63:32 set (but in the ICR), and a reserved bit set (11.12.1.3):
+ * EOI and ESR take 0 only, TPR bits 31:8, SVR bits 31:10 (12 included: no
+ * EOI-broadcast suppression here), LVT and divide-configuration reserved
+ * bits, ICR bits 12, 13, 16, 17 and 20-31 (11.12.9), SELF IPI bits 31:8.
+ * QEMU is lenient on some (reserved bits, reads of the APR and ICR high):
+ * the model follows the SDM, so a driver that passes here passes on both.
+ * In xAPIC mode the hardware does not fault: an access to a register that
+ * does not exist reads 0 and sets the ESR's illegal-register bit (11.5.3),
+ * writes to read-only registers and reserved bits are ignored.
+ *
+ * What is modelled besides:
  *  - IRR/ISR/TMR (11.8.4), TPR/APR/PPR (11.8.3.1), EOI with the broadcast to
  *    the I/O APICs for level vectors (11.8.5), SVR and the software-disabled
- *    state (11.4.7.2), ESR (11.5.3), LDR/DFR (11.6.2.2; x2APIC: derived LDR,
- *    11.12.10.2), the ICR and SELF IPI (11.6.1, 11.12.11);
+ *    state (11.4.7.2), ESR (11.5.3), LDR/DFR (11.6.2.2), the ICR and SELF IPI
+ *    (11.6.1, 11.12.11);
  *  - the LVT registers are stored (mask rules included) but nothing fires
  *    through them: there are no LINT pins, no timer countdown (the current
  *    count reads 0), no thermal or performance events;
@@ -27,17 +63,20 @@
  *
  * Concurrency. Any thread may deliver a message to any LAPIC; only the CPU's
  * owner (the thread attached to it or its service thread, sim_cpu.c) reads
- * or writes its registers, acknowledges and EOIs. Hence:
+ * or writes its registers and IA32_APIC_BASE, acknowledges and EOIs. Hence:
  *  - IRR bits are set with an atomic OR by anyone and cleared (IRR -> ISR)
  *    with an atomic AND by the owner; the TMR bit is written before the IRR
  *    bit is published (release), so the owner's acquire of IRR sees it;
- *  - ISR and every register are written by the owner only; they are atomics
- *    because the bus (logical match, lowest-priority arbitration) and the
- *    inspection functions read them from other threads.
+ *  - ISR, IA32_APIC_BASE and every register are written by the owner only;
+ *    they are atomics because the bus (the receiver's mode, logical match,
+ *    lowest-priority arbitration) and the inspection functions read them
+ *    from other threads. Entering x2APIC stores the derived LDR before it
+ *    publishes EXTD (release), so a sender that sees the mode sees the LDR.
  * No lock is taken here, so the model can be called with an I/O APIC's
  * mutex held and never calls back into a caller's lock (the EOI broadcast
  * goes to the I/O APIC model from the owner, which holds no sim lock).
  */
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -47,25 +86,24 @@
 #include "sim.h"
 #include "sim_internal.h"
 
-/* ---- Register map (SDM vol. 3A 11.4.1 table 11-1; MSR = 0x800 + offset / 16) ---- */
+/* ---- Register map (SDM vol. 3A 11.4.1 table 11-1; x2APIC MSR = 0x800 + offset / 16, table 11-6) */
 
 #define LAPIC_ID 0x020u
 #define LAPIC_VERSION 0x030u
 #define LAPIC_TPR 0x080u
-#define LAPIC_APR 0x090u /* xAPIC only */
+#define LAPIC_APR 0x090u         /* xAPIC only */
 #define LAPIC_PPR 0x0A0u
-#define LAPIC_EOI 0x0B0u /* write-only */
-#define LAPIC_RRD 0x0C0u /* remote read: not supported on Pentium 4 and later */
-#define LAPIC_LDR 0x0D0u
-#define LAPIC_DFR 0x0E0u /* xAPIC only */
+#define LAPIC_EOI 0x0B0u         /* write-only */
+#define LAPIC_LDR 0x0D0u         /* read-only in x2APIC mode */
+#define LAPIC_DFR 0x0E0u         /* xAPIC only */
 #define LAPIC_SVR 0x0F0u
-#define LAPIC_ISR 0x100u /* 8 registers, 0x100-0x170 */
-#define LAPIC_TMR 0x180u /* 0x180-0x1F0 */
-#define LAPIC_IRR 0x200u /* 0x200-0x270 */
+#define LAPIC_ISR 0x100u         /* 8 registers, 0x100-0x170 */
+#define LAPIC_TMR 0x180u         /* 0x180-0x1F0 */
+#define LAPIC_IRR 0x200u         /* 0x200-0x270 */
 #define LAPIC_ESR 0x280u
-#define LAPIC_ICR_LOW 0x300u
-#define LAPIC_ICR_HIGH 0x310u /* xAPIC only */
-#define LAPIC_LVT_TIMER 0x320u
+#define LAPIC_ICR_LOW 0x300u     /* x2APIC: the whole 64-bit ICR (MSR 0x830) */
+#define LAPIC_ICR_HIGH 0x310u    /* xAPIC only */
+#define LAPIC_LVT_TIMER 0x320u   /* LVT: 0x320-0x370, six entries */
 #define LAPIC_LVT_THERMAL 0x330u
 #define LAPIC_LVT_PERF 0x340u
 #define LAPIC_LVT_LINT0 0x350u
@@ -74,29 +112,96 @@
 #define LAPIC_TIMER_INITIAL 0x380u
 #define LAPIC_TIMER_CURRENT 0x390u
 #define LAPIC_TIMER_DIVIDE 0x3E0u
-#define LAPIC_SELF_IPI 0x3F0u /* x2APIC only, write-only (11.12.11) */
-#define LAPIC_REGISTER_SPACE 0x400u
+#define LAPIC_SELF_IPI 0x3F0u    /* x2APIC only, write-only (11.12.11) */
+#define LAPIC_REGISTER_STRIDE 16u
 
 #define X2APIC_MSR_FIRST 0x800u
 #define X2APIC_MSR_LAST 0x8FFu
 #define X2APIC_MSR_ICR 0x830u
+#define IA32_APIC_BASE 0x01Bu
+
+/* How each register may be accessed in each mode (tables 11-1 and 11-6).
+ * An access missing from Modes' bits: xAPIC, a read gives 0 (with the ESR
+ * error if the register does not exist at all) and a write is ignored (the
+ * same); x2APIC, #GP. Writable bits are stored; Status bits are read-only
+ * and ignored by a write; every other bit is reserved (#GP in x2APIC mode
+ * when set, 11.12.1.3; ignored in xAPIC mode). */
+#define ACCESS_READ 1u
+#define ACCESS_WRITE 2u
+#define ACCESS_RW (ACCESS_READ | ACCESS_WRITE)
+
+typedef struct _SIMP_REGISTER {
+    uint32_t Offset;   /* MMIO offset of the first */
+    uint32_t Count;    /* registers 16 bytes apart (ISR, TMR, IRR: 8) */
+    const char *Name;
+    uint8_t XApic;     /* ACCESS_* in xAPIC mode; 0: not there */
+    uint8_t X2Apic;    /* ACCESS_* in x2APIC mode; 0: not there (#GP) */
+    uint32_t Writable;
+    uint32_t Status;
+} SIMP_REGISTER;
+
+#define LVT_STATUS (1u << 12)               /* delivery status (figure 11-8) */
+#define LVT_LINT_STATUS (LVT_STATUS | 1u << 14) /* + remote IRR */
+#define ICR_DELIVERY_STATUS (1u << 12)      /* xAPIC only (11.12.9: gone in x2APIC) */
+/* Vector, delivery mode, destination mode, level, trigger, shorthand. */
+#define ICR_LOW_WRITABLE 0x000CCFFFu
+
+static const SIMP_REGISTER SimpRegisters[] = {
+    {LAPIC_ID, 1, "ID", ACCESS_READ, ACCESS_READ, 0, 0}, /* xAPIC: ID writes ignored, see SimpReadRegister */
+    {LAPIC_VERSION, 1, "version", ACCESS_READ, ACCESS_READ, 0, 0},
+    {LAPIC_TPR, 1, "TPR", ACCESS_RW, ACCESS_RW, 0x000000FFu, 0},
+    {LAPIC_APR, 1, "APR", ACCESS_READ, 0, 0, 0},
+    {LAPIC_PPR, 1, "PPR", ACCESS_READ, ACCESS_READ, 0, 0},
+    {LAPIC_EOI, 1, "EOI", ACCESS_WRITE, ACCESS_WRITE, 0, 0}, /* x2APIC: 0 only */
+    {LAPIC_LDR, 1, "LDR", ACCESS_RW, ACCESS_READ, 0xFF000000u, 0},
+    {LAPIC_DFR, 1, "DFR", ACCESS_RW, 0, 0xF0000000u, 0},
+    /* Vector, software enable, focus checking; 12 (EOI-broadcast suppression)
+     * is reserved with version bit 24 clear (11.8.5, figure 11-23). */
+    {LAPIC_SVR, 1, "SVR", ACCESS_RW, ACCESS_RW, 0x000003FFu, 0},
+    {LAPIC_ISR, 8, "ISR", ACCESS_READ, ACCESS_READ, 0, 0},
+    {LAPIC_TMR, 8, "TMR", ACCESS_READ, ACCESS_READ, 0, 0},
+    {LAPIC_IRR, 8, "IRR", ACCESS_READ, ACCESS_READ, 0, 0},
+    {LAPIC_ESR, 1, "ESR", ACCESS_RW, ACCESS_RW, 0, 0}, /* a write latches the errors; x2APIC: 0 only */
+    {LAPIC_ICR_LOW, 1, "ICR", ACCESS_RW, ACCESS_RW, ICR_LOW_WRITABLE, ICR_DELIVERY_STATUS},
+    {LAPIC_ICR_HIGH, 1, "ICR high", ACCESS_RW, 0, 0xFF000000u, 0},
+    {LAPIC_LVT_TIMER, 1, "LVT timer", ACCESS_RW, ACCESS_RW, 0x000700FFu, LVT_STATUS}, /* vector, mask, mode */
+    {LAPIC_LVT_THERMAL, 1, "LVT thermal", ACCESS_RW, ACCESS_RW, 0x000107FFu, LVT_STATUS}, /* + delivery mode */
+    {LAPIC_LVT_PERF, 1, "LVT performance", ACCESS_RW, ACCESS_RW, 0x000107FFu, LVT_STATUS},
+    {LAPIC_LVT_LINT0, 1, "LVT LINT0", ACCESS_RW, ACCESS_RW, 0x0001A7FFu, LVT_LINT_STATUS}, /* + polarity, trigger */
+    {LAPIC_LVT_LINT1, 1, "LVT LINT1", ACCESS_RW, ACCESS_RW, 0x0001A7FFu, LVT_LINT_STATUS},
+    {LAPIC_LVT_ERROR, 1, "LVT error", ACCESS_RW, ACCESS_RW, 0x000100FFu, LVT_STATUS},
+    {LAPIC_TIMER_INITIAL, 1, "initial count", ACCESS_RW, ACCESS_RW, 0xFFFFFFFFu, 0},
+    {LAPIC_TIMER_CURRENT, 1, "current count", ACCESS_READ, ACCESS_READ, 0, 0},
+    {LAPIC_TIMER_DIVIDE, 1, "divide configuration", ACCESS_RW, ACCESS_RW, 0x0000000Bu, 0}, /* figure 11-10 */
+    {LAPIC_SELF_IPI, 1, "SELF IPI", 0, ACCESS_WRITE, 0x000000FFu, 0},
+};
+
+#define REGISTER_COUNT (sizeof(SimpRegisters) / sizeof(SimpRegisters[0]))
+
+/* ---- IA32_APIC_BASE (11.4.4, figure 11-5) ------------------------------------------ */
+
+#define APIC_BASE_BSP (1ull << 8)
+#define APIC_BASE_EXTD (1ull << 10)
+#define APIC_BASE_EN (1ull << 11)
+/* MAXPHYADDR of QEMU's TCG CPU models (CPUID.80000008H:EAX[7:0] = 40). */
+#define SIMP_MAXPHYADDR 40u
+#define APIC_BASE_ADDRESS_MASK (((1ull << SIMP_MAXPHYADDR) - 1u) & ~0xFFFull)
+#define APIC_BASE_DEFINED (APIC_BASE_BSP | APIC_BASE_EXTD | APIC_BASE_EN | APIC_BASE_ADDRESS_MASK)
+#define APIC_BASE_DEFAULT 0xFEE00000ull
+
+/* ---- Other fields ------------------------------------------------------------------ */
 
 /* Version register (11.4.8): version 0x14, max LVT entry 5, bit 24 (EOI-
  * broadcast suppression) clear. */
 #define LAPIC_VERSION_VALUE 0x00050014u
 
 #define LAPIC_ID_SHIFT 24u
-#define LAPIC_TPR_MASK 0xFFu
+#define XAPIC_ID_MASK 0xFFu
 #define LAPIC_CLASS_MASK 0xF0u
-#define LAPIC_LDR_XAPIC_MASK 0xFF000000u
 #define LAPIC_DFR_WRITABLE 0xF0000000u
 #define LAPIC_DFR_RESET 0xFFFFFFFFu
 #define LAPIC_SVR_RESET 0x000000FFu
 #define LAPIC_SVR_ENABLE (1u << 8)
-/* Vector, enable, focus processor checking; bit 12 (EOI-broadcast
- * suppression) is reserved on this version. */
-#define LAPIC_SVR_WRITABLE 0x000003FFu
-#define LAPIC_TIMER_DIVIDE_WRITABLE 0x0000000Bu
 
 /* ESR bits (11.5.3, figure 11-9). */
 #define ESR_SEND_ILLEGAL_VECTOR (1u << 5)
@@ -117,10 +222,6 @@
 #define ICR_TRIGGER_LEVEL (1u << 15)
 #define ICR_SHORTHAND_SHIFT 18u
 #define ICR_SHORTHAND_MASK 0x3u
-/* Vector, delivery mode, destination mode, level, trigger, shorthand; the
- * delivery status (12) reads 0: a message leaves at the write. */
-#define ICR_LOW_WRITABLE 0x000CCFFFu
-#define ICR_HIGH_XAPIC_WRITABLE 0xFF000000u
 
 #define MODE_FIXED 0u
 #define MODE_LOWEST_PRIORITY 1u
@@ -132,27 +233,15 @@
 #define FIRST_LEGAL_VECTOR 0x10u
 #define VECTOR_WORDS 8u
 
-typedef struct _SIMP_LVT_REGISTER {
-    uint32_t Offset;
-    uint32_t Writable; /* figure 11-8; read-only status bits excluded */
-} SIMP_LVT_REGISTER;
-
-static const SIMP_LVT_REGISTER SimpLvtRegisters[LVT_COUNT] = {
-    {LAPIC_LVT_TIMER, 0x000700FFu},   /* vector, mask, timer mode */
-    {LAPIC_LVT_THERMAL, 0x000107FFu}, /* vector, delivery mode, mask */
-    {LAPIC_LVT_PERF, 0x000107FFu},
-    {LAPIC_LVT_LINT0, 0x0001A7FFu},   /* + polarity, trigger mode */
-    {LAPIC_LVT_LINT1, 0x0001A7FFu},
-    {LAPIC_LVT_ERROR, 0x000100FFu},   /* vector, mask */
-};
-
 typedef struct _SIMP_LAPIC {
-    uint32_t ApicId; /* fixed at creation: the model does not let software move it */
+    uint32_t ApicId;               /* the initial (x2APIC) id: hardware's, never written */
+    bool Bsp;
+    _Atomic uint64_t ApicBase;     /* IA32_APIC_BASE: base, EN, EXTD, BSP */
     _Atomic uint32_t Irr[VECTOR_WORDS];
     _Atomic uint32_t Isr[VECTOR_WORDS];
     _Atomic uint32_t Tmr[VECTOR_WORDS];
     _Atomic uint32_t Tpr;
-    _Atomic uint32_t Ldr; /* xAPIC; x2APIC derives it from the id */
+    _Atomic uint32_t Ldr;          /* xAPIC: as written (bits 31:24); x2APIC: derived */
     _Atomic uint32_t Dfr;
     _Atomic uint32_t Svr;
     _Atomic uint32_t Esr;          /* what software reads */
@@ -171,7 +260,7 @@ typedef struct _SIMP_LAPIC {
 
 static SIMP_LAPIC *SimpLapics;
 static uint32_t SimpLapicCount;
-static bool SimpX2Apic;
+static bool SimpX2ApicSupported;
 
 static SIMP_LAPIC *SimpLapic(uint32_t Cpu)
 {
@@ -180,6 +269,25 @@ static SIMP_LAPIC *SimpLapic(uint32_t Cpu)
         abort();
     }
     return &SimpLapics[Cpu];
+}
+
+/* ---- Mode ---------------------------------------------------------------------------- */
+
+static SIM_LAPIC_MODE SimpModeOf(uint64_t ApicBase)
+{
+    if ((ApicBase & APIC_BASE_EN) == 0)
+        return SimLapicDisabled;
+    return (ApicBase & APIC_BASE_EXTD) != 0 ? SimLapicX2Apic : SimLapicXApic;
+}
+
+static SIM_LAPIC_MODE SimpMode(SIMP_LAPIC *Lapic)
+{
+    return SimpModeOf(atomic_load_explicit(&Lapic->ApicBase, memory_order_acquire));
+}
+
+static bool SimpInX2Apic(SIMP_LAPIC *Lapic)
+{
+    return SimpMode(Lapic) == SimLapicX2Apic;
 }
 
 /* ---- 256-bit vector registers ------------------------------------------------ */
@@ -247,11 +355,15 @@ static bool SimpSoftwareEnabled(SIMP_LAPIC *Lapic)
     return (atomic_load_explicit(&Lapic->Svr, memory_order_relaxed) & LAPIC_SVR_ENABLE) != 0;
 }
 
+/* Globally enabled (IA32_APIC_BASE.EN) and software-enabled (SVR bit 8):
+ * the only state in which fixed interrupts are taken. */
+static bool SimpEnabled(SIMP_LAPIC *Lapic)
+{
+    return SimpMode(Lapic) != SimLapicDisabled && SimpSoftwareEnabled(Lapic);
+}
+
 static uint32_t SimpLogicalDestination(SIMP_LAPIC *Lapic)
 {
-    /* x2APIC logical id (11.12.10.2): cluster id<<16 | bit (id & 15). */
-    if (SimpX2Apic)
-        return (Lapic->ApicId >> 4) << 16 | 1u << (Lapic->ApicId & 0xFu);
     return atomic_load_explicit(&Lapic->Ldr, memory_order_relaxed);
 }
 
@@ -301,9 +413,13 @@ static bool SimpReceiveStartup(SIMP_LAPIC *Lapic, const SIM_APIC_MESSAGE *Messag
     return true;
 }
 
+/* A globally disabled APIC is not on the bus: "functionally equivalent to
+ * an IA-32 processor without an on-chip APIC" (11.4.3); it takes nothing. */
 bool SimLapicModelReceive(uint32_t Cpu, const SIM_APIC_MESSAGE *Message)
 {
     SIMP_LAPIC *Lapic = SimpLapic(Cpu);
+    if (SimpMode(Lapic) == SimLapicDisabled)
+        return false;
     uint32_t Mode = Message->DeliveryMode & ICR_DELIVERY_MODE_MASK;
     bool Taken = true;
     bool IntoIrr = false;
@@ -321,7 +437,7 @@ bool SimLapicModelReceive(uint32_t Cpu, const SIM_APIC_MESSAGE *Message)
 int SimLapicModelDeliverable(uint32_t Cpu)
 {
     SIMP_LAPIC *Lapic = SimpLapic(Cpu);
-    if (!SimpSoftwareEnabled(Lapic))
+    if (!SimpEnabled(Lapic))
         return -1;
     int Irrv = SimpHighestVector(Lapic->Irr);
     if (Irrv < 0 || SimpClass(Irrv) <= (SimpPpr(Lapic) & LAPIC_CLASS_MASK))
@@ -360,16 +476,18 @@ static void SimpEndOfInterrupt(SIMP_LAPIC *Lapic)
 
 /* ---- Sending (11.6.1) ---------------------------------------------------------------- */
 
-/* Sends what the ICR holds. IPIs are edge messages: the trigger bit only
- * qualifies INIT level de-assert, which (unsupported since the Pentium 4)
- * reaches no CPU. A fixed or lowest-priority vector below 16 is not sent and
- * sets "send illegal vector". The delivery status never reads busy. */
+/* Sends what the ICR holds: the destination is 8 bits (ICR[63:56]) in xAPIC
+ * mode, 32 bits (ICR[63:32]) in x2APIC mode (11.12.9). IPIs are edge
+ * messages: the trigger bit only qualifies INIT level de-assert, which
+ * (unsupported since the Pentium 4) reaches no CPU. A fixed or lowest-
+ * priority vector below 16 is not sent and sets "send illegal vector". The
+ * delivery status never reads busy. */
 static void SimpSendIcr(SIMP_LAPIC *Lapic, uint32_t Cpu)
 {
     uint32_t Low = atomic_load_explicit(&Lapic->IcrLow, memory_order_relaxed);
     uint32_t High = atomic_load_explicit(&Lapic->IcrHigh, memory_order_relaxed);
     SIM_APIC_MESSAGE Message = {
-        .Destination = SimpX2Apic ? High : High >> LAPIC_ID_SHIFT,
+        .Destination = SimpInX2Apic(Lapic) ? High : High >> LAPIC_ID_SHIFT,
         .Logical = (Low & ICR_DESTINATION_LOGICAL) != 0,
         .DeliveryMode = (uint8_t)((Low >> ICR_DELIVERY_MODE_SHIFT) & ICR_DELIVERY_MODE_MASK),
         .Vector = (uint8_t)(Low & ICR_VECTOR_MASK),
@@ -406,88 +524,83 @@ static void SimpSendSelf(SIMP_LAPIC *Lapic, uint32_t Cpu, uint32_t Vector)
     (void)SimBusDeliver(&Message);
 }
 
-/* ---- Registers -------------------------------------------------------------------------- */
+/* ---- Registers: the map ------------------------------------------------------------------ */
 
-static const SIMP_LVT_REGISTER *SimpFindLvt(uint32_t Offset, uint32_t *Index)
+/* The register at Offset (16-byte aligned) and its index in a group (ISR,
+ * TMR, IRR), or NULL. */
+static const SIMP_REGISTER *SimpFindRegister(uint32_t Offset, uint32_t *Index)
 {
-    for (uint32_t Lvt = 0; Lvt < LVT_COUNT; Lvt++) {
-        if (SimpLvtRegisters[Lvt].Offset == Offset) {
-            *Index = Lvt;
-            return &SimpLvtRegisters[Lvt];
+    for (uint32_t Entry = 0; Entry < REGISTER_COUNT; Entry++) {
+        const SIMP_REGISTER *Register = &SimpRegisters[Entry];
+        if (Offset >= Register->Offset && Offset < Register->Offset + Register->Count * LAPIC_REGISTER_STRIDE) {
+            *Index = (Offset - Register->Offset) / LAPIC_REGISTER_STRIDE;
+            return Register;
         }
     }
     return NULL;
 }
 
-/* ISR, TMR and IRR: eight read-only registers each. */
-static _Atomic uint32_t *SimpFindVectorRegister(SIMP_LAPIC *Lapic, uint32_t Offset)
+static uint8_t SimpAccess(const SIMP_REGISTER *Register, bool X2Apic)
 {
-    if (Offset >= LAPIC_ISR && Offset < LAPIC_TMR)
-        return &Lapic->Isr[(Offset - LAPIC_ISR) / 16u];
-    if (Offset >= LAPIC_TMR && Offset < LAPIC_IRR)
-        return &Lapic->Tmr[(Offset - LAPIC_TMR) / 16u];
-    if (Offset >= LAPIC_IRR && Offset < LAPIC_ESR)
-        return &Lapic->Irr[(Offset - LAPIC_IRR) / 16u];
-    return NULL;
+    if (Register == NULL)
+        return 0;
+    return X2Apic ? Register->X2Apic : Register->XApic;
 }
 
-/* Registers that exist in one mode only (tables 11-1 and 11-6). */
-static bool SimpRegisterExists(uint32_t Offset)
+static uint32_t SimpLvtIndex(uint32_t Offset)
 {
-    switch (Offset) {
-    case LAPIC_APR:
-    case LAPIC_DFR:
-    case LAPIC_ICR_HIGH:
-        return !SimpX2Apic;
-    case LAPIC_SELF_IPI:
-        return SimpX2Apic;
-    case LAPIC_RRD:
-        return false;
-    default:
-        return true;
-    }
+    return (Offset - LAPIC_LVT_TIMER) / LAPIC_REGISTER_STRIDE;
 }
 
-/* Reads a register that holds a plain value; false when there is none at
- * Offset (write-only registers included). */
-static bool SimpReadRegister(SIMP_LAPIC *Lapic, uint32_t Offset, uint32_t *Value)
+static bool SimpIsLvt(uint32_t Offset)
 {
-    uint32_t Index;
-    _Atomic uint32_t *Vectors = SimpFindVectorRegister(Lapic, Offset);
-    if (Vectors != NULL) {
-        *Value = atomic_load_explicit(Vectors, memory_order_acquire);
-        return true;
-    }
-    if (SimpFindLvt(Offset, &Index) != NULL) {
-        *Value = atomic_load_explicit(&Lapic->Lvt[Index], memory_order_relaxed);
-        return true;
-    }
-    if (!SimpRegisterExists(Offset))
-        return false;
+    return Offset >= LAPIC_LVT_TIMER && Offset <= LAPIC_LVT_ERROR;
+}
+
+/* ---- Registers: values ------------------------------------------------------------------- */
+
+/* The xAPIC ID register holds the low 8 bits of the id in bits 31:24; in
+ * x2APIC mode the register is the 32-bit id (11.4.6, 11.12.5.1). The xAPIC
+ * ID is read-only here (some processors let software write it; QEMU does):
+ * the id is the hardware's, as in x2APIC mode. */
+static uint32_t SimpReadId(SIMP_LAPIC *Lapic)
+{
+    if (SimpInX2Apic(Lapic))
+        return Lapic->ApicId;
+    return (Lapic->ApicId & XAPIC_ID_MASK) << LAPIC_ID_SHIFT;
+}
+
+/* The value of a readable register (Index: the word of ISR/TMR/IRR). */
+static uint32_t SimpReadRegister(SIMP_LAPIC *Lapic, const SIMP_REGISTER *Register, uint32_t Index)
+{
+    uint32_t Offset = Register->Offset;
+    if (SimpIsLvt(Offset))
+        return atomic_load_explicit(&Lapic->Lvt[SimpLvtIndex(Offset)], memory_order_relaxed);
     switch (Offset) {
-    case LAPIC_ID: *Value = SimpX2Apic ? Lapic->ApicId : Lapic->ApicId << LAPIC_ID_SHIFT; return true;
-    case LAPIC_VERSION: *Value = LAPIC_VERSION_VALUE; return true;
-    case LAPIC_TPR: *Value = SimpTpr(Lapic); return true;
-    case LAPIC_APR: *Value = SimpApr(Lapic); return true;
-    case LAPIC_PPR: *Value = SimpPpr(Lapic); return true;
-    case LAPIC_LDR: *Value = SimpLogicalDestination(Lapic); return true;
-    case LAPIC_DFR: *Value = atomic_load_explicit(&Lapic->Dfr, memory_order_relaxed); return true;
-    case LAPIC_SVR: *Value = atomic_load_explicit(&Lapic->Svr, memory_order_relaxed); return true;
-    case LAPIC_ESR: *Value = atomic_load_explicit(&Lapic->Esr, memory_order_relaxed); return true;
-    case LAPIC_ICR_LOW: *Value = atomic_load_explicit(&Lapic->IcrLow, memory_order_relaxed); return true;
-    case LAPIC_ICR_HIGH: *Value = atomic_load_explicit(&Lapic->IcrHigh, memory_order_relaxed); return true;
-    case LAPIC_TIMER_INITIAL: *Value = atomic_load_explicit(&Lapic->TimerInitial, memory_order_relaxed); return true;
-    case LAPIC_TIMER_CURRENT: *Value = 0; return true;
-    case LAPIC_TIMER_DIVIDE: *Value = atomic_load_explicit(&Lapic->TimerDivide, memory_order_relaxed); return true;
-    default: return false;
+    case LAPIC_ID: return SimpReadId(Lapic);
+    case LAPIC_VERSION: return LAPIC_VERSION_VALUE;
+    case LAPIC_TPR: return SimpTpr(Lapic);
+    case LAPIC_APR: return SimpApr(Lapic);
+    case LAPIC_PPR: return SimpPpr(Lapic);
+    case LAPIC_LDR: return SimpLogicalDestination(Lapic);
+    case LAPIC_DFR: return atomic_load_explicit(&Lapic->Dfr, memory_order_relaxed);
+    case LAPIC_SVR: return atomic_load_explicit(&Lapic->Svr, memory_order_relaxed);
+    case LAPIC_ISR: return atomic_load_explicit(&Lapic->Isr[Index], memory_order_acquire);
+    case LAPIC_TMR: return atomic_load_explicit(&Lapic->Tmr[Index], memory_order_acquire);
+    case LAPIC_IRR: return atomic_load_explicit(&Lapic->Irr[Index], memory_order_acquire);
+    case LAPIC_ESR: return atomic_load_explicit(&Lapic->Esr, memory_order_relaxed);
+    case LAPIC_ICR_LOW: return atomic_load_explicit(&Lapic->IcrLow, memory_order_relaxed);
+    case LAPIC_ICR_HIGH: return atomic_load_explicit(&Lapic->IcrHigh, memory_order_relaxed);
+    case LAPIC_TIMER_INITIAL: return atomic_load_explicit(&Lapic->TimerInitial, memory_order_relaxed);
+    case LAPIC_TIMER_DIVIDE: return atomic_load_explicit(&Lapic->TimerDivide, memory_order_relaxed);
+    default: return 0; /* the current count: no timer runs */
     }
 }
 
 /* Clearing the software enable masks every LVT entry; while disabled no
  * mask bit can be cleared (11.4.7.2). */
-static void SimpWriteSvr(SIMP_LAPIC *Lapic, uint32_t Value)
+static void SimpWriteSvr(SIMP_LAPIC *Lapic, uint32_t Svr)
 {
-    uint32_t Svr = Value & LAPIC_SVR_WRITABLE;
     atomic_store_explicit(&Lapic->Svr, Svr, memory_order_relaxed);
     if ((Svr & LAPIC_SVR_ENABLE) == 0) {
         for (uint32_t Lvt = 0; Lvt < LVT_COUNT; Lvt++)
@@ -495,12 +608,11 @@ static void SimpWriteSvr(SIMP_LAPIC *Lapic, uint32_t Value)
     }
 }
 
-static void SimpWriteLvt(SIMP_LAPIC *Lapic, uint32_t Index, const SIMP_LVT_REGISTER *Lvt, uint32_t Value)
+static void SimpWriteLvt(SIMP_LAPIC *Lapic, uint32_t Offset, uint32_t Value)
 {
-    Value &= Lvt->Writable;
     if (!SimpSoftwareEnabled(Lapic))
         Value |= LVT_MASKED;
-    atomic_store_explicit(&Lapic->Lvt[Index], Value, memory_order_relaxed);
+    atomic_store_explicit(&Lapic->Lvt[SimpLvtIndex(Offset)], Value, memory_order_relaxed);
 }
 
 /* A write to the ESR makes the errors collected since the previous write
@@ -511,123 +623,256 @@ static void SimpWriteEsr(SIMP_LAPIC *Lapic)
     atomic_store_explicit(&Lapic->Esr, Errors, memory_order_relaxed);
 }
 
-/* Writes a register; false when Offset names nothing writable. The ICR is
- * handled by the callers (its width differs between the modes). */
-static bool SimpWriteRegister(SIMP_LAPIC *Lapic, uint32_t Offset, uint32_t Value)
+/* Stores a write to a writable register (Value: its writable bits only) and
+ * does what the write does: EOI, ESR latch, ICR send (xAPIC: the low half
+ * sends; x2APIC's 64-bit ICR is SimpWriteX2ApicIcr), SELF IPI. */
+static void SimpWriteRegister(SIMP_LAPIC *Lapic, uint32_t Cpu, uint32_t Offset, uint32_t Value)
 {
-    uint32_t Index;
-    const SIMP_LVT_REGISTER *Lvt = SimpFindLvt(Offset, &Index);
-    if (Lvt != NULL) {
-        SimpWriteLvt(Lapic, Index, Lvt, Value);
-        return true;
+    if (SimpIsLvt(Offset)) {
+        SimpWriteLvt(Lapic, Offset, Value);
+        return;
     }
-    if (!SimpRegisterExists(Offset))
-        return false;
     switch (Offset) {
-    case LAPIC_TPR: atomic_store_explicit(&Lapic->Tpr, Value & LAPIC_TPR_MASK, memory_order_relaxed); return true;
-    case LAPIC_EOI: SimpEndOfInterrupt(Lapic); return true;
-    case LAPIC_LDR:
-        if (SimpX2Apic)
-            return false;
-        atomic_store_explicit(&Lapic->Ldr, Value & LAPIC_LDR_XAPIC_MASK, memory_order_relaxed);
-        return true;
-    case LAPIC_DFR:
-        atomic_store_explicit(&Lapic->Dfr, (Value & LAPIC_DFR_WRITABLE) | ~LAPIC_DFR_WRITABLE, memory_order_relaxed);
-        return true;
-    case LAPIC_SVR: SimpWriteSvr(Lapic, Value); return true;
-    case LAPIC_ESR: SimpWriteEsr(Lapic); return true;
-    case LAPIC_TIMER_INITIAL: atomic_store_explicit(&Lapic->TimerInitial, Value, memory_order_relaxed); return true;
-    case LAPIC_TIMER_DIVIDE:
-        atomic_store_explicit(&Lapic->TimerDivide, Value & LAPIC_TIMER_DIVIDE_WRITABLE, memory_order_relaxed);
-        return true;
-    default: return false;
+    case LAPIC_TPR: atomic_store_explicit(&Lapic->Tpr, Value, memory_order_relaxed); break;
+    case LAPIC_EOI: SimpEndOfInterrupt(Lapic); break;
+    case LAPIC_LDR: atomic_store_explicit(&Lapic->Ldr, Value, memory_order_relaxed); break;
+    case LAPIC_DFR: atomic_store_explicit(&Lapic->Dfr, Value | ~LAPIC_DFR_WRITABLE, memory_order_relaxed); break;
+    case LAPIC_SVR: SimpWriteSvr(Lapic, Value); break;
+    case LAPIC_ESR: SimpWriteEsr(Lapic); break;
+    case LAPIC_ICR_LOW:
+        atomic_store_explicit(&Lapic->IcrLow, Value, memory_order_relaxed);
+        SimpSendIcr(Lapic, Cpu);
+        break;
+    case LAPIC_ICR_HIGH: atomic_store_explicit(&Lapic->IcrHigh, Value, memory_order_relaxed); break;
+    case LAPIC_TIMER_INITIAL: atomic_store_explicit(&Lapic->TimerInitial, Value, memory_order_relaxed); break;
+    case LAPIC_TIMER_DIVIDE: atomic_store_explicit(&Lapic->TimerDivide, Value, memory_order_relaxed); break;
+    case LAPIC_SELF_IPI: SimpSendSelf(Lapic, Cpu, Value); break;
+    default: break;
     }
 }
 
-/* ---- xAPIC MMIO ------------------------------------------------------------------------- */
+/* ---- Registers: reset and mode changes (11.4.7.1, 11.12.5.1) ------------------------------ */
 
-/* Reads of a register that does not exist, or is write-only, return 0 and
- * set "illegal register address" (11.5.3). */
+/* Power-up state (11.4.7.1): IRR, ISR, TMR, ICR, LDR, TPR and the timer
+ * registers 0; DFR all ones; every LVT masked; SVR 0xFF (software-disabled).
+ * The id, IA32_APIC_BASE and the message counts are not registers. */
+static void SimpResetRegisters(SIMP_LAPIC *Lapic)
+{
+    for (uint32_t Word = 0; Word < VECTOR_WORDS; Word++) {
+        atomic_store_explicit(&Lapic->Irr[Word], 0, memory_order_relaxed);
+        atomic_store_explicit(&Lapic->Isr[Word], 0, memory_order_relaxed);
+        atomic_store_explicit(&Lapic->Tmr[Word], 0, memory_order_relaxed);
+    }
+    atomic_store_explicit(&Lapic->Tpr, 0, memory_order_relaxed);
+    atomic_store_explicit(&Lapic->Ldr, 0, memory_order_relaxed);
+    atomic_store_explicit(&Lapic->Dfr, LAPIC_DFR_RESET, memory_order_relaxed);
+    atomic_store_explicit(&Lapic->Svr, LAPIC_SVR_RESET, memory_order_relaxed);
+    atomic_store_explicit(&Lapic->Esr, 0, memory_order_relaxed);
+    atomic_store_explicit(&Lapic->EsrPending, 0, memory_order_relaxed);
+    atomic_store_explicit(&Lapic->IcrLow, 0, memory_order_relaxed);
+    atomic_store_explicit(&Lapic->IcrHigh, 0, memory_order_relaxed);
+    for (uint32_t Lvt = 0; Lvt < LVT_COUNT; Lvt++)
+        atomic_store_explicit(&Lapic->Lvt[Lvt], LVT_RESET, memory_order_relaxed);
+    atomic_store_explicit(&Lapic->TimerInitial, 0, memory_order_relaxed);
+    atomic_store_explicit(&Lapic->TimerDivide, 0, memory_order_relaxed);
+}
+
+/* The logical x2APIC id (11.12.10.2): cluster id[19:4] in bits 31:16, one
+ * bit for id[3:0] in bits 15:0. */
+static uint32_t SimpX2ApicLogicalId(uint32_t ApicId)
+{
+    return (ApicId >> 4) << 16 | 1u << (ApicId & 0xFu);
+}
+
+/* xAPIC -> x2APIC keeps the register state but the LDR (now derived and
+ * read-only) and the ICR high half (11.12.5.1). */
+static void SimpEnterX2Apic(SIMP_LAPIC *Lapic)
+{
+    atomic_store_explicit(&Lapic->Ldr, SimpX2ApicLogicalId(Lapic->ApicId), memory_order_relaxed);
+    atomic_store_explicit(&Lapic->IcrHigh, 0, memory_order_relaxed);
+}
+
+/* Why the CPU refuses this IA32_APIC_BASE write with #GP, or NULL. */
+static const char *SimpApicBaseRefusal(uint64_t Old, uint64_t New)
+{
+    if ((New & ~APIC_BASE_DEFINED) != 0)
+        return "reserved bits set (7:0, 9, 63:MAXPHYADDR; SDM 11.4.4)";
+    if ((New & APIC_BASE_EXTD) != 0 && !SimpX2ApicSupported)
+        return "EXTD set, but the CPU does not offer x2APIC (CPUID.01H:ECX[21] clear)";
+    if ((New & APIC_BASE_EXTD) != 0 && (New & APIC_BASE_EN) == 0)
+        return "EXTD set with EN clear is the invalid state (SDM 11.12.5, figure 11-27)";
+    SIM_LAPIC_MODE From = SimpModeOf(Old);
+    SIM_LAPIC_MODE To = SimpModeOf(New);
+    if (From == SimLapicDisabled && To == SimLapicX2Apic)
+        return "disabled -> x2APIC in one write: enable xAPIC mode first (SDM 11.12.5.1)";
+    if (From == SimLapicX2Apic && To == SimLapicXApic)
+        return "x2APIC -> xAPIC: only through disabled, EN and EXTD clear (SDM 11.12.5.1)";
+    return NULL;
+}
+
+/* ---- IA32_APIC_BASE ---------------------------------------------------------------------- */
+
+uint64_t SimLapicModelReadApicBase(uint32_t Cpu)
+{
+    return atomic_load_explicit(&SimpLapic(Cpu)->ApicBase, memory_order_acquire);
+}
+
+/* The LDR of x2APIC mode is in place before EXTD is published; a disabled
+ * APIC is off the bus before its registers are reset. */
+void SimLapicModelWriteApicBase(uint32_t Cpu, uint64_t Value)
+{
+    SIMP_LAPIC *Lapic = SimpLapic(Cpu);
+    uint64_t Old = atomic_load_explicit(&Lapic->ApicBase, memory_order_relaxed);
+    const char *Refusal = SimpApicBaseRefusal(Old, Value);
+    if (Refusal != NULL) {
+        SimFault("PlatWriteMsr", IA32_APIC_BASE, "#GP(0): WRMSR IA32_APIC_BASE 0x%" PRIx64 " on CPU %u: %s", Value,
+                 Cpu, Refusal);
+        return;
+    }
+    SIM_LAPIC_MODE From = SimpModeOf(Old);
+    SIM_LAPIC_MODE To = SimpModeOf(Value);
+    if (From == SimLapicXApic && To == SimLapicX2Apic)
+        SimpEnterX2Apic(Lapic);
+    uint64_t Stored = (Value & (APIC_BASE_ADDRESS_MASK | APIC_BASE_EN | APIC_BASE_EXTD)) | (Old & APIC_BASE_BSP);
+    atomic_store_explicit(&Lapic->ApicBase, Stored, memory_order_release);
+    if (From != SimLapicDisabled && To == SimLapicDisabled)
+        SimpResetRegisters(Lapic);
+}
+
+SIM_LAPIC_MODE SimLapicModelMode(uint32_t Cpu)
+{
+    return SimpMode(SimpLapic(Cpu));
+}
+
+uint64_t SimLapicModelMmioBase(uint32_t Cpu)
+{
+    return SimLapicModelReadApicBase(Cpu) & APIC_BASE_ADDRESS_MASK;
+}
+
+/* ---- xAPIC MMIO (11.4.1) ------------------------------------------------------------------- */
+
+/* A register that exists reads as itself (a write-only one, the EOI, as
+ * 0); an offset with no register reads 0 and sets "illegal register
+ * address" (11.5.3). The hardware does not fault in xAPIC mode. */
 uint32_t SimLapicModelMmioRead(uint32_t Cpu, uint32_t Offset)
 {
     SIMP_LAPIC *Lapic = SimpLapic(Cpu);
-    uint32_t Value = 0;
-    if (Offset == LAPIC_EOI)
-        return 0;
-    if (Offset >= LAPIC_REGISTER_SPACE || !SimpReadRegister(Lapic, Offset, &Value))
+    uint32_t Index = 0;
+    const SIMP_REGISTER *Register = SimpFindRegister(Offset, &Index);
+    uint8_t Access = SimpAccess(Register, false);
+    if (Access == 0) {
         SimpRecordError(Lapic, ESR_ILLEGAL_REGISTER);
-    return Value;
+        return 0;
+    }
+    return (Access & ACCESS_READ) != 0 ? SimpReadRegister(Lapic, Register, Index) : 0;
 }
 
-/* The low ICR write sends; the high one only stores the destination.
- * Writes to read-only registers are ignored; to no register, an error. */
+/* Writes keep the writable bits (reserved ones are ignored); a write to a
+ * read-only register is ignored; one to no register sets the error. */
 void SimLapicModelMmioWrite(uint32_t Cpu, uint32_t Offset, uint32_t Value)
 {
     SIMP_LAPIC *Lapic = SimpLapic(Cpu);
-    if (Offset == LAPIC_ICR_LOW) {
-        atomic_store_explicit(&Lapic->IcrLow, Value & ICR_LOW_WRITABLE, memory_order_relaxed);
-        SimpSendIcr(Lapic, Cpu);
-        return;
-    }
-    if (Offset == LAPIC_ICR_HIGH) {
-        atomic_store_explicit(&Lapic->IcrHigh, Value & ICR_HIGH_XAPIC_WRITABLE, memory_order_relaxed);
-        return;
-    }
-    uint32_t Ignored;
-    if (Offset < LAPIC_REGISTER_SPACE && !SimpWriteRegister(Lapic, Offset, Value) &&
-        !SimpReadRegister(Lapic, Offset, &Ignored))
+    uint32_t Index = 0;
+    const SIMP_REGISTER *Register = SimpFindRegister(Offset, &Index);
+    uint8_t Access = SimpAccess(Register, false);
+    if (Access == 0) {
         SimpRecordError(Lapic, ESR_ILLEGAL_REGISTER);
+        return;
+    }
+    if ((Access & ACCESS_WRITE) != 0)
+        SimpWriteRegister(Lapic, Cpu, Register->Offset, Value & Register->Writable);
 }
 
-/* ---- x2APIC MSRs (11.12.1.2) ------------------------------------------------------------- */
+/* ---- x2APIC MSRs (11.12.1.2, table 11-6; reserved bits 11.12.1.3) ---------------------------- */
 
-/* An access the x2APIC answers with #GP(0): a driver bug, so the sim stops. */
-static _Noreturn void SimpGeneralProtection(uint32_t Cpu, const char *Access, uint32_t Msr)
+/* The #GP(0) that RDMSR/WRMSR raise: reported, and the access dropped. */
+static void SimpGeneralProtection(bool Write, uint32_t Cpu, uint32_t Msr, const SIMP_REGISTER *Register,
+                                  const char *Why)
 {
-    fprintf(stderr, "sim: local APIC of CPU %u: #GP on x2APIC %s MSR 0x%X\n", Cpu, Access, Msr);
-    abort();
+    SimFault(Write ? "PlatWriteMsr" : "PlatReadMsr", Msr, "#GP(0): %s 0x%X on CPU %u (x2APIC mode): %s%s%s",
+             Write ? "WRMSR" : "RDMSR", Msr, Cpu, Register != NULL ? Register->Name : "",
+             Register != NULL ? " " : "", Why);
 }
 
-static uint32_t SimpMsrOffset(uint32_t Cpu, uint32_t Msr)
+/* Why the x2APIC refuses this access to Register, or NULL: no register at
+ * the index (the xAPIC-only APR, DFR and ICR high included), or the wrong
+ * direction for a read-only or write-only one. */
+static const char *SimpX2ApicRefusal(const SIMP_REGISTER *Register, uint8_t Needed)
 {
-    if (Msr < X2APIC_MSR_FIRST || Msr > X2APIC_MSR_LAST)
-        SimpGeneralProtection(Cpu, "access to", Msr);
-    return (Msr - X2APIC_MSR_FIRST) * 16u;
+    uint8_t Access = SimpAccess(Register, true);
+    if (Register == NULL)
+        return "no register at this index (table 11-6)";
+    if (Access == 0)
+        return "exists in xAPIC mode only (table 11-6)";
+    if ((Access & Needed) == 0)
+        return Needed == ACCESS_READ ? "is write-only (table 11-6)" : "is read-only (table 11-6)";
+    return NULL;
+}
+
+static const SIMP_REGISTER *SimpX2ApicRegister(uint32_t Msr, uint32_t *Index)
+{
+    uint32_t Offset = (Msr - X2APIC_MSR_FIRST) * LAPIC_REGISTER_STRIDE;
+    return Msr > X2APIC_MSR_LAST ? NULL : SimpFindRegister(Offset, Index);
 }
 
 uint64_t SimLapicModelMsrRead(uint32_t Cpu, uint32_t Msr)
 {
     SIMP_LAPIC *Lapic = SimpLapic(Cpu);
-    uint32_t Offset = SimpMsrOffset(Cpu, Msr);
+    uint32_t Index = 0;
+    const SIMP_REGISTER *Register = SimpX2ApicRegister(Msr, &Index);
+    const char *Refusal = SimpX2ApicRefusal(Register, ACCESS_READ);
+    if (Refusal != NULL) {
+        SimpGeneralProtection(false, Cpu, Msr, Register, Refusal);
+        return 0;
+    }
     if (Msr == X2APIC_MSR_ICR)
         return (uint64_t)atomic_load_explicit(&Lapic->IcrHigh, memory_order_relaxed) << 32 |
                atomic_load_explicit(&Lapic->IcrLow, memory_order_relaxed);
-    uint32_t Value;
-    if (!SimpReadRegister(Lapic, Offset, &Value))
-        SimpGeneralProtection(Cpu, "read of", Msr);
-    return Value;
+    return SimpReadRegister(Lapic, Register, Index);
 }
 
-/* The reserved upper half of every MSR but the ICR must be 0; EOI and the
- * ESR take 0 only (11.12.1.2, table 11-6 notes). */
+/* One WRMSR of the whole ICR, destination in bits 63:32; bits 12 (no
+ * delivery status in x2APIC mode), 13, 16, 17 and 20-31 are reserved
+ * (11.12.9, figure 11-28). */
+static void SimpWriteX2ApicIcr(SIMP_LAPIC *Lapic, uint32_t Cpu, uint64_t Value)
+{
+    uint32_t Reserved = (uint32_t)Value & ~ICR_LOW_WRITABLE;
+    if (Reserved != 0) {
+        SimFault("PlatWriteMsr", X2APIC_MSR_ICR,
+                 "#GP(0): WRMSR 0x830 on CPU %u (x2APIC mode): ICR reserved bits 0x%X set (SDM 11.12.9)", Cpu,
+                 Reserved);
+        return;
+    }
+    atomic_store_explicit(&Lapic->IcrHigh, (uint32_t)(Value >> 32), memory_order_relaxed);
+    atomic_store_explicit(&Lapic->IcrLow, (uint32_t)Value, memory_order_relaxed);
+    SimpSendIcr(Lapic, Cpu);
+}
+
+/* Bits 63:32 of every register but the ICR are reserved, and so are the
+ * bits the register does not define (11.12.1.3): EOI and ESR take 0 only. */
 void SimLapicModelMsrWrite(uint32_t Cpu, uint32_t Msr, uint64_t Value)
 {
     SIMP_LAPIC *Lapic = SimpLapic(Cpu);
-    uint32_t Offset = SimpMsrOffset(Cpu, Msr);
+    uint32_t Index = 0;
+    const SIMP_REGISTER *Register = SimpX2ApicRegister(Msr, &Index);
+    const char *Refusal = SimpX2ApicRefusal(Register, ACCESS_WRITE);
+    if (Refusal != NULL) {
+        SimpGeneralProtection(true, Cpu, Msr, Register, Refusal);
+        return;
+    }
     if (Msr == X2APIC_MSR_ICR) {
-        atomic_store_explicit(&Lapic->IcrHigh, (uint32_t)(Value >> 32), memory_order_relaxed);
-        atomic_store_explicit(&Lapic->IcrLow, (uint32_t)Value & ICR_LOW_WRITABLE, memory_order_relaxed);
-        SimpSendIcr(Lapic, Cpu);
+        SimpWriteX2ApicIcr(Lapic, Cpu, Value);
         return;
     }
-    if (Value >> 32 != 0 || ((Offset == LAPIC_EOI || Offset == LAPIC_ESR) && Value != 0))
-        SimpGeneralProtection(Cpu, "write (reserved bits or non-zero EOI/ESR) of", Msr);
-    if (Offset == LAPIC_SELF_IPI) {
-        SimpSendSelf(Lapic, Cpu, (uint32_t)Value);
+    uint64_t Reserved = Value & ~(uint64_t)(Register->Writable | Register->Status); /* 63:32 included */
+    if (Reserved != 0) {
+        SimFault("PlatWriteMsr", Msr,
+                 "#GP(0): WRMSR 0x%X on CPU %u (x2APIC mode): %s reserved bits 0x%" PRIx64
+                 " set (SDM 11.12.1.3)",
+                 Msr, Cpu, Register->Name, Reserved);
         return;
     }
-    if (!SimpWriteRegister(Lapic, Offset, (uint32_t)Value))
-        SimpGeneralProtection(Cpu, "write of", Msr);
+    SimpWriteRegister(Lapic, Cpu, Register->Offset, (uint32_t)Value & Register->Writable);
 }
 
 /* ---- Queries for the bus and the CPUs ------------------------------------------------------- */
@@ -640,8 +885,15 @@ uint32_t SimLapicModelApicId(uint32_t Cpu)
 /* As hlp.h records it: xAPIC LDR[31:24], x2APIC the whole derived LDR. */
 uint32_t SimLapicModelLogicalId(uint32_t Cpu)
 {
-    uint32_t Ldr = SimpLogicalDestination(SimpLapic(Cpu));
-    return SimpX2Apic ? Ldr : Ldr >> LAPIC_ID_SHIFT;
+    SIMP_LAPIC *Lapic = SimpLapic(Cpu);
+    bool X2Apic = SimpInX2Apic(Lapic);
+    uint32_t Ldr = SimpLogicalDestination(Lapic);
+    return X2Apic ? Ldr : Ldr >> LAPIC_ID_SHIFT;
+}
+
+uint32_t SimLapicModelDestinationModel(uint32_t Cpu)
+{
+    return atomic_load_explicit(&SimpLapic(Cpu)->Dfr, memory_order_relaxed) >> 28;
 }
 
 uint8_t SimLapicModelTprClass(uint32_t Cpu)
@@ -651,12 +903,7 @@ uint8_t SimLapicModelTprClass(uint32_t Cpu)
 
 bool SimLapicModelEnabled(uint32_t Cpu)
 {
-    return SimpSoftwareEnabled(SimpLapic(Cpu));
-}
-
-bool SimLapicModelX2Apic(void)
-{
-    return SimpX2Apic;
+    return SimpEnabled(SimpLapic(Cpu));
 }
 
 /* ---- Inspection (sim.h) ------------------------------------------------------------------------ */
@@ -703,44 +950,38 @@ uint8_t SimLapicStartupVector(uint32_t Cpu)
     return (uint8_t)atomic_load_explicit(&SimpLapic(Cpu)->StartupVector, memory_order_relaxed);
 }
 
-/* ---- Lifetime ---------------------------------------------------------------------------------- */
-
-/* Power-up state (11.4.7.1): IRR, ISR, TMR, ICR, LDR, TPR and the timer
- * registers 0; DFR all ones; every LVT masked; SVR 0xFF (software-disabled). */
-static void SimpResetLapic(SIMP_LAPIC *Lapic, uint32_t ApicId)
+SIM_LAPIC_MODE SimLapicMode(uint32_t Cpu)
 {
-    Lapic->ApicId = ApicId;
-    for (uint32_t Word = 0; Word < VECTOR_WORDS; Word++) {
-        atomic_init(&Lapic->Irr[Word], 0);
-        atomic_init(&Lapic->Isr[Word], 0);
-        atomic_init(&Lapic->Tmr[Word], 0);
-    }
-    atomic_init(&Lapic->Tpr, 0);
-    atomic_init(&Lapic->Ldr, 0);
-    atomic_init(&Lapic->Dfr, LAPIC_DFR_RESET);
-    atomic_init(&Lapic->Svr, LAPIC_SVR_RESET);
-    atomic_init(&Lapic->Esr, 0);
-    atomic_init(&Lapic->EsrPending, 0);
-    atomic_init(&Lapic->IcrLow, 0);
-    atomic_init(&Lapic->IcrHigh, 0);
-    for (uint32_t Lvt = 0; Lvt < LVT_COUNT; Lvt++)
-        atomic_init(&Lapic->Lvt[Lvt], LVT_RESET);
-    atomic_init(&Lapic->TimerInitial, 0);
-    atomic_init(&Lapic->TimerDivide, 0);
-    atomic_init(&Lapic->WaitForStartup, false);
-    atomic_init(&Lapic->StartupVector, 0);
-    for (uint32_t Mode = 0; Mode < MODE_COUNT; Mode++)
-        atomic_init(&Lapic->Received[Mode], 0);
-    atomic_init(&Lapic->DeviceDelivered, 0);
-    atomic_init(&Lapic->EoiCount, 0);
+    return SimLapicModelMode(Cpu);
 }
 
-/* xAPIC ids are 8 bits and 0xFF is the broadcast; x2APIC's broadcast is
- * 0xFFFFFFFF (11.12.9). Ids must be unique for physical delivery to mean
- * anything. */
-static bool SimpApicIdsAreValid(uint32_t CpuCount, const uint32_t *ApicIds, bool X2Apic)
+/* ---- Lifetime ---------------------------------------------------------------------------------- */
+
+/* As firmware hands the CPU over: registers at their power-up values
+ * (calloc'd zeros are every atomic's initial value), IA32_APIC_BASE at the
+ * default base with the BSP flag on CPU 0, in FirmwareMode; a CPU handed
+ * over in x2APIC mode went through xAPIC mode to get there. */
+static void SimpInitializeLapic(SIMP_LAPIC *Lapic, uint32_t ApicId, bool Bsp, SIM_LAPIC_MODE FirmwareMode)
 {
-    uint32_t Limit = X2Apic ? 0xFFFFFFFEu : 0xFEu;
+    Lapic->ApicId = ApicId;
+    Lapic->Bsp = Bsp;
+    SimpResetRegisters(Lapic);
+    uint64_t Base = APIC_BASE_DEFAULT | (Bsp ? APIC_BASE_BSP : 0u);
+    if (FirmwareMode != SimLapicDisabled)
+        Base |= APIC_BASE_EN;
+    if (FirmwareMode == SimLapicX2Apic) {
+        Base |= APIC_BASE_EXTD;
+        SimpEnterX2Apic(Lapic);
+    }
+    atomic_store_explicit(&Lapic->ApicBase, Base, memory_order_relaxed);
+}
+
+/* 8-bit ids stop at 0xFE (0xFF is the xAPIC broadcast); x2APIC's broadcast
+ * is 0xFFFFFFFF (11.12.9). Ids must be unique for physical delivery to mean
+ * anything. */
+static bool SimpApicIdsAreValid(uint32_t CpuCount, const uint32_t *ApicIds, bool X2ApicSupported)
+{
+    uint32_t Limit = X2ApicSupported ? 0xFFFFFFFEu : 0xFEu;
     for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++) {
         if (ApicIds[Cpu] > Limit)
             return false;
@@ -752,20 +993,30 @@ static bool SimpApicIdsAreValid(uint32_t CpuCount, const uint32_t *ApicIds, bool
     return true;
 }
 
-int SimLapicModelCreate(uint32_t CpuCount, const uint32_t *ApicIds, bool X2Apic)
+static bool SimpFirmwareModeIsValid(SIM_LAPIC_MODE FirmwareMode, bool X2ApicSupported)
 {
-    if (CpuCount == 0 || CpuCount > SIM_MAX_CPUS || (!X2Apic && CpuCount > 0xFFu) || ApicIds == NULL ||
-        !SimpApicIdsAreValid(CpuCount, ApicIds, X2Apic))
+    if (FirmwareMode == SimLapicX2Apic)
+        return X2ApicSupported;
+    return FirmwareMode == SimLapicXApic || FirmwareMode == SimLapicDisabled;
+}
+
+/* CPU 0 is the bootstrap processor. */
+int SimLapicModelCreate(uint32_t CpuCount, const uint32_t *ApicIds, bool X2ApicSupported,
+                        SIM_LAPIC_MODE FirmwareMode)
+{
+    if (CpuCount == 0 || CpuCount > SIM_MAX_CPUS || (!X2ApicSupported && CpuCount > 0xFFu) || ApicIds == NULL ||
+        !SimpFirmwareModeIsValid(FirmwareMode, X2ApicSupported) ||
+        !SimpApicIdsAreValid(CpuCount, ApicIds, X2ApicSupported))
         return -1;
     SimLapicModelDestroy();
     SIMP_LAPIC *Lapics = calloc(CpuCount, sizeof(SIMP_LAPIC));
     if (Lapics == NULL)
         return -1;
+    SimpX2ApicSupported = X2ApicSupported;
     for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++)
-        SimpResetLapic(&Lapics[Cpu], ApicIds[Cpu]);
+        SimpInitializeLapic(&Lapics[Cpu], ApicIds[Cpu], Cpu == 0, FirmwareMode);
     SimpLapics = Lapics;
     SimpLapicCount = CpuCount;
-    SimpX2Apic = X2Apic;
     return 0;
 }
 
@@ -774,5 +1025,5 @@ void SimLapicModelDestroy(void)
     free(SimpLapics);
     SimpLapics = NULL;
     SimpLapicCount = 0;
-    SimpX2Apic = false;
+    SimpX2ApicSupported = false;
 }

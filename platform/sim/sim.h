@@ -3,6 +3,13 @@
  * on host threads, and the platform hooks (platform.h) that route the x86
  * drivers' MMIO/MSR accesses to them.
  *
+ * Local APIC modes. Every CPU has its own IA32_APIC_BASE: firmware hands
+ * each over in SIM_CONFIG.FirmwareMode, and software moves it between
+ * disabled, xAPIC and x2APIC with the SDM's rules (11.12.5), so during
+ * bring-up one CPU may still be in xAPIC mode while another is in x2APIC
+ * mode. What a CPU's access reaches, and how a message matches it, follows
+ * that CPU's own mode; an access its mode refuses is a fault (below).
+ *
  * Threads and CPUs. Every thread that calls into the core must be "attached"
  * to a simulated CPU (PlatCurrentCpu is that CPU; calling it unattached
  * aborts with a message; the interrupt-flag hooks on an unattached thread,
@@ -40,21 +47,39 @@ typedef struct _SIM_IOAPIC_CONFIG {
     uint32_t PinCount;   /* 1..120 (IOREGSEL is 8 bits: 0x10 + 2n); version reports PinCount-1 */
 } SIM_IOAPIC_CONFIG;
 
+/* A local APIC's mode, as IA32_APIC_BASE holds it (SDM vol. 3A 11.4.4 and
+ * 11.12.5): EN set and EXTD clear is xAPIC, both set x2APIC, both clear
+ * globally disabled (EXTD set with EN clear is the invalid state, refused by
+ * the model). xAPIC is 0: the state firmware hands over by default. */
+typedef enum _SIM_LAPIC_MODE {
+    SimLapicXApic = 0,
+    SimLapicX2Apic,
+    SimLapicDisabled,
+} SIM_LAPIC_MODE;
+
 typedef struct _SIM_CONFIG {
-    uint32_t CpuCount;          /* 1..SIM_MAX_CPUS (xAPIC: at most 255) */
-    const uint32_t *ApicIds;    /* NULL: SimDefaultApicId */
-    bool X2Apic;                /* models start in x2APIC mode (MSR access) */
+    uint32_t CpuCount;          /* 1..SIM_MAX_CPUS (without X2ApicSupported: at most 255) */
+    const uint32_t *ApicIds;    /* NULL: SimDefaultApicId; above 0xFE only with X2ApicSupported */
+    /* The CPUs offer x2APIC (CPUID.01H:ECX[21]): without it, setting
+     * IA32_APIC_BASE.EXTD raises #GP. */
+    bool X2ApicSupported;
+    /* The state firmware leaves every CPU's local APIC in: xAPIC (0, as
+     * SeaBIOS normally does), x2APIC (as SeaBIOS with more than 255 CPUs;
+     * needs X2ApicSupported) or disabled. Every other register holds its
+     * power-up value (software-disabled, LVTs masked). */
+    SIM_LAPIC_MODE FirmwareMode;
     uint32_t IoApicCount;       /* 0: one 24-pin I/O APIC, id 0, 0xFEC00000, GSI 0 */
     SIM_IOAPIC_CONFIG IoApics[SIM_MAX_IOAPICS];
 } SIM_CONFIG;
 
 /* The default, deliberately not identity and not contiguous, so that no code
  * can get away with APIC id == CPU index: 2*Cpu+1 while that stays below 255,
- * else 254-Cpu (xAPIC), or 2*Cpu+1 (x2APIC). */
-uint32_t SimDefaultApicId(uint32_t Cpu, uint32_t CpuCount, bool X2Apic);
+ * else 254-Cpu (8-bit ids), or 2*Cpu+1 (X2ApicSupported: 32-bit ids). */
+uint32_t SimDefaultApicId(uint32_t Cpu, uint32_t CpuCount, bool X2ApicSupported);
 
-/* Builds the models (all RTEs masked, LAPICs software-disabled, as after
- * reset). Returns 0, or -1 on bad config. No threads are started. */
+/* Builds the models (all RTEs masked; LAPICs software-disabled, in
+ * FirmwareMode, as firmware hands them over). Returns 0, or -1 on bad
+ * config. No threads are started. */
 int SimCreate(const SIM_CONFIG *Config);
 /* Stops service threads and frees the models. */
 void SimDestroy(void);
@@ -82,6 +107,31 @@ bool SimWaitIdle(uint32_t TimeoutMs);
 /* The interrupt flag of a CPU (tests). */
 bool SimCpuInterruptsEnabled(uint32_t Cpu);
 
+/* ---- Faults ------------------------------------------------------------------ */
+/* An access the hardware refuses is a driver bug, and the sim reports it
+ * exactly where the hardware would refuse: RDMSR/WRMSR that raise #GP (an
+ * x2APIC MSR outside x2APIC mode, a read-only or absent register, reserved
+ * bits, an invalid IA32_APIC_BASE transition), xAPIC MMIO that the CPU does
+ * not decode (its APIC in x2APIC mode or disabled), and I/O APIC accesses
+ * whose result the 82093AA leaves undefined (see ioapic_model.c). Hook names
+ * the access (PlatReadMsr, PlatMmioWrite32, SimMmioRead ...), Where the MSR
+ * or the address, Why what the hardware says (valid until the next fault on
+ * this thread).
+ * With no handler the sim prints the fault and aborts. A handler runs on the
+ * faulting thread with no sim lock held: it may longjmp out (a test counting
+ * #GPs), or return, and the access then has had no effect (a read gives 0),
+ * as an instruction skipped by a #GP handler. SimDestroy removes it. */
+typedef void (*SIM_FAULT_HANDLER)(const char *Hook, uint64_t Where, const char *Why);
+void SimSetFaultHandler(SIM_FAULT_HANDLER Handler);
+
+/* A load or store of Size bytes (1, 2, 4 or 8) by the calling thread (for
+ * the local APIC: by the CPU it is attached to), as an instruction would
+ * make it; PlatMmioRead32/PlatMmioWrite32 are the Size 4 case. Both the
+ * local APIC (SDM 11.4.1) and the I/O APIC (82093AA 3.0) take only aligned
+ * 32-bit accesses: any other size faults. */
+uint64_t SimMmioRead(uintptr_t Address, uint32_t Size);
+void SimMmioWrite(uintptr_t Address, uint32_t Size, uint64_t Value);
+
 /* ---- Devices ------------------------------------------------------------------ */
 /* Drives an I/O APIC input pin (GSI) high or low. A rising edge on an
  * unmasked edge-triggered entry sends one message; on a masked one it is lost
@@ -98,6 +148,8 @@ bool SimLapicIrrIsSet(uint32_t Cpu, uint8_t Vector);
 bool SimLapicIsrIsSet(uint32_t Cpu, uint8_t Vector);
 bool SimLapicTmrIsSet(uint32_t Cpu, uint8_t Vector);
 uint8_t SimLapicTpr(uint32_t Cpu);
+/* The mode a CPU's IA32_APIC_BASE is in now. */
+SIM_LAPIC_MODE SimLapicMode(uint32_t Cpu);
 /* Raw redirection entry, bypassing the register interface. */
 uint64_t SimIoApicPeekEntry(uint32_t Gsi);
 /* Messages the I/O APICs and MSI writes delivered to a CPU's LAPIC so far. */

@@ -104,12 +104,12 @@ static uint32_t SimpRequireCpu(const char *Function)
 
 /* ---- Identity and configuration ------------------------------------------------- */
 
-uint32_t SimDefaultApicId(uint32_t Cpu, uint32_t CpuCount, bool X2Apic)
+uint32_t SimDefaultApicId(uint32_t Cpu, uint32_t CpuCount, bool X2ApicSupported)
 {
     /* The choice is made for the whole configuration, so the ids stay
      * unique: 2n+1 fits below 255 only while there are at most 127 CPUs. */
     uint32_t HighestOdd = CpuCount == 0 ? 1u : 2u * (CpuCount - 1u) + 1u;
-    if (X2Apic || HighestOdd < SIMP_XAPIC_ID_LIMIT)
+    if (X2ApicSupported || HighestOdd < SIMP_XAPIC_ID_LIMIT)
         return 2u * Cpu + 1u;
     return SIMP_XAPIC_ID_LIMIT - 1u - Cpu;
 }
@@ -431,7 +431,7 @@ static bool SimpConfigIsValid(const SIM_CONFIG *Config)
     if (Config == NULL || Config->CpuCount == 0 || Config->CpuCount > SIM_MAX_CPUS ||
         Config->IoApicCount > SIM_MAX_IOAPICS)
         return false;
-    return Config->X2Apic || Config->CpuCount <= SIMP_XAPIC_MAX_CPUS;
+    return Config->X2ApicSupported || Config->CpuCount <= SIMP_XAPIC_MAX_CPUS;
 }
 
 static int SimpCreateModels(const SIM_CONFIG *Config)
@@ -441,8 +441,8 @@ static int SimpCreateModels(const SIM_CONFIG *Config)
         return -1;
     for (uint32_t Cpu = 0; Cpu < Config->CpuCount; Cpu++)
         ApicIds[Cpu] = Config->ApicIds != NULL ? Config->ApicIds[Cpu]
-                                               : SimDefaultApicId(Cpu, Config->CpuCount, Config->X2Apic);
-    int Result = SimLapicModelCreate(Config->CpuCount, ApicIds, Config->X2Apic);
+                                               : SimDefaultApicId(Cpu, Config->CpuCount, Config->X2ApicSupported);
+    int Result = SimLapicModelCreate(Config->CpuCount, ApicIds, Config->X2ApicSupported, Config->FirmwareMode);
     free(ApicIds);
     if (Result == 0)
         Result = SimIoApicModelCreate(Config->IoApics, Config->IoApicCount);
@@ -495,9 +495,11 @@ int SimCreate(const SIM_CONFIG *Config)
     return 0;
 }
 
-/* The entry goes too: the next sim must not call into a system that is gone. */
+/* The entry and the fault handler go too: the next sim must not call into a
+ * system (or a test) that is gone. */
 void SimDestroy(void)
 {
     SimpTearDown();
     atomic_store_explicit(&SimpEntry, NULL, memory_order_release);
+    SimSetFaultHandler(NULL);
 }

@@ -1,8 +1,11 @@
 /*
- * The sim's boot sequence (see simboot.h). Mirrors kernel/: the order is the
- * one a real kernel needs (LAPIC mode before any LAPIC access, I/O APICs
- * before overrides are used, each CPU's registry entry and LAPIC before Ke
- * marks it online).
+ * The sim's boot sequence (see simboot.h). Mirrors kernel/ (main.c, smp.c):
+ * the order is the one a real kernel needs (the LAPIC mode selected before
+ * any LAPIC access; on each CPU, HlLapicEnable before anything else touches
+ * its local APIC, since firmware may have left it disabled, in xAPIC or in
+ * x2APIC mode; the id from the register, not from the configuration; I/O
+ * APICs before overrides are used; each CPU's registry entry and LAPIC
+ * before Ke marks it online).
  */
 #include "simboot.h"
 
@@ -10,8 +13,8 @@
 
 static void SimpRegisterQemuOverrides(void)
 {
-    /* QEMU's MADT (../shared/qemu-notes.md): PIT IRQ0 on GSI2 (flags 0 = bus
-     * default), IRQ 5, 9, 10, 11 level-triggered active-high (flags 0x0d). */
+    /* QEMU's MADT (docs/qemu.md): PIT IRQ0 on GSI2 (flags 0 = bus default),
+     * IRQ 5, 9, 10, 11 level-triggered active-high (flags 0x0d). */
     HlPicRegisterOverride(0, 2, 0);
     static const uint8_t LevelIrqs[] = {5, 9, 10, 11};
     for (unsigned Index = 0; Index < sizeof(LevelIrqs); Index++)
@@ -21,7 +24,9 @@ static void SimpRegisterQemuOverrides(void)
 static IRQ_STATUS SimpStartProcessor(uint32_t Cpu)
 {
     SimAttachCpu(Cpu);
-    IRQ_STATUS Status = HlRegisterProcessor(Cpu, SimCpuApicId(Cpu));
+    IRQ_STATUS Status = HlLapicEnable();
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = HlRegisterProcessor(Cpu, HlLapicReadId());
     if (Status == IRQ_STATUS_SUCCESS)
         Status = HlLapicInitializeProcessor(Cpu, KeAmd64VectorLayout.SpuriousVector);
     if (Status == IRQ_STATUS_SUCCESS)
@@ -38,7 +43,8 @@ IRQ_STATUS SimBootSystem(const SIM_SYSTEM_CONFIG *Config)
     SIM_CONFIG Sim = {
         .CpuCount = Config->CpuCount,
         .ApicIds = Config->ApicIds,
-        .X2Apic = Config->X2Apic,
+        .X2ApicSupported = Config->X2Apic || Config->FirmwareMode == SimLapicX2Apic,
+        .FirmwareMode = Config->FirmwareMode,
         .IoApicCount = Config->IoApicCount,
     };
     for (uint32_t Index = 0; Index < Config->IoApicCount; Index++)

@@ -17,6 +17,13 @@
 void HlpSetProcessorLogicalId(uint32_t Cpu, uint32_t LogicalId);
 bool HlpGetProcessorLogicalId(uint32_t Cpu, uint32_t *LogicalId);
 
+/* Whether a resolved destination can be written into the 8-bit destination
+ * field that device interrupts carry (I/O APIC redirection entries, 82093AA
+ * 3.2.4 bits 63:56; compatibility-format MSI addresses, SDM vol. 3A 11.11.1
+ * bits 19:12). The one rule behind HlIsProcessorReachableByDevices, the PIC
+ * service and MSI composition (src/hl/target.c says which destinations fit). */
+bool HlpDeviceDestinationFits(const HL_DESTINATION *Destination);
+
 /* Forget the I/O APICs (called by HlResetHardwareLayer). */
 void HlpResetIoApics(void);
 /* Forget the ISA overrides (called by HlResetHardwareLayer). */

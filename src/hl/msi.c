@@ -6,7 +6,8 @@
  * write into an APIC message. Without interrupt remapping the address has
  * the compatibility format of 11.11.1 (figure 11-24):
  *   31:20  0xFEE
- *   19:12  destination id (8 bits: an xAPIC physical id or logical bits)
+ *   19:12  destination id (8 bits: a physical APIC id or logical bits;
+ *          x2APIC-mode local APICs see it zero-extended to 32 bits)
  *   3      redirection hint (1: lowest-priority arbitration among the
  *          destination's CPUs)
  *   2      destination mode (0 physical, 1 logical)
@@ -22,6 +23,8 @@
 
 #include <irqroute/hl.h>
 
+#include "hlp.h"
+
 #define MSI_ADDRESS_BASE 0xFEE00000u
 #define MSI_ADDRESS_DESTINATION_SHIFT 12u
 #define MSI_ADDRESS_REDIRECTION_HINT (1u << 3)
@@ -34,21 +37,6 @@
 /* 11.11.2: "The vector field ... values range from 010H to 0FEH". */
 #define MSI_VECTOR_MIN 0x10u
 #define MSI_VECTOR_MAX 0xFEu
-/* The destination field is eight bits, and 0xFF there is the xAPIC
- * broadcast (11.6.2.1), not a CPU: a CPU with an id of 0xFF or above can
- * only be named through interrupt remapping, which this library does not
- * program. */
-#define MSI_MAX_PHYSICAL_DESTINATION 0xFEu
-
-/* Whether the destination can be written into the 8-bit field at all. An
- * x2APIC logical destination is cluster << 16 | bitmap (11.12.10.2): it has
- * no compatibility-format encoding. */
-static bool HlpMsiDestinationFits(const HL_DESTINATION *Destination)
-{
-    if (Destination->Logical)
-        return HlLapicGetMode() == HlLapicModeXApic;
-    return Destination->Destination <= MSI_MAX_PHYSICAL_DESTINATION;
-}
 
 static uint64_t HlpMsiAddress(const HL_DESTINATION *Destination)
 {
@@ -81,7 +69,9 @@ IRQ_STATUS HlMsiComposeMessage(const HL_INTERRUPT_TARGET *Target, uint8_t Vector
     IRQ_STATUS Status = HlResolveTarget(Target, &Destination);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    if (!HlpMsiDestinationFits(&Destination))
+    /* The address has eight destination bits (19:12): the same rule as an
+     * I/O APIC entry's (HlpDeviceDestinationFits). */
+    if (!HlpDeviceDestinationFits(&Destination))
         return IRQ_STATUS_NOT_SUPPORTED;
     Message->Address = HlpMsiAddress(&Destination);
     Message->Data = HlpMsiData(&Destination, Vector, Trigger);

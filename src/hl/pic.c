@@ -1,6 +1,6 @@
 /*
- * The PIC service: GSI routing on the I/O APICs (the seed kernel's
- * HL::Pic::AllocateSystemInterrupt, with a target instead of "this CPU").
+ * The PIC service: GSI routing on the I/O APICs (an allocate-system-
+ * interrupt call that takes a target instead of "this CPU").
  *
  * Two jobs:
  *  1. Resolve a device's line to a GSI with its trigger mode and polarity.
@@ -55,10 +55,6 @@
 /* 82093AA 3.2.4, bits 7:0: "Vector values range from 10h to FEh". */
 #define HLP_VECTOR_MIN 0x10u
 #define HLP_VECTOR_MAX 0xFEu
-/* The destination field (bits 63:56) is eight bits, and 0xFF there is the
- * xAPIC broadcast (SDM vol. 3A 11.6.2.1), not one CPU: a CPU whose id is
- * 0xFF or more is reachable only through interrupt remapping. */
-#define HLP_MAX_PHYSICAL_DESTINATION 0xFEu
 
 static _Atomic uint64_t HlpOverrides[HLP_ISA_IRQ_COUNT];
 
@@ -207,18 +203,10 @@ IRQ_STATUS HlPicResolveLine(const HL_INTERRUPT_LINE *Line, HL_RESOLVED_LINE *Res
 
 /* ---- Redirection entries ------------------------------------------------------------ */
 
-/* Whether the destination can be written into the entry's 8-bit field. An
- * x2APIC logical destination (cluster << 16 | bitmap, SDM 11.12.10.2) has no
- * 8-bit form; without interrupt remapping it cannot be expressed. */
-static bool HlpDestinationFits(const HL_DESTINATION *Destination)
-{
-    if (Destination->Logical)
-        return HlLapicGetMode() == HlLapicModeXApic;
-    return Destination->Destination <= HLP_MAX_PHYSICAL_DESTINATION;
-}
-
 /* The checks every programming call makes, in the order of the status list:
- * the GSI, the vector, then the target. */
+ * the GSI, the vector, then the target, which must also fit the entry's
+ * 8-bit destination field (bits 63:56; HlpDeviceDestinationFits says which
+ * destinations do). */
 static IRQ_STATUS HlpPrepareRouting(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target,
                                     HL_DESTINATION *Destination)
 {
@@ -231,7 +219,7 @@ static IRQ_STATUS HlpPrepareRouting(uint32_t Gsi, uint8_t Vector, const HL_INTER
     IRQ_STATUS Status = HlResolveTarget(Target, Destination);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    return HlpDestinationFits(Destination) ? IRQ_STATUS_SUCCESS : IRQ_STATUS_NOT_SUPPORTED;
+    return HlpDeviceDestinationFits(Destination) ? IRQ_STATUS_SUCCESS : IRQ_STATUS_NOT_SUPPORTED;
 }
 
 /* The fields that say where and how the line is delivered; trigger mode,
@@ -241,7 +229,7 @@ static void HlpSetRouting(IOAPIC_REDIRECTION_ENTRY *Entry, uint8_t Vector, const
     Entry->Bits.Vector = Vector;
     Entry->Bits.DeliveryMode = (uint64_t)Destination->DeliveryMode;
     Entry->Bits.DestinationMode = Destination->Logical ? 1u : 0u;
-    Entry->Bits.Destination = Destination->Destination & 0xFFu; /* HlpDestinationFits checked it */
+    Entry->Bits.Destination = Destination->Destination & 0xFFu; /* HlpDeviceDestinationFits checked it */
 }
 
 IRQ_STATUS HlPicAllocateSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target,

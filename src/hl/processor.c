@@ -39,6 +39,11 @@
 #define HLP_PROCESSOR_REGISTERED 0x1u
 #define HLP_PROCESSOR_LOGICAL_ID_VALID 0x2u
 
+/* xAPIC ids are eight bits (ID register bits 31:24, SDM vol. 3A 11.4.6), and
+ * 0xFF is the physical broadcast destination (11.6.2.1): no xAPIC-mode CPU
+ * can have an id of 0xFF or above. */
+#define HLP_XAPIC_MAX_ID 0xFEu
+
 typedef struct _HLP_PROCESSOR {
     _Atomic uint32_t State;     /* HLP_PROCESSOR_* bits */
     _Atomic uint32_t ApicId;    /* valid once REGISTERED is seen (R1) */
@@ -125,9 +130,16 @@ static IRQ_STATUS HlpRegisterLocked(uint32_t Cpu, uint32_t ApicId)
     return IRQ_STATUS_SUCCESS;
 }
 
+/* An id the selected local APIC mode cannot give a CPU: registering it would
+ * let a destination built from it reach every CPU (0xFF) or none. */
+static bool HlpIsPossibleApicId(uint32_t ApicId)
+{
+    return HlLapicGetMode() != HlLapicModeXApic || ApicId <= HLP_XAPIC_MAX_ID;
+}
+
 IRQ_STATUS HlRegisterProcessor(uint32_t Cpu, uint32_t ApicId)
 {
-    if (Cpu >= IR_MAX_CPUS)
+    if (Cpu >= IR_MAX_CPUS || !HlpIsPossibleApicId(ApicId))
         return IRQ_STATUS_INVALID_CPU;
     IrLockAcquire(&HlpRegistryLock);
     IRQ_STATUS Status = HlpRegisterLocked(Cpu, ApicId);

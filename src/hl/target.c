@@ -15,6 +15,13 @@
  *    destination names one cluster and a bitmap, so a set can be expressed
  *    only when all its members share a cluster.
  * Which model applies is the local APIC mode chosen at boot.
+ *
+ * Device interrupts (I/O APIC redirection entries, compatibility-format
+ * MSI) carry only eight destination bits, so not every destination that
+ * HlResolveTarget builds can be sent by a device: HlpDeviceDestinationFits is
+ * that rule, in one place, and HlIsProcessorReachableByDevices applies it to
+ * one CPU. Interrupt remapping (VT-d), which this library does not program yet,
+ * widens the field to 32 bits; only HlpDeviceDestinationFits changes then.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,6 +35,14 @@
 /* x2APIC logical id: cluster in 31:16, member bitmap in 15:0. */
 #define HLP_X2APIC_CLUSTER_SHIFT 16u
 #define HLP_X2APIC_MEMBER_MASK 0xFFFFu
+
+/* The destination field of a redirection entry (82093AA 3.2.4, bits 63:56)
+ * and of a compatibility-format MSI address (SDM vol. 3A 11.11.1, bits
+ * 19:12) is eight bits wide. */
+#define HLP_DEVICE_DESTINATION_MASK 0xFFu
+/* Physical 0xFF in that field is the xAPIC broadcast (SDM 11.6.2.1), not a
+ * CPU, so the highest APIC id a device can name is 0xFE. */
+#define HLP_DEVICE_MAX_PHYSICAL_ID 0xFEu
 
 static bool HlpIsSingleBit(uint32_t Value)
 {
@@ -147,11 +162,39 @@ IRQ_STATUS HlResolveTarget(const HL_INTERRUPT_TARGET *Target, HL_DESTINATION *De
     case HlTargetCpuSetFixed:
         return HlpResolveSet(Target->CpuSet, HlDeliveryFixed, Destination);
     case HlTargetCpuSetLowestPriority:
-        /* The chipset picks one CPU of the set (SDM 11.6.2.4); on QEMU it is
-         * always the lowest-numbered one (qemu-notes.md), so a router that
-         * wants real arbitration re-targets in software instead. */
+        /* The chipset picks one CPU of the set (SDM 11.6.2.4); QEMU always
+         * picks the lowest-numbered one, so a router that wants real
+         * arbitration re-targets in software instead (src/io/route.c). */
         return HlpResolveSet(Target->CpuSet, HlDeliveryLowestPriority, Destination);
     default:
         return IRQ_STATUS_INVALID_PARAMETER;
     }
+}
+
+/* ---- Device interrupts: the 8-bit destination field ----------------------------------- */
+
+/* A device message's eight destination bits reach the local APICs
+ * zero-extended (SDM vol. 3A 11.12: x2APIC-mode local APICs compare a 32-bit
+ * destination; QEMU's I/O APIC and MSI paths do the same):
+ *  - physical: APIC ids 0 to 0xFE. In x2APIC mode, CPUs with an id of 0xFF
+ *    or above cannot be named at all without interrupt remapping.
+ *  - logical: an xAPIC flat destination is eight bits already. An x2APIC
+ *    cluster destination (cluster << 16 | member bitmap, 11.12.10.2) fits
+ *    when it is at most 0xFF: cluster 0, members 0-7, which are the CPUs
+ *    with x2APIC ids 0-7. Any other cluster or member bit does not fit.
+ * The same test serves both modes because the flat model never builds a
+ * logical destination above 0xFF (HlpFlatDestination). */
+bool HlpDeviceDestinationFits(const HL_DESTINATION *Destination)
+{
+    if (Destination->Logical)
+        return Destination->Destination <= HLP_DEVICE_DESTINATION_MASK;
+    return Destination->Destination <= HLP_DEVICE_MAX_PHYSICAL_ID;
+}
+
+/* A device interrupt for one CPU is sent by physical destination (its APIC
+ * id), as the PIC service and MSI composition build it for HlTargetCpu. */
+bool HlIsProcessorReachableByDevices(uint32_t Cpu)
+{
+    HL_DESTINATION Destination;
+    return HlpResolveCpu(Cpu, &Destination) == IRQ_STATUS_SUCCESS && HlpDeviceDestinationFits(&Destination);
 }

@@ -13,6 +13,14 @@
  * delivered like a single CPU, physical destination to one of them; its
  * route (src/io/route.c, which says why) is created before anything is
  * published and attached once the object is connected.
+ *
+ * Where Io chooses the CPU itself (an affinity mask's least-loaded CPU, the
+ * set a movable interrupt moves over, a device's spread) it chooses only
+ * among CPUs a device interrupt can reach (HlIsProcessorReachableByDevices:
+ * an 8-bit destination cannot name an APIC id of 0xFF or above), so such
+ * CPUs of a mask are skipped rather than picked and then refused by Hl.
+ * IopRemoveUnreachableCpus is the one place that applies the rule. A CPU the
+ * caller names (IoTargetCpu) is not replaced: Hl refuses it.
  */
 #include <irqroute/hl.h>
 #include <irqroute/io.h>
@@ -37,6 +45,26 @@ static bool IopIsValidMode(KINTERRUPT_MODE Mode)
 }
 
 /* ---- Target selection and vector allocation --------------------------------- */
+
+void IopRemoveUnreachableCpus(IR_CPU_SET *Cpus)
+{
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, Cpus) {
+        if (!HlIsProcessorReachableByDevices(Cpu))
+            IrCpuSetRemove(Cpus, Cpu); /* the walk goes on above Cpu */
+    }
+}
+
+/* The online CPUs of Mask that a device interrupt can reach. */
+static IRQ_STATUS IopSelectDeliveryCpus(const IR_CPU_SET *Mask, IR_CPU_SET *Cpus)
+{
+    KeQueryOnlineProcessors(Cpus);
+    IrCpuSetAnd(Cpus, Cpus, Mask);
+    if (IrCpuSetIsEmpty(Cpus))
+        return IRQ_STATUS_EMPTY_AFFINITY;
+    IopRemoveUnreachableCpus(Cpus);
+    return IrCpuSetIsEmpty(Cpus) ? IRQ_STATUS_NOT_SUPPORTED : IRQ_STATUS_SUCCESS;
+}
 
 /* The starting CPU, when one is named, must be an online CPU of the mask. */
 static IRQ_STATUS IopCheckRoutableTarget(const IO_INTERRUPT_TARGET *Target)
@@ -87,23 +115,6 @@ static void IopFreePlanVectors(const IOP_PLAN *Plan)
         (void)KeFreeVector(Cpu, Plan->Vector);
 }
 
-/* A movable interrupt may be sent to any CPU of its set by physical
- * destination, which only 8-bit APIC ids below the broadcast id 0xFF can
- * name (82093AA 3.2.4 bits 63:56; SDM 11.11.1): checked for every CPU now,
- * so no later move can fail for it. MSI composition applies that rule. */
-static IRQ_STATUS IopCheckPhysicalDestinations(const IR_CPU_SET *Cpus, uint8_t Vector)
-{
-    uint32_t Cpu;
-    IR_CPU_SET_FOR_EACH(Cpu, Cpus) {
-        HL_INTERRUPT_TARGET Target = {.Kind = HlTargetCpu, .Cpu = Cpu};
-        HL_MSI_MESSAGE Message;
-        IRQ_STATUS Status = HlMsiComposeMessage(&Target, Vector, HlTriggerEdge, &Message);
-        if (Status != IRQ_STATUS_SUCCESS)
-            return Status;
-    }
-    return IRQ_STATUS_SUCCESS;
-}
-
 /* The CPU of the set with the fewest device vectors (ties: the lowest). */
 static uint32_t IopLeastLoadedCpu(const IR_CPU_SET *Cpus)
 {
@@ -120,21 +131,20 @@ static uint32_t IopLeastLoadedCpu(const IR_CPU_SET *Cpus)
     return Best;
 }
 
-/* One vector on every online CPU of the mask; delivered to one of them. */
+/* One vector on every online CPU of the mask that a device can reach, and
+ * delivered to one of them: the set holds only CPUs the line or message can
+ * be sent to by physical destination, so no later move can fail for want of
+ * a destination. A named starting CPU is taken as the caller named it, as
+ * IoTargetCpu is: if no device reaches it, programming the entry or
+ * composing the message refuses it (NOT_SUPPORTED) and the connect unwinds. */
 static IRQ_STATUS IopAllocateRoutable(const IO_INTERRUPT_TARGET *Target, KIRQL Irql, IOP_PLAN *Plan)
 {
-    KeQueryOnlineProcessors(&Plan->Cpus);
-    IrCpuSetAnd(&Plan->Cpus, &Plan->Cpus, Target->Mask);
-    if (IrCpuSetIsEmpty(&Plan->Cpus))
-        return IRQ_STATUS_EMPTY_AFFINITY;
-    IRQ_STATUS Status = KeAllocateVectorOnSet(&Plan->Cpus, Irql, &Plan->Vector);
+    IRQ_STATUS Status = IopSelectDeliveryCpus(Target->Mask, &Plan->Cpus);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    Status = IopCheckPhysicalDestinations(&Plan->Cpus, Plan->Vector);
-    if (Status != IRQ_STATUS_SUCCESS) {
-        IopFreePlanVectors(Plan);
+    Status = KeAllocateVectorOnSet(&Plan->Cpus, Irql, &Plan->Vector);
+    if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    }
     uint32_t Cpu = Target->Cpu != IR_CPU_NONE ? Target->Cpu : IopLeastLoadedCpu(&Plan->Cpus);
     Plan->Target = (HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = Cpu};
     Plan->Movable = true;
@@ -142,10 +152,12 @@ static IRQ_STATUS IopAllocateRoutable(const IO_INTERRUPT_TARGET *Target, KIRQL I
     return IRQ_STATUS_SUCCESS;
 }
 
-/* Allocates the vector for a new line or message and fills the plan. */
+/* Allocates the vector for a new line or message and fills the plan. An
+ * affinity mask is narrowed to the CPUs a device can reach before Ke picks
+ * the least-loaded one; a single named CPU is taken as it is. */
 static IRQ_STATUS IopAllocateForTarget(const IO_INTERRUPT_TARGET *Target, KIRQL Irql, IOP_PLAN *Plan)
 {
-    IR_CPU_SET Single;
+    IR_CPU_SET Candidates;
     IRQ_STATUS Status;
     uint32_t Cpu = 0;
 
@@ -161,13 +173,15 @@ static IRQ_STATUS IopAllocateForTarget(const IO_INTERRUPT_TARGET *Target, KIRQL 
         IrCpuSetCopy(&Plan->Cpus, Target->Mask);
         Plan->Target = (HL_INTERRUPT_TARGET){.Kind = HlTargetCpuSetFixed, .CpuSet = &Plan->Cpus};
     } else {
-        const IR_CPU_SET *Affinity = Target->Mask;
-        if (Target->Kind != IoTargetAffinity) {
-            IrCpuSetZero(&Single);
-            IrCpuSetAdd(&Single, Target->Kind == IoTargetCpu ? Target->Cpu : 0);
-            Affinity = &Single;
+        if (Target->Kind == IoTargetAffinity) {
+            Status = IopSelectDeliveryCpus(Target->Mask, &Candidates);
+            if (Status != IRQ_STATUS_SUCCESS)
+                return Status;
+        } else {
+            IrCpuSetZero(&Candidates);
+            IrCpuSetAdd(&Candidates, Target->Kind == IoTargetCpu ? Target->Cpu : 0);
         }
-        Status = KeAllocateVector(Affinity, Irql, &Cpu, &Plan->Vector);
+        Status = KeAllocateVector(&Candidates, Irql, &Cpu, &Plan->Vector);
         if (Status != IRQ_STATUS_SUCCESS)
             return Status;
         IrCpuSetAdd(&Plan->Cpus, Cpu);

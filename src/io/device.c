@@ -7,6 +7,8 @@
  */
 #include <irqroute/io.h>
 
+#include "iop.h"
+
 static bool IopRoutingNeedsMask(IO_DEVICE_ROUTING Routing)
 {
     return Routing != IoDeviceFixed;
@@ -25,7 +27,7 @@ static IRQ_STATUS IopCheckTemplate(const IO_DEVICE_TEMPLATE *Template)
     return IRQ_STATUS_SUCCESS;
 }
 
-/* The Index-th CPU of Mask, counting cyclically (IoDeviceSpread). */
+/* The Index-th CPU of Mask, counting cyclically. */
 static uint32_t IopNthCpu(const IR_CPU_SET *Mask, uint32_t Index)
 {
     uint32_t Weight = IrCpuSetWeight(Mask);
@@ -35,6 +37,18 @@ static uint32_t IopNthCpu(const IR_CPU_SET *Mask, uint32_t Index)
     for (uint32_t Step = 0; Step < Index % Weight; Step++)
         Cpu = IrCpuSetNext(Mask, Cpu);
     return Cpu;
+}
+
+/* IoDeviceSpread: the Index-th CPU of Mask that a device interrupt can
+ * reach, so that a mask reaching past APIC id 0xFE spreads over the CPUs
+ * below it. A mask with none of those spreads over itself, and the first
+ * connect fails as a fixed route there does (NOT_SUPPORTED). */
+static uint32_t IopSpreadCpu(const IR_CPU_SET *Mask, uint32_t Index)
+{
+    IR_CPU_SET Reachable;
+    IrCpuSetCopy(&Reachable, Mask);
+    IopRemoveUnreachableCpus(&Reachable);
+    return IopNthCpu(IrCpuSetIsEmpty(&Reachable) ? Mask : &Reachable, Index);
 }
 
 static IO_INTERRUPT_TARGET IopTargetOf(const IO_DEVICE_TEMPLATE *Template, uint32_t Index, IR_ROUTING_POLICY *Policy)
@@ -52,7 +66,7 @@ static IO_INTERRUPT_TARGET IopTargetOf(const IO_DEVICE_TEMPLATE *Template, uint3
     case IoDeviceAffinity:
         return (IO_INTERRUPT_TARGET){.Kind = IoTargetAffinity, .Mask = Template->Mask};
     case IoDeviceSpread:
-        return (IO_INTERRUPT_TARGET){.Kind = IoTargetCpu, .Cpu = IopNthCpu(Template->Mask, Index)};
+        return (IO_INTERRUPT_TARGET){.Kind = IoTargetCpu, .Cpu = IopSpreadCpu(Template->Mask, Index)};
     case IoDeviceFixed:
     default:
         if (Template->Mask != NULL) /* movable later, among Mask */

@@ -84,7 +84,8 @@ struct _IOP_ROUTE {
     _Atomic uint32_t Policy;      /* IR_ROUTING_POLICY */
     KINTERRUPT *_Atomic Owner;    /* the sharer whose dispatch applies the policy */
     _Atomic uint32_t References;  /* connections using the route */
-    IR_CPU_SET Set;               /* online CPUs of the mask at connect: the object is on all */
+    IR_CPU_SET Set;               /* online CPUs of the mask at connect that a device can reach
+                                     (HlIsProcessorReachableByDevices): the object is on all */
 };
 
 extern IR_LOCK IopLock;
@@ -102,6 +103,11 @@ KINTERRUPT *IopFindOtherLineUser(const IOP_LINE *Line, const KINTERRUPT *Except)
  * of the vector's chain (Ke appends, Io connects under IopLock), which is
  * the sharer a level-triggered dispatch always runs. */
 KINTERRUPT *IopFindOldestLineUser(const IOP_LINE *Line, const KINTERRUPT *Except);
+
+/* Removes from Cpus every CPU no device interrupt can reach
+ * (HlIsProcessorReachableByDevices): the one place Io applies that rule to
+ * the CPUs it chooses among (src/io/connect.c, src/io/device.c). */
+void IopRemoveUnreachableCpus(IR_CPU_SET *Cpus);
 
 /* One allocation holding the record and the object storage behind it. */
 IOP_CONNECTION *IopAllocateConnection(uint32_t CpuCount, void **ObjectStorage, size_t *ObjectSize);

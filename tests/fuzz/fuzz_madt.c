@@ -9,6 +9,13 @@
  *  - the status is SUCCESS exactly when the reference accepts the table,
  *    else MALFORMED_TABLE (or INSUFFICIENT_RESOURCES when a fixed array of
  *    HL_MADT_INFO would overflow, as status.h documents);
+ *  - processor and NMI entries follow hl.h's rules for HlMadtParse: entries
+ *    with the "no processor" ids and x2APIC entries below 255 beside usable
+ *    LAPIC ones are skipped and counted, recorded processors have distinct
+ *    APIC ids (else MALFORMED_TABLE), NMIs for a UID no recorded processor
+ *    has are skipped and counted. The reference keeps the recorded
+ *    processors in an array; the parser, which has no memory, rescans the
+ *    table;
  *  - a refused table leaves Info byte for byte as it was;
  *  - an accepted one fills the counts and every array entry below them as
  *    the reference reads them, and leaves the entries past the counts alone;
@@ -70,8 +77,38 @@ static uint32_t MinimumLength(uint8_t Type)
     }
 }
 
+/* A processor entry (type 0 or 9, at least its size), decoded. */
+static bool DecodeProcessor(const uint8_t *Entry, HL_MADT_PROCESSOR *Cpu, uint32_t *Flags)
+{
+    if (Entry[0] == 0x0 && Entry[1] >= 8) {
+        *Flags = Le32(Entry + 4);
+        *Cpu = (HL_MADT_PROCESSOR){.AcpiUid = Entry[2], .ApicId = Entry[3], .Enabled = *Flags & 1u,
+                                   .OnlineCapable = (*Flags >> 1) & 1u, .X2Apic = false};
+        return true;
+    }
+    if (Entry[0] == 0x9 && Entry[1] >= 16) {
+        *Flags = Le32(Entry + 8);
+        *Cpu = (HL_MADT_PROCESSOR){.ApicId = Le32(Entry + 4), .Enabled = *Flags & 1u,
+                                   .OnlineCapable = (*Flags >> 1) & 1u, .AcpiUid = Le32(Entry + 12), .X2Apic = true};
+        return true;
+    }
+    return false;
+}
+
+static bool NoProcessorId(const HL_MADT_PROCESSOR *Cpu)
+{
+    return Cpu->X2Apic ? Cpu->ApicId == 0xFFFFFFFFu : Cpu->ApicId == 0xFFu;
+}
+
+/* ACPI 5.2.12.12: ids below 255 belong in type 0 entries. */
+static bool Skipped(const HL_MADT_PROCESSOR *Cpu, bool HasLapic)
+{
+    return NoProcessorId(Cpu) || (Cpu->X2Apic && Cpu->ApicId < 255 && HasLapic);
+}
+
 /* The reference: fills *Out (pre-filled with FILL_BYTE) and returns the
- * status the parser must give. */
+ * status the parser must give. The table's structure is checked first (every
+ * entry in bounds and at least its type's size), then the entries in order. */
 static IRQ_STATUS ReferenceParse(const uint8_t *Table, size_t Size, HL_MADT_INFO *Out)
 {
     if (Size < 44 || memcmp(Table, "APIC", 4) != 0)
@@ -85,39 +122,64 @@ static IRQ_STATUS ReferenceParse(const uint8_t *Table, size_t Size, HL_MADT_INFO
     if (Sum != 0)
         return IRQ_STATUS_MALFORMED_TABLE;
 
-    HL_MADT_INFO *Work = Out;
-    uint32_t Processors = 0, IoApics = 0, Overrides = 0, Nmis = 0, Unknown = 0;
-    uint64_t LocalApicAddress = Le32(Table + 36);
-    bool Full = false;
-    for (uint32_t Offset = 44; Offset < Length;) {
+    /* Structure, and whether a usable LAPIC processor is present. */
+    bool HasLapic = false;
+    uint32_t Offset = 44;
+    while (Offset < Length) {
         if (Length - Offset < 2)
             return IRQ_STATUS_MALFORMED_TABLE;
         const uint8_t *Entry = Table + Offset;
-        uint32_t EntryLength = Entry[1];
-        if (EntryLength < 2 || EntryLength > Length - Offset)
+        if (Entry[1] < 2 || Entry[1] > Length - Offset || Entry[1] < MinimumLength(Entry[0]))
             return IRQ_STATUS_MALFORMED_TABLE;
+        HL_MADT_PROCESSOR Cpu;
+        uint32_t Flags;
+        if (DecodeProcessor(Entry, &Cpu, &Flags) && !Cpu.X2Apic && !NoProcessorId(&Cpu) && (Flags & 3u) != 0)
+            HasLapic = true;
+        Offset += Entry[1];
+    }
+    /* The UIDs of every recorded processor, for the NMI entries (which may
+     * come before their processor). */
+    static uint32_t Uids[65536];
+    uint32_t UidCount = 0;
+    for (Offset = 44; Offset < Length; Offset += Table[Offset + 1]) {
+        HL_MADT_PROCESSOR Cpu;
+        uint32_t Flags;
+        if (DecodeProcessor(Table + Offset, &Cpu, &Flags) && !Skipped(&Cpu, HasLapic) && UidCount < 65536)
+            Uids[UidCount++] = Cpu.AcpiUid;
+    }
+
+    HL_MADT_INFO *Work = Out;
+    uint32_t Processors = 0, IoApics = 0, Overrides = 0, Nmis = 0, Unknown = 0, Ignored = 0, Unmatched = 0;
+    uint64_t LocalApicAddress = Le32(Table + 36);
+    bool Full = false;
+    for (Offset = 44; Offset < Length;) {
+        const uint8_t *Entry = Table + Offset;
+        uint32_t EntryLength = Entry[1];
         uint32_t Minimum = MinimumLength(Entry[0]);
         if (Minimum == 0) {
             Unknown++;
-        } else if (EntryLength < Minimum) {
-            return IRQ_STATUS_MALFORMED_TABLE;
         } else {
+            HL_MADT_PROCESSOR Cpu;
+            uint32_t Flags;
+            uint32_t Uid = 0, All = 0;
+            bool Matched = false;
             switch (Entry[0]) {
             case 0x0:
             case 0x9:
+                (void)DecodeProcessor(Entry, &Cpu, &Flags);
+                if (Skipped(&Cpu, HasLapic)) {
+                    Ignored++;
+                    break;
+                }
+                for (uint32_t Index = 0; Index < Processors; Index++) {
+                    if (Work->Processors[Index].ApicId == Cpu.ApicId)
+                        return IRQ_STATUS_MALFORMED_TABLE;
+                }
                 if (Processors == HL_MADT_MAX_PROCESSORS) {
                     Full = true;
                     break;
                 }
-                if (Entry[0] == 0x0)
-                    Work->Processors[Processors] = (HL_MADT_PROCESSOR){
-                        .AcpiUid = Entry[2], .ApicId = Entry[3], .Enabled = Le32(Entry + 4) & 1u,
-                        .OnlineCapable = (Le32(Entry + 4) >> 1) & 1u, .X2Apic = false};
-                else
-                    Work->Processors[Processors] = (HL_MADT_PROCESSOR){
-                        .ApicId = Le32(Entry + 4), .Enabled = Le32(Entry + 8) & 1u,
-                        .OnlineCapable = (Le32(Entry + 8) >> 1) & 1u, .AcpiUid = Le32(Entry + 12), .X2Apic = true};
-                Processors++;
+                Work->Processors[Processors++] = Cpu;
                 break;
             case 0x1:
                 if (IoApics == HL_MAX_IOAPICS) {
@@ -137,6 +199,15 @@ static IRQ_STATUS ReferenceParse(const uint8_t *Table, size_t Size, HL_MADT_INFO
                 break;
             case 0x4:
             case 0xA:
+                Uid = Entry[0] == 0x4 ? Entry[2] : Le32(Entry + 4);
+                All = Entry[0] == 0x4 ? 0xFFu : 0xFFFFFFFFu;
+                Matched = Uid == All;
+                for (uint32_t Index = 0; Index < UidCount && !Matched; Index++)
+                    Matched = Uids[Index] == Uid;
+                if (!Matched) {
+                    Unmatched++;
+                    break;
+                }
                 if (Nmis == HL_MADT_MAX_NMIS) {
                     Full = true;
                     break;
@@ -168,6 +239,8 @@ static IRQ_STATUS ReferenceParse(const uint8_t *Table, size_t Size, HL_MADT_INFO
     Work->OverrideCount = Overrides;
     Work->NmiCount = Nmis;
     Work->UnknownEntryCount = Unknown;
+    Work->IgnoredProcessorCount = Ignored;
+    Work->UnmatchedNmiCount = Unmatched;
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -181,6 +254,8 @@ static void CompareInfo(const HL_MADT_INFO *A, const HL_MADT_INFO *B)
     CHECK(A->OverrideCount == B->OverrideCount);
     CHECK(A->NmiCount == B->NmiCount);
     CHECK(A->UnknownEntryCount == B->UnknownEntryCount);
+    CHECK(A->IgnoredProcessorCount == B->IgnoredProcessorCount);
+    CHECK(A->UnmatchedNmiCount == B->UnmatchedNmiCount);
     for (uint32_t Index = 0; Index < A->ProcessorCount; Index++) {
         const HL_MADT_PROCESSOR *P = &A->Processors[Index], *Q = &B->Processors[Index];
         CHECK(P->ApicId == Q->ApicId && P->AcpiUid == Q->AcpiUid && P->Enabled == Q->Enabled &&

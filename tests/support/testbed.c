@@ -1,7 +1,9 @@
 #include "testbed.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <irqroute/platform.h>
 
@@ -30,14 +32,22 @@ void TbStartHardwareLayer(const SIM_CONFIG *Config)
 {
     assert_int_equal(SimCreate(Config), 0);
     HlResetHardwareLayer();
-    assert_int_equal(HlLapicSelectMode(Config->X2Apic ? HlLapicModeX2Apic : HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE),
-                     IRQ_STATUS_SUCCESS);
+    /* As kernel/main.c: x2APIC whenever the CPUs offer it. */
+    assert_int_equal(
+        HlLapicSelectMode(Config->X2ApicSupported ? HlLapicModeX2Apic : HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE),
+        IRQ_STATUS_SUCCESS);
 }
 
+/* Each CPU as kernel/smp.c brings it up: HlLapicEnable first, then the id
+ * from its own register. SkipLapic's local APIC is left as firmware left it. */
 void TbStartHardwareCpus(uint32_t CpuCount, uint32_t SkipLapic)
 {
     for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++) {
         SimAttachCpu(Cpu);
+        if (Cpu != SkipLapic) {
+            assert_int_equal(HlLapicEnable(), IRQ_STATUS_SUCCESS);
+            assert_int_equal(HlLapicReadId(), SimCpuApicId(Cpu));
+        }
         assert_int_equal(HlRegisterProcessor(Cpu, SimCpuApicId(Cpu)), IRQ_STATUS_SUCCESS);
         if (Cpu != SkipLapic)
             assert_int_equal(HlLapicInitializeProcessor(Cpu, TB_SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
@@ -201,4 +211,36 @@ uint32_t TbNextRandom(uint32_t *Seed)
     X ^= X >> 17;
     X ^= X << 5;
     return *Seed = X;
+}
+
+/* ---- Faults ------------------------------------------------------------------------------ */
+
+jmp_buf TbFaultResume;
+volatile bool TbFaultExpected;
+volatile uint32_t TbFaultCount;
+volatile uint64_t TbFaultWhere;
+char TbFaultText[512];
+
+static void TbpFaultHandler(const char *Hook, uint64_t Where, const char *Why)
+{
+    TbFaultCount++;
+    TbFaultWhere = Where;
+    snprintf(TbFaultText, sizeof(TbFaultText), "%s(0x%llx): %s", Hook, (unsigned long long)Where, Why);
+    if (!TbFaultExpected)
+        fail_msg("unexpected sim fault: %s", TbFaultText);
+    TbFaultExpected = false;
+    longjmp(TbFaultResume, 1);
+}
+
+void TbCatchFaults(void)
+{
+    TbFaultCount = 0;
+    TbFaultExpected = false;
+    TbFaultText[0] = 0;
+    SimSetFaultHandler(TbpFaultHandler);
+}
+
+bool TbFaultTextHas(const char *Text)
+{
+    return strstr(TbFaultText, Text) != NULL;
 }

@@ -34,14 +34,45 @@ void TbShutdown(void);
 int TbSetupFourCpus(void **State);
 int TbTeardown(void **State);
 /* The hardware layer alone on the sim (no Ke), for the Hl tests: creates
- * the sim from Config and selects its LAPIC mode; then, after the caller has
- * registered what it needs (I/O APICs, overrides), registers every CPU and
- * initialises its local APIC (all but SkipLapic; IR_CPU_NONE: all) and
+ * the sim from Config and selects its LAPIC mode (x2APIC when the CPUs offer
+ * it); then, after the caller has registered what it needs (I/O APICs,
+ * overrides), brings every CPU up as a kernel does (HlLapicEnable, the id
+ * read back, HlRegisterProcessor, HlLapicInitializeProcessor; SkipLapic only
+ * registers, its local APIC left as firmware left it; IR_CPU_NONE: none) and
  * leaves the test thread on TB_HOME_CPU with interrupts disabled. */
 #define TB_SPURIOUS_VECTOR 0xFFu
 void TbStartHardwareLayer(const SIM_CONFIG *Config);
 void TbStartHardwareCpus(uint32_t CpuCount, uint32_t SkipLapic);
 int TbTeardownHardwareLayer(void **State);
+/* ---- Faults the sim raises (SimSetFaultHandler) --------------------------------
+ * TbCatchFaults installs a handler (after the sim is created: SimDestroy
+ * removes it) that counts each fault in TbFaultCount (from 0); a fault outside TB_EXPECT_FAULT
+ * fails the test with the sim's message. TB_EXPECT_FAULT(Statement, Text)
+ * runs Statement, which must fault exactly once with Text in the message;
+ * the faulting access is abandoned there (longjmp), as a #GP would end the
+ * instruction. Variables that Statement changes must be volatile. */
+void TbCatchFaults(void);
+extern jmp_buf TbFaultResume;
+extern volatile bool TbFaultExpected;
+extern volatile uint32_t TbFaultCount;
+extern volatile uint64_t TbFaultWhere;
+extern char TbFaultText[512];
+bool TbFaultTextHas(const char *Text);
+
+#define TB_EXPECT_FAULT(Statement, Text)                                                   \
+    do {                                                                                   \
+        uint32_t TbpFaultsBefore = TbFaultCount;                                           \
+        if (setjmp(TbFaultResume) == 0) {                                                  \
+            TbFaultExpected = true;                                                        \
+            Statement;                                                                     \
+        }                                                                                  \
+        TbFaultExpected = false;                                                           \
+        if (TbFaultCount != TbpFaultsBefore + 1u)                                          \
+            fail_msg("%s: expected one fault, got %u", #Statement, TbFaultCount - TbpFaultsBefore); \
+        if (!TbFaultTextHas(Text))                                                         \
+            fail_msg("%s: fault \"%s\" does not say \"%s\"", #Statement, TbFaultText, Text);     \
+    } while (0)
+
 /* A Vic in heap storage, initialised from Config (or the Alpha defaults for
  * CpuCount CPUs). The Vic sits at the start of its storage, so free(Vic)
  * releases it; TbFreeState is a cmocka teardown doing free(*State). */

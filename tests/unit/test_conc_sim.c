@@ -238,7 +238,7 @@ static void Boot(uint32_t Cpus, bool X2Apic, bool Threads)
     ResetCounters();
     CpuCount = Cpus;
     IpiCpu = Cpus - 1u;
-    SIM_CONFIG Config = {.CpuCount = Cpus, .X2Apic = X2Apic};
+    SIM_CONFIG Config = {.CpuCount = Cpus, .X2ApicSupported = X2Apic};
     assert_int_equal(SimCreate(&Config), 0);
     SimSetInterruptEntry(CountingEntry);
     HlResetHardwareLayer();
@@ -246,6 +246,7 @@ static void Boot(uint32_t Cpus, bool X2Apic, bool Threads)
                      IRQ_STATUS_SUCCESS);
     for (uint32_t Cpu = 0; Cpu < Cpus; Cpu++) {
         SimAttachCpu(Cpu);
+        assert_int_equal(HlLapicEnable(), IRQ_STATUS_SUCCESS);
         assert_int_equal(HlRegisterProcessor(Cpu, HlLapicReadId()), IRQ_STATUS_SUCCESS);
         assert_int_equal(HlLapicInitializeProcessor(Cpu, SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
         SimDetachCpu();

@@ -32,7 +32,40 @@ static int Setup64(void **State)
     return 0;
 }
 
-/* The seed's first TODO: a GSI routed to each AP in turn, and the ISR sees
+/* x2APIC, six CPUs: 0, 1 and 5 have APIC ids a device's 8-bit destination
+ * can name (1, 0xFE, 3); 2, 3 and 4 (0xFF, 0x100, 0x11F) have not. */
+static const uint32_t WideApicIds[] = {0x01, 0xFE, 0xFF, 0x100, 0x11F, 0x03};
+#define WIDE_CPUS 6u
+
+static int SetupWide(void **State)
+{
+    (void)State;
+    SIM_SYSTEM_CONFIG Config = {.CpuCount = WIDE_CPUS, .ApicIds = WideApicIds, .X2Apic = true};
+    TbBootConfig(&Config);
+    return 0;
+}
+
+static IR_CPU_SET CpuList(const uint32_t *Cpus, uint32_t Count)
+{
+    IR_CPU_SET Set;
+    IrCpuSetZero(&Set);
+    for (uint32_t Index = 0; Index < Count; Index++)
+        IrCpuSetAdd(&Set, Cpus[Index]);
+    return Set;
+}
+
+static IRQ_STATUS ConnectMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
+                                 HL_MSI_MESSAGE *Message)
+{
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+        .Version = CONNECT_MESSAGE_BASED,
+        .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = Record,
+                         .Irql = KE_IRQL_ANY, .Target = Target, .Message = Message},
+    };
+    return IoConnectInterruptEx(&Parameters);
+}
+
+/* A GSI routed to each AP in turn, and the ISR sees
  * the CPU (and APIC id) it was sent to. Run at 4, 8 and 64 CPUs. */
 static void test_rtc_routed_to_each_cpu_in_turn(void **State)
 {
@@ -459,6 +492,114 @@ static void test_vector_exhaustion(void **State)
     assert_int_equal(TbTotalAllocatedVectors(), 0);
 }
 
+/* ---- CPUs no device interrupt reaches (x2APIC ids 0xFF and above) ----------------------------- */
+
+/* An affinity mask's least-loaded CPU is chosen among the CPUs a device
+ * reaches: the empty CPUs 2-4 are skipped, not picked and then refused. */
+static void test_affinity_skips_unreachable_cpus(void **State)
+{
+    (void)State;
+    static const uint32_t Loaded[] = {0, 1, 5};
+    for (uint32_t Index = 0; Index < 3; Index++) /* CPU 0: 1 vector, CPU 1: 2, CPU 5: 3 */
+        for (uint32_t Count = 0; Count <= Index; Count++)
+            assert_int_equal(KeReserveVector(Loaded[Index], (uint8_t)(0x60 + Count)), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbTotalAllocatedVectors(), 6);
+
+    static const uint32_t Members[] = {1, 2, 3, 4, 5};
+    IR_CPU_SET Mask = CpuList(Members, 5);
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    IO_INTERRUPT_TARGET Affinity = {.Kind = IoTargetAffinity, .Mask = &Mask};
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Affinity, false),
+                     IRQ_STATUS_SUCCESS);
+    IR_CPU_SET Cpus;
+    KeGetInterruptCpus(Interrupt, &Cpus);
+    assert_int_equal(IrCpuSetWeight(&Cpus), 1);
+    assert_true(IrCpuSetContains(&Cpus, 1));
+    assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Destination, 0xFE);
+    assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.DestinationMode, 0);
+    for (uint32_t Cpu = 2; Cpu <= 4; Cpu++)
+        assert_false(KeIsVectorAllocated(Cpu, KeGetInterruptVector(Interrupt)));
+    SimPulseGsi(RTC_IRQ);
+    assert_int_equal(TbService(1), 1);
+    assert_int_equal(atomic_load(&Record.LastCpu), 1);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+
+    /* The same for a message: {3, 5} goes to CPU 5 (APIC id 3). */
+    static const uint32_t MessageMembers[] = {3, 5};
+    IR_CPU_SET MessageMask = CpuList(MessageMembers, 2);
+    HL_MSI_MESSAGE Message;
+    IO_INTERRUPT_TARGET MessageAffinity = {.Kind = IoTargetAffinity, .Mask = &MessageMask};
+    assert_int_equal(ConnectMessage(&Interrupt, &Record, MessageAffinity, &Message), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Message.Address, 0xFEE03000ull);
+    SimMsiWrite(Message.Address, Message.Data);
+    assert_int_equal(TbService(5), 1);
+    assert_int_equal(atomic_load(&Record.LastCpu), 5);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbTotalAllocatedVectors(), 6);
+}
+
+/* A mask whose online CPUs no device reaches, or a named CPU no device
+ * reaches, is NOT_SUPPORTED and leaves nothing behind. */
+static void test_unreachable_targets_not_supported(void **State)
+{
+    (void)State;
+    TB_SNAPSHOT Before = TbTakeSnapshot();
+    static const uint32_t Members[] = {2, 3, 4};
+    IR_CPU_SET Mask = CpuList(Members, 3);
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    HL_MSI_MESSAGE Message = {.Address = 0x1234};
+    IO_INTERRUPT_TARGET Affinity = {.Kind = IoTargetAffinity, .Mask = &Mask};
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Affinity, false),
+                     IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(ConnectMessage(&Interrupt, &Record, Affinity, &Message), IRQ_STATUS_NOT_SUPPORTED);
+    for (uint32_t Index = 0; Index < 3; Index++) {
+        assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
+                                       TbTargetCpu(Members[Index]), false),
+                         IRQ_STATUS_NOT_SUPPORTED);
+        assert_int_equal(ConnectMessage(&Interrupt, &Record, TbTargetCpu(Members[Index]), &Message),
+                         IRQ_STATUS_NOT_SUPPORTED);
+    }
+    assert_int_equal(Message.Address, 0x1234);
+    assert_null(Interrupt);
+    TbAssertUnchanged(&Before);
+    /* A mask with no online CPU at all is still an empty affinity. */
+    IR_CPU_SET Absent = CpuList((const uint32_t[]){WIDE_CPUS, WIDE_CPUS + 1}, 2);
+    IO_INTERRUPT_TARGET Nowhere = {.Kind = IoTargetAffinity, .Mask = &Absent};
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Nowhere, false),
+                     IRQ_STATUS_EMPTY_AFFINITY);
+    TbAssertUnchanged(&Before);
+}
+
+/* Broadcast keeps HlResolveTarget's rule: CPUs 0 and 5 (x2APIC ids 1 and 3)
+ * share cluster 0 below member 8 and fit the entry; CPU 2 (0xFF) is in
+ * cluster 15, so {0, 2} has no logical destination. */
+static void test_broadcast_sets_in_x2apic_mode(void **State)
+{
+    (void)State;
+    IR_CPU_SET Mask = CpuList((const uint32_t[]){0, 5}, 2);
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    IO_INTERRUPT_TARGET Broadcast = {.Kind = IoTargetBroadcast, .Mask = &Mask};
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, Broadcast, false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbPeekEntry(4).Bits.DestinationMode, 1);
+    assert_int_equal(TbPeekEntry(4).Bits.Destination, 0x0A);
+    SimPulseGsi(4);
+    assert_int_equal(TbService(0) + TbService(5), 2);
+    assert_int_equal(atomic_load(&Record.Calls), 2);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+
+    TB_SNAPSHOT Before = TbTakeSnapshot();
+    IR_CPU_SET Spanning = CpuList((const uint32_t[]){0, 2}, 2);
+    Broadcast.Mask = &Spanning;
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, Broadcast, false),
+                     IRQ_STATUS_NOT_SUPPORTED);
+    TbAssertUnchanged(&Before);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
@@ -480,6 +621,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fully_specified_rules, TbSetupFourCpus, TbTeardown),
         cmocka_unit_test_setup_teardown(test_disconnect_twice_or_never_connected, TbSetupFourCpus, TbTeardown),
         cmocka_unit_test_setup_teardown(test_vector_exhaustion, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_affinity_skips_unreachable_cpus, SetupWide, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_targets_not_supported, SetupWide, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_broadcast_sets_in_x2apic_mode, SetupWide, TbTeardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

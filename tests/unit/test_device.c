@@ -144,6 +144,56 @@ static void test_spread_messages_one_per_cpu(void **State)
     assert_int_equal(TbTotalAllocatedVectors(), 0);
 }
 
+/* x2APIC, six CPUs: 0, 1 and 5 have APIC ids a device's 8-bit destination
+ * can name (1, 0xFE, 3); 2, 3 and 4 (0xFF, 0x100, 0x11F) have not. */
+static const uint32_t WideApicIds[] = {0x01, 0xFE, 0xFF, 0x100, 0x11F, 0x03};
+#define WIDE_CPUS 6u
+
+static int SetupWide(void **State)
+{
+    (void)State;
+    SIM_SYSTEM_CONFIG Config = {.CpuCount = WIDE_CPUS, .ApicIds = WideApicIds, .X2Apic = true};
+    TbBootConfig(&Config);
+    return 0;
+}
+
+/* Spreading over CPUs 1-5 uses the two a device reaches, 1 and 5, in turn;
+ * a mask none of whose CPUs is reachable fails, affinity or spread. */
+static void test_spread_and_affinity_skip_unreachable_cpus(void **State)
+{
+    (void)State;
+    IR_CPU_SET Mask = Cpus(1, 5);
+    IO_DEVICE_TEMPLATE Queues = {.Kind = IoDeviceMessages, .Count = 4, .Routing = IoDeviceSpread, .Mask = &Mask};
+    TB_ISR_RECORD Record = {.Claim = true};
+    IO_DEVICE_CONNECTION Connection;
+    assert_int_equal(IoConnectDevice(&Queues, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    static const uint32_t Expected[] = {1, 5, 1, 5};
+    for (uint32_t Index = 0; Index < 4; Index++) {
+        assert_int_equal((Connection.Messages[Index].Address >> 12) & 0xFF, WideApicIds[Expected[Index]]);
+        SimMsiWrite(Connection.Messages[Index].Address, Connection.Messages[Index].Data);
+        assert_int_equal(TbService(Expected[Index]), 1);
+        assert_int_equal(atomic_load(&Record.LastCpu), Expected[Index]);
+    }
+    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+
+    TB_SNAPSHOT Before = TbTakeSnapshot();
+    IR_CPU_SET Unreachable = Cpus(2, 4);
+    Queues.Mask = &Unreachable;
+    assert_int_equal(IoConnectDevice(&Queues, TbCountingIsr, &Record, &Connection), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(Connection.Count, 0);
+    IO_DEVICE_TEMPLATE Uart = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {3, 4}, .Count = 2,
+                               .Routing = IoDeviceAffinity, .Mask = &Unreachable};
+    assert_int_equal(IoConnectDevice(&Uart, TbCountingIsr, &Record, &Connection), IRQ_STATUS_NOT_SUPPORTED);
+    TbAssertUnchanged(&Before);
+    Uart.Mask = &Mask; /* the least-loaded reachable CPU of 1-5 */
+    assert_int_equal(IoConnectDevice(&Uart, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbPeekEntry(3).Bits.Destination, 0xFE);
+    assert_int_equal(TbPeekEntry(4).Bits.Destination, 0x03);
+    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
+    TbAssertUnchanged(&Before);
+}
+
 /* The second line does not exist: the first is disconnected again. */
 static void test_all_or_nothing(void **State)
 {
@@ -195,6 +245,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spread_messages_one_per_cpu, TbSetupFourCpus, TbTeardown),
         cmocka_unit_test_setup_teardown(test_all_or_nothing, TbSetupFourCpus, TbTeardown),
         cmocka_unit_test_setup_teardown(test_bad_templates, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_spread_and_affinity_skip_unreachable_cpus, SetupWide, TbTeardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

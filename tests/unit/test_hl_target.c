@@ -35,11 +35,16 @@ static const HL_DESTINATION Sentinel = {.Destination = 0xDEAD, .Logical = true, 
 
 /* Brings CpuCount CPUs up; CPU SkipLapic (or IR_CPU_NONE) registers but does not
  * initialise its local APIC. */
-static void BootSim(uint32_t CpuCount, bool X2Apic, uint32_t SkipLapic)
+static void BootSimWithIds(uint32_t CpuCount, bool X2Apic, uint32_t SkipLapic, const uint32_t *ApicIds)
 {
-    SIM_CONFIG Config = {.CpuCount = CpuCount, .X2Apic = X2Apic};
+    SIM_CONFIG Config = {.CpuCount = CpuCount, .X2ApicSupported = X2Apic, .ApicIds = ApicIds};
     TbStartHardwareLayer(&Config);
     TbStartHardwareCpus(CpuCount, SkipLapic);
+}
+
+static void BootSim(uint32_t CpuCount, bool X2Apic, uint32_t SkipLapic)
+{
+    BootSimWithIds(CpuCount, X2Apic, SkipLapic, NULL);
 }
 
 static int SetupFour(void **State)
@@ -67,6 +72,24 @@ static int SetupX2Apic40(void **State)
 {
     (void)State;
     BootSim(40, true, IR_CPU_NONE);
+    return 0;
+}
+
+static int SetupX2ApicFour(void **State)
+{
+    (void)State;
+    BootSim(4, true, IR_CPU_NONE);
+    return 0;
+}
+
+/* x2APIC ids on both sides of what an 8-bit device destination can name. */
+static const uint32_t WideApicIds[] = {0x01, 0xFE, 0xFF, 0x100, 0x12345};
+#define WIDE_CPUS 5u
+
+static int SetupX2ApicWide(void **State)
+{
+    (void)State;
+    BootSimWithIds(WIDE_CPUS, true, IR_CPU_NONE, WideApicIds);
     return 0;
 }
 
@@ -164,6 +187,38 @@ static void test_registry_bounds_and_null(void **State)
     assert_false(HlIsProcessorRegistered(IR_MAX_CPUS - 2u));
     assert_int_equal(HlFindProcessorByApicId(0x300, &Value), IRQ_STATUS_SUCCESS);
     assert_int_equal(Value, IR_MAX_CPUS - 1u);
+}
+
+/* xAPIC ids are eight bits and 0xFF is the broadcast id: no CPU has one
+ * of 0xFF or above (SDM vol. 3A 11.4.6, 11.6.2.1). */
+static void test_registry_xapic_ids_below_ff(void **State)
+{
+    (void)State;
+    assert_int_equal(HlLapicGetMode(), HlLapicModeXApic);
+    static const uint32_t Impossible[] = {0xFF, 0x100, 0x12345, 0xFFFFFFFFu};
+    for (uint32_t Index = 0; Index < 4; Index++) {
+        uint32_t Found = NO_CPU;
+        assert_int_equal(HlRegisterProcessor(5, Impossible[Index]), IRQ_STATUS_INVALID_CPU);
+        assert_false(HlIsProcessorRegistered(5));
+        assert_int_equal(HlFindProcessorByApicId(Impossible[Index], &Found), IRQ_STATUS_INVALID_CPU);
+        assert_int_equal(Found, NO_CPU);
+    }
+    assert_int_equal(HlGetProcessorLimit(), 4);
+    /* 0xFE is the highest xAPIC id a CPU can have. */
+    assert_int_equal(HlRegisterProcessor(5, 0xFE), IRQ_STATUS_SUCCESS);
+    assert_true(HlIsProcessorRegistered(5));
+}
+
+/* In x2APIC mode the same ids are ordinary. */
+static void test_registry_x2apic_ids_above_ff(void **State)
+{
+    (void)State;
+    assert_int_equal(HlLapicGetMode(), HlLapicModeX2Apic);
+    assert_int_equal(HlRegisterProcessor(5, 0xFF), IRQ_STATUS_SUCCESS);
+    assert_int_equal(HlRegisterProcessor(6, 0x100), IRQ_STATUS_SUCCESS);
+    uint32_t ApicId = 0;
+    assert_int_equal(HlGetProcessorApicId(6, &ApicId), IRQ_STATUS_SUCCESS);
+    assert_int_equal(ApicId, 0x100);
 }
 
 static void test_reset_forgets_everything(void **State)
@@ -399,14 +454,47 @@ static void test_x2apic_sets_spanning_clusters(void **State)
     assert_false(Destination.Logical);
 }
 
+/* ---- Reachability by device interrupts --------------------------------------------------------- */
+
+/* Every registered xAPIC CPU is reachable (its id is at most 0xFE). */
+static void test_xapic_cpus_reachable(void **State)
+{
+    (void)State;
+    for (uint32_t Cpu = 0; Cpu < 4; Cpu++)
+        assert_true(HlIsProcessorReachableByDevices(Cpu));
+    assert_false(HlIsProcessorReachableByDevices(4));
+    assert_false(HlIsProcessorReachableByDevices(IR_MAX_CPUS));
+    assert_false(HlIsProcessorReachableByDevices(NO_CPU));
+}
+
+/* x2APIC ids 0xFE and below are reachable, 0xFF and above are not, nor is
+ * an unregistered CPU; a physical target (an IPI's) still resolves. */
+static void test_x2apic_reachability_stops_at_fe(void **State)
+{
+    (void)State;
+    static const bool Reachable[WIDE_CPUS] = {true, true, false, false, false};
+    for (uint32_t Cpu = 0; Cpu < WIDE_CPUS; Cpu++) {
+        assert_int_equal(HlIsProcessorReachableByDevices(Cpu), Reachable[Cpu]);
+        HL_DESTINATION Destination;
+        assert_int_equal(Resolve((HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = Cpu}, &Destination),
+                         IRQ_STATUS_SUCCESS);
+        assert_int_equal(Destination.Destination, WideApicIds[Cpu]);
+    }
+    assert_false(HlIsProcessorReachableByDevices(WIDE_CPUS));
+    HlResetHardwareLayer();
+    assert_false(HlIsProcessorReachableByDevices(0));
+}
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test_setup_teardown(test_registry_records_apic_ids, SetupFour, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_registry_refuses_conflicts, SetupFour, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_registry_bounds_and_null, SetupFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_registry_bounds_and_null, SetupX2ApicFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_registry_xapic_ids_below_ff, SetupFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_registry_x2apic_ids_above_ff, SetupX2ApicFour, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_reset_forgets_everything, SetupFour, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_registry_concurrent_readers, SetupFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_registry_concurrent_readers, SetupX2ApicFour, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_cpu_target_is_physical_apic_id, SetupFour, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_apic_id_target_must_be_registered, SetupFour, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_bad_arguments, SetupFour, TbTeardownHardwareLayer),
@@ -417,6 +505,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flat_model_covers_eight_cpus, SetupTen, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_x2apic_single_cluster, SetupX2Apic40, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_x2apic_sets_spanning_clusters, SetupX2Apic40, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_xapic_cpus_reachable, SetupFour, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_x2apic_reachability_stops_at_fe, SetupX2ApicWide, TbTeardownHardwareLayer),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -4,9 +4,12 @@
  * datasheet.
  *
  * No Ke or Io: the sim is created bare, the test thread attached to CPU 0
- * (the driver's lock hooks need a current CPU), and each LAPIC is enabled by
- * a raw SVR write so that fixed interrupts are accepted into its IRR. The
- * APIC ids are the sim's default (CPU n has id 2n+1), never the CPU index.
+ * (the driver's lock hooks need a current CPU), and each LAPIC (in xAPIC
+ * mode, as firmware left it) is enabled by a raw SVR write so that fixed
+ * interrupts are accepted into its IRR. The APIC ids are the sim's default
+ * (CPU n has id 2n+1), never the CPU index. The model's refusals (accesses
+ * the 82093AA leaves undefined) are caught as faults (TB_EXPECT_FAULT); any
+ * other fault fails the test.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +23,7 @@
 #include <irqroute/platform.h>
 
 #include "sim.h"
+#include "testbed.h"
 
 /* Two I/O APICs: QEMU's 24-pin one at GSI 0, and a 16-pin one at GSI 24. */
 #define IOAPIC0_BASE 0xFEC00000u
@@ -158,6 +162,7 @@ static int Setup(void **State)
 {
     (void)State;
     assert_int_equal(SimCreate(&Config), 0);
+    TbCatchFaults();
     for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++) {
         for (uint32_t Vector = 0; Vector < 256; Vector++)
             Handled[Cpu][Vector] = 0;
@@ -195,17 +200,18 @@ static void test_model_registers_match_datasheet(void **State)
     assert_int_equal(RawRead(IOAPIC0_BASE, IOAPICID), IOAPIC0_ID << 24);
     assert_int_equal(RawRead(IOAPIC0_BASE, IOAPICARB), IOAPIC0_ID << 24);
     assert_int_equal(RawRead(IOAPIC1_BASE, IOAPICID), IOAPIC1_ID << 24);
-    /* Only bits 27:24 of IOAPICID are writable; IOAPICARB follows it (3.2.3). */
+    /* Only bits 27:24 of IOAPICID are writable (the reserved ones are
+     * ignored); IOAPICARB follows it (3.2.3). */
     RawWrite(IOAPIC0_BASE, IOAPICID, 0xFFFFFFFFu);
     assert_int_equal(RawRead(IOAPIC0_BASE, IOAPICID), 0x0F000000u);
     assert_int_equal(RawRead(IOAPIC0_BASE, IOAPICARB), 0x0F000000u);
     RawWrite(IOAPIC0_BASE, IOAPICID, IOAPIC0_ID << 24);
-    /* IOAPICVER and IOAPICARB are read-only. */
-    RawWrite(IOAPIC0_BASE, IOAPICVER, 0);
-    RawWrite(IOAPIC0_BASE, IOAPICARB, 0x05000000u);
+    /* IOAPICVER and IOAPICARB are read-only: a write to either is a fault. */
+    TB_EXPECT_FAULT(RawWrite(IOAPIC0_BASE, IOAPICVER, 0), "read-only");
+    TB_EXPECT_FAULT(RawWrite(IOAPIC0_BASE, IOAPICARB, 0x05000000u), "read-only");
     assert_int_equal(RawRead(IOAPIC0_BASE, IOAPICVER), 0x00170020u);
     assert_int_equal(RawRead(IOAPIC0_BASE, IOAPICARB), IOAPIC0_ID << 24);
-    /* IOREGSEL holds bits 7:0 only. */
+    /* IOREGSEL holds bits 7:0 only; 31:8 are ignored. */
     PlatMmioWrite32(IOAPIC0_BASE + IOREGSEL, 0x12345678u);
     assert_int_equal(PlatMmioRead32(IOAPIC0_BASE + IOREGSEL), 0x78u);
     /* Every entry comes out of reset masked (3.2.4). */
@@ -223,9 +229,57 @@ static void test_model_registers_match_datasheet(void **State)
     /* The second I/O APIC's pin 0 is GSI 24. */
     RawWrite(IOAPIC1_BASE, IOREDTBL_HIGH(0), 0x42000000u);
     assert_true(SimIoApicPeekEntry(IOAPIC1_GSI_BASE) == 0x4200000000010000ull);
-    /* Past the last entry, and the write-only EOI register, read 0. */
-    assert_int_equal(RawRead(IOAPIC1_BASE, IOREDTBL_LOW(16)), 0);
-    assert_int_equal(PlatMmioRead32(IOAPIC0_BASE + IOEOI), 0);
+}
+
+/* Accesses whose result the 82093AA leaves undefined, or that QEMU and the
+ * chip answer differently, fault and change nothing (ioapic_model.c): a
+ * width other than 32 bits (3.0), an offset with no register, a read of the
+ * write-only EOI register, EOI bits 31:8, IOWIN with no register selected
+ * (0x03-0x0F, past the last entry). A fault leaves the chip usable. */
+static void test_model_refusals(void **State)
+{
+    (void)State;
+    RawWrite(IOAPIC1_BASE, IOREDTBL_LOW(2), 0x0000A061u); /* level, unmasked, vector 0x61 */
+    SimSetGsi(IOAPIC1_GSI_BASE + 2, true);
+    assert_true((SimIoApicPeekEntry(IOAPIC1_GSI_BASE + 2) & REMOTE_IRR) != 0);
+    SNAPSHOT Before;
+    TakeSnapshot(&Before);
+    PlatMmioWrite32(IOAPIC0_BASE + IOREGSEL, IOAPICVER);
+
+    TB_EXPECT_FAULT((void)SimMmioRead(IOAPIC0_BASE + IOWIN, 1), "32-bit");
+    TB_EXPECT_FAULT((void)SimMmioRead(IOAPIC0_BASE + IOWIN, 2), "32-bit");
+    TB_EXPECT_FAULT((void)SimMmioRead(IOAPIC0_BASE + IOREGSEL, 8), "32-bit");
+    TB_EXPECT_FAULT(SimMmioWrite(IOAPIC0_BASE + IOREGSEL, 1, IOREDTBL_LOW(0)), "32-bit");
+    TB_EXPECT_FAULT(SimMmioWrite(IOAPIC1_BASE + IOEOI, 2, 0x61), "32-bit");
+    static const uint32_t NoRegister[] = {0x04, 0x08, 0x14, 0x20, 0x30, 0x44, 0x100, 0x110, 0xFFC};
+    for (volatile uint32_t Index = 0; Index < sizeof(NoRegister) / sizeof(NoRegister[0]); Index++) {
+        TB_EXPECT_FAULT((void)PlatMmioRead32(IOAPIC0_BASE + NoRegister[Index]), "no register at this offset");
+        TB_EXPECT_FAULT(PlatMmioWrite32(IOAPIC0_BASE + NoRegister[Index], 0), "no register at this offset");
+        assert_int_equal(TbFaultWhere, IOAPIC0_BASE + NoRegister[Index]);
+    }
+    TB_EXPECT_FAULT((void)PlatMmioRead32(IOAPIC1_BASE + IOEOI), "write-only");
+    TB_EXPECT_FAULT(PlatMmioWrite32(IOAPIC1_BASE + IOEOI, 0x100u | 0x61u), "EOI register bits 31:8");
+    assert_int_equal(PlatMmioRead32(IOAPIC0_BASE + IOREGSEL), IOAPICVER);
+
+    static const struct { uintptr_t Base; uint32_t Select; } Unselected[] = {
+        {IOAPIC0_BASE, 0x03}, {IOAPIC0_BASE, 0x0F}, {IOAPIC0_BASE, IOREDTBL_LOW(24)},
+        {IOAPIC1_BASE, IOREDTBL_LOW(16)}, {IOAPIC1_BASE, IOREDTBL_HIGH(16)}, {IOAPIC0_BASE, 0xFF},
+    };
+    for (volatile uint32_t Index = 0; Index < sizeof(Unselected) / sizeof(Unselected[0]); Index++) {
+        PlatMmioWrite32(Unselected[Index].Base + IOREGSEL, Unselected[Index].Select);
+        TB_EXPECT_FAULT((void)PlatMmioRead32(Unselected[Index].Base + IOWIN), "selects no register");
+        TB_EXPECT_FAULT(PlatMmioWrite32(Unselected[Index].Base + IOWIN, 0), "selects no register");
+    }
+    AssertUnchanged(&Before);
+    assert_true((SimIoApicPeekEntry(IOAPIC1_GSI_BASE + 2) & REMOTE_IRR) != 0);
+    assert_int_equal(RawRead(IOAPIC0_BASE, IOAPICVER), 0x00170020u);
+
+    /* Nothing decodes the page past the second chip's. */
+    TB_EXPECT_FAULT((void)PlatMmioRead32(IOAPIC1_BASE + 0x1000u), "no device");
+    /* And a valid EOI still works after all that. */
+    SimSetGsi(IOAPIC1_GSI_BASE + 2, false);
+    PlatMmioWrite32(IOAPIC1_BASE + IOEOI, 0x61u);
+    assert_true((SimIoApicPeekEntry(IOAPIC1_GSI_BASE + 2) & REMOTE_IRR) == 0);
 }
 
 /* ---- Registration ------------------------------------------------------------------ */
@@ -561,6 +615,7 @@ int main(void)
 {
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test_setup_teardown(test_model_registers_match_datasheet, Setup, Teardown),
+        cmocka_unit_test_setup_teardown(test_model_refusals, Setup, Teardown),
         cmocka_unit_test_setup_teardown(test_register_reads_pin_count, Setup, Teardown),
         cmocka_unit_test_setup_teardown(test_register_masks_every_entry, Setup, Teardown),
         cmocka_unit_test_setup_teardown(test_overlapping_or_bad_registration_refused, Setup, Teardown),

@@ -20,6 +20,15 @@
  *   minimal-ioapic-only.bin     header and one I/O APIC, nothing else
  *   long-entries-trailing.bin   entries longer than their type's size and
  *                               bytes after the table's Length
+ *   qemu-q35-smp288-x2apic.bin  QEMU's layout for 288 CPUs: LAPIC entries for
+ *                               ids 0-254, x2APIC entries for 255-287, both
+ *                               NMI kinds for all processors
+ *   skipped-processors-nmis.bin placeholder ids (0xFF, 0xFFFFFFFF), x2APIC
+ *                               entries below 255 beside LAPIC ones, NMIs for
+ *                               UIDs nobody has
+ *   x2apic-only-low-ids.bin     x2APIC entries only, ids 0-3 (accepted)
+ *   duplicate-apic-ids.bin      a LAPIC id listed twice (refused: a seed for
+ *                               the checks the fuzzer should mutate around)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -64,8 +73,8 @@ static const uint8_t QemuMadt[] = {
 
 /* ---- Table builder ------------------------------------------------------------------ */
 
-/* 4097 LAPIC entries (one more than HL_MADT_MAX_PROCESSORS) plus slack. */
-#define BUILDER_CAPACITY (44u + 4100u * 8u + 256u)
+/* 4100 x2APIC entries (more than HL_MADT_MAX_PROCESSORS) plus slack. */
+#define BUILDER_CAPACITY (44u + 4100u * 16u + 256u)
 
 typedef struct _MADT_BUILDER {
     uint8_t Bytes[BUILDER_CAPACITY];
@@ -240,6 +249,77 @@ static void BuildTwoIoApicTable(MADT_BUILDER *B)
     Finish(B);
 }
 
+/* QEMU 10 q35 with -smp 288 (hw/i386/acpi-common.c): a LAPIC entry for each
+ * APIC id below 255 and an x2APIC entry for the rest, UID = APIC id, then
+ * the I/O APIC, the LAPIC NMI and the x2APIC NMI for all processors. */
+#define QEMU_288_CPUS 288u
+
+static void BuildQemu288Table(MADT_BUILDER *B)
+{
+    Begin(B);
+    for (uint32_t Id = 0; Id < QEMU_288_CPUS; Id++) {
+        if (Id < 255)
+            AddLapic(B, (uint8_t)Id, (uint8_t)Id, 1);
+        else
+            AddX2Apic(B, Id, 1, Id);
+    }
+    AddIoApic(B, 0, 0xFEC00000u, 0);
+    AddOverride(B, 0, 2, 0);
+    AddLapicNmi(B, 0xFF, 0, 1);
+    AddX2ApicNmi(B, 0, 0xFFFFFFFFu, 1);
+    Finish(B);
+}
+
+/* Everything the parser skips and counts, around two processors it keeps:
+ *  - LAPIC UID 0 id 0 and UID 1 id 1 (kept);
+ *  - LAPIC id 0xFF twice, enabled and not (placeholders: skipped, and not
+ *    duplicates of each other);
+ *  - x2APIC id 0xFFFFFFFF twice (skipped);
+ *  - x2APIC id 1 UID 9 (processor 1 again) and id 7 UID 10: below 255
+ *    beside LAPIC entries (skipped);
+ *  - an NMI for UID 1 that comes before its processor (kept), for UID 5
+ *    (nobody), for UID 9 (a skipped entry's UID) and an x2APIC NMI for
+ *    UID 0x1234 (nobody): three skipped. */
+static void BuildSkippedTable(MADT_BUILDER *B)
+{
+    Begin(B);
+    AddLapicNmi(B, 1, 0, 1);
+    AddLapic(B, 0, 0, 1);
+    AddLapic(B, 2, 0xFF, 1);
+    AddLapic(B, 3, 0xFF, 0);
+    AddX2Apic(B, 0xFFFFFFFFu, 0, 4);
+    AddX2Apic(B, 0xFFFFFFFFu, 1, 5);
+    AddX2Apic(B, 1, 1, 9);
+    AddX2Apic(B, 7, 1, 10);
+    AddIoApic(B, 0, 0xFEC00000u, 0);
+    AddLapicNmi(B, 5, 0, 1);
+    AddLapicNmi(B, 9, 0, 1);
+    AddX2ApicNmi(B, 0, 0x1234, 1);
+    AddLapic(B, 1, 1, 1);
+    Finish(B);
+}
+
+/* No LAPIC entries: firmware that lists every processor as x2APIC. */
+static void BuildX2ApicOnlyTable(MADT_BUILDER *B)
+{
+    Begin(B);
+    for (uint32_t Id = 0; Id < 4; Id++)
+        AddX2Apic(B, Id, 1, 0x100 + Id);
+    AddIoApic(B, 0, 0xFEC00000u, 0);
+    AddX2ApicNmi(B, 0, 0x102, 1);
+    Finish(B);
+}
+
+static void BuildDuplicateTable(MADT_BUILDER *B)
+{
+    Begin(B);
+    AddLapic(B, 0, 0, 1);
+    AddLapic(B, 1, 3, 1);
+    AddIoApic(B, 0, 0xFEC00000u, 0);
+    AddLapic(B, 2, 3, 0);
+    Finish(B);
+}
+
 static void BuildMinimalTable(MADT_BUILDER *B)
 {
     Begin(B);
@@ -409,6 +489,186 @@ static void test_x2apic_entries_and_address_override(void **State)
     /* The 64-bit override replaces the header's 32-bit address. */
     assert_int_equal(Info.LocalApicAddress, 0x00000012FEE00000ull);
     assert_int_equal(Info.UnknownEntryCount, 0);
+    assert_int_equal(Info.IgnoredProcessorCount, 0);
+    assert_int_equal(Info.UnmatchedNmiCount, 0);
+}
+
+/* ---- Processor and NMI content (5.2.12.2, .7, .12, .13) -------------------------------- */
+
+static void test_qemu_288_cpus_mixes_lapic_and_x2apic(void **State)
+{
+    (void)State;
+    BuildQemu288Table(&Builder);
+    FillSentinel();
+    assert_int_equal(ParseBuilder(&Builder), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Info.ProcessorCount, QEMU_288_CPUS);
+    for (uint32_t Index = 0; Index < QEMU_288_CPUS; Index++) {
+        assert_int_equal(Info.Processors[Index].ApicId, Index);
+        assert_int_equal(Info.Processors[Index].AcpiUid, Index);
+        assert_true(Info.Processors[Index].Enabled);
+        assert_int_equal(Info.Processors[Index].X2Apic, Index >= 255);
+    }
+    assert_int_equal(Info.IgnoredProcessorCount, 0);
+    assert_int_equal(Info.NmiCount, 2);
+    assert_int_equal(Info.Nmis[0].AcpiUid, 0xFF);
+    assert_int_equal(Info.Nmis[1].AcpiUid, 0xFFFFFFFFu);
+    assert_int_equal(Info.UnmatchedNmiCount, 0);
+    /* Past the count nothing was written. */
+    assert_int_equal(Info.Processors[QEMU_288_CPUS].ApicId, SENTINEL);
+}
+
+static void test_skipped_processors_and_nmis_are_counted(void **State)
+{
+    (void)State;
+    BuildSkippedTable(&Builder);
+    FillSentinel();
+    assert_int_equal(ParseBuilder(&Builder), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Info.ProcessorCount, 2);
+    assert_int_equal(Info.Processors[0].ApicId, 0);
+    assert_int_equal(Info.Processors[1].ApicId, 1);
+    assert_int_equal(Info.Processors[1].AcpiUid, 1);
+    assert_false(Info.Processors[1].X2Apic);
+    /* Two 0xFF LAPICs, two 0xFFFFFFFF x2APICs, x2APIC ids 1 and 7. */
+    assert_int_equal(Info.IgnoredProcessorCount, 6);
+    assert_int_equal(Info.NmiCount, 1);
+    assert_int_equal(Info.Nmis[0].AcpiUid, 1);
+    assert_int_equal(Info.UnmatchedNmiCount, 3);
+    assert_int_equal(Info.Nmis[1].AcpiUid, SENTINEL);
+    assert_int_equal(Info.IoApicCount, 1);
+}
+
+static void test_x2apic_only_table_keeps_low_ids(void **State)
+{
+    (void)State;
+    BuildX2ApicOnlyTable(&Builder);
+    assert_int_equal(ParseBuilder(&Builder), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Info.ProcessorCount, 4);
+    for (uint32_t Index = 0; Index < 4; Index++) {
+        assert_int_equal(Info.Processors[Index].ApicId, Index);
+        assert_int_equal(Info.Processors[Index].AcpiUid, 0x100 + Index);
+        assert_true(Info.Processors[Index].X2Apic);
+    }
+    assert_int_equal(Info.IgnoredProcessorCount, 0);
+    /* The x2APIC NMI names the third processor's 32-bit UID. */
+    assert_int_equal(Info.NmiCount, 1);
+    assert_int_equal(Info.Nmis[0].AcpiUid, 0x102);
+    assert_int_equal(Info.UnmatchedNmiCount, 0);
+}
+
+/* Only usable LAPIC processors (enabled or online capable) make x2APIC
+ * entries below 255 redundant; placeholders and unusable ones do not. */
+static void test_low_x2apic_kept_when_no_usable_lapic(void **State)
+{
+    (void)State;
+    BuildMinimalTable(&Builder);
+    AddLapic(&Builder, 0, 0xFF, 1); /* placeholder */
+    AddLapic(&Builder, 1, 4, 0);    /* unusable */
+    AddX2Apic(&Builder, 2, 1, 2);
+    Finish(&Builder);
+    assert_int_equal(ParseBuilder(&Builder), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Info.ProcessorCount, 2);
+    assert_int_equal(Info.Processors[0].ApicId, 4);
+    assert_false(Info.Processors[0].Enabled);
+    assert_int_equal(Info.Processors[1].ApicId, 2);
+    assert_true(Info.Processors[1].X2Apic);
+    assert_int_equal(Info.IgnoredProcessorCount, 1);
+
+    /* With one usable LAPIC processor anywhere in the table, it is skipped. */
+    AddLapic(&Builder, 3, 6, 2); /* online capable */
+    Finish(&Builder);
+    assert_int_equal(ParseBuilder(&Builder), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Info.ProcessorCount, 2);
+    assert_int_equal(Info.Processors[1].ApicId, 6);
+    assert_int_equal(Info.IgnoredProcessorCount, 2);
+}
+
+static void test_duplicate_apic_ids_refused(void **State)
+{
+    (void)State;
+    /* Two LAPIC entries for id 3 (the second one disabled). */
+    BuildDuplicateTable(&Builder);
+    AssertMalformed(Builder.Bytes, Builder.Length);
+
+    /* Two x2APIC entries for 0x100. */
+    BuildMinimalTable(&Builder);
+    AddLapic(&Builder, 0, 0, 1);
+    AddX2Apic(&Builder, 0x100, 1, 1);
+    AddX2Apic(&Builder, 0x100, 0, 2);
+    Finish(&Builder);
+    AssertMalformed(Builder.Bytes, Builder.Length);
+
+    /* Across types: an unusable LAPIC id 4 and a recorded x2APIC id 4. */
+    BuildMinimalTable(&Builder);
+    AddLapic(&Builder, 0, 4, 0);
+    AddX2Apic(&Builder, 4, 1, 1);
+    Finish(&Builder);
+    AssertMalformed(Builder.Bytes, Builder.Length);
+
+    /* The same ids once each are fine. */
+    BuildMinimalTable(&Builder);
+    AddLapic(&Builder, 0, 4, 0);
+    AddX2Apic(&Builder, 5, 1, 1);
+    AddX2Apic(&Builder, 0x104, 1, 2);
+    Finish(&Builder);
+    assert_int_equal(ParseBuilder(&Builder), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Info.ProcessorCount, 3);
+}
+
+static void test_nmi_uids_matched_against_processors(void **State)
+{
+    (void)State;
+    BuildMinimalTable(&Builder);
+    AddLapic(&Builder, 7, 1, 1);
+    AddX2Apic(&Builder, 0x200, 1, 0x300);
+    AddLapicNmi(&Builder, 7, 0x5, 0);        /* LAPIC UID 7 */
+    AddLapicNmi(&Builder, 8, 0, 1);          /* nobody */
+    AddX2ApicNmi(&Builder, 0xD, 0x300, 1);   /* x2APIC UID 0x300 */
+    AddX2ApicNmi(&Builder, 0, 0x301, 1);     /* nobody */
+    AddX2ApicNmi(&Builder, 0, 7, 0);         /* a 32-bit UID naming the LAPIC processor */
+    AddLapicNmi(&Builder, 0xFF, 0, 1);       /* all */
+    Finish(&Builder);
+    FillSentinel();
+    assert_int_equal(ParseBuilder(&Builder), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Info.NmiCount, 4);
+    assert_int_equal(Info.Nmis[0].AcpiUid, 7);
+    assert_int_equal(Info.Nmis[0].Flags, 0x5);
+    assert_int_equal(Info.Nmis[1].AcpiUid, 0x300);
+    assert_int_equal(Info.Nmis[1].Flags, 0xD);
+    assert_int_equal(Info.Nmis[2].AcpiUid, 7);
+    assert_int_equal(Info.Nmis[2].Lint, 0);
+    assert_int_equal(Info.Nmis[3].AcpiUid, 0xFF);
+    assert_int_equal(Info.UnmatchedNmiCount, 2);
+}
+
+/* Skipped entries take no slot: a full NMI table plus unmatched NMIs, and a
+ * full processor table plus placeholders, still parse. */
+static void test_skipped_entries_take_no_slot(void **State)
+{
+    (void)State;
+    BuildMinimalTable(&Builder);
+    for (uint32_t Index = 0; Index < HL_MADT_MAX_NMIS; Index++)
+        AddLapicNmi(&Builder, 0xFF, 0, 1);
+    for (uint32_t Index = 0; Index < 5; Index++)
+        AddLapicNmi(&Builder, (uint8_t)(0x10 + Index), 0, 1);
+    Finish(&Builder);
+    FillSentinel();
+    assert_int_equal(ParseBuilder(&Builder), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Info.NmiCount, HL_MADT_MAX_NMIS);
+    assert_int_equal(Info.UnmatchedNmiCount, 5);
+
+    BuildMinimalTable(&Builder);
+    for (uint32_t Index = 0; Index < 255; Index++)
+        AddLapic(&Builder, (uint8_t)Index, (uint8_t)Index, 1);
+    for (uint32_t Index = 255; Index < HL_MADT_MAX_PROCESSORS; Index++)
+        AddX2Apic(&Builder, Index, 1, Index);
+    AddX2Apic(&Builder, 0xFFFFFFFFu, 0, 0);
+    AddLapic(&Builder, 0, 0xFF, 0);
+    Finish(&Builder);
+    FillSentinel();
+    assert_int_equal(ParseBuilder(&Builder), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Info.ProcessorCount, HL_MADT_MAX_PROCESSORS);
+    assert_int_equal(Info.IgnoredProcessorCount, 2);
+    assert_int_equal(Info.Processors[HL_MADT_MAX_PROCESSORS - 1u].ApicId, HL_MADT_MAX_PROCESSORS - 1u);
 }
 
 static void test_two_ioapics_unknown_types_skipped(void **State)
@@ -691,12 +951,17 @@ static void AddNthOverride(MADT_BUILDER *B, uint32_t Index)
 
 static void AddNthNmi(MADT_BUILDER *B, uint32_t Index)
 {
-    AddLapicNmi(B, (uint8_t)Index, 0, 1);
+    /* "All processors": an NMI for a UID nobody has would be skipped. */
+    AddLapicNmi(B, 0xFF, 0, (uint8_t)(Index & 1u));
 }
 
+/* Distinct APIC ids, as QEMU numbers them: LAPIC below 255, x2APIC above. */
 static void AddNthProcessor(MADT_BUILDER *B, uint32_t Index)
 {
-    AddLapic(B, (uint8_t)Index, (uint8_t)Index, 1);
+    if (Index < 255)
+        AddLapic(B, (uint8_t)Index, (uint8_t)Index, 1);
+    else
+        AddX2Apic(B, Index, 1, Index);
 }
 
 static void test_too_many_ioapics(void **State)
@@ -794,6 +1059,10 @@ static int WriteCorpus(const char *Directory)
     Failures += WriteBuilt(Directory, "two-ioapics-unknown.bin", BuildTwoIoApicTable);
     Failures += WriteBuilt(Directory, "minimal-ioapic-only.bin", BuildMinimalTable);
     Failures += WriteBuilt(Directory, "long-entries-trailing.bin", BuildLongEntryTable);
+    Failures += WriteBuilt(Directory, "qemu-q35-smp288-x2apic.bin", BuildQemu288Table);
+    Failures += WriteBuilt(Directory, "skipped-processors-nmis.bin", BuildSkippedTable);
+    Failures += WriteBuilt(Directory, "x2apic-only-low-ids.bin", BuildX2ApicOnlyTable);
+    Failures += WriteBuilt(Directory, "duplicate-apic-ids.bin", BuildDuplicateTable);
     return Failures == 0 ? 0 : 1;
 }
 
@@ -808,6 +1077,13 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_qemu_table_parses),
         cmocka_unit_test(test_qemu_table_ioapic_overrides_nmi),
         cmocka_unit_test(test_x2apic_entries_and_address_override),
+        cmocka_unit_test(test_qemu_288_cpus_mixes_lapic_and_x2apic),
+        cmocka_unit_test(test_skipped_processors_and_nmis_are_counted),
+        cmocka_unit_test(test_x2apic_only_table_keeps_low_ids),
+        cmocka_unit_test(test_low_x2apic_kept_when_no_usable_lapic),
+        cmocka_unit_test(test_duplicate_apic_ids_refused),
+        cmocka_unit_test(test_nmi_uids_matched_against_processors),
+        cmocka_unit_test(test_skipped_entries_take_no_slot),
         cmocka_unit_test(test_two_ioapics_unknown_types_skipped),
         cmocka_unit_test(test_minimal_table),
         cmocka_unit_test(test_long_entries_and_trailing_bytes),

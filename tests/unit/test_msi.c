@@ -40,7 +40,7 @@ static const HL_MSI_MESSAGE Sentinel = {.Address = 0x1234, .Data = 0x5678};
 
 static void BootSim(uint32_t CpuCount, const uint32_t *ApicIds, bool X2Apic)
 {
-    SIM_CONFIG Config = {.CpuCount = CpuCount, .ApicIds = ApicIds, .X2Apic = X2Apic};
+    SIM_CONFIG Config = {.CpuCount = CpuCount, .ApicIds = ApicIds, .X2ApicSupported = X2Apic};
     TbStartHardwareLayer(&Config);
     TbStartHardwareCpus(CpuCount, IR_CPU_NONE);
 }
@@ -236,12 +236,15 @@ static void test_unknown_targets(void **State)
 
 /* ---- Destinations that do not fit 8 bits -------------------------------------------------------- */
 
-static const uint32_t WideApicIds[] = {0x01, 0xFE, 0xFF, 0x100};
+/* CPUs 0-3 on both sides of the 8-bit physical limit; CPUs 4 and 5 are
+ * x2APIC cluster 0 members 7 and 8, on both sides of the logical one. */
+static const uint32_t WideApicIds[] = {0x01, 0xFE, 0xFF, 0x100, 0x07, 0x08};
+#define WIDE_CPUS 6u
 
 static int SetupX2ApicWide(void **State)
 {
     (void)State;
-    BootSim(4, WideApicIds, true);
+    BootSim(WIDE_CPUS, WideApicIds, true);
     return 0;
 }
 
@@ -254,7 +257,7 @@ static void test_x2apic_physical_up_to_fe(void **State)
     assert_int_equal(Message.Address, 0xFEEFE000ull);
     assert_int_equal(Message.Data, 0x66u);
     SimMsiWrite(Message.Address, Message.Data);
-    assert_int_equal(CpusWithIrr(0x66, 4), 1u << 1);
+    assert_int_equal(CpusWithIrr(0x66, WIDE_CPUS), 1u << 1);
 }
 
 static void test_x2apic_wide_ids_need_remapping(void **State)
@@ -269,18 +272,39 @@ static void test_x2apic_wide_ids_need_remapping(void **State)
     AssertFails(&WideById, 0x66, HlTriggerEdge, IRQ_STATUS_NOT_SUPPORTED);
 }
 
-static void test_x2apic_logical_not_expressible(void **State)
+/* The 8-bit destination is zero-extended (SDM vol. 3A 11.12), so an x2APIC
+ * cluster destination (11.12.10.2) fits when it is cluster 0 with member
+ * bits 0-7: x2APIC ids 0-7. */
+static void test_x2apic_logical_cluster0_members_0_to_7(void **State)
 {
     (void)State;
-    /* Even a one-CPU set (x2APIC cluster 0, member bit 1) has no form in
-     * the 8-bit destination field (SDM 11.12.10.2). */
     IR_CPU_SET Set;
     IrCpuSetZero(&Set);
     IrCpuSetAdd(&Set, 0);
+    IrCpuSetAdd(&Set, 4);
     HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetFixed, &Set);
-    AssertFails(&Target, 0x66, HlTriggerEdge, IRQ_STATUS_NOT_SUPPORTED);
+    HL_MSI_MESSAGE Message;
+    assert_int_equal(HlMsiComposeMessage(&Target, 0x67, HlTriggerEdge, &Message), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Message.Address, MSI_BASE | 0x82u << 12 | MSI_LOGICAL);
+    assert_int_equal(Message.Data, 0x67u);
+    SimMsiWrite(Message.Address, Message.Data);
+    assert_int_equal(CpusWithIrr(0x67, WIDE_CPUS), 0x11u);
+
     HL_INTERRUPT_TARGET Lowest = SetTarget(HlTargetCpuSetLowestPriority, &Set);
+    assert_int_equal(HlMsiComposeMessage(&Lowest, 0x68, HlTriggerLevel, &Message), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Message.Address, MSI_BASE | 0x82u << 12 | MSI_REDIRECTION_HINT | MSI_LOGICAL);
+
+    /* Member 8 (0x100), cluster 15 (id 0xFE: 0xF4000) and a set with
+     * either do not fit. */
+    IrCpuSetZero(&Set);
+    IrCpuSetAdd(&Set, 5);
+    AssertFails(&Target, 0x66, HlTriggerEdge, IRQ_STATUS_NOT_SUPPORTED);
+    IrCpuSetAdd(&Set, 4);
+    AssertFails(&Target, 0x66, HlTriggerEdge, IRQ_STATUS_NOT_SUPPORTED);
     AssertFails(&Lowest, 0x66, HlTriggerEdge, IRQ_STATUS_NOT_SUPPORTED);
+    IrCpuSetZero(&Set);
+    IrCpuSetAdd(&Set, 1);
+    AssertFails(&Target, 0x66, HlTriggerEdge, IRQ_STATUS_NOT_SUPPORTED);
 }
 
 int main(void)
@@ -297,7 +321,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_targets, SetupXApic, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_x2apic_physical_up_to_fe, SetupX2ApicWide, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_x2apic_wide_ids_need_remapping, SetupX2ApicWide, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_x2apic_logical_not_expressible, SetupX2ApicWide, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_x2apic_logical_cluster0_members_0_to_7, SetupX2ApicWide, TbTeardownHardwareLayer),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

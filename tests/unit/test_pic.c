@@ -111,7 +111,7 @@ static int SetupTwoIoApics(void **State)
 static int SetupX2Apic(void **State)
 {
     (void)State;
-    SIM_CONFIG Config = {.CpuCount = CPU_COUNT, .X2Apic = true};
+    SIM_CONFIG Config = {.CpuCount = CPU_COUNT, .X2ApicSupported = true};
     BootSim(&Config);
     return 0;
 }
@@ -677,7 +677,9 @@ static void test_two_ioapics(void **State)
 
 /* ---- x2APIC --------------------------------------------------------------------------------------- */
 
-static void test_x2apic_physical_routes_logical_refused(void **State)
+/* The sim's x2APIC ids are 1, 3, 5, 7: all in cluster 0 with member bits
+ * below 8, so both physical and logical destinations fit the entry. */
+static void test_x2apic_physical_and_cluster0_logical(void **State)
 {
     (void)State;
     HL_INTERRUPT_TARGET Target = CpuTarget(3);
@@ -687,12 +689,71 @@ static void test_x2apic_physical_routes_logical_refused(void **State)
     SimPulseGsi(GSI_EDGE);
     assert_int_equal(CpusWithIrr(0x64), 1u << 3);
 
-    /* A cluster destination has no 8-bit form without interrupt remapping. */
-    uint64_t Before = SimIoApicPeekEntry(GSI_EDGE_2);
+    /* CPUs 0 and 1 (ids 1 and 3): cluster 0, members 1 and 3, 0x0A. */
     HL_INTERRUPT_TARGET Set = SetTarget(HlTargetCpuSetFixed, 0x3);
     assert_int_equal(HlPicAllocateSystemInterrupt(GSI_EDGE_2, 0x65, &Set, HlTriggerEdge, HlPolarityActiveHigh),
+                     IRQ_STATUS_SUCCESS);
+    IOAPIC_REDIRECTION_ENTRY Entry = Peek(GSI_EDGE_2);
+    assert_int_equal(Entry.Bits.Destination, 0x0A);
+    assert_int_equal(Entry.Bits.DestinationMode, 1);
+    assert_int_equal((Entry.Value >> 48) & 0xFF, 0);
+    SimPulseGsi(GSI_EDGE_2);
+    assert_int_equal(CpusWithIrr(0x65), 0x3u);
+}
+
+/* x2APIC ids 1 and 7 (cluster 0, members 1 and 7), 8 (member 8) and 0x100
+ * (cluster 16): an 8-bit logical destination reaches members 0-7 of
+ * cluster 0 only (it is zero-extended, SDM vol. 3A 11.12), and no physical
+ * one reaches 0x100. */
+static const uint32_t ClusterEdgeIds[CPU_COUNT] = {0x01, 0x07, 0x08, 0x100};
+
+static int SetupX2ApicClusterEdge(void **State)
+{
+    (void)State;
+    SIM_CONFIG Config = {.CpuCount = CPU_COUNT, .X2ApicSupported = true, .ApicIds = ClusterEdgeIds};
+    BootSim(&Config);
+    return 0;
+}
+
+static void AssertAllocateRefused(uint32_t Gsi, HL_INTERRUPT_TARGET Target)
+{
+    uint64_t Before = SimIoApicPeekEntry(Gsi);
+    assert_int_equal(HlPicAllocateSystemInterrupt(Gsi, 0x66, &Target, HlTriggerEdge, HlPolarityActiveHigh),
                      IRQ_STATUS_NOT_SUPPORTED);
-    assert_int_equal(SimIoApicPeekEntry(GSI_EDGE_2), Before);
+    assert_int_equal(SimIoApicPeekEntry(Gsi), Before);
+}
+
+static void test_x2apic_logical_fits_members_0_to_7(void **State)
+{
+    (void)State;
+    HL_INTERRUPT_TARGET Low = SetTarget(HlTargetCpuSetFixed, 0x3);
+    assert_int_equal(HlPicAllocateSystemInterrupt(GSI_EDGE, 0x67, &Low, HlTriggerEdge, HlPolarityActiveHigh),
+                     IRQ_STATUS_SUCCESS);
+    IOAPIC_REDIRECTION_ENTRY Entry = Peek(GSI_EDGE);
+    assert_int_equal(Entry.Bits.Destination, 0x82);
+    assert_int_equal(Entry.Bits.DestinationMode, 1);
+    assert_int_equal(Entry.Bits.DeliveryMode, HlDeliveryFixed);
+    SimPulseGsi(GSI_EDGE);
+    assert_int_equal(CpusWithIrr(0x67), 0x3u);
+
+    HL_INTERRUPT_TARGET Lowest = SetTarget(HlTargetCpuSetLowestPriority, 0x2);
+    assert_int_equal(HlPicAllocateSystemInterrupt(GSI_EDGE_3, 0x68, &Lowest, HlTriggerEdge, HlPolarityActiveHigh),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(Peek(GSI_EDGE_3).Bits.Destination, 0x80);
+    assert_int_equal(Peek(GSI_EDGE_3).Bits.DeliveryMode, HlDeliveryLowestPriority);
+    SimPulseGsi(GSI_EDGE_3);
+    assert_int_equal(CpusWithIrr(0x68), 0x2u);
+
+    /* Member 8 is 0x100, cluster 16 is 0x10000 | bit: neither has 8 bits. */
+    AssertAllocateRefused(GSI_EDGE_2, SetTarget(HlTargetCpuSetFixed, 0x4));
+    AssertAllocateRefused(GSI_EDGE_2, SetTarget(HlTargetCpuSetFixed, 0x6));
+    AssertAllocateRefused(GSI_EDGE_2, SetTarget(HlTargetCpuSetLowestPriority, 0x8));
+    AssertAllocateRefused(GSI_EDGE_2, CpuTarget(3));
+    /* A live line cannot be moved there either. */
+    uint64_t Before = SimIoApicPeekEntry(GSI_EDGE);
+    HL_INTERRUPT_TARGET Member8 = SetTarget(HlTargetCpuSetFixed, 0x4);
+    assert_int_equal(HlPicRetargetSystemInterrupt(GSI_EDGE, 0x67, &Member8), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(SimIoApicPeekEntry(GSI_EDGE), Before);
 }
 
 int main(void)
@@ -720,7 +781,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_free_masks_the_line, SetupQemu, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_allocate_bad_input_changes_nothing, SetupQemu, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_two_ioapics, SetupTwoIoApics, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_x2apic_physical_routes_logical_refused, SetupX2Apic, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_x2apic_physical_and_cluster0_logical, SetupX2Apic, TbTeardownHardwareLayer),
+        cmocka_unit_test_setup_teardown(test_x2apic_logical_fits_members_0_to_7, SetupX2ApicClusterEdge, TbTeardownHardwareLayer),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -32,6 +32,19 @@ static int Setup4ThreeOnline(void **State)
     return 0;
 }
 
+/* x2APIC, six CPUs: 0, 1 and 5 have APIC ids a device's 8-bit destination
+ * can name (1, 0xFE, 3); 2, 3 and 4 (0xFF, 0x100, 0x11F) have not. */
+static const uint32_t WideApicIds[] = {0x01, 0xFE, 0xFF, 0x100, 0x11F, 0x03};
+#define WIDE_CPUS 6u
+
+static int SetupWide(void **State)
+{
+    (void)State;
+    SIM_SYSTEM_CONFIG Config = {.CpuCount = WIDE_CPUS, .ApicIds = WideApicIds, .X2Apic = true};
+    TbBootConfig(&Config);
+    return 0;
+}
+
 static int Teardown(void **State)
 {
     (void)State;
@@ -616,6 +629,100 @@ static void test_shared_edge_line_moves_once_per_interrupt(void **State)
     assert_int_equal(TbTotalAllocatedVectors(), 0);
 }
 
+/* ---- CPUs no device interrupt reaches ------------------------------------------------------ */
+
+static uint32_t WideCpuOfApicId(uint32_t ApicId)
+{
+    for (uint32_t Cpu = 0; Cpu < WIDE_CPUS; Cpu++) {
+        if (WideApicIds[Cpu] == ApicId)
+            return Cpu;
+    }
+    fail_msg("no CPU has APIC id %u", ApicId);
+    return 0;
+}
+
+/* A movable interrupt over every CPU is planned over the three a device
+ * can reach: the object and vector live there only, it starts on the least
+ * loaded of them, moves only among them, and round robin cycles them. */
+static void test_routable_set_holds_reachable_cpus_only(void **State)
+{
+    (void)State;
+    static const uint32_t Reachable[] = {0, 1, 5};
+    assert_int_equal(KeReserveVector(0, 0x60), IRQ_STATUS_SUCCESS); /* CPU 0 busier than 1 and 5 */
+    assert_int_equal(KeReserveVector(5, 0x60), IRQ_STATUS_SUCCESS);
+    IR_CPU_SET Mask;
+    IrCpuSetFill(&Mask, WIDE_CPUS);
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
+                                   Routable(&Mask, IR_CPU_NONE), false),
+                     IRQ_STATUS_SUCCESS);
+    IR_CPU_SET Cpus;
+    KeGetInterruptCpus(Interrupt, &Cpus);
+    IR_CPU_SET Expected = SetOf(Reachable, 3);
+    assert_true(IrCpuSetEqual(&Cpus, &Expected));
+    uint8_t Vector = KeGetInterruptVector(Interrupt);
+    for (uint32_t Cpu = 0; Cpu < WIDE_CPUS; Cpu++)
+        assert_int_equal(KeIsVectorAllocated(Cpu, Vector), IrCpuSetContains(&Expected, Cpu));
+    assert_int_equal(QueryCpu(Interrupt), 1);
+    assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Destination, 0xFE);
+
+    for (uint32_t Cpu = 2; Cpu <= 4; Cpu++)
+        assert_int_equal(IoSetInterruptTarget(Interrupt, Cpu), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(QueryCpu(Interrupt), 1);
+    assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Destination, 0xFE);
+
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+    static const uint32_t Cycle[] = {1, 5, 0};
+    for (uint32_t Index = 0; Index < 6; Index++) {
+        IOAPIC_REDIRECTION_ENTRY Entry = TbPeekEntry(RTC_IRQ);
+        assert_int_equal(Entry.Bits.DestinationMode, 0);
+        uint32_t Cpu = WideCpuOfApicId((uint32_t)Entry.Bits.Destination);
+        assert_int_equal(Cpu, Cycle[Index % 3]);
+        SimPulseGsi(RTC_IRQ);
+        assert_int_equal(TbService(Cpu), 1);
+        assert_int_equal(atomic_load(&Record.LastCpu), Cpu);
+    }
+    for (uint32_t Cpu = 2; Cpu <= 4; Cpu++)
+        assert_int_equal(KeQueryInterruptCount(Interrupt, Cpu), 0);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbTotalAllocatedVectors(), 2);
+}
+
+/* No reachable CPU in the mask, or a named start CPU no device reaches:
+ * NOT_SUPPORTED, nothing allocated or programmed. */
+static void test_routable_unreachable_not_supported(void **State)
+{
+    (void)State;
+    TB_SNAPSHOT Before = TbTakeSnapshot();
+    static const uint32_t Unreachable[] = {2, 3, 4};
+    IR_CPU_SET Mask = SetOf(Unreachable, 3);
+    static const uint32_t Mixed[] = {0, 2};
+    IR_CPU_SET MixedMask = SetOf(Mixed, 2);
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
+                                   Routable(&Mask, IR_CPU_NONE), false),
+                     IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&MixedMask, 2),
+                                   false),
+                     IRQ_STATUS_NOT_SUPPORTED);
+    MSI_DEVICE Device = {0};
+    assert_int_equal(ConnectMovableMsi(&Interrupt, &Record, &Device, &Mask, IR_CPU_NONE), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(Device.Updates, 0);
+    assert_null(Interrupt);
+    TbAssertUnchanged(&Before);
+
+    /* The same mixed mask without a named CPU starts on CPU 0. */
+    assert_int_equal(ConnectMovableMsi(&Interrupt, &Record, &Device, &MixedMask, IR_CPU_NONE), IRQ_STATUS_SUCCESS);
+    assert_int_equal(QueryCpu(Interrupt), 0);
+    assert_int_equal(MessageApicId(&Device.Message), 0x01);
+    assert_int_equal(IoSetInterruptTarget(Interrupt, 2), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(Device.Updates, 0);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+    TbAssertUnchanged(&Before);
+}
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
@@ -631,6 +738,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lowest_follows_irql_and_ties_rotate, Setup4, Teardown),
         cmocka_unit_test_setup_teardown(test_shared_level_line_moves_together, Setup4, Teardown),
         cmocka_unit_test_setup_teardown(test_shared_edge_line_moves_once_per_interrupt, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_routable_set_holds_reachable_cpus_only, SetupWide, Teardown),
+        cmocka_unit_test_setup_teardown(test_routable_unreachable_not_supported, SetupWide, Teardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }
