@@ -10,7 +10,7 @@ FUZZ_SECONDS       ?= 300
 FUZZ_SMOKE_SECONDS ?= 30
 BENCH_ROUNDS       ?= 3
 
-.PHONY: all setup configure build test tsan asan bench run run-sim clean stress fuzz fuzz-smoke fuzz-build fuzz-coverage
+.PHONY: all setup configure build test test-big tsan asan bench run run-sim clean stress fuzz fuzz-smoke fuzz-build fuzz-coverage
 
 all: build
 
@@ -27,6 +27,11 @@ build: configure
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure --timeout 600
 	@$(MAKE) --no-print-directory fuzz-smoke
+
+# The reference kernel on 1024 CPUs (q35, x2APIC): QEMU alone needs about
+# 100 s to create them, so this boot is not part of `make test`.
+test-big: build
+	@ctest --test-dir $(BUILD) -C big -L qemu-big --output-on-failure
 
 # The concurrency stress program for STRESS_SECONDS (CTest runs it for 10 s).
 stress: build

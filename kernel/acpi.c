@@ -160,6 +160,36 @@ bool KiAcpiFindMadt(const void **Madt, uint32_t *Length)
     return *Madt != NULL;
 }
 
+/* Whether Next continues the run of processor entries that ends with
+ * Previous: same entry type and flags, uid and APIC id one higher. */
+static bool KiContinuesRun(const HL_MADT_PROCESSOR *Previous, const HL_MADT_PROCESSOR *Next)
+{
+    return Next->X2Apic == Previous->X2Apic && Next->Enabled == Previous->Enabled &&
+           Next->OnlineCapable == Previous->OnlineCapable && Next->AcpiUid == Previous->AcpiUid + 1u &&
+           Next->ApicId == Previous->ApicId + 1u;
+}
+
+/* One line for the processor entries from First on that form a run (a
+ * machine with 1024 CPUs gets two lines, not 1024); returns the index
+ * after the run. */
+static uint32_t KiPrintProcessorRun(const HL_MADT_INFO *Info, uint32_t First)
+{
+    uint32_t Last = First;
+    while (Last + 1u < Info->ProcessorCount && KiContinuesRun(&Info->Processors[Last], &Info->Processors[Last + 1u]))
+        Last++;
+    const HL_MADT_PROCESSOR *Start = &Info->Processors[First];
+    const HL_MADT_PROCESSOR *End = &Info->Processors[Last];
+    const char *Flags = Start->Enabled ? (Start->OnlineCapable ? " enabled online-capable" : " enabled")
+                                       : (Start->OnlineCapable ? " online-capable" : "");
+    if (First == Last)
+        KiPrint("  %s uid %u APIC id %u%s\n", Start->X2Apic ? "x2APIC" : "LAPIC ", Start->AcpiUid, Start->ApicId,
+                Flags);
+    else
+        KiPrint("  %s uid %u-%u APIC id %u-%u%s (%u entries)\n", Start->X2Apic ? "x2APIC" : "LAPIC ",
+                Start->AcpiUid, End->AcpiUid, Start->ApicId, End->ApicId, Flags, Last - First + 1u);
+    return Last + 1u;
+}
+
 void KiAcpiPrintMadt(const HL_MADT_INFO *Info)
 {
     KiPrint("MADT: local APIC at 0x%lx, flags 0x%x%s, %u processors, %u I/O APICs, %u overrides, %u NMIs",
@@ -168,12 +198,8 @@ void KiAcpiPrintMadt(const HL_MADT_INFO *Info)
     if (Info->UnknownEntryCount != 0)
         KiPrint(", %u unknown entries skipped", Info->UnknownEntryCount);
     KiPrint("\n");
-    for (uint32_t Index = 0; Index < Info->ProcessorCount; Index++) {
-        const HL_MADT_PROCESSOR *Processor = &Info->Processors[Index];
-        KiPrint("  %s uid %u APIC id %u%s%s\n", Processor->X2Apic ? "x2APIC" : "LAPIC ", Processor->AcpiUid,
-                Processor->ApicId, Processor->Enabled ? " enabled" : "",
-                Processor->OnlineCapable ? " online-capable" : "");
-    }
+    for (uint32_t Index = 0; Index < Info->ProcessorCount;)
+        Index = KiPrintProcessorRun(Info, Index);
     for (uint32_t Index = 0; Index < Info->IoApicCount; Index++)
         KiPrint("  I/O APIC id %u at 0x%x, GSI base %u\n", Info->IoApics[Index].Id, Info->IoApics[Index].Address,
                 Info->IoApics[Index].GsiBase);

@@ -154,7 +154,7 @@ KiLongModeEntry:
 
     testl %ebp, %ebp
     jnz 5f
-    movq $(KiStacks + KI_STACK_SIZE), %rsp
+    movq $(KiBootStack + KI_BOOT_STACK_SIZE), %rsp
     xorl %ebp, %ebp
     movl KiBootMagic(%rip), %edi
     movl KiBootInfo(%rip), %esi
@@ -183,11 +183,8 @@ KiGdtEnd:
     .if (KiGdtEnd - KiGdt) != (KI_GDT_ENTRIES * 8)
     .error "KI_GDT_ENTRIES does not match the GDT"
     .endif
-    /* One 16-byte TSS descriptor per CPU (SDM 7.2.3), written by
-     * KiInitializeTss; the boot-time GDTR limit above does not cover them. */
-    .global KiGdtTssDescriptors
-KiGdtTssDescriptors:
-    .skip KI_MAX_CPUS * 16
+    /* The boot GDT has no TSS: each CPU switches to a copy of it with its
+     * own TSS descriptor (KiInitializeTss, percpu.c). */
 
     .balign 8
     .word 0

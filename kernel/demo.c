@@ -22,7 +22,7 @@ typedef struct _KI_DEMO_STATE {
 
 static uint64_t KipNowMs(void)
 {
-    return KiReadTsc() / KiTscPerMillisecond();
+    return KiQueryMicroseconds() / 1000u;
 }
 
 static void KipConnectAll(void)

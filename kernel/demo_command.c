@@ -141,6 +141,48 @@ static void KipReplyStatus(char *Reply, uint32_t Size, const char *Done, const K
         KiFormatString(Reply, Size, "error: %s %s: %s", Done, Device->Name, IrStatusName(Status));
 }
 
+/* An I/O APIC entry and a compatibility-format MSI carry an 8-bit
+ * destination (82093AA 3.2.4; SDM vol. 3A 11.11.1), and 0xFF there is the
+ * xAPIC broadcast: without interrupt remapping a device interrupt reaches
+ * APIC ids 0-254 only, and a logical one names eight CPUs at most. */
+#define KI_DEMO_APIC_ID_LIMIT 0xFFu
+
+/* The first CPU of the routing a device interrupt cannot reach, or
+ * IR_CPU_NONE. */
+static uint32_t KipUnreachableCpu(const KI_DEVICE_ROUTING *Routing)
+{
+    if (Routing->Routing == IoDeviceFixed)
+        return Routing->Cpu < KiProcessorCount && KiPcr[Routing->Cpu].ApicId >= KI_DEMO_APIC_ID_LIMIT
+                   ? Routing->Cpu
+                   : IR_CPU_NONE;
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, &Routing->Mask) {
+        if (Cpu < KiProcessorCount && KiPcr[Cpu].ApicId >= KI_DEMO_APIC_ID_LIMIT)
+            return Cpu;
+    }
+    return IR_CPU_NONE;
+}
+
+/* Says why the library refused: the CPU the hardware cannot reach, or the
+ * set a logical destination cannot name. */
+static void KipReplyRefusal(char *Reply, uint32_t Size, const KI_DEVICE *Device, const KI_DEVICE_ROUTING *Routing,
+                            IRQ_STATUS Status)
+{
+    uint32_t Cpu = KipUnreachableCpu(Routing);
+    if (Cpu != IR_CPU_NONE)
+        KiFormatString(Reply, Size,
+                       "error: routed %s: %s: cpu %u has APIC id %u: device interrupts reach APIC ids below 255 only "
+                       "without interrupt remapping",
+                       Device->Name, IrStatusName(Status), Cpu, KiPcr[Cpu].ApicId);
+    else if (Routing->Routing == IoDeviceBroadcast)
+        KiFormatString(Reply, Size,
+                       "error: routed %s: %s: a device's logical destination has 8 bits: it names CPUs 0-7 (xAPIC "
+                       "flat) or x2APIC ids 0-7 (x2APIC, without interrupt remapping) only",
+                       Device->Name, IrStatusName(Status));
+    else
+        KipReplyStatus(Reply, Size, "routed", Device, Status);
+}
+
 static void KipRoute(char **Words, uint32_t Count, KI_DEVICE *Device, char *Reply, uint32_t Size)
 {
     KI_DEVICE_ROUTING Routing;
@@ -153,8 +195,15 @@ static void KipRoute(char **Words, uint32_t Count, KI_DEVICE *Device, char *Repl
         KiFormatString(Reply, Size, "error: %s", Why);
         return;
     }
+    /* A refusal that names an unreachable CPU is explained whatever the
+     * status (a live move to a CPU outside the route's reachable set is
+     * INVALID_CPU, a new connection NOT_SUPPORTED). */
     IRQ_STATUS Status = KiDeviceRoute(Device, &Routing);
-    KipReplyStatus(Reply, Size, "routed", Device, Status);
+    if (Status != IRQ_STATUS_SUCCESS &&
+        (KipUnreachableCpu(&Routing) != IR_CPU_NONE || Status == IRQ_STATUS_NOT_SUPPORTED))
+        KipReplyRefusal(Reply, Size, Device, &Routing, Status);
+    else
+        KipReplyStatus(Reply, Size, "routed", Device, Status);
 }
 
 static IRQ_STATUS KipDisconnect(KI_DEVICE *Device)

@@ -27,10 +27,23 @@ static KI_DEVICE KiDevices[KiDeviceCount] = {
 
 /* ---- Registry ----------------------------------------------------------------------- */
 
+/* Per-CPU counts for the CPUs that run, not for KI_MAX_CPUS. */
+static void KipAllocateCounts(KI_DEVICE *Device)
+{
+    uint32_t Count = KiProcessorCount != 0 ? KiProcessorCount : 1u;
+    size_t Size = (size_t)Count * sizeof(uint64_t);
+    Device->Count = PlatAllocateMemory(Size, 0);
+    Device->Runs = PlatAllocateMemory(Size, 0);
+    if (Device->Count == NULL || Device->Runs == NULL)
+        KiPanic("device: no pool memory for %s's counts of %u CPUs", Device->Name, Count);
+    Device->CpuCount = Count;
+}
+
 void KiInitializeDevices(void)
 {
     for (uint32_t Id = 0; Id < KiDeviceCount; Id++) {
         KI_DEVICE *Device = &KiDevices[Id];
+        KipAllocateCounts(Device);
         Device->Present = Device->Driver->Probe(Device);
         KiPrint("device: %s %s\n", Device->Name, Device->Present ? "present" : "absent");
     }
@@ -69,14 +82,14 @@ static bool KipDeviceIsr(KINTERRUPT *Interrupt, void *Context)
     (void)Interrupt;
     KI_DEVICE *Device = Context;
     uint32_t Cpu = PlatCurrentCpu();
-    if (Cpu < KI_MAX_CPUS)
+    if (Cpu < Device->CpuCount)
         __atomic_add_fetch(&Device->Runs[Cpu], 1, __ATOMIC_RELAXED);
     if (!Device->Driver->Acknowledge(Device))
         return false;
     Device->LastApicId = HlLapicReadId();
     if (Device->Observer != NULL)
         Device->Observer(Device, Cpu, Device->ObserverContext);
-    if (Cpu < KI_MAX_CPUS)
+    if (Cpu < Device->CpuCount)
         __atomic_add_fetch(&Device->Count[Cpu], 1, __ATOMIC_RELEASE);
     return true;
 }
@@ -278,28 +291,31 @@ IRQ_STATUS KiDeviceRaise(KI_DEVICE *Device)
 uint64_t KiDeviceTotal(const KI_DEVICE *Device)
 {
     uint64_t Total = 0;
-    for (uint32_t Cpu = 0; Cpu < KI_MAX_CPUS; Cpu++)
+    for (uint32_t Cpu = 0; Cpu < Device->CpuCount; Cpu++)
         Total += __atomic_load_n(&Device->Count[Cpu], __ATOMIC_ACQUIRE);
     return Total;
 }
 
 void KiDeviceResetCounts(KI_DEVICE *Device)
 {
-    for (uint32_t Cpu = 0; Cpu < KI_MAX_CPUS; Cpu++) {
+    for (uint32_t Cpu = 0; Cpu < Device->CpuCount; Cpu++) {
         __atomic_store_n(&Device->Count[Cpu], 0, __ATOMIC_RELAXED);
         __atomic_store_n(&Device->Runs[Cpu], 0, __ATOMIC_RELAXED);
     }
     __atomic_store_n(&Device->Raised, 0, __ATOMIC_RELAXED);
 }
 
+/* The limit is read from the clock (KiQueryMicroseconds), not counted in
+ * polls: a poll that a stalled vCPU stretched still counts for its length. */
 bool KiDeviceWaitTotal(const KI_DEVICE *Device, uint64_t Total, uint32_t TimeoutMs)
 {
-    for (uint32_t Waited = 0; Waited <= TimeoutMs * 10u; Waited++) {
-        if (KiDeviceTotal(Device) >= Total)
-            return true;
-        KiStallMicroseconds(100);
+    uint64_t Deadline = KiQueryMicroseconds() + (uint64_t)TimeoutMs * 1000u;
+    while (KiDeviceTotal(Device) < Total) {
+        if (KiQueryMicroseconds() > Deadline)
+            return KiDeviceTotal(Device) >= Total;
+        KiStallMicroseconds(20);
     }
-    return KiDeviceTotal(Device) >= Total;
+    return true;
 }
 
 bool KiDeviceDescribe(const KI_DEVICE *Device, char *Buffer, uint32_t Size)
@@ -355,10 +371,11 @@ bool KiDeviceReadInput(char *Character)
 
 bool KiPollPort(uint16_t Port, uint8_t Mask, uint8_t Value, uint32_t TimeoutUs)
 {
-    for (uint32_t Waited = 0; Waited < TimeoutUs; Waited += 10) {
-        if ((KiInByte(Port) & Mask) == Value)
-            return true;
+    uint64_t Deadline = KiQueryMicroseconds() + TimeoutUs;
+    while ((KiInByte(Port) & Mask) != Value) {
+        if (KiQueryMicroseconds() > Deadline)
+            return (KiInByte(Port) & Mask) == Value;
         KiStallMicroseconds(10);
     }
-    return (KiInByte(Port) & Mask) == Value;
+    return true;
 }

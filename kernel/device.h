@@ -50,11 +50,13 @@ struct _KI_DEVICE {
     bool Started;                /* KiDeviceStart'ed (re-started after a reconnect) */
     uint32_t Hz;                 /* the rate it was started with */
     IO_DEVICE_CONNECTION Connection;
-    /* ISR runs per CPU index (this device's ISR claimed the interrupt). */
-    volatile uint64_t Count[KI_MAX_CPUS];
+    /* ISR runs per CPU index (this device's ISR claimed the interrupt);
+     * CpuCount entries from the pool (KiInitializeDevices). */
+    volatile uint64_t *Count;
     /* ISR runs per CPU index, claimed or not (as /proc/interrupts counts):
      * under BROADCAST every CPU of the set runs the ISR, one of them claims. */
-    volatile uint64_t Runs[KI_MAX_CPUS];
+    volatile uint64_t *Runs;
+    uint32_t CpuCount; /* KiProcessorCount when the devices were probed */
     volatile uint32_t LastApicId; /* LAPIC id read in the last ISR run */
     volatile uint64_t Raised;     /* KiDeviceRaise calls that asked the device for one interrupt */
     /* An extra routine the ISR calls after counting (a test's probe or the
@@ -64,8 +66,9 @@ struct _KI_DEVICE {
 };
 
 /* Probes every device (PCI scan for edu, with its BAR and MSI capability),
- * leaves each one quiet (no interrupt source enabled) and disconnected. Call
- * once after the CPUs are online. */
+ * leaves each one quiet (no interrupt source enabled) and disconnected, and
+ * gives it per-CPU counts for every running CPU (from the pool; panics when
+ * the pool is exhausted). Call once after the CPUs are online. */
 void KiInitializeDevices(void);
 
 KI_DEVICE *KiDeviceGet(KI_DEVICE_ID Id);
@@ -95,8 +98,9 @@ IRQ_STATUS KiDeviceRoute(KI_DEVICE *Device, const KI_DEVICE_ROUTING *Routing);
 IRQ_STATUS KiDeviceStart(KI_DEVICE *Device, uint32_t HzHint);
 IRQ_STATUS KiDeviceStop(KI_DEVICE *Device);
 /* Makes the device raise one interrupt now, where it can (edu: write 0x60;
- * kbd: 8042 command 0xD2 + byte; com1: transmit-holding-empty; rtc and pit:
- * NOT_SUPPORTED, they are periodic). */
+ * kbd: 8042 command 0xD2 + byte; com1: transmit-holding-empty; pit: a mode 0
+ * one-shot, one edge, INVALID_STATE while started; rtc: NOT_SUPPORTED, it is
+ * periodic only, drv_rtc.c says why). */
 IRQ_STATUS KiDeviceRaise(KI_DEVICE *Device);
 
 uint64_t KiDeviceTotal(const KI_DEVICE *Device);

@@ -42,6 +42,12 @@ bool KiEduPciFunction(KI_PCI_FUNCTION *Function);
  * defaults, and the MADT's overrides, decide trigger and polarity). */
 void KiDescribeIsaLine(IO_DEVICE_TEMPLATE *Template, uint32_t IsaIrq);
 
+/* Reads (and so clears) the RTC's register C: true when IRQF was up, that
+ * is, the periodic interrupt had raised its line (an edge went out) and no
+ * ISR has read C since. For a test that must know an edge is pending on a
+ * CPU that cannot take it yet. */
+bool KiRtcTakePeriodicFlag(void);
+
 /* COM1's receive ring (device.c): the ISR puts, the console takes. */
 void KiDevicePutInput(char Character);
 

@@ -2,7 +2,7 @@
  * COM1 (16550 UART at 0x3F8) interrupts: ISA IRQ4, edge. Receive interrupts
  * feed the console's input ring; a transmit-holding-register-empty
  * interrupt, enabled for one shot, is the interrupt the kernel can cause
- * itself (shared/qemu-notes.md). Output stays polled (serial.c).
+ * itself (docs/qemu.md). Output stays polled (serial.c).
  *
  * PC16550D datasheet, tables 2-4: IER (base+1) bit 0 received data
  * available, bit 1 THR empty; IIR (base+2) bit 0 is 0 while an interrupt is

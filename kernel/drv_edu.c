@@ -89,7 +89,7 @@ static void KipEduDescribe(KI_DEVICE *Device, IO_DEVICE_TEMPLATE *Template)
     if (KipEduLegacy) {
         /* PCI INTA#, routed by the firmware to the ISA IRQ in the interrupt
          * line register; QEMU's MADT makes IRQs 5, 9, 10, 11 level, active
-         * high (shared/qemu-notes.md), so the ISA bus with its overrides
+         * high (docs/qemu.md), so the ISA bus with its overrides
          * resolves it. Shareable, as PCI interrupts are. */
         Template->Kind = IoDeviceLines;
         Template->Bus = HlBusIsa;

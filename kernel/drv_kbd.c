@@ -3,7 +3,7 @@
  * display there are no key presses; the controller command 0xD2 ("write
  * keyboard output buffer") queues a byte as if the keyboard had sent it and
  * raises IRQ1 when the controller's keyboard interrupt is enabled
- * (shared/qemu-notes.md).
+ * (docs/qemu.md).
  *
  * 8042 (IBM PS/2 technical reference): data port 0x60, status/command port
  * 0x64; status bit 0 output buffer full, bit 1 input buffer full; command

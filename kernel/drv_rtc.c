@@ -6,7 +6,14 @@
  * to 2 Hz), register B bit 6 (PIE) enables the periodic interrupt, register
  * C reports and clears the flags on read (bit 7 IRQF, bit 6 PF). The IRQ
  * line stays asserted until C is read, so the ISR must read it or no
- * further edge comes (shared/qemu-notes.md).
+ * further edge comes.
+ *
+ * There is no one-shot raise: QEMU's RTC raises its IRQ at every period
+ * while PIE is set, read or not, and its I/O APIC takes every raise of an
+ * edge-triggered pin as an edge (an 82093AA would see one rising edge), so
+ * an ISR that runs a period late would see a second interrupt. Tests that
+ * need exactly one interrupt per request on an ISA line use the PIT's
+ * mode 0 one-shot (drv_pit.c) instead.
  */
 #include "driver.h"
 #include "irlock.h"
@@ -94,6 +101,14 @@ static bool KipRtcAcknowledge(KI_DEVICE *Device)
     IrLockAcquire(&KipRtcLock); /* interrupts are off in an ISR */
     uint8_t C = KipRtcReadLocked(RTC_REGISTER_C);
     IrLockRelease(&KipRtcLock);
+    return (C & RTC_C_IRQF) != 0;
+}
+
+bool KiRtcTakePeriodicFlag(void)
+{
+    bool WasEnabled = IrLockAcquireIrqSave(&KipRtcLock);
+    uint8_t C = KipRtcReadLocked(RTC_REGISTER_C);
+    IrLockReleaseIrqRestore(&KipRtcLock, WasEnabled);
     return (C & RTC_C_IRQF) != 0;
 }
 

@@ -16,23 +16,34 @@
 #define KI_SELECTOR_CODE64 0x08
 #define KI_SELECTOR_DATA 0x10
 #define KI_SELECTOR_CODE32 0x18
-#define KI_GDT_ENTRIES 4 /* fixed entries; the per-CPU TSS descriptors follow */
-#define KI_SELECTOR_TSS(Cpu) (KI_GDT_ENTRIES * 8 + (Cpu) * 16)
+#define KI_GDT_ENTRIES 4 /* the boot GDT; each CPU's own GDT adds its TSS descriptor */
+#define KI_SELECTOR_TSS (KI_GDT_ENTRIES * 8)
 /* Interrupt stack table slot for NMI, #DF and #MC (SDM 6.14.5): they run on
  * a stack of their own, so even a stack overflow ends in a register dump
  * rather than a triple fault. */
 #define KI_IST_FAULT 1
 #define KI_FAULT_STACK_SIZE 8192
 
-/* CPUs this kernel can start: bounds the stacks and per-CPU regions. The
- * library itself has no such limit (IR_MAX_CPUS). */
-#define KI_MAX_CPUS 64
+/* CPUs this kernel can start: the library's limit (IR_MAX_CPUS, checked in
+ * percpu.c); what QEMU's q35 offers (4096 with x2APIC). Only the small
+ * per-CPU tables (KPCR) are static arrays of this size: the stacks, TSS and
+ * GDT of each CPU are allocated from the pool when the CPU is started. */
+#define KI_MAX_CPUS 4096
+/* xAPIC ids are 8 bits and 0xFF is the broadcast (SDM vol. 3A 11.6.2.1):
+ * without x2APIC a machine has at most 255 CPUs, with ids 0-254. */
+#define KI_XAPIC_MAX_APIC_ID 0xFE
+#define KI_XAPIC_MAX_CPUS 255
 #define KI_STACK_SIZE 16384
+/* The BSP's stack, in .bss: the tests run on it. Larger than an AP's, but
+ * no place for arrays of KI_MAX_CPUS entries (4096 x 76 bytes of
+ * KE_VECTOR_USAGE alone would be 311 KiB): those belong in static storage. */
+#define KI_BOOT_STACK_SIZE (64 * 1024)
 
 /* The AP trampoline runs from here: the SIPI vector is its page number
- * (SDM vol. 3A 8.4.4.1 / 11.6.1, "Start-Up"), 0x08 -> 0x8000. QEMU puts the
- * multiboot information at 0x9500 and the memory map at 0x9000, so the
- * trampoline must fit below 0x9000 (shared/qemu-notes.md). */
+ * (SDM vol. 3A 8.4.4.1 / 11.6.1, "Start-Up"), 0x08 -> 0x8000. QEMU's
+ * multiboot loader puts the memory map at 0x9000 and the multiboot
+ * information at 0x9500 (docs/qemu.md; MULTIBOOT_STRUCT_ADDR in QEMU's
+ * hw/i386/multiboot.c), so the trampoline must fit below 0x9000. */
 #define KI_TRAMPOLINE_ADDRESS 0x8000
 #define KI_TRAMPOLINE_LIMIT 0x1000
 #define KI_SIPI_VECTOR (KI_TRAMPOLINE_ADDRESS >> 12)
@@ -137,17 +148,23 @@ typedef struct _KPCR {
     uint32_t ApicId;
     uint64_t StackTop;
     volatile uint32_t Online;
+    struct _KI_PROCESSOR_TABLES *Tables; /* this CPU's GDT and TSS (percpu.c) */
 } KPCR;
 
 extern KPCR KiPcr[KI_MAX_CPUS];
 extern uint32_t KiProcessorCount; /* CPUs running, BSP included (KiStartProcessors) */
 
-/* Points this CPU's GS base at KiPcr[Cpu]. */
+/* Points this CPU's GS base at KiPcr[Cpu] (StackTop and Tables, set by
+ * KiAllocateProcessor, are kept). */
 void KiInitializePcr(uint32_t Cpu, uint32_t ApicId);
 KPCR *KiGetPcr(void);
-/* Loads the full GDT and this CPU's TSS (its IST stack for NMI, #DF, #MC). */
+/* On the BSP, before Cpu runs: allocates Cpu's stack (the BSP keeps its
+ * boot stack), its fault stack, GDT and TSS from the pool. Returns false
+ * when the pool is exhausted (nothing is kept then). */
+bool KiAllocateProcessor(uint32_t Cpu);
+/* On Cpu itself, after KiAllocateProcessor: loads its own GDT and its TSS
+ * (the IST stack for NMI, #DF, #MC). */
 void KiInitializeTss(uint32_t Cpu);
-uint64_t KiStackTopOf(uint32_t Cpu);
 
 /* ---- Console (serial.c, print.c) ------------------------------------------------- */
 
@@ -174,15 +191,28 @@ __attribute__((noreturn)) void KiExit(uint32_t Value);
 
 /* ---- Time (timer.c) ---------------------------------------------------------------- */
 
-/* Calibrates the TSC against PIT channel 2 (the one with a software gate). */
+/* Chooses the clock (the HPET main counter when there is a usable one, else
+ * the TSC) and measures the TSC rate against it (median of bracketed
+ * samples); prints a "timer:" line. */
 void KiCalibrateStall(void);
+/* Waits at least Microseconds by the clock, which keeps counting while the
+ * vCPU is descheduled (a stall only makes the wait longer). */
 void KiStallMicroseconds(uint64_t Microseconds);
+/* An estimate for cheap TSC-based loops; deadlines use KiQueryMicroseconds. */
 uint64_t KiTscPerMillisecond(void);
+/* Microseconds since KiCalibrateStall, read from the clock. */
+uint64_t KiQueryMicroseconds(void);
+/* "HPET at 0xfed00000, period 10000000 fs, ...; TSC ... kHz (...)". */
+void KiTimeSourceDescription(char *Buffer, size_t Size);
 
 /* ---- Memory (memory.c) ------------------------------------------------------------- */
 
-void KiInitializeMemory(void);
+/* Builds the pool from the loader's memory map (multiboot information flags
+ * bit 6, else mem_upper): the RAM between the kernel's end and the uncached
+ * MMIO window. Reads the multiboot information before writing anything. */
+void KiInitializeMemory(uint32_t MultibootInfo);
 size_t KiMemoryInUse(void);
+size_t KiMemorySize(void); /* bytes the pool manages, in use or free */
 void *memset(void *Destination, int Value, size_t Size);
 void *memcpy(void *Destination, const void *Source, size_t Size);
 void *memmove(void *Destination, const void *Source, size_t Size);
@@ -222,12 +252,21 @@ uint32_t KiAssignProcessors(uint32_t BspApicId);
 /* Starts every enabled MADT processor other than the BSP. Returns the number
  * of CPUs running (BSP included). */
 uint32_t KiStartProcessors(void);
-/* The CPU index the kernel gave each MADT processor (KI_MAX_CPUS: none). */
+/* The CPU index the kernel gave each MADT processor (KI_MAX_CPUS or more:
+ * none). */
 uint32_t KiCpuOfMadtProcessor(uint32_t MadtIndex);
 /* An AP's C entry (boot.S), on the stack the BSP put in KiApBootStack. */
 __attribute__((noreturn)) void KiApStartup(void);
-/* Brings up this CPU's local APIC and registers it (BSP and APs). */
+/* On the calling CPU: puts its local APIC in the selected mode before any
+ * other access (HlLapicEnable), then reads its APIC id from the ID register
+ * and checks it against CPUID (leaf 0BH where offered). False, with a
+ * message, when either fails. */
+bool KiIdentifyProcessor(uint32_t Cpu, uint32_t *ApicId);
+/* Brings up this CPU's local APIC and registers it (BSP and APs); sets its
+ * KPCR Online flag when everything succeeded. */
 void KiInitializeProcessor(uint32_t Cpu);
+/* "x2APIC" or "xAPIC": the mode every local APIC runs in. */
+const char *KiLapicModeName(void);
 /* The idle loop: interrupts on, hlt. */
 __attribute__((noreturn)) void KiIdleLoop(void);
 
@@ -241,6 +280,7 @@ uint32_t KiTestFailures(void);
 void KiRunLineTests(void);     /* ktest_lines.c: cases 1, 2, 6, 9, 10 (per-CPU lines, affinity, MSI, shared, re-route) */
 void KiRunPolicyTests(void);   /* ktest_policy.c: cases 3, 4, 5, 7, 8 (lowest, broadcast, round-robin, IPIs, disconnect) */
 void KiRunBadInputTests(void); /* ktest_bad.c: malformed MADT, bad GSI, bad APIC id, MSI-incapable device */
+void KiRunRegcheckTest(void);  /* ktest_regcheck.c: the register script of tests/regcheck on QEMU's APICs */
 
 /* ---- Demo console (demo.c) ------------------------------------------------------------ */
 

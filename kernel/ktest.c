@@ -8,6 +8,7 @@
 #include <irqroute/ke.h>
 
 #include "kernel.h"
+#include "ktest_policy.h"
 
 static uint32_t KiFailures;
 
@@ -71,17 +72,30 @@ static void KiTestSmpBoot(void)
     }
     bool Passed = Problem == NULL && Up == Expected && KeQueryProcessorCount() == Expected;
 
-    char List[KI_MAX_CPUS * 12] = "";
+    /* "cpu:apic" pairs; a run of CPUs whose APIC ids follow their indices
+     * prints as "a-b:c-d", so 288 CPUs stay one short line. */
+    size_t Size = (size_t)KiProcessorCount * 24u + 1u;
+    char *List = KiTestAllocate(Size);
     size_t Used = 0;
-    for (uint32_t Cpu = 0; Cpu < KiProcessorCount && Used < sizeof(List); Cpu++)
-        Used += KiFormatString(List + Used, sizeof(List) - Used, "%s%u:%u", Cpu ? "," : "", Cpu, KiPcr[Cpu].ApicId);
+    for (uint32_t Cpu = 0; Cpu < KiProcessorCount && Used + 1u < Size;) {
+        uint32_t Last = Cpu;
+        while (Last + 1u < KiProcessorCount && KiPcr[Last + 1u].ApicId == KiPcr[Last].ApicId + 1u)
+            Last++;
+        if (Last == Cpu)
+            Used += KiFormatString(List + Used, Size - Used, "%s%u:%u", Cpu ? "," : "", Cpu, KiPcr[Cpu].ApicId);
+        else
+            Used += KiFormatString(List + Used, Size - Used, "%s%u-%u:%u-%u", Cpu ? "," : "", Cpu, Last,
+                                   KiPcr[Cpu].ApicId, KiPcr[Last].ApicId);
+        Cpu = Last + 1u;
+    }
     KiTestReport("smp_boot", Passed, "%u/%u MADT CPUs online (Ke count %u), cpu:apic %s%s%s", Up, Expected,
                  KeQueryProcessorCount(), List, Problem ? "; first problem: " : "", Problem ? Problem : "");
+    KiTestFree(List, Size);
     if (Problem != NULL)
         KiPrint("KTEST-INFO smp_boot APIC id %u: %s\n", ProblemApicId, Problem);
 }
 
-/* ---- madt: the parse matches QEMU's table (shared/qemu-notes.md) --------------- */
+/* ---- madt: the parse matches QEMU's table (docs/qemu.md) --------------- */
 
 static const HL_MADT_OVERRIDE *KiFindOverride(uint8_t IsaIrq)
 {
@@ -116,35 +130,109 @@ static void KiTestMadt(void)
 
 /* ---- smp_ipi: every CPU answers a generic call through the dispatcher ----------- */
 
-static uint32_t KiAnsweredApicId[KI_MAX_CPUS];
-
 static void KiRecordApicId(uint32_t Cpu, void *Context)
 {
-    (void)Context;
-    if (Cpu < KI_MAX_CPUS)
-        __atomic_store_n(&KiAnsweredApicId[Cpu], HlLapicReadId() + 1u, __ATOMIC_RELEASE);
+    uint32_t *Answered = Context;
+    if (Cpu < KiProcessorCount)
+        __atomic_store_n(&Answered[Cpu], HlLapicReadId() + 1u, __ATOMIC_RELEASE);
 }
 
 static void KiTestSmpIpi(void)
 {
+    size_t Size = (size_t)KiProcessorCount * sizeof(uint32_t);
+    uint32_t *AnsweredApicId = KiTestAllocate(Size);
     KE_IPI_TARGET Target = {.Kind = KeIpiTargetAll};
-    IRQ_STATUS Status = KeIpiGenericCall(&Target, KiRecordApicId, NULL);
+    IRQ_STATUS Status = KeIpiGenericCall(&Target, KiRecordApicId, AnsweredApicId);
     uint32_t Answered = 0;
     for (uint32_t Cpu = 0; Cpu < KiProcessorCount; Cpu++) {
-        if (__atomic_load_n(&KiAnsweredApicId[Cpu], __ATOMIC_ACQUIRE) == KiPcr[Cpu].ApicId + 1u)
+        if (__atomic_load_n(&AnsweredApicId[Cpu], __ATOMIC_ACQUIRE) == KiPcr[Cpu].ApicId + 1u)
             Answered++;
     }
+    KiTestFree(AnsweredApicId, Size);
     KiTestReport("smp_ipi", Status == IRQ_STATUS_SUCCESS && Answered == KiProcessorCount,
                  "KeIpiGenericCall %s, %u/%u CPUs ran the worker with their own APIC id", IrStatusName(Status),
                  Answered, KiProcessorCount);
 }
 
+/* ---- timer: the clock the waits use agrees with the TSC, both ways ---------------- */
+
+#define KI_TIMER_WINDOW_US 50000u
+#define KI_TIMER_TOLERANCE_PPM 10000u /* 1 % */
+#define KI_TIMER_ATTEMPTS 8u
+/* A bracket (TSC ticks around one clock read) wider than this share of the
+ * window means a stall hit the read: the attempt is not judged. */
+#define KI_TIMER_BRACKET_RATIO 1000u
+
+typedef struct _KI_CLOCK_READ {
+    uint64_t Microseconds;
+    uint64_t TscBefore, TscAfter;
+} KI_CLOCK_READ;
+
+static KI_CLOCK_READ KiReadClock(void)
+{
+    KI_CLOCK_READ Read;
+    Read.TscBefore = KiReadTsc();
+    Read.Microseconds = KiQueryMicroseconds();
+    Read.TscAfter = KiReadTsc();
+    return Read;
+}
+
+/* A stall of the window, then the TSC ticks the clock's microseconds were
+ * worth, in parts per million of the boot's TSC rate; false when a bracket
+ * was too wide to judge. Both counters keep counting while the vCPU is
+ * descheduled, so a stall anywhere but inside a bracket changes nothing. */
+static bool KiMeasureTscAgainstClock(uint64_t *Ppm, uint64_t *ElapsedUs)
+{
+    KI_CLOCK_READ Start = KiReadClock();
+    KiStallMicroseconds(KI_TIMER_WINDOW_US);
+    KI_CLOCK_READ End = KiReadClock();
+    uint64_t Tsc = (End.TscBefore + End.TscAfter) / 2u - (Start.TscBefore + Start.TscAfter) / 2u;
+    uint64_t Bracket = (Start.TscAfter - Start.TscBefore) + (End.TscAfter - End.TscBefore);
+    *ElapsedUs = End.Microseconds - Start.Microseconds;
+    if (Bracket * KI_TIMER_BRACKET_RATIO > Tsc || *ElapsedUs == 0)
+        return false;
+    uint64_t Expected = KiTscPerMillisecond() * *ElapsedUs / 1000u;
+    *Ppm = Tsc * 1000000u / Expected;
+    return true;
+}
+
+/* Every stall lasts at least what it was asked for, by the clock; and the
+ * TSC rate measured again now agrees with the boot's within 1 %, which a
+ * calibration a descheduled vCPU had stretched or shrunk would not. The
+ * line says which clock it is (QEMU's pc and q35 have an HPET; with
+ * hpet=off the TSC is the clock and the check compares it with itself,
+ * which only proves the stall's lower bound). */
+static void KiTestTimer(void)
+{
+    char Source[160];
+    KiTimeSourceDescription(Source, sizeof(Source));
+    uint64_t Ppm = 0, ElapsedUs = 0, ShortestUs = UINT64_MAX;
+    uint32_t Judged = 0, Agreed = 0;
+    for (uint32_t Attempt = 0; Attempt < KI_TIMER_ATTEMPTS && Judged < 3u; Attempt++) {
+        uint64_t AttemptPpm;
+        bool Usable = KiMeasureTscAgainstClock(&AttemptPpm, &ElapsedUs);
+        ShortestUs = ElapsedUs < ShortestUs ? ElapsedUs : ShortestUs;
+        if (!Usable)
+            continue;
+        Judged++;
+        Ppm = AttemptPpm;
+        Agreed += Ppm + KI_TIMER_TOLERANCE_PPM >= 1000000u && Ppm <= 1000000u + KI_TIMER_TOLERANCE_PPM;
+    }
+    bool Passed = ShortestUs >= KI_TIMER_WINDOW_US && Judged != 0 && Agreed == Judged;
+    KiTestReport("timer", Passed,
+                 "%s; %u ms stalls lasted >= %lu us by the clock; TSC over the clock in %u/%u judged windows within "
+                 "1%% of the boot's rate (last %lu ppm)",
+                 Source, KI_TIMER_WINDOW_US / 1000u, ShortestUs, Agreed, Judged, Ppm);
+}
+
 void KiRunTests(void)
 {
+    KiTestTimer();
     KiTestSmpBoot();
     KiTestMadt();
     KiTestSmpIpi();
     KiRunLineTests();
     KiRunPolicyTests();
     KiRunBadInputTests();
+    KiRunRegcheckTest();
 }

@@ -32,14 +32,32 @@ static void KiIsrLogObserve(KI_DEVICE *Device, uint32_t Cpu, void *Context)
     if (__atomic_load_n(&Log->Stopped, __ATOMIC_ACQUIRE))
         __atomic_fetch_add(&Log->AfterStop, 1u, __ATOMIC_RELAXED);
     uint32_t Index = __atomic_fetch_add(&Log->Reserved, 1u, __ATOMIC_RELAXED);
-    if (Index < KI_ISR_LOG_SIZE)
+    if (Index < Log->Capacity)
         Log->Records[Index] = (KI_ISR_RECORD){.Cpu = Cpu, .ApicId = ApicId, .Tpr = HlLapicReadTaskPriority()};
     __atomic_fetch_add(&Log->Count, 1u, __ATOMIC_RELEASE); /* the record is visible to whoever sees the count */
 }
 
-void KiIsrLogAttach(KI_DEVICE *Device, KI_ISR_LOG *Log)
+void KiIsrLogCreate(KI_ISR_LOG *Log, uint32_t Capacity)
 {
     memset(Log, 0, sizeof(*Log));
+    Log->Records = KiTestAllocate((size_t)Capacity * sizeof(KI_ISR_RECORD));
+    Log->Capacity = Capacity;
+}
+
+void KiIsrLogDestroy(KI_ISR_LOG *Log)
+{
+    KiTestFree(Log->Records, (size_t)Log->Capacity * sizeof(KI_ISR_RECORD));
+    memset(Log, 0, sizeof(*Log));
+}
+
+void KiIsrLogAttach(KI_DEVICE *Device, KI_ISR_LOG *Log)
+{
+    KI_ISR_RECORD *Records = Log->Records;
+    uint32_t Capacity = Log->Capacity;
+    memset(Log, 0, sizeof(*Log));
+    memset(Records, 0, (size_t)Capacity * sizeof(KI_ISR_RECORD));
+    Log->Records = Records;
+    Log->Capacity = Capacity;
     Device->ObserverContext = Log;
     __atomic_store_n(&Device->Observer, KiIsrLogObserve, __ATOMIC_RELEASE);
 }
@@ -58,9 +76,6 @@ uint32_t KiIsrLogCount(const KI_ISR_LOG *Log)
 {
     return __atomic_load_n(&Log->Count, __ATOMIC_ACQUIRE);
 }
-
-/* Ends as soon as the ISR ran; long enough for a descheduled vCPU thread. */
-#define KI_RAISE_TIMEOUT_MS 2000u
 
 typedef struct _KI_LOG_TARGET {
     const KI_ISR_LOG *Log;
@@ -86,7 +101,7 @@ static void KiNothing(uint32_t Cpu, void *Context)
  * dispatch has returned, so when it comes back the next destination is
  * set; raising the next interrupt earlier would test the race, not the
  * policy. */
-static bool KiWaitDispatchDone(uint32_t Cpu)
+bool KiWaitDispatchDone(uint32_t Cpu)
 {
     KE_IPI_TARGET Target = {.Kind = KeIpiTargetCpu, .Cpu = Cpu};
     return Cpu < KiProcessorCount && KeIpiGenericCall(&Target, KiNothing, NULL) == IRQ_STATUS_SUCCESS;
@@ -96,34 +111,81 @@ bool KiRaiseAndLog(KI_DEVICE *Device, KI_ISR_LOG *Log, KI_ISR_RECORD *Record)
 {
     uint32_t Before = KiIsrLogCount(Log);
     KI_LOG_TARGET Target = {.Log = Log, .Count = Before + 1u};
-    if (Before >= KI_ISR_LOG_SIZE || KiDeviceRaise(Device) != IRQ_STATUS_SUCCESS)
+    if (Before >= Log->Capacity || KiDeviceRaise(Device) != IRQ_STATUS_SUCCESS)
         return false;
-    if (!KiWaitFor(KiLogReached, &Target, KI_RAISE_TIMEOUT_MS) || KiIsrLogCount(Log) != Before + 1u)
+    if (!KiWaitFor(KiLogReached, &Target, KI_TEST_TIMEOUT_MS) || KiIsrLogCount(Log) != Before + 1u)
         return false;
     *Record = Log->Records[Before];
     return KiWaitDispatchDone(Record->Cpu) && KiIsrLogCount(Log) == Before + 1u;
 }
 
-/* ---- Time and CPU sets ---------------------------------------------------------------- */
+/* ---- Time ------------------------------------------------------------------------------ */
 
 #define KI_POLL_INTERVAL_US 20u
 
 bool KiWaitFor(bool (*Condition)(void *Context), void *Context, uint32_t TimeoutMs)
 {
-    uint64_t Start = KiReadTsc();
-    uint64_t Limit = KiTscPerMillisecond() * TimeoutMs;
+    uint64_t Deadline = KiQueryMicroseconds() + (uint64_t)TimeoutMs * 1000u;
     while (!Condition(Context)) {
-        if (KiReadTsc() - Start > Limit)
+        if (KiQueryMicroseconds() > Deadline)
             return Condition(Context);
         KiStallMicroseconds(KI_POLL_INTERVAL_US);
     }
     return true;
 }
 
+typedef struct _KI_COUNTER_TARGET {
+    const volatile void *Counter;
+    uint64_t Wanted;
+} KI_COUNTER_TARGET;
+
+static bool KiCounter32Reached(void *Context)
+{
+    const KI_COUNTER_TARGET *Target = Context;
+    return __atomic_load_n((const volatile uint32_t *)Target->Counter, __ATOMIC_ACQUIRE) >= Target->Wanted;
+}
+
+static bool KiCounter64Reached(void *Context)
+{
+    const KI_COUNTER_TARGET *Target = Context;
+    return __atomic_load_n((const volatile uint64_t *)Target->Counter, __ATOMIC_ACQUIRE) >= Target->Wanted;
+}
+
+bool KiWaitCounter32(const volatile uint32_t *Counter, uint32_t Wanted, uint32_t TimeoutMs)
+{
+    KI_COUNTER_TARGET Target = {.Counter = Counter, .Wanted = Wanted};
+    return KiWaitFor(KiCounter32Reached, &Target, TimeoutMs);
+}
+
+bool KiWaitCounter64(const volatile uint64_t *Counter, uint64_t Wanted, uint32_t TimeoutMs)
+{
+    KI_COUNTER_TARGET Target = {.Counter = Counter, .Wanted = Wanted};
+    return KiWaitFor(KiCounter64Reached, &Target, TimeoutMs);
+}
+
 void KiStallMilliseconds(uint32_t Milliseconds)
 {
     KiStallMicroseconds((uint64_t)Milliseconds * 1000u);
 }
+
+/* ---- Memory ------------------------------------------------------------------------------ */
+
+void *KiTestAllocate(size_t Size)
+{
+    void *Memory = PlatAllocateMemory(Size, 0);
+    if (Memory == NULL)
+        KiPanic("ktest: the pool has no %lu bytes for a test table (%u CPUs, %lu bytes in use)", (uint64_t)Size,
+                KiProcessorCount, (uint64_t)KiMemoryInUse());
+    return Memory;
+}
+
+void KiTestFree(void *Memory, size_t Size)
+{
+    if (Memory != NULL)
+        PlatFreeMemory(Memory, Size);
+}
+
+/* ---- CPU sets -------------------------------------------------------------------------------- */
 
 void KiOnlineSet(IR_CPU_SET *Set)
 {
@@ -132,16 +194,94 @@ void KiOnlineSet(IR_CPU_SET *Set)
         IrCpuSetAdd(Set, Cpu);
 }
 
+bool KiCpuDeviceReachable(uint32_t Cpu)
+{
+    return Cpu < KiProcessorCount && KiPcr[Cpu].ApicId < KI_DEVICE_APIC_ID_LIMIT;
+}
+
+uint32_t KiReachableSet(IR_CPU_SET *Set)
+{
+    uint32_t Count = 0;
+    IrCpuSetZero(Set);
+    for (uint32_t Cpu = 0; Cpu < KiProcessorCount; Cpu++) {
+        if (KiCpuDeviceReachable(Cpu)) {
+            IrCpuSetAdd(Set, Cpu);
+            Count++;
+        }
+    }
+    return Count;
+}
+
+#define KI_SAMPLE_ENDS 3u /* members kept at each end of the set */
+
+void KiSampleSet(const IR_CPU_SET *From, uint32_t Limit, IR_CPU_SET *Sample)
+{
+    uint32_t Weight = IrCpuSetWeight(From);
+    IrCpuSetZero(Sample);
+    if (Weight <= Limit) {
+        IrCpuSetCopy(Sample, From);
+        return;
+    }
+    /* Position of each member in From: the ends, both sides of each gap. */
+    uint32_t Position = 0, Previous = IR_CPU_NONE, Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, From) {
+        if (Position < KI_SAMPLE_ENDS || Position + KI_SAMPLE_ENDS >= Weight)
+            IrCpuSetAdd(Sample, Cpu);
+        if (Previous != IR_CPU_NONE && Cpu != Previous + 1u && IrCpuSetWeight(Sample) + 2u <= Limit) {
+            IrCpuSetAdd(Sample, Previous);
+            IrCpuSetAdd(Sample, Cpu);
+        }
+        Previous = Cpu;
+        Position++;
+    }
+    /* An even spread over the rest, up to Limit. */
+    uint32_t Room = IrCpuSetWeight(Sample) < Limit ? Limit - IrCpuSetWeight(Sample) : 0;
+    uint32_t Stride = Room != 0 ? Weight / (Room + 1u) : Weight;
+    Position = 0;
+    IR_CPU_SET_FOR_EACH(Cpu, From) {
+        if (Stride != 0 && Position % Stride == Stride / 2u && IrCpuSetWeight(Sample) < Limit)
+            IrCpuSetAdd(Sample, Cpu);
+        Position++;
+    }
+}
+
+/* Runs of consecutive CPUs print as "a-b": a 288-CPU set stays short. What
+ * does not fit ends in "...}". */
 void KiFormatCpuSet(const IR_CPU_SET *Set, char *Buffer, uint32_t Size)
 {
-    size_t Used = KiFormatString(Buffer, Size, "{");
-    uint32_t Cpu;
-    IR_CPU_SET_FOR_EACH(Cpu, Set) {
-        if (Used < Size)
-            Used += KiFormatString(Buffer + Used, Size - Used, "%s%u", Used > 1 ? "," : "", Cpu);
+    static const char Ellipsis[] = "...}";
+    if (Size < sizeof(Ellipsis) + 1u) {
+        if (Size != 0)
+            Buffer[0] = 0;
+        return;
     }
-    if (Used < Size)
-        KiFormatString(Buffer + Used, Size - Used, "}");
+    size_t Used = KiFormatString(Buffer, Size, "{");
+    uint32_t Cpu = IrCpuSetFirst(Set);
+    bool First = true;
+    while (Cpu != IR_CPU_NONE) {
+        uint32_t Last = Cpu;
+        while (IrCpuSetContains(Set, Last + 1u))
+            Last++;
+        char Chunk[32];
+        const char *Comma = First ? "" : ",";
+        if (Last >= Cpu + 2u)
+            KiFormatString(Chunk, sizeof(Chunk), "%s%u-%u", Comma, Cpu, Last);
+        else if (Last == Cpu + 1u)
+            KiFormatString(Chunk, sizeof(Chunk), "%s%u,%u", Comma, Cpu, Last);
+        else
+            KiFormatString(Chunk, sizeof(Chunk), "%s%u", Comma, Cpu);
+        size_t Length = 0;
+        while (Chunk[Length] != 0)
+            Length++;
+        if (Used + Length + sizeof(Ellipsis) > Size) {
+            KiFormatString(Buffer + Used, Size - Used, "%s", Ellipsis);
+            return;
+        }
+        Used += KiFormatString(Buffer + Used, Size - Used, "%s", Chunk);
+        First = false;
+        Cpu = IrCpuSetNext(Set, Last);
+    }
+    KiFormatString(Buffer + Used, Size - Used, "}");
 }
 
 /* ---- The cases, in the order of their numbers ----------------------------------------- */

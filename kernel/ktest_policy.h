@@ -35,24 +35,28 @@ void KiHoldReleaseAll(void);
 
 /* ---- An ISR-side log of the interrupts of one device -------------------------------- */
 
-#define KI_ISR_LOG_SIZE 256u
-
 typedef struct _KI_ISR_RECORD {
     uint32_t Cpu;    /* the CPU index the dispatcher ran the ISR on */
     uint32_t ApicId; /* the LAPIC id read in the ISR */
     uint8_t Tpr;     /* the TPR read in the ISR: the IRQL the CPU was held at */
 } KI_ISR_RECORD;
 
+/* The records come from the pool, as many as the case can raise (a number
+ * that grows with the CPU count): KiIsrLogCreate / KiIsrLogDestroy. */
 typedef struct _KI_ISR_LOG {
-    volatile uint32_t Reserved; /* slots taken by ISR runs (may exceed KI_ISR_LOG_SIZE: the rest dropped) */
+    volatile uint32_t Reserved; /* slots taken by ISR runs (may exceed Capacity: the rest dropped) */
     volatile uint32_t Count;    /* ISR runs whose record is complete */
-    KI_ISR_RECORD Records[KI_ISR_LOG_SIZE];
+    KI_ISR_RECORD *Records;
+    uint32_t Capacity;
     volatile uint32_t WrongApicId; /* runs whose LAPIC id was not their CPU's */
     volatile uint32_t AfterStop;   /* runs that came after KiIsrLogStop */
     volatile bool Stopped;
 } KI_ISR_LOG;
 
-/* Clears Log and makes it Device's observer. */
+/* Room for Capacity records (panics when the pool is exhausted). */
+void KiIsrLogCreate(KI_ISR_LOG *Log, uint32_t Capacity);
+void KiIsrLogDestroy(KI_ISR_LOG *Log);
+/* Clears Log (keeping its records' storage) and makes it Device's observer. */
 void KiIsrLogAttach(KI_DEVICE *Device, KI_ISR_LOG *Log);
 void KiIsrLogDetach(KI_DEVICE *Device);
 /* From now on every ISR run counts as a violation (after a disconnect). */
@@ -61,18 +65,64 @@ uint32_t KiIsrLogCount(const KI_ISR_LOG *Log);
 /* Makes Device raise one interrupt (KiDeviceRaise) and waits until its ISR
  * logged it and the CPU that ran it has finished that dispatch (the
  * router's re-targeting included); Record is that run. False when the raise
- * failed, no run came in time, or the log grew by more than one. */
+ * failed, no run came in time, the log is full, or it grew by more than one. */
 bool KiRaiseAndLog(KI_DEVICE *Device, KI_ISR_LOG *Log, KI_ISR_RECORD *Record);
 
-/* ---- Time and CPU sets --------------------------------------------------------------- */
+/* Returns once Cpu has finished the interrupt dispatch it may be in (a
+ * generic call is answered only after it); false when the call failed. */
+bool KiWaitDispatchDone(uint32_t Cpu);
+
+/* Steps whose cost grows with the CPU count take fewer interrupts per CPU
+ * (or a sample of the CPUs, KiSampleSet) beyond this many CPUs, so that a
+ * boot with hundreds of CPUs stays within seconds, not minutes. */
+#define KI_TEST_MANY_CPUS 16u
+
+/* ---- Time ------------------------------------------------------------------------------ */
+
+/* The limit of every wait for something the test caused: a wait ends as soon
+ * as its condition holds, so the limit only has to outlast a vCPU thread
+ * that a loaded 2-core host leaves descheduled (hundreds of milliseconds
+ * have been seen) and never costs time when things work. */
+#define KI_TEST_TIMEOUT_MS 5000u
 
 /* Polls Condition(Context) every few microseconds until it holds or
- * TimeoutMs passes; returns its last value. */
+ * TimeoutMs passes by the kernel's clock (KiQueryMicroseconds); returns its
+ * last value. */
 bool KiWaitFor(bool (*Condition)(void *Context), void *Context, uint32_t TimeoutMs);
+/* Whether *Counter reaches Wanted within TimeoutMs. */
+bool KiWaitCounter32(const volatile uint32_t *Counter, uint32_t Wanted, uint32_t TimeoutMs);
+bool KiWaitCounter64(const volatile uint64_t *Counter, uint64_t Wanted, uint32_t TimeoutMs);
 void KiStallMilliseconds(uint32_t Milliseconds);
+
+/* ---- Memory ------------------------------------------------------------------------------ */
+
+/* Zeroed pool memory for a case's per-CPU tables (sized by KiProcessorCount,
+ * never by KI_MAX_CPUS); panics when the pool is exhausted, which is a
+ * kernel configuration error, not a test verdict. */
+void *KiTestAllocate(size_t Size);
+void KiTestFree(void *Memory, size_t Size);
+
+/* ---- CPU sets -------------------------------------------------------------------------------- */
+
+/* An I/O APIC redirection entry and a compatibility-format MSI carry an
+ * 8-bit destination (82093AA 3.2.4 bits 63:56; SDM vol. 3A 11.11.1 address
+ * bits 19:12), and 0xFF there is the xAPIC broadcast: without interrupt
+ * remapping a device interrupt reaches APIC ids 0-254 only. IPIs (ICR with
+ * a 32-bit destination in x2APIC mode, SDM 11.12.9) reach every CPU. */
+#define KI_DEVICE_APIC_ID_LIMIT 0xFFu
+
 /* Every CPU the kernel runs. */
 void KiOnlineSet(IR_CPU_SET *Set);
-/* "{0,2,3}" into Buffer. */
+/* Whether a device interrupt can be sent to Cpu (APIC id below 255). */
+bool KiCpuDeviceReachable(uint32_t Cpu);
+/* The online CPUs a device interrupt can reach; returns how many. */
+uint32_t KiReachableSet(IR_CPU_SET *Set);
+/* At most Limit CPUs of From: all of them when From is that small, else its
+ * first and last few, the CPUs either side of every gap (where From skips
+ * CPUs: the reachability boundary), and an even spread in between. For the
+ * steps whose cost grows with the square of the CPU count. */
+void KiSampleSet(const IR_CPU_SET *From, uint32_t Limit, IR_CPU_SET *Sample);
+/* "{0,2,3}" into Buffer (ranges as "0-3" beyond a few CPUs). */
 void KiFormatCpuSet(const IR_CPU_SET *Set, char *Buffer, uint32_t Size);
 
 /* ---- The cases -------------------------------------------------------------------------- */

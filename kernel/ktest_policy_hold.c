@@ -31,12 +31,25 @@
 
 #define KI_HOLD_NONE 0xFFu    /* KiHoldCurrent: not in the hold loop */
 #define KI_HOLD_RELEASE 0xFFu /* KiHoldDesired: leave the hold loop */
-#define KI_HOLD_TIMEOUT_MS 2000u
+#define KI_HOLD_TIMEOUT_MS KI_TEST_TIMEOUT_MS
 #define KI_HOLD_MESSAGE KeIpiUser0
 
-static uint8_t KiHoldDesired[KI_MAX_CPUS];
-static uint8_t KiHoldCurrent[KI_MAX_CPUS];
-static uint8_t KiHoldTpr[KI_MAX_CPUS];
+/* One entry per running CPU, from the pool at the first KiHoldEnterAll
+ * (kept: every case that holds uses the same CPUs). */
+static uint8_t *KiHoldDesired;
+static uint8_t *KiHoldCurrent;
+static uint8_t *KiHoldTpr;
+static uint32_t KiHoldCpus;
+
+static void KiHoldAllocate(void)
+{
+    if (KiHoldCpus != 0)
+        return;
+    KiHoldDesired = KiTestAllocate(KiProcessorCount);
+    KiHoldCurrent = KiTestAllocate(KiProcessorCount);
+    KiHoldTpr = KiTestAllocate(KiProcessorCount);
+    __atomic_store_n(&KiHoldCpus, KiProcessorCount, __ATOMIC_RELEASE);
+}
 
 static KIRQL KiMoveIrql(KIRQL From, KIRQL To)
 {
@@ -72,7 +85,8 @@ static void KiHoldMessage(uint32_t Cpu, KE_IPI_MESSAGE Message, void *Context)
 {
     (void)Message;
     (void)Context;
-    if (Cpu >= KI_MAX_CPUS || __atomic_load_n(&KiHoldCurrent[Cpu], __ATOMIC_ACQUIRE) != KI_HOLD_NONE)
+    if (Cpu >= __atomic_load_n(&KiHoldCpus, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&KiHoldCurrent[Cpu], __ATOMIC_ACQUIRE) != KI_HOLD_NONE)
         return; /* a wake-up for a CPU already holding */
     if (__atomic_load_n(&KiHoldDesired[Cpu], __ATOMIC_ACQUIRE) == KI_HOLD_RELEASE)
         return; /* a stale message after a release */
@@ -103,6 +117,7 @@ static bool KiHoldSettled(void *Context)
 
 bool KiHoldEnterAll(void)
 {
+    KiHoldAllocate();
     uint32_t Self = PlatCurrentCpu();
     for (uint32_t Cpu = 0; Cpu < KiProcessorCount; Cpu++) {
         __atomic_store_n(&KiHoldCurrent[Cpu], KI_HOLD_NONE, __ATOMIC_RELAXED);

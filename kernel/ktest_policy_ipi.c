@@ -19,7 +19,7 @@
 
 /* Waits end as soon as the condition holds; the limit only has to outlast a
  * TCG vCPU thread descheduled by a busy host (hundreds of ms seen in CI). */
-#define KI_IPI_TIMEOUT_MS 2000u
+#define KI_IPI_TIMEOUT_MS KI_TEST_TIMEOUT_MS
 /* How long "nobody else got it" is watched after the expected counts. */
 #define KI_IPI_SETTLE_MS 5u
 /* A generic-call worker on one CPU lingers this long, so a caller that did
@@ -31,10 +31,11 @@ static const KE_IPI_MESSAGE KiProbeMessages[] = {KeIpiReschedule, KeIpiTlbShootd
                                                  KeIpiUser1};
 #define KI_PROBE_MESSAGE_COUNT (sizeof(KiProbeMessages) / sizeof(KiProbeMessages[0]))
 
+/* Per CPU and message type, KiProcessorCount rows from the pool. */
 typedef struct _KI_IPI_PROBE {
-    uint32_t Received[KI_MAX_CPUS][KeIpiMessageCount]; /* the handler's count */
-    uint32_t Expected[KI_MAX_CPUS][KeIpiMessageCount]; /* what the test sent */
-    uint64_t LibraryBase[KI_MAX_CPUS][KeIpiMessageCount]; /* KeQueryIpiCount at the start */
+    uint32_t (*Received)[KeIpiMessageCount];    /* the handler's count */
+    uint32_t (*Expected)[KeIpiMessageCount];    /* what the test sent */
+    uint64_t (*LibraryBase)[KeIpiMessageCount]; /* KeQueryIpiCount at the start */
     uint32_t WrongApicId;
     char Problem[160];
 } KI_IPI_PROBE;
@@ -242,7 +243,7 @@ static bool KiIpiStepRefusals(void)
 /* ---- KeIpiGenericCall steps ------------------------------------------------------------- */
 
 typedef struct _KI_GENERIC_PROBE {
-    uint32_t Ran[KI_MAX_CPUS];
+    uint32_t *Ran; /* KiProcessorCount entries */
     uint32_t Finished;
     uint32_t WrongApicId;
     uint32_t SlowCpu;
@@ -267,7 +268,10 @@ static void KiGenericWorker(uint32_t Cpu, void *Context)
  * had finished when the call returned (no waiting here). */
 static bool KiGenericStep(const char *Step, const KE_IPI_TARGET *Target, const IR_CPU_SET *Reached)
 {
+    uint32_t *Ran = KiGeneric.Ran;
     memset(&KiGeneric, 0, sizeof(KiGeneric));
+    memset(Ran, 0, KiProcessorCount * sizeof(uint32_t));
+    KiGeneric.Ran = Ran;
     KiGeneric.SlowCpu = KiProcessorCount - 1u;
     IRQ_STATUS Status = KeIpiGenericCall(Target, KiGenericWorker, NULL);
     uint32_t Finished = __atomic_load_n(&KiGeneric.Finished, __ATOMIC_ACQUIRE);
@@ -311,9 +315,32 @@ static void KiIpiSetProbeHandlers(PKIPI_MESSAGE_HANDLER Handler)
         (void)KeSetIpiMessageHandler(KiProbeMessages[Index], Handler, NULL);
 }
 
-static void KiIpiResetProbe(void)
+static size_t KiIpiRowsSize(size_t Row)
+{
+    return KiProcessorCount * Row;
+}
+
+static void KiIpiAllocateProbe(void)
 {
     memset(&KiIpi, 0, sizeof(KiIpi));
+    KiIpi.Received = KiTestAllocate(KiIpiRowsSize(sizeof(KiIpi.Received[0])));
+    KiIpi.Expected = KiTestAllocate(KiIpiRowsSize(sizeof(KiIpi.Expected[0])));
+    KiIpi.LibraryBase = KiTestAllocate(KiIpiRowsSize(sizeof(KiIpi.LibraryBase[0])));
+    memset(&KiGeneric, 0, sizeof(KiGeneric));
+    KiGeneric.Ran = KiTestAllocate(KiProcessorCount * sizeof(uint32_t));
+}
+
+static void KiIpiFreeProbe(void)
+{
+    KiTestFree(KiIpi.Received, KiIpiRowsSize(sizeof(KiIpi.Received[0])));
+    KiTestFree(KiIpi.Expected, KiIpiRowsSize(sizeof(KiIpi.Expected[0])));
+    KiTestFree(KiIpi.LibraryBase, KiIpiRowsSize(sizeof(KiIpi.LibraryBase[0])));
+    KiTestFree(KiGeneric.Ran, KiProcessorCount * sizeof(uint32_t));
+    KiGeneric.Ran = NULL;
+}
+
+static void KiIpiResetProbe(void)
+{
     for (uint32_t Cpu = 0; Cpu < KiProcessorCount; Cpu++) {
         for (uint32_t Message = 0; Message < KeIpiMessageCount; Message++)
             KiIpi.LibraryBase[Cpu][Message] = KeQueryIpiCount(Cpu, (KE_IPI_MESSAGE)Message);
@@ -332,6 +359,7 @@ static uint32_t KiIpiTotalHandled(void)
 
 void KiTestIpiTargets(void)
 {
+    KiIpiAllocateProbe();
     KiIpiResetProbe();
     KiIpiSetProbeHandlers(KiIpiProbeHandler);
     bool Passed = KiIpiStepSingle() && KiIpiStepSetAllAndAllButSelf() && KiIpiStepTwoTypes() &&
@@ -351,4 +379,5 @@ void KiTestIpiTargets(void)
                      KiIpiTotalHandled(), (uint32_t)KI_PROBE_MESSAGE_COUNT, SetText, KiProcessorCount - 1u);
     else
         KiTestReport("ipi_targets", false, "%s", KiIpi.Problem);
+    KiIpiFreeProbe();
 }

@@ -1,9 +1,14 @@
 /*
  * KiSystemStartup: the BSP's C entry. Brings the machine to the state the
  * library expects, in the order simboot.c does on the sim models: console
- * and traps, the MADT, the local APIC mode before any local APIC access,
- * I/O APICs and overrides, Ke sized for the CPUs, then each CPU's registry
- * entry and local APIC before Ke marks it online. Then the tests.
+ * and traps; the pool (from the loader's memory map); the MADT; the local
+ * APIC mode, chosen from CPUID, IA32_APIC_BASE and the MADT before any
+ * local APIC access (KiSelectLapicMode); the I/O APICs and overrides; then
+ * on the BSP its local APIC put in that mode (EN, then EXTD: SDM vol. 3A
+ * 11.12.5) before its first register access, its APIC id read from the
+ * register and checked against CPUID (smp.c, KiIdentifyProcessor); Ke sized
+ * for the CPUs; each CPU's registry entry and local APIC before Ke marks it
+ * online; the APs (smp.c, each in the same order). Then the tests.
  */
 #include <irqroute/io.h>
 #include <irqroute/ke.h>
@@ -27,6 +32,8 @@
 #define CPUID_ECX_X2APIC (1u << 21) /* SDM vol. 2A table 3-10 */
 #define MSR_APIC_BASE 0x1Bu
 #define APIC_BASE_ADDRESS_MASK 0xFFFFFF000ull /* bits 35:12 (SDM 11.4.4) */
+#define APIC_BASE_EXTD (1ull << 10)            /* x2APIC mode (SDM 11.12.1) */
+#define APIC_BASE_EN (1ull << 11)              /* APIC global enable (SDM 11.4.3) */
 
 /* The I/O APIC, local APIC and PCI BARs live in the uncached fourth GiB of
  * the identity map (boot.S). */
@@ -59,15 +66,56 @@ static void KiParseMadt(void)
     KiAcpiPrintMadt(&KiMadt);
 }
 
-/* The mode comes from the CPU at run time: x2APIC when CPUID offers it
- * (never under QEMU 7.2 TCG), else xAPIC at the MADT's address. */
+/* The enabled MADT processors: how many, and the highest APIC id. Disabled
+ * entries (hot-plug slots, ACPI 6.5 5.2.12.2) are never started. */
+static void KiSurveyProcessors(uint32_t *Enabled, uint32_t *HighestApicId)
+{
+    *Enabled = 0;
+    *HighestApicId = 0;
+    for (uint32_t Index = 0; Index < KiMadt.ProcessorCount; Index++) {
+        const HL_MADT_PROCESSOR *Processor = &KiMadt.Processors[Index];
+        if (!Processor->Enabled)
+            continue;
+        (*Enabled)++;
+        if (Processor->ApicId > *HighestApicId)
+            *HighestApicId = Processor->ApicId;
+    }
+}
+
+/* Before any local APIC register access on any CPU (only IA32_APIC_BASE is
+ * read here): x2APIC when the CPU offers it (CPUID.01H:ECX[21]) unless the
+ * command line says "nox2apic" (as if it did not), and always when firmware
+ * already switched the BSP to x2APIC (IA32_APIC_BASE.EXTD): leaving x2APIC
+ * means disabling the APIC (SDM 11.12.5), and firmware that switches one
+ * CPU switches all (SeaBIOS does with more than 255 CPUs), which INIT does
+ * not undo. A machine whose enabled CPUs need x2APIC (more than 255 of
+ * them, or an APIC id above 254) while it is not available is refused here,
+ * with a message and the failure status, not left to fault later. */
 static void KiSelectLapicMode(void)
 {
     uint32_t Registers[4];
     KiCpuid(CPUID_FEATURES, 0, Registers);
-    bool X2Apic = (Registers[2] & CPUID_ECX_X2APIC) != 0;
+    bool Offered = (Registers[2] & CPUID_ECX_X2APIC) != 0;
+    bool Refused = KiCommandLineHas("nox2apic");
+    bool Available = Offered && !Refused;
+    uint64_t ApicBase = PlatReadMsr(MSR_APIC_BASE);
+    bool FirmwareX2Apic = (ApicBase & APIC_BASE_EXTD) != 0;
+
+    uint32_t Enabled, HighestApicId;
+    KiSurveyProcessors(&Enabled, &HighestApicId);
+    bool Needed = Enabled > KI_XAPIC_MAX_CPUS || HighestApicId > KI_XAPIC_MAX_APIC_ID;
+    if (Needed && !Available) {
+        KiPrint("lapic: %u enabled CPUs, APIC ids up to %u: more than xAPIC can address (255 CPUs, ids 0-254); "
+                "x2APIC is %s\n",
+                Enabled, HighestApicId, Offered ? "turned off by nox2apic" : "not offered (CPUID.01H:ECX[21] clear)");
+        KiExit(KI_EXIT_FAILURE);
+    }
+    bool X2Apic = FirmwareX2Apic || Available;
+    if (FirmwareX2Apic && Refused)
+        KiPrint("lapic: nox2apic ignored: firmware handed the BSP over in x2APIC mode\n");
+
     uint64_t Base = KiMadt.LocalApicAddress;
-    uint64_t MsrBase = PlatReadMsr(MSR_APIC_BASE) & APIC_BASE_ADDRESS_MASK;
+    uint64_t MsrBase = ApicBase & APIC_BASE_ADDRESS_MASK;
     if (Base != MsrBase)
         KiPrint("lapic: MADT says 0x%lx, IA32_APIC_BASE says 0x%lx; using the MSR\n", Base, MsrBase);
     Base = MsrBase;
@@ -76,8 +124,10 @@ static void KiSelectLapicMode(void)
     IRQ_STATUS Status = HlLapicSelectMode(X2Apic ? HlLapicModeX2Apic : HlLapicModeXApic, (uintptr_t)Base);
     if (Status != IRQ_STATUS_SUCCESS)
         KiPanic("HlLapicSelectMode: %s", IrStatusName(Status));
-    KiPrint("lapic: CPUID.01H:ECX[21] x2APIC %s: %s mode, base 0x%lx\n", X2Apic ? "offered" : "not offered",
-            X2Apic ? "x2APIC" : "xAPIC", Base);
+    KiPrint("lapic: x2APIC %s%s, firmware left the BSP in %s mode; %u CPUs, APIC ids up to %u: %s mode, base 0x%lx\n",
+            Offered ? "offered" : "not offered", Offered && Refused ? " (nox2apic)" : "",
+            FirmwareX2Apic ? "x2APIC" : (ApicBase & APIC_BASE_EN) ? "xAPIC" : "disabled", Enabled, HighestApicId,
+            KiLapicModeName(), Base);
 }
 
 static void KiRegisterInterruptControllers(void)
@@ -107,10 +157,10 @@ static void KiInitializeInterruptSystem(void)
 {
     KiSelectLapicMode();
     KiRegisterInterruptControllers();
-    IRQ_STATUS Enabled = HlLapicEnable();
-    if (Enabled != IRQ_STATUS_SUCCESS)
-        KiPanic("HlLapicEnable on the boot processor: %s", IrStatusName(Enabled));
-    uint32_t Count = KiAssignProcessors(HlLapicReadId());
+    uint32_t BspApicId;
+    if (!KiIdentifyProcessor(0, &BspApicId))
+        KiPanic("the boot processor's local APIC cannot be used");
+    uint32_t Count = KiAssignProcessors(BspApicId);
     IRQ_STATUS Status = KeInitializeSystem(Count, &KeAmd64VectorLayout);
     if (Status != IRQ_STATUS_SUCCESS)
         KiPanic("KeInitializeSystem(%u): %s", Count, IrStatusName(Status));
@@ -155,18 +205,20 @@ void KiSystemStartup(uint32_t Magic, uint32_t MultibootInfo)
     if (Magic != MULTIBOOT_BOOTLOADER_MAGIC)
         KiPanic("not started by a multiboot loader");
     KiSaveCommandLine(MultibootInfo);
-    KiInitializeMemory();
+    KiInitializeMemory(MultibootInfo);
+    if (!KiAllocateProcessor(0))
+        KiPanic("no memory for the boot processor's GDT and TSS");
     KiInitializeIdt();
     KiInitializeTss(0);
     KiLoadIdt();
     KiMaskLegacyPics();
     KiCalibrateStall();
-    KiPrint("timer: TSC %lu kHz (PIT channel 2)\n", KiTscPerMillisecond());
 
     KiParseMadt();
     KiInitializeInterruptSystem();
     uint32_t Running = KiStartProcessors();
-    KiPrint("smp: %u CPU(s) running; pool %lu bytes in use\n", Running, (uint64_t)KiMemoryInUse());
+    KiPrint("smp: %u CPU(s) running; pool %lu of %lu KiB in use\n", Running, (uint64_t)(KiMemoryInUse() / 1024u),
+            (uint64_t)(KiMemorySize() / 1024u));
 
     KiInitializeDevices();
     if (KiCommandLineHas("demo")) {

@@ -1,9 +1,17 @@
 /*
- * Kernel memory: a static pool with an address-ordered free list, behind
- * the library's PlatAllocateMemory / PlatFreeMemory hooks; and the memory
- * functions gcc may call even in freestanding code (memset, memcpy,
- * memmove, memcmp: gcc manual, "Standards": "GCC requires the freestanding
- * environment provide memcpy, memmove, memset and memcmp").
+ * Kernel memory: a pool over the machine's RAM with an address-ordered free
+ * list, behind the library's PlatAllocateMemory / PlatFreeMemory hooks; and
+ * the memory functions gcc may call even in freestanding code (memset,
+ * memcpy, memmove, memcmp: gcc manual, "Standards": "GCC requires the
+ * freestanding environment provide memcpy, memmove, memset and memcmp").
+ *
+ * The pool is every RAM range the loader reports (Multiboot 1 spec 3.3:
+ * the memory map of flags bit 6, else mem_upper of flags bit 0) clipped to
+ * [end of the kernel image, start of the uncached MMIO window): the first
+ * MiB (BIOS data, EBDA and its RSDP, the AP trampoline, QEMU's multiboot
+ * information) and the kernel are never in it, and everything in it is
+ * identity mapped and cached (boot.S). ACPI tables lie in ranges the map
+ * does not call available RAM (type 1), so they are kept too.
  *
  * Invariants of the free list: blocks are sorted by address, never touch or
  * overlap (adjacent blocks are merged on free), and every block's start and
@@ -16,16 +24,48 @@
 
 #include "kernel.h"
 
-#define KI_POOL_SIZE (8u << 20)
 #define KI_POOL_GRANULE 16u
 #define KI_POOL_MAX_ALIGNMENT 4096u
+/* The pool's ranges start and end on page boundaries. */
+#define KI_POOL_RANGE_ALIGNMENT 4096u
+/* The MMIO window (3-4 GiB, uncached in boot.S) and everything above the
+ * identity map stay out of the pool. */
+#define KI_POOL_CEILING 0xC0000000ull
+#define KI_POOL_MAX_RANGES 32u
+
+/* Multiboot 1 spec 3.3: the information structure (offsets in dwords). */
+#define MULTIBOOT_INFO_MEMORY (1u << 0) /* mem_lower, mem_upper valid */
+#define MULTIBOOT_INFO_MEMORY_MAP (1u << 6) /* mmap_length, mmap_addr valid */
+#define MULTIBOOT_INFO_FLAGS 0
+#define MULTIBOOT_INFO_MEM_UPPER 2  /* KiB of RAM from 1 MiB on */
+#define MULTIBOOT_INFO_MMAP_LENGTH 11
+#define MULTIBOOT_INFO_MMAP_ADDR 12
+#define MULTIBOOT_MEMORY_AVAILABLE 1u
+#define KI_ONE_MIB 0x100000ull
+
+/* One entry of the multiboot memory map; Size counts the bytes after it. */
+typedef struct _KI_MULTIBOOT_MMAP_ENTRY {
+    uint32_t Size;
+    uint64_t BaseAddress;
+    uint64_t Length;
+    uint32_t Type;
+} __attribute__((packed)) KI_MULTIBOOT_MMAP_ENTRY;
+
+typedef struct _KI_POOL_RANGE {
+    uintptr_t Start;
+    uintptr_t End;
+} KI_POOL_RANGE;
 
 typedef struct _KI_FREE_BLOCK {
     struct _KI_FREE_BLOCK *Next;
     size_t Size;
 } KI_FREE_BLOCK;
 
-static uint8_t KiPool[KI_POOL_SIZE] __attribute__((aligned(KI_POOL_MAX_ALIGNMENT)));
+extern uint8_t __bss_end[]; /* linker.ld: the end of the kernel image */
+
+static KI_POOL_RANGE KiPoolRanges[KI_POOL_MAX_RANGES];
+static uint32_t KiPoolRangeCount;
+static size_t KiPoolSize;
 static KI_FREE_BLOCK *KiFreeList;
 static size_t KiPoolInUse;
 static atomic_flag KiPoolLock = ATOMIC_FLAG_INIT;
@@ -49,12 +89,107 @@ static uintptr_t KiAlignUp(uintptr_t Value, size_t Alignment)
     return (Value + Alignment - 1) & ~(uintptr_t)(Alignment - 1);
 }
 
-void KiInitializeMemory(void)
+static void KiInsertFree(KI_FREE_BLOCK *Previous, uintptr_t Start, size_t Size);
+
+static uint64_t KiAlignDown64(uint64_t Value, uint64_t Alignment)
 {
-    KiFreeList = (KI_FREE_BLOCK *)KiPool;
-    KiFreeList->Next = NULL;
-    KiFreeList->Size = KI_POOL_SIZE;
+    return Value & ~(Alignment - 1);
+}
+
+/* Adds [Base, Base + Length) of RAM, clipped to what the pool may use.
+ * Ranges overlapping one already taken are skipped (a map with overlapping
+ * entries is broken; using RAM twice would be worse than using less). */
+static void KiAddPoolRange(uint64_t Base, uint64_t Length)
+{
+    uint64_t Floor = KiAlignUp((uintptr_t)__bss_end, KI_POOL_RANGE_ALIGNMENT);
+    if (Base >= KI_POOL_CEILING)
+        return;
+    uint64_t End = Base + Length < Base ? UINT64_MAX : Base + Length;
+    uint64_t Start = KiAlignUp(Base > Floor ? Base : Floor, KI_POOL_RANGE_ALIGNMENT);
+    End = KiAlignDown64(End < KI_POOL_CEILING ? End : KI_POOL_CEILING, KI_POOL_RANGE_ALIGNMENT);
+    if (Start >= End)
+        return;
+    for (uint32_t Index = 0; Index < KiPoolRangeCount; Index++) {
+        if (Start < KiPoolRanges[Index].End && KiPoolRanges[Index].Start < End)
+            return;
+    }
+    if (KiPoolRangeCount == KI_POOL_MAX_RANGES) {
+        KiPrint("memory: more than %u RAM ranges; 0x%lx-0x%lx left out\n", KI_POOL_MAX_RANGES, Start, End);
+        return;
+    }
+    KiPoolRanges[KiPoolRangeCount++] = (KI_POOL_RANGE){.Start = (uintptr_t)Start, .End = (uintptr_t)End};
+}
+
+static void KiReadMemoryMap(const volatile uint32_t *Info)
+{
+    uintptr_t At = Info[MULTIBOOT_INFO_MMAP_ADDR];
+    uintptr_t End = At + Info[MULTIBOOT_INFO_MMAP_LENGTH];
+    while (At + sizeof(KI_MULTIBOOT_MMAP_ENTRY) <= End) {
+        KI_MULTIBOOT_MMAP_ENTRY Entry;
+        memcpy(&Entry, KiPhysical(At), sizeof(Entry));
+        if (Entry.Type == MULTIBOOT_MEMORY_AVAILABLE)
+            KiAddPoolRange(Entry.BaseAddress, Entry.Length);
+        At += (uintptr_t)Entry.Size + sizeof(Entry.Size);
+    }
+}
+
+/* Sorts the ranges by address (insertion sort: a handful of entries), so
+ * the free list built from them is address-ordered, and joins ranges that
+ * touch: the free list merges such blocks, so one allocation may span both
+ * and must then be freed into one range. */
+static void KiSortPoolRanges(void)
+{
+    for (uint32_t Index = 1; Index < KiPoolRangeCount; Index++) {
+        KI_POOL_RANGE Range = KiPoolRanges[Index];
+        uint32_t Slot = Index;
+        for (; Slot > 0 && KiPoolRanges[Slot - 1].Start > Range.Start; Slot--)
+            KiPoolRanges[Slot] = KiPoolRanges[Slot - 1];
+        KiPoolRanges[Slot] = Range;
+    }
+    uint32_t Kept = 0;
+    for (uint32_t Index = 0; Index < KiPoolRangeCount; Index++) {
+        if (Kept > 0 && KiPoolRanges[Kept - 1].End == KiPoolRanges[Index].Start)
+            KiPoolRanges[Kept - 1].End = KiPoolRanges[Index].End;
+        else
+            KiPoolRanges[Kept++] = KiPoolRanges[Index];
+    }
+    KiPoolRangeCount = Kept;
+}
+
+void KiInitializeMemory(uint32_t MultibootInfo)
+{
+    const volatile uint32_t *Info = KiPhysical(MultibootInfo);
+    uint32_t Flags = Info[MULTIBOOT_INFO_FLAGS];
+    KiPoolRangeCount = 0;
+    if (Flags & MULTIBOOT_INFO_MEMORY_MAP)
+        KiReadMemoryMap(Info);
+    else if (Flags & MULTIBOOT_INFO_MEMORY)
+        KiAddPoolRange(KI_ONE_MIB, (uint64_t)Info[MULTIBOOT_INFO_MEM_UPPER] * 1024u);
+    else
+        KiPanic("the loader passed no memory information (multiboot flags 0x%x)", Flags);
+    KiSortPoolRanges();
+
+    /* Only now, with the loader's information read, is pool memory written. */
+    KiFreeList = NULL;
     KiPoolInUse = 0;
+    KiPoolSize = 0;
+    KI_FREE_BLOCK *Last = NULL;
+    for (uint32_t Index = 0; Index < KiPoolRangeCount; Index++) {
+        KiInsertFree(Last, KiPoolRanges[Index].Start, KiPoolRanges[Index].End - KiPoolRanges[Index].Start);
+        KiPoolSize += KiPoolRanges[Index].End - KiPoolRanges[Index].Start;
+        for (Last = KiFreeList; Last->Next != NULL; Last = Last->Next)
+            ;
+    }
+    if (KiPoolSize == 0)
+        KiPanic("no RAM above the kernel (ends at %p) for the pool", (void *)__bss_end);
+    KiPrint("memory: pool of %lu KiB in %u range(s) from the %s, 0x%lx-0x%lx\n", (uint64_t)(KiPoolSize / 1024u),
+            KiPoolRangeCount, (Flags & MULTIBOOT_INFO_MEMORY_MAP) ? "multiboot memory map" : "multiboot mem_upper",
+            (uint64_t)KiPoolRanges[0].Start, (uint64_t)KiPoolRanges[KiPoolRangeCount - 1].End);
+}
+
+size_t KiMemorySize(void)
+{
+    return KiPoolSize;
 }
 
 size_t KiMemoryInUse(void)
@@ -108,7 +243,7 @@ void *PlatAllocateMemory(size_t Size, size_t Alignment)
 {
     if (Alignment == 0)
         Alignment = KI_POOL_GRANULE;
-    if ((Alignment & (Alignment - 1)) != 0 || Alignment > KI_POOL_MAX_ALIGNMENT || Size > KI_POOL_SIZE)
+    if ((Alignment & (Alignment - 1)) != 0 || Alignment > KI_POOL_MAX_ALIGNMENT || Size > KiPoolSize)
         return NULL;
     if (Alignment < KI_POOL_GRANULE)
         Alignment = KI_POOL_GRANULE;
@@ -132,13 +267,24 @@ void *PlatAllocateMemory(size_t Size, size_t Alignment)
     return Result;
 }
 
+/* [Start, Start + Size) lies inside one range of the pool. */
+static bool KiIsPoolMemory(uintptr_t Start, size_t Size)
+{
+    for (uint32_t Index = 0; Index < KiPoolRangeCount; Index++) {
+        const KI_POOL_RANGE *Range = &KiPoolRanges[Index];
+        if (Start >= Range->Start && Start < Range->End && Size <= Range->End - Start)
+            return true;
+    }
+    return false;
+}
+
 void PlatFreeMemory(void *Memory, size_t Size)
 {
     uintptr_t Start = (uintptr_t)Memory;
     if (Memory == NULL)
         return;
     Size = Size == 0 ? KI_POOL_GRANULE : KiAlignUp(Size, KI_POOL_GRANULE);
-    if (Start < (uintptr_t)KiPool || Start + Size > (uintptr_t)KiPool + KI_POOL_SIZE || Start % KI_POOL_GRANULE)
+    if (!KiIsPoolMemory(Start, Size) || Start % KI_POOL_GRANULE)
         KiPanic("PlatFreeMemory: %p (%lu bytes) is not from the pool", Memory, (uint64_t)Size);
 
     bool WasEnabled = KiLockPool();

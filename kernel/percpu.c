@@ -1,12 +1,18 @@
 /*
- * Per-CPU state: the control region KPCR that GS points at, the CPU stacks,
- * and the library's PlatCurrentCpu hook.
+ * Per-CPU state: the control region KPCR that GS points at, each CPU's
+ * stacks, GDT and TSS, and the library's PlatCurrentCpu hook.
  *
  * The CPU index is the kernel's choice (BSP 0, then APs in MADT order), not
  * the APIC id: QEMU's -smp 6,sockets=2,cores=3 gives ids 0-2 and 4-6.
+ *
+ * Only KiPcr is a static array of KI_MAX_CPUS (a few dozen bytes each). The
+ * rest is allocated from the pool by KiAllocateProcessor for the CPUs that
+ * are actually started: 24 KiB of stacks per CPU would be 96 MiB for the
+ * cap, most of it for CPUs that do not exist.
  */
 #include <stddef.h>
 
+#include <irqroute/cpuset.h>
 #include <irqroute/platform.h>
 
 #include "kernel.h"
@@ -14,9 +20,11 @@
 #define MSR_GS_BASE 0xC0000101u /* IA32_GS_BASE, SDM vol. 4 table 2-2 */
 
 _Static_assert(offsetof(KPCR, Number) == KI_PCR_NUMBER, "interrupt.S reads KPCR.Number at KI_PCR_NUMBER");
+_Static_assert(KI_MAX_CPUS <= IR_MAX_CPUS, "the kernel cannot start more CPUs than the library numbers");
 
 KPCR KiPcr[KI_MAX_CPUS];
-uint8_t KiStacks[KI_MAX_CPUS][KI_STACK_SIZE] __attribute__((aligned(16)));
+/* The BSP's stack (boot.S switches to it); the APs' come from the pool. */
+uint8_t KiBootStack[KI_BOOT_STACK_SIZE] __attribute__((aligned(16)));
 
 void KiInitializePcr(uint32_t Cpu, uint32_t ApicId)
 {
@@ -24,7 +32,6 @@ void KiInitializePcr(uint32_t Cpu, uint32_t ApicId)
     Pcr->Self = Pcr;
     Pcr->Number = Cpu;
     Pcr->ApicId = ApicId;
-    Pcr->StackTop = KiStackTopOf(Cpu);
     PlatWriteMsr(MSR_GS_BASE, (uint64_t)(uintptr_t)Pcr);
 }
 
@@ -33,11 +40,6 @@ KPCR *KiGetPcr(void)
     KPCR *Pcr;
     __asm__ volatile("movq %%gs:0, %0" : "=r"(Pcr));
     return Pcr;
-}
-
-uint64_t KiStackTopOf(uint32_t Cpu)
-{
-    return (uint64_t)(uintptr_t)&KiStacks[Cpu][KI_STACK_SIZE];
 }
 
 /* One GS-relative load: valid in any context, since GS never changes
@@ -49,7 +51,7 @@ uint32_t PlatCurrentCpu(void)
     return Cpu;
 }
 
-/* ---- Task-state segments: only for the interrupt stack table ------------------------ */
+/* ---- Task-state segment and GDT: only for the interrupt stack table ------------------ */
 
 /* The 64-bit TSS (SDM vol. 3A 7.7, figure 7-11). */
 typedef struct _KTSS {
@@ -65,36 +67,73 @@ typedef struct _KTSS {
 _Static_assert(sizeof(KTSS) == 104, "64-bit TSS is 104 bytes");
 
 #define TSS_TYPE_AVAILABLE 0x89 /* P=1, DPL 0, type 1001b: available 64-bit TSS */
+#define KI_GDT_QUADS (KI_GDT_ENTRIES + 2) /* the boot entries, then one 16-byte TSS descriptor */
 
-extern uint64_t KiGdt[];
-extern uint8_t KiGdtTssDescriptors[];
+/* Each CPU has a GDT of its own: the boot entries (same selectors on every
+ * CPU) and its TSS descriptor at KI_SELECTOR_TSS. One shared GDT with a
+ * descriptor per CPU would outgrow the 16-bit GDTR limit (SDM 3.5.1) at
+ * 4094 CPUs. */
+typedef struct _KI_PROCESSOR_TABLES {
+    uint64_t Gdt[KI_GDT_QUADS];
+    KTSS Tss;
+} KI_PROCESSOR_TABLES;
 
-static KTSS KiTss[KI_MAX_CPUS];
-static uint8_t KiFaultStacks[KI_MAX_CPUS][KI_FAULT_STACK_SIZE] __attribute__((aligned(16)));
+extern const uint64_t KiGdt[KI_GDT_ENTRIES];
+
+static void *KiAllocateStack(size_t Size)
+{
+    return PlatAllocateMemory(Size, 16);
+}
+
+bool KiAllocateProcessor(uint32_t Cpu)
+{
+    if (Cpu >= KI_MAX_CPUS)
+        return false;
+    KPCR *Pcr = &KiPcr[Cpu];
+    uint8_t *Stack = Cpu == 0 ? NULL : KiAllocateStack(KI_STACK_SIZE);
+    uint8_t *FaultStack = KiAllocateStack(KI_FAULT_STACK_SIZE);
+    KI_PROCESSOR_TABLES *Tables = PlatAllocateMemory(sizeof(KI_PROCESSOR_TABLES), 16);
+    if ((Cpu != 0 && Stack == NULL) || FaultStack == NULL || Tables == NULL) {
+        PlatFreeMemory(Stack, KI_STACK_SIZE);
+        PlatFreeMemory(FaultStack, KI_FAULT_STACK_SIZE);
+        PlatFreeMemory(Tables, sizeof(KI_PROCESSOR_TABLES));
+        return false;
+    }
+    Pcr->StackTop = Cpu == 0 ? (uint64_t)(uintptr_t)&KiBootStack[KI_BOOT_STACK_SIZE]
+                             : (uint64_t)(uintptr_t)&Stack[KI_STACK_SIZE];
+    Tables->Tss.Ist[KI_IST_FAULT - 1] = (uint64_t)(uintptr_t)&FaultStack[KI_FAULT_STACK_SIZE];
+    Tables->Tss.IoMapBase = sizeof(KTSS); /* no I/O permission bitmap */
+    memcpy(Tables->Gdt, KiGdt, sizeof(KiGdt));
+    Pcr->Tables = Tables;
+    return true;
+}
 
 /* A system-segment descriptor (SDM 7.2.3, figure 7-4): 16 bytes. */
-static void KiWriteTssDescriptor(uint32_t Cpu)
+static void KiWriteTssDescriptor(KI_PROCESSOR_TABLES *Tables)
 {
-    uint64_t Base = (uint64_t)(uintptr_t)&KiTss[Cpu];
+    uint64_t Base = (uint64_t)(uintptr_t)&Tables->Tss;
     uint64_t Limit = sizeof(KTSS) - 1;
-    uint64_t *Descriptor = (uint64_t *)(void *)&KiGdtTssDescriptors[Cpu * 16];
+    uint64_t *Descriptor = &Tables->Gdt[KI_SELECTOR_TSS / 8];
     Descriptor[0] = (Limit & 0xFFFF) | (Base & 0xFFFFFF) << 16 | (uint64_t)TSS_TYPE_AVAILABLE << 40 |
                     ((Limit >> 16) & 0xF) << 48 | ((Base >> 24) & 0xFF) << 56;
     Descriptor[1] = Base >> 32;
 }
 
+/* The segment registers keep their selectors across the LGDT: the new
+ * table holds the same code and data descriptors at the same offsets. */
 void KiInitializeTss(uint32_t Cpu)
 {
-    KiTss[Cpu].Ist[KI_IST_FAULT - 1] = (uint64_t)(uintptr_t)&KiFaultStacks[Cpu][KI_FAULT_STACK_SIZE];
-    KiTss[Cpu].IoMapBase = sizeof(KTSS); /* no I/O permission bitmap */
-    KiWriteTssDescriptor(Cpu);
+    KI_PROCESSOR_TABLES *Tables = KiPcr[Cpu].Tables;
+    if (Tables == NULL)
+        KiPanic("cpu %u: no GDT and TSS allocated", Cpu);
+    KiWriteTssDescriptor(Tables);
     struct {
         uint16_t Limit;
         uint64_t Base;
     } __attribute__((packed)) Gdtr = {
-        .Limit = KI_GDT_ENTRIES * 8 + KI_MAX_CPUS * 16 - 1,
-        .Base = (uint64_t)(uintptr_t)KiGdt,
+        .Limit = sizeof(Tables->Gdt) - 1,
+        .Base = (uint64_t)(uintptr_t)Tables->Gdt,
     };
     __asm__ volatile("lgdt %0" : : "m"(Gdtr) : "memory");
-    __asm__ volatile("ltr %w0" : : "r"((uint16_t)KI_SELECTOR_TSS(Cpu)) : "memory");
+    __asm__ volatile("ltr %w0" : : "r"((uint16_t)KI_SELECTOR_TSS) : "memory");
 }

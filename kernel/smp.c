@@ -3,14 +3,26 @@
  * library, and the INIT-SIPI-SIPI sequence for the APs.
  *
  * CPU indices: the BSP is 0, the other enabled MADT processors follow in
- * MADT order. The APIC id each CPU registers is the one its own local APIC
- * reports (HlLapicReadId), which must match what the MADT said.
+ * MADT order, up to KI_MAX_CPUS. The APIC id each CPU registers is the one
+ * its own local APIC reports, which must match what the MADT said.
+ *
+ * Order on every CPU (BSP in main.c, APs in KiApStartup), SDM vol. 3A
+ * 11.12.5 "x2APIC State Transitions": the mode was chosen once on the BSP
+ * (main.c, KiSelectLapicMode, before any local APIC access); each CPU then
+ * first puts its own local APIC into that mode (HlLapicEnable: EN, then
+ * EXTD; a CPU that firmware already left in x2APIC mode stays there, as
+ * INIT does not change IA32_APIC_BASE), only then reads its APIC id from
+ * the ID register (32 bits in x2APIC mode, 11.12.5.1), checks it against
+ * CPUID (11.12.8.1: CPUID.0BH:EDX is the x2APIC id, its low byte the
+ * initial xAPIC id of CPUID.01H:EBX[31:24]), and registers it.
  *
  * APs start one at a time, so the boot mailbox (KiApBootCpu, KiApBootStack)
  * and the library's per-CPU initialisation are never used concurrently.
  * Sequence: Intel SDM vol. 3A 8.4.4.1 "Typical BSP Initialization
- * Sequence" (INIT, 10 ms, SIPI, 200 us, SIPI). QEMU 7.2 takes a SIPI only
- * after an INIT and ignores the second one (shared/qemu-notes.md).
+ * Sequence" (INIT, 10 ms, SIPI, 200 us, SIPI). A SIPI only starts a CPU
+ * that waits for one after an INIT, and a CPU already running ignores the
+ * second (docs/qemu.md, "Machines and boot"; apic_sipi() in QEMU's
+ * hw/intc/apic.c), so the second SIPI is skipped once the AP is online.
  */
 #include <stdatomic.h>
 
@@ -24,8 +36,14 @@
 #define KI_SIPI_DELAY_US 200u
 #define KI_AP_START_TIMEOUT_US 2000000u
 #define KI_NO_CPU 0xFFFFFFFFu
-/* 0xFF is the xAPIC broadcast id: such a CPU cannot be addressed alone. */
-#define KI_XAPIC_MAX_APIC_ID 0xFEu
+
+/* CPUID (SDM vol. 2A, "CPUID"): the highest basic leaf, the initial xAPIC
+ * id, and leaf 0BH "Extended Topology Enumeration". */
+#define CPUID_MAX_LEAF 0x0u
+#define CPUID_FEATURES 0x1u
+#define CPUID_EXTENDED_TOPOLOGY 0xBu
+#define CPUID_01_EBX_APIC_ID_SHIFT 24u
+#define CPUID_0B_EBX_PROCESSORS_MASK 0xFFFFu
 
 volatile uint64_t KiApBootStack;
 static volatile uint32_t KiApBootCpu;
@@ -39,6 +57,67 @@ uint32_t KiCpuOfMadtProcessor(uint32_t MadtIndex)
 {
     return MadtIndex < HL_MADT_MAX_PROCESSORS ? KiMadtCpu[MadtIndex] : KI_NO_CPU;
 }
+
+const char *KiLapicModeName(void)
+{
+    return HlLapicGetMode() == HlLapicModeX2Apic ? "x2APIC" : "xAPIC";
+}
+
+/* ---- This CPU's local APIC and APIC id ------------------------------------------------ */
+
+/* The 32-bit x2APIC id from CPUID leaf 0BH, when the CPU offers the leaf
+ * (SDM vol. 2A: the leaf exists when the highest basic leaf reaches it
+ * and its sub-leaf 0 reports a non-zero EBX[15:0]). */
+static bool KiCpuidX2ApicId(uint32_t *ApicId)
+{
+    uint32_t Registers[4];
+    KiCpuid(CPUID_MAX_LEAF, 0, Registers);
+    if (Registers[0] < CPUID_EXTENDED_TOPOLOGY)
+        return false;
+    KiCpuid(CPUID_EXTENDED_TOPOLOGY, 0, Registers);
+    if ((Registers[1] & CPUID_0B_EBX_PROCESSORS_MASK) == 0)
+        return false;
+    *ApicId = Registers[3];
+    return true;
+}
+
+/* Compares the ID register with CPUID (SDM 11.12.8.1). In x2APIC mode the
+ * register is the read-only x2APIC id and must equal CPUID.0BH:EDX. In
+ * xAPIC mode software may have rewritten the register (11.4.6), and
+ * delivery uses what it holds: a difference from the initial id is only
+ * reported. */
+static bool KiCheckApicId(uint32_t Cpu, uint32_t ApicId)
+{
+    uint32_t Registers[4];
+    uint32_t CpuidId;
+    bool HaveLeaf = KiCpuidX2ApicId(&CpuidId);
+    if (HlLapicGetMode() == HlLapicModeX2Apic) {
+        if (HaveLeaf && CpuidId != ApicId) {
+            KiPrint("cpu %u: x2APIC id register says %u, CPUID.0BH:EDX says %u\n", Cpu, ApicId, CpuidId);
+            return false;
+        }
+        return true;
+    }
+    KiCpuid(CPUID_FEATURES, 0, Registers);
+    uint32_t InitialId = Registers[1] >> CPUID_01_EBX_APIC_ID_SHIFT;
+    if (InitialId != ApicId || (HaveLeaf && (CpuidId & 0xFFu) != InitialId))
+        KiPrint("cpu %u: xAPIC id register says %u, CPUID.01H:EBX[31:24] %u, CPUID.0BH:EDX %u%s; using the register\n",
+                Cpu, ApicId, InitialId, HaveLeaf ? CpuidId : 0u, HaveLeaf ? "" : " (no leaf 0BH)");
+    return true;
+}
+
+bool KiIdentifyProcessor(uint32_t Cpu, uint32_t *ApicId)
+{
+    IRQ_STATUS Enabled = HlLapicEnable();
+    if (Enabled != IRQ_STATUS_SUCCESS) {
+        KiPrint("cpu %u: local APIC not put in %s mode: %s\n", Cpu, KiLapicModeName(), IrStatusName(Enabled));
+        return false;
+    }
+    *ApicId = HlLapicReadId();
+    return KiCheckApicId(Cpu, *ApicId);
+}
+
+/* ---- CPU numbering --------------------------------------------------------------------- */
 
 static bool KiCanStart(const HL_MADT_PROCESSOR *Processor)
 {
@@ -54,6 +133,7 @@ static bool KiCanStart(const HL_MADT_PROCESSOR *Processor)
 uint32_t KiAssignProcessors(uint32_t BspApicId)
 {
     uint32_t Next = 1;
+    uint32_t OverCap = 0, FirstOverCap = 0, LastOverCap = 0;
     for (uint32_t Index = 0; Index < KiMadt.ProcessorCount; Index++) {
         const HL_MADT_PROCESSOR *Processor = &KiMadt.Processors[Index];
         KiMadtCpu[Index] = KI_NO_CPU;
@@ -61,24 +141,27 @@ uint32_t KiAssignProcessors(uint32_t BspApicId)
             KiMadtCpu[Index] = 0;
         } else if (KiCanStart(Processor)) {
             if (Next >= KI_MAX_CPUS) {
-                KiPrint("smp: more than %u CPUs; APIC id %u not started\n", KI_MAX_CPUS, Processor->ApicId);
+                FirstOverCap = OverCap++ == 0 ? Processor->ApicId : FirstOverCap;
+                LastOverCap = Processor->ApicId;
                 continue;
             }
             KiMadtCpu[Index] = Next++;
         }
     }
+    if (OverCap != 0)
+        KiPrint("smp: more than %u CPUs: %u not started (APIC ids %u .. %u)\n", KI_MAX_CPUS, OverCap, FirstOverCap,
+                LastOverCap);
     KiAssignedCount = Next;
     return Next;
 }
 
+/* ---- Each CPU's initialisation ------------------------------------------------------------ */
+
 void KiInitializeProcessor(uint32_t Cpu)
 {
-    IRQ_STATUS Enabled = HlLapicEnable();
-    if (Enabled != IRQ_STATUS_SUCCESS) {
-        KiPrint("cpu %u: local APIC not enabled: %s\n", Cpu, IrStatusName(Enabled));
+    uint32_t ApicId;
+    if (!KiIdentifyProcessor(Cpu, &ApicId))
         return;
-    }
-    uint32_t ApicId = HlLapicReadId();
     KiGetPcr()->ApicId = ApicId;
     IRQ_STATUS Status = HlRegisterProcessor(Cpu, ApicId);
     if (Status == IRQ_STATUS_SUCCESS)
@@ -101,6 +184,9 @@ void KiIdleLoop(void)
     }
 }
 
+/* The AP's first C code, on the stack KiAllocateProcessor gave it: GS, its
+ * own GDT and TSS, the IDT, then (KiInitializeProcessor) its local APIC
+ * mode before any other local APIC access. */
 void KiApStartup(void)
 {
     uint32_t Cpu = KiApBootCpu;
@@ -111,12 +197,13 @@ void KiApStartup(void)
     KiIdleLoop();
 }
 
+/* ---- INIT-SIPI-SIPI ------------------------------------------------------------------------ */
+
 static bool KiWaitOnline(uint32_t Cpu, uint64_t TimeoutUs)
 {
-    uint64_t Start = KiReadTsc();
-    uint64_t Limit = KiTscPerMillisecond() * TimeoutUs / 1000u;
+    uint64_t Deadline = KiQueryMicroseconds() + TimeoutUs;
     while (__atomic_load_n(&KiPcr[Cpu].Online, __ATOMIC_ACQUIRE) == 0) {
-        if (KiReadTsc() - Start > Limit)
+        if (KiQueryMicroseconds() > Deadline)
             return false;
         PlatCpuRelax();
     }
@@ -125,8 +212,13 @@ static bool KiWaitOnline(uint32_t Cpu, uint64_t TimeoutUs)
 
 static bool KiStartProcessor(uint32_t Cpu, uint32_t ApicId)
 {
+    if (!KiAllocateProcessor(Cpu)) {
+        KiPrint("cpu %u: APIC id %u: no memory for its stacks (pool %lu of %lu bytes in use); not started\n", Cpu,
+                ApicId, (uint64_t)KiMemoryInUse(), (uint64_t)KiMemorySize());
+        return false;
+    }
     KiApBootCpu = Cpu;
-    KiApBootStack = KiStackTopOf(Cpu);
+    KiApBootStack = KiPcr[Cpu].StackTop;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     IRQ_STATUS Status = HlLapicSendIpi(ApicId, HlIpiNoShorthand, HlDeliveryInit, 0);
@@ -143,7 +235,8 @@ static bool KiStartProcessor(uint32_t Cpu, uint32_t ApicId)
     }
     if (!KiWaitOnline(Cpu, KI_AP_START_TIMEOUT_US)) {
         /* INIT puts a late starter back into wait-for-SIPI (SDM 8.4.1), so
-         * it cannot wake up later on the mailbox of the next AP. */
+         * it cannot wake up later on the mailbox of the next AP. Its stacks
+         * stay allocated: nothing is known about when it stopped using them. */
         HlLapicSendIpi(ApicId, HlIpiNoShorthand, HlDeliveryInit, 0);
         KiPrint("cpu %u: APIC id %u did not come up\n", Cpu, ApicId);
         return false;
@@ -159,19 +252,22 @@ uint32_t KiStartProcessors(void)
     memcpy(KiPhysical(KI_TRAMPOLINE_ADDRESS), KiTrampolineStart, Length);
 
     uint32_t Running = 1;
-    KiPrint("cpu 0: APIC id %u online (BSP, %s)\n", KiPcr[0].ApicId,
-            HlLapicGetMode() == HlLapicModeX2Apic ? "x2APIC" : "xAPIC");
+    uint64_t StartUs = KiQueryMicroseconds();
+    KiPrint("cpu 0: APIC id %u online (BSP, %s)\n", KiPcr[0].ApicId, KiLapicModeName());
     for (uint32_t Index = 0; Index < KiMadt.ProcessorCount; Index++) {
         uint32_t Cpu = KiMadtCpu[Index];
         if (Cpu == KI_NO_CPU || Cpu == 0)
             continue;
-        uint32_t ApicId = KiMadt.Processors[Index].ApicId;
-        if (!KiStartProcessor(Cpu, ApicId))
+        const HL_MADT_PROCESSOR *Processor = &KiMadt.Processors[Index];
+        if (!KiStartProcessor(Cpu, Processor->ApicId))
             continue;
         Running++;
-        KiPrint("cpu %u: APIC id %u online (MADT uid %u)\n", Cpu, KiPcr[Cpu].ApicId,
-                KiMadt.Processors[Index].AcpiUid);
+        KiPrint("cpu %u: APIC id %u online (%s, MADT uid %u%s)\n", Cpu, KiPcr[Cpu].ApicId, KiLapicModeName(),
+                Processor->AcpiUid, KiPcr[Cpu].ApicId == Processor->ApicId ? "" : ", NOT the MADT's APIC id");
     }
+    uint64_t Milliseconds = (KiQueryMicroseconds() - StartUs) / 1000u;
+    KiPrint("smp: %u of %u CPU(s) started, %s mode, APs up in %lu ms\n", Running, KiAssignedCount,
+            KiLapicModeName(), Milliseconds);
     KiProcessorCount = Running;
     return Running;
 }

@@ -2,8 +2,9 @@
 # Boots the reference kernel under QEMU and checks its in-kernel test suite.
 #
 #   run_ktest.sh --kernel build/kernel/kernel.elf [--qemu qemu-system-x86_64]
-#                [--smp 4] [--expect-cpus 4] [--case NAME]... [--timeout 60]
-#                [--machine pc] [-- extra qemu arguments]
+#                [--smp 4] [--expect-cpus 4] [--case NAME]... [--timeout 120]
+#                [--machine pc] [--cpu MODEL] [--memory 128M] [--append TEXT]
+#                [-- extra qemu arguments]
 #
 # The kernel prints one line per case on COM1 ("KTEST <name> PASS|FAIL
 # <detail>"), one line per CPU it started ("cpu N: APIC id M online"), a
@@ -12,18 +13,25 @@
 # 37 = panic or exception. This script passes when: QEMU exited with 33
 # within the time limit, no KTEST line says FAIL, every --case named passed,
 # and the number of CPUs started (distinct APIC ids) is --expect-cpus.
+# --cpu picks QEMU's CPU model (its default, qemu64, offers no x2APIC;
+# "max" does); --append passes a kernel command line. The time limit
+# covers QEMU creating its vCPUs too (about 15 s for 288 and 100 s for 1024
+# on a 2-core host), so give big machines a big --timeout.
 set -uo pipefail
 
 qemu=qemu-system-x86_64
 kernel=
 smp=4
 expect_cpus=
-timeout_s=60
+timeout_s=120
 machine=pc
+cpu=
+memory=128M
+append=
 cases=()
 extra=()
 
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -34,6 +42,9 @@ while [ $# -gt 0 ]; do
         --case) cases+=("$2"); shift 2 ;;
         --timeout) timeout_s=$2; shift 2 ;;
         --machine) machine=$2; shift 2 ;;
+        --cpu) cpu=$2; shift 2 ;;
+        --memory) memory=$2; shift 2 ;;
+        --append) append=$2; shift 2 ;;
         --) shift; extra=("$@"); break ;;
         -h|--help) usage ;;
         *) echo "run_ktest: unknown argument '$1'"; usage ;;
@@ -55,13 +66,18 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-echo "run_ktest: $qemu -machine $machine -smp $smp -kernel $kernel (timeout ${timeout_s}s)"
-timeout --kill-after=5 "$timeout_s" "$qemu" -machine "$machine" -smp "$smp" -m 128 -kernel "$kernel" \
+options=(-machine "$machine" -smp "$smp" -m "$memory")
+[ -z "$cpu" ] || options+=(-cpu "$cpu")
+[ -z "$append" ] || options+=(-append "$append")
+echo "run_ktest: $qemu ${options[*]} -kernel $kernel ${extra[*]} (timeout ${timeout_s}s)"
+started_at=$(date +%s)
+timeout --kill-after=5 "$timeout_s" "$qemu" "${options[@]}" -kernel "$kernel" \
     -display none -serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
     "${extra[@]}" </dev/null 2>&1 | tr -d '\r' > "$log"
 status=${PIPESTATUS[0]}
+elapsed=$(( $(date +%s) - started_at ))
 cat "$log"
-echo "----"
+echo "---- QEMU ran ${elapsed}s"
 
 failures=()
 case $status in
@@ -90,4 +106,4 @@ if [ ${#failures[@]} -gt 0 ]; then
     printf 'FAIL: %s\n' "${failures[@]}"
     exit 1
 fi
-echo "PASS: $(grep -c '^KTEST [^ ]* PASS' "$log") cases passed on $started CPUs (-smp $smp)"
+echo "PASS: $(grep -c '^KTEST [^ ]* PASS' "$log") cases passed on $started CPUs (-smp $smp) in ${elapsed}s"
