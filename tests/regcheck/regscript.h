@@ -1,0 +1,194 @@
+/*
+ * Register scripts: one list of register accesses and expected values, run
+ * unchanged on the sim's local APIC and I/O APIC models (tests/unit/
+ * test_regcheck.c) and on QEMU's (kernel/ktest_regcheck.c), so that the two
+ * are checked against each other step by step. The script is data shared by
+ * both sides; the interpreter (regscript.c) is freestanding C11 and reaches
+ * registers only through the platform hooks (platform.h), the Hl and Ke
+ * public APIs, and REGCHECK_ADAPTER for what only the platform can do
+ * (drive an I/O APIC input, make a device write an MSI).
+ *
+ * A step either acts (a register write, an IPI, a pin, an MSI, letting the
+ * CPU take interrupts) or reads one register and compares it under a mask
+ * with what it expects. Values that legitimately differ between platforms
+ * (the CPU's APIC id and what derives from it) are symbolic. A script runs
+ * with interrupts disabled on the calling CPU, except in "accept" steps, so
+ * IRR bits stay visible between steps.
+ *
+ * Registers (Register field):
+ *  - local APIC steps: the xAPIC offset 0x000-0x3F0 (SDM vol. 3A 11.4.1,
+ *    table 11-1); in x2APIC mode the interpreter uses MSR 0x800 + offset/16
+ *    (11.12.1.2, table 11-6);
+ *  - I/O APIC steps: the index IOREGSEL selects (82093AA 3.1.1): 0x00 ID,
+ *    0x01 version, 0x02 arbitration, 0x10 + 2n / 0x11 + 2n entry n.
+ */
+#ifndef IRQROUTE_REGSCRIPT_H
+#define IRQROUTE_REGSCRIPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <irqroute/status.h>
+
+/* ---- Register numbers ------------------------------------------------------------ */
+
+#define REGCHECK_LAPIC_ID 0x020u
+#define REGCHECK_LAPIC_VERSION 0x030u
+#define REGCHECK_LAPIC_TPR 0x080u
+#define REGCHECK_LAPIC_PPR 0x0A0u
+#define REGCHECK_LAPIC_EOI 0x0B0u
+#define REGCHECK_LAPIC_LDR 0x0D0u
+#define REGCHECK_LAPIC_DFR 0x0E0u
+#define REGCHECK_LAPIC_SVR 0x0F0u
+#define REGCHECK_LAPIC_ISR0 0x100u
+#define REGCHECK_LAPIC_TMR0 0x180u
+#define REGCHECK_LAPIC_IRR0 0x200u
+#define REGCHECK_LAPIC_ESR 0x280u
+#define REGCHECK_LAPIC_ICR_LOW 0x300u
+#define REGCHECK_LAPIC_ICR_HIGH 0x310u
+#define REGCHECK_LAPIC_LVT_TIMER 0x320u
+#define REGCHECK_LAPIC_LVT_LINT0 0x350u
+#define REGCHECK_LAPIC_LVT_LINT1 0x360u
+#define REGCHECK_LAPIC_LVT_ERROR 0x370u
+#define REGCHECK_LAPIC_TIMER_DIVIDE 0x3E0u
+#define REGCHECK_LAPIC_SELF_IPI 0x3F0u /* x2APIC only */
+
+/* The 32-bit word of a 256-bit register (ISR, TMR, IRR) that holds Vector:
+ * eight registers 16 bytes apart, vector 32k+b in bit b of register k
+ * (11.8.4, figure 11-20). */
+#define REGCHECK_ISR(Vector) (REGCHECK_LAPIC_ISR0 + ((uint32_t)(Vector) >> 5) * 0x10u)
+#define REGCHECK_TMR(Vector) (REGCHECK_LAPIC_TMR0 + ((uint32_t)(Vector) >> 5) * 0x10u)
+#define REGCHECK_IRR(Vector) (REGCHECK_LAPIC_IRR0 + ((uint32_t)(Vector) >> 5) * 0x10u)
+
+/* In a "read in service" step: the vector the handler was entered with. */
+#define REGCHECK_TAKEN_VECTOR 0xFFFu
+
+#define REGCHECK_IOAPIC_ID 0x00u
+#define REGCHECK_IOAPIC_VERSION 0x01u
+#define REGCHECK_IOAPIC_ARBITRATION 0x02u
+#define REGCHECK_IOAPIC_RTE_LOW(Pin) (0x10u + 2u * (uint32_t)(Pin))
+#define REGCHECK_IOAPIC_RTE_HIGH(Pin) (0x11u + 2u * (uint32_t)(Pin))
+
+/* An accept step's Value when any number of interrupts may come (clean-up). */
+#define REGCHECK_ANY_COUNT 0xFFFFFFFFu
+
+/* ---- Steps ---------------------------------------------------------------------- */
+
+typedef enum _REGCHECK_KIND {
+    RegcheckReadLapic = 0,   /* read Register, compare with Expected under Mask */
+    RegcheckWriteLapic,      /* write Value to Register */
+    RegcheckReadApicBase,    /* read IA32_APIC_BASE (MSR 0x1B, 11.4.4) */
+    RegcheckReadIoApic,      /* IOREGSEL = Register, read IOWIN */
+    RegcheckWriteIoApic,     /* IOREGSEL = Register, IOWIN = Value */
+    RegcheckWriteIoApicEoi,  /* EOI register (I/O xAPIC, version 0x20) = Value (a vector) */
+    RegcheckSendSelfIpi,     /* HlLapicSendIpi(self shorthand, fixed, vector Value) */
+    RegcheckSendIpiToSelfId, /* HlLapicSendIpi(own APIC id, no shorthand, fixed, vector Value) */
+    RegcheckAssertPin,       /* adapter: drive I/O APIC input (GSI) Value high */
+    RegcheckDeassertPin,     /* adapter: drive it low */
+    RegcheckSendMsi,         /* adapter: MSI to the own APIC id (physical), data Value */
+    RegcheckAccept,          /* let the CPU take interrupts; Value = how many must come */
+    RegcheckReadInService,   /* Register as the handler of interrupt #Value of the last accept read it */
+} REGCHECK_KIND;
+
+typedef enum _REGCHECK_MODE {
+    RegcheckBothModes = 0,
+    RegcheckXApicOnly,
+    RegcheckX2ApicOnly,
+} REGCHECK_MODE;
+
+/* How the interpreter turns Expected (reads) or Value (writes) into the
+ * number it uses; "id" is the running CPU's APIC id from the Hl registry,
+ * "cpu" its index. */
+typedef enum _REGCHECK_SYMBOL {
+    RegcheckLiteral = 0,
+    RegcheckSelfIdRegister,   /* the ID register: xAPIC id << 24 (11.4.6), x2APIC id (11.12.5.1) */
+    RegcheckSelfDestination8, /* id << 24: an RTE's or the xAPIC ICR's 8-bit destination field */
+    RegcheckSelfFlatLdr,      /* xAPIC flat model as HlLapicInitializeProcessor sets it: (1 << cpu) << 24, cpu < 8 */
+    RegcheckSelfClusterLdr,   /* x2APIC: (id >> 4) << 16 | 1 << (id & 15) (11.12.10.2) */
+    RegcheckVectorBit,        /* 1 << (the number % 32): the bit of vector N in its ISR/TMR/IRR word */
+} REGCHECK_SYMBOL;
+
+/* Read steps may poll: a message from a device can take a moment to arrive. */
+#define REGCHECK_FLAG_POLL 0x1u
+
+typedef struct _REGCHECK_STEP {
+    REGCHECK_KIND Kind;
+    REGCHECK_MODE Mode;
+    const char *Name;       /* what the step checks, named in a failure */
+    uint32_t Register;
+    uint32_t Value;         /* written value, vector, GSI, MSI data, count, interrupt number */
+    uint64_t Expected;      /* reads: compared under Mask */
+    uint64_t Mask;
+    REGCHECK_SYMBOL Symbol; /* applies to Expected (reads) or Value (writes) */
+    uint32_t Flags;
+} REGCHECK_STEP;
+
+typedef struct _REGCHECK_SCRIPT {
+    const char *Name;
+    const REGCHECK_STEP *Steps;
+    uint32_t StepCount;
+    /* Run after the steps whether they passed or not (failures ignored):
+     * puts back what the steps changed. */
+    const REGCHECK_STEP *CleanupSteps;
+    uint32_t CleanupStepCount;
+    /* The vectors the script's interrupts use: each gets the interpreter's
+     * snapshot handler (KeSetSystemVectorHandler) for the run. They must be
+     * system vectors of the Ke layout, with no handler of their own. */
+    const uint8_t *Vectors;
+    uint32_t VectorCount;
+} REGCHECK_SCRIPT;
+
+/* ---- Platform adapter ----------------------------------------------------------- */
+
+typedef struct _REGCHECK_ADAPTER {
+    /* Drives I/O APIC input Gsi high (Asserted) or low. False: cannot. */
+    bool (*SetPin)(void *Context, uint32_t Gsi, bool Asserted);
+    /* Makes a device write Data to Address (a compatibility-format MSI,
+     * SDM 11.11). False: cannot. */
+    bool (*SendMsi)(void *Context, uint64_t Address, uint32_t Data);
+    void *Context;
+    /* The MMIO base of the I/O APIC the I/O APIC steps address. */
+    uintptr_t IoApicAddress;
+} REGCHECK_ADAPTER;
+
+/* ---- Running --------------------------------------------------------------------- */
+
+typedef struct _REGCHECK_RESULT {
+    bool Passed;
+    uint32_t StepsRun;      /* steps executed (the other mode's are skipped) */
+    uint32_t StepsSkipped;
+    /* The first failing step (Passed false). */
+    uint32_t FailedIndex;
+    const REGCHECK_STEP *FailedStep;
+    bool X2Apic;            /* the mode the script ran in */
+    bool Compared;          /* a read that differed (else Why says what failed) */
+    uint64_t Read;          /* masked */
+    uint64_t Expected;      /* masked, symbols resolved */
+    const char *Why;
+} REGCHECK_RESULT;
+
+/* Runs Script on the calling CPU (registered with Hl, local APIC
+ * initialised, Ke initialised), interrupts disabled except in accept steps.
+ *   SUCCESS            the script ran (Result->Passed says whether every step matched)
+ *   INVALID_PARAMETER  a NULL argument
+ *   INVALID_STATE      another run is in progress
+ *   INVALID_CPU        the calling CPU has no APIC id in the Hl registry
+ *   INVALID_VECTOR     a script vector the Ke layout does not let the
+ *                      interpreter handle (KeSetSystemVectorHandler refused it)
+ * Nothing is changed when it fails. */
+IRQ_STATUS RegcheckRun(const REGCHECK_SCRIPT *Script, const REGCHECK_ADAPTER *Adapter, REGCHECK_RESULT *Result);
+
+/* "step <name>: register <register> read 0x.. expected 0x..", or "step
+ * <name>: <why>", NUL-terminated and truncated to Size. Returns the length. */
+size_t RegcheckFormatFailure(const REGCHECK_RESULT *Result, char *Buffer, size_t Size);
+/* The register a step touches: "LAPIC IRR[1] (0x210)", with ", MSR 0x821"
+ * in x2APIC mode; "IOAPIC RTE 1 low (0x12)"; "IA32_APIC_BASE (MSR 0x1B)". */
+size_t RegcheckFormatRegister(const REGCHECK_STEP *Step, bool X2Apic, char *Buffer, size_t Size);
+
+/* The shared script: local APIC and I/O APIC registers, IPIs, a level
+ * line on GSI REGCHECK_TEST_GSI and an MSI (script_lapic_ioapic.c). */
+#define REGCHECK_TEST_GSI 1u
+extern const REGCHECK_SCRIPT RegcheckLapicIoApicScript;
+
+#endif
