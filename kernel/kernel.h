@@ -280,7 +280,11 @@ uint32_t KiTestFailures(void);
 void KiRunLineTests(void);     /* ktest_lines.c: cases 1, 2, 6, 9, 10 (per-CPU lines, affinity, MSI, shared, re-route) */
 void KiRunPolicyTests(void);   /* ktest_policy.c: cases 3, 4, 5, 7, 8 (lowest, broadcast, round-robin, IPIs, disconnect) */
 void KiRunBadInputTests(void); /* ktest_bad.c: malformed MADT, bad GSI, bad APIC id, MSI-incapable device */
-void KiRunRegcheckTest(void);  /* ktest_regcheck.c: the register script of tests/regcheck on QEMU's APICs */
+void KiRunRegcheckTest(void);  /* ktest_regcheck.c: the register scripts of tests/regcheck on QEMU's APICs */
+/* ktest_regcheck.c: on an AP before KiInitializeProcessor: on the one AP
+ * chosen for it, runs the IA32_APIC_BASE transitions script and gives the
+ * local APIC back as found (KTEST regcheck_mode); elsewhere nothing. */
+void KiRunModeSwitchCheck(uint32_t Cpu);
 
 /* ---- Demo console (demo.c) ------------------------------------------------------------ */
 

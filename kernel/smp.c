@@ -186,13 +186,16 @@ void KiIdleLoop(void)
 
 /* The AP's first C code, on the stack KiAllocateProcessor gave it: GS, its
  * own GDT and TSS, the IDT, then (KiInitializeProcessor) its local APIC
- * mode before any other local APIC access. */
+ * mode before any other local APIC access. One AP first runs the mode-switch
+ * register check (ktest_regcheck.c), which leaves its local APIC as firmware
+ * and INIT left it. */
 void KiApStartup(void)
 {
     uint32_t Cpu = KiApBootCpu;
     KiInitializePcr(Cpu, 0);
     KiInitializeTss(Cpu);
     KiLoadIdt();
+    KiRunModeSwitchCheck(Cpu);
     KiInitializeProcessor(Cpu);
     KiIdleLoop();
 }

@@ -14,6 +14,13 @@
  *
  * One run at a time (the snapshot state is static): RegcheckRun refuses a
  * second concurrent one.
+ *
+ * Mode. The register interface is the running CPU's IA32_APIC_BASE (SDM
+ * vol. 3A 11.4.4), re-read after every write to it: EXTD, x2APIC MSRs
+ * (11.12.1.2); EN alone, xAPIC MMIO at the base it holds; neither, no
+ * register (a disabled local APIC decodes none, 11.4.3). A transition the
+ * SDM refuses with #GP (11.12.5.1, figure 11-27) is never written: the step
+ * fails instead, so a wrong script cannot fault the CPU it runs on.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -30,6 +37,9 @@
 
 #define IA32_APIC_BASE 0x01Bu                  /* SDM vol. 3A 11.4.4 */
 #define IA32_APIC_BASE_ADDRESS 0xFFFFFF000ull  /* bits 35:12 */
+#define IA32_APIC_BASE_EN ((uint64_t)REGCHECK_APIC_BASE_EN)
+#define IA32_APIC_BASE_EXTD ((uint64_t)REGCHECK_APIC_BASE_EXTD)
+#define IA32_APIC_BASE_MODE (IA32_APIC_BASE_EN | IA32_APIC_BASE_EXTD)
 #define X2APIC_MSR_BASE 0x800u                 /* 11.12.1.2: MSR = 0x800 + offset / 16 */
 #define LAPIC_REGISTER_STRIDE 0x10u
 #define LAPIC_VECTOR_WORDS 8u
@@ -71,7 +81,9 @@ typedef struct _REGCHECKP_SNAPSHOT {
 } REGCHECKP_SNAPSHOT;
 
 typedef struct _REGCHECKP_STATE {
+    /* The CPU's IA32_APIC_BASE now: EXTD (x2APIC), EN, the xAPIC base. */
     bool X2Apic;
+    bool Enabled;
     uintptr_t LapicBase;
     uint32_t Cpu;
     uint32_t ApicId;
@@ -114,6 +126,68 @@ static void RegcheckpWriteIoApic(const REGCHECKP_STATE *State, uint32_t Index, u
 {
     PlatMmioWrite32(State->Adapter->IoApicAddress + IOAPIC_IOREGSEL, Index);
     PlatMmioWrite32(State->Adapter->IoApicAddress + IOAPIC_IOWIN, Value);
+}
+
+/* ---- IA32_APIC_BASE ------------------------------------------------------------------ */
+
+/* The interface the CPU decodes now. */
+static void RegcheckpSyncMode(REGCHECKP_STATE *State)
+{
+    uint64_t ApicBase = PlatReadMsr(IA32_APIC_BASE);
+    State->Enabled = (ApicBase & IA32_APIC_BASE_EN) != 0;
+    State->X2Apic = (ApicBase & IA32_APIC_BASE_EXTD) != 0;
+    State->LapicBase = (uintptr_t)(ApicBase & IA32_APIC_BASE_ADDRESS);
+}
+
+/* Why the CPU would refuse IA32_APIC_BASE = Old with EN and EXTD replaced
+ * by Wanted (a #GP, SDM 11.12.5.1 and figure 11-27), or NULL. */
+static const char *RegcheckpApicBaseRefusal(const REGCHECKP_STATE *State, uint64_t Old, uint64_t Wanted)
+{
+    if ((Wanted & ~IA32_APIC_BASE_MODE) != 0)
+        return "a value with bits other than EN and EXTD";
+    if ((Wanted & IA32_APIC_BASE_EXTD) == 0) {
+        if ((Old & IA32_APIC_BASE_EXTD) != 0 && Wanted == IA32_APIC_BASE_EN)
+            return "x2APIC -> xAPIC without disabling first (#GP)";
+        return NULL;
+    }
+    if (!State->Adapter->X2ApicOffered)
+        return "EXTD on a CPU that does not offer x2APIC (#GP)";
+    if ((Wanted & IA32_APIC_BASE_EN) == 0)
+        return "EXTD with EN clear, the invalid state (#GP)";
+    if ((Old & IA32_APIC_BASE_EN) == 0)
+        return "disabled -> x2APIC in one write (#GP): xAPIC first";
+    return NULL;
+}
+
+/* EN and EXTD set to Wanted, the base and BSP kept as read; NULL, or why
+ * not (nothing written). */
+static const char *RegcheckpSetApicBase(REGCHECKP_STATE *State, uint64_t Wanted)
+{
+    uint64_t Old = PlatReadMsr(IA32_APIC_BASE);
+    const char *Refusal = RegcheckpApicBaseRefusal(State, Old, Wanted);
+    if (Refusal != NULL)
+        return Refusal;
+    PlatWriteMsr(IA32_APIC_BASE, (Old & ~IA32_APIC_BASE_MODE) | Wanted);
+    RegcheckpSyncMode(State);
+    return NULL;
+}
+
+/* Back to the EN and EXTD found at the start, by allowed transitions only:
+ * x2APIC is left through disabled and entered from xAPIC. */
+static void RegcheckpRestoreApicBase(REGCHECKP_STATE *State, uint64_t Found)
+{
+    uint64_t Target = Found & IA32_APIC_BASE_MODE;
+    uint64_t Now = PlatReadMsr(IA32_APIC_BASE) & IA32_APIC_BASE_MODE;
+    if (Now == Target)
+        return;
+    if ((Now & IA32_APIC_BASE_EXTD) != 0 || Target == 0) {
+        (void)RegcheckpSetApicBase(State, 0);
+        Now = 0;
+    }
+    if (Target != 0 && Now == 0)
+        (void)RegcheckpSetApicBase(State, IA32_APIC_BASE_EN);
+    if (Target == IA32_APIC_BASE_MODE)
+        (void)RegcheckpSetApicBase(State, IA32_APIC_BASE_MODE);
 }
 
 /* ---- The handler ------------------------------------------------------------------- */
@@ -171,9 +245,13 @@ static bool RegcheckpStepApplies(const REGCHECKP_STATE *State, const REGCHECK_ST
 {
     switch (Step->Mode) {
     case RegcheckXApicOnly:
-        return !State->X2Apic;
+        return State->Enabled && !State->X2Apic;
     case RegcheckX2ApicOnly:
         return State->X2Apic;
+    case RegcheckX2ApicOffered:
+        return State->Adapter->X2ApicOffered;
+    case RegcheckDisabledOnly:
+        return !State->Enabled;
     default:
         return true;
     }
@@ -250,6 +328,10 @@ static uint64_t RegcheckpReadOnce(const REGCHECKP_STATE *State, const REGCHECK_S
 static void RegcheckpRead(const REGCHECKP_STATE *State, const REGCHECK_STEP *Step, REGCHECKP_OUTCOME *Outcome)
 {
     uint64_t Expected;
+    if (Step->Kind == RegcheckReadLapic && !State->Enabled) {
+        RegcheckpFail(Outcome, "the local APIC is disabled (IA32_APIC_BASE.EN clear): no register to read");
+        return;
+    }
     if (!RegcheckpResolve(State, Step->Symbol, Step->Expected, &Expected)) {
         RegcheckpFail(Outcome, "the expected value needs an APIC id above 0xFE");
         return;
@@ -310,6 +392,10 @@ static void RegcheckpAccept(REGCHECKP_STATE *State, const REGCHECK_STEP *Step, R
 static void RegcheckpSendIpi(const REGCHECKP_STATE *State, const REGCHECK_STEP *Step, bool ToOwnId,
                              REGCHECKP_OUTCOME *Outcome)
 {
+    if (!State->Enabled || State->X2Apic != (HlLapicGetMode() == HlLapicModeX2Apic)) {
+        RegcheckpFail(Outcome, "the CPU is not in the mode Hl selected: HlLapicSendIpi would use the other interface");
+        return;
+    }
     IRQ_STATUS Status = ToOwnId ? HlLapicSendIpi(State->ApicId, HlIpiNoShorthand, HlDeliveryFixed, (uint8_t)Step->Value)
                                 : HlLapicSendIpi(0, HlIpiSelf, HlDeliveryFixed, (uint8_t)Step->Value);
     if (Status != IRQ_STATUS_SUCCESS)
@@ -339,6 +425,10 @@ static void RegcheckpSendMsi(const REGCHECKP_STATE *State, const REGCHECK_STEP *
 static void RegcheckpWrite(const REGCHECKP_STATE *State, const REGCHECK_STEP *Step, REGCHECKP_OUTCOME *Outcome)
 {
     uint64_t Value;
+    if (Step->Kind == RegcheckWriteLapic && !State->Enabled) {
+        RegcheckpFail(Outcome, "the local APIC is disabled (IA32_APIC_BASE.EN clear): no register to write");
+        return;
+    }
     if (!RegcheckpResolve(State, Step->Symbol, Step->Value, &Value)) {
         RegcheckpFail(Outcome, "the value needs an APIC id above 0xFE");
         return;
@@ -349,6 +439,13 @@ static void RegcheckpWrite(const REGCHECKP_STATE *State, const REGCHECK_STEP *St
         RegcheckpWriteIoApic(State, Step->Register, (uint32_t)Value);
     else
         PlatMmioWrite32(State->Adapter->IoApicAddress + IOAPIC_IOEOI, (uint32_t)Value);
+}
+
+static void RegcheckpWriteApicBase(REGCHECKP_STATE *State, const REGCHECK_STEP *Step, REGCHECKP_OUTCOME *Outcome)
+{
+    const char *Refusal = RegcheckpSetApicBase(State, Step->Value);
+    if (Refusal != NULL)
+        RegcheckpFail(Outcome, Refusal);
 }
 
 static void RegcheckpRunStep(REGCHECKP_STATE *State, const REGCHECK_STEP *Step, REGCHECKP_OUTCOME *Outcome)
@@ -363,6 +460,9 @@ static void RegcheckpRunStep(REGCHECKP_STATE *State, const REGCHECK_STEP *Step, 
     case RegcheckWriteIoApic:
     case RegcheckWriteIoApicEoi:
         RegcheckpWrite(State, Step, Outcome);
+        break;
+    case RegcheckWriteApicBase:
+        RegcheckpWriteApicBase(State, Step, Outcome);
         break;
     case RegcheckSendSelfIpi:
     case RegcheckSendIpiToSelfId:
@@ -418,12 +518,15 @@ static void RegcheckpRunSteps(REGCHECKP_STATE *State, const REGCHECK_SCRIPT *Scr
             continue;
         }
         REGCHECKP_OUTCOME Outcome = {0};
+        bool X2Apic = State->X2Apic;
         RegcheckpRunStep(State, Step, &Outcome);
         Result->StepsRun++;
+        Result->StepsInX2Apic += X2Apic ? 1u : 0u;
         if (Outcome.Failed) {
             Result->Passed = false;
             Result->FailedIndex = Index;
             Result->FailedStep = Step;
+            Result->FailedInX2Apic = X2Apic;
             Result->Compared = Outcome.Compared;
             Result->Read = Outcome.Read;
             Result->Expected = Outcome.Expected;
@@ -448,11 +551,14 @@ static bool RegcheckpPrepare(REGCHECKP_STATE *State, const REGCHECK_ADAPTER *Ada
 {
     State->Adapter = Adapter;
     State->Cpu = PlatCurrentCpu();
-    State->X2Apic = HlLapicGetMode() == HlLapicModeX2Apic;
-    State->LapicBase = (uintptr_t)(PlatReadMsr(IA32_APIC_BASE) & IA32_APIC_BASE_ADDRESS);
+    RegcheckpSyncMode(State);
     State->TakenInLastAccept = 0;
     atomic_store_explicit(&State->Taken, 0, memory_order_relaxed);
     atomic_store_explicit(&State->StrayCpu, 0, memory_order_relaxed);
+    if (Adapter->ApicId != NULL) {
+        State->ApicId = *Adapter->ApicId;
+        return true;
+    }
     return HlGetProcessorApicId(State->Cpu, &State->ApicId) == IRQ_STATUS_SUCCESS;
 }
 
@@ -466,12 +572,14 @@ IRQ_STATUS RegcheckRun(const REGCHECK_SCRIPT *Script, const REGCHECK_ADAPTER *Ad
         return IRQ_STATUS_INVALID_STATE;
     REGCHECKP_STATE *State = &RegcheckpState;
     bool WasEnabled = PlatDisableInterrupts();
+    uint64_t FoundApicBase = PlatReadMsr(IA32_APIC_BASE);
     IRQ_STATUS Status = RegcheckpPrepare(State, Adapter) ? RegcheckpInstallHandlers(Script, State)
                                                          : IRQ_STATUS_INVALID_CPU;
     if (Status == IRQ_STATUS_SUCCESS) {
         *Result = (REGCHECK_RESULT){.Passed = true, .X2Apic = State->X2Apic};
         RegcheckpRunSteps(State, Script, Result);
         RegcheckpRunCleanup(State, Script);
+        RegcheckpRestoreApicBase(State, FoundApicBase);
         RegcheckpRemoveHandlers(Script, Script->VectorCount);
     }
     PlatRestoreInterrupts(WasEnabled);
@@ -611,6 +719,7 @@ static void RegcheckpPutRegister(REGCHECKP_TEXT *Text, const REGCHECK_STEP *Step
         RegcheckpPutDecimal(Text, Step->Value);
         break;
     case RegcheckReadApicBase:
+    case RegcheckWriteApicBase:
         RegcheckpPutString(Text, "IA32_APIC_BASE (MSR 0x01b)");
         break;
     case RegcheckReadIoApic:
@@ -664,7 +773,7 @@ size_t RegcheckFormatFailure(const REGCHECK_RESULT *Result, char *Buffer, size_t
     RegcheckpPutString(&Text, ": ");
     if (!Result->Compared) {
         RegcheckpPutString(&Text, "register ");
-        RegcheckpPutRegister(&Text, Step, Result->X2Apic);
+        RegcheckpPutRegister(&Text, Step, Result->FailedInX2Apic);
         RegcheckpPutString(&Text, ": ");
         RegcheckpPutString(&Text, Result->Why);
         return Text.Used;
@@ -677,7 +786,7 @@ size_t RegcheckFormatFailure(const REGCHECK_RESULT *Result, char *Buffer, size_t
         return Text.Used;
     }
     RegcheckpPutString(&Text, "register ");
-    RegcheckpPutRegister(&Text, Step, Result->X2Apic);
+    RegcheckpPutRegister(&Text, Step, Result->FailedInX2Apic);
     RegcheckpPutString(&Text, " read ");
     RegcheckpPutHex(&Text, Result->Read, 8);
     RegcheckpPutString(&Text, " expected ");

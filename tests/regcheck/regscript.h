@@ -15,6 +15,17 @@
  * with interrupts disabled on the calling CPU, except in "accept" steps, so
  * IRR bits stay visible between steps.
  *
+ * Register interface. The interpreter follows the running CPU's own
+ * IA32_APIC_BASE (SDM vol. 3A 11.4.4), not the mode Hl selected: EXTD set,
+ * x2APIC MSRs; EN set and EXTD clear, xAPIC MMIO; EN clear, no local APIC
+ * register at all (a step that needs one fails). A "write IA32_APIC_BASE"
+ * step moves the CPU between the modes (11.12.5, figure 11-27), and the
+ * steps after it use the new mode's interface. Whatever the steps did,
+ * RegcheckRun puts EN and EXTD back as it found them, through the allowed
+ * transitions only, after the cleanup steps. IPI steps go through Hl, which
+ * uses the selected mode's interface: they fail while the CPU is in the
+ * other mode.
+ *
  * Registers (Register field):
  *  - local APIC steps: the xAPIC offset 0x000-0x3F0 (SDM vol. 3A 11.4.1,
  *    table 11-1); in x2APIC mode the interpreter uses MSR 0x800 + offset/16
@@ -79,6 +90,7 @@ typedef enum _REGCHECK_KIND {
     RegcheckReadLapic = 0,   /* read Register, compare with Expected under Mask */
     RegcheckWriteLapic,      /* write Value to Register */
     RegcheckReadApicBase,    /* read IA32_APIC_BASE (MSR 0x1B, 11.4.4) */
+    RegcheckWriteApicBase,   /* IA32_APIC_BASE: EN and EXTD from Value, base and BSP as read (11.12.5) */
     RegcheckReadIoApic,      /* IOREGSEL = Register, read IOWIN */
     RegcheckWriteIoApic,     /* IOREGSEL = Register, IOWIN = Value */
     RegcheckWriteIoApicEoi,  /* EOI register (I/O xAPIC, version 0x20) = Value (a vector) */
@@ -91,11 +103,25 @@ typedef enum _REGCHECK_KIND {
     RegcheckReadInService,   /* Register as the handler of interrupt #Value of the last accept read it */
 } REGCHECK_KIND;
 
+/* When a step runs: the running CPU's state at that step (IA32_APIC_BASE),
+ * or what it offers. */
 typedef enum _REGCHECK_MODE {
-    RegcheckBothModes = 0,
-    RegcheckXApicOnly,
-    RegcheckX2ApicOnly,
+    RegcheckBothModes = 0, /* always (also while the local APIC is disabled) */
+    RegcheckXApicOnly,     /* EN set, EXTD clear */
+    RegcheckX2ApicOnly,    /* EXTD set */
+    RegcheckX2ApicOffered, /* the CPU offers x2APIC (REGCHECK_ADAPTER.X2ApicOffered), any state */
+    RegcheckDisabledOnly,  /* EN clear: only IA32_APIC_BASE steps make sense */
 } REGCHECK_MODE;
+
+/* IA32_APIC_BASE (11.4.4, figure 11-5): a RegcheckWriteApicBase step's
+ * Value is the OR of the bits wanted. Refused transitions (11.12.5.1: EXTD
+ * with EN clear, disabled -> x2APIC, x2APIC -> xAPIC, EXTD where x2APIC is
+ * not offered; each a #GP on the hardware) fail the step unwritten. */
+#define REGCHECK_APIC_BASE_EXTD 0x400u
+#define REGCHECK_APIC_BASE_EN 0x800u
+#define REGCHECK_APIC_BASE_DISABLED 0u
+#define REGCHECK_APIC_BASE_XAPIC REGCHECK_APIC_BASE_EN
+#define REGCHECK_APIC_BASE_X2APIC (REGCHECK_APIC_BASE_EN | REGCHECK_APIC_BASE_EXTD)
 
 /* How the interpreter turns Expected (reads) or Value (writes) into the
  * number it uses; "id" is the running CPU's APIC id from the Hl registry,
@@ -150,6 +176,12 @@ typedef struct _REGCHECK_ADAPTER {
     void *Context;
     /* The MMIO base of the I/O APIC the I/O APIC steps address. */
     uintptr_t IoApicAddress;
+    /* The running CPU offers x2APIC (CPUID.01H:ECX[21]): RegcheckX2ApicOffered
+     * steps run, and EXTD may be set. */
+    bool X2ApicOffered;
+    /* The running CPU's APIC id when it is not in the Hl registry (an AP
+     * checked before it registers); NULL: the registry's. */
+    const uint32_t *ApicId;
 } REGCHECK_ADAPTER;
 
 /* ---- Running --------------------------------------------------------------------- */
@@ -158,22 +190,25 @@ typedef struct _REGCHECK_RESULT {
     bool Passed;
     uint32_t StepsRun;      /* steps executed (the other mode's are skipped) */
     uint32_t StepsSkipped;
+    uint32_t StepsInX2Apic; /* of StepsRun, those run with the CPU in x2APIC mode */
     /* The first failing step (Passed false). */
     uint32_t FailedIndex;
     const REGCHECK_STEP *FailedStep;
-    bool X2Apic;            /* the mode the script ran in */
+    bool X2Apic;            /* the mode the script started in */
+    bool FailedInX2Apic;    /* the interface in use at the failing step */
     bool Compared;          /* a read that differed (else Why says what failed) */
     uint64_t Read;          /* masked */
     uint64_t Expected;      /* masked, symbols resolved */
     const char *Why;
 } REGCHECK_RESULT;
 
-/* Runs Script on the calling CPU (registered with Hl, local APIC
- * initialised, Ke initialised), interrupts disabled except in accept steps.
+/* Runs Script on the calling CPU (registered with Hl, or its APIC id in the
+ * adapter; Ke initialised when the script has vectors), interrupts disabled
+ * except in accept steps; leaves IA32_APIC_BASE's EN and EXTD as found.
  *   SUCCESS            the script ran (Result->Passed says whether every step matched)
  *   INVALID_PARAMETER  a NULL argument
  *   INVALID_STATE      another run is in progress
- *   INVALID_CPU        the calling CPU has no APIC id in the Hl registry
+ *   INVALID_CPU        no APIC id for the calling CPU (neither adapter nor Hl registry)
  *   INVALID_VECTOR     a script vector the Ke layout does not let the
  *                      interpreter handle (KeSetSystemVectorHandler refused it)
  * Nothing is changed when it fails. */
@@ -190,5 +225,10 @@ size_t RegcheckFormatRegister(const REGCHECK_STEP *Step, bool X2Apic, char *Buff
  * line on GSI REGCHECK_TEST_GSI and an MSI (script_lapic_ioapic.c). */
 #define REGCHECK_TEST_GSI 1u
 extern const REGCHECK_SCRIPT RegcheckLapicIoApicScript;
+
+/* The IA32_APIC_BASE transitions (script_lapic_ioapic.c too): for a CPU
+ * nothing else uses yet (an AP before it is brought up), from the state
+ * firmware left it in; RegcheckRun leaves it in that state again. */
+extern const REGCHECK_SCRIPT RegcheckModeSwitchScript;
 
 #endif

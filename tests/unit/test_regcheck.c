@@ -9,6 +9,13 @@
  * The sim boots two CPUs without service threads (APIC ids 1 and 3: never
  * the CPU index); the test thread is CPU 0. The adapter drives GSIs with
  * SimSetGsi and sends MSIs with SimMsiWrite.
+ *
+ * The mode-switch script (RegcheckModeSwitchScript, the IA32_APIC_BASE
+ * transitions) runs on a third CPU that boot leaves offline, as the kernel
+ * runs it on an AP before bringing it up: for each hand-over (xAPIC, x2APIC
+ * as SeaBIOS does past 255 CPUs, disabled) and with x2APIC offered or not.
+ * The models fault where the hardware raises #GP (TbCatchFaults): a step the
+ * hardware would refuse fails the test with the model's message.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -61,12 +68,12 @@ static void RegcheckBoot(bool X2Apic)
     TbBootConfig(&Config);
 }
 
-/* Runs the script on CPU 0 and fails with the step and register that
- * differ. Returns the result for further checks. */
-static REGCHECK_RESULT RegcheckRunOnSim(const REGCHECK_SCRIPT *Script)
+/* Runs the script on the attached CPU and fails with the step and register
+ * that differ. Returns the result for further checks. */
+static REGCHECK_RESULT RegcheckRunWith(const REGCHECK_SCRIPT *Script, const REGCHECK_ADAPTER *Adapter)
 {
     REGCHECK_RESULT Result = {0};
-    IRQ_STATUS Status = RegcheckRun(Script, &RegcheckSimAdapter, &Result);
+    IRQ_STATUS Status = RegcheckRun(Script, Adapter, &Result);
     assert_int_equal(Status, IRQ_STATUS_SUCCESS);
     if (!Result.Passed) {
         char Message[256];
@@ -77,6 +84,11 @@ static REGCHECK_RESULT RegcheckRunOnSim(const REGCHECK_SCRIPT *Script)
     print_message("regcheck %s (%s): PASS %u steps (%u of the other mode skipped)\n", Script->Name,
                   Result.X2Apic ? "x2APIC" : "xAPIC", Result.StepsRun, Result.StepsSkipped);
     return Result;
+}
+
+static REGCHECK_RESULT RegcheckRunOnSim(const REGCHECK_SCRIPT *Script)
+{
+    return RegcheckRunWith(Script, &RegcheckSimAdapter);
 }
 
 /* Every step of both modes runs in one mode or the other, none in neither. */
@@ -118,6 +130,161 @@ static void test_regcheck_x2apic(void **State)
     assert_true(Result.X2Apic);
     RegcheckAssertCoverage(&Result, &RegcheckLapicIoApicScript);
     RegcheckAssertQuiet();
+    TbShutdown();
+}
+
+/* ---- The IA32_APIC_BASE transitions, on a CPU boot left offline ---- */
+
+#define MODE_CPUS 3u
+#define MODE_CPU (MODE_CPUS - 1u)
+
+/* MODE_CPUS CPUs, all but MODE_CPU started (SelectX2Apic: in x2APIC mode,
+ * as kernel/main.c selects it when offered); firmware hands every one over
+ * in FirmwareMode. */
+static void RegcheckBootWithSpare(bool SelectX2Apic, SIM_LAPIC_MODE FirmwareMode)
+{
+    SIM_SYSTEM_CONFIG Config = {
+        .CpuCount = MODE_CPUS,
+        .OnlineCount = MODE_CPUS - 1u,
+        .X2Apic = SelectX2Apic,
+        .FirmwareMode = FirmwareMode,
+        .StartThreads = false,
+    };
+    TbBootConfig(&Config);
+    TbCatchFaults();
+}
+
+/* As the kernel does with "nox2apic" on a CPU that offers x2APIC: the CPUs
+ * offer it, xAPIC mode is selected. SimBootSystem selects x2APIC whenever
+ * it is offered, so this boots the hardware layer alone. */
+static void RegcheckBootXApicWithX2ApicOffered(void)
+{
+    SIM_CONFIG Config = {.CpuCount = MODE_CPUS, .X2ApicSupported = true, .FirmwareMode = SimLapicXApic};
+    assert_int_equal(SimCreate(&Config), 0);
+    HlResetHardwareLayer();
+    assert_int_equal(HlLapicSelectMode(HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE), IRQ_STATUS_SUCCESS);
+    TbStartHardwareCpus(MODE_CPUS - 1u, IR_CPU_NONE);
+    TbCatchFaults();
+}
+
+/* Runs Script on MODE_CPU, its APIC id from the sim (it is not in the Hl
+ * registry), and comes back to the home CPU. */
+static REGCHECK_RESULT RegcheckRunOnSpare(const REGCHECK_SCRIPT *Script, bool X2ApicOffered)
+{
+    uint32_t ApicId = SimCpuApicId(MODE_CPU);
+    REGCHECK_ADAPTER Adapter = RegcheckSimAdapter;
+    Adapter.X2ApicOffered = X2ApicOffered;
+    Adapter.ApicId = &ApicId;
+    assert_false(HlIsProcessorRegistered(MODE_CPU));
+    SimDetachCpu();
+    SimAttachCpu(MODE_CPU);
+    REGCHECK_RESULT Result = RegcheckRunWith(Script, &Adapter);
+    SimDetachCpu();
+    SimAttachCpu(TB_HOME_CPU);
+    return Result;
+}
+
+/* The script passes, leaves the CPU in the mode it was handed over in, and
+ * leaves its registers as INIT left them: a second run, whose first steps
+ * read that state, passes too. Returns the steps the first run ran. */
+static uint32_t RegcheckAssertModeSwitch(bool X2ApicOffered, SIM_LAPIC_MODE FirmwareMode)
+{
+    const REGCHECK_SCRIPT *Script = &RegcheckModeSwitchScript;
+    REGCHECK_RESULT First = RegcheckRunOnSpare(Script, X2ApicOffered);
+    assert_int_equal(First.X2Apic, FirmwareMode == SimLapicX2Apic);
+    /* The x2APIC steps ran where x2APIC is offered, whatever Hl selected. */
+    if (X2ApicOffered)
+        assert_true(First.StepsInX2Apic >= 10u);
+    else
+        assert_int_equal(First.StepsInX2Apic, 0);
+    assert_int_equal(First.StepsRun + First.StepsSkipped, Script->StepCount);
+    assert_int_equal(SimLapicMode(MODE_CPU), FirmwareMode);
+    assert_int_equal(SimLapicTpr(MODE_CPU), 0);
+    REGCHECK_RESULT Second = RegcheckRunOnSpare(Script, X2ApicOffered);
+    assert_int_equal(Second.StepsRun, First.StepsRun);
+    assert_int_equal(SimLapicMode(MODE_CPU), FirmwareMode);
+    assert_int_equal(TbFaultCount, 0);
+    return First.StepsRun;
+}
+
+/* x2APIC offered, handed over in xAPIC mode (QEMU -cpu max): every
+ * transition. More steps than where x2APIC is not offered. */
+static void test_regcheck_mode_switch_x2apic_system(void **State)
+{
+    (void)State;
+    RegcheckBootWithSpare(true, SimLapicXApic);
+    uint32_t Offered = RegcheckAssertModeSwitch(true, SimLapicXApic);
+    TbShutdown();
+    RegcheckBootWithSpare(false, SimLapicXApic);
+    uint32_t NotOffered = RegcheckAssertModeSwitch(false, SimLapicXApic);
+    assert_true(Offered > NotOffered);
+    TbShutdown();
+}
+
+/* The interface follows the CPU's IA32_APIC_BASE, not the selected mode:
+ * in an xAPIC system the spare CPU still goes through x2APIC. */
+static void test_regcheck_mode_switch_xapic_system_x2apic_offered(void **State)
+{
+    (void)State;
+    RegcheckBootXApicWithX2ApicOffered();
+    assert_int_equal(HlLapicGetMode(), HlLapicModeXApic);
+    (void)RegcheckAssertModeSwitch(true, SimLapicXApic);
+    (void)TbTeardownHardwareLayer(NULL);
+}
+
+/* Handed over in x2APIC mode (SeaBIOS past 255 CPUs) or disabled: the
+ * script starts from there and the CPU ends there again. */
+static void test_regcheck_mode_switch_other_hand_overs(void **State)
+{
+    (void)State;
+    RegcheckBootWithSpare(true, SimLapicX2Apic);
+    (void)RegcheckAssertModeSwitch(true, SimLapicX2Apic);
+    TbShutdown();
+    RegcheckBootWithSpare(true, SimLapicDisabled);
+    (void)RegcheckAssertModeSwitch(true, SimLapicDisabled);
+    TbShutdown();
+}
+
+/* A transition the hardware refuses with #GP is never written: the step
+ * fails, named, nothing faults, and the CPU ends as it was found. */
+static const REGCHECK_STEP RegcheckRefusedSteps[] = {
+    {.Kind = RegcheckWriteApicBase, .Name = "xAPIC -> x2APIC", .Value = REGCHECK_APIC_BASE_X2APIC},
+    {.Kind = RegcheckWriteApicBase, .Name = "x2APIC -> xAPIC (refused)", .Value = REGCHECK_APIC_BASE_XAPIC},
+};
+
+static const REGCHECK_SCRIPT RegcheckRefusedScript = {
+    .Name = "refused",
+    .Steps = RegcheckRefusedSteps,
+    .StepCount = 2,
+};
+
+static void test_regcheck_refuses_a_gp_transition(void **State)
+{
+    (void)State;
+    RegcheckBootWithSpare(true, SimLapicXApic);
+    uint32_t ApicId = SimCpuApicId(MODE_CPU);
+    REGCHECK_ADAPTER Adapter = RegcheckSimAdapter;
+    Adapter.X2ApicOffered = true;
+    Adapter.ApicId = &ApicId;
+    SimDetachCpu();
+    SimAttachCpu(MODE_CPU);
+    REGCHECK_RESULT Result = {0};
+    assert_int_equal(RegcheckRun(&RegcheckRefusedScript, &Adapter, &Result), IRQ_STATUS_SUCCESS);
+    assert_false(Result.Passed);
+    assert_int_equal(Result.FailedIndex, 1);
+    assert_true(Result.FailedInX2Apic);
+    char Message[256];
+    (void)RegcheckFormatFailure(&Result, Message, sizeof(Message));
+    assert_string_equal(Message, "step x2APIC -> xAPIC (refused): register IA32_APIC_BASE (MSR 0x01b): x2APIC -> "
+                                 "xAPIC without disabling first (#GP)");
+    assert_int_equal(TbFaultCount, 0);
+    assert_int_equal(SimLapicMode(MODE_CPU), SimLapicXApic);
+    /* Not offered: EXTD is refused the same way. */
+    Adapter.X2ApicOffered = false;
+    assert_int_equal(RegcheckRun(&RegcheckRefusedScript, &Adapter, &Result), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Result.FailedIndex, 0);
+    assert_string_equal(Result.Why, "EXTD on a CPU that does not offer x2APIC (#GP)");
+    assert_int_equal(SimLapicMode(MODE_CPU), SimLapicXApic);
     TbShutdown();
 }
 
@@ -187,6 +354,10 @@ int main(void)
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test(test_regcheck_xapic),
         cmocka_unit_test(test_regcheck_x2apic),
+        cmocka_unit_test(test_regcheck_mode_switch_x2apic_system),
+        cmocka_unit_test(test_regcheck_mode_switch_xapic_system_x2apic_offered),
+        cmocka_unit_test(test_regcheck_mode_switch_other_hand_overs),
+        cmocka_unit_test(test_regcheck_refuses_a_gp_transition),
         cmocka_unit_test(test_regcheck_names_the_failing_step),
         cmocka_unit_test(test_regcheck_refuses_a_device_vector),
     };
