@@ -8,21 +8,20 @@
  *
  * STATE PER CPU
  *  - a pending bit per source (at most 32 sources a level);
- *  - a summary bit per level ("something of this level is pending") and a
- *    threshold ("levels from here up may be delivered now"), together in one
- *    64-bit word, the check word: deliverable <=> a summary bit at or above
- *    the threshold. VicIsDeliverable is one acquire load of that word and a
- *    shift; raise, clear, claim, level and gate changes keep it up to date
- *    (the raiser does the work, the check does none);
- *  - the pending bits of up to 25 "direct" sources live in the check word
- *    too, the others in one word per level. Which are direct: the lowest
- *    slot of every level, then the second lowest, and so on, the top level
- *    first in each round, until the 25 are given out (a level's slots are
- *    its sources in table order). Alpha: every software interrupt, the IPI,
- *    the clock, both performance counters, power fail, machine check, device
- *    0 of IPL 20-23 and device 1 of IPL 23. x86: the first vector of every
- *    class and the second of the ten highest. Put the sources that fire most
- *    in those slots: they are the cheap ones (COST below);
+ *  - a summary bit per level ("something of this level is pending"), a
+ *    threshold ("levels from here up may be delivered now") and the pending
+ *    bits of up to 25 "direct" sources, together in one 64-bit word per CPU,
+ *    the check word (THE CHECK WORD below has its layout): VicIsDeliverable
+ *    is one acquire load of it and a shift; raise, clear, claim, level and
+ *    gate changes keep it up to date (the raiser does the work, the check
+ *    does none). The other sources have one pending word per level. Which
+ *    are direct: the lowest slot of every level, then the second lowest, and
+ *    so on, the top level first in each round, until the 25 are given out (a
+ *    level's slots are its sources in table order). Alpha: every software
+ *    interrupt, the IPI, the clock, both performance counters, power fail,
+ *    machine check, device 0 of IPL 20-23 and device 1 of IPL 23. x86: the
+ *    first vector of every class and the second of the ten highest. Put the
+ *    sources that fire most in those slots: they are the cheap ones (COST);
  *  - the CPU side: current level (PS<IPL> / TPR), the levels in service
  *    (claimed, not yet ended), the gates (interrupts enabled, serialised
  *    barrier, PAL mode), the processor mode and the AST registers.
@@ -50,9 +49,7 @@
  * WHO MAY CALL WHAT
  *  - Any thread, concurrently: VicRaise, VicRaiseOnCpu, VicClear, VicSendIpi,
  *    VicWriteSoftwareRequest, VicSetRoute, VicSetCpuOnline and the queries.
- *    Raise is lock-free (an atomic OR into the check word for a direct
- *    source; otherwise a compare-and-swap on the level's pending word, then
- *    an atomic OR of the summary bit when the level was empty).
+ *    Raise is lock-free (COST says with which atomics).
  *  - The CPU's owner only (the thread emulating that CPU; one at a time):
  *    VicClaim, VicTakeInterrupt, VicEndOfInterrupt, VicSetLevel, the gates,
  *    VicSetMode and the AST registers. These are the CPU's own acts
@@ -65,19 +62,24 @@
  * VicRaise decides per interrupt; VicRaiseOnCpu bypasses it (per-CPU sources:
  * interval clock, performance counters, local machine checks).
  *
- * COST. The check is one load. A raise (FIXED_CPU to an online CPU: one
- * load of the source's mirror of its route) of a direct source is one
- * atomic OR of its pending bit and its level's summary bit into the check
- * word; VicTakeInterrupt takes them out with one compare-and-swap, and
- * VicClaim sets the new threshold in the same compare-and-swap: raise ->
- * take is two locked read-modify-writes, as in a bare pending word, and
- * raise -> claim -> end of interrupt three (the end of interrupt is an XOR
- * of the threshold). Any other source costs one more on each side: the
- * compare-and-swap of its level's pending word, then the summary bit (OR
- * when the level was empty, compare-and-swap out when the take emptied it).
- * A direct source that is the only thing pending on its CPU (the common
- * case) is taken on a straight path that decides from the check word alone.
- * bench/bench_vic.c measures both kinds; docs/design.md has the figures.
+ * COST. The check is one load. A raise of a direct source (FIXED_CPU to an
+ * online CPU: one load of the source's mirror of its route) is one
+ * compare-and-swap of the check word that sets its pending bit and its
+ * level's summary bit (a CAS rather than an OR because the raise needs the
+ * old word: a merge is counted and the wake-up decided from it; a merge
+ * costs no locked operation). VicTakeInterrupt takes both out with one
+ * compare-and-swap, and VicClaim sets the new threshold in the same one:
+ * raise -> take is two locked read-modify-writes, as in a bare pending word,
+ * and raise -> claim -> end of interrupt three (the end of interrupt is an
+ * XOR of the threshold). Any other source costs one more on each side: the
+ * compare-and-swap of its level's pending word, then the summary bit (an OR
+ * when the level was empty, a compare-and-swap out when the take emptied
+ * it). A direct source that is the only thing pending on its CPU (the
+ * common case) is taken on a straight path that decides from the check
+ * word alone. These straight paths are the fast paths; configured with
+ * -DIRQROUTE_VIC_FAST_PATHS=OFF the library leaves them out and every call
+ * takes the general path, with the same results. bench/bench_vic.c
+ * measures both kinds of source; docs/design.md has the figures.
  *
  * COUNTERS. Per CPU: Raised (pending bits that went 0 -> 1, ASTSR bits set),
  * Merged, Claimed (claims and takes), Cleared. When no call is in flight,
@@ -208,16 +210,56 @@ static inline const _Atomic uint64_t *VicGetDeliveryWord(const VIC *Vic, uint32_
     return (const _Atomic uint64_t *)(const void *)(View->CpuBase + (size_t)Cpu * View->CpuStride);
 }
 
-/* The word shifted right by its low six bits, which its owner keeps at 31 +
- * the lowest level the CPU takes now: what is left are the summary bits
- * (bit 31 + n: level n has something pending) of the levels it takes, and
- * bit 63 (an AST is eligible). Deliverable when anything is left. The
- * acquire pairs with the raiser's release, so an owner that sees the bit
+/* THE CHECK WORD, one per CPU (the first member of the CPU's block):
+ *   bits  0..5   Shift: 31 + T, T the threshold: levels >= T are enabled
+ *                                                           the owner only
+ *   bits  6..30  Direct: the pending bits of the direct sources
+ *                                                 raisers, clearers, claims
+ *   bit  31      Words: some level's pending word may hold bits
+ *                                                 raisers, clearers, claims
+ *   bits 32..62  Summary: bit 31 + n, level n has a pending source
+ *                                                 raisers, clearers, claims
+ *   bit  63      Ast: an AST may be taken now                the owner only
+ * Deliverable <=> (Word >> Shift) != 0: the shift drops Shift, Direct, Words
+ * and every Summary bit below level T, and x86 takes the count from the low
+ * six bits by itself, so the check is a load, a shift and a test. The owner
+ * keeps T at its effective level + 1 while the gates are open and at 32
+ * (Shift = 63: nothing but Ast) while one is closed, never above the lowest
+ * machine-check level (levels from there up hold machine checks only:
+ * VicQueryStorageSize refuses other tables, and machine checks override
+ * every gate and mask); it sets Ast only when an AST may be taken now.
+ * A Direct bit is never set without its level's Summary bit; Words is set
+ * with the Summary bit whenever a pending word gains bits, and goes with
+ * the last Summary bit. How the bits change hands: src/vic/vicp.h.
+ * The layout is public only so that the check can be inline (and tests can
+ * read it): not an interface. */
+#define VIC_CHECK_SHIFT_MASK 0x3Fu
+#define VIC_CHECK_DIRECT_FIRST 6u
+#define VIC_CHECK_DIRECT_COUNT 25u
+#define VIC_CHECK_DIRECT_BITS ((((uint64_t)1 << VIC_CHECK_DIRECT_COUNT) - 1u) << VIC_CHECK_DIRECT_FIRST)
+#define VIC_CHECK_WORDS_BIT ((uint64_t)1 << 31)
+#define VIC_CHECK_SUMMARY_BASE 31u /* level n's Summary bit is bit 31 + n */
+#define VIC_CHECK_SUMMARY_BITS ((uint64_t)0x7FFFFFFF << 32) /* levels 1 .. 31 */
+#define VIC_CHECK_AST_BIT ((uint64_t)1 << 63)
+#define VIC_CHECK_THRESHOLD_NONE 32u /* T while a gate is closed: no level enabled */
+
+/* The Shift field of a check word. */
+static inline uint32_t VicCheckShift(uint64_t Word)
+{
+    return (uint32_t)(Word & VIC_CHECK_SHIFT_MASK);
+}
+
+/* The check itself, on a word already loaded. */
+static inline bool VicCheckDeliverable(uint64_t Word)
+{
+    return (Word >> VicCheckShift(Word)) != 0;
+}
+
+/* The acquire pairs with the raiser's release, so an owner that sees a bit
  * and claims sees the pending state the raiser wrote. */
 static inline bool VicWordIsDeliverable(const _Atomic uint64_t *Word)
 {
-    uint64_t State = atomic_load_explicit(Word, memory_order_acquire);
-    return (State >> (State & 0x3Fu)) != 0;
+    return VicCheckDeliverable(atomic_load_explicit(Word, memory_order_acquire));
 }
 
 /* True when VicClaim would return something now. False for a CPU out of

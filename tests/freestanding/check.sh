@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 flags=(-std=c11 -O2 -ffreestanding -nostdlib -fno-builtin -fno-stack-protector
        -fno-tree-loop-distribute-patterns -mno-red-zone -fno-pic
        -Wall -Wextra -Werror
-       -I"$top/include" -I"$top/src/base" -I"$top/src/hl" -I"$top/src/ke" -I"$top/src/io")
+       -I"$top/include" -I"$top/src/base" -I"$top/src/hl" -I"$top/src/ke" -I"$top/src/io" -I"$top/src/vic")
 
 mapfile -t sources < <(cd "$top" && ls src/*/*.c platform/x86/*.c 2>/dev/null)
 [ ${#sources[@]} -gt 0 ] || { echo "no core sources found"; exit 1; }

@@ -170,40 +170,6 @@ bool TbCountingIsr(KINTERRUPT *Interrupt, void *Context)
     return Record->Claim;
 }
 
-VIC *TbCreateVic(const VIC_CONFIG *Config)
-{
-    size_t Size;
-    assert_int_equal(VicQueryStorageSize(Config, &Size), IRQ_STATUS_SUCCESS);
-    void *Storage = aligned_alloc(VIC_STORAGE_ALIGNMENT, Size);
-    assert_non_null(Storage);
-    VIC *Vic;
-    assert_int_equal(VicInitialize(Storage, Size, Config, &Vic), IRQ_STATUS_SUCCESS);
-    assert_ptr_equal(Vic, Storage);
-    return Vic;
-}
-
-VIC *TbCreateAlphaVic(uint32_t CpuCount)
-{
-    VIC_CONFIG Config;
-    VicAlphaConfig(&Config, CpuCount);
-    return TbCreateVic(&Config);
-}
-
-int TbFreeState(void **State)
-{
-    free(*State);
-    return 0;
-}
-
-VIC_CLAIM TbVicRaiseAndClaim(VIC *Vic, uint32_t Source, uint32_t Cpu)
-{
-    VIC_CLAIM Claim;
-    assert_int_equal(VicRaiseOnCpu(Vic, Source, Cpu), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicClaim(Vic, Cpu, &Claim), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Claim.Source, Source);
-    return Claim;
-}
-
 uint32_t TbNextRandom(uint32_t *Seed)
 {
     uint32_t X = *Seed;

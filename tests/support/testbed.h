@@ -18,7 +18,6 @@
 #include <irqroute/hl.h>
 #include <irqroute/io.h>
 #include <irqroute/ke.h>
-#include <irqroute/vic.h>
 
 #include "sim.h"
 #include "simboot.h"
@@ -73,15 +72,6 @@ bool TbFaultTextHas(const char *Text);
             fail_msg("%s: fault \"%s\" does not say \"%s\"", #Statement, TbFaultText, Text);     \
     } while (0)
 
-/* A Vic in heap storage, initialised from Config (or the Alpha defaults for
- * CpuCount CPUs). The Vic sits at the start of its storage, so free(Vic)
- * releases it; TbFreeState is a cmocka teardown doing free(*State). */
-VIC *TbCreateVic(const VIC_CONFIG *Config);
-VIC *TbCreateAlphaVic(uint32_t CpuCount);
-int TbFreeState(void **State);
-/* Raises Source on Cpu and claims it (VicClaim): both must succeed and the
- * claim must be Source. */
-VIC_CLAIM TbVicRaiseAndClaim(VIC *Vic, uint32_t Source, uint32_t Cpu);
 /* The tests' random scripts: xorshift32, so a seed replays a script. */
 uint32_t TbNextRandom(uint32_t *Seed);
 /* A line- or message-based target: one CPU. */

@@ -33,6 +33,7 @@
 #include <irqroute/vic.h>
 
 #include "testbed.h"
+#include "vic_fixture.h"
 
 #define CPUS 4u
 #define RAISERS 2u

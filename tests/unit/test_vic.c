@@ -14,65 +14,7 @@
 
 #include <irqroute/vic.h>
 
-typedef struct _VIC_FIXTURE {
-    void *Storage;
-    VIC *Vic;
-} VIC_FIXTURE;
-
-static VIC *CreateVic(VIC_FIXTURE *Fixture, const VIC_CONFIG *Config)
-{
-    size_t Size = 0;
-    assert_int_equal(VicQueryStorageSize(Config, &Size), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Size % VIC_STORAGE_ALIGNMENT, 0);
-    Fixture->Storage = aligned_alloc(VIC_STORAGE_ALIGNMENT, Size);
-    assert_non_null(Fixture->Storage);
-    memset(Fixture->Storage, 0xA5, Size); /* the Vic must not rely on zeroed storage */
-    assert_int_equal(VicInitialize(Fixture->Storage, Size, Config, &Fixture->Vic), IRQ_STATUS_SUCCESS);
-    return Fixture->Vic;
-}
-
-static int SetupAlpha4(void **State)
-{
-    VIC_FIXTURE *Fixture = calloc(1, sizeof(*Fixture));
-    VIC_CONFIG Config;
-    VicAlphaConfig(&Config, 4);
-    CreateVic(Fixture, &Config);
-    *State = Fixture;
-    return 0;
-}
-
-static int Teardown(void **State)
-{
-    VIC_FIXTURE *Fixture = *State;
-    free(Fixture->Storage);
-    free(Fixture);
-    return 0;
-}
-
-static VIC *VicOf(void **State)
-{
-    return ((VIC_FIXTURE *)*State)->Vic;
-}
-
-static VIC_COUNTERS Counters(VIC *Vic, uint32_t Cpu)
-{
-    VIC_COUNTERS Result;
-    assert_int_equal(VicQueryCounters(Vic, Cpu, &Result), IRQ_STATUS_SUCCESS);
-    return Result;
-}
-
-static void AssertConserved(VIC *Vic)
-{
-    VIC_COUNTERS All = Counters(Vic, VIC_ALL_CPUS);
-    assert_int_equal(All.Raised, All.Claimed + All.Cleared + All.Pending);
-}
-
-static bool IsPending(VIC *Vic, uint32_t Source, uint32_t Cpu)
-{
-    bool Pending = false;
-    assert_int_equal(VicIsPending(Vic, Source, Cpu, &Pending), IRQ_STATUS_SUCCESS);
-    return Pending;
-}
+#include "vic_fixture.h"
 
 #define DEV20 VIC_ALPHA_DEVICE(20, 0)
 #define DEV21 VIC_ALPHA_DEVICE(21, 0)
@@ -149,7 +91,7 @@ static void test_storage_refusals(void **State)
 
 static void test_initial_state(void **State)
 {
-    VIC *Vic = VicOf(State);
+    VIC *Vic = *State;
     for (uint32_t Cpu = 0; Cpu < 4; Cpu++) {
         assert_false(VicIsDeliverable(Vic, Cpu));
         VIC_CPU_STATE CpuState;
@@ -163,7 +105,7 @@ static void test_initial_state(void **State)
         assert_int_equal(CpuState.Mode, VicModeKernel);
         assert_int_equal(CpuState.AstEnable, 0);
         assert_int_equal(CpuState.AstSummary, 0);
-        VIC_COUNTERS Zero = Counters(Vic, Cpu);
+        VIC_COUNTERS Zero = TbVicCounters(Vic, Cpu);
         assert_int_equal(Zero.Raised + Zero.Merged + Zero.Claimed + Zero.Cleared + Zero.Pending, 0);
     }
     VIC_CLAIM Claim;
@@ -174,9 +116,9 @@ static void test_initial_state(void **State)
 
 static void test_raise_claim_eoi(void **State)
 {
-    VIC *Vic = VicOf(State);
+    VIC *Vic = *State;
     assert_int_equal(VicRaiseOnCpu(Vic, DEV21, 2), IRQ_STATUS_SUCCESS);
-    assert_true(IsPending(Vic, DEV21, 2));
+    assert_true(TbVicIsPending(Vic, DEV21, 2));
     assert_true(VicIsDeliverable(Vic, 2));
     assert_true(VicWordIsDeliverable(VicGetDeliveryWord(Vic, 2)));
     assert_false(VicIsDeliverable(Vic, 1));
@@ -186,7 +128,7 @@ static void test_raise_claim_eoi(void **State)
     assert_int_equal(Claim.Source, DEV21);
     assert_int_equal(Claim.Level, 21);
     assert_int_equal(Claim.Kind, VicSourceDevice);
-    assert_false(IsPending(Vic, DEV21, 2));
+    assert_false(TbVicIsPending(Vic, DEV21, 2));
     assert_false(VicIsDeliverable(Vic, 2));
 
     VIC_CPU_STATE CpuState;
@@ -199,7 +141,7 @@ static void test_raise_claim_eoi(void **State)
     assert_int_equal(CpuState.EffectiveLevel, 0);
     assert_int_equal(VicEndOfInterrupt(Vic, 2), IRQ_STATUS_INVALID_STATE);
 
-    VIC_COUNTERS Count = Counters(Vic, 2);
+    VIC_COUNTERS Count = TbVicCounters(Vic, 2);
     assert_int_equal(Count.Raised, 1);
     assert_int_equal(Count.Claimed, 1);
     assert_int_equal(Count.Pending, 0);
@@ -208,7 +150,7 @@ static void test_raise_claim_eoi(void **State)
 /* Highest level first; within a level the highest-numbered source. */
 static void test_claim_order(void **State)
 {
-    VIC *Vic = VicOf(State);
+    VIC *Vic = *State;
     static const uint32_t Raised[] = {VIC_ALPHA_SOFTWARE(3), DEV20, VIC_ALPHA_DEVICE(21, 4), DEV21,
                                       VIC_ALPHA_DEVICE(21, 9), DEV23, VIC_ALPHA_POWER_FAIL};
     static const uint32_t Expected[] = {VIC_ALPHA_POWER_FAIL, DEV23, VIC_ALPHA_DEVICE(21, 9),
@@ -224,13 +166,13 @@ static void test_claim_order(void **State)
     }
     VIC_CLAIM Claim;
     assert_int_equal(VicClaim(Vic, 0, &Claim), IRQ_STATUS_NOTHING_PENDING);
-    AssertConserved(Vic);
+    TbVicAssertConserved(Vic);
 }
 
 /* A level in service holds off itself and lower levels; a higher one nests. */
 static void test_in_service_masks_until_eoi(void **State)
 {
-    VIC *Vic = VicOf(State);
+    VIC *Vic = *State;
     VIC_CLAIM Claim;
     assert_int_equal(VicRaiseOnCpu(Vic, DEV21, 0), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicClaim(Vic, 0, &Claim), IRQ_STATUS_SUCCESS);
@@ -252,15 +194,15 @@ static void test_in_service_masks_until_eoi(void **State)
     assert_int_equal(VicEndOfInterrupt(Vic, 0), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicClaim(Vic, 0, &Claim), IRQ_STATUS_SUCCESS);
     assert_int_equal(Claim.Source, DEV20);
-    AssertConserved(Vic);
+    TbVicAssertConserved(Vic);
 }
 
 static void test_raise_on_pending_merges(void **State)
 {
-    VIC *Vic = VicOf(State);
+    VIC *Vic = *State;
     for (int Round = 0; Round < 3; Round++)
         assert_int_equal(VicRaiseOnCpu(Vic, DEV20, 1), IRQ_STATUS_SUCCESS);
-    VIC_COUNTERS Count = Counters(Vic, 1);
+    VIC_COUNTERS Count = TbVicCounters(Vic, 1);
     assert_int_equal(Count.Raised, 1);
     assert_int_equal(Count.Merged, 2);
     assert_int_equal(Count.Pending, 1);
@@ -270,39 +212,39 @@ static void test_raise_on_pending_merges(void **State)
     assert_int_equal(VicClaim(Vic, 1, &Claim), IRQ_STATUS_NOTHING_PENDING);
     /* Raised again after the claim: a new interrupt, not a merge. */
     assert_int_equal(VicRaiseOnCpu(Vic, DEV20, 1), IRQ_STATUS_SUCCESS);
-    Count = Counters(Vic, 1);
+    Count = TbVicCounters(Vic, 1);
     assert_int_equal(Count.Raised, 2);
     assert_int_equal(Count.Merged, 2);
-    AssertConserved(Vic);
+    TbVicAssertConserved(Vic);
 }
 
 static void test_clear(void **State)
 {
-    VIC *Vic = VicOf(State);
+    VIC *Vic = *State;
     assert_int_equal(VicRaiseOnCpu(Vic, DEV20, 3), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(20, 1), 3), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicClear(Vic, DEV20, 3), IRQ_STATUS_SUCCESS);
-    assert_false(IsPending(Vic, DEV20, 3));
+    assert_false(TbVicIsPending(Vic, DEV20, 3));
     assert_true(VicIsDeliverable(Vic, 3)); /* the other source of the level */
     assert_int_equal(VicClear(Vic, VIC_ALPHA_DEVICE(20, 1), 3), IRQ_STATUS_SUCCESS);
     assert_false(VicIsDeliverable(Vic, 3));
-    VIC_COUNTERS Before = Counters(Vic, 3);
+    VIC_COUNTERS Before = TbVicCounters(Vic, 3);
     assert_int_equal(Before.Cleared, 2);
     assert_int_equal(VicClear(Vic, DEV20, 3), IRQ_STATUS_NOT_PENDING);
-    VIC_COUNTERS After = Counters(Vic, 3);
+    VIC_COUNTERS After = TbVicCounters(Vic, 3);
     assert_memory_equal(&Before, &After, sizeof(Before));
     VIC_CLAIM Claim;
     assert_int_equal(VicClaim(Vic, 3, &Claim), IRQ_STATUS_NOTHING_PENDING);
-    AssertConserved(Vic);
+    TbVicAssertConserved(Vic);
 }
 
 /* ---- Bad input: the documented status, nothing changed ---------------------------------- */
 
 static void test_bad_input_changes_nothing(void **State)
 {
-    VIC *Vic = VicOf(State);
+    VIC *Vic = *State;
     assert_int_equal(VicRaiseOnCpu(Vic, DEV21, 1), IRQ_STATUS_SUCCESS);
-    VIC_COUNTERS Before = Counters(Vic, VIC_ALL_CPUS);
+    VIC_COUNTERS Before = TbVicCounters(Vic, VIC_ALL_CPUS);
     VIC_CPU_STATE StateBefore, StateAfter;
     assert_int_equal(VicQueryCpuState(Vic, 1, &StateBefore), IRQ_STATUS_SUCCESS);
     uint64_t WordBefore = atomic_load(VicGetDeliveryWord(Vic, 1));
@@ -332,33 +274,33 @@ static void test_bad_input_changes_nothing(void **State)
     assert_false(VicIsDeliverable(Vic, 0xFFFFFFFFu));
     assert_int_equal(VicRaise(NULL, DEV20), IRQ_STATUS_INVALID_PARAMETER);
 
-    VIC_COUNTERS After = Counters(Vic, VIC_ALL_CPUS);
+    VIC_COUNTERS After = TbVicCounters(Vic, VIC_ALL_CPUS);
     assert_memory_equal(&Before, &After, sizeof(Before));
     assert_int_equal(VicQueryCpuState(Vic, 1, &StateAfter), IRQ_STATUS_SUCCESS);
     assert_memory_equal(&StateBefore, &StateAfter, sizeof(StateBefore));
     assert_int_equal(atomic_load(VicGetDeliveryWord(Vic, 1)), WordBefore);
-    assert_true(IsPending(Vic, DEV21, 1));
+    assert_true(TbVicIsPending(Vic, DEV21, 1));
 }
 
 static void test_offline_cpu_refused_as_direct_target(void **State)
 {
-    VIC *Vic = VicOf(State);
+    VIC *Vic = *State;
     assert_int_equal(VicSetCpuOnline(Vic, 3, false), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicRaiseOnCpu(Vic, DEV20, 3), IRQ_STATUS_INVALID_CPU);
-    assert_false(IsPending(Vic, DEV20, 3));
+    assert_false(TbVicIsPending(Vic, DEV20, 3));
     assert_int_equal(VicSetCpuOnline(Vic, 3, true), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicRaiseOnCpu(Vic, DEV20, 3), IRQ_STATUS_SUCCESS);
-    assert_true(IsPending(Vic, DEV20, 3));
+    assert_true(TbVicIsPending(Vic, DEV20, 3));
     assert_int_equal(VicSetCpuOnline(Vic, 4, true), IRQ_STATUS_INVALID_CPU);
 }
 
 /* What is pending on a CPU stays pending while it is offline. */
 static void test_pending_survives_offline(void **State)
 {
-    VIC *Vic = VicOf(State);
+    VIC *Vic = *State;
     assert_int_equal(VicRaiseOnCpu(Vic, DEV20, 2), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicSetCpuOnline(Vic, 2, false), IRQ_STATUS_SUCCESS);
-    assert_true(IsPending(Vic, DEV20, 2));
+    assert_true(TbVicIsPending(Vic, DEV20, 2));
     assert_int_equal(VicSetCpuOnline(Vic, 2, true), IRQ_STATUS_SUCCESS);
     VIC_CLAIM Claim;
     assert_int_equal(VicClaim(Vic, 2, &Claim), IRQ_STATUS_SUCCESS);
@@ -369,7 +311,7 @@ static void test_pending_survives_offline(void **State)
 
 static void test_conservation_single_thread(void **State)
 {
-    VIC *Vic = VicOf(State);
+    VIC *Vic = *State;
     uint32_t Calls = 0;
     for (uint32_t Round = 0; Round < 2000; Round++) {
         uint32_t Cpu = Round % 4;
@@ -383,9 +325,9 @@ static void test_conservation_single_thread(void **State)
             if (VicClaim(Vic, Cpu, &Claim) == IRQ_STATUS_SUCCESS)
                 assert_int_equal(VicEndOfInterrupt(Vic, Cpu), IRQ_STATUS_SUCCESS);
         }
-        AssertConserved(Vic);
+        TbVicAssertConserved(Vic);
     }
-    VIC_COUNTERS All = Counters(Vic, VIC_ALL_CPUS);
+    VIC_COUNTERS All = TbVicCounters(Vic, VIC_ALL_CPUS);
     assert_int_equal(All.Raised + All.Merged, Calls);
     assert_true(All.Pending > 0);
     assert_true(All.Cleared > 0);
@@ -405,12 +347,7 @@ static void CountWake(void *Context, uint32_t Cpu)
 static void test_wake_when_deliverable(void **State)
 {
     (void)State;
-    VIC_FIXTURE Fixture;
-    VIC_CONFIG Config;
-    VicAlphaConfig(&Config, 4);
-    Config.Wake = CountWake;
-    Config.WakeContext = WakeCalls;
-    VIC *Vic = CreateVic(&Fixture, &Config);
+    VIC *Vic = TbCreateAlphaVicWaking(4, CountWake, WakeCalls, false);
     memset(WakeCalls, 0, sizeof(WakeCalls));
 
     assert_int_equal(VicRaiseOnCpu(Vic, DEV20, 1), IRQ_STATUS_SUCCESS);
@@ -425,19 +362,13 @@ static void test_wake_when_deliverable(void **State)
     assert_int_equal(VicRaiseOnCpu(Vic, DEV23, 2), IRQ_STATUS_SUCCESS);
     assert_int_equal(WakeCalls[2], 1);
     assert_int_equal(WakeCalls[0] + WakeCalls[3], 0);
-    free(Fixture.Storage);
+    free(Vic);
 }
 
 static void test_wake_on_pending(void **State)
 {
     (void)State;
-    VIC_FIXTURE Fixture;
-    VIC_CONFIG Config;
-    VicAlphaConfig(&Config, 4);
-    Config.Wake = CountWake;
-    Config.WakeContext = WakeCalls;
-    Config.WakeOnPending = true;
-    VIC *Vic = CreateVic(&Fixture, &Config);
+    VIC *Vic = TbCreateAlphaVicWaking(4, CountWake, WakeCalls, true);
     memset(WakeCalls, 0, sizeof(WakeCalls));
     assert_int_equal(VicSetInterruptsEnabled(Vic, 0, false, NULL), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicRaiseOnCpu(Vic, DEV20, 0), IRQ_STATUS_SUCCESS);
@@ -446,7 +377,7 @@ static void test_wake_on_pending(void **State)
     assert_int_equal(WakeCalls[0], 2);
     assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(21, 3), 0), IRQ_STATUS_SUCCESS);
     assert_int_equal(WakeCalls[0], 2); /* the level was pending already */
-    free(Fixture.Storage);
+    free(Vic);
 }
 
 /* ---- x86 classes -------------------------------------------------------------------------- */
@@ -454,11 +385,10 @@ static void test_wake_on_pending(void **State)
 static void test_x86_classes(void **State)
 {
     (void)State;
-    VIC_FIXTURE Fixture;
     VIC_CONFIG Config;
     VIC_SOURCE_DESCRIPTOR Sources[VIC_X86_SOURCE_COUNT];
     VicX86Config(&Config, 2, Sources);
-    VIC *Vic = CreateVic(&Fixture, &Config);
+    VIC *Vic = TbCreateVic(&Config);
     assert_int_equal(VicRaiseOnCpu(Vic, 0x0E, 0), IRQ_STATUS_INVALID_VECTOR); /* an exception vector */
     assert_int_equal(VicSetLevel(Vic, 0, 6, NULL), IRQ_STATUS_SUCCESS);     /* TPR class 6 */
     assert_int_equal(VicRaiseOnCpu(Vic, 0x61, 0), IRQ_STATUS_SUCCESS);
@@ -476,7 +406,7 @@ static void test_x86_classes(void **State)
     assert_int_equal(VicSetLevel(Vic, 0, 16, NULL), IRQ_STATUS_INVALID_IRQL);
     uint32_t Previous;
     assert_int_equal(VicWriteAstEnable(Vic, 0, 0, 1, &Previous), IRQ_STATUS_NOT_SUPPORTED);
-    free(Fixture.Storage);
+    free(Vic);
 }
 
 /* ---- 4096 CPUs ------------------------------------------------------------------------- */
@@ -484,10 +414,9 @@ static void test_x86_classes(void **State)
 static void test_max_cpus(void **State)
 {
     (void)State;
-    VIC_FIXTURE Fixture;
     VIC_CONFIG Config;
     VicAlphaConfig(&Config, VIC_MAX_CPUS);
-    VIC *Vic = CreateVic(&Fixture, &Config);
+    VIC *Vic = TbCreateVic(&Config);
     assert_int_equal(VicRaiseOnCpu(Vic, DEV23, 4095), IRQ_STATUS_SUCCESS);
     assert_true(VicIsDeliverable(Vic, 4095));
     assert_false(VicIsDeliverable(Vic, 4094));
@@ -496,7 +425,7 @@ static void test_max_cpus(void **State)
     assert_int_equal(VicClaim(Vic, 4095, &Claim), IRQ_STATUS_SUCCESS);
     assert_int_equal(Claim.Source, DEV23);
     assert_int_equal(VicRaiseOnCpu(Vic, DEV23, 4096), IRQ_STATUS_INVALID_CPU);
-    free(Fixture.Storage);
+    free(Vic);
 }
 
 int main(void)
@@ -504,16 +433,16 @@ int main(void)
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test(test_config_refusals),
         cmocka_unit_test(test_storage_refusals),
-        cmocka_unit_test_setup_teardown(test_initial_state, SetupAlpha4, Teardown),
-        cmocka_unit_test_setup_teardown(test_raise_claim_eoi, SetupAlpha4, Teardown),
-        cmocka_unit_test_setup_teardown(test_claim_order, SetupAlpha4, Teardown),
-        cmocka_unit_test_setup_teardown(test_in_service_masks_until_eoi, SetupAlpha4, Teardown),
-        cmocka_unit_test_setup_teardown(test_raise_on_pending_merges, SetupAlpha4, Teardown),
-        cmocka_unit_test_setup_teardown(test_clear, SetupAlpha4, Teardown),
-        cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, SetupAlpha4, Teardown),
-        cmocka_unit_test_setup_teardown(test_offline_cpu_refused_as_direct_target, SetupAlpha4, Teardown),
-        cmocka_unit_test_setup_teardown(test_pending_survives_offline, SetupAlpha4, Teardown),
-        cmocka_unit_test_setup_teardown(test_conservation_single_thread, SetupAlpha4, Teardown),
+        cmocka_unit_test_setup_teardown(test_initial_state, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_raise_claim_eoi, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_claim_order, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_in_service_masks_until_eoi, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_raise_on_pending_merges, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_clear, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_offline_cpu_refused_as_direct_target, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_pending_survives_offline, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_conservation_single_thread, TbVicSetupAlpha4, TbFreeState),
         cmocka_unit_test(test_wake_when_deliverable),
         cmocka_unit_test(test_wake_on_pending),
         cmocka_unit_test(test_x86_classes),

@@ -1,6 +1,6 @@
 /*
  * Direct sources: the lowest slots of each level keep their pending bit in
- * the check word itself (src/ke/vicp.h), the others in their level's
+ * the check word itself (include/irqroute/vic.h, THE CHECK WORD), the others in their level's
  * pending word. These tests pin down which sources are direct (that is
  * where the fast raise -> take comes from), and that the two kinds share a
  * level without changing any rule: the highest slot first, the level's
@@ -21,66 +21,46 @@
 #include <irqroute/vic.h>
 
 #include "testbed.h"
+#include "vic_fixture.h"
 
 #define CPU 1u
-#define DIRECT_BITS 0x7FFFFFC0ull /* check word bits 6..30 */
-#define WORDS_BIT (1ull << 31)        /* W: a pending word may hold bits */
-
-static int Setup(void **State)
-{
-    *State = TbCreateAlphaVic(2);
-    return 0;
-}
+#define CLASS3_LAST (0x30u + 15u) /* x86: the last vector of priority class 3 */
 
 static uint64_t Word(VIC *Vic)
 {
-    return atomic_load(VicGetDeliveryWord(Vic, CPU));
+    return TbVicWord(Vic, CPU);
 }
 
-/* The D bits a raise of Source sets on CPU (0: a pending-word source). */
+/* The Direct bits a raise of Source sets on CPU (0: a pending-word source). */
 static uint64_t DirectBitOf(VIC *Vic, uint32_t Source)
 {
-    uint64_t Before = Word(Vic) & DIRECT_BITS;
+    uint64_t Before = Word(Vic) & VIC_CHECK_DIRECT_BITS;
     assert_int_equal(VicRaiseOnCpu(Vic, Source, CPU), IRQ_STATUS_SUCCESS);
-    uint64_t Bit = (Word(Vic) & DIRECT_BITS) & ~Before;
+    uint64_t Bit = (Word(Vic) & VIC_CHECK_DIRECT_BITS) & ~Before;
     assert_int_equal(VicClear(Vic, Source, CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Word(Vic) & DIRECT_BITS, Before);
+    assert_int_equal(Word(Vic) & VIC_CHECK_DIRECT_BITS, Before);
     return Bit;
 }
 
 static VIC_CLAIM Take(VIC *Vic)
 {
-    VIC_CLAIM Claim;
-    assert_int_equal(VicTakeInterrupt(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
-    return Claim;
+    return TbVicTake(Vic, CPU);
 }
 
 static VIC_CLAIM ClaimAndEnd(VIC *Vic)
 {
-    VIC_CLAIM Claim;
-    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
-    return Claim;
+    return TbVicClaimAndEnd(Vic, CPU);
 }
 
 static void AssertNothingLeft(VIC *Vic)
 {
-    VIC_CLAIM Claim;
-    assert_false(VicIsDeliverable(Vic, CPU));
-    assert_int_equal(VicTakeInterrupt(Vic, CPU, &Claim), IRQ_STATUS_NOTHING_PENDING);
-    assert_int_equal(Word(Vic) & 0x7FFFFFFF00000000ull, 0); /* no summary bit left over */
-    assert_int_equal(Word(Vic) & WORDS_BIT, 0);              /* W goes with the last one */
-}
-
-static void AssertConserved(VIC *Vic)
-{
-    VIC_COUNTERS Counters;
-    assert_int_equal(VicQueryCounters(Vic, VIC_ALL_CPUS, &Counters), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Counters.Raised, Counters.Claimed + Counters.Cleared + Counters.Pending);
+    TbVicAssertNothingToTake(Vic, CPU);
+    assert_int_equal(Word(Vic) & VIC_CHECK_SUMMARY_BITS, 0); /* no Summary bit left over */
+    assert_int_equal(Word(Vic) & VIC_CHECK_WORDS_BIT, 0);    /* Words goes with the last one */
 }
 
 /* Alpha: slot 0 of every level with sources (22 levels), then slot 1 of the
- * top levels that have one (29, 23, 22): the 25 D bits. */
+ * top levels that have one (29, 23, 22): the 25 Direct bits. */
 static void test_alpha_direct_sources(void **State)
 {
     VIC *Vic = *State;
@@ -100,12 +80,12 @@ static void test_alpha_direct_sources(void **State)
         assert_int_equal(Seen & Bit, 0);
         Seen |= Bit;
     }
-    assert_int_equal(Seen, DIRECT_BITS);
+    assert_int_equal(Seen, VIC_CHECK_DIRECT_BITS);
     const uint32_t InWord[] = {VIC_ALPHA_DEVICE(20, 1), VIC_ALPHA_DEVICE(21, 1), VIC_ALPHA_DEVICE(22, 0),
                                VIC_ALPHA_DEVICE(23, 2), VIC_ALPHA_DEVICE(23, 15)};
     for (size_t Index = 0; Index < sizeof(InWord) / sizeof(InWord[0]); Index++)
         assert_int_equal(DirectBitOf(Vic, InWord[Index]), 0);
-    AssertConserved(Vic);
+    TbVicAssertConserved(Vic);
 }
 
 /* DEV(21,5) (pending word, slot 5) goes before DEV(21,0) (direct, slot 0),
@@ -127,7 +107,7 @@ static void test_mixed_level_highest_slot_first(void **State)
         assert_int_equal(Second.Level, 21);
         AssertNothingLeft(Vic);
     }
-    AssertConserved(Vic);
+    TbVicAssertConserved(Vic);
 }
 
 /* Clearing one kind leaves the level deliverable for the other. */
@@ -150,7 +130,7 @@ static void test_clear_one_kind_keeps_the_other(void **State)
         assert_int_equal(Take(Vic).Source, Left[Case]);
         AssertNothingLeft(Vic);
     }
-    AssertConserved(Vic);
+    TbVicAssertConserved(Vic);
 }
 
 /* PERF1 (slot 1) before PERF0 (slot 0), both direct at level 29; a merge
@@ -163,15 +143,14 @@ static void test_two_direct_sources_at_one_level(void **State)
     uint64_t Before = Word(Vic);
     assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_PERFORMANCE1, CPU), IRQ_STATUS_SUCCESS);
     assert_int_equal(Word(Vic), Before);
-    VIC_COUNTERS Counters;
-    assert_int_equal(VicQueryCounters(Vic, CPU, &Counters), IRQ_STATUS_SUCCESS);
+    VIC_COUNTERS Counters = TbVicCounters(Vic, CPU);
     assert_int_equal(Counters.Merged, 1);
     assert_int_equal(Counters.Pending, 2);
     assert_int_equal(Take(Vic).Source, VIC_ALPHA_PERFORMANCE1);
     assert_true(VicIsDeliverable(Vic, CPU));
     assert_int_equal(ClaimAndEnd(Vic).Source, VIC_ALPHA_PERFORMANCE0);
     AssertNothingLeft(Vic);
-    AssertConserved(Vic);
+    TbVicAssertConserved(Vic);
 }
 
 /* A direct claim puts its level in service: lower levels wait, higher ones
@@ -203,24 +182,24 @@ static void test_direct_claim_puts_level_in_service(void **State)
     assert_int_equal(ClaimAndEnd(Vic).Source, VIC_ALPHA_DEVICE(21, 0));
     assert_int_equal(ClaimAndEnd(Vic).Source, VIC_ALPHA_DEVICE(20, 0));
     AssertNothingLeft(Vic);
-    AssertConserved(Vic);
+    TbVicAssertConserved(Vic);
 }
 
-/* W (vicp.h: the W protocol) is set by a raise that makes a pending word
+/* Words (vicp.h: the words protocol) is set by a raise that makes a pending word
  * non-empty, stays while other levels keep summary bits, and goes with the
  * last summary bit, whether a take, a claim or a clear takes that out; a
- * direct source is taken the same way with W set or clear. */
+ * direct source is taken the same way with Words set or clear. */
 static void test_words_bit_follows_pending_words(void **State)
 {
     VIC *Vic = *State;
     const uint32_t InWord = VIC_ALPHA_DEVICE(21, 5);
     const uint32_t Direct = VIC_ALPHA_DEVICE(20, 0);
     assert_int_equal(VicRaiseOnCpu(Vic, Direct, CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Word(Vic) & WORDS_BIT, 0);
+    assert_int_equal(Word(Vic) & VIC_CHECK_WORDS_BIT, 0);
     assert_int_equal(VicRaiseOnCpu(Vic, InWord, CPU), IRQ_STATUS_SUCCESS);
-    assert_int_not_equal(Word(Vic) & WORDS_BIT, 0);
+    assert_int_not_equal(Word(Vic) & VIC_CHECK_WORDS_BIT, 0);
     assert_int_equal(Take(Vic).Source, InWord);
-    assert_int_not_equal(Word(Vic) & WORDS_BIT, 0); /* level 20's summary bit is still set */
+    assert_int_not_equal(Word(Vic) & VIC_CHECK_WORDS_BIT, 0); /* level 20's summary bit is still set */
     assert_int_equal(Take(Vic).Source, Direct);
     AssertNothingLeft(Vic);
 
@@ -234,14 +213,14 @@ static void test_words_bit_follows_pending_words(void **State)
     assert_int_equal(VicClear(Vic, Direct, CPU), IRQ_STATUS_SUCCESS);
     AssertNothingLeft(Vic);
 
-    /* The lone direct source, with W clear: its claim sets the threshold too. */
+    /* The lone direct source, with Words clear: its claim sets the threshold too. */
     assert_int_equal(TbVicRaiseAndClaim(Vic, Direct, CPU).Level, 20);
     assert_int_equal(VicRaiseOnCpu(Vic, Direct, CPU), IRQ_STATUS_SUCCESS);
     assert_false(VicIsDeliverable(Vic, CPU));
     assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
     assert_int_equal(Take(Vic).Source, Direct);
     AssertNothingLeft(Vic);
-    AssertConserved(Vic);
+    TbVicAssertConserved(Vic);
 }
 
 /* The lone direct source is not taken past the gates: below the current
@@ -285,10 +264,7 @@ static void CountWake(void *Context, uint32_t Cpu)
 static void test_direct_raise_wakes(void **State)
 {
     (void)State;
-    VIC_CONFIG Config;
-    VicAlphaConfig(&Config, 2);
-    Config.Wake = CountWake;
-    VIC *Vic = TbCreateVic(&Config);
+    VIC *Vic = TbCreateAlphaVicWaking(2, CountWake, NULL, false);
     Wakes = 0;
     assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(21, 0), CPU), IRQ_STATUS_SUCCESS);
     assert_int_equal(Wakes, 1);
@@ -308,11 +284,7 @@ static void test_direct_raise_wakes(void **State)
 static void test_wake_on_pending_mixed_level(void **State)
 {
     (void)State;
-    VIC_CONFIG Config;
-    VicAlphaConfig(&Config, 2);
-    Config.Wake = CountWake;
-    Config.WakeOnPending = true;
-    VIC *Vic = TbCreateVic(&Config);
+    VIC *Vic = TbCreateAlphaVicWaking(2, CountWake, NULL, true);
     assert_int_equal(VicSetLevel(Vic, CPU, 31, NULL), IRQ_STATUS_SUCCESS); /* all masked */
     Wakes = 0;
     for (int Order = 0; Order < 2; Order++) {
@@ -325,7 +297,7 @@ static void test_wake_on_pending_mixed_level(void **State)
         assert_int_equal(VicClear(Vic, First, CPU), IRQ_STATUS_SUCCESS);
         assert_int_equal(VicClear(Vic, Second, CPU), IRQ_STATUS_SUCCESS);
     }
-    /* A pending word at another level already set W: still a wake. */
+    /* A pending word at another level already set Words: still a wake. */
     assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(20, 5), CPU), IRQ_STATUS_SUCCESS);
     assert_int_equal(Wakes, 3);
     assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(21, 5), CPU), IRQ_STATUS_SUCCESS);
@@ -344,15 +316,15 @@ static void test_x86_classes(void **State)
     VIC *Vic = TbCreateVic(&Config);
     assert_int_not_equal(DirectBitOf(Vic, 0x30), 0);
     assert_int_not_equal(DirectBitOf(Vic, 0xE0), 0);
-    assert_int_equal(DirectBitOf(Vic, 0x3F), 0);
+    assert_int_equal(DirectBitOf(Vic, CLASS3_LAST), 0);
     assert_int_equal(VicRaiseOnCpu(Vic, 0x30, CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicRaiseOnCpu(Vic, 0x3F, CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicRaiseOnCpu(Vic, CLASS3_LAST, CPU), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicRaiseOnCpu(Vic, 0x20, CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(ClaimAndEnd(Vic).Source, 0x3F);
+    assert_int_equal(ClaimAndEnd(Vic).Source, CLASS3_LAST);
     assert_int_equal(ClaimAndEnd(Vic).Source, 0x30);
     assert_int_equal(ClaimAndEnd(Vic).Source, 0x20);
     AssertNothingLeft(Vic);
-    AssertConserved(Vic);
+    TbVicAssertConserved(Vic);
     free(Vic);
 }
 
@@ -374,13 +346,13 @@ static void test_machine_check_must_be_on_top(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_alpha_direct_sources, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_mixed_level_highest_slot_first, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_clear_one_kind_keeps_the_other, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_two_direct_sources_at_one_level, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_direct_claim_puts_level_in_service, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_words_bit_follows_pending_words, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_lone_direct_respects_gates, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_alpha_direct_sources, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_mixed_level_highest_slot_first, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_clear_one_kind_keeps_the_other, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_two_direct_sources_at_one_level, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_direct_claim_puts_level_in_service, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_words_bit_follows_pending_words, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_lone_direct_respects_gates, TbVicSetupAlpha2, TbFreeState),
         cmocka_unit_test(test_direct_raise_wakes),
         cmocka_unit_test(test_wake_on_pending_mixed_level),
         cmocka_unit_test(test_x86_classes),

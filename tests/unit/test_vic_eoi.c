@@ -25,25 +25,18 @@
 #include <irqroute/vic.h>
 
 #include "testbed.h"
+#include "vic_fixture.h"
 
 #define CPU 1u
 
-static int Setup(void **State)
-{
-    *State = TbCreateAlphaVic(2);
-    return 0;
-}
-
 static uint64_t Word(VIC *Vic)
 {
-    return atomic_load(VicGetDeliveryWord(Vic, CPU));
+    return TbVicWord(Vic, CPU);
 }
 
 static VIC_CPU_STATE CpuState(VIC *Vic)
 {
-    VIC_CPU_STATE State;
-    assert_int_equal(VicQueryCpuState(Vic, CPU, &State), IRQ_STATUS_SUCCESS);
-    return State;
+    return TbVicCpuState(Vic, CPU);
 }
 
 static uint32_t RaiseAndClaim(VIC *Vic, uint32_t Source)
@@ -207,12 +200,12 @@ static void test_random_ends_match_the_rules(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_end_gives_back_the_word, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_nested_claims_end_from_the_top, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_machine_check_claimed_again_in_service, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_end_gives_back_the_word, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_nested_claims_end_from_the_top, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_machine_check_claimed_again_in_service, TbVicSetupAlpha2, TbFreeState),
         cmocka_unit_test(test_lower_machine_check_under_a_higher_one),
-        cmocka_unit_test_setup_teardown(test_changes_in_the_handler_count, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_random_ends_match_the_rules, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_changes_in_the_handler_count, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_random_ends_match_the_rules, TbVicSetupAlpha2, TbFreeState),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

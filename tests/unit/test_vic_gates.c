@@ -18,6 +18,7 @@
 #include <irqroute/vic.h>
 
 #include "testbed.h"
+#include "vic_fixture.h"
 
 #define CPU 1u
 #define DEV20 VIC_ALPHA_DEVICE(20, 0)
@@ -26,31 +27,19 @@
 #define MCHK VIC_ALPHA_MACHINE_CHECK
 #define ALL_MODES 0xFu
 
-static int Setup(void **State)
-{
-    *State = TbCreateAlphaVic(2);
-    return 0;
-}
-
 static uint32_t ClaimSource(VIC *Vic)
 {
-    VIC_CLAIM Claim;
-    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
-    return Claim.Source;
+    return TbVicClaim(Vic, CPU).Source;
 }
 
 static void AssertNothing(VIC *Vic)
 {
-    VIC_CLAIM Claim;
-    assert_false(VicIsDeliverable(Vic, CPU));
-    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_NOTHING_PENDING);
+    TbVicAssertNothingToClaim(Vic, CPU);
 }
 
 static bool IsPending(VIC *Vic, uint32_t Source)
 {
-    bool Pending;
-    assert_int_equal(VicIsPending(Vic, Source, CPU, &Pending), IRQ_STATUS_SUCCESS);
-    return Pending;
+    return TbVicIsPending(Vic, Source, CPU);
 }
 
 /* ---- Level -------------------------------------------------------------------------- */
@@ -161,10 +150,7 @@ static void test_machine_check_overrides_pal_mode(void **State)
 static void test_machine_check_overrides_every_gate_and_level(void **State)
 {
     VIC *Vic = *State;
-    assert_int_equal(VicSetLevel(Vic, CPU, 31, NULL), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicSetInterruptsEnabled(Vic, CPU, false, NULL), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicSetBarrier(Vic, CPU, true), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicSetPalMode(Vic, CPU, true), IRQ_STATUS_SUCCESS);
+    TbVicCloseEveryGate(Vic, CPU, 31);
     assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_POWER_FAIL, CPU), IRQ_STATUS_SUCCESS);
     AssertNothing(Vic);
     assert_int_equal(VicRaiseOnCpu(Vic, MCHK, CPU), IRQ_STATUS_SUCCESS);
@@ -254,33 +240,17 @@ static void test_software_interrupts_gated_like_devices(void **State)
 static void test_ast_each_mode_and_enable_combination(void **State)
 {
     VIC *Vic = *State;
-    for (uint32_t AstMode = 0; AstMode < 4; AstMode++) {
-        for (uint32_t Current = 0; Current < 4; Current++) {
-            for (uint32_t Bits = 0; Bits < 4; Bits++) {
-                bool Requested = (Bits & 1u) != 0, Enabled = (Bits & 2u) != 0;
-                assert_int_equal(VicWriteAstSummary(Vic, CPU, 0, Requested ? 1u << AstMode : 0, NULL),
-                                 IRQ_STATUS_SUCCESS);
-                assert_int_equal(VicWriteAstEnable(Vic, CPU, 0, Enabled ? 1u << AstMode : 0, NULL),
-                                 IRQ_STATUS_SUCCESS);
-                assert_int_equal(VicSetMode(Vic, CPU, (VIC_PROCESSOR_MODE)Current), IRQ_STATUS_SUCCESS);
-                bool Eligible = Requested && Enabled && Current >= AstMode;
-                assert_int_equal(VicIsDeliverable(Vic, CPU), Eligible);
-                VIC_CLAIM Claim;
-                if (!Eligible) {
-                    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_NOTHING_PENDING);
-                    continue;
-                }
-                assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
-                assert_int_equal(Claim.Source, VIC_SOURCE_AST);
-                assert_int_equal(Claim.Kind, VicSourceAst);
-                assert_int_equal(Claim.Level, VIC_ALPHA_AST_LEVEL);
-                assert_int_equal(Claim.AstMode, AstMode);
-                assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
-                VIC_CPU_STATE CpuState;
-                assert_int_equal(VicQueryCpuState(Vic, CPU, &CpuState), IRQ_STATUS_SUCCESS);
-                assert_int_equal(CpuState.AstSummary, 0); /* initiating the AST cleared ASTSR<M> */
-            }
+    for (uint32_t Case = 0; Case < TB_VIC_AST_CASES; Case++) {
+        uint32_t AstMode;
+        bool Eligible = TbVicSetAstCase(Vic, CPU, Case, &AstMode);
+        assert_int_equal(VicIsDeliverable(Vic, CPU), Eligible);
+        if (!Eligible) {
+            AssertNothing(Vic);
+            continue;
         }
+        VIC_CLAIM Claim = TbVicClaimAndEnd(Vic, CPU);
+        TbVicAssertAstClaim(&Claim, AstMode);
+        assert_int_equal(TbVicCpuState(Vic, CPU).AstSummary, 0); /* initiating the AST cleared ASTSR<M> */
     }
 }
 
@@ -336,8 +306,7 @@ static void test_ast_most_privileged_first(void **State)
         assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
     }
     AssertNothing(Vic);
-    VIC_COUNTERS Count;
-    assert_int_equal(VicQueryCounters(Vic, CPU, &Count), IRQ_STATUS_SUCCESS);
+    VIC_COUNTERS Count = TbVicCounters(Vic, CPU);
     assert_int_equal(Count.Raised, 4);
     assert_int_equal(Count.Claimed, 4);
 }
@@ -378,8 +347,7 @@ static void test_ast_disabled_stays_requested(void **State)
     assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicWriteAstSummary(Vic, CPU, 0, 1u << VicModeUser, NULL), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicWriteAstSummary(Vic, CPU, 0, 0, NULL), IRQ_STATUS_SUCCESS);
-    VIC_COUNTERS Count;
-    assert_int_equal(VicQueryCounters(Vic, CPU, &Count), IRQ_STATUS_SUCCESS);
+    VIC_COUNTERS Count = TbVicCounters(Vic, CPU);
     assert_int_equal(Count.Raised, 2);
     assert_int_equal(Count.Claimed, 1);
     assert_int_equal(Count.Cleared, 1);
@@ -434,8 +402,7 @@ static void test_masked_interrupts_never_lost(void **State)
         assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
     }
     AssertNothing(Vic);
-    VIC_COUNTERS Count;
-    assert_int_equal(VicQueryCounters(Vic, CPU, &Count), IRQ_STATUS_SUCCESS);
+    VIC_COUNTERS Count = TbVicCounters(Vic, CPU);
     assert_int_equal(Count.Raised, 7);
     assert_int_equal(Count.Claimed, 7);
 }
@@ -443,26 +410,26 @@ static void test_masked_interrupts_never_lost(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_level_must_be_above_current_level, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_every_level_masks_those_at_or_below, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_interrupts_disabled_holds_off, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_serialized_barrier_holds_off, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_pal_mode_holds_off, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_gates_combine, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_machine_check_overrides_pal_mode, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_machine_check_overrides_every_gate_and_level, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ipi_respects_level, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_sirr_sets_sisr, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_software_interrupts_follow_level, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_software_interrupts_gated_like_devices, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ast_each_mode_and_enable_combination, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ast_gated_at_level_two, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ast_respects_gates, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ast_most_privileged_first, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ast_waits_for_its_mode, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ast_disabled_stays_requested, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ast_after_sources_at_or_above_its_level, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_masked_interrupts_never_lost, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_level_must_be_above_current_level, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_every_level_masks_those_at_or_below, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_interrupts_disabled_holds_off, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_serialized_barrier_holds_off, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_pal_mode_holds_off, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_gates_combine, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_machine_check_overrides_pal_mode, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_machine_check_overrides_every_gate_and_level, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ipi_respects_level, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_sirr_sets_sisr, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_software_interrupts_follow_level, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_software_interrupts_gated_like_devices, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ast_each_mode_and_enable_combination, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ast_gated_at_level_two, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ast_respects_gates, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ast_most_privileged_first, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ast_waits_for_its_mode, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ast_disabled_stays_requested, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ast_after_sources_at_or_above_its_level, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_masked_interrupts_never_lost, TbVicSetupAlpha2, TbFreeState),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -14,41 +14,23 @@
 #include <irqroute/vic.h>
 
 #include "testbed.h"
+#include "vic_fixture.h"
 
 #define CPUS 4u
 
-static int Setup(void **State)
-{
-    *State = TbCreateAlphaVic(CPUS);
-    return 0;
-}
-
-static bool IpiPending(VIC *Vic, uint32_t Cpu)
-{
-    bool Pending;
-    assert_int_equal(VicIsPending(Vic, VIC_ALPHA_IPI, Cpu, &Pending), IRQ_STATUS_SUCCESS);
-    return Pending;
-}
-
-/* Claims the IPI on Cpu and returns its messages. */
+/* Claims the IPI on Cpu and ends it; returns its messages. */
 static uint32_t TakeIpi(VIC *Vic, uint32_t Cpu)
 {
-    VIC_CLAIM Claim;
-    assert_int_equal(VicClaim(Vic, Cpu, &Claim), IRQ_STATUS_SUCCESS);
+    VIC_CLAIM Claim = TbVicClaimAndEnd(Vic, Cpu);
     assert_int_equal(Claim.Source, VIC_ALPHA_IPI);
     assert_int_equal(Claim.Kind, VicSourceIpi);
     assert_int_equal(Claim.Level, 22);
-    assert_int_equal(VicEndOfInterrupt(Vic, Cpu), IRQ_STATUS_SUCCESS);
     return Claim.IpiMessages;
 }
 
 static uint32_t PendingMask(VIC *Vic)
 {
-    uint32_t Mask = 0;
-    for (uint32_t Cpu = 0; Cpu < CPUS; Cpu++)
-        if (IpiPending(Vic, Cpu))
-            Mask |= 1u << Cpu;
-    return Mask;
+    return TbVicPendingOn(Vic, VIC_ALPHA_IPI, CPUS);
 }
 
 static void test_ipi_to_one_cpu(void **State)
@@ -124,8 +106,7 @@ static void test_messages_coalesce_never_lost(void **State)
     assert_int_equal(TakeIpi(Vic, 1), 1u << VicIpiReschedule | 1u << VicIpiTlbShootdown | 1u << (VicIpiUser + 3u));
     VIC_CLAIM Claim;
     assert_int_equal(VicClaim(Vic, 1, &Claim), IRQ_STATUS_NOTHING_PENDING);
-    VIC_COUNTERS Count;
-    assert_int_equal(VicQueryCounters(Vic, 1, &Count), IRQ_STATUS_SUCCESS);
+    VIC_COUNTERS Count = TbVicCounters(Vic, 1);
     assert_int_equal(Count.Raised, 1);
     assert_int_equal(Count.Merged, 3);
     assert_int_equal(VicQueryIpiCount(Vic, 1, VicIpiUser + 3u), 1);
@@ -140,7 +121,7 @@ static void test_ipi_masked_by_level_stays_pending(void **State)
     VIC_IPI_TARGET Target = {.Kind = VicIpiTargetCpu, .Cpu = 3};
     assert_int_equal(VicSendIpi(Vic, &Target, VicIpiHalt), IRQ_STATUS_SUCCESS);
     assert_false(VicIsDeliverable(Vic, 3));
-    assert_true(IpiPending(Vic, 3));
+    assert_true(TbVicIsPending(Vic, VIC_ALPHA_IPI, 3));
     assert_int_equal(VicSetLevel(Vic, 3, 21, NULL), IRQ_STATUS_SUCCESS);
     assert_int_equal(TakeIpi(Vic, 3), 1u << VicIpiHalt);
 }
@@ -176,8 +157,7 @@ static void test_bad_targets_send_nothing(void **State)
     assert_int_equal(VicSendIpi(Vic, NULL, VicIpiReschedule), IRQ_STATUS_INVALID_PARAMETER);
 
     assert_int_equal(PendingMask(Vic), 0);
-    VIC_COUNTERS Count;
-    assert_int_equal(VicQueryCounters(Vic, VIC_ALL_CPUS, &Count), IRQ_STATUS_SUCCESS);
+    VIC_COUNTERS Count = TbVicCounters(Vic, VIC_ALL_CPUS);
     assert_int_equal(Count.Raised + Count.Merged, 0);
 }
 
@@ -210,14 +190,14 @@ static void test_no_ipi_source(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_ipi_to_one_cpu, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ipi_to_set, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ipi_to_all_includes_sender, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ipi_to_all_but_self, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ipi_all_skips_offline, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_messages_coalesce_never_lost, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ipi_masked_by_level_stays_pending, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_bad_targets_send_nothing, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ipi_to_one_cpu, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ipi_to_set, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ipi_to_all_includes_sender, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ipi_to_all_but_self, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ipi_all_skips_offline, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_messages_coalesce_never_lost, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_ipi_masked_by_level_stays_pending, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_bad_targets_send_nothing, TbVicSetupAlpha4, TbFreeState),
         cmocka_unit_test(test_all_but_self_on_uniprocessor),
         cmocka_unit_test(test_no_ipi_source),
     };

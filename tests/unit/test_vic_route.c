@@ -15,15 +15,10 @@
 #include <irqroute/vic.h>
 
 #include "testbed.h"
+#include "vic_fixture.h"
 
 #define CPUS 4u
 #define SOURCE VIC_ALPHA_DEVICE(21, 2)
-
-static int Setup(void **State)
-{
-    *State = TbCreateAlphaVic(CPUS);
-    return 0;
-}
 
 static IRQ_STATUS Route(VIC *Vic, IR_ROUTING_POLICY Policy, uint32_t Target, const IR_CPU_SET *Mask)
 {
@@ -34,14 +29,7 @@ static IRQ_STATUS Route(VIC *Vic, IR_ROUTING_POLICY Policy, uint32_t Target, con
 /* The CPUs SOURCE is pending on, as a bit mask. */
 static uint32_t PendingOn(VIC *Vic)
 {
-    uint32_t Mask = 0;
-    for (uint32_t Cpu = 0; Cpu < CPUS; Cpu++) {
-        bool Pending;
-        assert_int_equal(VicIsPending(Vic, SOURCE, Cpu, &Pending), IRQ_STATUS_SUCCESS);
-        if (Pending)
-            Mask |= 1u << Cpu;
-    }
-    return Mask;
+    return TbVicPendingOn(Vic, SOURCE, CPUS);
 }
 
 /* Raises once and returns the one CPU it went to, after claiming it there. */
@@ -51,21 +39,8 @@ static uint32_t RaiseAndTake(VIC *Vic)
     uint32_t Mask = PendingOn(Vic);
     assert_int_equal(__builtin_popcount(Mask), 1);
     uint32_t Cpu = (uint32_t)__builtin_ctz(Mask);
-    VIC_CLAIM Claim;
-    assert_int_equal(VicClaim(Vic, Cpu, &Claim), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Claim.Source, SOURCE);
-    assert_int_equal(VicEndOfInterrupt(Vic, Cpu), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbVicClaimAndEnd(Vic, Cpu).Source, SOURCE);
     return Cpu;
-}
-
-static IR_CPU_SET SetOf(uint32_t Bits)
-{
-    IR_CPU_SET Set;
-    IrCpuSetZero(&Set);
-    for (uint32_t Cpu = 0; Cpu < 32; Cpu++)
-        if ((Bits >> Cpu) & 1u)
-            IrCpuSetAdd(&Set, Cpu);
-    return Set;
 }
 
 static void test_default_route_is_cpu_zero(void **State)
@@ -160,12 +135,11 @@ static void test_lowest_ties_rotate(void **State)
 static void test_broadcast_raises_on_every_cpu_of_mask(void **State)
 {
     VIC *Vic = *State;
-    IR_CPU_SET Mask = SetOf(0xDu); /* 0, 2, 3 */
+    IR_CPU_SET Mask = TbCpuSetOf(0xDu); /* 0, 2, 3 */
     assert_int_equal(Route(Vic, IrRoutingBroadcast, 0, &Mask), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicRaise(Vic, SOURCE), IRQ_STATUS_SUCCESS);
     assert_int_equal(PendingOn(Vic), 0xDu);
-    VIC_COUNTERS Count;
-    assert_int_equal(VicQueryCounters(Vic, VIC_ALL_CPUS, &Count), IRQ_STATUS_SUCCESS);
+    VIC_COUNTERS Count = TbVicCounters(Vic, VIC_ALL_CPUS);
     assert_int_equal(Count.Raised, 3);
     assert_int_equal(VicSetCpuOnline(Vic, 2, false), IRQ_STATUS_SUCCESS);
     for (uint32_t Cpu = 0; Cpu < CPUS; Cpu++)
@@ -195,8 +169,7 @@ static void test_affinity_least_loaded(void **State)
     assert_int_equal(VicSetLevel(Vic, 2, 31, NULL), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicRaise(Vic, SOURCE), IRQ_STATUS_SUCCESS);
     assert_int_equal(PendingOn(Vic), 1u << 2);
-    VIC_COUNTERS Count;
-    assert_int_equal(VicQueryCounters(Vic, 2, &Count), IRQ_STATUS_SUCCESS);
+    VIC_COUNTERS Count = TbVicCounters(Vic, 2);
     assert_int_equal(Count.Merged, 1);
     /* CPU 1 drained: strictly less loaded, it wins. */
     assert_int_equal(VicClear(Vic, VIC_ALPHA_DEVICE(20, 0), 1), IRQ_STATUS_SUCCESS);
@@ -207,16 +180,16 @@ static void test_affinity_least_loaded(void **State)
 static void test_refused_routes_leave_route_unchanged(void **State)
 {
     VIC *Vic = *State;
-    IR_CPU_SET Mask = SetOf(0x6u);
+    IR_CPU_SET Mask = TbCpuSetOf(0x6u);
     assert_int_equal(Route(Vic, IrRoutingRoundRobin, 0, &Mask), IRQ_STATUS_SUCCESS);
-    IR_CPU_SET Empty = SetOf(0);
+    IR_CPU_SET Empty = TbCpuSetOf(0);
     assert_int_equal(Route(Vic, IrRoutingAffinity, 0, &Empty), IRQ_STATUS_EMPTY_AFFINITY);
     assert_int_equal(VicSetCpuOnline(Vic, 3, false), IRQ_STATUS_SUCCESS);
-    IR_CPU_SET OfflineOnly = SetOf(0x8u);
+    IR_CPU_SET OfflineOnly = TbCpuSetOf(0x8u);
     assert_int_equal(Route(Vic, IrRoutingBroadcast, 0, &OfflineOnly), IRQ_STATUS_EMPTY_AFFINITY);
     assert_int_equal(Route(Vic, IrRoutingFixedCpu, 3, NULL), IRQ_STATUS_INVALID_CPU);
     assert_int_equal(Route(Vic, IrRoutingFixedCpu, CPUS, NULL), IRQ_STATUS_INVALID_CPU);
-    IR_CPU_SET TooBig = SetOf(0x12u);
+    IR_CPU_SET TooBig = TbCpuSetOf(0x12u);
     assert_int_equal(Route(Vic, IrRoutingRoundRobin, 0, &TooBig), IRQ_STATUS_INVALID_CPU);
     assert_int_equal(Route(Vic, IrRoutingPolicyCount, 0, NULL), IRQ_STATUS_INVALID_PARAMETER);
     IR_ROUTE_CONFIG Config = {.Policy = IrRoutingFixedCpu};
@@ -237,14 +210,13 @@ static void test_refused_routes_leave_route_unchanged(void **State)
 static void test_raise_with_route_all_offline_refused(void **State)
 {
     VIC *Vic = *State;
-    IR_CPU_SET Mask = SetOf(0x6u);
+    IR_CPU_SET Mask = TbCpuSetOf(0x6u);
     assert_int_equal(Route(Vic, IrRoutingAffinity, 0, &Mask), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicSetCpuOnline(Vic, 1, false), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicSetCpuOnline(Vic, 2, false), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicRaise(Vic, SOURCE), IRQ_STATUS_EMPTY_AFFINITY);
     assert_int_equal(PendingOn(Vic), 0);
-    VIC_COUNTERS Count;
-    assert_int_equal(VicQueryCounters(Vic, VIC_ALL_CPUS, &Count), IRQ_STATUS_SUCCESS);
+    VIC_COUNTERS Count = TbVicCounters(Vic, VIC_ALL_CPUS);
     assert_int_equal(Count.Raised + Count.Merged, 0);
 }
 
@@ -268,17 +240,17 @@ static void test_route_changes_while_live(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_default_route_is_cpu_zero, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_fixed_route, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_round_robin_exactly_fair, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_round_robin_skips_offline, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_lowest_follows_cpu_levels, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_lowest_ties_rotate, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_broadcast_raises_on_every_cpu_of_mask, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_affinity_least_loaded, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_refused_routes_leave_route_unchanged, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_raise_with_route_all_offline_refused, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_route_changes_while_live, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_default_route_is_cpu_zero, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_fixed_route, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_round_robin_exactly_fair, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_round_robin_skips_offline, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_lowest_follows_cpu_levels, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_lowest_ties_rotate, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_broadcast_raises_on_every_cpu_of_mask, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_affinity_least_loaded, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_refused_routes_leave_route_unchanged, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_raise_with_route_all_offline_refused, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_route_changes_while_live, TbVicSetupAlpha4, TbFreeState),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -6,7 +6,9 @@
  * interrupts, ASTs per mode), clear what it takes, count it as claimed, leave
  * the in-service mask alone, and refuse bad input without changing anything.
  * The last test drives two Vics with the same random script, one taking,
- * one claiming and ending at once, and requires the same answers throughout.
+ * one claiming and ending at once, and requires the same answers throughout,
+ * each of them the one the reference model (tests/support/vic_model.h)
+ * names.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +22,8 @@
 #include <irqroute/vic.h>
 
 #include "testbed.h"
+#include "vic_fixture.h"
+#include "vic_model.h"
 
 #define CPU 1u
 #define DEV20 VIC_ALPHA_DEVICE(20, 0)
@@ -29,18 +33,9 @@
 #define MCHK VIC_ALPHA_MACHINE_CHECK
 #define ALL_MODES 0xFu
 
-static int Setup(void **State)
-{
-    *State = TbCreateAlphaVic(2);
-    return 0;
-}
-
 static VIC_CLAIM Take(VIC *Vic)
 {
-    VIC_CLAIM Claim;
-    memset(&Claim, 0xCC, sizeof(Claim));
-    assert_int_equal(VicTakeInterrupt(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
-    return Claim;
+    return TbVicTake(Vic, CPU);
 }
 
 static uint32_t TakeSource(VIC *Vic)
@@ -50,37 +45,22 @@ static uint32_t TakeSource(VIC *Vic)
 
 static void AssertNothingToTake(VIC *Vic)
 {
-    VIC_CLAIM Claim;
-    assert_false(VicIsDeliverable(Vic, CPU));
-    assert_int_equal(VicTakeInterrupt(Vic, CPU, &Claim), IRQ_STATUS_NOTHING_PENDING);
+    TbVicAssertNothingToTake(Vic, CPU);
 }
 
 static bool IsPending(VIC *Vic, uint32_t Source)
 {
-    bool Pending;
-    assert_int_equal(VicIsPending(Vic, Source, CPU, &Pending), IRQ_STATUS_SUCCESS);
-    return Pending;
+    return TbVicIsPending(Vic, Source, CPU);
 }
 
 static VIC_CPU_STATE CpuState(VIC *Vic)
 {
-    VIC_CPU_STATE State;
-    assert_int_equal(VicQueryCpuState(Vic, CPU, &State), IRQ_STATUS_SUCCESS);
-    return State;
+    return TbVicCpuState(Vic, CPU);
 }
 
 static VIC_COUNTERS Counters(VIC *Vic)
 {
-    VIC_COUNTERS Count;
-    assert_int_equal(VicQueryCounters(Vic, CPU, &Count), IRQ_STATUS_SUCCESS);
-    return Count;
-}
-
-static void AssertConserved(VIC *Vic)
-{
-    VIC_COUNTERS Count;
-    assert_int_equal(VicQueryCounters(Vic, VIC_ALL_CPUS, &Count), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Count.Raised, Count.Claimed + Count.Cleared + Count.Pending);
+    return TbVicCounters(Vic, CPU);
 }
 
 /* ---- What a take does ------------------------------------------------------------------ */
@@ -108,7 +88,7 @@ static void test_take_clears_counts_and_puts_nothing_in_service(void **State)
     assert_int_equal(Count.Raised, 1);
     assert_int_equal(Count.Claimed, 1);
     assert_int_equal(Count.Pending, 0);
-    AssertConserved(Vic);
+    TbVicAssertConserved(Vic);
 }
 
 /* Highest level first, then the highest slot; without an in-service level,
@@ -128,7 +108,7 @@ static void test_take_order_and_nothing_masked_after(void **State)
     assert_int_equal(TakeSource(Vic), DEV20);
     AssertNothingToTake(Vic);
     assert_int_equal(Counters(Vic).Claimed, 4);
-    AssertConserved(Vic);
+    TbVicAssertConserved(Vic);
 }
 
 /* The Alpha sequence: take, raise the IPL to the interrupt's level, lower it at REI. */
@@ -205,10 +185,7 @@ static void test_take_each_gate_holds_off(void **State)
 static void test_take_machine_check_overrides_every_gate_and_level(void **State)
 {
     VIC *Vic = *State;
-    assert_int_equal(VicSetLevel(Vic, CPU, 31, NULL), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicSetInterruptsEnabled(Vic, CPU, false, NULL), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicSetBarrier(Vic, CPU, true), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicSetPalMode(Vic, CPU, true), IRQ_STATUS_SUCCESS);
+    TbVicCloseEveryGate(Vic, CPU, 31);
     assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_POWER_FAIL, CPU), IRQ_STATUS_SUCCESS);
     AssertNothingToTake(Vic);
     assert_int_equal(VicRaiseOnCpu(Vic, MCHK, CPU), IRQ_STATUS_SUCCESS);
@@ -264,33 +241,20 @@ static void test_take_software_interrupts_follow_level(void **State)
 static void test_take_ast_each_mode_and_enable_combination(void **State)
 {
     VIC *Vic = *State;
-    for (uint32_t AstMode = 0; AstMode < 4; AstMode++) {
-        for (uint32_t Current = 0; Current < 4; Current++) {
-            for (uint32_t Bits = 0; Bits < 4; Bits++) {
-                bool Requested = (Bits & 1u) != 0, Enabled = (Bits & 2u) != 0;
-                assert_int_equal(VicWriteAstSummary(Vic, CPU, 0, Requested ? 1u << AstMode : 0, NULL),
-                                 IRQ_STATUS_SUCCESS);
-                assert_int_equal(VicWriteAstEnable(Vic, CPU, 0, Enabled ? 1u << AstMode : 0, NULL),
-                                 IRQ_STATUS_SUCCESS);
-                assert_int_equal(VicSetMode(Vic, CPU, (VIC_PROCESSOR_MODE)Current), IRQ_STATUS_SUCCESS);
-                if (!(Requested && Enabled && Current >= AstMode)) {
-                    AssertNothingToTake(Vic);
-                    continue;
-                }
-                VIC_CLAIM Claim = Take(Vic);
-                assert_int_equal(Claim.Source, VIC_SOURCE_AST);
-                assert_int_equal(Claim.Kind, VicSourceAst);
-                assert_int_equal(Claim.Level, VIC_ALPHA_AST_LEVEL);
-                assert_int_equal(Claim.AstMode, AstMode);
-                assert_int_equal(Claim.IpiMessages, 0);
-                VIC_CPU_STATE Cpu = CpuState(Vic);
-                assert_int_equal(Cpu.AstSummary, 0);
-                assert_int_equal(Cpu.InService, 0);
-                AssertNothingToTake(Vic);
-            }
+    for (uint32_t Case = 0; Case < TB_VIC_AST_CASES; Case++) {
+        uint32_t AstMode;
+        if (!TbVicSetAstCase(Vic, CPU, Case, &AstMode)) {
+            AssertNothingToTake(Vic);
+            continue;
         }
+        VIC_CLAIM Claim = Take(Vic);
+        TbVicAssertAstClaim(&Claim, AstMode);
+        VIC_CPU_STATE Cpu = CpuState(Vic);
+        assert_int_equal(Cpu.AstSummary, 0);
+        assert_int_equal(Cpu.InService, 0);
+        AssertNothingToTake(Vic);
     }
-    AssertConserved(Vic);
+    TbVicAssertConserved(Vic);
 }
 
 /* With no level in service the next eligible mode is there at once:
@@ -298,9 +262,7 @@ static void test_take_ast_each_mode_and_enable_combination(void **State)
 static void test_take_ast_most_privileged_first_and_gated(void **State)
 {
     VIC *Vic = *State;
-    assert_int_equal(VicSetMode(Vic, CPU, VicModeUser), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicWriteAstEnable(Vic, CPU, 0, ALL_MODES, NULL), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicWriteAstSummary(Vic, CPU, 0, ALL_MODES, NULL), IRQ_STATUS_SUCCESS);
+    TbVicSetAsts(Vic, CPU, VicModeUser, ALL_MODES, ALL_MODES);
     assert_int_equal(VicSetLevel(Vic, CPU, VIC_ALPHA_AST_LEVEL, NULL), IRQ_STATUS_SUCCESS);
     AssertNothingToTake(Vic);
     assert_int_equal(VicSetLevel(Vic, CPU, 1, NULL), IRQ_STATUS_SUCCESS);
@@ -339,8 +301,7 @@ static void test_take_bad_input_changes_nothing(void **State)
     assert_int_equal(VicRaiseOnCpu(Vic, DEV21, 0), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicSetLevel(Vic, CPU, 21, NULL), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicRaiseOnCpu(Vic, DEV21, CPU), IRQ_STATUS_SUCCESS); /* masked on CPU */
-    VIC_COUNTERS Before;
-    assert_int_equal(VicQueryCounters(Vic, VIC_ALL_CPUS, &Before), IRQ_STATUS_SUCCESS);
+    VIC_COUNTERS Before = TbVicCounters(Vic, VIC_ALL_CPUS);
     VIC_CLAIM Claim, Untouched;
     memset(&Claim, 0x5A, sizeof(Claim));
     memcpy(&Untouched, &Claim, sizeof(Claim));
@@ -352,8 +313,7 @@ static void test_take_bad_input_changes_nothing(void **State)
     assert_int_equal(VicTakeInterrupt(Vic, CPU, &Claim), IRQ_STATUS_NOTHING_PENDING);
     assert_memory_equal(&Claim, &Untouched, sizeof(Claim));
 
-    VIC_COUNTERS After;
-    assert_int_equal(VicQueryCounters(Vic, VIC_ALL_CPUS, &After), IRQ_STATUS_SUCCESS);
+    VIC_COUNTERS After = TbVicCounters(Vic, VIC_ALL_CPUS);
     assert_memory_equal(&Before, &After, sizeof(Before));
     assert_true(IsPending(Vic, DEV21));
     bool Pending;
@@ -371,14 +331,16 @@ static void test_take_bad_input_changes_nothing(void **State)
 /* One random step of the script, applied to a Vic. */
 static void ApplyStep(VIC *Vic, uint32_t Choice)
 {
-    static const uint32_t Sources[] = {DEV20, DEV21, DEV21B, DEV23, MCHK, VIC_ALPHA_POWER_FAIL,
-                                       VIC_ALPHA_CLOCK, VIC_ALPHA_DEVICE(22, 3)};
+    /* Direct and pending-word sources, two of the latter at 21 and at 22. */
+    static const uint32_t Sources[] = {DEV20,         DEV21, DEV21B, DEV23, MCHK, VIC_ALPHA_POWER_FAIL, VIC_ALPHA_CLOCK,
+                                       VIC_ALPHA_DEVICE(22, 3), VIC_ALPHA_DEVICE(21, 5), VIC_ALPHA_DEVICE(22, 7)};
+    const uint32_t SourceCount = sizeof(Sources) / sizeof(Sources[0]);
     uint32_t Cpu = (Choice >> 4) & 1u;
     switch (Choice % 10u) {
     case 0:
     case 1:
     case 2:
-        assert_int_equal(VicRaiseOnCpu(Vic, Sources[(Choice >> 8) % 8u], Cpu), IRQ_STATUS_SUCCESS);
+        assert_int_equal(VicRaiseOnCpu(Vic, Sources[(Choice >> 8) % SourceCount], Cpu), IRQ_STATUS_SUCCESS);
         break;
     case 3:
         assert_int_equal(VicWriteSoftwareRequest(Vic, Cpu, 1u + (Choice >> 8) % 15u), IRQ_STATUS_SUCCESS);
@@ -404,7 +366,7 @@ static void ApplyStep(VIC *Vic, uint32_t Choice)
         assert_int_equal(VicWriteAstSummary(Vic, Cpu, 0xFu, (Choice >> 16) & 0xFu, NULL), IRQ_STATUS_SUCCESS);
         break;
     default: {
-        uint32_t Source = Sources[(Choice >> 8) % 8u];
+        uint32_t Source = Sources[(Choice >> 8) % SourceCount];
         IRQ_STATUS Status = VicClear(Vic, Source, Cpu);
         assert_true(Status == IRQ_STATUS_SUCCESS || Status == IRQ_STATUS_NOT_PENDING);
         break;
@@ -412,35 +374,72 @@ static void ApplyStep(VIC *Vic, uint32_t Choice)
     }
 }
 
+/* The IPI messages a step sends (ApplyStep's case 4), by CPU. */
+static void RecordMessages(uint32_t Choice, uint32_t Sent[2])
+{
+    if (Choice % 10u == 4u)
+        Sent[(Choice >> 4) & 1u] |= 1u << ((Choice >> 8) % VIC_IPI_MESSAGE_COUNT);
+}
+
+/* The taker against the reference model (tests/support/vic_model.h): its
+ * invariants after every step, and each take what the rules name. */
+static void CheckAgainstModel(const VIC *Vic, const VIC_CONFIG *Config)
+{
+    REF_VIC_SNAPSHOT Snapshot;
+    const char *Why = RefVicTakeSnapshot(Vic, Config, &Snapshot);
+    if (Why == NULL)
+        Why = RefVicCheckInvariants(Vic, Config, &Snapshot);
+    if (Why != NULL)
+        fail_msg("%s", Why);
+}
+
+static REF_VIC_EXPECTED ExpectedTake(const VIC *Vic, const VIC_CONFIG *Config, uint32_t Cpu)
+{
+    REF_VIC_SNAPSHOT Snapshot;
+    const char *Why = RefVicTakeSnapshot(Vic, Config, &Snapshot);
+    if (Why != NULL)
+        fail_msg("%s", Why);
+    return RefVicExpectedClaim(Config, &Snapshot, Cpu);
+}
+
 static void test_take_matches_claim_then_end(void **State)
 {
     (void)State;
     VIC *Taker = TbCreateAlphaVic(2), *Claimer = TbCreateAlphaVic(2);
+    VIC_CONFIG Config;
+    VicAlphaConfig(&Config, 2);
+    uint32_t Sent[2] = {0, 0};
     uint32_t Seed = 0xC0FFEEu;
     uint64_t Taken = 0;
     for (uint32_t Step = 0; Step < 20000; Step++) {
         uint32_t Choice = TbNextRandom(&Seed);
         ApplyStep(Taker, Choice);
         ApplyStep(Claimer, Choice);
+        RecordMessages(Choice, Sent);
+        CheckAgainstModel(Taker, &Config);
         for (uint32_t Cpu = 0; Cpu < 2; Cpu++) {
             assert_int_equal(VicIsDeliverable(Taker, Cpu), VicIsDeliverable(Claimer, Cpu));
             if ((TbNextRandom(&Seed) & 1u) == 0)
                 continue;
+            REF_VIC_EXPECTED Expected = ExpectedTake(Taker, &Config, Cpu);
             VIC_CLAIM Take, Claim;
             IRQ_STATUS TakeStatus = VicTakeInterrupt(Taker, Cpu, &Take);
             IRQ_STATUS ClaimStatus = VicClaim(Claimer, Cpu, &Claim);
+            const char *Why = RefVicCheckClaim(&Config, &Expected, TakeStatus, &Take, Sent[Cpu]);
+            if (Why != NULL)
+                fail_msg("step %u CPU %u: %s", Step, Cpu, Why);
             assert_int_equal(TakeStatus, ClaimStatus);
             if (ClaimStatus != IRQ_STATUS_SUCCESS)
                 continue;
+            if (Take.Kind == VicSourceIpi)
+                Sent[Cpu] = 0;
             assert_int_equal(VicEndOfInterrupt(Claimer, Cpu), IRQ_STATUS_SUCCESS);
             assert_memory_equal(&Take, &Claim, sizeof(Take));
             Taken++;
         }
     }
     for (uint32_t Cpu = 0; Cpu < 2; Cpu++) {
-        VIC_COUNTERS A, B;
-        assert_int_equal(VicQueryCounters(Taker, Cpu, &A), IRQ_STATUS_SUCCESS);
-        assert_int_equal(VicQueryCounters(Claimer, Cpu, &B), IRQ_STATUS_SUCCESS);
+        VIC_COUNTERS A = TbVicCounters(Taker, Cpu), B = TbVicCounters(Claimer, Cpu);
         assert_memory_equal(&A, &B, sizeof(A));
         assert_int_equal(A.Raised, A.Claimed + A.Cleared + A.Pending);
     }
@@ -452,19 +451,19 @@ static void test_take_matches_claim_then_end(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_take_clears_counts_and_puts_nothing_in_service, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_take_order_and_nothing_masked_after, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_take_then_set_level_masks_like_palcode, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_take_respects_levels_in_service, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_take_level_must_be_above_current_level, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_take_each_gate_holds_off, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_take_machine_check_overrides_every_gate_and_level, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_take_ipi_respects_level_and_brings_messages, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_take_software_interrupts_follow_level, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_take_ast_each_mode_and_enable_combination, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_take_ast_most_privileged_first_and_gated, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_take_source_at_ast_level_goes_first, Setup, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_take_bad_input_changes_nothing, Setup, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_clears_counts_and_puts_nothing_in_service, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_order_and_nothing_masked_after, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_then_set_level_masks_like_palcode, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_respects_levels_in_service, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_level_must_be_above_current_level, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_each_gate_holds_off, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_machine_check_overrides_every_gate_and_level, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_ipi_respects_level_and_brings_messages, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_software_interrupts_follow_level, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_ast_each_mode_and_enable_combination, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_ast_most_privileged_first_and_gated, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_source_at_ast_level_goes_first, TbVicSetupAlpha2, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_take_bad_input_changes_nothing, TbVicSetupAlpha2, TbFreeState),
         cmocka_unit_test(test_take_matches_claim_then_end),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);

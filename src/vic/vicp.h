@@ -1,0 +1,598 @@
+/*
+ * Vic internals shared by the src/vic/vic*.c files.
+ *
+ * The check word's layout (Shift, Direct, Words, Summary, Ast) is described
+ * once, in include/irqroute/vic.h (THE CHECK WORD), with its constants
+ * (VIC_CHECK_*); the accessors below are the only code here that names its
+ * bits. This comment says how the bits change hands.
+ *
+ * OWNER BITS (Shift and Ast). The owner computes them from its own state
+ * (the Control word below; VicpOwnerBits) and applies the difference with
+ * one XOR (it is the only writer of those bits, so the word it loads holds
+ * their true current value), or folds it into the compare-and-swap of a
+ * claim; Direct, Words and Summary bits are only ever ORed in or taken out
+ * by compare-and-swap, so the owner's XOR and the others' changes never undo
+ * each other.
+ *
+ * DIRECT SOURCES. The lowest slots of each level (slot 0 of every level
+ * first, then slot 1, and so on, from the top level down, while Direct has
+ * bits: vic.c) keep their pending bit in the check word itself, next to
+ * their level's Summary bit. A raise sets both with one compare-and-swap
+ * (VicpRaiseDirect: it needs the old word); taking or clearing one is one
+ * compare-and-swap that drops its Direct bit, and the Summary bit with it
+ * when nothing else of the level is pending.
+ *
+ * PENDING WORDS (VICP_CPU.Pending[level]), one per level, for the others:
+ *   bits  0..31  one per source of the level (its slot; direct slots unused)
+ *   bits 32..63  raises since the word was last harvested
+ * A raise is one compare-and-swap that sets the bit and adds 1 to the count,
+ * so the Raised counter costs no second atomic. Claim and clear reset the
+ * count in the compare-and-swap that clears their bit and add it to their
+ * own total. The count never exceeds 32: a bit can go 0 -> 1 again only after
+ * a claim or a clear took it back to 0, and each of those harvests. A direct
+ * source's raise is counted when its Direct bit is taken or cleared (one
+ * each), or while it is set.
+ *
+ * Within a level the highest slot goes first; direct slots are the lowest,
+ * so a pending word with bits beats the level's Direct bits.
+ *
+ * WORDS PROTOCOL. The Words bit lets the owner take a lone direct source
+ * without looking at its level's pending word (vic_pending.c: the
+ * lone-direct fast path). A raiser that makes a pending word non-empty sets
+ * Words with its level's Summary bit (and the summary protocol's re-checks
+ * set both back); whoever takes out the last Summary bit takes Words out in
+ * the same compare-and-swap. So Words is set whenever a pending word has
+ * bits, on the same terms as Summary: once the calls have returned. It may
+ * be set with every word empty (Summary bits of other levels were left when
+ * a word emptied); the owner then takes the path that looks at the word,
+ * until the word goes with the last Summary bit.
+ *
+ * SUMMARY PROTOCOL. A raiser that finds its level's pending bits all clear
+ * sets the Summary bit after its CAS. A claimer or clearer that leaves the
+ * level empty (no pending bits, no Direct bits) clears it by
+ * compare-and-swap (never while a Direct bit of the level is set), then
+ * looks at the pending word again and sets it back if a raise got in
+ * between (the raiser's OR may have come before the clear). All of these
+ * are seq_cst, so either the re-check sees the raiser's bit or the raiser's
+ * OR comes after the clear. Two emptiers racing with a raiser can leave a
+ * Summary bit set over an empty level: the check then says "deliverable"
+ * once for nothing, and VicClaim, finding the level empty, repairs it the
+ * same way. A Summary bit is never left clear over a pending source once
+ * the calls have returned.
+ *
+ * FAST PATHS (IRQROUTE_VIC_FAST_PATHS, 1 unless the build sets 0): the
+ * FIXED_CPU mirror a raise reads instead of asking the router
+ * (vic_route.c), the lone-direct and top-level claims that decide from the
+ * word as loaded (vic_pending.c), and the end of interrupt that undoes its
+ * claim's recorded change of the owner bits (vic_gates.c). Each one gives
+ * what its general path gives; with 0 they are compiled out, and the tests
+ * and the fuzzer must pass either way.
+ */
+#ifndef IRQROUTE_VICP_H
+#define IRQROUTE_VICP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <irqroute/router.h>
+#include <irqroute/vic.h>
+
+#include "irlock.h"
+
+#ifndef IRQROUTE_VIC_FAST_PATHS
+#define IRQROUTE_VIC_FAST_PATHS 1
+#endif
+
+#define VICP_LINE 64u
+#define VICP_NONE 0xFFFFu
+/* The Shift and Ast bits: the owner's alone. */
+#define VICP_OWNER_BITS (VIC_CHECK_SHIFT_MASK | VIC_CHECK_AST_BIT)
+/* A pending word (below): slot bits, then the raise count. */
+#define VICP_SLOT_BITS 0xFFFFFFFFull
+#define VICP_RAISE_COUNT_SHIFT 32u
+#define VICP_RAISE_ONE ((uint64_t)1 << VICP_RAISE_COUNT_SHIFT)
+
+/* Gate flags: any set holds off everything but machine checks. */
+#define VICP_GATE_INTERRUPTS_OFF 1u
+#define VICP_GATE_BARRIER 2u
+#define VICP_GATE_PAL_MODE 4u
+
+/* The owner's state, packed in one word (VICP_CPU.Control) so that the owner
+ * reads it with one load and other threads (queries, the router's level and
+ * load readers) see a consistent snapshot:
+ *   bits  0..31  levels in service
+ *   bits 32..36  current level (IPL / TPR)
+ *   bits 40..42  gate flags
+ *   bits 44..45  processor mode
+ *   bits 48..51  ASTEN
+ *   bits 52..55  ASTSR */
+#define VICP_LEVEL_SHIFT 32u
+#define VICP_LEVEL_MASK 0x1Fu
+#define VICP_GATES_SHIFT 40u
+#define VICP_GATES_MASK 0x7u
+#define VICP_MODE_SHIFT 44u
+#define VICP_MODE_MASK 0x3u
+#define VICP_ASTEN_SHIFT 48u
+#define VICP_ASTSR_SHIFT 52u
+#define VICP_AST_MASK 0xFu
+
+static inline uint32_t VicpField(uint64_t Control, uint32_t Shift, uint32_t Mask)
+{
+    return (uint32_t)(Control >> Shift) & Mask;
+}
+
+static inline uint64_t VicpWithField(uint64_t Control, uint32_t Shift, uint32_t Mask, uint32_t Value)
+{
+    return (Control & ~((uint64_t)Mask << Shift)) | ((uint64_t)(Value & Mask) << Shift);
+}
+
+static inline uint32_t VicpInService(uint64_t Control)
+{
+    return (uint32_t)Control;
+}
+
+static inline uint32_t VicpCurrentLevel(uint64_t Control)
+{
+    return VicpField(Control, VICP_LEVEL_SHIFT, VICP_LEVEL_MASK);
+}
+
+static inline uint32_t VicpGates(uint64_t Control)
+{
+    return VicpField(Control, VICP_GATES_SHIFT, VICP_GATES_MASK);
+}
+
+static inline uint32_t VicpMode(uint64_t Control)
+{
+    return VicpField(Control, VICP_MODE_SHIFT, VICP_MODE_MASK);
+}
+
+static inline uint32_t VicpAstEnable(uint64_t Control)
+{
+    return VicpField(Control, VICP_ASTEN_SHIFT, VICP_AST_MASK);
+}
+
+static inline uint32_t VicpAstSummary(uint64_t Control)
+{
+    return VicpField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK);
+}
+
+static inline uint64_t VicpWithCurrentLevel(uint64_t Control, uint32_t Level)
+{
+    return VicpWithField(Control, VICP_LEVEL_SHIFT, VICP_LEVEL_MASK, Level);
+}
+
+static inline uint64_t VicpWithGates(uint64_t Control, uint32_t Gates)
+{
+    return VicpWithField(Control, VICP_GATES_SHIFT, VICP_GATES_MASK, Gates);
+}
+
+static inline uint64_t VicpWithMode(uint64_t Control, uint32_t Mode)
+{
+    return VicpWithField(Control, VICP_MODE_SHIFT, VICP_MODE_MASK, Mode);
+}
+
+static inline uint64_t VicpWithAstSummary(uint64_t Control, uint32_t Summary)
+{
+    return VicpWithField(Control, VICP_ASTSR_SHIFT, VICP_AST_MASK, Summary);
+}
+
+/* Fixed mirrors the source's route while it is FIXED_CPU to an online CPU
+ * (vic_route.c keeps it so under RouteLock), so that a raise decides with
+ * one load instead of a latch read and an online test, and finds the
+ * target's block without multiplying by the CPU stride: the target CPU in
+ * the low half, the byte offset of its block (from the VIC) in the high
+ * half; one 64-bit word, so a raiser sees one whole mirror. VICP_NOT_FIXED
+ * in the low half (any other policy, an offline target, a hole): ask the
+ * router. */
+#define VICP_NOT_FIXED 0xFFFFFFFFu
+typedef struct _VICP_SOURCE {
+    uint8_t Level; /* 0: a hole */
+    uint8_t Slot;
+    uint8_t Kind;
+    _Atomic uint64_t Fixed;
+    uint64_t DirectBit; /* its Direct bit in the check word; 0: it has a pending-word bit */
+    uint64_t RaiseBits; /* a direct source: its Direct bit and its level's Summary bit, ORed in together */
+} VICP_SOURCE;
+
+/* What a take of a Direct bit answers, found by the bit's number with one load. */
+typedef struct _VICP_DIRECT_ANSWER {
+    uint16_t Source;
+    uint8_t Level;
+    uint8_t Kind;
+} VICP_DIRECT_ANSWER;
+
+typedef struct _VICP_CPU {
+    /* Line 0: the check word and what raisers and clearers write. */
+    _Alignas(VICP_LINE) _Atomic uint64_t State;
+    _Atomic uint32_t IpiMessages;
+    _Atomic uint64_t Merged;
+    _Atomic uint64_t Cleared;
+    _Atomic uint64_t RaisedHarvestedByClear;
+    /* Line 1: the owner's state (atomic so that queries from other threads
+     * and the router's readers are not data races; only the owner writes). */
+    _Alignas(VICP_LINE) _Atomic uint64_t Control;
+    _Atomic uint64_t Claimed;
+    _Atomic uint64_t RaisedByOwner; /* harvested by claims, plus ASTSR bits set */
+    _Atomic uint64_t DirectTaken;   /* direct sources taken or claimed: each one raise, one claim */
+    /* The end of interrupt that undoes the last claim whose level went above
+     * everything in service: when Control is UndoKey again, the end of
+     * interrupt XORs UndoOwnerBits into the check word (the owner bits after
+     * that claim to those before it) without working them out. Owner only. */
+    uint64_t UndoKey;
+    uint64_t UndoOwnerBits;
+    _Atomic uint64_t IpiCounts[VIC_IPI_MESSAGE_COUNT];
+    /* Then one pending word per level. */
+    _Alignas(VICP_LINE) _Atomic uint64_t Pending[];
+} VICP_CPU;
+
+struct _VIC {
+    VIC_DELIVERY_VIEW View; /* first: VicIsDeliverable reads it */
+    uint32_t LevelCount;
+    uint32_t SourceCount;
+    uint32_t CpuWords;           /* words of a CPU set that can name one of our CPUs */
+    uint32_t AstLevel;
+    uint32_t IpiSource;          /* VICP_NONE: no IPIs */
+    uint32_t MachineCheckLevels; /* levels that override every gate and mask */
+    uint32_t MachineCheckThreshold; /* the lowest machine-check level; VIC_CHECK_THRESHOLD_NONE: none */
+    uint64_t DirectOfLevel[VIC_MAX_LEVELS]; /* the Direct bits of each level's direct sources */
+    VICP_DIRECT_ANSWER DirectAnswer[VIC_CHECK_DIRECT_FIRST + VIC_CHECK_DIRECT_COUNT]; /* by Direct bit number */
+    uint64_t IpiDirectBit;                  /* the IPI source's Direct bit, if it has one */
+    uint16_t SoftwareSource[VIC_MAX_LEVELS];
+    uint16_t SourceOfSlot[VIC_MAX_LEVELS][VIC_MAX_SOURCES_PER_LEVEL];
+    uint8_t KindOfSlot[VIC_MAX_LEVELS][VIC_MAX_SOURCES_PER_LEVEL]; /* a take fills its claim without a second look-up */
+    PVIC_WAKE_ROUTINE Wake;
+    void *WakeContext;
+    bool WakeOnPending;
+    unsigned char *CpuBlocks; /* == View.CpuBase, writable */
+    unsigned char *Routes;
+    size_t RouteStride;
+    IR_ROUTING_INPUTS RoutingInputs;
+    IR_LOCK RouteLock; /* VicSetRoute: keeps a route and its Fixed mirror in step */
+    _Alignas(VICP_LINE) _Atomic uint64_t Online[IR_CPU_SET_WORDS];
+};
+
+/* The source table follows the header at a fixed offset (vic.c's layout),
+ * so that a raise finds its entry without loading a pointer first. */
+#define VICP_SOURCES_OFFSET ((sizeof(VIC) + VICP_LINE - 1u) & ~(size_t)(VICP_LINE - 1u))
+
+static inline VICP_SOURCE *VicpSources(VIC *Vic)
+{
+    return (VICP_SOURCE *)(void *)((unsigned char *)Vic + VICP_SOURCES_OFFSET);
+}
+
+static inline const VICP_SOURCE *VicpSourceOf(const VIC *Vic, uint32_t Source)
+{
+    return (const VICP_SOURCE *)(const void *)((const unsigned char *)Vic + VICP_SOURCES_OFFSET) + Source;
+}
+
+static inline VICP_CPU *VicpCpu(const VIC *Vic, uint32_t Cpu)
+{
+    return (VICP_CPU *)(void *)(Vic->CpuBlocks + (size_t)Cpu * Vic->View.CpuStride);
+}
+
+static inline IR_ROUTE *VicpRoute(const VIC *Vic, uint32_t Source)
+{
+    return (IR_ROUTE *)(void *)(Vic->Routes + (size_t)Source * Vic->RouteStride);
+}
+
+static inline bool VicpIsSource(const VIC *Vic, uint32_t Source)
+{
+    return Source < Vic->SourceCount && VicpSourceOf(Vic, Source)->Level != 0;
+}
+
+static inline bool VicpIsOnline(const VIC *Vic, uint32_t Cpu)
+{
+    return (atomic_load_explicit(&Vic->Online[Cpu / 64u], memory_order_relaxed) >> (Cpu % 64u)) & 1u;
+}
+
+/* ---- The check word's accessors (its layout: vic.h, THE CHECK WORD) ---------------- */
+
+/* Level's Summary bit. */
+static inline uint64_t VicpSummaryBit(uint32_t Level)
+{
+    return (uint64_t)1 << (VIC_CHECK_SUMMARY_BASE + Level);
+}
+
+/* The Summary bits that are set, in place. */
+static inline uint64_t VicpSummaryBits(uint64_t State)
+{
+    return State & VIC_CHECK_SUMMARY_BITS;
+}
+
+/* The levels with something pending: bit n for level n. */
+static inline uint32_t VicpSummaryLevels(uint64_t State)
+{
+    return (uint32_t)(State >> VIC_CHECK_SUMMARY_BASE) & ~1u;
+}
+
+/* The level of the lowest Summary bit (State has one). */
+static inline uint32_t VicpLowestSummaryLevel(uint64_t State)
+{
+    return (uint32_t)__builtin_ctzll(VicpSummaryBits(State)) - VIC_CHECK_SUMMARY_BASE;
+}
+
+/* The Direct bits that are set. */
+static inline uint64_t VicpDirectBits(uint64_t State)
+{
+    return State & VIC_CHECK_DIRECT_BITS;
+}
+
+/* Neither Ast nor Words is set (one test of both). */
+static inline bool VicpNoAstNorWords(uint64_t State)
+{
+    return (State & (VIC_CHECK_AST_BIT | VIC_CHECK_WORDS_BIT)) == 0;
+}
+
+static inline bool VicpAstEligible(uint64_t State)
+{
+    return (State & VIC_CHECK_AST_BIT) != 0;
+}
+
+/* Words goes with the last Summary bit (the words protocol). */
+static inline uint64_t VicpWithWordsBitTidied(uint64_t State)
+{
+    return VicpSummaryBits(State) != 0 ? State : State & ~VIC_CHECK_WORDS_BIT;
+}
+
+/* The word with no Direct and no Summary bit (nor Words, which goes with
+ * the last Summary bit). */
+static inline uint64_t VicpWithoutPending(uint64_t State)
+{
+    return State & ~(VIC_CHECK_DIRECT_BITS | VIC_CHECK_SUMMARY_BITS | VIC_CHECK_WORDS_BIT);
+}
+
+/* What a pending word with bits asks of the check word: its level's Summary
+ * bit and Words. Every OR for a pending word (a raise, the summary
+ * protocol's re-checks) sets these. */
+static inline uint64_t VicpWordSummaryBits(uint32_t Level)
+{
+    return VicpSummaryBit(Level) | VIC_CHECK_WORDS_BIT;
+}
+
+/* T, the lowest level enabled now (1 .. 32). */
+static inline uint32_t VicpThreshold(uint64_t State)
+{
+    return VicCheckShift(State) - VIC_CHECK_SUMMARY_BASE;
+}
+
+/* The Shift field for a threshold (1 .. 32). */
+static inline uint64_t VicpShiftField(uint32_t Threshold)
+{
+    return (uint64_t)(Threshold + VIC_CHECK_SUMMARY_BASE);
+}
+
+/* The word with the threshold T replaced. */
+static inline uint64_t VicpWithThreshold(uint64_t State, uint32_t Threshold)
+{
+    return (State & ~(uint64_t)VIC_CHECK_SHIFT_MASK) | VicpShiftField(Threshold);
+}
+
+static inline uint64_t VicpWithoutAst(uint64_t State)
+{
+    return State & ~VIC_CHECK_AST_BIT;
+}
+
+/* The owner bits (Shift and Ast) of a word. */
+static inline uint64_t VicpOwnerBitsOf(uint64_t State)
+{
+    return State & VICP_OWNER_BITS;
+}
+
+static inline bool VicpDeliverable(uint64_t State)
+{
+    return VicCheckDeliverable(State);
+}
+
+/* The levels with something pending that may be delivered now. */
+static inline uint32_t VicpDeliverableLevels(uint64_t State)
+{
+    uint32_t Threshold = VicpThreshold(State);
+    return (uint32_t)(((uint64_t)VicpSummaryLevels(State) >> Threshold) << Threshold);
+}
+
+/* ---- A pending word's accessors ------------------------------------------------------ */
+
+/* The pending sources of a pending word: bit n for slot n. */
+static inline uint32_t VicpPendingSlots(uint64_t Word)
+{
+    return (uint32_t)(Word & VICP_SLOT_BITS);
+}
+
+/* The raises counted in a pending word since it was last harvested. */
+static inline uint64_t VicpPendingRaises(uint64_t Word)
+{
+    return Word >> VICP_RAISE_COUNT_SHIFT;
+}
+
+/* The word without Slot's bit, its raise count harvested (reset). */
+static inline uint64_t VicpPendingWithout(uint64_t Word, uint32_t Slot)
+{
+    return (Word & ~((uint64_t)1 << Slot)) & VICP_SLOT_BITS;
+}
+
+/* The SWAR population count (GCC's builtin needs libgcc without -mpopcnt). */
+static inline uint32_t VicpPopulation(uint64_t Word)
+{
+    Word = Word - ((Word >> 1) & 0x5555555555555555ull);
+    Word = (Word & 0x3333333333333333ull) + ((Word >> 2) & 0x3333333333333333ull);
+    Word = (Word + (Word >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (uint32_t)((Word * 0x0101010101010101ull) >> 56);
+}
+
+/* Bits != 0. Written as clz ^ 31 (equal to 31 - clz here) so that x86
+ * compilers emit a bare BSR. */
+static inline uint32_t VicpHighestBit(uint32_t Bits)
+{
+    return (uint32_t)__builtin_clz(Bits) ^ 31u;
+}
+
+static inline uint32_t VicpHighestBitOrZero(uint32_t Bits)
+{
+    return Bits != 0 ? VicpHighestBit(Bits) : 0u;
+}
+
+/* The effective level: the current level, or the highest level in service
+ * if that is higher (x86: PPR = max(TPR, ISR class)). */
+static inline uint32_t VicpEffectiveLevel(uint64_t Control)
+{
+    uint32_t Level = VicpCurrentLevel(Control);
+    uint32_t Serving = VicpHighestBitOrZero(VicpInService(Control));
+    return Serving > Level ? Serving : Level;
+}
+
+/* Modes whose ASTs the current mode may take: M <= Mode (kernel 0 .. user 3). */
+static inline uint32_t VicpAstModesAllowed(uint32_t Mode)
+{
+    return (2u << Mode) - 1u;
+}
+
+/* Requested, enabled and allowed in the current mode. */
+static inline uint32_t VicpEligibleAstModes(uint64_t Control)
+{
+    return VicpAstSummary(Control) & VicpAstEnable(Control) &
+           VicpAstModesAllowed(VicpMode(Control));
+}
+
+/* The owner bits of the check word for an owner state (vic_gates.c says why). */
+static inline uint64_t VicpOwnerBits(const VIC *Vic, uint64_t Control)
+{
+    uint32_t Effective = VicpEffectiveLevel(Control);
+    bool Open = VicpGates(Control) == 0;
+    uint32_t Threshold = Open ? Effective + 1u : VIC_CHECK_THRESHOLD_NONE;
+    if (Threshold > Vic->MachineCheckThreshold)
+        Threshold = Vic->MachineCheckThreshold;
+    uint64_t Bits = VicpShiftField(Threshold);
+    if (Open && Effective < Vic->AstLevel && VicpEligibleAstModes(Control) != 0)
+        Bits |= VIC_CHECK_AST_BIT;
+    return Bits;
+}
+
+/* Publishes the owner's new state and brings the owner bits of the check
+ * word in line with it. Only the owner writes the owner bits, so the value
+ * it loads is theirs now; the XOR leaves the bits others set or take out
+ * alone. */
+static inline __attribute__((always_inline)) void VicpOwnerUpdate(const VIC *Vic, VICP_CPU *Cpu,
+                                                                   uint64_t NewControl)
+{
+    atomic_store_explicit(&Cpu->Control, NewControl, memory_order_relaxed);
+    uint64_t Current = VicpOwnerBitsOf(atomic_load_explicit(&Cpu->State, memory_order_relaxed));
+    uint64_t Wanted = VicpOwnerBits(Vic, NewControl);
+    if (Current != Wanted)
+        atomic_fetch_xor_explicit(&Cpu->State, Current ^ Wanted, memory_order_seq_cst);
+}
+
+/* vic_pending.c: the wake-up decision, when a wake routine is set. */
+void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit);
+
+/* A raise found its source pending: the two merge, as two edges before an
+ * acknowledge do. */
+static inline void VicpCountMerge(VICP_CPU *Block)
+{
+    atomic_fetch_add_explicit(&Block->Merged, 1, memory_order_relaxed);
+}
+
+/* A direct source: one compare-and-swap sets its Direct bit and its level's
+ * Summary bit together (RaiseBits). Not an OR: the raise needs the old word
+ * (a merge is counted, the wake decided from it), and the loop's load spares
+ * a merge the locked operation (the seq_cst CAS also orders an IPI sender's
+ * message before the bit). */
+static inline __attribute__((always_inline)) void VicpRaiseDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                   const VICP_SOURCE *Entry)
+{
+    uint64_t Before = atomic_load_explicit(&Block->State, memory_order_seq_cst);
+    do {
+        if ((Before & Entry->DirectBit) != 0) {
+            VicpCountMerge(Block);
+            return;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(&Block->State, &Before, Before | Entry->RaiseBits,
+                                                    memory_order_seq_cst, memory_order_seq_cst));
+    if (Vic->Wake != NULL)
+        VicpWake(Vic, Cpu, Before, VicpSummaryBit(Entry->Level));
+}
+
+/* Any other source: one compare-and-swap sets the pending bit and counts
+ * the raise; the summary bit is ORed in when the level's pending word was
+ * empty. */
+static inline __attribute__((always_inline)) void VicpRaiseInWord(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                   uint32_t Level, uint32_t Slot)
+{
+    _Atomic uint64_t *Pending = &Block->Pending[Level];
+    uint64_t Bit = (uint64_t)1 << Slot;
+    uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
+    do {
+        if ((Old & Bit) != 0) {
+            VicpCountMerge(Block);
+            return;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, (Old | Bit) + VICP_RAISE_ONE,
+                                                    memory_order_seq_cst, memory_order_seq_cst));
+    if (VicpPendingSlots(Old) != 0)
+        return; /* the level was pending already: its Summary bit is set (or being re-set) */
+    if (IRQROUTE_VIC_FAST_PATHS && Vic->Wake == NULL) {
+        /* The old value unused: one LOCK OR on x86 rather than a CAS loop. */
+        atomic_fetch_or_explicit(&Block->State, VicpWordSummaryBits(Level), memory_order_seq_cst);
+        return;
+    }
+    uint64_t Before = atomic_fetch_or_explicit(&Block->State, VicpWordSummaryBits(Level), memory_order_seq_cst);
+    if (IRQROUTE_VIC_FAST_PATHS || Vic->Wake != NULL) /* with the fast path, Wake is set here */
+        VicpWake(Vic, Cpu, Before, VicpSummaryBit(Level));
+}
+
+/* The raise itself (vic_pending.c has the invariants). Source and Cpu are
+ * valid (online or not: callers check). Inline: every raise path is this
+ * plus its checks. */
+static inline __attribute__((always_inline)) void VicpRaiseAt(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                               const VICP_SOURCE *Entry)
+{
+    if (Entry->DirectBit != 0)
+        VicpRaiseDirect(Vic, Cpu, Block, Entry);
+    else
+        VicpRaiseInWord(Vic, Cpu, Block, Entry->Level, Entry->Slot);
+}
+
+static inline void VicpRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu)
+{
+    VicpRaiseAt(Vic, Cpu, VicpCpu(Vic, Cpu), VicpSourceOf(Vic, Source));
+}
+
+/* The Fixed mirror of a FIXED_CPU route to Cpu (Cpu valid): the CPU, and
+ * its block's offset from the VIC itself. */
+#define VICP_MIRROR_OFFSET_SHIFT 32u
+static inline uint64_t VicpFixedMirror(const VIC *Vic, uint32_t Cpu)
+{
+    size_t Offset = (size_t)((const unsigned char *)VicpCpu(Vic, Cpu) - (const unsigned char *)Vic);
+    return (uint64_t)Cpu | (uint64_t)Offset << VICP_MIRROR_OFFSET_SHIFT;
+}
+
+/* A mirror's CPU: VICP_NOT_FIXED when the router must decide. */
+static inline uint32_t VicpMirrorCpu(uint64_t Fixed)
+{
+    return (uint32_t)Fixed;
+}
+
+/* A mirror's CPU block. */
+static inline VICP_CPU *VicpMirrorBlock(VIC *Vic, uint64_t Fixed)
+{
+    return (VICP_CPU *)(void *)((unsigned char *)Vic + (Fixed >> VICP_MIRROR_OFFSET_SHIFT));
+}
+
+/* Whether Source (valid) is pending on a CPU. */
+static inline bool VicpSourcePending(const VIC *Vic, const VICP_CPU *Block, uint32_t Source)
+{
+    const VICP_SOURCE *Entry = VicpSourceOf(Vic, Source);
+    if (Entry->DirectBit != 0)
+        return (atomic_load_explicit(&Block->State, memory_order_acquire) & Entry->DirectBit) != 0;
+    return (VicpPendingSlots(atomic_load_explicit(&Block->Pending[Entry->Level], memory_order_acquire)) >>
+            Entry->Slot) & 1u;
+}
+
+/* vic_pending.c: a level's pending bits were left all clear by an emptier. */
+void VicpLevelEmptied(VIC *Vic, uint32_t Cpu, uint32_t Level, bool ByOwner);
+
+/* vic_route.c: the routing inputs' readers. */
+void VicpInitializeRoutingInputs(VIC *Vic);
+
+#endif

@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of fuzz_io (tests/fuzz/io_corpus/).
+
+Each seed is a scenario encoded in the byte format fuzz_io.c decodes (boot
+shape byte, then opcode + arguments per operation), so the fuzzer starts
+from deep states (movable interrupts moved under a policy, shared lines,
+broadcasts, latched level lines, IRQL gating, two I/O APICs, offline CPUs)
+instead of having to discover them. Re-run after changing the decoder:
+    python3 tests/fuzz/io_seeds.py
+(The Vic's seeds: vic_seeds.py.)
+"""
+import seed_corpus
+
+OP_LINE, OP_MESSAGE, OP_FULLY, OP_DISCONNECT, OP_PULSE, OP_LEVEL, OP_MSI, OP_IRQL, OP_MOVE, OP_VECTORS, \
+    OP_IPI, OP_SYNC, OP_QUERY = 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
+
+BUS_GSI, BUS_ISA, BUS_PCI = 0, 1, 2
+OPT_DEFAULT, OPT_EDGE, OPT_LEVEL = 0, 1, 2
+IRQL_ANY = 0x80
+T_DEFAULT, T_CPU, T_AFFINITY, T_BROADCAST, T_ROUTABLE = 0, 1, 2, 3, 4
+
+
+class Seed:
+    def __init__(self, cpus, online=None, x2apic=False, two_ioapics=False):
+        shape = (cpus - 1) & 7
+        if online is not None:
+            shape |= 0x08
+        if x2apic:
+            shape |= 0x10
+        if two_ioapics:
+            shape |= 0x20
+        self.data = bytearray([shape])
+        if online is not None:
+            self.data.append((online - 1) % cpus)
+        self.live = 0
+
+    def b(self, *values):
+        self.data.extend(v & 0xFF for v in values)
+
+    def pick(self, index):
+        if self.live:
+            self.b(index)
+
+    def target(self, kind, cpu=0, mask=0x0F):
+        self.b(kind, cpu, mask & 0x7F)
+
+    def line(self, bus, number, trigger=OPT_DEFAULT, irql=IRQL_ANY, share=False, kind=T_CPU, cpu=0, mask=0x0F,
+             claim=True):
+        self.b(OP_LINE, bus, 1, number, trigger, OPT_DEFAULT, irql, 0, int(share))
+        self.target(kind, cpu, mask)
+        self.b(int(claim))
+        self.live += 1
+
+    def message(self, kind=T_CPU, cpu=0, mask=0x0F, irql=IRQL_ANY, claim=True):
+        self.b(OP_MESSAGE, irql, 0)
+        self.target(kind, cpu, mask)
+        self.b(int(claim))
+        self.live += 1
+
+    def fully(self, vector, mask=0x0F, share=True, level=False, claim=True, ioconnect=True):
+        # vector byte: 0x30 + byte % 0xA0 without the high bit's extra reads
+        # mode byte: KINTERRUPT_MODE LevelSensitive = 0, Latched = 1
+        self.b(OP_FULLY, (vector - 0x30) & 0x7F, 0, 0, 0, 0 if level else 1, int(share), mask,
+               (int(claim)) | (0x2 if ioconnect else 0))
+        self.live += 1
+
+    def disconnect(self, index):
+        self.b(OP_DISCONNECT, 0)
+        self.pick(index)
+        self.live -= 1
+
+    def pulse_live(self, index):
+        self.b(OP_PULSE, 1)
+        self.pick(index)
+
+    def pulse_gsi(self, gsi):
+        self.b(OP_PULSE, 0, gsi)
+
+    def level(self, gsi):
+        self.b(OP_LEVEL, gsi, 0)
+
+    def msi_live(self, index):
+        self.b(OP_MSI, 1)
+        self.pick(index)
+
+    def msi_raw(self, cpu, vector):
+        self.b(OP_MSI, 0, cpu, vector)
+
+    def irql(self, level, vector, index=0):
+        self.b(OP_IRQL, level - 3, vector - 0x30)
+        self.pick(index)
+
+    def move(self, index, cpu):
+        self.b(OP_MOVE, 0)
+        self.pick(index)
+        self.b(cpu)
+
+    def policy(self, index, policy):
+        self.b(OP_MOVE, 2)
+        self.pick(index)
+        self.b(0, policy)
+
+    def vectors(self, choice, irql=IRQL_ANY, mask=0x0F, cpu=0, vector=0x60, extra=()):
+        self.b(OP_VECTORS, choice, irql, mask, cpu, vector, *extra)
+
+    def ipi(self, kind, cpu=0, mask=0x0F, message=4, generic=False):
+        self.b(OP_IPI, kind, cpu, mask, message, int(generic))
+
+    def sync(self, index):
+        self.b(OP_SYNC, 0)
+        self.pick(index)
+
+    def query(self, index=0):
+        self.b(OP_QUERY, 1, 0x61, 0, 1, 3, 0x0F, 1, 0, 5)
+        self.pick(index)
+
+
+def seeds():
+    out = {}
+
+    s = Seed(4)
+    s.line(BUS_ISA, 3, kind=T_CPU, cpu=2)
+    s.pulse_live(0)
+    s.line(BUS_PCI, 16, kind=T_AFFINITY, mask=0x0F)
+    s.level(16)
+    s.message(kind=T_ROUTABLE, cpu=1, mask=0x0E)
+    s.msi_live(2)
+    s.move(2, 3)
+    s.msi_live(2)
+    s.policy(2, 1)
+    for _ in range(4):
+        s.msi_live(2)
+    s.policy(2, 2)
+    s.msi_live(2)
+    s.sync(0)
+    s.query(1)
+    for index in (2, 1, 0):
+        s.disconnect(index)
+    out["mixed-routable-msi"] = s
+
+    s = Seed(4)
+    s.line(BUS_ISA, 7, share=True, kind=T_CPU, cpu=1)
+    s.line(BUS_ISA, 7, share=True, kind=T_CPU, cpu=3, claim=False)
+    s.pulse_gsi(7)
+    s.disconnect(0)
+    s.pulse_gsi(7)
+    s.line(BUS_ISA, 7, share=False)
+    s.pulse_gsi(7)
+    out["shared-edge-line"] = s
+
+    s = Seed(4)
+    s.line(BUS_PCI, 19, share=True, kind=T_ROUTABLE, cpu=2, mask=0x0F)
+    s.line(BUS_PCI, 19, share=True, claim=False)
+    s.level(19)
+    s.policy(0, 1)
+    s.level(19)
+    s.level(19)
+    s.move(1, 0)
+    s.level(19)
+    out["shared-level-routable"] = s
+
+    s = Seed(6)
+    s.line(BUS_GSI, 20, trigger=OPT_EDGE, kind=T_BROADCAST, mask=0x3F)
+    s.pulse_live(0)
+    s.message(kind=T_BROADCAST, mask=0x05)
+    s.msi_live(1)
+    s.ipi(2, message=4)
+    s.ipi(1, mask=0x06, message=5)
+    s.ipi(0, cpu=0, generic=True)
+    out["broadcast-and-ipis"] = s
+
+    s = Seed(4)
+    s.fully(0x65, mask=0x0F, share=True)
+    s.fully(0x65, mask=0x06, share=True, claim=False)
+    s.msi_raw(1, 0x65)
+    s.irql(6, 0x65, 0)
+    s.irql(5, 0x65, 0)
+    s.fully(0x71, mask=0x01, share=False, level=True)
+    s.msi_raw(0, 0x71)
+    s.fully(0x71, mask=0x01, share=False)
+    s.live -= 1  # refused: 0x71 on CPU 0 is held exclusively
+    s.disconnect(0)
+    s.msi_raw(2, 0x65)
+    out["fully-specified-sharing"] = s
+
+    s = Seed(4)
+    s.vectors(0, irql=6, mask=0x0C)
+    s.vectors(1, irql=IRQL_ANY, mask=0x03)
+    s.vectors(2, cpu=1, vector=0x66)
+    s.fully(0x66, mask=0x02, share=False)
+    s.msi_raw(1, 0x66)
+    s.disconnect(0)
+    s.vectors(3, cpu=1, vector=0x66, extra=(0,))
+    s.vectors(3, extra=(1, 0))
+    s.vectors(2, cpu=9, vector=0x66)
+    s.vectors(2, cpu=0, vector=0xE1)
+    out["vector-matrix"] = s
+
+    s = Seed(3, x2apic=True, two_ioapics=True)
+    s.level(30)
+    s.line(BUS_PCI, 30, kind=T_CPU, cpu=2)
+    s.level(30)
+    s.line(BUS_GSI, 33, trigger=OPT_EDGE, kind=T_ROUTABLE, cpu=1, mask=0x07)
+    s.pulse_live(1)
+    s.move(1, 2)
+    s.pulse_live(1)
+    s.query(0)
+    out["x2apic-two-ioapics"] = s
+
+    s = Seed(8, online=5)
+    s.line(BUS_ISA, 4, kind=T_CPU, cpu=6)
+    s.live -= 1  # refused: CPU 6 is offline
+    s.line(BUS_ISA, 4, kind=T_AFFINITY, mask=0xF0)
+    s.line(BUS_ISA, 4, kind=T_BROADCAST, mask=0x11)
+    s.live -= 1  # refused: ISA IRQ 4 is held exclusively by the affinity connection
+    s.message(kind=T_ROUTABLE, cpu=0xFF, mask=0x1F)
+    s.msi_live(1)
+    s.ipi(0, cpu=6)
+    s.ipi(1, mask=0x21)
+    s.ipi(3)
+    out["offline-cpus"] = s
+
+    s = Seed(2)
+    s.line(BUS_ISA, 10, kind=T_CPU, cpu=1)
+    s.level(10)
+    s.irql(12, 0xC5, 0)
+    s.line(BUS_ISA, 1, irql=9, kind=T_CPU, cpu=0)
+    s.irql(9, 0x95, 1)
+    s.sync(1)
+    s.disconnect(0)
+    s.b(OP_DISCONNECT, 5, 0)
+    s.b(OP_DISCONNECT, 6)
+    s.b(OP_DISCONNECT, 7)
+    out["irql-and-bad-disconnects"] = s
+    return out
+
+
+def main():
+    seed_corpus.write("io_corpus", seeds())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+/*
+ * The Io reference model (io_model.h).
+ */
+#include <string.h>
+
+#include "io_model.h"
+#include "model_why.h"
+#include "sim.h"
+
+void RefIoReset(REF_IO_MODEL *Model, uint32_t CpuCount, uint64_t OnlineMask, uint32_t GsiCount,
+                uint32_t DeviceVectorCount)
+{
+    memset(Model, 0, sizeof(*Model));
+    Model->CpuCount = CpuCount;
+    Model->OnlineMask = OnlineMask;
+    Model->GsiCount = GsiCount;
+    Model->DeviceVectorCount = DeviceVectorCount;
+}
+
+bool RefIoIsDeviceVector(uint32_t Vector)
+{
+    const KE_VECTOR_LAYOUT *Layout = &KeAmd64VectorLayout;
+    if (Vector < Layout->FirstDeviceVector || Vector > Layout->LastDeviceVector)
+        return false;
+    for (uint32_t Index = 0; Index < Layout->ReservedVectorCount; Index++) {
+        if (Layout->ReservedVectors[Index] == Vector)
+            return false;
+    }
+    return true;
+}
+
+bool RefIoIsOnline(const REF_IO_MODEL *Model, uint32_t Cpu)
+{
+    return Cpu < Model->CpuCount && ((Model->OnlineMask >> Cpu) & 1u);
+}
+
+/* ---- Vectors -------------------------------------------------------------------------- */
+
+bool RefIoCovers(const REF_IO_MODEL *Model, uint32_t Cpu, uint8_t Vector)
+{
+    for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
+        const REF_IO_OBJECT *Object = &Model->Objects[Index];
+        if (Object->Connected && Object->Vector == Vector && ((Object->Cpus >> Cpu) & 1u))
+            return true;
+    }
+    return false;
+}
+
+int RefIoFindDirect(const REF_IO_MODEL *Model, uint32_t Cpu, uint8_t Vector)
+{
+    for (uint32_t Index = 0; Index < Model->DirectCount; Index++) {
+        if (Model->Direct[Index].Cpu == Cpu && Model->Direct[Index].Vector == Vector)
+            return (int)Index;
+    }
+    return -1;
+}
+
+void RefIoAddDirect(REF_IO_MODEL *Model, uint32_t Cpu, uint8_t Vector)
+{
+    if (Model->DirectCount < REF_IO_MAX_DIRECT)
+        Model->Direct[Model->DirectCount++] = (REF_IO_DIRECT_VECTOR){.Cpu = Cpu, .Vector = Vector};
+}
+
+void RefIoRemoveDirect(REF_IO_MODEL *Model, int Index)
+{
+    Model->Direct[Index] = Model->Direct[--Model->DirectCount];
+}
+
+bool RefIoAllocated(const REF_IO_MODEL *Model, uint32_t Cpu, uint8_t Vector)
+{
+    return RefIoCovers(Model, Cpu, Vector) || RefIoFindDirect(Model, Cpu, Vector) >= 0;
+}
+
+/* ---- Objects -------------------------------------------------------------------------- */
+
+REF_IO_OBJECT *RefIoTakeSlot(REF_IO_MODEL *Model)
+{
+    for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
+        if (!Model->Objects[Index].Live) {
+            Model->Objects[Index] = (REF_IO_OBJECT){.Live = true};
+            return &Model->Objects[Index];
+        }
+    }
+    return NULL;
+}
+
+uint32_t RefIoConnectedCount(const REF_IO_MODEL *Model)
+{
+    uint32_t Count = 0;
+    for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++)
+        Count += Model->Objects[Index].Connected;
+    return Count;
+}
+
+REF_IO_OBJECT *RefIoConnected(REF_IO_MODEL *Model, uint32_t N)
+{
+    for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
+        if (Model->Objects[Index].Connected && N-- == 0)
+            return &Model->Objects[Index];
+    }
+    return NULL;
+}
+
+const REF_IO_OBJECT *RefIoLineUser(const REF_IO_MODEL *Model, uint32_t Gsi)
+{
+    for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
+        const REF_IO_OBJECT *Object = &Model->Objects[Index];
+        if (Object->Connected && Object->Kind == RefIoLine && Object->Gsi == Gsi)
+            return Object;
+    }
+    return NULL;
+}
+
+/* The objects linked on Cpu for Vector, in connection order; a
+ * level-sensitive chain stops at the first claim. */
+void RefIoExpectDispatch(REF_IO_MODEL *Model, uint32_t Cpu, uint8_t Vector)
+{
+    if (!RefIoIsDeviceVector(Vector))
+        return;
+    bool Done[REF_IO_MAX_OBJECTS] = {false};
+    for (;;) {
+        REF_IO_OBJECT *Next = NULL;
+        uint32_t NextIndex = 0;
+        for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
+            REF_IO_OBJECT *Object = &Model->Objects[Index];
+            if (Done[Index] || !Object->Connected || Object->Vector != Vector || !((Object->Cpus >> Cpu) & 1u))
+                continue;
+            if (Next == NULL || Object->Sequence < Next->Sequence) {
+                Next = Object;
+                NextIndex = Index;
+            }
+        }
+        if (Next == NULL)
+            return;
+        Done[NextIndex] = true;
+        Next->ExpectedCalls++;
+        if (Next->Claim && Next->Mode == LevelSensitive)
+            return;
+    }
+}
+
+/* ---- The system against the model -------------------------------------------------------- */
+
+/* The modelled vectors of every CPU: bit v of word v / 64. */
+static void RefpIoModelledVectors(const REF_IO_MODEL *Model, uint64_t Vectors[REF_IO_MAX_CPUS][4])
+{
+    memset(Vectors, 0, sizeof(uint64_t) * REF_IO_MAX_CPUS * 4u);
+    for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
+        const REF_IO_OBJECT *Object = &Model->Objects[Index];
+        for (uint32_t Cpu = 0; Object->Connected && Cpu < Model->CpuCount; Cpu++)
+            if ((Object->Cpus >> Cpu) & 1u)
+                Vectors[Cpu][Object->Vector / 64u] |= 1ull << (Object->Vector % 64u);
+    }
+    for (uint32_t Index = 0; Index < Model->DirectCount; Index++)
+        Vectors[Model->Direct[Index].Cpu][Model->Direct[Index].Vector / 64u] |= 1ull << (Model->Direct[Index].Vector % 64u);
+}
+
+const char *RefIoCheckVectors(const REF_IO_MODEL *Model)
+{
+    uint64_t Vectors[REF_IO_MAX_CPUS][4];
+    RefpIoModelledVectors(Model, Vectors);
+    for (uint32_t Cpu = 0; Cpu < Model->CpuCount; Cpu++) {
+        uint32_t Modelled = 0, PerClass[16] = {0};
+        for (uint32_t Vector = 0; Vector < 256; Vector++) {
+            if (!((Vectors[Cpu][Vector / 64u] >> (Vector % 64u)) & 1u))
+                continue;
+            Modelled++;
+            PerClass[Vector >> 4]++;
+            if (!KeIsVectorAllocated(Cpu, (uint8_t)Vector))
+                return RefpFail("CPU %u vector %#x: the model holds it, the allocator says free", Cpu, Vector);
+        }
+        KE_VECTOR_USAGE Usage;
+        if (KeQueryVectorUsage(Cpu, &Usage) != IRQ_STATUS_SUCCESS)
+            return RefpFail("CPU %u: KeQueryVectorUsage failed", Cpu);
+        if (Usage.Allocated != Modelled)
+            return RefpFail("CPU %u: %u vectors allocated, the model accounts for %u", Cpu, Usage.Allocated,
+                              Modelled);
+        for (uint32_t Class = 0; Class < 16; Class++)
+            if (Usage.AllocatedPerClass[Class] != PerClass[Class])
+                return RefpFail("CPU %u class %u: %u allocated, the model accounts for %u", Cpu, Class,
+                                  Usage.AllocatedPerClass[Class], PerClass[Class]);
+        if (Usage.Allocated + Usage.Available != Model->DeviceVectorCount)
+            return RefpFail("CPU %u: %u allocated + %u available, not the %u device vectors", Cpu,
+                              Usage.Allocated, Usage.Available, Model->DeviceVectorCount);
+    }
+    return NULL;
+}
+
+const char *RefIoCheckEntries(const REF_IO_MODEL *Model)
+{
+    for (uint32_t Gsi = 0; Gsi < Model->GsiCount; Gsi++) {
+        IOAPIC_REDIRECTION_ENTRY Entry = {.Value = SimIoApicPeekEntry(Gsi)};
+        const REF_IO_OBJECT *User = RefIoLineUser(Model, Gsi);
+        if (User == NULL) {
+            if (!Entry.Bits.Mask)
+                return RefpFail("GSI %u unmasked (%#llx) with no connection", Gsi, (unsigned long long)Entry.Value);
+            continue;
+        }
+        if (Entry.Bits.Mask || Entry.Bits.Vector != User->Vector || Entry.Bits.TriggerMode != User->Level)
+            return RefpFail("GSI %u entry %#llx, model: vector %#x level %d", Gsi, (unsigned long long)Entry.Value,
+                              User->Vector, User->Level);
+        if (Entry.Bits.RemoteIrr)
+            return RefpFail("GSI %u: Remote IRR left set after every CPU serviced", Gsi);
+    }
+    return NULL;
+}
+
+const char *RefIoCheckObjects(const REF_IO_MODEL *Model)
+{
+    for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
+        const REF_IO_OBJECT *Object = &Model->Objects[Index];
+        if (!Object->Connected)
+            continue;
+        IR_CPU_SET Cpus;
+        KeGetInterruptCpus(Object->Object, &Cpus);
+        bool Beyond = false;
+        for (uint32_t Word = 1; Word < IR_CPU_SET_WORDS; Word++)
+            Beyond |= Cpus.Bits[Word] != 0;
+        if (!KeIsInterruptConnected(Object->Object) || KeGetInterruptVector(Object->Object) != Object->Vector ||
+            KeGetInterruptMode(Object->Object) != Object->Mode || Beyond || Cpus.Bits[0] != Object->Cpus ||
+            (Object->Cpus & ~Model->OnlineMask) != 0)
+            return RefpFail("object %u (vector %#x, cpus %#llx): the library reports vector %#x cpus %#llx", Index,
+                              Object->Vector, (unsigned long long)Object->Cpus, KeGetInterruptVector(Object->Object),
+                              (unsigned long long)Cpus.Bits[0]);
+    }
+    return NULL;
+}
+
+const char *RefIoCheckQuiet(const REF_IO_MODEL *Model)
+{
+    for (uint32_t Cpu = 0; Cpu < Model->CpuCount; Cpu++) {
+        for (uint32_t Vector = 16; Vector < 256; Vector++) {
+            if (SimLapicIrrIsSet(Cpu, (uint8_t)Vector) || SimLapicIsrIsSet(Cpu, (uint8_t)Vector))
+                return RefpFail("CPU %u vector %#x still in IRR/ISR after servicing", Cpu, Vector);
+        }
+    }
+    if (KeGetCurrentIrql() != PASSIVE_LEVEL)
+        return RefpFail("IRQL %u after servicing, not PASSIVE_LEVEL", (unsigned)KeGetCurrentIrql());
+    return NULL;
+}
+
+const char *RefIoCheckCalls(const REF_IO_MODEL *Model)
+{
+    for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
+        const REF_IO_OBJECT *Object = &Model->Objects[Index];
+        if (Object->Connected && Object->Calls != Object->ExpectedCalls)
+            return RefpFail("object %u (vector %#x, cpus %#llx, mode %d, claim %d): ISR ran %llu times, the "
+                              "dispatcher's rules say %llu",
+                              Index, Object->Vector, (unsigned long long)Object->Cpus, (int)Object->Mode,
+                              Object->Claim, (unsigned long long)Object->Calls,
+                              (unsigned long long)Object->ExpectedCalls);
+    }
+    return NULL;
+}

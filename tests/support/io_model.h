@@ -1,0 +1,115 @@
+/*
+ * The Io reference model: what the connections made through Hl/Ke/Io should
+ * have done to the system, and the checks of the system against it. It
+ * follows the live connections (object, kind, GSI, vector, CPU set, trigger,
+ * movable, ISR behaviour, connection order) and the vectors taken directly
+ * (KeAllocateVector / KeReserveVector), says what the dispatcher must run
+ * for one delivery (RefIoExpectDispatch: the chain in connection order, a
+ * level-sensitive chain stopping at its first claim), and compares the
+ * vector allocator, the I/O APIC's entries, the objects and the local APICs
+ * of the sim with it.
+ *
+ * Used by the Io fuzzer (tests/fuzz/fuzz_io.c), and usable by unit tests on
+ * the sim: it asserts nothing itself and needs no cmocka; a check returns
+ * NULL or what is wrong.
+ */
+#ifndef IRQROUTE_IO_MODEL_H
+#define IRQROUTE_IO_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <irqroute/hl.h>
+#include <irqroute/io.h>
+#include <irqroute/ke.h>
+
+#define REF_IO_MAX_CPUS 8u
+#define REF_IO_MAX_OBJECTS 40u
+#define REF_IO_MAX_DIRECT (64u + REF_IO_MAX_CPUS)
+
+typedef enum _REF_IO_OBJECT_KIND { RefIoLine = 0, RefIoMessage, RefIoFully } REF_IO_OBJECT_KIND;
+
+typedef struct _REF_IO_OBJECT {
+    bool Live;          /* slot taken: connect in progress or connected */
+    bool Connected;     /* the connect returned SUCCESS */
+    REF_IO_OBJECT_KIND Kind;
+    KINTERRUPT *Object;
+    uint64_t Sequence;  /* connection order: the chain order on each CPU */
+    bool Claim;         /* what the ISR returns */
+    uint64_t Calls;
+    uint64_t ExpectedCalls;
+    uint32_t Gsi;       /* lines */
+    bool Level;
+    bool Broadcast;
+    bool Movable;
+    bool Shared;
+    HL_MSI_MESSAGE Message; /* message-based (moves update it) */
+    uint8_t Vector;
+    uint64_t Cpus;      /* CPU set as a mask (at most 8 CPUs) */
+    KINTERRUPT_MODE Mode;
+    KIRQL SynchronizeIrql;
+} REF_IO_OBJECT;
+
+typedef struct _REF_IO_DIRECT_VECTOR {
+    uint32_t Cpu;
+    uint8_t Vector;
+} REF_IO_DIRECT_VECTOR;
+
+typedef struct _REF_IO_MODEL {
+    uint32_t CpuCount;
+    uint64_t OnlineMask;
+    uint32_t GsiCount;
+    uint32_t DeviceVectorCount; /* device vectors per CPU (allocated + available) */
+    REF_IO_OBJECT Objects[REF_IO_MAX_OBJECTS];
+    uint64_t NextSequence;
+    REF_IO_DIRECT_VECTOR Direct[REF_IO_MAX_DIRECT];
+    uint32_t DirectCount;
+} REF_IO_MODEL;
+
+/* An empty model of a system just booted. */
+void RefIoReset(REF_IO_MODEL *Model, uint32_t CpuCount, uint64_t OnlineMask, uint32_t GsiCount,
+                uint32_t DeviceVectorCount);
+/* A vector the amd64 layout gives to devices (KeAmd64VectorLayout). */
+bool RefIoIsDeviceVector(uint32_t Vector);
+bool RefIoIsOnline(const REF_IO_MODEL *Model, uint32_t Cpu);
+
+/* ---- Vectors -------------------------------------------------------------------------- */
+
+/* A connection holds Vector on Cpu. */
+bool RefIoCovers(const REF_IO_MODEL *Model, uint32_t Cpu, uint8_t Vector);
+/* The index of a directly taken (Cpu, Vector), or -1. */
+int RefIoFindDirect(const REF_IO_MODEL *Model, uint32_t Cpu, uint8_t Vector);
+void RefIoAddDirect(REF_IO_MODEL *Model, uint32_t Cpu, uint8_t Vector);
+void RefIoRemoveDirect(REF_IO_MODEL *Model, int Index);
+/* A connection or a direct allocation holds Vector on Cpu. */
+bool RefIoAllocated(const REF_IO_MODEL *Model, uint32_t Cpu, uint8_t Vector);
+
+/* ---- Objects -------------------------------------------------------------------------- */
+
+/* A free slot, cleared and marked live; NULL when all are taken. */
+REF_IO_OBJECT *RefIoTakeSlot(REF_IO_MODEL *Model);
+uint32_t RefIoConnectedCount(const REF_IO_MODEL *Model);
+/* The Nth connected object (N < RefIoConnectedCount). */
+REF_IO_OBJECT *RefIoConnected(REF_IO_MODEL *Model, uint32_t N);
+/* A connected line's object on Gsi, or NULL. */
+const REF_IO_OBJECT *RefIoLineUser(const REF_IO_MODEL *Model, uint32_t Gsi);
+/* One delivery of Vector on Cpu: each object the dispatcher runs gains an
+ * expected call. */
+void RefIoExpectDispatch(REF_IO_MODEL *Model, uint32_t Cpu, uint8_t Vector);
+
+/* ---- The system against the model -------------------------------------------------------- */
+
+/* Each modelled (CPU, vector) allocated, and per CPU and per class as many
+ * as the model accounts for: the allocated sets are equal. */
+const char *RefIoCheckVectors(const REF_IO_MODEL *Model);
+/* A GSI with a line user is unmasked with its vector and trigger and no
+ * Remote IRR; every other GSI is masked. */
+const char *RefIoCheckEntries(const REF_IO_MODEL *Model);
+/* Every connected object reports the model's vector, mode and CPUs (online ones). */
+const char *RefIoCheckObjects(const REF_IO_MODEL *Model);
+/* Nothing left in any IRR or ISR, and the caller at PASSIVE_LEVEL. */
+const char *RefIoCheckQuiet(const REF_IO_MODEL *Model);
+/* Every ISR ran exactly as often as the dispatcher's rules say. */
+const char *RefIoCheckCalls(const REF_IO_MODEL *Model);
+
+#endif
