@@ -15,6 +15,8 @@ forbid() { # forbid <dirs> <regex> <reason>
 forbid "src/base" '#include *[<"](irqroute/)?(hl|ke|io|vic|router)\.h' "base includes a layer"
 forbid "src/hl platform/x86" '#include *[<"](irqroute/)?(ke|io|vic|router)\.h' "Hl includes Ke or Io"
 forbid "src/ke" '#include *[<"](irqroute/)?io\.h' "Ke includes Io"
+forbid "src/vic" '#include *[<"](irqroute/)?(ke|io)\.h|#include *"(ki|ki_matrix|iop)\.h"' "the Vic includes Ke or Io"
+forbid "src/ke src/io src/hl" '#include *"vicp\.h"' "another layer includes the Vic's private header"
 forbid "include/irqroute/hl.h" '#include *"(ke|io)\.h' "hl.h includes an upper header"
 forbid "include/irqroute/ke.h" '#include *"io\.h' "ke.h includes io.h"
 forbid "src platform/x86" '#include *<(stdio|stdlib|string|pthread|unistd|assert|time|errno)\.h>' "hosted header in the core"
