@@ -26,7 +26,8 @@
 /* ======================================================================== */
 
 /* Records CPU index Cpu as having local APIC id ApicId. Called once per CPU
- * as it starts (never assume ApicId == Cpu), after HlLapicSelectMode.
+ * as it starts (never assume ApicId == Cpu), after HlLapicSelectMode (which
+ * is refused from the first registration on).
  *   SUCCESS      recorded, or the same pair was recorded already
  *   INVALID_CPU  Cpu >= IR_MAX_CPUS; Cpu has another APIC id already;
  *                another CPU has ApicId; or xAPIC mode is selected
@@ -35,9 +36,15 @@
  *                11.6.2.1), so no CPU can have it
  * Nothing is recorded on failure. */
 IRQ_STATUS HlRegisterProcessor(uint32_t Cpu, uint32_t ApicId);
-/* Forgets every processor, I/O APIC and override (tests, re-initialisation). */
+/* Forgets every processor, I/O APIC and override, and that any CPU enabled
+ * its local APIC, so HlLapicSelectMode is accepted again (the selected mode
+ * stays until then). Tests and re-initialisation, while nothing uses the layer. */
 void HlResetHardwareLayer(void);
+/*   SUCCESS, INVALID_PARAMETER (ApicId NULL), INVALID_CPU (Cpu not
+ *   registered). *ApicId is written only on success. */
 IRQ_STATUS HlGetProcessorApicId(uint32_t Cpu, uint32_t *ApicId);
+/*   SUCCESS, INVALID_PARAMETER (Cpu NULL), INVALID_CPU (no registered CPU
+ *   has ApicId). *Cpu is written only on success. */
 IRQ_STATUS HlFindProcessorByApicId(uint32_t ApicId, uint32_t *Cpu);
 bool HlIsProcessorRegistered(uint32_t Cpu);
 /* One above the highest registered CPU index. */
@@ -55,10 +62,18 @@ typedef enum _HL_LAPIC_MODE {
     HlLapicModeX2Apic,    /* MSRs 0x800-0x8FF, 32-bit ids (SDM 11.12) */
 } HL_LAPIC_MODE;
 
-/* Selects the mode for all CPUs; call once before any CPU initialises its
- * local APIC. x2APIC must be offered by the CPU (CPUID.01H:ECX[21]); a CPU
- * that firmware handed over in x2APIC mode (IA32_APIC_BASE.EXTD set) needs
- * x2APIC selected. */
+/* Selects the mode for all CPUs; call before any CPU initialises its local
+ * APIC. x2APIC must be offered by the CPU (CPUID.01H:ECX[21]); a CPU that
+ * firmware handed over in x2APIC mode (IA32_APIC_BASE.EXTD set) needs
+ * x2APIC selected. XApicBase is ignored for x2APIC.
+ *   SUCCESS
+ *   INVALID_PARAMETER  Mode not one of the enum; xAPIC with a base of 0 or
+ *                      one that is not 4 KiB aligned (IA32_APIC_BASE, 11.4.4)
+ *   INVALID_STATE      too late: since the last HlResetHardwareLayer a CPU
+ *                      has enabled its local APIC (HlLapicEnable,
+ *                      HlLapicInitializeProcessor) or been registered
+ *                      (HlRegisterProcessor), in the mode selected then
+ * Nothing changes on failure. */
 IRQ_STATUS HlLapicSelectMode(HL_LAPIC_MODE Mode, uintptr_t XApicBase);
 HL_LAPIC_MODE HlLapicGetMode(void);
 /* On the calling CPU, before any other local APIC access (HlLapicReadId
@@ -77,7 +92,8 @@ IRQ_STATUS HlLapicInitializeProcessor(uint32_t Cpu, uint8_t SpuriousVector);
 /* This CPU's APIC id: xAPIC ID[31:24], x2APIC the 32-bit id (SDM 11.4.6,
  * 11.12.5.1). Only after HlLapicEnable on this CPU. */
 uint32_t HlLapicReadId(void);
-/* This CPU's LDR and DFR (x2APIC: the LDR, and 0 for the DFR it lacks). */
+/* This CPU's LDR and DFR (x2APIC: the LDR, and 0 for the DFR it lacks).
+ *   SUCCESS, INVALID_PARAMETER (Ldr or Dfr NULL; nothing read) */
 IRQ_STATUS HlLapicReadLogicalDestination(uint32_t *Ldr, uint32_t *Dfr);
 void HlLapicEndOfInterrupt(void);
 void HlLapicWriteTaskPriority(uint8_t Tpr);
@@ -101,7 +117,16 @@ typedef enum _HL_DELIVERY_MODE {
 } HL_DELIVERY_MODE;
 
 /* Writes the ICR (SDM 11.6.1). Destination is a physical APIC id unless
- * Shorthand is used. Waits for the previous IPI's delivery status (xAPIC). */
+ * Shorthand is used. Waits for the previous IPI's delivery status (xAPIC).
+ *   SUCCESS
+ *   INVALID_PARAMETER  DeliveryMode reserved (3, 7: ExtInt is not an IPI)
+ *                      or unknown; Shorthand unknown, or Self or
+ *                      AllIncludingSelf with a mode other than fixed
+ *   INVALID_VECTOR     a fixed or lowest-priority IPI with Vector below 0x10
+ *   INVALID_CPU        xAPIC, no shorthand, DestinationApicId above 0xFF
+ *   INVALID_STATE      xAPIC: the previous IPI was still pending after the
+ *                      bounded wait
+ * Nothing is sent on failure. */
 IRQ_STATUS HlLapicSendIpi(uint32_t DestinationApicId, HL_IPI_SHORTHAND Shorthand,
                           HL_DELIVERY_MODE DeliveryMode, uint8_t Vector);
 
@@ -182,19 +207,48 @@ typedef union _IOAPIC_REDIRECTION_ENTRY {
 } IOAPIC_REDIRECTION_ENTRY;
 
 /* Registers an I/O APIC at Address whose pins start at GsiBase. Reads the
- * version register for the pin count and masks every entry. */
+ * version register for the pin count and masks every entry.
+ *   SUCCESS
+ *   INVALID_PARAMETER       Address 0 or not 16-byte aligned, an Address
+ *                           registered already, or nothing answers there
+ *                           (the version register reads all ones)
+ *   INSUFFICIENT_RESOURCES  HL_MAX_IOAPICS are registered
+ *   NOT_SUPPORTED           more pins than an 8-bit IOREGSEL reaches (120)
+ *   INVALID_GSI             its GSIs run past 0xFFFFFFFF or overlap another
+ *                           I/O APIC's
+ * Nothing is registered and no entry is written on failure. */
 IRQ_STATUS HlIoApicRegister(uint8_t IoApicId, uintptr_t Address, uint32_t GsiBase);
 uint32_t HlIoApicGetCount(void);
-/* Finds the I/O APIC and pin of a GSI. */
+/* Finds the I/O APIC and pin of a GSI. IoApicIndex and Pin may be NULL: a
+ * caller that only asks whether some I/O APIC has the GSI passes NULL for
+ * both (the PIC service does).
+ *   SUCCESS, INVALID_GSI (no registered I/O APIC has Gsi; nothing written) */
 IRQ_STATUS HlIoApicLookupGsi(uint32_t Gsi, uint32_t *IoApicIndex, uint32_t *Pin);
+/*   SUCCESS, INVALID_PARAMETER (Entry NULL), INVALID_GSI */
 IRQ_STATUS HlIoApicReadEntry(uint32_t Gsi, IOAPIC_REDIRECTION_ENTRY *Entry);
 /* Writes an entry: high word (destination) first, then the low word, so an
  * unmasking write never fires towards a stale destination. Register pairs
- * (IOREGSEL then IOWIN) are serialised per I/O APIC with interrupts disabled. */
+ * (IOREGSEL then IOWIN) are serialised per I/O APIC with interrupts disabled.
+ * Read-only and reserved bits are written as zero.
+ *   SUCCESS
+ *   INVALID_GSI        no registered I/O APIC has Gsi
+ *   INVALID_PARAMETER  a reserved delivery mode (011b, 110b; 82093AA 3.2.4)
+ *   INVALID_VECTOR     an unmasked fixed or lowest-priority entry with a
+ *                      vector outside 0x10-0xFE
+ * The entry is unchanged on failure. */
 IRQ_STATUS HlIoApicWriteEntry(uint32_t Gsi, IOAPIC_REDIRECTION_ENTRY Entry);
+/* Sets or clears the entry's mask bit, nothing else.
+ *   SUCCESS
+ *   INVALID_GSI        no registered I/O APIC has Gsi
+ *   INVALID_PARAMETER, INVALID_VECTOR  the entry with the new mask would be
+ *                      refused by HlIoApicWriteEntry (unmasking an entry that
+ *                      was never given a usable vector; a reserved delivery
+ *                      mode left by firmware)
+ * The entry is unchanged on failure. */
 IRQ_STATUS HlIoApicSetMask(uint32_t Gsi, bool Masked);
 /* Clears a Remote IRR left set on the entry by a previous user (directed EOI
- * on an I/O xAPIC, edge/level toggle on an 82093AA); nothing if clear. */
+ * on an I/O xAPIC, edge/level toggle on an 82093AA); nothing if clear.
+ *   SUCCESS, INVALID_GSI (no registered I/O APIC has Gsi) */
 IRQ_STATUS HlIoApicClearRemoteIrr(uint32_t Gsi);
 
 /* ======================================================================== */
@@ -224,8 +278,21 @@ typedef struct _HL_RESOLVED_LINE {
 } HL_RESOLVED_LINE;
 
 /* MPS INTI flags of an override (ACPI 6.x table 5.50): polarity bits 1:0,
- * trigger bits 3:2; 0 means "conforms to the bus" (ISA: edge, high). */
+ * trigger bits 3:2; 0 means "conforms to the bus" (ISA: edge, high). The
+ * last override of an IRQ wins. Register the I/O APICs first (the MADT
+ * order): the GSI must be one of theirs.
+ *   SUCCESS
+ *   INVALID_GSI        IsaIrq above 15, or no registered I/O APIC has Gsi
+ *   INVALID_PARAMETER  a reserved (10b) polarity or trigger encoding
+ * Nothing is recorded on failure (an earlier override of IsaIrq stays). */
 IRQ_STATUS HlPicRegisterOverride(uint8_t IsaIrq, uint32_t Gsi, uint16_t Flags);
+/* The GSI, trigger and polarity of a line (HL_LINE_BUS says how).
+ *   SUCCESS
+ *   INVALID_PARAMETER  Line or Resolved NULL, Bus unknown, Trigger or
+ *                      Polarity not an option of its kind
+ *   INVALID_GSI        an ISA IRQ above 15, or no registered I/O APIC has
+ *                      the resulting GSI
+ * Resolved is written only on success. */
 IRQ_STATUS HlPicResolveLine(const HL_INTERRUPT_LINE *Line, HL_RESOLVED_LINE *Resolved);
 
 /* Programs the redirection entry of Gsi: Vector, the target's destination,
@@ -256,7 +323,8 @@ IRQ_STATUS HlPicAllocateSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_I
  *                      vector: retry once the interrupt in flight is EOIed
  * The entry is unchanged on failure. */
 IRQ_STATUS HlPicRetargetSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target);
-/* Masks the entry of Gsi (the line's last user has gone). */
+/* Masks the entry of Gsi (the line's last user has gone).
+ *   SUCCESS, INVALID_GSI, INVALID_PARAMETER (as HlIoApicSetMask) */
 IRQ_STATUS HlPicFreeSystemInterrupt(uint32_t Gsi);
 
 /* ======================================================================== */

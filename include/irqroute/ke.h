@@ -57,7 +57,8 @@ KIRQL KeGetCurrentIrql(void);
 KIRQL KeRaiseIrql(KIRQL NewIrql);
 /* NewIrql must be <= the current IRQL. */
 void KeLowerIrql(KIRQL NewIrql);
-/* The IRQL another CPU last recorded (for the router's LOWEST policy). */
+/* The IRQL another CPU last recorded (for the router's LOWEST policy);
+ * HIGH_LEVEL for a CPU beyond the configured count. */
 KIRQL KeQueryProcessorIrql(uint32_t Cpu);
 
 /* ======================================================================== */
@@ -92,11 +93,23 @@ extern const KE_VECTOR_LAYOUT KeAmd64VectorLayout;
 
 /* Sizes the per-CPU tables for ProcessorCount CPUs (1 .. IR_MAX_CPUS) and
  * takes the layout. Memory comes from PlatAllocateMemory. Calling it again
- * discards every connection and allocation (tests). */
+ * discards every connection and allocation (tests). Installs Ke's handler
+ * on the layout's IPI vector, which is Ke's from then on.
+ *   SUCCESS
+ *   INVALID_PARAMETER       Layout NULL, FirstDeviceVector below 0x20 or
+ *                           above LastDeviceVector, ReservedVectors NULL with
+ *                           a count, or an IpiVector (other than 0) that is
+ *                           not a system vector: below 0x20, the spurious
+ *                           vector, or a device vector of the layout
+ *   INVALID_CPU             ProcessorCount 0 or above IR_MAX_CPUS
+ *   INSUFFICIENT_RESOURCES  PlatAllocateMemory returned NULL
+ * On failure the system in place (if any) is kept as it was. */
 IRQ_STATUS KeInitializeSystem(uint32_t ProcessorCount, const KE_VECTOR_LAYOUT *Layout);
 uint32_t KeQueryProcessorCount(void);
 /* Marks Cpu online (called on that CPU at start-up, after its local APIC is
- * initialised). Offline CPUs are never chosen by the allocator. */
+ * initialised). Offline CPUs are never chosen by the allocator.
+ *   SUCCESS, NOT_INITIALIZED (no KeInitializeSystem), INVALID_CPU (Cpu >=
+ *   the processor count) */
 IRQ_STATUS KeInitializeProcessor(uint32_t Cpu);
 bool KeIsProcessorOnline(uint32_t Cpu);
 void KeQueryOnlineProcessors(IR_CPU_SET *Online);
@@ -109,12 +122,33 @@ void KeQueryOnlineProcessors(IR_CPU_SET *Online);
  * every device class. */
 KIRQL KeIrqlOfVector(uint8_t Vector);
 /* One vector on the least-loaded online CPU of Affinity (ties: lowest CPU),
- * in a class of Irql (KE_IRQL_ANY: the CPU's least-used device class). */
+ * in a class of Irql (KE_IRQL_ANY: the CPU's least-used device class).
+ *   SUCCESS
+ *   NOT_INITIALIZED    no KeInitializeSystem
+ *   INVALID_PARAMETER  Affinity, Cpu or Vector NULL
+ *   INVALID_IRQL       Irql neither KE_IRQL_ANY nor an IRQL with device vectors
+ *   EMPTY_AFFINITY     no online CPU in Affinity
+ *   VECTOR_EXHAUSTED   every online CPU of Affinity is full in those classes
+ * *Cpu and *Vector are written only on success. */
 IRQ_STATUS KeAllocateVector(const IR_CPU_SET *Affinity, KIRQL Irql, uint32_t *Cpu, uint8_t *Vector);
-/* One vector number free on every CPU of Cpus (hardware broadcast/logical). */
+/* One vector number free on every CPU of Cpus (hardware broadcast/logical).
+ *   SUCCESS, NOT_INITIALIZED, INVALID_PARAMETER (Cpus or Vector NULL),
+ *   INVALID_IRQL (as KeAllocateVector),
+ *   EMPTY_AFFINITY     Cpus has no online CPU
+ *   INVALID_CPU        a CPU of Cpus beyond the count, or offline beside online ones
+ *   VECTOR_EXHAUSTED   no vector of those classes is free on all of them */
 IRQ_STATUS KeAllocateVectorOnSet(const IR_CPU_SET *Cpus, KIRQL Irql, uint8_t *Vector);
-/* Takes a specific device vector on Cpu. */
+/* Takes a specific device vector on Cpu (an offline CPU too).
+ *   SUCCESS, NOT_INITIALIZED, INVALID_CPU (Cpu >= the count),
+ *   INVALID_VECTOR (not a device vector), SHARING_VIOLATION (taken already) */
 IRQ_STATUS KeReserveVector(uint32_t Cpu, uint8_t Vector);
+/* Gives back a vector taken by KeAllocateVector*, KeReserveVector or a
+ * connect.
+ *   SUCCESS, NOT_INITIALIZED, INVALID_CPU (Cpu >= the count),
+ *   INVALID_VECTOR     not a device vector
+ *   INVALID_STATE      the vector is not taken on Cpu
+ *   ACCESS_DENIED      interrupt objects are connected on it on Cpu: the
+ *                      last one's disconnect frees it */
 IRQ_STATUS KeFreeVector(uint32_t Cpu, uint8_t Vector);
 bool KeIsVectorAllocated(uint32_t Cpu, uint8_t Vector);
 
@@ -125,6 +159,8 @@ typedef struct _KE_VECTOR_USAGE {
     uint32_t AllocatedPerClass[16];
 } KE_VECTOR_USAGE;
 
+/* SUCCESS, NOT_INITIALIZED, INVALID_PARAMETER (Usage NULL), INVALID_CPU
+ * (Cpu >= the count). Usage is written only on success. */
 IRQ_STATUS KeQueryVectorUsage(uint32_t Cpu, KE_VECTOR_USAGE *Usage);
 
 /* ======================================================================== */
@@ -164,19 +200,68 @@ typedef struct _KE_INTERRUPT_PARAMETERS {
 size_t KeQueryInterruptObjectSize(uint32_t CpuCount);
 #define KE_INTERRUPT_ALIGNMENT 64u
 
+/* Who connected an object. The layer that connects an object is the only
+ * one that may disconnect it: Io keeps the line's redirection entry, its
+ * route and its record about each of its objects, and a disconnect behind
+ * its back would leave them on a vector that is free again. */
+typedef enum _KE_INTERRUPT_OWNER {
+    KeInterruptOwnerNone = 0, /* not connected */
+    KeInterruptOwnerKe,       /* KeConnectInterrupt: a caller of Ke directly */
+    KeInterruptOwnerIo,       /* the I/O manager (IoConnectInterrupt*) */
+} KE_INTERRUPT_OWNER;
+
 /* Builds an object in caller storage. Checks everything KeConnectInterrupt
- * would except the state of the vector tables. */
+ * would except the state of the vector tables.
+ *   SUCCESS
+ *   NOT_INITIALIZED    no KeInitializeSystem
+ *   INVALID_PARAMETER  Storage, Parameters, Interrupt, ServiceRoutine or Cpus
+ *                      NULL; Storage not KE_INTERRUPT_ALIGNMENT-aligned; Mode
+ *                      or Polarity not one of the enum
+ *   INVALID_VECTOR     Vector is not a device vector of the layout
+ *   INVALID_IRQL       Irql is not KeIrqlOfVector(Vector), or SynchronizeIrql
+ *                      is below Irql or above HIGH_LEVEL
+ *   EMPTY_AFFINITY     Cpus is empty
+ *   INVALID_CPU        a CPU of Cpus is beyond the count or offline
+ *   BUFFER_TOO_SMALL   StorageSize < KeQueryInterruptObjectSize(CPUs of Cpus)
+ *   ALREADY_CONNECTED  Storage holds a connected object (disconnect it first)
+ * Storage and *Interrupt are written only on success. */
 IRQ_STATUS KeInitializeInterrupt(void *Storage, size_t StorageSize, const KE_INTERRUPT_PARAMETERS *Parameters,
                                  KINTERRUPT **Interrupt);
 /* Links the object into the vector table of every CPU of its set (release
- * publication). A slot's vector is taken in the allocator by its first object
- * and freed by its last. Sharing: both sides must set ShareVector and use the
- * same mode. */
+ * publication) and records Owner. A slot's vector is taken in the allocator
+ * by its first object and freed by its last. Sharing: both sides must set
+ * ShareVector and use the same mode.
+ *   SUCCESS
+ *   NOT_INITIALIZED     no KeInitializeSystem
+ *   INVALID_PARAMETER   not an object KeInitializeInterrupt built, or Owner
+ *                       is not KeInterruptOwnerKe or KeInterruptOwnerIo
+ *   ALREADY_CONNECTED   connected already (by any owner)
+ *   INVALID_CPU         a CPU of its set is no longer online
+ *   SHARING_VIOLATION   an object on the vector of one of its CPUs, or this
+ *                       one, does not share
+ *   TRIGGER_MISMATCH    the objects there use the other mode
+ * Nothing is linked on failure. KeConnectInterrupt is the KeInterruptOwnerKe
+ * form; only the I/O manager connects as KeInterruptOwnerIo. */
+IRQ_STATUS KeConnectInterruptAs(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner);
 IRQ_STATUS KeConnectInterrupt(KINTERRUPT *Interrupt);
 /* Unlinks the object and returns when no CPU can still be running its ISR.
- * *VectorFreed (optional) tells whether it was the last object of its vector. */
+ * *VectorFreed (optional) tells whether it was the last object of its vector.
+ *   SUCCESS
+ *   NOT_INITIALIZED    no KeInitializeSystem
+ *   INVALID_PARAMETER  Interrupt NULL, or Owner not KeInterruptOwnerKe or
+ *                      KeInterruptOwnerIo
+ *   NOT_CONNECTED      not connected (never, or disconnected already), or
+ *                      not an object KeInitializeInterrupt built
+ *   ACCESS_DENIED      connected by another owner: an object Io connected
+ *                      is disconnected through IoDisconnectInterrupt
+ * Nothing changes on failure (*VectorFreed included).
+ * KeDisconnectInterrupt is the KeInterruptOwnerKe form. */
+IRQ_STATUS KeDisconnectInterruptAs(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, bool *VectorFreed);
 IRQ_STATUS KeDisconnectInterrupt(KINTERRUPT *Interrupt, bool *VectorFreed);
 
+/* Who connected the object (KeInterruptOwnerNone: not connected, or not an
+ * object). KeIsInterruptConnected: owner != KeInterruptOwnerNone. */
+KE_INTERRUPT_OWNER KeQueryInterruptOwner(const KINTERRUPT *Interrupt);
 bool KeIsInterruptConnected(const KINTERRUPT *Interrupt);
 uint8_t KeGetInterruptVector(const KINTERRUPT *Interrupt);
 KIRQL KeGetInterruptIrql(const KINTERRUPT *Interrupt);
@@ -201,7 +286,14 @@ uint64_t KeQueryInterruptClaimedCount(const KINTERRUPT *Interrupt, uint32_t Cpu)
 void KeDispatchInterrupt(uint32_t Cpu, uint8_t Vector);
 
 typedef void (*PKSYSTEM_VECTOR_HANDLER)(uint32_t Cpu, uint8_t Vector, void *Context);
-/* Handlers for reserved vectors (clock, IPI, error...). */
+/* Handlers for the platform's system vectors (clock, error...). Handler
+ * NULL removes one.
+ *   SUCCESS
+ *   NOT_INITIALIZED  no KeInitializeSystem
+ *   INVALID_VECTOR   a device vector, the spurious vector (never handled:
+ *                    no EOI, SDM 11.9) or a CPU exception (below 0x20)
+ *   ACCESS_DENIED    a vector Ke handles itself: the layout's IpiVector
+ *                    (KeSendIpi and KeIpiGenericCall rely on its handler) */
 IRQ_STATUS KeSetSystemVectorHandler(uint8_t Vector, PKSYSTEM_VECTOR_HANDLER Handler, void *Context);
 
 /* Called on the dispatching CPU after the object's ISR ran (outside its
@@ -210,9 +302,12 @@ IRQ_STATUS KeSetSystemVectorHandler(uint8_t Vector, PKSYSTEM_VECTOR_HANDLER Hand
  * IRQL the CPU returns to after this interrupt (its recorded IRQL is still
  * the ISR's). NULL removes it. */
 typedef void (*PKPOST_DISPATCH_ROUTINE)(KINTERRUPT *Interrupt, uint32_t Cpu, KIRQL InterruptedIrql, void *Context);
+/*   SUCCESS, INVALID_PARAMETER (not an object KeInitializeInterrupt built) */
 IRQ_STATUS KeSetInterruptPostDispatch(KINTERRUPT *Interrupt, PKPOST_DISPATCH_ROUTINE Routine, void *Context);
 
-/* Runs Routine under the object's spin lock at its synchronize IRQL. */
+/* Runs Routine under the object's spin lock at its synchronize IRQL and
+ * returns its result; false without running it for a NULL Routine or
+ * something that is not an object. */
 bool KeSynchronizeExecution(KINTERRUPT *Interrupt, PKSYNCHRONIZE_ROUTINE Routine, void *SynchronizeContext);
 
 typedef struct _KE_VECTOR_STATISTICS {
@@ -220,7 +315,10 @@ typedef struct _KE_VECTOR_STATISTICS {
     uint64_t Unclaimed;  /* deliveries no ISR claimed (or no object was linked) */
 } KE_VECTOR_STATISTICS;
 
+/* SUCCESS, NOT_INITIALIZED, INVALID_PARAMETER (Statistics NULL),
+ * INVALID_CPU (Cpu >= the count). Statistics is written only on success. */
 IRQ_STATUS KeQueryVectorStatistics(uint32_t Cpu, uint8_t Vector, KE_VECTOR_STATISTICS *Statistics);
+/* 0 for a CPU beyond the count. */
 uint64_t KeQuerySpuriousCount(uint32_t Cpu);
 
 /* ======================================================================== */
@@ -254,17 +352,36 @@ typedef struct _KE_IPI_TARGET {
 typedef void (*PKIPI_MESSAGE_HANDLER)(uint32_t Cpu, KE_IPI_MESSAGE Message, void *Context);
 typedef void (*PKIPI_WORKER)(uint32_t Cpu, void *Context);
 
-/* KeIpiCallFunction is reserved for KeIpiGenericCall. */
+/* KeIpiCallFunction is reserved for KeIpiGenericCall. Handler NULL removes
+ * one. KeInitializeSystem forgets every handler.
+ *   SUCCESS, INVALID_PARAMETER (Message out of range or KeIpiCallFunction) */
 IRQ_STATUS KeSetIpiMessageHandler(KE_IPI_MESSAGE Message, PKIPI_MESSAGE_HANDLER Handler, void *Context);
 /* Marks Message pending on each target and sends the IPI vector through the
- * local APIC ICR. Offline targets: IRQ_STATUS_INVALID_CPU (nothing sent).
- * KeIpiCallFunction (KeIpiGenericCall's own): IRQ_STATUS_INVALID_PARAMETER. */
+ * local APIC ICR. AllButSelf with no other CPU online sends nothing.
+ *   SUCCESS
+ *   NOT_INITIALIZED    no KeInitializeSystem
+ *   INVALID_PARAMETER  Target NULL, Kind unknown, a Set target with Cpus
+ *                      NULL, Message out of range or KeIpiCallFunction
+ *                      (KeIpiGenericCall's own), or a layout without IpiVector
+ *   EMPTY_AFFINITY     a Set target with an empty set
+ *   INVALID_CPU        a target CPU beyond IR_MAX_CPUS, offline, or without
+ *                      a registered APIC id (nothing sent)
+ *   INVALID_STATE      an xAPIC ICR stayed busy (HlLapicSendIpi): the CPUs
+ *                      before it in the set got the message, the rest not */
 IRQ_STATUS KeSendIpi(const KE_IPI_TARGET *Target, KE_IPI_MESSAGE Message);
 /* Runs Worker on every CPU of the target (the caller's own CPU directly)
  * and returns when all have finished. Call below IPI_LEVEL with interrupts
- * enabled; concurrent generic calls are serialised. */
+ * enabled; concurrent generic calls are serialised.
+ *   SUCCESS
+ *   NOT_INITIALIZED    no KeInitializeSystem
+ *   INVALID_PARAMETER  Target or Worker NULL, Kind unknown, a Set target
+ *                      with Cpus NULL, or a layout without IpiVector
+ *   EMPTY_AFFINITY, INVALID_CPU  as KeSendIpi (Worker ran nowhere)
+ *   INVALID_STATE      as KeSendIpi: Worker ran on the CPUs reached before
+ *                      the busy ICR, not on the others nor on the caller's;
+ *                      the call still returns only once those have finished */
 IRQ_STATUS KeIpiGenericCall(const KE_IPI_TARGET *Target, PKIPI_WORKER Worker, void *Context);
-/* Messages of a type a CPU has handled. */
+/* Messages of a type a CPU has handled (0 for a CPU or Message out of range). */
 uint64_t KeQueryIpiCount(uint32_t Cpu, KE_IPI_MESSAGE Message);
 
 #endif

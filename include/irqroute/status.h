@@ -50,6 +50,10 @@ typedef enum _IRQ_STATUS {
     IRQ_STATUS_NOT_PENDING,
     /* The object or resource is not in a state that allows the call. */
     IRQ_STATUS_INVALID_STATE,
+    /* The object or vector belongs to someone else: an interrupt object
+     * connected through another layer (Io's objects are disconnected through
+     * Io only), or a system vector Ke handles itself (the IPI vector). */
+    IRQ_STATUS_ACCESS_DENIED,
     IRQ_STATUS_COUNT
 } IRQ_STATUS;
 

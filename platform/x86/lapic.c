@@ -12,7 +12,8 @@
  *
  * The mode and base are written by HlLapicSelectMode before any CPU touches
  * its local APIC and are only read afterwards (relaxed atomics: the boot
- * sequence orders the write before every other CPU starts).
+ * sequence orders the write before every other CPU starts). Once a CPU has
+ * enabled its local APIC or registered, HlLapicSelectMode refuses.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -75,6 +76,9 @@
 
 static _Atomic uint32_t HlpLapicMode = HlLapicModeXApic;
 static _Atomic uintptr_t HlpLapicBase = HL_LAPIC_DEFAULT_BASE;
+/* Set by the first CPU that enables its local APIC in the selected mode;
+ * from then on the mode and base are fixed (until HlResetHardwareLayer). */
+static _Atomic bool HlpLapicInUse;
 
 /* ---- Register access ---------------------------------------------------------- */
 
@@ -100,12 +104,24 @@ static void HlpLapicWrite(uint32_t Offset, uint32_t Value)
 
 /* ---- Mode --------------------------------------------------------------------- */
 
+/* Whether a CPU is already running on the selection: one enabled its local
+ * APIC (in that mode, at that base), or one was registered (its APIC id was
+ * checked against that mode, HlRegisterProcessor). Moving either under it
+ * would leave its APIC in the other mode, or its register accesses going to
+ * a page that is not its APIC. */
+static bool HlpLapicSelectionInUse(void)
+{
+    return atomic_load_explicit(&HlpLapicInUse, memory_order_relaxed) || HlGetProcessorLimit() != 0;
+}
+
 IRQ_STATUS HlLapicSelectMode(HL_LAPIC_MODE Mode, uintptr_t XApicBase)
 {
     if (Mode != HlLapicModeXApic && Mode != HlLapicModeX2Apic)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (Mode == HlLapicModeXApic && (XApicBase == 0 || XApicBase % HLP_XAPIC_BASE_ALIGN != 0))
         return IRQ_STATUS_INVALID_PARAMETER;
+    if (HlpLapicSelectionInUse())
+        return IRQ_STATUS_INVALID_STATE;
     if (Mode == HlLapicModeXApic)
         atomic_store_explicit(&HlpLapicBase, XApicBase, memory_order_relaxed);
     atomic_store_explicit(&HlpLapicMode, (uint32_t)Mode, memory_order_relaxed);
@@ -115,6 +131,11 @@ IRQ_STATUS HlLapicSelectMode(HL_LAPIC_MODE Mode, uintptr_t XApicBase)
 HL_LAPIC_MODE HlLapicGetMode(void)
 {
     return HlpIsX2Apic() ? HlLapicModeX2Apic : HlLapicModeXApic;
+}
+
+void HlpResetLapic(void)
+{
+    atomic_store_explicit(&HlpLapicInUse, false, memory_order_relaxed);
 }
 
 /* ---- Processor initialisation ------------------------------------------------- */
@@ -140,6 +161,7 @@ IRQ_STATUS HlLapicEnable(void)
     }
     if (HlpIsX2Apic() && !InX2Apic)
         PlatWriteMsr(IA32_APIC_BASE, Base | IA32_APIC_BASE_EXTD);
+    atomic_store_explicit(&HlpLapicInUse, true, memory_order_relaxed);
     return IRQ_STATUS_SUCCESS;
 }
 

@@ -28,5 +28,8 @@ bool HlpDeviceDestinationFits(const HL_DESTINATION *Destination);
 void HlpResetIoApics(void);
 /* Forget the ISA overrides (called by HlResetHardwareLayer). */
 void HlpResetOverrides(void);
+/* Forget that a CPU enabled its local APIC, so that HlLapicSelectMode is
+ * accepted again (called by HlResetHardwareLayer). */
+void HlpResetLapic(void);
 
 #endif

@@ -68,12 +68,18 @@ static bool HlpInterruptFlagsAreValid(uint16_t Flags)
            ((Flags >> MPS_INTI_TRIGGER_SHIFT) & MPS_INTI_TRIGGER_MASK) != MPS_INTI_RESERVED;
 }
 
+/* The GSI must be one a registered I/O APIC has: an override to nowhere would
+ * take the ISA IRQ off its identity-mapped pin and make it unroutable. So I/O
+ * APICs are registered first (the MADT order kernel/main.c and
+ * platform/sim/simboot.c follow). */
 IRQ_STATUS HlPicRegisterOverride(uint8_t IsaIrq, uint32_t Gsi, uint16_t Flags)
 {
     if (IsaIrq >= HLP_ISA_IRQ_COUNT)
         return IRQ_STATUS_INVALID_GSI;
     if (!HlpInterruptFlagsAreValid(Flags))
         return IRQ_STATUS_INVALID_PARAMETER;
+    if (HlIoApicLookupGsi(Gsi, NULL, NULL) != IRQ_STATUS_SUCCESS)
+        return IRQ_STATUS_INVALID_GSI;
     uint64_t Slot = HLP_OVERRIDE_PRESENT | (uint64_t)Flags << HLP_OVERRIDE_FLAGS_SHIFT | Gsi;
     atomic_store_explicit(&HlpOverrides[IsaIrq], Slot, memory_order_release);
     return IRQ_STATUS_SUCCESS;

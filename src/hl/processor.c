@@ -181,4 +181,5 @@ void HlResetHardwareLayer(void)
     IrLockRelease(&HlpRegistryLock);
     HlpResetIoApics();
     HlpResetOverrides();
+    HlpResetLapic();
 }

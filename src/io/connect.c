@@ -253,7 +253,7 @@ static IRQ_STATUS IopBuildAndConnect(const IOP_OBJECT_REQUEST *Request, const IO
     };
     IRQ_STATUS Status = KeInitializeInterrupt(Storage, StorageSize, &Parameters, &Connection->Interrupt);
     if (Status == IRQ_STATUS_SUCCESS)
-        Status = KeConnectInterrupt(Connection->Interrupt);
+        Status = KeConnectInterruptAs(Connection->Interrupt, KeInterruptOwnerIo);
     if (Status != IRQ_STATUS_SUCCESS) {
         IopFreeConnection(Connection);
         return Status;
@@ -378,7 +378,7 @@ static IRQ_STATUS IopConnectNewLine(const IO_CONNECT_LINE_BASED_PARAMETERS *P, c
         Status = HlPicAllocateSystemInterrupt(Resolved->Gsi, Plan.Vector, &Plan.Target, Resolved->Trigger,
                                               Resolved->Polarity);
         if (Status != IRQ_STATUS_SUCCESS) {
-            (void)KeDisconnectInterrupt(Connection->Interrupt, NULL); /* frees the vectors */
+            (void)KeDisconnectInterruptAs(Connection->Interrupt, KeInterruptOwnerIo, NULL); /* frees the vectors */
             IopFreeConnection(Connection);
         }
     } else {
@@ -584,7 +584,7 @@ IRQ_STATUS IoDisconnectInterrupt(KINTERRUPT *InterruptObject)
 
     /* Outside IopLock: this waits for other CPUs' in-flight dispatches,
      * post-dispatch routines included, so the route can be let go after. */
-    IRQ_STATUS Status = KeDisconnectInterrupt(InterruptObject, NULL);
+    IRQ_STATUS Status = KeDisconnectInterruptAs(InterruptObject, KeInterruptOwnerIo, NULL);
     if (Connection->Route != NULL)
         IopReleaseRoute(Connection->Route);
     IopFreeConnection(Connection);

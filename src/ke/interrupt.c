@@ -23,6 +23,16 @@ static bool KipIsValidObject(const KINTERRUPT *Interrupt)
     return Interrupt != NULL && Interrupt->Signature == KI_INTERRUPT_SIGNATURE;
 }
 
+static bool KipIsValidOwner(KE_INTERRUPT_OWNER Owner)
+{
+    return Owner == KeInterruptOwnerKe || Owner == KeInterruptOwnerIo;
+}
+
+static KE_INTERRUPT_OWNER KipOwnerOf(const KINTERRUPT *Interrupt, memory_order Order)
+{
+    return (KE_INTERRUPT_OWNER)atomic_load_explicit(&Interrupt->Owner, Order);
+}
+
 /* Every CPU of the set must exist and be online. */
 static IRQ_STATUS KipCheckCpus(const IR_CPU_SET *Cpus)
 {
@@ -70,6 +80,52 @@ static void KipInitializeLinks(KINTERRUPT *Interrupt)
     Interrupt->LinkCount = Index;
 }
 
+/* Is Link published in the chain of Vector on Cpu? Under ConnectLock. */
+static bool KipIsLinkPublished(const KI_INTERRUPT_LINK *Link, uint32_t Cpu, uint8_t Vector)
+{
+    const KI_INTERRUPT_LINK *Current = atomic_load_explicit(&KiGetPrcb(Cpu)->Chains[Vector], memory_order_relaxed);
+    while (Current != NULL && Current != Link)
+        Current = atomic_load_explicit(&Current->Next, memory_order_relaxed);
+    return Current != NULL;
+}
+
+/* Does Storage hold an object that is connected now? Its header says so only
+ * if it was built here; a connected object's first link is in the chain its
+ * header names, which fresh storage (whatever bytes it holds) is not. So
+ * the header is only a hint of where to look, and the chain decides. Under
+ * ConnectLock, with StorageSize already checked to cover one link. */
+static bool KipStorageHoldsConnectedObject(const void *Storage)
+{
+    const KINTERRUPT *Old = Storage;
+    if (Old->Signature != KI_INTERRUPT_SIGNATURE || KipOwnerOf(Old, memory_order_relaxed) == KeInterruptOwnerNone)
+        return false;
+    if (Old->LinkCount == 0 || !KiIsDeviceVector(Old->Vector))
+        return false;
+    uint32_t Cpu = Old->Links[0].Cpu;
+    return Cpu < KiSystem.ProcessorCount && KipIsLinkPublished(&Old->Links[0], Cpu, Old->Vector);
+}
+
+static void KipBuildObject(KINTERRUPT *Object, const KE_INTERRUPT_PARAMETERS *Parameters)
+{
+    Object->ServiceRoutine = Parameters->ServiceRoutine;
+    Object->ServiceContext = Parameters->ServiceContext;
+    KeInitializeSpinLock(&Object->SpinLock);
+    Object->ActualLock = Parameters->SpinLock != NULL ? Parameters->SpinLock : &Object->SpinLock;
+    Object->Vector = Parameters->Vector;
+    Object->Irql = Parameters->Irql;
+    Object->SynchronizeIrql = Parameters->SynchronizeIrql;
+    Object->Mode = Parameters->Mode;
+    Object->Polarity = Parameters->Polarity;
+    Object->ShareVector = Parameters->ShareVector;
+    atomic_store_explicit(&Object->Owner, KeInterruptOwnerNone, memory_order_relaxed);
+    atomic_store_explicit(&Object->PostDispatch, NULL, memory_order_relaxed);
+    atomic_store_explicit(&Object->PostDispatchContext, NULL, memory_order_relaxed);
+    IrCpuSetCopy(&Object->Cpus, Parameters->Cpus);
+    IrCpuSetCopy(&Object->Affinity, Parameters->Affinity != NULL ? Parameters->Affinity : Parameters->Cpus);
+    KipInitializeLinks(Object);
+    Object->Signature = KI_INTERRUPT_SIGNATURE;
+}
+
 IRQ_STATUS KeInitializeInterrupt(void *Storage, size_t StorageSize, const KE_INTERRUPT_PARAMETERS *Parameters,
                                  KINTERRUPT **Interrupt)
 {
@@ -85,26 +141,19 @@ IRQ_STATUS KeInitializeInterrupt(void *Storage, size_t StorageSize, const KE_INT
     if (StorageSize < KeQueryInterruptObjectSize(IrCpuSetWeight(Parameters->Cpus)))
         return IRQ_STATUS_BUFFER_TOO_SMALL;
 
-    KINTERRUPT *Object = Storage;
-    Object->ServiceRoutine = Parameters->ServiceRoutine;
-    Object->ServiceContext = Parameters->ServiceContext;
-    KeInitializeSpinLock(&Object->SpinLock);
-    Object->ActualLock = Parameters->SpinLock != NULL ? Parameters->SpinLock : &Object->SpinLock;
-    Object->Vector = Parameters->Vector;
-    Object->Irql = Parameters->Irql;
-    Object->SynchronizeIrql = Parameters->SynchronizeIrql;
-    Object->Mode = Parameters->Mode;
-    Object->Polarity = Parameters->Polarity;
-    Object->ShareVector = Parameters->ShareVector;
-    atomic_store_explicit(&Object->Connected, false, memory_order_relaxed);
-    atomic_store_explicit(&Object->PostDispatch, NULL, memory_order_relaxed);
-    atomic_store_explicit(&Object->PostDispatchContext, NULL, memory_order_relaxed);
-    IrCpuSetCopy(&Object->Cpus, Parameters->Cpus);
-    IrCpuSetCopy(&Object->Affinity, Parameters->Affinity != NULL ? Parameters->Affinity : Parameters->Cpus);
-    KipInitializeLinks(Object);
-    Object->Signature = KI_INTERRUPT_SIGNATURE;
-    *Interrupt = Object;
-    return IRQ_STATUS_SUCCESS;
+    /* Rebuilding a connected object in place would leave its links in the
+     * vector tables pointing into the new object (its ISR still runs, its
+     * vector can no longer be disconnected): refused. The lock makes the
+     * test and the build one step against connect and disconnect. */
+    IrLockAcquire(&KiSystem.ConnectLock);
+    if (KipStorageHoldsConnectedObject(Storage)) {
+        Status = IRQ_STATUS_ALREADY_CONNECTED;
+    } else {
+        KipBuildObject(Storage, Parameters);
+        *Interrupt = Storage;
+    }
+    IrLockRelease(&KiSystem.ConnectLock);
+    return Status;
 }
 
 /* Can Interrupt join the chain of its vector on Cpu? Called under ConnectLock. */
@@ -133,16 +182,16 @@ static void KipPublishLink(KI_INTERRUPT_LINK *Link, uint8_t Vector)
     atomic_store_explicit(Tail, Link, memory_order_seq_cst);
 }
 
-IRQ_STATUS KeConnectInterrupt(KINTERRUPT *Interrupt)
+IRQ_STATUS KeConnectInterruptAs(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner)
 {
     if (KiSystem.Matrix == NULL)
         return IRQ_STATUS_NOT_INITIALIZED;
-    if (!KipIsValidObject(Interrupt))
+    if (!KipIsValidObject(Interrupt) || !KipIsValidOwner(Owner))
         return IRQ_STATUS_INVALID_PARAMETER;
 
     IrLockAcquire(&KiSystem.ConnectLock);
     IRQ_STATUS Status = IRQ_STATUS_SUCCESS;
-    if (atomic_load_explicit(&Interrupt->Connected, memory_order_relaxed))
+    if (KipOwnerOf(Interrupt, memory_order_relaxed) != KeInterruptOwnerNone)
         Status = IRQ_STATUS_ALREADY_CONNECTED;
     if (Status == IRQ_STATUS_SUCCESS)
         Status = KipCheckCpus(&Interrupt->Cpus);
@@ -158,9 +207,14 @@ IRQ_STATUS KeConnectInterrupt(KINTERRUPT *Interrupt)
         KipPublishLink(Link, Interrupt->Vector);
     }
     if (Status == IRQ_STATUS_SUCCESS)
-        atomic_store_explicit(&Interrupt->Connected, true, memory_order_release);
+        atomic_store_explicit(&Interrupt->Owner, (uint32_t)Owner, memory_order_release);
     IrLockRelease(&KiSystem.ConnectLock);
     return Status;
+}
+
+IRQ_STATUS KeConnectInterrupt(KINTERRUPT *Interrupt)
+{
+    return KeConnectInterruptAs(Interrupt, KeInterruptOwnerKe);
 }
 
 /* Unlinks one link; returns true when its slot is now empty. */
@@ -190,17 +244,32 @@ void KiWaitForDispatchQuiescence(uint32_t Cpu)
         PlatCpuRelax();
 }
 
-IRQ_STATUS KeDisconnectInterrupt(KINTERRUPT *Interrupt, bool *VectorFreed)
+/* Whether the caller may disconnect Interrupt as Owner (under ConnectLock):
+ * a layer that connected an object keeps state about it (Io: the line's
+ * redirection entry, the route, its record), which a disconnect behind its
+ * back would leave pointing at a vector that is free again. */
+static IRQ_STATUS KipCheckDisconnect(const KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner)
+{
+    KE_INTERRUPT_OWNER Current = KipOwnerOf(Interrupt, memory_order_relaxed);
+    if (Current == KeInterruptOwnerNone)
+        return IRQ_STATUS_NOT_CONNECTED;
+    return Current == Owner ? IRQ_STATUS_SUCCESS : IRQ_STATUS_ACCESS_DENIED;
+}
+
+IRQ_STATUS KeDisconnectInterruptAs(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, bool *VectorFreed)
 {
     if (KiSystem.Matrix == NULL)
         return IRQ_STATUS_NOT_INITIALIZED;
+    if (Interrupt == NULL || !KipIsValidOwner(Owner))
+        return IRQ_STATUS_INVALID_PARAMETER;
     if (!KipIsValidObject(Interrupt))
         return IRQ_STATUS_NOT_CONNECTED;
 
     IrLockAcquire(&KiSystem.ConnectLock);
-    if (!atomic_load_explicit(&Interrupt->Connected, memory_order_relaxed)) {
+    IRQ_STATUS Status = KipCheckDisconnect(Interrupt, Owner);
+    if (Status != IRQ_STATUS_SUCCESS) {
         IrLockRelease(&KiSystem.ConnectLock);
-        return IRQ_STATUS_NOT_CONNECTED;
+        return Status;
     }
     bool AnyFreed = false;
     for (uint32_t Index = 0; Index < Interrupt->LinkCount; Index++) {
@@ -212,7 +281,7 @@ IRQ_STATUS KeDisconnectInterrupt(KINTERRUPT *Interrupt, bool *VectorFreed)
             AnyFreed = true;
         }
     }
-    atomic_store_explicit(&Interrupt->Connected, false, memory_order_relaxed);
+    atomic_store_explicit(&Interrupt->Owner, KeInterruptOwnerNone, memory_order_relaxed);
     IrLockRelease(&KiSystem.ConnectLock);
 
     for (uint32_t Index = 0; Index < Interrupt->LinkCount; Index++)
@@ -222,9 +291,19 @@ IRQ_STATUS KeDisconnectInterrupt(KINTERRUPT *Interrupt, bool *VectorFreed)
     return IRQ_STATUS_SUCCESS;
 }
 
+IRQ_STATUS KeDisconnectInterrupt(KINTERRUPT *Interrupt, bool *VectorFreed)
+{
+    return KeDisconnectInterruptAs(Interrupt, KeInterruptOwnerKe, VectorFreed);
+}
+
 bool KeIsInterruptConnected(const KINTERRUPT *Interrupt)
 {
-    return KipIsValidObject(Interrupt) && atomic_load_explicit(&Interrupt->Connected, memory_order_acquire);
+    return KeQueryInterruptOwner(Interrupt) != KeInterruptOwnerNone;
+}
+
+KE_INTERRUPT_OWNER KeQueryInterruptOwner(const KINTERRUPT *Interrupt)
+{
+    return KipIsValidObject(Interrupt) ? KipOwnerOf(Interrupt, memory_order_acquire) : KeInterruptOwnerNone;
 }
 
 uint8_t KeGetInterruptVector(const KINTERRUPT *Interrupt)

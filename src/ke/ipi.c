@@ -69,8 +69,9 @@ void KiInitializeIpi(void)
     for (uint32_t Message = 0; Message < KeIpiMessageCount; Message++)
         atomic_store_explicit(&KipIpiHandlers[Message].Handler, NULL, memory_order_relaxed);
     IrLockInitialize(&KipGenericCall.Lock);
+    /* KeInitializeSystem checked that the IPI vector is a system vector. */
     if (KiSystem.Layout->IpiVector != 0)
-        (void)KeSetSystemVectorHandler(KiSystem.Layout->IpiVector, KipIpiInterrupt, NULL);
+        KiInstallSystemVector(KiSystem.Layout->IpiVector, KipIpiInterrupt, NULL);
 }
 
 IRQ_STATUS KeSetIpiMessageHandler(KE_IPI_MESSAGE Message, PKIPI_MESSAGE_HANDLER Handler, void *Context)
@@ -90,6 +91,8 @@ static IRQ_STATUS KipResolveTargets(const KE_IPI_TARGET *Target, uint32_t Self, 
     KeQueryOnlineProcessors(&Online);
     switch (Target->Kind) {
     case KeIpiTargetCpu:
+        if (Target->Cpu >= IR_MAX_CPUS)
+            return IRQ_STATUS_INVALID_CPU;
         IrCpuSetZero(Cpus);
         IrCpuSetAdd(Cpus, Target->Cpu);
         break;
@@ -114,7 +117,9 @@ static IRQ_STATUS KipResolveTargets(const KE_IPI_TARGET *Target, uint32_t Self, 
     return IrCpuSetIsEmpty(&Offline) ? IRQ_STATUS_SUCCESS : IRQ_STATUS_INVALID_CPU;
 }
 
-static IRQ_STATUS KipSendToSet(const IR_CPU_SET *Cpus, KE_IPI_MESSAGE Message)
+/* Every target must have an APIC id before the first IPI leaves, so that an
+ * unregistered CPU fails the call with nothing sent. */
+static IRQ_STATUS KipCheckApicIds(const IR_CPU_SET *Cpus)
 {
     uint32_t Cpu;
     IR_CPU_SET_FOR_EACH(Cpu, Cpus) {
@@ -122,10 +127,27 @@ static IRQ_STATUS KipSendToSet(const IR_CPU_SET *Cpus, KE_IPI_MESSAGE Message)
         IRQ_STATUS Status = HlGetProcessorApicId(Cpu, &ApicId);
         if (Status != IRQ_STATUS_SUCCESS)
             return Status;
+    }
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* Only the local APIC can fail a send once the ids are checked (an xAPIC
+ * ICR that stays busy): *Sent counts the CPUs the IPI did reach. */
+static IRQ_STATUS KipSendToSet(const IR_CPU_SET *Cpus, KE_IPI_MESSAGE Message, uint32_t *Sent)
+{
+    *Sent = 0;
+    IRQ_STATUS Status = KipCheckApicIds(Cpus);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, Cpus) {
+        uint32_t ApicId;
+        (void)HlGetProcessorApicId(Cpu, &ApicId);
         atomic_fetch_or_explicit(&KiGetPrcb(Cpu)->IpiPending, 1u << Message, memory_order_release);
         Status = HlLapicSendIpi(ApicId, HlIpiNoShorthand, HlDeliveryFixed, KiSystem.Layout->IpiVector);
         if (Status != IRQ_STATUS_SUCCESS)
             return Status;
+        (*Sent)++;
     }
     return IRQ_STATUS_SUCCESS;
 }
@@ -140,10 +162,11 @@ IRQ_STATUS KeSendIpi(const KE_IPI_TARGET *Target, KE_IPI_MESSAGE Message)
         KiSystem.Layout->IpiVector == 0)
         return IRQ_STATUS_INVALID_PARAMETER;
     IR_CPU_SET Cpus;
+    uint32_t Sent;
     bool WasEnabled = PlatDisableInterrupts();
     IRQ_STATUS Status = KipResolveTargets(Target, PlatCurrentCpu(), &Cpus);
     if (Status == IRQ_STATUS_SUCCESS)
-        Status = KipSendToSet(&Cpus, Message);
+        Status = KipSendToSet(&Cpus, Message, &Sent);
     PlatRestoreInterrupts(WasEnabled);
     return Status;
 }
@@ -162,19 +185,25 @@ IRQ_STATUS KeIpiGenericCall(const KE_IPI_TARGET *Target, PKIPI_WORKER Worker, vo
     uint32_t Self = PlatCurrentCpu();
     IR_CPU_SET Cpus;
     IRQ_STATUS Status = KipResolveTargets(Target, Self, &Cpus);
-    bool RunHere = Status == IRQ_STATUS_SUCCESS && IrCpuSetContains(&Cpus, Self);
-    if (Status == IRQ_STATUS_SUCCESS) {
+    bool Resolved = Status == IRQ_STATUS_SUCCESS;
+    bool RunHere = Resolved && IrCpuSetContains(&Cpus, Self);
+    if (Resolved) {
         IrCpuSetRemove(&Cpus, Self);
+        uint32_t Count = IrCpuSetWeight(&Cpus);
+        uint32_t Sent;
         KipGenericCall.Worker = Worker;
         KipGenericCall.Context = Context;
-        atomic_store_explicit(&KipGenericCall.Remaining, IrCpuSetWeight(&Cpus), memory_order_release);
-        Status = KipSendToSet(&Cpus, KeIpiCallFunction);
+        atomic_store_explicit(&KipGenericCall.Remaining, Count, memory_order_release);
+        Status = KipSendToSet(&Cpus, KeIpiCallFunction, &Sent);
+        /* The CPUs never reached will not answer; the others will, and run
+         * Worker with Context: the call must outlive them even when it fails. */
+        atomic_fetch_sub_explicit(&KipGenericCall.Remaining, Count - Sent, memory_order_relaxed);
+        RunHere = RunHere && Status == IRQ_STATUS_SUCCESS;
     }
     if (RunHere)
         Worker(Self, Context);
     PlatRestoreInterrupts(WasEnabled);
-    /* A send that failed part-way leaves CPUs that will never answer. */
-    while (Status == IRQ_STATUS_SUCCESS && atomic_load_explicit(&KipGenericCall.Remaining, memory_order_acquire) != 0)
+    while (Resolved && atomic_load_explicit(&KipGenericCall.Remaining, memory_order_acquire) != 0)
         PlatCpuRelax();
     IrLockRelease(&KipGenericCall.Lock);
     return Status;

@@ -98,7 +98,7 @@ struct _KINTERRUPT {
     bool ShareVector;
     KINTERRUPT_MODE Mode;
     KINTERRUPT_POLARITY Polarity;
-    _Atomic bool Connected;
+    _Atomic uint32_t Owner;             /* KE_INTERRUPT_OWNER; KeInterruptOwnerNone: not connected */
     _Atomic(PKPOST_DISPATCH_ROUTINE) PostDispatch;
     void *_Atomic PostDispatchContext;
     KSPIN_LOCK SpinLock;
@@ -146,6 +146,7 @@ typedef struct _KI_SYSTEM {
     uint64_t DeviceVectors[4];         /* bitmap: device range minus reserved */
     KIRQL IrqlOfVector[256];
     KI_SYSTEM_VECTOR SystemVectors[256];
+    uint64_t KeOwnedVectors[4];        /* bitmap: system vectors Ke handles itself (IPI) */
 } KI_SYSTEM;
 
 extern KI_SYSTEM KiSystem;
@@ -216,6 +217,11 @@ static inline void KiBumpRelease(_Atomic uint64_t *Word)
 
 /* Registers the IPI vector's handler (called by KeInitializeSystem). */
 void KiInitializeIpi(void);
+
+/* Installs Ke's own handler for a system vector and marks the vector Ke's:
+ * KeSetSystemVectorHandler refuses it from then on (until KeInitializeSystem
+ * runs again). Only for vectors KeSetSystemVectorHandler would accept. */
+void KiInstallSystemVector(uint8_t Vector, PKSYSTEM_VECTOR_HANDLER Handler, void *Context);
 
 /* The dispatcher's own copy of the spin lock acquire, inlined on the hot
  * path: one XCHG when the lock is free; a contended lock goes to the

@@ -49,13 +49,70 @@ static void KipBuildVectorTables(const KE_VECTOR_LAYOUT *Layout)
     }
 }
 
+/* What KiIsDeviceVector will say of Vector once Layout is installed. */
+static bool KipIsDeviceVectorOfLayout(const KE_VECTOR_LAYOUT *Layout, uint32_t Vector)
+{
+    if (Vector < Layout->FirstDeviceVector || Vector > Layout->LastDeviceVector || KipIsReservedVector(Layout, Vector))
+        return false;
+    for (uint32_t Irql = 0; Irql < KE_IRQL_COUNT; Irql++) {
+        if ((Layout->ClassesOfIrql[Irql] >> (Vector >> 4)) & 1u)
+            return true;
+    }
+    return false;
+}
+
+/* The IPI vector (0: none) must be a system vector, the kind
+ * KeSetSystemVectorHandler takes: a device vector would be handed out to a
+ * device and dispatched as one, and the spurious vector is never EOIed. */
+static bool KipIsIpiVectorValid(const KE_VECTOR_LAYOUT *Layout)
+{
+    uint8_t Vector = Layout->IpiVector;
+    if (Vector == 0)
+        return true;
+    return Vector >= 0x20 && Vector != Layout->SpuriousVector && !KipIsDeviceVectorOfLayout(Layout, Vector);
+}
+
 static bool KipIsLayoutValid(const KE_VECTOR_LAYOUT *Layout)
 {
     if (Layout->FirstDeviceVector < 0x20 || Layout->FirstDeviceVector > Layout->LastDeviceVector)
         return false;
     if (Layout->ReservedVectorCount > 0 && Layout->ReservedVectors == NULL)
         return false;
-    return true;
+    return KipIsIpiVectorValid(Layout);
+}
+
+/* The blocks of a new system, allocated before the old one is let go so that
+ * a failing KeInitializeSystem leaves the running system as it was. */
+typedef struct _KIP_NEW_SYSTEM {
+    KPRCB *Prcbs;
+    size_t PrcbsSize;
+    void *MatrixStorage;
+    size_t MatrixStorageSize;
+    KI_VECTOR_MATRIX *Matrix;
+} KIP_NEW_SYSTEM;
+
+static void KipFreeNewSystem(KIP_NEW_SYSTEM *New)
+{
+    if (New->Prcbs != NULL)
+        PlatFreeMemory(New->Prcbs, New->PrcbsSize);
+    if (New->MatrixStorage != NULL)
+        PlatFreeMemory(New->MatrixStorage, New->MatrixStorageSize);
+}
+
+static IRQ_STATUS KipBuildNewSystem(uint32_t ProcessorCount, const KE_VECTOR_LAYOUT *Layout, KIP_NEW_SYSTEM *New)
+{
+    New->PrcbsSize = (size_t)ProcessorCount * sizeof(KPRCB);
+    New->MatrixStorageSize = KiMatrixStorageSize(ProcessorCount);
+    New->Prcbs = PlatAllocateMemory(New->PrcbsSize, KI_CACHE_LINE);
+    New->MatrixStorage = PlatAllocateMemory(New->MatrixStorageSize, KI_CACHE_LINE);
+    New->Matrix = NULL;
+    IRQ_STATUS Status = IRQ_STATUS_INSUFFICIENT_RESOURCES;
+    if (New->Prcbs != NULL && New->MatrixStorage != NULL)
+        Status = KiMatrixInitialize(New->MatrixStorage, New->MatrixStorageSize, ProcessorCount, Layout,
+                                    &New->Matrix);
+    if (Status != IRQ_STATUS_SUCCESS)
+        KipFreeNewSystem(New);
+    return Status;
 }
 
 IRQ_STATUS KeInitializeSystem(uint32_t ProcessorCount, const KE_VECTOR_LAYOUT *Layout)
@@ -65,24 +122,16 @@ IRQ_STATUS KeInitializeSystem(uint32_t ProcessorCount, const KE_VECTOR_LAYOUT *L
     if (ProcessorCount == 0 || ProcessorCount > IR_MAX_CPUS)
         return IRQ_STATUS_INVALID_CPU;
 
-    KipReleaseMemory();
-    size_t PrcbsSize = (size_t)ProcessorCount * sizeof(KPRCB);
-    size_t MatrixSize = KiMatrixStorageSize(ProcessorCount);
-    KiSystem.Prcbs = PlatAllocateMemory(PrcbsSize, KI_CACHE_LINE);
-    KiSystem.MatrixStorage = PlatAllocateMemory(MatrixSize, KI_CACHE_LINE);
-    KiSystem.PrcbsSize = PrcbsSize;
-    KiSystem.MatrixStorageSize = MatrixSize;
-    if (KiSystem.Prcbs == NULL || KiSystem.MatrixStorage == NULL) {
-        KipReleaseMemory();
-        return IRQ_STATUS_INSUFFICIENT_RESOURCES;
-    }
-
-    IRQ_STATUS Status = KiMatrixInitialize(KiSystem.MatrixStorage, MatrixSize, ProcessorCount, Layout,
-                                           &KiSystem.Matrix);
-    if (Status != IRQ_STATUS_SUCCESS) {
-        KipReleaseMemory();
+    KIP_NEW_SYSTEM New;
+    IRQ_STATUS Status = KipBuildNewSystem(ProcessorCount, Layout, &New);
+    if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    }
+    KipReleaseMemory();
+    KiSystem.Prcbs = New.Prcbs;
+    KiSystem.PrcbsSize = New.PrcbsSize;
+    KiSystem.MatrixStorage = New.MatrixStorage;
+    KiSystem.MatrixStorageSize = New.MatrixStorageSize;
+    KiSystem.Matrix = New.Matrix;
 
     KiSystem.Layout = Layout;
     KiSystem.ProcessorCount = ProcessorCount;
@@ -92,6 +141,8 @@ IRQ_STATUS KeInitializeSystem(uint32_t ProcessorCount, const KE_VECTOR_LAYOUT *L
         atomic_store_explicit(&KiSystem.SystemVectors[Vector].Handler, NULL, memory_order_relaxed);
         KiSystem.SystemVectors[Vector].Context = NULL;
     }
+    for (uint32_t Word = 0; Word < 4; Word++)
+        KiSystem.KeOwnedVectors[Word] = 0;
     for (uint32_t Cpu = 0; Cpu < ProcessorCount; Cpu++)
         KiSystem.Prcbs[Cpu].Number = Cpu;
     KiInitializeIpi();
@@ -158,11 +209,21 @@ IRQ_STATUS KeReserveVector(uint32_t Cpu, uint8_t Vector)
     return KiMatrixReserve(KiSystem.Matrix, Cpu, Vector);
 }
 
+/* A vector that interrupt objects are connected on is theirs: freed under
+ * them, it would be handed to another device while their ISRs stay in its
+ * chain. Their disconnect frees it (with the check under the same lock). */
 IRQ_STATUS KeFreeVector(uint32_t Cpu, uint8_t Vector)
 {
     if (KiSystem.Matrix == NULL)
         return IRQ_STATUS_NOT_INITIALIZED;
-    return KiMatrixFree(KiSystem.Matrix, Cpu, Vector);
+    if (Cpu >= KiSystem.ProcessorCount)
+        return IRQ_STATUS_INVALID_CPU;
+    IrLockAcquire(&KiSystem.ConnectLock);
+    IRQ_STATUS Status = IRQ_STATUS_ACCESS_DENIED;
+    if (atomic_load_explicit(&KiGetPrcb(Cpu)->Chains[Vector], memory_order_relaxed) == NULL)
+        Status = KiMatrixFree(KiSystem.Matrix, Cpu, Vector);
+    IrLockRelease(&KiSystem.ConnectLock);
+    return Status;
 }
 
 bool KeIsVectorAllocated(uint32_t Cpu, uint8_t Vector)
@@ -179,14 +240,35 @@ IRQ_STATUS KeQueryVectorUsage(uint32_t Cpu, KE_VECTOR_USAGE *Usage)
     return KiMatrixQueryUsage(KiSystem.Matrix, Cpu, Usage);
 }
 
+static bool KipIsKeOwnedVector(uint8_t Vector)
+{
+    return (KiSystem.KeOwnedVectors[Vector / 64u] >> (Vector % 64u)) & 1u;
+}
+
+/* Context first, handler last: a CPU that sees the handler sees its context. */
+static void KipPublishSystemVector(uint8_t Vector, PKSYSTEM_VECTOR_HANDLER Handler, void *Context)
+{
+    KiSystem.SystemVectors[Vector].Context = Context;
+    atomic_store_explicit(&KiSystem.SystemVectors[Vector].Handler, Handler, memory_order_release);
+}
+
+void KiInstallSystemVector(uint8_t Vector, PKSYSTEM_VECTOR_HANDLER Handler, void *Context)
+{
+    KipPublishSystemVector(Vector, Handler, Context);
+    KiSystem.KeOwnedVectors[Vector / 64u] |= (uint64_t)1 << (Vector % 64u);
+}
+
+/* A vector Ke handles itself (the IPI vector) is refused: a caller that
+ * replaced its handler would leave KeSendIpi reporting success for messages
+ * nobody receives and KeIpiGenericCall waiting for ever. */
 IRQ_STATUS KeSetSystemVectorHandler(uint8_t Vector, PKSYSTEM_VECTOR_HANDLER Handler, void *Context)
 {
     if (KiSystem.Layout == NULL)
         return IRQ_STATUS_NOT_INITIALIZED;
     if (KiIsDeviceVector(Vector) || Vector == KiSystem.Layout->SpuriousVector || Vector < 0x20)
         return IRQ_STATUS_INVALID_VECTOR;
-    /* Context first, handler last: a CPU that sees the handler sees its context. */
-    KiSystem.SystemVectors[Vector].Context = Context;
-    atomic_store_explicit(&KiSystem.SystemVectors[Vector].Handler, Handler, memory_order_release);
+    if (KipIsKeOwnedVector(Vector))
+        return IRQ_STATUS_ACCESS_DENIED;
+    KipPublishSystemVector(Vector, Handler, Context);
     return IRQ_STATUS_SUCCESS;
 }

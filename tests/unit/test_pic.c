@@ -256,9 +256,10 @@ static void test_gsi_not_covered(void **State)
     AssertResolveFails((HL_INTERRUPT_LINE){.Bus = HlBusGsi, .Number = 24}, IRQ_STATUS_INVALID_GSI);
     AssertResolveFails((HL_INTERRUPT_LINE){.Bus = HlBusPci, .Number = 24}, IRQ_STATUS_INVALID_GSI);
     AssertResolveFails((HL_INTERRUPT_LINE){.Bus = HlBusPci, .Number = 0xFFFFFFFFu}, IRQ_STATUS_INVALID_GSI);
-    /* An override to a GSI no I/O APIC has. */
-    assert_int_equal(HlPicRegisterOverride(3, 40, 0), IRQ_STATUS_SUCCESS);
-    AssertResolveFails(IsaLine(3), IRQ_STATUS_INVALID_GSI);
+    /* An override to a GSI no I/O APIC has is refused, and IRQ 3 keeps its
+     * identity-mapped pin. */
+    assert_int_equal(HlPicRegisterOverride(3, 40, 0), IRQ_STATUS_INVALID_GSI);
+    AssertResolves(IsaLine(3), 3, HlTriggerEdge, HlPolarityActiveHigh);
 }
 
 static void test_explicit_options_win(void **State)
