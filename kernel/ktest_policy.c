@@ -163,6 +163,28 @@ bool KiWaitCounter64(const volatile uint64_t *Counter, uint64_t Wanted, uint32_t
     return KiWaitFor(KiCounter64Reached, &Target, TimeoutMs);
 }
 
+typedef struct _KI_PROGRESS_TARGET {
+    const volatile uint32_t *Counter;
+    uint32_t Seen;
+} KI_PROGRESS_TARGET;
+
+static bool KiCounter32Moved(void *Context)
+{
+    const KI_PROGRESS_TARGET *Target = Context;
+    return __atomic_load_n(Target->Counter, __ATOMIC_ACQUIRE) != Target->Seen;
+}
+
+bool KiWaitCounter32Progress(const volatile uint32_t *Counter, uint32_t Wanted, uint32_t GapMs)
+{
+    KI_PROGRESS_TARGET Target = {.Counter = Counter, .Seen = __atomic_load_n(Counter, __ATOMIC_ACQUIRE)};
+    while (Target.Seen < Wanted) {
+        if (!KiWaitFor(KiCounter32Moved, &Target, GapMs))
+            return false;
+        Target.Seen = __atomic_load_n(Counter, __ATOMIC_ACQUIRE);
+    }
+    return true;
+}
+
 void KiStallMilliseconds(uint32_t Milliseconds)
 {
     KiStallMicroseconds((uint64_t)Milliseconds * 1000u);
