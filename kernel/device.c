@@ -5,8 +5,9 @@
  *
  * Every connection a routing allows to move is made movable
  * (IoTargetRoutable over the routing's CPU set), so KiDeviceRoute moves it
- * with IoSetInterruptTarget / IoSetInterruptPolicy: one destination write,
- * never a mask, which an edge line needs (82093AA 3.2.4: an edge that
+ * with IoRouteDevice (the library's own routing -> policy conversion,
+ * IoQueryDeviceRouting, decides what moves): one destination write, never a
+ * mask, which an edge line needs (82093AA 3.2.4: an edge that
  * arrives while masked is lost).
  */
 #include <irqroute/hl.h>
@@ -170,17 +171,14 @@ IRQ_STATUS KiDeviceDisconnect(KI_DEVICE *Device)
 
 /* ---- Re-routing --------------------------------------------------------------------- */
 
+/* Whether the routing's connection is movable: Io says which routings are
+ * (IoQueryDeviceRouting); a fixed routing is when it has a set, that is
+ * unless NotMovable asked for a plain connection. */
 static bool KipIsMovingRouting(const KI_DEVICE_ROUTING *Routing)
 {
-    switch (Routing->Routing) {
-    case IoDeviceFixed:
-        return !Routing->NotMovable;
-    case IoDeviceRoundRobin:
-    case IoDeviceLowest:
-        return true;
-    default:
-        return false;
-    }
+    bool Movable = false;
+    (void)IoQueryDeviceRouting(Routing->Routing, !Routing->NotMovable, NULL, &Movable);
+    return Movable;
 }
 
 /* Live when both the connection and the new routing are movable over the
@@ -196,24 +194,9 @@ static bool KipCanMoveLive(const KI_DEVICE *Device, const KI_DEVICE_ROUTING *Rou
     return Routing->Routing != IoDeviceFixed || IrCpuSetContains(&Wanted, Routing->Cpu);
 }
 
-static IR_ROUTING_POLICY KipPolicyOf(IO_DEVICE_ROUTING Routing)
-{
-    if (Routing == IoDeviceRoundRobin)
-        return IrRoutingRoundRobin;
-    if (Routing == IoDeviceLowest)
-        return IrRoutingLowestPriority;
-    return IrRoutingFixedCpu;
-}
-
 static IRQ_STATUS KipMoveLive(KI_DEVICE *Device, const KI_DEVICE_ROUTING *Routing)
 {
-    IRQ_STATUS Status = IRQ_STATUS_SUCCESS;
-    for (uint32_t Index = 0; Index < Device->Connection.Count && Status == IRQ_STATUS_SUCCESS; Index++) {
-        KINTERRUPT *Interrupt = Device->Connection.Interrupts[Index];
-        Status = IoSetInterruptPolicy(Interrupt, KipPolicyOf(Routing->Routing));
-        if (Status == IRQ_STATUS_SUCCESS && Routing->Routing == IoDeviceFixed)
-            Status = IoSetInterruptTarget(Interrupt, Routing->Cpu);
-    }
+    IRQ_STATUS Status = IoRouteDevice(&Device->Connection, Routing->Routing, Routing->Cpu);
     if (Status == IRQ_STATUS_SUCCESS)
         Device->Routing = *Routing;
     return Status;

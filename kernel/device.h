@@ -87,7 +87,8 @@ IRQ_STATUS KiDeviceConnect(KI_DEVICE *Device, const KI_DEVICE_ROUTING *Routing);
 IRQ_STATUS KiDeviceDisconnect(KI_DEVICE *Device);
 /* Changes the routing of a connected device while it may fire: a move
  * within the connected set (fixed CPU, round-robin, lowest) is done live
- * with IoSetInterruptTarget / IoSetInterruptPolicy, never masking the line;
+ * with IoRouteDevice (IoSetInterruptPolicy / IoSetInterruptTarget per
+ * interrupt), never masking the line;
  * anything else reconnects (disconnect, connect). */
 IRQ_STATUS KiDeviceRoute(KI_DEVICE *Device, const KI_DEVICE_ROUTING *Routing);
 

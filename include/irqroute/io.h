@@ -180,16 +180,21 @@ IRQ_STATUS IoQueryInterruptLine(const KINTERRUPT *InterruptObject, uint32_t *Gsi
 /* ======================================================================== */
 
 /* What happens to a movable interrupt after each interrupt it delivers: the
- * router's vocabulary (router.h, IR_ROUTING_POLICY), of which Io maps three
- * onto the I/O APIC and MSI by re-targeting (see router.h, "x86 mapping"):
+ * router's policies and rules (router.h, POLICIES: Io decides nothing
+ * itself, it asks the router and is its back end for the line or message;
+ * see router.h, "X86 HARDWARE"), of which Io carries out three by
+ * re-targeting, over the route's set, with the current destination as the
+ * router's position:
  *   IrRoutingFixedCpu       stay where IoSetInterruptTarget put it (the default);
- *   IrRoutingRoundRobin     the next online CPU of the set: after k*n interrupts,
- *                           each raised after the previous dispatch completed,
- *                           each of n CPUs got k (the move follows the ISR, so an
- *                           interrupt raised during a dispatch goes where it was);
+ *   IrRoutingRoundRobin     the CPU of the set after the current destination:
+ *                           after k*n interrupts, each raised after the previous
+ *                           dispatch completed, each of n CPUs got k (the move
+ *                           follows the ISR, so an interrupt raised during a
+ *                           dispatch goes where it was);
  *   IrRoutingLowestPriority the CPU of the set at the lowest IRQL
  *                           (KeQueryProcessorIrql; the CPU that just took the
- *                           interrupt counts at the IRQL it returns to); ties rotate.
+ *                           interrupt counts at the IRQL it returns to); ties
+ *                           rotate from the current destination.
  * IrRoutingBroadcast and IrRoutingAffinity are connect-time choices
  * (IoTargetBroadcast, IoTargetAffinity): IoSetInterruptPolicy refuses them with
  * IRQ_STATUS_NOT_SUPPORTED. */
@@ -225,17 +230,14 @@ IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IR
 /* ======================================================================== */
 
 /* How a device's interrupts are routed. A zeroed template is FIXED to CPU 0.
- *
- * Windows' IRQ_DEVICE_POLICY maps onto these (no NUMA distances here, so
- * "close" processors are all processors of the mask):
- *   IrqPolicyMachineDefault               -> IoDeviceFixed, Cpu 0 (the default)
- *   IrqPolicyAllCloseProcessors           -> IoDeviceAffinity over the close set
- *   IrqPolicyOneCloseProcessor            -> IoDeviceFixed to one CPU of it
- *   IrqPolicyAllProcessorsInMachine       -> IoDeviceAffinity over every CPU
- *   IrqPolicySpecifiedProcessors          -> IoDeviceAffinity over Mask
- *   IrqPolicySpreadMessagesAcrossAllProcessors -> IoDeviceSpread
- * and the router's per-interrupt policies: ROUND_ROBIN -> IoDeviceRoundRobin,
- * LOWEST_PRIORITY -> IoDeviceLowest, BROADCAST -> IoDeviceBroadcast. */
+ * Each routing is a router policy (router.h; IoQueryDeviceRouting says
+ * which), carried out at connect (BROADCAST, AFFINITY, SPREAD) or after each
+ * interrupt by moving one destination (FIXED with a Mask, ROUND_ROBIN,
+ * LOWEST). Windows' IRQ_DEVICE_POLICY values map onto router policies in one
+ * place, IrRouteConfigFromDevicePolicy (router.h, its table): FIXED_CPU
+ * there is IoDeviceFixed here, AFFINITY is IoDeviceAffinity, and
+ * SpreadMessagesAcrossAllProcessors is IoDeviceSpread (the same rule,
+ * IrRouteSpreadCpu). */
 typedef enum _IO_DEVICE_ROUTING {
     IoDeviceFixed = 0,    /* every interrupt to Cpu; movable over Mask when a Mask is given */
     IoDeviceRoundRobin,   /* movable over Mask, re-targeted to the next CPU after each interrupt */
@@ -291,5 +293,31 @@ IRQ_STATUS IoConnectDevice(const IO_DEVICE_TEMPLATE *Template, PKSERVICE_ROUTINE
                            void *ServiceContext, IO_DEVICE_CONNECTION *Connection);
 /* Disconnects every interrupt of the device (IoDisconnectInterrupt each). */
 IRQ_STATUS IoDisconnectDevice(IO_DEVICE_CONNECTION *Connection);
+
+/* What a routing means, the one conversion of a device routing to a router
+ * policy (IoConnectDevice uses it, and so should a caller that re-routes):
+ * Policy (optional) receives the policy: IoDeviceFixed and IoDeviceSpread
+ * FIXED_CPU, IoDeviceRoundRobin ROUND_ROBIN, IoDeviceLowest LOWEST_PRIORITY,
+ * IoDeviceBroadcast BROADCAST, IoDeviceAffinity AFFINITY. Movable (optional)
+ * receives whether a template with it is connected movable
+ * (IoTargetRoutable), so that IoRouteDevice can switch between such
+ * routings live: IoDeviceRoundRobin, IoDeviceLowest, and IoDeviceFixed when
+ * HasMask. INVALID_PARAMETER: an unknown routing (nothing written). */
+IRQ_STATUS IoQueryDeviceRouting(IO_DEVICE_ROUTING Routing, bool HasMask, IR_ROUTING_POLICY *Policy, bool *Movable);
+
+/* Re-routes a connected device live, within the set it was connected over:
+ * each interrupt gets the routing's policy (IoSetInterruptPolicy) and, for
+ * IoDeviceFixed, the destination Cpu (IoSetInterruptTarget). Nothing is
+ * masked, nothing reconnected. The connection must have been made with a
+ * movable routing and a Mask.
+ *   INVALID_PARAMETER  Connection NULL or its Count above the maximum, an
+ *                      unknown Routing
+ *   NOT_CONNECTED      Count 0
+ *   NOT_SUPPORTED      Routing is not movable (reconnect instead), or an
+ *                      interrupt of the connection is not movable
+ *   any status of IoSetInterruptPolicy / IoSetInterruptTarget (INVALID_CPU:
+ *   Cpu outside the set). Interrupts before the one that failed keep their
+ *   new routing. */
+IRQ_STATUS IoRouteDevice(IO_DEVICE_CONNECTION *Connection, IO_DEVICE_ROUTING Routing, uint32_t Cpu);
 
 #endif

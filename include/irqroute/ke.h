@@ -131,6 +131,14 @@ KIRQL KeIrqlOfVector(uint8_t Vector);
  *   VECTOR_EXHAUSTED   every online CPU of Affinity is full in those classes
  * *Cpu and *Vector are written only on success. */
 IRQ_STATUS KeAllocateVector(const IR_CPU_SET *Affinity, KIRQL Irql, uint32_t *Cpu, uint8_t *Vector);
+/* The CPU KeAllocateVector(Affinity, KE_IRQL_ANY, ...) would choose, without
+ * taking a vector: the least-loaded online CPU of Affinity that has a device
+ * vector left (ties: lowest CPU). The vector matrix's search is the one
+ * least-loaded search (Io uses it for a movable interrupt's first CPU).
+ *   SUCCESS, NOT_INITIALIZED, INVALID_PARAMETER (Affinity or Cpu NULL),
+ *   EMPTY_AFFINITY (no online CPU in Affinity), VECTOR_EXHAUSTED (all full)
+ * *Cpu is written only on success. */
+IRQ_STATUS KeQueryLeastLoadedProcessor(const IR_CPU_SET *Affinity, uint32_t *Cpu);
 /* One vector number free on every CPU of Cpus (hardware broadcast/logical).
  *   SUCCESS, NOT_INITIALIZED, INVALID_PARAMETER (Cpus or Vector NULL),
  *   INVALID_IRQL (as KeAllocateVector),

@@ -115,20 +115,14 @@ static void IopFreePlanVectors(const IOP_PLAN *Plan)
         (void)KeFreeVector(Cpu, Plan->Vector);
 }
 
-/* The CPU of the set with the fewest device vectors (ties: the lowest). */
-static uint32_t IopLeastLoadedCpu(const IR_CPU_SET *Cpus)
+/* The least-loaded CPU of Cpus (ties: the lowest), from the vector
+ * matrix's search, the one least-loaded search there is. Called after the
+ * set's common vector was taken, which loaded every CPU of it alike. Should
+ * no CPU have a vector left, they are all equally full: the lowest. */
+static uint32_t IopLeastLoadedOf(const IR_CPU_SET *Cpus)
 {
-    uint32_t Best = IrCpuSetFirst(Cpus);
-    uint32_t BestLoad = UINT32_MAX;
     uint32_t Cpu;
-    IR_CPU_SET_FOR_EACH(Cpu, Cpus) {
-        KE_VECTOR_USAGE Usage;
-        if (KeQueryVectorUsage(Cpu, &Usage) == IRQ_STATUS_SUCCESS && Usage.Allocated < BestLoad) {
-            Best = Cpu;
-            BestLoad = Usage.Allocated;
-        }
-    }
-    return Best;
+    return KeQueryLeastLoadedProcessor(Cpus, &Cpu) == IRQ_STATUS_SUCCESS ? Cpu : IrCpuSetFirst(Cpus);
 }
 
 /* One vector on every online CPU of the mask that a device can reach, and
@@ -145,7 +139,7 @@ static IRQ_STATUS IopAllocateRoutable(const IO_INTERRUPT_TARGET *Target, KIRQL I
     Status = KeAllocateVectorOnSet(&Plan->Cpus, Irql, &Plan->Vector);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    uint32_t Cpu = Target->Cpu != IR_CPU_NONE ? Target->Cpu : IopLeastLoadedCpu(&Plan->Cpus);
+    uint32_t Cpu = Target->Cpu != IR_CPU_NONE ? Target->Cpu : IopLeastLoadedOf(&Plan->Cpus);
     Plan->Target = (HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = Cpu};
     Plan->Movable = true;
     Plan->Irql = KeIrqlOfVector(Plan->Vector);

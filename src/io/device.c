@@ -3,7 +3,10 @@
  * messages, trigger, polarity, IRQL, share flag, routing) and is connected and
  * disconnected in one call. Each interrupt goes through IoConnectInterruptEx;
  * the template's routing picks the target kind and, for the per-interrupt
- * policies, the movable connection plus IoSetInterruptPolicy.
+ * policies, the movable connection plus IoSetInterruptPolicy. What a routing
+ * means (its router policy, whether it moves) is written once, here
+ * (IoQueryDeviceRouting); the kernel's live re-routing uses the same
+ * (IoRouteDevice).
  */
 #include <irqroute/io.h>
 
@@ -27,40 +30,58 @@ static IRQ_STATUS IopCheckTemplate(const IO_DEVICE_TEMPLATE *Template)
     return IRQ_STATUS_SUCCESS;
 }
 
-/* The Index-th CPU of Mask, counting cyclically. */
-static uint32_t IopNthCpu(const IR_CPU_SET *Mask, uint32_t Index)
-{
-    uint32_t Weight = IrCpuSetWeight(Mask);
-    if (Weight == 0)
-        return IR_CPU_NONE;
-    uint32_t Cpu = IrCpuSetFirst(Mask);
-    for (uint32_t Step = 0; Step < Index % Weight; Step++)
-        Cpu = IrCpuSetNext(Mask, Cpu);
-    return Cpu;
-}
-
-/* IoDeviceSpread: the Index-th CPU of Mask that a device interrupt can
- * reach, so that a mask reaching past APIC id 0xFE spreads over the CPUs
- * below it. A mask with none of those spreads over itself, and the first
- * connect fails as a fixed route there does (NOT_SUPPORTED). */
+/* IoDeviceSpread: the router's spread rule (IrRouteSpreadCpu) over the CPUs
+ * of Mask that a device interrupt can reach, so that a mask reaching past
+ * APIC id 0xFE spreads over the CPUs below it. A mask with none of those
+ * spreads over itself, and the first connect fails as a fixed route there
+ * does (NOT_SUPPORTED). */
 static uint32_t IopSpreadCpu(const IR_CPU_SET *Mask, uint32_t Index)
 {
     IR_CPU_SET Reachable;
     IrCpuSetCopy(&Reachable, Mask);
     IopRemoveUnreachableCpus(&Reachable);
-    return IopNthCpu(IrCpuSetIsEmpty(&Reachable) ? Mask : &Reachable, Index);
+    return IrRouteSpreadCpu(IrCpuSetIsEmpty(&Reachable) ? Mask : &Reachable, Index);
 }
 
-static IO_INTERRUPT_TARGET IopTargetOf(const IO_DEVICE_TEMPLATE *Template, uint32_t Index, IR_ROUTING_POLICY *Policy)
+/* ---- What a device routing means: the one conversion --------------------------------- */
+
+/* Each routing's policy and whether it is carried out by moving one
+ * destination (a movable connection, IoTargetRoutable). */
+typedef struct _IOP_ROUTING_MEANING {
+    IR_ROUTING_POLICY Policy;
+    bool Movable; /* IoDeviceFixed: only with a Mask */
+} IOP_ROUTING_MEANING;
+
+static const IOP_ROUTING_MEANING IopRoutingMeanings[IoDeviceRoutingCount] = {
+    [IoDeviceFixed] = {IrRoutingFixedCpu, true},
+    [IoDeviceRoundRobin] = {IrRoutingRoundRobin, true},
+    [IoDeviceLowest] = {IrRoutingLowestPriority, true},
+    [IoDeviceBroadcast] = {IrRoutingBroadcast, false},
+    [IoDeviceAffinity] = {IrRoutingAffinity, false},
+    [IoDeviceSpread] = {IrRoutingFixedCpu, false},
+};
+
+IRQ_STATUS IoQueryDeviceRouting(IO_DEVICE_ROUTING Routing, bool HasMask, IR_ROUTING_POLICY *Policy, bool *Movable)
 {
-    *Policy = IrRoutingFixedCpu;
+    if ((unsigned)Routing >= IoDeviceRoutingCount)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (Policy != NULL)
+        *Policy = IopRoutingMeanings[Routing].Policy;
+    if (Movable != NULL)
+        *Movable = IopRoutingMeanings[Routing].Movable && (HasMask || Routing != IoDeviceFixed);
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* How interrupt Index of the template is connected. */
+static IO_INTERRUPT_TARGET IopTargetOf(const IO_DEVICE_TEMPLATE *Template, uint32_t Index)
+{
+    bool Movable = false;
+    (void)IoQueryDeviceRouting(Template->Routing, Template->Mask != NULL, NULL, &Movable);
+    if (Movable) {
+        uint32_t Start = Template->Routing == IoDeviceFixed ? Template->Cpu : IR_CPU_NONE;
+        return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Cpu = Start, .Mask = Template->Mask};
+    }
     switch (Template->Routing) {
-    case IoDeviceRoundRobin:
-        *Policy = IrRoutingRoundRobin;
-        return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Cpu = IR_CPU_NONE, .Mask = Template->Mask};
-    case IoDeviceLowest:
-        *Policy = IrRoutingLowestPriority;
-        return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Cpu = IR_CPU_NONE, .Mask = Template->Mask};
     case IoDeviceBroadcast:
         return (IO_INTERRUPT_TARGET){.Kind = IoTargetBroadcast, .Mask = Template->Mask};
     case IoDeviceAffinity:
@@ -69,18 +90,42 @@ static IO_INTERRUPT_TARGET IopTargetOf(const IO_DEVICE_TEMPLATE *Template, uint3
         return (IO_INTERRUPT_TARGET){.Kind = IoTargetCpu, .Cpu = IopSpreadCpu(Template->Mask, Index)};
     case IoDeviceFixed:
     default:
-        if (Template->Mask != NULL) /* movable later, among Mask */
-            return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Cpu = Template->Cpu, .Mask = Template->Mask};
         return (IO_INTERRUPT_TARGET){.Kind = IoTargetCpu, .Cpu = Template->Cpu};
     }
+}
+
+/* The policy of a movable routing applied to one interrupt; FIXED also
+ * moves it to Cpu. */
+static IRQ_STATUS IopApplyRouting(KINTERRUPT *Interrupt, IR_ROUTING_POLICY Policy, uint32_t Cpu)
+{
+    IRQ_STATUS Status = IoSetInterruptPolicy(Interrupt, Policy);
+    if (Status == IRQ_STATUS_SUCCESS && Policy == IrRoutingFixedCpu)
+        Status = IoSetInterruptTarget(Interrupt, Cpu);
+    return Status;
+}
+
+IRQ_STATUS IoRouteDevice(IO_DEVICE_CONNECTION *Connection, IO_DEVICE_ROUTING Routing, uint32_t Cpu)
+{
+    IR_ROUTING_POLICY Policy = IrRoutingFixedCpu;
+    bool Movable = false;
+    if (Connection == NULL || Connection->Count > IO_DEVICE_MAX_INTERRUPTS ||
+        IoQueryDeviceRouting(Routing, true, &Policy, &Movable) != IRQ_STATUS_SUCCESS)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (Connection->Count == 0)
+        return IRQ_STATUS_NOT_CONNECTED;
+    if (!Movable)
+        return IRQ_STATUS_NOT_SUPPORTED;
+    IRQ_STATUS Status = IRQ_STATUS_SUCCESS;
+    for (uint32_t Index = 0; Index < Connection->Count && Status == IRQ_STATUS_SUCCESS; Index++)
+        Status = IopApplyRouting(Connection->Interrupts[Index], Policy, Cpu);
+    return Status;
 }
 
 static IRQ_STATUS IopConnectDeviceInterrupt(const IO_DEVICE_TEMPLATE *Template, uint32_t Index,
                                             PKSERVICE_ROUTINE ServiceRoutine, void *ServiceContext,
                                             IO_DEVICE_CONNECTION *Connection)
 {
-    IR_ROUTING_POLICY Policy;
-    IO_INTERRUPT_TARGET Target = IopTargetOf(Template, Index, &Policy);
+    IO_INTERRUPT_TARGET Target = IopTargetOf(Template, Index);
     KIRQL Irql = Template->Irql == 0 ? KE_IRQL_ANY : Template->Irql;
     KINTERRUPT **Interrupt = &Connection->Interrupts[Index];
     IO_CONNECT_INTERRUPT_PARAMETERS Parameters;
@@ -106,7 +151,10 @@ static IRQ_STATUS IopConnectDeviceInterrupt(const IO_DEVICE_TEMPLATE *Template, 
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     Connection->Count = Index + 1;
-    return Policy == IrRoutingFixedCpu ? IRQ_STATUS_SUCCESS : IoSetInterruptPolicy(*Interrupt, Policy);
+    IR_ROUTING_POLICY Policy = IrRoutingFixedCpu;
+    (void)IoQueryDeviceRouting(Template->Routing, Template->Mask != NULL, &Policy, NULL);
+    bool Retargets = Policy == IrRoutingRoundRobin || Policy == IrRoutingLowestPriority;
+    return Retargets ? IoSetInterruptPolicy(*Interrupt, Policy) : IRQ_STATUS_SUCCESS;
 }
 
 IRQ_STATUS IoConnectDevice(const IO_DEVICE_TEMPLATE *Template, PKSERVICE_ROUTINE ServiceRoutine,

@@ -8,7 +8,8 @@
  * dispatch never looks at them.
  *
  * A movable connection (IoTargetRoutable) also has an IOP_ROUTE: where the
- * line or message goes now and by which policy. The route is what interrupt
+ * line or message goes now, and the router's route (router.h) that decides
+ * where it goes next. The route is what interrupt
  * context touches (the post-dispatch routine, IoSetInterruptTarget from an
  * ISR), so it has its own lock, taken with interrupts disabled, and is found
  * without IopLock (src/io/route.c says how). A shared line has one route for
@@ -24,6 +25,7 @@
 #include <irqroute/hl.h>
 #include <irqroute/io.h>
 #include <irqroute/ke.h>
+#include <irqroute/router.h>
 
 #include "irlock.h"
 
@@ -65,13 +67,16 @@ typedef enum _IOP_ROUTE_KIND {
     IopRouteMessage,  /* an MSI message the driver rewrites */
 } IOP_ROUTE_KIND;
 
-/* Where a movable interrupt goes. Set, Vector, Kind, Gsi and the update
- * routine are fixed at creation. Live, Cpu, Policy and the hardware state
- * they describe change only under Lock (taken with IrLockAcquireIrqSave:
- * the post-dispatch routine takes it in interrupt context); Cpu and Policy
- * are atomics so that they can also be read without it. Owner changes
- * under IopLock; References is taken under IopLock and dropped after
- * KeDisconnectInterrupt, outside it. */
+/* Where a movable interrupt goes. Set, Vector, Kind, Gsi, the back end and
+ * the update routine are fixed at creation. The policy, its target and the
+ * rotation's position are the router's (Router, router.h), which decides;
+ * the route is the back end that carries a decision out (src/io/route.c).
+ * Live, Cpu, the router's configuration and the hardware state they
+ * describe change only under Lock (taken with IrLockAcquireIrqSave: the
+ * post-dispatch routine takes it in interrupt context); Cpu is an atomic so
+ * that it can also be read without it. Owner changes under IopLock;
+ * References is taken under IopLock and dropped after KeDisconnectInterrupt,
+ * outside it. */
 struct _IOP_ROUTE {
     IR_LOCK Lock;
     bool Live;                    /* false once disconnect masked/forgot it: no more moves */
@@ -80,8 +85,10 @@ struct _IOP_ROUTE {
     uint32_t Gsi;                 /* IopRouteLine */
     PIO_MSI_UPDATE_ROUTINE UpdateMessage; /* IopRouteMessage */
     void *UpdateContext;
+    const IR_ROUTE_BACKEND *Backend; /* by Kind: the I/O APIC line or the MSI message */
+    IR_ROUTE *Router;             /* policy, mask (= Set), position; in this allocation */
+    size_t AllocationSize;
     _Atomic uint32_t Cpu;         /* the destination now */
-    _Atomic uint32_t Policy;      /* IR_ROUTING_POLICY */
     KINTERRUPT *_Atomic Owner;    /* the sharer whose dispatch applies the policy */
     _Atomic uint32_t References;  /* connections using the route */
     IR_CPU_SET Set;               /* online CPUs of the mask at connect that a device can reach

@@ -3,6 +3,17 @@
  * post-dispatch routine that applies ROUND_ROBIN and LOWEST after each
  * interrupt.
  *
+ * ONE ROUTING ENGINE. Io makes no routing decision of its own: each movable
+ * interrupt has a router route (router.h) whose mask is its set, and the
+ * post-dispatch routine asks the router (IrRouteDecideAndPoint) with the
+ * CPUs' IRQLs read through Ke (KeQueryProcessorIrql). The rules are the
+ * router's, the same the Vic gets. Io is the router's back end for two kinds
+ * of source (IR_ROUTE_BACKEND): an I/O APIC line and an MSI message, each of
+ * which knows how to point itself at a CPU. An explicit move
+ * (IoSetInterruptTarget) goes through IrRoutePointAt, so the route's
+ * position is always the current destination: ROUND_ROBIN goes on with the
+ * CPU of the set after it, LOWEST's ties rotate from it.
+ *
  * WHY ONE COMMON VECTOR. A movable interrupt (IoTargetRoutable) has the same
  * vector on every CPU of its set, and its object is linked into that vector
  * on all of them, while the line or message is sent to one CPU (physical
@@ -22,14 +33,16 @@
  * (as Linux needs when the vector changes) and nothing is lost. The price is
  * one vector per CPU of the set (KeAllocateVectorOnSet).
  *
- * STATE AND LOCKING. A route (iop.h) holds the destination and the policy.
- * Moves happen in interrupt context (the post-dispatch routine, a driver's
+ * STATE AND LOCKING. A route (iop.h) holds the destination and the router's
+ * route (policy, mask, position). Moves happen in interrupt context (the post-dispatch routine, a driver's
  * ISR), so they never take IopLock, a plain lock that a CPU holds with
  * interrupts enabled: every move and every policy change takes the route's
  * own lock with interrupts disabled, which also serialises the writes to the
- * GSI that HlPicRetargetSystemInterrupt requires of its callers. Lock order:
- * IopLock, then a route lock, then the I/O APIC driver's lock. The driver's
- * MSI update routine runs under the route lock.
+ * GSI that HlPicRetargetSystemInterrupt requires of its callers, and every
+ * decision (so the router's position moves with the destination). Lock
+ * order: IopLock, then a route lock, then the router's writer lock, then the
+ * I/O APIC driver's lock. The driver's MSI update routine runs under the
+ * route lock.
  *
  * LOOKUP WITHOUT IopLock. IoSetInterruptTarget gets a KINTERRUPT; the route
  * is found in IopMovable, an open-addressing table keyed by the object's
@@ -60,7 +73,7 @@
 
 /* A power of two. Enough for every vector of a few dozen CPUs. */
 #define IOP_MOVABLE_SLOTS 1024u
-#define IOP_ROUTE_ALIGNMENT 64u
+#define IOP_ROUTE_ALIGNMENT IR_ROUTE_ALIGNMENT
 
 typedef struct _IOP_MOVABLE_SLOT {
     const KINTERRUPT *_Atomic Interrupt; /* NULL: never used; IOP_TOMBSTONE: removed */
@@ -146,10 +159,10 @@ void IopResetRoutes(void)
     IopMovableCount = 0;
 }
 
-/* ---- Moving ----------------------------------------------------------------------- */
+/* ---- The back ends: "point this line or message at CPU c" (router.h) ------------------ */
 
 /* The driver writes the new address; the data (vector) is what it was. */
-static IRQ_STATUS IopMoveMessage(IOP_ROUTE *Route, const HL_INTERRUPT_TARGET *Target)
+static IRQ_STATUS IopWriteMessage(IOP_ROUTE *Route, const HL_INTERRUPT_TARGET *Target)
 {
     HL_MSI_MESSAGE Message;
     IRQ_STATUS Status = HlMsiComposeMessage(Target, Route->Vector, HlTriggerEdge, &Message);
@@ -159,113 +172,135 @@ static IRQ_STATUS IopMoveMessage(IOP_ROUTE *Route, const HL_INTERRUPT_TARGET *Ta
     return Status;
 }
 
-/* Under the route lock. Cpu is a CPU of the set. */
-static IRQ_STATUS IopMoveLocked(IOP_ROUTE *Route, uint32_t Cpu)
+/* The same vector: only the high word of the entry is written. */
+static IRQ_STATUS IopWriteLine(IOP_ROUTE *Route, const HL_INTERRUPT_TARGET *Target)
+{
+    return HlPicRetargetSystemInterrupt(Route->Gsi, Route->Vector, Target);
+}
+
+/* Under the route lock (the router calls the back ends from Io's calls
+ * only). A retired route moves no more; a move to where it is writes
+ * nothing; a failed write leaves Cpu as it was. */
+static IRQ_STATUS IopPoint(IOP_ROUTE *Route, uint32_t Cpu,
+                           IRQ_STATUS (*Write)(IOP_ROUTE *Route, const HL_INTERRUPT_TARGET *Target))
 {
     if (!Route->Live)
         return IRQ_STATUS_NOT_CONNECTED;
     if (Cpu == atomic_load_explicit(&Route->Cpu, memory_order_relaxed))
         return IRQ_STATUS_SUCCESS;
     HL_INTERRUPT_TARGET Target = {.Kind = HlTargetCpu, .Cpu = Cpu};
-    IRQ_STATUS Status = Route->Kind == IopRouteLine
-                            ? HlPicRetargetSystemInterrupt(Route->Gsi, Route->Vector, &Target)
-                            : IopMoveMessage(Route, &Target);
+    IRQ_STATUS Status = Write(Route, &Target);
     if (Status == IRQ_STATUS_SUCCESS)
         atomic_store_explicit(&Route->Cpu, Cpu, memory_order_relaxed);
     return Status;
 }
 
-/* ---- Policies --------------------------------------------------------------------- */
-
-/* The set holds the CPUs that were online at connect, and Ke never takes a
- * CPU offline, so every member is a valid destination: the per-interrupt
- * choice needs no online check (KeIsProcessorOnline takes a global lock). */
-static uint32_t IopNextInSet(const IOP_ROUTE *Route, uint32_t Cpu)
+static IRQ_STATUS IopPointLine(void *Source, uint32_t Cpu)
 {
-    return IrCpuSetNextWrap(&Route->Set, Cpu + 1u); /* past the end wraps to the first */
+    return IopPoint(Source, Cpu, IopWriteLine);
 }
 
-/* Cyclic order over the set: after k*n interrupts each of n CPUs got k. */
-static uint32_t IopChooseRoundRobin(const IOP_ROUTE *Route, uint32_t Current)
+static IRQ_STATUS IopPointMessage(void *Source, uint32_t Cpu)
 {
-    return IopNextInSet(Route, Current);
+    return IopPoint(Source, Cpu, IopWriteMessage);
 }
 
-/* The IRQL a CPU will be at when the next interrupt arrives. The CPU running
- * this dispatch is recorded at the ISR's synchronize IRQL until it returns,
- * so for it the IRQL it was interrupted at counts (Ke passes it in). */
-static KIRQL IopRoutingIrql(uint32_t Cpu, uint32_t DispatchingCpu, KIRQL DispatchingIrql)
+/* One physical destination at a time: neither broadcasts (a broadcast is a
+ * logical destination chosen at connect, IoTargetBroadcast). */
+static const IR_ROUTE_BACKEND IopLineBackend = {.PointAt = IopPointLine};
+static const IR_ROUTE_BACKEND IopMessageBackend = {.PointAt = IopPointMessage};
+
+/* ---- The router's inputs ------------------------------------------------------------- */
+
+/* The CPU running this dispatch is recorded at the ISR's synchronize IRQL
+ * until it returns, so for it the IRQL it was interrupted at counts (Ke
+ * passes it to the post-dispatch routine). */
+typedef struct _IOP_DISPATCH_VIEW {
+    uint32_t Cpu;     /* IR_CPU_NONE outside a dispatch */
+    KIRQL Irql;
+} IOP_DISPATCH_VIEW;
+
+/* The IRQL a CPU will be at when the next interrupt arrives (LOWEST). */
+static uint32_t IopReadIrql(const void *Context, uint32_t Cpu)
 {
-    return Cpu == DispatchingCpu ? DispatchingIrql : KeQueryProcessorIrql(Cpu);
+    const IOP_DISPATCH_VIEW *View = Context;
+    return Cpu == View->Cpu ? View->Irql : KeQueryProcessorIrql(Cpu);
 }
 
-/* The CPU at the lowest IRQL. The scan starts after the current destination
- * and visits it last, and only a strictly lower IRQL replaces the best so
- * far: among equals the first after the current one wins, so ties rotate. */
-static uint32_t IopChooseLowest(const IOP_ROUTE *Route, uint32_t Current, uint32_t DispatchingCpu,
-                                KIRQL DispatchingIrql)
+/* The route's mask is its set, which holds only CPUs that were online at
+ * connect, and Ke never takes a CPU offline: every CPU counts as online, so
+ * a decision needs no online check (KeIsProcessorOnline takes a global
+ * lock). Load is not an input: AFFINITY is a connect-time choice. */
+static IR_ROUTING_INPUTS IopInputs(const IOP_DISPATCH_VIEW *View)
 {
-    uint32_t Best = Current;
-    uint32_t BestIrql = KE_IRQL_COUNT; /* above every IRQL */
-    uint32_t Cpu = Current;
-    do {
-        Cpu = IopNextInSet(Route, Cpu);
-        KIRQL Irql = IopRoutingIrql(Cpu, DispatchingCpu, DispatchingIrql);
-        if (Irql < BestIrql) {
-            Best = Cpu;
-            BestIrql = Irql;
-        }
-    } while (Cpu != Current);
-    return Best;
+    return (IR_ROUTING_INPUTS){.ReadLevel = IopReadIrql, .Context = View};
 }
 
-/* Under the route lock. A failed move leaves the route where it was. */
-static void IopApplyPolicyLocked(IOP_ROUTE *Route, uint32_t DispatchingCpu, KIRQL DispatchingIrql)
+static const IOP_DISPATCH_VIEW IopNoDispatch = {.Cpu = IR_CPU_NONE};
+
+/* ---- After each interrupt ------------------------------------------------------------- */
+
+static IR_ROUTING_POLICY IopPolicyOf(const IOP_ROUTE *Route)
 {
-    uint32_t Current = atomic_load_explicit(&Route->Cpu, memory_order_relaxed);
-    uint32_t Next = Current;
-    switch ((IR_ROUTING_POLICY)atomic_load_explicit(&Route->Policy, memory_order_relaxed)) {
-    case IrRoutingRoundRobin:
-        Next = IopChooseRoundRobin(Route, Current);
-        break;
-    case IrRoutingLowestPriority:
-        Next = IopChooseLowest(Route, Current, DispatchingCpu, DispatchingIrql);
-        break;
-    default:
-        return;
-    }
-    (void)IopMoveLocked(Route, Next);
+    IR_ROUTING_POLICY Policy = IrRoutingFixedCpu;
+    (void)IrRouteQueryConfig(Route->Router, &Policy, NULL, NULL);
+    return Policy;
 }
 
 /* Ke calls this on the dispatching CPU after each sharer's ISR, interrupts
  * disabled. Only the owner's call counts, so a shared line moves once per
  * interrupt; the owner is the chain's head, which runs on every dispatch
- * (level-triggered chains stop at the first claim). */
+ * (level-triggered chains stop at the first claim). The router decides and
+ * moves through the back end; a failed move leaves the route where it was. */
 static void IopRoutePostDispatch(KINTERRUPT *Interrupt, uint32_t Cpu, KIRQL InterruptedIrql, void *Context)
 {
     IOP_ROUTE *Route = Context;
     if (atomic_load_explicit(&Route->Owner, memory_order_relaxed) != Interrupt)
         return;
-    if (atomic_load_explicit(&Route->Policy, memory_order_relaxed) == IrRoutingFixedCpu)
+    if (IopPolicyOf(Route) == IrRoutingFixedCpu)
         return;
+    IOP_DISPATCH_VIEW View = {.Cpu = Cpu, .Irql = InterruptedIrql};
+    IR_ROUTING_INPUTS Inputs = IopInputs(&View);
+    IR_ROUTING_DECISION Decision;
     bool WasEnabled = IrLockAcquireIrqSave(&Route->Lock);
-    IopApplyPolicyLocked(Route, Cpu, InterruptedIrql);
+    if (Route->Live)
+        (void)IrRouteDecideAndPoint(Route->Router, &Inputs, Route->Backend, Route, &Decision);
     IrLockReleaseIrqRestore(&Route->Lock, WasEnabled);
 }
 
 /* ---- Route lifetime (under IopLock) ---------------------------------------------------- */
 
+static size_t IopRouterOffset(void)
+{
+    return (sizeof(IOP_ROUTE) + IR_ROUTE_ALIGNMENT - 1u) & ~(size_t)(IR_ROUTE_ALIGNMENT - 1u);
+}
+
+/* One allocation: the route, then the router's route over every CPU Ke has,
+ * FIXED to Cpu with the set as its mask (what IoSetInterruptPolicy keeps). */
 IOP_ROUTE *IopCreateRoute(IOP_ROUTE_KIND Kind, const IR_CPU_SET *Set, uint8_t Vector, uint32_t Cpu)
 {
-    IOP_ROUTE *Route = PlatAllocateMemory(sizeof(IOP_ROUTE), IOP_ROUTE_ALIGNMENT);
+    size_t RouterSize = IrRouteQueryStorageSize(KeQueryProcessorCount());
+    if (RouterSize == 0)
+        return NULL;
+    size_t Size = IopRouterOffset() + RouterSize;
+    IOP_ROUTE *Route = PlatAllocateMemory(Size, IOP_ROUTE_ALIGNMENT);
     if (Route == NULL)
         return NULL;
+    IR_ROUTING_INPUTS Inputs = IopInputs(&IopNoDispatch);
+    IR_ROUTE_CONFIG Fixed = {.Policy = IrRoutingFixedCpu, .TargetCpu = Cpu, .Mask = Set};
+    if (IrRouteInitialize((uint8_t *)Route + IopRouterOffset(), RouterSize, KeQueryProcessorCount(),
+                          &Route->Router) != IRQ_STATUS_SUCCESS ||
+        IrRouteConfigure(Route->Router, &Fixed, &Inputs) != IRQ_STATUS_SUCCESS) {
+        PlatFreeMemory(Route, Size);
+        return NULL;
+    }
     IrLockInitialize(&Route->Lock);
+    Route->AllocationSize = Size;
     Route->Live = true;
     Route->Kind = Kind;
+    Route->Backend = Kind == IopRouteLine ? &IopLineBackend : &IopMessageBackend;
     Route->Vector = Vector;
     atomic_store_explicit(&Route->Cpu, Cpu, memory_order_relaxed);
-    atomic_store_explicit(&Route->Policy, IrRoutingFixedCpu, memory_order_relaxed);
     atomic_store_explicit(&Route->Owner, NULL, memory_order_relaxed);
     atomic_store_explicit(&Route->References, 0, memory_order_relaxed);
     IrCpuSetCopy(&Route->Set, Set);
@@ -274,7 +309,7 @@ IOP_ROUTE *IopCreateRoute(IOP_ROUTE_KIND Kind, const IR_CPU_SET *Set, uint8_t Ve
 
 void IopDestroyRoute(IOP_ROUTE *Route)
 {
-    PlatFreeMemory(Route, sizeof(IOP_ROUTE));
+    PlatFreeMemory(Route, Route->AllocationSize);
 }
 
 /* The routine's context store is ordered before the routine (release, in
@@ -327,16 +362,17 @@ static IRQ_STATUS IopLookupRoute(const KINTERRUPT *Interrupt, IOP_ROUTE **Route)
     return KeIsInterruptConnected(Interrupt) ? IRQ_STATUS_NOT_SUPPORTED : IRQ_STATUS_NOT_CONNECTED;
 }
 
+/* Cpu must be a CPU of the set (the router's mask: INVALID_CPU otherwise,
+ * CPUs beyond the count and IR_CPU_NONE included). */
 IRQ_STATUS IoSetInterruptTarget(KINTERRUPT *Interrupt, uint32_t Cpu)
 {
     IOP_ROUTE *Route;
     IRQ_STATUS Status = IopLookupRoute(Interrupt, &Route);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    if (!IrCpuSetContains(&Route->Set, Cpu) || !KeIsProcessorOnline(Cpu))
-        return IRQ_STATUS_INVALID_CPU;
+    IR_ROUTING_INPUTS Inputs = IopInputs(&IopNoDispatch);
     bool WasEnabled = IrLockAcquireIrqSave(&Route->Lock);
-    Status = IopMoveLocked(Route, Cpu);
+    Status = IrRoutePointAt(Route->Router, &Inputs, Route->Backend, Route, Cpu);
     IrLockReleaseIrqRestore(&Route->Lock, WasEnabled);
     return Status;
 }
@@ -348,6 +384,10 @@ static bool IopIsRetargetingPolicy(IR_ROUTING_POLICY Policy)
     return Policy == IrRoutingFixedCpu || Policy == IrRoutingRoundRobin || Policy == IrRoutingLowestPriority;
 }
 
+/* The new policy over the same set, FIXED to where the interrupt is now;
+ * then the router is told that the source is there (IrRoutePointAt writes
+ * nothing, the destination being the same), so a rotation starts after the
+ * current destination. */
 IRQ_STATUS IoSetInterruptPolicy(KINTERRUPT *Interrupt, IR_ROUTING_POLICY Policy)
 {
     if ((unsigned)Policy >= IrRoutingPolicyCount)
@@ -358,11 +398,16 @@ IRQ_STATUS IoSetInterruptPolicy(KINTERRUPT *Interrupt, IR_ROUTING_POLICY Policy)
     IRQ_STATUS Status = IopLookupRoute(Interrupt, &Route);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
+    IR_ROUTING_INPUTS Inputs = IopInputs(&IopNoDispatch);
     bool WasEnabled = IrLockAcquireIrqSave(&Route->Lock);
-    if (Route->Live)
-        atomic_store_explicit(&Route->Policy, (uint32_t)Policy, memory_order_relaxed);
-    else
+    uint32_t Here = atomic_load_explicit(&Route->Cpu, memory_order_relaxed);
+    IR_ROUTE_CONFIG Config = {.Policy = Policy, .TargetCpu = Here, .Mask = &Route->Set};
+    if (!Route->Live)
         Status = IRQ_STATUS_NOT_CONNECTED;
+    else
+        Status = IrRouteConfigure(Route->Router, &Config, &Inputs);
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = IrRoutePointAt(Route->Router, &Inputs, Route->Backend, Route, Here);
     IrLockReleaseIrqRestore(&Route->Lock, WasEnabled);
     return Status;
 }
@@ -376,6 +421,6 @@ IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IR
     if (Cpu != NULL)
         *Cpu = atomic_load_explicit(&Route->Cpu, memory_order_relaxed);
     if (Policy != NULL)
-        *Policy = (IR_ROUTING_POLICY)atomic_load_explicit(&Route->Policy, memory_order_relaxed);
+        *Policy = IopPolicyOf(Route);
     return IRQ_STATUS_SUCCESS;
 }

@@ -28,6 +28,9 @@ KIRQL KiMatrixIrqlOfVector(const KI_VECTOR_MATRIX *Matrix, uint8_t Vector);
  * KeFreeVector, KeIsVectorAllocated and KeQueryVectorUsage (ke.h). */
 IRQ_STATUS KiMatrixAllocate(KI_VECTOR_MATRIX *Matrix, const IR_CPU_SET *Affinity, KIRQL Irql, uint32_t *Cpu,
                             uint8_t *Vector);
+/* The CPU KiMatrixAllocate would choose for KE_IRQL_ANY, without taking a
+ * vector (KeQueryLeastLoadedProcessor). */
+IRQ_STATUS KiMatrixQueryLeastLoaded(KI_VECTOR_MATRIX *Matrix, const IR_CPU_SET *Affinity, uint32_t *Cpu);
 IRQ_STATUS KiMatrixAllocateOnSet(KI_VECTOR_MATRIX *Matrix, const IR_CPU_SET *Cpus, KIRQL Irql, uint8_t *Vector);
 IRQ_STATUS KiMatrixReserve(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector);
 IRQ_STATUS KiMatrixFree(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector);

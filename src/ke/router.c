@@ -3,10 +3,10 @@
  *
  * LAYOUT. A route is one block of caller storage:
  *   line 0   the writer lock, the latch count, the CPU count (read by everyone)
- *   line 1   the decision state deciders write: round-robin ticket, last choice
+ *   line 1   the decision state deciders write: the position (the previous choice)
  *   then     two copies of the configuration, each one header word
  *            (policy << 32 | target CPU) and WordCount mask words.
- * Keeping the ticket off the configuration's lines means a round-robin
+ * Keeping the position off the configuration's lines means a rotating
  * decider does not invalidate the lines every other decider reads.
  *
  * THE LATCH (why a decider sees one configuration, never a mixture): see the
@@ -48,8 +48,10 @@ struct _IR_ROUTE {
     uint32_t CopyStride;     /* words per copy: 1 + WordCount */
     uint64_t LastWordValid;  /* the CPUs of the last mask word that exist */
     /* Line 1: written by deciders. */
-    _Alignas(IRP_LINE) _Atomic uint64_t Ticket;
-    _Atomic uint32_t LastCpu; /* IR_CPU_NONE until the first rotating decision */
+    /* The position: the previous choice of a rotating policy, or where an
+     * explicit move (IrRoutePointAt) put the source; IR_CPU_NONE after a
+     * configuration. */
+    _Alignas(IRP_LINE) _Atomic uint32_t LastCpu;
     /* Then the two copies. */
     _Alignas(IRP_LINE) _Atomic uint64_t Words[];
 };
@@ -175,7 +177,6 @@ IRQ_STATUS IrRouteInitialize(void *Storage, size_t StorageSize, uint32_t CpuCoun
     New->WordCount = IrpWordCount(CpuCount);
     New->CopyStride = 1u + New->WordCount;
     New->LastWordValid = CpuCount % 64u == 0 ? IRP_ALL_ONES : ((uint64_t)1 << (CpuCount % 64u)) - 1u;
-    atomic_store_explicit(&New->Ticket, 0, memory_order_relaxed);
     atomic_store_explicit(&New->LastCpu, IR_CPU_NONE, memory_order_relaxed);
     IrpWriteCopy(New, 0, IrpHeader(IrRoutingFixedCpu, 0), NULL);
     IrpWriteCopy(New, 1, IrpHeader(IrRoutingFixedCpu, 0), NULL);
@@ -229,7 +230,6 @@ IRQ_STATUS IrRouteConfigure(IR_ROUTE *Route, const IR_ROUTE_CONFIG *Config, cons
     uint32_t Target = Config->Policy == IrRoutingFixedCpu ? Config->TargetCpu : 0u;
     IrLockAcquire(&Route->WriterLock);
     IrpPublish(Route, IrpHeader(Config->Policy, Target), Config->Mask);
-    atomic_store_explicit(&Route->Ticket, 0, memory_order_relaxed);
     atomic_store_explicit(&Route->LastCpu, IR_CPU_NONE, memory_order_relaxed);
     IrLockRelease(&Route->WriterLock);
     return IRQ_STATUS_SUCCESS;
@@ -326,15 +326,19 @@ static uint32_t IrpScanNext(IRP_SCAN *Scan)
     return Cpu;
 }
 
-/* Where a rotating scan starts: after the last choice (LOWEST), or at it (AFFINITY). */
-static uint32_t IrpRotationStart(const IR_ROUTE *Route, bool After)
+/* The CPU after Cpu, cyclically; after IR_CPU_NONE (no position yet): CPU 0. */
+static uint32_t IrpAfter(const IR_ROUTE *Route, uint32_t Cpu)
 {
-    uint32_t Last = atomic_load_explicit(&Route->LastCpu, memory_order_relaxed);
-    if (Last >= Route->CpuCount)
+    return Cpu + 1u >= Route->CpuCount ? 0 : Cpu + 1u;
+}
+
+/* Where a rotating scan starts: after the position (ROUND_ROBIN, LOWEST), or
+ * at it (AFFINITY). No position yet: CPU 0. */
+static uint32_t IrpRotationStart(const IR_ROUTE *Route, uint32_t Position, bool After)
+{
+    if (Position >= Route->CpuCount)
         return 0;
-    if (!After)
-        return Last;
-    return Last + 1u == Route->CpuCount ? 0 : Last + 1u;
+    return After ? IrpAfter(Route, Position) : Position;
 }
 
 /* ---- The policies ------------------------------------------------------------------- */
@@ -345,64 +349,45 @@ static uint32_t IrpDecideFixed(const IRP_CANDIDATES *Candidates, uint32_t Target
     if (IrpIsOnline(Candidates->Route, Candidates->Inputs, Target))
         return Target;
     IRP_SCAN Scan;
-    IrpScanBegin(&Scan, Candidates, Target + 1u == Candidates->Route->CpuCount ? 0 : Target + 1u);
+    IrpScanBegin(&Scan, Candidates, IrpAfter(Candidates->Route, Target));
     return IrpScanNext(&Scan);
 }
 
-/* The K-th set bit of Word (K < its population), without walking K bits:
- * the per-byte counts of the SWAR population count, summed by a multiply
- * (byte i of Sums = bits in bytes 0..i), find the byte; at most 7 steps
- * inside it. */
-static uint32_t IrpSelectBit(uint64_t Word, uint32_t K)
-{
-    uint64_t Counts = Word - ((Word >> 1) & 0x5555555555555555ull);
-    Counts = (Counts & 0x3333333333333333ull) + ((Counts >> 2) & 0x3333333333333333ull);
-    Counts = (Counts + (Counts >> 4)) & 0x0F0F0F0F0F0F0F0Full;
-    uint64_t Sums = Counts * 0x0101010101010101ull;
-    uint32_t Byte = 0;
-    while (((Sums >> (8u * Byte)) & 0xFFu) <= K)
-        Byte++;
-    if (Byte != 0)
-        K -= (uint32_t)(Sums >> (8u * (Byte - 1u))) & 0xFFu;
-    uint64_t Bits = (Word >> (8u * Byte)) & 0xFFu;
-    while (K-- != 0)
-        Bits &= Bits - 1u;
-    return 8u * Byte + (uint32_t)__builtin_ctzll(Bits);
-}
-
-/* Ticket t goes to the (t mod n)-th candidate in CPU order, so every n
- * consecutive tickets cover the n candidates once: exact fairness, with
- * concurrent deciders too (each ticket is taken once). The candidates are
- * snapshotted so that counting and selecting see the same set. */
+/* The first candidate after the position, cyclically in CPU order, which
+ * becomes the position: n consecutive decisions visit the n candidates once
+ * each, so after k*n decisions each got exactly k. Concurrent deciders too:
+ * each successful compare-and-swap is one step from the position to the
+ * candidate after it, so the steps form one rotation; a decider whose swap
+ * failed starts again from the position another decider left (lock-free).
+ * A CPU that goes offline is skipped and the rotation goes on in order. */
 static uint32_t IrpDecideRoundRobin(const IRP_CANDIDATES *Candidates)
 {
     IR_ROUTE *Route = Candidates->Route;
-    uint64_t Snapshot[IR_CPU_SET_WORDS];
-    uint32_t Count = 0;
-    for (uint32_t Word = 0; Word < Route->WordCount; Word++) {
-        Snapshot[Word] = IrpCandidateWord(Candidates, Word);
-        Count += IrpPopulation(Snapshot[Word]);
-    }
-    if (Count == 0)
-        return IR_CPU_NONE;
-    uint32_t K = (uint32_t)(atomic_fetch_add_explicit(&Route->Ticket, 1, memory_order_relaxed) % Count);
-    for (uint32_t Word = 0;; Word++) {
-        uint32_t InWord = IrpPopulation(Snapshot[Word]);
-        if (K < InWord)
-            return Word * 64u + IrpSelectBit(Snapshot[Word], K);
-        K -= InWord;
+    uint32_t Position = atomic_load_explicit(&Route->LastCpu, memory_order_relaxed);
+    for (;;) {
+        IRP_SCAN Scan;
+        IrpScanBegin(&Scan, Candidates, IrpRotationStart(Route, Position, true));
+        uint32_t Next = IrpScanNext(&Scan);
+        if (Next == IR_CPU_NONE)
+            return IR_CPU_NONE;
+        if (atomic_compare_exchange_weak_explicit(&Route->LastCpu, &Position, Next, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return Next;
     }
 }
 
-/* Lowest metric wins; only a strictly lower value replaces the best so far,
+/* The one "least" search of a decision (LOWEST by level, AFFINITY by load).
+ * Lowest metric wins; only a strictly lower value replaces the best so far,
  * so among equals the first in scan order wins. Nothing is below 0: stop
- * there. Lowest scans from after the last choice (ties rotate); Affinity
- * from the last choice itself (it keeps the CPU while nobody is less loaded). */
+ * there. Lowest scans from after the position (ties rotate); Affinity from
+ * the position itself (it keeps the CPU while nobody is less loaded). The
+ * choice becomes the position. */
 static uint32_t IrpDecideLeast(const IRP_CANDIDATES *Candidates, bool ByLevel)
 {
     IR_ROUTE *Route = Candidates->Route;
     IRP_SCAN Scan;
-    IrpScanBegin(&Scan, Candidates, IrpRotationStart(Route, ByLevel));
+    uint32_t Position = atomic_load_explicit(&Route->LastCpu, memory_order_relaxed);
+    IrpScanBegin(&Scan, Candidates, IrpRotationStart(Route, Position, ByLevel));
     uint32_t Best = IR_CPU_NONE;
     uint32_t BestValue = 0;
     for (uint32_t Cpu = IrpScanNext(&Scan); Cpu != IR_CPU_NONE; Cpu = IrpScanNext(&Scan)) {
@@ -498,4 +483,75 @@ IRQ_STATUS IrRouteDecide(IR_ROUTE *Route, const IR_ROUTING_INPUTS *Inputs, IR_RO
     if ((Header >> 32) == IrRoutingFixedCpu && IrpIsOnline(Route, Inputs, Target) && !IrpMustRetry(Route, Sequence))
         return IrpFinish(Decision, IrRoutingFixedCpu, Target, 1);
     return IrpDecideAny(Route, Inputs, Decision, Cpus);
+}
+
+/* ---- Back ends: the decision and the move as one call path ---------------------------- */
+
+/* Under the writer lock: a new header in both copies, the masks left as they
+ * are (both copies hold the same mask between publications). A reader of
+ * copy 1 while the count is odd sees the old header with its own mask. */
+static void IrpPublishHeader(IR_ROUTE *Route, uint64_t Header)
+{
+    uint32_t Sequence = atomic_load_explicit(&Route->Sequence, memory_order_relaxed);
+    atomic_store_explicit(&Route->Sequence, Sequence + 1u, memory_order_relaxed);
+    atomic_store_explicit(&Route->Words[0], Header, memory_order_release);
+    atomic_store_explicit(&Route->Sequence, Sequence + 2u, memory_order_release);
+    atomic_store_explicit(&Route->Words[Route->CopyStride], Header, memory_order_release);
+}
+
+static bool IrpMaskHolds(const IR_ROUTE *Route, uint32_t Cpu)
+{
+    const _Atomic uint64_t *Copy = IrpCopy(Route, atomic_load_explicit(&Route->Sequence, memory_order_relaxed));
+    return (atomic_load_explicit(&Copy[1u + Cpu / 64u], memory_order_relaxed) >> (Cpu % 64u)) & 1u;
+}
+
+IRQ_STATUS IrRoutePointAt(IR_ROUTE *Route, const IR_ROUTING_INPUTS *Inputs, const IR_ROUTE_BACKEND *Backend,
+                          void *Source, uint32_t Cpu)
+{
+    if (Route == NULL || Inputs == NULL || Backend == NULL || Backend->PointAt == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    if (Cpu >= Route->CpuCount || !IrpIsOnline(Route, Inputs, Cpu))
+        return IRQ_STATUS_INVALID_CPU;
+    IrLockAcquire(&Route->WriterLock);
+    uint64_t Header = atomic_load_explicit(&IrpCopy(Route, atomic_load_explicit(&Route->Sequence,
+                                                                               memory_order_relaxed))[0],
+                                           memory_order_relaxed);
+    IR_ROUTING_POLICY Policy = (IR_ROUTING_POLICY)(Header >> 32);
+    IRQ_STATUS Status = IRQ_STATUS_SUCCESS;
+    if (Policy == IrRoutingBroadcast)
+        Status = IRQ_STATUS_NOT_SUPPORTED;
+    else if (!IrpMaskHolds(Route, Cpu))
+        Status = IRQ_STATUS_INVALID_CPU;
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = Backend->PointAt(Source, Cpu);
+    if (Status == IRQ_STATUS_SUCCESS) {
+        if (Policy == IrRoutingFixedCpu && (uint32_t)Header != Cpu)
+            IrpPublishHeader(Route, IrpHeader(IrRoutingFixedCpu, Cpu));
+        atomic_store_explicit(&Route->LastCpu, Cpu, memory_order_relaxed);
+    }
+    IrLockRelease(&Route->WriterLock);
+    return Status;
+}
+
+IRQ_STATUS IrRouteDecideAndPoint(IR_ROUTE *Route, const IR_ROUTING_INPUTS *Inputs, const IR_ROUTE_BACKEND *Backend,
+                                 void *Source, IR_ROUTING_DECISION *Decision)
+{
+    if (Route == NULL || Inputs == NULL || Backend == NULL || Backend->PointAt == NULL || Decision == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    uint32_t Position = atomic_load_explicit(&Route->LastCpu, memory_order_relaxed);
+    IR_CPU_SET Cpus;
+    IRQ_STATUS Status = IrRouteDecide(Route, Inputs, Decision, &Cpus);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    if (Decision->Policy != IrRoutingBroadcast) {
+        Status = Backend->PointAt(Source, Decision->Cpu);
+        /* The source stayed where it was: so does the position (unless
+         * another decider has moved it on since). */
+        uint32_t Chosen = Decision->Cpu;
+        if (Status != IRQ_STATUS_SUCCESS)
+            (void)atomic_compare_exchange_strong_explicit(&Route->LastCpu, &Chosen, Position, memory_order_relaxed,
+                                                          memory_order_relaxed);
+        return Status;
+    }
+    return Backend->PointAtSet != NULL ? Backend->PointAtSet(Source, &Cpus) : IRQ_STATUS_NOT_SUPPORTED;
 }

@@ -21,21 +21,21 @@ static void IrpPolicyCandidates(const IR_ROUTE *Route, const IR_ROUTING_INPUTS *
         IrCpuSetAnd(Candidates, Candidates, Base);
 }
 
-/* The Index-th CPU of Set (mod its weight), or IR_CPU_NONE when empty. */
-static uint32_t IrpNthCpu(const IR_CPU_SET *Set, uint32_t Index)
+/* The one "Nth CPU" rule: router.h (IrRouteSpreadCpu). */
+uint32_t IrRouteSpreadCpu(const IR_CPU_SET *Cpus, uint32_t Index)
 {
-    uint32_t Weight = IrCpuSetWeight(Set);
+    uint32_t Weight = Cpus != NULL ? IrCpuSetWeight(Cpus) : 0;
     if (Weight == 0)
         return IR_CPU_NONE;
-    uint32_t Cpu = IrCpuSetFirst(Set);
+    uint32_t Cpu = IrCpuSetFirst(Cpus);
     for (uint32_t Step = Index % Weight; Step != 0; Step--)
-        Cpu = IrCpuSetNext(Set, Cpu);
+        Cpu = IrCpuSetNext(Cpus, Cpu);
     return Cpu;
 }
 
 static IRQ_STATUS IrpFixedOn(const IR_CPU_SET *Candidates, uint32_t Index, IR_ROUTE_CONFIG *Config)
 {
-    uint32_t Cpu = IrpNthCpu(Candidates, Index);
+    uint32_t Cpu = IrRouteSpreadCpu(Candidates, Index);
     if (Cpu == IR_CPU_NONE)
         return IRQ_STATUS_EMPTY_AFFINITY;
     Config->Policy = IrRoutingFixedCpu;

@@ -193,6 +193,13 @@ IRQ_STATUS KeAllocateVector(const IR_CPU_SET *Affinity, KIRQL Irql, uint32_t *Cp
     return KiMatrixAllocate(KiSystem.Matrix, Affinity, Irql, Cpu, Vector);
 }
 
+IRQ_STATUS KeQueryLeastLoadedProcessor(const IR_CPU_SET *Affinity, uint32_t *Cpu)
+{
+    if (KiSystem.Matrix == NULL)
+        return IRQ_STATUS_NOT_INITIALIZED;
+    return KiMatrixQueryLeastLoaded(KiSystem.Matrix, Affinity, Cpu);
+}
+
 IRQ_STATUS KeAllocateVectorOnSet(const IR_CPU_SET *Cpus, KIRQL Irql, uint8_t *Vector)
 {
     if (KiSystem.Matrix == NULL)

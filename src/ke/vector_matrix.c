@@ -581,6 +581,21 @@ IRQ_STATUS KiMatrixAllocate(KI_VECTOR_MATRIX *Matrix, const IR_CPU_SET *Affinity
     return Status;
 }
 
+IRQ_STATUS KiMatrixQueryLeastLoaded(KI_VECTOR_MATRIX *Matrix, const IR_CPU_SET *Affinity, uint32_t *Cpu)
+{
+    if (Matrix == NULL || Affinity == NULL || Cpu == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    bool WasEnabled = IrLockAcquireIrqSave(&Matrix->Lock);
+    uint32_t Chosen = KipFindLeastLoaded(Matrix, Affinity, KE_IRQL_ANY);
+    IRQ_STATUS Status = IRQ_STATUS_SUCCESS;
+    if (Chosen == IR_CPU_NONE)
+        Status = KipIntersectsOnline(Matrix, Affinity) ? IRQ_STATUS_VECTOR_EXHAUSTED : IRQ_STATUS_EMPTY_AFFINITY;
+    else
+        *Cpu = Chosen;
+    IrLockReleaseIrqRestore(&Matrix->Lock, WasEnabled);
+    return Status;
+}
+
 /* Every CPU of Cpus must exist and be online: an empty set, or one with no
  * online CPU, is an empty affinity; a CPU beyond the count, or an offline
  * one beside online ones, is an invalid CPU. */

@@ -234,6 +234,94 @@ static void test_bad_templates(void **State)
     TbAssertUnchanged(&Before);
 }
 
+/* The one routing -> policy conversion (what the kernel's live re-routing
+ * asks): each routing's policy and whether it moves. */
+static void test_device_routing_meanings(void **State)
+{
+    (void)State;
+    static const struct {
+        IO_DEVICE_ROUTING Routing;
+        IR_ROUTING_POLICY Policy;
+        bool MovableWithMask, MovableWithout;
+    } Expected[] = {
+        {IoDeviceFixed, IrRoutingFixedCpu, true, false},
+        {IoDeviceRoundRobin, IrRoutingRoundRobin, true, true},
+        {IoDeviceLowest, IrRoutingLowestPriority, true, true},
+        {IoDeviceBroadcast, IrRoutingBroadcast, false, false},
+        {IoDeviceAffinity, IrRoutingAffinity, false, false},
+        {IoDeviceSpread, IrRoutingFixedCpu, false, false},
+    };
+    for (uint32_t Index = 0; Index < sizeof(Expected) / sizeof(Expected[0]); Index++) {
+        IR_ROUTING_POLICY Policy = IrRoutingPolicyCount;
+        bool Movable = !Expected[Index].MovableWithMask;
+        assert_int_equal(IoQueryDeviceRouting(Expected[Index].Routing, true, &Policy, &Movable), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Policy, Expected[Index].Policy);
+        assert_int_equal(Movable, Expected[Index].MovableWithMask);
+        Movable = !Expected[Index].MovableWithout;
+        assert_int_equal(IoQueryDeviceRouting(Expected[Index].Routing, false, NULL, &Movable), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Movable, Expected[Index].MovableWithout);
+    }
+    IR_ROUTING_POLICY Policy = IrRoutingAffinity;
+    assert_int_equal(IoQueryDeviceRouting(IoDeviceRoutingCount, true, &Policy, NULL), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(Policy, IrRoutingAffinity);
+}
+
+/* IoRouteDevice: a movable device switches routing live (no reconnect: the
+ * same objects and vector), and refusals change nothing. */
+static void test_route_device_live(void **State)
+{
+    (void)State;
+    IR_CPU_SET Mask = Cpus(1, 3);
+    IO_DEVICE_TEMPLATE Timer = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {8}, .Count = 1,
+                                .Routing = IoDeviceFixed, .Cpu = 2, .Mask = &Mask};
+    TB_ISR_RECORD Record = {.Claim = true};
+    IO_DEVICE_CONNECTION Connection;
+    assert_int_equal(IoConnectDevice(&Timer, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = Connection.Interrupts[0];
+    uint8_t Vector = KeGetInterruptVector(Interrupt);
+    PulseAndServiceAll(8);
+    assert_int_equal(atomic_load(&Record.LastCpu), 2);
+
+    assert_int_equal(IoRouteDevice(&Connection, IoDeviceRoundRobin, 0), IRQ_STATUS_SUCCESS);
+    static const uint32_t Cycle[] = {2, 3, 1, 2, 3, 1}; /* on from where it is */
+    for (uint32_t Index = 0; Index < 6; Index++) {
+        PulseAndServiceAll(8);
+        assert_int_equal(atomic_load(&Record.LastCpu), Cycle[Index]);
+    }
+    uint32_t Here;
+    IR_ROUTING_POLICY Policy;
+    assert_int_equal(IoQueryInterruptTarget(Interrupt, &Here, &Policy), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Policy, IrRoutingRoundRobin);
+    assert_int_equal(Here, 2);
+
+    assert_int_equal(IoRouteDevice(&Connection, IoDeviceFixed, 3), IRQ_STATUS_SUCCESS);
+    for (uint32_t Index = 0; Index < 3; Index++) {
+        PulseAndServiceAll(8);
+        assert_int_equal(atomic_load(&Record.LastCpu), 3);
+    }
+    assert_ptr_equal(Connection.Interrupts[0], Interrupt);
+    assert_int_equal(KeGetInterruptVector(Interrupt), Vector);
+
+    uint64_t Entry = SimIoApicPeekEntry(8);
+    assert_int_equal(IoRouteDevice(&Connection, IoDeviceBroadcast, 0), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(IoRouteDevice(&Connection, IoDeviceAffinity, 0), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(IoRouteDevice(&Connection, IoDeviceFixed, 0), IRQ_STATUS_INVALID_CPU); /* outside 1-3 */
+    assert_int_equal(IoRouteDevice(&Connection, IoDeviceRoutingCount, 1), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IoRouteDevice(NULL, IoDeviceFixed, 1), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(SimIoApicPeekEntry(8), Entry);
+    assert_int_equal(IoQueryInterruptTarget(Interrupt, &Here, &Policy), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Here, 3);
+    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoRouteDevice(&Connection, IoDeviceFixed, 1), IRQ_STATUS_NOT_CONNECTED);
+
+    /* A device connected without a mask is not movable. */
+    IO_DEVICE_TEMPLATE Plain = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {8}, .Count = 1, .Cpu = 1};
+    assert_int_equal(IoConnectDevice(&Plain, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoRouteDevice(&Connection, IoDeviceFixed, 2), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
@@ -246,6 +334,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_all_or_nothing, TbSetupFourCpus, TbTeardown),
         cmocka_unit_test_setup_teardown(test_bad_templates, TbSetupFourCpus, TbTeardown),
         cmocka_unit_test_setup_teardown(test_spread_and_affinity_skip_unreachable_cpus, SetupWide, TbTeardown),
+        cmocka_unit_test(test_device_routing_meanings),
+        cmocka_unit_test_setup_teardown(test_route_device_live, TbSetupFourCpus, TbTeardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -465,6 +465,27 @@ static void test_round_robin_is_exactly_fair(void **State)
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
 }
 
+/* One rotation rule (the router's): ROUND_ROBIN goes on with the CPU of the
+ * set after the current destination, also after an explicit move. */
+static void test_round_robin_goes_on_after_a_move(void **State)
+{
+    (void)State;
+    IR_CPU_SET Mask = AllCpus();
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 0), false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+    uint8_t Vector = KeGetInterruptVector(Interrupt);
+    assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), 0);
+    assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), 1);
+    assert_int_equal(IoSetInterruptTarget(Interrupt, 3), IRQ_STATUS_SUCCESS);
+    static const uint32_t After[] = {3, 0, 1, 2, 3};
+    for (uint32_t Index = 0; Index < 5; Index++)
+        assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), After[Index]);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+}
+
 /* ROUND_ROBIN on MSI: the post-dispatch routine calls the driver's routine
  * after each interrupt, and the device's next write goes to the next CPU. */
 static void test_round_robin_msi(void **State)
@@ -728,6 +749,7 @@ int main(void)
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test_setup_teardown(test_edge_line_moved_to_each_cpu_in_turn, Setup4, Teardown),
         cmocka_unit_test_setup_teardown(test_routable_starts_on_least_loaded_cpu, Setup4, Teardown),
+        cmocka_unit_test_setup_teardown(test_round_robin_goes_on_after_a_move, Setup4, Teardown),
         cmocka_unit_test_setup_teardown(test_bad_targets_refused_state_unchanged, Setup4, Teardown),
         cmocka_unit_test_setup_teardown(test_not_movable_and_not_connected, Setup4, Teardown),
         cmocka_unit_test_setup_teardown(test_bad_routable_connects_change_nothing, Setup4ThreeOnline, Teardown),

@@ -3,10 +3,16 @@
  * (fixed and its offline fallback, round-robin fairness exactly, lowest level
  * with ties rotating, broadcast set, affinity least loaded and sticky),
  * offline CPUs skipped, refused configurations leaving the route unchanged,
- * storage checks, the Windows device-policy mapping.
+ * storage checks, the Windows device-policy mapping; the position rule that
+ * ROUND_ROBIN, LOWEST and AFFINITY share (the one Io uses too), and the back
+ * ends (IrRouteDecideAndPoint, IrRoutePointAt).
  */
+#define _POSIX_C_SOURCE 200809L /* pthread barriers */
+
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -491,6 +497,255 @@ static void test_device_policies_map(void **State)
     assert_int_equal(Config.TargetCpu, Before.TargetCpu);
 }
 
+/* ---- The position: one rotation rule for every consumer ------------------------------- */
+
+/* ROUND_ROBIN goes on after the previous choice: a CPU that goes offline
+ * mid-rotation is skipped and the order is kept (no CPU skipped or repeated
+ * because the count of candidates changed). */
+static void test_round_robin_goes_on_after_previous_choice(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    static const uint32_t Cpus[] = {0, 1, 2, 3};
+    IR_CPU_SET Mask = SetOf(Cpus, 4);
+    assert_int_equal(Configure(Fixture, IrRoutingRoundRobin, 0, &Mask), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Decide(Fixture), 0);
+    assert_int_equal(Decide(Fixture), 1);
+    assert_int_equal(Decide(Fixture), 2);
+    IrCpuSetRemove(&Fixture->Online, 1);
+    static const uint32_t After[] = {3, 0, 2, 3, 0, 2};
+    for (uint32_t Step = 0; Step < 6; Step++)
+        assert_int_equal(Decide(Fixture), After[Step]);
+    IrCpuSetAdd(&Fixture->Online, 1); /* back: it is next after 0 again */
+    assert_int_equal(Decide(Fixture), 3);
+    assert_int_equal(Decide(Fixture), 0);
+    assert_int_equal(Decide(Fixture), 1);
+}
+
+/* Concurrent deciders: each decision is one step of one rotation, so after
+ * k*n decisions in all each CPU got exactly k, however they interleaved. */
+enum { RACE_THREADS = 4, RACE_DECISIONS = 100000 };
+
+static pthread_barrier_t RaceStart;
+
+typedef struct _RACE {
+    ROUTE_FIXTURE *Fixture;
+    uint32_t Counts[8];
+} RACE;
+
+static void *RaceDecider(void *Argument)
+{
+    RACE *Race = Argument;
+    (void)pthread_barrier_wait(&RaceStart); /* all decide at once */
+    for (uint32_t Step = 0; Step < RACE_DECISIONS; Step++) {
+        IR_ROUTING_DECISION Decision;
+        if (IrRouteDecide(Race->Fixture->Route, &Race->Fixture->Inputs, &Decision, NULL) != IRQ_STATUS_SUCCESS ||
+            Decision.Cpu >= 8)
+            return Argument; /* checked by the joiner */
+        Race->Counts[Decision.Cpu]++;
+    }
+    return NULL;
+}
+
+static void test_round_robin_exact_with_concurrent_deciders(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    static const uint32_t Cpus[] = {1, 2, 5, 7};
+    IR_CPU_SET Mask = SetOf(Cpus, 4);
+    assert_int_equal(Configure(Fixture, IrRoutingRoundRobin, 0, &Mask), IRQ_STATUS_SUCCESS);
+    RACE Races[RACE_THREADS] = {{0}};
+    pthread_t Threads[RACE_THREADS];
+    assert_int_equal(pthread_barrier_init(&RaceStart, NULL, RACE_THREADS), 0);
+    for (uint32_t Index = 0; Index < RACE_THREADS; Index++) {
+        Races[Index].Fixture = Fixture;
+        assert_int_equal(pthread_create(&Threads[Index], NULL, RaceDecider, &Races[Index]), 0);
+    }
+    uint32_t Counts[8] = {0};
+    for (uint32_t Index = 0; Index < RACE_THREADS; Index++) {
+        void *Result;
+        assert_int_equal(pthread_join(Threads[Index], &Result), 0);
+        assert_null(Result);
+        for (uint32_t Cpu = 0; Cpu < 8; Cpu++)
+            Counts[Cpu] += Races[Index].Counts[Cpu];
+    }
+    (void)pthread_barrier_destroy(&RaceStart);
+    for (uint32_t Cpu = 0; Cpu < 8; Cpu++)
+        assert_int_equal(Counts[Cpu], IrCpuSetContains(&Mask, Cpu) ? RACE_THREADS * RACE_DECISIONS / 4 : 0);
+}
+
+/* ---- Back ends -------------------------------------------------------------------------- */
+
+typedef struct _TEST_SOURCE {
+    uint32_t Cpu;          /* where the source points */
+    uint32_t Calls;
+    uint32_t SetCalls;
+    IR_CPU_SET Set;
+    IRQ_STATUS Fail;       /* what PointAt returns (it then leaves Cpu alone) */
+} TEST_SOURCE;
+
+static IRQ_STATUS TestPointAt(void *Source, uint32_t Cpu)
+{
+    TEST_SOURCE *Test = Source;
+    Test->Calls++;
+    if (Test->Fail != IRQ_STATUS_SUCCESS)
+        return Test->Fail;
+    Test->Cpu = Cpu;
+    return IRQ_STATUS_SUCCESS;
+}
+
+static IRQ_STATUS TestPointAtSet(void *Source, const IR_CPU_SET *Cpus)
+{
+    TEST_SOURCE *Test = Source;
+    Test->SetCalls++;
+    IrCpuSetCopy(&Test->Set, Cpus);
+    return IRQ_STATUS_SUCCESS;
+}
+
+static const IR_ROUTE_BACKEND TestBackend = {.PointAt = TestPointAt};
+static const IR_ROUTE_BACKEND TestBroadcaster = {.PointAt = TestPointAt, .PointAtSet = TestPointAtSet};
+
+static uint32_t DecideAndPoint(ROUTE_FIXTURE *Fixture, TEST_SOURCE *Source)
+{
+    IR_ROUTING_DECISION Decision;
+    assert_int_equal(IrRouteDecideAndPoint(Fixture->Route, &Fixture->Inputs, &TestBackend, Source, &Decision),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(Source->Cpu, Decision.Cpu);
+    return Decision.Cpu;
+}
+
+/* The decision is carried out by the back end; a failed move puts the
+ * position back, so the next decision makes the same choice again. */
+static void test_decide_and_point(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    TEST_SOURCE Source = {.Cpu = IR_CPU_NONE};
+    assert_int_equal(Configure(Fixture, IrRoutingRoundRobin, 0, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(DecideAndPoint(Fixture, &Source), 0);
+    assert_int_equal(DecideAndPoint(Fixture, &Source), 1);
+    Source.Fail = IRQ_STATUS_NOT_CONNECTED;
+    IR_ROUTING_DECISION Decision;
+    assert_int_equal(IrRouteDecideAndPoint(Fixture->Route, &Fixture->Inputs, &TestBackend, &Source, &Decision),
+                     IRQ_STATUS_NOT_CONNECTED);
+    assert_int_equal(Source.Cpu, 1);
+    Source.Fail = IRQ_STATUS_SUCCESS;
+    assert_int_equal(DecideAndPoint(Fixture, &Source), 2); /* not 3: the failed step was undone */
+    assert_int_equal(Source.Calls, 4);
+
+    /* BROADCAST: the set, to a back end that can broadcast; refused otherwise. */
+    static const uint32_t Cpus[] = {2, 6};
+    IR_CPU_SET Mask = SetOf(Cpus, 2);
+    assert_int_equal(Configure(Fixture, IrRoutingBroadcast, 0, &Mask), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IrRouteDecideAndPoint(Fixture->Route, &Fixture->Inputs, &TestBackend, &Source, &Decision),
+                     IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(Source.Calls, 4);
+    assert_int_equal(IrRouteDecideAndPoint(Fixture->Route, &Fixture->Inputs, &TestBroadcaster, &Source, &Decision),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(Source.SetCalls, 1);
+    assert_true(IrCpuSetEqual(&Source.Set, &Mask));
+    assert_int_equal(Source.Calls, 4);
+
+    IR_ROUTE_BACKEND NoPointAt = {0};
+    assert_int_equal(IrRouteDecideAndPoint(Fixture->Route, &Fixture->Inputs, &NoPointAt, &Source, &Decision),
+                     IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrRouteDecideAndPoint(Fixture->Route, &Fixture->Inputs, NULL, &Source, &Decision),
+                     IRQ_STATUS_INVALID_PARAMETER);
+}
+
+/* An explicit move keeps the route in step with the source: under
+ * ROUND_ROBIN the rotation goes on after it, LOWEST's ties rotate from it,
+ * AFFINITY keeps it on ties, and a FIXED_CPU target becomes it. */
+static void test_point_at_moves_the_position(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    TEST_SOURCE Source = {.Cpu = 0};
+    assert_int_equal(Configure(Fixture, IrRoutingRoundRobin, 0, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IrRoutePointAt(Fixture->Route, &Fixture->Inputs, &TestBackend, &Source, 5), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Source.Cpu, 5);
+    assert_int_equal(DecideAndPoint(Fixture, &Source), 6);
+    assert_int_equal(DecideAndPoint(Fixture, &Source), 7);
+    assert_int_equal(DecideAndPoint(Fixture, &Source), 0);
+
+    assert_int_equal(Configure(Fixture, IrRoutingLowestPriority, 0, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IrRoutePointAt(Fixture->Route, &Fixture->Inputs, &TestBackend, &Source, 3), IRQ_STATUS_SUCCESS);
+    assert_int_equal(DecideAndPoint(Fixture, &Source), 4); /* all at 0: the first after 3 */
+
+    assert_int_equal(Configure(Fixture, IrRoutingAffinity, 0, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IrRoutePointAt(Fixture->Route, &Fixture->Inputs, &TestBackend, &Source, 6), IRQ_STATUS_SUCCESS);
+    assert_int_equal(DecideAndPoint(Fixture, &Source), 6); /* all equal: it stays */
+
+    assert_int_equal(Configure(Fixture, IrRoutingFixedCpu, 2, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IrRoutePointAt(Fixture->Route, &Fixture->Inputs, &TestBackend, &Source, 4), IRQ_STATUS_SUCCESS);
+    IR_ROUTING_POLICY Policy;
+    uint32_t Target;
+    IR_CPU_SET Mask, All;
+    assert_int_equal(IrRouteQueryConfig(Fixture->Route, &Policy, &Target, &Mask), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Policy, IrRoutingFixedCpu);
+    assert_int_equal(Target, 4);
+    IrCpuSetFill(&All, 8);
+    assert_true(IrCpuSetEqual(&Mask, &All)); /* the mask is kept */
+    assert_int_equal(DecideAndPoint(Fixture, &Source), 4);
+}
+
+/* Refused moves: a status, the source not touched, the route unchanged. */
+static void test_point_at_refusals_change_nothing(void **State)
+{
+    ROUTE_FIXTURE *Fixture = *State;
+    static const uint32_t Cpus[] = {1, 2, 3};
+    IR_CPU_SET Mask = SetOf(Cpus, 3);
+    TEST_SOURCE Source = {.Cpu = 2};
+    assert_int_equal(Configure(Fixture, IrRoutingFixedCpu, 2, &Mask), IRQ_STATUS_SUCCESS);
+    IrCpuSetRemove(&Fixture->Online, 3);
+    assert_int_equal(IrRoutePointAt(Fixture->Route, &Fixture->Inputs, &TestBackend, &Source, 0),
+                     IRQ_STATUS_INVALID_CPU); /* outside the mask */
+    assert_int_equal(IrRoutePointAt(Fixture->Route, &Fixture->Inputs, &TestBackend, &Source, 3),
+                     IRQ_STATUS_INVALID_CPU); /* offline */
+    assert_int_equal(IrRoutePointAt(Fixture->Route, &Fixture->Inputs, &TestBackend, &Source, 8),
+                     IRQ_STATUS_INVALID_CPU); /* beyond the route */
+    assert_int_equal(IrRoutePointAt(Fixture->Route, &Fixture->Inputs, &TestBackend, &Source, IR_CPU_NONE),
+                     IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(IrRoutePointAt(NULL, &Fixture->Inputs, &TestBackend, &Source, 1), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrRoutePointAt(Fixture->Route, &Fixture->Inputs, NULL, &Source, 1),
+                     IRQ_STATUS_INVALID_PARAMETER);
+    Source.Fail = IRQ_STATUS_NOT_CONNECTED;
+    assert_int_equal(IrRoutePointAt(Fixture->Route, &Fixture->Inputs, &TestBackend, &Source, 1),
+                     IRQ_STATUS_NOT_CONNECTED);
+    assert_int_equal(Source.Calls, 1);
+    assert_int_equal(Source.Cpu, 2);
+    uint32_t Target;
+    assert_int_equal(IrRouteQueryConfig(Fixture->Route, NULL, &Target, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Target, 2);
+    assert_int_equal(Decide(Fixture), 2);
+
+    /* A failed move under ROUND_ROBIN leaves the rotation where it was. */
+    Source.Fail = IRQ_STATUS_SUCCESS;
+    assert_int_equal(Configure(Fixture, IrRoutingRoundRobin, 0, &Mask), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IrRoutePointAt(Fixture->Route, &Fixture->Inputs, &TestBackend, &Source, 1), IRQ_STATUS_SUCCESS);
+    Source.Fail = IRQ_STATUS_NOT_CONNECTED;
+    assert_int_equal(IrRoutePointAt(Fixture->Route, &Fixture->Inputs, &TestBackend, &Source, 2),
+                     IRQ_STATUS_NOT_CONNECTED);
+    assert_int_equal(Decide(Fixture), 2); /* after 1, not after 2 */
+
+    assert_int_equal(Configure(Fixture, IrRoutingBroadcast, 0, &Mask), IRQ_STATUS_SUCCESS);
+    Source.Fail = IRQ_STATUS_SUCCESS;
+    uint32_t Calls = Source.Calls;
+    assert_int_equal(IrRoutePointAt(Fixture->Route, &Fixture->Inputs, &TestBackend, &Source, 1),
+                     IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(Source.Calls, Calls);
+}
+
+/* The spread rule: the (i mod n)-th CPU of the set. */
+static void test_spread_cpu(void **State)
+{
+    (void)State;
+    static const uint32_t Cpus[] = {3, 64, 100};
+    IR_CPU_SET Set = SetOf(Cpus, 3);
+    for (uint32_t Index = 0; Index < 9; Index++)
+        assert_int_equal(IrRouteSpreadCpu(&Set, Index), Cpus[Index % 3]);
+    IR_CPU_SET Empty;
+    IrCpuSetZero(&Empty);
+    assert_int_equal(IrRouteSpreadCpu(&Empty, 0), IR_CPU_NONE);
+    assert_int_equal(IrRouteSpreadCpu(NULL, 0), IR_CPU_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
@@ -515,6 +770,12 @@ int main(void)
         cmocka_unit_test(test_many_cpus_word_edges),
         cmocka_unit_test(test_round_robin_visits_every_cpu_in_order),
         cmocka_unit_test_setup_teardown(test_device_policies_map, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_round_robin_goes_on_after_previous_choice, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_round_robin_exact_with_concurrent_deciders, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_decide_and_point, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_point_at_moves_the_position, Setup8, Teardown),
+        cmocka_unit_test_setup_teardown(test_point_at_refusals_change_nothing, Setup8, Teardown),
+        cmocka_unit_test(test_spread_cpu),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

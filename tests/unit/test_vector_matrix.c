@@ -437,6 +437,33 @@ static void test_least_loaded_with_lowest_id_ties(void **State)
     CheckAllConsistent(Matrix, 4);
 }
 
+/* The query names the CPU an allocation would take, and takes nothing. */
+static void test_query_least_loaded_takes_nothing(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(4, 3);
+    IR_CPU_SET All, Offline;
+    AllCpus(&All);
+    uint32_t Cpu = 99;
+    uint8_t Vector;
+    assert_int_equal(KiMatrixReserve(Matrix, 0, 0xA5), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixQueryLeastLoaded(Matrix, &All, &Cpu), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 1);
+    assert_int_equal(KiMatrixQueryLeastLoaded(Matrix, &All, &Cpu), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 1); /* nothing was taken: the same answer */
+    assert_int_equal(AllocatedOn(Matrix, 1), 0);
+    uint32_t Allocated;
+    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Allocated, &Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Allocated, 1);
+    IrCpuSetZero(&Offline);
+    IrCpuSetAdd(&Offline, 3);
+    Cpu = 99;
+    assert_int_equal(KiMatrixQueryLeastLoaded(Matrix, &Offline, &Cpu), IRQ_STATUS_EMPTY_AFFINITY);
+    assert_int_equal(Cpu, 99);
+    assert_int_equal(KiMatrixQueryLeastLoaded(Matrix, NULL, &Cpu), IRQ_STATUS_INVALID_PARAMETER);
+    CheckAllConsistent(Matrix, 4);
+}
+
 static void test_affinity_limits_the_choice(void **State)
 {
     (void)State;
@@ -933,6 +960,7 @@ int main(void)
         cmocka_unit_test(test_any_irql_spreads_over_classes),
         cmocka_unit_test(test_any_irql_skips_full_classes),
         cmocka_unit_test(test_least_loaded_with_lowest_id_ties),
+        cmocka_unit_test(test_query_least_loaded_takes_nothing),
         cmocka_unit_test(test_affinity_limits_the_choice),
         cmocka_unit_test(test_least_loaded_cpu_without_room_in_class_is_skipped),
         cmocka_unit_test(test_offline_cpus_are_skipped),
