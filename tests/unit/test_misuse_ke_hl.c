@@ -242,8 +242,9 @@ static void test_io_object_refused_by_ke_disconnect(void **State)
     assert_int_equal(TbService(OBJECT_CPU), 1);
     assert_int_equal(atomic_load(&Record.Calls), 1);
 
+    /* Io frees its objects at disconnect: only the vector and the entry
+     * remain to be looked at. */
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
-    assert_int_equal(KeQueryInterruptOwner(Interrupt), KeInterruptOwnerNone);
     assert_false(KeIsVectorAllocated(OBJECT_CPU, Vector));
     assert_int_equal(TbPeekEntry(4).Bits.Mask, 1);
 }
