@@ -1,11 +1,14 @@
 /*
- * The reference kernel's private interface: boot layout, per-CPU control
- * region, console, ACPI, SMP and the test harness.
+ * The reference kernel's shared interface, what arch/ offers the layers
+ * above it (drivers/, ktest/, demo/, main.c): boot layout, per-CPU control
+ * region, console, time, memory, ACPI and SMP. Every kernel name carries the
+ * prefix Rk (RK_ for macros and types, Rkp for a file's own helpers), so it
+ * is never mistaken for the library's (Ke, Ki, Hl, Io, Ir, Vic).
  *
  * This header is shared by the C files and the GNU assembler files
- * (boot.S, trampoline.S, interrupt.S); the part the assembler sees is the
- * block of plain #defines below, everything else is guarded by
- * __ASSEMBLER__.
+ * (arch/boot.S, arch/trampoline.S, arch/interrupt.S); the part the
+ * assembler sees is the block of plain #defines below, everything else is
+ * guarded by __ASSEMBLER__.
  */
 #ifndef KERNEL_KERNEL_H
 #define KERNEL_KERNEL_H
@@ -13,48 +16,48 @@
 /* ---- Layout shared with the assembler --------------------------------------- */
 
 /* GDT selectors (boot.S builds the table). */
-#define KI_SELECTOR_CODE64 0x08
-#define KI_SELECTOR_DATA 0x10
-#define KI_SELECTOR_CODE32 0x18
-#define KI_GDT_ENTRIES 4 /* the boot GDT; each CPU's own GDT adds its TSS descriptor */
-#define KI_SELECTOR_TSS (KI_GDT_ENTRIES * 8)
+#define RK_SELECTOR_CODE64 0x08
+#define RK_SELECTOR_DATA 0x10
+#define RK_SELECTOR_CODE32 0x18
+#define RK_GDT_ENTRIES 4 /* the boot GDT; each CPU's own GDT adds its TSS descriptor */
+#define RK_SELECTOR_TSS (RK_GDT_ENTRIES * 8)
 /* Interrupt stack table slot for NMI, #DF and #MC (SDM 6.14.5): they run on
  * a stack of their own, so even a stack overflow ends in a register dump
  * rather than a triple fault. */
-#define KI_IST_FAULT 1
-#define KI_FAULT_STACK_SIZE 8192
+#define RK_IST_FAULT 1
+#define RK_FAULT_STACK_SIZE 8192
 
 /* CPUs this kernel can start: the library's limit (IR_MAX_CPUS, checked in
  * percpu.c); what QEMU's q35 offers (4096 with x2APIC). Only the small
- * per-CPU tables (KPCR) are static arrays of this size: the stacks, TSS and
+ * per-CPU tables (RK_PCR) are static arrays of this size: the stacks, TSS and
  * GDT of each CPU are allocated from the pool when the CPU is started. */
-#define KI_MAX_CPUS 4096
+#define RK_MAX_CPUS 4096
 /* xAPIC ids are 8 bits and 0xFF is the broadcast (SDM vol. 3A 11.6.2.1):
  * without x2APIC a machine has at most 255 CPUs, with ids 0-254. */
-#define KI_XAPIC_MAX_APIC_ID 0xFE
-#define KI_XAPIC_MAX_CPUS 255
-#define KI_STACK_SIZE 16384
+#define RK_XAPIC_MAX_APIC_ID 0xFE
+#define RK_XAPIC_MAX_CPUS 255
+#define RK_STACK_SIZE 16384
 /* The BSP's stack, in .bss: the tests run on it. Larger than an AP's, but
- * no place for arrays of KI_MAX_CPUS entries (4096 x 76 bytes of
+ * no place for arrays of RK_MAX_CPUS entries (4096 x 76 bytes of
  * KE_VECTOR_USAGE alone would be 311 KiB): those belong in static storage. */
-#define KI_BOOT_STACK_SIZE (64 * 1024)
+#define RK_BOOT_STACK_SIZE (64 * 1024)
 
 /* The AP trampoline runs from here: the SIPI vector is its page number
  * (SDM vol. 3A 8.4.4.1 / 11.6.1, "Start-Up"), 0x08 -> 0x8000. QEMU's
  * multiboot loader puts the memory map at 0x9000 and the multiboot
  * information at 0x9500 (docs/qemu.md; MULTIBOOT_STRUCT_ADDR in QEMU's
  * hw/i386/multiboot.c), so the trampoline must fit below 0x9000. */
-#define KI_TRAMPOLINE_ADDRESS 0x8000
-#define KI_TRAMPOLINE_LIMIT 0x1000
-#define KI_SIPI_VECTOR (KI_TRAMPOLINE_ADDRESS >> 12)
+#define RK_TRAMPOLINE_ADDRESS 0x8000
+#define RK_TRAMPOLINE_LIMIT 0x1000
+#define RK_SIPI_VECTOR (RK_TRAMPOLINE_ADDRESS >> 12)
 
-/* Byte offsets in KPCR (checked against the C layout in percpu.c). */
-#define KI_PCR_NUMBER 8
+/* Byte offsets in RK_PCR (checked against the C layout in percpu.c). */
+#define RK_PCR_NUMBER 8
 
 /* isa-debug-exit values; QEMU exits with (value << 1) | 1. */
-#define KI_EXIT_SUCCESS 0x10 /* host status 33 */
-#define KI_EXIT_FAILURE 0x11 /* host status 35 */
-#define KI_EXIT_PANIC 0x12   /* host status 37 */
+#define RK_EXIT_SUCCESS 0x10 /* host status 33 */
+#define RK_EXIT_FAILURE 0x11 /* host status 35 */
+#define RK_EXIT_PANIC 0x12   /* host status 37 */
 
 #ifndef __ASSEMBLER__
 
@@ -67,43 +70,43 @@
 
 /* ---- Port I/O and CPU instructions ------------------------------------------------ */
 
-static inline void KiOutByte(uint16_t Port, uint8_t Value)
+static inline void RkOutByte(uint16_t Port, uint8_t Value)
 {
     __asm__ volatile("outb %0, %1" : : "a"(Value), "Nd"(Port));
 }
 
-static inline uint8_t KiInByte(uint16_t Port)
+static inline uint8_t RkInByte(uint16_t Port)
 {
     uint8_t Value;
     __asm__ volatile("inb %1, %0" : "=a"(Value) : "Nd"(Port));
     return Value;
 }
 
-static inline void KiOutLong(uint16_t Port, uint32_t Value)
+static inline void RkOutLong(uint16_t Port, uint32_t Value)
 {
     __asm__ volatile("outl %0, %1" : : "a"(Value), "Nd"(Port));
 }
 
-static inline uint32_t KiInLong(uint16_t Port)
+static inline uint32_t RkInLong(uint16_t Port)
 {
     uint32_t Value;
     __asm__ volatile("inl %1, %0" : "=a"(Value) : "Nd"(Port));
     return Value;
 }
 
-static inline void KiOutWord(uint16_t Port, uint16_t Value)
+static inline void RkOutWord(uint16_t Port, uint16_t Value)
 {
     __asm__ volatile("outw %0, %1" : : "a"(Value), "Nd"(Port));
 }
 
-static inline uint16_t KiInWord(uint16_t Port)
+static inline uint16_t RkInWord(uint16_t Port)
 {
     uint16_t Value;
     __asm__ volatile("inw %1, %0" : "=a"(Value) : "Nd"(Port));
     return Value;
 }
 
-static inline uint64_t KiReadTsc(void)
+static inline uint64_t RkReadTsc(void)
 {
     uint32_t Low, High;
     __asm__ volatile("rdtsc" : "=a"(Low), "=d"(High));
@@ -111,19 +114,19 @@ static inline uint64_t KiReadTsc(void)
 }
 
 /* CPUID (SDM vol. 2A, "CPUID"). */
-static inline void KiCpuid(uint32_t Leaf, uint32_t Subleaf, uint32_t Registers[4])
+static inline void RkCpuid(uint32_t Leaf, uint32_t Subleaf, uint32_t Registers[4])
 {
     __asm__ volatile("cpuid"
                      : "=a"(Registers[0]), "=b"(Registers[1]), "=c"(Registers[2]), "=d"(Registers[3])
                      : "a"(Leaf), "c"(Subleaf));
 }
 
-static inline void KiEnableInterrupts(void)
+static inline void RkEnableInterrupts(void)
 {
     __asm__ volatile("sti" : : : "memory");
 }
 
-static inline void KiHalt(void)
+static inline void RkHalt(void)
 {
     __asm__ volatile("hlt" : : : "memory");
 }
@@ -131,7 +134,7 @@ static inline void KiHalt(void)
 /* A pointer to physical memory (identity mapped). The empty asm hides the
  * constant from gcc, which otherwise warns about "array bounds" of objects
  * it believes live at small fixed addresses (the BIOS data area, 0x8000). */
-static inline void *KiPhysical(uintptr_t Address)
+static inline void *RkPhysical(uintptr_t Address)
 {
     __asm__("" : "+r"(Address));
     return (void *)Address;
@@ -142,77 +145,77 @@ static inline void *KiPhysical(uintptr_t Address)
 /* One per CPU, reached through the GS base (IA32_GS_BASE, SDM vol. 3A
  * 3.4.4 "Segment Loading Instructions in IA-32e Mode"). This kernel never
  * enters user mode, so GS is never swapped. */
-typedef struct _KPCR {
-    struct _KPCR *Self;     /* offset 0 */
-    uint32_t Number;        /* offset 8 (KI_PCR_NUMBER): the CPU index */
+typedef struct _RK_PCR {
+    struct _RK_PCR *Self; /* offset 0 */
+    uint32_t Number;      /* offset 8 (RK_PCR_NUMBER): the CPU index */
     uint32_t ApicId;
     uint64_t StackTop;
     volatile uint32_t Online;
-    struct _KI_PROCESSOR_TABLES *Tables; /* this CPU's GDT and TSS (percpu.c) */
-} KPCR;
+    struct _RK_PROCESSOR_TABLES *Tables; /* this CPU's GDT and TSS (percpu.c) */
+} RK_PCR;
 
-extern KPCR KiPcr[KI_MAX_CPUS];
-extern uint32_t KiProcessorCount; /* CPUs running, BSP included (KiStartProcessors) */
+extern RK_PCR RkPcr[RK_MAX_CPUS];
+extern uint32_t RkProcessorCount; /* CPUs running, BSP included (RkStartProcessors) */
 
-/* Points this CPU's GS base at KiPcr[Cpu] (StackTop and Tables, set by
- * KiAllocateProcessor, are kept). */
-void KiInitializePcr(uint32_t Cpu, uint32_t ApicId);
-KPCR *KiGetPcr(void);
+/* Points this CPU's GS base at RkPcr[Cpu] (StackTop and Tables, set by
+ * RkAllocateProcessor, are kept). */
+void RkInitializePcr(uint32_t Cpu, uint32_t ApicId);
+RK_PCR *RkGetPcr(void);
 /* On the BSP, before Cpu runs: allocates Cpu's stack (the BSP keeps its
  * boot stack), its fault stack, GDT and TSS from the pool. Returns false
  * when the pool is exhausted (nothing is kept then). */
-bool KiAllocateProcessor(uint32_t Cpu);
-/* On Cpu itself, after KiAllocateProcessor: loads its own GDT and its TSS
+bool RkAllocateProcessor(uint32_t Cpu);
+/* On Cpu itself, after RkAllocateProcessor: loads its own GDT and its TSS
  * (the IST stack for NMI, #DF, #MC). */
-void KiInitializeTss(uint32_t Cpu);
+void RkInitializeTss(uint32_t Cpu);
 
 /* ---- Console (serial.c, print.c) ------------------------------------------------- */
 
-void KiSerialInitialize(void);
-void KiSerialPutChar(char Character);
+void RkSerialInitialize(void);
+void RkSerialPutChar(char Character);
 /* Returns true and the byte when COM1 has received one (polled). */
-bool KiSerialTryGetChar(char *Character);
+bool RkSerialTryGetChar(char *Character);
 
 /* printf subset: %s %c %d %u %x %lx %ld %lu %p %%, with optional '0' flag and
  * width (%08x). Lines from different CPUs never interleave. */
-void KiPrint(const char *Format, ...) __attribute__((format(printf, 1, 2)));
-void KiVPrint(const char *Format, va_list Arguments);
+void RkPrint(const char *Format, ...) __attribute__((format(printf, 1, 2)));
+void RkVPrint(const char *Format, va_list Arguments);
 /* The same formatting into Buffer (NUL-terminated, truncated to Size);
  * returns the length written. */
-size_t KiFormatString(char *Buffer, size_t Size, const char *Format, ...) __attribute__((format(printf, 3, 4)));
-/* Holds the console across several KiPrint calls (recursive on one CPU);
- * returns whether interrupts were enabled, for KiReleaseConsole. */
-bool KiAcquireConsole(void);
-void KiReleaseConsole(bool WasEnabled);
-/* Prints and exits QEMU with KI_EXIT_PANIC. */
-__attribute__((noreturn)) void KiPanic(const char *Format, ...) __attribute__((format(printf, 1, 2)));
+size_t RkFormatString(char *Buffer, size_t Size, const char *Format, ...) __attribute__((format(printf, 3, 4)));
+/* Holds the console across several RkPrint calls (recursive on one CPU);
+ * returns whether interrupts were enabled, for RkReleaseConsole. */
+bool RkAcquireConsole(void);
+void RkReleaseConsole(bool WasEnabled);
+/* Prints and exits QEMU with RK_EXIT_PANIC. */
+__attribute__((noreturn)) void RkPanic(const char *Format, ...) __attribute__((format(printf, 1, 2)));
 /* Writes Value to isa-debug-exit; halts if the device is absent. */
-__attribute__((noreturn)) void KiExit(uint32_t Value);
+__attribute__((noreturn)) void RkExit(uint32_t Value);
 
 /* ---- Time (timer.c) ---------------------------------------------------------------- */
 
 /* Chooses the clock (the HPET main counter when there is a usable one, else
  * the TSC) and measures the TSC rate against it (median of bracketed
  * samples); prints a "timer:" line. */
-void KiCalibrateStall(void);
+void RkCalibrateStall(void);
 /* Waits at least Microseconds by the clock, which keeps counting while the
  * vCPU is descheduled (a stall only makes the wait longer). */
-void KiStallMicroseconds(uint64_t Microseconds);
-/* An estimate for cheap TSC-based loops; deadlines use KiQueryMicroseconds. */
-uint64_t KiTscPerMillisecond(void);
-/* Microseconds since KiCalibrateStall, read from the clock. */
-uint64_t KiQueryMicroseconds(void);
+void RkStallMicroseconds(uint64_t Microseconds);
+/* An estimate for cheap TSC-based loops; deadlines use RkQueryMicroseconds. */
+uint64_t RkTscPerMillisecond(void);
+/* Microseconds since RkCalibrateStall, read from the clock. */
+uint64_t RkQueryMicroseconds(void);
 /* "HPET at 0xfed00000, period 10000000 fs, ...; TSC ... kHz (...)". */
-void KiTimeSourceDescription(char *Buffer, size_t Size);
+void RkTimeSourceDescription(char *Buffer, size_t Size);
 
 /* ---- Memory (memory.c) ------------------------------------------------------------- */
 
 /* Builds the pool from the loader's memory map (multiboot information flags
  * bit 6, else mem_upper): the RAM between the kernel's end and the uncached
  * MMIO window. Reads the multiboot information before writing anything. */
-void KiInitializeMemory(uint32_t MultibootInfo);
-size_t KiMemoryInUse(void);
-size_t KiMemorySize(void); /* bytes the pool manages, in use or free */
+void RkInitializeMemory(uint32_t MultibootInfo);
+size_t RkMemoryInUse(void);
+size_t RkMemorySize(void); /* bytes the pool manages, in use or free */
 void *memset(void *Destination, int Value, size_t Size);
 void *memcpy(void *Destination, const void *Source, size_t Size);
 void *memmove(void *Destination, const void *Source, size_t Size);
@@ -221,89 +224,75 @@ int memcmp(const void *A, const void *B, size_t Size);
 /* ---- Interrupts (idt.c, interrupt.S) ----------------------------------------------- */
 
 /* What the common entry path pushed, lowest address first. */
-typedef struct _KTRAP_FRAME {
+typedef struct _RK_TRAP_FRAME {
     uint64_t R15, R14, R13, R12, R11, R10, R9, R8;
     uint64_t Rbp, Rdi, Rsi, Rdx, Rcx, Rbx, Rax;
     uint64_t Vector;
     uint64_t ErrorCode; /* pushed by the CPU for some exceptions, else 0 */
     uint64_t Rip, Cs, Rflags, Rsp, Ss; /* the CPU's frame (SDM 6.14.2) */
-} KTRAP_FRAME;
+} RK_TRAP_FRAME;
 
 /* Builds the IDT once (BSP); every CPU then loads it. */
-void KiInitializeIdt(void);
-void KiLoadIdt(void);
+void RkInitializeIdt(void);
+void RkLoadIdt(void);
 /* Called by the common stub with interrupts disabled. */
-void KiInterruptEntry(uint32_t Cpu, uint32_t Vector, KTRAP_FRAME *Frame);
+void RkInterruptEntry(uint32_t Cpu, uint32_t Vector, RK_TRAP_FRAME *Frame);
 
 /* ---- ACPI (acpi.c) ---------------------------------------------------------------- */
 
 /* Finds the RSDP and walks the RSDT (or XSDT) to the MADT, checking every
  * checksum and length on the way. Returns false when there is none. The
- * parsed MADT (HlMadtParse) is kept in KiMadt. */
-bool KiAcpiFindMadt(const void **Madt, uint32_t *Length);
-extern HL_MADT_INFO KiMadt;
-void KiAcpiPrintMadt(const HL_MADT_INFO *Info);
+ * parsed MADT (HlMadtParse) is kept in RkMadt. */
+bool RkAcpiFindMadt(const void **Madt, uint32_t *Length);
+extern HL_MADT_INFO RkMadt;
+void RkAcpiPrintMadt(const HL_MADT_INFO *Info);
 
 /* ---- SMP (smp.c) ------------------------------------------------------------------- */
 
 /* Numbers the enabled MADT processors (BSP 0, the others in MADT order);
  * returns how many CPUs the kernel will run. */
-uint32_t KiAssignProcessors(uint32_t BspApicId);
+uint32_t RkAssignProcessors(uint32_t BspApicId);
 /* Starts every enabled MADT processor other than the BSP. Returns the number
  * of CPUs running (BSP included). */
-uint32_t KiStartProcessors(void);
-/* The CPU index the kernel gave each MADT processor (KI_MAX_CPUS or more:
+uint32_t RkStartProcessors(void);
+/* The CPU index the kernel gave each MADT processor (RK_MAX_CPUS or more:
  * none). */
-uint32_t KiCpuOfMadtProcessor(uint32_t MadtIndex);
-/* An AP's C entry (boot.S), on the stack the BSP put in KiApBootStack. */
-__attribute__((noreturn)) void KiApStartup(void);
+uint32_t RkCpuOfMadtProcessor(uint32_t MadtIndex);
+/* An AP's C entry (boot.S), on the stack the BSP put in RkApBootStack. */
+__attribute__((noreturn)) void RkApStartup(void);
 /* On the calling CPU: puts its local APIC in the selected mode before any
  * other access (HlLapicEnable), then reads its APIC id from the ID register
  * and checks it against CPUID (leaf 0BH where offered). False, with a
  * message, when either fails. */
-bool KiIdentifyProcessor(uint32_t Cpu, uint32_t *ApicId);
+bool RkIdentifyProcessor(uint32_t Cpu, uint32_t *ApicId);
 /* Brings up this CPU's local APIC and registers it (BSP and APs); sets its
- * KPCR Online flag when everything succeeded. */
-void KiInitializeProcessor(uint32_t Cpu);
+ * RK_PCR Online flag when everything succeeded. */
+void RkInitializeProcessor(uint32_t Cpu);
 /* "x2APIC" or "xAPIC": the mode every local APIC runs in. */
-const char *KiLapicModeName(void);
+const char *RkLapicModeName(void);
 /* The idle loop: interrupts on, hlt. */
-__attribute__((noreturn)) void KiIdleLoop(void);
+__attribute__((noreturn)) void RkIdleLoop(void);
 
-/* ---- Tests (ktest.c) --------------------------------------------------------------- */
+/* ---- The one call from arch into ktest (ktest/ktest_regcheck.c) -------------------- */
 
-/* Prints "KTEST <name> PASS|FAIL <detail>" and records the verdict. */
-void KiTestReport(const char *Name, bool Passed, const char *Format, ...) __attribute__((format(printf, 3, 4)));
-void KiRunTests(void);
-uint32_t KiTestFailures(void);
-/* The case groups KiRunTests runs after the boot cases. */
-void KiRunLineTests(void);     /* ktest_lines.c: cases 1, 2, 6, 9, 10 (per-CPU lines, affinity, MSI, shared, re-route) */
-void KiRunPolicyTests(void);   /* ktest_policy.c: cases 3, 4, 5, 7, 8 (lowest, broadcast, round-robin, IPIs, disconnect) */
-void KiRunBadInputTests(void); /* ktest_bad.c: malformed MADT, bad GSI, bad APIC id, MSI-incapable device */
-void KiRunRegcheckTest(void);  /* ktest_regcheck.c: the register scripts of tests/regcheck on QEMU's APICs */
-/* ktest_regcheck.c: on an AP before KiInitializeProcessor: on the one AP
+/* On an AP before RkInitializeProcessor (arch/smp.c calls it): on the one AP
  * chosen for it, runs the IA32_APIC_BASE transitions script and gives the
- * local APIC back as found (KTEST regcheck_mode); elsewhere nothing. */
-void KiRunModeSwitchCheck(uint32_t Cpu);
-
-/* ---- Demo console (demo.c) ------------------------------------------------------------ */
-
-/* The `make run` console: a live table of connected interrupts with a count
- * per CPU, refreshed each second, and routing commands read from COM1.
- * Returns on `quit`. */
-void KiRunDemo(void);
+ * local APIC back as found (KTEST regcheck_mode); elsewhere nothing. The mode
+ * switch can only be checked before the CPU's local APIC is in use, so the
+ * check sits in the AP's start path rather than in the suite (ktest/ktest.h). */
+void RkRunModeSwitchCheck(uint32_t Cpu);
 
 /* ---- Boot options (main.c) ------------------------------------------------------------ */
 
 /* Whether the multiboot command line (QEMU -append) contains Word as a
  * whole blank-separated word. */
-bool KiCommandLineHas(const char *Word);
+bool RkCommandLineHas(const char *Word);
 
 /* ---- Boot (boot.S, main.c) ----------------------------------------------------------- */
 
-__attribute__((noreturn)) void KiSystemStartup(uint32_t Magic, uint32_t MultibootInfo);
-extern const char KiTrampolineStart[], KiTrampolineEnd[];
-extern volatile uint64_t KiApBootStack; /* read by the AP's first 64-bit instructions */
+__attribute__((noreturn)) void RkSystemStartup(uint32_t Magic, uint32_t MultibootInfo);
+extern const char RkTrampolineStart[], RkTrampolineEnd[];
+extern volatile uint64_t RkApBootStack; /* read by the AP's first 64-bit instructions */
 
 #endif /* __ASSEMBLER__ */
 #endif

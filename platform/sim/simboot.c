@@ -1,5 +1,5 @@
 /*
- * The sim's boot sequence (see simboot.h). Mirrors kernel/ (main.c, smp.c):
+ * The sim's boot sequence (see simboot.h). Mirrors kernel/ (main.c, arch/smp.c):
  * the order is the one a real kernel needs (the LAPIC mode selected before
  * any LAPIC access; on each CPU, HlLapicEnable before anything else touches
  * its local APIC, since firmware may have left it disabled, in xAPIC or in

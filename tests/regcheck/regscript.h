@@ -1,10 +1,10 @@
 /*
  * Register scripts: one list of register accesses and expected values, run
  * unchanged on the sim's local APIC and I/O APIC models (tests/unit/
- * test_regcheck.c) and on QEMU's (kernel/ktest_regcheck.c), so that the two
- * are checked against each other step by step. The script is data shared by
- * both sides; the interpreter (regscript.c) is freestanding C11 and reaches
- * registers only through the platform hooks (platform.h), the Hl and Ke
+ * test_regcheck.c) and on QEMU's (kernel/ktest/ktest_regcheck.c), so that
+ * the two are checked against each other step by step. The script is data
+ * shared by both sides; the interpreter (regscript.c) is freestanding C11 and
+ * reaches registers only through the platform hooks (platform.h), the Hl and Ke
  * public APIs, and REGCHECK_ADAPTER for what only the platform can do
  * (drive an I/O APIC input, make a device write an MSI).
  *

@@ -38,7 +38,7 @@ void TbStartHardwareLayer(const SIM_CONFIG *Config)
         IRQ_STATUS_SUCCESS);
 }
 
-/* Each CPU as kernel/smp.c brings it up: HlLapicEnable first, then the id
+/* Each CPU as kernel/arch/smp.c brings it up: HlLapicEnable first, then the id
  * from its own register. SkipLapic's local APIC is left as firmware left it. */
 void TbStartHardwareCpus(uint32_t CpuCount, uint32_t SkipLapic)
 {

@@ -136,7 +136,7 @@ static uint32_t ClusterLdr(uint32_t Id)
     return (Id >> 4) << 16 | 1u << (Id & 15u);
 }
 
-/* As kernel/smp.c: enable first, then the id from the register. */
+/* As kernel/arch/smp.c: enable first, then the id from the register. */
 static void BringUp(uint32_t Cpu)
 {
     SwitchCpu(Cpu);

@@ -3,8 +3,8 @@
  * (tests/regcheck/script_lapic_ioapic.c) run by the shared interpreter on
  * the sim's local APIC and I/O APIC models, in xAPIC and in x2APIC mode.
  * The same script runs on QEMU's in the KTEST "regcheck"
- * (kernel/ktest_regcheck.c), so a model that answers differently from QEMU
- * fails one of the two, naming the step and the register.
+ * (kernel/ktest/ktest_regcheck.c), so a model that answers differently from
+ * QEMU fails one of the two, naming the step and the register.
  *
  * The sim boots two CPUs without service threads (APIC ids 1 and 3: never
  * the CPU index); the test thread is CPU 0. The adapter drives GSIs with

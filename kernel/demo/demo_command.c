@@ -1,0 +1,257 @@
+/*
+ * The demo's commands:
+ *   route <dev> cpu <n> | round-robin [set] | lowest [set] | affinity <set> | broadcast <set>
+ *   connect <dev> | disconnect <dev> | raise <dev> | help | quit
+ * Sets: "1-3", "0,2", "0,2-3", "all"; an omitted set means every CPU.
+ * A bad command gets a message saying what was wrong; nothing changes.
+ */
+#include <irqroute/ke.h>
+
+#include "demo.h"
+
+/* One more than the longest command, so that extra words are seen. */
+#define RK_DEMO_MAX_WORDS 5u
+#define RK_DEMO_RTC_HZ 16u
+#define RK_DEMO_PIT_HZ 20u
+
+static const char RkpHelp[] =
+    "commands:\n"
+    "  route <dev> cpu <n>            every interrupt to CPU n\n"
+    "  route <dev> round-robin [set]  to the next CPU of the set after each interrupt\n"
+    "  route <dev> lowest [set]       to the CPU of the set at the lowest IRQL\n"
+    "  route <dev> affinity [set]     to the least-loaded CPU of the set (chosen once)\n"
+    "  route <dev> broadcast [set]    to every CPU of the set at once\n"
+    "  connect <dev> | disconnect <dev> | raise <dev> | help | quit\n"
+    "devices: pit rtc com1 kbd edu; sets: 1-3, 0,2, all (left out: all)";
+
+static bool RkpEqual(const char *A, const char *B)
+{
+    while (*A != 0 && *A == *B)
+        A++, B++;
+    return *A == *B;
+}
+
+/* Splits Line in place at blanks; returns the number of words. */
+static uint32_t RkpSplit(char *Line, char *Words[RK_DEMO_MAX_WORDS])
+{
+    uint32_t Count = 0;
+    while (*Line != 0 && Count < RK_DEMO_MAX_WORDS) {
+        while (*Line == ' ' || *Line == '\t')
+            *Line++ = 0;
+        if (*Line == 0)
+            break;
+        Words[Count++] = Line;
+        while (*Line != 0 && *Line != ' ' && *Line != '\t')
+            Line++;
+    }
+    return Count;
+}
+
+static bool RkpParseNumber(const char **Text, uint32_t *Value)
+{
+    const char *At = *Text;
+    uint32_t Number = 0;
+    if (*At < '0' || *At > '9')
+        return false;
+    while (*At >= '0' && *At <= '9' && Number < 100000u)
+        Number = Number * 10u + (uint32_t)(*At++ - '0');
+    *Text = At;
+    *Value = Number;
+    return true;
+}
+
+bool RkDemoParseCpuSet(const char *Text, IR_CPU_SET *Set)
+{
+    IrCpuSetZero(Set);
+    if (RkpEqual(Text, "all")) {
+        for (uint32_t Cpu = 0; Cpu < RkProcessorCount; Cpu++)
+            IrCpuSetAdd(Set, Cpu);
+        return true;
+    }
+    for (;;) {
+        uint32_t First, Last;
+        if (!RkpParseNumber(&Text, &First))
+            return false;
+        Last = First;
+        if (*Text == '-' && (Text++, !RkpParseNumber(&Text, &Last)))
+            return false;
+        if (Last < First || Last >= RkProcessorCount)
+            return false;
+        for (uint32_t Cpu = First; Cpu <= Last; Cpu++)
+            IrCpuSetAdd(Set, Cpu);
+        if (*Text == 0)
+            return true;
+        if (*Text++ != ',')
+            return false;
+    }
+}
+
+IRQ_STATUS RkDemoConnect(RK_DEVICE *Device, const RK_DEVICE_ROUTING *Routing)
+{
+    IRQ_STATUS Status = RkDeviceConnect(Device, Routing);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    uint32_t Hz = Device->Id == RkDeviceRtc ? RK_DEMO_RTC_HZ : Device->Id == RkDevicePit ? RK_DEMO_PIT_HZ : 0;
+    return RkDeviceStart(Device, Hz);
+}
+
+/* route <dev> <policy> [argument] -> a routing. */
+static bool RkpParseRouting(char **Words, uint32_t Count, RK_DEVICE_ROUTING *Routing, const char **Why)
+{
+    *Routing = (RK_DEVICE_ROUTING){.Cpu = IR_CPU_NONE};
+    IrCpuSetZero(&Routing->Mask);
+    const char *Policy = Words[2];
+    const char *Argument = Count > 3 ? Words[3] : NULL;
+    if (Count > 4) {
+        *Why = "too many words: route <dev> <policy> [argument]";
+        return false;
+    }
+    if (RkpEqual(Policy, "cpu")) {
+        Routing->Routing = IoDeviceFixed;
+        if (Argument == NULL || !RkpParseNumber(&Argument, &Routing->Cpu) || *Argument != 0) {
+            *Why = "route <dev> cpu <n>: n is a CPU number";
+            return false;
+        }
+        return true;
+    }
+    if (RkpEqual(Policy, "round-robin"))
+        Routing->Routing = IoDeviceRoundRobin;
+    else if (RkpEqual(Policy, "lowest"))
+        Routing->Routing = IoDeviceLowest;
+    else if (RkpEqual(Policy, "affinity"))
+        Routing->Routing = IoDeviceAffinity;
+    else if (RkpEqual(Policy, "broadcast"))
+        Routing->Routing = IoDeviceBroadcast;
+    else {
+        *Why = "policy is one of: cpu, round-robin, lowest, affinity, broadcast";
+        return false;
+    }
+    if (Argument != NULL && !RkDemoParseCpuSet(Argument, &Routing->Mask)) {
+        *Why = "a CPU set is like 1-3, 0,2 or all (online CPUs only)";
+        return false;
+    }
+    return true;
+}
+
+static void RkpReplyStatus(char *Reply, uint32_t Size, const char *Done, const RK_DEVICE *Device, IRQ_STATUS Status)
+{
+    if (Status == IRQ_STATUS_SUCCESS)
+        RkFormatString(Reply, Size, "ok: %s %s", Done, Device->Name);
+    else
+        RkFormatString(Reply, Size, "error: %s %s: %s", Done, Device->Name, IrStatusName(Status));
+}
+
+/* An I/O APIC entry and a compatibility-format MSI carry an 8-bit
+ * destination (82093AA 3.2.4; SDM vol. 3A 11.11.1), and 0xFF there is the
+ * xAPIC broadcast: without interrupt remapping a device interrupt reaches
+ * APIC ids 0-254 only, and a logical one names eight CPUs at most. */
+#define RK_DEMO_APIC_ID_LIMIT 0xFFu
+
+/* The first CPU of the routing a device interrupt cannot reach, or
+ * IR_CPU_NONE. */
+static uint32_t RkpUnreachableCpu(const RK_DEVICE_ROUTING *Routing)
+{
+    if (Routing->Routing == IoDeviceFixed)
+        return Routing->Cpu < RkProcessorCount && RkPcr[Routing->Cpu].ApicId >= RK_DEMO_APIC_ID_LIMIT
+                   ? Routing->Cpu
+                   : IR_CPU_NONE;
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, &Routing->Mask) {
+        if (Cpu < RkProcessorCount && RkPcr[Cpu].ApicId >= RK_DEMO_APIC_ID_LIMIT)
+            return Cpu;
+    }
+    return IR_CPU_NONE;
+}
+
+/* Says why the library refused: the CPU the hardware cannot reach, or the
+ * set a logical destination cannot name. */
+static void RkpReplyRefusal(char *Reply, uint32_t Size, const RK_DEVICE *Device, const RK_DEVICE_ROUTING *Routing,
+                            IRQ_STATUS Status)
+{
+    uint32_t Cpu = RkpUnreachableCpu(Routing);
+    if (Cpu != IR_CPU_NONE)
+        RkFormatString(Reply, Size,
+                       "error: routed %s: %s: cpu %u has APIC id %u: device interrupts reach APIC ids below 255 only "
+                       "without interrupt remapping",
+                       Device->Name, IrStatusName(Status), Cpu, RkPcr[Cpu].ApicId);
+    else if (Routing->Routing == IoDeviceBroadcast)
+        RkFormatString(Reply, Size,
+                       "error: routed %s: %s: a device's logical destination has 8 bits: it names CPUs 0-7 (xAPIC "
+                       "flat) or x2APIC ids 0-7 (x2APIC, without interrupt remapping) only",
+                       Device->Name, IrStatusName(Status));
+    else
+        RkpReplyStatus(Reply, Size, "routed", Device, Status);
+}
+
+static void RkpRoute(char **Words, uint32_t Count, RK_DEVICE *Device, char *Reply, uint32_t Size)
+{
+    RK_DEVICE_ROUTING Routing;
+    const char *Why = NULL;
+    if (Count < 3) {
+        RkFormatString(Reply, Size, "error: route <dev> <policy> [argument]");
+        return;
+    }
+    if (!RkpParseRouting(Words, Count, &Routing, &Why)) {
+        RkFormatString(Reply, Size, "error: %s", Why);
+        return;
+    }
+    /* A refusal that names an unreachable CPU is explained whatever the
+     * status (a live move to a CPU outside the route's reachable set is
+     * INVALID_CPU, a new connection NOT_SUPPORTED). */
+    IRQ_STATUS Status = RkDeviceRoute(Device, &Routing);
+    if (Status != IRQ_STATUS_SUCCESS &&
+        (RkpUnreachableCpu(&Routing) != IR_CPU_NONE || Status == IRQ_STATUS_NOT_SUPPORTED))
+        RkpReplyRefusal(Reply, Size, Device, &Routing, Status);
+    else
+        RkpReplyStatus(Reply, Size, "routed", Device, Status);
+}
+
+static IRQ_STATUS RkpDisconnect(RK_DEVICE *Device)
+{
+    IRQ_STATUS Status = RkDeviceDisconnect(Device);
+    return Status;
+}
+
+/* A device that is not connected has no interrupt to raise (edu's MSI is
+ * off; the others' IRQ is masked): say so rather than report a success. */
+static IRQ_STATUS RkpRaise(RK_DEVICE *Device)
+{
+    return Device->Connected ? RkDeviceRaise(Device) : IRQ_STATUS_NOT_CONNECTED;
+}
+
+bool RkDemoExecute(char *Line, char *Reply, uint32_t Size)
+{
+    char *Words[RK_DEMO_MAX_WORDS];
+    uint32_t Count = RkpSplit(Line, Words);
+    Reply[0] = 0;
+    if (Count == 0)
+        return true;
+    if (RkpEqual(Words[0], "quit"))
+        return false;
+    if (RkpEqual(Words[0], "help")) {
+        RkFormatString(Reply, Size, "%s", RkpHelp);
+        return true;
+    }
+    RK_DEVICE *Device = Count > 1 ? RkDeviceByName(Words[1]) : NULL;
+    bool Route = RkpEqual(Words[0], "route");
+    bool Known = Route || RkpEqual(Words[0], "connect") || RkpEqual(Words[0], "disconnect") ||
+                 RkpEqual(Words[0], "raise");
+    if (!Known) {
+        RkFormatString(Reply, Size, "error: unknown command '%s' (type 'help')", Words[0]);
+    } else if (Count < 2) {
+        RkFormatString(Reply, Size, "error: %s needs a device: pit rtc com1 kbd edu", Words[0]);
+    } else if (Device == NULL) {
+        RkFormatString(Reply, Size, "error: unknown device '%s' (devices: pit rtc com1 kbd edu)", Words[1]);
+    } else if (Route) {
+        RkpRoute(Words, Count, Device, Reply, Size);
+    } else if (Count > 2) {
+        RkFormatString(Reply, Size, "error: too many words: %s <dev>", Words[0]);
+    } else if (RkpEqual(Words[0], "connect")) {
+        RkpReplyStatus(Reply, Size, "connected", Device, RkDemoConnect(Device, NULL));
+    } else if (RkpEqual(Words[0], "disconnect")) {
+        RkpReplyStatus(Reply, Size, "disconnected", Device, RkpDisconnect(Device));
+    } else {
+        RkpReplyStatus(Reply, Size, "raised", Device, RkpRaise(Device));
+    }
+    return true;
+}

@@ -1,0 +1,21 @@
+/*
+ * The in-kernel test suite (KTEST lines on COM1): the verdict recorder
+ * (ktest.c), the entry point main.c calls and the case groups it runs.
+ */
+#ifndef KERNEL_KTEST_KTEST_H
+#define KERNEL_KTEST_KTEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Prints "KTEST <name> PASS|FAIL <detail>" and records the verdict. */
+void RkTestReport(const char *Name, bool Passed, const char *Format, ...) __attribute__((format(printf, 3, 4)));
+void RkRunTests(void);
+uint32_t RkTestFailures(void);
+/* The case groups RkRunTests runs after the boot cases. */
+void RkRunLineTests(void);     /* ktest_lines.c: cases 1, 2, 6, 9, 10 (per-CPU lines, affinity, MSI, shared, re-route) */
+void RkRunPolicyTests(void);   /* ktest_policy.c: cases 3, 4, 5, 7, 8 (lowest, broadcast, round-robin, IPIs, disconnect) */
+void RkRunBadInputTests(void); /* ktest_bad.c: malformed MADT, bad GSI, bad APIC id, MSI-incapable device */
+void RkRunRegcheckTest(void);  /* ktest_regcheck.c: the register scripts of tests/regcheck on QEMU's APICs */
+
+#endif
