@@ -26,6 +26,15 @@
  * Objects are allocated with PlatAllocateMemory and freed by
  * IoDisconnectInterrupt, which returns only when the ISR can never run again:
  * the line is masked if nobody else uses it, and the vector is free.
+ *
+ * OBJECTS IO DOES NOT HOLD. Every call taking a KINTERRUPT looks it up in
+ * Io's own records before it reads it, so a handle Io has disconnected
+ * (freed) is refused with IRQ_STATUS_NOT_CONNECTED without being read
+ * (src/io/registry.c, STALE HANDLES, says how, and its one bound: the last
+ * 256 handles freed are recognised without a read; an older one is read
+ * once, and refused all the same). An object connected through Ke
+ * (KeConnectInterrupt) is not Io's: IRQ_STATUS_ACCESS_DENIED, and it stays
+ * connected. An object built but never connected: NOT_CONNECTED.
  */
 #ifndef IRQROUTE_IO_H
 #define IRQROUTE_IO_H
@@ -43,7 +52,23 @@
 void IoResetInterruptManager(void);
 
 /* FloatingSave = true is not supported (IRQ_STATUS_NOT_SUPPORTED): ISRs must
- * not touch FPU/SSE state. Irql must equal KeIrqlOfVector(Vector). */
+ * not touch FPU/SSE state. Irql must equal KeIrqlOfVector(Vector). The
+ * object goes on the online CPUs of ProcessorEnableMask.
+ *   SUCCESS
+ *   NOT_INITIALIZED    Ke is not initialised
+ *   INVALID_PARAMETER  InterruptObject, ServiceRoutine or ProcessorEnableMask
+ *                      NULL; an unknown InterruptMode
+ *   NOT_SUPPORTED      FloatingSave
+ *   INVALID_VECTOR     Vector above 0xFF, or not a device vector
+ *   EMPTY_AFFINITY     no CPU of the mask is online
+ *   INVALID_IRQL       SynchronizeIrql below Irql or above HIGH_LEVEL, or
+ *                      Irql not KeIrqlOfVector(Vector)
+ *   SHARING_VIOLATION, TRIGGER_MISMATCH  the vector is connected on one of
+ *                      the CPUs already, by an object that does not share
+ *                      (or this one does not), or in the other mode
+ *   INSUFFICIENT_RESOURCES  no memory
+ * Nothing is allocated or linked on failure; *InterruptObject is written
+ * only on success. */
 IRQ_STATUS IoConnectInterrupt(KINTERRUPT **InterruptObject, PKSERVICE_ROUTINE ServiceRoutine, void *ServiceContext,
                               KSPIN_LOCK *SpinLock, uint32_t Vector, KIRQL Irql, KIRQL SynchronizeIrql,
                               KINTERRUPT_MODE InterruptMode, bool ShareVector, const IR_CPU_SET *ProcessorEnableMask,
@@ -163,16 +188,29 @@ typedef struct _IO_CONNECT_INTERRUPT_PARAMETERS {
  *                      exclusive, or has the other trigger mode
  *   INSUFFICIENT_RESOURCES  no memory, or a fixed table (lines, movable
  *                      interrupts) is full
- *   NOT_INITIALIZED    Ke is not initialised, or a broadcast member's local
- *                      APIC has no logical id yet */
+ *   NOT_INITIALIZED    Ke is not initialised (checked first: no target is
+ *                      judged before there are CPUs), or a broadcast
+ *                      member's local APIC has no logical id yet
+ * CONNECT_FULLY_SPECIFIED returns what IoConnectInterrupt does. */
 IRQ_STATUS IoConnectInterruptEx(IO_CONNECT_INTERRUPT_PARAMETERS *Parameters);
 
 /* Unlinks, waits until no CPU runs the ISR, masks the line if this was its
- * last user, frees the vector, frees the object. Other sharers keep running. */
+ * last user, frees the vector, frees the object. Other sharers keep running.
+ *   SUCCESS
+ *   INVALID_PARAMETER  InterruptObject NULL
+ *   NOT_CONNECTED      not an object Io holds: disconnected already (a
+ *                      second disconnect), never connected, or not an object
+ *   ACCESS_DENIED      an object connected through Ke: KeDisconnectInterrupt
+ *                      disconnects it (it stays connected)
+ * A refused call changes nothing (OBJECTS IO DOES NOT HOLD, above). */
 IRQ_STATUS IoDisconnectInterrupt(KINTERRUPT *InterruptObject);
 
-/* The GSI a line-based object is connected to (IRQ_STATUS_INVALID_PARAMETER
- * for other kinds). */
+/* The GSI a line-based object is connected to.
+ *   SUCCESS
+ *   INVALID_PARAMETER  InterruptObject or Gsi NULL, or an Io object that is
+ *                      not line-based
+ *   NOT_CONNECTED, ACCESS_DENIED  as IoDisconnectInterrupt
+ * *Gsi is written only on success. */
 IRQ_STATUS IoQueryInterruptLine(const KINTERRUPT *InterruptObject, uint32_t *Gsi);
 
 /* ======================================================================== */
@@ -206,23 +244,33 @@ IRQ_STATUS IoQueryInterruptLine(const KINTERRUPT *InterruptObject, uint32_t *Gsi
  * redirection entry). Callable at any IRQL, in interrupt context too (a
  * post-dispatch routine, an ISR): it takes no Io-wide lock. The policy is not
  * changed: under ROUND_ROBIN or LOWEST the next interrupt moves it on.
- * SUCCESS. INVALID_PARAMETER: Interrupt NULL. NOT_SUPPORTED: not movable.
- * INVALID_CPU: Cpu outside the set (which holds only the mask's CPUs that a
- * device reaches) or offline. NOT_CONNECTED: not connected (or being
- * disconnected). Failure changes nothing.
- * Interrupt must not be disconnected concurrently (its memory goes away). */
+ *   SUCCESS
+ *   INVALID_PARAMETER  Interrupt NULL
+ *   NOT_SUPPORTED      an Io object that is not movable
+ *   INVALID_CPU        Cpu outside the set (which holds only the mask's CPUs
+ *                      that a device reaches), offline, or beyond the count
+ *   NOT_CONNECTED      not an object Io holds (disconnected already, never
+ *                      connected), or being disconnected
+ *   ACCESS_DENIED      an object connected through Ke
+ * Failure changes nothing. Interrupt must not be disconnected concurrently
+ * (its memory goes away while the call runs). */
 IRQ_STATUS IoSetInterruptTarget(KINTERRUPT *Interrupt, uint32_t Cpu);
 
 /* Sets the policy applied after each interrupt of a movable interrupt (the
  * post-dispatch routine re-targets the entry or message). Takes effect from
  * the next interrupt; a raiser sees one destination or the next, never a
- * mixture. Same statuses and contexts as IoSetInterruptTarget. Io owns the
+ * mixture. Same statuses and contexts as IoSetInterruptTarget, but for
+ * INVALID_CPU (the CPU does not change), and: INVALID_PARAMETER for a Policy
+ * out of range, NOT_SUPPORTED for BROADCAST and AFFINITY (both checked
+ * before the object is looked at). Io owns the
  * post-dispatch routine (KeSetInterruptPostDispatch) of movable objects:
  * replacing it stops the policy. */
 IRQ_STATUS IoSetInterruptPolicy(KINTERRUPT *Interrupt, IR_ROUTING_POLICY Policy);
 
 /* Where a movable interrupt is delivered now, and its policy (either pointer
- * may be NULL). NOT_SUPPORTED for an interrupt that is not movable. */
+ * may be NULL). SUCCESS; INVALID_PARAMETER: Interrupt NULL; NOT_SUPPORTED:
+ * an Io object that is not movable; NOT_CONNECTED, ACCESS_DENIED: as
+ * IoSetInterruptTarget. Nothing is written on failure. */
 IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IR_ROUTING_POLICY *Policy);
 
 /* ======================================================================== */
@@ -279,8 +327,12 @@ typedef struct _IO_DEVICE_CONNECTION {
 } IO_DEVICE_CONNECTION;
 
 /* Connects every interrupt of the device with one ISR and context, all or
- * nothing: on failure whatever was connected is disconnected again and the
- * status of the first failure is returned.
+ * nothing: on failure whatever was connected is disconnected again, each
+ * redirection entry that no Io object used before the call is written back
+ * as it was (vector, destination, mask: bit for bit; a disconnect alone
+ * would leave it masked with this call's vector and destination), and the
+ * status of the first failure is returned. Connection is output only
+ * (Count 0 after a failure).
  *   SUCCESS
  *   INVALID_PARAMETER  Template, ServiceRoutine or Connection NULL; an unknown
  *                      Kind or Routing; Count 0 or above
@@ -291,7 +343,16 @@ typedef struct _IO_DEVICE_CONNECTION {
  *   IoSetInterruptPolicy */
 IRQ_STATUS IoConnectDevice(const IO_DEVICE_TEMPLATE *Template, PKSERVICE_ROUTINE ServiceRoutine,
                            void *ServiceContext, IO_DEVICE_CONNECTION *Connection);
-/* Disconnects every interrupt of the device (IoDisconnectInterrupt each). */
+/* Disconnects every interrupt of the device (IoDisconnectInterrupt each,
+ * the last first) and sets Count to 0.
+ *   SUCCESS
+ *   INVALID_PARAMETER  Connection NULL or its Count above the maximum
+ *                      (nothing changes)
+ *   NOT_CONNECTED      Count 0 (nothing changes)
+ *   the first status IoDisconnectInterrupt refused one of them with
+ *   (NOT_CONNECTED: disconnected on its own already; ACCESS_DENIED;
+ *   INVALID_PARAMETER: a NULL entry): the others are disconnected all the
+ *   same, so that a device is never left half connected. */
 IRQ_STATUS IoDisconnectDevice(IO_DEVICE_CONNECTION *Connection);
 
 /* What a routing means, the one conversion of a device routing to a router
@@ -316,8 +377,12 @@ IRQ_STATUS IoQueryDeviceRouting(IO_DEVICE_ROUTING Routing, bool HasMask, IR_ROUT
  *   NOT_SUPPORTED      Routing is not movable (reconnect instead), or an
  *                      interrupt of the connection is not movable
  *   any status of IoSetInterruptPolicy / IoSetInterruptTarget (INVALID_CPU:
- *   Cpu outside the set). Interrupts before the one that failed keep their
- *   new routing. */
+ *   Cpu outside the set; NOT_CONNECTED: an interrupt disconnected on its
+ *   own; ACCESS_DENIED).
+ * All or nothing: every interrupt is checked before any is changed, so a
+ * refusal changes none; should a move still fail half-way (a back end
+ * refusing the write), the interrupts already changed get their policy and
+ * CPU back. */
 IRQ_STATUS IoRouteDevice(IO_DEVICE_CONNECTION *Connection, IO_DEVICE_ROUTING Routing, uint32_t Cpu);
 
 #endif

@@ -166,25 +166,29 @@ IRQ_STATUS IrRouteValidateConfig(const IR_ROUTE *Route, const IR_ROUTE_CONFIG *C
                                  const IR_ROUTING_INPUTS *Inputs);
 
 /* Validates, then publishes Config atomically for deciders (see the header
- * comment). A refused configuration leaves the route as it was. The position
+ * comment). SUCCESS, or the statuses of IrRouteValidateConfig
+ * (INVALID_PARAMETER, INVALID_CPU, EMPTY_AFFINITY; a NULL Route or Inputs is
+ * INVALID_PARAMETER). A refused configuration leaves the route as it was. The position
  * is forgotten: a rotation restarts at the lowest CPU of the new mask (a back
  * end whose source stays where it is calls IrRoutePointAt to say so). */
 IRQ_STATUS IrRouteConfigure(IR_ROUTE *Route, const IR_ROUTE_CONFIG *Config, const IR_ROUTING_INPUTS *Inputs);
 
-/* The configuration now in force (any out pointer may be NULL). */
+/* The configuration now in force (any out pointer may be NULL).
+ * SUCCESS, INVALID_PARAMETER (Route NULL; nothing written). */
 IRQ_STATUS IrRouteQueryConfig(const IR_ROUTE *Route, IR_ROUTING_POLICY *Policy, uint32_t *TargetCpu,
                               IR_CPU_SET *Mask);
 
 /* Decides where the next interrupt goes. Cpus (optional) receives the whole
  * set for BROADCAST; other policies leave it untouched (so a caller that
  * passes one on every interrupt pays for it only when it broadcasts).
- * EMPTY_AFFINITY when no CPU
- * of the mask is online; INVALID_PARAMETER for NULL Route/Inputs/Decision.
+ * SUCCESS; EMPTY_AFFINITY when no CPU of the mask is online (Decision and
+ * Cpus are not written); INVALID_PARAMETER for NULL Route/Inputs/Decision.
  * Lock-free; safe from any thread and from interrupt context. */
 IRQ_STATUS IrRouteDecide(IR_ROUTE *Route, const IR_ROUTING_INPUTS *Inputs, IR_ROUTING_DECISION *Decision,
                          IR_CPU_SET *Cpus);
 
-/* The CPUs of the route that Inputs says are online. */
+/* The CPUs of the route that Inputs says are online.
+ * SUCCESS, INVALID_PARAMETER (Route, Inputs or Online NULL). */
 IRQ_STATUS IrRouteQueryOnline(const IR_ROUTE *Route, const IR_ROUTING_INPUTS *Inputs, IR_CPU_SET *Online);
 
 /* ---- Back ends ------------------------------------------------------------------ */
@@ -243,7 +247,16 @@ typedef struct _IR_DEVICE_POLICY_REQUEST {
 /* Translates a Windows device policy into a route configuration (the table in
  * the header comment), validated as IrRouteValidateConfig would. Mask is the
  * caller's storage that Config->Mask may point at. The one place the table is
- * written (io.h's device routings refer to it). */
+ * written (io.h's device routings refer to it).
+ *   SUCCESS
+ *   INVALID_PARAMETER  Route, Request, Inputs, Config or Mask NULL; an
+ *                      unknown Policy; SpecifiedProcessors without Specified
+ *   EMPTY_AFFINITY     OneCloseProcessor or SpreadMessages with no online
+ *                      candidate, or (as IrRouteValidateConfig) a mask with no
+ *                      online CPU
+ *   INVALID_CPU        as IrRouteValidateConfig: a mask CPU beyond the route,
+ *                      or MachineDefault with CPU 0 offline
+ * Config is written only on success (Mask may be written either way). */
 IRQ_STATUS IrRouteConfigFromDevicePolicy(const IR_ROUTE *Route, const IR_DEVICE_POLICY_REQUEST *Request,
                                          const IR_ROUTING_INPUTS *Inputs, IR_ROUTE_CONFIG *Config,
                                          IR_CPU_SET *Mask);

@@ -181,7 +181,9 @@ void VicX86Config(VIC_CONFIG *Config, uint32_t CpuCount, VIC_SOURCE_DESCRIPTOR S
 /* ---- Creation --------------------------------------------------------------------- */
 
 /* Checks Config and reports the bytes of storage it needs (aligned to
- * VIC_STORAGE_ALIGNMENT). INVALID_PARAMETER: NULL, CpuCount out of range, a
+ * VIC_STORAGE_ALIGNMENT). SUCCESS (*Size written only then).
+ * INVALID_PARAMETER: Config or Size NULL, Sources NULL, SourceCount 0,
+ * CpuCount out of range, a
  * source with an unknown kind, a second IPI or software source (same level),
  * any other source at or above the lowest machine-check level (machine
  * checks are the top levels); INVALID_IRQL: LevelCount or a source's level
@@ -190,7 +192,14 @@ void VicX86Config(VIC_CONFIG *Config, uint32_t CpuCount, VIC_SOURCE_DESCRIPTOR S
 IRQ_STATUS VicQueryStorageSize(const VIC_CONFIG *Config, size_t *Size);
 /* Builds the Vic in Storage. Every CPU starts online, at level 0, interrupts
  * enabled, outside barriers and PAL mode, in kernel mode, ASTEN = ASTSR = 0,
- * nothing pending; every route FIXED_CPU to CPU 0. */
+ * nothing pending; every route FIXED_CPU to CPU 0.
+ *   SUCCESS
+ *   INVALID_PARAMETER  Storage, Config or Vic NULL, Storage not
+ *                      VIC_STORAGE_ALIGNMENT-aligned, or Config refused
+ *   INVALID_IRQL, INSUFFICIENT_RESOURCES  Config refused (as
+ *                      VicQueryStorageSize)
+ *   BUFFER_TOO_SMALL   StorageSize below what VicQueryStorageSize reports
+ * Storage and *Vic are written only on success. */
 IRQ_STATUS VicInitialize(void *Storage, size_t StorageSize, const VIC_CONFIG *Config, VIC **Vic);
 
 /* ---- The check (the owner, every instruction) ---------------------------------------- */
@@ -276,18 +285,36 @@ static inline bool VicIsDeliverable(const VIC *Vic, uint32_t Cpu)
 /* ---- Raising and clearing (any thread) ----------------------------------------------- */
 
 /* Raises Source where its route sends it (every CPU of a BROADCAST).
- * INVALID_VECTOR: unknown source; EMPTY_AFFINITY: every CPU of the route
+ * SUCCESS; INVALID_PARAMETER: Vic NULL; INVALID_VECTOR: unknown source (a
+ * hole in the numbering included); EMPTY_AFFINITY: every CPU of the route
  * has gone offline (nothing raised). */
 IRQ_STATUS VicRaise(VIC *Vic, uint32_t Source);
-/* Raises Source on Cpu, bypassing its route. INVALID_CPU: out of range or offline. */
+/* Raises Source on Cpu, bypassing its route. SUCCESS; INVALID_PARAMETER:
+ * Vic NULL; INVALID_VECTOR: unknown source; INVALID_CPU: out of range or
+ * offline (nothing raised). */
 IRQ_STATUS VicRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu);
 /* Withdraws a pending interrupt (a level-triggered line deasserted, a
- * cancelled request). NOT_PENDING: it was not pending (nothing changes). */
+ * cancelled request). An offline CPU's pending sources can be cleared.
+ * Withdrawing the IPI source withdraws the messages it carries (the claim
+ * would have taken them with it): a HALT or TLB shoot-down that the sender
+ * took back must not come back with the next, unrelated IPI, which is what
+ * R2.11 (docs/requirements.md: pending until claimed or cleared) asks of a
+ * cleared interrupt. A message sent while the clear runs either goes with
+ * it or raises the source again; at worst that IPI is claimed with
+ * IpiMessages 0. Withdrawn messages are not counted (VicQueryIpiCount).
+ *   SUCCESS
+ *   INVALID_PARAMETER  Vic NULL
+ *   INVALID_VECTOR     unknown source
+ *   INVALID_CPU        Cpu out of range
+ *   NOT_PENDING        it was not pending (nothing changes) */
 IRQ_STATUS VicClear(VIC *Vic, uint32_t Source, uint32_t Cpu);
 /* SIRR write: requests the software interrupt of Level on Cpu.
- * INVALID_IRQL: no software source at that level. */
+ * SUCCESS; INVALID_PARAMETER: Vic NULL; INVALID_IRQL: no software source at
+ * that level; INVALID_CPU: Cpu out of range or offline (nothing raised). */
 IRQ_STATUS VicWriteSoftwareRequest(VIC *Vic, uint32_t Cpu, uint32_t Level);
-/* SISR: bit n set when the software interrupt of level n is pending on Cpu. */
+/* SISR: bit n set when the software interrupt of level n is pending on Cpu.
+ * SUCCESS; INVALID_PARAMETER: Vic or Summary NULL; INVALID_CPU: out of
+ * range (an offline CPU is read). *Summary is written only on success. */
 IRQ_STATUS VicReadSoftwareSummary(const VIC *Vic, uint32_t Cpu, uint32_t *Summary);
 
 /* ---- Claiming (the owner) ----------------------------------------------------------- */
@@ -303,8 +330,9 @@ typedef struct _VIC_CLAIM {
 /* Takes the highest deliverable interrupt (highest level; within a level
  * the highest-numbered source), clears its pending bit and puts its level in
  * service, which holds off that level and those below until
- * VicEndOfInterrupt. INVALID_PARAMETER: NULL; INVALID_CPU: out of range;
- * NOTHING_PENDING: nothing deliverable (nothing changes). */
+ * VicEndOfInterrupt. SUCCESS; INVALID_PARAMETER: Vic or Claim NULL;
+ * INVALID_CPU: out of range (an offline CPU's owner may claim what is
+ * pending there); NOTHING_PENDING: nothing deliverable (nothing changes). */
 IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim);
 /* The same choice under the same rules (level, gates, machine checks, ASTs:
  * what VicIsDeliverable says), the same Claim and statuses, and it clears
@@ -319,7 +347,8 @@ IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim);
  * cheaper of the two: no end of interrupt follows. */
 IRQ_STATUS VicTakeInterrupt(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim);
 /* Ends the highest level in service (x86 EOI; the Alpha REI that leaves the
- * handler). INVALID_STATE: nothing in service. */
+ * handler). SUCCESS; INVALID_PARAMETER: Vic NULL; INVALID_CPU: out of range;
+ * INVALID_STATE: nothing in service (nothing changes). */
 IRQ_STATUS VicEndOfInterrupt(VIC *Vic, uint32_t Cpu);
 
 /* ---- The CPU side (the owner) ------------------------------------------------------- */
@@ -332,16 +361,25 @@ typedef enum _VIC_PROCESSOR_MODE {
     VicModeCount
 } VIC_PROCESSOR_MODE;
 
-/* MTPR IPL / SWPIPL / a TPR write. INVALID_IRQL: Level >= LevelCount. */
+/* Every call of this part: SUCCESS; INVALID_PARAMETER: Vic NULL;
+ * INVALID_CPU: Cpu out of range (an offline CPU's owner may still run
+ * them); and the statuses each names. A refused call changes nothing and
+ * writes no Previous. */
+
+/* MTPR IPL / SWPIPL / a TPR write. INVALID_IRQL: Level >= LevelCount.
+ * Previous (optional) receives the old level. */
 IRQ_STATUS VicSetLevel(VIC *Vic, uint32_t Cpu, uint32_t Level, uint32_t *Previous);
+/* Previous (optional) receives the old setting. */
 IRQ_STATUS VicSetInterruptsEnabled(VIC *Vic, uint32_t Cpu, bool Enabled, bool *Previous);
 /* Inside a serialised barrier (no interrupt is taken until it completes). */
 IRQ_STATUS VicSetBarrier(VIC *Vic, uint32_t Cpu, bool InBarrier);
 /* Inside a PAL (privileged entry) sequence: only machine checks get in. */
 IRQ_STATUS VicSetPalMode(VIC *Vic, uint32_t Cpu, bool InPalMode);
+/* INVALID_PARAMETER also for a Mode that is not one of the enum. */
 IRQ_STATUS VicSetMode(VIC *Vic, uint32_t Cpu, VIC_PROCESSOR_MODE Mode);
 /* MTPR ASTEN / ASTSR: Register = (Register & Keep) | Set, 4 bits (one per mode,
- * bit 0 kernel). NOT_SUPPORTED without ASTs. */
+ * bit 0 kernel); Previous (optional) receives the old value. NOT_SUPPORTED:
+ * a Vic without ASTs (AstLevel 0). */
 IRQ_STATUS VicWriteAstEnable(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous);
 IRQ_STATUS VicWriteAstSummary(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous);
 
@@ -371,23 +409,33 @@ typedef struct _VIC_IPI_TARGET {
 
 /* Sets Message in each target's message word, then raises the IPI source
  * there (several messages before a claim coalesce into one interrupt; none
- * is lost: the claim takes the whole word). Checked before anything is sent:
- * INVALID_PARAMETER (NULL, message >= 32, unknown kind), INVALID_CPU (a
- * target out of range or offline), EMPTY_AFFINITY (an empty set),
- * NOT_SUPPORTED (no IPI source). */
+ * is lost: the claim takes the whole word; VicClear of the IPI source
+ * withdraws them). Checked before anything is sent: SUCCESS;
+ * INVALID_PARAMETER (Vic, Target or a Set target's Cpus NULL, message >= 32,
+ * unknown kind), NOT_SUPPORTED (no IPI source), INVALID_CPU (a target out of
+ * range or offline; an AllButSelf sender out of range), EMPTY_AFFINITY (an
+ * empty set). An AllButSelf with nobody else online sends nothing and
+ * succeeds. */
 IRQ_STATUS VicSendIpi(VIC *Vic, const VIC_IPI_TARGET *Target, uint32_t Message);
-/* Messages of a type Cpu has claimed. */
+/* Messages of a type Cpu has claimed (withdrawn ones are not counted); 0
+ * for a NULL Vic, a Cpu or Message out of range. */
 uint64_t VicQueryIpiCount(const VIC *Vic, uint32_t Cpu, uint32_t Message);
 
 /* ---- Routes and CPUs (any thread) ------------------------------------------------------ */
 
 /* The source's route (router.h): validated against the Vic's CPUs, then
- * published atomically for raisers. */
+ * published atomically for raisers. SUCCESS; INVALID_PARAMETER: Vic or
+ * Config NULL, or as IrRouteConfigure (an unknown policy); INVALID_VECTOR:
+ * unknown source; INVALID_CPU, EMPTY_AFFINITY: as IrRouteValidateConfig
+ * against the Vic's online CPUs. A refused route leaves the old one. */
 IRQ_STATUS VicSetRoute(VIC *Vic, uint32_t Source, const IR_ROUTE_CONFIG *Config);
+/* Any out pointer may be NULL. SUCCESS; INVALID_PARAMETER: Vic NULL;
+ * INVALID_VECTOR: unknown source (nothing written). */
 IRQ_STATUS VicQueryRoute(const VIC *Vic, uint32_t Source, IR_ROUTING_POLICY *Policy, uint32_t *TargetCpu,
                          IR_CPU_SET *Mask);
 /* An offline CPU is skipped by routes and refused as a direct target; what is
- * already pending there stays pending. */
+ * already pending there stays pending. SUCCESS; INVALID_PARAMETER: Vic NULL;
+ * INVALID_CPU: out of range. */
 IRQ_STATUS VicSetCpuOnline(VIC *Vic, uint32_t Cpu, bool Online);
 
 /* ---- Queries (any thread) ------------------------------------------------------------ */
@@ -405,7 +453,11 @@ typedef struct _VIC_CPU_STATE {
     uint32_t AstSummary;
 } VIC_CPU_STATE;
 
+/* SUCCESS; INVALID_PARAMETER: Vic or State NULL; INVALID_CPU: out of range.
+ * State is written only on success. */
 IRQ_STATUS VicQueryCpuState(const VIC *Vic, uint32_t Cpu, VIC_CPU_STATE *State);
+/* SUCCESS; INVALID_PARAMETER: Vic or Pending NULL; INVALID_VECTOR: unknown
+ * source; INVALID_CPU: out of range. *Pending is written only on success. */
 IRQ_STATUS VicIsPending(const VIC *Vic, uint32_t Source, uint32_t Cpu, bool *Pending);
 
 typedef struct _VIC_COUNTERS {
@@ -416,7 +468,9 @@ typedef struct _VIC_COUNTERS {
     uint64_t Pending; /* pending now (sources and ASTSR bits) */
 } VIC_COUNTERS;
 
-/* Cpu or VIC_ALL_CPUS. Exact when no call is in flight. */
+/* Cpu or VIC_ALL_CPUS. Exact when no call is in flight. SUCCESS;
+ * INVALID_PARAMETER: Vic or Counters NULL; INVALID_CPU: Cpu out of range and
+ * not VIC_ALL_CPUS. Counters is written only on success. */
 IRQ_STATUS VicQueryCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters);
 
 #endif

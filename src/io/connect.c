@@ -263,6 +263,8 @@ IRQ_STATUS IoConnectInterrupt(KINTERRUPT **InterruptObject, PKSERVICE_ROUTINE Se
                               KINTERRUPT_MODE InterruptMode, bool ShareVector, const IR_CPU_SET *ProcessorEnableMask,
                               bool FloatingSave)
 {
+    if (KeQueryProcessorCount() == 0)
+        return IRQ_STATUS_NOT_INITIALIZED;
     if (InterruptObject == NULL || ServiceRoutine == NULL || ProcessorEnableMask == NULL ||
         !IopIsValidMode(InterruptMode))
         return IRQ_STATUS_INVALID_PARAMETER;
@@ -512,6 +514,10 @@ static IRQ_STATUS IopConnectMessageBased(IO_CONNECT_MESSAGE_BASED_PARAMETERS *P)
 
 IRQ_STATUS IoConnectInterruptEx(IO_CONNECT_INTERRUPT_PARAMETERS *Parameters)
 {
+    /* Before KeInitializeSystem there is no CPU to check a target against:
+     * say so, rather than refusing the target (INVALID_CPU). */
+    if (KeQueryProcessorCount() == 0)
+        return IRQ_STATUS_NOT_INITIALIZED;
     if (Parameters == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     switch (Parameters->Version) {
@@ -566,14 +572,17 @@ IRQ_STATUS IoDisconnectInterrupt(KINTERRUPT *InterruptObject)
     IrLockAcquire(&IopLock);
     IOP_CONNECTION *Connection = IopFindConnection(InterruptObject);
     if (Connection == NULL) {
+        /* Not Io's (any more): judged without reading a freed handle. */
+        IRQ_STATUS Refused = IopStatusOfUnknownHandle(InterruptObject, IRQ_STATUS_NOT_CONNECTED);
         IrLockRelease(&IopLock);
-        return IRQ_STATUS_NOT_CONNECTED;
+        return Refused;
     }
     if (Connection->Route != NULL)
         IopLeaveRoute(Connection);
     if (Connection->Line != NULL)
         IopReleaseLine(Connection);
     (void)IopRemoveConnection(InterruptObject);
+    IopRetireHandle(InterruptObject); /* freed below: never read again */
     IrLockRelease(&IopLock);
 
     /* Outside IopLock: this waits for other CPUs' in-flight dispatches,
@@ -591,11 +600,13 @@ IRQ_STATUS IoQueryInterruptLine(const KINTERRUPT *InterruptObject, uint32_t *Gsi
         return IRQ_STATUS_INVALID_PARAMETER;
     IrLockAcquire(&IopLock);
     IOP_CONNECTION *Connection = IopFindConnection(InterruptObject);
-    IRQ_STATUS Status = IRQ_STATUS_NOT_CONNECTED;
-    if (Connection != NULL && Connection->Line != NULL) {
+    IRQ_STATUS Status;
+    if (Connection == NULL) {
+        Status = IopStatusOfUnknownHandle(InterruptObject, IRQ_STATUS_NOT_CONNECTED);
+    } else if (Connection->Line != NULL) {
         *Gsi = Connection->Line->Gsi;
         Status = IRQ_STATUS_SUCCESS;
-    } else if (Connection != NULL) {
+    } else {
         Status = IRQ_STATUS_INVALID_PARAMETER;
     }
     IrLockRelease(&IopLock);

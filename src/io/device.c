@@ -8,6 +8,7 @@
  * (IoQueryDeviceRouting); the kernel's live re-routing uses the same
  * (IoRouteDevice).
  */
+#include <irqroute/hl.h>
 #include <irqroute/io.h>
 
 #include "iop.h"
@@ -104,6 +105,21 @@ static IRQ_STATUS IopApplyRouting(KINTERRUPT *Interrupt, IR_ROUTING_POLICY Polic
     return Status;
 }
 
+/* Puts interrupts 0 .. Count-1 back where they were and under the policy
+ * they had (a move back within the set that was just left). */
+static void IopRestoreRouting(IO_DEVICE_CONNECTION *Connection, uint32_t Count, const uint32_t *Cpus,
+                              const IR_ROUTING_POLICY *Policies)
+{
+    for (uint32_t Index = 0; Index < Count; Index++) {
+        (void)IoSetInterruptPolicy(Connection->Interrupts[Index], Policies[Index]);
+        (void)IoSetInterruptTarget(Connection->Interrupts[Index], Cpus[Index]);
+    }
+}
+
+/* All or nothing: every interrupt is checked first (IopCheckRetarget says
+ * what the two calls would refuse), so a refusal changes nothing; a back end
+ * that fails a write half-way (an I/O APIC line whose Remote IRR holds off
+ * the rewrite) has the interrupts already moved put back. */
 IRQ_STATUS IoRouteDevice(IO_DEVICE_CONNECTION *Connection, IO_DEVICE_ROUTING Routing, uint32_t Cpu)
 {
     IR_ROUTING_POLICY Policy = IrRoutingFixedCpu;
@@ -115,9 +131,20 @@ IRQ_STATUS IoRouteDevice(IO_DEVICE_CONNECTION *Connection, IO_DEVICE_ROUTING Rou
         return IRQ_STATUS_NOT_CONNECTED;
     if (!Movable)
         return IRQ_STATUS_NOT_SUPPORTED;
+    uint32_t OldCpus[IO_DEVICE_MAX_INTERRUPTS];
+    IR_ROUTING_POLICY OldPolicies[IO_DEVICE_MAX_INTERRUPTS];
     IRQ_STATUS Status = IRQ_STATUS_SUCCESS;
-    for (uint32_t Index = 0; Index < Connection->Count && Status == IRQ_STATUS_SUCCESS; Index++)
-        Status = IopApplyRouting(Connection->Interrupts[Index], Policy, Cpu);
+    for (uint32_t Index = 0; Index < Connection->Count && Status == IRQ_STATUS_SUCCESS; Index++) {
+        Status = IopCheckRetarget(Connection->Interrupts[Index], Policy == IrRoutingFixedCpu, Cpu);
+        if (Status == IRQ_STATUS_SUCCESS)
+            Status = IoQueryInterruptTarget(Connection->Interrupts[Index], &OldCpus[Index], &OldPolicies[Index]);
+    }
+    uint32_t Done = 0;
+    for (; Done < Connection->Count && Status == IRQ_STATUS_SUCCESS; Done++) {
+        Status = IopApplyRouting(Connection->Interrupts[Done], Policy, Cpu);
+        if (Status != IRQ_STATUS_SUCCESS)
+            IopRestoreRouting(Connection, Done + 1u, OldCpus, OldPolicies);
+    }
     return Status;
 }
 
@@ -157,6 +184,50 @@ static IRQ_STATUS IopConnectDeviceInterrupt(const IO_DEVICE_TEMPLATE *Template, 
     return Retargets ? IoSetInterruptPolicy(*Interrupt, Policy) : IRQ_STATUS_SUCCESS;
 }
 
+/* ---- Rolling back: the redirection entries as they were --------------------------------- */
+
+/* A line no Io object used before the device's connect: its entry as it was
+ * (firmware's, or a previous user's masked leftovers), to be written back
+ * should the device's connect be rolled back. Disconnecting a line's last
+ * user only masks its entry (io.h), which would leave the rolled-back
+ * connect's vector and destination in it. */
+typedef struct _IOP_SAVED_ENTRY {
+    bool Saved;
+    uint32_t Gsi;
+    IOAPIC_REDIRECTION_ENTRY Entry;
+} IOP_SAVED_ENTRY;
+
+/* Under IopLock, so that no connect of the same line runs in between. */
+static void IopSaveLineEntries(const IO_DEVICE_TEMPLATE *Template, IOP_SAVED_ENTRY *Saved)
+{
+    IrLockAcquire(&IopLock);
+    for (uint32_t Index = 0; Index < Template->Count; Index++) {
+        Saved[Index].Saved = false;
+        if (Template->Kind != IoDeviceLines)
+            continue;
+        HL_INTERRUPT_LINE Line = {.Bus = Template->Bus, .Number = Template->Lines[Index],
+                                  .Trigger = Template->Trigger, .Polarity = Template->Polarity};
+        HL_RESOLVED_LINE Resolved;
+        if (HlPicResolveLine(&Line, &Resolved) != IRQ_STATUS_SUCCESS || IopFindLine(Resolved.Gsi) != NULL)
+            continue;
+        Saved[Index].Gsi = Resolved.Gsi;
+        Saved[Index].Saved = HlIoApicReadEntry(Resolved.Gsi, &Saved[Index].Entry) == IRQ_STATUS_SUCCESS;
+    }
+    IrLockRelease(&IopLock);
+}
+
+/* After the rollback's disconnects: an entry that was saved and that no Io
+ * object uses now gets its old value back. */
+static void IopRestoreLineEntries(uint32_t Count, const IOP_SAVED_ENTRY *Saved)
+{
+    IrLockAcquire(&IopLock);
+    for (uint32_t Index = 0; Index < Count; Index++) {
+        if (Saved[Index].Saved && IopFindLine(Saved[Index].Gsi) == NULL)
+            (void)HlIoApicWriteEntry(Saved[Index].Gsi, Saved[Index].Entry);
+    }
+    IrLockRelease(&IopLock);
+}
+
 IRQ_STATUS IoConnectDevice(const IO_DEVICE_TEMPLATE *Template, PKSERVICE_ROUTINE ServiceRoutine,
                            void *ServiceContext, IO_DEVICE_CONNECTION *Connection)
 {
@@ -165,13 +236,17 @@ IRQ_STATUS IoConnectDevice(const IO_DEVICE_TEMPLATE *Template, PKSERVICE_ROUTINE
     IRQ_STATUS Status = IopCheckTemplate(Template);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
+    IOP_SAVED_ENTRY Saved[IO_DEVICE_MAX_INTERRUPTS];
+    IopSaveLineEntries(Template, Saved);
     Connection->Count = 0;
     for (uint32_t Index = 0; Index < IO_DEVICE_MAX_INTERRUPTS; Index++)
         Connection->Interrupts[Index] = NULL;
     for (uint32_t Index = 0; Index < Template->Count && Status == IRQ_STATUS_SUCCESS; Index++)
         Status = IopConnectDeviceInterrupt(Template, Index, ServiceRoutine, ServiceContext, Connection);
-    if (Status != IRQ_STATUS_SUCCESS)
+    if (Status != IRQ_STATUS_SUCCESS) {
         (void)IoDisconnectDevice(Connection);
+        IopRestoreLineEntries(Template->Count, Saved);
+    }
     return Status;
 }
 

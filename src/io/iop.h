@@ -99,6 +99,18 @@ extern IR_LOCK IopLock;
 
 /* Registry (src/io/registry.c); callers hold IopLock. */
 void IopRegisterConnection(IOP_CONNECTION *Connection);
+/* Handles Io has freed (src/io/registry.c says why): IopRetireHandle records
+ * one as IoDisconnectInterrupt frees it, IopRegisterConnection forgets it
+ * when Io hands the same address out again. IopIsRetiredHandle only
+ * compares addresses (no lock: the record is an array of atomics). */
+void IopRetireHandle(const KINTERRUPT *Interrupt);
+bool IopIsRetiredHandle(const KINTERRUPT *Interrupt);
+/* The status of an Io call on an object Io does not hold (not in its
+ * registry, not in the movable table): NOT_CONNECTED for a handle Io
+ * retired (never read), ACCESS_DENIED for an object connected through Ke
+ * (KeQueryInterruptOwner), NotMovable for one Io connected that has no
+ * route, NOT_CONNECTED for anything else. */
+IRQ_STATUS IopStatusOfUnknownHandle(const KINTERRUPT *Interrupt, IRQ_STATUS NotMovable);
 IOP_CONNECTION *IopRemoveConnection(const KINTERRUPT *Interrupt);
 IOP_CONNECTION *IopFindConnection(const KINTERRUPT *Interrupt);
 IOP_LINE *IopFindLine(uint32_t Gsi);
@@ -139,6 +151,10 @@ void IopRetireRoute(IOP_ROUTE *Route);
 /* After KeDisconnectInterrupt (no post-dispatch routine can still hold the
  * route): drops the reference, freeing the route with the last one. */
 void IopReleaseRoute(IOP_ROUTE *Route);
+/* What IoSetInterruptPolicy (and, with CheckCpu, IoSetInterruptTarget to
+ * Cpu) would refuse, found without changing anything: IoRouteDevice checks
+ * every interrupt of a device before it moves any. */
+IRQ_STATUS IopCheckRetarget(const KINTERRUPT *Interrupt, bool CheckCpu, uint32_t Cpu);
 /* Forgets every lookup entry (IoResetInterruptManager). */
 void IopResetRoutes(void);
 

@@ -350,8 +350,12 @@ void IopReleaseRoute(IOP_ROUTE *Route)
 
 /* ---- The API -------------------------------------------------------------------------- */
 
-/* An object that is connected but has no route is not movable; one that is
- * not connected (Ke's view) is reported as such. */
+/* The table decides before anything reads the object: a movable Io object
+ * is in it. Anything else is judged without IopLock (these calls run in
+ * interrupt context) by IopStatusOfUnknownHandle, which never reads a handle
+ * Io has freed (src/io/registry.c, STALE HANDLES): an Io object without a
+ * route is not movable, an object Ke connected is not Io's, a handle Io
+ * disconnected is not connected. */
 static IRQ_STATUS IopLookupRoute(const KINTERRUPT *Interrupt, IOP_ROUTE **Route)
 {
     if (Interrupt == NULL)
@@ -359,7 +363,20 @@ static IRQ_STATUS IopLookupRoute(const KINTERRUPT *Interrupt, IOP_ROUTE **Route)
     *Route = IopFindMovable(Interrupt);
     if (*Route != NULL)
         return IRQ_STATUS_SUCCESS;
-    return KeIsInterruptConnected(Interrupt) ? IRQ_STATUS_NOT_SUPPORTED : IRQ_STATUS_NOT_CONNECTED;
+    return IopStatusOfUnknownHandle(Interrupt, IRQ_STATUS_NOT_SUPPORTED);
+}
+
+/* The set is fixed at creation, so the check needs no route lock; the
+ * router's own INVALID_CPU test (IrRoutePointAt) is the same one. */
+IRQ_STATUS IopCheckRetarget(const KINTERRUPT *Interrupt, bool CheckCpu, uint32_t Cpu)
+{
+    IOP_ROUTE *Route;
+    IRQ_STATUS Status = IopLookupRoute(Interrupt, &Route);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    if (CheckCpu && (Cpu >= IR_MAX_CPUS || !IrCpuSetContains(&Route->Set, Cpu)))
+        return IRQ_STATUS_INVALID_CPU;
+    return IRQ_STATUS_SUCCESS;
 }
 
 /* Cpu must be a CPU of the set (the router's mask: INVALID_CPU otherwise,

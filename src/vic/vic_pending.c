@@ -122,11 +122,8 @@ static IRQ_STATUS VicpClearDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, const
     return IRQ_STATUS_SUCCESS;
 }
 
-IRQ_STATUS VicClear(VIC *Vic, uint32_t Source, uint32_t Cpu)
+static IRQ_STATUS VicpClearPending(VIC *Vic, uint32_t Source, uint32_t Cpu)
 {
-    IRQ_STATUS Status = VicpCheckSourceAndCpu(Vic, Source, Cpu);
-    if (Status != IRQ_STATUS_SUCCESS)
-        return Status;
     const VICP_SOURCE *Entry = VicpSourceOf(Vic, Source);
     VICP_CPU *Block = VicpCpu(Vic, Cpu);
     if (Entry->DirectBit != 0)
@@ -146,6 +143,27 @@ IRQ_STATUS VicClear(VIC *Vic, uint32_t Source, uint32_t Cpu)
     if (New == 0)
         VicpLevelEmptied(Vic, Cpu, Entry->Level, false);
     return IRQ_STATUS_SUCCESS;
+}
+
+/* Withdrawing the IPI source withdraws its messages too (vic.h, VicClear):
+ * the messages are what that interrupt carries, and a claim takes them with
+ * it, so the clear that takes the interrupt away takes them as well; left
+ * in the word they would arrive with the next, unrelated IPI. The pending
+ * bit goes first, then the word, the order the claim uses (vic_ipi.c): a
+ * message posted after the exchange raises the source again and arrives
+ * with its own interrupt. One whose bit the exchange took but whose raise
+ * comes after the clear leaves an interrupt with no message, claimed with
+ * IpiMessages 0. Withdrawn messages are not counted (VicQueryIpiCount counts
+ * claimed ones). */
+IRQ_STATUS VicClear(VIC *Vic, uint32_t Source, uint32_t Cpu)
+{
+    IRQ_STATUS Status = VicpCheckSourceAndCpu(Vic, Source, Cpu);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    Status = VicpClearPending(Vic, Source, Cpu);
+    if (Status == IRQ_STATUS_SUCCESS && Source == Vic->IpiSource)
+        (void)atomic_exchange_explicit(&VicpCpu(Vic, Cpu)->IpiMessages, 0, memory_order_seq_cst);
+    return Status;
 }
 
 /* ---- Software interrupts (SIRR / SISR) ------------------------------------------------- */

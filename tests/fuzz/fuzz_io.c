@@ -32,6 +32,26 @@
  *    chains run every ISR); IRQL holds back what it must;
  *  - no ISR runs for an object after its disconnect returned, or at another
  *    IRQL than its synchronize IRQL, or on a CPU it is not connected on.
+ *
+ * Besides Io's connects, every public call with state is reached, each with
+ * the inputs its header refuses: Ke objects on caller storage
+ * (KeInitializeInterrupt, re-initialising a connected object's storage,
+ * Ke's or Io's; KeConnectInterrupt(As), KeDisconnectInterrupt(As) across
+ * owners), KeSetSystemVectorHandler (Ke's IPI vector, the spurious vector,
+ * device vectors, free system vectors, each fired after), KeFreeVector on a
+ * vector objects use, HlRegisterProcessor after boot and a late
+ * HlLapicSelectMode (the registry and the mode are modelled), overrides
+ * (HlPicRegisterOverride: the ISA lines are modelled), device templates
+ * (IoConnectDevice all or nothing, IoRouteDevice, IoQueryDeviceRouting,
+ * IoDisconnectDevice) and stale handles (Ke storage the fuzzer keeps, and
+ * handles Io freed recently enough that Io recognises them unread).
+ * A call whose input breaks rules must return the status of one of them
+ * (CheckRules), and a refused call must leave everything RefIoTakeSnapshot
+ * records as it was: entries, vectors per CPU, every live object's owner,
+ * vector, CPUs, route and policy, how lines resolve; the registry, the ISA
+ * lines and the system handlers are checked against the model after every
+ * operation.
+ *
  * At the end every connection is disconnected: nothing may stay allocated
  * and every entry must be masked. Any breach aborts (a libFuzzer crash).
  *
@@ -64,6 +84,25 @@
 #define MAX_GSIS 40u
 #define HOME_CPU 0u
 
+/* Io's answers about an object a caller of Ke connected (io.h): Io refuses
+ * to disconnect it, and it is no line of Io's. */
+#define IO_DISCONNECT_KE_OBJECT_STATUS IRQ_STATUS_ACCESS_DENIED
+#define IO_QUERY_KE_OBJECT_STATUS IRQ_STATUS_ACCESS_DENIED
+/* What Io's route calls (IoSetInterruptTarget, IoSetInterruptPolicy,
+ * IoQueryInterruptTarget) answer for an object Io did not connect. */
+#define IO_ROUTE_KE_OBJECT_STATUS IRQ_STATUS_ACCESS_DENIED
+/* IoRouteDevice checks every interrupt before it moves any: a refusal
+ * changes nothing (else interrupts before the failing one keep the new
+ * routing). */
+#ifndef IO_ROUTE_DEVICE_ALL_OR_NOTHING
+#define IO_ROUTE_DEVICE_ALL_OR_NOTHING 1
+#endif
+/* Io's calls on a pointer to an object Io freed at its disconnect (io.h:
+ * NOT_CONNECTED, found through Io's records). */
+#ifndef FUZZ_IO_STALE_IO_HANDLES
+#define FUZZ_IO_STALE_IO_HANDLES 1
+#endif
+
 static uint32_t CpuCount;
 static uint64_t OnlineMask;
 static uint32_t GsiCount;
@@ -71,11 +110,22 @@ static bool X2Apic;
 static uint32_t DeviceVectorCount;
 
 static REF_IO_MODEL Model;
+/* FUZZ_IO_TRACE=1 in the environment: each step's operation on stderr
+ * (for writing seeds, tests/fuzz/io_seeds.py, and reading findings). */
+static bool Trace;
 static KINTERRUPT *Dead[MAX_DEAD];
+static uint64_t DeadSerial[MAX_DEAD];
 static uint32_t DeadCount;
+/* Io recognises the last 256 handles it freed without reading them (io.h,
+ * OBJECTS IO DOES NOT HOLD); an older one it reads, which would be a read of
+ * freed memory here. IoFrees counts Io's frees from above (a refused
+ * IoConnectDevice counts all of its interrupts), and only handles freed
+ * fewer than STALE_WINDOW frees ago are passed back. */
+#define STALE_WINDOW 192u
+static uint64_t IoFrees;
 
 static bool Asserted[MAX_GSIS];
-static uint64_t EntrySnapshot[MAX_GSIS];
+static REF_IO_SNAPSHOT Snapshot;
 static uint64_t IpiHandled[MAX_CPUS][KeIpiMessageCount];
 static uint64_t WorkerRuns[MAX_CPUS];
 
@@ -129,9 +179,8 @@ static void DropLevelPins(uint8_t Vector)
     }
 }
 
-static bool FuzzIsr(KINTERRUPT *Interrupt, void *Context)
+static void CheckIsrRun(REF_IO_OBJECT *Object, KINTERRUPT *Interrupt)
 {
-    REF_IO_OBJECT *Object = Context;
     if (!Object->Live)
         Fail("an ISR ran for an object whose disconnect returned");
     uint32_t Cpu = SimAttachedCpu();
@@ -145,7 +194,64 @@ static bool FuzzIsr(KINTERRUPT *Interrupt, void *Context)
     }
     Object->Calls++;
     DropLevelPins(KeGetInterruptVector(Interrupt));
+}
+
+static bool FuzzIsr(KINTERRUPT *Interrupt, void *Context)
+{
+    REF_IO_OBJECT *Object = Context;
+    CheckIsrRun(Object, Interrupt);
     return Object->Claim;
+}
+
+/* The live model object of Interrupt, or NULL. */
+static REF_IO_OBJECT *FindLive(const KINTERRUPT *Interrupt)
+{
+    for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++)
+        if (Model.Objects[Index].Live && Model.Objects[Index].Object == Interrupt)
+            return &Model.Objects[Index];
+    return NULL;
+}
+
+/* IoConnectDevice under way: its objects are not in the model yet. */
+static bool DeviceConnecting;
+
+/* One ISR and context for all of a device's interrupts: the object says which. */
+static bool DeviceIsr(KINTERRUPT *Interrupt, void *Context)
+{
+    (void)Context;
+    REF_IO_OBJECT *Object = FindLive(Interrupt);
+    if (Object == NULL) {
+        if (!DeviceConnecting)
+            Fail("a device ISR ran for an object that is not connected");
+        DropLevelPins(KeGetInterruptVector(Interrupt));
+        return true;
+    }
+    CheckIsrRun(Object, Interrupt);
+    return Object->Claim;
+}
+
+static void DeviceMsiUpdate(KINTERRUPT *Interrupt, const HL_MSI_MESSAGE *Message, void *Context)
+{
+    (void)Context;
+    REF_IO_OBJECT *Object = FindLive(Interrupt);
+    if (Object == NULL) {
+        CHECK(DeviceConnecting);
+        return;
+    }
+    CHECK(Message->Data == Object->Message.Data || !Object->Connected);
+    Object->Message = *Message;
+}
+
+/* Handlers of system vectors (KeSetSystemVectorHandler): the context is the
+ * model's flag, which must say the handler is installed. */
+static uint64_t SystemCalls[MAX_CPUS][256];
+
+static void SystemHandler(uint32_t Cpu, uint8_t Vector, void *Context)
+{
+    CHECK(Cpu < CpuCount);
+    if (!Model.SystemHandler[Vector] || Context != &Model.SystemHandler[Vector])
+        Fail("the handler of system vector %#x ran, not installed (or another's context)", Vector);
+    SystemCalls[Cpu][Vector]++;
 }
 
 static void IpiHandler(uint32_t Cpu, KE_IPI_MESSAGE Message, void *Context)
@@ -174,28 +280,23 @@ static void MsiUpdate(KINTERRUPT *Interrupt, const HL_MSI_MESSAGE *Message, void
 
 /* ---- Invariants --------------------------------------------------------------------------- */
 
-static void TakeEntrySnapshot(void)
-{
-    for (uint32_t Gsi = 0; Gsi < GsiCount; Gsi++)
-        EntrySnapshot[Gsi] = SimIoApicPeekEntry(Gsi);
-}
-
-/* Masked entries deliver nothing whatever else they hold; others bit for bit. */
-static void CheckEntriesUnchanged(void)
-{
-    for (uint32_t Gsi = 0; Gsi < GsiCount; Gsi++) {
-        IOAPIC_REDIRECTION_ENTRY Old = {.Value = EntrySnapshot[Gsi]}, New = {.Value = SimIoApicPeekEntry(Gsi)};
-        if (!(Old.Bits.Mask && New.Bits.Mask) && Old.Value != New.Value)
-            Fail("GSI %u changed by a failing call: %#llx -> %#llx", Gsi, (unsigned long long)Old.Value,
-                 (unsigned long long)New.Value);
-    }
-}
-
 /* A check of the reference model (tests/support/io_model.h). */
 static void Require(const char *Why)
 {
     if (Why != NULL)
         Fail("%s", Why);
+}
+
+/* What a refused call must leave as it was (RefIoTakeSnapshot): entries,
+ * vectors, live objects and their routes, line resolution. */
+static void TakeEntrySnapshot(void)
+{
+    RefIoTakeSnapshot(&Model, &Snapshot);
+}
+
+static void CheckEntriesUnchanged(void)
+{
+    Require(RefIoCheckUnchanged(&Model, &Snapshot));
 }
 
 static void CheckVectors(void)
@@ -209,6 +310,8 @@ static void CheckAll(void)
     Require(RefIoCheckEntries(&Model));
     Require(RefIoCheckObjects(&Model));
     Require(RefIoCheckQuiet(&Model));
+    Require(RefIoCheckRegistry(&Model));
+    Require(RefIoCheckIsaLines(&Model));
 }
 
 /* A failed call: the documented statuses of the call, nothing changed. */
@@ -237,10 +340,9 @@ static REF_IO_OBJECT *PickLive(READER *Reader)
 
 static void RememberDead(KINTERRUPT *Object)
 {
-    if (DeadCount < MAX_DEAD)
-        Dead[DeadCount++] = Object;
-    else
-        Dead[Object == NULL ? 0 : ((uintptr_t)Object >> 6) % MAX_DEAD] = Object;
+    uint32_t Index = DeadCount < MAX_DEAD ? DeadCount++ : (Object == NULL ? 0 : ((uintptr_t)Object >> 6) % MAX_DEAD);
+    Dead[Index] = Object;
+    DeadSerial[Index] = IoFrees;
 }
 
 static bool IsLivePointer(const KINTERRUPT *Pointer)
@@ -606,6 +708,8 @@ static void ForgetObject(REF_IO_OBJECT *Object)
      * the slot's last object (KeConnectInterrupt's rule). */
     uint64_t Cpus = Object->Cpus;
     uint8_t Vector = Object->Vector;
+    if (Object->Kind != RefIoKe)
+        IoFrees++;
     RememberDead(Object->Object);
     Object->Connected = false;
     Object->Live = false;
@@ -618,6 +722,118 @@ static void ForgetObject(REF_IO_OBJECT *Object)
     }
 }
 
+
+/* ---- Ke-level objects on caller storage, and devices ---------------------------------------- */
+
+#define KE_SLOTS 4u
+#define KE_SLOT_BYTES 2048u
+#define MAX_DEVICES 3u
+
+/* An object a caller of Ke builds in its own storage (KeInitializeInterrupt)
+ * and connects itself: the storage stays valid after a disconnect, so calls
+ * on the stale object are safe to make. */
+typedef struct _KE_SLOT {
+    bool Built; /* KeInitializeInterrupt accepted it (the storage holds an object) */
+    uint8_t Vector;
+    KIRQL SynchronizeIrql;
+    KINTERRUPT_MODE Mode;
+    bool Share;
+    bool Claim;
+    uint64_t Cpus;
+    REF_IO_OBJECT *Object; /* while a connect is under way or it is connected */
+} KE_SLOT;
+
+static _Alignas(64) uint8_t KeStorage[KE_SLOTS][KE_SLOT_BYTES];
+static KE_SLOT KeSlots[KE_SLOTS];
+static uint8_t StorageBefore[KE_SLOT_BYTES];
+
+typedef struct _DEVICE {
+    bool Connected;
+    IO_DEVICE_CONNECTION Connection;
+    IR_CPU_SET Mask;
+    REF_IO_OBJECT *Objects[IO_DEVICE_MAX_INTERRUPTS];
+} DEVICE;
+
+static DEVICE Devices[MAX_DEVICES];
+
+static bool KeIsr(KINTERRUPT *Interrupt, void *Context)
+{
+    KE_SLOT *Slot = Context;
+    if (Slot->Object == NULL)
+        Fail("the ISR of a Ke object ran while it was not connected");
+    CheckIsrRun(Slot->Object, Interrupt);
+    return Slot->Object->Claim;
+}
+
+static KE_SLOT *SlotOf(const REF_IO_OBJECT *Object)
+{
+    for (uint32_t Index = 0; Index < KE_SLOTS; Index++)
+        if (KeSlots[Index].Object == Object)
+            return &KeSlots[Index];
+    return NULL;
+}
+
+/* Whether a connected object other than Except holds Vector on Cpu. */
+static bool OtherOnVector(uint32_t Cpu, uint8_t Vector, const REF_IO_OBJECT *Except)
+{
+    for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
+        const REF_IO_OBJECT *Other = &Model.Objects[Index];
+        if (Other != Except && Other->Connected && Other->Vector == Vector && ((Other->Cpus >> Cpu) & 1u))
+            return true;
+    }
+    return false;
+}
+
+/* A successful Ke disconnect of a connected Ke object. */
+static void DisconnectKeObject(REF_IO_OBJECT *Object)
+{
+    KE_SLOT *Slot = SlotOf(Object);
+    CHECK(Slot != NULL && Object->Kind == RefIoKe);
+    bool WillFree = false;
+    for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++)
+        if (((Object->Cpus >> Cpu) & 1u) && !OtherOnVector(Cpu, Object->Vector, Object))
+            WillFree = true;
+    uint8_t Freed = 0x5A;
+    CHECK_STATUS(KeDisconnectInterrupt(Object->Object, (bool *)(void *)&Freed), IRQ_STATUS_SUCCESS);
+    CHECK(Freed == WillFree);
+    CHECK(KeQueryInterruptOwner(Object->Object) == KeInterruptOwnerNone);
+    ForgetObject(Object);
+    Slot->Object = NULL;
+}
+
+static void DisconnectDevice(DEVICE *Device)
+{
+    CHECK(Device->Connected);
+    CHECK_STATUS(IoDisconnectDevice(&Device->Connection), IRQ_STATUS_SUCCESS);
+    CHECK(Device->Connection.Count == 0);
+    for (uint32_t Index = 0; Index < IO_DEVICE_MAX_INTERRUPTS; Index++) {
+        if (Device->Objects[Index] != NULL)
+            ForgetObject(Device->Objects[Index]);
+        Device->Objects[Index] = NULL;
+    }
+    Device->Connected = false;
+}
+
+/* Disconnects a connected object the way its owner must. */
+static void DisconnectObject(REF_IO_OBJECT *Object)
+{
+    if (Object->Device != 0)
+        DisconnectDevice(&Devices[Object->Device - 1]);
+    else if (Object->Kind == RefIoKe)
+        DisconnectKeObject(Object);
+    else {
+        CHECK_STATUS(IoDisconnectInterrupt(Object->Object), IRQ_STATUS_SUCCESS);
+        ForgetObject(Object);
+    }
+}
+
+/* A connected object Io connected (not a device's), or NULL. */
+static REF_IO_OBJECT *PickIoObject(READER *Reader)
+{
+    REF_IO_OBJECT *Object = PickLive(Reader);
+    return Object != NULL && Object->Kind != RefIoKe ? Object : NULL;
+}
+
 static void OpDisconnect(READER *Reader)
 {
     CurrentOp = "disconnect";
@@ -627,16 +843,24 @@ static void OpDisconnect(READER *Reader)
         REF_IO_OBJECT *Object = PickLive(Reader);
         if (Object == NULL)
             return;
-        CHECK_STATUS(IoDisconnectInterrupt(Object->Object), IRQ_STATUS_SUCCESS);
-        ForgetObject(Object);
+        if (Object->Kind == RefIoKe) {
+            /* Only the layer that connected an object disconnects it (ke.h). */
+            IRQ_STATUS Status = IoDisconnectInterrupt(Object->Object);
+            CHECK_STATUS(Status, IO_DISCONNECT_KE_OBJECT_STATUS);
+            CheckEntriesUnchanged();
+            CheckAll();
+            TakeEntrySnapshot();
+        }
+        DisconnectObject(Object);
         CheckAll();
         return;
     }
     KINTERRUPT *Target;
     IRQ_STATUS Expected = IRQ_STATUS_NOT_CONNECTED;
     if (Choice == 5 && DeadCount > 0) {
-        Target = Dead[U8(Reader) % DeadCount];
-        if (IsLivePointer(Target)) /* the allocator gave the memory to a new object */
+        uint32_t Index = U8(Reader) % DeadCount;
+        Target = Dead[Index];
+        if (IsLivePointer(Target) || IoFrees - DeadSerial[Index] >= STALE_WINDOW) /* the allocator gave the memory to a new object */
             return;
     } else if (Choice == 6) {
         Target = (KINTERRUPT *)(void *)NeverConnected;
@@ -683,7 +907,7 @@ static uint64_t Destinations(const REF_IO_OBJECT *Object)
         CHECK(Cpu < CpuCount && ((Object->Cpus >> Cpu) & 1u));
         return 1ull << Cpu;
     }
-    CHECK(__builtin_popcountll(Object->Cpus) == 1 || Object->Kind == RefIoFully);
+    CHECK(__builtin_popcountll(Object->Cpus) == 1 || Object->Kind == RefIoFully || Object->Kind == RefIoKe);
     return Object->Cpus;
 }
 
@@ -855,8 +1079,10 @@ static void OpMove(READER *Reader)
     uint32_t Cpu = U8(Reader) % 10;
     TakeEntrySnapshot();
     static const IRQ_STATUS Allowed[] = {IRQ_STATUS_INVALID_PARAMETER, IRQ_STATUS_NOT_SUPPORTED,
-                                         IRQ_STATUS_INVALID_CPU, IRQ_STATUS_NOT_CONNECTED};
+                                         IRQ_STATUS_INVALID_CPU, IRQ_STATUS_NOT_CONNECTED,
+                                         IRQ_STATUS_ACCESS_DENIED};
     bool Movable = Choice < 4 && Object != NULL && Object->Movable;
+    bool KeOwned = Choice < 4 && Object != NULL && Object->Kind == RefIoKe;
     if (Choice < 2) {
         IRQ_STATUS Status = IoSetInterruptTarget(Target, Cpu);
         if (Movable && RefIoIsOnline(&Model, Cpu) && ((Object->Cpus >> Cpu) & 1u)) {
@@ -869,6 +1095,8 @@ static void OpMove(READER *Reader)
         } else {
             if (Movable)
                 CHECK_STATUS(Status, IRQ_STATUS_INVALID_CPU);
+            else if (KeOwned)
+                CHECK_STATUS(Status, IO_ROUTE_KE_OBJECT_STATUS);
             else if (Object != NULL && Choice < 4)
                 CHECK_STATUS(Status, IRQ_STATUS_NOT_SUPPORTED);
             CheckRefused(Status, Allowed, COUNT_OF(Allowed));
@@ -884,6 +1112,8 @@ static void OpMove(READER *Reader)
         } else if (Status == IRQ_STATUS_SUCCESS) {
             Fail("IoSetInterruptPolicy(%u) succeeded (movable %d)", PolicyByte, Movable);
         } else {
+            if (KeOwned && PolicyByte <= IrRoutingLowestPriority)
+                CHECK_STATUS(Status, IO_ROUTE_KE_OBJECT_STATUS);
             CheckRefused(Status, Allowed, COUNT_OF(Allowed));
         }
     }
@@ -914,7 +1144,8 @@ static void OpVectors(READER *Reader)
     static const IRQ_STATUS Allowed[] = {IRQ_STATUS_INVALID_PARAMETER, IRQ_STATUS_INVALID_IRQL,
                                          IRQ_STATUS_INVALID_CPU,       IRQ_STATUS_EMPTY_AFFINITY,
                                          IRQ_STATUS_VECTOR_EXHAUSTED,  IRQ_STATUS_INVALID_VECTOR,
-                                         IRQ_STATUS_SHARING_VIOLATION, IRQ_STATUS_INVALID_STATE};
+                                         IRQ_STATUS_SHARING_VIOLATION, IRQ_STATUS_INVALID_STATE,
+                                         IRQ_STATUS_ACCESS_DENIED};
     if (Model.DirectCount >= MAX_DIRECT && Choice < 3)
         Choice = 3;
     IRQ_STATUS Status;
@@ -970,19 +1201,27 @@ static void OpVectors(READER *Reader)
         /* Free: one of ours that no object uses, or one nobody holds, or nonsense. */
         if (Model.DirectCount > 0 && Bit(Reader)) {
             int Index = (int)(U8(Reader) % Model.DirectCount);
-            if (RefIoCovers(&Model, Model.Direct[Index].Cpu, Model.Direct[Index].Vector))
-                return; /* an object uses it: freeing it would be the caller's bug */
             Cpu = Model.Direct[Index].Cpu;
             Vector = Model.Direct[Index].Vector;
+            if (RefIoCovers(&Model, Cpu, Vector)) {
+                /* Objects are connected on it: their last disconnect frees it. */
+                Status = KeFreeVector(Cpu, Vector);
+                CHECK_STATUS(Status, IRQ_STATUS_ACCESS_DENIED);
+                CheckRefused(Status, Allowed, COUNT_OF(Allowed));
+                CheckAll();
+                return;
+            }
             CHECK_STATUS(KeFreeVector(Cpu, Vector), IRQ_STATUS_SUCCESS);
             RefIoRemoveDirect(&Model, Index);
             CheckAll();
             return;
         }
-        if (Cpu < CpuCount && RefIoIsDeviceVector(Vector) && RefIoAllocated(&Model, Cpu, Vector))
+        if (Cpu < CpuCount && RefIoIsDeviceVector(Vector) && RefIoFindDirect(&Model, Cpu, Vector) >= 0)
             return;
         Status = KeFreeVector(Cpu, Vector);
-        if (Cpu >= CpuCount)
+        if (Cpu < CpuCount && RefIoIsDeviceVector(Vector) && RefIoCovers(&Model, Cpu, Vector))
+            CHECK_STATUS(Status, IRQ_STATUS_ACCESS_DENIED);
+        else if (Cpu >= CpuCount)
             CHECK_STATUS(Status, IRQ_STATUS_INVALID_CPU);
         else if (!RefIoIsDeviceVector(Vector))
             CHECK_STATUS(Status, IRQ_STATUS_INVALID_VECTOR);
@@ -1137,9 +1376,13 @@ static void OpQuery(READER *Reader)
     Target.CpuSet = Bit(Reader) ? &Set : NULL;
     HL_DESTINATION Destination;
     Status = HlResolveTarget(&Target, &Destination);
+    uint32_t TargetApicId = 0;
+    bool TargetRegistered = RefIoApicIdOf(&Model, Target.Cpu, &TargetApicId);
     if (Status == IRQ_STATUS_SUCCESS && Target.Kind == HlTargetCpu) {
-        CHECK(Target.Cpu < CpuCount);
-        CHECK(!Destination.Logical && Destination.Destination == SimCpuApicId(Target.Cpu));
+        CHECK(TargetRegistered);
+        CHECK(!Destination.Logical && Destination.Destination == TargetApicId);
+    } else if (Target.Kind == HlTargetCpu && TargetRegistered) {
+        Fail("HlResolveTarget refused registered CPU %u: %s", Target.Cpu, IrStatusName(Status));
     }
     HL_MSI_MESSAGE Message = {.Address = 1, .Data = 2};
     Status = HlMsiComposeMessage(&Target, Vector, (HL_TRIGGER_MODE)(U8(Reader) % 3), &Message);
@@ -1161,17 +1404,760 @@ static void OpQuery(READER *Reader)
         if (Object->Kind == RefIoLine) {
             CHECK_STATUS(Status, IRQ_STATUS_SUCCESS);
             CHECK(Gsi == Object->Gsi);
+        } else if (Object->Kind == RefIoKe) {
+            CHECK_STATUS(Status, IO_QUERY_KE_OBJECT_STATUS);
         } else {
             CHECK_STATUS(Status, IRQ_STATUS_INVALID_PARAMETER);
         }
         Status = IoQueryInterruptTarget(Object->Object, NULL, NULL);
-        CHECK(Status == (Object->Movable ? IRQ_STATUS_SUCCESS : IRQ_STATUS_NOT_SUPPORTED));
+        CHECK_STATUS(Status, Object->Movable           ? IRQ_STATUS_SUCCESS
+                             : Object->Kind == RefIoKe ? IO_ROUTE_KE_OBJECT_STATUS
+                                                       : IRQ_STATUS_NOT_SUPPORTED);
         for (uint32_t Each = 0; Each < CpuCount; Each++)
             if (!((Object->Cpus >> Each) & 1u))
                 CHECK(KeQueryInterruptCount(Object->Object, Each) == 0);
     }
     CHECK(IoQueryInterruptLine(NULL, &Gsi) == IRQ_STATUS_INVALID_PARAMETER);
     CHECK(IoQueryInterruptLine((KINTERRUPT *)(void *)NeverConnected, &Gsi) == IRQ_STATUS_NOT_CONNECTED);
+    CheckEntriesUnchanged();
+    CheckAll();
+}
+
+/* ---- Operations: Ke-level objects ------------------------------------------------------------------ */
+
+/* The statuses a call returned, as a set (bit n: status n). */
+#define RULE(Status) (1u << (Status))
+
+/* Status is one of the rules the input broke, or SUCCESS when it broke none. */
+static void CheckRules(IRQ_STATUS Status, uint32_t Rules, const char *Call)
+{
+    if (Rules == 0 && Status != IRQ_STATUS_SUCCESS)
+        Fail("%s refused a valid request: %s", Call, IrStatusName(Status));
+    if (Rules != 0 && (Status == IRQ_STATUS_SUCCESS || !((Rules >> Status) & 1u)))
+        Fail("%s returned %s, the rules broken allow %#x", Call, IrStatusName(Status), Rules);
+}
+
+static uint32_t CpuRules(uint64_t Cpus)
+{
+    if (Cpus == 0)
+        return RULE(IRQ_STATUS_EMPTY_AFFINITY);
+    return (Cpus & ~OnlineMask) != 0 ? RULE(IRQ_STATUS_INVALID_CPU) : 0;
+}
+
+static void OpKeInitialize(READER *Reader, KE_SLOT *Slot, uint8_t *Storage)
+{
+    CurrentOp = "KeInitializeInterrupt";
+    uint8_t VectorByte = U8(Reader);
+    uint8_t Vector = VectorByte < 0xE0 ? (uint8_t)(0x30 + VectorByte % 0xA0) : U8(Reader);
+    KIRQL Class = KeIrqlOfVector(Vector);
+    uint8_t IrqlByte = U8(Reader);
+    KIRQL Irql = IrqlByte < 0xE0 ? Class : (KIRQL)(IrqlByte % 18);
+    uint8_t SyncByte = U8(Reader);
+    KIRQL SynchronizeIrql = SyncByte < 0xF0 ? (KIRQL)(Irql + SyncByte % 4) : (KIRQL)(SyncByte % 18);
+    uint8_t ModeByte = U8(Reader) % 9;
+    KINTERRUPT_MODE Mode = ModeByte < 8 ? (KINTERRUPT_MODE)(ModeByte & 1u) : (KINTERRUPT_MODE)5;
+    uint8_t PolarityByte = U8(Reader) % 7;
+    KINTERRUPT_POLARITY Polarity = PolarityByte < 6 ? (KINTERRUPT_POLARITY)(PolarityByte % 3) : (KINTERRUPT_POLARITY)9;
+    bool Share = Bit(Reader);
+    IR_CPU_SET Cpus = SetOfMask(MaskFromByte(U8(Reader)));
+    uint8_t Flags = U8(Reader);
+    uint8_t Defect = U8(Reader) & 0x0F;
+    uint8_t Where = U8(Reader) % 8;
+
+    /* The storage: the slot's own, or a connected object's (Io's, or the
+     * slot's while connected: ALREADY_CONNECTED). Io's is as large as its
+     * object on its own CPUs, so the request names those CPUs. */
+    REF_IO_OBJECT *IoObject = Where == 7 ? PickIoObject(Reader) : NULL;
+    size_t StorageSize = KE_SLOT_BYTES;
+    bool HoldsConnected = Slot->Object != NULL;
+    if (IoObject != NULL) {
+        Storage = (uint8_t *)(void *)IoObject->Object;
+        Cpus = SetOfMask(IoObject->Cpus);
+        StorageSize = KeQueryInterruptObjectSize((uint32_t)__builtin_popcountll(IoObject->Cpus));
+        HoldsConnected = true;
+    }
+    size_t Needed = KeQueryInterruptObjectSize((uint32_t)__builtin_popcountll(Cpus.Bits[0]));
+    bool NullStorage = Defect == 1, NullParameters = Defect == 2, NullOut = Defect == 3, NullRoutine = Defect == 4,
+         NullCpus = Defect == 5, Misaligned = Defect == 6, Small = Defect == 7;
+    if (Small)
+        StorageSize = Needed - 1;
+    uint8_t *Passed = NullStorage ? NULL : Misaligned ? Storage + 8 : Storage;
+    if (Misaligned)
+        StorageSize -= 8;
+
+    uint32_t Rules = 0;
+    if (NullStorage || NullParameters || NullOut || NullRoutine || NullCpus || Misaligned || ModeByte == 8 ||
+        PolarityByte == 6)
+        Rules |= RULE(IRQ_STATUS_INVALID_PARAMETER);
+    if (!RefIoIsDeviceVector(Vector))
+        Rules |= RULE(IRQ_STATUS_INVALID_VECTOR);
+    if (Irql != Class || SynchronizeIrql < Irql || SynchronizeIrql > HIGH_LEVEL)
+        Rules |= RULE(IRQ_STATUS_INVALID_IRQL);
+    if (!NullCpus)
+        Rules |= CpuRules(Cpus.Bits[0]);
+    if (!NullCpus && StorageSize < Needed)
+        Rules |= RULE(IRQ_STATUS_BUFFER_TOO_SMALL);
+    if (HoldsConnected && !Misaligned)
+        Rules |= RULE(IRQ_STATUS_ALREADY_CONNECTED);
+
+    KE_INTERRUPT_PARAMETERS Parameters = {
+        .ServiceRoutine = NullRoutine ? NULL : KeIsr,
+        .ServiceContext = Slot,
+        .Vector = Vector,
+        .Irql = Irql,
+        .SynchronizeIrql = SynchronizeIrql,
+        .Mode = Mode,
+        .Polarity = Polarity,
+        .ShareVector = Share,
+        .Cpus = NullCpus ? NULL : &Cpus,
+    };
+    KINTERRUPT *Sentinel = (KINTERRUPT *)(uintptr_t)0x5EED, *Interrupt = Sentinel;
+    size_t Watched = IoObject != NULL ? StorageSize : KE_SLOT_BYTES;
+    memcpy(StorageBefore, Storage, Watched);
+    TakeEntrySnapshot();
+    IRQ_STATUS Status = KeInitializeInterrupt(Passed, StorageSize, NullParameters ? NULL : &Parameters,
+                                              NullOut ? NULL : &Interrupt);
+    CheckRules(Status, Rules, "KeInitializeInterrupt");
+    if (Status != IRQ_STATUS_SUCCESS) {
+        CHECK(Interrupt == Sentinel);
+        if (memcmp(StorageBefore, Storage, Watched) != 0)
+            Fail("a refused KeInitializeInterrupt wrote its storage");
+        CheckEntriesUnchanged();
+        CheckAll();
+        return;
+    }
+    CHECK(Interrupt == (KINTERRUPT *)(void *)Storage && IoObject == NULL);
+    CHECK(KeQueryInterruptOwner(Interrupt) == KeInterruptOwnerNone && !KeIsInterruptConnected(Interrupt));
+    CHECK(KeGetInterruptVector(Interrupt) == Vector && KeGetInterruptMode(Interrupt) == Mode);
+    IR_CPU_SET Got;
+    KeGetInterruptCpus(Interrupt, &Got);
+    CHECK(MaskOfSet(&Got) == Cpus.Bits[0]);
+    *Slot = (KE_SLOT){.Built = true, .Vector = Vector, .SynchronizeIrql = SynchronizeIrql, .Mode = Mode,
+                      .Share = Share, .Claim = Flags & 1u, .Cpus = Cpus.Bits[0]};
+    CheckAll();
+}
+
+static void OpKeConnect(READER *Reader, KE_SLOT *Slot, uint8_t *Storage)
+{
+    CurrentOp = "KeConnectInterrupt";
+    uint8_t How = U8(Reader) % 6;
+    KINTERRUPT *Interrupt = (KINTERRUPT *)(void *)Storage;
+    TakeEntrySnapshot();
+    if (How >= 3) {
+        /* A bad owner, an object Io connected, NULL, storage never built. */
+        REF_IO_OBJECT *IoObject = How == 4 ? PickIoObject(Reader) : NULL;
+        IRQ_STATUS Status, Want;
+        if (How == 3) {
+            static const KE_INTERRUPT_OWNER BadOwners[] = {KeInterruptOwnerNone, (KE_INTERRUPT_OWNER)3,
+                                                           (KE_INTERRUPT_OWNER)0x7F};
+            memcpy(StorageBefore, Storage, KE_SLOT_BYTES);
+            Status = KeConnectInterruptAs(Interrupt, BadOwners[U8(Reader) % 3]);
+            Want = IRQ_STATUS_INVALID_PARAMETER;
+            CHECK(memcmp(StorageBefore, Storage, KE_SLOT_BYTES) == 0);
+        } else if (IoObject != NULL) {
+            Status = KeConnectInterrupt(IoObject->Object);
+            Want = IRQ_STATUS_ALREADY_CONNECTED;
+        } else {
+            Status = KeConnectInterrupt(Bit(Reader) ? NULL : (KINTERRUPT *)(void *)NeverConnected);
+            Want = IRQ_STATUS_INVALID_PARAMETER;
+        }
+        CHECK_STATUS(Status, Want);
+        CheckEntriesUnchanged();
+        CheckAll();
+        return;
+    }
+    uint32_t Rules = 0;
+    if (!Slot->Built)
+        Rules |= RULE(IRQ_STATUS_INVALID_PARAMETER);
+    else if (Slot->Object != NULL)
+        Rules |= RULE(IRQ_STATUS_ALREADY_CONNECTED);
+    else {
+        /* Joining a vector that objects hold on a CPU: both share, one mode. */
+        for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
+            const REF_IO_OBJECT *Other = &Model.Objects[Index];
+            if (!Other->Connected || Other->Vector != Slot->Vector || (Other->Cpus & Slot->Cpus) == 0)
+                continue;
+            if (!Slot->Share || !Other->Shared)
+                Rules |= RULE(IRQ_STATUS_SHARING_VIOLATION);
+            else if (Other->Mode != Slot->Mode)
+                Rules |= RULE(IRQ_STATUS_TRIGGER_MISMATCH);
+        }
+    }
+    REF_IO_OBJECT *Object = NULL;
+    if (Slot->Built && Slot->Object == NULL) {
+        Object = RefIoTakeSlot(&Model);
+        if (Object == NULL)
+            return;
+        Object->Claim = Slot->Claim;
+        Slot->Object = Object;
+    }
+    memcpy(StorageBefore, Storage, KE_SLOT_BYTES);
+    IRQ_STATUS Status = KeConnectInterrupt(Interrupt);
+    CheckRules(Status, Rules, "KeConnectInterrupt");
+    if (Status != IRQ_STATUS_SUCCESS) {
+        if (Object != NULL) {
+            Object->Live = false;
+            Slot->Object = NULL;
+        }
+        if (memcmp(StorageBefore, Storage, KE_SLOT_BYTES) != 0)
+            Fail("a refused KeConnectInterrupt changed the object");
+        CheckEntriesUnchanged();
+        CheckAll();
+        return;
+    }
+    Object->Shared = Slot->Share;
+    RecordConnected(Object, Interrupt, RefIoKe, Slot->SynchronizeIrql);
+    CHECK(KeQueryInterruptOwner(Interrupt) == KeInterruptOwnerKe);
+    CHECK(Object->Vector == Slot->Vector && Object->Cpus == Slot->Cpus && Object->Mode == Slot->Mode);
+    CHECK(!Object->Movable);
+    CheckAll();
+}
+
+static void OpKeDisconnect(READER *Reader, KE_SLOT *Slot, uint8_t *Storage)
+{
+    CurrentOp = "KeDisconnectInterrupt";
+    uint8_t How = U8(Reader) % 7;
+    KINTERRUPT *Interrupt = (KINTERRUPT *)(void *)Storage;
+    if (How < 3 && Slot->Object != NULL) {
+        TakeEntrySnapshot();
+        DisconnectKeObject(Slot->Object);
+        CheckAll();
+        return;
+    }
+    IRQ_STATUS Status, Want;
+    uint8_t Freed = 0x5A;
+    bool *FreedOut = Bit(Reader) ? (bool *)(void *)&Freed : NULL;
+    memcpy(StorageBefore, Storage, KE_SLOT_BYTES);
+    TakeEntrySnapshot();
+    if (How < 3) {
+        /* Built and disconnected (a stale object), or never built. */
+        Status = KeDisconnectInterrupt(Interrupt, FreedOut);
+        Want = IRQ_STATUS_NOT_CONNECTED;
+    } else if (How == 3) {
+        Status = KeDisconnectInterruptAs(Interrupt, KeInterruptOwnerIo, FreedOut);
+        Want = Slot->Object != NULL ? IRQ_STATUS_ACCESS_DENIED : IRQ_STATUS_NOT_CONNECTED;
+    } else if (How == 4) {
+        static const KE_INTERRUPT_OWNER BadOwners[] = {KeInterruptOwnerNone, (KE_INTERRUPT_OWNER)3,
+                                                       (KE_INTERRUPT_OWNER)0x7F};
+        Status = KeDisconnectInterruptAs(Interrupt, BadOwners[U8(Reader) % 3], FreedOut);
+        Want = IRQ_STATUS_INVALID_PARAMETER;
+    } else if (How == 5) {
+        REF_IO_OBJECT *IoObject = PickIoObject(Reader);
+        if (IoObject == NULL)
+            return;
+        Status = KeDisconnectInterrupt(IoObject->Object, FreedOut);
+        Want = IRQ_STATUS_ACCESS_DENIED;
+    } else {
+        bool Null = Bit(Reader);
+        Status = KeDisconnectInterrupt(Null ? NULL : (KINTERRUPT *)(void *)NeverConnected, FreedOut);
+        Want = Null ? IRQ_STATUS_INVALID_PARAMETER : IRQ_STATUS_NOT_CONNECTED;
+    }
+    CHECK_STATUS(Status, Want);
+    CHECK(Freed == 0x5A);
+    if (memcmp(StorageBefore, Storage, KE_SLOT_BYTES) != 0)
+        Fail("a refused KeDisconnectInterrupt changed the object");
+    CheckEntriesUnchanged();
+    ServiceAll();
+    CheckAll();
+}
+
+static void OpKeObject(READER *Reader)
+{
+    uint8_t Choice = U8(Reader) % 6;
+    uint32_t Index = U8(Reader) % KE_SLOTS;
+    if (Choice < 2)
+        OpKeInitialize(Reader, &KeSlots[Index], KeStorage[Index]);
+    else if (Choice < 4)
+        OpKeConnect(Reader, &KeSlots[Index], KeStorage[Index]);
+    else
+        OpKeDisconnect(Reader, &KeSlots[Index], KeStorage[Index]);
+}
+
+/* ---- Operations: system vectors -------------------------------------------------------------------- */
+
+/* Sends Vector to the home CPU and checks that the handler the model says ran. */
+static void FireSystemVector(uint8_t Vector)
+{
+    KE_VECTOR_STATISTICS Before, After;
+    CHECK_STATUS(KeQueryVectorStatistics(HOME_CPU, Vector, &Before), IRQ_STATUS_SUCCESS);
+    uint64_t Calls = SystemCalls[HOME_CPU][Vector];
+    SimMsiWrite(0xFEE00000ull | (uint64_t)(SimCpuApicId(HOME_CPU) & 0xFF) << 12, Vector);
+    ServiceAll();
+    CHECK_STATUS(KeQueryVectorStatistics(HOME_CPU, Vector, &After), IRQ_STATUS_SUCCESS);
+    bool Handled = Model.SystemHandler[Vector];
+    if (SystemCalls[HOME_CPU][Vector] != Calls + Handled)
+        Fail("system vector %#x: handler ran %llu times, the model says %d", Vector,
+             (unsigned long long)(SystemCalls[HOME_CPU][Vector] - Calls), Handled);
+    CHECK(After.Dispatched == Before.Dispatched + 1);
+    CHECK(After.Unclaimed == Before.Unclaimed + !Handled);
+}
+
+/* Ke's IPI vector still works: a message to the home CPU arrives once. */
+static void CheckIpiDelivery(KE_IPI_MESSAGE Message)
+{
+    uint64_t Before = IpiHandled[HOME_CPU][Message];
+    KE_IPI_TARGET Target = {.Kind = KeIpiTargetCpu, .Cpu = HOME_CPU};
+    CHECK_STATUS(KeSendIpi(&Target, Message), IRQ_STATUS_SUCCESS);
+    ServiceAll();
+    if (IpiHandled[HOME_CPU][Message] != Before + 1)
+        Fail("IPI message %d to the home CPU handled %llu times, expected once", (int)Message,
+             (unsigned long long)(IpiHandled[HOME_CPU][Message] - Before));
+}
+
+static void OpSystemVector(READER *Reader)
+{
+    CurrentOp = "KeSetSystemVectorHandler";
+    const KE_VECTOR_LAYOUT *Layout = &KeAmd64VectorLayout;
+    uint8_t Pick = U8(Reader) % 8;
+    uint8_t Byte = U8(Reader);
+    uint8_t Vector;
+    switch (Pick) {
+    case 0:
+        Vector = Layout->IpiVector;
+        break;
+    case 1:
+        Vector = Layout->SpuriousVector;
+        break;
+    case 2:
+    case 3:
+        Vector = Layout->ReservedVectors[Byte % Layout->ReservedVectorCount];
+        break;
+    case 4:
+        Vector = (uint8_t)(0x30 + Byte % 0xA0);
+        break;
+    case 5:
+        Vector = Byte % 0x20;
+        break;
+    default:
+        Vector = Byte;
+        break;
+    }
+    bool Remove = (U8(Reader) & 3u) == 0;
+    IRQ_STATUS Want = IRQ_STATUS_SUCCESS;
+    if (Vector < 0x20 || Vector == Layout->SpuriousVector || RefIoIsDeviceVector(Vector))
+        Want = IRQ_STATUS_INVALID_VECTOR;
+    else if (Vector == Layout->IpiVector)
+        Want = IRQ_STATUS_ACCESS_DENIED;
+    TakeEntrySnapshot();
+    IRQ_STATUS Status =
+        KeSetSystemVectorHandler(Vector, Remove ? NULL : SystemHandler, Remove ? NULL : &Model.SystemHandler[Vector]);
+    CHECK_STATUS(Status, Want);
+    if (Status == IRQ_STATUS_SUCCESS)
+        Model.SystemHandler[Vector] = !Remove;
+    else
+        CheckEntriesUnchanged();
+    if (Vector == Layout->IpiVector)
+        CheckIpiDelivery(KeIpiUser0);
+    else if (Vector >= 0x20 && Vector != 0xFF && Vector != Layout->SpuriousVector && !RefIoIsDeviceVector(Vector))
+        FireSystemVector(Vector);
+    CheckAll();
+}
+
+/* ---- Operations: the processor registry, the local APIC mode, overrides --------------------------- */
+
+static void OpLateSelectMode(READER *Reader)
+{
+    CurrentOp = "late HlLapicSelectMode";
+    uint8_t ModeByte = U8(Reader) % 3;
+    static const uintptr_t Bases[] = {HL_LAPIC_DEFAULT_BASE, 0, HL_LAPIC_DEFAULT_BASE + 0x10, 0xFED00000u};
+    uintptr_t Base = Bases[U8(Reader) % 4];
+    HL_LAPIC_MODE Mode = ModeByte < 2 ? (HL_LAPIC_MODE)ModeByte : (HL_LAPIC_MODE)7;
+    bool Bad = ModeByte == 2 || (Mode == HlLapicModeXApic && (Base == 0 || Base % 0x1000 != 0));
+    TakeEntrySnapshot();
+    IRQ_STATUS Status = HlLapicSelectMode(Mode, Base);
+    /* CPUs registered and enabled their local APICs at boot: too late. */
+    CheckRules(Status, RULE(IRQ_STATUS_INVALID_STATE) | (Bad ? RULE(IRQ_STATUS_INVALID_PARAMETER) : 0),
+               "HlLapicSelectMode");
+    CheckEntriesUnchanged();
+    CheckAll();
+    CheckIpiDelivery(KeIpiUser1);
+}
+
+static void OpRegistry(READER *Reader)
+{
+    CurrentOp = "HlRegisterProcessor";
+    uint8_t Choice = U8(Reader) % 8;
+    if (Choice == 7) {
+        OpLateSelectMode(Reader);
+        return;
+    }
+    uint8_t CpuByte = U8(Reader);
+    uint32_t Cpu = CpuByte < 0xF0 ? CpuByte % REF_IO_PROBED_CPUS
+                   : CpuByte == 0xFF ? 0xFFFFFFFFu
+                                     : IR_MAX_CPUS - 1u + (CpuByte & 3u);
+    uint8_t IdByte = U8(Reader);
+    uint32_t ApicId;
+    if (Choice < 2 && Model.ProcessorCount > 0)
+        ApicId = Model.Processors[IdByte % Model.ProcessorCount].ApicId; /* taken (or the same pair) */
+    else if (Choice < 4)
+        ApicId = IdByte;
+    else if (Choice < 6)
+        ApicId = 0xF0u + IdByte % 0x20u; /* around the xAPIC broadcast id */
+    else
+        ApicId = U32(Reader);
+    if (Choice == 0 && Model.ProcessorCount > 0)
+        Cpu = Model.Processors[IdByte % Model.ProcessorCount].Cpu; /* the same pair again */
+
+    uint32_t RegisteredId = 0;
+    bool Registered = Cpu < IR_MAX_CPUS && RefIoApicIdOf(&Model, Cpu, &RegisteredId);
+    uint32_t Holder = RefIoCpuOfApicId(&Model, ApicId);
+    uint32_t Rules = 0;
+    bool New = false;
+    if (Cpu >= IR_MAX_CPUS)
+        Rules = RULE(IRQ_STATUS_INVALID_CPU);
+    else if (Registered)
+        Rules = RegisteredId == ApicId ? 0 : RULE(IRQ_STATUS_INVALID_CPU);
+    else if (Holder != IR_CPU_NONE || (Model.LapicMode == HlLapicModeXApic && ApicId >= 0xFF))
+        Rules = RULE(IRQ_STATUS_INVALID_CPU);
+    else
+        New = true;
+    if (New && Model.ProcessorCount >= REF_IO_MAX_REGISTERED)
+        return; /* the model could not follow it */
+    TakeEntrySnapshot();
+    IRQ_STATUS Status = HlRegisterProcessor(Cpu, ApicId);
+    if (Trace)
+        fprintf(stderr, "  HlRegisterProcessor(%u, %#x) mode %d: %s (rules %#x)\n", Cpu, ApicId, (int)Model.LapicMode,
+                IrStatusName(Status), Rules);
+    CheckRules(Status, Rules, "HlRegisterProcessor");
+    if (New)
+        RefIoRecordProcessor(&Model, Cpu, ApicId);
+    CheckEntriesUnchanged();
+    CheckAll();
+}
+
+static void OpOverride(READER *Reader)
+{
+    CurrentOp = "HlPicRegisterOverride";
+    uint8_t IrqByte = U8(Reader);
+    uint8_t IsaIrq = IrqByte < 0xF0 ? IrqByte % 16u : IrqByte;
+    uint8_t GsiByte = U8(Reader);
+    uint32_t Gsi = GsiByte < 0xC0   ? GsiByte % GsiCount
+                   : GsiByte < 0xF0 ? GsiCount + GsiByte % 24u /* past every I/O APIC */
+                                    : 0xFFFFFFF0u | (GsiByte & 0xFu);
+    uint16_t Flags = U8(Reader);
+    if (Bit(Reader))
+        Flags |= (uint16_t)(U8(Reader) << 8);
+    uint32_t Rules = 0;
+    if (IsaIrq > 15 || Gsi >= GsiCount)
+        Rules |= RULE(IRQ_STATUS_INVALID_GSI);
+    if ((Flags & 3u) == 2u || ((Flags >> 2) & 3u) == 2u)
+        Rules |= RULE(IRQ_STATUS_INVALID_PARAMETER);
+    TakeEntrySnapshot();
+    IRQ_STATUS Status = HlPicRegisterOverride(IsaIrq, Gsi, Flags);
+    CheckRules(Status, Rules, "HlPicRegisterOverride");
+    if (Status == IRQ_STATUS_SUCCESS) {
+        Model.Isa[IsaIrq] = RefIoOverrideLine(Gsi, Flags);
+        /* An override changes how lines resolve, never an entry. */
+        for (uint32_t Each = 0; Each < GsiCount; Each++)
+            CHECK(SimIoApicPeekEntry(Each) == Snapshot.Entries[Each]);
+    } else {
+        CheckEntriesUnchanged();
+    }
+    CheckAll();
+}
+
+/* ---- Operations: devices ----------------------------------------------------------------------------- */
+
+static const IRQ_STATUS DeviceStatuses[] = {
+    IRQ_STATUS_INVALID_PARAMETER, IRQ_STATUS_INVALID_GSI,         IRQ_STATUS_INVALID_VECTOR,
+    IRQ_STATUS_INVALID_CPU,       IRQ_STATUS_EMPTY_AFFINITY,      IRQ_STATUS_INVALID_IRQL,
+    IRQ_STATUS_SHARING_VIOLATION, IRQ_STATUS_TRIGGER_MISMATCH,    IRQ_STATUS_VECTOR_EXHAUSTED,
+    IRQ_STATUS_NOT_SUPPORTED,     IRQ_STATUS_INSUFFICIENT_RESOURCES, IRQ_STATUS_NOT_CONNECTED,
+};
+
+static void OpDeviceConnect(READER *Reader, DEVICE *Device)
+{
+    CurrentOp = "IoConnectDevice";
+    IO_DEVICE_TEMPLATE Template = {.Name = "fuzz"};
+    uint8_t KindByte = U8(Reader) % 5;
+    Template.Kind = KindByte < 4 ? (IO_DEVICE_INTERRUPT_KIND)(KindByte & 1u) : (IO_DEVICE_INTERRUPT_KIND)3;
+    uint8_t BusByte = U8(Reader) % 3;
+    Template.Bus = (HL_LINE_BUS)BusByte;
+    uint8_t CountByte = U8(Reader) % 10;
+    Template.Count = CountByte == 9 ? 9u + U8(Reader) : CountByte;
+    for (uint32_t Index = 0; Index < IO_DEVICE_MAX_INTERRUPTS && Index < Template.Count; Index++)
+        Template.Lines[Index] = Template.Bus == HlBusIsa ? U8(Reader) % 17u : U8(Reader) % (GsiCount + 2);
+    static const HL_LINE_OPTION Triggers[] = {HlLineDefault, HlLineEdge, HlLineLevel};
+    static const HL_LINE_OPTION Polarities[] = {HlLineDefault, HlLineActiveHigh, HlLineActiveLow};
+    Template.Trigger = Triggers[U8(Reader) % 3];
+    Template.Polarity = Polarities[U8(Reader) % 3];
+    uint8_t IrqlByte = U8(Reader);
+    Template.Irql = IrqlByte < 0x80 ? 0 : (KIRQL)(3 + IrqlByte % 10);
+    Template.Share = Bit(Reader);
+    uint8_t RoutingByte = U8(Reader) % 7;
+    Template.Routing = (IO_DEVICE_ROUTING)RoutingByte;
+    Template.Cpu = U8(Reader) % 10;
+    Device->Mask = SetOfMask(MaskFromByte(U8(Reader)));
+    uint8_t Flags = U8(Reader);
+    bool NullMask = (Flags & 0x06) == 0x06, NullRoutine = (Flags & 0x18) == 0x18,
+         NullTemplate = (Flags & 0x60) == 0x60, NoUpdate = (Flags & 0x80) && (Flags & 0x02);
+    Template.Mask = NullMask ? NULL : &Device->Mask;
+    Template.UpdateMessage = NoUpdate ? NULL : DeviceMsiUpdate;
+    bool Claim = Flags & 1u;
+
+    bool Structural = NullRoutine || NullTemplate || KindByte == 4 || Template.Count == 0 ||
+                      Template.Count > IO_DEVICE_MAX_INTERRUPTS || RoutingByte == 6 ||
+                      (RoutingByte != IoDeviceFixed && NullMask);
+    bool Movable = false;
+    IR_ROUTING_POLICY Policy = IrRoutingFixedCpu;
+    if (RoutingByte < 6)
+        CHECK_STATUS(IoQueryDeviceRouting(Template.Routing, !NullMask, &Policy, &Movable), IRQ_STATUS_SUCCESS);
+    memset(&Device->Connection, 0xA5, sizeof(Device->Connection));
+    TakeEntrySnapshot();
+    DeviceConnecting = true;
+    IRQ_STATUS Status = IoConnectDevice(NullTemplate ? NULL : &Template, NullRoutine ? NULL : DeviceIsr, Device,
+                                        &Device->Connection);
+    DeviceConnecting = false;
+    if (Trace)
+        fprintf(stderr, "  device kind %d bus %d count %u lines %u %u %u trigger %d share %d routing %d cpu %u mask %#llx: %s\n",
+                (int)Template.Kind, (int)Template.Bus, Template.Count, Template.Lines[0], Template.Lines[1],
+                Template.Lines[2], (int)Template.Trigger, Template.Share, RoutingByte, Template.Cpu,
+                (unsigned long long)Device->Mask.Bits[0], IrStatusName(Status));
+    if (Structural)
+        CHECK_STATUS(Status, IRQ_STATUS_INVALID_PARAMETER);
+    if (Template.Kind == IoDeviceMessages && Movable && NoUpdate && !Structural)
+        CHECK_STATUS(Status, IRQ_STATUS_INVALID_PARAMETER);
+    if (Status != IRQ_STATUS_SUCCESS) {
+        RequireDocumented(Status, DeviceStatuses, COUNT_OF(DeviceStatuses));
+        IoFrees += Template.Count <= IO_DEVICE_MAX_INTERRUPTS ? Template.Count : 0;
+        /* All or nothing: whatever was connected is disconnected again. */
+        if (!Structural)
+            CHECK(Device->Connection.Count == 0);
+        CheckEntriesUnchanged();
+        /* A latched level line unmasked before the rollback may have been
+         * sent: it is serviced (unclaimed) before the checks. */
+        ServiceAll();
+        CheckAll();
+        return;
+    }
+    CHECK(!Structural && Device->Connection.Count == Template.Count);
+    Device->Connected = true;
+    for (uint32_t Index = 0; Index < Template.Count; Index++) {
+        KINTERRUPT *Interrupt = Device->Connection.Interrupts[Index];
+        REF_IO_OBJECT *Object = RefIoTakeSlot(&Model);
+        if (Object == NULL) {
+            /* The model is full: the device cannot be followed. */
+            for (uint32_t Each = 0; Each < Index; Each++)
+                Device->Objects[Each]->Device = 0, ForgetObject(Device->Objects[Each]);
+            CHECK_STATUS(IoDisconnectDevice(&Device->Connection), IRQ_STATUS_SUCCESS);
+            Device->Connected = false;
+            memset(Device->Objects, 0, sizeof(Device->Objects));
+            return;
+        }
+        Device->Objects[Index] = Object;
+        Object->Claim = Claim;
+        Object->Device = (uint8_t)(1 + (Device - Devices));
+        bool Joined = false;
+        if (Template.Kind == IoDeviceLines) {
+            HL_INTERRUPT_LINE Line = {.Bus = Template.Bus, .Number = Template.Lines[Index],
+                                      .Trigger = Template.Trigger, .Polarity = Template.Polarity};
+            HL_RESOLVED_LINE Resolved;
+            CHECK_STATUS(HlPicResolveLine(&Line, &Resolved), IRQ_STATUS_SUCCESS);
+            const REF_IO_OBJECT *Existing = RefIoLineUser(&Model, Resolved.Gsi);
+            Object->Gsi = Resolved.Gsi;
+            Object->Level = Resolved.Trigger == HlTriggerLevel;
+            Object->Shared = Template.Share;
+            RecordConnected(Object, Interrupt, RefIoLine, 0);
+            if (Existing != NULL) {
+                Joined = true;
+                CHECK(Template.Share && Existing->Shared && Object->Vector == Existing->Vector);
+                Object->Broadcast = Existing->Broadcast;
+                Object->Movable = Existing->Movable;
+            }
+        } else {
+            Object->Message = Device->Connection.Messages[Index];
+            RecordConnected(Object, Interrupt, RefIoMessage, 0);
+            CHECK((Object->Message.Data & 0xFFu) == Object->Vector);
+        }
+        if (!Joined) {
+            Object->Broadcast = Template.Routing == IoDeviceBroadcast;
+            if (Object->Movable != Movable)
+                Fail("device interrupt %u movable %d, routing %d says %d", Index, Object->Movable, RoutingByte, Movable);
+            if (Movable) {
+                IR_ROUTING_POLICY Now;
+                CHECK_STATUS(IoQueryInterruptTarget(Interrupt, NULL, &Now), IRQ_STATUS_SUCCESS);
+                CHECK(Now == Policy);
+            }
+            if (Object->Broadcast)
+                CHECK(Object->Cpus == Device->Mask.Bits[0]);
+        }
+    }
+    /* A latched level line, now unmasked, is delivered: serviced first. */
+    ServiceAll();
+    CheckAll();
+}
+
+static void OpDeviceRoute(READER *Reader, DEVICE *Device)
+{
+    CurrentOp = "IoRouteDevice";
+    uint8_t RoutingByte = U8(Reader) % 7;
+    uint32_t Cpu = U8(Reader) % 10;
+    IO_DEVICE_ROUTING Routing = (IO_DEVICE_ROUTING)RoutingByte;
+    static const IRQ_STATUS Allowed[] = {IRQ_STATUS_INVALID_PARAMETER, IRQ_STATUS_NOT_CONNECTED,
+                                         IRQ_STATUS_NOT_SUPPORTED, IRQ_STATUS_INVALID_CPU};
+    TakeEntrySnapshot();
+    if (!Device->Connected) {
+        IO_DEVICE_CONNECTION Empty = {.Count = 0};
+        bool Null = Bit(Reader);
+        IRQ_STATUS Status = IoRouteDevice(Null ? NULL : &Empty, Routing, Cpu);
+        CHECK_STATUS(Status, Null || RoutingByte == 6 ? IRQ_STATUS_INVALID_PARAMETER : IRQ_STATUS_NOT_CONNECTED);
+        CheckEntriesUnchanged();
+        return;
+    }
+    IR_ROUTING_POLICY Policy = IrRoutingFixedCpu;
+    bool Movable = false;
+    if (RoutingByte < 6)
+        CHECK_STATUS(IoQueryDeviceRouting(Routing, true, &Policy, &Movable), IRQ_STATUS_SUCCESS);
+    uint32_t Count = Device->Connection.Count;
+    /* The first interrupt the routing cannot apply to, and why. */
+    uint32_t Failing = Count;
+    IRQ_STATUS Want = IRQ_STATUS_SUCCESS;
+    if (RoutingByte == 6) {
+        Failing = 0, Want = IRQ_STATUS_INVALID_PARAMETER;
+    } else if (!Movable) {
+        Failing = 0, Want = IRQ_STATUS_NOT_SUPPORTED;
+    } else {
+        for (uint32_t Index = 0; Index < Count && Failing == Count; Index++) {
+            const REF_IO_OBJECT *Object = Device->Objects[Index];
+            if (!Object->Movable)
+                Failing = Index, Want = IRQ_STATUS_NOT_SUPPORTED;
+            else if (Routing == IoDeviceFixed && !(RefIoIsOnline(&Model, Cpu) && ((Object->Cpus >> Cpu) & 1u)))
+                Failing = Index, Want = IRQ_STATUS_INVALID_CPU;
+        }
+    }
+    IRQ_STATUS Status = IoRouteDevice(&Device->Connection, Routing, Cpu);
+    CHECK_STATUS(Status, Want);
+    if (Status != IRQ_STATUS_SUCCESS)
+        RequireDocumented(Status, Allowed, COUNT_OF(Allowed));
+    /* Interrupts before the failing one have the new routing; from it on
+     * nothing changed (io.h). Sharers of a line move together, so only the
+     * device's own objects are compared. */
+    if (IO_ROUTE_DEVICE_ALL_OR_NOTHING && Status != IRQ_STATUS_SUCCESS)
+        Failing = 0;
+    for (uint32_t Index = 0; Index < Count; Index++) {
+        const REF_IO_OBJECT *Object = Device->Objects[Index];
+        uint32_t Slot = (uint32_t)(Object - Model.Objects);
+        uint32_t Now = IR_CPU_NONE;
+        IR_ROUTING_POLICY NowPolicy = IrRoutingFixedCpu;
+        IRQ_STATUS Query = IoQueryInterruptTarget(Object->Object, &Now, &NowPolicy);
+        if (Index < Failing) {
+            CHECK_STATUS(Query, IRQ_STATUS_SUCCESS);
+            if (NowPolicy != Policy || (Routing == IoDeviceFixed && Now != Cpu))
+                Fail("device interrupt %u: policy %d CPU %u after IoRouteDevice(%d, %u)", Index, (int)NowPolicy, Now,
+                     RoutingByte, Cpu);
+        } else {
+            bool SharesEarlier = false;
+            for (uint32_t Earlier = 0; Earlier < Index; Earlier++)
+                SharesEarlier |= Object->Kind == RefIoLine && Device->Objects[Earlier]->Kind == RefIoLine &&
+                                 Device->Objects[Earlier]->Gsi == Object->Gsi;
+            if (SharesEarlier)
+                continue;
+            CHECK(Query == Snapshot.TargetStatus[Slot]);
+            if (Query == IRQ_STATUS_SUCCESS && (Now != Snapshot.TargetCpu[Slot] || NowPolicy != Snapshot.Policy[Slot]))
+                Fail("device interrupt %u (from the failing one on) changed: policy %d CPU %u, was %d %u", Index,
+                     (int)NowPolicy, Now, (int)Snapshot.Policy[Slot], Snapshot.TargetCpu[Slot]);
+        }
+    }
+    ServiceAll();
+    CheckAll();
+}
+
+static void OpDevice(READER *Reader)
+{
+    uint8_t Choice = U8(Reader) % 6;
+    DEVICE *Device = &Devices[U8(Reader) % MAX_DEVICES];
+    if (Choice < 2) {
+        if (!Device->Connected)
+            OpDeviceConnect(Reader, Device);
+        return;
+    }
+    if (Choice == 2) {
+        CurrentOp = "IoDisconnectDevice";
+        if (Device->Connected) {
+            TakeEntrySnapshot();
+            DisconnectDevice(Device);
+        } else {
+            IO_DEVICE_CONNECTION Bad = {.Count = Bit(Reader) ? 0u : IO_DEVICE_MAX_INTERRUPTS + 1u};
+            bool Null = Bit(Reader);
+            TakeEntrySnapshot();
+            IRQ_STATUS Status = IoDisconnectDevice(Null ? NULL : &Bad);
+            CHECK_STATUS(Status, Null || Bad.Count != 0 ? IRQ_STATUS_INVALID_PARAMETER : IRQ_STATUS_NOT_CONNECTED);
+            CheckEntriesUnchanged();
+        }
+        CheckAll();
+        return;
+    }
+    if (Choice < 5) {
+        OpDeviceRoute(Reader, Device);
+        return;
+    }
+    CurrentOp = "IoQueryDeviceRouting";
+    uint8_t RoutingByte = U8(Reader) % 8;
+    bool HasMask = Bit(Reader), WithPolicy = Bit(Reader), WithMovable = Bit(Reader);
+    IR_ROUTING_POLICY Policy = (IR_ROUTING_POLICY)0x55;
+    bool Movable = true;
+    IRQ_STATUS Status = IoQueryDeviceRouting((IO_DEVICE_ROUTING)RoutingByte, HasMask, WithPolicy ? &Policy : NULL,
+                                             WithMovable ? &Movable : NULL);
+    static const IR_ROUTING_POLICY Policies[IoDeviceRoutingCount] = {
+        [IoDeviceFixed] = IrRoutingFixedCpu,       [IoDeviceRoundRobin] = IrRoutingRoundRobin,
+        [IoDeviceLowest] = IrRoutingLowestPriority, [IoDeviceBroadcast] = IrRoutingBroadcast,
+        [IoDeviceAffinity] = IrRoutingAffinity,     [IoDeviceSpread] = IrRoutingFixedCpu,
+    };
+    if (RoutingByte >= IoDeviceRoutingCount) {
+        CHECK_STATUS(Status, IRQ_STATUS_INVALID_PARAMETER);
+        CHECK(Policy == (IR_ROUTING_POLICY)0x55 && Movable);
+        return;
+    }
+    CHECK_STATUS(Status, IRQ_STATUS_SUCCESS);
+    if (WithPolicy)
+        CHECK(Policy == Policies[RoutingByte]);
+    if (WithMovable)
+        CHECK(Movable == (RoutingByte == IoDeviceRoundRobin || RoutingByte == IoDeviceLowest ||
+                          (RoutingByte == IoDeviceFixed && HasMask)));
+}
+
+/* ---- Operations: stale handles ------------------------------------------------------------------------- */
+
+/* Io's calls on an object that is no longer connected: a Ke object whose
+ * storage the fuzzer keeps (built, disconnected), or one Io connected and
+ * freed (Io finds its objects in its records, never through the pointer). */
+static void OpStale(READER *Reader)
+{
+    CurrentOp = "stale handles";
+    uint8_t Choice = U8(Reader) % 4;
+    KINTERRUPT *Target = NULL;
+    if (Choice < 2) {
+        KE_SLOT *Slot = &KeSlots[U8(Reader) % KE_SLOTS];
+        if (!Slot->Built || Slot->Object != NULL)
+            return;
+        Target = (KINTERRUPT *)(void *)KeStorage[Slot - KeSlots];
+    } else {
+#if FUZZ_IO_STALE_IO_HANDLES
+        if (DeadCount == 0)
+            return;
+        uint32_t Index = U8(Reader) % DeadCount;
+        Target = Dead[Index];
+        if (Target == NULL || IsLivePointer(Target) || IoFrees - DeadSerial[Index] >= STALE_WINDOW)
+            return;
+        uintptr_t Address = (uintptr_t)Target, Base = (uintptr_t)KeStorage;
+        if (Address >= Base && Address < Base + sizeof(KeStorage))
+            return; /* a Ke slot: covered above, and it may be built again */
+#else
+        return;
+#endif
+    }
+    TakeEntrySnapshot();
+    uint32_t Gsi = 0x5EED, Cpu = 0x5EED;
+    CHECK_STATUS(IoSetInterruptTarget(Target, U8(Reader) % 10), IRQ_STATUS_NOT_CONNECTED);
+    CHECK_STATUS(IoSetInterruptPolicy(Target, IrRoutingRoundRobin), IRQ_STATUS_NOT_CONNECTED);
+    CHECK_STATUS(IoQueryInterruptTarget(Target, &Cpu, NULL), IRQ_STATUS_NOT_CONNECTED);
+    CHECK_STATUS(IoQueryInterruptLine(Target, &Gsi), IRQ_STATUS_NOT_CONNECTED);
+    CHECK_STATUS(IoDisconnectInterrupt(Target), IRQ_STATUS_NOT_CONNECTED);
+    CHECK(Gsi == 0x5EED && Cpu == 0x5EED);
+    if (Choice < 2) {
+        CHECK(!KeIsInterruptConnected(Target));
+        CHECK_STATUS(KeDisconnectInterrupt(Target, NULL), IRQ_STATUS_NOT_CONNECTED);
+    }
     CheckEntriesUnchanged();
     CheckAll();
 }
@@ -1208,6 +2194,8 @@ static bool Boot(READER *Reader)
         Expected += RefIoIsDeviceVector(Vector);
     CHECK(DeviceVectorCount == Expected && Usage.Allocated == 0);
     RefIoReset(&Model, CpuCount, OnlineMask, GsiCount, DeviceVectorCount);
+    RefIoLoadHardware(&Model);
+    CHECK(KeQueryInterruptObjectSize(MAX_CPUS) <= KE_SLOT_BYTES);
     return true;
 }
 
@@ -1217,16 +2205,26 @@ static void ResetModel(void)
     memset(Asserted, 0, sizeof(Asserted));
     memset(IpiHandled, 0, sizeof(IpiHandled));
     memset(WorkerRuns, 0, sizeof(WorkerRuns));
+    memset(SystemCalls, 0, sizeof(SystemCalls));
+    memset(KeStorage, 0, sizeof(KeStorage));
+    memset(KeSlots, 0, sizeof(KeSlots));
+    memset(Devices, 0, sizeof(Devices));
+    DeviceConnecting = false;
     DeadCount = 0;
+    IoFrees = 0;
 }
 
 static void TearDown(void)
 {
     CurrentOp = "teardown";
     for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
-        if (Model.Objects[Index].Connected) {
-            CHECK_STATUS(IoDisconnectInterrupt(Model.Objects[Index].Object), IRQ_STATUS_SUCCESS);
-            ForgetObject(&Model.Objects[Index]);
+        if (Model.Objects[Index].Connected)
+            DisconnectObject(&Model.Objects[Index]);
+    }
+    for (uint32_t Vector = 0; Vector < 256; Vector++) {
+        if (Model.SystemHandler[Vector]) {
+            CHECK_STATUS(KeSetSystemVectorHandler((uint8_t)Vector, NULL, NULL), IRQ_STATUS_SUCCESS);
+            Model.SystemHandler[Vector] = false;
         }
     }
     while (Model.DirectCount > 0) {
@@ -1252,6 +2250,11 @@ static void TearDown(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
 {
+    static bool TraceRead;
+    if (!TraceRead) {
+        TraceRead = true;
+        Trace = getenv("FUZZ_IO_TRACE") != NULL;
+    }
     READER Reader = {.Data = Data, .Size = Size};
     ResetModel();
     CurrentOp = "boot";
@@ -1260,7 +2263,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
     CheckAll();
     for (uint32_t Step = 0; Step < 256 && More(&Reader); Step++) {
         uint8_t Op = U8(&Reader);
-        switch (Op % 14) {
+        /* Opcodes wrap at 20 (OP_COUNT in io_seeds.py); new operations take
+         * the next numbers. */
+        switch (Op % 20) {
         case 0:
         case 1:
             OpConnectLine(&Reader);
@@ -1298,8 +2303,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
         case 12:
             OpSynchronize(&Reader);
             break;
-        default:
+        case 13:
             OpQuery(&Reader);
+            break;
+        case 14:
+            OpKeObject(&Reader);
+            break;
+        case 15:
+            OpSystemVector(&Reader);
+            break;
+        case 16:
+            OpRegistry(&Reader);
+            break;
+        case 17:
+            OpOverride(&Reader);
+            break;
+        case 18:
+            OpDevice(&Reader);
+            break;
+        default:
+            OpStale(&Reader);
             break;
         }
         /* Whatever ran outside the fire operations' accounting (a latched
@@ -1307,6 +2330,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
         ServiceAll();
         CheckAll();
         SettleCounts();
+        if (Trace)
+            fprintf(stderr, "step %u op %u: %s, %u connected\n", Step, Op % 20u, CurrentOp, RefIoConnectedCount(&Model));
     }
     TearDown();
     return 0;

@@ -195,6 +195,8 @@ static void VicOpClear(READER *Reader)
         CHECK_STATUS(Status, IRQ_STATUS_SUCCESS);
         CHECK(!SnapshotPending(&VicAfter, Cpu, Source));
         CHECK(VicAfter.Counters[Cpu].Cleared == VicBefore.Counters[Cpu].Cleared + 1);
+        if (Source == VicIpiSource)
+            VicIpiWord[Cpu] = 0; /* clearing the IPI withdraws its messages (vic.h) */
         return;
     }
     if (Valid)

@@ -13,6 +13,10 @@ import seed_corpus
 
 OP_LINE, OP_MESSAGE, OP_FULLY, OP_DISCONNECT, OP_PULSE, OP_LEVEL, OP_MSI, OP_IRQL, OP_MOVE, OP_VECTORS, \
     OP_IPI, OP_SYNC, OP_QUERY = 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
+# Ke objects on caller storage, system vectors, registry and late mode,
+# overrides, device templates, stale handles. Opcodes wrap at OP_COUNT.
+OP_KE, OP_SYSVEC, OP_REGISTRY, OP_OVERRIDE, OP_DEVICE, OP_STALE = 14, 15, 16, 17, 18, 19
+OP_COUNT = 20
 
 BUS_GSI, BUS_ISA, BUS_PCI = 0, 1, 2
 OPT_DEFAULT, OPT_EDGE, OPT_LEVEL = 0, 1, 2
@@ -109,6 +113,60 @@ class Seed:
     def sync(self, index):
         self.b(OP_SYNC, 0)
         self.pick(index)
+
+    # ---- Ke objects on caller storage (OpKeObject) ----
+    def ke_init(self, slot, vector, mask=0x0F, level=False, share=True, claim=True, defect=0, io_storage=None):
+        where = 7 if io_storage is not None else 0
+        self.b(OP_KE, 0, slot, (vector - 0x30) % 0xA0, 0, 0, 0 if level else 1, 1, int(share), mask, int(claim),
+               defect, where)
+        if io_storage is not None:
+            self.pick(io_storage)
+
+    def ke_connect(self, slot, how=0, extra=()):
+        self.b(OP_KE, 2, slot, how, *extra)
+
+    def ke_disconnect(self, slot, how=0, extra=()):
+        self.b(OP_KE, 4, slot, how, *extra)
+
+    def sysvec(self, pick, byte=0, remove=False):
+        self.b(OP_SYSVEC, pick, byte, 0 if remove else 1)
+
+    def register(self, choice, cpu, apic, u32=None):
+        self.b(OP_REGISTRY, choice, cpu, apic)
+        if choice == 6:
+            self.b(*(u32 or 0).to_bytes(4, "little"))
+
+    def late_mode(self, mode, base):
+        self.b(OP_REGISTRY, 7, mode, base)
+
+    def override(self, irq, gsi, flags):
+        self.b(OP_OVERRIDE, irq, gsi, flags & 0xFF, 1 if flags > 0xFF else 0)
+        if flags > 0xFF:
+            self.b(flags >> 8)
+
+    def device(self, slot, lines=(), messages=0, bus=BUS_PCI, trigger=OPT_DEFAULT, share=False, routing=0, cpu=0,
+               mask=0x0F, claim=True, irql=0, flags=0):
+        kind = 1 if messages else 0
+        count = messages or len(lines)
+        # the decoder reads Count line numbers for messages too (unused)
+        self.b(OP_DEVICE, 0, slot, kind, bus, count, *(lines or (0,) * count), trigger, 0, irql, int(share), routing, cpu, mask,
+               int(claim) | flags)
+        self.live += count
+
+    def device_disconnect(self, slot, count):
+        self.b(OP_DEVICE, 2, slot)
+        self.live -= count
+
+    def device_route(self, slot, routing, cpu=0, connected=True):
+        self.b(OP_DEVICE, 3, slot, routing, cpu)
+        if not connected:
+            self.b(0)  # a connection with Count 0, not NULL
+
+    def device_query(self, routing, has_mask=1):
+        self.b(OP_DEVICE, 5, 0, routing, has_mask, 1, 1)
+
+    def stale(self, slot):
+        self.b(OP_STALE, 0, slot, 1)
 
     def query(self, index=0):
         self.b(OP_QUERY, 1, 0x61, 0, 1, 3, 0x0F, 1, 0, 5)
@@ -232,6 +290,134 @@ def seeds():
     s.b(OP_DISCONNECT, 6)
     s.b(OP_DISCONNECT, 7)
     out["irql-and-bad-disconnects"] = s
+
+    # Ke-level objects: connect on caller storage, share with Io's, refused
+    # re-initialisation, cross-layer disconnects, stale handles, KeFreeVector
+    # on vectors objects use.
+    s = Seed(4)
+    s.ke_init(0, 0x65, mask=0x0F)
+    s.ke_connect(0)
+    s.live += 1
+    s.fully(0x65, mask=0x06, share=True, claim=False)
+    s.msi_raw(1, 0x65)
+    s.ke_init(0, 0x65, mask=0x03)           # ALREADY_CONNECTED
+    s.ke_init(1, 0x66, mask=0x01, io_storage=1)  # an Io object's storage
+    s.ke_connect(1, how=4, extra=(1,))      # Ke connect of an Io object
+    s.ke_disconnect(1, how=5, extra=(1, 1))  # Ke disconnect of an Io object
+    s.ke_disconnect(0, how=3, extra=(1,))   # as Io: ACCESS_DENIED
+    s.ke_connect(0, how=3, extra=(1,))      # a bad owner
+    s.vectors(3, cpu=1, vector=0x65)  # KeFreeVector: objects on it
+    s.ke_init(2, 0x71, mask=0x02, level=True, share=False)
+    s.ke_connect(2)
+    s.live += 1
+    s.ke_connect(2)                         # ALREADY_CONNECTED
+    s.msi_raw(1, 0x71)
+    s.ke_init(3, 0x71, mask=0x06)
+    s.ke_connect(3)                         # SHARING_VIOLATION
+    s.disconnect(0)                         # Io refuses a Ke object, then Ke's disconnect
+    s.ke_disconnect(0, extra=(1,))          # stale: NOT_CONNECTED
+    s.stale(0)
+    s.ke_init(0, 0x45, mask=0x03, defect=7)  # BUFFER_TOO_SMALL
+    s.ke_init(0, 0x45, mask=0x30)           # offline/absent CPUs
+    s.ke_init(0, 0x45, mask=0x03, defect=6)  # misaligned
+    s.ke_disconnect(0, how=6, extra=(1, 0))
+    out["ke-objects"] = s
+
+    s = Seed(4)
+    s.vectors(2, cpu=1, vector=0x66)
+    s.fully(0x66, mask=0x02, share=False)
+    s.vectors(3, extra=(1, 0))              # the reserved vector an object now uses
+    s.disconnect(0)
+    out["free-connected-vector"] = s
+
+    # System vectors: Ke's IPI vector refused, spurious and device vectors
+    # invalid, free system vectors taken and given back, each fired.
+    s = Seed(2)
+    s.sysvec(0)
+    s.sysvec(1)
+    s.sysvec(2, byte=6)
+    s.sysvec(4, byte=0x20)
+    s.sysvec(5, byte=3)
+    s.sysvec(6, byte=0xE0)
+    s.sysvec(6, byte=0xE0, remove=True)
+    s.sysvec(6, byte=0xD1)
+    s.sysvec(6, byte=0xFD)
+    s.ipi(0, cpu=1, message=4)
+    out["system-vectors"] = s
+
+    # The registry after boot, and a late local APIC mode.
+    for x2apic in (False, True):
+        s = Seed(4, x2apic=x2apic)
+        s.register(0, 0, 0)                 # the same pair again
+        s.register(1, 1, 0)                 # CPU 1 with CPU 0's id
+        s.register(3, 9, 0x20)              # a new CPU
+        s.register(2, 10, 0x20)             # its id again
+        s.register(4, 11, 0x0F)             # id 0xFF: no xAPIC CPU has it
+        s.register(6, 12, 0, u32=0x1234)
+        s.register(3, 0xF1, 0x30)           # CPU index IR_MAX_CPUS
+        s.late_mode(0, 0)
+        s.late_mode(1, 0)
+        s.late_mode(0, 1)
+        s.late_mode(2, 0)
+        s.query()
+        out["registry-x2apic" if x2apic else "registry-xapic"] = s
+
+    # Overrides: covered and uncovered GSIs, reserved flags, a line through one.
+    s = Seed(2, two_ioapics=True)
+    s.override(3, 20, 0x0F)
+    s.line(BUS_ISA, 3, kind=T_CPU, cpu=1)
+    s.level(20)
+    s.override(4, 0xC5, 0x05)
+    s.override(0xF5, 4, 0)
+    s.override(6, 6, 0x02)
+    s.override(7, 0xF3, 0x0A)
+    s.override(8, 33, 0x105)
+    s.line(BUS_ISA, 8, kind=T_CPU, cpu=0)
+    out["overrides"] = s
+
+    s = Seed(2)
+    s.override(5, 0xC6, 0x0D)               # GSI 24 + 6 = 30: no I/O APIC has it
+    out["override-uncovered"] = s
+
+    # Device templates: lines round robin, re-routed live; messages spread.
+    s = Seed(4)
+    s.device(0, lines=(16, 17), routing=1, mask=0x0F, share=True)
+    s.level(16)
+    s.level(16)
+    s.device_route(0, 0, cpu=2)
+    s.level(17)
+    s.device_route(0, 0, cpu=9)             # outside the set
+    s.device_route(0, 3)                    # broadcast: not movable
+    s.device_route(0, 2)
+    s.device(1, messages=3, routing=5, mask=0x0F)
+    s.msi_live(2)
+    s.device(2, messages=2, routing=1, mask=0x06)
+    s.device_route(2, 0, cpu=1)
+    s.device_route(1, 1)                    # a spread device is not movable
+    s.device_query(0, 0)
+    s.device_query(5)
+    s.device_query(7)
+    s.device_disconnect(1, 3)
+    s.device_route(1, 1, connected=False)
+    s.b(OP_DEVICE, 2, 1, 1, 0)              # disconnect again: NOT_CONNECTED
+    out["devices"] = s
+
+    # A device whose second line is held exclusively: rolled back whole.
+    s = Seed(4)
+    s.line(BUS_ISA, 7, kind=T_CPU, cpu=1)
+    s.device(0, lines=(18, 7), bus=BUS_GSI, trigger=OPT_EDGE, routing=4, mask=0x0C)
+    s.live -= 2
+    s.pulse_gsi(18)
+    s.device(0, lines=(18, 19), bus=BUS_GSI, trigger=OPT_LEVEL, routing=3, mask=0x03)
+    s.level(19)
+    s.device(1, messages=2, routing=2, mask=0x0F, flags=0x82)  # movable without UpdateMessage
+    s.live -= 2
+    s.device(1, messages=0, routing=0)      # Count 0
+    s.live -= 0
+    s.device(2, lines=(3,), bus=BUS_ISA, routing=0, cpu=3)
+    s.disconnect(0)                         # Io's own line: frees it (a stale handle)
+    s.b(OP_STALE, 2, 0, 1)                  # Io's calls on the freed handle
+    out["device-rollback"] = s
     return out
 
 

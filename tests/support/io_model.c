@@ -252,3 +252,171 @@ const char *RefIoCheckCalls(const REF_IO_MODEL *Model)
     }
     return NULL;
 }
+
+/* ---- Hl state: the registry, the ISA lines -------------------------------------------------- */
+
+static IRQ_STATUS RefpResolve(HL_LINE_BUS Bus, uint32_t Number, HL_RESOLVED_LINE *Resolved)
+{
+    HL_INTERRUPT_LINE Line = {.Bus = Bus, .Number = Number, .Trigger = HlLineDefault, .Polarity = HlLineDefault};
+    *Resolved = (HL_RESOLVED_LINE){0};
+    return HlPicResolveLine(&Line, Resolved);
+}
+
+void RefIoLoadHardware(REF_IO_MODEL *Model)
+{
+    Model->ProcessorCount = 0;
+    for (uint32_t Cpu = 0; Cpu < REF_IO_PROBED_CPUS; Cpu++) {
+        uint32_t ApicId;
+        if (HlGetProcessorApicId(Cpu, &ApicId) == IRQ_STATUS_SUCCESS)
+            RefIoRecordProcessor(Model, Cpu, ApicId);
+    }
+    Model->LapicMode = HlLapicGetMode();
+    for (uint32_t Irq = 0; Irq < REF_IO_ISA_IRQS; Irq++)
+        (void)RefpResolve(HlBusIsa, Irq, &Model->Isa[Irq]);
+    memset(Model->SystemHandler, 0, sizeof(Model->SystemHandler));
+}
+
+void RefIoRecordProcessor(REF_IO_MODEL *Model, uint32_t Cpu, uint32_t ApicId)
+{
+    if (Model->ProcessorCount < REF_IO_MAX_REGISTERED)
+        Model->Processors[Model->ProcessorCount++] = (REF_IO_PROCESSOR){.Cpu = Cpu, .ApicId = ApicId};
+}
+
+uint32_t RefIoCpuOfApicId(const REF_IO_MODEL *Model, uint32_t ApicId)
+{
+    for (uint32_t Index = 0; Index < Model->ProcessorCount; Index++)
+        if (Model->Processors[Index].ApicId == ApicId)
+            return Model->Processors[Index].Cpu;
+    return IR_CPU_NONE;
+}
+
+bool RefIoApicIdOf(const REF_IO_MODEL *Model, uint32_t Cpu, uint32_t *ApicId)
+{
+    for (uint32_t Index = 0; Index < Model->ProcessorCount; Index++) {
+        if (Model->Processors[Index].Cpu == Cpu) {
+            *ApicId = Model->Processors[Index].ApicId;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *RefIoCheckRegistry(const REF_IO_MODEL *Model)
+{
+    uint32_t Limit = 0;
+    for (uint32_t Index = 0; Index < Model->ProcessorCount; Index++) {
+        const REF_IO_PROCESSOR *Processor = &Model->Processors[Index];
+        uint32_t ApicId = IR_CPU_NONE, Cpu = IR_CPU_NONE;
+        if (HlGetProcessorApicId(Processor->Cpu, &ApicId) != IRQ_STATUS_SUCCESS || ApicId != Processor->ApicId)
+            return RefpFail("CPU %u: registered with APIC id %#x, the registry says %#x", Processor->Cpu,
+                            Processor->ApicId, ApicId);
+        if (HlFindProcessorByApicId(Processor->ApicId, &Cpu) != IRQ_STATUS_SUCCESS || Cpu != Processor->Cpu)
+            return RefpFail("APIC id %#x: CPU %u in the model, the registry finds %u", Processor->ApicId,
+                            Processor->Cpu, Cpu);
+        if (Processor->Cpu + 1u > Limit)
+            Limit = Processor->Cpu + 1u;
+    }
+    for (uint32_t Cpu = 0; Cpu < REF_IO_PROBED_CPUS; Cpu++) {
+        uint32_t ApicId;
+        if (!RefIoApicIdOf(Model, Cpu, &ApicId) && HlIsProcessorRegistered(Cpu))
+            return RefpFail("CPU %u registered, the model has no such registration", Cpu);
+    }
+    if (HlGetProcessorLimit() != Limit)
+        return RefpFail("processor limit %u, the model's %u", HlGetProcessorLimit(), Limit);
+    if (HlLapicGetMode() != Model->LapicMode)
+        return RefpFail("local APIC mode %d, the model's %d", (int)HlLapicGetMode(), (int)Model->LapicMode);
+    return NULL;
+}
+
+const char *RefIoCheckIsaLines(const REF_IO_MODEL *Model)
+{
+    for (uint32_t Irq = 0; Irq < REF_IO_ISA_IRQS; Irq++) {
+        HL_RESOLVED_LINE Resolved;
+        IRQ_STATUS Status = RefpResolve(HlBusIsa, Irq, &Resolved);
+        const HL_RESOLVED_LINE *Want = &Model->Isa[Irq];
+        if (Status != IRQ_STATUS_SUCCESS || Resolved.Gsi != Want->Gsi || Resolved.Trigger != Want->Trigger ||
+            Resolved.Polarity != Want->Polarity)
+            return RefpFail("ISA IRQ %u resolves to GSI %u trigger %d polarity %d (%s), the model: %u %d %d", Irq,
+                            Resolved.Gsi, (int)Resolved.Trigger, (int)Resolved.Polarity, IrStatusName(Status),
+                            Want->Gsi, (int)Want->Trigger, (int)Want->Polarity);
+    }
+    return NULL;
+}
+
+HL_RESOLVED_LINE RefIoOverrideLine(uint32_t Gsi, uint16_t Flags)
+{
+    /* Polarity bits 1:0 (01 high, 11 low), trigger bits 3:2 (01 edge, 11 level). */
+    return (HL_RESOLVED_LINE){.Gsi = Gsi,
+                              .Trigger = ((Flags >> 2) & 3u) == 3u ? HlTriggerLevel : HlTriggerEdge,
+                              .Polarity = (Flags & 3u) == 3u ? HlPolarityActiveLow : HlPolarityActiveHigh};
+}
+
+/* ---- Refused calls ----------------------------------------------------------------------------- */
+
+void RefIoTakeSnapshot(const REF_IO_MODEL *Model, REF_IO_SNAPSHOT *Snapshot)
+{
+    memset(Snapshot, 0, sizeof(*Snapshot));
+    for (uint32_t Gsi = 0; Gsi < Model->GsiCount && Gsi < REF_IO_MAX_GSIS; Gsi++) {
+        Snapshot->Entries[Gsi] = SimIoApicPeekEntry(Gsi);
+        Snapshot->GsiStatus[Gsi] = RefpResolve(HlBusGsi, Gsi, &Snapshot->GsiLines[Gsi]);
+    }
+    for (uint32_t Cpu = 0; Cpu < Model->CpuCount; Cpu++)
+        for (uint32_t Vector = 0; Vector < 256; Vector++)
+            if (KeIsVectorAllocated(Cpu, (uint8_t)Vector))
+                Snapshot->Vectors[Cpu][Vector / 64u] |= 1ull << (Vector % 64u);
+    for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
+        const REF_IO_OBJECT *Object = &Model->Objects[Index];
+        if (!Object->Connected)
+            continue;
+        IR_CPU_SET Cpus;
+        KeGetInterruptCpus(Object->Object, &Cpus);
+        Snapshot->Owner[Index] = KeQueryInterruptOwner(Object->Object);
+        Snapshot->Vector[Index] = KeGetInterruptVector(Object->Object);
+        Snapshot->Cpus[Index] = Cpus.Bits[0];
+        Snapshot->TargetStatus[Index] =
+            IoQueryInterruptTarget(Object->Object, &Snapshot->TargetCpu[Index], &Snapshot->Policy[Index]);
+    }
+}
+
+const char *RefIoCheckUnchanged(const REF_IO_MODEL *Model, const REF_IO_SNAPSHOT *Snapshot)
+{
+    for (uint32_t Gsi = 0; Gsi < Model->GsiCount && Gsi < REF_IO_MAX_GSIS; Gsi++) {
+        IOAPIC_REDIRECTION_ENTRY Old = {.Value = Snapshot->Entries[Gsi]}, New = {.Value = SimIoApicPeekEntry(Gsi)};
+        if (!(Old.Bits.Mask && New.Bits.Mask) && Old.Value != New.Value)
+            return RefpFail("GSI %u changed by a refused call: %#llx -> %#llx", Gsi, (unsigned long long)Old.Value,
+                            (unsigned long long)New.Value);
+        HL_RESOLVED_LINE Line;
+        IRQ_STATUS Status = RefpResolve(HlBusGsi, Gsi, &Line);
+        const HL_RESOLVED_LINE *Was = &Snapshot->GsiLines[Gsi];
+        if (Status != Snapshot->GsiStatus[Gsi] || Line.Gsi != Was->Gsi || Line.Trigger != Was->Trigger ||
+            Line.Polarity != Was->Polarity)
+            return RefpFail("GSI %u resolves otherwise after a refused call", Gsi);
+    }
+    for (uint32_t Cpu = 0; Cpu < Model->CpuCount; Cpu++)
+        for (uint32_t Vector = 0; Vector < 256; Vector++) {
+            bool Was = (Snapshot->Vectors[Cpu][Vector / 64u] >> (Vector % 64u)) & 1u;
+            if (KeIsVectorAllocated(Cpu, (uint8_t)Vector) != Was)
+                return RefpFail("CPU %u vector %#x %s by a refused call", Cpu, Vector, Was ? "freed" : "allocated");
+        }
+    for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
+        const REF_IO_OBJECT *Object = &Model->Objects[Index];
+        if (!Object->Connected || Snapshot->Owner[Index] == KeInterruptOwnerNone)
+            continue;
+        IR_CPU_SET Cpus;
+        KeGetInterruptCpus(Object->Object, &Cpus);
+        uint32_t TargetCpu = 0;
+        IR_ROUTING_POLICY Policy = IrRoutingFixedCpu;
+        IRQ_STATUS TargetStatus = IoQueryInterruptTarget(Object->Object, &TargetCpu, &Policy);
+        if (KeQueryInterruptOwner(Object->Object) != Snapshot->Owner[Index] ||
+            KeGetInterruptVector(Object->Object) != Snapshot->Vector[Index] || Cpus.Bits[0] != Snapshot->Cpus[Index])
+            return RefpFail("object %u (vector %#x) changed owner, vector or CPUs by a refused call", Index,
+                            Object->Vector);
+        if (TargetStatus != Snapshot->TargetStatus[Index] ||
+            (TargetStatus == IRQ_STATUS_SUCCESS &&
+             (TargetCpu != Snapshot->TargetCpu[Index] || Policy != Snapshot->Policy[Index])))
+            return RefpFail("object %u: target CPU %u policy %d (%s) after a refused call, was %u %d (%s)", Index,
+                            TargetCpu, (int)Policy, IrStatusName(TargetStatus), Snapshot->TargetCpu[Index],
+                            (int)Snapshot->Policy[Index], IrStatusName(Snapshot->TargetStatus[Index]));
+    }
+    return NULL;
+}

@@ -7,7 +7,11 @@
  * for one delivery (RefIoExpectDispatch: the chain in connection order, a
  * level-sensitive chain stopping at its first claim), and compares the
  * vector allocator, the I/O APIC's entries, the objects and the local APICs
- * of the sim with it.
+ * of the sim with it. It also follows the Hl state calls change after boot
+ * (the processor registry, the local APIC mode, what each ISA IRQ resolves
+ * to, which system vectors have a caller's handler), and a snapshot
+ * (RefIoTakeSnapshot / RefIoCheckUnchanged) says whether a refused call left
+ * everything as it was.
  *
  * Used by the Io fuzzer (tests/fuzz/fuzz_io.c), and usable by unit tests on
  * the sim: it asserts nothing itself and needs no cmocka; a check returns
@@ -26,8 +30,15 @@
 #define REF_IO_MAX_CPUS 8u
 #define REF_IO_MAX_OBJECTS 40u
 #define REF_IO_MAX_DIRECT (64u + REF_IO_MAX_CPUS)
+#define REF_IO_MAX_GSIS 40u
+#define REF_IO_MAX_REGISTERED 32u
+/* CPU indices whose registration the checks probe (beyond the sim's 8). */
+#define REF_IO_PROBED_CPUS 16u
+#define REF_IO_ISA_IRQS 16u
 
-typedef enum _REF_IO_OBJECT_KIND { RefIoLine = 0, RefIoMessage, RefIoFully } REF_IO_OBJECT_KIND;
+/* RefIoKe: connected by a caller of Ke directly (KeConnectInterrupt on
+ * caller storage), not by Io. */
+typedef enum _REF_IO_OBJECT_KIND { RefIoLine = 0, RefIoMessage, RefIoFully, RefIoKe } REF_IO_OBJECT_KIND;
 
 typedef struct _REF_IO_OBJECT {
     bool Live;          /* slot taken: connect in progress or connected */
@@ -48,12 +59,18 @@ typedef struct _REF_IO_OBJECT {
     uint64_t Cpus;      /* CPU set as a mask (at most 8 CPUs) */
     KINTERRUPT_MODE Mode;
     KIRQL SynchronizeIrql;
+    uint8_t Device;     /* 1 + the fuzzer's device slot (IoConnectDevice), 0: none */
 } REF_IO_OBJECT;
 
 typedef struct _REF_IO_DIRECT_VECTOR {
     uint32_t Cpu;
     uint8_t Vector;
 } REF_IO_DIRECT_VECTOR;
+
+typedef struct _REF_IO_PROCESSOR {
+    uint32_t Cpu;
+    uint32_t ApicId;
+} REF_IO_PROCESSOR;
 
 typedef struct _REF_IO_MODEL {
     uint32_t CpuCount;
@@ -64,7 +81,30 @@ typedef struct _REF_IO_MODEL {
     uint64_t NextSequence;
     REF_IO_DIRECT_VECTOR Direct[REF_IO_MAX_DIRECT];
     uint32_t DirectCount;
+    /* The processor registry (HlRegisterProcessor) and the local APIC mode. */
+    REF_IO_PROCESSOR Processors[REF_IO_MAX_REGISTERED];
+    uint32_t ProcessorCount;
+    HL_LAPIC_MODE LapicMode;
+    /* What each ISA IRQ resolves to with default options (the overrides). */
+    HL_RESOLVED_LINE Isa[REF_IO_ISA_IRQS];
+    /* System vectors with a handler of the caller's (KeSetSystemVectorHandler). */
+    bool SystemHandler[256];
 } REF_IO_MODEL;
+
+/* What a refused call must leave as it was: everything the library reports
+ * about vectors, entries, live objects and routes, and line resolution. */
+typedef struct _REF_IO_SNAPSHOT {
+    uint64_t Entries[REF_IO_MAX_GSIS];
+    uint64_t Vectors[REF_IO_MAX_CPUS][4];
+    KE_INTERRUPT_OWNER Owner[REF_IO_MAX_OBJECTS];
+    uint8_t Vector[REF_IO_MAX_OBJECTS];
+    uint64_t Cpus[REF_IO_MAX_OBJECTS];
+    IRQ_STATUS TargetStatus[REF_IO_MAX_OBJECTS];
+    uint32_t TargetCpu[REF_IO_MAX_OBJECTS];
+    IR_ROUTING_POLICY Policy[REF_IO_MAX_OBJECTS];
+    IRQ_STATUS GsiStatus[REF_IO_MAX_GSIS];
+    HL_RESOLVED_LINE GsiLines[REF_IO_MAX_GSIS];
+} REF_IO_SNAPSHOT;
 
 /* An empty model of a system just booted. */
 void RefIoReset(REF_IO_MODEL *Model, uint32_t CpuCount, uint64_t OnlineMask, uint32_t GsiCount,
@@ -111,5 +151,33 @@ const char *RefIoCheckObjects(const REF_IO_MODEL *Model);
 const char *RefIoCheckQuiet(const REF_IO_MODEL *Model);
 /* Every ISR ran exactly as often as the dispatcher's rules say. */
 const char *RefIoCheckCalls(const REF_IO_MODEL *Model);
+
+/* ---- Hl state: the registry, the ISA lines -------------------------------------------------- */
+
+/* Reads the registry, the local APIC mode and the ISA lines of a system just
+ * booted into the model (the boot is not what is checked). */
+void RefIoLoadHardware(REF_IO_MODEL *Model);
+/* An accepted HlRegisterProcessor of a new pair. */
+void RefIoRecordProcessor(REF_IO_MODEL *Model, uint32_t Cpu, uint32_t ApicId);
+/* The registered CPU of ApicId, or IR_CPU_NONE. */
+uint32_t RefIoCpuOfApicId(const REF_IO_MODEL *Model, uint32_t ApicId);
+/* Whether Cpu is registered, and its APIC id (any 32-bit value in x2APIC
+ * mode, 0xFFFFFFFF included: no sentinel can stand for "none"). */
+bool RefIoApicIdOf(const REF_IO_MODEL *Model, uint32_t Cpu, uint32_t *ApicId);
+/* The registry answers as the model (every recorded pair both ways, the
+ * limit, no other probed CPU registered) and the mode is the model's. */
+const char *RefIoCheckRegistry(const REF_IO_MODEL *Model);
+/* Every ISA IRQ resolves as the model says (HlPicResolveLine, default options). */
+const char *RefIoCheckIsaLines(const REF_IO_MODEL *Model);
+/* What an accepted HlPicRegisterOverride makes IsaIrq resolve to (ACPI 6.x
+ * table 5.50 flags; 0 conforms to ISA: edge, active high). */
+HL_RESOLVED_LINE RefIoOverrideLine(uint32_t Gsi, uint16_t Flags);
+
+/* ---- Refused calls ----------------------------------------------------------------------------- */
+
+void RefIoTakeSnapshot(const REF_IO_MODEL *Model, REF_IO_SNAPSHOT *Snapshot);
+/* Nothing the snapshot holds changed (a masked entry may change while it
+ * stays masked: it delivers nothing). */
+const char *RefIoCheckUnchanged(const REF_IO_MODEL *Model, const REF_IO_SNAPSHOT *Snapshot);
 
 #endif

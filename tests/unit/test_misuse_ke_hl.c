@@ -259,7 +259,7 @@ static void test_ke_object_refused_by_io_disconnect(void **State)
     KINTERRUPT *Interrupt = ConnectKeObject(&Storage, &Record);
     TB_SNAPSHOT Before = TbTakeSnapshot();
 
-    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_NOT_CONNECTED);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_ACCESS_DENIED);
     assert_int_equal(KeDisconnectInterruptAs(Interrupt, KeInterruptOwnerIo, NULL), IRQ_STATUS_ACCESS_DENIED);
     assert_int_equal(KeDisconnectInterruptAs(Interrupt, KeInterruptOwnerNone, NULL), IRQ_STATUS_INVALID_PARAMETER);
     assert_int_equal(KeDisconnectInterruptAs(Interrupt, (KE_INTERRUPT_OWNER)7, NULL), IRQ_STATUS_INVALID_PARAMETER);

@@ -187,10 +187,66 @@ static void test_no_ipi_source(void **State)
     free(Storage);
 }
 
+/* Withdrawing the IPI source (VicClear) withdraws its messages (vic.h):
+ * a HALT or TLB shoot-down cleared away must not come back with the next,
+ * unrelated IPI. */
+static void test_vic_clear_of_ipi_withdraws_its_messages(void **State)
+{
+    VIC *Vic = *State;
+    VIC_IPI_TARGET Both = {.Kind = VicIpiTargetSet};
+    IR_CPU_SET Set = TbCpuSetOf(0x6u);
+    Both.Cpus = &Set;
+    assert_int_equal(VicSendIpi(Vic, &Both, VicIpiHalt), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicSendIpi(Vic, &Both, VicIpiTlbShootdown), IRQ_STATUS_SUCCESS);
+    VIC_COUNTERS Before = TbVicCounters(Vic, 1);
+
+    assert_int_equal(VicClear(Vic, VIC_ALPHA_IPI, 1), IRQ_STATUS_SUCCESS);
+    assert_false(TbVicIsPending(Vic, VIC_ALPHA_IPI, 1));
+    VIC_COUNTERS After = TbVicCounters(Vic, 1);
+    assert_int_equal(After.Cleared, Before.Cleared + 1);
+    TbVicAssertNothingToClaim(Vic, 1);
+    /* Clearing it again: NOT_PENDING, nothing changes. */
+    assert_int_equal(VicClear(Vic, VIC_ALPHA_IPI, 1), IRQ_STATUS_NOT_PENDING);
+    VIC_COUNTERS Again = TbVicCounters(Vic, 1);
+    assert_memory_equal(&Again, &After, sizeof(Again));
+
+    /* The next, unrelated IPI carries only its own message. */
+    VIC_IPI_TARGET One = {.Kind = VicIpiTargetCpu, .Cpu = 1};
+    assert_int_equal(VicSendIpi(Vic, &One, VicIpiReschedule), IRQ_STATUS_SUCCESS);
+    VIC_CLAIM Claim = TbVicClaimAndEnd(Vic, 1);
+    assert_int_equal(Claim.Source, VIC_ALPHA_IPI);
+    assert_int_equal(Claim.IpiMessages, 1u << VicIpiReschedule);
+    assert_int_equal(VicQueryIpiCount(Vic, 1, VicIpiHalt), 0);
+    assert_int_equal(VicQueryIpiCount(Vic, 1, VicIpiTlbShootdown), 0);
+
+    /* CPU 2's messages were not CPU 1's to withdraw. */
+    Claim = TbVicClaimAndEnd(Vic, 2);
+    assert_int_equal(Claim.IpiMessages, (1u << VicIpiHalt) | (1u << VicIpiTlbShootdown));
+    TbVicAssertConserved(Vic);
+}
+
+/* Clearing another source leaves pending IPI messages alone. */
+static void test_vic_clear_of_other_source_keeps_ipi_messages(void **State)
+{
+    VIC *Vic = *State;
+    VIC_IPI_TARGET One = {.Kind = VicIpiTargetCpu, .Cpu = 1};
+    assert_int_equal(VicSendIpi(Vic, &One, VicIpiHalt), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_CLOCK, 1), IRQ_STATUS_SUCCESS);
+    assert_int_equal(VicClear(Vic, VIC_ALPHA_CLOCK, 1), IRQ_STATUS_SUCCESS);
+    VIC_CLAIM Claim = TbVicClaimAndEnd(Vic, 1);
+    assert_int_equal(Claim.Source, VIC_ALPHA_IPI);
+    assert_int_equal(Claim.IpiMessages, 1u << VicIpiHalt);
+    TbVicAssertConserved(Vic);
+}
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test_setup_teardown(test_ipi_to_one_cpu, TbVicSetupAlpha4, TbFreeState),
+        cmocka_unit_test_setup_teardown(test_vic_clear_of_ipi_withdraws_its_messages, TbVicSetupAlpha4,
+                                        TbFreeState),
+        cmocka_unit_test_setup_teardown(test_vic_clear_of_other_source_keeps_ipi_messages, TbVicSetupAlpha4,
+                                        TbFreeState),
         cmocka_unit_test_setup_teardown(test_ipi_to_set, TbVicSetupAlpha4, TbFreeState),
         cmocka_unit_test_setup_teardown(test_ipi_to_all_includes_sender, TbVicSetupAlpha4, TbFreeState),
         cmocka_unit_test_setup_teardown(test_ipi_to_all_but_self, TbVicSetupAlpha4, TbFreeState),
