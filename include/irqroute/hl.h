@@ -33,7 +33,8 @@
  *                another CPU has ApicId; or xAPIC mode is selected
  *                (HlLapicGetMode) and ApicId >= 0xFF: xAPIC ids are eight
  *                bits and 0xFF is the broadcast id (SDM vol. 3A 11.4.6,
- *                11.6.2.1), so no CPU can have it
+ *                11.6.2.1), so no CPU can have it; or ApicId is
+ *                0xFFFFFFFF, the x2APIC broadcast id (11.12.9), in either mode
  * Nothing is recorded on failure. */
 IRQ_STATUS HlRegisterProcessor(uint32_t Cpu, uint32_t ApicId);
 /* Forgets every processor, I/O APIC and override, and that any CPU enabled

@@ -132,8 +132,14 @@ static IRQ_STATUS HlpRegisterLocked(uint32_t Cpu, uint32_t ApicId)
 
 /* An id the selected local APIC mode cannot give a CPU: registering it would
  * let a destination built from it reach every CPU (0xFF) or none. */
+/* 0xFFFFFFFF is the x2APIC broadcast id (SDM vol. 3A 11.12.9), so no CPU
+ * has it in either mode (the MADT parser skips it as naming no processor). */
+#define HLP_X2APIC_BROADCAST_ID 0xFFFFFFFFu
+
 static bool HlpIsPossibleApicId(uint32_t ApicId)
 {
+    if (ApicId == HLP_X2APIC_BROADCAST_ID)
+        return false;
     return HlLapicGetMode() != HlLapicModeXApic || ApicId <= HLP_XAPIC_MAX_ID;
 }
 

@@ -1807,7 +1807,7 @@ static void OpRegistry(READER *Reader)
         Rules = RULE(IRQ_STATUS_INVALID_CPU);
     else if (Registered)
         Rules = RegisteredId == ApicId ? 0 : RULE(IRQ_STATUS_INVALID_CPU);
-    else if (Holder != IR_CPU_NONE || (Model.LapicMode == HlLapicModeXApic && ApicId >= 0xFF))
+    else if (Holder != IR_CPU_NONE || ApicId == 0xFFFFFFFFu || (Model.LapicMode == HlLapicModeXApic && ApicId >= 0xFF))
         Rules = RULE(IRQ_STATUS_INVALID_CPU);
     else
         New = true;

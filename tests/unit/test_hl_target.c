@@ -219,6 +219,10 @@ static void test_registry_x2apic_ids_above_ff(void **State)
     uint32_t ApicId = 0;
     assert_int_equal(HlGetProcessorApicId(6, &ApicId), IRQ_STATUS_SUCCESS);
     assert_int_equal(ApicId, 0x100);
+    /* The x2APIC broadcast id names every CPU, never one. */
+    assert_int_equal(HlRegisterProcessor(7, 0xFFFFFFFFu), IRQ_STATUS_INVALID_CPU);
+    assert_false(HlIsProcessorRegistered(7));
+    assert_int_equal(HlRegisterProcessor(7, 0xFFFFFFFEu), IRQ_STATUS_SUCCESS);
 }
 
 static void test_reset_forgets_everything(void **State)
