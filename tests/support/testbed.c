@@ -74,6 +74,13 @@ int TbSetupFourCpus(void **State)
     return 0;
 }
 
+int TbSetupThreeOfFourCpus(void **State)
+{
+    (void)State;
+    TbBoot(4, 3, false);
+    return 0;
+}
+
 int TbTeardown(void **State)
 {
     (void)State;
@@ -97,6 +104,31 @@ uint32_t TbService(uint32_t Cpu)
     if (Home != SIM_NO_CPU)
         SimAttachCpu(Home);
     return Count;
+}
+
+const uint32_t TbWideApicIds[TB_WIDE_CPUS] = {0x01, 0xFE, 0xFF, 0x100, 0x11F, 0x03};
+
+int TbSetupWide(void **State)
+{
+    (void)State;
+    SIM_SYSTEM_CONFIG Config = {.CpuCount = TB_WIDE_CPUS, .ApicIds = TbWideApicIds, .X2Apic = true};
+    TbBootConfig(&Config);
+    return 0;
+}
+
+IR_CPU_SET TbCpuList(const uint32_t *Cpus, uint32_t Count)
+{
+    IR_CPU_SET Set;
+    IrCpuSetZero(&Set);
+    for (uint32_t Index = 0; Index < Count; Index++)
+        IrCpuSetAdd(&Set, Cpus[Index]);
+    return Set;
+}
+
+IR_CPU_SET TbWideUnreachableCpus(void)
+{
+    static const uint32_t Unreachable[] = {2, 3, 4};
+    return TbCpuList(Unreachable, 3);
 }
 
 IOAPIC_REDIRECTION_ENTRY TbPeekEntry(uint32_t Gsi)
@@ -168,6 +200,12 @@ bool TbCountingIsr(KINTERRUPT *Interrupt, void *Context)
     if (Record->Claim && Record->Deassert)
         SimSetGsi(Record->DeassertGsi, false);
     return Record->Claim;
+}
+
+IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
+                            uint32_t Cpu, bool Share)
+{
+    return TbConnectLine(Interrupt, TbCountingIsr, Record, Bus, Number, TbTargetCpu(Cpu), Share);
 }
 
 uint32_t TbNextRandom(uint32_t *Seed)

@@ -31,6 +31,8 @@ void TbBootConfig(const SIM_SYSTEM_CONFIG *Config);
 void TbShutdown(void);
 /* cmocka fixtures: four CPUs without service threads; shut down. */
 int TbSetupFourCpus(void **State);
+/* Four CPUs without service threads, CPU 3 never started (offline). */
+int TbSetupThreeOfFourCpus(void **State);
 int TbTeardown(void **State);
 /* The hardware layer alone on the sim (no Ke), for the Hl tests: creates
  * the sim from Config and selects its LAPIC mode (x2APIC when the CPUs offer
@@ -43,6 +45,18 @@ int TbTeardown(void **State);
 void TbStartHardwareLayer(const SIM_CONFIG *Config);
 void TbStartHardwareCpus(uint32_t CpuCount, uint32_t SkipLapic);
 int TbTeardownHardwareLayer(void **State);
+/* x2APIC, six CPUs, for the "reachable by a device" tests: CPUs 0, 1 and 5
+ * have APIC ids a device's 8-bit destination can name (1, 0xFE, 3); 2, 3
+ * and 4 (0xFF, 0x100, 0x11F) have not (Intel SDM vol. 3A 11.12: x2APIC ids
+ * are 32 bits; an I/O APIC or MSI destination holds 8). */
+#define TB_WIDE_CPUS 6u
+extern const uint32_t TbWideApicIds[TB_WIDE_CPUS];
+/* cmocka fixture: boots those six CPUs without service threads. */
+int TbSetupWide(void **State);
+/* The wide system's CPUs no device reaches: 2, 3 and 4. */
+IR_CPU_SET TbWideUnreachableCpus(void);
+/* The set of the Count CPUs listed in Cpus. */
+IR_CPU_SET TbCpuList(const uint32_t *Cpus, uint32_t Count);
 /* ---- Faults the sim raises (SimSetFaultHandler) --------------------------------
  * TbCatchFaults installs a handler (after the sim is created: SimDestroy
  * removes it) that counts each fault in TbFaultCount (from 0); a fault outside TB_EXPECT_FAULT
@@ -114,5 +128,8 @@ typedef struct _TB_ISR_RECORD {
 } TB_ISR_RECORD;
 
 bool TbCountingIsr(KINTERRUPT *Interrupt, void *Context);
+/* TbConnectLine with TbCountingIsr counting into Record, targeted at one CPU. */
+IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
+                            uint32_t Cpu, bool Share);
 
 #endif

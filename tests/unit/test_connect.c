@@ -32,28 +32,6 @@ static int Setup64(void **State)
     return 0;
 }
 
-/* x2APIC, six CPUs: 0, 1 and 5 have APIC ids a device's 8-bit destination
- * can name (1, 0xFE, 3); 2, 3 and 4 (0xFF, 0x100, 0x11F) have not. */
-static const uint32_t WideApicIds[] = {0x01, 0xFE, 0xFF, 0x100, 0x11F, 0x03};
-#define WIDE_CPUS 6u
-
-static int SetupWide(void **State)
-{
-    (void)State;
-    SIM_SYSTEM_CONFIG Config = {.CpuCount = WIDE_CPUS, .ApicIds = WideApicIds, .X2Apic = true};
-    TbBootConfig(&Config);
-    return 0;
-}
-
-static IR_CPU_SET CpuList(const uint32_t *Cpus, uint32_t Count)
-{
-    IR_CPU_SET Set;
-    IrCpuSetZero(&Set);
-    for (uint32_t Index = 0; Index < Count; Index++)
-        IrCpuSetAdd(&Set, Cpus[Index]);
-    return Set;
-}
-
 static IRQ_STATUS ConnectMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
                                  HL_MSI_MESSAGE *Message)
 {
@@ -65,6 +43,20 @@ static IRQ_STATUS ConnectMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, 
     return IoConnectInterruptEx(&Parameters);
 }
 
+/* Connects RTC_IRQ with an affinity target over Mask: the interrupt must be
+ * placed on exactly one CPU, Expected. */
+static void ConnectRtcByAffinity(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, const IR_CPU_SET *Mask,
+                                 uint32_t Expected)
+{
+    IO_INTERRUPT_TARGET Affinity = {.Kind = IoTargetAffinity, .Mask = Mask};
+    assert_int_equal(TbConnectLine(Interrupt, TbCountingIsr, Record, HlBusIsa, RTC_IRQ, Affinity, false),
+                     IRQ_STATUS_SUCCESS);
+    IR_CPU_SET Cpus;
+    KeGetInterruptCpus(*Interrupt, &Cpus);
+    assert_int_equal(IrCpuSetWeight(&Cpus), 1);
+    assert_true(IrCpuSetContains(&Cpus, Expected));
+}
+
 /* A GSI routed to each AP in turn, and the ISR sees
  * the CPU (and APIC id) it was sent to. Run at 4, 8 and 64 CPUs. */
 static void test_rtc_routed_to_each_cpu_in_turn(void **State)
@@ -73,8 +65,7 @@ static void test_rtc_routed_to_each_cpu_in_turn(void **State)
     for (uint32_t Cpu = 0; Cpu < KeQueryProcessorCount(); Cpu++) {
         TB_ISR_RECORD Record = {.Claim = true};
         KINTERRUPT *Interrupt = NULL;
-        assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, TbTargetCpu(Cpu), false),
-                         IRQ_STATUS_SUCCESS);
+        assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, RTC_IRQ, Cpu, false), IRQ_STATUS_SUCCESS);
         uint8_t Vector = KeGetInterruptVector(Interrupt);
         IOAPIC_REDIRECTION_ENTRY Entry = TbPeekEntry(RTC_IRQ);
         assert_int_equal(Entry.Bits.Mask, 0);
@@ -116,13 +107,11 @@ static void test_isa_overrides_apply(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Pit = NULL, *Acpi = NULL;
-    assert_int_equal(TbConnectLine(&Pit, TbCountingIsr, &Record, HlBusIsa, 0, TbTargetCpu(1), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectCounted(&Pit, &Record, HlBusIsa, 0, 1, false), IRQ_STATUS_SUCCESS);
     assert_int_equal(TbPeekEntry(2).Bits.Mask, 0);
     assert_int_equal(TbPeekEntry(0).Bits.Mask, 1);
     assert_int_equal(KeGetInterruptMode(Pit), Latched);
-    assert_int_equal(TbConnectLine(&Acpi, TbCountingIsr, &Record, HlBusIsa, 9, TbTargetCpu(1), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectCounted(&Acpi, &Record, HlBusIsa, 9, 1, false), IRQ_STATUS_SUCCESS);
     assert_int_equal(TbPeekEntry(9).Bits.TriggerMode, 1);
     assert_int_equal(KeGetInterruptMode(Acpi), LevelSensitive);
     assert_int_equal(IoDisconnectInterrupt(Pit), IRQ_STATUS_SUCCESS);
@@ -140,20 +129,11 @@ static void test_affinity_picks_least_loaded_cpu(void **State)
     }
     assert_int_equal(KeReserveVector(2, 0x60), IRQ_STATUS_SUCCESS); /* CPU 2 has one */
 
-    IR_CPU_SET Mask;
-    IrCpuSetZero(&Mask);
-    IrCpuSetAdd(&Mask, 1);
-    IrCpuSetAdd(&Mask, 2);
-    IrCpuSetAdd(&Mask, 3);
+    static const uint32_t Members[] = {1, 2, 3};
+    IR_CPU_SET Mask = TbCpuList(Members, 3);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    IO_INTERRUPT_TARGET Affinity = {.Kind = IoTargetAffinity, .Mask = &Mask};
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Affinity, false),
-                     IRQ_STATUS_SUCCESS);
-    IR_CPU_SET Cpus;
-    KeGetInterruptCpus(Interrupt, &Cpus);
-    assert_int_equal(IrCpuSetWeight(&Cpus), 1);
-    assert_true(IrCpuSetContains(&Cpus, 3));
+    ConnectRtcByAffinity(&Interrupt, &Record, &Mask, 3);
     assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Destination, SimCpuApicId(3));
     SimPulseGsi(RTC_IRQ);
     assert_int_equal(TbService(3), 1);
@@ -284,8 +264,7 @@ static void test_unclaimed_interrupts_counted(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = false};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TbTargetCpu(2), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, 4, 2, false), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     for (int Round = 0; Round < 3; Round++) {
         SimPulseGsi(4);
@@ -306,19 +285,15 @@ static void test_exclusive_vs_shared_conflict(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *A = NULL, *B = NULL;
-    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TbTargetCpu(1), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectCounted(&A, &Record, HlBusPci, PCI_GSI, 1, false), IRQ_STATUS_SUCCESS);
     TB_SNAPSHOT Before = TbTakeSnapshot();
-    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TbTargetCpu(1), true),
-                     IRQ_STATUS_SHARING_VIOLATION);
+    assert_int_equal(TbConnectCounted(&B, &Record, HlBusPci, PCI_GSI, 1, true), IRQ_STATUS_SHARING_VIOLATION);
     TbAssertUnchanged(&Before);
     assert_int_equal(IoDisconnectInterrupt(A), IRQ_STATUS_SUCCESS);
 
-    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TbTargetCpu(1), true),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectCounted(&A, &Record, HlBusPci, PCI_GSI, 1, true), IRQ_STATUS_SUCCESS);
     Before = TbTakeSnapshot();
-    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Record, HlBusPci, PCI_GSI, TbTargetCpu(1), false),
-                     IRQ_STATUS_SHARING_VIOLATION);
+    assert_int_equal(TbConnectCounted(&B, &Record, HlBusPci, PCI_GSI, 1, false), IRQ_STATUS_SHARING_VIOLATION);
     TbAssertUnchanged(&Before);
     assert_int_equal(IoDisconnectInterrupt(A), IRQ_STATUS_SUCCESS);
 }
@@ -328,7 +303,7 @@ static void test_level_edge_mismatch_on_shared_line(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *A = NULL, *B = NULL;
-    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &Record, HlBusGsi, 20, TbTargetCpu(1), true),
+    assert_int_equal(TbConnectCounted(&A, &Record, HlBusGsi, 20, 1, true),
                      IRQ_STATUS_SUCCESS); /* GSI >= 16: level, active low */
     TB_SNAPSHOT Before = TbTakeSnapshot();
     IO_CONNECT_INTERRUPT_PARAMETERS Edge = {
@@ -351,14 +326,11 @@ static void test_bad_line_input_changes_nothing(void **State)
     IR_CPU_SET Empty;
     IrCpuSetZero(&Empty);
 
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusGsi, 24, TbTargetCpu(0), false),
-                     IRQ_STATUS_INVALID_GSI);
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 16, TbTargetCpu(0), false),
-                     IRQ_STATUS_INVALID_GSI);
+    assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusGsi, 24, 0, false), IRQ_STATUS_INVALID_GSI);
+    assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, 16, 0, false), IRQ_STATUS_INVALID_GSI);
     assert_int_equal(TbConnectLine(&Interrupt, NULL, &Record, HlBusIsa, 4, TbTargetCpu(0), false),
                      IRQ_STATUS_INVALID_PARAMETER);
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TbTargetCpu(9), false),
-                     IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, 4, 9, false), IRQ_STATUS_INVALID_CPU);
     IO_INTERRUPT_TARGET EmptyMask = {.Kind = IoTargetAffinity, .Mask = &Empty};
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, EmptyMask, false),
                      IRQ_STATUS_EMPTY_AFFINITY);
@@ -382,8 +354,7 @@ static void test_offline_cpu_refused(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     TB_SNAPSHOT Before = TbTakeSnapshot();
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TbTargetCpu(3), false),
-                     IRQ_STATUS_EMPTY_AFFINITY);
+    assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, 4, 3, false), IRQ_STATUS_EMPTY_AFFINITY);
     IR_CPU_SET Offline;
     IrCpuSetZero(&Offline);
     IrCpuSetAdd(&Offline, 2);
@@ -450,8 +421,7 @@ static void test_disconnect_twice_or_never_connected(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TbTargetCpu(1), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, 4, 1, false), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
     TB_SNAPSHOT Before = TbTakeSnapshot();
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_NOT_CONNECTED);
@@ -506,16 +476,10 @@ static void test_affinity_skips_unreachable_cpus(void **State)
     assert_int_equal(TbTotalAllocatedVectors(), 6);
 
     static const uint32_t Members[] = {1, 2, 3, 4, 5};
-    IR_CPU_SET Mask = CpuList(Members, 5);
+    IR_CPU_SET Mask = TbCpuList(Members, 5);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    IO_INTERRUPT_TARGET Affinity = {.Kind = IoTargetAffinity, .Mask = &Mask};
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Affinity, false),
-                     IRQ_STATUS_SUCCESS);
-    IR_CPU_SET Cpus;
-    KeGetInterruptCpus(Interrupt, &Cpus);
-    assert_int_equal(IrCpuSetWeight(&Cpus), 1);
-    assert_true(IrCpuSetContains(&Cpus, 1));
+    ConnectRtcByAffinity(&Interrupt, &Record, &Mask, 1);
     assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Destination, 0xFE);
     assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.DestinationMode, 0);
     for (uint32_t Cpu = 2; Cpu <= 4; Cpu++)
@@ -527,7 +491,7 @@ static void test_affinity_skips_unreachable_cpus(void **State)
 
     /* The same for a message: {3, 5} goes to CPU 5 (APIC id 3). */
     static const uint32_t MessageMembers[] = {3, 5};
-    IR_CPU_SET MessageMask = CpuList(MessageMembers, 2);
+    IR_CPU_SET MessageMask = TbCpuList(MessageMembers, 2);
     HL_MSI_MESSAGE Message;
     IO_INTERRUPT_TARGET MessageAffinity = {.Kind = IoTargetAffinity, .Mask = &MessageMask};
     assert_int_equal(ConnectMessage(&Interrupt, &Record, MessageAffinity, &Message), IRQ_STATUS_SUCCESS);
@@ -545,8 +509,7 @@ static void test_unreachable_targets_not_supported(void **State)
 {
     (void)State;
     TB_SNAPSHOT Before = TbTakeSnapshot();
-    static const uint32_t Members[] = {2, 3, 4};
-    IR_CPU_SET Mask = CpuList(Members, 3);
+    IR_CPU_SET Mask = TbWideUnreachableCpus();
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     HL_MSI_MESSAGE Message = {.Address = 0x1234};
@@ -554,18 +517,16 @@ static void test_unreachable_targets_not_supported(void **State)
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Affinity, false),
                      IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(ConnectMessage(&Interrupt, &Record, Affinity, &Message), IRQ_STATUS_NOT_SUPPORTED);
-    for (uint32_t Index = 0; Index < 3; Index++) {
-        assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
-                                       TbTargetCpu(Members[Index]), false),
+    for (uint32_t Cpu = 2; Cpu <= 4; Cpu++) {
+        assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, RTC_IRQ, Cpu, false),
                          IRQ_STATUS_NOT_SUPPORTED);
-        assert_int_equal(ConnectMessage(&Interrupt, &Record, TbTargetCpu(Members[Index]), &Message),
-                         IRQ_STATUS_NOT_SUPPORTED);
+        assert_int_equal(ConnectMessage(&Interrupt, &Record, TbTargetCpu(Cpu), &Message), IRQ_STATUS_NOT_SUPPORTED);
     }
     assert_int_equal(Message.Address, 0x1234);
     assert_null(Interrupt);
     TbAssertUnchanged(&Before);
     /* A mask with no online CPU at all is still an empty affinity. */
-    IR_CPU_SET Absent = CpuList((const uint32_t[]){WIDE_CPUS, WIDE_CPUS + 1}, 2);
+    IR_CPU_SET Absent = TbCpuList((const uint32_t[]){TB_WIDE_CPUS, TB_WIDE_CPUS + 1}, 2);
     IO_INTERRUPT_TARGET Nowhere = {.Kind = IoTargetAffinity, .Mask = &Absent};
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Nowhere, false),
                      IRQ_STATUS_EMPTY_AFFINITY);
@@ -578,7 +539,7 @@ static void test_unreachable_targets_not_supported(void **State)
 static void test_broadcast_sets_in_x2apic_mode(void **State)
 {
     (void)State;
-    IR_CPU_SET Mask = CpuList((const uint32_t[]){0, 5}, 2);
+    IR_CPU_SET Mask = TbCpuList((const uint32_t[]){0, 5}, 2);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     IO_INTERRUPT_TARGET Broadcast = {.Kind = IoTargetBroadcast, .Mask = &Mask};
@@ -592,7 +553,7 @@ static void test_broadcast_sets_in_x2apic_mode(void **State)
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
 
     TB_SNAPSHOT Before = TbTakeSnapshot();
-    IR_CPU_SET Spanning = CpuList((const uint32_t[]){0, 2}, 2);
+    IR_CPU_SET Spanning = TbCpuList((const uint32_t[]){0, 2}, 2);
     Broadcast.Mask = &Spanning;
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, Broadcast, false),
                      IRQ_STATUS_NOT_SUPPORTED);
@@ -621,9 +582,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fully_specified_rules, TbSetupFourCpus, TbTeardown),
         cmocka_unit_test_setup_teardown(test_disconnect_twice_or_never_connected, TbSetupFourCpus, TbTeardown),
         cmocka_unit_test_setup_teardown(test_vector_exhaustion, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_affinity_skips_unreachable_cpus, SetupWide, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_unreachable_targets_not_supported, SetupWide, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_broadcast_sets_in_x2apic_mode, SetupWide, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_affinity_skips_unreachable_cpus, TbSetupWide, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_targets_not_supported, TbSetupWide, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_broadcast_sets_in_x2apic_mode, TbSetupWide, TbTeardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

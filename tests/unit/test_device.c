@@ -144,19 +144,6 @@ static void test_spread_messages_one_per_cpu(void **State)
     assert_int_equal(TbTotalAllocatedVectors(), 0);
 }
 
-/* x2APIC, six CPUs: 0, 1 and 5 have APIC ids a device's 8-bit destination
- * can name (1, 0xFE, 3); 2, 3 and 4 (0xFF, 0x100, 0x11F) have not. */
-static const uint32_t WideApicIds[] = {0x01, 0xFE, 0xFF, 0x100, 0x11F, 0x03};
-#define WIDE_CPUS 6u
-
-static int SetupWide(void **State)
-{
-    (void)State;
-    SIM_SYSTEM_CONFIG Config = {.CpuCount = WIDE_CPUS, .ApicIds = WideApicIds, .X2Apic = true};
-    TbBootConfig(&Config);
-    return 0;
-}
-
 /* Spreading over CPUs 1-5 uses the two a device reaches, 1 and 5, in turn;
  * a mask none of whose CPUs is reachable fails, affinity or spread. */
 static void test_spread_and_affinity_skip_unreachable_cpus(void **State)
@@ -169,7 +156,7 @@ static void test_spread_and_affinity_skip_unreachable_cpus(void **State)
     assert_int_equal(IoConnectDevice(&Queues, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
     static const uint32_t Expected[] = {1, 5, 1, 5};
     for (uint32_t Index = 0; Index < 4; Index++) {
-        assert_int_equal((Connection.Messages[Index].Address >> 12) & 0xFF, WideApicIds[Expected[Index]]);
+        assert_int_equal((Connection.Messages[Index].Address >> 12) & 0xFF, TbWideApicIds[Expected[Index]]);
         SimMsiWrite(Connection.Messages[Index].Address, Connection.Messages[Index].Data);
         assert_int_equal(TbService(Expected[Index]), 1);
         assert_int_equal(atomic_load(&Record.LastCpu), Expected[Index]);
@@ -333,7 +320,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spread_messages_one_per_cpu, TbSetupFourCpus, TbTeardown),
         cmocka_unit_test_setup_teardown(test_all_or_nothing, TbSetupFourCpus, TbTeardown),
         cmocka_unit_test_setup_teardown(test_bad_templates, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_spread_and_affinity_skip_unreachable_cpus, SetupWide, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_spread_and_affinity_skip_unreachable_cpus, TbSetupWide, TbTeardown),
         cmocka_unit_test(test_device_routing_meanings),
         cmocka_unit_test_setup_teardown(test_route_device_live, TbSetupFourCpus, TbTeardown),
     };

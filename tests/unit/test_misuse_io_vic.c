@@ -21,14 +21,6 @@
 
 /* ---- Fixtures --------------------------------------------------------------------- */
 
-/* Four CPUs, CPU 3 offline. */
-static int SetupThreeOnline(void **State)
-{
-    (void)State;
-    TbBoot(4, 3, false);
-    return 0;
-}
-
 static IO_INTERRUPT_TARGET Movable(const IR_CPU_SET *Mask, uint32_t Cpu)
 {
     return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Cpu = Cpu, .Mask = Mask};
@@ -124,8 +116,7 @@ static void test_disconnected_fixed_and_message_objects_are_refused(void **State
     _Atomic uint32_t Updates = 0;
     IR_CPU_SET Mask = TbCpuSetOf(MASK_CPUS);
     KINTERRUPT *Line = NULL, *MovableMsi = NULL, *FixedMsi = NULL;
-    assert_int_equal(TbConnectLine(&Line, TbCountingIsr, &Record, HlBusIsa, 4, TbTargetCpu(1), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectCounted(&Line, &Record, HlBusIsa, 4, 1, false), IRQ_STATUS_SUCCESS);
     assert_int_equal(ConnectMsi(&MovableMsi, &Record, Movable(&Mask, 2), &Updates), IRQ_STATUS_SUCCESS);
     assert_int_equal(ConnectMsi(&FixedMsi, &Record, TbTargetCpu(2), &Updates), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoDisconnectInterrupt(Line), IRQ_STATUS_SUCCESS);
@@ -172,11 +163,9 @@ static void test_reused_address_is_live_again(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *First = NULL, *Second = NULL;
-    assert_int_equal(TbConnectLine(&First, TbCountingIsr, &Record, HlBusIsa, 4, TbTargetCpu(1), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectCounted(&First, &Record, HlBusIsa, 4, 1, false), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoDisconnectInterrupt(First), IRQ_STATUS_SUCCESS);
-    assert_int_equal(TbConnectLine(&Second, TbCountingIsr, &Record, HlBusIsa, 4, TbTargetCpu(1), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectCounted(&Second, &Record, HlBusIsa, 4, 1, false), IRQ_STATUS_SUCCESS);
     uint32_t Gsi = 0;
     assert_int_equal(IoSetInterruptTarget(Second, 2), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(IoQueryInterruptTarget(Second, NULL, NULL), IRQ_STATUS_NOT_SUPPORTED);
@@ -361,21 +350,22 @@ static void test_vic_software_request_to_bad_cpu(void **State)
     assert_false(TbVicIsPending(Vic, VIC_ALPHA_SOFTWARE(5), 3));
 }
 
+/* Four CPUs, CPU 3 offline. */
+#define THREE_ONLINE_TEST(Test) cmocka_unit_test_setup_teardown(Test, TbSetupThreeOfFourCpus, TbTeardown)
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test(test_connect_before_ke_is_not_initialized),
-        cmocka_unit_test_setup_teardown(test_disconnected_movable_line_is_refused, SetupThreeOnline, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_disconnected_fixed_and_message_objects_are_refused, SetupThreeOnline,
-                                        TbTeardown),
-        cmocka_unit_test_setup_teardown(test_stale_calls_leave_live_objects_alone, SetupThreeOnline, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_reused_address_is_live_again, SetupThreeOnline, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_device_with_a_stale_interrupt, SetupThreeOnline, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_route_device_refusal_changes_no_interrupt, SetupThreeOnline,
-                                        TbTeardown),
-        cmocka_unit_test_setup_teardown(test_ke_object_is_not_ios, SetupThreeOnline, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_rolled_back_device_restores_the_entry, SetupThreeOnline, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_rollback_leaves_a_shared_line_live, SetupThreeOnline, TbTeardown),
+        THREE_ONLINE_TEST(test_disconnected_movable_line_is_refused),
+        THREE_ONLINE_TEST(test_disconnected_fixed_and_message_objects_are_refused),
+        THREE_ONLINE_TEST(test_stale_calls_leave_live_objects_alone),
+        THREE_ONLINE_TEST(test_reused_address_is_live_again),
+        THREE_ONLINE_TEST(test_device_with_a_stale_interrupt),
+        THREE_ONLINE_TEST(test_route_device_refusal_changes_no_interrupt),
+        THREE_ONLINE_TEST(test_ke_object_is_not_ios),
+        THREE_ONLINE_TEST(test_rolled_back_device_restores_the_entry),
+        THREE_ONLINE_TEST(test_rollback_leaves_a_shared_line_live),
         cmocka_unit_test_setup_teardown(test_vic_software_request_to_bad_cpu, TbVicSetupAlpha4, TbFreeState),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);

@@ -20,14 +20,6 @@
 
 /* ---- Fixtures --------------------------------------------------------------------- */
 
-/* Four CPUs, CPU 3 offline (Ke) and unregistered (Hl). */
-static int SetupThreeOnline(void **State)
-{
-    (void)State;
-    TbBoot(4, 3, false);
-    return 0;
-}
-
 /* The hardware layer alone: the sim created and xAPIC selected, no I/O
  * APIC, no CPU started. */
 static int SetupHardwareOnly(void **State)
@@ -224,8 +216,7 @@ static void test_io_object_refused_by_ke_disconnect(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TbTargetCpu(OBJECT_CPU), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, 4, OBJECT_CPU, false), IRQ_STATUS_SUCCESS);
     assert_int_equal(KeQueryInterruptOwner(Interrupt), KeInterruptOwnerIo);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     TB_SNAPSHOT Before = TbTakeSnapshot();
@@ -434,20 +425,21 @@ static void test_lookup_gsi_outputs(void **State)
     assert_int_equal(Pin, SENTINEL_CPU);
 }
 
+/* Four CPUs, CPU 3 offline (Ke) and unregistered (Hl). */
+#define THREE_ONLINE_TEST(Test) cmocka_unit_test_setup_teardown(Test, TbSetupThreeOfFourCpus, TbTeardown)
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_ipi_vector_cannot_be_taken_over, SetupThreeOnline, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_layout_with_unusable_ipi_vector_refused, SetupThreeOnline, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_reinitialize_connected_object_refused, SetupThreeOnline, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_copy_of_connected_object_is_fresh_storage, SetupThreeOnline,
-                                        TbTeardown),
-        cmocka_unit_test_setup_teardown(test_io_object_refused_by_ke_disconnect, SetupThreeOnline, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_ke_object_refused_by_io_disconnect, SetupThreeOnline, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_disconnect_null_is_invalid_parameter, SetupThreeOnline, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_free_vector_under_connected_object_refused, SetupThreeOnline,
-                                        TbTeardown),
-        cmocka_unit_test_setup_teardown(test_ipi_to_unregistered_cpu_sends_nothing, SetupThreeOnline, TbTeardown),
+        THREE_ONLINE_TEST(test_ipi_vector_cannot_be_taken_over),
+        THREE_ONLINE_TEST(test_layout_with_unusable_ipi_vector_refused),
+        THREE_ONLINE_TEST(test_reinitialize_connected_object_refused),
+        THREE_ONLINE_TEST(test_copy_of_connected_object_is_fresh_storage),
+        THREE_ONLINE_TEST(test_io_object_refused_by_ke_disconnect),
+        THREE_ONLINE_TEST(test_ke_object_refused_by_io_disconnect),
+        THREE_ONLINE_TEST(test_disconnect_null_is_invalid_parameter),
+        THREE_ONLINE_TEST(test_free_vector_under_connected_object_refused),
+        THREE_ONLINE_TEST(test_ipi_to_unregistered_cpu_sends_nothing),
         cmocka_unit_test_setup_teardown(test_select_mode_after_lapic_enabled_refused, SetupHardwareOnly,
                                         TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_select_mode_after_registration_refused, SetupHardwareOnly,

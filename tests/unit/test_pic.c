@@ -168,6 +168,13 @@ static HL_INTERRUPT_TARGET SetTarget(HL_TARGET_KIND Kind, uint64_t Cpus)
     return (HL_INTERRUPT_TARGET){.Kind = Kind, .CpuSet = &TargetSet};
 }
 
+/* Allocates Gsi, which must succeed. */
+static void AssertAllocated(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target, HL_TRIGGER_MODE Trigger,
+                            HL_POLARITY Polarity)
+{
+    assert_int_equal(HlPicAllocateSystemInterrupt(Gsi, Vector, Target, Trigger, Polarity), IRQ_STATUS_SUCCESS);
+}
+
 static void AssertResolves(HL_INTERRUPT_LINE Line, uint32_t Gsi, HL_TRIGGER_MODE Trigger, HL_POLARITY Polarity)
 {
     HL_RESOLVED_LINE Resolved;
@@ -323,8 +330,7 @@ static void test_gsi_to_each_cpu_in_turn(void **State)
     for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++) {
         uint8_t Vector = (uint8_t)(0x51u + 0x10u * Cpu);
         HL_INTERRUPT_TARGET Target = CpuTarget(Cpu);
-        assert_int_equal(HlPicAllocateSystemInterrupt(GSI_EDGE, Vector, &Target, HlTriggerEdge, HlPolarityActiveHigh),
-                         IRQ_STATUS_SUCCESS);
+        AssertAllocated(GSI_EDGE, Vector, &Target, HlTriggerEdge, HlPolarityActiveHigh);
         AssertRoutedPhysical(GSI_EDGE, Vector, Cpu, HlTriggerEdge, HlPolarityActiveHigh);
 
         uint64_t Before = SimDeliveredCount(Cpu);
@@ -345,8 +351,7 @@ static void test_isa_pit_line_routed(void **State)
     HL_INTERRUPT_LINE Line = IsaLine(0);
     assert_int_equal(HlPicResolveLine(&Line, &Resolved), IRQ_STATUS_SUCCESS);
     HL_INTERRUPT_TARGET Target = CpuTarget(3);
-    assert_int_equal(HlPicAllocateSystemInterrupt(Resolved.Gsi, 0x62, &Target, Resolved.Trigger, Resolved.Polarity),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(Resolved.Gsi, 0x62, &Target, Resolved.Trigger, Resolved.Polarity);
     AssertRoutedPhysical(2, 0x62, 3, HlTriggerEdge, HlPolarityActiveHigh);
     SimPulseGsi(2);
     assert_int_equal(CpusWithIrr(0x62), 1u << 3);
@@ -359,8 +364,7 @@ static void test_level_line_routed(void **State)
     HL_INTERRUPT_LINE Line = IsaLine(9);
     assert_int_equal(HlPicResolveLine(&Line, &Resolved), IRQ_STATUS_SUCCESS);
     HL_INTERRUPT_TARGET Target = CpuTarget(2);
-    assert_int_equal(HlPicAllocateSystemInterrupt(9, 0x93, &Target, Resolved.Trigger, Resolved.Polarity),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(9, 0x93, &Target, Resolved.Trigger, Resolved.Polarity);
     AssertRoutedPhysical(9, 0x93, 2, HlTriggerLevel, HlPolarityActiveHigh);
 
     SimSetGsi(9, true);
@@ -377,8 +381,7 @@ static void test_logical_set_reaches_every_member(void **State)
 {
     (void)State;
     HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetFixed, 0xA);
-    assert_int_equal(HlPicAllocateSystemInterrupt(GSI_EDGE_2, 0x74, &Target, HlTriggerEdge, HlPolarityActiveHigh),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(GSI_EDGE_2, 0x74, &Target, HlTriggerEdge, HlPolarityActiveHigh);
     IOAPIC_REDIRECTION_ENTRY Entry = Peek(GSI_EDGE_2);
     assert_int_equal(Entry.Bits.Mask, 0);
     assert_int_equal(Entry.Bits.DestinationMode, 1);
@@ -398,8 +401,7 @@ static void test_lowest_priority_set_reaches_one_member(void **State)
 {
     (void)State;
     HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetLowestPriority, 0x5);
-    assert_int_equal(HlPicAllocateSystemInterrupt(GSI_EDGE_3, 0x75, &Target, HlTriggerEdge, HlPolarityActiveHigh),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(GSI_EDGE_3, 0x75, &Target, HlTriggerEdge, HlPolarityActiveHigh);
     IOAPIC_REDIRECTION_ENTRY Entry = Peek(GSI_EDGE_3);
     assert_int_equal(Entry.Bits.DeliveryMode, HlDeliveryLowestPriority);
     assert_int_equal(Entry.Bits.DestinationMode, 1);
@@ -443,8 +445,7 @@ static void test_retarget_live_edge_loses_nothing(void **State)
 {
     (void)State;
     HL_INTERRUPT_TARGET Target = CpuTarget(0);
-    assert_int_equal(HlPicAllocateSystemInterrupt(GSI_EDGE, 0x61, &Target, HlTriggerEdge, HlPolarityActiveHigh),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(GSI_EDGE, 0x61, &Target, HlTriggerEdge, HlPolarityActiveHigh);
     uint64_t Before = TotalDelivered();
     atomic_store(&PulserDone, false);
     atomic_store(&MovesMade, 0);
@@ -478,8 +479,7 @@ static void test_retarget_moves_vector_and_destination(void **State)
 {
     (void)State;
     HL_INTERRUPT_TARGET Target = CpuTarget(0);
-    assert_int_equal(HlPicAllocateSystemInterrupt(GSI_EDGE, 0x61, &Target, HlTriggerEdge, HlPolarityActiveHigh),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(GSI_EDGE, 0x61, &Target, HlTriggerEdge, HlPolarityActiveHigh);
     Target = CpuTarget(2);
     assert_int_equal(HlPicRetargetSystemInterrupt(GSI_EDGE, 0x71, &Target), IRQ_STATUS_SUCCESS);
     AssertRoutedPhysical(GSI_EDGE, 0x71, 2, HlTriggerEdge, HlPolarityActiveHigh);
@@ -492,8 +492,7 @@ static void test_retarget_keeps_trigger_polarity_and_mask(void **State)
 {
     (void)State;
     HL_INTERRUPT_TARGET Target = CpuTarget(0);
-    assert_int_equal(HlPicAllocateSystemInterrupt(GSI_PCI, 0x81, &Target, HlTriggerLevel, HlPolarityActiveLow),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(GSI_PCI, 0x81, &Target, HlTriggerLevel, HlPolarityActiveLow);
     assert_int_equal(HlPicFreeSystemInterrupt(GSI_PCI), IRQ_STATUS_SUCCESS);
     Target = CpuTarget(1);
     assert_int_equal(HlPicRetargetSystemInterrupt(GSI_PCI, 0x82, &Target), IRQ_STATUS_SUCCESS);
@@ -512,8 +511,7 @@ static void test_retarget_destination_mode_on_live_edge_refused(void **State)
 {
     (void)State;
     HL_INTERRUPT_TARGET Target = CpuTarget(1);
-    assert_int_equal(HlPicAllocateSystemInterrupt(GSI_EDGE, 0x61, &Target, HlTriggerEdge, HlPolarityActiveHigh),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(GSI_EDGE, 0x61, &Target, HlTriggerEdge, HlPolarityActiveHigh);
     uint64_t Before = SimIoApicPeekEntry(GSI_EDGE);
     HL_INTERRUPT_TARGET Set = SetTarget(HlTargetCpuSetFixed, 0x6);
     assert_int_equal(HlPicRetargetSystemInterrupt(GSI_EDGE, 0x61, &Set), IRQ_STATUS_NOT_SUPPORTED);
@@ -534,8 +532,7 @@ static void test_retarget_level_line_in_service(void **State)
 {
     (void)State;
     HL_INTERRUPT_TARGET Target = CpuTarget(0);
-    assert_int_equal(HlPicAllocateSystemInterrupt(9, 0x71, &Target, HlTriggerLevel, HlPolarityActiveHigh),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(9, 0x71, &Target, HlTriggerLevel, HlPolarityActiveHigh);
     SimSetGsi(9, true);
     assert_int_equal(CpusWithIrr(0x71), 1u << 0);
     assert_int_equal(Peek(9).Bits.RemoteIrr, 1);
@@ -571,8 +568,7 @@ static void test_free_masks_the_line(void **State)
 {
     (void)State;
     HL_INTERRUPT_TARGET Target = CpuTarget(1);
-    assert_int_equal(HlPicAllocateSystemInterrupt(GSI_EDGE, 0x63, &Target, HlTriggerEdge, HlPolarityActiveHigh),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(GSI_EDGE, 0x63, &Target, HlTriggerEdge, HlPolarityActiveHigh);
     assert_int_equal(HlPicFreeSystemInterrupt(GSI_EDGE), IRQ_STATUS_SUCCESS);
     assert_int_equal(Peek(GSI_EDGE).Bits.Mask, 1);
     uint64_t Before = TotalDelivered();
@@ -589,16 +585,14 @@ static void test_reallocation_clears_stale_remote_irr(void **State)
 {
     (void)State;
     HL_INTERRUPT_TARGET Target = CpuTarget(0);
-    assert_int_equal(HlPicAllocateSystemInterrupt(9, 0x71, &Target, HlTriggerLevel, HlPolarityActiveHigh),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(9, 0x71, &Target, HlTriggerLevel, HlPolarityActiveHigh);
     SimSetGsi(9, true);
     assert_int_equal(CpusWithIrr(0x71), 1u << 0);
     assert_int_equal(HlPicFreeSystemInterrupt(9), IRQ_STATUS_SUCCESS);
     assert_int_equal(Peek(9).Bits.RemoteIrr, 1);
 
     Target = CpuTarget(1);
-    assert_int_equal(HlPicAllocateSystemInterrupt(9, 0x81, &Target, HlTriggerLevel, HlPolarityActiveHigh),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(9, 0x81, &Target, HlTriggerLevel, HlPolarityActiveHigh);
     AssertRoutedPhysical(9, 0x81, 1, HlTriggerLevel, HlPolarityActiveHigh);
     /* Still asserted: sent again on the new vector, and that sets Remote IRR anew. */
     assert_int_equal(CpusWithIrr(0x81), 1u << 1);
@@ -650,8 +644,7 @@ static void test_two_ioapics(void **State)
 {
     (void)State;
     HL_INTERRUPT_TARGET Target = CpuTarget(3);
-    assert_int_equal(HlPicAllocateSystemInterrupt(30, 0xA1, &Target, HlTriggerLevel, HlPolarityActiveLow),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(30, 0xA1, &Target, HlTriggerLevel, HlPolarityActiveLow);
     AssertRoutedPhysical(30, 0xA1, 3, HlTriggerLevel, HlPolarityActiveLow);
     /* Pin 6 of the second chip; the first chip's pin 6 is untouched. */
     assert_int_equal(Peek(6).Bits.Mask, 1);
@@ -659,8 +652,7 @@ static void test_two_ioapics(void **State)
     assert_int_equal(CpusWithIrr(0xA1), 1u << 3);
 
     Target = CpuTarget(1);
-    assert_int_equal(HlPicAllocateSystemInterrupt(2, 0xA2, &Target, HlTriggerEdge, HlPolarityActiveHigh),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(2, 0xA2, &Target, HlTriggerEdge, HlPolarityActiveHigh);
     SimPulseGsi(2);
     assert_int_equal(CpusWithIrr(0xA2), 1u << 1);
 
@@ -670,8 +662,7 @@ static void test_two_ioapics(void **State)
     AssertResolveFails((HL_INTERRUPT_LINE){.Bus = HlBusGsi, .Number = 40}, IRQ_STATUS_INVALID_GSI);
     assert_int_equal(HlPicAllocateSystemInterrupt(40, 0xA3, &Target, HlTriggerEdge, HlPolarityActiveHigh),
                      IRQ_STATUS_INVALID_GSI);
-    assert_int_equal(HlPicAllocateSystemInterrupt(39, 0xA3, &Target, HlTriggerEdge, HlPolarityActiveHigh),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(39, 0xA3, &Target, HlTriggerEdge, HlPolarityActiveHigh);
     SimPulseGsi(39);
     assert_int_equal(CpusWithIrr(0xA3), 1u << 1);
 }
@@ -684,16 +675,14 @@ static void test_x2apic_physical_and_cluster0_logical(void **State)
 {
     (void)State;
     HL_INTERRUPT_TARGET Target = CpuTarget(3);
-    assert_int_equal(HlPicAllocateSystemInterrupt(GSI_EDGE, 0x64, &Target, HlTriggerEdge, HlPolarityActiveHigh),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(GSI_EDGE, 0x64, &Target, HlTriggerEdge, HlPolarityActiveHigh);
     AssertRoutedPhysical(GSI_EDGE, 0x64, 3, HlTriggerEdge, HlPolarityActiveHigh);
     SimPulseGsi(GSI_EDGE);
     assert_int_equal(CpusWithIrr(0x64), 1u << 3);
 
     /* CPUs 0 and 1 (ids 1 and 3): cluster 0, members 1 and 3, 0x0A. */
     HL_INTERRUPT_TARGET Set = SetTarget(HlTargetCpuSetFixed, 0x3);
-    assert_int_equal(HlPicAllocateSystemInterrupt(GSI_EDGE_2, 0x65, &Set, HlTriggerEdge, HlPolarityActiveHigh),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(GSI_EDGE_2, 0x65, &Set, HlTriggerEdge, HlPolarityActiveHigh);
     IOAPIC_REDIRECTION_ENTRY Entry = Peek(GSI_EDGE_2);
     assert_int_equal(Entry.Bits.Destination, 0x0A);
     assert_int_equal(Entry.Bits.DestinationMode, 1);
@@ -728,8 +717,7 @@ static void test_x2apic_logical_fits_members_0_to_7(void **State)
 {
     (void)State;
     HL_INTERRUPT_TARGET Low = SetTarget(HlTargetCpuSetFixed, 0x3);
-    assert_int_equal(HlPicAllocateSystemInterrupt(GSI_EDGE, 0x67, &Low, HlTriggerEdge, HlPolarityActiveHigh),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(GSI_EDGE, 0x67, &Low, HlTriggerEdge, HlPolarityActiveHigh);
     IOAPIC_REDIRECTION_ENTRY Entry = Peek(GSI_EDGE);
     assert_int_equal(Entry.Bits.Destination, 0x82);
     assert_int_equal(Entry.Bits.DestinationMode, 1);
@@ -738,8 +726,7 @@ static void test_x2apic_logical_fits_members_0_to_7(void **State)
     assert_int_equal(CpusWithIrr(0x67), 0x3u);
 
     HL_INTERRUPT_TARGET Lowest = SetTarget(HlTargetCpuSetLowestPriority, 0x2);
-    assert_int_equal(HlPicAllocateSystemInterrupt(GSI_EDGE_3, 0x68, &Lowest, HlTriggerEdge, HlPolarityActiveHigh),
-                     IRQ_STATUS_SUCCESS);
+    AssertAllocated(GSI_EDGE_3, 0x68, &Lowest, HlTriggerEdge, HlPolarityActiveHigh);
     assert_int_equal(Peek(GSI_EDGE_3).Bits.Destination, 0x80);
     assert_int_equal(Peek(GSI_EDGE_3).Bits.DeliveryMode, HlDeliveryLowestPriority);
     SimPulseGsi(GSI_EDGE_3);

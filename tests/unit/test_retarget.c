@@ -25,26 +25,6 @@ static int Setup4(void **State)
     return 0;
 }
 
-static int Setup4ThreeOnline(void **State)
-{
-    (void)State;
-    TbBoot(CPU_COUNT, 3, false);
-    return 0;
-}
-
-/* x2APIC, six CPUs: 0, 1 and 5 have APIC ids a device's 8-bit destination
- * can name (1, 0xFE, 3); 2, 3 and 4 (0xFF, 0x100, 0x11F) have not. */
-static const uint32_t WideApicIds[] = {0x01, 0xFE, 0xFF, 0x100, 0x11F, 0x03};
-#define WIDE_CPUS 6u
-
-static int SetupWide(void **State)
-{
-    (void)State;
-    SIM_SYSTEM_CONFIG Config = {.CpuCount = WIDE_CPUS, .ApicIds = WideApicIds, .X2Apic = true};
-    TbBootConfig(&Config);
-    return 0;
-}
-
 static int Teardown(void **State)
 {
     (void)State;
@@ -53,15 +33,6 @@ static int Teardown(void **State)
 }
 
 /* ---- Helpers ------------------------------------------------------------------------- */
-
-static IR_CPU_SET SetOf(const uint32_t *Cpus, uint32_t Count)
-{
-    IR_CPU_SET Set;
-    IrCpuSetZero(&Set);
-    for (uint32_t Index = 0; Index < Count; Index++)
-        IrCpuSetAdd(&Set, Cpus[Index]);
-    return Set;
-}
 
 static IR_CPU_SET AllCpus(void)
 {
@@ -207,7 +178,7 @@ static void test_routable_starts_on_least_loaded_cpu(void **State)
     for (uint32_t Index = 0; Index < 6; Index++)
         assert_int_equal(KeReserveVector(Load[Index][0], Load[Index][1]), IRQ_STATUS_SUCCESS);
     static const uint32_t Members[] = {1, 2, 3};
-    IR_CPU_SET Mask = SetOf(Members, 3); /* loads 2, 1, 2: CPU 2 */
+    IR_CPU_SET Mask = TbCpuList(Members, 3); /* loads 2, 1, 2: CPU 2 */
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
@@ -229,7 +200,7 @@ static void test_bad_targets_refused_state_unchanged(void **State)
 {
     (void)State;
     static const uint32_t Members[] = {1, 2};
-    IR_CPU_SET Mask = SetOf(Members, 2);
+    IR_CPU_SET Mask = TbCpuList(Members, 2);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
@@ -302,9 +273,9 @@ static void test_bad_routable_connects_change_nothing(void **State)
     KINTERRUPT *Interrupt = NULL;
     TB_SNAPSHOT Before = TbTakeSnapshot();
     static const uint32_t Members[] = {1, 3};
-    IR_CPU_SET Mask = SetOf(Members, 2);
+    IR_CPU_SET Mask = TbCpuList(Members, 2);
     static const uint32_t OfflineOnly[] = {3};
-    IR_CPU_SET Offline = SetOf(OfflineOnly, 1);
+    IR_CPU_SET Offline = TbCpuList(OfflineOnly, 1);
     IO_INTERRUPT_TARGET NoMask = {.Kind = IoTargetRoutable, .Cpu = IR_CPU_NONE};
 
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, NoMask, false),
@@ -439,7 +410,7 @@ static void test_round_robin_is_exactly_fair(void **State)
 {
     (void)State;
     static const uint32_t Members[] = {0, 1, 3};
-    IR_CPU_SET Mask = SetOf(Members, 3);
+    IR_CPU_SET Mask = TbCpuList(Members, 3);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
@@ -518,7 +489,7 @@ static void test_lowest_follows_irql_and_ties_rotate(void **State)
 {
     (void)State;
     static const uint32_t Members[] = {1, 2, 3};
-    IR_CPU_SET Mask = SetOf(Members, 3);
+    IR_CPU_SET Mask = TbCpuList(Members, 3);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     assert_int_equal(ConnectLineAtIrql(&Interrupt, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
@@ -564,7 +535,7 @@ static void test_shared_level_line_moves_together(void **State)
 {
     (void)State;
     static const uint32_t Members[] = {1, 2, 3};
-    IR_CPU_SET Mask = SetOf(Members, 3);
+    IR_CPU_SET Mask = TbCpuList(Members, 3);
     TB_ISR_RECORD First = {.Claim = true, .Deassert = true, .DeassertGsi = PCI_GSI};
     TB_ISR_RECORD Second = {.Claim = true, .Deassert = true, .DeassertGsi = PCI_GSI};
     KINTERRUPT *A = NULL, *B = NULL;
@@ -654,8 +625,8 @@ static void test_shared_edge_line_moves_once_per_interrupt(void **State)
 
 static uint32_t WideCpuOfApicId(uint32_t ApicId)
 {
-    for (uint32_t Cpu = 0; Cpu < WIDE_CPUS; Cpu++) {
-        if (WideApicIds[Cpu] == ApicId)
+    for (uint32_t Cpu = 0; Cpu < TB_WIDE_CPUS; Cpu++) {
+        if (TbWideApicIds[Cpu] == ApicId)
             return Cpu;
     }
     fail_msg("no CPU has APIC id %u", ApicId);
@@ -672,7 +643,7 @@ static void test_routable_set_holds_reachable_cpus_only(void **State)
     assert_int_equal(KeReserveVector(0, 0x60), IRQ_STATUS_SUCCESS); /* CPU 0 busier than 1 and 5 */
     assert_int_equal(KeReserveVector(5, 0x60), IRQ_STATUS_SUCCESS);
     IR_CPU_SET Mask;
-    IrCpuSetFill(&Mask, WIDE_CPUS);
+    IrCpuSetFill(&Mask, TB_WIDE_CPUS);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
@@ -680,10 +651,10 @@ static void test_routable_set_holds_reachable_cpus_only(void **State)
                      IRQ_STATUS_SUCCESS);
     IR_CPU_SET Cpus;
     KeGetInterruptCpus(Interrupt, &Cpus);
-    IR_CPU_SET Expected = SetOf(Reachable, 3);
+    IR_CPU_SET Expected = TbCpuList(Reachable, 3);
     assert_true(IrCpuSetEqual(&Cpus, &Expected));
     uint8_t Vector = KeGetInterruptVector(Interrupt);
-    for (uint32_t Cpu = 0; Cpu < WIDE_CPUS; Cpu++)
+    for (uint32_t Cpu = 0; Cpu < TB_WIDE_CPUS; Cpu++)
         assert_int_equal(KeIsVectorAllocated(Cpu, Vector), IrCpuSetContains(&Expected, Cpu));
     assert_int_equal(QueryCpu(Interrupt), 1);
     assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Destination, 0xFE);
@@ -716,10 +687,9 @@ static void test_routable_unreachable_not_supported(void **State)
 {
     (void)State;
     TB_SNAPSHOT Before = TbTakeSnapshot();
-    static const uint32_t Unreachable[] = {2, 3, 4};
-    IR_CPU_SET Mask = SetOf(Unreachable, 3);
+    IR_CPU_SET Mask = TbWideUnreachableCpus();
     static const uint32_t Mixed[] = {0, 2};
-    IR_CPU_SET MixedMask = SetOf(Mixed, 2);
+    IR_CPU_SET MixedMask = TbCpuList(Mixed, 2);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
@@ -752,7 +722,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_robin_goes_on_after_a_move, Setup4, Teardown),
         cmocka_unit_test_setup_teardown(test_bad_targets_refused_state_unchanged, Setup4, Teardown),
         cmocka_unit_test_setup_teardown(test_not_movable_and_not_connected, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_bad_routable_connects_change_nothing, Setup4ThreeOnline, Teardown),
+        cmocka_unit_test_setup_teardown(test_bad_routable_connects_change_nothing, TbSetupThreeOfFourCpus, Teardown),
         cmocka_unit_test_setup_teardown(test_msi_moved_through_update_routine, Setup4, Teardown),
         cmocka_unit_test_setup_teardown(test_plain_msi_not_movable, Setup4, Teardown),
         cmocka_unit_test_setup_teardown(test_round_robin_is_exactly_fair, Setup4, Teardown),
@@ -760,8 +730,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lowest_follows_irql_and_ties_rotate, Setup4, Teardown),
         cmocka_unit_test_setup_teardown(test_shared_level_line_moves_together, Setup4, Teardown),
         cmocka_unit_test_setup_teardown(test_shared_edge_line_moves_once_per_interrupt, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_routable_set_holds_reachable_cpus_only, SetupWide, Teardown),
-        cmocka_unit_test_setup_teardown(test_routable_unreachable_not_supported, SetupWide, Teardown),
+        cmocka_unit_test_setup_teardown(test_routable_set_holds_reachable_cpus_only, TbSetupWide, Teardown),
+        cmocka_unit_test_setup_teardown(test_routable_unreachable_not_supported, TbSetupWide, Teardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }
