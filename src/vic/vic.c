@@ -105,18 +105,25 @@ static void VicpComputeLayout(const VIC_CONFIG *Config, VICP_LAYOUT *Layout)
     Layout->Size = Layout->CpusOffset + Config->CpuCount * Layout->CpuStride;
 }
 
+/* A configuration is checked before anything is laid out for it. */
+static IRQ_STATUS VicpCheckAndLayOut(const VIC_CONFIG *Config, VICP_CONFIG_FACTS *Facts, VICP_LAYOUT *Layout)
+{
+    IRQ_STATUS Status = VicpCheckConfig(Config, Facts);
+    if (Status == IRQ_STATUS_SUCCESS)
+        VicpComputeLayout(Config, Layout);
+    return Status;
+}
+
 IRQ_STATUS VicQueryStorageSize(const VIC_CONFIG *Config, size_t *Size)
 {
     if (Config == NULL || Size == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     VICP_CONFIG_FACTS Facts;
-    IRQ_STATUS Status = VicpCheckConfig(Config, &Facts);
-    if (Status != IRQ_STATUS_SUCCESS)
-        return Status;
     VICP_LAYOUT Layout;
-    VicpComputeLayout(Config, &Layout);
-    *Size = Layout.Size;
-    return IRQ_STATUS_SUCCESS;
+    IRQ_STATUS Status = VicpCheckAndLayOut(Config, &Facts, &Layout);
+    if (Status == IRQ_STATUS_SUCCESS)
+        *Size = Layout.Size;
+    return Status;
 }
 
 /* ---- Initial state ------------------------------------------------------------------ */
@@ -269,11 +276,10 @@ IRQ_STATUS VicInitialize(void *Storage, size_t StorageSize, const VIC_CONFIG *Co
         ((uintptr_t)Storage & (VIC_STORAGE_ALIGNMENT - 1u)) != 0)
         return IRQ_STATUS_INVALID_PARAMETER;
     VICP_CONFIG_FACTS Facts;
-    IRQ_STATUS Status = VicpCheckConfig(Config, &Facts);
+    VICP_LAYOUT Layout;
+    IRQ_STATUS Status = VicpCheckAndLayOut(Config, &Facts, &Layout);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    VICP_LAYOUT Layout;
-    VicpComputeLayout(Config, &Layout);
     if (StorageSize < Layout.Size)
         return IRQ_STATUS_BUFFER_TOO_SMALL;
 

@@ -329,6 +329,17 @@ static const IRQ_STATUS ConnectStatuses[] = {
     IRQ_STATUS_NOT_SUPPORTED,     IRQ_STATUS_INSUFFICIENT_RESOURCES,
 };
 
+/* A refused Io connect: a documented status, the caller's output pointer
+ * (preset to the sentinel 0x5EED) untouched, nothing changed; the model's
+ * object slot stays free. */
+#define CONNECT_SENTINEL ((KINTERRUPT *)(uintptr_t)0x5EED)
+static void CheckConnectRefused(IRQ_STATUS Status, REF_IO_OBJECT *Object, const KINTERRUPT *Interrupt)
+{
+    Object->Live = false;
+    CHECK(Interrupt == CONNECT_SENTINEL);
+    CheckRefused(Status, ConnectStatuses, COUNT_OF(ConnectStatuses));
+}
+
 /* ---- Object bookkeeping ---------------------------------------------------------------------- */
 
 /* A connected object named by the next byte, or NULL when there is none. */
@@ -489,8 +500,7 @@ static void OpConnectLine(READER *Reader)
         Defect = true;
     Defect |= Target.Structural;
 
-    KINTERRUPT *Sentinel = (KINTERRUPT *)(uintptr_t)0x5EED;
-    KINTERRUPT *Interrupt = Sentinel;
+    KINTERRUPT *Interrupt = CONNECT_SENTINEL;
     bool NullObject = (Flags & 0x30) == 0x30, NullRoutine = (Flags & 0xC0) == 0xC0;
     Defect |= NullObject || NullRoutine;
     IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
@@ -512,9 +522,7 @@ static void OpConnectLine(READER *Reader)
     if (NullObject || NullRoutine)
         CHECK_STATUS(Status, IRQ_STATUS_INVALID_PARAMETER);
     if (Status != IRQ_STATUS_SUCCESS) {
-        Object->Live = false;
-        CHECK(Interrupt == Sentinel);
-        CheckRefused(Status, ConnectStatuses, COUNT_OF(ConnectStatuses));
+        CheckConnectRefused(Status, Object, Interrupt);
         return;
     }
     if (Defect)
@@ -583,8 +591,7 @@ static void OpConnectMessage(READER *Reader)
     bool NoUpdate = (Flags & 0x0E) == 0x0E;
     Defect |= NullObject || NullMessage || (NoUpdate && Target.Target.Kind == IoTargetRoutable);
 
-    KINTERRUPT *Sentinel = (KINTERRUPT *)(uintptr_t)0x5EED;
-    KINTERRUPT *Interrupt = Sentinel;
+    KINTERRUPT *Interrupt = CONNECT_SENTINEL;
     HL_MSI_MESSAGE Message = {.Address = 0xDEAD, .Data = 0xBEEF};
     IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
         .Version = CONNECT_MESSAGE_BASED,
@@ -603,10 +610,8 @@ static void OpConnectMessage(READER *Reader)
     if (NullObject || NullMessage)
         CHECK_STATUS(Status, IRQ_STATUS_INVALID_PARAMETER);
     if (Status != IRQ_STATUS_SUCCESS) {
-        Object->Live = false;
-        CHECK(Interrupt == Sentinel);
         CHECK(Message.Address == 0xDEAD && Message.Data == 0xBEEF);
-        CheckRefused(Status, ConnectStatuses, COUNT_OF(ConnectStatuses));
+        CheckConnectRefused(Status, Object, Interrupt);
         return;
     }
     if (Defect)
@@ -653,8 +658,7 @@ static void OpConnectFully(READER *Reader)
 
     bool Defect = NullObject || NullMask || Floating || ModeByte == 4 || Vector > 0xFF || !RefIoIsDeviceVector(Vector) ||
                   Irql != Class || SynchronizeIrql > HIGH_LEVEL || (Mask.Bits[0] & OnlineMask) == 0;
-    KINTERRUPT *Sentinel = (KINTERRUPT *)(uintptr_t)0x5EED;
-    KINTERRUPT *Interrupt = Sentinel;
+    KINTERRUPT *Interrupt = CONNECT_SENTINEL;
     TakeEntrySnapshot();
     IRQ_STATUS Status;
     if (Flags & 0x2) {
@@ -677,9 +681,7 @@ static void OpConnectFully(READER *Reader)
     else if (Vector > 0xFF)
         CHECK_STATUS(Status, IRQ_STATUS_INVALID_VECTOR);
     if (Status != IRQ_STATUS_SUCCESS) {
-        Object->Live = false;
-        CHECK(Interrupt == Sentinel);
-        CheckRefused(Status, ConnectStatuses, COUNT_OF(ConnectStatuses));
+        CheckConnectRefused(Status, Object, Interrupt);
         return;
     }
     if (Defect)
