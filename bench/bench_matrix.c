@@ -21,7 +21,7 @@
 
 #include <irqroute/ke.h>
 
-#include "../src/ke/ki_matrix.h"
+#include "ki_matrix.h" /* irqroute_ke_matrix_whitebox */
 #include "harness.h"
 #include "sim.h"
 

@@ -252,9 +252,11 @@ void RkAcpiPrintMadt(const HL_MADT_INFO *Info);
 /* Numbers the enabled MADT processors (BSP 0, the others in MADT order);
  * returns how many CPUs the kernel will run. */
 uint32_t RkAssignProcessors(uint32_t BspApicId);
-/* Starts every enabled MADT processor other than the BSP. Returns the number
- * of CPUs running (BSP included). */
-uint32_t RkStartProcessors(void);
+/* Code an AP runs before its first local APIC access (NULL: none). */
+typedef void (*RK_AP_EARLY_HOOK)(uint32_t Cpu);
+/* Starts every enabled MADT processor other than the BSP, each running
+ * EarlyHook first. Returns the number of CPUs running (BSP included). */
+uint32_t RkStartProcessors(RK_AP_EARLY_HOOK EarlyHook);
 /* The CPU index the kernel gave each MADT processor (RK_MAX_CPUS or more:
  * none). */
 uint32_t RkCpuOfMadtProcessor(uint32_t MadtIndex);
@@ -273,9 +275,9 @@ const char *RkLapicModeName(void);
 /* The idle loop: interrupts on, hlt. */
 __attribute__((noreturn)) void RkIdleLoop(void);
 
-/* ---- The one call from arch into ktest (ktest/ktest_regcheck.c) -------------------- */
+/* ---- The AP early hook main.c gives arch (ktest/ktest_regcheck.c) ------------------ */
 
-/* On an AP before RkInitializeProcessor (arch/smp.c calls it): on the one AP
+/* On an AP before RkInitializeProcessor (RK_AP_EARLY_HOOK): on the one AP
  * chosen for it, runs the IA32_APIC_BASE transitions script and gives the
  * local APIC back as found (KTEST regcheck_mode); elsewhere nothing. The mode
  * switch can only be checked before the CPU's local APIC is in use, so the

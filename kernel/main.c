@@ -218,7 +218,7 @@ void RkSystemStartup(uint32_t Magic, uint32_t MultibootInfo)
 
     RkParseMadt();
     RkInitializeInterruptSystem();
-    uint32_t Running = RkStartProcessors();
+    uint32_t Running = RkStartProcessors(RkRunModeSwitchCheck);
     RkPrint("smp: %u CPU(s) running; pool %lu of %lu KiB in use\n", Running, (uint64_t)(RkMemoryInUse() / 1024u),
             (uint64_t)(RkMemorySize() / 1024u));
 

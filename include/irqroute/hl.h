@@ -53,7 +53,7 @@ uint32_t HlGetProcessorLimit(void);
 
 /* ======================================================================== */
 /* Local APIC (Intel SDM vol. 3A ch. 11 "Advanced Programmable Interrupt     */
-/* Controller"): platform/x86/lapic.c                                        */
+/* Controller"): src/hl/x86/lapic.c                                        */
 /* ======================================================================== */
 
 #define HL_LAPIC_DEFAULT_BASE 0xFEE00000u
@@ -177,7 +177,7 @@ IRQ_STATUS HlResolveTarget(const HL_INTERRUPT_TARGET *Target, HL_DESTINATION *De
 bool HlIsProcessorReachableByDevices(uint32_t Cpu);
 
 /* ======================================================================== */
-/* I/O APIC (Intel 82093AA datasheet): platform/x86/ioapic.c                */
+/* I/O APIC (Intel 82093AA datasheet): src/hl/x86/ioapic.c                */
 /* ======================================================================== */
 
 #define HL_MAX_IOAPICS 16u

@@ -184,18 +184,23 @@ void RkIdleLoop(void)
     }
 }
 
+/* What each AP runs before its first local APIC access (RkStartProcessors'
+ * caller says: arch cannot name the layers above it). */
+static RK_AP_EARLY_HOOK RkApEarlyHook;
+
 /* The AP's first C code, on the stack RkAllocateProcessor gave it: GS, its
- * own GDT and TSS, the IDT, then (RkInitializeProcessor) its local APIC
- * mode before any other local APIC access. One AP first runs the mode-switch
- * register check (ktest_regcheck.c), which leaves its local APIC as firmware
- * and INIT left it. */
+ * own GDT and TSS, the IDT, the early hook (main.c passes the mode-switch
+ * register check, which leaves the local APIC as firmware and INIT left
+ * it), then (RkInitializeProcessor) its local APIC mode before any other
+ * local APIC access. */
 void RkApStartup(void)
 {
     uint32_t Cpu = RkApBootCpu;
     RkInitializePcr(Cpu, 0);
     RkInitializeTss(Cpu);
     RkLoadIdt();
-    RkRunModeSwitchCheck(Cpu);
+    if (RkApEarlyHook != NULL)
+        RkApEarlyHook(Cpu);
     RkInitializeProcessor(Cpu);
     RkIdleLoop();
 }
@@ -247,8 +252,9 @@ static bool RkStartProcessor(uint32_t Cpu, uint32_t ApicId)
     return true;
 }
 
-uint32_t RkStartProcessors(void)
+uint32_t RkStartProcessors(RK_AP_EARLY_HOOK EarlyHook)
 {
+    RkApEarlyHook = EarlyHook;
     uint32_t Length = (uint32_t)(RkTrampolineEnd - RkTrampolineStart);
     if (Length > RK_TRAMPOLINE_LIMIT)
         RkPanic("AP trampoline is %u bytes, more than the %u reserved", Length, RK_TRAMPOLINE_LIMIT);

@@ -24,7 +24,7 @@
  * KTEST "regcheck_mode": the IA32_APIC_BASE transitions (the script
  * RegcheckModeSwitchScript, run on the sim by test_regcheck too) on one AP
  * during its start-up, before anything else touches its local APIC
- * (RkApStartup calls RkRunModeSwitchCheck before RkInitializeProcessor):
+ * (main.c gives RkRunModeSwitchCheck to RkStartProcessors as the AP early hook):
  * the AP holds the state INIT and firmware left, nothing sends it messages
  * yet, and RegcheckRun gives it back in the mode it was found in, its
  * registers at their INIT values, so the bring-up that follows is the

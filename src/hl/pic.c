@@ -10,7 +10,7 @@
  *     active high. PCI INTx lines are level, active low (PCI 3.0 2.2.6).
  *  2. Program the line's redirection entry (82093AA 3.2.4) for a vector and
  *     a target, mask it when freed, and move it while it is live.
- * Register access is the I/O APIC driver's (platform/x86/ioapic.c), which
+ * Register access is the I/O APIC driver's (src/hl/x86/ioapic.c), which
  * serialises IOREGSEL/IOWIN pairs and writes an entry's high word first.
  *
  * The override table is written at boot (HlPicRegisterOverride) and read by

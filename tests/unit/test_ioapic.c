@@ -1,5 +1,5 @@
 /*
- * The I/O APIC: the driver (platform/x86/ioapic.c) against the sim's 82093AA
+ * The I/O APIC: the driver (src/hl/x86/ioapic.c) against the sim's 82093AA
  * model (platform/sim/ioapic_model.c), and the model's registers against the
  * datasheet.
  *

@@ -1,5 +1,5 @@
 /*
- * The local APIC: the driver (platform/x86/lapic.c) against the sim's model
+ * The local APIC: the driver (src/hl/x86/lapic.c) against the sim's model
  * (platform/sim/lapic_model.c) and bus (sim_bus.c), in xAPIC and x2APIC
  * mode, with APIC ids that are never the CPU index.
  *

@@ -3,7 +3,7 @@
  * (platform/sim/lapic_model.c) with the SDM's transitions (vol. 3A 11.12.5)
  * and every #GP the CPU raises (11.12.1.2 table 11-6, 11.12.1.3, 11.12.9),
  * the bus deciding per CPU (sim_bus.c), and the driver's HlLapicEnable
- * (platform/x86/lapic.c) from each state firmware may hand over.
+ * (src/hl/x86/lapic.c) from each state firmware may hand over.
  *
  * Faults are caught with the testbed's handler (TB_EXPECT_FAULT): each
  * refused access must fault exactly once, with the reason in the message,

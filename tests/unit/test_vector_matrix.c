@@ -17,7 +17,7 @@
 
 #include <irqroute/ke.h>
 
-#include "../../src/ke/ki_matrix.h"
+#include "ki_matrix.h" /* irqroute_ke_matrix_whitebox */
 #include "sim.h"
 
 #define AMD64_DEVICE_VECTORS 157u
