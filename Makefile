@@ -10,7 +10,7 @@ FUZZ_SECONDS       ?= 300
 FUZZ_SMOKE_SECONDS ?= 30
 BENCH_ROUNDS       ?= 3
 
-.PHONY: all setup configure build test test-big tsan asan bench run run-sim clean stress fuzz fuzz-smoke fuzz-build fuzz-coverage
+.PHONY: all setup configure build test test-big tsan asan bench run run-sim clean stress fuzz fuzz-smoke fuzz-build fuzz-coverage package
 
 all: build
 
@@ -69,6 +69,14 @@ bench: setup
 	@cmake -S . -B $(BUILD)-release -G $(GENERATOR) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD)-release
 	@python3 bench/run.py $(BUILD)-release/bench --json $(BUILD)/bench/results.json --rounds $(BENCH_ROUNDS)
+
+# The Debian package of the library alone (Release; no tests, kernel, bench
+# or tools, so neither cmocka nor QEMU is needed), in $(BUILD)-package/.
+package: setup
+	@cmake -S . -B $(BUILD)-package -G $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+		-DIRQROUTE_BUILD_TESTS=OFF -DIRQROUTE_BUILD_KERNEL=OFF -DIRQROUTE_BUILD_BENCH=OFF -DIRQROUTE_BUILD_TOOLS=OFF >/dev/null
+	@cmake --build $(BUILD)-package
+	@cd $(BUILD)-package && cpack -G DEB
 
 # The demo: the reference kernel on QEMU (4 CPUs) with a live table of
 # interrupt counts per CPU and routing commands (type 'help'; quit or Ctrl-C).

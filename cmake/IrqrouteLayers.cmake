@@ -27,6 +27,33 @@ string(REGEX REPLACE "/$" "" IRQROUTE_TOP "${IRQROUTE_TOP}")
 
 set(IRQROUTE_LAYERS base hl ke route vic io)
 
+# irqroute/config.h, generated (cmake/config.h.in): the version, the C/C++
+# declaration brackets and, with IRQROUTE_SYMBOL_PREFIX, the renaming of
+# every exported symbol (cmake/irqroute.exports). Every public header
+# includes it, so every layer's view holds it too.
+include(${IRQROUTE_TOP}/cmake/IrqrouteVersion.cmake)
+string(REPLACE "." ";" IRQROUTE_VERSION_PARTS ${IRQROUTE_VERSION})
+list(GET IRQROUTE_VERSION_PARTS 0 IRQROUTE_VERSION_MAJOR)
+list(GET IRQROUTE_VERSION_PARTS 1 IRQROUTE_VERSION_MINOR)
+list(GET IRQROUTE_VERSION_PARTS 2 IRQROUTE_VERSION_PATCH)
+set(IRQROUTE_SYMBOL_PREFIX "" CACHE STRING
+    "A prefix for every symbol the library exports (for a kernel with Ke/Io functions of its own)")
+set(IRQROUTE_GENERATED_INCLUDE ${CMAKE_BINARY_DIR}/irqroute-generated/include)
+set(IRQROUTE_PREFIX_DEFINES "")
+if(NOT IRQROUTE_SYMBOL_PREFIX STREQUAL "")
+    if(NOT IRQROUTE_SYMBOL_PREFIX MATCHES "^[A-Za-z_][A-Za-z0-9_]*$")
+        message(FATAL_ERROR "IRQROUTE_SYMBOL_PREFIX must be a C identifier, not '${IRQROUTE_SYMBOL_PREFIX}'")
+    endif()
+    file(STRINGS ${IRQROUTE_TOP}/cmake/irqroute.exports IRQROUTE_EXPORTED_SYMBOLS REGEX "^[A-Za-z]")
+    foreach(symbol IN LISTS IRQROUTE_EXPORTED_SYMBOLS)
+        string(APPEND IRQROUTE_PREFIX_DEFINES "#define ${symbol} ${IRQROUTE_SYMBOL_PREFIX}${symbol}\n")
+    endforeach()
+    string(REPLACE "\n" "
+" IRQROUTE_PREFIX_DEFINES "${IRQROUTE_PREFIX_DEFINES}")
+endif()
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${IRQROUTE_TOP}/cmake/irqroute.exports)
+configure_file(${IRQROUTE_TOP}/cmake/config.h.in ${IRQROUTE_GENERATED_INCLUDE}/irqroute/config.h @ONLY)
+
 set(IRQROUTE_LAYER_base_DIRS src/base)
 set(IRQROUTE_LAYER_base_HEADERS status.h cpuset.h platform.h)
 set(IRQROUTE_LAYER_base_USES)
@@ -66,6 +93,10 @@ endfunction()
 # headers under the build tree the first time.
 function(irqroute_layer_include_dirs layer out)
     set(view ${CMAKE_BINARY_DIR}/irqroute-layer-views/${layer})
+    if(NOT EXISTS ${view}/irqroute/config.h)
+        file(MAKE_DIRECTORY ${view}/irqroute)
+        file(CREATE_LINK ${IRQROUTE_GENERATED_INCLUDE}/irqroute/config.h ${view}/irqroute/config.h SYMBOLIC)
+    endif()
     foreach(visible IN ITEMS ${layer} ${IRQROUTE_LAYER_${layer}_USES})
         foreach(header IN LISTS IRQROUTE_LAYER_${visible}_HEADERS)
             if(NOT EXISTS ${view}/irqroute/${header})

@@ -13,9 +13,13 @@
 #ifndef IRQROUTE_CPUSET_H
 #define IRQROUTE_CPUSET_H
 
+#include <irqroute/config.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+IRQROUTE_BEGIN_DECLS
 
 #define IR_MAX_CPUS 4096u
 #define IR_CPU_SET_WORDS (IR_MAX_CPUS / 64u)
@@ -77,5 +81,7 @@ uint32_t IrCpuSetFirstAnd(const IR_CPU_SET *A, const IR_CPU_SET *B);
 /* for (Cpu = first; Cpu != IR_CPU_NONE; Cpu = next) over the set. */
 #define IR_CPU_SET_FOR_EACH(Cpu, Set) \
     for ((Cpu) = IrCpuSetFirst(Set); (Cpu) != IR_CPU_NONE; (Cpu) = IrCpuSetNext((Set), (Cpu)))
+
+IRQROUTE_END_DECLS
 
 #endif

@@ -14,12 +14,16 @@
 #ifndef IRQROUTE_HL_H
 #define IRQROUTE_HL_H
 
+#include <irqroute/config.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "cpuset.h"
 #include "status.h"
+
+IRQROUTE_BEGIN_DECLS
 
 /* ======================================================================== */
 /* Processor registry                                                       */
@@ -442,5 +446,7 @@ typedef struct _HL_MADT_INFO {
  * a structural defect anywhere wins over the rest; after that the first
  * duplicate or overflow in table order decides the status. */
 IRQ_STATUS HlMadtParse(const void *Table, size_t Length, HL_MADT_INFO *Info);
+
+IRQROUTE_END_DECLS
 
 #endif

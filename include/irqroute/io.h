@@ -39,6 +39,8 @@
 #ifndef IRQROUTE_IO_H
 #define IRQROUTE_IO_H
 
+#include <irqroute/config.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -47,6 +49,8 @@
 #include "ke.h"
 #include "router.h"
 #include "status.h"
+
+IRQROUTE_BEGIN_DECLS
 
 /* Forgets every connection record (after KeInitializeSystem, in tests). */
 void IoResetInterruptManager(void);
@@ -384,5 +388,7 @@ IRQ_STATUS IoQueryDeviceRouting(IO_DEVICE_ROUTING Routing, bool HasMask, IR_ROUT
  * refusing the write), the interrupts already changed get their policy and
  * CPU back. */
 IRQ_STATUS IoRouteDevice(IO_DEVICE_CONNECTION *Connection, IO_DEVICE_ROUTING Routing, uint32_t Cpu);
+
+IRQROUTE_END_DECLS
 
 #endif

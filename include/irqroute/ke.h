@@ -13,6 +13,8 @@
 #ifndef IRQROUTE_KE_H
 #define IRQROUTE_KE_H
 
+#include <irqroute/config.h>
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,6 +23,8 @@
 #include "cpuset.h"
 #include "hl.h"
 #include "status.h"
+
+IRQROUTE_BEGIN_DECLS
 
 /* ======================================================================== */
 /* IRQL and spin locks                                                      */
@@ -391,5 +395,7 @@ IRQ_STATUS KeSendIpi(const KE_IPI_TARGET *Target, KE_IPI_MESSAGE Message);
 IRQ_STATUS KeIpiGenericCall(const KE_IPI_TARGET *Target, PKIPI_WORKER Worker, void *Context);
 /* Messages of a type a CPU has handled (0 for a CPU or Message out of range). */
 uint64_t KeQueryIpiCount(uint32_t Cpu, KE_IPI_MESSAGE Message);
+
+IRQROUTE_END_DECLS
 
 #endif

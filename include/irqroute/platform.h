@@ -12,9 +12,13 @@
 #ifndef IRQROUTE_PLATFORM_H
 #define IRQROUTE_PLATFORM_H
 
+#include <irqroute/config.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+IRQROUTE_BEGIN_DECLS
 
 /* ---- CPU identity ---------------------------------------------------------- */
 
@@ -48,5 +52,7 @@ void PlatWriteMsr(uint32_t Msr, uint64_t Value);
  * two up to 4096), or NULL. May be called at IRQL 0 only. */
 void *PlatAllocateMemory(size_t Size, size_t Alignment);
 void PlatFreeMemory(void *Memory, size_t Size);
+
+IRQROUTE_END_DECLS
 
 #endif

@@ -95,6 +95,8 @@
 #ifndef IRQROUTE_ROUTER_H
 #define IRQROUTE_ROUTER_H
 
+#include <irqroute/config.h>
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -102,6 +104,8 @@
 
 #include "cpuset.h"
 #include "status.h"
+
+IRQROUTE_BEGIN_DECLS
 
 typedef enum _IR_ROUTING_POLICY {
     IrRoutingFixedCpu = 0,   /* the default */
@@ -266,5 +270,7 @@ IRQ_STATUS IrRouteConfigFromDevicePolicy(const IR_ROUTE *Route, const IR_DEVICE_
  * empty or NULL set. The SpreadMessagesAcrossAllProcessors rule, used here
  * and by IoDeviceSpread (io.h). */
 uint32_t IrRouteSpreadCpu(const IR_CPU_SET *Cpus, uint32_t Index);
+
+IRQROUTE_END_DECLS
 
 #endif

@@ -8,6 +8,10 @@
 #ifndef IRQROUTE_STATUS_H
 #define IRQROUTE_STATUS_H
 
+#include <irqroute/config.h>
+
+IRQROUTE_BEGIN_DECLS
+
 typedef enum _IRQ_STATUS {
     /* The call did what it names. */
     IRQ_STATUS_SUCCESS = 0,
@@ -59,5 +63,7 @@ typedef enum _IRQ_STATUS {
 
 /* A short constant name for a status, for logs and test messages. */
 const char *IrStatusName(IRQ_STATUS Status);
+
+IRQROUTE_END_DECLS
 
 #endif

@@ -92,6 +92,8 @@
 #ifndef IRQROUTE_VIC_H
 #define IRQROUTE_VIC_H
 
+#include <irqroute/config.h>
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -100,6 +102,8 @@
 #include "cpuset.h"
 #include "router.h"
 #include "status.h"
+
+IRQROUTE_BEGIN_DECLS
 
 #define VIC_MAX_CPUS IR_MAX_CPUS
 #define VIC_MAX_LEVELS 32u
@@ -472,5 +476,7 @@ typedef struct _VIC_COUNTERS {
  * INVALID_PARAMETER: Vic or Counters NULL; INVALID_CPU: Cpu out of range and
  * not VIC_ALL_CPUS. Counters is written only on success. */
 IRQ_STATUS VicQueryCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters);
+
+IRQROUTE_END_DECLS
 
 #endif
