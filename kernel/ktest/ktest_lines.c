@@ -502,14 +502,21 @@ static void RkTestSharedLevelLine(void)
 
 /* ---- Case 10: live re-routing while the device fires ---------------------------------------------- */
 
-/* A movable FIXED routing over the CPUs a device interrupt can reach,
- * starting on the first of them. */
-static RK_DEVICE_ROUTING RkpMovableOverReachable(uint32_t *ReachableCount)
+/* Connects Device with counts reset on a movable FIXED routing over the
+ * CPUs a device interrupt can reach, starting on the first of them; the
+ * routing in *Routing, their number in *ReachableCount. On failure, says so
+ * in Detail. */
+static bool RkpConnectMovableOverReachable(RK_DEVICE *Device, RK_DEVICE_ROUTING *Routing, uint32_t *ReachableCount,
+                                           char *Detail, size_t Size)
 {
-    RK_DEVICE_ROUTING Routing = RkpFixedTo(0, true);
-    *ReachableCount = RkReachableSet(&Routing.Mask);
-    Routing.Cpu = IrCpuSetFirst(&Routing.Mask);
-    return Routing;
+    *Routing = RkpFixedTo(0, true);
+    *ReachableCount = RkReachableSet(&Routing->Mask);
+    Routing->Cpu = IrCpuSetFirst(&Routing->Mask);
+    RkDeviceResetCounts(Device);
+    IRQ_STATUS Status = RkDeviceConnect(Device, Routing);
+    if (Status != IRQ_STATUS_SUCCESS)
+        RkFormatString(Detail, Size, "%s connect failed: %s", Device->Name, IrStatusName(Status));
+    return Status == IRQ_STATUS_SUCCESS;
 }
 
 /* (a) edu's MSI moved over every reachable CPU in turn while raises are in
@@ -520,13 +527,9 @@ static bool RkpRerouteMsi(char *Detail, size_t Size)
 {
     RK_DEVICE *Edu = RkDeviceGet(RkDeviceEdu);
     uint32_t Reachable;
-    RK_DEVICE_ROUTING Routing = RkpMovableOverReachable(&Reachable);
-    RkDeviceResetCounts(Edu);
-    IRQ_STATUS Status = RkDeviceConnect(Edu, &Routing);
-    if (Status != IRQ_STATUS_SUCCESS) {
-        RkFormatString(Detail, Size, "edu connect failed: %s", IrStatusName(Status));
+    RK_DEVICE_ROUTING Routing;
+    if (!RkpConnectMovableOverReachable(Edu, &Routing, &Reachable, Detail, Size))
         return false;
-    }
     uint32_t Wanted = Reachable > RK_REROUTE_MOVES ? Reachable : RK_REROUTE_MOVES;
     uint32_t Moves = 0, CpusHit = 0;
     for (uint32_t Index = 0; Index < Wanted; Index++) {
@@ -564,13 +567,9 @@ static bool RkpRerouteEdgeLine(char *Detail, size_t Size)
 {
     RK_DEVICE *Rtc = RkDeviceGet(RkDeviceRtc);
     uint32_t Reachable;
-    RK_DEVICE_ROUTING Routing = RkpMovableOverReachable(&Reachable);
-    RkDeviceResetCounts(Rtc);
-    IRQ_STATUS Status = RkDeviceConnect(Rtc, &Routing);
-    if (Status != IRQ_STATUS_SUCCESS) {
-        RkFormatString(Detail, Size, "rtc connect failed: %s", IrStatusName(Status));
+    RK_DEVICE_ROUTING Routing;
+    if (!RkpConnectMovableOverReachable(Rtc, &Routing, &Reachable, Detail, Size))
         return false;
-    }
     uint32_t Gsi = 0;
     (void)IoQueryInterruptLine(Rtc->Connection.Interrupts[0], &Gsi);
     (void)RkDeviceStart(Rtc, RK_RTC_TEST_HZ);
