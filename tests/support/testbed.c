@@ -208,6 +208,18 @@ IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LI
     return TbConnectLine(Interrupt, TbCountingIsr, Record, Bus, Number, TbTargetCpu(Cpu), Share);
 }
 
+IRQ_STATUS TbConnectCountedAtIrql(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
+                                  uint32_t Cpu, KIRQL Irql, KIRQL SynchronizeIrql)
+{
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+        .Version = CONNECT_LINE_BASED,
+        .LineBased = {.InterruptObject = Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = Record,
+                      .Line = {.Bus = Bus, .Number = Number}, .Irql = Irql, .SynchronizeIrql = SynchronizeIrql,
+                      .Target = TbTargetCpu(Cpu)},
+    };
+    return IoConnectInterruptEx(&Parameters);
+}
+
 uint32_t TbNextRandom(uint32_t *Seed)
 {
     uint32_t X = *Seed;

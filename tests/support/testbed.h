@@ -131,5 +131,9 @@ bool TbCountingIsr(KINTERRUPT *Interrupt, void *Context);
 /* TbConnectLine with TbCountingIsr counting into Record, targeted at one CPU. */
 IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
                             uint32_t Cpu, bool Share);
+/* The same, not shared, at a requested Irql and SynchronizeIrql (0: none
+ * asked for, the ISR runs at Irql). */
+IRQ_STATUS TbConnectCountedAtIrql(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
+                                  uint32_t Cpu, KIRQL Irql, KIRQL SynchronizeIrql);
 
 #endif

@@ -151,13 +151,7 @@ static void test_irql_selects_vector_class(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_LINE_BASED,
-        .LineBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
-                      .Line = {.Bus = HlBusIsa, .Number = RTC_IRQ}, .Irql = 9, .SynchronizeIrql = 11,
-                      .Target = TbTargetCpu(2)},
-    };
-    assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectCountedAtIrql(&Interrupt, &Record, HlBusIsa, RTC_IRQ, 2, 9, 11), IRQ_STATUS_SUCCESS);
     assert_int_equal(KeGetInterruptVector(Interrupt) >> 4, 9);
     assert_int_equal(KeGetInterruptIrql(Interrupt), 9);
 
@@ -335,13 +329,8 @@ static void test_bad_line_input_changes_nothing(void **State)
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, EmptyMask, false),
                      IRQ_STATUS_EMPTY_AFFINITY);
 
-    IO_CONNECT_INTERRUPT_PARAMETERS LowSync = {
-        .Version = CONNECT_LINE_BASED,
-        .LineBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
-                      .Line = {.Bus = HlBusIsa, .Number = 4}, .Irql = 8, .SynchronizeIrql = 7,
-                      .Target = TbTargetCpu(0)},
-    };
-    assert_int_equal(IoConnectInterruptEx(&LowSync), IRQ_STATUS_INVALID_IRQL);
+    /* A synchronize IRQL below the ISR's own. */
+    assert_int_equal(TbConnectCountedAtIrql(&Interrupt, &Record, HlBusIsa, 4, 0, 8, 7), IRQ_STATUS_INVALID_IRQL);
     IO_CONNECT_INTERRUPT_PARAMETERS BadVersion = {.Version = 7};
     assert_int_equal(IoConnectInterruptEx(&BadVersion), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(IoConnectInterruptEx(NULL), IRQ_STATUS_INVALID_PARAMETER);

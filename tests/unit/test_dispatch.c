@@ -56,12 +56,7 @@ static void test_raised_irql_holds_interrupt_pending(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_LINE_BASED,
-        .LineBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
-                      .Line = {.Bus = HlBusIsa, .Number = 4}, .Irql = 6, .Target = TbTargetCpu(TB_HOME_CPU)},
-    };
-    assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectCountedAtIrql(&Interrupt, &Record, HlBusIsa, 4, TB_HOME_CPU, 6, 0), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
 
     KIRQL Old = KeRaiseIrql(6);
