@@ -220,6 +220,12 @@ IRQ_STATUS TbConnectCountedAtIrql(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record,
     return IoConnectInterruptEx(&Parameters);
 }
 
+void TbAssertHandledOn(uint32_t Cpu, TB_ISR_RECORD *Record)
+{
+    assert_int_equal(TbService(Cpu), 1);
+    assert_int_equal(atomic_load(&Record->LastCpu), Cpu);
+}
+
 uint32_t TbNextRandom(uint32_t *Seed)
 {
     uint32_t X = *Seed;

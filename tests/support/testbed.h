@@ -128,6 +128,9 @@ typedef struct _TB_ISR_RECORD {
 } TB_ISR_RECORD;
 
 bool TbCountingIsr(KINTERRUPT *Interrupt, void *Context);
+/* Servicing Cpu (TbService) dispatches exactly one interrupt, and Record's
+ * ISR ran there. */
+void TbAssertHandledOn(uint32_t Cpu, TB_ISR_RECORD *Record);
 /* TbConnectLine with TbCountingIsr counting into Record, targeted at one CPU. */
 IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
                             uint32_t Cpu, bool Share);

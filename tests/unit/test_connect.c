@@ -136,8 +136,7 @@ static void test_affinity_picks_least_loaded_cpu(void **State)
     ConnectRtcByAffinity(&Interrupt, &Record, &Mask, 3);
     assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Destination, SimCpuApicId(3));
     SimPulseGsi(RTC_IRQ);
-    assert_int_equal(TbService(3), 1);
-    assert_int_equal(atomic_load(&Record.LastCpu), 3);
+    TbAssertHandledOn(3, &Record);
 
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
     for (uint32_t Index = 0; Index < 3; Index++)
@@ -206,8 +205,7 @@ static void test_message_based_reaches_target(void **State)
     assert_int_equal((Message.Address >> 12) & 0xFF, SimCpuApicId(3));
     assert_int_equal(Message.Data & 0xFF, KeGetInterruptVector(Interrupt));
     SimMsiWrite(Message.Address, Message.Data);
-    assert_int_equal(TbService(3), 1);
-    assert_int_equal(atomic_load(&Record.LastCpu), 3);
+    TbAssertHandledOn(3, &Record);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
 }
 
@@ -474,8 +472,7 @@ static void test_affinity_skips_unreachable_cpus(void **State)
     for (uint32_t Cpu = 2; Cpu <= 4; Cpu++)
         assert_false(KeIsVectorAllocated(Cpu, KeGetInterruptVector(Interrupt)));
     SimPulseGsi(RTC_IRQ);
-    assert_int_equal(TbService(1), 1);
-    assert_int_equal(atomic_load(&Record.LastCpu), 1);
+    TbAssertHandledOn(1, &Record);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
 
     /* The same for a message: {3, 5} goes to CPU 5 (APIC id 3). */
@@ -486,8 +483,7 @@ static void test_affinity_skips_unreachable_cpus(void **State)
     assert_int_equal(ConnectMessage(&Interrupt, &Record, MessageAffinity, &Message), IRQ_STATUS_SUCCESS);
     assert_int_equal(Message.Address, 0xFEE03000ull);
     SimMsiWrite(Message.Address, Message.Data);
-    assert_int_equal(TbService(5), 1);
-    assert_int_equal(atomic_load(&Record.LastCpu), 5);
+    TbAssertHandledOn(5, &Record);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
     assert_int_equal(TbTotalAllocatedVectors(), 6);
 }

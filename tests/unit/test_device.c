@@ -137,8 +137,7 @@ static void test_spread_messages_one_per_cpu(void **State)
     for (uint32_t Index = 0; Index < 4; Index++) {
         assert_int_equal((Connection.Messages[Index].Address >> 12) & 0xFF, SimCpuApicId(Index));
         SimMsiWrite(Connection.Messages[Index].Address, Connection.Messages[Index].Data);
-        assert_int_equal(TbService(Index), 1);
-        assert_int_equal(atomic_load(&Record.LastCpu), Index);
+        TbAssertHandledOn(Index, &Record);
     }
     assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
     assert_int_equal(TbTotalAllocatedVectors(), 0);
@@ -158,8 +157,7 @@ static void test_spread_and_affinity_skip_unreachable_cpus(void **State)
     for (uint32_t Index = 0; Index < 4; Index++) {
         assert_int_equal((Connection.Messages[Index].Address >> 12) & 0xFF, TbWideApicIds[Expected[Index]]);
         SimMsiWrite(Connection.Messages[Index].Address, Connection.Messages[Index].Data);
-        assert_int_equal(TbService(Expected[Index]), 1);
-        assert_int_equal(atomic_load(&Record.LastCpu), Expected[Index]);
+        TbAssertHandledOn(Expected[Index], &Record);
     }
     assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
     assert_int_equal(TbTotalAllocatedVectors(), 0);

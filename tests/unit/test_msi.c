@@ -82,6 +82,16 @@ static HL_MSI_MESSAGE Compose(const HL_INTERRUPT_TARGET *Target, uint8_t Vector,
     return Message;
 }
 
+/* Compose for Target, which must give exactly Address and Data. */
+static HL_MSI_MESSAGE ComposeExactly(HL_INTERRUPT_TARGET Target, uint8_t Vector, HL_TRIGGER_MODE Trigger,
+                                     uint64_t Address, uint32_t Data)
+{
+    HL_MSI_MESSAGE Message = Compose(&Target, Vector, Trigger);
+    assert_int_equal(Message.Address, Address);
+    assert_int_equal(Message.Data, Data);
+    return Message;
+}
+
 /* Writes Message as its device would; returns the CPUs (of the first
  * CpuCount) whose IRR then holds its vector (data bits 7:0, SDM 11.11.2). */
 static uint32_t Deliver(HL_MSI_MESSAGE Message, uint32_t CpuCount)
@@ -122,10 +132,7 @@ static void test_exact_values_for_qemu_style_ids(void **State)
 {
     (void)State;
     /* CPU 2 has APIC id 5: address 0xFEE05000, data 0x61. */
-    HL_INTERRUPT_TARGET Target = CpuTarget(2);
-    HL_MSI_MESSAGE Message = Compose(&Target, 0x61, HlTriggerEdge);
-    assert_int_equal(Message.Address, 0xFEE05000ull);
-    assert_int_equal(Message.Data, 0x0061u);
+    (void)ComposeExactly(CpuTarget(2), 0x61, HlTriggerEdge, 0xFEE05000ull, 0x0061u);
 }
 
 static void test_apic_id_target_level(void **State)
@@ -178,10 +185,7 @@ static void test_lowest_priority_level(void **State)
 {
     (void)State;
     IR_CPU_SET Set = TbCpuList((const uint32_t[]){0}, 1);
-    HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetLowestPriority, &Set);
-    HL_MSI_MESSAGE Message = Compose(&Target, 0x55, HlTriggerLevel);
-    assert_int_equal(Message.Address, 0xFEE0100Cull);
-    assert_int_equal(Message.Data, 0xC155u);
+    (void)ComposeExactly(SetTarget(HlTargetCpuSetLowestPriority, &Set), 0x55, HlTriggerLevel, 0xFEE0100Cull, 0xC155u);
 }
 
 /* ---- Vectors and bad input ------------------------------------------------------------------ */
@@ -249,10 +253,7 @@ static int SetupX2ApicWide(void **State)
 static void test_x2apic_physical_up_to_fe(void **State)
 {
     (void)State;
-    HL_INTERRUPT_TARGET Target = CpuTarget(1);
-    HL_MSI_MESSAGE Message = Compose(&Target, 0x66, HlTriggerEdge);
-    assert_int_equal(Message.Address, 0xFEEFE000ull);
-    assert_int_equal(Message.Data, 0x66u);
+    HL_MSI_MESSAGE Message = ComposeExactly(CpuTarget(1), 0x66, HlTriggerEdge, 0xFEEFE000ull, 0x66u);
     assert_int_equal(Deliver(Message, WIDE_CPUS), 1u << 1);
 }
 

@@ -372,8 +372,7 @@ static void test_msi_moved_through_update_routine(void **State)
         assert_int_equal(Device.Message.Data, Data);
         SimMsiWrite(Device.Message.Address, Device.Message.Data);
         assert_true(SimLapicIrrIsSet(Cpu, Vector));
-        assert_int_equal(TbService(Cpu), 1);
-        assert_int_equal(atomic_load(&Record.LastCpu), Cpu);
+        TbAssertHandledOn(Cpu, &Record);
     }
     /* No move, no call; refused targets, no call. */
     assert_int_equal(IoSetInterruptTarget(Interrupt, 3), IRQ_STATUS_SUCCESS);
@@ -473,8 +472,7 @@ static void test_round_robin_msi(void **State)
         uint32_t Cpu = CpuOfApicId(MessageApicId(&Device.Message));
         assert_int_equal(Cpu, (2 + Index) % CPU_COUNT);
         SimMsiWrite(Device.Message.Address, Device.Message.Data);
-        assert_int_equal(TbService(Cpu), 1);
-        assert_int_equal(atomic_load(&Record.LastCpu), Cpu);
+        TbAssertHandledOn(Cpu, &Record);
         assert_int_equal(Device.Updates, Index + 1);
     }
     for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++)
@@ -556,8 +554,7 @@ static void test_shared_level_line_moves_together(void **State)
     assert_int_equal(EntryCpu(PCI_GSI), 3);
     assert_int_equal(TbPeekEntry(PCI_GSI).Bits.Mask, 0);
     SimSetGsi(PCI_GSI, true);
-    assert_int_equal(TbService(3), 1);
-    assert_int_equal(atomic_load(&First.LastCpu), 3);
+    TbAssertHandledOn(3, &First);
 
     /* Level chain: the first sharer claims, the second is not asked; the
      * policy is still applied exactly once per interrupt. */
@@ -567,8 +564,7 @@ static void test_shared_level_line_moves_together(void **State)
         uint32_t Cpu = EntryCpu(PCI_GSI);
         assert_int_equal(Cpu, Cycle[Index % 3]);
         SimSetGsi(PCI_GSI, true);
-        assert_int_equal(TbService(Cpu), 1);
-        assert_int_equal(atomic_load(&First.LastCpu), Cpu);
+        TbAssertHandledOn(Cpu, &First);
     }
     assert_int_equal(atomic_load(&Second.Calls), 0);
 
@@ -579,8 +575,7 @@ static void test_shared_level_line_moves_together(void **State)
     for (uint32_t Index = 0; Index < 3; Index++) {
         assert_int_equal(EntryCpu(PCI_GSI), Expected);
         SimSetGsi(PCI_GSI, true);
-        assert_int_equal(TbService(Expected), 1);
-        assert_int_equal(atomic_load(&Second.LastCpu), Expected);
+        TbAssertHandledOn(Expected, &Second);
         Expected = Expected == 3 ? 1 : Expected + 1;
         assert_int_equal(QueryCpu(B), Expected);
     }
@@ -672,8 +667,7 @@ static void test_routable_set_holds_reachable_cpus_only(void **State)
         uint32_t Cpu = WideCpuOfApicId((uint32_t)Entry.Bits.Destination);
         assert_int_equal(Cpu, Cycle[Index % 3]);
         SimPulseGsi(RTC_IRQ);
-        assert_int_equal(TbService(Cpu), 1);
-        assert_int_equal(atomic_load(&Record.LastCpu), Cpu);
+        TbAssertHandledOn(Cpu, &Record);
     }
     for (uint32_t Cpu = 2; Cpu <= 4; Cpu++)
         assert_int_equal(KeQueryInterruptCount(Interrupt, Cpu), 0);
