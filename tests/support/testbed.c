@@ -226,6 +226,15 @@ void TbAssertHandledOn(uint32_t Cpu, TB_ISR_RECORD *Record)
     assert_int_equal(atomic_load(&Record->LastCpu), Cpu);
 }
 
+const SIM_CONFIG TbTwoIoApicConfig = {
+    .CpuCount = 4,
+    .IoApicCount = 2,
+    .IoApics = {
+        {.Id = TB_IOAPIC0_ID, .Address = TB_IOAPIC0_BASE, .GsiBase = 0, .PinCount = 24},
+        {.Id = TB_IOAPIC1_ID, .Address = TB_IOAPIC1_BASE, .GsiBase = TB_IOAPIC1_GSI_BASE, .PinCount = 16},
+    },
+};
+
 uint32_t TbNextRandom(uint32_t *Seed)
 {
     uint32_t X = *Seed;

@@ -57,6 +57,14 @@ int TbSetupWide(void **State);
 IR_CPU_SET TbWideUnreachableCpus(void);
 /* The set of the Count CPUs listed in Cpus. */
 IR_CPU_SET TbCpuList(const uint32_t *Cpus, uint32_t Count);
+/* Four CPUs and two I/O APICs: the first (id 2) with 24 pins for GSIs 0-23,
+ * the second (id 3) with 16 for GSIs 24-39. */
+#define TB_IOAPIC0_ID 2u
+#define TB_IOAPIC1_ID 3u
+#define TB_IOAPIC0_BASE 0xFEC00000u
+#define TB_IOAPIC1_BASE 0xFEC01000u
+#define TB_IOAPIC1_GSI_BASE 24u
+extern const SIM_CONFIG TbTwoIoApicConfig;
 /* ---- Faults the sim raises (SimSetFaultHandler) --------------------------------
  * TbCatchFaults installs a handler (after the sim is created: SimDestroy
  * removes it) that counts each fault in TbFaultCount (from 0); a fault outside TB_EXPECT_FAULT

@@ -26,11 +26,11 @@
 #include "testbed.h"
 
 /* Two I/O APICs: QEMU's 24-pin one at GSI 0, and a 16-pin one at GSI 24. */
-#define IOAPIC0_BASE 0xFEC00000u
-#define IOAPIC1_BASE 0xFEC01000u
-#define IOAPIC0_ID 2u
-#define IOAPIC1_ID 3u
-#define IOAPIC1_GSI_BASE 24u
+#define IOAPIC0_BASE TB_IOAPIC0_BASE
+#define IOAPIC1_BASE TB_IOAPIC1_BASE
+#define IOAPIC0_ID TB_IOAPIC0_ID
+#define IOAPIC1_ID TB_IOAPIC1_ID
+#define IOAPIC1_GSI_BASE TB_IOAPIC1_GSI_BASE
 #define GSI_LIMIT 40u
 
 /* 82093AA 3.1 and 3.2: memory-mapped and indirect registers. */
@@ -55,14 +55,6 @@
 #define VECTOR_A 0x61u
 #define VECTOR_B 0x72u
 
-static const SIM_CONFIG Config = {
-    .CpuCount = CPU_COUNT,
-    .IoApicCount = 2,
-    .IoApics = {
-        {.Id = IOAPIC0_ID, .Address = IOAPIC0_BASE, .GsiBase = 0, .PinCount = 24},
-        {.Id = IOAPIC1_ID, .Address = IOAPIC1_BASE, .GsiBase = IOAPIC1_GSI_BASE, .PinCount = 16},
-    },
-};
 
 /* ---- Helpers -------------------------------------------------------------------- */
 
@@ -161,7 +153,7 @@ static void AssertUnchanged(const SNAPSHOT *Before)
 static int Setup(void **State)
 {
     (void)State;
-    assert_int_equal(SimCreate(&Config), 0);
+    assert_int_equal(SimCreate(&TbTwoIoApicConfig), 0);
     TbCatchFaults();
     for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++) {
         for (uint32_t Vector = 0; Vector < 256; Vector++)

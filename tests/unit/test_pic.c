@@ -40,14 +40,6 @@
 
 /* ---- Fixture ------------------------------------------------------------------------ */
 
-static const SIM_CONFIG TwoIoApics = {
-    .CpuCount = CPU_COUNT,
-    .IoApicCount = 2,
-    .IoApics = {
-        {.Id = 0, .Address = 0xFEC00000u, .GsiBase = 0, .PinCount = 24},
-        {.Id = 1, .Address = 0xFEC01000u, .GsiBase = 24, .PinCount = 16},
-    },
-};
 
 static uint32_t Seen[CPU_COUNT][256];
 static uint32_t DeassertOnService = NO_GSI;
@@ -104,7 +96,7 @@ static int SetupQemu(void **State)
 static int SetupTwoIoApics(void **State)
 {
     (void)State;
-    BootSim(&TwoIoApics);
+    BootSim(&TbTwoIoApicConfig);
     return 0;
 }
 
@@ -208,6 +200,18 @@ static void AssertRoutedPhysical(uint32_t Gsi, uint8_t Vector, uint32_t Cpu, HL_
     assert_int_equal(Entry.Bits.TriggerMode, Trigger);
     assert_int_equal(Entry.Bits.Polarity, Polarity);
     /* Bits 55:48 stay zero (QEMU reads them as an extended destination). */
+    assert_int_equal((Entry.Value >> 48) & 0xFF, 0);
+}
+
+/* An unmasked entry with a logical destination (82093AA 3.2.4: bit 11
+ * set, bits 63:56 the logical id) and DeliveryMode. */
+static void AssertRoutedLogical(uint32_t Gsi, uint8_t Destination, HL_DELIVERY_MODE DeliveryMode)
+{
+    IOAPIC_REDIRECTION_ENTRY Entry = Peek(Gsi);
+    assert_int_equal(Entry.Bits.Mask, 0);
+    assert_int_equal(Entry.Bits.DestinationMode, 1);
+    assert_int_equal(Entry.Bits.Destination, Destination);
+    assert_int_equal(Entry.Bits.DeliveryMode, DeliveryMode);
     assert_int_equal((Entry.Value >> 48) & 0xFF, 0);
 }
 
@@ -382,11 +386,7 @@ static void test_logical_set_reaches_every_member(void **State)
     (void)State;
     HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetFixed, 0xA);
     AssertAllocated(GSI_EDGE_2, 0x74, &Target, HlTriggerEdge, HlPolarityActiveHigh);
-    IOAPIC_REDIRECTION_ENTRY Entry = Peek(GSI_EDGE_2);
-    assert_int_equal(Entry.Bits.Mask, 0);
-    assert_int_equal(Entry.Bits.DestinationMode, 1);
-    assert_int_equal(Entry.Bits.Destination, 0x0A);
-    assert_int_equal(Entry.Bits.DeliveryMode, HlDeliveryFixed);
+    AssertRoutedLogical(GSI_EDGE_2, 0x0A, HlDeliveryFixed);
 
     SimPulseGsi(GSI_EDGE_2);
     assert_int_equal(CpusWithIrr(0x74), 0xAu);
@@ -402,10 +402,7 @@ static void test_lowest_priority_set_reaches_one_member(void **State)
     (void)State;
     HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetLowestPriority, 0x5);
     AssertAllocated(GSI_EDGE_3, 0x75, &Target, HlTriggerEdge, HlPolarityActiveHigh);
-    IOAPIC_REDIRECTION_ENTRY Entry = Peek(GSI_EDGE_3);
-    assert_int_equal(Entry.Bits.DeliveryMode, HlDeliveryLowestPriority);
-    assert_int_equal(Entry.Bits.DestinationMode, 1);
-    assert_int_equal(Entry.Bits.Destination, 0x05);
+    AssertRoutedLogical(GSI_EDGE_3, 0x05, HlDeliveryLowestPriority);
     SimPulseGsi(GSI_EDGE_3);
     uint32_t Took = CpusWithIrr(0x75);
     assert_true(Took == 0x1u || Took == 0x4u);
@@ -683,10 +680,7 @@ static void test_x2apic_physical_and_cluster0_logical(void **State)
     /* CPUs 0 and 1 (ids 1 and 3): cluster 0, members 1 and 3, 0x0A. */
     HL_INTERRUPT_TARGET Set = SetTarget(HlTargetCpuSetFixed, 0x3);
     AssertAllocated(GSI_EDGE_2, 0x65, &Set, HlTriggerEdge, HlPolarityActiveHigh);
-    IOAPIC_REDIRECTION_ENTRY Entry = Peek(GSI_EDGE_2);
-    assert_int_equal(Entry.Bits.Destination, 0x0A);
-    assert_int_equal(Entry.Bits.DestinationMode, 1);
-    assert_int_equal((Entry.Value >> 48) & 0xFF, 0);
+    AssertRoutedLogical(GSI_EDGE_2, 0x0A, HlDeliveryFixed);
     SimPulseGsi(GSI_EDGE_2);
     assert_int_equal(CpusWithIrr(0x65), 0x3u);
 }
@@ -718,10 +712,7 @@ static void test_x2apic_logical_fits_members_0_to_7(void **State)
     (void)State;
     HL_INTERRUPT_TARGET Low = SetTarget(HlTargetCpuSetFixed, 0x3);
     AssertAllocated(GSI_EDGE, 0x67, &Low, HlTriggerEdge, HlPolarityActiveHigh);
-    IOAPIC_REDIRECTION_ENTRY Entry = Peek(GSI_EDGE);
-    assert_int_equal(Entry.Bits.Destination, 0x82);
-    assert_int_equal(Entry.Bits.DestinationMode, 1);
-    assert_int_equal(Entry.Bits.DeliveryMode, HlDeliveryFixed);
+    AssertRoutedLogical(GSI_EDGE, 0x82, HlDeliveryFixed);
     SimPulseGsi(GSI_EDGE);
     assert_int_equal(CpusWithIrr(0x67), 0x3u);
 
