@@ -751,19 +751,27 @@ uint64_t SimLapicModelMmioBase(uint32_t Cpu)
 
 /* ---- xAPIC MMIO (11.4.1) ------------------------------------------------------------------- */
 
+/* The register at an xAPIC MMIO Offset and how it may be accessed; an
+ * offset with no register gives 0 and sets "illegal register address"
+ * (11.5.3). The hardware does not fault in xAPIC mode. */
+static uint8_t SimpMmioAccess(SIMP_LAPIC *Lapic, uint32_t Offset, const SIMP_REGISTER **Register, uint32_t *Index)
+{
+    *Index = 0;
+    *Register = SimpFindRegister(Offset, Index);
+    uint8_t Access = SimpAccess(*Register, false);
+    if (Access == 0)
+        SimpRecordError(Lapic, ESR_ILLEGAL_REGISTER);
+    return Access;
+}
+
 /* A register that exists reads as itself (a write-only one, the EOI, as
- * 0); an offset with no register reads 0 and sets "illegal register
- * address" (11.5.3). The hardware does not fault in xAPIC mode. */
+ * 0); an offset with no register reads 0. */
 uint32_t SimLapicModelMmioRead(uint32_t Cpu, uint32_t Offset)
 {
     SIMP_LAPIC *Lapic = SimpLapic(Cpu);
-    uint32_t Index = 0;
-    const SIMP_REGISTER *Register = SimpFindRegister(Offset, &Index);
-    uint8_t Access = SimpAccess(Register, false);
-    if (Access == 0) {
-        SimpRecordError(Lapic, ESR_ILLEGAL_REGISTER);
-        return 0;
-    }
+    const SIMP_REGISTER *Register;
+    uint32_t Index;
+    uint8_t Access = SimpMmioAccess(Lapic, Offset, &Register, &Index);
     return (Access & ACCESS_READ) != 0 ? SimpReadRegister(Lapic, Register, Index) : 0;
 }
 
@@ -772,13 +780,9 @@ uint32_t SimLapicModelMmioRead(uint32_t Cpu, uint32_t Offset)
 void SimLapicModelMmioWrite(uint32_t Cpu, uint32_t Offset, uint32_t Value)
 {
     SIMP_LAPIC *Lapic = SimpLapic(Cpu);
-    uint32_t Index = 0;
-    const SIMP_REGISTER *Register = SimpFindRegister(Offset, &Index);
-    uint8_t Access = SimpAccess(Register, false);
-    if (Access == 0) {
-        SimpRecordError(Lapic, ESR_ILLEGAL_REGISTER);
-        return;
-    }
+    const SIMP_REGISTER *Register;
+    uint32_t Index;
+    uint8_t Access = SimpMmioAccess(Lapic, Offset, &Register, &Index);
     if ((Access & ACCESS_WRITE) != 0)
         SimpWriteRegister(Lapic, Cpu, Register->Offset, Value & Register->Writable);
 }

@@ -34,6 +34,8 @@ int TbSetupFourCpus(void **State);
 /* Four CPUs without service threads, CPU 3 never started (offline). */
 int TbSetupThreeOfFourCpus(void **State);
 int TbTeardown(void **State);
+/* A cmocka test run on a fresh four-CPU boot (TbSetupFourCpus). */
+#define TB_FOUR_CPU_TEST(Test) cmocka_unit_test_setup_teardown(Test, TbSetupFourCpus, TbTeardown)
 /* The hardware layer alone on the sim (no Ke), for the Hl tests: creates
  * the sim from Config and selects its LAPIC mode (x2APIC when the CPUs offer
  * it); then, after the caller has registered what it needs (I/O APICs,

@@ -343,14 +343,17 @@ static void test_disconnect_msi_while_policy_moves_it(void **State)
     assert_true(atomic_load(&Device.Updates) > 0);
 }
 
+/* A cmocka test run on a fresh boot with service threads (Setup). */
+#define FIRING_TEST(Test) cmocka_unit_test_setup_teardown(Test, Setup, Teardown)
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_edge_line_moved_while_firing, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_msi_moved_while_firing, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_policies_switched_while_firing, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_disconnect_edge_line_while_policy_moves_it, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_disconnect_msi_while_policy_moves_it, Setup, Teardown),
+        FIRING_TEST(test_edge_line_moved_while_firing),
+        FIRING_TEST(test_msi_moved_while_firing),
+        FIRING_TEST(test_policies_switched_while_firing),
+        FIRING_TEST(test_disconnect_edge_line_while_policy_moves_it),
+        FIRING_TEST(test_disconnect_msi_while_policy_moves_it),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

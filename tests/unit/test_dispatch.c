@@ -150,12 +150,12 @@ static void test_vector_without_objects_is_unclaimed(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_synchronize_execution_holds_lock_and_irql, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_raised_irql_holds_interrupt_pending, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_shared_edge_chain_runs_all, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_spurious_vector_counted_without_eoi, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_system_vector_handler, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_vector_without_objects_is_unclaimed, TbSetupFourCpus, TbTeardown),
+        TB_FOUR_CPU_TEST(test_synchronize_execution_holds_lock_and_irql),
+        TB_FOUR_CPU_TEST(test_raised_irql_holds_interrupt_pending),
+        TB_FOUR_CPU_TEST(test_shared_edge_chain_runs_all),
+        TB_FOUR_CPU_TEST(test_spurious_vector_counted_without_eoi),
+        TB_FOUR_CPU_TEST(test_system_vector_handler),
+        TB_FOUR_CPU_TEST(test_vector_without_objects_is_unclaimed),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -299,18 +299,21 @@ static void test_x2apic_logical_cluster0_members_0_to_7(void **State)
     AssertFails(&Target, 0x66, HlTriggerEdge, IRQ_STATUS_NOT_SUPPORTED);
 }
 
+/* A cmocka test run on four freshly started xAPIC CPUs (SetupXApic). */
+#define XAPIC_TEST(Test) cmocka_unit_test_setup_teardown(Test, SetupXApic, TbTeardownHardwareLayer)
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_physical_edge_to_each_cpu, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_exact_values_for_qemu_style_ids, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_apic_id_target_level, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_logical_fixed_set, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_lowest_priority_set_sets_hint, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_lowest_priority_level, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_vector_range, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_bad_parameters, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_unknown_targets, SetupXApic, TbTeardownHardwareLayer),
+        XAPIC_TEST(test_physical_edge_to_each_cpu),
+        XAPIC_TEST(test_exact_values_for_qemu_style_ids),
+        XAPIC_TEST(test_apic_id_target_level),
+        XAPIC_TEST(test_logical_fixed_set),
+        XAPIC_TEST(test_lowest_priority_set_sets_hint),
+        XAPIC_TEST(test_lowest_priority_level),
+        XAPIC_TEST(test_vector_range),
+        XAPIC_TEST(test_bad_parameters),
+        XAPIC_TEST(test_unknown_targets),
         cmocka_unit_test_setup_teardown(test_x2apic_physical_up_to_fe, SetupX2ApicWide, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_x2apic_wide_ids_need_remapping, SetupX2ApicWide, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_x2apic_logical_cluster0_members_0_to_7, SetupX2ApicWide, TbTeardownHardwareLayer),

@@ -708,22 +708,25 @@ static void test_routable_unreachable_not_supported(void **State)
     TbAssertUnchanged(&Before);
 }
 
+/* A cmocka test run on four freshly booted CPUs (Setup4). */
+#define FOUR_CPU_TEST(Test) cmocka_unit_test_setup_teardown(Test, Setup4, Teardown)
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_edge_line_moved_to_each_cpu_in_turn, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_routable_starts_on_least_loaded_cpu, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_round_robin_goes_on_after_a_move, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_bad_targets_refused_state_unchanged, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_not_movable_and_not_connected, Setup4, Teardown),
+        FOUR_CPU_TEST(test_edge_line_moved_to_each_cpu_in_turn),
+        FOUR_CPU_TEST(test_routable_starts_on_least_loaded_cpu),
+        FOUR_CPU_TEST(test_round_robin_goes_on_after_a_move),
+        FOUR_CPU_TEST(test_bad_targets_refused_state_unchanged),
+        FOUR_CPU_TEST(test_not_movable_and_not_connected),
         cmocka_unit_test_setup_teardown(test_bad_routable_connects_change_nothing, TbSetupThreeOfFourCpus, Teardown),
-        cmocka_unit_test_setup_teardown(test_msi_moved_through_update_routine, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_plain_msi_not_movable, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_round_robin_is_exactly_fair, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_round_robin_msi, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_lowest_follows_irql_and_ties_rotate, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_shared_level_line_moves_together, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_shared_edge_line_moves_once_per_interrupt, Setup4, Teardown),
+        FOUR_CPU_TEST(test_msi_moved_through_update_routine),
+        FOUR_CPU_TEST(test_plain_msi_not_movable),
+        FOUR_CPU_TEST(test_round_robin_is_exactly_fair),
+        FOUR_CPU_TEST(test_round_robin_msi),
+        FOUR_CPU_TEST(test_lowest_follows_irql_and_ties_rotate),
+        FOUR_CPU_TEST(test_shared_level_line_moves_together),
+        FOUR_CPU_TEST(test_shared_edge_line_moves_once_per_interrupt),
         cmocka_unit_test_setup_teardown(test_routable_set_holds_reachable_cpus_only, TbSetupWide, Teardown),
         cmocka_unit_test_setup_teardown(test_routable_unreachable_not_supported, TbSetupWide, Teardown),
     };
