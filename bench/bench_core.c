@@ -211,15 +211,19 @@ static void OperationIpiSendHandled(uint64_t Iterations)
     }
 }
 
+/* Vector allocation at N CPUs, against its 4-CPU case. */
+#define ALLOC_FREE_CASE(N)                                                                                  \
+    {"vector.alloc_free." #N, "vector.alloc_free.4", N, SetupAllocate, OperationAllocateFree, Shutdown}
+
 const BENCH_CASE BenchCases[] = {
     {"dispatch.static_table", NULL, 1, SetupStaticTable, OperationStaticTable, Shutdown},
     {"dispatch.unshared", "dispatch.static_table", 1, SetupUnshared, OperationDispatch, Shutdown},
     {"dispatch.shared4", "dispatch.static_table", 1, SetupShared4, OperationDispatch, Shutdown},
     {"vector.alloc_free.4", NULL, 4, SetupAllocate, OperationAllocateFree, Shutdown},
-    {"vector.alloc_free.64", "vector.alloc_free.4", 64, SetupAllocate, OperationAllocateFree, Shutdown},
-    {"vector.alloc_free.256", "vector.alloc_free.4", 256, SetupAllocate, OperationAllocateFree, Shutdown},
-    {"vector.alloc_free.1024", "vector.alloc_free.4", 1024, SetupAllocate, OperationAllocateFree, Shutdown},
-    {"vector.alloc_free.4096", "vector.alloc_free.4", 4096, SetupAllocate, OperationAllocateFree, Shutdown},
+    ALLOC_FREE_CASE(64),
+    ALLOC_FREE_CASE(256),
+    ALLOC_FREE_CASE(1024),
+    ALLOC_FREE_CASE(4096),
     {"io.connect_disconnect", NULL, 1, SetupConnect, OperationConnectDisconnect, Shutdown},
     {"ipi.send_handled.sim", "dispatch.static_table", 1, SetupIpi, OperationIpiSendHandled, Shutdown},
 };

@@ -92,14 +92,18 @@ static void Teardown(void)
     SimDestroy();
 }
 
+/* A scenario at 4 CPUs (its baseline), then at N CPUs against it. */
+#define MATRIX_BASELINE(Kind) {"matrix." #Kind ".4", NULL, 4, Setup, Operation, Teardown}
+#define MATRIX_CASE(Kind, N) {"matrix." #Kind "." #N, "matrix." #Kind ".4", N, Setup, Operation, Teardown}
+
 const BENCH_CASE BenchCases[] = {
-    {"matrix.spread.4", NULL, 4, Setup, Operation, Teardown},
-    {"matrix.spread.64", "matrix.spread.4", 64, Setup, Operation, Teardown},
-    {"matrix.spread.1024", "matrix.spread.4", 1024, Setup, Operation, Teardown},
-    {"matrix.spread.4096", "matrix.spread.4", 4096, Setup, Operation, Teardown},
-    {"matrix.worst.4", NULL, 4, Setup, Operation, Teardown},
-    {"matrix.worst.64", "matrix.worst.4", 64, Setup, Operation, Teardown},
-    {"matrix.worst.1024", "matrix.worst.4", 1024, Setup, Operation, Teardown},
-    {"matrix.worst.4096", "matrix.worst.4", 4096, Setup, Operation, Teardown},
+    MATRIX_BASELINE(spread),
+    MATRIX_CASE(spread, 64),
+    MATRIX_CASE(spread, 1024),
+    MATRIX_CASE(spread, 4096),
+    MATRIX_BASELINE(worst),
+    MATRIX_CASE(worst, 64),
+    MATRIX_CASE(worst, 1024),
+    MATRIX_CASE(worst, 4096),
 };
 const uint32_t BenchCaseCount = sizeof(BenchCases) / sizeof(BenchCases[0]);

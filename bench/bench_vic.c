@@ -336,11 +336,20 @@ static void OperationIpi(uint64_t Iterations)
 
 #define RAISE_CLAIM_CASE(Policy, N)                                                                         \
     {"vic.raise_claim." #Policy "." #N, "vic.raise_claim.reference", N, SetupRaiseClaim, OperationRaiseClaim,    \
-     DestroyVic}
+     DestroyVic},
 
 #define RAISE_TAKE_CASE(Policy, N)                                                                          \
     {"vic.raise_take." #Policy "." #N, "vic.raise_claim.reference", N, SetupRaiseClaim, OperationRaiseTake,      \
-     DestroyVic}
+     DestroyVic},
+
+/* The routed cases, the same for raise + claim and raise + take: each
+ * policy (PolicyOfCase reads it from the name) at the CPU counts measured. */
+#define FOR_EACH_ROUTED_CASE(Case)                                                                          \
+    Case(fixed, 4) Case(fixed, 64) Case(fixed, 256) Case(fixed.word, 4) Case(fixed.word, 256)                   \
+    Case(round_robin, 4) Case(round_robin, 64) Case(round_robin, 256)                                           \
+    Case(lowest, 4) Case(lowest, 64) Case(lowest, 256)                                                          \
+    Case(affinity, 4) Case(affinity, 64) Case(affinity, 256)                                                    \
+    Case(broadcast, 4) Case(broadcast, 64) Case(broadcast, 256)
 
 const BENCH_CASE BenchCases[] = {
     {"vic.check.baseline", NULL, 4, NULL, OperationCheckBaseline, NULL},
@@ -349,41 +358,9 @@ const BENCH_CASE BenchCases[] = {
     {"vic.raise_claim.reference", NULL, 1, NULL, OperationReferenceRaiseClaim, NULL},
     {"vic.raise_claim.bare", "vic.raise_claim.reference", 1, NULL, OperationBareRaiseClaim, NULL},
     {"vic.raise_claim.direct.4", "vic.raise_claim.reference", 4, SetupCheck, OperationDirectRaiseClaim, DestroyVic},
-    RAISE_CLAIM_CASE(fixed, 4),
-    RAISE_CLAIM_CASE(fixed, 64),
-    RAISE_CLAIM_CASE(fixed, 256),
-    RAISE_CLAIM_CASE(fixed.word, 4),
-    RAISE_CLAIM_CASE(fixed.word, 256),
-    RAISE_CLAIM_CASE(round_robin, 4),
-    RAISE_CLAIM_CASE(round_robin, 64),
-    RAISE_CLAIM_CASE(round_robin, 256),
-    RAISE_CLAIM_CASE(lowest, 4),
-    RAISE_CLAIM_CASE(lowest, 64),
-    RAISE_CLAIM_CASE(lowest, 256),
-    RAISE_CLAIM_CASE(affinity, 4),
-    RAISE_CLAIM_CASE(affinity, 64),
-    RAISE_CLAIM_CASE(affinity, 256),
-    RAISE_CLAIM_CASE(broadcast, 4),
-    RAISE_CLAIM_CASE(broadcast, 64),
-    RAISE_CLAIM_CASE(broadcast, 256),
+    FOR_EACH_ROUTED_CASE(RAISE_CLAIM_CASE)
     {"vic.raise_take.direct.4", "vic.raise_claim.reference", 4, SetupCheck, OperationDirectRaiseTake, DestroyVic},
-    RAISE_TAKE_CASE(fixed, 4),
-    RAISE_TAKE_CASE(fixed, 64),
-    RAISE_TAKE_CASE(fixed, 256),
-    RAISE_TAKE_CASE(fixed.word, 4),
-    RAISE_TAKE_CASE(fixed.word, 256),
-    RAISE_TAKE_CASE(round_robin, 4),
-    RAISE_TAKE_CASE(round_robin, 64),
-    RAISE_TAKE_CASE(round_robin, 256),
-    RAISE_TAKE_CASE(lowest, 4),
-    RAISE_TAKE_CASE(lowest, 64),
-    RAISE_TAKE_CASE(lowest, 256),
-    RAISE_TAKE_CASE(affinity, 4),
-    RAISE_TAKE_CASE(affinity, 64),
-    RAISE_TAKE_CASE(affinity, 256),
-    RAISE_TAKE_CASE(broadcast, 4),
-    RAISE_TAKE_CASE(broadcast, 64),
-    RAISE_TAKE_CASE(broadcast, 256),
+    FOR_EACH_ROUTED_CASE(RAISE_TAKE_CASE)
     {"vic.ipi.send_claim.4", "vic.raise_claim.reference", 4, SetupCheck, OperationIpi, DestroyVic},
 };
 const uint32_t BenchCaseCount = sizeof(BenchCases) / sizeof(BenchCases[0]);

@@ -70,41 +70,26 @@
 
 /* ---- Port I/O and CPU instructions ------------------------------------------------ */
 
-static inline void RkOutByte(uint16_t Port, uint8_t Value)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(Value), "Nd"(Port));
-}
+/* RkOutByte/RkInByte, RkOutWord/RkInWord, RkOutLong/RkInLong: one pair per
+ * operand size of OUT and IN (Intel SDM vol. 2: the port in DX or an 8-bit
+ * immediate, the value in AL, AX or EAX). */
+#define RK_PORT_ACCESSORS(Size, Type, Suffix)                                \
+    static inline void RkOut##Size(uint16_t Port, Type Value)               \
+    {                                                                        \
+        __asm__ volatile("out" Suffix " %0, %1" : : "a"(Value), "Nd"(Port)); \
+    }                                                                        \
+    static inline Type RkIn##Size(uint16_t Port)                             \
+    {                                                                        \
+        Type Value;                                                          \
+        __asm__ volatile("in" Suffix " %1, %0" : "=a"(Value) : "Nd"(Port));  \
+        return Value;                                                        \
+    }
 
-static inline uint8_t RkInByte(uint16_t Port)
-{
-    uint8_t Value;
-    __asm__ volatile("inb %1, %0" : "=a"(Value) : "Nd"(Port));
-    return Value;
-}
+RK_PORT_ACCESSORS(Byte, uint8_t, "b")
+RK_PORT_ACCESSORS(Word, uint16_t, "w")
+RK_PORT_ACCESSORS(Long, uint32_t, "l")
 
-static inline void RkOutLong(uint16_t Port, uint32_t Value)
-{
-    __asm__ volatile("outl %0, %1" : : "a"(Value), "Nd"(Port));
-}
-
-static inline uint32_t RkInLong(uint16_t Port)
-{
-    uint32_t Value;
-    __asm__ volatile("inl %1, %0" : "=a"(Value) : "Nd"(Port));
-    return Value;
-}
-
-static inline void RkOutWord(uint16_t Port, uint16_t Value)
-{
-    __asm__ volatile("outw %0, %1" : : "a"(Value), "Nd"(Port));
-}
-
-static inline uint16_t RkInWord(uint16_t Port)
-{
-    uint16_t Value;
-    __asm__ volatile("inw %1, %0" : "=a"(Value) : "Nd"(Port));
-    return Value;
-}
+#undef RK_PORT_ACCESSORS
 
 static inline uint64_t RkReadTsc(void)
 {

@@ -107,17 +107,23 @@ _start:
     xorl %ebp, %ebp /* EBP = 0: the BSP (the trampoline sets 1 for an AP) */
     jmp RkStartLongMode32
 
-/* ---- 32 -> 64-bit switch, shared with the APs ------------------------------
- * Entered in 32-bit protected mode on RK_SELECTOR_CODE32 with the kernel's
- * GDT loaded; EBP = 0 on the BSP, 1 on an AP. Uses no stack. */
-    .global RkStartLongMode32
-RkStartLongMode32:
+/* Every data segment register from the kernel's flat data descriptor, in
+ * 32-bit protected mode and again in 64-bit mode (EAX is clobbered). */
+.macro LOAD_DATA_SEGMENTS
     movl $RK_SELECTOR_DATA, %eax
     movl %eax, %ds
     movl %eax, %es
     movl %eax, %ss
     movl %eax, %fs
     movl %eax, %gs
+.endm
+
+/* ---- 32 -> 64-bit switch, shared with the APs ------------------------------
+ * Entered in 32-bit protected mode on RK_SELECTOR_CODE32 with the kernel's
+ * GDT loaded; EBP = 0 on the BSP, 1 on an AP. Uses no stack. */
+    .global RkStartLongMode32
+RkStartLongMode32:
+    LOAD_DATA_SEGMENTS
 
     movl %cr4, %eax
     orl $CR4_PAE, %eax
@@ -143,14 +149,9 @@ RkStartLongMode32:
 /* ---- First 64-bit instructions ------------------------------------------- */
     .code64
 RkLongModeEntry:
-    movl $RK_SELECTOR_DATA, %eax
-    movl %eax, %ds
-    movl %eax, %es
-    movl %eax, %ss
-    movl %eax, %fs
     /* Loading GS zeroes its base; C then sets IA32_GS_BASE and GS is never
      * loaded again. */
-    movl %eax, %gs
+    LOAD_DATA_SEGMENTS
 
     testl %ebp, %ebp
     jnz 5f

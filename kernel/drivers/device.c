@@ -40,12 +40,20 @@ static void RkpAllocateCounts(RK_DEVICE *Device)
     Device->CpuCount = Count;
 }
 
+static bool RkpProbe(RK_DEVICE *Device)
+{
+    const RK_DRIVER *Driver = Device->Driver;
+    if (Driver->Probe != NULL)
+        return Driver->Probe(Device);
+    return Driver->Stop == NULL || Driver->Stop(Device) == IRQ_STATUS_SUCCESS;
+}
+
 void RkInitializeDevices(void)
 {
     for (uint32_t Id = 0; Id < RkDeviceCount; Id++) {
         RK_DEVICE *Device = &RkDevices[Id];
         RkpAllocateCounts(Device);
-        Device->Present = Device->Driver->Probe(Device);
+        Device->Present = RkpProbe(Device);
         RkPrint("device: %s %s\n", Device->Name, Device->Present ? "present" : "absent");
     }
 }
@@ -115,10 +123,25 @@ static void RkpRoutingSet(const RK_DEVICE_ROUTING *Routing, IR_CPU_SET *Set)
         IrCpuSetCopy(Set, &Routing->Mask);
 }
 
+/* The wiring of a device with one edge-triggered ISA line when its driver
+ * describes none of its own (driver.h). */
+static void RkpDescribeInterrupts(RK_DEVICE *Device, IO_DEVICE_TEMPLATE *Template)
+{
+    const RK_DRIVER *Driver = Device->Driver;
+    if (Driver->DescribeInterrupts != NULL) {
+        Driver->DescribeInterrupts(Device, Template);
+        return;
+    }
+    Template->Kind = IoDeviceLines;
+    Template->Bus = HlBusIsa;
+    Template->Lines[0] = Driver->IsaIrq;
+    Template->Count = 1;
+}
+
 static IRQ_STATUS RkpConnect(RK_DEVICE *Device, const RK_DEVICE_ROUTING *Routing)
 {
     IO_DEVICE_TEMPLATE Template = {.Name = Device->Name};
-    Device->Driver->DescribeInterrupts(Device, &Template);
+    RkpDescribeInterrupts(Device, &Template);
     RkpRoutingSet(Routing, &Device->ConnectedSet);
     Template.Routing = Routing->Routing;
     Template.Cpu = Routing->Cpu;
@@ -239,7 +262,7 @@ IRQ_STATUS RkDeviceStart(RK_DEVICE *Device, uint32_t HzHint)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (!Device->Present)
         return IRQ_STATUS_NOT_SUPPORTED;
-    IRQ_STATUS Status = Device->Driver->Start(Device, HzHint);
+    IRQ_STATUS Status = Device->Driver->Start != NULL ? Device->Driver->Start(Device, HzHint) : IRQ_STATUS_SUCCESS;
     if (Status == IRQ_STATUS_SUCCESS) {
         Device->Started = true;
         Device->Hz = HzHint;
@@ -254,7 +277,7 @@ IRQ_STATUS RkDeviceStop(RK_DEVICE *Device)
     if (!Device->Present)
         return IRQ_STATUS_NOT_SUPPORTED;
     Device->Started = false;
-    return Device->Driver->Stop(Device);
+    return Device->Driver->Stop != NULL ? Device->Driver->Stop(Device) : IRQ_STATUS_SUCCESS;
 }
 
 IRQ_STATUS RkDeviceRaise(RK_DEVICE *Device)
@@ -312,14 +335,6 @@ bool RkDeviceDescribe(const RK_DEVICE *Device, char *Buffer, uint32_t Size)
     else
         RkFormatString(Buffer, Size, "MSI");
     return true;
-}
-
-void RkDescribeIsaLine(IO_DEVICE_TEMPLATE *Template, uint32_t IsaIrq)
-{
-    Template->Kind = IoDeviceLines;
-    Template->Bus = HlBusIsa;
-    Template->Lines[0] = IsaIrq;
-    Template->Count = 1;
 }
 
 /* ---- COM1's input ring ------------------------------------------------------------------ */

@@ -11,15 +11,21 @@
 #include "pci.h"
 
 typedef struct _RK_DRIVER {
-    /* Finds the hardware and leaves it quiet; false: absent. */
+    /* Finds the hardware and leaves it quiet; false: absent. NULL: a PC
+     * chip that is always there, quieted by Stop. */
     bool (*Probe)(RK_DEVICE *Device);
     /* The wiring part of the template: Kind, Bus, Lines, Count, Trigger,
-     * Polarity, Share, UpdateMessage (the routing part is device.c's). */
+     * Polarity, Share, UpdateMessage (the routing part is device.c's).
+     * NULL: one edge-triggered ISA line, IsaIrq (the bus's defaults and the
+     * MADT's overrides decide trigger and polarity). */
     void (*DescribeInterrupts)(RK_DEVICE *Device, IO_DEVICE_TEMPLATE *Template);
+    uint32_t IsaIrq;
     /* After IoConnectDevice succeeded (edu: writes the MSI message); NULL: none. */
     IRQ_STATUS (*Connected)(RK_DEVICE *Device);
     /* Before IoDisconnectDevice, after Stop (edu: MSI off); NULL: none. */
     void (*Disconnecting)(RK_DEVICE *Device);
+    /* The device's own source on and off; NULL: it has none (it interrupts
+     * only when raised). */
     IRQ_STATUS (*Start)(RK_DEVICE *Device, uint32_t HzHint);
     IRQ_STATUS (*Stop)(RK_DEVICE *Device);
     /* One interrupt now; NULL: NOT_SUPPORTED. */
@@ -37,10 +43,6 @@ extern const RK_DRIVER RkEduDriver;
 
 /* edu's PCI function (false before a successful probe). */
 bool RkEduPciFunction(RK_PCI_FUNCTION *Function);
-
-/* The wiring of a device with one edge-triggered ISA line (the bus's
- * defaults, and the MADT's overrides, decide trigger and polarity). */
-void RkDescribeIsaLine(IO_DEVICE_TEMPLATE *Template, uint32_t IsaIrq);
 
 /* Reads (and so clears) the RTC's register C: true when IRQF was up, that
  * is, the periodic interrupt had raised its line (an edge went out) and no

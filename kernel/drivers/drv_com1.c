@@ -56,17 +56,6 @@ static IRQ_STATUS RkpCom1Stop(RK_DEVICE *Device)
     return IRQ_STATUS_SUCCESS;
 }
 
-static bool RkpCom1Probe(RK_DEVICE *Device)
-{
-    return RkpCom1Stop(Device) == IRQ_STATUS_SUCCESS;
-}
-
-static void RkpCom1Describe(RK_DEVICE *Device, IO_DEVICE_TEMPLATE *Template)
-{
-    (void)Device;
-    RkDescribeIsaLine(Template, COM1_ISA_IRQ);
-}
-
 static IRQ_STATUS RkpCom1Start(RK_DEVICE *Device, uint32_t HzHint)
 {
     (void)Device;
@@ -121,8 +110,7 @@ static bool RkpCom1Acknowledge(RK_DEVICE *Device)
 }
 
 const RK_DRIVER RkCom1Driver = {
-    .Probe = RkpCom1Probe,
-    .DescribeInterrupts = RkpCom1Describe,
+    .IsaIrq = COM1_ISA_IRQ,
     .Start = RkpCom1Start,
     .Stop = RkpCom1Stop,
     .Raise = RkpCom1Raise,

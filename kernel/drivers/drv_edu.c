@@ -119,20 +119,6 @@ static void RkpEduDisconnecting(RK_DEVICE *Device)
     RkPciEnableDevice(&RkpEdu, true);
 }
 
-/* edu has no source of its own: it interrupts when asked (RkDeviceRaise). */
-static IRQ_STATUS RkpEduStart(RK_DEVICE *Device, uint32_t HzHint)
-{
-    (void)Device;
-    (void)HzHint;
-    return IRQ_STATUS_SUCCESS;
-}
-
-static IRQ_STATUS RkpEduStop(RK_DEVICE *Device)
-{
-    (void)Device;
-    return IRQ_STATUS_SUCCESS;
-}
-
 static IRQ_STATUS RkpEduRaise(RK_DEVICE *Device)
 {
     (void)Device;
@@ -155,8 +141,8 @@ const RK_DRIVER RkEduDriver = {
     .DescribeInterrupts = RkpEduDescribe,
     .Connected = RkpEduConnected,
     .Disconnecting = RkpEduDisconnecting,
-    .Start = RkpEduStart,
-    .Stop = RkpEduStop,
+    /* No Start or Stop: edu has no source of its own, it interrupts when
+     * asked (RkDeviceRaise). */
     .Raise = RkpEduRaise,
     .Acknowledge = RkpEduAcknowledge,
 };

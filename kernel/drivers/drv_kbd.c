@@ -85,12 +85,6 @@ static bool RkpKbdProbe(RK_DEVICE *Device)
     return true;
 }
 
-static void RkpKbdDescribe(RK_DEVICE *Device, IO_DEVICE_TEMPLATE *Template)
-{
-    (void)Device;
-    RkDescribeIsaLine(Template, KBD_ISA_IRQ);
-}
-
 static IRQ_STATUS RkpKbdStart(RK_DEVICE *Device, uint32_t HzHint)
 {
     (void)Device;
@@ -120,7 +114,7 @@ static bool RkpKbdAcknowledge(RK_DEVICE *Device)
 
 const RK_DRIVER RkKeyboardDriver = {
     .Probe = RkpKbdProbe,
-    .DescribeInterrupts = RkpKbdDescribe,
+    .IsaIrq = KBD_ISA_IRQ,
     .Start = RkpKbdStart,
     .Stop = RkpKbdStop,
     .Raise = RkpKbdRaise,

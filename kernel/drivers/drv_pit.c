@@ -39,18 +39,6 @@ static IRQ_STATUS RkpPitStop(RK_DEVICE *Device)
     return IRQ_STATUS_SUCCESS;
 }
 
-static bool RkpPitProbe(RK_DEVICE *Device)
-{
-    (void)RkpPitStop(Device);
-    return true;
-}
-
-static void RkpPitDescribe(RK_DEVICE *Device, IO_DEVICE_TEMPLATE *Template)
-{
-    (void)Device;
-    RkDescribeIsaLine(Template, PIT_ISA_IRQ);
-}
-
 static IRQ_STATUS RkpPitStart(RK_DEVICE *Device, uint32_t HzHint)
 {
     (void)Device;
@@ -79,8 +67,7 @@ static bool RkpPitAcknowledge(RK_DEVICE *Device)
 }
 
 const RK_DRIVER RkPitDriver = {
-    .Probe = RkpPitProbe,
-    .DescribeInterrupts = RkpPitDescribe,
+    .IsaIrq = PIT_ISA_IRQ,
     .Start = RkpPitStart,
     .Stop = RkpPitStop,
     .Raise = RkpPitRaise,

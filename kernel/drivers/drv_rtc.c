@@ -76,18 +76,6 @@ static IRQ_STATUS RkpRtcStop(RK_DEVICE *Device)
     return IRQ_STATUS_SUCCESS;
 }
 
-static bool RkpRtcProbe(RK_DEVICE *Device)
-{
-    (void)RkpRtcStop(Device);
-    return true;
-}
-
-static void RkpRtcDescribe(RK_DEVICE *Device, IO_DEVICE_TEMPLATE *Template)
-{
-    (void)Device;
-    RkDescribeIsaLine(Template, RTC_ISA_IRQ);
-}
-
 static IRQ_STATUS RkpRtcStart(RK_DEVICE *Device, uint32_t HzHint)
 {
     (void)Device;
@@ -113,8 +101,7 @@ bool RkRtcTakePeriodicFlag(void)
 }
 
 const RK_DRIVER RkRtcDriver = {
-    .Probe = RkpRtcProbe,
-    .DescribeInterrupts = RkpRtcDescribe,
+    .IsaIrq = RTC_ISA_IRQ,
     .Start = RkpRtcStart,
     .Stop = RkpRtcStop,
     .Acknowledge = RkpRtcAcknowledge,

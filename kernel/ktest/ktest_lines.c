@@ -90,11 +90,8 @@ static bool RkpRunOnCpu(RK_DEVICE *Device, uint32_t Cpu, uint32_t Hz, uint32_t W
 static bool RkpRefusedOnCpu(RK_DEVICE *Device, uint32_t Cpu, char *Why, size_t WhySize)
 {
     RK_DEVICE_ROUTING Routing = RkpFixedTo(Cpu, false);
-    IRQ_STATUS Status = RkDeviceConnect(Device, &Routing);
-    bool Connected = Device->Connected;
-    if (Connected)
-        (void)RkDeviceDisconnect(Device);
-    if (Status == IRQ_STATUS_NOT_SUPPORTED && !Connected)
+    IRQ_STATUS Status;
+    if (RkConnectRefused(Device, &Routing, &Status))
         return true;
     RkFormatString(Why, WhySize, "%s to cpu %u (APIC id %u, not reachable without remapping): connect %s, expected "
                    "NOT_SUPPORTED", Device->Name, Cpu, RkPcr[Cpu].ApicId, IrStatusName(Status));
@@ -105,6 +102,49 @@ static bool RkpRefusedOnCpu(RK_DEVICE *Device, uint32_t Cpu, char *Why, size_t W
 static uint32_t RkpPerCpu(uint32_t Few, uint32_t Reachable)
 {
     return Reachable <= RK_MANY_CPUS ? Few : 1u;
+}
+
+/* What cases 1 and 6 do on a CPU a device can reach (RkpRunOnCpu,
+ * RkpEduOnCpu): Wanted interrupts, all on Cpu; the reason in Why if not. */
+typedef bool (*RK_ON_REACHABLE_CPU)(RK_DEVICE *Device, uint32_t Cpu, uint32_t Hz, uint32_t Wanted, char *Why,
+                                    size_t WhySize);
+
+/* One device routed to each CPU in turn, and what came of it. */
+typedef struct _RK_EACH_CPU_RUN {
+    IR_CPU_SET Reachable;
+    uint32_t ReachableCount;
+    uint32_t Unreachable;
+    uint32_t PerCpu;
+    uint32_t Routed;
+    uint32_t Refused;
+    char Why[200];
+} RK_EACH_CPU_RUN;
+
+static void RkpStartEachCpuRun(RK_EACH_CPU_RUN *Run, uint32_t Few)
+{
+    Run->ReachableCount = RkReachableSet(&Run->Reachable);
+    Run->Unreachable = RkProcessorCount - Run->ReachableCount;
+    Run->PerCpu = RkpPerCpu(Few, Run->ReachableCount);
+    Run->Routed = 0;
+    Run->Refused = 0;
+    Run->Why[0] = 0;
+}
+
+/* Device to every CPU in turn: OnCpu where a device interrupt can go, the
+ * NOT_SUPPORTED refusal everywhere else; stops at the first failure. */
+static bool RkpRunEachCpu(RK_EACH_CPU_RUN *Run, RK_DEVICE *Device, uint32_t Hz, RK_ON_REACHABLE_CPU OnCpu)
+{
+    bool Passed = true;
+    for (uint32_t Cpu = 0; Cpu < RkProcessorCount && Passed; Cpu++) {
+        if (IrCpuSetContains(&Run->Reachable, Cpu)) {
+            Passed = OnCpu(Device, Cpu, Hz, Run->PerCpu, Run->Why, sizeof(Run->Why));
+            Run->Routed += Passed;
+        } else {
+            Passed = RkpRefusedOnCpu(Device, Cpu, Run->Why, sizeof(Run->Why));
+            Run->Refused += Passed;
+        }
+    }
+    return Passed;
 }
 
 /* ---- Case "devices": every line device fires on the default routing ----------------- */
@@ -193,31 +233,17 @@ static void RkTestIsaLinesEachCpu(void)
         uint32_t Hz; /* 0: raised on demand */
     } Lines[] = {{RkDeviceRtc, RK_RTC_TEST_HZ}, {RkDevicePit, RK_PIT_TEST_HZ}, {RkDeviceCom1, 0}};
     const uint32_t LineCount = sizeof(Lines) / sizeof(Lines[0]);
-    IR_CPU_SET Reachable;
-    uint32_t ReachableCount = RkReachableSet(&Reachable);
-    uint32_t PerCpu = RkpPerCpu(RK_LINES_PER_CPU, ReachableCount);
-    char Why[200] = "";
-    uint32_t Routed = 0, Refused = 0;
+    RK_EACH_CPU_RUN Run;
+    RkpStartEachCpuRun(&Run, RK_LINES_PER_CPU);
     bool Passed = true;
-    for (uint32_t Line = 0; Line < LineCount && Passed; Line++) {
-        RK_DEVICE *Device = RkDeviceGet(Lines[Line].Id);
-        for (uint32_t Cpu = 0; Cpu < RkProcessorCount && Passed; Cpu++) {
-            if (IrCpuSetContains(&Reachable, Cpu)) {
-                Passed = RkpRunOnCpu(Device, Cpu, Lines[Line].Hz, PerCpu, Why, sizeof(Why));
-                Routed += Passed;
-            } else {
-                Passed = RkpRefusedOnCpu(Device, Cpu, Why, sizeof(Why));
-                Refused += Passed;
-            }
-        }
-    }
-    uint32_t Unreachable = RkProcessorCount - ReachableCount;
+    for (uint32_t Line = 0; Line < LineCount && Passed; Line++)
+        Passed = RkpRunEachCpu(&Run, RkDeviceGet(Lines[Line].Id), Lines[Line].Hz, RkpRunOnCpu);
     RkTestReport("isa_lines_each_cpu", Passed,
                  "RTC (IRQ8), PIT (IRQ0 -> GSI 2), COM1 (IRQ4) each routed to each of the %u CPUs with an APIC id "
                  "below 255 with a physical destination: %u/%u routings took >= %u interrupts, all on the "
                  "target's LAPIC id; %u/%u routings to the %u CPUs above refused with NOT_SUPPORTED%s%s",
-                 ReachableCount, Routed, LineCount * ReachableCount, PerCpu, Refused, LineCount * Unreachable,
-                 Unreachable, Passed ? "" : "; ", Why);
+                 Run.ReachableCount, Run.Routed, LineCount * Run.ReachableCount, Run.PerCpu, Run.Refused,
+                 LineCount * Run.Unreachable, Run.Unreachable, Passed ? "" : "; ", Run.Why);
 }
 
 /* ---- Case 2: affinity, least-loaded CPU --------------------------------------------------- */
@@ -332,8 +358,9 @@ static void RkTestAffinityLeastLoaded(void)
 
 /* edu's MSI to one reachable CPU: the composed destination is its APIC id,
  * and each raise ran the ISR exactly once, there. */
-static bool RkpEduOnCpu(RK_DEVICE *Edu, uint32_t Cpu, uint32_t PerCpu, char *Why, size_t WhySize)
+static bool RkpEduOnCpu(RK_DEVICE *Edu, uint32_t Cpu, uint32_t Hz, uint32_t PerCpu, char *Why, size_t WhySize)
 {
+    (void)Hz; /* edu interrupts only when raised */
     RK_DEVICE_ROUTING Routing = RkpFixedTo(Cpu, false);
     RkDeviceResetCounts(Edu);
     IRQ_STATUS Status = RkDeviceConnect(Edu, &Routing);
@@ -365,28 +392,15 @@ static void RkTestEduMsiEachCpu(void)
         RkTestReport("edu_msi_each_cpu", false, "no edu device (QEMU needs -device edu)");
         return;
     }
-    IR_CPU_SET Reachable;
-    uint32_t ReachableCount = RkReachableSet(&Reachable);
-    uint32_t PerCpu = RkpPerCpu(RK_MSI_PER_CPU, ReachableCount);
-    char Why[200] = "";
-    bool Passed = true;
-    uint32_t Routed = 0, Refused = 0;
-    for (uint32_t Cpu = 0; Cpu < RkProcessorCount && Passed; Cpu++) {
-        if (IrCpuSetContains(&Reachable, Cpu)) {
-            Passed = RkpEduOnCpu(Edu, Cpu, PerCpu, Why, sizeof(Why));
-            Routed += Passed;
-        } else {
-            Passed = RkpRefusedOnCpu(Edu, Cpu, Why, sizeof(Why));
-            Refused += Passed;
-        }
-    }
-    uint32_t Unreachable = RkProcessorCount - ReachableCount;
+    RK_EACH_CPU_RUN Run;
+    RkpStartEachCpuRun(&Run, RK_MSI_PER_CPU);
+    bool Passed = RkpRunEachCpu(&Run, Edu, 0, RkpEduOnCpu);
     RkTestReport("edu_msi_each_cpu", Passed,
                  "edu MSI composed by Hl for each of the %u CPUs with an APIC id below 255 (destination field = "
                  "APIC id), %u raise(s) each handled exactly once on that CPU's LAPIC: %u/%u; the %u CPUs above "
                  "refused with NOT_SUPPORTED: %u/%u%s%s",
-                 ReachableCount, PerCpu, Routed, ReachableCount, Unreachable, Refused, Unreachable,
-                 Passed ? "" : "; ", Why);
+                 Run.ReachableCount, Run.PerCpu, Run.Routed, Run.ReachableCount, Run.Unreachable, Run.Refused,
+                 Run.Unreachable, Passed ? "" : "; ", Run.Why);
 }
 
 /* ---- Case 9: a shared level-triggered line ------------------------------------------------------ */
@@ -488,14 +502,21 @@ static void RkTestSharedLevelLine(void)
 
 /* ---- Case 10: live re-routing while the device fires ---------------------------------------------- */
 
-/* A movable FIXED routing over the CPUs a device interrupt can reach,
- * starting on the first of them. */
-static RK_DEVICE_ROUTING RkpMovableOverReachable(uint32_t *ReachableCount)
+/* Connects Device with counts reset on a movable FIXED routing over the
+ * CPUs a device interrupt can reach, starting on the first of them; the
+ * routing in *Routing, their number in *ReachableCount. On failure, says so
+ * in Detail. */
+static bool RkpConnectMovableOverReachable(RK_DEVICE *Device, RK_DEVICE_ROUTING *Routing, uint32_t *ReachableCount,
+                                           char *Detail, size_t Size)
 {
-    RK_DEVICE_ROUTING Routing = RkpFixedTo(0, true);
-    *ReachableCount = RkReachableSet(&Routing.Mask);
-    Routing.Cpu = IrCpuSetFirst(&Routing.Mask);
-    return Routing;
+    *Routing = RkpFixedTo(0, true);
+    *ReachableCount = RkReachableSet(&Routing->Mask);
+    Routing->Cpu = IrCpuSetFirst(&Routing->Mask);
+    RkDeviceResetCounts(Device);
+    IRQ_STATUS Status = RkDeviceConnect(Device, Routing);
+    if (Status != IRQ_STATUS_SUCCESS)
+        RkFormatString(Detail, Size, "%s connect failed: %s", Device->Name, IrStatusName(Status));
+    return Status == IRQ_STATUS_SUCCESS;
 }
 
 /* (a) edu's MSI moved over every reachable CPU in turn while raises are in
@@ -506,13 +527,9 @@ static bool RkpRerouteMsi(char *Detail, size_t Size)
 {
     RK_DEVICE *Edu = RkDeviceGet(RkDeviceEdu);
     uint32_t Reachable;
-    RK_DEVICE_ROUTING Routing = RkpMovableOverReachable(&Reachable);
-    RkDeviceResetCounts(Edu);
-    IRQ_STATUS Status = RkDeviceConnect(Edu, &Routing);
-    if (Status != IRQ_STATUS_SUCCESS) {
-        RkFormatString(Detail, Size, "edu connect failed: %s", IrStatusName(Status));
+    RK_DEVICE_ROUTING Routing;
+    if (!RkpConnectMovableOverReachable(Edu, &Routing, &Reachable, Detail, Size))
         return false;
-    }
     uint32_t Wanted = Reachable > RK_REROUTE_MOVES ? Reachable : RK_REROUTE_MOVES;
     uint32_t Moves = 0, CpusHit = 0;
     for (uint32_t Index = 0; Index < Wanted; Index++) {
@@ -550,13 +567,9 @@ static bool RkpRerouteEdgeLine(char *Detail, size_t Size)
 {
     RK_DEVICE *Rtc = RkDeviceGet(RkDeviceRtc);
     uint32_t Reachable;
-    RK_DEVICE_ROUTING Routing = RkpMovableOverReachable(&Reachable);
-    RkDeviceResetCounts(Rtc);
-    IRQ_STATUS Status = RkDeviceConnect(Rtc, &Routing);
-    if (Status != IRQ_STATUS_SUCCESS) {
-        RkFormatString(Detail, Size, "rtc connect failed: %s", IrStatusName(Status));
+    RK_DEVICE_ROUTING Routing;
+    if (!RkpConnectMovableOverReachable(Rtc, &Routing, &Reachable, Detail, Size))
         return false;
-    }
     uint32_t Gsi = 0;
     (void)IoQueryInterruptLine(Rtc->Connection.Interrupts[0], &Gsi);
     (void)RkDeviceStart(Rtc, RK_RTC_TEST_HZ);

@@ -222,6 +222,15 @@ bool RkCpuDeviceReachable(uint32_t Cpu)
     return Cpu < RkProcessorCount && RkPcr[Cpu].ApicId < RK_DEVICE_APIC_ID_LIMIT;
 }
 
+bool RkConnectRefused(RK_DEVICE *Device, const RK_DEVICE_ROUTING *Routing, IRQ_STATUS *Status)
+{
+    *Status = RkDeviceConnect(Device, Routing);
+    bool Connected = Device->Connected;
+    if (Connected)
+        (void)RkDeviceDisconnect(Device);
+    return *Status == IRQ_STATUS_NOT_SUPPORTED && !Connected;
+}
+
 uint32_t RkReachableSet(IR_CPU_SET *Set)
 {
     uint32_t Count = 0;

@@ -131,6 +131,11 @@ uint32_t RkReachableSet(IR_CPU_SET *Set);
 void RkSampleSet(const IR_CPU_SET *From, uint32_t Limit, IR_CPU_SET *Sample);
 /* "{0,2,3}" into Buffer (ranges as "0-3" beyond a few CPUs). */
 void RkFormatCpuSet(const IR_CPU_SET *Set, char *Buffer, uint32_t Size);
+/* Connects Device with a Routing that names a CPU no device interrupt can
+ * reach: true when the connect is refused with NOT_SUPPORTED and the device
+ * stays unconnected; *Status is what the connect returned. The device is
+ * never left connected. */
+bool RkConnectRefused(RK_DEVICE *Device, const RK_DEVICE_ROUTING *Routing, IRQ_STATUS *Status);
 
 /* ---- The cases -------------------------------------------------------------------------- */
 

@@ -292,11 +292,8 @@ static bool RkBroadcastRefused(RK_BROADCAST_RUN *Run, RK_DEVICE *Device, const I
 {
     RK_DEVICE_ROUTING Routing = {.Routing = IoDeviceBroadcast, .Cpu = IR_CPU_NONE};
     IrCpuSetCopy(&Routing.Mask, Set);
-    IRQ_STATUS Status = RkDeviceConnect(Device, &Routing);
-    bool Connected = Device->Connected;
-    if (Connected)
-        (void)RkDeviceDisconnect(Device);
-    if (Status == IRQ_STATUS_NOT_SUPPORTED && !Connected)
+    IRQ_STATUS Status;
+    if (RkConnectRefused(Device, &Routing, &Status))
         return true;
     char SetText[48];
     RkFormatCpuSet(Set, SetText, sizeof(SetText));

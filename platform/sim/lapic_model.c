@@ -751,19 +751,27 @@ uint64_t SimLapicModelMmioBase(uint32_t Cpu)
 
 /* ---- xAPIC MMIO (11.4.1) ------------------------------------------------------------------- */
 
+/* The register at an xAPIC MMIO Offset and how it may be accessed; an
+ * offset with no register gives 0 and sets "illegal register address"
+ * (11.5.3). The hardware does not fault in xAPIC mode. */
+static uint8_t SimpMmioAccess(SIMP_LAPIC *Lapic, uint32_t Offset, const SIMP_REGISTER **Register, uint32_t *Index)
+{
+    *Index = 0;
+    *Register = SimpFindRegister(Offset, Index);
+    uint8_t Access = SimpAccess(*Register, false);
+    if (Access == 0)
+        SimpRecordError(Lapic, ESR_ILLEGAL_REGISTER);
+    return Access;
+}
+
 /* A register that exists reads as itself (a write-only one, the EOI, as
- * 0); an offset with no register reads 0 and sets "illegal register
- * address" (11.5.3). The hardware does not fault in xAPIC mode. */
+ * 0); an offset with no register reads 0. */
 uint32_t SimLapicModelMmioRead(uint32_t Cpu, uint32_t Offset)
 {
     SIMP_LAPIC *Lapic = SimpLapic(Cpu);
-    uint32_t Index = 0;
-    const SIMP_REGISTER *Register = SimpFindRegister(Offset, &Index);
-    uint8_t Access = SimpAccess(Register, false);
-    if (Access == 0) {
-        SimpRecordError(Lapic, ESR_ILLEGAL_REGISTER);
-        return 0;
-    }
+    const SIMP_REGISTER *Register;
+    uint32_t Index;
+    uint8_t Access = SimpMmioAccess(Lapic, Offset, &Register, &Index);
     return (Access & ACCESS_READ) != 0 ? SimpReadRegister(Lapic, Register, Index) : 0;
 }
 
@@ -772,13 +780,9 @@ uint32_t SimLapicModelMmioRead(uint32_t Cpu, uint32_t Offset)
 void SimLapicModelMmioWrite(uint32_t Cpu, uint32_t Offset, uint32_t Value)
 {
     SIMP_LAPIC *Lapic = SimpLapic(Cpu);
-    uint32_t Index = 0;
-    const SIMP_REGISTER *Register = SimpFindRegister(Offset, &Index);
-    uint8_t Access = SimpAccess(Register, false);
-    if (Access == 0) {
-        SimpRecordError(Lapic, ESR_ILLEGAL_REGISTER);
-        return;
-    }
+    const SIMP_REGISTER *Register;
+    uint32_t Index;
+    uint8_t Access = SimpMmioAccess(Lapic, Offset, &Register, &Index);
     if ((Access & ACCESS_WRITE) != 0)
         SimpWriteRegister(Lapic, Cpu, Register->Offset, Value & Register->Writable);
 }
@@ -815,16 +819,26 @@ static const SIMP_REGISTER *SimpX2ApicRegister(uint32_t Msr, uint32_t *Index)
     return Msr > X2APIC_MSR_LAST ? NULL : SimpFindRegister(Offset, Index);
 }
 
+/* The register an RDMSR (Access ACCESS_READ) or WRMSR (ACCESS_WRITE) of
+ * Msr reaches; NULL once the #GP the access raises instead is reported. */
+static const SIMP_REGISTER *SimpX2ApicAccess(uint32_t Cpu, uint32_t Msr, uint8_t Access, uint32_t *Index)
+{
+    *Index = 0;
+    const SIMP_REGISTER *Register = SimpX2ApicRegister(Msr, Index);
+    const char *Refusal = SimpX2ApicRefusal(Register, Access);
+    if (Refusal == NULL)
+        return Register;
+    SimpGeneralProtection(Access == ACCESS_WRITE, Cpu, Msr, Register, Refusal);
+    return NULL;
+}
+
 uint64_t SimLapicModelMsrRead(uint32_t Cpu, uint32_t Msr)
 {
     SIMP_LAPIC *Lapic = SimpLapic(Cpu);
-    uint32_t Index = 0;
-    const SIMP_REGISTER *Register = SimpX2ApicRegister(Msr, &Index);
-    const char *Refusal = SimpX2ApicRefusal(Register, ACCESS_READ);
-    if (Refusal != NULL) {
-        SimpGeneralProtection(false, Cpu, Msr, Register, Refusal);
+    uint32_t Index;
+    const SIMP_REGISTER *Register = SimpX2ApicAccess(Cpu, Msr, ACCESS_READ, &Index);
+    if (Register == NULL)
         return 0;
-    }
     if (Msr == X2APIC_MSR_ICR)
         return (uint64_t)atomic_load_explicit(&Lapic->IcrHigh, memory_order_relaxed) << 32 |
                atomic_load_explicit(&Lapic->IcrLow, memory_order_relaxed);
@@ -853,13 +867,10 @@ static void SimpWriteX2ApicIcr(SIMP_LAPIC *Lapic, uint32_t Cpu, uint64_t Value)
 void SimLapicModelMsrWrite(uint32_t Cpu, uint32_t Msr, uint64_t Value)
 {
     SIMP_LAPIC *Lapic = SimpLapic(Cpu);
-    uint32_t Index = 0;
-    const SIMP_REGISTER *Register = SimpX2ApicRegister(Msr, &Index);
-    const char *Refusal = SimpX2ApicRefusal(Register, ACCESS_WRITE);
-    if (Refusal != NULL) {
-        SimpGeneralProtection(true, Cpu, Msr, Register, Refusal);
+    uint32_t Index;
+    const SIMP_REGISTER *Register = SimpX2ApicAccess(Cpu, Msr, ACCESS_WRITE, &Index);
+    if (Register == NULL)
         return;
-    }
     if (Msr == X2APIC_MSR_ICR) {
         SimpWriteX2ApicIcr(Lapic, Cpu, Value);
         return;

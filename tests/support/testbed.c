@@ -208,6 +208,33 @@ IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LI
     return TbConnectLine(Interrupt, TbCountingIsr, Record, Bus, Number, TbTargetCpu(Cpu), Share);
 }
 
+IRQ_STATUS TbConnectCountedAtIrql(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
+                                  uint32_t Cpu, KIRQL Irql, KIRQL SynchronizeIrql)
+{
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+        .Version = CONNECT_LINE_BASED,
+        .LineBased = {.InterruptObject = Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = Record,
+                      .Line = {.Bus = Bus, .Number = Number}, .Irql = Irql, .SynchronizeIrql = SynchronizeIrql,
+                      .Target = TbTargetCpu(Cpu)},
+    };
+    return IoConnectInterruptEx(&Parameters);
+}
+
+void TbAssertHandledOn(uint32_t Cpu, TB_ISR_RECORD *Record)
+{
+    assert_int_equal(TbService(Cpu), 1);
+    assert_int_equal(atomic_load(&Record->LastCpu), Cpu);
+}
+
+const SIM_CONFIG TbTwoIoApicConfig = {
+    .CpuCount = 4,
+    .IoApicCount = 2,
+    .IoApics = {
+        {.Id = TB_IOAPIC0_ID, .Address = TB_IOAPIC0_BASE, .GsiBase = 0, .PinCount = 24},
+        {.Id = TB_IOAPIC1_ID, .Address = TB_IOAPIC1_BASE, .GsiBase = TB_IOAPIC1_GSI_BASE, .PinCount = 16},
+    },
+};
+
 uint32_t TbNextRandom(uint32_t *Seed)
 {
     uint32_t X = *Seed;

@@ -34,6 +34,8 @@ int TbSetupFourCpus(void **State);
 /* Four CPUs without service threads, CPU 3 never started (offline). */
 int TbSetupThreeOfFourCpus(void **State);
 int TbTeardown(void **State);
+/* A cmocka test run on a fresh four-CPU boot (TbSetupFourCpus). */
+#define TB_FOUR_CPU_TEST(Test) cmocka_unit_test_setup_teardown(Test, TbSetupFourCpus, TbTeardown)
 /* The hardware layer alone on the sim (no Ke), for the Hl tests: creates
  * the sim from Config and selects its LAPIC mode (x2APIC when the CPUs offer
  * it); then, after the caller has registered what it needs (I/O APICs,
@@ -57,6 +59,14 @@ int TbSetupWide(void **State);
 IR_CPU_SET TbWideUnreachableCpus(void);
 /* The set of the Count CPUs listed in Cpus. */
 IR_CPU_SET TbCpuList(const uint32_t *Cpus, uint32_t Count);
+/* Four CPUs and two I/O APICs: the first (id 2) with 24 pins for GSIs 0-23,
+ * the second (id 3) with 16 for GSIs 24-39. */
+#define TB_IOAPIC0_ID 2u
+#define TB_IOAPIC1_ID 3u
+#define TB_IOAPIC0_BASE 0xFEC00000u
+#define TB_IOAPIC1_BASE 0xFEC01000u
+#define TB_IOAPIC1_GSI_BASE 24u
+extern const SIM_CONFIG TbTwoIoApicConfig;
 /* ---- Faults the sim raises (SimSetFaultHandler) --------------------------------
  * TbCatchFaults installs a handler (after the sim is created: SimDestroy
  * removes it) that counts each fault in TbFaultCount (from 0); a fault outside TB_EXPECT_FAULT
@@ -128,8 +138,15 @@ typedef struct _TB_ISR_RECORD {
 } TB_ISR_RECORD;
 
 bool TbCountingIsr(KINTERRUPT *Interrupt, void *Context);
+/* Servicing Cpu (TbService) dispatches exactly one interrupt, and Record's
+ * ISR ran there. */
+void TbAssertHandledOn(uint32_t Cpu, TB_ISR_RECORD *Record);
 /* TbConnectLine with TbCountingIsr counting into Record, targeted at one CPU. */
 IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
                             uint32_t Cpu, bool Share);
+/* The same, not shared, at a requested Irql and SynchronizeIrql (0: none
+ * asked for, the ISR runs at Irql). */
+IRQ_STATUS TbConnectCountedAtIrql(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
+                                  uint32_t Cpu, KIRQL Irql, KIRQL SynchronizeIrql);
 
 #endif

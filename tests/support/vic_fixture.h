@@ -33,6 +33,9 @@ VIC *TbCreateAlphaVicWaking(uint32_t CpuCount, PVIC_WAKE_ROUTINE Wake, void *Con
 int TbVicSetupAlpha2(void **State);
 int TbVicSetupAlpha4(void **State);
 int TbFreeState(void **State);
+/* A cmocka test run on a fresh Alpha Vic of 2 or 4 CPUs. */
+#define TB_VIC_ALPHA2_TEST(Test) cmocka_unit_test_setup_teardown(Test, TbVicSetupAlpha2, TbFreeState)
+#define TB_VIC_ALPHA4_TEST(Test) cmocka_unit_test_setup_teardown(Test, TbVicSetupAlpha4, TbFreeState)
 
 /* The check word of Cpu as it is now (its layout: vic.h, THE CHECK WORD). */
 uint64_t TbVicWord(const VIC *Vic, uint32_t Cpu);

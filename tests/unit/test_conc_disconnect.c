@@ -111,6 +111,19 @@ static void WaitForFirstCall(const TRANSIENT *Transient)
     }
 }
 
+/* Lets the firers reach the transient sharer (on the first cycle, until
+ * its ISR has run), then disconnects it: from here on its ISR must never
+ * run again (AssertTransientsClean). */
+static void DisconnectTransient(KINTERRUPT *Transient, int Cycle)
+{
+    for (int Spin = 0; Spin < 20; Spin++)
+        sched_yield();
+    if (Cycle == 0)
+        WaitForFirstCall(&Transients[Cycle]);
+    assert_int_equal(IoDisconnectInterrupt(Transient), IRQ_STATUS_SUCCESS);
+    atomic_store(&Transients[Cycle].Gone, true);
+}
+
 static void AssertTransientsClean(void)
 {
     uint64_t Calls = 0;
@@ -141,12 +154,7 @@ static void test_disconnect_fully_specified_while_firing(void **State)
         assert_int_equal(IoConnectInterrupt(&Transient, TransientIsr, &Transients[Cycle], NULL, SHARED_VECTOR,
                                             SHARED_IRQL, SHARED_IRQL, Latched, true, &Cpus, false),
                          IRQ_STATUS_SUCCESS);
-        for (int Spin = 0; Spin < 20; Spin++)
-            sched_yield();
-        if (Cycle == 0)
-            WaitForFirstCall(&Transients[Cycle]);
-        assert_int_equal(IoDisconnectInterrupt(Transient), IRQ_STATUS_SUCCESS);
-        atomic_store(&Transients[Cycle].Gone, true);
+        DisconnectTransient(Transient, Cycle);
     }
     atomic_store(&StopFiring, true);
     for (int Index = 0; Index < 2; Index++)
@@ -181,12 +189,7 @@ static void test_disconnect_line_sharer_while_firing(void **State)
         assert_int_equal(TbConnectLine(&Transient, TransientIsr, &Transients[Cycle], HlBusIsa, EDGE_IRQ, Target, true),
                          IRQ_STATUS_SUCCESS);
         assert_int_equal(KeGetInterruptVector(Transient), Vector);
-        for (int Spin = 0; Spin < 20; Spin++)
-            sched_yield();
-        if (Cycle == 0)
-            WaitForFirstCall(&Transients[Cycle]);
-        assert_int_equal(IoDisconnectInterrupt(Transient), IRQ_STATUS_SUCCESS);
-        atomic_store(&Transients[Cycle].Gone, true);
+        DisconnectTransient(Transient, Cycle);
         assert_int_equal(TbPeekEntry(EDGE_IRQ).Bits.Mask, 0); /* the stayer still uses the line */
     }
     atomic_store(&StopFiring, true);

@@ -226,17 +226,33 @@ static void AssertExactAndSpread(DEVICE *State)
     assert_int_equal(atomic_load(&State->MaskedSeen), 0);
 }
 
+typedef IRQ_STATUS (*CONNECT_DEVICE)(DEVICE *State, const IR_CPU_SET *Set);
+
+/* Connects the device over TheSet and starts raising (PacedDevice). */
+static pthread_t StartFiring(DEVICE *State, CONNECT_DEVICE Connect)
+{
+    IR_CPU_SET Set = TheSet();
+    assert_int_equal(Connect(State, &Set), IRQ_STATUS_SUCCESS);
+    pthread_t Thread;
+    assert_int_equal(pthread_create(&Thread, NULL, PacedDevice, State), 0);
+    return Thread;
+}
+
+/* Stops raising; every raise must have been handled exactly once, spread
+ * over the set (AssertExactAndSpread). */
+static void StopFiring(DEVICE *State, pthread_t Thread)
+{
+    atomic_store(&State->Stop, true);
+    pthread_join(Thread, NULL);
+    AssertExactAndSpread(State);
+}
+
 static void test_edge_line_moved_while_firing(void **State)
 {
     (void)State;
-    IR_CPU_SET Set = TheSet();
-    assert_int_equal(ConnectEdge(&Device, &Set), IRQ_STATUS_SUCCESS);
-    pthread_t Thread;
-    assert_int_equal(pthread_create(&Thread, NULL, PacedDevice, &Device), 0);
+    pthread_t Thread = StartFiring(&Device, ConnectEdge);
     MoveAround(&Device);
-    atomic_store(&Device.Stop, true);
-    pthread_join(Thread, NULL);
-    AssertExactAndSpread(&Device);
+    StopFiring(&Device, Thread);
     assert_int_equal(TbPeekEntry(EDGE_IRQ).Bits.Mask, 0);
     assert_int_equal(IoDisconnectInterrupt(Device.Interrupt), IRQ_STATUS_SUCCESS);
     assert_int_equal(TbPeekEntry(EDGE_IRQ).Bits.Mask, 1);
@@ -246,14 +262,9 @@ static void test_edge_line_moved_while_firing(void **State)
 static void test_msi_moved_while_firing(void **State)
 {
     (void)State;
-    IR_CPU_SET Set = TheSet();
-    assert_int_equal(ConnectMsi(&Device, &Set), IRQ_STATUS_SUCCESS);
-    pthread_t Thread;
-    assert_int_equal(pthread_create(&Thread, NULL, PacedDevice, &Device), 0);
+    pthread_t Thread = StartFiring(&Device, ConnectMsi);
     MoveAround(&Device);
-    atomic_store(&Device.Stop, true);
-    pthread_join(Thread, NULL);
-    AssertExactAndSpread(&Device);
+    StopFiring(&Device, Thread);
     assert_true(atomic_load(&Device.Updates) > 0);
     assert_int_equal(IoDisconnectInterrupt(Device.Interrupt), IRQ_STATUS_SUCCESS);
     assert_int_equal(TbTotalAllocatedVectors(), 0);
@@ -265,10 +276,7 @@ static void test_msi_moved_while_firing(void **State)
 static void test_policies_switched_while_firing(void **State)
 {
     (void)State;
-    IR_CPU_SET Set = TheSet();
-    assert_int_equal(ConnectEdge(&Device, &Set), IRQ_STATUS_SUCCESS);
-    pthread_t Thread;
-    assert_int_equal(pthread_create(&Thread, NULL, PacedDevice, &Device), 0);
+    pthread_t Thread = StartFiring(&Device, ConnectEdge);
     static const IR_ROUTING_POLICY Policies[] = {IrRoutingRoundRobin, IrRoutingLowestPriority, IrRoutingFixedCpu};
     for (int Round = 0; Round < MOVES; Round++) {
         uint64_t Before = atomic_load(&Device.Handled);
@@ -281,9 +289,7 @@ static void test_policies_switched_while_firing(void **State)
         else
             sched_yield();
     }
-    atomic_store(&Device.Stop, true);
-    pthread_join(Thread, NULL);
-    AssertExactAndSpread(&Device);
+    StopFiring(&Device, Thread);
     assert_int_equal(IoDisconnectInterrupt(Device.Interrupt), IRQ_STATUS_SUCCESS);
     assert_int_equal(TbTotalAllocatedVectors(), 0);
 }
@@ -337,14 +343,17 @@ static void test_disconnect_msi_while_policy_moves_it(void **State)
     assert_true(atomic_load(&Device.Updates) > 0);
 }
 
+/* A cmocka test run on a fresh boot with service threads (Setup). */
+#define FIRING_TEST(Test) cmocka_unit_test_setup_teardown(Test, Setup, Teardown)
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_edge_line_moved_while_firing, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_msi_moved_while_firing, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_policies_switched_while_firing, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_disconnect_edge_line_while_policy_moves_it, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_disconnect_msi_while_policy_moves_it, Setup, Teardown),
+        FIRING_TEST(test_edge_line_moved_while_firing),
+        FIRING_TEST(test_msi_moved_while_firing),
+        FIRING_TEST(test_policies_switched_while_firing),
+        FIRING_TEST(test_disconnect_edge_line_while_policy_moves_it),
+        FIRING_TEST(test_disconnect_msi_while_policy_moves_it),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -136,8 +136,7 @@ static void test_affinity_picks_least_loaded_cpu(void **State)
     ConnectRtcByAffinity(&Interrupt, &Record, &Mask, 3);
     assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Destination, SimCpuApicId(3));
     SimPulseGsi(RTC_IRQ);
-    assert_int_equal(TbService(3), 1);
-    assert_int_equal(atomic_load(&Record.LastCpu), 3);
+    TbAssertHandledOn(3, &Record);
 
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
     for (uint32_t Index = 0; Index < 3; Index++)
@@ -151,13 +150,7 @@ static void test_irql_selects_vector_class(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_LINE_BASED,
-        .LineBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
-                      .Line = {.Bus = HlBusIsa, .Number = RTC_IRQ}, .Irql = 9, .SynchronizeIrql = 11,
-                      .Target = TbTargetCpu(2)},
-    };
-    assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectCountedAtIrql(&Interrupt, &Record, HlBusIsa, RTC_IRQ, 2, 9, 11), IRQ_STATUS_SUCCESS);
     assert_int_equal(KeGetInterruptVector(Interrupt) >> 4, 9);
     assert_int_equal(KeGetInterruptIrql(Interrupt), 9);
 
@@ -212,8 +205,7 @@ static void test_message_based_reaches_target(void **State)
     assert_int_equal((Message.Address >> 12) & 0xFF, SimCpuApicId(3));
     assert_int_equal(Message.Data & 0xFF, KeGetInterruptVector(Interrupt));
     SimMsiWrite(Message.Address, Message.Data);
-    assert_int_equal(TbService(3), 1);
-    assert_int_equal(atomic_load(&Record.LastCpu), 3);
+    TbAssertHandledOn(3, &Record);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
 }
 
@@ -335,13 +327,8 @@ static void test_bad_line_input_changes_nothing(void **State)
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, EmptyMask, false),
                      IRQ_STATUS_EMPTY_AFFINITY);
 
-    IO_CONNECT_INTERRUPT_PARAMETERS LowSync = {
-        .Version = CONNECT_LINE_BASED,
-        .LineBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
-                      .Line = {.Bus = HlBusIsa, .Number = 4}, .Irql = 8, .SynchronizeIrql = 7,
-                      .Target = TbTargetCpu(0)},
-    };
-    assert_int_equal(IoConnectInterruptEx(&LowSync), IRQ_STATUS_INVALID_IRQL);
+    /* A synchronize IRQL below the ISR's own. */
+    assert_int_equal(TbConnectCountedAtIrql(&Interrupt, &Record, HlBusIsa, 4, 0, 8, 7), IRQ_STATUS_INVALID_IRQL);
     IO_CONNECT_INTERRUPT_PARAMETERS BadVersion = {.Version = 7};
     assert_int_equal(IoConnectInterruptEx(&BadVersion), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(IoConnectInterruptEx(NULL), IRQ_STATUS_INVALID_PARAMETER);
@@ -485,8 +472,7 @@ static void test_affinity_skips_unreachable_cpus(void **State)
     for (uint32_t Cpu = 2; Cpu <= 4; Cpu++)
         assert_false(KeIsVectorAllocated(Cpu, KeGetInterruptVector(Interrupt)));
     SimPulseGsi(RTC_IRQ);
-    assert_int_equal(TbService(1), 1);
-    assert_int_equal(atomic_load(&Record.LastCpu), 1);
+    TbAssertHandledOn(1, &Record);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
 
     /* The same for a message: {3, 5} goes to CPU 5 (APIC id 3). */
@@ -497,8 +483,7 @@ static void test_affinity_skips_unreachable_cpus(void **State)
     assert_int_equal(ConnectMessage(&Interrupt, &Record, MessageAffinity, &Message), IRQ_STATUS_SUCCESS);
     assert_int_equal(Message.Address, 0xFEE03000ull);
     SimMsiWrite(Message.Address, Message.Data);
-    assert_int_equal(TbService(5), 1);
-    assert_int_equal(atomic_load(&Record.LastCpu), 5);
+    TbAssertHandledOn(5, &Record);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
     assert_int_equal(TbTotalAllocatedVectors(), 6);
 }
@@ -564,24 +549,24 @@ static void test_broadcast_sets_in_x2apic_mode(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_rtc_routed_to_each_cpu_in_turn, TbSetupFourCpus, TbTeardown),
+        TB_FOUR_CPU_TEST(test_rtc_routed_to_each_cpu_in_turn),
         cmocka_unit_test_setup_teardown(test_rtc_routed_to_each_cpu_in_turn, Setup8, TbTeardown),
         cmocka_unit_test_setup_teardown(test_rtc_routed_to_each_cpu_in_turn, Setup64, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_default_target_is_cpu0, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_isa_overrides_apply, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_affinity_picks_least_loaded_cpu, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_irql_selects_vector_class, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_broadcast_reaches_every_cpu_of_set, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_message_based_reaches_target, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_shared_level_chain, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_unclaimed_interrupts_counted, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_exclusive_vs_shared_conflict, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_level_edge_mismatch_on_shared_line, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_bad_line_input_changes_nothing, TbSetupFourCpus, TbTeardown),
+        TB_FOUR_CPU_TEST(test_default_target_is_cpu0),
+        TB_FOUR_CPU_TEST(test_isa_overrides_apply),
+        TB_FOUR_CPU_TEST(test_affinity_picks_least_loaded_cpu),
+        TB_FOUR_CPU_TEST(test_irql_selects_vector_class),
+        TB_FOUR_CPU_TEST(test_broadcast_reaches_every_cpu_of_set),
+        TB_FOUR_CPU_TEST(test_message_based_reaches_target),
+        TB_FOUR_CPU_TEST(test_shared_level_chain),
+        TB_FOUR_CPU_TEST(test_unclaimed_interrupts_counted),
+        TB_FOUR_CPU_TEST(test_exclusive_vs_shared_conflict),
+        TB_FOUR_CPU_TEST(test_level_edge_mismatch_on_shared_line),
+        TB_FOUR_CPU_TEST(test_bad_line_input_changes_nothing),
         cmocka_unit_test_setup_teardown(test_offline_cpu_refused, Setup4TwoOnline, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_fully_specified_rules, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_disconnect_twice_or_never_connected, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_vector_exhaustion, TbSetupFourCpus, TbTeardown),
+        TB_FOUR_CPU_TEST(test_fully_specified_rules),
+        TB_FOUR_CPU_TEST(test_disconnect_twice_or_never_connected),
+        TB_FOUR_CPU_TEST(test_vector_exhaustion),
         cmocka_unit_test_setup_teardown(test_affinity_skips_unreachable_cpus, TbSetupWide, TbTeardown),
         cmocka_unit_test_setup_teardown(test_unreachable_targets_not_supported, TbSetupWide, TbTeardown),
         cmocka_unit_test_setup_teardown(test_broadcast_sets_in_x2apic_mode, TbSetupWide, TbTeardown),

@@ -137,8 +137,7 @@ static void test_spread_messages_one_per_cpu(void **State)
     for (uint32_t Index = 0; Index < 4; Index++) {
         assert_int_equal((Connection.Messages[Index].Address >> 12) & 0xFF, SimCpuApicId(Index));
         SimMsiWrite(Connection.Messages[Index].Address, Connection.Messages[Index].Data);
-        assert_int_equal(TbService(Index), 1);
-        assert_int_equal(atomic_load(&Record.LastCpu), Index);
+        TbAssertHandledOn(Index, &Record);
     }
     assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
     assert_int_equal(TbTotalAllocatedVectors(), 0);
@@ -158,8 +157,7 @@ static void test_spread_and_affinity_skip_unreachable_cpus(void **State)
     for (uint32_t Index = 0; Index < 4; Index++) {
         assert_int_equal((Connection.Messages[Index].Address >> 12) & 0xFF, TbWideApicIds[Expected[Index]]);
         SimMsiWrite(Connection.Messages[Index].Address, Connection.Messages[Index].Data);
-        assert_int_equal(TbService(Expected[Index]), 1);
-        assert_int_equal(atomic_load(&Record.LastCpu), Expected[Index]);
+        TbAssertHandledOn(Expected[Index], &Record);
     }
     assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
     assert_int_equal(TbTotalAllocatedVectors(), 0);
@@ -312,17 +310,17 @@ static void test_route_device_live(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_default_template_is_fixed_cpu0, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_two_lines_fixed_to_one_cpu, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_round_robin_template_is_fair, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_lowest_template_picks_lowest_irql, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_broadcast_template_reaches_each_cpu, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_spread_messages_one_per_cpu, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_all_or_nothing, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_bad_templates, TbSetupFourCpus, TbTeardown),
+        TB_FOUR_CPU_TEST(test_default_template_is_fixed_cpu0),
+        TB_FOUR_CPU_TEST(test_two_lines_fixed_to_one_cpu),
+        TB_FOUR_CPU_TEST(test_round_robin_template_is_fair),
+        TB_FOUR_CPU_TEST(test_lowest_template_picks_lowest_irql),
+        TB_FOUR_CPU_TEST(test_broadcast_template_reaches_each_cpu),
+        TB_FOUR_CPU_TEST(test_spread_messages_one_per_cpu),
+        TB_FOUR_CPU_TEST(test_all_or_nothing),
+        TB_FOUR_CPU_TEST(test_bad_templates),
         cmocka_unit_test_setup_teardown(test_spread_and_affinity_skip_unreachable_cpus, TbSetupWide, TbTeardown),
         cmocka_unit_test(test_device_routing_meanings),
-        cmocka_unit_test_setup_teardown(test_route_device_live, TbSetupFourCpus, TbTeardown),
+        TB_FOUR_CPU_TEST(test_route_device_live),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

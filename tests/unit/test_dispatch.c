@@ -56,12 +56,7 @@ static void test_raised_irql_holds_interrupt_pending(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_LINE_BASED,
-        .LineBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
-                      .Line = {.Bus = HlBusIsa, .Number = 4}, .Irql = 6, .Target = TbTargetCpu(TB_HOME_CPU)},
-    };
-    assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectCountedAtIrql(&Interrupt, &Record, HlBusIsa, 4, TB_HOME_CPU, 6, 0), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
 
     KIRQL Old = KeRaiseIrql(6);
@@ -155,12 +150,12 @@ static void test_vector_without_objects_is_unclaimed(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_synchronize_execution_holds_lock_and_irql, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_raised_irql_holds_interrupt_pending, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_shared_edge_chain_runs_all, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_spurious_vector_counted_without_eoi, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_system_vector_handler, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_vector_without_objects_is_unclaimed, TbSetupFourCpus, TbTeardown),
+        TB_FOUR_CPU_TEST(test_synchronize_execution_holds_lock_and_irql),
+        TB_FOUR_CPU_TEST(test_raised_irql_holds_interrupt_pending),
+        TB_FOUR_CPU_TEST(test_shared_edge_chain_runs_all),
+        TB_FOUR_CPU_TEST(test_spurious_vector_counted_without_eoi),
+        TB_FOUR_CPU_TEST(test_system_vector_handler),
+        TB_FOUR_CPU_TEST(test_vector_without_objects_is_unclaimed),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -489,27 +489,30 @@ static void test_x2apic_reachability_stops_at_fe(void **State)
     assert_false(HlIsProcessorReachableByDevices(0));
 }
 
+/* A cmocka test run on four freshly started xAPIC CPUs (SetupFour). */
+#define FOUR_CPU_TEST(Test) cmocka_unit_test_setup_teardown(Test, SetupFour, TbTeardownHardwareLayer)
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_registry_records_apic_ids, SetupFour, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_registry_refuses_conflicts, SetupFour, TbTeardownHardwareLayer),
+        FOUR_CPU_TEST(test_registry_records_apic_ids),
+        FOUR_CPU_TEST(test_registry_refuses_conflicts),
         cmocka_unit_test_setup_teardown(test_registry_bounds_and_null, SetupX2ApicFour, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_registry_xapic_ids_below_ff, SetupFour, TbTeardownHardwareLayer),
+        FOUR_CPU_TEST(test_registry_xapic_ids_below_ff),
         cmocka_unit_test_setup_teardown(test_registry_x2apic_ids_above_ff, SetupX2ApicFour, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_reset_forgets_everything, SetupFour, TbTeardownHardwareLayer),
+        FOUR_CPU_TEST(test_reset_forgets_everything),
         cmocka_unit_test_setup_teardown(test_registry_concurrent_readers, SetupX2ApicFour, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_cpu_target_is_physical_apic_id, SetupFour, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_apic_id_target_must_be_registered, SetupFour, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, SetupFour, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_fixed_set_is_flat_logical, SetupFour, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_lowest_priority_set, SetupFour, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_set_errors, SetupFour, TbTeardownHardwareLayer),
+        FOUR_CPU_TEST(test_cpu_target_is_physical_apic_id),
+        FOUR_CPU_TEST(test_apic_id_target_must_be_registered),
+        FOUR_CPU_TEST(test_bad_arguments),
+        FOUR_CPU_TEST(test_fixed_set_is_flat_logical),
+        FOUR_CPU_TEST(test_lowest_priority_set),
+        FOUR_CPU_TEST(test_set_errors),
         cmocka_unit_test_setup_teardown(test_member_without_lapic, SetupFourLapic3Down, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_flat_model_covers_eight_cpus, SetupTen, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_x2apic_single_cluster, SetupX2Apic40, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_x2apic_sets_spanning_clusters, SetupX2Apic40, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_xapic_cpus_reachable, SetupFour, TbTeardownHardwareLayer),
+        FOUR_CPU_TEST(test_xapic_cpus_reachable),
         cmocka_unit_test_setup_teardown(test_x2apic_reachability_stops_at_fe, SetupX2ApicWide, TbTeardownHardwareLayer),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);

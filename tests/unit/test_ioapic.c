@@ -26,11 +26,11 @@
 #include "testbed.h"
 
 /* Two I/O APICs: QEMU's 24-pin one at GSI 0, and a 16-pin one at GSI 24. */
-#define IOAPIC0_BASE 0xFEC00000u
-#define IOAPIC1_BASE 0xFEC01000u
-#define IOAPIC0_ID 2u
-#define IOAPIC1_ID 3u
-#define IOAPIC1_GSI_BASE 24u
+#define IOAPIC0_BASE TB_IOAPIC0_BASE
+#define IOAPIC1_BASE TB_IOAPIC1_BASE
+#define IOAPIC0_ID TB_IOAPIC0_ID
+#define IOAPIC1_ID TB_IOAPIC1_ID
+#define IOAPIC1_GSI_BASE TB_IOAPIC1_GSI_BASE
 #define GSI_LIMIT 40u
 
 /* 82093AA 3.1 and 3.2: memory-mapped and indirect registers. */
@@ -55,14 +55,6 @@
 #define VECTOR_A 0x61u
 #define VECTOR_B 0x72u
 
-static const SIM_CONFIG Config = {
-    .CpuCount = CPU_COUNT,
-    .IoApicCount = 2,
-    .IoApics = {
-        {.Id = IOAPIC0_ID, .Address = IOAPIC0_BASE, .GsiBase = 0, .PinCount = 24},
-        {.Id = IOAPIC1_ID, .Address = IOAPIC1_BASE, .GsiBase = IOAPIC1_GSI_BASE, .PinCount = 16},
-    },
-};
 
 /* ---- Helpers -------------------------------------------------------------------- */
 
@@ -161,7 +153,7 @@ static void AssertUnchanged(const SNAPSHOT *Before)
 static int Setup(void **State)
 {
     (void)State;
-    assert_int_equal(SimCreate(&Config), 0);
+    assert_int_equal(SimCreate(&TbTwoIoApicConfig), 0);
     TbCatchFaults();
     for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++) {
         for (uint32_t Vector = 0; Vector < 256; Vector++)
@@ -611,24 +603,27 @@ static void test_unmasking_write_uses_new_destination(void **State)
     SimSetGsi(11, false);
 }
 
+/* A cmocka test run on a freshly created two-I/O-APIC sim (Setup). */
+#define IOAPIC_TEST(Test) cmocka_unit_test_setup_teardown(Test, Setup, Teardown)
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_model_registers_match_datasheet, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_model_refusals, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_register_reads_pin_count, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_register_masks_every_entry, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_overlapping_or_bad_registration_refused, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_two_ioapics_lookup_and_program, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_entry_fields_round_trip, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_read_only_bits_preserved, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_edge_delivered_to_destination_lapic, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_edge_while_masked_is_lost, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_level_latched_while_masked, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_level_remote_irr_and_eoi, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_eoi_register, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_unmasking_write_uses_new_destination, Setup, Teardown),
+        IOAPIC_TEST(test_model_registers_match_datasheet),
+        IOAPIC_TEST(test_model_refusals),
+        IOAPIC_TEST(test_register_reads_pin_count),
+        IOAPIC_TEST(test_register_masks_every_entry),
+        IOAPIC_TEST(test_overlapping_or_bad_registration_refused),
+        IOAPIC_TEST(test_two_ioapics_lookup_and_program),
+        IOAPIC_TEST(test_entry_fields_round_trip),
+        IOAPIC_TEST(test_read_only_bits_preserved),
+        IOAPIC_TEST(test_bad_input_changes_nothing),
+        IOAPIC_TEST(test_edge_delivered_to_destination_lapic),
+        IOAPIC_TEST(test_edge_while_masked_is_lost),
+        IOAPIC_TEST(test_level_latched_while_masked),
+        IOAPIC_TEST(test_level_remote_irr_and_eoi),
+        IOAPIC_TEST(test_eoi_register),
+        IOAPIC_TEST(test_unmasking_write_uses_new_destination),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -124,14 +124,17 @@ static void test_bad_ipi_targets(void **State)
         assert_false(SimLapicIrrIsSet(Cpu, IPI_VECTOR));
 }
 
+/* A cmocka test run on a fresh IPI machine (Setup). */
+#define IPI_TEST(Test) cmocka_unit_test_setup_teardown(Test, Setup, TbTeardown)
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_ipi_to_one_cpu, Setup, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_ipi_to_set_all_and_all_but_self, Setup, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_ipi_masked_by_irql, Setup, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_messages_coalesce_without_loss, Setup, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_bad_ipi_targets, Setup, TbTeardown),
+        IPI_TEST(test_ipi_to_one_cpu),
+        IPI_TEST(test_ipi_to_set_all_and_all_but_self),
+        IPI_TEST(test_ipi_masked_by_irql),
+        IPI_TEST(test_messages_coalesce_without_loss),
+        IPI_TEST(test_bad_ipi_targets),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -74,6 +74,32 @@ static uint32_t CpusWithIrr(uint8_t Vector, uint32_t CpuCount)
     return Mask;
 }
 
+/* HlMsiComposeMessage, which must succeed. */
+static HL_MSI_MESSAGE Compose(const HL_INTERRUPT_TARGET *Target, uint8_t Vector, HL_TRIGGER_MODE Trigger)
+{
+    HL_MSI_MESSAGE Message = Sentinel;
+    assert_int_equal(HlMsiComposeMessage(Target, Vector, Trigger, &Message), IRQ_STATUS_SUCCESS);
+    return Message;
+}
+
+/* Compose for Target, which must give exactly Address and Data. */
+static HL_MSI_MESSAGE ComposeExactly(HL_INTERRUPT_TARGET Target, uint8_t Vector, HL_TRIGGER_MODE Trigger,
+                                     uint64_t Address, uint32_t Data)
+{
+    HL_MSI_MESSAGE Message = Compose(&Target, Vector, Trigger);
+    assert_int_equal(Message.Address, Address);
+    assert_int_equal(Message.Data, Data);
+    return Message;
+}
+
+/* Writes Message as its device would; returns the CPUs (of the first
+ * CpuCount) whose IRR then holds its vector (data bits 7:0, SDM 11.11.2). */
+static uint32_t Deliver(HL_MSI_MESSAGE Message, uint32_t CpuCount)
+{
+    SimMsiWrite(Message.Address, Message.Data);
+    return CpusWithIrr((uint8_t)(Message.Data & 0xFFu), CpuCount);
+}
+
 static void AssertFails(const HL_INTERRUPT_TARGET *Target, uint8_t Vector, HL_TRIGGER_MODE Trigger,
                         IRQ_STATUS Expected)
 {
@@ -91,15 +117,13 @@ static void test_physical_edge_to_each_cpu(void **State)
     for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++) {
         uint8_t Vector = (uint8_t)(0x41u + 0x10u * Cpu);
         HL_INTERRUPT_TARGET Target = CpuTarget(Cpu);
-        HL_MSI_MESSAGE Message;
-        assert_int_equal(HlMsiComposeMessage(&Target, Vector, HlTriggerEdge, &Message), IRQ_STATUS_SUCCESS);
+        HL_MSI_MESSAGE Message = Compose(&Target, Vector, HlTriggerEdge);
         uint32_t ApicId = SimCpuApicId(Cpu);
         assert_int_not_equal(ApicId, Cpu);
         assert_int_equal(Message.Address, MSI_BASE | (uint64_t)ApicId << 12);
         assert_int_equal(Message.Data, Vector);
 
-        SimMsiWrite(Message.Address, Message.Data);
-        assert_int_equal(CpusWithIrr(Vector, CPU_COUNT), 1u << Cpu);
+        assert_int_equal(Deliver(Message, CPU_COUNT), 1u << Cpu);
         assert_false(SimLapicTmrIsSet(Cpu, Vector));
     }
 }
@@ -108,26 +132,20 @@ static void test_exact_values_for_qemu_style_ids(void **State)
 {
     (void)State;
     /* CPU 2 has APIC id 5: address 0xFEE05000, data 0x61. */
-    HL_INTERRUPT_TARGET Target = CpuTarget(2);
-    HL_MSI_MESSAGE Message;
-    assert_int_equal(HlMsiComposeMessage(&Target, 0x61, HlTriggerEdge, &Message), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Message.Address, 0xFEE05000ull);
-    assert_int_equal(Message.Data, 0x0061u);
+    (void)ComposeExactly(CpuTarget(2), 0x61, HlTriggerEdge, 0xFEE05000ull, 0x0061u);
 }
 
 static void test_apic_id_target_level(void **State)
 {
     (void)State;
     HL_INTERRUPT_TARGET Target = {.Kind = HlTargetApicId, .ApicId = SimCpuApicId(3)};
-    HL_MSI_MESSAGE Message;
-    assert_int_equal(HlMsiComposeMessage(&Target, 0x92, HlTriggerLevel, &Message), IRQ_STATUS_SUCCESS);
+    HL_MSI_MESSAGE Message = Compose(&Target, 0x92, HlTriggerLevel);
     assert_int_equal(Message.Address, 0xFEE07000ull);
     /* Level: trigger bit 15 and the assert bit 14 (11.11.2). */
     assert_int_equal(Message.Data, 0xC092u);
     assert_int_equal(Message.Data, MSI_TRIGGER_LEVEL | MSI_LEVEL_ASSERT | 0x92u);
 
-    SimMsiWrite(Message.Address, Message.Data);
-    assert_int_equal(CpusWithIrr(0x92, CPU_COUNT), 1u << 3);
+    assert_int_equal(Deliver(Message, CPU_COUNT), 1u << 3);
     assert_true(SimLapicTmrIsSet(3, 0x92));
 }
 
@@ -136,54 +154,38 @@ static void test_apic_id_target_level(void **State)
 static void test_logical_fixed_set(void **State)
 {
     (void)State;
-    IR_CPU_SET Set;
-    IrCpuSetZero(&Set);
-    IrCpuSetAdd(&Set, 0);
-    IrCpuSetAdd(&Set, 2);
+    IR_CPU_SET Set = TbCpuList((const uint32_t[]){0, 2}, 2);
     HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetFixed, &Set);
-    HL_MSI_MESSAGE Message;
-    assert_int_equal(HlMsiComposeMessage(&Target, 0x73, HlTriggerEdge, &Message), IRQ_STATUS_SUCCESS);
+    HL_MSI_MESSAGE Message = Compose(&Target, 0x73, HlTriggerEdge);
     /* Flat logical ids 0x01 | 0x04, destination mode logical, no hint. */
     assert_int_equal(Message.Address, 0xFEE05004ull);
     assert_int_equal(Message.Address, MSI_BASE | 0x05u << 12 | MSI_LOGICAL);
     assert_int_equal(Message.Data, 0x73u);
 
-    SimMsiWrite(Message.Address, Message.Data);
-    assert_int_equal(CpusWithIrr(0x73, CPU_COUNT), 0x5u);
+    assert_int_equal(Deliver(Message, CPU_COUNT), 0x5u);
 }
 
 static void test_lowest_priority_set_sets_hint(void **State)
 {
     (void)State;
-    IR_CPU_SET Set;
-    IrCpuSetZero(&Set);
-    IrCpuSetAdd(&Set, 1);
-    IrCpuSetAdd(&Set, 3);
+    IR_CPU_SET Set = TbCpuList((const uint32_t[]){1, 3}, 2);
     HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetLowestPriority, &Set);
-    HL_MSI_MESSAGE Message;
-    assert_int_equal(HlMsiComposeMessage(&Target, 0x84, HlTriggerEdge, &Message), IRQ_STATUS_SUCCESS);
+    HL_MSI_MESSAGE Message = Compose(&Target, 0x84, HlTriggerEdge);
     assert_int_equal(Message.Address, 0xFEE0A00Cull);
     assert_int_equal(Message.Address, MSI_BASE | 0x0Au << 12 | MSI_REDIRECTION_HINT | MSI_LOGICAL);
     assert_int_equal(Message.Data, 0x0184u);
     assert_int_equal(Message.Data, MSI_LOWEST_PRIORITY | 0x84u);
 
     /* One CPU of the set takes it, never one outside. */
-    SimMsiWrite(Message.Address, Message.Data);
-    uint32_t Took = CpusWithIrr(0x84, CPU_COUNT);
+    uint32_t Took = Deliver(Message, CPU_COUNT);
     assert_true(Took == 0x2u || Took == 0x8u);
 }
 
 static void test_lowest_priority_level(void **State)
 {
     (void)State;
-    IR_CPU_SET Set;
-    IrCpuSetZero(&Set);
-    IrCpuSetAdd(&Set, 0);
-    HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetLowestPriority, &Set);
-    HL_MSI_MESSAGE Message;
-    assert_int_equal(HlMsiComposeMessage(&Target, 0x55, HlTriggerLevel, &Message), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Message.Address, 0xFEE0100Cull);
-    assert_int_equal(Message.Data, 0xC155u);
+    IR_CPU_SET Set = TbCpuList((const uint32_t[]){0}, 1);
+    (void)ComposeExactly(SetTarget(HlTargetCpuSetLowestPriority, &Set), 0x55, HlTriggerLevel, 0xFEE0100Cull, 0xC155u);
 }
 
 /* ---- Vectors and bad input ------------------------------------------------------------------ */
@@ -251,13 +253,8 @@ static int SetupX2ApicWide(void **State)
 static void test_x2apic_physical_up_to_fe(void **State)
 {
     (void)State;
-    HL_INTERRUPT_TARGET Target = CpuTarget(1);
-    HL_MSI_MESSAGE Message;
-    assert_int_equal(HlMsiComposeMessage(&Target, 0x66, HlTriggerEdge, &Message), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Message.Address, 0xFEEFE000ull);
-    assert_int_equal(Message.Data, 0x66u);
-    SimMsiWrite(Message.Address, Message.Data);
-    assert_int_equal(CpusWithIrr(0x66, WIDE_CPUS), 1u << 1);
+    HL_MSI_MESSAGE Message = ComposeExactly(CpuTarget(1), 0x66, HlTriggerEdge, 0xFEEFE000ull, 0x66u);
+    assert_int_equal(Deliver(Message, WIDE_CPUS), 1u << 1);
 }
 
 static void test_x2apic_wide_ids_need_remapping(void **State)
@@ -278,20 +275,15 @@ static void test_x2apic_wide_ids_need_remapping(void **State)
 static void test_x2apic_logical_cluster0_members_0_to_7(void **State)
 {
     (void)State;
-    IR_CPU_SET Set;
-    IrCpuSetZero(&Set);
-    IrCpuSetAdd(&Set, 0);
-    IrCpuSetAdd(&Set, 4);
+    IR_CPU_SET Set = TbCpuList((const uint32_t[]){0, 4}, 2);
     HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetFixed, &Set);
-    HL_MSI_MESSAGE Message;
-    assert_int_equal(HlMsiComposeMessage(&Target, 0x67, HlTriggerEdge, &Message), IRQ_STATUS_SUCCESS);
+    HL_MSI_MESSAGE Message = Compose(&Target, 0x67, HlTriggerEdge);
     assert_int_equal(Message.Address, MSI_BASE | 0x82u << 12 | MSI_LOGICAL);
     assert_int_equal(Message.Data, 0x67u);
-    SimMsiWrite(Message.Address, Message.Data);
-    assert_int_equal(CpusWithIrr(0x67, WIDE_CPUS), 0x11u);
+    assert_int_equal(Deliver(Message, WIDE_CPUS), 0x11u);
 
     HL_INTERRUPT_TARGET Lowest = SetTarget(HlTargetCpuSetLowestPriority, &Set);
-    assert_int_equal(HlMsiComposeMessage(&Lowest, 0x68, HlTriggerLevel, &Message), IRQ_STATUS_SUCCESS);
+    Message = Compose(&Lowest, 0x68, HlTriggerLevel);
     assert_int_equal(Message.Address, MSI_BASE | 0x82u << 12 | MSI_REDIRECTION_HINT | MSI_LOGICAL);
 
     /* Member 8 (0x100), cluster 15 (id 0xFE: 0xF4000) and a set with
@@ -307,18 +299,21 @@ static void test_x2apic_logical_cluster0_members_0_to_7(void **State)
     AssertFails(&Target, 0x66, HlTriggerEdge, IRQ_STATUS_NOT_SUPPORTED);
 }
 
+/* A cmocka test run on four freshly started xAPIC CPUs (SetupXApic). */
+#define XAPIC_TEST(Test) cmocka_unit_test_setup_teardown(Test, SetupXApic, TbTeardownHardwareLayer)
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_physical_edge_to_each_cpu, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_exact_values_for_qemu_style_ids, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_apic_id_target_level, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_logical_fixed_set, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_lowest_priority_set_sets_hint, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_lowest_priority_level, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_vector_range, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_bad_parameters, SetupXApic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_unknown_targets, SetupXApic, TbTeardownHardwareLayer),
+        XAPIC_TEST(test_physical_edge_to_each_cpu),
+        XAPIC_TEST(test_exact_values_for_qemu_style_ids),
+        XAPIC_TEST(test_apic_id_target_level),
+        XAPIC_TEST(test_logical_fixed_set),
+        XAPIC_TEST(test_lowest_priority_set_sets_hint),
+        XAPIC_TEST(test_lowest_priority_level),
+        XAPIC_TEST(test_vector_range),
+        XAPIC_TEST(test_bad_parameters),
+        XAPIC_TEST(test_unknown_targets),
         cmocka_unit_test_setup_teardown(test_x2apic_physical_up_to_fe, SetupX2ApicWide, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_x2apic_wide_ids_need_remapping, SetupX2ApicWide, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_x2apic_logical_cluster0_members_0_to_7, SetupX2ApicWide, TbTeardownHardwareLayer),

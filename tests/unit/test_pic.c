@@ -40,14 +40,6 @@
 
 /* ---- Fixture ------------------------------------------------------------------------ */
 
-static const SIM_CONFIG TwoIoApics = {
-    .CpuCount = CPU_COUNT,
-    .IoApicCount = 2,
-    .IoApics = {
-        {.Id = 0, .Address = 0xFEC00000u, .GsiBase = 0, .PinCount = 24},
-        {.Id = 1, .Address = 0xFEC01000u, .GsiBase = 24, .PinCount = 16},
-    },
-};
 
 static uint32_t Seen[CPU_COUNT][256];
 static uint32_t DeassertOnService = NO_GSI;
@@ -104,7 +96,7 @@ static int SetupQemu(void **State)
 static int SetupTwoIoApics(void **State)
 {
     (void)State;
-    BootSim(&TwoIoApics);
+    BootSim(&TbTwoIoApicConfig);
     return 0;
 }
 
@@ -208,6 +200,18 @@ static void AssertRoutedPhysical(uint32_t Gsi, uint8_t Vector, uint32_t Cpu, HL_
     assert_int_equal(Entry.Bits.TriggerMode, Trigger);
     assert_int_equal(Entry.Bits.Polarity, Polarity);
     /* Bits 55:48 stay zero (QEMU reads them as an extended destination). */
+    assert_int_equal((Entry.Value >> 48) & 0xFF, 0);
+}
+
+/* An unmasked entry with a logical destination (82093AA 3.2.4: bit 11
+ * set, bits 63:56 the logical id) and DeliveryMode. */
+static void AssertRoutedLogical(uint32_t Gsi, uint8_t Destination, HL_DELIVERY_MODE DeliveryMode)
+{
+    IOAPIC_REDIRECTION_ENTRY Entry = Peek(Gsi);
+    assert_int_equal(Entry.Bits.Mask, 0);
+    assert_int_equal(Entry.Bits.DestinationMode, 1);
+    assert_int_equal(Entry.Bits.Destination, Destination);
+    assert_int_equal(Entry.Bits.DeliveryMode, DeliveryMode);
     assert_int_equal((Entry.Value >> 48) & 0xFF, 0);
 }
 
@@ -382,11 +386,7 @@ static void test_logical_set_reaches_every_member(void **State)
     (void)State;
     HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetFixed, 0xA);
     AssertAllocated(GSI_EDGE_2, 0x74, &Target, HlTriggerEdge, HlPolarityActiveHigh);
-    IOAPIC_REDIRECTION_ENTRY Entry = Peek(GSI_EDGE_2);
-    assert_int_equal(Entry.Bits.Mask, 0);
-    assert_int_equal(Entry.Bits.DestinationMode, 1);
-    assert_int_equal(Entry.Bits.Destination, 0x0A);
-    assert_int_equal(Entry.Bits.DeliveryMode, HlDeliveryFixed);
+    AssertRoutedLogical(GSI_EDGE_2, 0x0A, HlDeliveryFixed);
 
     SimPulseGsi(GSI_EDGE_2);
     assert_int_equal(CpusWithIrr(0x74), 0xAu);
@@ -402,10 +402,7 @@ static void test_lowest_priority_set_reaches_one_member(void **State)
     (void)State;
     HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetLowestPriority, 0x5);
     AssertAllocated(GSI_EDGE_3, 0x75, &Target, HlTriggerEdge, HlPolarityActiveHigh);
-    IOAPIC_REDIRECTION_ENTRY Entry = Peek(GSI_EDGE_3);
-    assert_int_equal(Entry.Bits.DeliveryMode, HlDeliveryLowestPriority);
-    assert_int_equal(Entry.Bits.DestinationMode, 1);
-    assert_int_equal(Entry.Bits.Destination, 0x05);
+    AssertRoutedLogical(GSI_EDGE_3, 0x05, HlDeliveryLowestPriority);
     SimPulseGsi(GSI_EDGE_3);
     uint32_t Took = CpusWithIrr(0x75);
     assert_true(Took == 0x1u || Took == 0x4u);
@@ -683,10 +680,7 @@ static void test_x2apic_physical_and_cluster0_logical(void **State)
     /* CPUs 0 and 1 (ids 1 and 3): cluster 0, members 1 and 3, 0x0A. */
     HL_INTERRUPT_TARGET Set = SetTarget(HlTargetCpuSetFixed, 0x3);
     AssertAllocated(GSI_EDGE_2, 0x65, &Set, HlTriggerEdge, HlPolarityActiveHigh);
-    IOAPIC_REDIRECTION_ENTRY Entry = Peek(GSI_EDGE_2);
-    assert_int_equal(Entry.Bits.Destination, 0x0A);
-    assert_int_equal(Entry.Bits.DestinationMode, 1);
-    assert_int_equal((Entry.Value >> 48) & 0xFF, 0);
+    AssertRoutedLogical(GSI_EDGE_2, 0x0A, HlDeliveryFixed);
     SimPulseGsi(GSI_EDGE_2);
     assert_int_equal(CpusWithIrr(0x65), 0x3u);
 }
@@ -718,10 +712,7 @@ static void test_x2apic_logical_fits_members_0_to_7(void **State)
     (void)State;
     HL_INTERRUPT_TARGET Low = SetTarget(HlTargetCpuSetFixed, 0x3);
     AssertAllocated(GSI_EDGE, 0x67, &Low, HlTriggerEdge, HlPolarityActiveHigh);
-    IOAPIC_REDIRECTION_ENTRY Entry = Peek(GSI_EDGE);
-    assert_int_equal(Entry.Bits.Destination, 0x82);
-    assert_int_equal(Entry.Bits.DestinationMode, 1);
-    assert_int_equal(Entry.Bits.DeliveryMode, HlDeliveryFixed);
+    AssertRoutedLogical(GSI_EDGE, 0x82, HlDeliveryFixed);
     SimPulseGsi(GSI_EDGE);
     assert_int_equal(CpusWithIrr(0x67), 0x3u);
 
@@ -744,30 +735,33 @@ static void test_x2apic_logical_fits_members_0_to_7(void **State)
     assert_int_equal(SimIoApicPeekEntry(GSI_EDGE), Before);
 }
 
+/* A cmocka test run on a freshly booted QEMU-like machine (SetupQemu). */
+#define QEMU_MACHINE_TEST(Test) cmocka_unit_test_setup_teardown(Test, SetupQemu, TbTeardownHardwareLayer)
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_isa_lines_through_qemu_overrides, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_isa_irq_above_15, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_pci_defaults, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_gsi_bus_defaults, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_gsi_not_covered, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_explicit_options_win, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_bad_lines, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_override_registration, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_gsi_to_each_cpu_in_turn, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_isa_pit_line_routed, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_level_line_routed, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_logical_set_reaches_every_member, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_lowest_priority_set_reaches_one_member, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_retarget_live_edge_loses_nothing, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_retarget_moves_vector_and_destination, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_retarget_keeps_trigger_polarity_and_mask, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_retarget_destination_mode_on_live_edge_refused, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_retarget_level_line_in_service, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_reallocation_clears_stale_remote_irr, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_free_masks_the_line, SetupQemu, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_allocate_bad_input_changes_nothing, SetupQemu, TbTeardownHardwareLayer),
+        QEMU_MACHINE_TEST(test_isa_lines_through_qemu_overrides),
+        QEMU_MACHINE_TEST(test_isa_irq_above_15),
+        QEMU_MACHINE_TEST(test_pci_defaults),
+        QEMU_MACHINE_TEST(test_gsi_bus_defaults),
+        QEMU_MACHINE_TEST(test_gsi_not_covered),
+        QEMU_MACHINE_TEST(test_explicit_options_win),
+        QEMU_MACHINE_TEST(test_bad_lines),
+        QEMU_MACHINE_TEST(test_override_registration),
+        QEMU_MACHINE_TEST(test_gsi_to_each_cpu_in_turn),
+        QEMU_MACHINE_TEST(test_isa_pit_line_routed),
+        QEMU_MACHINE_TEST(test_level_line_routed),
+        QEMU_MACHINE_TEST(test_logical_set_reaches_every_member),
+        QEMU_MACHINE_TEST(test_lowest_priority_set_reaches_one_member),
+        QEMU_MACHINE_TEST(test_retarget_live_edge_loses_nothing),
+        QEMU_MACHINE_TEST(test_retarget_moves_vector_and_destination),
+        QEMU_MACHINE_TEST(test_retarget_keeps_trigger_polarity_and_mask),
+        QEMU_MACHINE_TEST(test_retarget_destination_mode_on_live_edge_refused),
+        QEMU_MACHINE_TEST(test_retarget_level_line_in_service),
+        QEMU_MACHINE_TEST(test_reallocation_clears_stale_remote_irr),
+        QEMU_MACHINE_TEST(test_free_masks_the_line),
+        QEMU_MACHINE_TEST(test_allocate_bad_input_changes_nothing),
         cmocka_unit_test_setup_teardown(test_two_ioapics, SetupTwoIoApics, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_x2apic_physical_and_cluster0_logical, SetupX2Apic, TbTeardownHardwareLayer),
         cmocka_unit_test_setup_teardown(test_x2apic_logical_fits_members_0_to_7, SetupX2ApicClusterEdge, TbTeardownHardwareLayer),

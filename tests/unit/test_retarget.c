@@ -372,8 +372,7 @@ static void test_msi_moved_through_update_routine(void **State)
         assert_int_equal(Device.Message.Data, Data);
         SimMsiWrite(Device.Message.Address, Device.Message.Data);
         assert_true(SimLapicIrrIsSet(Cpu, Vector));
-        assert_int_equal(TbService(Cpu), 1);
-        assert_int_equal(atomic_load(&Record.LastCpu), Cpu);
+        TbAssertHandledOn(Cpu, &Record);
     }
     /* No move, no call; refused targets, no call. */
     assert_int_equal(IoSetInterruptTarget(Interrupt, 3), IRQ_STATUS_SUCCESS);
@@ -473,8 +472,7 @@ static void test_round_robin_msi(void **State)
         uint32_t Cpu = CpuOfApicId(MessageApicId(&Device.Message));
         assert_int_equal(Cpu, (2 + Index) % CPU_COUNT);
         SimMsiWrite(Device.Message.Address, Device.Message.Data);
-        assert_int_equal(TbService(Cpu), 1);
-        assert_int_equal(atomic_load(&Record.LastCpu), Cpu);
+        TbAssertHandledOn(Cpu, &Record);
         assert_int_equal(Device.Updates, Index + 1);
     }
     for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++)
@@ -556,8 +554,7 @@ static void test_shared_level_line_moves_together(void **State)
     assert_int_equal(EntryCpu(PCI_GSI), 3);
     assert_int_equal(TbPeekEntry(PCI_GSI).Bits.Mask, 0);
     SimSetGsi(PCI_GSI, true);
-    assert_int_equal(TbService(3), 1);
-    assert_int_equal(atomic_load(&First.LastCpu), 3);
+    TbAssertHandledOn(3, &First);
 
     /* Level chain: the first sharer claims, the second is not asked; the
      * policy is still applied exactly once per interrupt. */
@@ -567,8 +564,7 @@ static void test_shared_level_line_moves_together(void **State)
         uint32_t Cpu = EntryCpu(PCI_GSI);
         assert_int_equal(Cpu, Cycle[Index % 3]);
         SimSetGsi(PCI_GSI, true);
-        assert_int_equal(TbService(Cpu), 1);
-        assert_int_equal(atomic_load(&First.LastCpu), Cpu);
+        TbAssertHandledOn(Cpu, &First);
     }
     assert_int_equal(atomic_load(&Second.Calls), 0);
 
@@ -579,8 +575,7 @@ static void test_shared_level_line_moves_together(void **State)
     for (uint32_t Index = 0; Index < 3; Index++) {
         assert_int_equal(EntryCpu(PCI_GSI), Expected);
         SimSetGsi(PCI_GSI, true);
-        assert_int_equal(TbService(Expected), 1);
-        assert_int_equal(atomic_load(&Second.LastCpu), Expected);
+        TbAssertHandledOn(Expected, &Second);
         Expected = Expected == 3 ? 1 : Expected + 1;
         assert_int_equal(QueryCpu(B), Expected);
     }
@@ -672,8 +667,7 @@ static void test_routable_set_holds_reachable_cpus_only(void **State)
         uint32_t Cpu = WideCpuOfApicId((uint32_t)Entry.Bits.Destination);
         assert_int_equal(Cpu, Cycle[Index % 3]);
         SimPulseGsi(RTC_IRQ);
-        assert_int_equal(TbService(Cpu), 1);
-        assert_int_equal(atomic_load(&Record.LastCpu), Cpu);
+        TbAssertHandledOn(Cpu, &Record);
     }
     for (uint32_t Cpu = 2; Cpu <= 4; Cpu++)
         assert_int_equal(KeQueryInterruptCount(Interrupt, Cpu), 0);
@@ -714,22 +708,25 @@ static void test_routable_unreachable_not_supported(void **State)
     TbAssertUnchanged(&Before);
 }
 
+/* A cmocka test run on four freshly booted CPUs (Setup4). */
+#define FOUR_CPU_TEST(Test) cmocka_unit_test_setup_teardown(Test, Setup4, Teardown)
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_edge_line_moved_to_each_cpu_in_turn, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_routable_starts_on_least_loaded_cpu, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_round_robin_goes_on_after_a_move, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_bad_targets_refused_state_unchanged, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_not_movable_and_not_connected, Setup4, Teardown),
+        FOUR_CPU_TEST(test_edge_line_moved_to_each_cpu_in_turn),
+        FOUR_CPU_TEST(test_routable_starts_on_least_loaded_cpu),
+        FOUR_CPU_TEST(test_round_robin_goes_on_after_a_move),
+        FOUR_CPU_TEST(test_bad_targets_refused_state_unchanged),
+        FOUR_CPU_TEST(test_not_movable_and_not_connected),
         cmocka_unit_test_setup_teardown(test_bad_routable_connects_change_nothing, TbSetupThreeOfFourCpus, Teardown),
-        cmocka_unit_test_setup_teardown(test_msi_moved_through_update_routine, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_plain_msi_not_movable, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_round_robin_is_exactly_fair, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_round_robin_msi, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_lowest_follows_irql_and_ties_rotate, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_shared_level_line_moves_together, Setup4, Teardown),
-        cmocka_unit_test_setup_teardown(test_shared_edge_line_moves_once_per_interrupt, Setup4, Teardown),
+        FOUR_CPU_TEST(test_msi_moved_through_update_routine),
+        FOUR_CPU_TEST(test_plain_msi_not_movable),
+        FOUR_CPU_TEST(test_round_robin_is_exactly_fair),
+        FOUR_CPU_TEST(test_round_robin_msi),
+        FOUR_CPU_TEST(test_lowest_follows_irql_and_ties_rotate),
+        FOUR_CPU_TEST(test_shared_level_line_moves_together),
+        FOUR_CPU_TEST(test_shared_edge_line_moves_once_per_interrupt),
         cmocka_unit_test_setup_teardown(test_routable_set_holds_reachable_cpus_only, TbSetupWide, Teardown),
         cmocka_unit_test_setup_teardown(test_routable_unreachable_not_supported, TbSetupWide, Teardown),
     };

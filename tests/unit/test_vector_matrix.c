@@ -57,6 +57,38 @@ static void OneCpu(IR_CPU_SET *Set, uint32_t Cpu)
     IrCpuSetAdd(Set, Cpu);
 }
 
+/* What an allocation handed out. */
+typedef struct _ALLOCATION {
+    uint32_t Cpu;
+    uint8_t Vector;
+} ALLOCATION;
+
+/* KiMatrixAllocate over Mask at Irql, which must succeed. */
+static ALLOCATION MustAllocateIn(KI_VECTOR_MATRIX *Matrix, const IR_CPU_SET *Mask, KIRQL Irql)
+{
+    ALLOCATION Allocation = {.Cpu = IR_CPU_NONE, .Vector = 0};
+    assert_int_equal(KiMatrixAllocate(Matrix, Mask, Irql, &Allocation.Cpu, &Allocation.Vector), IRQ_STATUS_SUCCESS);
+    return Allocation;
+}
+
+/* The same with every CPU allowed. */
+static ALLOCATION MustAllocate(KI_VECTOR_MATRIX *Matrix, KIRQL Irql)
+{
+    IR_CPU_SET All;
+    AllCpus(&All);
+    return MustAllocateIn(Matrix, &All, Irql);
+}
+
+/* The status of an allocation at Irql with every CPU allowed. */
+static IRQ_STATUS AllocateAnywhere(KI_VECTOR_MATRIX *Matrix, KIRQL Irql)
+{
+    IR_CPU_SET All;
+    AllCpus(&All);
+    uint32_t Cpu;
+    uint8_t Vector;
+    return KiMatrixAllocate(Matrix, &All, Irql, &Cpu, &Vector);
+}
+
 static uint32_t AllocatedOn(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
 {
     KE_VECTOR_USAGE Usage;
@@ -200,26 +232,16 @@ static void test_online_set_and_query(void **State)
 
     /* Setting a CPU online twice must not leave it in two load buckets:
      * three allocations go 0, 129, then back to 0. */
-    IR_CPU_SET All;
-    AllCpus(&All);
-    uint32_t Expected[] = {0, 129, 0};
-    for (size_t Index = 0; Index < 3; Index++) {
-        uint32_t Cpu;
-        uint8_t Vector;
-        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Cpu, Expected[Index]);
-    }
+    static const uint32_t Expected[] = {0, 129, 0};
+    for (size_t Index = 0; Index < 3; Index++)
+        assert_int_equal(MustAllocate(Matrix, KE_IRQL_ANY).Cpu, Expected[Index]);
 
     /* Offline twice must not take a second CPU out of the bucket with it. */
     Matrix = NewMatrix(2, 2);
     KiMatrixSetOnline(Matrix, 1, false);
     KiMatrixSetOnline(Matrix, 1, false);
-    for (size_t Index = 0; Index < 2; Index++) {
-        uint32_t Cpu;
-        uint8_t Vector;
-        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Cpu, 0);
-    }
+    for (size_t Index = 0; Index < 2; Index++)
+        assert_int_equal(MustAllocate(Matrix, KE_IRQL_ANY).Cpu, 0);
 }
 
 /* ---- IRQL and classes ------------------------------------------------------------ */
@@ -228,12 +250,8 @@ static void test_irql_maps_to_its_class(void **State)
 {
     (void)State;
     KI_VECTOR_MATRIX *Matrix = NewMatrix(1, 1);
-    IR_CPU_SET All;
-    AllCpus(&All);
     for (KIRQL Irql = 3; Irql <= 12; Irql++) {
-        uint32_t Cpu;
-        uint8_t Vector;
-        assert_int_equal(KiMatrixAllocate(Matrix, &All, Irql, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        uint8_t Vector = MustAllocate(Matrix, Irql).Vector;
         assert_int_equal(Vector >> 4, Irql);
         assert_int_equal(KiMatrixIrqlOfVector(Matrix, Vector), Irql);
         /* The lowest free vector of the class; reboot 0x50 is skipped. */
@@ -255,11 +273,9 @@ static void test_irql_6_uses_0x60_to_0x6f_until_exhausted(void **State)
     IR_CPU_SET All;
     AllCpus(&All);
     for (uint32_t Expected = 0x60; Expected <= 0x6F; Expected++) {
-        uint32_t Cpu;
-        uint8_t Vector;
-        assert_int_equal(KiMatrixAllocate(Matrix, &All, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Cpu, 0);
-        assert_int_equal(Vector, Expected);
+        ALLOCATION Allocation = MustAllocate(Matrix, 6);
+        assert_int_equal(Allocation.Cpu, 0);
+        assert_int_equal(Allocation.Vector, Expected);
     }
     KE_VECTOR_USAGE Before, After;
     assert_int_equal(KiMatrixQueryUsage(Matrix, 0, &Before), IRQ_STATUS_SUCCESS);
@@ -273,11 +289,9 @@ static void test_irql_6_uses_0x60_to_0x6f_until_exhausted(void **State)
     assert_memory_equal(&Before, &After, sizeof(Before));
 
     /* Other IRQLs are unaffected; freeing one class-6 vector makes it the next one. */
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, 7, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Vector, 0x70);
+    assert_int_equal(MustAllocate(Matrix, 7).Vector, 0x70);
     assert_int_equal(KiMatrixFree(Matrix, 0, 0x65), IRQ_STATUS_SUCCESS);
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Vector, 0x65);
+    assert_int_equal(MustAllocate(Matrix, 6).Vector, 0x65);
     CheckConsistent(Matrix, 0, AMD64_DEVICE_VECTORS);
 }
 
@@ -285,20 +299,16 @@ static void test_class_with_reserved_vector_holds_fifteen(void **State)
 {
     (void)State;
     KI_VECTOR_MATRIX *Matrix = NewMatrix(1, 1);
-    IR_CPU_SET All;
-    AllCpus(&All);
-    uint32_t Cpu;
-    uint8_t Vector;
-    for (uint32_t Count = 0; Count < 15; Count++) {
-        assert_int_equal(KiMatrixAllocate(Matrix, &All, 3, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-        assert_int_not_equal(Vector, 0x3F); /* spurious */
+    /* Class 3 holds spurious 0x3F, class 5 reboot 0x50. */
+    static const struct {
+        KIRQL Irql;
+        uint8_t Reserved;
+    } Cases[] = {{3, 0x3F}, {5, 0x50}};
+    for (size_t Case = 0; Case < 2; Case++) {
+        for (uint32_t Count = 0; Count < 15; Count++)
+            assert_int_not_equal(MustAllocate(Matrix, Cases[Case].Irql).Vector, Cases[Case].Reserved);
+        assert_int_equal(AllocateAnywhere(Matrix, Cases[Case].Irql), IRQ_STATUS_VECTOR_EXHAUSTED);
     }
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, 3, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
-    for (uint32_t Count = 0; Count < 15; Count++) {
-        assert_int_equal(KiMatrixAllocate(Matrix, &All, 5, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-        assert_int_not_equal(Vector, 0x50); /* reboot */
-    }
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, 5, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
 }
 
 static void test_invalid_irql(void **State)
@@ -329,10 +339,9 @@ static void test_cpu_exhaustion_never_hands_out_system_vectors(void **State)
     AllCpus(&All);
     bool Seen[256] = {false};
     for (uint32_t Count = 0; Count < AMD64_DEVICE_VECTORS; Count++) {
-        uint32_t Cpu;
-        uint8_t Vector;
-        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Cpu, 0);
+        ALLOCATION Allocation = MustAllocate(Matrix, KE_IRQL_ANY);
+        uint8_t Vector = Allocation.Vector;
+        assert_int_equal(Allocation.Cpu, 0);
         assert_false(Seen[Vector]);
         Seen[Vector] = true;
         assert_in_range(Vector, 0x30, 0xCF);
@@ -343,11 +352,10 @@ static void test_cpu_exhaustion_never_hands_out_system_vectors(void **State)
     assert_int_equal(Usage.Allocated, AMD64_DEVICE_VECTORS);
     assert_int_equal(Usage.Available, 0);
 
-    uint32_t Cpu;
     uint8_t Vector;
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
+    assert_int_equal(AllocateAnywhere(Matrix, KE_IRQL_ANY), IRQ_STATUS_VECTOR_EXHAUSTED);
     for (KIRQL Irql = 3; Irql <= 12; Irql++)
-        assert_int_equal(KiMatrixAllocate(Matrix, &All, Irql, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
+        assert_int_equal(AllocateAnywhere(Matrix, Irql), IRQ_STATUS_VECTOR_EXHAUSTED);
     assert_int_equal(KiMatrixAllocateOnSet(Matrix, &All, KE_IRQL_ANY, &Vector), IRQ_STATUS_INVALID_CPU);
     IR_CPU_SET Zero;
     OneCpu(&Zero, 0);
@@ -359,18 +367,11 @@ static void test_any_irql_spreads_over_classes(void **State)
 {
     (void)State;
     KI_VECTOR_MATRIX *Matrix = NewMatrix(1, 1);
-    IR_CPU_SET All;
-    AllCpus(&All);
-    uint32_t Cpu;
-    uint8_t Vector;
     /* One per class 3..12 first, lowest class first ... */
-    for (uint32_t Class = 3; Class <= 12; Class++) {
-        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Vector >> 4, Class);
-    }
+    for (uint32_t Class = 3; Class <= 12; Class++)
+        assert_int_equal(MustAllocate(Matrix, KE_IRQL_ANY).Vector >> 4, Class);
     /* ... then round again: every class holds one, so the lowest class. */
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Vector, 0x31);
+    assert_int_equal(MustAllocate(Matrix, KE_IRQL_ANY).Vector, 0x31);
     KE_VECTOR_USAGE Usage;
     assert_int_equal(KiMatrixQueryUsage(Matrix, 0, &Usage), IRQ_STATUS_SUCCESS);
     for (uint32_t Class = 4; Class <= 12; Class++)
@@ -380,8 +381,7 @@ static void test_any_irql_spreads_over_classes(void **State)
 
     /* The least-used class wins: after freeing class 9's vector, it is next. */
     assert_int_equal(KiMatrixFree(Matrix, 0, 0x90), IRQ_STATUS_SUCCESS);
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Vector, 0x90);
+    assert_int_equal(MustAllocate(Matrix, KE_IRQL_ANY).Vector, 0x90);
     /* A full class is passed over even when it is the least used elsewhere. */
     CheckConsistent(Matrix, 0, AMD64_DEVICE_VECTORS);
 }
@@ -390,20 +390,14 @@ static void test_any_irql_skips_full_classes(void **State)
 {
     (void)State;
     KI_VECTOR_MATRIX *Matrix = NewMatrix(1, 1);
-    IR_CPU_SET All;
-    AllCpus(&All);
     /* Classes 3..11 at 16 (or 15, full) by reservation, class 12 empty. */
     for (uint32_t Vector = 0x30; Vector <= 0xBF; Vector++) {
         if (!IsAmd64Reserved(Vector))
             assert_int_equal(KiMatrixReserve(Matrix, 0, (uint8_t)Vector), IRQ_STATUS_SUCCESS);
     }
-    uint32_t Cpu;
-    uint8_t Vector;
-    for (uint32_t Count = 0; Count < 15; Count++) { /* 0xC1 is reserved */
-        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Vector >> 4, 12);
-    }
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
+    for (uint32_t Count = 0; Count < 15; Count++) /* 0xC1 is reserved */
+        assert_int_equal(MustAllocate(Matrix, KE_IRQL_ANY).Vector >> 4, 12);
+    assert_int_equal(AllocateAnywhere(Matrix, KE_IRQL_ANY), IRQ_STATUS_VECTOR_EXHAUSTED);
 }
 
 /* ---- Least-loaded choice ----------------------------------------------------------- */
@@ -412,28 +406,21 @@ static void test_least_loaded_with_lowest_id_ties(void **State)
 {
     (void)State;
     KI_VECTOR_MATRIX *Matrix = NewMatrix(4, 4);
-    IR_CPU_SET All;
-    AllCpus(&All);
-    uint32_t Cpu;
-    uint8_t Vector;
     /* All at load 0: ties go to the lowest id, so the allocations round-robin. */
     for (uint32_t Round = 0; Round < 3; Round++) {
-        for (uint32_t Expected = 0; Expected < 4; Expected++) {
-            assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-            assert_int_equal(Cpu, Expected);
-        }
+        for (uint32_t Expected = 0; Expected < 4; Expected++)
+            assert_int_equal(MustAllocate(Matrix, KE_IRQL_ANY).Cpu, Expected);
     }
     /* Loads 3 3 3 3. Load CPU 0 and 1 further; CPU 2 is then the least loaded. */
     assert_int_equal(KiMatrixReserve(Matrix, 0, 0xA5), IRQ_STATUS_SUCCESS);
     assert_int_equal(KiMatrixReserve(Matrix, 1, 0xA5), IRQ_STATUS_SUCCESS);
     assert_int_equal(KiMatrixReserve(Matrix, 3, 0xA5), IRQ_STATUS_SUCCESS);
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 2);
+    assert_int_equal(MustAllocate(Matrix, KE_IRQL_ANY).Cpu, 2);
     /* Now 4 4 4 4 again; freeing one on CPU 3 makes it the least loaded. */
     assert_int_equal(KiMatrixFree(Matrix, 3, 0xA5), IRQ_STATUS_SUCCESS);
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, 9, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 3);
-    assert_int_equal(Vector >> 4, 9);
+    ALLOCATION Allocation = MustAllocate(Matrix, 9);
+    assert_int_equal(Allocation.Cpu, 3);
+    assert_int_equal(Allocation.Vector >> 4, 9);
     CheckAllConsistent(Matrix, 4);
 }
 
@@ -472,51 +459,43 @@ static void test_affinity_limits_the_choice(void **State)
     IrCpuSetZero(&Mask);
     IrCpuSetAdd(&Mask, 5);
     IrCpuSetAdd(&Mask, 7);
-    uint32_t Cpu;
-    uint8_t Vector;
-    uint32_t Expected[] = {5, 7, 5, 7};
-    for (size_t Index = 0; Index < 4; Index++) {
-        assert_int_equal(KiMatrixAllocate(Matrix, &Mask, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Cpu, Expected[Index]);
-    }
+    static const uint32_t Expected[] = {5, 7, 5, 7};
+    for (size_t Index = 0; Index < 4; Index++)
+        assert_int_equal(MustAllocateIn(Matrix, &Mask, 6).Cpu, Expected[Index]);
     for (uint32_t Other = 0; Other < 8; Other++) {
         if (Other != 5 && Other != 7)
             assert_int_equal(AllocatedOn(Matrix, Other), 0);
     }
     /* CPUs beyond the count in the mask are ignored, not an error. */
     IrCpuSetAdd(&Mask, 4000);
-    assert_int_equal(KiMatrixAllocate(Matrix, &Mask, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 5);
+    assert_int_equal(MustAllocateIn(Matrix, &Mask, 6).Cpu, 5);
 }
 
 static void test_least_loaded_cpu_without_room_in_class_is_skipped(void **State)
 {
     (void)State;
     KI_VECTOR_MATRIX *Matrix = NewMatrix(2, 2);
-    IR_CPU_SET All;
-    AllCpus(&All);
     /* CPU 0: class 6 full (load 16). CPU 1: 20 vectors in class 7 and 8 (load 20). */
     for (uint32_t Vector = 0x60; Vector <= 0x6F; Vector++)
         assert_int_equal(KiMatrixReserve(Matrix, 0, (uint8_t)Vector), IRQ_STATUS_SUCCESS);
     for (uint32_t Vector = 0x70; Vector < 0x70 + 20; Vector++)
         assert_int_equal(KiMatrixReserve(Matrix, 1, (uint8_t)Vector), IRQ_STATUS_SUCCESS);
-    uint32_t Cpu;
-    uint8_t Vector;
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 1);
-    assert_int_equal(Vector, 0x60);
+    ALLOCATION Allocation = MustAllocate(Matrix, 6);
+    assert_int_equal(Allocation.Cpu, 1);
+    assert_int_equal(Allocation.Vector, 0x60);
     /* IRQL 7 is full on CPU 1, free on the less loaded CPU 0. */
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, 7, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 0);
+    assert_int_equal(MustAllocate(Matrix, 7).Cpu, 0);
     /* Freeing a class-6 vector on CPU 0 makes it eligible for IRQL 6 again. */
     assert_int_equal(KiMatrixFree(Matrix, 0, 0x6A), IRQ_STATUS_SUCCESS);
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 0);
-    assert_int_equal(Vector, 0x6A);
+    Allocation = MustAllocate(Matrix, 6);
+    assert_int_equal(Allocation.Cpu, 0);
+    assert_int_equal(Allocation.Vector, 0x6A);
     /* Class 6 now full on CPU 0 only; restricted to CPU 0 it is exhaustion,
      * not an empty affinity. */
     IR_CPU_SET Zero;
     OneCpu(&Zero, 0);
+    uint32_t Cpu;
+    uint8_t Vector;
     assert_int_equal(KiMatrixAllocate(Matrix, &Zero, 6, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
     CheckAllConsistent(Matrix, 2);
 }
@@ -526,26 +505,18 @@ static void test_offline_cpus_are_skipped(void **State)
     (void)State;
     KI_VECTOR_MATRIX *Matrix = NewMatrix(4, 4);
     KiMatrixSetOnline(Matrix, 0, false);
-    IR_CPU_SET All;
-    AllCpus(&All);
-    uint32_t Cpu;
-    uint8_t Vector;
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 1);
-    for (uint32_t Count = 0; Count < 30; Count++) {
-        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-        assert_int_not_equal(Cpu, 0);
-    }
+    assert_int_equal(MustAllocate(Matrix, KE_IRQL_ANY).Cpu, 1);
+    for (uint32_t Count = 0; Count < 30; Count++)
+        assert_int_not_equal(MustAllocate(Matrix, KE_IRQL_ANY).Cpu, 0);
     assert_int_equal(AllocatedOn(Matrix, 0), 0);
 
     /* An offline CPU can be given fixed vectors and keeps them: brought
      * online with load 20, it is not chosen while others are below it. */
-    for (uint32_t Vector2 = 0x80; Vector2 < 0x80 + 20; Vector2++)
-        assert_int_equal(KiMatrixReserve(Matrix, 0, (uint8_t)Vector2), IRQ_STATUS_SUCCESS);
+    for (uint32_t Vector = 0x80; Vector < 0x80 + 20; Vector++)
+        assert_int_equal(KiMatrixReserve(Matrix, 0, (uint8_t)Vector), IRQ_STATUS_SUCCESS);
     KiMatrixSetOnline(Matrix, 0, true);
     assert_int_equal(AllocatedOn(Matrix, 0), 20);
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_not_equal(Cpu, 0);
+    assert_int_not_equal(MustAllocate(Matrix, KE_IRQL_ANY).Cpu, 0);
     CheckAllConsistent(Matrix, 4);
 }
 
@@ -600,11 +571,7 @@ static void test_same_vector_on_a_set(void **State)
     assert_int_equal(AllocatedOn(Matrix, 3), 0);
 
     /* The set's vectors count as load: CPU 3 is now the least loaded. */
-    IR_CPU_SET All;
-    AllCpus(&All);
-    uint32_t Cpu;
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 3);
+    assert_int_equal(MustAllocate(Matrix, KE_IRQL_ANY).Cpu, 3);
     CheckAllConsistent(Matrix, 4);
 }
 
@@ -682,13 +649,9 @@ static void test_reserve_free_and_double_free(void **State)
     assert_int_equal(KiMatrixFree(Matrix, 1, 0x70), IRQ_STATUS_SUCCESS);
 
     /* An allocated vector cannot be reserved again, but can be freed. */
-    IR_CPU_SET All;
-    AllCpus(&All);
-    uint32_t Cpu;
-    uint8_t Vector;
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, 8, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(KiMatrixReserve(Matrix, Cpu, Vector), IRQ_STATUS_SHARING_VIOLATION);
-    assert_int_equal(KiMatrixFree(Matrix, Cpu, Vector), IRQ_STATUS_SUCCESS);
+    ALLOCATION Allocation = MustAllocate(Matrix, 8);
+    assert_int_equal(KiMatrixReserve(Matrix, Allocation.Cpu, Allocation.Vector), IRQ_STATUS_SHARING_VIOLATION);
+    assert_int_equal(KiMatrixFree(Matrix, Allocation.Cpu, Allocation.Vector), IRQ_STATUS_SUCCESS);
 
     assert_int_equal(KiMatrixReserve(Matrix, 2, 0x70), IRQ_STATUS_INVALID_CPU);
     assert_int_equal(KiMatrixFree(Matrix, 2, 0x70), IRQ_STATUS_INVALID_CPU);
@@ -723,10 +686,8 @@ static void test_usage_report(void **State)
     KI_VECTOR_MATRIX *Matrix = NewMatrix(2, 2);
     IR_CPU_SET Zero;
     OneCpu(&Zero, 0);
-    uint32_t Cpu;
-    uint8_t Vector;
     for (uint32_t Count = 0; Count < 3; Count++)
-        assert_int_equal(KiMatrixAllocate(Matrix, &Zero, 10, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        (void)MustAllocateIn(Matrix, &Zero, 10);
     assert_int_equal(KiMatrixReserve(Matrix, 0, 0x44), IRQ_STATUS_SUCCESS);
     KE_VECTOR_USAGE Usage;
     assert_int_equal(KiMatrixQueryUsage(Matrix, 0, &Usage), IRQ_STATUS_SUCCESS);
@@ -778,7 +739,7 @@ static void test_failing_calls_change_nothing(void **State)
     for (uint32_t Index = 0x60; Index <= 0x6F; Index++)
         assert_int_equal(KiMatrixReserve(Matrix, 2, (uint8_t)Index), IRQ_STATUS_SUCCESS);
     for (uint32_t Count = 0; Count < 5; Count++)
-        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        (void)MustAllocate(Matrix, KE_IRQL_ANY);
     assert_int_equal(KiMatrixReserve(Matrix, 3, 0x90), IRQ_STATUS_SUCCESS);
     OneCpu(&JustTwo, 2);
 
@@ -805,8 +766,7 @@ static void test_failing_calls_change_nothing(void **State)
 
     /* And the least-loaded order survived: five allocations alternated
      * over CPUs 0 and 1 (CPU 2 is at 16), leaving loads 3 and 2. */
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 1);
+    assert_int_equal(MustAllocate(Matrix, KE_IRQL_ANY).Cpu, 1);
 }
 
 /* ---- Large machines --------------------------------------------------------------- */
@@ -817,47 +777,42 @@ static void test_4096_cpus(void **State)
     KI_VECTOR_MATRIX *Matrix = NewMatrix(IR_MAX_CPUS, IR_MAX_CPUS);
     IR_CPU_SET All;
     AllCpus(&All);
-    uint32_t Cpu;
-    uint8_t Vector;
     /* A full mask fills load 0 in id order, then starts over at CPU 0. */
     for (uint32_t Expected = 0; Expected < IR_MAX_CPUS; Expected++) {
-        assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-        if (Cpu != Expected)
-            fail_msg("allocation %u went to CPU %u", Expected, Cpu);
-        assert_int_equal(Vector, 0x30);
+        ALLOCATION Allocation = MustAllocate(Matrix, KE_IRQL_ANY);
+        if (Allocation.Cpu != Expected)
+            fail_msg("allocation %u went to CPU %u", Expected, Allocation.Cpu);
+        assert_int_equal(Allocation.Vector, 0x30);
     }
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, 12, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 0);
-    assert_int_equal(Vector, 0xC0);
+    ALLOCATION Allocation = MustAllocate(Matrix, 12);
+    assert_int_equal(Allocation.Cpu, 0);
+    assert_int_equal(Allocation.Vector, 0xC0);
 
     /* The last CPU alone, and a mask of the top word. */
     IR_CPU_SET Last;
     OneCpu(&Last, 4095);
-    assert_int_equal(KiMatrixAllocate(Matrix, &Last, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 4095);
+    assert_int_equal(MustAllocateIn(Matrix, &Last, 6).Cpu, 4095);
     IrCpuSetAdd(&Last, 4032);
-    assert_int_equal(KiMatrixAllocate(Matrix, &Last, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 4032);
+    assert_int_equal(MustAllocateIn(Matrix, &Last, 6).Cpu, 4032);
     /* A sparse mask whose CPUs are all above the lowest load: CPU 1000
      * (load 1) is found past the buckets it is not in, then 4032/4095
      * (load 2) once 1000 has caught up. */
     IrCpuSetAdd(&Last, 1000);
-    assert_int_equal(KiMatrixAllocate(Matrix, &Last, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 1000);
+    assert_int_equal(MustAllocateIn(Matrix, &Last, KE_IRQL_ANY).Cpu, 1000);
     OneCpu(&Last, 4095);
     IrCpuSetAdd(&Last, 3);
-    assert_int_equal(KiMatrixAllocate(Matrix, &Last, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 3);
-    assert_int_equal(KiMatrixAllocate(Matrix, &Last, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 3);
-    assert_int_equal(KiMatrixAllocate(Matrix, &Last, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 4095);
+    static const uint32_t ExpectedOfThreeAnd4095[] = {3, 3, 4095};
+    for (size_t Index = 0; Index < 3; Index++) {
+        Allocation = MustAllocateIn(Matrix, &Last, 6);
+        assert_int_equal(Allocation.Cpu, ExpectedOfThreeAnd4095[Index]);
+    }
     assert_int_equal(KiMatrixFree(Matrix, 3, 0x60), IRQ_STATUS_SUCCESS);
     assert_int_equal(KiMatrixFree(Matrix, 3, 0x61), IRQ_STATUS_SUCCESS);
-    assert_int_equal(KiMatrixFree(Matrix, 4095, Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixFree(Matrix, 4095, Allocation.Vector), IRQ_STATUS_SUCCESS);
     assert_int_equal(KiMatrixFree(Matrix, 1000, 0x40), IRQ_STATUS_SUCCESS);
 
     /* One vector on all 4096 CPUs: 0x30 is taken everywhere, 0x31 is common. */
+    uint8_t Vector;
     assert_int_equal(KiMatrixAllocateOnSet(Matrix, &All, KE_IRQL_ANY, &Vector), IRQ_STATUS_SUCCESS);
     assert_int_equal(Vector, 0x31);
     assert_true(KiMatrixIsAllocated(Matrix, 4095, 0x31));
@@ -866,8 +821,7 @@ static void test_4096_cpus(void **State)
     /* Offline every CPU but 4095: the search must still find it. */
     for (uint32_t Index = 0; Index < 4095; Index++)
         KiMatrixSetOnline(Matrix, Index, false);
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 4095);
+    assert_int_equal(MustAllocate(Matrix, KE_IRQL_ANY).Cpu, 4095);
     CheckConsistent(Matrix, 0, AMD64_DEVICE_VECTORS);
     CheckConsistent(Matrix, 4095, AMD64_DEVICE_VECTORS);
     assert_int_equal(AllocatedOn(Matrix, 4095), 4); /* 0x30, 0x60, 0x31, and the last */
@@ -894,11 +848,9 @@ static void test_allocate_and_free_everything_returns_to_start(void **State)
         assert_int_equal(KiMatrixFree(Matrix, Cpus[Index], Vectors[Index]), IRQ_STATUS_SUCCESS);
     for (uint32_t Cpu = 0; Cpu < CPUS; Cpu++)
         assert_int_equal(AllocatedOn(Matrix, Cpu), 0);
-    uint32_t Cpu;
-    uint8_t Vector;
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, 6, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Cpu, 0);
-    assert_int_equal(Vector, 0x60);
+    ALLOCATION Allocation = MustAllocate(Matrix, 6);
+    assert_int_equal(Allocation.Cpu, 0);
+    assert_int_equal(Allocation.Vector, 0x60);
 }
 
 /* ---- Another layout: an IRQL over two classes, a class no IRQL serves ------------- */
@@ -930,19 +882,14 @@ static void test_layout_with_wide_irql(void **State)
     assert_int_equal(KiMatrixReserve(Matrix, 0, 0x75), IRQ_STATUS_INVALID_VECTOR);
     assert_int_equal(KiMatrixReserve(Matrix, 0, 0x45), IRQ_STATUS_INVALID_VECTOR);
 
-    IR_CPU_SET All;
-    AllCpus(&All);
-    uint32_t Cpu;
-    uint8_t Vector;
     for (uint32_t Count = 0; Count < 31; Count++) {
-        assert_int_equal(KiMatrixAllocate(Matrix, &All, 4, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
+        uint8_t Vector = MustAllocate(Matrix, 4).Vector;
         assert_in_range(Vector, 0x40, 0x5F);
         assert_int_not_equal(Vector, 0x45);
     }
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, 4, &Cpu, &Vector), IRQ_STATUS_VECTOR_EXHAUSTED);
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, 5, &Cpu, &Vector), IRQ_STATUS_INVALID_IRQL);
-    assert_int_equal(KiMatrixAllocate(Matrix, &All, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Vector, 0x60);
+    assert_int_equal(AllocateAnywhere(Matrix, 4), IRQ_STATUS_VECTOR_EXHAUSTED);
+    assert_int_equal(AllocateAnywhere(Matrix, 5), IRQ_STATUS_INVALID_IRQL);
+    assert_int_equal(MustAllocate(Matrix, KE_IRQL_ANY).Vector, 0x60);
     CheckConsistent(Matrix, 0, 47);
 }
 

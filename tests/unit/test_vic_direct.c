@@ -346,13 +346,13 @@ static void test_machine_check_must_be_on_top(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_alpha_direct_sources, TbVicSetupAlpha2, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_mixed_level_highest_slot_first, TbVicSetupAlpha2, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_clear_one_kind_keeps_the_other, TbVicSetupAlpha2, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_two_direct_sources_at_one_level, TbVicSetupAlpha2, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_direct_claim_puts_level_in_service, TbVicSetupAlpha2, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_words_bit_follows_pending_words, TbVicSetupAlpha2, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_lone_direct_respects_gates, TbVicSetupAlpha2, TbFreeState),
+        TB_VIC_ALPHA2_TEST(test_alpha_direct_sources),
+        TB_VIC_ALPHA2_TEST(test_mixed_level_highest_slot_first),
+        TB_VIC_ALPHA2_TEST(test_clear_one_kind_keeps_the_other),
+        TB_VIC_ALPHA2_TEST(test_two_direct_sources_at_one_level),
+        TB_VIC_ALPHA2_TEST(test_direct_claim_puts_level_in_service),
+        TB_VIC_ALPHA2_TEST(test_words_bit_follows_pending_words),
+        TB_VIC_ALPHA2_TEST(test_lone_direct_respects_gates),
         cmocka_unit_test(test_direct_raise_wakes),
         cmocka_unit_test(test_wake_on_pending_mixed_level),
         cmocka_unit_test(test_x86_classes),

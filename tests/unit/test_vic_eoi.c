@@ -200,12 +200,12 @@ static void test_random_ends_match_the_rules(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_end_gives_back_the_word, TbVicSetupAlpha2, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_nested_claims_end_from_the_top, TbVicSetupAlpha2, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_machine_check_claimed_again_in_service, TbVicSetupAlpha2, TbFreeState),
+        TB_VIC_ALPHA2_TEST(test_end_gives_back_the_word),
+        TB_VIC_ALPHA2_TEST(test_nested_claims_end_from_the_top),
+        TB_VIC_ALPHA2_TEST(test_machine_check_claimed_again_in_service),
         cmocka_unit_test(test_lower_machine_check_under_a_higher_one),
-        cmocka_unit_test_setup_teardown(test_changes_in_the_handler_count, TbVicSetupAlpha2, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_random_ends_match_the_rules, TbVicSetupAlpha2, TbFreeState),
+        TB_VIC_ALPHA2_TEST(test_changes_in_the_handler_count),
+        TB_VIC_ALPHA2_TEST(test_random_ends_match_the_rules),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -242,18 +242,16 @@ static void test_vic_clear_of_other_source_keeps_ipi_messages(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_ipi_to_one_cpu, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_vic_clear_of_ipi_withdraws_its_messages, TbVicSetupAlpha4,
-                                        TbFreeState),
-        cmocka_unit_test_setup_teardown(test_vic_clear_of_other_source_keeps_ipi_messages, TbVicSetupAlpha4,
-                                        TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ipi_to_set, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ipi_to_all_includes_sender, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ipi_to_all_but_self, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ipi_all_skips_offline, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_messages_coalesce_never_lost, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_ipi_masked_by_level_stays_pending, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_bad_targets_send_nothing, TbVicSetupAlpha4, TbFreeState),
+        TB_VIC_ALPHA4_TEST(test_ipi_to_one_cpu),
+        TB_VIC_ALPHA4_TEST(test_vic_clear_of_ipi_withdraws_its_messages),
+        TB_VIC_ALPHA4_TEST(test_vic_clear_of_other_source_keeps_ipi_messages),
+        TB_VIC_ALPHA4_TEST(test_ipi_to_set),
+        TB_VIC_ALPHA4_TEST(test_ipi_to_all_includes_sender),
+        TB_VIC_ALPHA4_TEST(test_ipi_to_all_but_self),
+        TB_VIC_ALPHA4_TEST(test_ipi_all_skips_offline),
+        TB_VIC_ALPHA4_TEST(test_messages_coalesce_never_lost),
+        TB_VIC_ALPHA4_TEST(test_ipi_masked_by_level_stays_pending),
+        TB_VIC_ALPHA4_TEST(test_bad_targets_send_nothing),
         cmocka_unit_test(test_all_but_self_on_uniprocessor),
         cmocka_unit_test(test_no_ipi_source),
     };

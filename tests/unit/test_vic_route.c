@@ -240,17 +240,17 @@ static void test_route_changes_while_live(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_default_route_is_cpu_zero, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_fixed_route, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_round_robin_exactly_fair, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_round_robin_skips_offline, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_lowest_follows_cpu_levels, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_lowest_ties_rotate, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_broadcast_raises_on_every_cpu_of_mask, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_affinity_least_loaded, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_refused_routes_leave_route_unchanged, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_raise_with_route_all_offline_refused, TbVicSetupAlpha4, TbFreeState),
-        cmocka_unit_test_setup_teardown(test_route_changes_while_live, TbVicSetupAlpha4, TbFreeState),
+        TB_VIC_ALPHA4_TEST(test_default_route_is_cpu_zero),
+        TB_VIC_ALPHA4_TEST(test_fixed_route),
+        TB_VIC_ALPHA4_TEST(test_round_robin_exactly_fair),
+        TB_VIC_ALPHA4_TEST(test_round_robin_skips_offline),
+        TB_VIC_ALPHA4_TEST(test_lowest_follows_cpu_levels),
+        TB_VIC_ALPHA4_TEST(test_lowest_ties_rotate),
+        TB_VIC_ALPHA4_TEST(test_broadcast_raises_on_every_cpu_of_mask),
+        TB_VIC_ALPHA4_TEST(test_affinity_least_loaded),
+        TB_VIC_ALPHA4_TEST(test_refused_routes_leave_route_unchanged),
+        TB_VIC_ALPHA4_TEST(test_raise_with_route_all_offline_refused),
+        TB_VIC_ALPHA4_TEST(test_route_changes_while_live),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }
