@@ -62,6 +62,7 @@
 #ifndef __ASSEMBLER__
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -176,6 +177,21 @@ void RkReleaseConsole(bool WasEnabled);
 __attribute__((noreturn)) void RkPanic(const char *Format, ...) __attribute__((format(printf, 1, 2)));
 /* Writes Value to isa-debug-exit; halts if the device is absent. */
 __attribute__((noreturn)) void RkExit(uint32_t Value);
+
+/* ---- Spin lock (spinlock.c) ---------------------------------------------------------- */
+
+/* The kernel's own lock, for state shared between CPUs and with an ISR. */
+typedef struct _RK_SPIN_LOCK {
+    _Atomic bool Locked;
+} RK_SPIN_LOCK;
+#define RK_SPIN_LOCK_INIT {false}
+
+/* Interrupts off, then the lock; returns whether interrupts were enabled. */
+bool RkAcquireSpinLock(RK_SPIN_LOCK *Lock);
+void RkReleaseSpinLock(RK_SPIN_LOCK *Lock, bool WasEnabled);
+/* In an ISR (interrupts are already off): the lock alone. */
+void RkAcquireSpinLockInIsr(RK_SPIN_LOCK *Lock);
+void RkReleaseSpinLockInIsr(RK_SPIN_LOCK *Lock);
 
 /* ---- Time (timer.c) ---------------------------------------------------------------- */
 

@@ -68,20 +68,16 @@ static uint32_t RkPoolRangeCount;
 static size_t RkPoolSize;
 static RK_FREE_BLOCK *RkFreeList;
 static size_t RkPoolInUse;
-static atomic_flag RkPoolLock = ATOMIC_FLAG_INIT;
+static RK_SPIN_LOCK RkPoolLock = RK_SPIN_LOCK_INIT;
 
 static bool RkLockPool(void)
 {
-    bool WasEnabled = PlatDisableInterrupts();
-    while (atomic_flag_test_and_set_explicit(&RkPoolLock, memory_order_acquire))
-        PlatCpuRelax();
-    return WasEnabled;
+    return RkAcquireSpinLock(&RkPoolLock);
 }
 
 static void RkUnlockPool(bool WasEnabled)
 {
-    atomic_flag_clear_explicit(&RkPoolLock, memory_order_release);
-    PlatRestoreInterrupts(WasEnabled);
+    RkReleaseSpinLock(&RkPoolLock, WasEnabled);
 }
 
 static uintptr_t RkAlignUp(uintptr_t Value, size_t Alignment)

@@ -12,7 +12,6 @@
  * modem one. MCR OUT2 (set by serial.c) gates the IRQ line on a PC.
  */
 #include "driver.h"
-#include "irlock.h"
 
 #define COM1_BASE 0x3F8
 #define UART_RBR (COM1_BASE + 0)
@@ -34,7 +33,7 @@
 #define COM1_MAX_SOURCES_PER_INTERRUPT 16u
 
 /* IER is changed by Start/Stop/Raise on any CPU and by the ISR. */
-static IR_LOCK RkpCom1Lock = IR_LOCK_INIT;
+static RK_SPIN_LOCK RkpCom1Lock = RK_SPIN_LOCK_INIT;
 
 static void RkpCom1UpdateIerLocked(uint8_t Clear, uint8_t Set)
 {
@@ -44,9 +43,9 @@ static void RkpCom1UpdateIerLocked(uint8_t Clear, uint8_t Set)
 
 static void RkpCom1UpdateIer(uint8_t Clear, uint8_t Set)
 {
-    bool WasEnabled = IrLockAcquireIrqSave(&RkpCom1Lock);
+    bool WasEnabled = RkAcquireSpinLock(&RkpCom1Lock);
     RkpCom1UpdateIerLocked(Clear, Set);
-    IrLockReleaseIrqRestore(&RkpCom1Lock, WasEnabled);
+    RkReleaseSpinLock(&RkpCom1Lock, WasEnabled);
 }
 
 static IRQ_STATUS RkpCom1Stop(RK_DEVICE *Device)
@@ -83,7 +82,7 @@ static bool RkpCom1Acknowledge(RK_DEVICE *Device)
 {
     (void)Device;
     bool Any = false;
-    IrLockAcquire(&RkpCom1Lock); /* interrupts are off in an ISR */
+    RkAcquireSpinLockInIsr(&RkpCom1Lock); /* interrupts are already off in an ISR */
     for (uint32_t Round = 0; Round < COM1_MAX_SOURCES_PER_INTERRUPT; Round++) {
         uint8_t Iir = RkInByte(UART_IIR);
         if ((Iir & IIR_NONE_PENDING) != 0)
@@ -105,7 +104,7 @@ static bool RkpCom1Acknowledge(RK_DEVICE *Device)
             break;
         }
     }
-    IrLockRelease(&RkpCom1Lock);
+    RkReleaseSpinLockInIsr(&RkpCom1Lock);
     return Any;
 }
 

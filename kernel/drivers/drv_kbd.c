@@ -11,7 +11,6 @@
  * the keyboard interrupt.
  */
 #include "driver.h"
-#include "irlock.h"
 
 #define KBD_DATA 0x60
 #define KBD_STATUS 0x64
@@ -29,7 +28,7 @@
 
 /* A command and its reply must not interleave with another CPU's command,
  * nor with the ISR taking the reply for a key byte. */
-static IR_LOCK RkpKbdLock = IR_LOCK_INIT;
+static RK_SPIN_LOCK RkpKbdLock = RK_SPIN_LOCK_INIT;
 
 static bool RkpKbdWaitInputEmpty(void)
 {
@@ -54,7 +53,7 @@ static bool RkpKbdWriteDataLocked(uint8_t Value)
 
 static IRQ_STATUS RkpKbdSetInterrupt(bool Enable)
 {
-    bool WasEnabled = IrLockAcquireIrqSave(&RkpKbdLock);
+    bool WasEnabled = RkAcquireSpinLock(&RkpKbdLock);
     IRQ_STATUS Status = IRQ_STATUS_NOT_SUPPORTED;
     if (RkpKbdCommandLocked(KBD_COMMAND_READ_CONFIG) &&
         RkPollPort(KBD_STATUS, KBD_STATUS_OUTPUT_FULL, KBD_STATUS_OUTPUT_FULL, KBD_TIMEOUT_US)) {
@@ -63,7 +62,7 @@ static IRQ_STATUS RkpKbdSetInterrupt(bool Enable)
         if (RkpKbdCommandLocked(KBD_COMMAND_WRITE_CONFIG) && RkpKbdWriteDataLocked(Config))
             Status = IRQ_STATUS_SUCCESS;
     }
-    IrLockReleaseIrqRestore(&RkpKbdLock, WasEnabled);
+    RkReleaseSpinLock(&RkpKbdLock, WasEnabled);
     return Status;
 }
 
@@ -95,20 +94,20 @@ static IRQ_STATUS RkpKbdStart(RK_DEVICE *Device, uint32_t HzHint)
 static IRQ_STATUS RkpKbdRaise(RK_DEVICE *Device)
 {
     (void)Device;
-    bool WasEnabled = IrLockAcquireIrqSave(&RkpKbdLock);
+    bool WasEnabled = RkAcquireSpinLock(&RkpKbdLock);
     bool Sent = RkpKbdCommandLocked(KBD_COMMAND_WRITE_OUTPUT) && RkpKbdWriteDataLocked(KBD_RAISED_BYTE);
-    IrLockReleaseIrqRestore(&RkpKbdLock, WasEnabled);
+    RkReleaseSpinLock(&RkpKbdLock, WasEnabled);
     return Sent ? IRQ_STATUS_SUCCESS : IRQ_STATUS_NOT_SUPPORTED;
 }
 
 static bool RkpKbdAcknowledge(RK_DEVICE *Device)
 {
     (void)Device;
-    IrLockAcquire(&RkpKbdLock); /* interrupts are off in an ISR */
+    RkAcquireSpinLockInIsr(&RkpKbdLock); /* interrupts are already off in an ISR */
     bool Full = (RkInByte(KBD_STATUS) & KBD_STATUS_OUTPUT_FULL) != 0;
     if (Full)
         (void)RkInByte(KBD_DATA);
-    IrLockRelease(&RkpKbdLock);
+    RkReleaseSpinLockInIsr(&RkpKbdLock);
     return Full;
 }
 

@@ -16,7 +16,6 @@
  * mode 0 one-shot (drv_pit.c) instead.
  */
 #include "driver.h"
-#include "irlock.h"
 
 #define RTC_INDEX 0x70
 #define RTC_DATA 0x71
@@ -33,7 +32,7 @@
 #define RTC_DEFAULT_HZ 64u
 
 /* Index/data pairs must not interleave between CPUs or with the ISR. */
-static IR_LOCK RkpRtcLock = IR_LOCK_INIT;
+static RK_SPIN_LOCK RkpRtcLock = RK_SPIN_LOCK_INIT;
 
 static uint8_t RkpRtcReadLocked(uint8_t Register)
 {
@@ -58,7 +57,7 @@ static uint8_t RkpRtcRateOf(uint32_t Hz)
 
 static void RkpRtcSetPeriodic(bool Enable, uint32_t Hz)
 {
-    bool WasEnabled = IrLockAcquireIrqSave(&RkpRtcLock);
+    bool WasEnabled = RkAcquireSpinLock(&RkpRtcLock);
     if (Enable) {
         uint8_t A = RkpRtcReadLocked(RTC_REGISTER_A);
         RkpRtcWriteLocked(RTC_REGISTER_A, (uint8_t)((A & ~RTC_A_RATE_MASK) | RkpRtcRateOf(Hz)));
@@ -66,7 +65,7 @@ static void RkpRtcSetPeriodic(bool Enable, uint32_t Hz)
     uint8_t B = RkpRtcReadLocked(RTC_REGISTER_B);
     RkpRtcWriteLocked(RTC_REGISTER_B, Enable ? (uint8_t)(B | RTC_B_PERIODIC) : (uint8_t)(B & ~RTC_B_PERIODIC));
     (void)RkpRtcReadLocked(RTC_REGISTER_C); /* drop a stale flag: the line goes low */
-    IrLockReleaseIrqRestore(&RkpRtcLock, WasEnabled);
+    RkReleaseSpinLock(&RkpRtcLock, WasEnabled);
 }
 
 static IRQ_STATUS RkpRtcStop(RK_DEVICE *Device)
@@ -86,17 +85,17 @@ static IRQ_STATUS RkpRtcStart(RK_DEVICE *Device, uint32_t HzHint)
 static bool RkpRtcAcknowledge(RK_DEVICE *Device)
 {
     (void)Device;
-    IrLockAcquire(&RkpRtcLock); /* interrupts are off in an ISR */
+    RkAcquireSpinLockInIsr(&RkpRtcLock); /* interrupts are already off in an ISR */
     uint8_t C = RkpRtcReadLocked(RTC_REGISTER_C);
-    IrLockRelease(&RkpRtcLock);
+    RkReleaseSpinLockInIsr(&RkpRtcLock);
     return (C & RTC_C_IRQF) != 0;
 }
 
 bool RkRtcTakePeriodicFlag(void)
 {
-    bool WasEnabled = IrLockAcquireIrqSave(&RkpRtcLock);
+    bool WasEnabled = RkAcquireSpinLock(&RkpRtcLock);
     uint8_t C = RkpRtcReadLocked(RTC_REGISTER_C);
-    IrLockReleaseIrqRestore(&RkpRtcLock, WasEnabled);
+    RkReleaseSpinLock(&RkpRtcLock, WasEnabled);
     return (C & RTC_C_IRQF) != 0;
 }
 

@@ -5,7 +5,6 @@
  * The pair is shared state of the host bridge, so every access runs under
  * one lock with interrupts off (an MSI re-target runs in interrupt context).
  */
-#include "irlock.h"
 #include "kernel.h"
 #include "pci.h"
 
@@ -46,7 +45,7 @@
 #define MSI_CONTROL_MULTIPLE_ENABLE 0x0070u
 #define MSI_CONTROL_64BIT 0x0080u
 
-static IR_LOCK RkpPciLock = IR_LOCK_INIT;
+static RK_SPIN_LOCK RkpPciLock = RK_SPIN_LOCK_INIT;
 
 static uint32_t RkpAddressOf(const RK_PCI_FUNCTION *Function, uint8_t Offset)
 {
@@ -56,36 +55,36 @@ static uint32_t RkpAddressOf(const RK_PCI_FUNCTION *Function, uint8_t Offset)
 
 uint32_t RkPciRead32(const RK_PCI_FUNCTION *Function, uint8_t Offset)
 {
-    bool WasEnabled = IrLockAcquireIrqSave(&RkpPciLock);
+    bool WasEnabled = RkAcquireSpinLock(&RkpPciLock);
     RkOutLong(PCI_CONFIG_ADDRESS, RkpAddressOf(Function, Offset));
     uint32_t Value = RkInLong(PCI_CONFIG_DATA);
-    IrLockReleaseIrqRestore(&RkpPciLock, WasEnabled);
+    RkReleaseSpinLock(&RkpPciLock, WasEnabled);
     return Value;
 }
 
 void RkPciWrite32(const RK_PCI_FUNCTION *Function, uint8_t Offset, uint32_t Value)
 {
-    bool WasEnabled = IrLockAcquireIrqSave(&RkpPciLock);
+    bool WasEnabled = RkAcquireSpinLock(&RkpPciLock);
     RkOutLong(PCI_CONFIG_ADDRESS, RkpAddressOf(Function, Offset));
     RkOutLong(PCI_CONFIG_DATA, Value);
-    IrLockReleaseIrqRestore(&RkpPciLock, WasEnabled);
+    RkReleaseSpinLock(&RkpPciLock, WasEnabled);
 }
 
 uint16_t RkPciRead16(const RK_PCI_FUNCTION *Function, uint8_t Offset)
 {
-    bool WasEnabled = IrLockAcquireIrqSave(&RkpPciLock);
+    bool WasEnabled = RkAcquireSpinLock(&RkpPciLock);
     RkOutLong(PCI_CONFIG_ADDRESS, RkpAddressOf(Function, Offset));
     uint16_t Value = RkInWord((uint16_t)(PCI_CONFIG_DATA + (Offset & 2u)));
-    IrLockReleaseIrqRestore(&RkpPciLock, WasEnabled);
+    RkReleaseSpinLock(&RkpPciLock, WasEnabled);
     return Value;
 }
 
 void RkPciWrite16(const RK_PCI_FUNCTION *Function, uint8_t Offset, uint16_t Value)
 {
-    bool WasEnabled = IrLockAcquireIrqSave(&RkpPciLock);
+    bool WasEnabled = RkAcquireSpinLock(&RkpPciLock);
     RkOutLong(PCI_CONFIG_ADDRESS, RkpAddressOf(Function, Offset));
     RkOutWord((uint16_t)(PCI_CONFIG_DATA + (Offset & 2u)), Value);
-    IrLockReleaseIrqRestore(&RkpPciLock, WasEnabled);
+    RkReleaseSpinLock(&RkpPciLock, WasEnabled);
 }
 
 /* ---- Enumeration ------------------------------------------------------------------ */
