@@ -358,6 +358,107 @@ IRQ_STATUS HlMsiComposeMessage(const HL_INTERRUPT_TARGET *Target, uint8_t Vector
                                HL_MSI_MESSAGE *Message);
 
 /* ======================================================================== */
+/* Interrupt remapping (Intel VT-d spec ch. 5.1, 9.10): src/hl/x86/remap.c  */
+/* ======================================================================== */
+
+/* Remapping units (DMAR DRHD structures) Hl can drive. */
+#define HL_REMAP_MAX_UNITS 8u
+
+/* Which requesters an IRTE accepts (9.10 SVT): any, the one SourceId
+ * (with SourceQualifier saying which of its function bits to compare), or
+ * a bus range (SourceId = start bus << 8 | end bus). */
+typedef enum _HL_REMAP_VERIFY {
+    HlRemapVerifyNone = 0,
+    HlRemapVerifyRequester = 1,
+    HlRemapVerifyBus = 2,
+} HL_REMAP_VERIFY;
+
+/* What an interrupt remapping table entry says: the destination (an APIC
+ * id, 32 bits in x2APIC mode; a logical destination with Logical), the
+ * vector and trigger mode, and who may use it. Fixed delivery. */
+typedef struct _HL_REMAP_ENTRY {
+    uint32_t Destination;
+    bool Logical;
+    uint8_t Vector;
+    HL_TRIGGER_MODE Trigger;
+    uint16_t SourceId;        /* bus << 8 | device << 3 | function */
+    uint8_t SourceQualifier;  /* 9.10 SQ: 0 compares all 16 bits */
+    HL_REMAP_VERIFY SourceValidation;
+} HL_REMAP_ENTRY;
+
+/* One recorded fault (VT-d 7.x; fault recording registers, 11.4.14). */
+typedef struct _HL_REMAP_FAULT {
+    uint8_t Reason;    /* 0x20-0x27: interrupt remapping faults (7.1.2 table) */
+    uint16_t SourceId; /* the requester */
+    uint16_t Index;    /* the interrupt index it used */
+} HL_REMAP_FAULT;
+
+/* Registers the unit whose registers are at RegisterBase (the DRHD's
+ * address, 4 KiB aligned) as number Unit, after reading its extended
+ * capabilities. After HlLapicSelectMode.
+ *   SUCCESS
+ *   INVALID_PARAMETER  Unit >= HL_REMAP_MAX_UNITS, RegisterBase 0 or not
+ *                      4 KiB aligned
+ *   INVALID_STATE      Unit is registered already
+ *   NOT_SUPPORTED      the unit does not offer interrupt remapping, queued
+ *                      invalidation (the only way to invalidate its
+ *                      interrupt entry cache), or, in x2APIC mode, the
+ *                      extended interrupt mode; or nothing answers there
+ * Nothing is registered on failure. */
+IRQ_STATUS HlRemapRegisterUnit(uint32_t Unit, uintptr_t RegisterBase);
+/* Turns remapping on: allocates the table (4096 entries) and the
+ * invalidation queue (PlatAllocateMemory; identity-mapped memory), sets the
+ * table pointer (EIME in x2APIC mode), enables the queue, invalidates the
+ * entry cache, enables remapping; compatibility-format interrupts stay
+ * blocked (CFI clear). From then on every interrupt through the unit needs
+ * a present entry.
+ *   SUCCESS
+ *   INVALID_PARAMETER       Unit not registered
+ *   INVALID_STATE           enabled already, or an earlier attempt failed
+ *   INSUFFICIENT_RESOURCES  no memory (nothing changed)
+ *   DEVICE_ERROR            the unit did not confirm a step */
+IRQ_STATUS HlRemapEnable(uint32_t Unit);
+bool HlRemapIsEnabled(uint32_t Unit);
+/* A free table index. SUCCESS; NOT_INITIALIZED (the unit is not enabled);
+ * INVALID_PARAMETER (Index NULL); INSUFFICIENT_RESOURCES (table full).
+ * *Index is written only on success. */
+IRQ_STATUS HlRemapAllocateEntry(uint32_t Unit, uint32_t *Index);
+/* Writes the entry at Index and invalidates the unit's cached copy; returns
+ * once the unit has confirmed it. A live entry whose requester fields stay
+ * the same changes in one 64-bit store (a move); otherwise it is taken out,
+ * rewritten and put back present.
+ *   SUCCESS
+ *   NOT_INITIALIZED    the unit is not enabled
+ *   INVALID_PARAMETER  Entry NULL, Index not allocated, a vector outside
+ *                      0x10-0xFE, an unknown trigger or validation kind
+ *   NOT_SUPPORTED      a destination above 255 without x2APIC mode
+ *   DEVICE_ERROR       the invalidation did not complete (the entry is
+ *                      written; the unit may use its cached copy) */
+IRQ_STATUS HlRemapWriteEntry(uint32_t Unit, uint32_t Index, const HL_REMAP_ENTRY *Entry);
+/* Clears the entry (not present), invalidates it and returns the index.
+ * SUCCESS; NOT_INITIALIZED; INVALID_PARAMETER (not allocated); DEVICE_ERROR
+ * (as HlRemapWriteEntry; the index is returned all the same). */
+IRQ_STATUS HlRemapFreeEntry(uint32_t Unit, uint32_t Index);
+/* The remappable-format MSI for Index (5.1.2.2): handle in the address,
+ * SHV clear, data 0. SUCCESS; INVALID_PARAMETER (Message NULL, Index beyond
+ * the table). */
+IRQ_STATUS HlRemapComposeMsi(uint32_t Index, HL_MSI_MESSAGE *Message);
+/* The remappable-format redirection entry for Index (5.1.5.1), masked,
+ * with the line's vector (the IRTE's: level EOIs match on it), trigger and
+ * polarity. SUCCESS; INVALID_PARAMETER (Entry NULL, Index beyond the
+ * table, an unknown trigger or polarity). */
+IRQ_STATUS HlRemapComposeIoApicEntry(uint32_t Index, uint8_t Vector, HL_TRIGGER_MODE Trigger, HL_POLARITY Polarity,
+                                     IOAPIC_REDIRECTION_ENTRY *Entry);
+/* Takes every recorded fault out of the unit's fault recording registers
+ * (clearing them), counts them, and copies up to Capacity into Faults;
+ * *Count is how many were copied. SUCCESS; NOT_INITIALIZED (Unit not
+ * registered); INVALID_PARAMETER (Count NULL, or Faults NULL with a
+ * Capacity). */
+IRQ_STATUS HlRemapCollectFaults(uint32_t Unit, HL_REMAP_FAULT *Faults, uint32_t Capacity, uint32_t *Count);
+/* Faults taken by HlRemapCollectFaults so far (0 for an unknown unit). */
+uint64_t HlRemapQueryFaultCount(uint32_t Unit);
+
+/* ======================================================================== */
 /* ACPI MADT (ACPI 6.x section 5.2.12)                                      */
 /* ======================================================================== */
 

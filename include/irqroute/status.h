@@ -58,6 +58,10 @@ typedef enum _IRQ_STATUS {
      * connected through another layer (Io's objects are disconnected through
      * Io only), or a system vector Ke handles itself (the IPI vector). */
     IRQ_STATUS_ACCESS_DENIED,
+    /* The hardware did not do what it was told: a command that never showed
+     * in its status register, an invalidation queue error (interrupt
+     * remapping). Nothing is known to have changed. */
+    IRQ_STATUS_DEVICE_ERROR,
     IRQ_STATUS_COUNT
 } IRQ_STATUS;
 

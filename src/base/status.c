@@ -23,6 +23,7 @@ static const char *const IrpStatusNames[IRQ_STATUS_COUNT] = {
     [IRQ_STATUS_NOT_PENDING] = "NOT_PENDING",
     [IRQ_STATUS_INVALID_STATE] = "INVALID_STATE",
     [IRQ_STATUS_ACCESS_DENIED] = "ACCESS_DENIED",
+    [IRQ_STATUS_DEVICE_ERROR] = "DEVICE_ERROR",
 };
 
 const char *IrStatusName(IRQ_STATUS Status)

@@ -28,6 +28,9 @@ bool HlpDeviceDestinationFits(const HL_DESTINATION *Destination);
 void HlpResetIoApics(void);
 /* Forget the ISA overrides (called by HlResetHardwareLayer). */
 void HlpResetOverrides(void);
+/* Forget the interrupt remapping units and free their tables (called by
+ * HlResetHardwareLayer). */
+void HlpResetRemapUnits(void);
 /* Forget that a CPU enabled its local APIC, so that HlLapicSelectMode is
  * accepted again (called by HlResetHardwareLayer). */
 void HlpResetLapic(void);

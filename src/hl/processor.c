@@ -188,4 +188,5 @@ void HlResetHardwareLayer(void)
     HlpResetIoApics();
     HlpResetOverrides();
     HlpResetLapic();
+    HlpResetRemapUnits();
 }
