@@ -38,6 +38,8 @@ typedef uint8_t KIRQL;
 /* "No IRQL requested": the allocator spreads over the device classes. */
 #define KE_IRQL_ANY 0xFFu
 
+/* Locked: 0 when free; taken, the word names the holder in a build with
+ * debug checks (src/ke/irql.c), so only the functions below may touch it. */
 typedef struct _KSPIN_LOCK {
     _Atomic uint32_t Locked;
 } KSPIN_LOCK;
