@@ -161,6 +161,56 @@ static void test_dump_follows_disconnect(void **State)
     assert_int_equal(Dump.Lines, 8); /* header, four CPUs, io:, ke:, end */
 }
 
+/* The Ke queries the dump is built on (src/ke/query.c): a shared vector's
+ * objects in dispatch order, read one at a time with Skip, and the refusals. */
+static void test_ke_queries(void **State)
+{
+    (void)State;
+    KINTERRUPT *First = NULL, *Second = NULL;
+    assert_int_equal(TbConnectLine(&First, Isr, NULL, HlBusIsa, 10, TbTargetCpu(2), true), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectLine(&Second, Isr, NULL, HlBusIsa, 10, TbTargetCpu(2), true), IRQ_STATUS_SUCCESS);
+    uint8_t Vector = KeGetInterruptVector(First);
+    assert_int_equal(KeGetInterruptVector(Second), Vector);
+
+    uint64_t Vectors[4];
+    assert_int_equal(KeQueryConnectedVectors(2, Vectors), IRQ_STATUS_SUCCESS);
+    assert_true((Vectors[Vector / 64] >> (Vector % 64)) & 1u);
+    /* Nothing else is connected on CPU 2. */
+    Vectors[Vector / 64] &= ~((uint64_t)1 << (Vector % 64));
+    assert_true((Vectors[0] | Vectors[1] | Vectors[2] | Vectors[3]) == 0);
+    KE_VECTOR_OBJECT Object;
+    uint32_t Total = 99;
+    assert_int_equal(KeQueryVectorObjects(2, Vector, 0, &Object, 1, &Total), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Total, 2);
+    assert_ptr_equal(Object.Interrupt, First);
+    assert_int_equal(Object.Owner, KeInterruptOwnerIo);
+    assert_true(Object.ShareVector);
+    assert_int_equal(Object.Mode, LevelSensitive); /* ISA IRQ 10: level (QEMU's override) */
+    assert_int_equal(KeQueryVectorObjects(2, Vector, 1, &Object, 1, &Total), IRQ_STATUS_SUCCESS);
+    assert_ptr_equal(Object.Interrupt, Second);
+    assert_true(IrCpuSetContains(&Object.Cpus, 2) && IrCpuSetWeight(&Object.Cpus) == 1);
+    /* Past the end: nothing copied, the total still told. */
+    Object.Interrupt = NULL;
+    assert_int_equal(KeQueryVectorObjects(2, Vector, 2, &Object, 1, &Total), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Total, 2);
+    assert_null(Object.Interrupt);
+    assert_int_equal(KeQueryVectorObjects(2, Vector, 0, NULL, 0, &Total), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Total, 2);
+
+    Total = 7;
+    assert_int_equal(KeQueryVectorObjects(4, Vector, 0, &Object, 1, &Total), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(KeQueryVectorObjects(2, Vector, 0, NULL, 1, &Total), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(KeQueryVectorObjects(2, Vector, 0, &Object, 1, NULL), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(Total, 7);
+    assert_int_equal(KeQueryConnectedVectors(4, Vectors), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(KeQueryConnectedVectors(2, NULL), IRQ_STATUS_INVALID_PARAMETER);
+
+    assert_int_equal(IoDisconnectInterrupt(First), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoDisconnectInterrupt(Second), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KeQueryVectorObjects(2, Vector, 0, &Object, 1, &Total), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Total, 0);
+}
+
 static void test_dump_refuses_a_null_writer(void **State)
 {
     (void)State;
@@ -172,6 +222,7 @@ int main(void)
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test_setup_teardown(test_dump_lists_cpus_connections_and_ke_objects, TbSetupFourCpus, TbTeardown),
         cmocka_unit_test_setup_teardown(test_dump_follows_disconnect, TbSetupFourCpus, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_ke_queries, TbSetupFourCpus, TbTeardown),
         cmocka_unit_test_setup_teardown(test_dump_refuses_a_null_writer, TbSetupFourCpus, TbTeardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
