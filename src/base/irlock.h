@@ -34,6 +34,9 @@ typedef struct _IR_LOCK {
 
 #define IR_LOCK_INIT { 0 }
 
+/* Debug checks keep the owner in the lock word itself: no build grows it. */
+_Static_assert(sizeof(IR_LOCK) == sizeof(uint32_t), "IR_LOCK is one word in every build");
+
 /* The owner word of a caller that runs on no CPU. CPUs are below
  * IR_MAX_CPUS (4096), so CPU + 1 never reaches it. */
 #define IR_OWNER_NOT_A_CPU 0xFFFFFFFFu

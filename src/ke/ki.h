@@ -237,6 +237,7 @@ static inline bool KiSpinLockIsHeldByCallerCpu(const KSPIN_LOCK *SpinLock)
 }
 
 #define KiSpinLockAssertHeld(SpinLock) IR_ASSERT(KiSpinLockIsHeldByCaller(SpinLock))
+_Static_assert(sizeof(KSPIN_LOCK) == sizeof(uint32_t), "KSPIN_LOCK is one word in every build");
 
 /* The dispatcher's own copy of the spin lock acquire, inlined on the hot
  * path: one XCHG when the lock is free; a contended lock goes to the
