@@ -190,6 +190,8 @@ static bool KipIsValidIrql(const KI_VECTOR_MATRIX *Matrix, KIRQL Irql)
 
 /* ---- Debug checks of the invariants (src/base/irassert.h) ------------------------ */
 
+#if IRQROUTE_DEBUG_CHECKS
+
 static uint32_t KipPopulation(uint64_t Word)
 {
     uint32_t Count = 0;
@@ -239,8 +241,6 @@ static bool KipCpuFullSetsAgree(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
  * buckets), so debug builds only: nothing runs in a release build. */
 static void KipAssertCpuInvariants(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
 {
-    if (!IR_DEBUG_CHECKS)
-        return;
     const KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
     uint32_t Allocated = 0;
     for (uint32_t Word = 0; Word < KIP_VECTOR_WORDS; Word++) {
@@ -258,6 +258,27 @@ static void KipAssertCpuInvariants(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
     IR_ASSERT(KipCpuFullSetsAgree(Matrix, Cpu));       /* I4 */
 }
 
+static void KipAssertBucketMap(const KI_VECTOR_MATRIX *Matrix, uint32_t Load)
+{
+    IR_ASSERT(KipBucketMapAgrees(Matrix, Load));
+}
+
+#else
+
+static inline void KipAssertCpuInvariants(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
+{
+    (void)Matrix;
+    (void)Cpu;
+}
+
+static inline void KipAssertBucketMap(const KI_VECTOR_MATRIX *Matrix, uint32_t Load)
+{
+    (void)Matrix;
+    (void)Load;
+}
+
+#endif
+
 /* ---- Keeping I3 (buckets) and I4 (full sets) ---------------------------------- */
 
 static void KipBucketInsert(KI_VECTOR_MATRIX *Matrix, uint32_t Load, uint32_t Cpu)
@@ -274,7 +295,7 @@ static void KipBucketRemove(KI_VECTOR_MATRIX *Matrix, uint32_t Load, uint32_t Cp
     KipClearBit(KipBucket(Matrix, Load), Cpu);
     if (--Matrix->BucketPopulation[Load] == 0)
         KipClearBit(Matrix->BucketMap, Load);
-    IR_ASSERT(KipBucketMapAgrees(Matrix, Load));
+    KipAssertBucketMap(Matrix, Load);
 }
 
 /* Re-evaluates I4 for Cpu and every IRQL served by Class (the class of a
