@@ -53,15 +53,17 @@ fuzz: fuzz-build
 fuzz-coverage: setup
 	@bash scripts/fuzz-coverage $(BUILD)-fuzzcov $(BUILD_FUZZ)
 
-# The concurrency tests under ThreadSanitizer (must report nothing).
+# The concurrency tests under ThreadSanitizer (must report nothing), with
+# the debug checks on.
 tsan: setup
-	@cmake -S . -B $(BUILD_TSAN) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRQROUTE_SANITIZE=thread >/dev/null
+	@cmake -S . -B $(BUILD_TSAN) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRQROUTE_SANITIZE=thread -DIRQROUTE_DEBUG_CHECKS=ON >/dev/null
 	@cmake --build $(BUILD_TSAN)
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --test-dir $(BUILD_TSAN) -L concurrency --output-on-failure --timeout 900
 
-# Every test under AddressSanitizer + UndefinedBehaviorSanitizer (leaks too).
+# Every test under AddressSanitizer + UndefinedBehaviorSanitizer (leaks
+# too), with the debug checks on.
 asan: setup
-	@cmake -S . -B $(BUILD_ASAN) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRQROUTE_SANITIZE=address >/dev/null
+	@cmake -S . -B $(BUILD_ASAN) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRQROUTE_SANITIZE=address -DIRQROUTE_DEBUG_CHECKS=ON >/dev/null
 	@cmake --build $(BUILD_ASAN)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --test-dir $(BUILD_ASAN) -L unit --output-on-failure --timeout 600
 

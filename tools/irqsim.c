@@ -12,6 +12,7 @@
  *   route <dev> affinity <a-b>   reconnect on the least-loaded CPU of a-b
  *   route <dev> broadcast <a-b>  reconnect delivering to every CPU of a-b
  *   disconnect <dev> | connect <dev> | table | help | quit
+ *   dump                         the routing state: vectors per CPU, connections (IoDumpRoutingState)
  *
  * Devices start movable (IoTargetRoutable over every CPU) and FIXED to CPU 0.
  * With stdin not a terminal (CI, pipes) it plays a short script instead.
@@ -263,8 +264,22 @@ static void RouteDevice(DEVICE *Device, const char *How, const char *Argument)
 static void PrintHelp(void)
 {
     printf("commands: route <dev> cpu <n> | round-robin | lowest | affinity <a-b> | broadcast <a-b>\n"
-           "          disconnect <dev> | connect <dev> | table | help | quit\n"
+           "          disconnect <dev> | connect <dev> | table | dump | help | quit\n"
            "devices:  timer kbd com1 rtc nic\n");
+}
+
+static void PrintDumpLine(const char *Line, void *Context)
+{
+    (void)Context;
+    printf("%s\n", Line);
+}
+
+/* The library's own view of what is routed where (io.h, IoDumpRoutingState). */
+static void PrintRoutingDump(void)
+{
+    IRQ_STATUS Status = IoDumpRoutingState(PrintDumpLine, NULL);
+    if (Status != IRQ_STATUS_SUCCESS)
+        printf("dump: %s\n", IrStatusName(Status));
 }
 
 /* Returns false on quit. */
@@ -284,6 +299,10 @@ static bool RunCommand(char *Line)
     }
     if (strcmp(Words[0], "table") == 0) {
         PrintTable();
+        return true;
+    }
+    if (strcmp(Words[0], "dump") == 0) {
+        PrintRoutingDump();
         return true;
     }
     DEVICE *Device = Count > 1 ? FindDevice(Words[1]) : NULL;
@@ -324,6 +343,7 @@ static void PlayScript(void)
     static const char *const Script[] = {
         "route rtc cpu 1", "route rtc cpu 2", "route rtc cpu 3", "route nic round-robin",
         "route timer lowest", "route com1 affinity 1-3", "route kbd broadcast 0-3", "disconnect rtc",
+        "dump",
     };
     printf("(stdin is not a terminal: playing a short script)\n");
     PrintTable();

@@ -278,6 +278,48 @@ IRQ_STATUS IoSetInterruptPolicy(KINTERRUPT *Interrupt, IR_ROUTING_POLICY Policy)
 IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IR_ROUTING_POLICY *Policy);
 
 /* ======================================================================== */
+/* The routing dump (src/io/dump.c)                                         */
+/* ======================================================================== */
+
+/* Receives one line of the dump: no newline, NUL-terminated, valid only
+ * during the call. It runs under Io's lock: it must not call Io (nor
+ * connect or disconnect through Ke); printing, copying and counting are
+ * what it is for. */
+typedef void (*IO_DUMP_WRITER)(const char *Line, void *Context);
+
+/* Writes what is routed where, one line at a time, for a person debugging
+ * (tests print it when they fail: tests/support/dump_on_failure.h; irqsim's
+ * `dump` command). The format is stable; tests read it. Fields are separated
+ * by one space; numbers are decimal except vectors (0x and two hex digits)
+ * and objects (their address in hex); a set of CPUs is written "{0-2,5}".
+ *
+ *   routing: cpus <online> of <count> online
+ *   cpu <c>: <n> vectors                          (each online CPU, ascending)
+ *     vector <0xVV> irql <i> <edge|level> objects <n> dispatched <d> unclaimed <u>
+ *       object <0x...> <io|ke> <sharable|exclusive> sync-irql <s> runs <r> claimed <k>
+ *   io:                                           (each connection Io holds)
+ *     io <0x...> gsi <g> vector <0xVV> cpus {..} policy <p> to <c|{..}> entry <masked|unmasked> dest <0xDD> <physical|logical> [shared]
+ *     io <0x...> msi vector <0xVV> cpus {..} policy <p> to <c|{..}>
+ *     io <0x...> vector-only vector <0xVV> cpus {..}
+ *   ke:                                           (objects connected through Ke alone)
+ *     ke <0x...> vector <0xVV> irql <i> cpus {..}
+ *   end: <n> io, <m> ke
+ *
+ * The objects of a vector come in dispatch order, with what each ran on
+ * that CPU (KeQueryVectorObjects); a vector's counts are KeQueryVectorStatistics'.
+ * <p> is the policy: fixed, round-robin, lowest (movable interrupts:
+ * IoQueryInterruptTarget) or fixed / broadcast (others, by how many CPUs
+ * receive it); "to" is the destination now: the CPU a movable interrupt is
+ * delivered to, or the CPUs of the others. The entry fields are the I/O APIC
+ * redirection entry as HlIoApicReadEntry reads it back (82093AA 3.2.4).
+ * Connections and Ke objects are listed in order of their lowest CPU, then
+ * vector, then dispatch order. Objects and connections that come or go
+ * while the dump runs may be listed or not; none is listed half.
+ *   SUCCESS, NOT_INITIALIZED (no KeInitializeSystem), INVALID_PARAMETER
+ *   (Write NULL). */
+IRQ_STATUS IoDumpRoutingState(IO_DUMP_WRITER Write, void *Context);
+
+/* ======================================================================== */
 /* Device templates (src/io/device.c)                                       */
 /* ======================================================================== */
 

@@ -42,6 +42,8 @@ typedef uint8_t KIRQL;
 /* "No IRQL requested": the allocator spreads over the device classes. */
 #define KE_IRQL_ANY 0xFFu
 
+/* Locked: 0 when free; taken, the word names the holder in a build with
+ * debug checks (src/ke/irql.c), so only the functions below may touch it. */
 typedef struct _KSPIN_LOCK {
     _Atomic uint32_t Locked;
 } KSPIN_LOCK;
@@ -282,6 +284,44 @@ void KeGetInterruptCpus(const KINTERRUPT *Interrupt, IR_CPU_SET *Cpus);
 /* Times the ISR ran on Cpu / claimed the interrupt on Cpu. */
 uint64_t KeQueryInterruptCount(const KINTERRUPT *Interrupt, uint32_t Cpu);
 uint64_t KeQueryInterruptClaimedCount(const KINTERRUPT *Interrupt, uint32_t Cpu);
+
+/* ======================================================================== */
+/* What is connected where (src/ke/query.c): for dumps and checks           */
+/* ======================================================================== */
+
+/* The device vectors of Cpu that have at least one object linked: bit v % 64
+ * of Vectors[v / 64] for vector v. A snapshot: connects and disconnects on
+ * other CPUs may change it as soon as the call returns.
+ *   SUCCESS, NOT_INITIALIZED, INVALID_PARAMETER (Vectors NULL), INVALID_CPU
+ *   (Cpu >= the count). Vectors is written only on success. */
+IRQ_STATUS KeQueryConnectedVectors(uint32_t Cpu, uint64_t Vectors[4]);
+
+/* One object linked on a vector of a CPU, as KeQueryVectorObjects copies
+ * it. Interrupt identifies the object only: it may be disconnected, and its
+ * memory reused, as soon as the call returns, so it is not to be read
+ * through unless the caller knows it stays connected (its owner's lock). */
+typedef struct _KE_VECTOR_OBJECT {
+    KINTERRUPT *Interrupt;
+    KE_INTERRUPT_OWNER Owner;
+    KIRQL Irql;
+    KIRQL SynchronizeIrql;
+    KINTERRUPT_MODE Mode;
+    bool ShareVector;
+    uint64_t Count;        /* times its ISR ran on this CPU */
+    uint64_t Claimed;      /* ... and claimed the interrupt */
+    IR_CPU_SET Cpus;       /* every CPU whose vector table holds it */
+} KE_VECTOR_OBJECT;
+
+/* The objects linked on Vector of Cpu in dispatch order (the chain's),
+ * copied under the connect lock: from the Skip-th (0: the first) at most
+ * Capacity of them into Objects, and how many the chain holds in all into
+ * *Total (0: nothing linked there). A caller with little stack reads a long
+ * chain a few at a time; the chain may change between two calls.
+ *   SUCCESS, NOT_INITIALIZED, INVALID_PARAMETER (Total NULL, or Objects
+ *   NULL with a Capacity), INVALID_CPU (Cpu >= the count). Nothing is
+ *   written on failure. */
+IRQ_STATUS KeQueryVectorObjects(uint32_t Cpu, uint8_t Vector, uint32_t Skip, KE_VECTOR_OBJECT *Objects,
+                                uint32_t Capacity, uint32_t *Total);
 
 /* ======================================================================== */
 /* Central dispatcher (src/ke/dispatch.c)                                   */

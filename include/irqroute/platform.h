@@ -53,6 +53,29 @@ void PlatWriteMsr(uint32_t Msr, uint64_t Value);
 void *PlatAllocateMemory(size_t Size, size_t Alignment);
 void PlatFreeMemory(void *Memory, size_t Size);
 
+/* ---- Debug checks --------------------------------------------------------------
+ * Referenced only when the core is built with IRQROUTE_DEBUG_CHECKS=1
+ * (src/base/irassert.h); a release build needs neither. */
+
+/* PlatDebugCurrentCpu's answer for a caller that is no CPU. */
+#define PLAT_NO_CPU 0xFFFFFFFFu
+
+/* PlatCurrentCpu for the lock-ownership records (src/base/irlock.h), which
+ * are also taken where no CPU is running yet: the CPU executing the caller,
+ * or PLAT_NO_CPU for a caller that is none (boot code before its CPU is set
+ * up, a host thread of an emulator). Any context, interrupts enabled or not;
+ * must not take a lock of the core nor fail. */
+uint32_t PlatDebugCurrentCpu(void);
+
+/* A debug check failed: Expression (its source text) was false at File:Line.
+ * Reports the three (the console, stderr) and stops the system (a kernel
+ * halts, a hosted port aborts); it never returns to the core, which would
+ * carry on with broken state. Called in any context (interrupt context,
+ * under any lock of the core, interrupts disabled), so it must not take a
+ * lock the core may hold nor allocate; a hosted test harness may leave by
+ * longjmp instead of stopping (platform/sim/sim.h, SimSetAssertHandler). */
+IRQROUTE_NORETURN void PlatAssertionFailed(const char *File, uint32_t Line, const char *Expression);
+
 IRQROUTE_END_DECLS
 
 #endif

@@ -124,6 +124,19 @@ bool SimCpuInterruptsEnabled(uint32_t Cpu);
 typedef void (*SIM_FAULT_HANDLER)(const char *Hook, uint64_t Where, const char *Why);
 void SimSetFaultHandler(SIM_FAULT_HANDLER Handler);
 
+/* ---- Debug checks -------------------------------------------------------------- */
+/* A failed debug check of the core (IRQROUTE_DEBUG_CHECKS=1, src/base/irassert.h)
+ * reaches PlatAssertionFailed (platform.h), which prints it on stderr and
+ * aborts. A test that provokes one on purpose installs a handler: it runs on
+ * the thread whose check failed, with File, Line and the expression's text,
+ * and should leave by longjmp (if it returns, the sim prints and aborts all
+ * the same). The check may fail under a lock of the core, which then stays
+ * taken: provoke only checks made outside locks, or boot the system again.
+ * NULL removes the handler; it stays installed until then (SimDestroy keeps
+ * it). */
+typedef void (*SIM_ASSERT_HANDLER)(const char *File, uint32_t Line, const char *Expression);
+void SimSetAssertHandler(SIM_ASSERT_HANDLER Handler);
+
 /* A load or store of Size bytes (1, 2, 4 or 8) by the calling thread (for
  * the local APIC: by the CPU it is attached to), as an instruction would
  * make it; PlatMmioRead32/PlatMmioWrite32 are the Size 4 case. Both the

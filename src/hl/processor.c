@@ -114,6 +114,7 @@ IRQ_STATUS HlFindProcessorByApicId(uint32_t ApicId, uint32_t *Cpu)
  * CPU the caller did not name. */
 static IRQ_STATUS HlpRegisterLocked(uint32_t Cpu, uint32_t ApicId)
 {
+    IrLockAssertHeld(&HlpRegistryLock);
     HLP_PROCESSOR *Processor = &HlpProcessors[Cpu];
     if (HlpHasState(Cpu, HLP_PROCESSOR_REGISTERED))
         return atomic_load_explicit(&Processor->ApicId, memory_order_relaxed) == ApicId ? IRQ_STATUS_SUCCESS

@@ -29,6 +29,29 @@
 
 #include "iop.h"
 
+/* Debug checks (src/base/irassert.h) of one of Io's records as a connect
+ * leaves it or a disconnect finds it, under IopLock (iop.h): the object is
+ * Io's, a line-based record has its line in use with a user and the
+ * object's vector, a route is referenced, has the object's vector and
+ * points at a CPU of its set. Nothing in a release build. */
+static void IopAssertRecordSound(const IOP_CONNECTION *Connection)
+{
+    IrLockAssertHeld(&IopLock);
+    const KINTERRUPT *Interrupt = Connection->Interrupt;
+    IR_ASSERT(Interrupt != NULL && KeQueryInterruptOwner(Interrupt) == KeInterruptOwnerIo);
+    IR_ASSERT((Connection->Kind == IopLineBased) == (Connection->Line != NULL));
+    if (Connection->Line != NULL) {
+        IR_ASSERT(Connection->Line->InUse && Connection->Line->Users > 0);
+        IR_ASSERT(Connection->Line->Vector == KeGetInterruptVector(Interrupt));
+    }
+    if (Connection->Route != NULL) {
+        IR_ASSERT(atomic_load_explicit(&Connection->Route->References, memory_order_relaxed) > 0);
+        IR_ASSERT(Connection->Route->Vector == KeGetInterruptVector(Interrupt));
+        IR_ASSERT(IrCpuSetContains(&Connection->Route->Set,
+                                   atomic_load_explicit(&Connection->Route->Cpu, memory_order_relaxed)));
+    }
+}
+
 /* What a connection request resolved to, before anything was changed. */
 typedef struct _IOP_PLAN {
     IR_CPU_SET Cpus;        /* CPUs whose vector tables get the object */
@@ -300,6 +323,7 @@ IRQ_STATUS IoConnectInterrupt(KINTERRUPT **InterruptObject, PKSERVICE_ROUTINE Se
         Connection->Kind = IopFullySpecified;
         Connection->Line = NULL;
         IopRegisterConnection(Connection);
+        IopAssertRecordSound(Connection);
         *InterruptObject = Connection->Interrupt;
     }
     IrLockRelease(&IopLock);
@@ -447,6 +471,7 @@ static IRQ_STATUS IopConnectLineBased(IO_CONNECT_LINE_BASED_PARAMETERS *P)
         Connection->Kind = IopLineBased;
         Connection->Line->Users++;
         IopRegisterConnection(Connection);
+        IopAssertRecordSound(Connection);
         *P->InterruptObject = Connection->Interrupt;
     }
     IrLockRelease(&IopLock);
@@ -505,6 +530,7 @@ static IRQ_STATUS IopConnectMessageBased(IO_CONNECT_MESSAGE_BASED_PARAMETERS *P)
             IopAttachRoute(Connection, Route);
         }
         IopRegisterConnection(Connection);
+        IopAssertRecordSound(Connection);
         *P->Message = Message;
         *P->InterruptObject = Connection->Interrupt;
     }
@@ -539,7 +565,9 @@ IRQ_STATUS IoConnectInterruptEx(IO_CONNECT_INTERRUPT_PARAMETERS *Parameters)
  * vector that is about to be freed). */
 static void IopReleaseLine(IOP_CONNECTION *Connection)
 {
+    IrLockAssertHeld(&IopLock);
     IOP_LINE *Line = Connection->Line;
+    IR_ASSERT(Line->InUse && Line->Users > 0);
     if (--Line->Users == 0) {
         if (Line->Route != NULL)
             IopRetireRoute(Line->Route); /* masks under the route lock */
@@ -558,6 +586,7 @@ static void IopReleaseLine(IOP_CONNECTION *Connection)
  * retires with its line. */
 static void IopLeaveRoute(IOP_CONNECTION *Connection)
 {
+    IrLockAssertHeld(&IopLock);
     if (Connection->Route->Kind == IopRouteMessage)
         IopRetireRoute(Connection->Route);
     KINTERRUPT *NextOwner =
@@ -577,6 +606,7 @@ IRQ_STATUS IoDisconnectInterrupt(KINTERRUPT *InterruptObject)
         IrLockRelease(&IopLock);
         return Refused;
     }
+    IopAssertRecordSound(Connection);
     if (Connection->Route != NULL)
         IopLeaveRoute(Connection);
     if (Connection->Line != NULL)

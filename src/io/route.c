@@ -106,6 +106,8 @@ bool IopCanRegisterMovable(void)
 
 static void IopInsertMovable(const KINTERRUPT *Interrupt, IOP_ROUTE *Route)
 {
+    IrLockAssertHeld(&IopLock);
+    IR_ASSERT(IopMovableCount < IOP_MOVABLE_SLOTS); /* IopCanRegisterMovable was asked first */
     uint32_t Start = IopMovableHash(Interrupt);
     for (uint32_t Step = 0; Step < IOP_MOVABLE_SLOTS; Step++) {
         IOP_MOVABLE_SLOT *Slot = IopProbe(Start, Step);
@@ -121,6 +123,7 @@ static void IopInsertMovable(const KINTERRUPT *Interrupt, IOP_ROUTE *Route)
 
 static void IopRemoveMovable(const KINTERRUPT *Interrupt)
 {
+    IrLockAssertHeld(&IopLock);
     uint32_t Start = IopMovableHash(Interrupt);
     for (uint32_t Step = 0; Step < IOP_MOVABLE_SLOTS; Step++) {
         IOP_MOVABLE_SLOT *Slot = IopProbe(Start, Step);
@@ -152,6 +155,7 @@ static IOP_ROUTE *IopFindMovable(const KINTERRUPT *Interrupt)
 
 void IopResetRoutes(void)
 {
+    IrLockAssertHeld(&IopLock);
     for (uint32_t Index = 0; Index < IOP_MOVABLE_SLOTS; Index++) {
         atomic_store_explicit(&IopMovable[Index].Interrupt, NULL, memory_order_relaxed);
         atomic_store_explicit(&IopMovable[Index].Route, NULL, memory_order_relaxed);
@@ -335,6 +339,7 @@ void IopDetachRoute(IOP_CONNECTION *Connection, KINTERRUPT *NewOwner)
 
 void IopRetireRoute(IOP_ROUTE *Route)
 {
+    IrLockAssertHeld(&IopLock);
     bool WasEnabled = IrLockAcquireIrqSave(&Route->Lock);
     Route->Live = false;
     if (Route->Kind == IopRouteLine)

@@ -14,6 +14,14 @@
  * system or the spurious vector, a CPU number no CPU has, a nested
  * dispatch, a contended lock, a post-dispatch routine) leaves the straight
  * line through a test whose branch is predicted not taken.
+ *
+ * DEBUG CHECKS (IRQROUTE_DEBUG_CHECKS=1, src/base/irassert.h) state the
+ * rules the dispatcher relies on and compile to nothing otherwise, so the
+ * release hot path is the one described above: the entry stub passes the
+ * CPU it runs on; a link in a CPU's chain is that CPU's and the vector's; an
+ * outermost dispatch of a device vector comes above the CPU's IRQL (the TPR
+ * held back the rest, Intel SDM vol. 3A 11.8.3); an ISR returns at the IRQL
+ * it was called at, holding the lock it was called with.
  */
 #include <irqroute/hl.h>
 #include <irqroute/ke.h>
@@ -58,10 +66,13 @@ __attribute__((noinline, cold)) static void KipCallPostDispatch(KPRCB *Prcb, KIN
 static inline bool KipCallServiceRoutine(KPRCB *Prcb, KI_INTERRUPT_LINK *Link)
 {
     KINTERRUPT *Interrupt = Link->Interrupt;
+    IR_ASSERT(Link->Cpu == Prcb->Number && Interrupt->Signature == KI_INTERRUPT_SIGNATURE);
     KiSetRecordedIrql(Prcb, Interrupt->SynchronizeIrql);
     KiAcquireSpinLock(Interrupt->ActualLock);
     Interrupt = Link->Interrupt;
     bool Claimed = Interrupt->ServiceRoutine(Interrupt, Interrupt->ServiceContext);
+    IR_ASSERT_TEXT(atomic_load_explicit(&Prcb->Irql, memory_order_relaxed) == Link->Interrupt->SynchronizeIrql,
+                   "an ISR returns at the IRQL it was called at (its SynchronizeIrql)");
     KiReleaseSpinLock(Link->Interrupt->ActualLock);
     KiBumpCounter(&Link->Count);
     KiAddCounter(&Link->Claimed, Claimed); /* no branch: it is 0 or 1 */
@@ -113,6 +124,7 @@ __attribute__((noinline, cold)) static void KipCountUnclaimed(KPRCB *Prcb, const
  * claims, is a straight line. */
 static inline void KipDispatchChain(KPRCB *Prcb, uint8_t Vector, KI_INTERRUPT_LINK *First)
 {
+    IR_ASSERT(First->Interrupt->Vector == Vector && KiIsDeviceVector(Vector));
     Prcb->InterruptedIrql = atomic_load_explicit(&Prcb->Irql, memory_order_relaxed);
     KiBumpCounter(&Prcb->Dispatched[Vector]);
     bool Claimed = KipCallServiceRoutine(Prcb, First);
@@ -181,6 +193,7 @@ void KeDispatchInterrupt(uint32_t Cpu, uint8_t Vector)
     if (__builtin_expect(Cpu >= KiSystem.ProcessorCount, 0))
         return; /* a platform bug; nothing here can be trusted to EOI */
     KPRCB *Prcb = KiGetPrcb(Cpu);
+    IR_ASSERT_TEXT(Cpu == PlatDebugCurrentCpu(), "KeDispatchInterrupt: Cpu is the CPU that runs it");
     if (__builtin_expect(KipIsInsideDispatch(Prcb), 0)) {
         KipDispatchNested(Prcb, Vector);
         return;
@@ -192,6 +205,8 @@ void KeDispatchInterrupt(uint32_t Cpu, uint8_t Vector)
         KipDispatchUnlinked(Prcb, Vector);
         return;
     }
+    IR_ASSERT_TEXT(First->Interrupt->Irql > atomic_load_explicit(&Prcb->Irql, memory_order_relaxed),
+                   "a device vector is dispatched only above the CPU's IRQL");
     KipDispatchChain(Prcb, Vector, First);
     KipLeaveDispatch(Prcb);
     HlLapicEndOfInterrupt();
@@ -216,6 +231,7 @@ bool KeSynchronizeExecution(KINTERRUPT *Interrupt, PKSYNCHRONIZE_ROUTINE Routine
     KIRQL OldIrql = KeRaiseIrql(Interrupt->SynchronizeIrql);
     KeAcquireSpinLockAtDpcLevel(Interrupt->ActualLock);
     bool Result = Routine(SynchronizeContext);
+    KiSpinLockAssertHeld(Interrupt->ActualLock);
     KeReleaseSpinLockFromDpcLevel(Interrupt->ActualLock);
     KeLowerIrql(OldIrql);
     return Result;

@@ -11,6 +11,7 @@
 #include <irqroute/ke.h>
 #include <irqroute/platform.h>
 
+#include "irassert.h"
 #include "ki.h"
 
 static void KipWriteIrql(KPRCB *Prcb, KIRQL Irql)
@@ -68,15 +69,20 @@ void KeInitializeSpinLock(KSPIN_LOCK *SpinLock)
     atomic_store_explicit(&SpinLock->Locked, 0, memory_order_relaxed);
 }
 
+/* The lock word is 0 or its owner's word, as an IR_LOCK's (src/base/irlock.h,
+ * OWNER): 1 in a release build, the CPU + 1 with debug checks, so that
+ * KiSpinLockAssertHeld (ki.h) can say who holds it. */
 bool KeTryToAcquireSpinLockAtDpcLevel(KSPIN_LOCK *SpinLock)
 {
-    return atomic_load_explicit(&SpinLock->Locked, memory_order_relaxed) == 0 &&
-           atomic_exchange_explicit(&SpinLock->Locked, 1, memory_order_acquire) == 0;
+    return atomic_load_explicit(&SpinLock->Locked, memory_order_relaxed) == 0 && IrLockWordTryTake(&SpinLock->Locked);
 }
 
 void KeAcquireSpinLockAtDpcLevel(KSPIN_LOCK *SpinLock)
 {
-    while (atomic_exchange_explicit(&SpinLock->Locked, 1, memory_order_acquire) != 0) {
+    /* Spinning on a lock this CPU holds never ends (an ISR that takes the
+     * lock its own KeSynchronizeExecution caller holds, say). */
+    IR_ASSERT_TEXT(!KiSpinLockIsHeldByCallerCpu(SpinLock), "KeAcquireSpinLock: this CPU holds the lock already");
+    while (!IrLockWordTryTake(&SpinLock->Locked)) {
         while (atomic_load_explicit(&SpinLock->Locked, memory_order_relaxed) != 0)
             PlatCpuRelax();
     }
@@ -84,6 +90,7 @@ void KeAcquireSpinLockAtDpcLevel(KSPIN_LOCK *SpinLock)
 
 void KeReleaseSpinLockFromDpcLevel(KSPIN_LOCK *SpinLock)
 {
+    KiSpinLockAssertHeld(SpinLock);
     atomic_store_explicit(&SpinLock->Locked, 0, memory_order_release);
 }
 

@@ -67,6 +67,7 @@
 
 #include <irqroute/ke.h>
 
+#include "irassert.h"
 #include "irlock.h"
 #include "ki_matrix.h"
 
@@ -223,17 +224,34 @@ void KiInitializeIpi(void);
  * runs again). Only for vectors KeSetSystemVectorHandler would accept. */
 void KiInstallSystemVector(uint8_t Vector, PKSYSTEM_VECTOR_HANDLER Handler, void *Context);
 
+/* Who holds a KSPIN_LOCK (debug checks only): its word is its owner's, as
+ * an IR_LOCK's (src/base/irlock.h, OWNER; src/ke/irql.c). */
+static inline bool KiSpinLockIsHeldByCaller(const KSPIN_LOCK *SpinLock)
+{
+    return IrOwnerWordIsCaller(atomic_load_explicit(&SpinLock->Locked, memory_order_relaxed));
+}
+
+static inline bool KiSpinLockIsHeldByCallerCpu(const KSPIN_LOCK *SpinLock)
+{
+    return IrOwnerWordIsCallerCpu(atomic_load_explicit(&SpinLock->Locked, memory_order_relaxed));
+}
+
+#define KiSpinLockAssertHeld(SpinLock) IR_ASSERT(KiSpinLockIsHeldByCaller(SpinLock))
+_Static_assert(sizeof(KSPIN_LOCK) == sizeof(uint32_t), "KSPIN_LOCK is one word in every build");
+
 /* The dispatcher's own copy of the spin lock acquire, inlined on the hot
  * path: one XCHG when the lock is free; a contended lock goes to the
- * exported loop (the same spin), out of line. */
+ * exported loop (the same spin), out of line. IrLockWordTryTake is that XCHG
+ * of 1 in a release build (src/base/irlock.h). */
 static inline void KiAcquireSpinLock(KSPIN_LOCK *SpinLock)
 {
-    if (__builtin_expect(atomic_exchange_explicit(&SpinLock->Locked, 1, memory_order_acquire) != 0, 0))
+    if (__builtin_expect(!IrLockWordTryTake(&SpinLock->Locked), 0))
         KeAcquireSpinLockAtDpcLevel(SpinLock);
 }
 
 static inline void KiReleaseSpinLock(KSPIN_LOCK *SpinLock)
 {
+    KiSpinLockAssertHeld(SpinLock);
     atomic_store_explicit(&SpinLock->Locked, 0, memory_order_release);
 }
 

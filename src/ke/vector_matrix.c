@@ -68,6 +68,7 @@
  */
 #include <irqroute/ke.h>
 
+#include "irassert.h"
 #include "irlock.h"
 #include "ki_matrix.h"
 
@@ -187,10 +188,102 @@ static bool KipIsValidIrql(const KI_VECTOR_MATRIX *Matrix, KIRQL Irql)
     return KipLowestVector(Matrix->IrqlVectors[Irql]) != KIP_NO_VECTOR;
 }
 
+/* ---- Debug checks of the invariants (src/base/irassert.h) ------------------------ */
+
+#if IRQROUTE_DEBUG_CHECKS
+
+static uint32_t KipPopulation(uint64_t Word)
+{
+    uint32_t Count = 0;
+    for (; Word != 0; Word &= Word - 1u)
+        Count++;
+    return Count;
+}
+
+/* I3's map half for one load: BucketMap's bit agrees with the population. */
+static bool KipBucketMapAgrees(const KI_VECTOR_MATRIX *Matrix, uint32_t Load)
+{
+    return (Matrix->BucketPopulation[Load] != 0) == KipTestBit(Matrix->BucketMap, Load);
+}
+
+/* I3 for one CPU: an online CPU is in Bucket[Allocated] and no other
+ * bucket, an offline one in none; the online set says the same. */
+static bool KipCpuBucketsAgree(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
+{
+    const KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
+    if (State->Online != KipTestBit(Matrix->Online, Cpu))
+        return false;
+    for (uint32_t Load = 0; Load < KIP_BUCKET_COUNT; Load++) {
+        bool Expected = State->Online && Load == State->Allocated;
+        if (KipTestBit(KipBucket(Matrix, Load), Cpu) != Expected)
+            return false;
+    }
+    return true;
+}
+
+/* I4 for one CPU: its bit in IrqlFull[i] is set iff no vector of IRQL i is free. */
+static bool KipCpuFullSetsAgree(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
+{
+    const uint64_t *Taken = Matrix->Cpus[Cpu].Taken;
+    for (uint32_t Irql = 0; Irql < KE_IRQL_COUNT; Irql++) {
+        if (KipLowestVector(Matrix->IrqlVectors[Irql]) == KIP_NO_VECTOR)
+            continue;
+        uint64_t Free = 0;
+        for (uint32_t Word = 0; Word < KIP_VECTOR_WORDS; Word++)
+            Free |= Matrix->IrqlVectors[Irql][Word] & ~Taken[Word];
+        if (KipTestBit(KipIrqlFull(Matrix, Irql), Cpu) != (Free == 0))
+            return false;
+    }
+    return true;
+}
+
+/* I1-I4 for one CPU, after a change to it (under the lock). O(vectors +
+ * buckets), so debug builds only: nothing runs in a release build. */
+static void KipAssertCpuInvariants(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
+{
+    const KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
+    uint32_t Allocated = 0;
+    for (uint32_t Word = 0; Word < KIP_VECTOR_WORDS; Word++) {
+        /* I1: every vector that is not a device vector stays taken. */
+        IR_ASSERT((~Matrix->DeviceVectors[Word] & ~State->Taken[Word]) == 0);
+        Allocated += KipPopulation(State->Taken[Word] & Matrix->DeviceVectors[Word]);
+    }
+    /* I2: the load and the per-class loads count the device vectors taken. */
+    IR_ASSERT(Allocated == State->Allocated && Allocated <= Matrix->DeviceVectorCount);
+    for (uint32_t Class = 0; Class < KIP_CLASS_COUNT; Class++)
+        IR_ASSERT(KipPopulation(KipClassBits(State->Taken, Class) & KipClassBits(Matrix->DeviceVectors, Class)) ==
+                  State->AllocatedPerClass[Class]);
+    IR_ASSERT(KipCpuBucketsAgree(Matrix, Cpu));        /* I3 */
+    IR_ASSERT(KipBucketMapAgrees(Matrix, Allocated));  /* I3 */
+    IR_ASSERT(KipCpuFullSetsAgree(Matrix, Cpu));       /* I4 */
+}
+
+static void KipAssertBucketMap(const KI_VECTOR_MATRIX *Matrix, uint32_t Load)
+{
+    IR_ASSERT(KipBucketMapAgrees(Matrix, Load));
+}
+
+#else
+
+static inline void KipAssertCpuInvariants(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
+{
+    (void)Matrix;
+    (void)Cpu;
+}
+
+static inline void KipAssertBucketMap(const KI_VECTOR_MATRIX *Matrix, uint32_t Load)
+{
+    (void)Matrix;
+    (void)Load;
+}
+
+#endif
+
 /* ---- Keeping I3 (buckets) and I4 (full sets) ---------------------------------- */
 
 static void KipBucketInsert(KI_VECTOR_MATRIX *Matrix, uint32_t Load, uint32_t Cpu)
 {
+    IR_ASSERT(!KipTestBit(KipBucket(Matrix, Load), Cpu));
     KipSetBit(KipBucket(Matrix, Load), Cpu);
     if (Matrix->BucketPopulation[Load]++ == 0)
         KipSetBit(Matrix->BucketMap, Load);
@@ -198,9 +291,11 @@ static void KipBucketInsert(KI_VECTOR_MATRIX *Matrix, uint32_t Load, uint32_t Cp
 
 static void KipBucketRemove(KI_VECTOR_MATRIX *Matrix, uint32_t Load, uint32_t Cpu)
 {
+    IR_ASSERT(KipTestBit(KipBucket(Matrix, Load), Cpu) && Matrix->BucketPopulation[Load] > 0);
     KipClearBit(KipBucket(Matrix, Load), Cpu);
     if (--Matrix->BucketPopulation[Load] == 0)
         KipClearBit(Matrix->BucketMap, Load);
+    KipAssertBucketMap(Matrix, Load);
 }
 
 /* Re-evaluates I4 for Cpu and every IRQL served by Class (the class of a
@@ -225,6 +320,8 @@ static void KipRefreshIrqlFull(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t 
 /* Marks a free device vector taken on Cpu, keeping I1-I4. */
 static void KipTake(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Vector)
 {
+    IrLockAssertHeld(&Matrix->Lock);
+    IR_ASSERT(KipIsDeviceVector(Matrix, Vector) && !KipTestBit(Matrix->Cpus[Cpu].Taken, Vector));
     KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
     KipSetBit(State->Taken, Vector);
     State->AllocatedPerClass[Vector >> 4]++;
@@ -234,11 +331,14 @@ static void KipTake(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Vector)
     }
     State->Allocated++;
     KipRefreshIrqlFull(Matrix, Cpu, Vector >> 4);
+    KipAssertCpuInvariants(Matrix, Cpu);
 }
 
 /* Marks a taken device vector free on Cpu, keeping I1-I4. */
 static void KipRelease(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Vector)
 {
+    IrLockAssertHeld(&Matrix->Lock);
+    IR_ASSERT(KipIsDeviceVector(Matrix, Vector) && KipTestBit(Matrix->Cpus[Cpu].Taken, Vector));
     KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
     KipClearBit(State->Taken, Vector);
     State->AllocatedPerClass[Vector >> 4]--;
@@ -248,6 +348,7 @@ static void KipRelease(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Vector)
     }
     State->Allocated--;
     KipRefreshIrqlFull(Matrix, Cpu, Vector >> 4);
+    KipAssertCpuInvariants(Matrix, Cpu);
 }
 
 /* ---- Searches ----------------------------------------------------------------- */
@@ -301,6 +402,7 @@ static uint32_t KipListMaskWords(const KI_VECTOR_MATRIX *Matrix, const IR_CPU_SE
  * one word per non-empty bucket instead of 64). */
 static uint32_t KipFindLeastLoaded(const KI_VECTOR_MATRIX *Matrix, const IR_CPU_SET *Affinity, KIRQL Irql)
 {
+    IrLockAssertHeld(&Matrix->Lock);
     /* With KE_IRQL_ANY any load below "full" qualifies, so no filter is needed. */
     const uint64_t *Full = Irql == KE_IRQL_ANY ? NULL : KipIrqlFull(Matrix, Irql);
     uint8_t MaskWords[IR_CPU_SET_WORDS];
@@ -524,6 +626,7 @@ void KiMatrixSetOnline(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, bool Online)
             KipBucketRemove(Matrix, State->Allocated, Cpu);
         }
     }
+    KipAssertCpuInvariants(Matrix, Cpu);
     IrLockReleaseIrqRestore(&Matrix->Lock, WasEnabled);
 }
 

@@ -310,6 +310,7 @@ static inline void VicpAnswerDirect(VIC *Vic, VICP_CPU *Block, uint64_t DirectBi
 static inline void VicpFinishDirect(VIC *Vic, VICP_CPU *Block, uint64_t Old, uint64_t New, uint32_t Level,
                                     uint64_t DirectBit, bool EnterService, VIC_CLAIM *Claim)
 {
+    IR_ASSERT((New & DirectBit) == 0 && VicpDirectBitsHaveSummary(Vic, New));
     if (EnterService)
         VicpMarkInService(Block, Level, Old, New);
     if ((New & VicpSummaryBit(Level)) == 0)
@@ -336,6 +337,7 @@ static inline void VicpSettleWordLevel(VIC *Vic, VICP_CPU *Block, uint64_t State
             New = VicpWithLevelInService(Vic, New, Level);
     } while (New != State && !atomic_compare_exchange_weak_explicit(&Block->State, &State, New,
                                                                     memory_order_seq_cst, memory_order_seq_cst));
+    IR_ASSERT(VicpDirectBitsHaveSummary(Vic, New));
     if (EnterService)
         VicpMarkInService(Block, Level, State, New);
     if ((New & VicpSummaryBit(Level)) == 0)

@@ -97,6 +97,7 @@ IRQ_STATUS VicRaise(VIC *Vic, uint32_t Source)
  * FIXED_CPU target while that is online, else "ask the router". */
 static void VicpUpdateMirror(VIC *Vic, uint32_t Source)
 {
+    IrLockAssertHeld(&Vic->RouteLock);
     IR_ROUTING_POLICY Policy;
     uint32_t Target;
     (void)IrRouteQueryConfig(VicpRoute(Vic, Source), &Policy, &Target, NULL);

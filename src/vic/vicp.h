@@ -79,6 +79,7 @@
 #include <irqroute/router.h>
 #include <irqroute/vic.h>
 
+#include "irassert.h"
 #include "irlock.h"
 
 #ifndef IRQROUTE_VIC_FAST_PATHS
@@ -469,6 +470,23 @@ static inline uint64_t VicpOwnerBits(const VIC *Vic, uint64_t Control)
     return Bits;
 }
 
+/* Debug checks of a check word as some atomic operation left it: every
+ * Direct bit that is set has its level's Summary bit set too (a raise sets
+ * both in one compare-and-swap; a Summary bit is taken out only with the
+ * level's last Direct bit or while the level has none: DIRECT SOURCES and
+ * SUMMARY PROTOCOL above). At most VIC_CHECK_DIRECT_COUNT bits to look at. */
+static inline bool VicpDirectBitsHaveSummary(const VIC *Vic, uint64_t State)
+{
+    uint64_t Direct = VicpDirectBits(State);
+    while (Direct != 0) {
+        uint32_t Bit = (uint32_t)__builtin_ctzll(Direct);
+        Direct &= Direct - 1u;
+        if ((State & VicpSummaryBit(Vic->DirectAnswer[Bit].Level)) == 0)
+            return false;
+    }
+    return true;
+}
+
 /* Publishes the owner's new state and brings the owner bits of the check
  * word in line with it. Only the owner writes the owner bits, so the value
  * it loads is theirs now; the XOR leaves the bits others set or take out
@@ -481,6 +499,9 @@ static inline __attribute__((always_inline)) void VicpOwnerUpdate(const VIC *Vic
     uint64_t Wanted = VicpOwnerBits(Vic, NewControl);
     if (Current != Wanted)
         atomic_fetch_xor_explicit(&Cpu->State, Current ^ Wanted, memory_order_seq_cst);
+    /* Nobody else writes the owner bits: they now say what Control says. */
+    IR_ASSERT(VicpOwnerBitsOf(atomic_load_explicit(&Cpu->State, memory_order_relaxed)) == Wanted);
+    IR_ASSERT(VicpDirectBitsHaveSummary(Vic, atomic_load_explicit(&Cpu->State, memory_order_relaxed)));
 }
 
 /* vic_pending.c: the wake-up decision, when a wake routine is set. */
@@ -509,6 +530,7 @@ static inline __attribute__((always_inline)) void VicpRaiseDirect(VIC *Vic, uint
         }
     } while (!atomic_compare_exchange_weak_explicit(&Block->State, &Before, Before | Entry->RaiseBits,
                                                     memory_order_seq_cst, memory_order_seq_cst));
+    IR_ASSERT(VicpDirectBitsHaveSummary(Vic, Before | Entry->RaiseBits));
     if (Vic->Wake != NULL)
         VicpWake(Vic, Cpu, Before, VicpSummaryBit(Entry->Level));
 }
