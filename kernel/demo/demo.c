@@ -18,6 +18,7 @@ typedef struct _RK_DEMO_STATE {
     char Input[RK_DEMO_LINE_MAX];
     uint32_t Length;
     char Reply[RK_DEMO_REPLY_MAX];
+    bool Holding; /* a command printed below the table: no redraw until the next */
 } RK_DEMO_STATE;
 
 static uint64_t RkpNowMs(void)
@@ -63,12 +64,13 @@ static bool RkpRunLine(RK_DEMO_STATE *State)
     State->Input[State->Length] = 0;
     if (State->Plain)
         RkPrint("> %s\n", State->Input);
-    bool More = RkDemoExecute(State->Input, State->Reply, sizeof(State->Reply));
-    if (State->Plain && State->Reply[0] != 0)
+    RK_DEMO_NEXT Next = RkDemoExecute(State->Input, State->Reply, sizeof(State->Reply));
+    if ((State->Plain || Next == RkDemoHoldScreen) && State->Reply[0] != 0)
         RkPrint("%s\n", State->Reply);
+    State->Holding = Next == RkDemoHoldScreen && !State->Plain;
     State->Length = 0;
     State->Input[0] = 0;
-    return More;
+    return Next != RkDemoQuit;
 }
 
 /* Takes what was typed; returns false when the line was `quit`. */
@@ -110,7 +112,7 @@ void RkRunDemo(void)
             RkpRaiseSome();
             NextRaise = Now + RK_DEMO_RAISE_MS;
         }
-        if (Now >= NextDraw) {
+        if (Now >= NextDraw && !State.Holding) {
             RkDemoDrawTable(State.Plain, (Now - Start) / 1000u, State.Input, State.Reply);
             NextDraw = Now + RK_DEMO_REDRAW_MS;
         }

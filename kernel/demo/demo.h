@@ -23,9 +23,15 @@ bool RkDemoParseCpuSet(const char *Text, IR_CPU_SET *Set);
 /* "{0-3}" style, for the table. */
 void RkDemoFormatCpuSet(const IR_CPU_SET *Set, char *Buffer, uint32_t Size);
 
-/* Runs one command line; writes what happened into Reply. Returns false on
- * `quit`. */
-bool RkDemoExecute(char *Line, char *Reply, uint32_t ReplySize);
+/* What the console does after a command. */
+typedef enum _RK_DEMO_NEXT {
+    RkDemoContinue,   /* redraw the table as usual */
+    RkDemoHoldScreen, /* the command printed below the table: no redraw until the next command */
+    RkDemoQuit,
+} RK_DEMO_NEXT;
+
+/* Runs one command line; writes what happened into Reply. */
+RK_DEMO_NEXT RkDemoExecute(char *Line, char *Reply, uint32_t ReplySize);
 
 /* Connects Device with Routing and starts its source at the demo's rate. */
 IRQ_STATUS RkDemoConnect(RK_DEVICE *Device, const RK_DEVICE_ROUTING *Routing);

@@ -1,10 +1,11 @@
 /*
  * The demo's commands:
  *   route <dev> cpu <n> | round-robin [set] | lowest [set] | affinity <set> | broadcast <set>
- *   connect <dev> | disconnect <dev> | raise <dev> | help | quit
+ *   connect <dev> | disconnect <dev> | raise <dev> | dump | help | quit
  * Sets: "1-3", "0,2", "0,2-3", "all"; an omitted set means every CPU.
  * A bad command gets a message saying what was wrong; nothing changes.
  */
+#include <irqroute/io.h>
 #include <irqroute/ke.h>
 
 #include "demo.h"
@@ -22,6 +23,7 @@ static const char RkpHelp[] =
     "  route <dev> affinity [set]     to the least-loaded CPU of the set (chosen once)\n"
     "  route <dev> broadcast [set]    to every CPU of the set at once\n"
     "  connect <dev> | disconnect <dev> | raise <dev> | help | quit\n"
+    "  dump                           the library's routing state (IoDumpRoutingState)\n"
     "devices: pit rtc com1 kbd edu; sets: 1-3, 0,2, all (left out: all)";
 
 static bool RkpEqual(const char *A, const char *B)
@@ -219,19 +221,40 @@ static IRQ_STATUS RkpRaise(RK_DEVICE *Device)
     return Device->Connected ? RkDeviceRaise(Device) : IRQ_STATUS_NOT_CONNECTED;
 }
 
-bool RkDemoExecute(char *Line, char *Reply, uint32_t Size)
+static void RkpPrintDumpLine(const char *Line, void *Context)
+{
+    (void)Context;
+    RkPrint("%s\n", Line);
+}
+
+/* The routing state, printed under the table (RkPrint takes only the
+ * console lock, and no ISR takes the I/O manager's lock the dump holds). */
+static RK_DEMO_NEXT RkpDump(char *Reply, uint32_t Size)
+{
+    IRQ_STATUS Status = IoDumpRoutingState(RkpPrintDumpLine, NULL);
+    if (Status != IRQ_STATUS_SUCCESS) {
+        RkFormatString(Reply, Size, "error: dump: %s", IrStatusName(Status));
+        return RkDemoContinue;
+    }
+    RkFormatString(Reply, Size, "routing state printed; the table is back with the next command");
+    return RkDemoHoldScreen;
+}
+
+RK_DEMO_NEXT RkDemoExecute(char *Line, char *Reply, uint32_t Size)
 {
     char *Words[RK_DEMO_MAX_WORDS];
     uint32_t Count = RkpSplit(Line, Words);
     Reply[0] = 0;
     if (Count == 0)
-        return true;
+        return RkDemoContinue;
     if (RkpEqual(Words[0], "quit"))
-        return false;
+        return RkDemoQuit;
     if (RkpEqual(Words[0], "help")) {
         RkFormatString(Reply, Size, "%s", RkpHelp);
-        return true;
+        return RkDemoContinue;
     }
+    if (RkpEqual(Words[0], "dump"))
+        return RkpDump(Reply, Size);
     RK_DEVICE *Device = Count > 1 ? RkDeviceByName(Words[1]) : NULL;
     bool Route = RkpEqual(Words[0], "route");
     bool Known = Route || RkpEqual(Words[0], "connect") || RkpEqual(Words[0], "disconnect") ||
@@ -253,5 +276,5 @@ bool RkDemoExecute(char *Line, char *Reply, uint32_t Size)
     } else {
         RkpReplyStatus(Reply, Size, "raised", Device, RkpRaise(Device));
     }
-    return true;
+    return RkDemoContinue;
 }

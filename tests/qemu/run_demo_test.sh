@@ -31,7 +31,7 @@ trap 'rm -f "$log"' EXIT
     echo "bogus"; echo "route rtc cpu 99"; echo "route rtc cpu 2 extra"; sleep 1
     echo "connect kbd"; sleep 1
     echo "route edu broadcast 0,2"; sleep 4
-    echo "help"; sleep 1
+    echo "help"; echo "dump"; sleep 1
     echo "quit"
 } | timeout --kill-after=5 90 bash "$run_demo" "$kernel" > "$log" 2>&1
 status=$?
@@ -51,6 +51,9 @@ expect "error: too many words: route"
 expect "ok: routed edu"
 expect "devices: pit rtc com1 kbd edu; sets: 1-3, 0,2, all"
 expect "demo: every device disconnected; bye"
+# `dump` prints the library's routing state: rtc's line and its end line.
+expect "gsi 8 vector"
+expect "end: [0-9]* io, [0-9]* ke"
 
 # The table has four CPU columns last (-smp 4): CPU2 is field NF-1, CPU1
 # NF-2. rtc's CPU2 count grows between the first table after the route and
