@@ -791,34 +791,34 @@ static IRQ_STATUS KipCheckCpuVector(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu
     return IRQ_STATUS_SUCCESS;
 }
 
-IRQ_STATUS KiMatrixReserve(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector)
+/* Reserve (Take) and Free: one vector of one CPU changes hands, provided
+ * it is in the state the other call leaves it in. */
+static IRQ_STATUS KipChangeOne(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector, bool Take)
 {
     IRQ_STATUS Status = KipCheckCpuVector(Matrix, Cpu, Vector);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    /* Allowed on an offline CPU: a kernel sets up a CPU's fixed routes
-     * before it starts it. */
     bool WasEnabled = IrLockAcquireIrqSave(&Matrix->Lock);
-    if (KipTestBit(Matrix->Cpus[Cpu].Taken, Vector))
-        Status = IRQ_STATUS_SHARING_VIOLATION;
-    else
+    if (KipTestBit(Matrix->Cpus[Cpu].Taken, Vector) == Take)
+        Status = Take ? IRQ_STATUS_SHARING_VIOLATION : IRQ_STATUS_INVALID_STATE;
+    else if (Take)
         KipTake(Matrix, Cpu, Vector);
-    IrLockReleaseIrqRestore(&Matrix->Lock, WasEnabled);
-    return Status;
-}
-
-IRQ_STATUS KiMatrixFree(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector)
-{
-    IRQ_STATUS Status = KipCheckCpuVector(Matrix, Cpu, Vector);
-    if (Status != IRQ_STATUS_SUCCESS)
-        return Status;
-    bool WasEnabled = IrLockAcquireIrqSave(&Matrix->Lock);
-    if (!KipTestBit(Matrix->Cpus[Cpu].Taken, Vector))
-        Status = IRQ_STATUS_INVALID_STATE;
     else
         KipRelease(Matrix, Cpu, Vector);
     IrLockReleaseIrqRestore(&Matrix->Lock, WasEnabled);
     return Status;
+}
+
+/* Allowed on an offline CPU: a kernel sets up a CPU's fixed routes before
+ * it starts it. */
+IRQ_STATUS KiMatrixReserve(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector)
+{
+    return KipChangeOne(Matrix, Cpu, Vector, true);
+}
+
+IRQ_STATUS KiMatrixFree(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector)
+{
+    return KipChangeOne(Matrix, Cpu, Vector, false);
 }
 
 bool KiMatrixIsAllocated(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector)
