@@ -10,7 +10,7 @@ FUZZ_SECONDS       ?= 300
 FUZZ_SMOKE_SECONDS ?= 30
 BENCH_ROUNDS       ?= 3
 
-.PHONY: all setup configure build test test-big tsan asan bench run run-sim clean stress fuzz fuzz-smoke fuzz-build fuzz-coverage package
+.PHONY: all setup configure build test test-big tsan asan bench run run-sim clean stress fuzz fuzz-smoke fuzz-build fuzz-coverage package package-check
 
 all: build
 
@@ -79,6 +79,12 @@ package: setup
 		-DIRQROUTE_BUILD_TESTS=OFF -DIRQROUTE_BUILD_KERNEL=OFF -DIRQROUTE_BUILD_BENCH=OFF -DIRQROUTE_BUILD_TOOLS=OFF >/dev/null
 	@cmake --build $(BUILD)-package
 	@cd $(BUILD)-package && cpack -G DEB
+
+# The package as a user gets it: built without cmocka, unpacked into a
+# scratch prefix ($(BUILD)-package-check/), and every example built against
+# it with find_package and with pkg-config, and run (scripts/check-package).
+package-check: setup
+	@BUILD=$(BUILD) GENERATOR=$(GENERATOR) bash scripts/check-package
 
 # The demo: the reference kernel on QEMU (4 CPUs) with a live table of
 # interrupt counts per CPU and routing commands (type 'help'; quit or Ctrl-C).
