@@ -96,4 +96,4 @@ run-sim: build
 	@$(BUILD)/tools/irqsim
 
 clean:
-	rm -rf $(BUILD) $(BUILD_TSAN) $(BUILD_ASAN) $(BUILD)-release $(BUILD_FUZZ) $(BUILD)-fuzzcov
+	rm -rf $(BUILD) $(BUILD_TSAN) $(BUILD_ASAN) $(BUILD)-release $(BUILD_FUZZ) $(BUILD)-fuzzcov $(BUILD)-package $(BUILD)-package-check
