@@ -65,26 +65,26 @@ KIRQL KeQueryProcessorIrql(uint32_t Cpu)
 
 void KeInitializeSpinLock(KSPIN_LOCK *SpinLock)
 {
-    atomic_store_explicit(&SpinLock->Locked, 0, memory_order_relaxed);
+    atomic_store_explicit(KiSpinLockWord(SpinLock), 0, memory_order_relaxed);
 }
 
 bool KeTryToAcquireSpinLockAtDpcLevel(KSPIN_LOCK *SpinLock)
 {
-    return atomic_load_explicit(&SpinLock->Locked, memory_order_relaxed) == 0 &&
-           atomic_exchange_explicit(&SpinLock->Locked, 1, memory_order_acquire) == 0;
+    return atomic_load_explicit(KiSpinLockWord(SpinLock), memory_order_relaxed) == 0 &&
+           atomic_exchange_explicit(KiSpinLockWord(SpinLock), 1, memory_order_acquire) == 0;
 }
 
 void KeAcquireSpinLockAtDpcLevel(KSPIN_LOCK *SpinLock)
 {
-    while (atomic_exchange_explicit(&SpinLock->Locked, 1, memory_order_acquire) != 0) {
-        while (atomic_load_explicit(&SpinLock->Locked, memory_order_relaxed) != 0)
+    while (atomic_exchange_explicit(KiSpinLockWord(SpinLock), 1, memory_order_acquire) != 0) {
+        while (atomic_load_explicit(KiSpinLockWord(SpinLock), memory_order_relaxed) != 0)
             PlatCpuRelax();
     }
 }
 
 void KeReleaseSpinLockFromDpcLevel(KSPIN_LOCK *SpinLock)
 {
-    atomic_store_explicit(&SpinLock->Locked, 0, memory_order_release);
+    atomic_store_explicit(KiSpinLockWord(SpinLock), 0, memory_order_release);
 }
 
 KIRQL KeAcquireSpinLock(KSPIN_LOCK *SpinLock)

@@ -223,18 +223,31 @@ void KiInitializeIpi(void);
  * runs again). Only for vectors KeSetSystemVectorHandler would accept. */
 void KiInstallSystemVector(uint8_t Vector, PKSYSTEM_VECTOR_HANDLER Handler, void *Context);
 
+/* A KSPIN_LOCK's word as what Ke uses it as: a C11 atomic. ke.h declares
+ * it a plain uint32_t so that the type means the same in C and C++. Sound:
+ * _Atomic is a type qualifier (C11 6.7.3), so the uint32_t object may be
+ * accessed through the _Atomic-qualified type (6.5p7); the two have the
+ * same size and alignment here (checked below; C11 6.2.5p27 allows them to
+ * differ), and every access Ke makes is atomic, so no access races. */
+_Static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t) && _Alignof(_Atomic uint32_t) == _Alignof(uint32_t),
+               "KSPIN_LOCK's plain word must be layout-compatible with Ke's atomic view of it");
+static inline _Atomic uint32_t *KiSpinLockWord(KSPIN_LOCK *SpinLock)
+{
+    return (_Atomic uint32_t *)&SpinLock->Opaque;
+}
+
 /* The dispatcher's own copy of the spin lock acquire, inlined on the hot
  * path: one XCHG when the lock is free; a contended lock goes to the
  * exported loop (the same spin), out of line. */
 static inline void KiAcquireSpinLock(KSPIN_LOCK *SpinLock)
 {
-    if (__builtin_expect(atomic_exchange_explicit(&SpinLock->Locked, 1, memory_order_acquire) != 0, 0))
+    if (__builtin_expect(atomic_exchange_explicit(KiSpinLockWord(SpinLock), 1, memory_order_acquire) != 0, 0))
         KeAcquireSpinLockAtDpcLevel(SpinLock);
 }
 
 static inline void KiReleaseSpinLock(KSPIN_LOCK *SpinLock)
 {
-    atomic_store_explicit(&SpinLock->Locked, 0, memory_order_release);
+    atomic_store_explicit(KiSpinLockWord(SpinLock), 0, memory_order_release);
 }
 
 /* Waits until no dispatch on Cpu that began before the call can still be
