@@ -111,7 +111,7 @@ static void OperationCheck(uint64_t Iterations)
 /* The form for an emulator loop that keeps its CPU's word at hand. */
 static void OperationCheckWord(uint64_t Iterations)
 {
-    const _Atomic uint64_t *Words[4];
+    const VIC_CHECK_WORD *Words[4];
     for (uint32_t Cpu = 0; Cpu < 4; Cpu++)
         Words[Cpu] = VicGetDeliveryWord(BenchVic, Cpu);
     uint64_t Hits = 0;

@@ -83,7 +83,8 @@ install(TARGETS irqroute_core_shared irqroute_core_static irqroute_vic_shared ir
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_COMPONENT Development
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-file(GLOB IRQROUTE_PUBLIC_HEADERS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/include/irqroute/*.h)
+file(GLOB IRQROUTE_PUBLIC_HEADERS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/include/irqroute/*.h
+    ${CMAKE_SOURCE_DIR}/include/irqroute/*.hpp)
 install(FILES ${IRQROUTE_PUBLIC_HEADERS} ${IRQROUTE_GENERATED_INCLUDE}/irqroute/config.h
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/irqroute)
 install(FILES ${CMAKE_SOURCE_DIR}/platform/sim/sim.h ${CMAKE_SOURCE_DIR}/platform/sim/simboot.h

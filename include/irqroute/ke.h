@@ -15,7 +15,6 @@
 
 #include <irqroute/config.h>
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,10 +41,13 @@ typedef uint8_t KIRQL;
 /* "No IRQL requested": the allocator spreads over the device classes. */
 #define KE_IRQL_ANY 0xFFu
 
-/* Locked: 0 when free; taken, the word names the holder in a build with
- * debug checks (src/ke/irql.c), so only the functions below may touch it. */
+/* Opaque: only the Ke calls below touch it, every access atomic (Ke reads
+ * the word as a C11 _Atomic uint32_t, which has its size and alignment:
+ * src/ke/ki.h). A plain integer, so that the type means the same in C and
+ * C++. Zero is unlocked: a zeroed lock needs no KeInitializeSpinLock; taken,
+ * the word names the holder in a build with debug checks (src/ke/irql.c). */
 typedef struct _KSPIN_LOCK {
-    _Atomic uint32_t Locked;
+    uint32_t Opaque;
 } KSPIN_LOCK;
 
 void KeInitializeSpinLock(KSPIN_LOCK *SpinLock);

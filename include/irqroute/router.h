@@ -97,7 +97,6 @@
 
 #include <irqroute/config.h>
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -130,14 +129,17 @@ typedef struct _IR_ROUTE_CONFIG {
 
 /*
  * The per-CPU facts a decision reads. Every member may be NULL.
- * Online: OnlineWords (live words, 64 CPUs each, read with relaxed loads:
- * the Vic's) or Online (a set the caller keeps stable); neither: every CPU
+ * Online: OnlineWords (live words, 64 CPUs each: the Vic's; the router reads
+ * them with relaxed atomic loads, so whoever changes them must write them
+ * atomically too, with C11 atomics or the GCC/Clang __atomic builtins; they
+ * are plain uint64_t so that the type means the same in C and C++) or
+ * Online (a set the caller keeps stable); neither: every CPU
  * of the route is online. Levels (LOWEST_PRIORITY): ReadLevel or the array
  * Levels (one per CPU); neither: all 0. Loads (AFFINITY): ReadLoad or the
  * array Loads; neither: all 0.
  */
 typedef struct _IR_ROUTING_INPUTS {
-    const _Atomic uint64_t *OnlineWords;
+    const uint64_t *OnlineWords;
     const IR_CPU_SET *Online;
     uint32_t (*ReadLevel)(const void *Context, uint32_t Cpu);
     const uint8_t *Levels;

@@ -32,8 +32,12 @@
 #ifndef IRQROUTE_SIM_H
 #define IRQROUTE_SIM_H
 
+#include <irqroute/config.h>
+
 #include <stdbool.h>
 #include <stdint.h>
+
+IRQROUTE_BEGIN_DECLS
 
 #define SIM_MAX_CPUS 4096u
 #define SIM_MAX_IOAPICS 8u
@@ -175,5 +179,7 @@ uint64_t SimEoiCount(uint32_t Cpu);
 uint64_t SimLapicReceivedCount(uint32_t Cpu, uint8_t DeliveryMode);
 /* The vector (start page) of the last start-up IPI a CPU took. */
 uint8_t SimLapicStartupVector(uint32_t Cpu);
+
+IRQROUTE_END_DECLS
 
 #endif

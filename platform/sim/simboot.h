@@ -5,6 +5,8 @@
 #ifndef IRQROUTE_SIMBOOT_H
 #define IRQROUTE_SIMBOOT_H
 
+#include <irqroute/config.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -12,6 +14,8 @@
 #include <irqroute/ke.h>
 
 #include "sim.h"
+
+IRQROUTE_BEGIN_DECLS
 
 typedef struct _SIM_SYSTEM_CONFIG {
     uint32_t CpuCount;
@@ -39,5 +43,7 @@ typedef struct _SIM_SYSTEM_CONFIG {
  * interrupt entry. */
 IRQ_STATUS SimBootSystem(const SIM_SYSTEM_CONFIG *Config);
 void SimShutdownSystem(void);
+
+IRQROUTE_END_DECLS
 
 #endif

@@ -66,7 +66,7 @@ KIRQL KeQueryProcessorIrql(uint32_t Cpu)
 
 void KeInitializeSpinLock(KSPIN_LOCK *SpinLock)
 {
-    atomic_store_explicit(&SpinLock->Locked, 0, memory_order_relaxed);
+    atomic_store_explicit(KiSpinLockWord(SpinLock), 0, memory_order_relaxed);
 }
 
 /* The lock word is 0 or its owner's word, as an IR_LOCK's (src/base/irlock.h,
@@ -74,7 +74,8 @@ void KeInitializeSpinLock(KSPIN_LOCK *SpinLock)
  * KiSpinLockAssertHeld (ki.h) can say who holds it. */
 bool KeTryToAcquireSpinLockAtDpcLevel(KSPIN_LOCK *SpinLock)
 {
-    return atomic_load_explicit(&SpinLock->Locked, memory_order_relaxed) == 0 && IrLockWordTryTake(&SpinLock->Locked);
+    return atomic_load_explicit(KiSpinLockWord(SpinLock), memory_order_relaxed) == 0 &&
+           IrLockWordTryTake(KiSpinLockWord(SpinLock));
 }
 
 void KeAcquireSpinLockAtDpcLevel(KSPIN_LOCK *SpinLock)
@@ -82,8 +83,8 @@ void KeAcquireSpinLockAtDpcLevel(KSPIN_LOCK *SpinLock)
     /* Spinning on a lock this CPU holds never ends (an ISR that takes the
      * lock its own KeSynchronizeExecution caller holds, say). */
     IR_ASSERT_TEXT(!KiSpinLockIsHeldByCallerCpu(SpinLock), "KeAcquireSpinLock: this CPU holds the lock already");
-    while (!IrLockWordTryTake(&SpinLock->Locked)) {
-        while (atomic_load_explicit(&SpinLock->Locked, memory_order_relaxed) != 0)
+    while (!IrLockWordTryTake(KiSpinLockWord(SpinLock))) {
+        while (atomic_load_explicit(KiSpinLockWord(SpinLock), memory_order_relaxed) != 0)
             PlatCpuRelax();
     }
 }
@@ -91,7 +92,7 @@ void KeAcquireSpinLockAtDpcLevel(KSPIN_LOCK *SpinLock)
 void KeReleaseSpinLockFromDpcLevel(KSPIN_LOCK *SpinLock)
 {
     KiSpinLockAssertHeld(SpinLock);
-    atomic_store_explicit(&SpinLock->Locked, 0, memory_order_release);
+    atomic_store_explicit(KiSpinLockWord(SpinLock), 0, memory_order_release);
 }
 
 KIRQL KeAcquireSpinLock(KSPIN_LOCK *SpinLock)

@@ -224,16 +224,34 @@ void KiInitializeIpi(void);
  * runs again). Only for vectors KeSetSystemVectorHandler would accept. */
 void KiInstallSystemVector(uint8_t Vector, PKSYSTEM_VECTOR_HANDLER Handler, void *Context);
 
+/* A KSPIN_LOCK's word as what Ke uses it as: a C11 atomic. ke.h declares
+ * it a plain uint32_t so that the type means the same in C and C++. Sound:
+ * _Atomic is a type qualifier (C11 6.7.3), so the uint32_t object may be
+ * accessed through the _Atomic-qualified type (6.5p7); the two have the
+ * same size and alignment here (checked below; C11 6.2.5p27 allows them to
+ * differ), and every access Ke makes is atomic, so no access races. */
+_Static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t) && _Alignof(_Atomic uint32_t) == _Alignof(uint32_t),
+               "KSPIN_LOCK's plain word must be layout-compatible with Ke's atomic view of it");
+static inline _Atomic uint32_t *KiSpinLockWord(KSPIN_LOCK *SpinLock)
+{
+    return (_Atomic uint32_t *)&SpinLock->Opaque;
+}
+
+static inline const _Atomic uint32_t *KiSpinLockWordConst(const KSPIN_LOCK *SpinLock)
+{
+    return (const _Atomic uint32_t *)&SpinLock->Opaque;
+}
+
 /* Who holds a KSPIN_LOCK (debug checks only): its word is its owner's, as
  * an IR_LOCK's (src/base/irlock.h, OWNER; src/ke/irql.c). */
 static inline bool KiSpinLockIsHeldByCaller(const KSPIN_LOCK *SpinLock)
 {
-    return IrOwnerWordIsCaller(atomic_load_explicit(&SpinLock->Locked, memory_order_relaxed));
+    return IrOwnerWordIsCaller(atomic_load_explicit(KiSpinLockWordConst(SpinLock), memory_order_relaxed));
 }
 
 static inline bool KiSpinLockIsHeldByCallerCpu(const KSPIN_LOCK *SpinLock)
 {
-    return IrOwnerWordIsCallerCpu(atomic_load_explicit(&SpinLock->Locked, memory_order_relaxed));
+    return IrOwnerWordIsCallerCpu(atomic_load_explicit(KiSpinLockWordConst(SpinLock), memory_order_relaxed));
 }
 
 #define KiSpinLockAssertHeld(SpinLock) IR_ASSERT(KiSpinLockIsHeldByCaller(SpinLock))
@@ -245,14 +263,14 @@ _Static_assert(sizeof(KSPIN_LOCK) == sizeof(uint32_t), "KSPIN_LOCK is one word i
  * of 1 in a release build (src/base/irlock.h). */
 static inline void KiAcquireSpinLock(KSPIN_LOCK *SpinLock)
 {
-    if (__builtin_expect(!IrLockWordTryTake(&SpinLock->Locked), 0))
+    if (__builtin_expect(!IrLockWordTryTake(KiSpinLockWord(SpinLock)), 0))
         KeAcquireSpinLockAtDpcLevel(SpinLock);
 }
 
 static inline void KiReleaseSpinLock(KSPIN_LOCK *SpinLock)
 {
     KiSpinLockAssertHeld(SpinLock);
-    atomic_store_explicit(&SpinLock->Locked, 0, memory_order_release);
+    atomic_store_explicit(KiSpinLockWord(SpinLock), 0, memory_order_release);
 }
 
 /* Waits until no dispatch on Cpu that began before the call can still be

@@ -72,11 +72,19 @@ static uint64_t IrpValidBits(const IR_ROUTE *Route, uint32_t Word)
     return Word + 1u == Route->WordCount ? Route->LastWordValid : IRP_ALL_ONES;
 }
 
+/* IR_ROUTING_INPUTS.OnlineWords are plain uint64_t in router.h (a type that
+ * means the same in C and C++) that their writer changes atomically; they
+ * are read here through the _Atomic-qualified type, which C11 allows (6.5p7:
+ * a qualified version of the object's type; _Atomic is a qualifier, 6.7.3)
+ * where the two have the same size and alignment (6.2.5p27 lets them
+ * differ: checked). */
+_Static_assert(sizeof(_Atomic uint64_t) == sizeof(uint64_t) && _Alignof(_Atomic uint64_t) == _Alignof(uint64_t),
+               "OnlineWords must be layout-compatible with the router's atomic view of them");
 static uint64_t IrpOnlineWord(const IR_ROUTE *Route, const IR_ROUTING_INPUTS *Inputs, uint32_t Word)
 {
     uint64_t Online = IRP_ALL_ONES;
     if (Inputs->OnlineWords != NULL)
-        Online = atomic_load_explicit(&Inputs->OnlineWords[Word], memory_order_relaxed);
+        Online = atomic_load_explicit((const _Atomic uint64_t *)&Inputs->OnlineWords[Word], memory_order_relaxed);
     else if (Inputs->Online != NULL)
         Online = Inputs->Online->Bits[Word];
     return Online & IrpValidBits(Route, Word);

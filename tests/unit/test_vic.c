@@ -247,7 +247,7 @@ static void test_bad_input_changes_nothing(void **State)
     VIC_COUNTERS Before = TbVicCounters(Vic, VIC_ALL_CPUS);
     VIC_CPU_STATE StateBefore, StateAfter;
     assert_int_equal(VicQueryCpuState(Vic, 1, &StateBefore), IRQ_STATUS_SUCCESS);
-    uint64_t WordBefore = atomic_load(VicGetDeliveryWord(Vic, 1));
+    uint64_t WordBefore = VicLoadCheckWord(VicGetDeliveryWord(Vic, 1));
 
     VIC_CLAIM Claim;
     uint32_t Previous;
@@ -278,7 +278,7 @@ static void test_bad_input_changes_nothing(void **State)
     assert_memory_equal(&Before, &After, sizeof(Before));
     assert_int_equal(VicQueryCpuState(Vic, 1, &StateAfter), IRQ_STATUS_SUCCESS);
     assert_memory_equal(&StateBefore, &StateAfter, sizeof(StateBefore));
-    assert_int_equal(atomic_load(VicGetDeliveryWord(Vic, 1)), WordBefore);
+    assert_int_equal(VicLoadCheckWord(VicGetDeliveryWord(Vic, 1)), WordBefore);
     assert_true(TbVicIsPending(Vic, DEV21, 1));
 }
 
