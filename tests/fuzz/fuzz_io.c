@@ -44,7 +44,8 @@
  * (HlPicRegisterOverride: the ISA lines are modelled), device templates
  * (IoConnectDevice all or nothing, IoRouteDevice, IoQueryDeviceRouting,
  * IoDisconnectDevice) and stale handles (Ke storage the fuzzer keeps, and
- * handles Io freed recently enough that Io recognises them unread).
+ * handles Io freed, however long ago: Ke's record of connected objects
+ * judges them unread).
  * A call whose input breaks rules must return the status of one of them
  * (CheckRules), and a refused call must leave everything RefIoTakeSnapshot
  * records as it was: entries, vectors per CPU, every live object's owner,
@@ -113,16 +114,11 @@ static REF_IO_MODEL Model;
 /* FUZZ_IO_TRACE=1 in the environment: each step's operation on stderr
  * (for writing seeds, tests/fuzz/io_seeds.py, and reading findings). */
 static bool Trace;
+/* Handles disconnected (Io's freed), however long ago: Io and Ke judge one
+ * by its address without reading it (io.h, OBJECTS IO DOES NOT HOLD), so
+ * any of them may be passed back unless its address is live again. */
 static KINTERRUPT *Dead[MAX_DEAD];
-static uint64_t DeadSerial[MAX_DEAD];
 static uint32_t DeadCount;
-/* Io recognises the last 256 handles it freed without reading them (io.h,
- * OBJECTS IO DOES NOT HOLD); an older one it reads, which would be a read of
- * freed memory here. IoFrees counts Io's frees from above (a refused
- * IoConnectDevice counts all of its interrupts), and only handles freed
- * fewer than STALE_WINDOW frees ago are passed back. */
-#define STALE_WINDOW 192u
-static uint64_t IoFrees;
 
 static bool Asserted[MAX_GSIS];
 static REF_IO_SNAPSHOT Snapshot;
@@ -353,7 +349,6 @@ static void RememberDead(KINTERRUPT *Object)
 {
     uint32_t Index = DeadCount < MAX_DEAD ? DeadCount++ : (Object == NULL ? 0 : ((uintptr_t)Object >> 6) % MAX_DEAD);
     Dead[Index] = Object;
-    DeadSerial[Index] = IoFrees;
 }
 
 static bool IsLivePointer(const KINTERRUPT *Pointer)
@@ -710,8 +705,6 @@ static void ForgetObject(REF_IO_OBJECT *Object)
      * the slot's last object (KeConnectInterrupt's rule). */
     uint64_t Cpus = Object->Cpus;
     uint8_t Vector = Object->Vector;
-    if (Object->Kind != RefIoKe)
-        IoFrees++;
     RememberDead(Object->Object);
     Object->Connected = false;
     Object->Live = false;
@@ -862,7 +855,7 @@ static void OpDisconnect(READER *Reader)
     if (Choice == 5 && DeadCount > 0) {
         uint32_t Index = U8(Reader) % DeadCount;
         Target = Dead[Index];
-        if (IsLivePointer(Target) || IoFrees - DeadSerial[Index] >= STALE_WINDOW) /* the allocator gave the memory to a new object */
+        if (IsLivePointer(Target)) /* the allocator gave the memory to a new object */
             return;
     } else if (Choice == 6) {
         Target = (KINTERRUPT *)(void *)NeverConnected;
@@ -1921,7 +1914,6 @@ static void OpDeviceConnect(READER *Reader, DEVICE *Device)
         CHECK_STATUS(Status, IRQ_STATUS_INVALID_PARAMETER);
     if (Status != IRQ_STATUS_SUCCESS) {
         RequireDocumented(Status, DeviceStatuses, COUNT_OF(DeviceStatuses));
-        IoFrees += Template.Count <= IO_DEVICE_MAX_INTERRUPTS ? Template.Count : 0;
         /* All or nothing: whatever was connected is disconnected again. */
         if (!Structural)
             CHECK(Device->Connection.Count == 0);
@@ -2139,7 +2131,7 @@ static void OpStale(READER *Reader)
             return;
         uint32_t Index = U8(Reader) % DeadCount;
         Target = Dead[Index];
-        if (Target == NULL || IsLivePointer(Target) || IoFrees - DeadSerial[Index] >= STALE_WINDOW)
+        if (Target == NULL || IsLivePointer(Target))
             return;
         uintptr_t Address = (uintptr_t)Target, Base = (uintptr_t)KeStorage;
         if (Address >= Base && Address < Base + sizeof(KeStorage))
@@ -2213,7 +2205,6 @@ static void ResetModel(void)
     memset(Devices, 0, sizeof(Devices));
     DeviceConnecting = false;
     DeadCount = 0;
-    IoFrees = 0;
 }
 
 static void TearDown(void)
