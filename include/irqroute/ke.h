@@ -107,9 +107,11 @@ extern const KE_VECTOR_LAYOUT KeAmd64VectorLayout;
 IRQ_STATUS KeInitializeSystem(uint32_t ProcessorCount, const KE_VECTOR_LAYOUT *Layout);
 /* Returns Ke to its state before KeInitializeSystem (tests, a kernel that
  * hands the machine on): frees the per-CPU tables and the vector matrix;
- * every call that needs them answers NOT_INITIALIZED until the next
- * KeInitializeSystem. Directly allocated vectors and system vector handlers
- * go with it. No CPU may take an interrupt meanwhile.
+ * every call that needs them and returns a status answers NOT_INITIALIZED
+ * until the next KeInitializeSystem (the IRQL calls, which return none,
+ * must not be made, as before KeInitializeSystem). Directly allocated
+ * vectors and system vector handlers go with it. No CPU may take an
+ * interrupt meanwhile.
  *   SUCCESS
  *   NOT_INITIALIZED  no KeInitializeSystem (or shut down already)
  *   INVALID_STATE    an interrupt object is still connected (disconnect it
