@@ -110,7 +110,8 @@ IRQ_STATUS KeInitializeSystem(uint32_t ProcessorCount, const KE_VECTOR_LAYOUT *L
  * every call that needs them and returns a status answers NOT_INITIALIZED
  * until the next KeInitializeSystem (the IRQL calls, which return none,
  * must not be made, as before KeInitializeSystem). Directly allocated
- * vectors and system vector handlers go with it. No CPU may take an
+ * vectors, system vector handlers and the per-CPU counts (IPIs, vector
+ * statistics) go with it. No CPU may take an
  * interrupt meanwhile.
  *   SUCCESS
  *   NOT_INITIALIZED  no KeInitializeSystem (or shut down already)

@@ -2304,6 +2304,13 @@ static void RestartKe(void)
     for (uint32_t Message = 0; Message < KeIpiMessageCount; Message++)
         if (Message != KeIpiCallFunction)
             CHECK_STATUS(KeSetIpiMessageHandler((KE_IPI_MESSAGE)Message, IpiHandler, NULL), IRQ_STATUS_SUCCESS);
+    /* The new per-CPU blocks count IPIs from zero (KeQueryIpiCount), which
+     * the handler's counts must match. */
+    memset(IpiHandled, 0, sizeof(IpiHandled));
+    for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++)
+        for (uint32_t Message = 0; Message < KeIpiMessageCount; Message++)
+            if (Message != KeIpiCallFunction)
+                CHECK(KeQueryIpiCount(Cpu, (KE_IPI_MESSAGE)Message) == 0);
 }
 
 /* KeShutdownSystem: refused while anything is connected (nothing changes);
