@@ -162,6 +162,7 @@ IRQ_STATUS KeShutdownSystem(void)
     if (AnyConnected)
         return IRQ_STATUS_INVALID_STATE;
     KipReleaseMemory();
+    KiSystem.Layout = NULL; /* the IPI calls test it */
     return IRQ_STATUS_SUCCESS;
 }
 
