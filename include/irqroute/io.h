@@ -28,13 +28,15 @@
  * the line is masked if nobody else uses it, and the vector is free.
  *
  * OBJECTS IO DOES NOT HOLD. Every call taking a KINTERRUPT looks it up in
- * Io's own records before it reads it, so a handle Io has disconnected
- * (freed) is refused with IRQ_STATUS_NOT_CONNECTED without being read
- * (src/io/registry.c, STALE HANDLES, says how, and its one bound: the last
- * 256 handles freed are recognised without a read; an older one is read
- * once, and refused all the same). An object connected through Ke
- * (KeConnectInterrupt) is not Io's: IRQ_STATUS_ACCESS_DENIED, and it stays
- * connected. An object built but never connected: NOT_CONNECTED.
+ * Io's own records, and then in Ke's record of connected objects
+ * (KeQueryInterruptOwner), before it reads it, so a handle Io has
+ * disconnected (freed) is refused with IRQ_STATUS_NOT_CONNECTED without
+ * being read, however long ago it was freed (src/io/registry.c, STALE
+ * HANDLES). The accessors of ke.h (KeGetInterruptVector...) do read the
+ * object: on an Io handle they are for the time it is connected. An object
+ * connected through Ke (KeConnectInterrupt) is not Io's:
+ * IRQ_STATUS_ACCESS_DENIED, and it stays connected. An object built but
+ * never connected: NOT_CONNECTED.
  */
 #ifndef IRQROUTE_IO_H
 #define IRQROUTE_IO_H

@@ -113,6 +113,19 @@ extern const KE_VECTOR_LAYOUT KeAmd64VectorLayout;
  *   INSUFFICIENT_RESOURCES  PlatAllocateMemory returned NULL
  * On failure the system in place (if any) is kept as it was. */
 IRQ_STATUS KeInitializeSystem(uint32_t ProcessorCount, const KE_VECTOR_LAYOUT *Layout);
+/* Returns Ke to its state before KeInitializeSystem (tests, a kernel that
+ * hands the machine on): frees the per-CPU tables and the vector matrix;
+ * every call that needs them and returns a status answers NOT_INITIALIZED
+ * until the next KeInitializeSystem (the IRQL calls, which return none,
+ * must not be made, as before KeInitializeSystem). Directly allocated
+ * vectors, system vector handlers and the per-CPU counts (IPIs, vector
+ * statistics) go with it. No CPU may take an
+ * interrupt meanwhile.
+ *   SUCCESS
+ *   NOT_INITIALIZED  no KeInitializeSystem (or shut down already)
+ *   INVALID_STATE    an interrupt object is still connected (disconnect it
+ *                    first); nothing changes */
+IRQ_STATUS KeShutdownSystem(void);
 uint32_t KeQueryProcessorCount(void);
 /* Marks Cpu online (called on that CPU at start-up, after its local APIC is
  * initialised). Offline CPUs are never chosen by the allocator.
@@ -239,12 +252,16 @@ typedef enum _KE_INTERRUPT_OWNER {
  *   EMPTY_AFFINITY     Cpus is empty
  *   INVALID_CPU        a CPU of Cpus is beyond the count or offline
  *   BUFFER_TOO_SMALL   StorageSize < KeQueryInterruptObjectSize(CPUs of Cpus)
- *   ALREADY_CONNECTED  Storage holds a connected object (disconnect it first)
+ *   ALREADY_CONNECTED  the bytes the object takes overlap a connected object
+ *                      (disconnect it first): Ke's own record of connected
+ *                      objects decides, whatever bytes Storage holds
  * Storage and *Interrupt are written only on success. */
 IRQ_STATUS KeInitializeInterrupt(void *Storage, size_t StorageSize, const KE_INTERRUPT_PARAMETERS *Parameters,
                                  KINTERRUPT **Interrupt);
 /* Links the object into the vector table of every CPU of its set (release
- * publication) and records Owner. A slot's vector is taken in the allocator
+ * publication) and records Owner. Interrupt must be storage the caller holds
+ * (it is read to be checked; unlike the calls below, connect cannot judge an
+ * object by its address). A slot's vector is taken in the allocator
  * by its first object and freed by its last. Sharing: both sides must set
  * ShareVector and use the same mode.
  *   SUCCESS
@@ -271,14 +288,27 @@ IRQ_STATUS KeConnectInterrupt(KINTERRUPT *Interrupt);
  *   ACCESS_DENIED      connected by another owner: an object Io connected
  *                      is disconnected through IoDisconnectInterrupt
  * Nothing changes on failure (*VectorFreed included).
+ * Any address is safe to pass: Ke looks it up in its record of connected
+ * objects (O(connected objects), under Ke's connect lock) and reads the
+ * object only if it is there, so a pointer to freed memory (an Io handle
+ * after IoDisconnectInterrupt) is NOT_CONNECTED and never read, however
+ * long ago it was freed (unless the address now holds a new connected
+ * object: an address names whatever is connected there now).
  * KeDisconnectInterrupt is the KeInterruptOwnerKe form. */
 IRQ_STATUS KeDisconnectInterruptAs(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, bool *VectorFreed);
 IRQ_STATUS KeDisconnectInterrupt(KINTERRUPT *Interrupt, bool *VectorFreed);
 
-/* Who connected the object (KeInterruptOwnerNone: not connected, or not an
- * object). KeIsInterruptConnected: owner != KeInterruptOwnerNone. */
+/* Who connected the object (KeInterruptOwnerNone: not connected, not an
+ * object, NULL, or Ke not initialised). KeIsInterruptConnected: owner !=
+ * KeInterruptOwnerNone. Like KeDisconnectInterrupt, any address is safe:
+ * it is looked up in Ke's record of connected objects (O(connected
+ * objects), under Ke's connect lock with interrupts off: callable in
+ * interrupt context) and the object is read only when found there. */
 KE_INTERRUPT_OWNER KeQueryInterruptOwner(const KINTERRUPT *Interrupt);
 bool KeIsInterruptConnected(const KINTERRUPT *Interrupt);
+/* Accessors: they read the object, so Interrupt must be storage the caller
+ * holds (a Ke object's storage, connected or not; an Io handle only until
+ * IoDisconnectInterrupt). They return no status. */
 uint8_t KeGetInterruptVector(const KINTERRUPT *Interrupt);
 KIRQL KeGetInterruptIrql(const KINTERRUPT *Interrupt);
 KINTERRUPT_MODE KeGetInterruptMode(const KINTERRUPT *Interrupt);

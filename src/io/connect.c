@@ -612,7 +612,6 @@ IRQ_STATUS IoDisconnectInterrupt(KINTERRUPT *InterruptObject)
     if (Connection->Line != NULL)
         IopReleaseLine(Connection);
     (void)IopRemoveConnection(InterruptObject);
-    IopRetireHandle(InterruptObject); /* freed below: never read again */
     IrLockRelease(&IopLock);
 
     /* Outside IopLock: this waits for other CPUs' in-flight dispatches,

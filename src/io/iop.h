@@ -99,17 +99,12 @@ extern IR_LOCK IopLock;
 
 /* Registry (src/io/registry.c); callers hold IopLock. */
 void IopRegisterConnection(IOP_CONNECTION *Connection);
-/* Handles Io has freed (src/io/registry.c says why): IopRetireHandle records
- * one as IoDisconnectInterrupt frees it, IopRegisterConnection forgets it
- * when Io hands the same address out again. IopIsRetiredHandle only
- * compares addresses (no lock: the record is an array of atomics). */
-void IopRetireHandle(const KINTERRUPT *Interrupt);
-bool IopIsRetiredHandle(const KINTERRUPT *Interrupt);
 /* The status of an Io call on an object Io does not hold (not in its
- * registry, not in the movable table): NOT_CONNECTED for a handle Io
- * retired (never read), ACCESS_DENIED for an object connected through Ke
- * (KeQueryInterruptOwner), NotMovable for one Io connected that has no
- * route, NOT_CONNECTED for anything else. */
+ * registry, not in the movable table), from Ke's record of connected
+ * objects, which reads no address it does not hold (src/io/registry.c,
+ * STALE HANDLES): ACCESS_DENIED for an object connected through Ke,
+ * NotMovable for one Io connected that has no route, NOT_CONNECTED for
+ * anything else (a handle Io freed included). */
 IRQ_STATUS IopStatusOfUnknownHandle(const KINTERRUPT *Interrupt, IRQ_STATUS NotMovable);
 IOP_CONNECTION *IopRemoveConnection(const KINTERRUPT *Interrupt);
 IOP_CONNECTION *IopFindConnection(const KINTERRUPT *Interrupt);

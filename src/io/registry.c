@@ -6,61 +6,28 @@
  * that (a second disconnect, a query, a move) hands Io freed memory. Io
  * therefore never reads an object it does not find in its own records (the
  * connection list here, the movable table in src/io/route.c, both keyed by
- * address). Only an object Io does not hold is read, through
- * KeQueryInterruptOwner, to tell an object connected through Ke
- * (ACCESS_DENIED) from nothing at all, and before that the address is
- * compared with the last IOP_RETIRED_HANDLES handles Io freed: one of those
- * is NOT_CONNECTED without being read. The record is bounded (the core
- * allocates nothing), so a handle used after more disconnects than that is
- * read again; its header then says "not connected" (Ke cleared the owner
- * before Io freed it) unless the memory has been reused, and the call still
- * refuses and changes nothing. An address Io frees and a Ke caller then
- * reuses for its own object is reported NOT_CONNECTED rather than
- * ACCESS_DENIED while it stays in the record.
+ * address). An object Io does not hold is judged by Ke
+ * (KeQueryInterruptOwner), which looks the address up in its own record of
+ * connected objects and reads the object only if it is there
+ * (src/ke/interrupt.c, KE'S RECORD OF CONNECTED OBJECTS): an object connected
+ * through Ke is ACCESS_DENIED, anything else (a handle Io freed, however
+ * many frees ago; storage never connected) NOT_CONNECTED, and nothing is
+ * read. Io's disconnect removes its record under IopLock before Ke unlinks
+ * and Io frees the object, so there is no moment at which a freed handle is
+ * in either record. Io therefore keeps no list of the handles it freed: an
+ * address is whatever is connected there now (a new object Io or a Ke
+ * caller connected at a freed handle's address is that object).
  */
-#include <stdatomic.h>
-
 #include <irqroute/platform.h>
 
 #include "iop.h"
 
-#define IOP_RETIRED_HANDLES 256u
-
 IR_LOCK IopLock;
 static IOP_CONNECTION *IopConnections;
 static IOP_LINE IopLines[IOP_MAX_LINES];
-/* Written under IopLock, read without it (comparisons only). */
-static const KINTERRUPT *_Atomic IopRetired[IOP_RETIRED_HANDLES];
-static uint32_t IopRetiredNext; /* IopLock */
-
-void IopRetireHandle(const KINTERRUPT *Interrupt)
-{
-    atomic_store_explicit(&IopRetired[IopRetiredNext], Interrupt, memory_order_release);
-    IopRetiredNext = (IopRetiredNext + 1u) % IOP_RETIRED_HANDLES;
-}
-
-bool IopIsRetiredHandle(const KINTERRUPT *Interrupt)
-{
-    for (uint32_t Index = 0; Index < IOP_RETIRED_HANDLES; Index++) {
-        if (atomic_load_explicit(&IopRetired[Index], memory_order_acquire) == Interrupt)
-            return true;
-    }
-    return false;
-}
-
-/* Io hands Interrupt's address out again: it is live, no longer stale. */
-static void IopForgetRetiredHandle(const KINTERRUPT *Interrupt)
-{
-    for (uint32_t Index = 0; Index < IOP_RETIRED_HANDLES; Index++) {
-        if (atomic_load_explicit(&IopRetired[Index], memory_order_relaxed) == Interrupt)
-            atomic_store_explicit(&IopRetired[Index], NULL, memory_order_release);
-    }
-}
 
 IRQ_STATUS IopStatusOfUnknownHandle(const KINTERRUPT *Interrupt, IRQ_STATUS NotMovable)
 {
-    if (IopIsRetiredHandle(Interrupt))
-        return IRQ_STATUS_NOT_CONNECTED;
     switch (KeQueryInterruptOwner(Interrupt)) {
     case KeInterruptOwnerKe:
         return IRQ_STATUS_ACCESS_DENIED;
@@ -82,7 +49,6 @@ void IoResetInterruptManager(void)
         IopConnections = Connection->Next;
         if (Connection->Route != NULL)
             IopReleaseRoute(Connection->Route);
-        IopRetireHandle(Connection->Interrupt);
         IopFreeConnection(Connection);
     }
     for (uint32_t Index = 0; Index < IOP_MAX_LINES; Index++)
@@ -92,7 +58,6 @@ void IoResetInterruptManager(void)
 
 void IopRegisterConnection(IOP_CONNECTION *Connection)
 {
-    IopForgetRetiredHandle(Connection->Interrupt);
     Connection->Next = IopConnections;
     IopConnections = Connection;
 }

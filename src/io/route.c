@@ -357,10 +357,11 @@ void IopReleaseRoute(IOP_ROUTE *Route)
 
 /* The table decides before anything reads the object: a movable Io object
  * is in it. Anything else is judged without IopLock (these calls run in
- * interrupt context) by IopStatusOfUnknownHandle, which never reads a handle
- * Io has freed (src/io/registry.c, STALE HANDLES): an Io object without a
- * route is not movable, an object Ke connected is not Io's, a handle Io
- * disconnected is not connected. */
+ * interrupt context) by IopStatusOfUnknownHandle, which asks Ke's record of
+ * connected objects and so never reads a handle Io has freed
+ * (src/io/registry.c, STALE HANDLES): an Io object without a route is not
+ * movable, an object Ke connected is not Io's, a handle Io disconnected is
+ * not connected. */
 static IRQ_STATUS IopLookupRoute(const KINTERRUPT *Interrupt, IOP_ROUTE **Route)
 {
     if (Interrupt == NULL)

@@ -80,29 +80,61 @@ static void KipInitializeLinks(KINTERRUPT *Interrupt)
     Interrupt->LinkCount = Index;
 }
 
-/* Is Link published in the chain of Vector on Cpu? Under ConnectLock. */
-static bool KipIsLinkPublished(const KI_INTERRUPT_LINK *Link, uint32_t Cpu, uint8_t Vector)
+/*
+ * KE'S RECORD OF CONNECTED OBJECTS. Every connected object is on
+ * KiSystem.Connected: connect adds it and disconnect removes it under
+ * ConnectLock, before the object's storage is the caller's again. The calls
+ * that take an object to query, disconnect or rebuild (KeQueryInterruptOwner,
+ * KeIsInterruptConnected, KeDisconnectInterrupt(As), KeInitializeInterrupt's
+ * storage check) decide by the address alone: they walk this list, which
+ * reads only connected objects (live: their storage cannot be returned while
+ * they are on it), and read the object they were given only once it is found
+ * there. So an address Ke does not know (an Io handle after
+ * IoDisconnectInterrupt freed it, storage from a KeInitializeSystem before
+ * the last one, garbage) is compared, never read. The walk is O(connected
+ * objects) under ConnectLock: a control and misuse path, which dispatch
+ * never takes. ConnectLock is taken with interrupts off because Io's route
+ * calls, which run in interrupt context, ask KeQueryInterruptOwner.
+ */
+static KINTERRUPT *KipFindConnected(const void *Address)
 {
-    const KI_INTERRUPT_LINK *Current = atomic_load_explicit(&KiGetPrcb(Cpu)->Chains[Vector], memory_order_relaxed);
-    while (Current != NULL && Current != Link)
-        Current = atomic_load_explicit(&Current->Next, memory_order_relaxed);
-    return Current != NULL;
+    KINTERRUPT *Current = KiSystem.Connected;
+    while (Current != NULL && (const void *)Current != Address)
+        Current = Current->ConnectedNext;
+    return Current;
 }
 
-/* Does Storage hold an object that is connected now? Its header says so only
- * if it was built here; a connected object's first link is in the chain its
- * header names, which fresh storage (whatever bytes it holds) is not. So
- * the header is only a hint of where to look, and the chain decides. Under
- * ConnectLock, with StorageSize already checked to cover one link. */
-static bool KipStorageHoldsConnectedObject(const void *Storage)
+/* Would writing [Storage, Storage + Size) touch a connected object? */
+static bool KipOverlapsConnected(const void *Storage, size_t Size)
 {
-    const KINTERRUPT *Old = Storage;
-    if (Old->Signature != KI_INTERRUPT_SIGNATURE || KipOwnerOf(Old, memory_order_relaxed) == KeInterruptOwnerNone)
-        return false;
-    if (Old->LinkCount == 0 || !KiIsDeviceVector(Old->Vector))
-        return false;
-    uint32_t Cpu = Old->Links[0].Cpu;
-    return Cpu < KiSystem.ProcessorCount && KipIsLinkPublished(&Old->Links[0], Cpu, Old->Vector);
+    uintptr_t Start = (uintptr_t)Storage;
+    for (const KINTERRUPT *Current = KiSystem.Connected; Current != NULL; Current = Current->ConnectedNext) {
+        uintptr_t Object = (uintptr_t)Current;
+        if (Start < Object + KeQueryInterruptObjectSize(Current->LinkCount) && Object < Start + Size)
+            return true;
+    }
+    return false;
+}
+
+static void KipRecordConnected(KINTERRUPT *Interrupt)
+{
+    Interrupt->ConnectedPrevious = NULL;
+    Interrupt->ConnectedNext = KiSystem.Connected;
+    if (KiSystem.Connected != NULL)
+        KiSystem.Connected->ConnectedPrevious = Interrupt;
+    KiSystem.Connected = Interrupt;
+}
+
+static void KipForgetConnected(KINTERRUPT *Interrupt)
+{
+    if (Interrupt->ConnectedPrevious != NULL)
+        Interrupt->ConnectedPrevious->ConnectedNext = Interrupt->ConnectedNext;
+    else
+        KiSystem.Connected = Interrupt->ConnectedNext;
+    if (Interrupt->ConnectedNext != NULL)
+        Interrupt->ConnectedNext->ConnectedPrevious = Interrupt->ConnectedPrevious;
+    Interrupt->ConnectedNext = NULL;
+    Interrupt->ConnectedPrevious = NULL;
 }
 
 static void KipBuildObject(KINTERRUPT *Object, const KE_INTERRUPT_PARAMETERS *Parameters)
@@ -120,6 +152,8 @@ static void KipBuildObject(KINTERRUPT *Object, const KE_INTERRUPT_PARAMETERS *Pa
     atomic_store_explicit(&Object->Owner, KeInterruptOwnerNone, memory_order_relaxed);
     atomic_store_explicit(&Object->PostDispatch, NULL, memory_order_relaxed);
     atomic_store_explicit(&Object->PostDispatchContext, NULL, memory_order_relaxed);
+    Object->ConnectedNext = NULL;
+    Object->ConnectedPrevious = NULL;
     IrCpuSetCopy(&Object->Cpus, Parameters->Cpus);
     IrCpuSetCopy(&Object->Affinity, Parameters->Affinity != NULL ? Parameters->Affinity : Parameters->Cpus);
     KipInitializeLinks(Object);
@@ -138,21 +172,23 @@ IRQ_STATUS KeInitializeInterrupt(void *Storage, size_t StorageSize, const KE_INT
     IRQ_STATUS Status = KipCheckParameters(Parameters);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    if (StorageSize < KeQueryInterruptObjectSize(IrCpuSetWeight(Parameters->Cpus)))
+    size_t ObjectSize = KeQueryInterruptObjectSize(IrCpuSetWeight(Parameters->Cpus));
+    if (StorageSize < ObjectSize)
         return IRQ_STATUS_BUFFER_TOO_SMALL;
 
-    /* Rebuilding a connected object in place would leave its links in the
-     * vector tables pointing into the new object (its ISR still runs, its
-     * vector can no longer be disconnected): refused. The lock makes the
-     * test and the build one step against connect and disconnect. */
-    IrLockAcquire(&KiSystem.ConnectLock);
-    if (KipStorageHoldsConnectedObject(Storage)) {
+    /* Building over a connected object (in place or overlapping it) would
+     * leave its links in the vector tables pointing into the new bytes (its
+     * ISR still runs, its vector can no longer be disconnected): refused.
+     * Ke's record decides, not the bytes at Storage. The lock makes the test
+     * and the build one step against connect and disconnect. */
+    bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
+    if (KipOverlapsConnected(Storage, ObjectSize)) {
         Status = IRQ_STATUS_ALREADY_CONNECTED;
     } else {
         KipBuildObject(Storage, Parameters);
         *Interrupt = Storage;
     }
-    IrLockRelease(&KiSystem.ConnectLock);
+    IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
     return Status;
 }
 
@@ -189,9 +225,9 @@ IRQ_STATUS KeConnectInterruptAs(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner)
     if (!KipIsValidObject(Interrupt) || !KipIsValidOwner(Owner))
         return IRQ_STATUS_INVALID_PARAMETER;
 
-    IrLockAcquire(&KiSystem.ConnectLock);
+    bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
     IRQ_STATUS Status = IRQ_STATUS_SUCCESS;
-    if (KipOwnerOf(Interrupt, memory_order_relaxed) != KeInterruptOwnerNone)
+    if (KipFindConnected(Interrupt) != NULL)
         Status = IRQ_STATUS_ALREADY_CONNECTED;
     if (Status == IRQ_STATUS_SUCCESS)
         Status = KipCheckCpus(&Interrupt->Cpus);
@@ -206,9 +242,11 @@ IRQ_STATUS KeConnectInterruptAs(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner)
             (void)KiMatrixReserve(KiSystem.Matrix, Link->Cpu, Interrupt->Vector);
         KipPublishLink(Link, Interrupt->Vector);
     }
-    if (Status == IRQ_STATUS_SUCCESS)
+    if (Status == IRQ_STATUS_SUCCESS) {
         atomic_store_explicit(&Interrupt->Owner, (uint32_t)Owner, memory_order_release);
-    IrLockRelease(&KiSystem.ConnectLock);
+        KipRecordConnected(Interrupt);
+    }
+    IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
     return Status;
 }
 
@@ -247,13 +285,13 @@ void KiWaitForDispatchQuiescence(uint32_t Cpu)
 /* Whether the caller may disconnect Interrupt as Owner (under ConnectLock):
  * a layer that connected an object keeps state about it (Io: the line's
  * redirection entry, the route, its record), which a disconnect behind its
- * back would leave pointing at a vector that is free again. */
+ * back would leave pointing at a vector that is free again. An address not
+ * in Ke's record is not read (it may be freed memory). */
 static IRQ_STATUS KipCheckDisconnect(const KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner)
 {
-    KE_INTERRUPT_OWNER Current = KipOwnerOf(Interrupt, memory_order_relaxed);
-    if (Current == KeInterruptOwnerNone)
+    if (KipFindConnected(Interrupt) == NULL)
         return IRQ_STATUS_NOT_CONNECTED;
-    return Current == Owner ? IRQ_STATUS_SUCCESS : IRQ_STATUS_ACCESS_DENIED;
+    return KipOwnerOf(Interrupt, memory_order_relaxed) == Owner ? IRQ_STATUS_SUCCESS : IRQ_STATUS_ACCESS_DENIED;
 }
 
 IRQ_STATUS KeDisconnectInterruptAs(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, bool *VectorFreed)
@@ -262,13 +300,11 @@ IRQ_STATUS KeDisconnectInterruptAs(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Own
         return IRQ_STATUS_NOT_INITIALIZED;
     if (Interrupt == NULL || !KipIsValidOwner(Owner))
         return IRQ_STATUS_INVALID_PARAMETER;
-    if (!KipIsValidObject(Interrupt))
-        return IRQ_STATUS_NOT_CONNECTED;
 
-    IrLockAcquire(&KiSystem.ConnectLock);
+    bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
     IRQ_STATUS Status = KipCheckDisconnect(Interrupt, Owner);
     if (Status != IRQ_STATUS_SUCCESS) {
-        IrLockRelease(&KiSystem.ConnectLock);
+        IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
         return Status;
     }
     bool AnyFreed = false;
@@ -281,8 +317,9 @@ IRQ_STATUS KeDisconnectInterruptAs(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Own
             AnyFreed = true;
         }
     }
+    KipForgetConnected(Interrupt);
     atomic_store_explicit(&Interrupt->Owner, KeInterruptOwnerNone, memory_order_relaxed);
-    IrLockRelease(&KiSystem.ConnectLock);
+    IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
 
     for (uint32_t Index = 0; Index < Interrupt->LinkCount; Index++)
         KiWaitForDispatchQuiescence(Interrupt->Links[Index].Cpu);
@@ -301,9 +338,17 @@ bool KeIsInterruptConnected(const KINTERRUPT *Interrupt)
     return KeQueryInterruptOwner(Interrupt) != KeInterruptOwnerNone;
 }
 
+/* Found in Ke's record first: an address Ke does not know is not read. */
 KE_INTERRUPT_OWNER KeQueryInterruptOwner(const KINTERRUPT *Interrupt)
 {
-    return KipIsValidObject(Interrupt) ? KipOwnerOf(Interrupt, memory_order_acquire) : KeInterruptOwnerNone;
+    if (Interrupt == NULL || KiSystem.Matrix == NULL)
+        return KeInterruptOwnerNone;
+    bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
+    KE_INTERRUPT_OWNER Owner = KeInterruptOwnerNone;
+    if (KipFindConnected(Interrupt) != NULL)
+        Owner = KipOwnerOf(Interrupt, memory_order_relaxed);
+    IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
+    return Owner;
 }
 
 uint8_t KeGetInterruptVector(const KINTERRUPT *Interrupt)

@@ -103,6 +103,9 @@ struct _KINTERRUPT {
     _Atomic(PKPOST_DISPATCH_ROUTINE) PostDispatch;
     void *_Atomic PostDispatchContext;
     KSPIN_LOCK SpinLock;
+    /* On KiSystem.Connected while connected (ConnectLock); never read by dispatch. */
+    KINTERRUPT *ConnectedNext;
+    KINTERRUPT *ConnectedPrevious;
     IR_CPU_SET Cpus;
     IR_CPU_SET Affinity;
     KI_INTERRUPT_LINK Links[]; /* LinkCount, in ascending CPU order */
@@ -143,7 +146,8 @@ typedef struct _KI_SYSTEM {
     KI_VECTOR_MATRIX *Matrix;
     void *MatrixStorage;
     size_t MatrixStorageSize;
-    IR_LOCK ConnectLock;
+    IR_LOCK ConnectLock;               /* taken with interrupts off (IrLockAcquireIrqSave) */
+    KINTERRUPT *Connected;             /* ConnectLock: every connected object (interrupt.c) */
     uint64_t DeviceVectors[4];         /* bitmap: device range minus reserved */
     KIRQL IrqlOfVector[256];
     KI_SYSTEM_VECTOR SystemVectors[256];

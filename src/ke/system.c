@@ -136,6 +136,7 @@ IRQ_STATUS KeInitializeSystem(uint32_t ProcessorCount, const KE_VECTOR_LAYOUT *L
     KiSystem.Layout = Layout;
     KiSystem.ProcessorCount = ProcessorCount;
     IrLockInitialize(&KiSystem.ConnectLock);
+    KiSystem.Connected = NULL; /* the old system's objects are gone with it */
     KipBuildVectorTables(Layout);
     for (uint32_t Vector = 0; Vector < 256; Vector++) {
         atomic_store_explicit(&KiSystem.SystemVectors[Vector].Handler, NULL, memory_order_relaxed);
@@ -146,6 +147,22 @@ IRQ_STATUS KeInitializeSystem(uint32_t ProcessorCount, const KE_VECTOR_LAYOUT *L
     for (uint32_t Cpu = 0; Cpu < ProcessorCount; Cpu++)
         KiSystem.Prcbs[Cpu].Number = Cpu;
     KiInitializeIpi();
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* Ke's own record says whether an object is still connected (interrupt.c):
+ * its links would point into per-CPU tables about to be freed. */
+IRQ_STATUS KeShutdownSystem(void)
+{
+    if (KiSystem.Matrix == NULL)
+        return IRQ_STATUS_NOT_INITIALIZED;
+    bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
+    bool AnyConnected = KiSystem.Connected != NULL;
+    IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
+    if (AnyConnected)
+        return IRQ_STATUS_INVALID_STATE;
+    KipReleaseMemory();
+    KiSystem.Layout = NULL; /* the IPI calls test it */
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -225,11 +242,11 @@ IRQ_STATUS KeFreeVector(uint32_t Cpu, uint8_t Vector)
         return IRQ_STATUS_NOT_INITIALIZED;
     if (Cpu >= KiSystem.ProcessorCount)
         return IRQ_STATUS_INVALID_CPU;
-    IrLockAcquire(&KiSystem.ConnectLock);
+    bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
     IRQ_STATUS Status = IRQ_STATUS_ACCESS_DENIED;
     if (atomic_load_explicit(&KiGetPrcb(Cpu)->Chains[Vector], memory_order_relaxed) == NULL)
         Status = KiMatrixFree(KiSystem.Matrix, Cpu, Vector);
-    IrLockRelease(&KiSystem.ConnectLock);
+    IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
     return Status;
 }
 

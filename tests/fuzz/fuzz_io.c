@@ -44,7 +44,13 @@
  * (HlPicRegisterOverride: the ISA lines are modelled), device templates
  * (IoConnectDevice all or nothing, IoRouteDevice, IoQueryDeviceRouting,
  * IoDisconnectDevice) and stale handles (Ke storage the fuzzer keeps, and
- * handles Io freed recently enough that Io recognises them unread).
+ * handles Io freed, however long ago: Ke's record of connected objects
+ * judges them unread).
+ * KeShutdownSystem is refused while anything is connected; with nothing
+ * connected Ke goes down, the connects (line, message, fully specified,
+ * device), Ke objects, vectors, system vectors, IPIs and handle calls are
+ * made as before KeInitializeSystem (NOT_INITIALIZED, nothing changed), and
+ * Ke comes back as the sim's boot brings it up.
  * A call whose input breaks rules must return the status of one of them
  * (CheckRules), and a refused call must leave everything RefIoTakeSnapshot
  * records as it was: entries, vectors per CPU, every live object's owner,
@@ -113,16 +119,11 @@ static REF_IO_MODEL Model;
 /* FUZZ_IO_TRACE=1 in the environment: each step's operation on stderr
  * (for writing seeds, tests/fuzz/io_seeds.py, and reading findings). */
 static bool Trace;
+/* Handles disconnected (Io's freed), however long ago: Io and Ke judge one
+ * by its address without reading it (io.h, OBJECTS IO DOES NOT HOLD), so
+ * any of them may be passed back unless its address is live again. */
 static KINTERRUPT *Dead[MAX_DEAD];
-static uint64_t DeadSerial[MAX_DEAD];
 static uint32_t DeadCount;
-/* Io recognises the last 256 handles it freed without reading them (io.h,
- * OBJECTS IO DOES NOT HOLD); an older one it reads, which would be a read of
- * freed memory here. IoFrees counts Io's frees from above (a refused
- * IoConnectDevice counts all of its interrupts), and only handles freed
- * fewer than STALE_WINDOW frees ago are passed back. */
-#define STALE_WINDOW 192u
-static uint64_t IoFrees;
 
 static bool Asserted[MAX_GSIS];
 static REF_IO_SNAPSHOT Snapshot;
@@ -353,7 +354,6 @@ static void RememberDead(KINTERRUPT *Object)
 {
     uint32_t Index = DeadCount < MAX_DEAD ? DeadCount++ : (Object == NULL ? 0 : ((uintptr_t)Object >> 6) % MAX_DEAD);
     Dead[Index] = Object;
-    DeadSerial[Index] = IoFrees;
 }
 
 static bool IsLivePointer(const KINTERRUPT *Pointer)
@@ -710,8 +710,6 @@ static void ForgetObject(REF_IO_OBJECT *Object)
      * the slot's last object (KeConnectInterrupt's rule). */
     uint64_t Cpus = Object->Cpus;
     uint8_t Vector = Object->Vector;
-    if (Object->Kind != RefIoKe)
-        IoFrees++;
     RememberDead(Object->Object);
     Object->Connected = false;
     Object->Live = false;
@@ -862,7 +860,7 @@ static void OpDisconnect(READER *Reader)
     if (Choice == 5 && DeadCount > 0) {
         uint32_t Index = U8(Reader) % DeadCount;
         Target = Dead[Index];
-        if (IsLivePointer(Target) || IoFrees - DeadSerial[Index] >= STALE_WINDOW) /* the allocator gave the memory to a new object */
+        if (IsLivePointer(Target)) /* the allocator gave the memory to a new object */
             return;
     } else if (Choice == 6) {
         Target = (KINTERRUPT *)(void *)NeverConnected;
@@ -1921,7 +1919,6 @@ static void OpDeviceConnect(READER *Reader, DEVICE *Device)
         CHECK_STATUS(Status, IRQ_STATUS_INVALID_PARAMETER);
     if (Status != IRQ_STATUS_SUCCESS) {
         RequireDocumented(Status, DeviceStatuses, COUNT_OF(DeviceStatuses));
-        IoFrees += Template.Count <= IO_DEVICE_MAX_INTERRUPTS ? Template.Count : 0;
         /* All or nothing: whatever was connected is disconnected again. */
         if (!Structural)
             CHECK(Device->Connection.Count == 0);
@@ -2139,7 +2136,7 @@ static void OpStale(READER *Reader)
             return;
         uint32_t Index = U8(Reader) % DeadCount;
         Target = Dead[Index];
-        if (Target == NULL || IsLivePointer(Target) || IoFrees - DeadSerial[Index] >= STALE_WINDOW)
+        if (Target == NULL || IsLivePointer(Target))
             return;
         uintptr_t Address = (uintptr_t)Target, Base = (uintptr_t)KeStorage;
         if (Address >= Base && Address < Base + sizeof(KeStorage))
@@ -2161,6 +2158,186 @@ static void OpStale(READER *Reader)
         CHECK_STATUS(KeDisconnectInterrupt(Target, NULL), IRQ_STATUS_NOT_CONNECTED);
     }
     CheckEntriesUnchanged();
+    CheckAll();
+}
+
+/* ---- Operations: Ke shut down ------------------------------------------------------------------------ */
+
+/* An ISR context no call made while Ke is down may ever use: its ISR would
+ * find it not live and fail. */
+static REF_IO_OBJECT NeverLive;
+
+/* One call that needs Ke, made while Ke is down (KeShutdownSystem: as
+ * before KeInitializeSystem). Every one answers NOT_INITIALIZED (io.h,
+ * ke.h) but Io's calls on a handle, which answer as for any handle Io does
+ * not hold (NOT_CONNECTED); none writes its outputs. */
+static void CallWithKeDown(READER *Reader)
+{
+    KINTERRUPT *Interrupt = CONNECT_SENTINEL;
+    TARGET_REQUEST Request;
+    IR_CPU_SET Mask = SetOfMask(MaskFromByte(U8(Reader)));
+    uint8_t Vector = (uint8_t)(0x30 + U8(Reader) % 0xA0);
+    uint32_t Cpu = 0x5EED;
+    uint8_t Choice = U8(Reader) % 9;
+    switch (Choice) {
+    case 0: {
+        CurrentOp = "Ke down: IoConnectInterruptEx (line)";
+        ReadTarget(Reader, &Request);
+        uint8_t LineByte = U8(Reader);
+        IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+            .Version = CONNECT_LINE_BASED,
+            .LineBased = {.InterruptObject = &Interrupt, .ServiceRoutine = FuzzIsr, .ServiceContext = &NeverLive,
+                          .Line = {.Bus = (LineByte & 0x80) ? HlBusGsi : HlBusIsa, .Number = LineByte % 48u},
+                          .Irql = KE_IRQL_ANY, .ShareVector = Bit(Reader), .Target = Request.Target},
+        };
+        CHECK_STATUS(IoConnectInterruptEx(&Parameters), IRQ_STATUS_NOT_INITIALIZED);
+        break;
+    }
+    case 1: {
+        CurrentOp = "Ke down: IoConnectInterruptEx (message)";
+        ReadTarget(Reader, &Request);
+        HL_MSI_MESSAGE Message = {.Address = 0x5EED, .Data = 0x5EED};
+        IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+            .Version = CONNECT_MESSAGE_BASED,
+            .MessageBased = {.InterruptObject = &Interrupt, .ServiceRoutine = FuzzIsr, .ServiceContext = &NeverLive,
+                             .Irql = KE_IRQL_ANY, .Target = Request.Target, .Message = &Message,
+                             .UpdateMessage = Bit(Reader) ? MsiUpdate : NULL, .UpdateContext = &NeverLive},
+        };
+        CHECK_STATUS(IoConnectInterruptEx(&Parameters), IRQ_STATUS_NOT_INITIALIZED);
+        CHECK(Message.Address == 0x5EED && Message.Data == 0x5EED);
+        break;
+    }
+    case 2: {
+        CurrentOp = "Ke down: IoConnectInterrupt";
+        KIRQL Irql = KeIrqlOfVector(Vector);
+        CHECK_STATUS(IoConnectInterrupt(&Interrupt, FuzzIsr, &NeverLive, NULL, Vector, Irql, Irql,
+                                        Bit(Reader) ? LevelSensitive : Latched, Bit(Reader), &Mask, false),
+                     IRQ_STATUS_NOT_INITIALIZED);
+        break;
+    }
+    case 3: {
+        CurrentOp = "Ke down: IoConnectDevice";
+        /* A template IopCheckTemplate accepts: the first connect refuses. */
+        uint8_t Shape = U8(Reader);
+        IO_DEVICE_TEMPLATE Template = {.Kind = (Shape & 1) ? IoDeviceMessages : IoDeviceLines, .Bus = HlBusIsa,
+                                       .Count = 1u + (Shape >> 1) % 3u, .Routing = IoDeviceFixed, .Cpu = HOME_CPU};
+        for (uint32_t Index = 0; Index < Template.Count; Index++)
+            Template.Lines[Index] = 3u + Index;
+        IO_DEVICE_CONNECTION Connection;
+        memset(&Connection, 0x5E, sizeof(Connection));
+        CHECK_STATUS(IoConnectDevice(&Template, FuzzIsr, &NeverLive, &Connection), IRQ_STATUS_NOT_INITIALIZED);
+        CHECK(Connection.Count == 0);
+        break;
+    }
+    case 4: {
+        CurrentOp = "Ke down: KeInitializeInterrupt, KeConnectInterrupt";
+        KE_SLOT *Slot = &KeSlots[U8(Reader) % KE_SLOTS];
+        uint8_t *Storage = KeStorage[Slot - KeSlots];
+        memcpy(StorageBefore, Storage, KE_SLOT_BYTES);
+        KE_INTERRUPT_PARAMETERS Parameters = {.ServiceRoutine = FuzzIsr, .ServiceContext = &NeverLive,
+                                              .Vector = Vector, .Irql = KeIrqlOfVector(Vector),
+                                              .SynchronizeIrql = KeIrqlOfVector(Vector), .Mode = Latched,
+                                              .Cpus = &Mask};
+        CHECK_STATUS(KeInitializeInterrupt(Storage, KE_SLOT_BYTES, &Parameters, &Interrupt),
+                     IRQ_STATUS_NOT_INITIALIZED);
+        if (Slot->Built) {
+            CHECK_STATUS(KeConnectInterrupt((KINTERRUPT *)(void *)Storage), IRQ_STATUS_NOT_INITIALIZED);
+            CHECK_STATUS(KeDisconnectInterrupt((KINTERRUPT *)(void *)Storage, NULL), IRQ_STATUS_NOT_INITIALIZED);
+        }
+        CHECK(memcmp(StorageBefore, Storage, KE_SLOT_BYTES) == 0);
+        break;
+    }
+    case 5:
+        CurrentOp = "Ke down: vectors";
+        CHECK_STATUS(KeAllocateVector(&Mask, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_NOT_INITIALIZED);
+        CHECK_STATUS(KeReserveVector(U8(Reader) % 10u, Vector), IRQ_STATUS_NOT_INITIALIZED);
+        CHECK_STATUS(KeFreeVector(U8(Reader) % 10u, Vector), IRQ_STATUS_NOT_INITIALIZED);
+        CHECK(Cpu == 0x5EED);
+        break;
+    case 6: {
+        CurrentOp = "Ke down: system vectors and IPIs";
+        uint8_t SystemVector = U8(Reader);
+        CHECK_STATUS(KeSetSystemVectorHandler(SystemVector, SystemHandler, &Model.SystemHandler[SystemVector]),
+                     IRQ_STATUS_NOT_INITIALIZED);
+        KE_IPI_TARGET Target = {.Kind = KeIpiTargetSet, .Cpus = &Mask};
+        CHECK_STATUS(KeSendIpi(&Target, KeIpiReschedule), IRQ_STATUS_NOT_INITIALIZED);
+        CHECK_STATUS(KeIpiGenericCall(&Target, Worker, NULL), IRQ_STATUS_NOT_INITIALIZED);
+        break;
+    }
+    case 7: {
+        CurrentOp = "Ke down: handles";
+        KINTERRUPT *Target = DeadCount > 0 && Bit(Reader) ? Dead[U8(Reader) % DeadCount]
+                                                          : (KINTERRUPT *)(void *)NeverConnected;
+        uint32_t Gsi = 0x5EED;
+        CHECK_STATUS(IoDisconnectInterrupt(Target), IRQ_STATUS_NOT_CONNECTED);
+        CHECK_STATUS(IoSetInterruptTarget(Target, U8(Reader) % 10u), IRQ_STATUS_NOT_CONNECTED);
+        CHECK_STATUS(IoQueryInterruptTarget(Target, &Cpu, NULL), IRQ_STATUS_NOT_CONNECTED);
+        CHECK_STATUS(IoQueryInterruptLine(Target, &Gsi), IRQ_STATUS_NOT_CONNECTED);
+        CHECK(KeQueryInterruptOwner(Target) == KeInterruptOwnerNone);
+        CHECK_STATUS(KeDisconnectInterrupt(Target, NULL), IRQ_STATUS_NOT_INITIALIZED);
+        CHECK(Gsi == 0x5EED && Cpu == 0x5EED);
+        break;
+    }
+    default:
+        CurrentOp = "Ke down: KeShutdownSystem, KeInitializeProcessor";
+        CHECK_STATUS(KeShutdownSystem(), IRQ_STATUS_NOT_INITIALIZED);
+        CHECK_STATUS(KeInitializeProcessor(U8(Reader) % 10u), IRQ_STATUS_NOT_INITIALIZED);
+        CHECK(KeQueryProcessorCount() == 0 && !KeIsProcessorOnline(HOME_CPU));
+        break;
+    }
+    CHECK(Interrupt == CONNECT_SENTINEL);
+    CheckEntriesUnchanged();
+    Require(RefIoCheckRegistry(&Model));
+    Require(RefIoCheckIsaLines(&Model));
+}
+
+/* Ke brought up again as SimBootSystem does (platform/sim/simboot.c): the
+ * same layout and CPUs, Io told to forget, the IPI handlers set again. */
+static void RestartKe(void)
+{
+    CurrentOp = "Ke down: KeInitializeSystem again";
+    CHECK_STATUS(KeInitializeSystem(CpuCount, &KeAmd64VectorLayout), IRQ_STATUS_SUCCESS);
+    IoResetInterruptManager();
+    for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++)
+        if (RefIoIsOnline(&Model, Cpu))
+            CHECK_STATUS(KeInitializeProcessor(Cpu), IRQ_STATUS_SUCCESS);
+    for (uint32_t Message = 0; Message < KeIpiMessageCount; Message++)
+        if (Message != KeIpiCallFunction)
+            CHECK_STATUS(KeSetIpiMessageHandler((KE_IPI_MESSAGE)Message, IpiHandler, NULL), IRQ_STATUS_SUCCESS);
+    /* The new per-CPU blocks count IPIs from zero (KeQueryIpiCount), which
+     * the handler's counts must match. */
+    memset(IpiHandled, 0, sizeof(IpiHandled));
+    for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++)
+        for (uint32_t Message = 0; Message < KeIpiMessageCount; Message++)
+            if (Message != KeIpiCallFunction)
+                CHECK(KeQueryIpiCount(Cpu, (KE_IPI_MESSAGE)Message) == 0);
+}
+
+/* KeShutdownSystem: refused while anything is connected (nothing changes);
+ * otherwise Ke goes, with the vectors taken directly and the system vector
+ * handlers, a few calls are made that need it, and it comes back. */
+static void OpKeDown(READER *Reader)
+{
+    CurrentOp = "KeShutdownSystem";
+    TakeEntrySnapshot();
+    IRQ_STATUS Status = KeShutdownSystem();
+    if (RefIoConnectedCount(&Model) > 0) {
+        CHECK_STATUS(Status, IRQ_STATUS_INVALID_STATE);
+        CHECK(KeQueryProcessorCount() == CpuCount);
+        CheckEntriesUnchanged();
+        CheckAll();
+        return;
+    }
+    CHECK_STATUS(Status, IRQ_STATUS_SUCCESS);
+    CHECK(KeQueryProcessorCount() == 0);
+    while (Model.DirectCount > 0)
+        RefIoRemoveDirect(&Model, 0);
+    memset(Model.SystemHandler, 0, sizeof(Model.SystemHandler));
+    TakeEntrySnapshot();
+    uint32_t Calls = 1u + U8(Reader) % 4u;
+    for (uint32_t Call = 0; Call < Calls; Call++)
+        CallWithKeDown(Reader);
+    RestartKe();
     CheckAll();
 }
 
@@ -2213,7 +2390,6 @@ static void ResetModel(void)
     memset(Devices, 0, sizeof(Devices));
     DeviceConnecting = false;
     DeadCount = 0;
-    IoFrees = 0;
 }
 
 static void TearDown(void)
@@ -2265,9 +2441,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
     CheckAll();
     for (uint32_t Step = 0; Step < 256 && More(&Reader); Step++) {
         uint8_t Op = U8(&Reader);
-        /* Opcodes wrap at 20 (OP_COUNT in io_seeds.py); new operations take
+        /* Opcodes wrap at 21 (OP_COUNT in io_seeds.py); new operations take
          * the next numbers. */
-        switch (Op % 20) {
+        switch (Op % 21) {
         case 0:
         case 1:
             OpConnectLine(&Reader);
@@ -2323,8 +2499,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
         case 18:
             OpDevice(&Reader);
             break;
-        default:
+        case 19:
             OpStale(&Reader);
+            break;
+        default:
+            OpKeDown(&Reader);
             break;
         }
         /* Whatever ran outside the fire operations' accounting (a latched
@@ -2333,7 +2512,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
         CheckAll();
         SettleCounts();
         if (Trace)
-            fprintf(stderr, "step %u op %u: %s, %u connected\n", Step, Op % 20u, CurrentOp, RefIoConnectedCount(&Model));
+            fprintf(stderr, "step %u op %u: %s, %u connected\n", Step, Op % 21u, CurrentOp, RefIoConnectedCount(&Model));
     }
     TearDown();
     return 0;

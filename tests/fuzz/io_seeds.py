@@ -14,9 +14,12 @@ import seed_corpus
 OP_LINE, OP_MESSAGE, OP_FULLY, OP_DISCONNECT, OP_PULSE, OP_LEVEL, OP_MSI, OP_IRQL, OP_MOVE, OP_VECTORS, \
     OP_IPI, OP_SYNC, OP_QUERY = 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
 # Ke objects on caller storage, system vectors, registry and late mode,
-# overrides, device templates, stale handles. Opcodes wrap at OP_COUNT.
-OP_KE, OP_SYSVEC, OP_REGISTRY, OP_OVERRIDE, OP_DEVICE, OP_STALE = 14, 15, 16, 17, 18, 19
-OP_COUNT = 20
+# overrides, device templates, stale handles, Ke shut down (KeShutdownSystem
+# and calls made before Ke is up again). Opcodes wrap at OP_COUNT.
+OP_KE, OP_SYSVEC, OP_REGISTRY, OP_OVERRIDE, OP_DEVICE, OP_STALE, OP_KE_DOWN = 14, 15, 16, 17, 18, 19, 20
+OP_COUNT = 21
+# The calls OpKeDown makes while Ke is down (CallWithKeDown's choice byte).
+KD_LINE, KD_MESSAGE, KD_FULLY, KD_DEVICE, KD_KE, KD_VECTORS, KD_SYSVEC, KD_HANDLES, KD_SHUTDOWN = range(9)
 
 BUS_GSI, BUS_ISA, BUS_PCI = 0, 1, 2
 OPT_DEFAULT, OPT_EDGE, OPT_LEVEL = 0, 1, 2
@@ -130,6 +133,18 @@ class Seed:
 
     def sysvec(self, pick, byte=0, remove=False):
         self.b(OP_SYSVEC, pick, byte, 0 if remove else 1)
+
+    def ke_down(self, *calls):
+        """KeShutdownSystem; refused (only the opcode is read) while anything
+        is connected, else up to 4 calls (mask, vector, choice, arguments)
+        with Ke down, then Ke comes back."""
+        self.b(OP_KE_DOWN)
+        if self.live:
+            return
+        assert 1 <= len(calls) <= 4
+        self.b(len(calls) - 1)
+        for call in calls:
+            self.b(*call)
 
     def register(self, choice, cpu, apic, u32=None):
         self.b(OP_REGISTRY, choice, cpu, apic)
@@ -418,6 +433,30 @@ def seeds():
     s.disconnect(0)                         # Io's own line: frees it (a stale handle)
     s.b(OP_STALE, 2, 0, 1)                  # Io's calls on the freed handle
     out["device-rollback"] = s
+
+    # Ke shut down: refused while a line is connected; then, with nothing
+    # connected (a vector taken directly and a system handler go with Ke),
+    # every kind of call made before Ke is up again, and Ke comes back and
+    # serves a new line.
+    s = Seed(4, online=3)
+    s.line(BUS_ISA, 4, kind=T_ROUTABLE, cpu=1, mask=0x07)
+    s.ke_down()
+    s.disconnect(0)
+    s.vectors(0)
+    s.sysvec(0)
+    s.ke_down((0x0F, 0x31, KD_LINE, T_ROUTABLE, 1, 0x07, 4, 0),
+              (0x0F, 0x31, KD_MESSAGE, T_CPU, 2, 0x0F, 1),
+              (0x0F, 0x31, KD_FULLY, 1, 1),
+              (0x0F, 0x31, KD_DEVICE, 4))
+    s.ke_down((0x06, 0x42, KD_KE, 0),
+              (0x06, 0x42, KD_VECTORS, 1, 2),
+              (0x06, 0x42, KD_SYSVEC, 0xD1),
+              (0x06, 0x42, KD_HANDLES, 1, 0, 2))
+    s.ke_down((0x0F, 0x31, KD_SHUTDOWN, 0))
+    s.line(BUS_ISA, 4, kind=T_ROUTABLE, cpu=2, mask=0x07)
+    s.pulse_live(0)
+    s.disconnect(0)
+    out["ke-down"] = s
     return out
 
 

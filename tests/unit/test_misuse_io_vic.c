@@ -177,6 +177,52 @@ static void test_reused_address_is_live_again(void **State)
     AssertEveryIoCallRefuses(Second, IRQ_STATUS_NOT_CONNECTED);
 }
 
+/* A handle freed more disconnects ago than Io ever recorded (it once kept
+ * the last 256): every Io call and Ke's disconnect and owner query still
+ * refuse it with NOT_CONNECTED, judged by address in Ke's record of
+ * connected objects (ASan: no read of the freed object), and nothing
+ * changes. Live is connected first so that no allocator can give it
+ * First's address. */
+#define MANY_FREES 300u
+static void test_handle_freed_long_ago_is_refused_unread(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    _Atomic uint32_t Updates = 0;
+    IR_CPU_SET Mask = TbCpuSetOf(MASK_CPUS);
+    KINTERRUPT *First = NULL, *Live = NULL;
+    assert_int_equal(TbConnectLine(&First, TbCountingIsr, &Record, HlBusIsa, 4, Movable(&Mask, 1), false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectLine(&Live, TbCountingIsr, &Record, HlBusIsa, 5, Movable(&Mask, 2), false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoDisconnectInterrupt(First), IRQ_STATUS_SUCCESS);
+    for (uint32_t Round = 0; Round < MANY_FREES; Round++) {
+        KINTERRUPT *Each = NULL;
+        assert_int_equal(ConnectMsi(&Each, &Record, Movable(&Mask, 1 + Round % 2), &Updates), IRQ_STATUS_SUCCESS);
+        assert_int_equal(IoDisconnectInterrupt(Each), IRQ_STATUS_SUCCESS);
+    }
+
+    TB_SNAPSHOT Before = TbTakeSnapshot();
+    uint32_t UpdatesBefore = atomic_load(&Updates);
+    AssertEveryIoCallRefuses(First, IRQ_STATUS_NOT_CONNECTED);
+    bool Freed = true;
+    assert_int_equal(KeDisconnectInterrupt(First, &Freed), IRQ_STATUS_NOT_CONNECTED);
+    assert_true(Freed);
+    assert_int_equal(KeDisconnectInterruptAs(First, KeInterruptOwnerIo, NULL), IRQ_STATUS_NOT_CONNECTED);
+    assert_int_equal(KeQueryInterruptOwner(First), KeInterruptOwnerNone);
+    assert_false(KeIsInterruptConnected(First));
+    TbAssertUnchanged(&Before);
+    assert_int_equal(atomic_load(&Updates), UpdatesBefore);
+    assert_int_equal(TbPeekEntry(4).Bits.Mask, 1);
+
+    uint32_t Cpu = 0;
+    assert_int_equal(IoQueryInterruptTarget(Live, &Cpu, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Cpu, 2);
+    assert_int_equal(KeQueryInterruptOwner(Live), KeInterruptOwnerIo);
+    assert_int_equal(IoDisconnectInterrupt(Live), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
 /* A device one of whose interrupts was disconnected on its own: IoRouteDevice
  * refuses before it moves any (the others keep policy and CPU), and
  * IoDisconnectDevice reports the stale one and disconnects the rest. */
@@ -361,6 +407,7 @@ int main(void)
         THREE_ONLINE_TEST(test_disconnected_fixed_and_message_objects_are_refused),
         THREE_ONLINE_TEST(test_stale_calls_leave_live_objects_alone),
         THREE_ONLINE_TEST(test_reused_address_is_live_again),
+        THREE_ONLINE_TEST(test_handle_freed_long_ago_is_refused_unread),
         THREE_ONLINE_TEST(test_device_with_a_stale_interrupt),
         THREE_ONLINE_TEST(test_route_device_refusal_changes_no_interrupt),
         THREE_ONLINE_TEST(test_ke_object_is_not_ios),

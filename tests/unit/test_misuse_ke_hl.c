@@ -188,8 +188,8 @@ static void test_reinitialize_connected_object_refused(void **State)
     free(Storage.Memory);
 }
 
-/* The refusal comes from the vector table, not from bytes that look like a
- * connected object: a copy of one (which no chain holds) is fresh storage. */
+/* The refusal comes from Ke's record of connected objects, not from bytes
+ * that look like a connected object: a copy of one is fresh storage. */
 static void test_copy_of_connected_object_is_fresh_storage(void **State)
 {
     (void)State;
@@ -206,6 +206,79 @@ static void test_copy_of_connected_object_is_fresh_storage(void **State)
     assert_false(KeIsInterruptConnected(Out));
     assert_int_equal(KeDisconnectInterrupt(Interrupt, NULL), IRQ_STATUS_SUCCESS);
     free(Copy.Memory);
+    free(Storage.Memory);
+}
+
+/* Storage that overlaps a connected object without starting at it would
+ * be written over it all the same: refused, the object untouched. */
+static void test_initialize_over_part_of_connected_object_refused(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    TB_ISR_RECORD OtherRecord = {.Claim = true};
+    IR_CPU_SET Cpus = OneCpu(OBJECT_CPU);
+    size_t Size = KeQueryInterruptObjectSize(1);
+    uint8_t *Block = aligned_alloc(KE_INTERRUPT_ALIGNMENT, 4 * Size);
+    assert_non_null(Block);
+    memset(Block, 0, 4 * Size);
+    OBJECT_STORAGE Storage = {.Memory = Block + Size, .Size = Size};
+    KINTERRUPT *Interrupt = ConnectKeObject(&Storage, &Record);
+    uint8_t *Copy = malloc(Size);
+    assert_non_null(Copy);
+    memcpy(Copy, Interrupt, Size);
+
+    KE_INTERRUPT_PARAMETERS Other = ObjectParameters(&OtherRecord, OTHER_VECTOR, &Cpus);
+    KINTERRUPT *Out = NULL;
+    /* Ending inside it, and starting inside it. */
+    assert_int_equal(KeInitializeInterrupt(Block + KE_INTERRUPT_ALIGNMENT, Size, &Other, &Out),
+                     IRQ_STATUS_ALREADY_CONNECTED);
+    assert_int_equal(KeInitializeInterrupt(Block + Size + KE_INTERRUPT_ALIGNMENT, Size, &Other, &Out),
+                     IRQ_STATUS_ALREADY_CONNECTED);
+    assert_null(Out);
+    assert_memory_equal(Interrupt, Copy, Size);
+    /* Right next to it, on either side: fresh storage. */
+    assert_int_equal(KeInitializeInterrupt(Block, Size, &Other, &Out), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KeInitializeInterrupt(Block + 2 * Size, Size, &Other, &Out), IRQ_STATUS_SUCCESS);
+    assert_memory_equal(Interrupt, Copy, Size);
+    FireVector(OBJECT_CPU, OBJECT_VECTOR);
+    assert_int_equal(atomic_load(&Record.Calls), 1);
+    assert_int_equal(KeDisconnectInterrupt(Interrupt, NULL), IRQ_STATUS_SUCCESS);
+    free(Copy);
+    free(Block);
+}
+
+/* KeShutdownSystem: refused while an object is connected (it keeps
+ * running); once nothing is, Ke is as before KeInitializeSystem. */
+static void test_shutdown_with_connected_object_refused(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    OBJECT_STORAGE Storage = NewStorage();
+    KINTERRUPT *Interrupt = ConnectKeObject(&Storage, &Record);
+    assert_int_equal(KeShutdownSystem(), IRQ_STATUS_INVALID_STATE);
+    assert_int_equal(KeQueryProcessorCount(), 4);
+    assert_int_equal(KeQueryInterruptOwner(Interrupt), KeInterruptOwnerKe);
+    assert_true(KeIsVectorAllocated(OBJECT_CPU, OBJECT_VECTOR));
+    FireVector(OBJECT_CPU, OBJECT_VECTOR);
+    assert_int_equal(atomic_load(&Record.Calls), 1);
+
+    assert_int_equal(KeDisconnectInterrupt(Interrupt, NULL), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KeShutdownSystem(), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KeQueryProcessorCount(), 0);
+    assert_int_equal(KeShutdownSystem(), IRQ_STATUS_NOT_INITIALIZED);
+    IR_CPU_SET Cpus = OneCpu(OBJECT_CPU);
+    uint32_t Cpu = SENTINEL_CPU;
+    uint8_t Vector = 0;
+    assert_int_equal(KeAllocateVector(&Cpus, KE_IRQL_ANY, &Cpu, &Vector), IRQ_STATUS_NOT_INITIALIZED);
+    assert_int_equal(Cpu, SENTINEL_CPU);
+    KE_INTERRUPT_PARAMETERS Parameters = ObjectParameters(&Record, OBJECT_VECTOR, &Cpus);
+    KINTERRUPT *Out = NULL;
+    assert_int_equal(KeInitializeInterrupt(Storage.Memory, Storage.Size, &Parameters, &Out),
+                     IRQ_STATUS_NOT_INITIALIZED);
+    assert_int_equal(KeConnectInterrupt(Interrupt), IRQ_STATUS_NOT_INITIALIZED);
+    assert_int_equal(KeDisconnectInterrupt(Interrupt, NULL), IRQ_STATUS_NOT_INITIALIZED);
+    assert_int_equal(KeQueryInterruptOwner(Interrupt), KeInterruptOwnerNone);
+    assert_false(KeIsProcessorOnline(OBJECT_CPU));
     free(Storage.Memory);
 }
 
@@ -435,6 +508,8 @@ int main(void)
         THREE_ONLINE_TEST(test_layout_with_unusable_ipi_vector_refused),
         THREE_ONLINE_TEST(test_reinitialize_connected_object_refused),
         THREE_ONLINE_TEST(test_copy_of_connected_object_is_fresh_storage),
+        THREE_ONLINE_TEST(test_initialize_over_part_of_connected_object_refused),
+        THREE_ONLINE_TEST(test_shutdown_with_connected_object_refused),
         THREE_ONLINE_TEST(test_io_object_refused_by_ke_disconnect),
         THREE_ONLINE_TEST(test_ke_object_refused_by_io_disconnect),
         THREE_ONLINE_TEST(test_disconnect_null_is_invalid_parameter),
