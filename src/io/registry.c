@@ -58,12 +58,14 @@ void IoResetInterruptManager(void)
 
 void IopRegisterConnection(IOP_CONNECTION *Connection)
 {
+    IrLockAssertHeld(&IopLock);
     Connection->Next = IopConnections;
     IopConnections = Connection;
 }
 
 IOP_CONNECTION *IopFindConnection(const KINTERRUPT *Interrupt)
 {
+    IrLockAssertHeld(&IopLock);
     for (IOP_CONNECTION *Connection = IopConnections; Connection != NULL; Connection = Connection->Next) {
         if (Connection->Interrupt == Interrupt)
             return Connection;
@@ -73,6 +75,7 @@ IOP_CONNECTION *IopFindConnection(const KINTERRUPT *Interrupt)
 
 IOP_CONNECTION *IopRemoveConnection(const KINTERRUPT *Interrupt)
 {
+    IrLockAssertHeld(&IopLock);
     for (IOP_CONNECTION **Link = &IopConnections; *Link != NULL; Link = &(*Link)->Next) {
         IOP_CONNECTION *Connection = *Link;
         if (Connection->Interrupt == Interrupt) {
@@ -85,6 +88,7 @@ IOP_CONNECTION *IopRemoveConnection(const KINTERRUPT *Interrupt)
 
 IOP_LINE *IopFindLine(uint32_t Gsi)
 {
+    IrLockAssertHeld(&IopLock);
     for (uint32_t Index = 0; Index < IOP_MAX_LINES; Index++) {
         if (IopLines[Index].InUse && IopLines[Index].Gsi == Gsi)
             return &IopLines[Index];
@@ -94,6 +98,7 @@ IOP_LINE *IopFindLine(uint32_t Gsi)
 
 IOP_LINE *IopAllocateLine(uint32_t Gsi)
 {
+    IrLockAssertHeld(&IopLock);
     for (uint32_t Index = 0; Index < IOP_MAX_LINES; Index++) {
         IOP_LINE *Line = &IopLines[Index];
         if (!Line->InUse) {
@@ -106,6 +111,7 @@ IOP_LINE *IopAllocateLine(uint32_t Gsi)
 
 void IopFreeLine(IOP_LINE *Line)
 {
+    IrLockAssertHeld(&IopLock);
     Line->InUse = false;
     Line->Users = 0;
     Line->FirstUser = NULL;
@@ -114,6 +120,7 @@ void IopFreeLine(IOP_LINE *Line)
 
 KINTERRUPT *IopFindOtherLineUser(const IOP_LINE *Line, const KINTERRUPT *Except)
 {
+    IrLockAssertHeld(&IopLock);
     for (IOP_CONNECTION *Connection = IopConnections; Connection != NULL; Connection = Connection->Next) {
         if (Connection->Line == Line && Connection->Interrupt != Except)
             return Connection->Interrupt;
@@ -123,6 +130,7 @@ KINTERRUPT *IopFindOtherLineUser(const IOP_LINE *Line, const KINTERRUPT *Except)
 
 KINTERRUPT *IopFindOldestLineUser(const IOP_LINE *Line, const KINTERRUPT *Except)
 {
+    IrLockAssertHeld(&IopLock);
     /* The list is newest first: the last match is the oldest. */
     KINTERRUPT *Oldest = NULL;
     for (IOP_CONNECTION *Connection = IopConnections; Connection != NULL; Connection = Connection->Next) {

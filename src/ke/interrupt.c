@@ -195,6 +195,7 @@ IRQ_STATUS KeInitializeInterrupt(void *Storage, size_t StorageSize, const KE_INT
 /* Can Interrupt join the chain of its vector on Cpu? Called under ConnectLock. */
 static IRQ_STATUS KipCheckSlot(const KINTERRUPT *Interrupt, uint32_t Cpu)
 {
+    IrLockAssertHeld(&KiSystem.ConnectLock);
     KI_INTERRUPT_LINK *Head = atomic_load_explicit(&KiGetPrcb(Cpu)->Chains[Interrupt->Vector], memory_order_relaxed);
     if (Head == NULL)
         return IRQ_STATUS_SUCCESS;

@@ -3,10 +3,12 @@
  * -fno-rtti, linked as an emulator links, with PlatCpuRelax defined here.
  * Every check says what the C layer does underneath (vic.h).
  */
+#include <irqroute/platform.h>
 #include <irqroute/vic.hpp>
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 #include <utility>
@@ -15,6 +17,21 @@
 extern "C" void PlatCpuRelax(void)
 {
 }
+
+#if IRQROUTE_DEBUG_CHECKS
+/* A library built with the debug checks (IRQROUTE_DEBUG_CHECKS) also calls
+ * the two debug hooks (platform.h). */
+extern "C" uint32_t PlatDebugCurrentCpu(void)
+{
+    return PLAT_NO_CPU;
+}
+
+extern "C" void PlatAssertionFailed(const char *File, uint32_t Line, const char *Expression)
+{
+    std::fprintf(stderr, "%s:%u: debug check failed: %s\n", File, static_cast<unsigned>(Line), Expression);
+    std::abort();
+}
+#endif
 
 namespace {
 
