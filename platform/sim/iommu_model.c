@@ -80,7 +80,9 @@
  * bit is left.
  *
  * The interrupt entry cache (ch. 6, caching and invalidation). The unit may
- * keep any present IRTE it has read, and this model keeps every one, for
+ * keep any present IRTE it has read (CAP.CM is clear, so never a
+ * not-present one: making an entry present needs no invalidation), and
+ * this model keeps every one, for
  * every index, until an interrupt entry cache invalidation descriptor (6.5.2.7:
  * global, or index-selective over the 2^IM-aligned block holding IIDX)
  * drops it. Neither SIRTP nor enabling IR drops it: 10.4.4 asks software to

@@ -611,6 +611,21 @@ static void test_stale_entry_until_invalidated(void **State)
     assert_int_equal(Interrupt.FaultReason, 0x22);
 }
 
+/* CAP.CM is clear: a not-present entry is never cached (ch. 6, caching
+ * mode), so an entry made present needs no invalidation to be seen. */
+static void test_not_present_entry_not_cached(void **State)
+{
+    (void)State;
+    EnableRemapping(true);
+    SIM_IOMMU_INTERRUPT Interrupt;
+    assert_int_equal(Msi(30, EDU_SID, &Interrupt), SimIommuBlocked);
+    assert_int_equal(Interrupt.FaultReason, 0x22);
+    assert_int_equal(Read64(CAP) & (1u << 7), 0); /* CM */
+    Table[30] = Entry(0x44, 7, true, false, EDU_SID, 0, 1);
+    assert_int_equal(Msi(30, EDU_SID, &Interrupt), SimIommuRemapped);
+    assert_int_equal(Interrupt.Destination, 7);
+}
+
 /* A new table latched by SIRTP does not drop cached entries either. */
 static void test_sirtp_keeps_cache(void **State)
 {
@@ -719,6 +734,7 @@ int main(void)
         IOMMU_TEST(test_compatibility_format),
         IOMMU_TEST(test_fault_overflow),
         IOMMU_TEST(test_stale_entry_until_invalidated),
+        IOMMU_TEST(test_not_present_entry_not_cached),
         IOMMU_TEST(test_sirtp_keeps_cache),
         IOMMU_TEST(test_queue_error_and_resume),
         IOMMU_TEST(test_queue_tail_beyond_queue),
