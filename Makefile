@@ -40,7 +40,7 @@ stress: build
 # The libFuzzer targets (clang, ASan+UBSan), in their own build directory.
 fuzz-build: setup
 	@cmake -S . -B $(BUILD_FUZZ) -G $(GENERATOR) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRQROUTE_FUZZ=ON >/dev/null
-	@cmake --build $(BUILD_FUZZ) --target fuzz_madt fuzz_io fuzz_vic
+	@cmake --build $(BUILD_FUZZ) --target fuzz_madt fuzz_dmar fuzz_io fuzz_vic
 
 # Each fuzzer briefly (part of make test), or for FUZZ_SECONDS each.
 fuzz-smoke: fuzz-build

@@ -548,6 +548,142 @@ typedef struct _HL_MADT_INFO {
  * duplicate or overflow in table order decides the status. */
 IRQ_STATUS HlMadtParse(const void *Table, size_t Length, HL_MADT_INFO *Info);
 
+/* ======================================================================== */
+/* ACPI DMAR (Intel VT-d spec rev. 3.x ch. 8): src/hl/dmar.c               */
+/* ======================================================================== */
+
+#define HL_DMAR_MAX_UNITS 8u
+#define HL_DMAR_MAX_SCOPES_PER_UNIT 64u
+/* Path entries kept per device scope (8.3.1: one per bridge crossed, plus
+ * the device itself). */
+#define HL_DMAR_MAX_PATH 4u
+
+/* DMAR header flags (8.1). */
+#define HL_DMAR_FLAG_INTR_REMAP 0x1u     /* the platform supports interrupt remapping */
+#define HL_DMAR_FLAG_X2APIC_OPT_OUT 0x2u /* firmware asks the OS not to use x2APIC with IR */
+
+/* Device scope types (8.3.1, "Device Scope Structure"). */
+typedef enum _HL_DMAR_SCOPE_TYPE {
+    HlDmarScopePciEndpoint = 1,
+    HlDmarScopePciBridge = 2, /* the bridge and every device below it */
+    HlDmarScopeIoApic = 3,    /* EnumerationId is the I/O APIC id (8.3.1.1) */
+    HlDmarScopeHpet = 4,      /* EnumerationId is the HPET number (8.3.1.2) */
+    HlDmarScopeAcpiNamespace = 5, /* EnumerationId is an ANDD device number (8.3.1.3) */
+} HL_DMAR_SCOPE_TYPE;
+
+typedef struct _HL_DMAR_PATH_ENTRY {
+    uint8_t Device;   /* 0-31 */
+    uint8_t Function; /* 0-7 */
+} HL_DMAR_PATH_ENTRY;
+
+typedef struct _HL_DMAR_SCOPE {
+    HL_DMAR_SCOPE_TYPE Type;
+    uint8_t EnumerationId;
+    uint8_t StartBus;
+    uint8_t PathLength; /* entries in Path (1..HL_DMAR_MAX_PATH) */
+    HL_DMAR_PATH_ENTRY Path[HL_DMAR_MAX_PATH];
+    /* The requester id the device's interrupts carry, bus << 8 | device << 3
+     * | function (VT-d 5.1.1 "Identifying Origination of Interrupt
+     * Requests", the SID of an IRTE, 9.10): valid when SourceIdKnown, that is
+     * when the path has one entry (the device sits on StartBus). A longer
+     * path crosses bridges whose secondary bus numbers live in PCI
+     * configuration space, which a table parser cannot read. */
+    bool SourceIdKnown;
+    uint16_t SourceId;
+} HL_DMAR_SCOPE;
+
+/* One DMA Remapping Hardware Unit Definition (DRHD, 8.3). */
+typedef struct _HL_DMAR_UNIT {
+    uint64_t RegisterBase; /* 4 KiB aligned, non-zero */
+    uint16_t Segment;
+    bool IncludePciAll;    /* flags bit 0: every PCI device of Segment not named by another unit */
+    uint32_t ScopeCount;
+    uint32_t SkippedScopeCount; /* scopes of a reserved type (0, 6 and up), skipped */
+    HL_DMAR_SCOPE Scopes[HL_DMAR_MAX_SCOPES_PER_UNIT];
+} HL_DMAR_UNIT;
+
+typedef struct _HL_DMAR_INFO {
+    uint32_t HostAddressWidth;  /* the header's field + 1 (bits of DMA address) */
+    uint32_t Flags;             /* HL_DMAR_FLAG_* (the header's flags byte) */
+    uint32_t UnitCount;
+    /* Remapping structures skipped by their Length: the known ones this
+     * library does not use (RMRR 1, ATSR 2, RHSA 3, ANDD 4, SATC 5, SIDP 6)
+     * and reserved types (7 and up) counted apart. */
+    uint32_t SkippedStructureCount;
+    uint32_t UnknownStructureCount;
+    HL_DMAR_UNIT Units[HL_DMAR_MAX_UNITS];
+} HL_DMAR_INFO;
+
+/* Parses a whole DMAR (header included, signature "DMAR"). Never reads a
+ * byte outside [Table, Table+Length) nor writes past an Info array.
+ *
+ * Accepted: DRHD structures (type 0) with their device scopes, recorded in
+ * table order; other remapping structures skipped by their Length and
+ * counted; scopes of a reserved type inside a DRHD skipped and counted.
+ *
+ *   SUCCESS                 Info holds the header fields, the counts and
+ *                           the units and scopes below them (array entries
+ *                           past the counts are not written)
+ *   INVALID_PARAMETER       Table or Info NULL
+ *   MALFORMED_TABLE         Length below the 48-byte header or the header's
+ *                           Length beyond Length, signature not "DMAR", a
+ *                           checksum that is not zero, a host address width
+ *                           above 64 bits; a remapping structure shorter than
+ *                           its 4-byte header or running past the table; a
+ *                           DRHD shorter than 16 bytes, with a register base
+ *                           of 0 or not 4 KiB aligned, or with the register
+ *                           base of an earlier unit, or a second
+ *                           INCLUDE_PCI_ALL unit for one segment (8.3: at
+ *                           most one per segment); a device scope shorter
+ *                           than 8 bytes (the 6-byte header and one path
+ *                           entry), with an odd path length or running past
+ *                           its DRHD, a path entry with a device above 31 or
+ *                           a function above 7; two I/O APIC scopes with one
+ *                           I/O APIC id; no DRHD at all
+ *   INSUFFICIENT_RESOURCES  a well-formed table with more than
+ *                           HL_DMAR_MAX_UNITS DRHDs, more than
+ *                           HL_DMAR_MAX_SCOPES_PER_UNIT recorded scopes in
+ *                           one, or a path longer than HL_DMAR_MAX_PATH
+ * On failure Info is left as it was: the table is checked whole before
+ * anything is stored. A structural defect (bounds, lengths) anywhere wins
+ * over the rest; after that the first defect in table order decides. */
+IRQ_STATUS HlDmarParse(const void *Table, size_t Length, HL_DMAR_INFO *Info);
+
+/* The unit whose interrupt remapping an I/O APIC's interrupts go through:
+ * the unit with an I/O APIC scope for IoApicId, else the INCLUDE_PCI_ALL
+ * unit of segment 0. (8.3.1.1 wants every I/O APIC listed, under an
+ * INCLUDE_PCI_ALL unit too; the fallback keeps a table that forgot one
+ * usable, but then its source id is unknown: see below.)
+ * *UnitIndex indexes Info->Units; written only on success.
+ *   SUCCESS
+ *   INVALID_PARAMETER  Info or UnitIndex NULL
+ *   NOT_SUPPORTED      no unit covers the I/O APIC: its interrupts are not
+ *                      remapped */
+IRQ_STATUS HlDmarFindIoApicUnit(const HL_DMAR_INFO *Info, uint8_t IoApicId, uint32_t *UnitIndex);
+
+/* The source id an I/O APIC's interrupt requests carry (its scope's
+ * StartBus and path, 8.3.1.1): what an IRTE's SID must hold for them.
+ * *SourceId is written only on success.
+ *   SUCCESS
+ *   INVALID_PARAMETER  Info or SourceId NULL
+ *   NOT_SUPPORTED      no scope names the I/O APIC (with INCLUDE_PCI_ALL
+ *                      alone the firmware has not said where it sits), or
+ *                      its path crosses bridges (SourceIdKnown false) */
+IRQ_STATUS HlDmarGetIoApicSourceId(const HL_DMAR_INFO *Info, uint8_t IoApicId, uint16_t *SourceId);
+
+/* The unit a PCI requester (Segment, Bus, Device, Function) is under: a
+ * unit with a PCI endpoint scope for exactly that requester, or a PCI
+ * bridge scope whose bridge is that requester (a device below a bridge is
+ * found by asking with the bridge, since the scope's bus range lives in
+ * the bridge's configuration space); else the INCLUDE_PCI_ALL unit of the
+ * segment. Only scopes with SourceIdKnown are compared.
+ *   SUCCESS
+ *   INVALID_PARAMETER  Info or UnitIndex NULL, Device above 31 or Function
+ *                      above 7
+ *   NOT_SUPPORTED      no unit covers the requester */
+IRQ_STATUS HlDmarFindPciUnit(const HL_DMAR_INFO *Info, uint16_t Segment, uint8_t Bus, uint8_t Device,
+                             uint8_t Function, uint32_t *UnitIndex);
+
 IRQROUTE_END_DECLS
 
 #endif

@@ -180,6 +180,78 @@ uint64_t SimLapicReceivedCount(uint32_t Cpu, uint8_t DeliveryMode);
 /* The vector (start page) of the last start-up IPI a CPU took. */
 uint8_t SimLapicStartupVector(uint32_t Cpu);
 
+/* ---- VT-d remapping units, interrupt remapping only (iommu_model.c) ------------- */
+/* A register-accurate model of an Intel VT-d remapping unit's interrupt
+ * remapping (VT-d spec rev. 3.x: ch. 5 interrupt remapping, 6.5.2 queued
+ * invalidation, ch. 7 fault recording, 9.10 the IRTE, ch. 10 registers):
+ * VER, CAP, ECAP, GCMD/GSTS, IRTA, IQH/IQT/IQA, ICS, FSTS, FECTL and the
+ * fault recording registers, an interrupt entry cache that only an
+ * invalidation refreshes, and faults where the unit would refuse an access
+ * (SimSetFaultHandler). DMA remapping is not modelled. Units are separate
+ * from SimCreate and not yet decoded by the sim's MMIO bus nor on the I/O
+ * APIC and MSI delivery paths: their registers are reached through
+ * SimIommuMmioRead/SimIommuMmioWrite, their interrupts through the request
+ * functions below. Table and queue addresses are host addresses (the sim's
+ * physical memory is the host's, PlatAllocateMemory). */
+#define SIM_MAX_IOMMUS 4u
+#define SIM_IOMMU_DEFAULT_BASE 0xFED90000u /* QEMU q35's unit */
+
+typedef struct _SIM_IOMMU_CONFIG {
+    uintptr_t Address;          /* the 4 KiB register page */
+    bool ExtendedInterruptMode; /* ECAP.EIM: 32-bit (x2APIC) destinations with IRTA.EIME */
+    uint32_t FaultRecordCount;  /* fault recording registers, CAP.NFR + 1: 1..16 (0: 1, as QEMU) */
+} SIM_IOMMU_CONFIG;
+
+/* Builds Count units (power-up state: everything disabled, FECTL.IM set).
+ * Returns 0, or -1 on a bad configuration (Count 0 or above
+ * SIM_MAX_IOMMUS, an address 0 or not page aligned, two on one page, a
+ * FaultRecordCount above 16). */
+int SimIommuCreate(const SIM_IOMMU_CONFIG *Configs, uint32_t Count);
+void SimIommuDestroy(void);
+/* A load or store of Size bytes at a unit's register, as a driver makes it
+ * (ch. 10.2: 32-bit registers take aligned 32-bit accesses, 64-bit ones
+ * aligned 32- or 64-bit accesses; anything else faults). An address outside
+ * every unit's page faults too. */
+uint64_t SimIommuMmioRead(uintptr_t Address, uint32_t Size);
+void SimIommuMmioWrite(uintptr_t Address, uint32_t Size, uint64_t Value);
+
+typedef enum _SIM_IOMMU_OUTCOME {
+    SimIommuRemapped = 0, /* Interrupt is the IRTE's */
+    SimIommuPassThrough,  /* a compatibility-format request let through (IR off, or on with
+                             GSTS.CFIS set): Interrupt is the request's own fields */
+    SimIommuBlocked,      /* a remapping fault (FaultReason); recorded unless the entry's FPD
+                             is set or the recording registers overflowed; nothing delivered */
+} SIM_IOMMU_OUTCOME;
+
+typedef struct _SIM_IOMMU_INTERRUPT {
+    uint32_t Destination; /* APIC id or logical destination: 32 bits with IRTA.EIME, else 8 */
+    bool Logical;
+    bool RedirectionHint;
+    uint8_t DeliveryMode; /* 0 fixed, 1 lowest priority, 2 SMI, 4 NMI, 5 INIT, 7 ExtINT */
+    uint8_t Vector;
+    bool Level;
+    uint16_t Index;       /* the interrupt_index (remappable requests) */
+    uint8_t FaultReason;  /* SimIommuBlocked: 0x20-0x26 (ch. 7, "Interrupt Remapping Fault Conditions") */
+} SIM_IOMMU_INTERRUPT;
+
+/* An MSI write (address, data) by the requester SourceId (bus << 8 | device
+ * << 3 | function) reaching unit Unit. Remappable format (address bit 4):
+ * handle = address bit 2 << 15 | bits 19:5, plus the data's subhandle
+ * (15:0) when SHV (bit 3) is set. An address outside 0xFEE00000-0xFEEFFFFF
+ * is not an interrupt: it faults (SimFault) and gives SimIommuBlocked with
+ * FaultReason 0. */
+SIM_IOMMU_OUTCOME SimIommuRemapMsi(uint32_t Unit, uint64_t Address, uint32_t Data, uint16_t SourceId,
+                                   SIM_IOMMU_INTERRUPT *Interrupt);
+/* The interrupt an I/O APIC redirection entry sends (82093AA 3.2.4; in the
+ * remappable format of VT-d 5.1.5.1 when bit 48 is set: index bit 15 in bit
+ * 11, bits 14:0 in 63:49, no subhandle). */
+SIM_IOMMU_OUTCOME SimIommuRemapIoApicEntry(uint32_t Unit, uint64_t Entry, uint16_t SourceId,
+                                           SIM_IOMMU_INTERRUPT *Interrupt);
+/* Faults a unit recorded in its fault recording registers so far, and
+ * faults it did not record (FPD set, or FSTS.PFO: overflow). */
+uint64_t SimIommuRecordedFaultCount(uint32_t Unit);
+uint64_t SimIommuDroppedFaultCount(uint32_t Unit);
+
 IRQROUTE_END_DECLS
 
 #endif

@@ -8,6 +8,8 @@
  *                    mode), the APIC bus (message -> LAPIC(s)), MSI writes, faults
  *   sim_cpu.c        CPUs as host threads, attach/detach, the platform hooks
  *                    (PlatCurrentCpu, interrupt flag, PlatCpuRelax, memory)
+ *   iommu_model.c    VT-d remapping units: interrupt remapping registers, the
+ *                    invalidation queue, IRTE decode and cache, fault recording
  */
 #ifndef IRQROUTE_SIM_INTERNAL_H
 #define IRQROUTE_SIM_INTERNAL_H
@@ -98,5 +100,13 @@ bool SimLapicModelEnabled(uint32_t Cpu);
 /* ---- sim_cpu.c -------------------------------------------------------------- */
 /* Wakes the CPU's service thread (something entered its IRR). */
 void SimCpuKick(uint32_t Cpu);
+
+/* ---- iommu_model.c ---------------------------------------------------------- */
+/* MMIO access of Size bytes if Address falls in a remapping unit's register
+ * page: returns true and reads/writes *Value (an access the unit refuses
+ * faults through SimFault under Hook's name, and reads 0); false when the
+ * address is no unit's. The bus decode (sim_bus.c) can call it next to
+ * SimIoApicModelAccess. */
+bool SimIommuModelAccess(const char *Hook, uintptr_t Address, uint32_t Size, bool Write, uint64_t *Value);
 
 #endif
