@@ -205,13 +205,16 @@ static bool SimpValidSize(uint32_t Size)
     return Size == 1u || Size == 2u || Size == 4u || Size == 8u;
 }
 
-/* One load or store: an I/O APIC window, else the accessing CPU's local
- * APIC, else nothing (a fault). A read that faults gives 0. */
+/* One load or store: an I/O APIC window, a VT-d unit's register page
+ * (iommu_model.c), else the accessing CPU's local APIC, else nothing (a
+ * fault). A read that faults gives 0. */
 static void SimpMmioAccess(const char *Hook, uintptr_t Address, uint32_t Size, bool Write, uint64_t *Value)
 {
     if (!SimpValidSize(Size))
         SimpMisuse(Hook, Address, "access size must be 1, 2, 4 or 8");
     if (SimIoApicModelAccess(Hook, Address, Size, Write, Value))
+        return;
+    if (SimIommuModelAccess(Hook, Address, Size, Write, Value))
         return;
     if (!Write)
         *Value = 0;
