@@ -375,10 +375,12 @@ typedef enum _HL_REMAP_VERIFY {
 
 /* What an interrupt remapping table entry says: the destination (an APIC
  * id, 32 bits in x2APIC mode; a logical destination with Logical), the
- * vector and trigger mode, and who may use it. Fixed delivery. */
+ * delivery mode (fixed or lowest priority), vector and trigger mode, and
+ * who may use it. */
 typedef struct _HL_REMAP_ENTRY {
     uint32_t Destination;
     bool Logical;
+    HL_DELIVERY_MODE DeliveryMode;
     uint8_t Vector;
     HL_TRIGGER_MODE Trigger;
     uint16_t SourceId;        /* bus << 8 | device << 3 | function */
@@ -430,7 +432,8 @@ IRQ_STATUS HlRemapAllocateEntry(uint32_t Unit, uint32_t *Index);
  *   SUCCESS
  *   NOT_INITIALIZED    the unit is not enabled
  *   INVALID_PARAMETER  Entry NULL, Index not allocated, a vector outside
- *                      0x10-0xFE, an unknown trigger or validation kind
+ *                      0x10-0xFE, a delivery mode other than fixed or
+ *                      lowest priority, an unknown trigger or validation kind
  *   NOT_SUPPORTED      a destination above 255 without x2APIC mode
  *   DEVICE_ERROR       the invalidation did not complete (the entry is
  *                      written; the unit may use its cached copy) */
@@ -449,6 +452,17 @@ IRQ_STATUS HlRemapComposeMsi(uint32_t Index, HL_MSI_MESSAGE *Message);
  * table, an unknown trigger or polarity). */
 IRQ_STATUS HlRemapComposeIoApicEntry(uint32_t Index, uint8_t Vector, HL_TRIGGER_MODE Trigger, HL_POLARITY Polarity,
                                      IOAPIC_REDIRECTION_ENTRY *Entry);
+/* The I/O APIC whose id is IoApicId sends through Unit as requester
+ * SourceId (the DMAR's I/O APIC scope: HlDmarFindIoApicUnit,
+ * HlDmarGetIoApicSourceId). While Unit is enabled, HlPicAllocateSystemInterrupt
+ * programs that I/O APIC's lines in remappable format: the redirection
+ * entry names a table entry that holds the destination (any APIC id) and
+ * vector, and a move rewrites only that entry (HlPicRetargetSystemInterrupt).
+ *   SUCCESS
+ *   INVALID_PARAMETER       Unit not registered
+ *   INVALID_STATE           the I/O APIC is assigned already
+ *   INSUFFICIENT_RESOURCES  HL_MAX_IOAPICS assigned */
+IRQ_STATUS HlRemapAssignIoApic(uint8_t IoApicId, uint32_t Unit, uint16_t SourceId);
 /* Takes every recorded fault out of the unit's fault recording registers
  * (clearing them), counts them, and copies up to Capacity into Faults;
  * *Count is how many were copied. SUCCESS; NOT_INITIALIZED (Unit not

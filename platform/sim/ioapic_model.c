@@ -40,7 +40,9 @@
  *    reserved redirection entry bits 31:17 and 55:32, which read back 0 here
  *    (QEMU stores and returns them, and without interrupt remapping acts on
  *    none: no driver may rely on reading them back, and none can use them
- *    for a destination above 8 bits).
+ *    for a destination above 8 bits). An I/O xAPIC behind a remapping unit
+ *    (SIM_IOAPIC_CONFIG.BehindIommu) keeps 63:48, the remappable format's
+ *    index and format bit (VT-d 5.1.5.1), and sends through the unit.
  *
  * Locking: one mutex per I/O APIC covers its IOREGSEL, entries and pins.
  * SimBusDeliver only sets LAPIC IRR bits atomically and never calls back into
@@ -92,8 +94,10 @@
 /* Writable bits of the low dword: 11:0, 13, 15, 16. Delivery Status (12) and
  * Remote IRR (14) are read-only; 31:17 are reserved. */
 #define IOREDTBL_LOW_WRITABLE 0x0001AFFFull
-/* Writable bits of the high dword: the destination, 63:56; 55:32 reserved. */
+/* Writable bits of the high dword: the destination, 63:56; 55:32 reserved.
+ * Behind a remapping unit 63:48 (the index and format bit, VT-d 5.1.5.1). */
 #define IOREDTBL_HIGH_WRITABLE 0xFF000000ull
+#define IOREDTBL_HIGH_WRITABLE_REMAPPABLE 0xFFFF0000ull
 /* "Mask bit set" is the one defined reset value of an entry (3.2.4). */
 #define IOREDTBL_RESET_VALUE IOREDTBL_MASK
 
@@ -117,6 +121,10 @@ typedef struct _SIMP_IOAPIC {
     uint8_t RegisterSelect;     /* IOREGSEL[7:0] */
     uint64_t Entries[SIMP_IOAPIC_MAX_PINS];
     bool PinAsserted[SIMP_IOAPIC_MAX_PINS];
+    uint64_t HighWritable;      /* IOREDTBL_HIGH_WRITABLE(_REMAPPABLE) */
+    bool BehindIommu;           /* SIM_IOAPIC_CONFIG */
+    uint32_t IommuUnit;
+    uint16_t SourceId;
 } SIMP_IOAPIC;
 
 static SIMP_IOAPIC SimpIoApics[SIM_MAX_IOAPICS];
@@ -139,10 +147,34 @@ static bool SimpEntryIsMasked(uint64_t Entry)
     return (Entry & IOREDTBL_MASK) != 0;
 }
 
+/* Behind a remapping unit the entry is a request to the unit, which sends
+ * what its IRTE says (or the entry's own fields, for a compatibility-format
+ * entry it lets through), or nothing (a fault it records). */
+static void SimpSendThroughIommu(const SIMP_IOAPIC *IoApic, uint64_t Entry)
+{
+    SIM_IOMMU_INTERRUPT Interrupt;
+    if (SimIommuRemapIoApicEntry(IoApic->IommuUnit, Entry, IoApic->SourceId, &Interrupt) == SimIommuBlocked)
+        return;
+    SIM_APIC_MESSAGE Message = {
+        .Destination = Interrupt.Destination,
+        .Logical = Interrupt.Logical,
+        .DeliveryMode = Interrupt.DeliveryMode,
+        .Vector = Interrupt.Vector,
+        .Level = Interrupt.Level,
+        .Shorthand = 0,
+        .SourceCpu = SIM_NO_CPU,
+    };
+    (void)SimBusDeliver(&Message);
+}
+
 /* The message an entry sends (3.2.4: destination field and mode, delivery
  * mode, vector, trigger mode). */
-static void SimpSendMessage(uint64_t Entry)
+static void SimpSendMessage(const SIMP_IOAPIC *IoApic, uint64_t Entry)
 {
+    if (IoApic->BehindIommu) {
+        SimpSendThroughIommu(IoApic, Entry);
+        return;
+    }
     uint32_t Mode = SimpEntryDeliveryMode(Entry);
     if (Mode == SIMP_MODE_RESERVED_3 || Mode == SIMP_MODE_RESERVED_6)
         return;
@@ -168,7 +200,7 @@ static void SimpServiceLevelPin(SIMP_IOAPIC *IoApic, uint32_t Pin)
         (*Entry & IOREDTBL_REMOTE_IRR) != 0)
         return;
     *Entry |= IOREDTBL_REMOTE_IRR;
-    SimpSendMessage(*Entry);
+    SimpSendMessage(IoApic, *Entry);
 }
 
 /* ---- Pins ------------------------------------------------------------------------------ */
@@ -185,7 +217,7 @@ static void SimpSetPin(SIMP_IOAPIC *IoApic, uint32_t Pin, bool Asserted)
     /* Edge: "Edge-sensitive interrupts signaled on a masked interrupt pin
      * are ignored (i.e., not delivered or held pending)" (3.2.4, bit 16). */
     if (Rising && !SimpEntryIsMasked(Entry))
-        SimpSendMessage(Entry);
+        SimpSendMessage(IoApic, Entry);
 }
 
 static SIMP_IOAPIC *SimpFindByGsi(uint32_t Gsi, uint32_t *Pin)
@@ -286,7 +318,7 @@ static uint32_t SimpReadRegister(const SIMP_IOAPIC *IoApic)
 static void SimpWriteEntryLow(SIMP_IOAPIC *IoApic, uint32_t Pin, uint32_t Value)
 {
     uint64_t *Entry = &IoApic->Entries[Pin];
-    uint64_t Kept = *Entry & (IOREDTBL_HIGH_WRITABLE << 32 | IOREDTBL_REMOTE_IRR);
+    uint64_t Kept = *Entry & (IoApic->HighWritable << 32 | IOREDTBL_REMOTE_IRR);
     *Entry = Kept | (Value & IOREDTBL_LOW_WRITABLE);
     /* Remote IRR is undefined for edge entries (3.2.4, bit 14); clearing it
      * when an entry becomes edge-triggered is what QEMU does, and is how a
@@ -300,7 +332,7 @@ static void SimpWriteEntryLow(SIMP_IOAPIC *IoApic, uint32_t Pin, uint32_t Value)
 static void SimpWriteEntryHigh(SIMP_IOAPIC *IoApic, uint32_t Pin, uint32_t Value)
 {
     uint64_t *Entry = &IoApic->Entries[Pin];
-    *Entry = (*Entry & 0xFFFFFFFFull) | ((uint64_t)Value & IOREDTBL_HIGH_WRITABLE) << 32;
+    *Entry = (*Entry & 0xFFFFFFFFull) | ((uint64_t)Value & IoApic->HighWritable) << 32;
 }
 
 /* The selected register, which the caller has checked is writable: the
@@ -428,7 +460,8 @@ static bool SimpConfigIsValid(const SIM_IOAPIC_CONFIG *Configs, uint32_t Count)
         const SIM_IOAPIC_CONFIG *Config = &Configs[Index];
         if (Config->PinCount == 0 || Config->PinCount > SIMP_IOAPIC_MAX_PINS || Config->Id > IOAPICID_MASK ||
             Config->Address == 0 || Config->Address % 0x10u != 0 ||
-            (uint64_t)Config->GsiBase + Config->PinCount > 0x100000000ull)
+            (uint64_t)Config->GsiBase + Config->PinCount > 0x100000000ull ||
+            (Config->BehindIommu && Config->IommuUnit >= SIM_MAX_IOMMUS))
             return false;
         for (uint32_t Other = 0; Other < Index; Other++) {
             if (SimpRangesOverlap(Config->Address, SIMP_IOAPIC_WINDOW, Configs[Other].Address, SIMP_IOAPIC_WINDOW) ||
@@ -449,6 +482,10 @@ static void SimpInitializeIoApic(SIMP_IOAPIC *IoApic, const SIM_IOAPIC_CONFIG *C
     IoApic->PinCount = Config->PinCount;
     IoApic->Id = Config->Id;
     IoApic->RegisterSelect = 0;
+    IoApic->BehindIommu = Config->BehindIommu;
+    IoApic->IommuUnit = Config->IommuUnit;
+    IoApic->SourceId = Config->SourceId;
+    IoApic->HighWritable = Config->BehindIommu ? IOREDTBL_HIGH_WRITABLE_REMAPPABLE : IOREDTBL_HIGH_WRITABLE;
     for (uint32_t Pin = 0; Pin < SIMP_IOAPIC_MAX_PINS; Pin++) {
         IoApic->Entries[Pin] = IOREDTBL_RESET_VALUE;
         IoApic->PinAsserted[Pin] = false;

@@ -49,6 +49,13 @@ typedef struct _SIM_IOAPIC_CONFIG {
     uintptr_t Address;   /* MMIO base: IOREGSEL at +0x00, IOWIN at +0x10, EOI at +0x40 */
     uint32_t GsiBase;
     uint32_t PinCount;   /* 1..120 (IOREGSEL is 8 bits: 0x10 + 2n); version reports PinCount-1 */
+    /* An I/O xAPIC behind VT-d unit IommuUnit (SimIommuCreate), its requests
+     * carrying SourceId: it keeps bits 63:48 of an entry (the remappable
+     * format, VT-d 5.1.5.1) and every message goes through the unit, which
+     * remaps it, lets a compatibility one through, or blocks it. */
+    bool BehindIommu;
+    uint32_t IommuUnit;
+    uint16_t SourceId;
 } SIM_IOAPIC_CONFIG;
 
 /* A local APIC's mode, as IA32_APIC_BASE holds it (SDM vol. 3A 11.4.4 and

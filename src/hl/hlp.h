@@ -24,6 +24,19 @@ bool HlpGetProcessorLogicalId(uint32_t Cpu, uint32_t *LogicalId);
  * service and MSI composition (src/hl/target.c says which destinations fit). */
 bool HlpDeviceDestinationFits(const HL_DESTINATION *Destination);
 
+/* The id of the I/O APIC that has Gsi (false: none has). */
+bool HlpIoApicIdOfGsi(uint32_t Gsi, uint8_t *IoApicId);
+
+/* Interrupt remapping of I/O APIC lines (src/hl/x86/remap.c): whether Gsi's
+ * I/O APIC sends through an enabled remapping unit (HlRemapAssignIoApic),
+ * and if so which unit and requester id. */
+bool HlpRemapCoversGsi(uint32_t Gsi, uint32_t *Unit, uint16_t *SourceId);
+/* The remapping table index of Gsi's line, allocated on first use and kept
+ * until HlpRemapReleaseLine. */
+IRQ_STATUS HlpRemapLineIndex(uint32_t Gsi, uint32_t Unit, uint32_t *Index);
+/* Gsi's line is free again: its entry is cleared and its index returned. */
+void HlpRemapReleaseLine(uint32_t Gsi);
+
 /* Forget the I/O APICs (called by HlResetHardwareLayer). */
 void HlpResetIoApics(void);
 /* Forget the ISA overrides (called by HlResetHardwareLayer). */

@@ -21,6 +21,15 @@
  *
  * Callers serialise changes to one GSI (the I/O manager does it under its
  * lock): allocate/retarget/free of the same GSI must not run concurrently.
+ *
+ * REMAPPED LINES. A line whose I/O APIC sends through an enabled remapping
+ * unit (HlRemapAssignIoApic) is programmed in the remappable format (VT-d
+ * 5.1.5.1): the redirection entry names the line's table entry, which holds
+ * the destination (any APIC id, the 8-bit limit gone) and the vector. A
+ * move rewrites the table entry alone: one 64-bit store and an
+ * invalidation (src/hl/x86/remap.c), the redirection entry untouched unless
+ * the vector changes, because a level line's EOI is matched against the
+ * entry's vector field, which must stay the table entry's.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -213,7 +222,7 @@ IRQ_STATUS HlPicResolveLine(const HL_INTERRUPT_LINE *Line, HL_RESOLVED_LINE *Res
  * the GSI, the vector, then the target, which must also fit the entry's
  * 8-bit destination field (bits 63:56; HlpDeviceDestinationFits says which
  * destinations do). */
-static IRQ_STATUS HlpPrepareRouting(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target,
+static IRQ_STATUS HlpPrepareRouting(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target, bool Remapped,
                                     HL_DESTINATION *Destination)
 {
     if (Target == NULL)
@@ -225,7 +234,42 @@ static IRQ_STATUS HlpPrepareRouting(uint32_t Gsi, uint8_t Vector, const HL_INTER
     IRQ_STATUS Status = HlResolveTarget(Target, Destination);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    return HlpDeviceDestinationFits(Destination) ? IRQ_STATUS_SUCCESS : IRQ_STATUS_NOT_SUPPORTED;
+    /* A remapped line's destination lives in its table entry: 32 bits. */
+    return Remapped || HlpDeviceDestinationFits(Destination) ? IRQ_STATUS_SUCCESS : IRQ_STATUS_NOT_SUPPORTED;
+}
+
+/* The table entry of a remapped line (its I/O APIC's requester id checked). */
+static IRQ_STATUS HlpWriteRemapEntry(uint32_t Unit, uint32_t Index, uint16_t SourceId, uint8_t Vector,
+                                     const HL_DESTINATION *Destination, HL_TRIGGER_MODE Trigger)
+{
+    HL_REMAP_ENTRY Entry = {
+        .Destination = Destination->Destination,
+        .Logical = Destination->Logical,
+        .DeliveryMode = Destination->DeliveryMode,
+        .Vector = Vector,
+        .Trigger = Trigger,
+        .SourceId = SourceId,
+        .SourceValidation = HlRemapVerifyRequester,
+    };
+    return HlRemapWriteEntry(Unit, Index, &Entry);
+}
+
+/* Allocation of a remapped line: the table entry first, then the
+ * redirection entry naming it, unmasked last. */
+static IRQ_STATUS HlpAllocateRemapped(uint32_t Gsi, uint8_t Vector, const HL_DESTINATION *Destination,
+                                      HL_TRIGGER_MODE Trigger, HL_POLARITY Polarity, uint32_t Unit, uint16_t SourceId)
+{
+    uint32_t Index;
+    IRQ_STATUS Status = HlpRemapLineIndex(Gsi, Unit, &Index);
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = HlpWriteRemapEntry(Unit, Index, SourceId, Vector, Destination, Trigger);
+    IOAPIC_REDIRECTION_ENTRY Entry;
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = HlRemapComposeIoApicEntry(Index, Vector, Trigger, Polarity, &Entry);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    Entry.Bits.Mask = 0;
+    return HlIoApicWriteEntry(Gsi, Entry);
 }
 
 /* The fields that say where and how the line is delivered; trigger mode,
@@ -244,8 +288,11 @@ IRQ_STATUS HlPicAllocateSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_I
     if ((Trigger != HlTriggerEdge && Trigger != HlTriggerLevel) ||
         (Polarity != HlPolarityActiveHigh && Polarity != HlPolarityActiveLow))
         return IRQ_STATUS_INVALID_PARAMETER;
+    uint32_t Unit;
+    uint16_t SourceId;
+    bool Remapped = HlpRemapCoversGsi(Gsi, &Unit, &SourceId);
     HL_DESTINATION Destination;
-    IRQ_STATUS Status = HlpPrepareRouting(Gsi, Vector, Target, &Destination);
+    IRQ_STATUS Status = HlpPrepareRouting(Gsi, Vector, Target, Remapped, &Destination);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
 
@@ -257,6 +304,8 @@ IRQ_STATUS HlPicAllocateSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_I
         Status = HlIoApicClearRemoteIrr(Gsi);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
+    if (Remapped)
+        return HlpAllocateRemapped(Gsi, Vector, &Destination, Trigger, Polarity, Unit, SourceId);
 
     /* Mask clear: the driver writes the high word (destination) first and
      * the low word last, so the unmask is the last register write and the
@@ -335,16 +384,54 @@ static bool HlpSameLowWord(IOAPIC_REDIRECTION_ENTRY A, IOAPIC_REDIRECTION_ENTRY 
     return A.Words.Low == B.Words.Low;
 }
 
+/* A move of a remapped line (the header comment): the table entry alone,
+ * or with a new vector, the redirection entry's vector field too. A level
+ * line's entry is masked around that (its Remote IRR rule, as above) and
+ * the table entry is rewritten while it is masked, so no message goes out
+ * with a vector its entry does not carry. */
+static IRQ_STATUS HlpRetargetRemapped(uint32_t Gsi, uint8_t Vector, const HL_DESTINATION *Destination,
+                                      IOAPIC_REDIRECTION_ENTRY Old, uint32_t Unit, uint16_t SourceId)
+{
+    uint32_t Index;
+    IRQ_STATUS Status = HlpRemapLineIndex(Gsi, Unit, &Index);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    HL_TRIGGER_MODE Trigger = Old.Bits.TriggerMode != 0 ? HlTriggerLevel : HlTriggerEdge;
+    if (Old.Bits.Vector == Vector)
+        return HlpWriteRemapEntry(Unit, Index, SourceId, Vector, Destination, Trigger);
+    IOAPIC_REDIRECTION_ENTRY New = Old;
+    New.Bits.Vector = Vector;
+    bool Level = Trigger == HlTriggerLevel;
+    if (Level && (Status = HlIoApicSetMask(Gsi, true)) != IRQ_STATUS_SUCCESS)
+        return Status;
+    IOAPIC_REDIRECTION_ENTRY Current;
+    Status = HlIoApicReadEntry(Gsi, &Current);
+    if (Status == IRQ_STATUS_SUCCESS && Level && Current.Bits.RemoteIrr != 0)
+        Status = IRQ_STATUS_INVALID_STATE;
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = HlpWriteRemapEntry(Unit, Index, SourceId, Vector, Destination, Trigger);
+    if (Status == IRQ_STATUS_SUCCESS)
+        return HlIoApicWriteEntry(Gsi, New); /* the mask as it was */
+    if (Level && Old.Bits.Mask == 0)
+        (void)HlIoApicSetMask(Gsi, false);
+    return Status;
+}
+
 IRQ_STATUS HlPicRetargetSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target)
 {
+    uint32_t Unit;
+    uint16_t SourceId;
+    bool Remapped = HlpRemapCoversGsi(Gsi, &Unit, &SourceId);
     HL_DESTINATION Destination;
-    IRQ_STATUS Status = HlpPrepareRouting(Gsi, Vector, Target, &Destination);
+    IRQ_STATUS Status = HlpPrepareRouting(Gsi, Vector, Target, Remapped, &Destination);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     IOAPIC_REDIRECTION_ENTRY Old;
     Status = HlIoApicReadEntry(Gsi, &Old);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
+    if (Remapped)
+        return HlpRetargetRemapped(Gsi, Vector, &Destination, Old, Unit, SourceId);
 
     IOAPIC_REDIRECTION_ENTRY New = Old;
     HlpSetRouting(&New, Vector, &Destination);
@@ -355,7 +442,11 @@ IRQ_STATUS HlPicRetargetSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_I
     return HlpRetargetEdge(Gsi, Old, New);
 }
 
+/* A remapped line's table entry goes with it, once the line is masked. */
 IRQ_STATUS HlPicFreeSystemInterrupt(uint32_t Gsi)
 {
-    return HlIoApicSetMask(Gsi, true);
+    IRQ_STATUS Status = HlIoApicSetMask(Gsi, true);
+    if (Status == IRQ_STATUS_SUCCESS)
+        HlpRemapReleaseLine(Gsi);
+    return Status;
 }

@@ -20,11 +20,23 @@
 #define IOAPIC_SOURCE_ID 0xFF00u /* FF:00.0, QEMU's I/O APIC */
 #define VECTOR 0x51u
 
+/* CPU 1's APIC id is beyond any 8-bit destination in x2APIC mode. */
+static const uint32_t ApicIdsX2Apic[2] = {1, 300};
+static const uint32_t ApicIdsXApic[2] = {1, 3};
+#define IOAPIC_ID 0u
+#define LINE_GSI 5u
+
+/* Two CPUs, one I/O xAPIC behind the unit (as QEMU's q35 with
+ * intel-iommu,intremap=on), one unit. */
 static void StartMachine(bool X2Apic, bool ExtendedInterruptMode)
 {
-    SIM_CONFIG Config = {.CpuCount = 2, .X2ApicSupported = X2Apic,
-                         .FirmwareMode = SimLapicXApic};
+    SIM_CONFIG Config = {.CpuCount = 2, .ApicIds = X2Apic ? ApicIdsX2Apic : ApicIdsXApic,
+                         .X2ApicSupported = X2Apic, .FirmwareMode = SimLapicXApic, .IoApicCount = 1,
+                         .IoApics = {{.Id = IOAPIC_ID, .Address = HL_IOAPIC_DEFAULT_BASE, .GsiBase = 0,
+                                      .PinCount = 24, .BehindIommu = true, .IommuUnit = 0,
+                                      .SourceId = IOAPIC_SOURCE_ID}}};
     TbStartHardwareLayer(&Config);
+    assert_int_equal(HlIoApicRegister(IOAPIC_ID, HL_IOAPIC_DEFAULT_BASE, 0), IRQ_STATUS_SUCCESS);
     SIM_IOMMU_CONFIG Unit = {.Address = UNIT_BASE, .ExtendedInterruptMode = ExtendedInterruptMode,
                              .FaultRecordCount = 4};
     assert_int_equal(SimIommuCreate(&Unit, 1), 0);
@@ -44,6 +56,7 @@ static int SetupX2Apic(void **State)
     StartMachine(true, true);
     assert_int_equal(HlRemapRegisterUnit(0, UNIT_BASE), IRQ_STATUS_SUCCESS);
     assert_int_equal(HlRemapEnable(0), IRQ_STATUS_SUCCESS);
+    assert_int_equal(HlRemapAssignIoApic(IOAPIC_ID, 0, IOAPIC_SOURCE_ID), IRQ_STATUS_SUCCESS);
     return 0;
 }
 
@@ -135,7 +148,7 @@ static void test_freed_entry_is_not_present(void **State)
 static void test_compatibility_format_is_blocked(void **State)
 {
     (void)State;
-    HL_INTERRUPT_TARGET Target = {.Kind = HlTargetCpu, .Cpu = 1};
+    HL_INTERRUPT_TARGET Target = {.Kind = HlTargetCpu, .Cpu = 0};
     HL_MSI_MESSAGE Message;
     assert_int_equal(HlMsiComposeMessage(&Target, VECTOR, HlTriggerEdge, &Message), IRQ_STATUS_SUCCESS);
     SIM_IOMMU_INTERRUPT Interrupt;
@@ -228,6 +241,90 @@ static void test_register_refusals(void **State)
     assert_int_equal(HlRemapAllocateEntry(0, &(uint32_t){0}), IRQ_STATUS_NOT_INITIALIZED);
 }
 
+/* ---- I/O APIC lines through the unit (src/hl/pic.c, REMAPPED LINES) ---------------- */
+
+static IRQ_STATUS RouteLineTo(uint32_t Cpu, uint8_t Vector)
+{
+    HL_INTERRUPT_TARGET Target = {.Kind = HlTargetCpu, .Cpu = Cpu};
+    return HlPicAllocateSystemInterrupt(LINE_GSI, Vector, &Target, HlTriggerEdge, HlPolarityActiveHigh);
+}
+
+static void test_line_reaches_apic_id_above_255(void **State)
+{
+    (void)State;
+    assert_int_equal(RouteLineTo(1, VECTOR), IRQ_STATUS_SUCCESS);
+    IOAPIC_REDIRECTION_ENTRY Entry = {.Value = SimIoApicPeekEntry(LINE_GSI)};
+    assert_int_equal(Entry.Value >> 48 & 1u, 1); /* remappable format */
+    assert_int_equal(Entry.Bits.Mask, 0);
+    SimPulseGsi(LINE_GSI);
+    assert_true(SimLapicIrrIsSet(1, VECTOR));
+    assert_false(SimLapicIrrIsSet(0, VECTOR));
+}
+
+/* A move with the same vector rewrites the table entry only: the
+ * redirection entry stays as it was, and the next edge reaches the new CPU. */
+static void test_line_move_rewrites_only_the_table_entry(void **State)
+{
+    (void)State;
+    assert_int_equal(RouteLineTo(1, VECTOR), IRQ_STATUS_SUCCESS);
+    SimPulseGsi(LINE_GSI); /* the unit now caches the entry */
+    uint64_t Before = SimIoApicPeekEntry(LINE_GSI);
+    HL_INTERRUPT_TARGET Target = {.Kind = HlTargetCpu, .Cpu = 0};
+    assert_int_equal(HlPicRetargetSystemInterrupt(LINE_GSI, VECTOR, &Target), IRQ_STATUS_SUCCESS);
+    assert_int_equal(SimIoApicPeekEntry(LINE_GSI), Before);
+    SimPulseGsi(LINE_GSI);
+    assert_true(SimLapicIrrIsSet(0, VECTOR));
+}
+
+static void test_line_move_to_new_vector_updates_both(void **State)
+{
+    (void)State;
+    assert_int_equal(RouteLineTo(1, VECTOR), IRQ_STATUS_SUCCESS);
+    HL_INTERRUPT_TARGET Target = {.Kind = HlTargetCpu, .Cpu = 0};
+    assert_int_equal(HlPicRetargetSystemInterrupt(LINE_GSI, VECTOR + 0x10, &Target), IRQ_STATUS_SUCCESS);
+    IOAPIC_REDIRECTION_ENTRY Entry = {.Value = SimIoApicPeekEntry(LINE_GSI)};
+    assert_int_equal(Entry.Bits.Vector, VECTOR + 0x10); /* a level EOI would match on it */
+    SimPulseGsi(LINE_GSI);
+    assert_true(SimLapicIrrIsSet(0, VECTOR + 0x10));
+    assert_false(SimLapicIrrIsSet(1, VECTOR));
+}
+
+/* Freed: masked, and the table entry cleared, so even an entry unmasked by
+ * mistake would only fault. */
+static void test_line_free_masks_and_clears_the_entry(void **State)
+{
+    (void)State;
+    assert_int_equal(RouteLineTo(1, VECTOR), IRQ_STATUS_SUCCESS);
+    assert_int_equal(HlPicFreeSystemInterrupt(LINE_GSI), IRQ_STATUS_SUCCESS);
+    IOAPIC_REDIRECTION_ENTRY Entry = {.Value = SimIoApicPeekEntry(LINE_GSI)};
+    assert_int_equal(Entry.Bits.Mask, 1);
+    SIM_IOMMU_INTERRUPT Interrupt;
+    Entry.Bits.Mask = 0;
+    assert_int_equal(SimIommuRemapIoApicEntry(0, Entry.Value, IOAPIC_SOURCE_ID, &Interrupt), SimIommuBlocked);
+    assert_int_equal(Interrupt.FaultReason, 0x22);
+}
+
+/* Without remapping, an APIC id above 254 stays out of a device's reach. */
+static void test_line_without_remapping_refuses_wide_ids(void **State)
+{
+    (void)State;
+    StartMachine(true, true);
+    assert_int_equal(HlRemapRegisterUnit(0, UNIT_BASE), IRQ_STATUS_SUCCESS);
+    assert_int_equal(HlRemapAssignIoApic(IOAPIC_ID, 0, IOAPIC_SOURCE_ID), IRQ_STATUS_SUCCESS);
+    /* Assigned but not enabled: compatibility format, 8-bit destinations. */
+    assert_int_equal(RouteLineTo(1, VECTOR), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(RouteLineTo(0, VECTOR), IRQ_STATUS_SUCCESS);
+    SimPulseGsi(LINE_GSI);
+    assert_true(SimLapicIrrIsSet(0, VECTOR));
+}
+
+static void test_assign_refusals(void **State)
+{
+    (void)State;
+    assert_int_equal(HlRemapAssignIoApic(IOAPIC_ID, 0, IOAPIC_SOURCE_ID), IRQ_STATUS_INVALID_STATE);
+    assert_int_equal(HlRemapAssignIoApic(7, 3, IOAPIC_SOURCE_ID), IRQ_STATUS_INVALID_PARAMETER);
+}
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
@@ -241,6 +338,12 @@ int main(void)
         cmocka_unit_test_teardown(test_x2apic_needs_extended_interrupt_mode, Teardown),
         cmocka_unit_test_teardown(test_xapic_destinations_are_eight_bits, Teardown),
         cmocka_unit_test_teardown(test_register_refusals, Teardown),
+        cmocka_unit_test_setup_teardown(test_line_reaches_apic_id_above_255, SetupX2Apic, Teardown),
+        cmocka_unit_test_setup_teardown(test_line_move_rewrites_only_the_table_entry, SetupX2Apic, Teardown),
+        cmocka_unit_test_setup_teardown(test_line_move_to_new_vector_updates_both, SetupX2Apic, Teardown),
+        cmocka_unit_test_setup_teardown(test_line_free_masks_and_clears_the_entry, SetupX2Apic, Teardown),
+        cmocka_unit_test_teardown(test_line_without_remapping_refuses_wide_ids, Teardown),
+        cmocka_unit_test_setup_teardown(test_assign_refusals, SetupX2Apic, Teardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -61,6 +61,11 @@
 /* Of the high dword only the destination, bits 63:56, is defined; 55:32 are
  * reserved and written as zero (QEMU keeps 55:48 as an extended destination). */
 #define IOREDTBL_HIGH_WRITABLE 0xFF000000u
+/* An entry in the remappable format (VT-d 5.1.5.1, bit 48 set: the I/O
+ * xAPIC of a platform with interrupt remapping) carries the interrupt
+ * index in 63:49 instead of a destination. */
+#define IOREDTBL_HIGH_REMAPPABLE_FORMAT 0x00010000u
+#define IOREDTBL_HIGH_WRITABLE_REMAPPABLE 0xFFFF0000u
 
 /* Delivery modes 011 and 110 are reserved (3.2.4, table of bits 10:8). */
 #define IOREDTBL_MODE_RESERVED_3 3u
@@ -279,6 +284,15 @@ static IRQ_STATUS HlpValidateEntryLow(uint32_t Low)
     return IRQ_STATUS_SUCCESS;
 }
 
+bool HlpIoApicIdOfGsi(uint32_t Gsi, uint8_t *IoApicId)
+{
+    const HLP_IOAPIC *IoApic = HlpFindIoApic(Gsi, NULL, NULL);
+    if (IoApic == NULL)
+        return false;
+    *IoApicId = IoApic->Id;
+    return true;
+}
+
 IRQ_STATUS HlIoApicReadEntry(uint32_t Gsi, IOAPIC_REDIRECTION_ENTRY *Entry)
 {
     if (Entry == NULL)
@@ -306,7 +320,9 @@ IRQ_STATUS HlIoApicReadEntry(uint32_t Gsi, IOAPIC_REDIRECTION_ENTRY *Entry)
 IRQ_STATUS HlIoApicWriteEntry(uint32_t Gsi, IOAPIC_REDIRECTION_ENTRY Entry)
 {
     uint32_t Low = Entry.Words.Low & IOREDTBL_LOW_WRITABLE;
-    uint32_t High = Entry.Words.High & IOREDTBL_HIGH_WRITABLE;
+    uint32_t High = Entry.Words.High & ((Entry.Words.High & IOREDTBL_HIGH_REMAPPABLE_FORMAT) != 0
+                                            ? IOREDTBL_HIGH_WRITABLE_REMAPPABLE
+                                            : IOREDTBL_HIGH_WRITABLE);
     uint32_t Pin;
     HLP_IOAPIC *IoApic = HlpFindIoApic(Gsi, NULL, &Pin);
     if (IoApic == NULL)

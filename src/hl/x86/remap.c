@@ -97,6 +97,7 @@
 #define VTD_IRTE_FPD (1ull << 1)
 #define VTD_IRTE_LOGICAL (1ull << 2)
 #define VTD_IRTE_LEVEL (1ull << 4)
+#define VTD_IRTE_DELIVERY_SHIFT 5u
 #define VTD_IRTE_VECTOR_SHIFT 16u
 #define VTD_IRTE_DESTINATION_SHIFT 32u
 /* Without EIME the destination is bits 15:8 of the field (9.10 table). */
@@ -116,8 +117,8 @@ typedef struct _HLP_IRTE {
 } HLP_IRTE;
 
 typedef struct _HLP_DESCRIPTOR {
-    volatile uint64_t Low;
-    volatile uint64_t High;
+    _Atomic uint64_t Low;
+    _Atomic uint64_t High;
 } HLP_DESCRIPTOR;
 
 /* The word an invalidation wait descriptor writes (6.5.2.8). */
@@ -142,6 +143,30 @@ typedef struct _HLP_REMAP_UNIT {
 } HLP_REMAP_UNIT;
 
 static HLP_REMAP_UNIT HlpRemapUnits[HL_REMAP_MAX_UNITS];
+
+/* Which unit each I/O APIC sends through, as which requester (the DMAR's
+ * I/O APIC device scope, 8.3.1.1). */
+typedef struct _HLP_REMAP_IOAPIC {
+    bool Assigned;
+    uint8_t IoApicId;
+    uint32_t Unit;
+    uint16_t SourceId;
+} HLP_REMAP_IOAPIC;
+
+/* The table index of each remapped I/O APIC line in use. */
+#define HLP_REMAP_MAX_LINES 256u
+typedef struct _HLP_REMAP_LINE {
+    bool InUse;
+    uint32_t Gsi;
+    uint32_t Unit;
+    uint32_t Index;
+} HLP_REMAP_LINE;
+
+static HLP_REMAP_IOAPIC HlpRemapIoApics[HL_MAX_IOAPICS];
+static HLP_REMAP_LINE HlpRemapLines[HLP_REMAP_MAX_LINES];
+/* The two tables above: assignments at boot, lines under the caller's
+ * per-GSI serialisation (pic.c), so a plain lock suffices. */
+static IR_LOCK HlpRemapLinesLock = IR_LOCK_INIT;
 
 /* ---- Registers ------------------------------------------------------------------- */
 
@@ -187,9 +212,12 @@ static IRQ_STATUS HlpRemapCommand(const HLP_REMAP_UNIT *Unit, uint32_t Command, 
 
 static void HlpRemapQueue(HLP_REMAP_UNIT *Unit, uint64_t Low, uint64_t High)
 {
+    /* Release stores: the descriptor is in memory before the tail that
+     * hands it to the unit is written (x86 keeps stores in order, so the
+     * uncached tail write cannot pass them). */
     HLP_DESCRIPTOR *Descriptor = &Unit->Queue[Unit->QueueTail];
-    Descriptor->High = High;
-    Descriptor->Low = Low;
+    atomic_store_explicit(&Descriptor->High, High, memory_order_release);
+    atomic_store_explicit(&Descriptor->Low, Low, memory_order_release);
     Unit->QueueTail = (Unit->QueueTail + 1u) % HLP_QUEUE_ENTRIES;
 }
 
@@ -201,8 +229,6 @@ static IRQ_STATUS HlpRemapSubmitAndWait(HLP_REMAP_UNIT *Unit)
     atomic_store_explicit(&Unit->WaitStatus->Value, 0u, memory_order_relaxed);
     HlpRemapQueue(Unit, VTD_DESC_WAIT | VTD_DESC_WAIT_SW | (uint64_t)HLP_WAIT_DONE << 32,
                   (uint64_t)(uintptr_t)Unit->WaitStatus);
-    /* The descriptors are in memory before the unit is told of them. */
-    atomic_thread_fence(memory_order_release);
     HlpRemapWrite64(Unit, VTD_REG_IQT, (uint64_t)Unit->QueueTail << 4);
     for (uint32_t Spin = 0; Spin < HLP_REMAP_SPIN_LIMIT; Spin++) {
         if (atomic_load_explicit(&Unit->WaitStatus->Value, memory_order_acquire) == HLP_WAIT_DONE)
@@ -365,6 +391,7 @@ static IRQ_STATUS HlpRemapEncode(const HLP_REMAP_UNIT *Unit, const HL_REMAP_ENTR
 {
     if (Entry->Vector < 0x10u || Entry->Vector == 0xFFu ||
         (Entry->Trigger != HlTriggerEdge && Entry->Trigger != HlTriggerLevel) ||
+        (Entry->DeliveryMode != HlDeliveryFixed && Entry->DeliveryMode != HlDeliveryLowestPriority) ||
         Entry->SourceValidation > HlRemapVerifyBus)
         return IRQ_STATUS_INVALID_PARAMETER;
     /* Without EIME only an 8-bit destination fits (9.10). */
@@ -378,7 +405,8 @@ static IRQ_STATUS HlpRemapEncode(const HLP_REMAP_UNIT *Unit, const HL_REMAP_ENTR
         *Low |= VTD_IRTE_LOGICAL;
     if (Entry->Trigger == HlTriggerLevel)
         *Low |= VTD_IRTE_LEVEL;
-    /* Delivery mode fixed (000): the only one irqroute routes. */
+    /* Fixed (000) or lowest priority (001): what irqroute routes. */
+    *Low |= (uint64_t)Entry->DeliveryMode << VTD_IRTE_DELIVERY_SHIFT;
     *High = (uint64_t)Entry->SourceId | (uint64_t)Entry->SourceQualifier << VTD_IRTE_SQ_SHIFT |
             (uint64_t)Entry->SourceValidation << VTD_IRTE_SVT_SHIFT;
     return IRQ_STATUS_SUCCESS;
@@ -462,6 +490,91 @@ IRQ_STATUS HlRemapComposeIoApicEntry(uint32_t Index, uint8_t Vector, HL_TRIGGER_
     return IRQ_STATUS_SUCCESS;
 }
 
+/* ---- I/O APIC lines (5.1.5.1) ------------------------------------------------------ */
+
+IRQ_STATUS HlRemapAssignIoApic(uint8_t IoApicId, uint32_t Unit, uint16_t SourceId)
+{
+    if (HlpRemapUnit(Unit) == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    bool WasEnabled = IrLockAcquireIrqSave(&HlpRemapLinesLock);
+    IRQ_STATUS Status = IRQ_STATUS_INSUFFICIENT_RESOURCES;
+    HLP_REMAP_IOAPIC *Free = NULL;
+    for (uint32_t Slot = 0; Slot < HL_MAX_IOAPICS; Slot++) {
+        HLP_REMAP_IOAPIC *Entry = &HlpRemapIoApics[Slot];
+        if (Entry->Assigned && Entry->IoApicId == IoApicId) {
+            Free = NULL;
+            Status = IRQ_STATUS_INVALID_STATE; /* one unit per I/O APIC */
+            break;
+        }
+        if (!Entry->Assigned && Free == NULL)
+            Free = Entry;
+    }
+    if (Free != NULL) {
+        *Free = (HLP_REMAP_IOAPIC){.Assigned = true, .IoApicId = IoApicId, .Unit = Unit, .SourceId = SourceId};
+        Status = IRQ_STATUS_SUCCESS;
+    }
+    IrLockReleaseIrqRestore(&HlpRemapLinesLock, WasEnabled);
+    return Status;
+}
+
+bool HlpRemapCoversGsi(uint32_t Gsi, uint32_t *Unit, uint16_t *SourceId)
+{
+    uint8_t IoApicId;
+    if (!HlpIoApicIdOfGsi(Gsi, &IoApicId))
+        return false;
+    for (uint32_t Slot = 0; Slot < HL_MAX_IOAPICS; Slot++) {
+        const HLP_REMAP_IOAPIC *Entry = &HlpRemapIoApics[Slot];
+        if (Entry->Assigned && Entry->IoApicId == IoApicId && HlRemapIsEnabled(Entry->Unit)) {
+            *Unit = Entry->Unit;
+            *SourceId = Entry->SourceId;
+            return true;
+        }
+    }
+    return false;
+}
+
+static HLP_REMAP_LINE *HlpRemapFindLine(uint32_t Gsi)
+{
+    for (uint32_t Slot = 0; Slot < HLP_REMAP_MAX_LINES; Slot++) {
+        if (HlpRemapLines[Slot].InUse && HlpRemapLines[Slot].Gsi == Gsi)
+            return &HlpRemapLines[Slot];
+    }
+    return NULL;
+}
+
+IRQ_STATUS HlpRemapLineIndex(uint32_t Gsi, uint32_t Unit, uint32_t *Index)
+{
+    bool WasEnabled = IrLockAcquireIrqSave(&HlpRemapLinesLock);
+    HLP_REMAP_LINE *Line = HlpRemapFindLine(Gsi);
+    IRQ_STATUS Status = IRQ_STATUS_SUCCESS;
+    if (Line == NULL) {
+        for (uint32_t Slot = 0; Slot < HLP_REMAP_MAX_LINES && Line == NULL; Slot++) {
+            if (!HlpRemapLines[Slot].InUse)
+                Line = &HlpRemapLines[Slot];
+        }
+        uint32_t Allocated = 0;
+        Status = Line == NULL ? IRQ_STATUS_INSUFFICIENT_RESOURCES : HlRemapAllocateEntry(Unit, &Allocated);
+        if (Status == IRQ_STATUS_SUCCESS)
+            *Line = (HLP_REMAP_LINE){.InUse = true, .Gsi = Gsi, .Unit = Unit, .Index = Allocated};
+    }
+    if (Status == IRQ_STATUS_SUCCESS)
+        *Index = Line->Index;
+    IrLockReleaseIrqRestore(&HlpRemapLinesLock, WasEnabled);
+    return Status;
+}
+
+void HlpRemapReleaseLine(uint32_t Gsi)
+{
+    bool WasEnabled = IrLockAcquireIrqSave(&HlpRemapLinesLock);
+    HLP_REMAP_LINE *Line = HlpRemapFindLine(Gsi);
+    HLP_REMAP_LINE Released = Line != NULL ? *Line : (HLP_REMAP_LINE){0};
+    if (Line != NULL)
+        Line->InUse = false;
+    IrLockReleaseIrqRestore(&HlpRemapLinesLock, WasEnabled);
+    if (Released.InUse)
+        (void)HlRemapFreeEntry(Released.Unit, Released.Index);
+}
+
 /* ---- Faults (7.x, 11.4.14) --------------------------------------------------------------- */
 
 /* Reads and clears one fault recording register (128 bits at FRO + 16 *
@@ -521,4 +634,8 @@ void HlpResetRemapUnits(void)
         HlpRemapFreeStructures(&HlpRemapUnits[Index]);
         HlpRemapUnits[Index] = (HLP_REMAP_UNIT){0};
     }
+    for (uint32_t Slot = 0; Slot < HL_MAX_IOAPICS; Slot++)
+        HlpRemapIoApics[Slot] = (HLP_REMAP_IOAPIC){0};
+    for (uint32_t Slot = 0; Slot < HLP_REMAP_MAX_LINES; Slot++)
+        HlpRemapLines[Slot] = (HLP_REMAP_LINE){0};
 }
