@@ -19,13 +19,22 @@
  *     class k. So Allocated[c] <= DeviceVectorCount, and a CPU whose load
  *     equals DeviceVectorCount has nothing left.
  *
- *  I3 Buckets. An online CPU is in exactly one load bucket, Bucket[Allocated[c]];
- *     an offline CPU is in none. BucketPopulation[b] is the number of CPUs in
- *     Bucket[b], and bit b of BucketMap is set iff that number is non-zero.
+ *  I3 Buckets. An online CPU is in exactly one load bucket, Bucket[Bucketed[c]],
+ *     with Bucketed[c] <= Allocated[c] (a bucket may lag below the load, never
+ *     run above it); an offline CPU is in none. BucketPopulation[b] is the
+ *     number of CPUs in Bucket[b], bit b of BucketMap is set iff that number
+ *     is non-zero, and BucketMapPopulation counts BucketMap's set bits.
  *
  *  I4 Full sets. For each IRQL i with device vectors: c is in IrqlFull[i] iff
  *     IrqlVectors[i] & ~Taken[c] is empty (no free vector of that IRQL),
- *     whether c is online or not.
+ *     whether c is online or not. (A take can fill an IRQL only if it fills
+ *     the vector's class, a release can unfill one only if the class was
+ *     full: only then are the sets touched.)
+ *
+ *  I6 Class choice. For each CPU c: MinClasses[c] is the set of device
+ *     classes with a free vector on c whose AllocatedPerClass equals
+ *     MinClassLoad[c], the least AllocatedPerClass over such classes (an
+ *     empty set, when no class has room, has MinClassLoad 0).
  *
  *  I5 Immutables. CpuCount, SetWords, DeviceVectors, IrqlVectors,
  *     IrqlsOfClass, IrqlOfVector and the array pointers are written once by
@@ -34,32 +43,49 @@
  *
  *  A call that fails returns before it changes anything.
  *
- * WHY LOAD BUCKETS (finding the least-loaded CPU of a mask)
+ * WHY LOAD BUCKETS, AND WHEN NOT (finding the least-loaded CPU of a mask)
  *
  * The obvious way - walk every CPU of the affinity and keep the least loaded
- * (what Linux's matrix_find_best_cpu does) - costs O(CPUs) per allocation, so
- * an allocation with a full mask is 1000 times dearer at 4096 CPUs than at 4.
- * A heap ordered by load cannot answer "least loaded *within this mask*".
- * Buckets can: allocating or freeing one vector changes a CPU's load by
- * exactly one, so it moves to the neighbouring bucket in O(1) (two bit
- * writes and two counters), and the search takes the non-empty buckets from
- * the lowest load up (a find-first-set over BucketMap) and, in each, the
- * lowest CPU that is also in the mask - the first hit is the answer, with the
- * lowest-id tie rule for free. With a mask that covers the least-loaded CPUs
- * (the common "any CPU" case) that is one or two word tests whatever the CPU
- * count. The worst case, a mask that meets only heavily loaded CPUs, costs
- * one pass over the mask's words plus (non-empty buckets below the answer's
- * load, at most DeviceVectorCount: 157 on amd64) x (the mask's non-zero
- * words) word tests, still without touching any per-CPU state.
+ * (what Linux's matrix_find_best_cpu does) - costs O(CPUs in the mask) per
+ * allocation, so an allocation with a full mask is 1000 times dearer at 4096
+ * CPUs than at 4. A heap ordered by load cannot answer "least loaded
+ * *within this mask*". Buckets can: the search takes the non-empty buckets
+ * from the lowest load up (a find-first-set over BucketMap) and, in each,
+ * the lowest CPU that is also in the mask - the first hit is the answer,
+ * with the lowest-id tie rule for free. With a mask that covers the
+ * least-loaded CPUs (the common "any CPU" case) that is one or two word
+ * tests whatever the CPU count.
+ *
+ * Buckets are kept lazily (I3). Taking a vector raises a CPU's load and
+ * leaves it in its bucket; freeing one moves it down only if its bucket is
+ * now above its load. So an allocation freed again - the common pattern -
+ * moves nothing. A search that meets a CPU whose load is above its bucket
+ * moves it to its load's bucket (above the one being searched, so visited
+ * later if need be) and goes on: each such move pays for an earlier take.
+ *
+ * A mask that meets only CPUs above the lowest load (a one-CPU mask of a
+ * pinned device, say) would step through every non-empty bucket below its
+ * CPUs' load. So the pass that tests the lowest bucket also lists the
+ * mask's non-zero words and counts its online CPUs, and the search goes on
+ * by whichever costs less: by load, at most BucketMapPopulation x (listed
+ * words) word tests, or by CPU, one read of each online CPU of the mask, as
+ * Linux does. Both give the same answer. Such a search thus costs one pass
+ * over the mask's words (zero words stepped over eight at a time) plus
+ * min(mask weight, buckets x words).
  *
  * The least-loaded CPU may have no free vector *in the requested IRQL's
  * classes* while other CPUs do. IrqlFull[i] (I4) lets the same word test
  * exclude those CPUs (Bucket & Mask & ~IrqlFull), so they cost nothing either.
  *
+ * KE_IRQL_ANY spreads a CPU's vectors over its priority classes: it takes
+ * the lowest class of MinClasses (I6). Keeping that set costs O(1) per take
+ * and release; only a take that empties it recomputes it (O(classes)), once
+ * per round of the classes.
+ *
  * The sets here are compact: SetWords = ceil(CpuCount / 64) words, not the
  * 64 words of an IR_CPU_SET, so a 4-CPU machine tests one word per bucket and
  * the memory is (257 buckets + 16 IRQLs + online) x SetWords x 8 bytes plus
- * 64 bytes per CPU (about 400 KiB at 4096 CPUs).
+ * 64 bytes per CPU (KiMatrixStorageSize).
  *
  * LOCKING. One IR_LOCK, taken with interrupts disabled: the matrix is used by
  * connect/disconnect paths and a CPU holding the lock must not be interrupted
