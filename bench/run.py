@@ -112,9 +112,16 @@ def main():
               f"{row['baseline'] or '(baseline)':26} {fmt(row['ns_ratio'], '>8.2f')} {fmt(row['best_ns_ratio'], '>6.2f')} "
               f"{fmt(row['instructions_ratio'], '>11.2f')} {fmt(row['instructions_over_baseline'], '>7.1f')}")
 
+    # Sizes, not timings: Ke's memory per CPU, if the build has the program.
+    memory = None
+    memory_program = os.path.join(args.bindir, "matrix_memory")
+    if os.access(memory_program, os.X_OK):
+        memory = run([memory_program]).stdout
+        print("\nKe memory per CPU (bytes)\n" + memory, end="")
+
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as handle:
-        json.dump({"results": rows}, handle, indent=2)
+        json.dump({"results": rows, "memory": memory}, handle, indent=2)
     print(f"\nwritten: {args.json}")
 
 

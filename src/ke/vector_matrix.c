@@ -19,13 +19,22 @@
  *     class k. So Allocated[c] <= DeviceVectorCount, and a CPU whose load
  *     equals DeviceVectorCount has nothing left.
  *
- *  I3 Buckets. An online CPU is in exactly one load bucket, Bucket[Allocated[c]];
- *     an offline CPU is in none. BucketPopulation[b] is the number of CPUs in
- *     Bucket[b], and bit b of BucketMap is set iff that number is non-zero.
+ *  I3 Buckets. An online CPU is in exactly one load bucket, Bucket[Bucketed[c]],
+ *     with Bucketed[c] <= Allocated[c] (a bucket may lag below the load, never
+ *     run above it); an offline CPU is in none. BucketPopulation[b] is the
+ *     number of CPUs in Bucket[b], bit b of BucketMap is set iff that number
+ *     is non-zero, and BucketMapPopulation counts BucketMap's set bits.
  *
  *  I4 Full sets. For each IRQL i with device vectors: c is in IrqlFull[i] iff
  *     IrqlVectors[i] & ~Taken[c] is empty (no free vector of that IRQL),
- *     whether c is online or not.
+ *     whether c is online or not. (A take can fill an IRQL only if it fills
+ *     the vector's class, a release can unfill one only if the class was
+ *     full: only then are the sets touched.)
+ *
+ *  I6 Class choice. For each CPU c: MinClasses[c] is the set of device
+ *     classes with a free vector on c whose AllocatedPerClass equals
+ *     MinClassLoad[c], the least AllocatedPerClass over such classes (an
+ *     empty set, when no class has room, has MinClassLoad 0).
  *
  *  I5 Immutables. CpuCount, SetWords, DeviceVectors, IrqlVectors,
  *     IrqlsOfClass, IrqlOfVector and the array pointers are written once by
@@ -34,32 +43,49 @@
  *
  *  A call that fails returns before it changes anything.
  *
- * WHY LOAD BUCKETS (finding the least-loaded CPU of a mask)
+ * WHY LOAD BUCKETS, AND WHEN NOT (finding the least-loaded CPU of a mask)
  *
  * The obvious way - walk every CPU of the affinity and keep the least loaded
- * (what Linux's matrix_find_best_cpu does) - costs O(CPUs) per allocation, so
- * an allocation with a full mask is 1000 times dearer at 4096 CPUs than at 4.
- * A heap ordered by load cannot answer "least loaded *within this mask*".
- * Buckets can: allocating or freeing one vector changes a CPU's load by
- * exactly one, so it moves to the neighbouring bucket in O(1) (two bit
- * writes and two counters), and the search takes the non-empty buckets from
- * the lowest load up (a find-first-set over BucketMap) and, in each, the
- * lowest CPU that is also in the mask - the first hit is the answer, with the
- * lowest-id tie rule for free. With a mask that covers the least-loaded CPUs
- * (the common "any CPU" case) that is one or two word tests whatever the CPU
- * count. The worst case, a mask that meets only heavily loaded CPUs, costs
- * one pass over the mask's words plus (non-empty buckets below the answer's
- * load, at most DeviceVectorCount: 157 on amd64) x (the mask's non-zero
- * words) word tests, still without touching any per-CPU state.
+ * (what Linux's matrix_find_best_cpu does) - costs O(CPUs in the mask) per
+ * allocation, so an allocation with a full mask is 1000 times dearer at 4096
+ * CPUs than at 4. A heap ordered by load cannot answer "least loaded
+ * *within this mask*". Buckets can: the search takes the non-empty buckets
+ * from the lowest load up (a find-first-set over BucketMap) and, in each,
+ * the lowest CPU that is also in the mask - the first hit is the answer,
+ * with the lowest-id tie rule for free. With a mask that covers the
+ * least-loaded CPUs (the common "any CPU" case) that is one or two word
+ * tests whatever the CPU count.
+ *
+ * Buckets are kept lazily (I3). Taking a vector raises a CPU's load and
+ * leaves it in its bucket; freeing one moves it down only if its bucket is
+ * now above its load. So an allocation freed again - the common pattern -
+ * moves nothing. A search that meets a CPU whose load is above its bucket
+ * moves it to its load's bucket (above the one being searched, so visited
+ * later if need be) and goes on: each such move pays for an earlier take.
+ *
+ * A mask that meets only CPUs above the lowest load (a one-CPU mask of a
+ * pinned device, say) would step through every non-empty bucket below its
+ * CPUs' load. So the pass that tests the lowest bucket also lists the
+ * mask's non-zero words and counts its online CPUs, and the search goes on
+ * by whichever costs less: by load, at most BucketMapPopulation x (listed
+ * words) word tests, or by CPU, one read of each online CPU of the mask, as
+ * Linux does. Both give the same answer. Such a search thus costs one pass
+ * over the mask's words (zero words stepped over eight at a time) plus
+ * min(mask weight, buckets x words).
  *
  * The least-loaded CPU may have no free vector *in the requested IRQL's
  * classes* while other CPUs do. IrqlFull[i] (I4) lets the same word test
  * exclude those CPUs (Bucket & Mask & ~IrqlFull), so they cost nothing either.
  *
+ * KE_IRQL_ANY spreads a CPU's vectors over its priority classes: it takes
+ * the lowest class of MinClasses (I6). Keeping that set costs O(1) per take
+ * and release; only a take that empties it recomputes it (O(classes)), once
+ * per round of the classes.
+ *
  * The sets here are compact: SetWords = ceil(CpuCount / 64) words, not the
  * 64 words of an IR_CPU_SET, so a 4-CPU machine tests one word per bucket and
  * the memory is (257 buckets + 16 IRQLs + online) x SetWords x 8 bytes plus
- * 64 bytes per CPU (about 400 KiB at 4096 CPUs).
+ * 64 bytes per CPU (KiMatrixStorageSize).
  *
  * LOCKING. One IR_LOCK, taken with interrupts disabled: the matrix is used by
  * connect/disconnect paths and a CPU holding the lock must not be interrupted
@@ -84,7 +110,13 @@
 typedef struct _KI_MATRIX_CPU {
     _Alignas(64) uint64_t Taken[KIP_VECTOR_WORDS];
     uint16_t Allocated;
+    /* I3: the load whose bucket holds the CPU while it is online (<= Allocated). */
+    uint16_t Bucketed;
     uint8_t AllocatedPerClass[KIP_CLASS_COUNT];
+    /* I6: the device classes with a free vector whose load is MinClassLoad,
+     * the least such load (KE_IRQL_ANY takes the lowest of them). */
+    uint16_t MinClasses;
+    uint8_t MinClassLoad;
     bool Online;
 } KI_MATRIX_CPU;
 
@@ -103,6 +135,7 @@ struct _KI_VECTOR_MATRIX {
     uint64_t IrqlVectors[KE_IRQL_COUNT][KIP_VECTOR_WORDS];
     KIRQL IrqlOfVector[256];
     uint64_t BucketMap[KIP_BUCKET_MAP_WORDS];
+    uint32_t BucketMapPopulation; /* bits set in BucketMap (I3) */
     uint32_t BucketPopulation[KIP_BUCKET_COUNT];
     KI_MATRIX_CPU *Cpus;
     uint64_t *Buckets;  /* KIP_BUCKET_COUNT sets of SetWords words */
@@ -188,17 +221,47 @@ static bool KipIsValidIrql(const KI_VECTOR_MATRIX *Matrix, KIRQL Irql)
     return KipLowestVector(Matrix->IrqlVectors[Irql]) != KIP_NO_VECTOR;
 }
 
+/* Set bits of Word (a portable count: the core may not call libgcc). */
+static uint32_t KipPopulation(uint64_t Word)
+{
+    Word = Word - ((Word >> 1) & 0x5555555555555555ull);
+    Word = (Word & 0x3333333333333333ull) + ((Word >> 2) & 0x3333333333333333ull);
+    Word = (Word + (Word >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (uint32_t)((Word * 0x0101010101010101ull) >> 56);
+}
+
+/* Free device vectors of class Class on a CPU, as 16 bits. */
+static uint32_t KipClassFree(const KI_VECTOR_MATRIX *Matrix, const KI_MATRIX_CPU *State, uint32_t Class)
+{
+    return KipClassBits(Matrix->DeviceVectors, Class) & ~KipClassBits(State->Taken, Class);
+}
+
+/* I6 from scratch: the device classes with a free vector and the least
+ * load among them (an empty set has load 0). O(classes). */
+static void KipComputeMinClasses(const KI_VECTOR_MATRIX *Matrix, const KI_MATRIX_CPU *State, uint16_t *Classes,
+                                 uint8_t *Load)
+{
+    uint32_t Set = 0;
+    uint32_t Least = UINT32_MAX;
+    for (uint32_t Remaining = Matrix->DeviceClasses; Remaining != 0; Remaining &= Remaining - 1u) {
+        uint32_t Class = (uint32_t)__builtin_ctz(Remaining);
+        if (KipClassFree(Matrix, State, Class) == 0)
+            continue;
+        uint32_t ClassLoad = State->AllocatedPerClass[Class];
+        if (ClassLoad < Least) {
+            Least = ClassLoad;
+            Set = 0;
+        }
+        if (ClassLoad == Least)
+            Set |= 1u << Class;
+    }
+    *Classes = (uint16_t)Set;
+    *Load = Set == 0 ? 0 : (uint8_t)Least;
+}
+
 /* ---- Debug checks of the invariants (src/base/irassert.h) ------------------------ */
 
 #if IRQROUTE_DEBUG_CHECKS
-
-static uint32_t KipPopulation(uint64_t Word)
-{
-    uint32_t Count = 0;
-    for (; Word != 0; Word &= Word - 1u)
-        Count++;
-    return Count;
-}
 
 /* I3's map half for one load: BucketMap's bit agrees with the population. */
 static bool KipBucketMapAgrees(const KI_VECTOR_MATRIX *Matrix, uint32_t Load)
@@ -206,15 +269,27 @@ static bool KipBucketMapAgrees(const KI_VECTOR_MATRIX *Matrix, uint32_t Load)
     return (Matrix->BucketPopulation[Load] != 0) == KipTestBit(Matrix->BucketMap, Load);
 }
 
-/* I3 for one CPU: an online CPU is in Bucket[Allocated] and no other
- * bucket, an offline one in none; the online set says the same. */
+/* I3: BucketMapPopulation counts BucketMap's bits. */
+static bool KipBucketMapCountAgrees(const KI_VECTOR_MATRIX *Matrix)
+{
+    uint32_t Count = 0;
+    for (uint32_t Word = 0; Word < KIP_BUCKET_MAP_WORDS; Word++)
+        Count += KipPopulation(Matrix->BucketMap[Word]);
+    return Count == Matrix->BucketMapPopulation;
+}
+
+/* I3 for one CPU: an online CPU is in Bucket[Bucketed], Bucketed <=
+ * Allocated, and in no other bucket; an offline one in none; the online set
+ * says the same. */
 static bool KipCpuBucketsAgree(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
 {
     const KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
     if (State->Online != KipTestBit(Matrix->Online, Cpu))
         return false;
+    if (State->Online && State->Bucketed > State->Allocated)
+        return false;
     for (uint32_t Load = 0; Load < KIP_BUCKET_COUNT; Load++) {
-        bool Expected = State->Online && Load == State->Allocated;
+        bool Expected = State->Online && Load == State->Bucketed;
         if (KipTestBit(KipBucket(Matrix, Load), Cpu) != Expected)
             return false;
     }
@@ -237,8 +312,18 @@ static bool KipCpuFullSetsAgree(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
     return true;
 }
 
-/* I1-I4 for one CPU, after a change to it (under the lock). O(vectors +
- * buckets), so debug builds only: nothing runs in a release build. */
+/* I6 for one CPU: the kept class choice is the one computed from scratch. */
+static bool KipCpuClassChoiceAgrees(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
+{
+    const KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
+    uint16_t Classes;
+    uint8_t Load;
+    KipComputeMinClasses(Matrix, State, &Classes, &Load);
+    return Classes == State->MinClasses && Load == State->MinClassLoad;
+}
+
+/* I1-I4 and I6 for one CPU, after a change to it (under the lock).
+ * O(vectors + buckets), so debug builds only: nothing runs in a release build. */
 static void KipAssertCpuInvariants(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
 {
     const KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
@@ -254,8 +339,10 @@ static void KipAssertCpuInvariants(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
         IR_ASSERT(KipPopulation(KipClassBits(State->Taken, Class) & KipClassBits(Matrix->DeviceVectors, Class)) ==
                   State->AllocatedPerClass[Class]);
     IR_ASSERT(KipCpuBucketsAgree(Matrix, Cpu));        /* I3 */
-    IR_ASSERT(KipBucketMapAgrees(Matrix, Allocated));  /* I3 */
+    IR_ASSERT(!State->Online || KipBucketMapAgrees(Matrix, State->Bucketed)); /* I3 */
+    IR_ASSERT(KipBucketMapCountAgrees(Matrix));                                /* I3 */
     IR_ASSERT(KipCpuFullSetsAgree(Matrix, Cpu));       /* I4 */
+    IR_ASSERT(KipCpuClassChoiceAgrees(Matrix, Cpu));   /* I6 */
 }
 
 static void KipAssertBucketMap(const KI_VECTOR_MATRIX *Matrix, uint32_t Load)
@@ -279,27 +366,38 @@ static inline void KipAssertBucketMap(const KI_VECTOR_MATRIX *Matrix, uint32_t L
 
 #endif
 
-/* ---- Keeping I3 (buckets) and I4 (full sets) ---------------------------------- */
+/* ---- Keeping I3 (buckets), I4 (full sets) and I6 (class choice) ----------------- */
 
 static void KipBucketInsert(KI_VECTOR_MATRIX *Matrix, uint32_t Load, uint32_t Cpu)
 {
     IR_ASSERT(!KipTestBit(KipBucket(Matrix, Load), Cpu));
+    Matrix->Cpus[Cpu].Bucketed = (uint16_t)Load;
     KipSetBit(KipBucket(Matrix, Load), Cpu);
-    if (Matrix->BucketPopulation[Load]++ == 0)
+    if (Matrix->BucketPopulation[Load]++ == 0) {
         KipSetBit(Matrix->BucketMap, Load);
+        Matrix->BucketMapPopulation++;
+    }
 }
 
 static void KipBucketRemove(KI_VECTOR_MATRIX *Matrix, uint32_t Load, uint32_t Cpu)
 {
     IR_ASSERT(KipTestBit(KipBucket(Matrix, Load), Cpu) && Matrix->BucketPopulation[Load] > 0);
     KipClearBit(KipBucket(Matrix, Load), Cpu);
-    if (--Matrix->BucketPopulation[Load] == 0)
+    if (--Matrix->BucketPopulation[Load] == 0) {
         KipClearBit(Matrix->BucketMap, Load);
+        Matrix->BucketMapPopulation--;
+    }
     KipAssertBucketMap(Matrix, Load);
 }
 
-/* Re-evaluates I4 for Cpu and every IRQL served by Class (the class of a
- * vector that was just taken or released). */
+/* Moves an online CPU from the bucket it is in to Bucket[Load]. */
+static void KipBucketMove(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Load)
+{
+    KipBucketRemove(Matrix, Matrix->Cpus[Cpu].Bucketed, Cpu);
+    KipBucketInsert(Matrix, Load, Cpu);
+}
+
+/* Re-evaluates I4 for Cpu and every IRQL served by Class. */
 static void KipRefreshIrqlFull(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Class)
 {
     const uint64_t *Taken = Matrix->Cpus[Cpu].Taken;
@@ -317,155 +415,259 @@ static void KipRefreshIrqlFull(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t 
     }
 }
 
-/* Marks a free device vector taken on Cpu, keeping I1-I4. */
+/* I4 after a release in Class: every IRQL that Class serves has a free vector now. */
+static void KipClearIrqlFull(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Class)
+{
+    for (uint32_t Irqls = Matrix->IrqlsOfClass[Class]; Irqls != 0; Irqls &= Irqls - 1u)
+        KipClearBit(KipIrqlFull(Matrix, (uint32_t)__builtin_ctz(Irqls)), Cpu);
+}
+
+/* I6 after a take in Class. Class had a free vector, so it was in
+ * MinClasses iff its load was the least; now it is one more. Only when it
+ * was the last of the least-loaded classes is the set recomputed (once per
+ * "level" of a CPU's classes: allocations that round-robin over 10 classes
+ * recompute once in 10). */
+static void KipClassTaken(const KI_VECTOR_MATRIX *Matrix, KI_MATRIX_CPU *State, uint32_t Class)
+{
+    uint16_t Bit = (uint16_t)(1u << Class);
+    if ((State->MinClasses & Bit) == 0)
+        return;
+    State->MinClasses &= (uint16_t)~Bit;
+    if (State->MinClasses == 0)
+        KipComputeMinClasses(Matrix, State, &State->MinClasses, &State->MinClassLoad);
+}
+
+/* I6 after a release in Class: Class has a free vector now, with load one
+ * less; it joins the set, or replaces it when it is below the set's load. */
+static void KipClassReleased(KI_MATRIX_CPU *State, uint32_t Class)
+{
+    uint32_t Load = State->AllocatedPerClass[Class];
+    uint16_t Bit = (uint16_t)(1u << Class);
+    if (State->MinClasses == 0 || Load < State->MinClassLoad) {
+        State->MinClasses = Bit;
+        State->MinClassLoad = (uint8_t)Load;
+    } else if (Load == State->MinClassLoad) {
+        State->MinClasses |= Bit;
+    }
+}
+
+/* Marks a free device vector taken on Cpu, keeping I1-I4 and I6. */
 static void KipTake(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Vector)
 {
     IrLockAssertHeld(&Matrix->Lock);
     IR_ASSERT(KipIsDeviceVector(Matrix, Vector) && !KipTestBit(Matrix->Cpus[Cpu].Taken, Vector));
     KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
+    uint32_t Class = Vector >> 4;
     KipSetBit(State->Taken, Vector);
-    State->AllocatedPerClass[Vector >> 4]++;
-    if (State->Online) {
-        KipBucketRemove(Matrix, State->Allocated, Cpu);
-        KipBucketInsert(Matrix, State->Allocated + 1u, Cpu);
-    }
+    State->AllocatedPerClass[Class]++;
+    /* The CPU stays in its bucket, below its load now (I3): a search that
+     * meets it there moves it up (KipSettle); a release that follows finds
+     * it in place again. */
     State->Allocated++;
-    KipRefreshIrqlFull(Matrix, Cpu, Vector >> 4);
+    KipClassTaken(Matrix, State, Class);
+    /* An IRQL served by Class can only have become full if Class did (I4). */
+    if (KipClassFree(Matrix, State, Class) == 0)
+        KipRefreshIrqlFull(Matrix, Cpu, Class);
     KipAssertCpuInvariants(Matrix, Cpu);
 }
 
-/* Marks a taken device vector free on Cpu, keeping I1-I4. */
+/* Marks a taken device vector free on Cpu, keeping I1-I4 and I6. */
 static void KipRelease(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Vector)
 {
     IrLockAssertHeld(&Matrix->Lock);
     IR_ASSERT(KipIsDeviceVector(Matrix, Vector) && KipTestBit(Matrix->Cpus[Cpu].Taken, Vector));
     KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
+    uint32_t Class = Vector >> 4;
     KipClearBit(State->Taken, Vector);
-    State->AllocatedPerClass[Vector >> 4]--;
-    if (State->Online) {
-        KipBucketRemove(Matrix, State->Allocated, Cpu);
-        KipBucketInsert(Matrix, State->Allocated - 1u, Cpu);
-    }
+    State->AllocatedPerClass[Class]--;
     State->Allocated--;
-    KipRefreshIrqlFull(Matrix, Cpu, Vector >> 4);
+    /* A bucket may lag below the load, never run above it (I3). */
+    if (State->Online && State->Bucketed > State->Allocated)
+        KipBucketMove(Matrix, Cpu, State->Allocated);
+    KipClassReleased(State, Class);
+    /* The IRQLs served by Class were full only if Class was: when this
+     * vector is its only free one now, they are not full any more (I4). */
+    if (KipClassFree(Matrix, State, Class) == (1u << (Vector & 15u)))
+        KipClearIrqlFull(Matrix, Cpu, Class);
     KipAssertCpuInvariants(Matrix, Cpu);
 }
 
 /* ---- Searches ----------------------------------------------------------------- */
 
-/* Lowest CPU in Bucket & Mask & ~Full (Full may be NULL), or IR_CPU_NONE. */
-static uint32_t KipFirstEligible(const uint64_t *Bucket, const uint64_t *Mask, const uint64_t *Full, uint32_t Words)
+/* Full set of "no CPU", for KE_IRQL_ANY (every CPU with a free device vector qualifies). */
+static const uint64_t KipNoCpus[IR_CPU_SET_WORDS];
+
+/* The non-zero words of Affinity & Online, listed once a search needs them. */
+typedef struct _KIP_MASK_WORDS {
+    uint32_t Count;
+    uint32_t Cpus; /* online CPUs in the mask */
+    uint8_t Index[IR_CPU_SET_WORDS];
+} KIP_MASK_WORDS;
+
+/* Candidates are CPUs of Bucket[Load] (one word of them, at Word). A CPU
+ * whose load is above the bucket's (I3 lets a take leave it there) is moved
+ * to its own bucket, which a search by load reaches later; the first whose
+ * load is Load is the answer, or IR_CPU_NONE. */
+static uint32_t KipSettle(KI_VECTOR_MATRIX *Matrix, uint32_t Load, uint32_t Word, uint64_t Candidates)
 {
-    for (uint32_t Word = 0; Word < Words; Word++) {
-        uint64_t Candidates = Bucket[Word] & Mask[Word];
-        if (Full != NULL)
-            Candidates &= ~Full[Word];
-        if (Candidates != 0)
-            return Word * 64u + (uint32_t)__builtin_ctzll(Candidates);
+    for (; Candidates != 0; Candidates &= Candidates - 1u) {
+        uint32_t Cpu = Word * 64u + (uint32_t)__builtin_ctzll(Candidates);
+        uint32_t Allocated = Matrix->Cpus[Cpu].Allocated;
+        if (Allocated == Load)
+            return Cpu;
+        KipBucketMove(Matrix, Cpu, Allocated);
     }
     return IR_CPU_NONE;
 }
 
-/* The same over only the listed words (indices of the mask's non-zero words). */
-static uint32_t KipFirstEligibleListed(const uint64_t *Bucket, const uint64_t *Mask, const uint64_t *Full,
-                                       const uint8_t *Words, uint32_t WordCount)
+/* The first non-zero word of Mask at or after Word, or SetWords: runs of
+ * zero words are stepped over eight at a time, then one at a time (a small
+ * mask on a big machine is mostly zero words; the pointer walk keeps each
+ * step to a few instructions). */
+static uint32_t KipSkipZeroWords(const uint64_t *Mask, uint32_t Word, uint32_t SetWords)
 {
-    for (uint32_t Index = 0; Index < WordCount; Index++) {
-        uint32_t Word = Words[Index];
-        uint64_t Candidates = Bucket[Word] & Mask[Word];
-        if (Full != NULL)
-            Candidates &= ~Full[Word];
-        if (Candidates != 0)
-            return Word * 64u + (uint32_t)__builtin_ctzll(Candidates);
-    }
-    return IR_CPU_NONE;
+    const uint64_t *Cursor = Mask + Word;
+    const uint64_t *End = Mask + SetWords;
+    while (End - Cursor >= 8 && (Cursor[0] | Cursor[1] | Cursor[2] | Cursor[3] | Cursor[4] | Cursor[5] | Cursor[6] |
+                                 Cursor[7]) == 0)
+        Cursor += 8;
+    while (Cursor < End && *Cursor == 0)
+        Cursor++;
+    return (uint32_t)(Cursor - Mask);
 }
 
-/* Indices of the non-zero words of Affinity within this machine's CPUs. */
-static uint32_t KipListMaskWords(const KI_VECTOR_MATRIX *Matrix, const IR_CPU_SET *Affinity, uint8_t *Words)
+/* The lowest CPU of Bucket[Load] & Affinity & ~Full whose load is Load, or
+ * IR_CPU_NONE; on a miss, Words lists the non-zero words of Affinity &
+ * Online and counts their CPUs, from the same pass over the mask. */
+static uint32_t KipFirstEligibleOrList(KI_VECTOR_MATRIX *Matrix, uint32_t Load, const IR_CPU_SET *Affinity,
+                                       const uint64_t *Full, KIP_MASK_WORDS *Words)
 {
-    uint32_t Count = 0;
-    for (uint32_t Word = 0; Word < Matrix->SetWords; Word++) {
-        if (Affinity->Bits[Word] != 0)
-            Words[Count++] = (uint8_t)Word;
-    }
-    return Count;
-}
-
-/* The least-loaded online CPU of Affinity with a free vector for Irql
- * (ties: lowest id), or IR_CPU_NONE. Visits buckets from load 0 upwards.
- *
- * The first bucket is tested word by word from CPU 0, which finds a dense
- * mask's CPU at once. Only when that misses is the mask's sparsity worth
- * knowing: the indices of its non-zero words are listed once, and every
- * further bucket tests just those (a one-CPU mask at 4096 CPUs then costs
- * one word per non-empty bucket instead of 64). */
-static uint32_t KipFindLeastLoaded(const KI_VECTOR_MATRIX *Matrix, const IR_CPU_SET *Affinity, KIRQL Irql)
-{
-    IrLockAssertHeld(&Matrix->Lock);
-    /* With KE_IRQL_ANY any load below "full" qualifies, so no filter is needed. */
-    const uint64_t *Full = Irql == KE_IRQL_ANY ? NULL : KipIrqlFull(Matrix, Irql);
-    uint8_t MaskWords[IR_CPU_SET_WORDS];
-    uint32_t MaskWordCount = 0;
-    bool Listed = false;
-    for (uint32_t MapWord = 0; MapWord < KIP_BUCKET_MAP_WORDS; MapWord++) {
-        uint64_t Loads = Matrix->BucketMap[MapWord];
-        while (Loads != 0) {
-            uint32_t Load = MapWord * 64u + (uint32_t)__builtin_ctzll(Loads);
-            Loads &= Loads - 1u;
-            /* CPUs from here on have no device vector left (I2). */
-            if (Load >= Matrix->DeviceVectorCount)
-                return IR_CPU_NONE;
-            const uint64_t *Bucket = KipBucket(Matrix, Load);
-            uint32_t Cpu;
-            if (Listed) {
-                Cpu = KipFirstEligibleListed(Bucket, Affinity->Bits, Full, MaskWords, MaskWordCount);
-            } else {
-                Cpu = KipFirstEligible(Bucket, Affinity->Bits, Full, Matrix->SetWords);
-                if (Cpu == IR_CPU_NONE)
-                    MaskWordCount = KipListMaskWords(Matrix, Affinity, MaskWords);
-                Listed = true;
-            }
-            if (Cpu != IR_CPU_NONE)
-                return Cpu;
-            if (MaskWordCount == 0)
-                return IR_CPU_NONE; /* the mask names no CPU of this machine */
+    const uint64_t *Bucket = KipBucket(Matrix, Load);
+    const uint64_t *Mask = Affinity->Bits;
+    uint32_t SetWords = Matrix->SetWords;
+    Words->Count = 0;
+    Words->Cpus = 0;
+    for (uint32_t Word = 0; Word < SetWords; Word++) {
+        uint64_t Bits = Mask[Word];
+        if (Bits == 0) {
+            Word = KipSkipZeroWords(Mask, Word + 1u, SetWords) - 1u;
+            continue;
+        }
+        uint32_t Cpu = KipSettle(Matrix, Load, Word, Bucket[Word] & Bits & ~Full[Word]);
+        if (Cpu != IR_CPU_NONE)
+            return Cpu;
+        Bits &= Matrix->Online[Word];
+        if (Bits != 0) {
+            Words->Index[Words->Count++] = (uint8_t)Word;
+            Words->Cpus += KipPopulation(Bits);
         }
     }
     return IR_CPU_NONE;
 }
 
-/* With KE_IRQL_ANY: the CPU's least-used device class that still has a free
- * vector (ties: lowest class), so successive allocations spread over the
- * priority classes instead of piling into the lowest one. */
-static uint32_t KipLeastUsedClass(const KI_VECTOR_MATRIX *Matrix, const KI_MATRIX_CPU *State)
+/* The lowest non-empty bucket at or above From, or KIP_BUCKET_COUNT. */
+static uint32_t KipNextLoad(const KI_VECTOR_MATRIX *Matrix, uint32_t From)
 {
-    uint32_t Best = KIP_CLASS_COUNT;
-    for (uint32_t Class = 0; Class < KIP_CLASS_COUNT; Class++) {
-        if (!((Matrix->DeviceClasses >> Class) & 1u))
-            continue;
-        bool HasFree = (KipClassBits(Matrix->DeviceVectors, Class) & ~KipClassBits(State->Taken, Class)) != 0;
-        if (HasFree && (Best == KIP_CLASS_COUNT || State->AllocatedPerClass[Class] < State->AllocatedPerClass[Best]))
-            Best = Class;
+    for (uint32_t MapWord = From / 64u; MapWord < KIP_BUCKET_MAP_WORDS; MapWord++) {
+        uint64_t Loads = Matrix->BucketMap[MapWord];
+        if (MapWord == From / 64u)
+            Loads &= KIP_ALL_ONES << (From % 64u);
+        if (Loads != 0)
+            return MapWord * 64u + (uint32_t)__builtin_ctzll(Loads);
+    }
+    return KIP_BUCKET_COUNT;
+}
+
+/* By load: the buckets above Lowest, each tested on the listed words. The
+ * map is read afresh at every step: settling moves CPUs into buckets above
+ * the current one. */
+static uint32_t KipWalkBuckets(KI_VECTOR_MATRIX *Matrix, const IR_CPU_SET *Affinity, const uint64_t *Full,
+                               uint32_t Lowest, const KIP_MASK_WORDS *Words)
+{
+    /* CPUs from DeviceVectorCount up have no device vector left (I2). */
+    for (uint32_t Load = KipNextLoad(Matrix, Lowest + 1u); Load < Matrix->DeviceVectorCount;
+         Load = KipNextLoad(Matrix, Load + 1u)) {
+        const uint64_t *Bucket = KipBucket(Matrix, Load);
+        for (uint32_t Index = 0; Index < Words->Count; Index++) {
+            uint32_t Word = Words->Index[Index];
+            uint32_t Cpu = KipSettle(Matrix, Load, Word, Bucket[Word] & Affinity->Bits[Word] & ~Full[Word]);
+            if (Cpu != IR_CPU_NONE)
+                return Cpu;
+        }
+    }
+    return IR_CPU_NONE;
+}
+
+/* By CPU, as Linux's matrix_find_best_cpu: every online CPU of the listed
+ * words not in Full, keeping the least loaded (the first on ties). */
+static uint32_t KipScanListedCpus(const KI_VECTOR_MATRIX *Matrix, const IR_CPU_SET *Affinity, const uint64_t *Full,
+                                  const KIP_MASK_WORDS *Words)
+{
+    uint32_t Best = IR_CPU_NONE;
+    /* A load of DeviceVectorCount leaves nothing (I2): start just there. */
+    uint32_t BestLoad = Matrix->DeviceVectorCount;
+    for (uint32_t Index = 0; Index < Words->Count; Index++) {
+        uint32_t Word = Words->Index[Index];
+        uint64_t Bits = Affinity->Bits[Word] & Matrix->Online[Word] & ~Full[Word];
+        for (; Bits != 0; Bits &= Bits - 1u) {
+            uint32_t Cpu = Word * 64u + (uint32_t)__builtin_ctzll(Bits);
+            uint32_t Load = Matrix->Cpus[Cpu].Allocated;
+            if (Load < BestLoad) {
+                Best = Cpu;
+                BestLoad = Load;
+            }
+        }
     }
     return Best;
 }
 
-/* The vector to hand out on a CPU that KipFindLeastLoaded chose (so one exists). */
+/* The least-loaded online CPU of Affinity with a free vector for Irql
+ * (ties: lowest id), or IR_CPU_NONE. Under the lock; may move CPUs up to
+ * the buckets of their loads (I3), which changes no answer.
+ *
+ * First the least-loaded bucket, tested word by word from CPU 0: a mask
+ * that covers a least-loaded CPU (the common "any CPU" case) ends there.
+ * The same pass lists the mask's non-zero words and counts its online
+ * CPUs. Then the cheaper of two searches that give the same answer: by
+ * load, the further non-empty buckets on the listed words (at most
+ * BucketMapPopulation x listed words word tests), or by CPU, each online
+ * CPU of the mask (its weight in per-CPU reads). A small mask away from the
+ * least-loaded CPUs - the one-CPU mask of a pinned device - thus costs one
+ * pass over the mask's words and a read of its CPUs, whatever the loads. */
+static uint32_t KipFindLeastLoaded(KI_VECTOR_MATRIX *Matrix, const IR_CPU_SET *Affinity, KIRQL Irql)
+{
+    IrLockAssertHeld(&Matrix->Lock);
+    const uint64_t *Full = Irql == KE_IRQL_ANY ? KipNoCpus : KipIrqlFull(Matrix, Irql);
+    uint32_t Lowest = KipNextLoad(Matrix, 0);
+    /* No online CPU, or every one without a device vector left (I2). */
+    if (Lowest >= Matrix->DeviceVectorCount)
+        return IR_CPU_NONE;
+    KIP_MASK_WORDS Words;
+    uint32_t Cpu = KipFirstEligibleOrList(Matrix, Lowest, Affinity, Full, &Words);
+    if (Cpu != IR_CPU_NONE || Words.Count == 0)
+        return Cpu;
+    if (Words.Cpus <= Matrix->BucketMapPopulation * Words.Count)
+        return KipScanListedCpus(Matrix, Affinity, Full, &Words);
+    return KipWalkBuckets(Matrix, Affinity, Full, Lowest, &Words);
+}
+
+/* The vector to hand out on a CPU that KipFindLeastLoaded chose (so one
+ * exists). With KE_IRQL_ANY: the lowest free vector of the CPU's lowest
+ * least-used class with room (I6), so successive allocations spread over the
+ * priority classes instead of piling into the lowest one. */
 static uint32_t KipChooseVector(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, KIRQL Irql)
 {
     const KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
-    uint64_t Free[KIP_VECTOR_WORDS];
     if (Irql != KE_IRQL_ANY) {
+        uint64_t Free[KIP_VECTOR_WORDS];
         for (uint32_t Word = 0; Word < KIP_VECTOR_WORDS; Word++)
             Free[Word] = Matrix->IrqlVectors[Irql][Word] & ~State->Taken[Word];
         return KipLowestVector(Free);
     }
-    uint32_t Class = KipLeastUsedClass(Matrix, State);
-    if (Class == KIP_CLASS_COUNT)
+    if (State->MinClasses == 0)
         return KIP_NO_VECTOR;
-    uint32_t ClassFree = KipClassBits(Matrix->DeviceVectors, Class) & ~KipClassBits(State->Taken, Class);
-    return Class * 16u + (uint32_t)__builtin_ctz(ClassFree);
+    uint32_t Class = (uint32_t)__builtin_ctz(State->MinClasses);
+    return Class * 16u + (uint32_t)__builtin_ctz(KipClassFree(Matrix, State, Class));
 }
 
 /* True when Affinity names at least one online CPU (tells an empty/offline
@@ -549,7 +751,8 @@ static void KipBuildVectorMaps(KI_VECTOR_MATRIX *Matrix, const KE_VECTOR_LAYOUT 
 }
 
 /* Every CPU offline and empty: Taken = ~DeviceVectors (I1), counts zero (I2),
- * no bucket populated (I3), no IRQL full (I4: every device vector is free). */
+ * no bucket populated (I3), no IRQL full (I4: every device vector is free),
+ * every device class least used (I6). */
 static void KipResetCpus(KI_VECTOR_MATRIX *Matrix)
 {
     for (uint32_t Cpu = 0; Cpu < Matrix->CpuCount; Cpu++) {
@@ -557,8 +760,12 @@ static void KipResetCpus(KI_VECTOR_MATRIX *Matrix)
         for (uint32_t Word = 0; Word < KIP_VECTOR_WORDS; Word++)
             State->Taken[Word] = ~Matrix->DeviceVectors[Word];
         State->Allocated = 0;
+        State->Bucketed = 0;
         for (uint32_t Class = 0; Class < KIP_CLASS_COUNT; Class++)
             State->AllocatedPerClass[Class] = 0;
+        /* I6: every device class is free and unused. */
+        State->MinClasses = Matrix->DeviceClasses;
+        State->MinClassLoad = 0;
         State->Online = false;
     }
     size_t SetWordsTotal = (size_t)(KIP_BUCKET_COUNT + KE_IRQL_COUNT + 1u) * Matrix->SetWords;
@@ -568,6 +775,7 @@ static void KipResetCpus(KI_VECTOR_MATRIX *Matrix)
         Matrix->BucketPopulation[Load] = 0;
     for (uint32_t Word = 0; Word < KIP_BUCKET_MAP_WORDS; Word++)
         Matrix->BucketMap[Word] = 0;
+    Matrix->BucketMapPopulation = 0;
 }
 
 static bool KipIsLayoutUsable(const KE_VECTOR_LAYOUT *Layout)
@@ -623,7 +831,7 @@ void KiMatrixSetOnline(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, bool Online)
             KipBucketInsert(Matrix, State->Allocated, Cpu);
         } else {
             KipClearBit(Matrix->Online, Cpu);
-            KipBucketRemove(Matrix, State->Allocated, Cpu);
+            KipBucketRemove(Matrix, State->Bucketed, Cpu);
         }
     }
     KipAssertCpuInvariants(Matrix, Cpu);

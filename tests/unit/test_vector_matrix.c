@@ -893,6 +893,194 @@ static void test_layout_with_wide_irql(void **State)
     CheckConsistent(Matrix, 0, 47);
 }
 
+/* ---- The searches by load and by CPU, and lazy buckets ------------------------------------ */
+
+/* Loads CPU Cpu with Count vectors of any IRQL. */
+static void LoadCpu(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Count)
+{
+    IR_CPU_SET One;
+    OneCpu(&One, Cpu);
+    for (uint32_t Index = 0; Index < Count; Index++)
+        (void)MustAllocateIn(Matrix, &One, KE_IRQL_ANY);
+}
+
+/* A wide mask (64 CPUs in one word) whose CPUs are all above the lowest
+ * load: more CPUs than buckets, so the search goes by load; a two-CPU mask
+ * over the same loads goes by CPU. Both find the same least-loaded CPU. */
+static void test_wide_and_narrow_masks_away_from_the_lowest_load(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(128, 128);
+    for (uint32_t Cpu = 64; Cpu < 128; Cpu++)
+        LoadCpu(Matrix, Cpu, Cpu == 90 || Cpu == 110 ? 1u : 2u);
+    IR_CPU_SET Wide;
+    IrCpuSetZero(&Wide);
+    for (uint32_t Cpu = 64; Cpu < 128; Cpu++)
+        IrCpuSetAdd(&Wide, Cpu);
+    uint32_t Chosen = IR_CPU_NONE;
+    assert_int_equal(KiMatrixQueryLeastLoaded(Matrix, &Wide, &Chosen), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Chosen, 90);
+    IR_CPU_SET Narrow;
+    OneCpu(&Narrow, 127);
+    IrCpuSetAdd(&Narrow, 110);
+    assert_int_equal(KiMatrixQueryLeastLoaded(Matrix, &Narrow, &Chosen), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Chosen, 110);
+    /* Two allocations on the wide mask: 90, then 110 (90 is at 2 now). */
+    assert_int_equal(MustAllocateIn(Matrix, &Wide, KE_IRQL_ANY).Cpu, 90);
+    assert_int_equal(MustAllocateIn(Matrix, &Wide, KE_IRQL_ANY).Cpu, 110);
+    assert_int_equal(MustAllocateIn(Matrix, &Wide, KE_IRQL_ANY).Cpu, 64);
+    CheckAllConsistent(Matrix, 128);
+}
+
+/* A CPU that took vectors stays in its old bucket until a search meets it:
+ * that search must still see its real load. */
+static void test_a_cpu_that_took_vectors_is_not_taken_for_less_loaded(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(4, 4);
+    LoadCpu(Matrix, 0, 3);
+    LoadCpu(Matrix, 1, 2);
+    LoadCpu(Matrix, 2, 1);
+    IR_CPU_SET All;
+    AllCpus(&All);
+    uint32_t Chosen = IR_CPU_NONE;
+    assert_int_equal(KiMatrixQueryLeastLoaded(Matrix, &All, &Chosen), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Chosen, 3);
+    LoadCpu(Matrix, 3, 4);
+    assert_int_equal(KiMatrixQueryLeastLoaded(Matrix, &All, &Chosen), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Chosen, 2);
+    /* A free lowers a load below a lagging bucket's: found again at once. */
+    ALLOCATION Last = MustAllocateIn(Matrix, &All, KE_IRQL_ANY);
+    assert_int_equal(Last.Cpu, 2);
+    assert_int_equal(KiMatrixFree(Matrix, 0, 0x30), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixFree(Matrix, 0, 0x40), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixQueryLeastLoaded(Matrix, &All, &Chosen), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Chosen, 0);
+    CheckAllConsistent(Matrix, 4);
+}
+
+/* ---- A random walk against a model ------------------------------------------------ */
+
+#define MODEL_CPUS 200u
+
+static uint32_t ModelRandom(uint64_t *Seed)
+{
+    *Seed = *Seed * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*Seed >> 33);
+}
+
+/* Has Cpu a free vector of Irql (KE_IRQL_ANY: any device vector)? */
+static bool ModelHasRoom(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, KIRQL Irql)
+{
+    for (uint32_t Vector = 0x30; Vector <= 0xCF; Vector++) {
+        if (IsAmd64Reserved(Vector) || (Irql != KE_IRQL_ANY && Vector >> 4 != Irql))
+            continue;
+        if (!KiMatrixIsAllocated(Matrix, Cpu, (uint8_t)Vector))
+            return true;
+    }
+    return false;
+}
+
+/* The rule from first principles: the least-loaded online CPU of Mask with
+ * room for Irql, the lowest id on ties. */
+static uint32_t ModelChoice(KI_VECTOR_MATRIX *Matrix, const IR_CPU_SET *Mask, KIRQL Irql)
+{
+    uint32_t Best = IR_CPU_NONE;
+    uint32_t BestLoad = UINT32_MAX;
+    for (uint32_t Cpu = 0; Cpu < MODEL_CPUS; Cpu++) {
+        if (!IrCpuSetContains(Mask, Cpu) || !KiMatrixIsOnline(Matrix, Cpu) || !ModelHasRoom(Matrix, Cpu, Irql))
+            continue;
+        uint32_t Load = AllocatedOn(Matrix, Cpu);
+        if (Load < BestLoad) {
+            Best = Cpu;
+            BestLoad = Load;
+        }
+    }
+    return Best;
+}
+
+/* With KE_IRQL_ANY, the vector: the lowest free one of the CPU's least-used
+ * class with room, the lowest such class on ties. */
+static uint32_t ModelVector(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
+{
+    KE_VECTOR_USAGE Usage;
+    assert_int_equal(KiMatrixQueryUsage(Matrix, Cpu, &Usage), IRQ_STATUS_SUCCESS);
+    uint32_t BestVector = 256;
+    uint32_t BestLoad = UINT32_MAX;
+    for (uint32_t Class = 3; Class <= 12; Class++) {
+        for (uint32_t Vector = Class * 16u; Vector < Class * 16u + 16u; Vector++) {
+            if (IsAmd64Reserved(Vector) || KiMatrixIsAllocated(Matrix, Cpu, (uint8_t)Vector))
+                continue;
+            if (Usage.AllocatedPerClass[Class] < BestLoad) {
+                BestLoad = Usage.AllocatedPerClass[Class];
+                BestVector = Vector;
+            }
+            break;
+        }
+    }
+    return BestVector;
+}
+
+/* A mask of Weight random CPUs (Weight >= MODEL_CPUS: every CPU). */
+static void ModelMask(uint64_t *Seed, uint32_t Weight, IR_CPU_SET *Mask)
+{
+    IrCpuSetZero(Mask);
+    if (Weight >= MODEL_CPUS) {
+        IrCpuSetFill(Mask, MODEL_CPUS);
+        return;
+    }
+    for (uint32_t Index = 0; Index < Weight; Index++)
+        IrCpuSetAdd(Mask, ModelRandom(Seed) % MODEL_CPUS);
+}
+
+/* Thousands of random allocations (masks of 1 to all CPUs, IRQL any or
+ * fixed), frees and online changes on 200 CPUs (four words): every choice
+ * is the model's, whichever search made it. */
+static void test_random_walk_matches_the_model(void **State)
+{
+    (void)State;
+    static const uint32_t Weights[] = {1, 2, 3, 8, 40, 150, MODEL_CPUS};
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(MODEL_CPUS, MODEL_CPUS);
+    static ALLOCATION Held[4096];
+    uint32_t HeldCount = 0;
+    uint64_t Seed = 16;
+    /* Uneven loads to start: CPU c holds c % 37 vectors. */
+    for (uint32_t Cpu = 0; Cpu < MODEL_CPUS; Cpu++)
+        LoadCpu(Matrix, Cpu, Cpu % 37u);
+    for (uint32_t Step = 0; Step < 3000; Step++) {
+        uint32_t Action = ModelRandom(&Seed) % 10u;
+        if (Action < 6 || HeldCount == 0) {
+            IR_CPU_SET Mask;
+            ModelMask(&Seed, Weights[ModelRandom(&Seed) % (sizeof(Weights) / sizeof(Weights[0]))], &Mask);
+            KIRQL Irql = ModelRandom(&Seed) % 3u == 0 ? (KIRQL)(3u + ModelRandom(&Seed) % 10u) : KE_IRQL_ANY;
+            uint32_t Expected = ModelChoice(Matrix, &Mask, Irql);
+            uint32_t ExpectedVector = Expected == IR_CPU_NONE || Irql != KE_IRQL_ANY ? 256 : ModelVector(Matrix, Expected);
+            ALLOCATION Got = {.Cpu = IR_CPU_NONE};
+            IRQ_STATUS Status = KiMatrixAllocate(Matrix, &Mask, Irql, &Got.Cpu, &Got.Vector);
+            if (Expected == IR_CPU_NONE) {
+                assert_int_not_equal(Status, IRQ_STATUS_SUCCESS);
+                continue;
+            }
+            assert_int_equal(Status, IRQ_STATUS_SUCCESS);
+            assert_int_equal(Got.Cpu, Expected);
+            if (Irql != KE_IRQL_ANY)
+                assert_int_equal(Got.Vector >> 4, Irql);
+            else
+                assert_int_equal(Got.Vector, ExpectedVector);
+            if (HeldCount < sizeof(Held) / sizeof(Held[0]))
+                Held[HeldCount++] = Got;
+        } else if (Action < 9) {
+            uint32_t Index = ModelRandom(&Seed) % HeldCount;
+            assert_int_equal(KiMatrixFree(Matrix, Held[Index].Cpu, Held[Index].Vector), IRQ_STATUS_SUCCESS);
+            Held[Index] = Held[--HeldCount];
+        } else {
+            uint32_t Cpu = ModelRandom(&Seed) % MODEL_CPUS;
+            KiMatrixSetOnline(Matrix, Cpu, !KiMatrixIsOnline(Matrix, Cpu));
+        }
+    }
+    CheckAllConsistent(Matrix, MODEL_CPUS);
+}
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
@@ -922,6 +1110,9 @@ int main(void)
         cmocka_unit_test(test_4096_cpus),
         cmocka_unit_test(test_allocate_and_free_everything_returns_to_start),
         cmocka_unit_test(test_layout_with_wide_irql),
+        cmocka_unit_test(test_wide_and_narrow_masks_away_from_the_lowest_load),
+        cmocka_unit_test(test_a_cpu_that_took_vectors_is_not_taken_for_less_loaded),
+        cmocka_unit_test(test_random_walk_matches_the_model),
     };
     return cmocka_run_group_tests(Tests, GroupSetup, GroupTeardown);
 }
