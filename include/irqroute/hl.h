@@ -176,9 +176,14 @@ IRQ_STATUS HlResolveTarget(const HL_INTERRUPT_TARGET *Target, HL_DESTINATION *De
  * delivered to Cpu: Cpu is registered and its APIC id is below 0xFF, the
  * xAPIC broadcast id (82093AA 3.2.4 bits 63:56; SDM vol. 3A 11.11.1). In
  * x2APIC mode a CPU with an id of 0xFF or above is reachable by IPIs but by
- * no device interrupt without interrupt remapping, which this library does
- * not program. Lock-free; false for Cpu >= IR_MAX_CPUS. */
+ * no device interrupt without interrupt remapping. Lock-free; false for
+ * Cpu >= IR_MAX_CPUS. */
 bool HlIsProcessorReachableByDevices(uint32_t Cpu);
+/* The same for the line with GSI Gsi: every registered CPU when the line's
+ * I/O APIC sends through an enabled remapping unit (HlRemapAssignIoApic:
+ * the destination lives in the unit's 32-bit table entry), else as
+ * HlIsProcessorReachableByDevices. */
+bool HlIsProcessorReachableByLine(uint32_t Gsi, uint32_t Cpu);
 
 /* ======================================================================== */
 /* I/O APIC (Intel 82093AA datasheet): src/hl/x86/ioapic.c                */

@@ -35,6 +35,39 @@ static IRQ_STATUS SimpStartProcessor(uint32_t Cpu)
     return Status;
 }
 
+/* QEMU's I/O APIC is FF:00.0 to the remapping unit; the nth here FF:nn.0. */
+#define SIMP_IOAPIC_SOURCE_ID(Index) (0xFF00u | (uint16_t)((Index) << 3))
+
+static void SimpPutIoApicsBehindIommu(SIM_CONFIG *Sim)
+{
+    if (Sim->IoApicCount == 0) {
+        Sim->IoApicCount = 1;
+        Sim->IoApics[0] = (SIM_IOAPIC_CONFIG){.Id = 0, .Address = HL_IOAPIC_DEFAULT_BASE, .PinCount = 24};
+    }
+    for (uint32_t Index = 0; Index < Sim->IoApicCount; Index++) {
+        Sim->IoApics[Index].BehindIommu = true;
+        Sim->IoApics[Index].IommuUnit = 0;
+        Sim->IoApics[Index].SourceId = SIMP_IOAPIC_SOURCE_ID(Index);
+    }
+}
+
+static int SimpCreateIommu(void)
+{
+    SIM_IOMMU_CONFIG Unit = {.Address = SIM_IOMMU_DEFAULT_BASE, .ExtendedInterruptMode = true};
+    return SimIommuCreate(&Unit, 1);
+}
+
+/* What a kernel does with the DMAR's one unit and its I/O APIC scopes. */
+static IRQ_STATUS SimpEnableRemapping(const SIM_CONFIG *Sim)
+{
+    IRQ_STATUS Status = HlRemapRegisterUnit(0, SIM_IOMMU_DEFAULT_BASE);
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = HlRemapEnable(0);
+    for (uint32_t Index = 0; Index < Sim->IoApicCount && Status == IRQ_STATUS_SUCCESS; Index++)
+        Status = HlRemapAssignIoApic(Sim->IoApics[Index].Id, 0, Sim->IoApics[Index].SourceId);
+    return Status;
+}
+
 IRQ_STATUS SimBootSystem(const SIM_SYSTEM_CONFIG *Config)
 {
     if (Config == NULL || Config->CpuCount == 0 || Config->IoApicCount > SIM_MAX_IOAPICS)
@@ -49,8 +82,14 @@ IRQ_STATUS SimBootSystem(const SIM_SYSTEM_CONFIG *Config)
     };
     for (uint32_t Index = 0; Index < Config->IoApicCount; Index++)
         Sim.IoApics[Index] = Config->IoApics[Index];
+    if (Config->InterruptRemapping)
+        SimpPutIoApicsBehindIommu(&Sim);
     if (SimCreate(&Sim) != 0)
         return IRQ_STATUS_INVALID_PARAMETER;
+    if (Config->InterruptRemapping && SimpCreateIommu() != 0) {
+        SimDestroy();
+        return IRQ_STATUS_INVALID_PARAMETER;
+    }
 
     HlResetHardwareLayer();
     IRQ_STATUS Status = HlLapicSelectMode(Config->X2Apic ? HlLapicModeX2Apic : HlLapicModeXApic,
@@ -65,6 +104,8 @@ IRQ_STATUS SimBootSystem(const SIM_SYSTEM_CONFIG *Config)
             Status = HlIoApicRegister(Config->IoApics[Index].Id, Config->IoApics[Index].Address,
                                       Config->IoApics[Index].GsiBase);
     }
+    if (Status == IRQ_STATUS_SUCCESS && Config->InterruptRemapping)
+        Status = SimpEnableRemapping(&Sim);
     if (Status != IRQ_STATUS_SUCCESS)
         goto Fail;
     SimpRegisterQemuOverrides();
@@ -89,6 +130,7 @@ IRQ_STATUS SimBootSystem(const SIM_SYSTEM_CONFIG *Config)
 
 Fail:
     fprintf(stderr, "SimBootSystem: %s\n", IrStatusName(Status));
+    SimIommuDestroy();
     SimDestroy();
     return Status;
 }
@@ -96,5 +138,6 @@ Fail:
 void SimShutdownSystem(void)
 {
     SimStopCpuThreads();
+    SimIommuDestroy();
     SimDestroy();
 }

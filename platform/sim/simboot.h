@@ -32,6 +32,12 @@ typedef struct _SIM_SYSTEM_CONFIG {
     uint32_t OnlineCount;      /* 0: all; else only CPUs 0..OnlineCount-1 start */
     uint32_t IoApicCount;      /* 0: one 24-pin I/O APIC at GSI 0 */
     SIM_IOAPIC_CONFIG IoApics[SIM_MAX_IOAPICS];
+    /* A VT-d remapping unit (SIM_IOMMU_DEFAULT_BASE, extended interrupt
+     * mode) with every I/O APIC behind it, requester FF:nn.0 for the nth, as
+     * QEMU's q35 with intel-iommu,intremap=on,eim=on; the boot enables it
+     * and assigns the I/O APICs as a kernel does from the DMAR
+     * (HlRemapRegisterUnit, HlRemapEnable, HlRemapAssignIoApic). */
+    bool InterruptRemapping;
 } SIM_SYSTEM_CONFIG;
 
 /* Creates the models, selects the local APIC mode, registers the I/O APICs

@@ -238,6 +238,16 @@ static IRQ_STATUS HlpPrepareRouting(uint32_t Gsi, uint8_t Vector, const HL_INTER
     return Remapped || HlpDeviceDestinationFits(Destination) ? IRQ_STATUS_SUCCESS : IRQ_STATUS_NOT_SUPPORTED;
 }
 
+bool HlIsProcessorReachableByLine(uint32_t Gsi, uint32_t Cpu)
+{
+    uint32_t Unit;
+    uint16_t SourceId;
+    if (!HlpRemapCoversGsi(Gsi, &Unit, &SourceId))
+        return HlIsProcessorReachableByDevices(Cpu);
+    uint32_t ApicId;
+    return HlGetProcessorApicId(Cpu, &ApicId) == IRQ_STATUS_SUCCESS;
+}
+
 /* The table entry of a remapped line (its I/O APIC's requester id checked). */
 static IRQ_STATUS HlpWriteRemapEntry(uint32_t Unit, uint32_t Index, uint16_t SourceId, uint8_t Vector,
                                      const HL_DESTINATION *Destination, HL_TRIGGER_MODE Trigger)

@@ -16,8 +16,9 @@
  *
  * Where Io chooses the CPU itself (an affinity mask's least-loaded CPU, the
  * set a movable interrupt moves over, a device's spread) it chooses only
- * among CPUs a device interrupt can reach (HlIsProcessorReachableByDevices:
- * an 8-bit destination cannot name an APIC id of 0xFF or above), so such
+ * among CPUs the line or message can reach (HlIsProcessorReachableByLine /
+ * ByDevices: an 8-bit destination cannot name an APIC id of 0xFF or above,
+ * unless the line goes through a remapping unit), so such
  * CPUs of a mask are skipped rather than picked and then refused by Hl.
  * IopRemoveUnreachableCpus is the one place that applies the rule. A CPU the
  * caller names (IoTargetCpu) is not replaced: Hl refuses it.
@@ -54,6 +55,7 @@ static void IopAssertRecordSound(const IOP_CONNECTION *Connection)
 
 /* What a connection request resolved to, before anything was changed. */
 typedef struct _IOP_PLAN {
+    uint32_t Gsi;           /* the line's, or IOP_NO_GSI for a message */
     IR_CPU_SET Cpus;        /* CPUs whose vector tables get the object */
     HL_INTERRUPT_TARGET Target;
     uint8_t Vector;
@@ -69,23 +71,25 @@ static bool IopIsValidMode(KINTERRUPT_MODE Mode)
 
 /* ---- Target selection and vector allocation --------------------------------- */
 
-void IopRemoveUnreachableCpus(IR_CPU_SET *Cpus)
+void IopRemoveUnreachableCpus(IR_CPU_SET *Cpus, uint32_t Gsi)
 {
     uint32_t Cpu;
     IR_CPU_SET_FOR_EACH(Cpu, Cpus) {
-        if (!HlIsProcessorReachableByDevices(Cpu))
+        bool Reachable = Gsi != IOP_NO_GSI ? HlIsProcessorReachableByLine(Gsi, Cpu)
+                                           : HlIsProcessorReachableByDevices(Cpu);
+        if (!Reachable)
             IrCpuSetRemove(Cpus, Cpu); /* the walk goes on above Cpu */
     }
 }
 
-/* The online CPUs of Mask that a device interrupt can reach. */
-static IRQ_STATUS IopSelectDeliveryCpus(const IR_CPU_SET *Mask, IR_CPU_SET *Cpus)
+/* The online CPUs of Mask that the plan's source can reach. */
+static IRQ_STATUS IopSelectDeliveryCpus(const IR_CPU_SET *Mask, uint32_t Gsi, IR_CPU_SET *Cpus)
 {
     KeQueryOnlineProcessors(Cpus);
     IrCpuSetAnd(Cpus, Cpus, Mask);
     if (IrCpuSetIsEmpty(Cpus))
         return IRQ_STATUS_EMPTY_AFFINITY;
-    IopRemoveUnreachableCpus(Cpus);
+    IopRemoveUnreachableCpus(Cpus, Gsi);
     return IrCpuSetIsEmpty(Cpus) ? IRQ_STATUS_NOT_SUPPORTED : IRQ_STATUS_SUCCESS;
 }
 
@@ -156,7 +160,7 @@ static uint32_t IopLeastLoadedOf(const IR_CPU_SET *Cpus)
  * composing the message refuses it (NOT_SUPPORTED) and the connect unwinds. */
 static IRQ_STATUS IopAllocateRoutable(const IO_INTERRUPT_TARGET *Target, KIRQL Irql, IOP_PLAN *Plan)
 {
-    IRQ_STATUS Status = IopSelectDeliveryCpus(Target->Mask, &Plan->Cpus);
+    IRQ_STATUS Status = IopSelectDeliveryCpus(Target->Mask, Plan->Gsi, &Plan->Cpus);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     Status = KeAllocateVectorOnSet(&Plan->Cpus, Irql, &Plan->Vector);
@@ -191,7 +195,7 @@ static IRQ_STATUS IopAllocateForTarget(const IO_INTERRUPT_TARGET *Target, KIRQL 
         Plan->Target = (HL_INTERRUPT_TARGET){.Kind = HlTargetCpuSetFixed, .CpuSet = &Plan->Cpus};
     } else {
         if (Target->Kind == IoTargetAffinity) {
-            Status = IopSelectDeliveryCpus(Target->Mask, &Candidates);
+            Status = IopSelectDeliveryCpus(Target->Mask, Plan->Gsi, &Candidates);
             if (Status != IRQ_STATUS_SUCCESS)
                 return Status;
         } else {
@@ -297,7 +301,7 @@ IRQ_STATUS IoConnectInterrupt(KINTERRUPT **InterruptObject, PKSERVICE_ROUTINE Se
         return IRQ_STATUS_INVALID_VECTOR;
 
     /* As NT does, connect on the processors of the mask that are running. */
-    IOP_PLAN Plan = {.Vector = (uint8_t)Vector, .Irql = Irql};
+    IOP_PLAN Plan = {.Gsi = IOP_NO_GSI, .Vector = (uint8_t)Vector, .Irql = Irql};
     KeQueryOnlineProcessors(&Plan.Cpus);
     IrCpuSetAnd(&Plan.Cpus, &Plan.Cpus, ProcessorEnableMask);
     if (IrCpuSetIsEmpty(&Plan.Cpus))
@@ -382,7 +386,7 @@ static IRQ_STATUS IopConnectNewLine(const IO_CONNECT_LINE_BASED_PARAMETERS *P, c
     IOP_LINE *Line = IopAllocateLine(Resolved->Gsi);
     if (Line == NULL)
         return IRQ_STATUS_INSUFFICIENT_RESOURCES;
-    IOP_PLAN Plan;
+    IOP_PLAN Plan = {.Gsi = Resolved->Gsi};
     IOP_ROUTE *Route;
     IRQ_STATUS Status = IopPlanNewTarget(&P->Target, P->Irql, P->SynchronizeIrql, IopRouteLine, &Plan, &Route);
     if (Status != IRQ_STATUS_SUCCESS) {
@@ -430,7 +434,7 @@ static IRQ_STATUS IopConnectNewLine(const IO_CONNECT_LINE_BASED_PARAMETERS *P, c
 static IRQ_STATUS IopConnectExistingLine(IOP_LINE *Line, const IO_CONNECT_LINE_BASED_PARAMETERS *P,
                                          const HL_RESOLVED_LINE *Resolved, IOP_CONNECTION **ConnectionOut)
 {
-    IOP_PLAN Plan;
+    IOP_PLAN Plan = {.Gsi = Resolved->Gsi};
     IRQ_STATUS Status = IopPlanJoinLine(Line, P, Resolved, &Plan);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
@@ -494,7 +498,7 @@ static IRQ_STATUS IopConnectMessageBased(IO_CONNECT_MESSAGE_BASED_PARAMETERS *P)
         return Status;
 
     IrLockAcquire(&IopLock);
-    IOP_PLAN Plan;
+    IOP_PLAN Plan = {.Gsi = IOP_NO_GSI};
     IOP_ROUTE *Route;
     Status = IopPlanNewTarget(&P->Target, P->Irql, P->SynchronizeIrql, IopRouteMessage, &Plan, &Route);
     HL_MSI_MESSAGE Message = {0};

@@ -40,7 +40,7 @@ static uint32_t IopSpreadCpu(const IR_CPU_SET *Mask, uint32_t Index)
 {
     IR_CPU_SET Reachable;
     IrCpuSetCopy(&Reachable, Mask);
-    IopRemoveUnreachableCpus(&Reachable);
+    IopRemoveUnreachableCpus(&Reachable, IOP_NO_GSI);
     return IrRouteSpreadCpu(IrCpuSetIsEmpty(&Reachable) ? Mask : &Reachable, Index);
 }
 

@@ -118,10 +118,14 @@ KINTERRUPT *IopFindOtherLineUser(const IOP_LINE *Line, const KINTERRUPT *Except)
  * the sharer a level-triggered dispatch always runs. */
 KINTERRUPT *IopFindOldestLineUser(const IOP_LINE *Line, const KINTERRUPT *Except);
 
-/* Removes from Cpus every CPU no device interrupt can reach
- * (HlIsProcessorReachableByDevices): the one place Io applies that rule to
- * the CPUs it chooses among (src/io/connect.c, src/io/device.c). */
-void IopRemoveUnreachableCpus(IR_CPU_SET *Cpus);
+/* "Not a line": a message, or a source not known yet. */
+#define IOP_NO_GSI 0xFFFFFFFFu
+/* Removes from Cpus every CPU the source cannot reach: the line Gsi's
+ * (HlIsProcessorReachableByLine: all of them through a remapping unit), or
+ * for IOP_NO_GSI any device interrupt's (HlIsProcessorReachableByDevices).
+ * The one place Io applies that rule to the CPUs it chooses among
+ * (src/io/connect.c, src/io/device.c). */
+void IopRemoveUnreachableCpus(IR_CPU_SET *Cpus, uint32_t Gsi);
 
 /* One allocation holding the record and the object storage behind it. */
 IOP_CONNECTION *IopAllocateConnection(uint32_t CpuCount, void **ObjectStorage, size_t *ObjectSize);
