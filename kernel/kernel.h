@@ -209,6 +209,18 @@ uint64_t RkQueryMicroseconds(void);
 /* "HPET at 0xfed00000, period 10000000 fs, ...; TSC ... kHz (...)". */
 void RkTimeSourceDescription(char *Buffer, size_t Size);
 
+/* ---- The MMIO window ---------------------------------------------------------------- */
+
+/* The I/O APIC, local APIC, remapping units and PCI BARs live in the
+ * uncached fourth GiB of the identity map (boot.S). */
+#define RK_MMIO_WINDOW_START 0xC0000000ull
+#define RK_MMIO_WINDOW_END 0x100000000ull
+
+static inline bool RkInMmioWindow(uint64_t Address)
+{
+    return Address >= RK_MMIO_WINDOW_START && Address < RK_MMIO_WINDOW_END;
+}
+
 /* ---- Memory (memory.c) ------------------------------------------------------------- */
 
 /* Builds the pool from the loader's memory map (multiboot information flags
@@ -245,8 +257,19 @@ void RkInterruptEntry(uint32_t Cpu, uint32_t Vector, RK_TRAP_FRAME *Frame);
  * checksum and length on the way. Returns false when there is none. The
  * parsed MADT (HlMadtParse) is kept in RkMadt. */
 bool RkAcpiFindMadt(const void **Madt, uint32_t *Length);
+/* Any other table by its four-character signature ("DMAR"): false if absent. */
+bool RkAcpiFindTable(const char *Signature, const void **Table, uint32_t *Length);
 extern HL_MADT_INFO RkMadt;
 void RkAcpiPrintMadt(const HL_MADT_INFO *Info);
+
+/* ---- Interrupt remapping (remapping.c) ----------------------------------------------- */
+
+/* After the I/O APICs are registered and the local APIC mode is chosen:
+ * the DMAR's units enabled and the I/O APICs assigned to them (nothing
+ * without a DMAR or with "noremap"). */
+void RkInitializeRemapping(void);
+/* Whether some remapping unit is on. */
+bool RkRemappingIsOn(void);
 
 /* ---- SMP (smp.c) ------------------------------------------------------------------- */
 

@@ -37,11 +37,6 @@
 #define APIC_BASE_EXTD (1ull << 10)            /* x2APIC mode (SDM 11.12.1) */
 #define APIC_BASE_EN (1ull << 11)              /* APIC global enable (SDM 11.4.3) */
 
-/* The I/O APIC, local APIC and PCI BARs live in the uncached fourth GiB of
- * the identity map (boot.S). */
-#define RK_MMIO_WINDOW_START 0xC0000000ull
-#define RK_MMIO_WINDOW_END 0x100000000ull
-
 /* The legacy PICs stay programmed by the BIOS but fully masked: every line
  * goes through the I/O APIC (and LINT0, where SeaBIOS leaves ExtINT, is
  * masked by HlLapicInitializeProcessor). */
@@ -49,11 +44,6 @@ static void RkMaskLegacyPics(void)
 {
     RkOutByte(PIC_MASTER_DATA, 0xFF);
     RkOutByte(PIC_SLAVE_DATA, 0xFF);
-}
-
-static bool RkInMmioWindow(uint64_t Address)
-{
-    return Address >= RK_MMIO_WINDOW_START && Address < RK_MMIO_WINDOW_END;
 }
 
 static void RkParseMadt(void)
@@ -159,6 +149,7 @@ static void RkInitializeInterruptSystem(void)
 {
     RkSelectLapicMode();
     RkRegisterInterruptControllers();
+    RkInitializeRemapping();
     uint32_t BspApicId;
     if (!RkIdentifyProcessor(0, &BspApicId))
         RkPanic("the boot processor's local APIC cannot be used");

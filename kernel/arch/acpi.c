@@ -123,41 +123,67 @@ static uint64_t RkRootEntry(const RK_ACPI_TABLE_HEADER *Root, bool Extended, uin
     return Value;
 }
 
-bool RkAcpiFindMadt(const void **Madt, uint32_t *Length)
+/* The root table (XSDT, else RSDT) the RSDP names; NULL if none is usable. */
+static const RK_ACPI_TABLE_HEADER *RkFindRoot(bool *Extended, bool Quiet)
 {
     const RK_ACPI_RSDP *Rsdp = RkFindRsdp();
     if (Rsdp == NULL) {
-        RkPrint("ACPI: no RSDP found\n");
-        return false;
+        if (!Quiet)
+            RkPrint("ACPI: no RSDP found\n");
+        return NULL;
     }
-    bool Extended = Rsdp->Revision >= 2 && Rsdp->XsdtAddress != 0;
-    const RK_ACPI_TABLE_HEADER *Root = RkMapTable(Extended ? Rsdp->XsdtAddress : Rsdp->RsdtAddress);
-    if (Root == NULL && Extended) {
-        Extended = false; /* an unusable XSDT: fall back to the RSDT */
+    *Extended = Rsdp->Revision >= 2 && Rsdp->XsdtAddress != 0;
+    const RK_ACPI_TABLE_HEADER *Root = RkMapTable(*Extended ? Rsdp->XsdtAddress : Rsdp->RsdtAddress);
+    if (Root == NULL && *Extended) {
+        *Extended = false; /* an unusable XSDT: fall back to the RSDT */
         Root = RkMapTable(Rsdp->RsdtAddress);
     }
-    if (Root == NULL || !RkSignatureIs(Root->Signature, Extended ? "XSDT" : "RSDT", 4)) {
-        RkPrint("ACPI: RSDP at %p (revision %u) names no usable root table\n", (const void *)Rsdp,
-                Rsdp->Revision);
-        return false;
+    if (Root == NULL || !RkSignatureIs(Root->Signature, *Extended ? "XSDT" : "RSDT", 4)) {
+        if (!Quiet)
+            RkPrint("ACPI: RSDP at %p (revision %u) names no usable root table\n", (const void *)Rsdp,
+                    Rsdp->Revision);
+        return NULL;
     }
-    uint32_t Count = (Root->Length - (uint32_t)sizeof(RK_ACPI_TABLE_HEADER)) / (Extended ? 8u : 4u);
-    RkPrint("ACPI: RSDP at %p revision %u, %s at %p with %u tables:", (const void *)Rsdp, Rsdp->Revision,
-            Extended ? "XSDT" : "RSDT", (const void *)Root, Count);
+    if (!Quiet)
+        RkPrint("ACPI: RSDP at %p revision %u, %s at %p with %u tables:", (const void *)Rsdp, Rsdp->Revision,
+                *Extended ? "XSDT" : "RSDT", (const void *)Root,
+                (Root->Length - (uint32_t)sizeof(RK_ACPI_TABLE_HEADER)) / (*Extended ? 8u : 4u));
+    return Root;
+}
 
-    *Madt = NULL;
+/* The first table with Signature; Listing prints every table's signature. */
+static bool RkFindTable(const char *Signature, bool Listing, const void **Found, uint32_t *Length)
+{
+    bool Extended;
+    const RK_ACPI_TABLE_HEADER *Root = RkFindRoot(&Extended, !Listing);
+    if (Root == NULL)
+        return false;
+    uint32_t Count = (Root->Length - (uint32_t)sizeof(RK_ACPI_TABLE_HEADER)) / (Extended ? 8u : 4u);
+    *Found = NULL;
     for (uint32_t Index = 0; Index < Count; Index++) {
         const RK_ACPI_TABLE_HEADER *Table = RkMapTable(RkRootEntry(Root, Extended, Index));
         if (Table == NULL)
             continue;
-        RkPrint(" %c%c%c%c", Table->Signature[0], Table->Signature[1], Table->Signature[2], Table->Signature[3]);
-        if (*Madt == NULL && RkSignatureIs(Table->Signature, "APIC", 4)) {
-            *Madt = Table;
+        if (Listing)
+            RkPrint(" %c%c%c%c", Table->Signature[0], Table->Signature[1], Table->Signature[2], Table->Signature[3]);
+        if (*Found == NULL && RkSignatureIs(Table->Signature, Signature, 4)) {
+            *Found = Table;
             *Length = Table->Length;
         }
     }
-    RkPrint("\n");
-    return *Madt != NULL;
+    if (Listing)
+        RkPrint("\n");
+    return *Found != NULL;
+}
+
+bool RkAcpiFindMadt(const void **Madt, uint32_t *Length)
+{
+    return RkFindTable("APIC", true, Madt, Length);
+}
+
+bool RkAcpiFindTable(const char *Signature, const void **Table, uint32_t *Length)
+{
+    return RkFindTable(Signature, false, Table, Length);
 }
 
 /* Whether Next continues the run of processor entries that ends with

@@ -219,7 +219,14 @@ void RkOnlineSet(IR_CPU_SET *Set)
 
 bool RkCpuDeviceReachable(uint32_t Cpu)
 {
-    return Cpu < RkProcessorCount && RkPcr[Cpu].ApicId < RK_DEVICE_APIC_ID_LIMIT;
+    if (Cpu >= RkProcessorCount)
+        return false;
+    /* With remapping on, the cases that run are the line cases (the MSI ones
+     * skip: RkSkipIfMsiBlocked), and every test line sits on the one I/O
+     * APIC, so GSI 0's answer is theirs: every CPU, through the unit. */
+    if (RkRemappingIsOn())
+        return HlIsProcessorReachableByLine(0, Cpu);
+    return RkPcr[Cpu].ApicId < RK_DEVICE_APIC_ID_LIMIT;
 }
 
 bool RkConnectRefused(RK_DEVICE *Device, const RK_DEVICE_ROUTING *Routing, IRQ_STATUS *Status)

@@ -120,7 +120,8 @@ void RkTestFree(void *Memory, size_t Size);
 
 /* Every CPU the kernel runs. */
 void RkOnlineSet(IR_CPU_SET *Set);
-/* Whether a device interrupt can be sent to Cpu (APIC id below 255). */
+/* Whether a test device's interrupt can be sent to Cpu: APIC id below
+ * 255, or any CPU through an enabled remapping unit (RkRemappingIsOn). */
 bool RkCpuDeviceReachable(uint32_t Cpu);
 /* The online CPUs a device interrupt can reach; returns how many. */
 uint32_t RkReachableSet(IR_CPU_SET *Set);

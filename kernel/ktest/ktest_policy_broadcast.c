@@ -385,6 +385,8 @@ static bool RkBroadcastAll(RK_BROADCAST_RUN *Run, const RK_BROADCAST_SETS *Sets)
 
 void RkTestLogicalBroadcast(void)
 {
+    if (RkSkipIfMsiBlocked("logical_broadcast"))
+        return;
     RK_BROADCAST_RUN *Run = &RkBroadcast;
     memset(Run, 0, sizeof(*Run));
     RK_DEVICE *Edu = RkDeviceGet(RkDeviceEdu);

@@ -191,6 +191,8 @@ static void RkpReportModeSwitchCheck(void)
 
 static void RkpRunLapicIoApicScript(void)
 {
+    if (RkSkipIfMsiBlocked("regcheck"))
+        return;
     const REGCHECK_SCRIPT *Script = &RegcheckLapicIoApicScript;
     RK_DEVICE *Keyboard = RkDeviceGet(RkDeviceKeyboard);
     const char *Missing = RkpRegcheckPrerequisites(Keyboard);

@@ -6,8 +6,8 @@
 #                [--machine pc] [--cpu MODEL] [--memory 128M] [--append TEXT]
 #                [-- extra qemu arguments]
 #
-# The kernel prints one line per case on COM1 ("KTEST <name> PASS|FAIL
-# <detail>"), one line per CPU it started ("cpu N: APIC id M online"), a
+# The kernel prints one line per case on COM1 ("KTEST <name> PASS|FAIL|SKIP
+# <detail>"; SKIP: the machine cannot run it, which fails only a --case), one line per CPU it started ("cpu N: APIC id M online"), a
 # "KTEST-SUMMARY PASS|FAIL" line, and leaves through isa-debug-exit:
 # QEMU's status is (value << 1) | 1, so 33 = all passed, 35 = failures,
 # 37 = panic or exception. This script passes when: QEMU exited with 33
