@@ -468,6 +468,14 @@ IRQ_STATUS HlRemapComposeIoApicEntry(uint32_t Index, uint8_t Vector, HL_TRIGGER_
  *   INVALID_STATE           the I/O APIC is assigned already
  *   INSUFFICIENT_RESOURCES  HL_MAX_IOAPICS assigned */
 IRQ_STATUS HlRemapAssignIoApic(uint8_t IoApicId, uint32_t Unit, uint16_t SourceId);
+/* The PCI requester SourceId (bus << 8 | device << 3 | function: the DMAR's
+ * endpoint scope) signals its MSIs through Unit: while Unit is enabled,
+ * HlMsiIsRemapped says so and HlMsiComposeRemapped serves it.
+ *   SUCCESS
+ *   INVALID_PARAMETER       Unit not registered
+ *   INVALID_STATE           the requester is assigned already
+ *   INSUFFICIENT_RESOURCES  256 requesters assigned */
+IRQ_STATUS HlRemapAssignRequester(uint32_t Unit, uint16_t SourceId);
 /* Takes every recorded fault out of the unit's fault recording registers
  * (clearing them), counts them, and copies up to Capacity into Faults;
  * *Count is how many were copied. SUCCESS; NOT_INITIALIZED (Unit not
@@ -476,6 +484,46 @@ IRQ_STATUS HlRemapAssignIoApic(uint8_t IoApicId, uint32_t Unit, uint16_t SourceI
 IRQ_STATUS HlRemapCollectFaults(uint32_t Unit, HL_REMAP_FAULT *Faults, uint32_t Capacity, uint32_t *Count);
 /* Faults taken by HlRemapCollectFaults so far (0 for an unknown unit). */
 uint64_t HlRemapQueryFaultCount(uint32_t Unit);
+
+/* ---- Remapped MSI (VT-d 5.1.2.2): src/hl/msi_remap.c ----------------------- */
+
+/* A remapped message's table entry, kept by its user for the moves and the
+ * free. */
+typedef struct _HL_MSI_REMAPPING {
+    uint32_t Unit;
+    uint32_t Index;
+    uint16_t RequesterId;
+} HL_MSI_REMAPPING;
+
+/* Whether RequesterId's messages go through an enabled remapping unit
+ * (HlRemapAssignRequester). */
+bool HlMsiIsRemapped(uint16_t RequesterId);
+/* A table entry for RequesterId's message to Target with Vector (edge,
+ * fixed or lowest priority as the target resolves; the requester checked),
+ * and the remappable-format message naming it, which never changes after:
+ * moves rewrite the entry (HlMsiRetargetRemapped). Any APIC id is a valid
+ * destination in x2APIC mode.
+ *   SUCCESS
+ *   INVALID_PARAMETER  Target, Remapping or Message NULL, or as HlResolveTarget
+ *   INVALID_VECTOR     Vector outside 0x10-0xFE
+ *   NOT_SUPPORTED      the requester is not under an enabled unit
+ *   INVALID_CPU, EMPTY_AFFINITY, NOT_INITIALIZED  as HlResolveTarget
+ *   INSUFFICIENT_RESOURCES  the unit's table is full
+ *   DEVICE_ERROR       as HlRemapWriteEntry
+ * Remapping and Message are written only on success; nothing is kept on
+ * failure. */
+IRQ_STATUS HlMsiComposeRemapped(uint16_t RequesterId, const HL_INTERRUPT_TARGET *Target, uint8_t Vector,
+                                HL_MSI_REMAPPING *Remapping, HL_MSI_MESSAGE *Message);
+/* Points the message at Target with Vector: the entry rewritten and
+ * invalidated (one 64-bit store when only the destination or vector
+ * changes). The statuses of HlMsiComposeRemapped but NOT_SUPPORTED, and
+ * HlRemapWriteEntry's for a freed entry (INVALID_PARAMETER). */
+IRQ_STATUS HlMsiRetargetRemapped(const HL_MSI_REMAPPING *Remapping, const HL_INTERRUPT_TARGET *Target,
+                                 uint8_t Vector);
+/* Clears and frees the entry: a message the device still sends faults
+ * (not present) and reaches no CPU. SUCCESS; INVALID_PARAMETER (NULL, or
+ * not allocated); NOT_INITIALIZED; DEVICE_ERROR. */
+IRQ_STATUS HlMsiFreeRemapped(const HL_MSI_REMAPPING *Remapping);
 
 /* ======================================================================== */
 /* ACPI MADT (ACPI 6.x section 5.2.12)                                      */

@@ -152,10 +152,19 @@ typedef struct _IO_CONNECT_MESSAGE_BASED_PARAMETERS {
     KIRQL SynchronizeIrql; /* 0: the IRQL the vector gets */
     IO_INTERRUPT_TARGET Target;
     HL_MSI_MESSAGE *Message; /* out: what the driver writes into the device */
-    /* Required for IoTargetRoutable (INVALID_PARAMETER without it), ignored
-     * otherwise: without it a message-based interrupt is not movable. */
+    /* Required for IoTargetRoutable (INVALID_PARAMETER without it) unless
+     * the message is remapped, ignored otherwise: without it a message-based
+     * interrupt is not movable. */
     PIO_MSI_UPDATE_ROUTINE UpdateMessage;
     void *UpdateContext;
+    /* The device's PCI requester id (bus << 8 | device << 3 | function), if
+     * HasRequesterId. When its messages go through an enabled remapping unit
+     * (HlMsiIsRemapped), the message names a table entry that holds the
+     * destination: every CPU is a possible target, the message never changes
+     * after the connect, and a move rewrites the entry, never the device (no
+     * UpdateMessage needed). */
+    bool HasRequesterId;
+    uint16_t RequesterId;
 } IO_CONNECT_MESSAGE_BASED_PARAMETERS;
 
 typedef struct _IO_CONNECT_INTERRUPT_PARAMETERS {

@@ -166,6 +166,10 @@ void SimSetGsi(uint32_t Gsi, bool Asserted);
 void SimPulseGsi(uint32_t Gsi);
 /* A device's MSI memory write (SDM 11.11); narrower writes do not exist here. */
 void SimMsiWrite(uint64_t Address, uint32_t Data);
+/* The same write by PCI requester RequesterId through VT-d unit Unit
+ * (SimIommuCreate): delivered as the unit remaps it or lets it through, or
+ * not at all when the unit blocks it (a fault it records). */
+void SimMsiWriteThroughIommu(uint32_t Unit, uint16_t RequesterId, uint64_t Address, uint32_t Data);
 
 /* ---- Inspection (tests) -------------------------------------------------------- */
 bool SimLapicIrrIsSet(uint32_t Cpu, uint8_t Vector);

@@ -31,6 +31,9 @@ bool HlpIoApicIdOfGsi(uint32_t Gsi, uint8_t *IoApicId);
  * I/O APIC sends through an enabled remapping unit (HlRemapAssignIoApic),
  * and if so which unit and requester id. */
 bool HlpRemapCoversGsi(uint32_t Gsi, uint32_t *Unit, uint16_t *SourceId);
+/* Whether the requester's messages go through an enabled unit
+ * (HlRemapAssignRequester), and which. */
+bool HlpRemapCoversRequester(uint16_t RequesterId, uint32_t *Unit);
 /* The remapping table index of Gsi's line, allocated on first use and kept
  * until HlpRemapReleaseLine. */
 IRQ_STATUS HlpRemapLineIndex(uint32_t Gsi, uint32_t Unit, uint32_t *Index);

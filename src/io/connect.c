@@ -74,9 +74,11 @@ static bool IopIsValidMode(KINTERRUPT_MODE Mode)
 void IopRemoveUnreachableCpus(IR_CPU_SET *Cpus, uint32_t Gsi)
 {
     uint32_t Cpu;
+    uint32_t ApicId;
     IR_CPU_SET_FOR_EACH(Cpu, Cpus) {
-        bool Reachable = Gsi != IOP_NO_GSI ? HlIsProcessorReachableByLine(Gsi, Cpu)
-                                           : HlIsProcessorReachableByDevices(Cpu);
+        bool Reachable = Gsi == IOP_REMAPPED_MESSAGE ? HlGetProcessorApicId(Cpu, &ApicId) == IRQ_STATUS_SUCCESS
+                         : Gsi != IOP_NO_GSI         ? HlIsProcessorReachableByLine(Gsi, Cpu)
+                                                     : HlIsProcessorReachableByDevices(Cpu);
         if (!Reachable)
             IrCpuSetRemove(Cpus, Cpu); /* the walk goes on above Cpu */
     }
@@ -484,12 +486,24 @@ static IRQ_STATUS IopConnectLineBased(IO_CONNECT_LINE_BASED_PARAMETERS *P)
 
 /* ---- Message based (MSI) ------------------------------------------------------- */
 
+/* The message for the plan's target: a remapped one names a new table
+ * entry (Remapping), any other is composed for the 8-bit destination. */
+static IRQ_STATUS IopComposeMessage(const IO_CONNECT_MESSAGE_BASED_PARAMETERS *P, bool Remapped,
+                                    const IOP_PLAN *Plan, HL_MSI_REMAPPING *Remapping, HL_MSI_MESSAGE *Message)
+{
+    if (Remapped)
+        return HlMsiComposeRemapped(P->RequesterId, &Plan->Target, Plan->Vector, Remapping, Message);
+    return HlMsiComposeMessage(&Plan->Target, Plan->Vector, HlTriggerEdge, Message);
+}
+
 static IRQ_STATUS IopConnectMessageBased(IO_CONNECT_MESSAGE_BASED_PARAMETERS *P)
 {
     if (P->InterruptObject == NULL || P->ServiceRoutine == NULL || P->Message == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    /* Only the driver can rewrite its device's address register. */
-    if (P->Target.Kind == IoTargetRoutable && P->UpdateMessage == NULL)
+    bool Remapped = P->HasRequesterId && HlMsiIsRemapped(P->RequesterId);
+    /* Only the driver can rewrite its device's address register; a remapped
+     * message is moved in its table entry instead. */
+    if (P->Target.Kind == IoTargetRoutable && P->UpdateMessage == NULL && !Remapped)
         return IRQ_STATUS_INVALID_PARAMETER;
     IRQ_STATUS Status = IopCheckIrqls(P->Irql, P->SynchronizeIrql);
     if (Status == IRQ_STATUS_SUCCESS)
@@ -498,12 +512,13 @@ static IRQ_STATUS IopConnectMessageBased(IO_CONNECT_MESSAGE_BASED_PARAMETERS *P)
         return Status;
 
     IrLockAcquire(&IopLock);
-    IOP_PLAN Plan = {.Gsi = IOP_NO_GSI};
+    IOP_PLAN Plan = {.Gsi = Remapped ? IOP_REMAPPED_MESSAGE : IOP_NO_GSI};
     IOP_ROUTE *Route;
     Status = IopPlanNewTarget(&P->Target, P->Irql, P->SynchronizeIrql, IopRouteMessage, &Plan, &Route);
     HL_MSI_MESSAGE Message = {0};
+    HL_MSI_REMAPPING Remapping = {0};
     if (Status == IRQ_STATUS_SUCCESS) {
-        Status = HlMsiComposeMessage(&Plan.Target, Plan.Vector, HlTriggerEdge, &Message);
+        Status = IopComposeMessage(P, Remapped, &Plan, &Remapping, &Message);
         if (Status != IRQ_STATUS_SUCCESS)
             IopFreePlanVectors(&Plan);
     }
@@ -520,17 +535,24 @@ static IRQ_STATUS IopConnectMessageBased(IO_CONNECT_MESSAGE_BASED_PARAMETERS *P)
             .Affinity = P->Target.Mask,
         };
         Status = IopBuildAndConnect(&Request, &Plan, &Connection);
-        if (Status != IRQ_STATUS_SUCCESS)
+        if (Status != IRQ_STATUS_SUCCESS) {
             IopFreePlanVectors(&Plan);
+            if (Remapped)
+                (void)HlMsiFreeRemapped(&Remapping);
+        }
     }
     if (Status != IRQ_STATUS_SUCCESS && Route != NULL)
         IopDestroyRoute(Route);
     if (Status == IRQ_STATUS_SUCCESS) {
         Connection->Kind = IopMessageBased;
         Connection->Line = NULL;
+        Connection->MsiRemapped = Remapped;
+        Connection->MsiRemapping = Remapping;
         if (Route != NULL) {
             Route->UpdateMessage = P->UpdateMessage;
             Route->UpdateContext = P->UpdateContext;
+            Route->Remapped = Remapped;
+            Route->Remapping = Remapping;
             IopAttachRoute(Connection, Route);
         }
         IopRegisterConnection(Connection);
@@ -621,6 +643,10 @@ IRQ_STATUS IoDisconnectInterrupt(KINTERRUPT *InterruptObject)
     /* Outside IopLock: this waits for other CPUs' in-flight dispatches,
      * post-dispatch routines included, so the route can be let go after. */
     IRQ_STATUS Status = KeDisconnectInterruptAs(InterruptObject, KeInterruptOwnerIo, NULL);
+    /* No dispatch of it is left: its table entry can go (a message the
+     * device still sends then faults, reaching no CPU). */
+    if (Connection->MsiRemapped)
+        (void)HlMsiFreeRemapped(&Connection->MsiRemapping);
     if (Connection->Route != NULL)
         IopReleaseRoute(Connection->Route);
     IopFreeConnection(Connection);

@@ -60,6 +60,8 @@ typedef struct _IOP_CONNECTION {
     size_t AllocationSize;
     KINTERRUPT *Interrupt;
     IOP_ROUTE *Route;      /* movable connection (holds a reference), else NULL */
+    bool MsiRemapped;      /* a message through a remapping unit: its table entry */
+    HL_MSI_REMAPPING MsiRemapping;
 } IOP_CONNECTION;
 
 typedef enum _IOP_ROUTE_KIND {
@@ -83,8 +85,10 @@ struct _IOP_ROUTE {
     IOP_ROUTE_KIND Kind;
     uint8_t Vector;               /* the same on every CPU of Set */
     uint32_t Gsi;                 /* IopRouteLine */
-    PIO_MSI_UPDATE_ROUTINE UpdateMessage; /* IopRouteMessage */
+    PIO_MSI_UPDATE_ROUTINE UpdateMessage; /* IopRouteMessage, not remapped */
     void *UpdateContext;
+    bool Remapped;                /* IopRouteMessage through a remapping unit */
+    HL_MSI_REMAPPING Remapping;   /* its table entry: a move rewrites it */
     const IR_ROUTE_BACKEND *Backend; /* by Kind: the I/O APIC line or the MSI message */
     IR_ROUTE *Router;             /* policy, mask (= Set), position; in this allocation */
     size_t AllocationSize;
@@ -120,9 +124,13 @@ KINTERRUPT *IopFindOldestLineUser(const IOP_LINE *Line, const KINTERRUPT *Except
 
 /* "Not a line": a message, or a source not known yet. */
 #define IOP_NO_GSI 0xFFFFFFFFu
+/* A remapped message: every registered CPU is reachable. */
+#define IOP_REMAPPED_MESSAGE 0xFFFFFFFEu
 /* Removes from Cpus every CPU the source cannot reach: the line Gsi's
- * (HlIsProcessorReachableByLine: all of them through a remapping unit), or
- * for IOP_NO_GSI any device interrupt's (HlIsProcessorReachableByDevices).
+ * (HlIsProcessorReachableByLine: all of them through a remapping unit), for
+ * IOP_REMAPPED_MESSAGE none (a remapped message reaches every registered
+ * CPU), or for IOP_NO_GSI any device interrupt's
+ * (HlIsProcessorReachableByDevices).
  * The one place Io applies that rule to the CPUs it chooses among
  * (src/io/connect.c, src/io/device.c). */
 void IopRemoveUnreachableCpus(IR_CPU_SET *Cpus, uint32_t Gsi);

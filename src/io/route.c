@@ -165,9 +165,12 @@ void IopResetRoutes(void)
 
 /* ---- The back ends: "point this line or message at CPU c" (router.h) ------------------ */
 
-/* The driver writes the new address; the data (vector) is what it was. */
+/* The driver writes the new address; the data (vector) is what it was. A
+ * remapped message stays as it is: its table entry moves. */
 static IRQ_STATUS IopWriteMessage(IOP_ROUTE *Route, const HL_INTERRUPT_TARGET *Target)
 {
+    if (Route->Remapped)
+        return HlMsiRetargetRemapped(&Route->Remapping, Target, Route->Vector);
     HL_MSI_MESSAGE Message;
     IRQ_STATUS Status = HlMsiComposeMessage(Target, Route->Vector, HlTriggerEdge, &Message);
     if (Status == IRQ_STATUS_SUCCESS)

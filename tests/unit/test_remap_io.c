@@ -109,6 +109,93 @@ static void test_round_robin_visits_every_cpu(void **State)
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
 }
 
+/* ---- Messages through the unit (src/hl/msi_remap.c) ------------------------------------ */
+
+#define EDU_REQUESTER 0x0018u /* 00:03.0 */
+
+static bool CountingMessageIsr(KINTERRUPT *Interrupt, void *Context)
+{
+    return TbCountingIsr(Interrupt, Context);
+}
+
+static IRQ_STATUS ConnectRemappedMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
+                                         HL_MSI_MESSAGE *Message)
+{
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+        .Version = CONNECT_MESSAGE_BASED,
+        .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = CountingMessageIsr, .ServiceContext = Record,
+                         .Irql = KE_IRQL_ANY, .Target = Target, .Message = Message, .HasRequesterId = true,
+                         .RequesterId = EDU_REQUESTER},
+    };
+    return IoConnectInterruptEx(&Parameters);
+}
+
+static void SendMessageExpect(const HL_MSI_MESSAGE *Message, uint32_t Cpu, TB_ISR_RECORD *Record)
+{
+    SimMsiWriteThroughIommu(0, EDU_REQUESTER, Message->Address, Message->Data);
+    TbAssertHandledOn(Cpu, Record);
+}
+
+/* A named CPU with an APIC id above 254 takes a remapped message; the
+ * message is in the remappable format (address bit 4). */
+static void test_message_reaches_wide_cpu(void **State)
+{
+    (void)State;
+    assert_int_equal(HlRemapAssignRequester(0, EDU_REQUESTER), IRQ_STATUS_SUCCESS);
+    for (uint32_t Cpu = 2; Cpu <= 4; Cpu++) {
+        TB_ISR_RECORD Record = {.Claim = true};
+        KINTERRUPT *Interrupt = NULL;
+        HL_MSI_MESSAGE Message;
+        assert_int_equal(ConnectRemappedMessage(&Interrupt, &Record, TbTargetCpu(Cpu), &Message), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Message.Address & (1u << 4), 1u << 4);
+        SendMessageExpect(&Message, Cpu, &Record);
+        assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+        /* Its entry is gone with it: the same message now reaches no CPU. */
+        SimMsiWriteThroughIommu(0, EDU_REQUESTER, Message.Address, Message.Data);
+        assert_int_equal(TbService(Cpu), 0);
+    }
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
+/* A movable remapped message needs no update routine: each move rewrites
+ * its table entry, and the message the device holds stays the same. */
+static void test_message_moves_without_touching_the_device(void **State)
+{
+    (void)State;
+    assert_int_equal(HlRemapAssignRequester(0, EDU_REQUESTER), IRQ_STATUS_SUCCESS);
+    IR_CPU_SET All;
+    IrCpuSetZero(&All);
+    for (uint32_t Cpu = 0; Cpu < TB_WIDE_CPUS; Cpu++)
+        IrCpuSetAdd(&All, Cpu);
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    HL_MSI_MESSAGE Message;
+    IO_INTERRUPT_TARGET Routable = {.Kind = IoTargetRoutable, .Mask = &All, .Cpu = 0};
+    assert_int_equal(ConnectRemappedMessage(&Interrupt, &Record, Routable, &Message), IRQ_STATUS_SUCCESS);
+    for (uint32_t Step = 0; Step < TB_WIDE_CPUS; Step++) {
+        uint32_t Cpu = (Step * 5u + 3u) % TB_WIDE_CPUS;
+        assert_int_equal(IoSetInterruptTarget(Interrupt, Cpu), IRQ_STATUS_SUCCESS);
+        SendMessageExpect(&Message, Cpu, &Record);
+    }
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+}
+
+/* A requester under no unit keeps the compatibility format and its 8-bit
+ * reach; with the unit on, its message is blocked (CFI clear). */
+static void test_unassigned_requester_is_not_remapped(void **State)
+{
+    (void)State;
+    TB_ISR_RECORD Record = {.Claim = true};
+    KINTERRUPT *Interrupt = NULL;
+    HL_MSI_MESSAGE Message;
+    assert_int_equal(ConnectRemappedMessage(&Interrupt, &Record, TbTargetCpu(3), &Message), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(ConnectRemappedMessage(&Interrupt, &Record, TbTargetCpu(1), &Message), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Message.Address & (1u << 4), 0);
+    SimMsiWriteThroughIommu(0, EDU_REQUESTER, Message.Address, Message.Data);
+    assert_int_equal(TbService(1), 0);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+}
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
@@ -116,6 +203,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_affinity_of_wide_ids_is_served, SetupWideRemapped, TbTeardown),
         cmocka_unit_test_setup_teardown(test_live_moves_over_every_cpu, SetupWideRemapped, TbTeardown),
         cmocka_unit_test_setup_teardown(test_round_robin_visits_every_cpu, SetupWideRemapped, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_message_reaches_wide_cpu, SetupWideRemapped, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_message_moves_without_touching_the_device, SetupWideRemapped, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_unassigned_requester_is_not_remapped, SetupWideRemapped, TbTeardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -162,7 +162,16 @@ typedef struct _HLP_REMAP_LINE {
     uint32_t Index;
 } HLP_REMAP_LINE;
 
+/* The PCI requesters each unit serves (the DMAR's endpoint scopes). */
+#define HLP_REMAP_MAX_REQUESTERS 256u
+typedef struct _HLP_REMAP_REQUESTER {
+    bool Assigned;
+    uint16_t SourceId;
+    uint32_t Unit;
+} HLP_REMAP_REQUESTER;
+
 static HLP_REMAP_IOAPIC HlpRemapIoApics[HL_MAX_IOAPICS];
+static HLP_REMAP_REQUESTER HlpRemapRequesters[HLP_REMAP_MAX_REQUESTERS];
 static HLP_REMAP_LINE HlpRemapLines[HLP_REMAP_MAX_LINES];
 /* The two tables above: assignments at boot, lines under the caller's
  * per-GSI serialisation (pic.c), so a plain lock suffices. */
@@ -517,6 +526,43 @@ IRQ_STATUS HlRemapAssignIoApic(uint8_t IoApicId, uint32_t Unit, uint16_t SourceI
     return Status;
 }
 
+IRQ_STATUS HlRemapAssignRequester(uint32_t Unit, uint16_t SourceId)
+{
+    if (HlpRemapUnit(Unit) == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    bool WasEnabled = IrLockAcquireIrqSave(&HlpRemapLinesLock);
+    IRQ_STATUS Status = IRQ_STATUS_INSUFFICIENT_RESOURCES;
+    HLP_REMAP_REQUESTER *Free = NULL;
+    for (uint32_t Slot = 0; Slot < HLP_REMAP_MAX_REQUESTERS; Slot++) {
+        HLP_REMAP_REQUESTER *Entry = &HlpRemapRequesters[Slot];
+        if (Entry->Assigned && Entry->SourceId == SourceId) {
+            Free = NULL;
+            Status = IRQ_STATUS_INVALID_STATE; /* one unit per requester */
+            break;
+        }
+        if (!Entry->Assigned && Free == NULL)
+            Free = Entry;
+    }
+    if (Free != NULL) {
+        *Free = (HLP_REMAP_REQUESTER){.Assigned = true, .SourceId = SourceId, .Unit = Unit};
+        Status = IRQ_STATUS_SUCCESS;
+    }
+    IrLockReleaseIrqRestore(&HlpRemapLinesLock, WasEnabled);
+    return Status;
+}
+
+bool HlpRemapCoversRequester(uint16_t RequesterId, uint32_t *Unit)
+{
+    for (uint32_t Slot = 0; Slot < HLP_REMAP_MAX_REQUESTERS; Slot++) {
+        const HLP_REMAP_REQUESTER *Entry = &HlpRemapRequesters[Slot];
+        if (Entry->Assigned && Entry->SourceId == RequesterId && HlRemapIsEnabled(Entry->Unit)) {
+            *Unit = Entry->Unit;
+            return true;
+        }
+    }
+    return false;
+}
+
 bool HlpRemapCoversGsi(uint32_t Gsi, uint32_t *Unit, uint16_t *SourceId)
 {
     uint8_t IoApicId;
@@ -638,4 +684,6 @@ void HlpResetRemapUnits(void)
         HlpRemapIoApics[Slot] = (HLP_REMAP_IOAPIC){0};
     for (uint32_t Slot = 0; Slot < HLP_REMAP_MAX_LINES; Slot++)
         HlpRemapLines[Slot] = (HLP_REMAP_LINE){0};
+    for (uint32_t Slot = 0; Slot < HLP_REMAP_MAX_REQUESTERS; Slot++)
+        HlpRemapRequesters[Slot] = (HLP_REMAP_REQUESTER){0};
 }
