@@ -10,7 +10,7 @@ FUZZ_SECONDS       ?= 300
 FUZZ_SMOKE_SECONDS ?= 30
 BENCH_ROUNDS       ?= 3
 
-.PHONY: all setup configure build test test-big tsan asan bench run run-sim clean stress fuzz fuzz-smoke fuzz-build fuzz-coverage package package-check
+.PHONY: all setup configure build test test-big tsan asan bench run run-sim clean stress fuzz fuzz-smoke fuzz-build fuzz-coverage package package-check docs
 
 all: build
 
@@ -85,6 +85,11 @@ package: setup
 # it with find_package and with pkg-config, and run (scripts/check-package).
 package-check: setup
 	@BUILD=$(BUILD) GENERATOR=$(GENERATOR) bash scripts/check-package
+
+# The API reference from the public headers' comments, README.md and docs/
+# (Doxygen; any warning fails it): $(BUILD)/docs/html/index.html.
+docs: configure
+	@cmake --build $(BUILD) --target docs
 
 # The demo: the reference kernel on QEMU (4 CPUs) with a live table of
 # interrupt counts per CPU and routing commands (type 'help'; quit or Ctrl-C).

@@ -32,32 +32,40 @@ typedef struct _IR_CPU_SET {
     uint64_t Bits[IR_CPU_SET_WORDS];
 } IR_CPU_SET;
 
+/* Empties Set. */
 void IrCpuSetZero(IR_CPU_SET *Set);
 /* Sets CPUs 0 .. Count-1 (Count is clamped to IR_MAX_CPUS). */
 void IrCpuSetFill(IR_CPU_SET *Set, uint32_t Count);
+/* Destination = Source (the whole set, every word). */
 void IrCpuSetCopy(IR_CPU_SET *Destination, const IR_CPU_SET *Source);
+/* Set = the CPUs of Affinity (CPUs 0-63); every CPU above 63 is removed. */
 void IrCpuSetFromAffinity(IR_CPU_SET *Set, KAFFINITY Affinity);
 /* The first 64 CPUs of Set as a word. */
 KAFFINITY IrCpuSetToAffinity(const IR_CPU_SET *Set);
 
+/* Adds Cpu to Set; a Cpu at or above IR_MAX_CPUS is ignored. */
 static inline void IrCpuSetAdd(IR_CPU_SET *Set, uint32_t Cpu)
 {
     if (Cpu < IR_MAX_CPUS)
         Set->Bits[Cpu / 64u] |= (uint64_t)1 << (Cpu % 64u);
 }
 
+/* Removes Cpu from Set; a Cpu at or above IR_MAX_CPUS is ignored. */
 static inline void IrCpuSetRemove(IR_CPU_SET *Set, uint32_t Cpu)
 {
     if (Cpu < IR_MAX_CPUS)
         Set->Bits[Cpu / 64u] &= ~((uint64_t)1 << (Cpu % 64u));
 }
 
+/* True when Cpu is in Set (false for a Cpu at or above IR_MAX_CPUS). */
 static inline bool IrCpuSetContains(const IR_CPU_SET *Set, uint32_t Cpu)
 {
     return Cpu < IR_MAX_CPUS && (Set->Bits[Cpu / 64u] >> (Cpu % 64u)) & 1u;
 }
 
+/* True when Set holds no CPU. */
 bool IrCpuSetIsEmpty(const IR_CPU_SET *Set);
+/* True when A and B hold the same CPUs. */
 bool IrCpuSetEqual(const IR_CPU_SET *A, const IR_CPU_SET *B);
 /* Number of CPUs in the set. */
 uint32_t IrCpuSetWeight(const IR_CPU_SET *Set);

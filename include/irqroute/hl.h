@@ -51,6 +51,7 @@ IRQ_STATUS HlGetProcessorApicId(uint32_t Cpu, uint32_t *ApicId);
 /*   SUCCESS, INVALID_PARAMETER (Cpu NULL), INVALID_CPU (no registered CPU
  *   has ApicId). *Cpu is written only on success. */
 IRQ_STATUS HlFindProcessorByApicId(uint32_t ApicId, uint32_t *Cpu);
+/* True when HlRegisterProcessor recorded Cpu (false for Cpu >= IR_MAX_CPUS). */
 bool HlIsProcessorRegistered(uint32_t Cpu);
 /* One above the highest registered CPU index. */
 uint32_t HlGetProcessorLimit(void);
@@ -80,6 +81,7 @@ typedef enum _HL_LAPIC_MODE {
  *                      (HlRegisterProcessor), in the mode selected then
  * Nothing changes on failure. */
 IRQ_STATUS HlLapicSelectMode(HL_LAPIC_MODE Mode, uintptr_t XApicBase);
+/* The mode HlLapicSelectMode selected (xAPIC until one is selected). */
 HL_LAPIC_MODE HlLapicGetMode(void);
 /* On the calling CPU, before any other local APIC access (HlLapicReadId
  * included): brings IA32_APIC_BASE into the selected mode, EN first, then
@@ -100,8 +102,16 @@ uint32_t HlLapicReadId(void);
 /* This CPU's LDR and DFR (x2APIC: the LDR, and 0 for the DFR it lacks).
  *   SUCCESS, INVALID_PARAMETER (Ldr or Dfr NULL; nothing read) */
 IRQ_STATUS HlLapicReadLogicalDestination(uint32_t *Ldr, uint32_t *Dfr);
+/* Writes the calling CPU's EOI register: the highest in-service interrupt
+ * ends (SDM 11.8.5). KeDispatchInterrupt sends it for every interrupt it
+ * dispatches; a kernel calls it only for vectors it handles outside Ke. */
 void HlLapicEndOfInterrupt(void);
+/* Writes the calling CPU's TPR (SDM 11.8.3.1): interrupts whose priority
+ * class (vector >> 4) is at or below Tpr >> 4 wait in the IRR. Ke owns the
+ * TPR once KeInitializeSystem has run: KeRaiseIrql and KeLowerIrql write it
+ * from the layout's TprOfIrql (docs/porting.md, IRQL and the TPR). */
 void HlLapicWriteTaskPriority(uint8_t Tpr);
+/* The calling CPU's TPR as the local APIC holds it. */
 uint8_t HlLapicReadTaskPriority(void);
 
 typedef enum _HL_IPI_SHORTHAND {
@@ -228,6 +238,7 @@ typedef union _IOAPIC_REDIRECTION_ENTRY {
  *                           I/O APIC's
  * Nothing is registered and no entry is written on failure. */
 IRQ_STATUS HlIoApicRegister(uint8_t IoApicId, uintptr_t Address, uint32_t GsiBase);
+/* How many I/O APICs HlIoApicRegister has registered. */
 uint32_t HlIoApicGetCount(void);
 /* Finds the I/O APIC and pin of a GSI. IoApicIndex and Pin may be NULL: a
  * caller that only asks whether some I/O APIC has the GSI passes NULL for
@@ -425,6 +436,8 @@ IRQ_STATUS HlRemapRegisterUnit(uint32_t Unit, uintptr_t RegisterBase);
  *   INSUFFICIENT_RESOURCES  no memory (nothing changed)
  *   DEVICE_ERROR            the unit did not confirm a step */
 IRQ_STATUS HlRemapEnable(uint32_t Unit);
+/* True when HlRemapEnable turned remapping on for Unit (false for a unit
+ * that is not registered). */
 bool HlRemapIsEnabled(uint32_t Unit);
 /* A free table index. SUCCESS; NOT_INITIALIZED (the unit is not enabled);
  * INVALID_PARAMETER (Index NULL); INSUFFICIENT_RESOURCES (table full).

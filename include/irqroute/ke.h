@@ -50,15 +50,23 @@ typedef struct _KSPIN_LOCK {
     uint32_t Opaque;
 } KSPIN_LOCK;
 
+/* Makes SpinLock free (the same as zeroing it). */
 void KeInitializeSpinLock(KSPIN_LOCK *SpinLock);
 /* Raises to DISPATCH_LEVEL, then acquires. */
 KIRQL KeAcquireSpinLock(KSPIN_LOCK *SpinLock);
+/* Releases SpinLock, then lowers the IRQL to OldIrql (what
+ * KeAcquireSpinLock returned). */
 void KeReleaseSpinLock(KSPIN_LOCK *SpinLock, KIRQL OldIrql);
 /* Acquire/release without touching the IRQL (caller is already high enough). */
 void KeAcquireSpinLockAtDpcLevel(KSPIN_LOCK *SpinLock);
+/* Releases a lock taken by KeAcquireSpinLockAtDpcLevel; the IRQL stays. */
 void KeReleaseSpinLockFromDpcLevel(KSPIN_LOCK *SpinLock);
+/* Takes SpinLock if it is free, without spinning and without touching the
+ * IRQL; returns whether it did. */
 bool KeTryToAcquireSpinLockAtDpcLevel(KSPIN_LOCK *SpinLock);
 
+/* The calling CPU's IRQL as Ke records it (PlatCurrentCpu says which CPU).
+ * Only after KeInitializeSystem, like every IRQL call. */
 KIRQL KeGetCurrentIrql(void);
 /* NewIrql must be >= the current IRQL; returns the previous IRQL. Writes
  * the TPR so the local APIC holds back interrupts at or below NewIrql. */
@@ -126,13 +134,19 @@ IRQ_STATUS KeInitializeSystem(uint32_t ProcessorCount, const KE_VECTOR_LAYOUT *L
  *   INVALID_STATE    an interrupt object is still connected (disconnect it
  *                    first); nothing changes */
 IRQ_STATUS KeShutdownSystem(void);
+/* The ProcessorCount of KeInitializeSystem (0 before it and after
+ * KeShutdownSystem). */
 uint32_t KeQueryProcessorCount(void);
 /* Marks Cpu online (called on that CPU at start-up, after its local APIC is
  * initialised). Offline CPUs are never chosen by the allocator.
  *   SUCCESS, NOT_INITIALIZED (no KeInitializeSystem), INVALID_CPU (Cpu >=
  *   the processor count) */
 IRQ_STATUS KeInitializeProcessor(uint32_t Cpu);
+/* True when KeInitializeProcessor marked Cpu online (false for a Cpu
+ * beyond the count, or before KeInitializeSystem). */
 bool KeIsProcessorOnline(uint32_t Cpu);
+/* Online = every CPU KeInitializeProcessor marked online (empty before
+ * KeInitializeSystem). */
 void KeQueryOnlineProcessors(IR_CPU_SET *Online);
 
 /* ======================================================================== */
@@ -179,6 +193,9 @@ IRQ_STATUS KeReserveVector(uint32_t Cpu, uint8_t Vector);
  *   ACCESS_DENIED      interrupt objects are connected on it on Cpu: the
  *                      last one's disconnect frees it */
 IRQ_STATUS KeFreeVector(uint32_t Cpu, uint8_t Vector);
+/* True when the device vector Vector is taken on Cpu (by an allocation, a
+ * reservation or a connect); false for a system vector, a Cpu beyond the
+ * count, or before KeInitializeSystem. */
 bool KeIsVectorAllocated(uint32_t Cpu, uint8_t Vector);
 
 typedef struct _KE_VECTOR_USAGE {
@@ -310,11 +327,16 @@ bool KeIsInterruptConnected(const KINTERRUPT *Interrupt);
  * holds (a Ke object's storage, connected or not; an Io handle only until
  * IoDisconnectInterrupt). They return no status. */
 uint8_t KeGetInterruptVector(const KINTERRUPT *Interrupt);
+/* The object's IRQL (KeIrqlOfVector of its vector). */
 KIRQL KeGetInterruptIrql(const KINTERRUPT *Interrupt);
+/* The object's mode: LevelSensitive or Latched (edge). */
 KINTERRUPT_MODE KeGetInterruptMode(const KINTERRUPT *Interrupt);
+/* Cpus = the CPUs whose vector tables hold the object. */
 void KeGetInterruptCpus(const KINTERRUPT *Interrupt, IR_CPU_SET *Cpus);
 /* Times the ISR ran on Cpu / claimed the interrupt on Cpu. */
 uint64_t KeQueryInterruptCount(const KINTERRUPT *Interrupt, uint32_t Cpu);
+/* Times the ISR claimed the interrupt on Cpu (returned true); 0 for a CPU
+ * the object is not on. */
 uint64_t KeQueryInterruptClaimedCount(const KINTERRUPT *Interrupt, uint32_t Cpu);
 
 /* ======================================================================== */

@@ -42,8 +42,12 @@ void PlatCpuRelax(void);
  * Addresses are physical (0xFEC00000, 0xFEE00000 ...): a real kernel maps them
  * 1:1 uncached; the sim decodes them to its models. */
 uint32_t PlatMmioRead32(uintptr_t Address);
+/* One aligned 32-bit store of Value at the physical Address (uncached). */
 void PlatMmioWrite32(uintptr_t Address, uint32_t Value);
+/* RDMSR: the value of model-specific register Msr on the calling CPU. */
 uint64_t PlatReadMsr(uint32_t Msr);
+/* WRMSR: writes Value to model-specific register Msr on the calling CPU;
+ * ordered after the caller's earlier memory accesses (a compiler barrier). */
 void PlatWriteMsr(uint32_t Msr, uint64_t Value);
 
 /* ---- Memory ------------------------------------------------------------------
@@ -51,6 +55,9 @@ void PlatWriteMsr(uint32_t Msr, uint64_t Value);
  * I/O manager allocates. Returns zeroed memory aligned to Alignment (a power of
  * two up to 4096), or NULL. May be called at IRQL 0 only. */
 void *PlatAllocateMemory(size_t Size, size_t Alignment);
+/* Gives back memory PlatAllocateMemory returned, with the Size it was asked
+ * for (the core never passes NULL). Called in the same contexts as
+ * PlatAllocateMemory. */
 void PlatFreeMemory(void *Memory, size_t Size);
 
 /* ---- Debug checks --------------------------------------------------------------

@@ -170,6 +170,9 @@ typedef struct _VIC_CONFIG {
 #define VIC_ALPHA_SOURCE_COUNT (22u + 4u * VIC_ALPHA_DEVICES_PER_LEVEL)
 #define VIC_ALPHA_AST_LEVEL 2u
 extern const VIC_SOURCE_DESCRIPTOR VicAlphaSources[VIC_ALPHA_SOURCE_COUNT];
+/* Fills Config for an Alpha Vic of CpuCount CPUs: 32 levels, the
+ * VicAlphaSources table above, ASTs at VIC_ALPHA_AST_LEVEL, no wake-up
+ * routine. Checks nothing: VicQueryStorageSize judges the result. */
 void VicAlphaConfig(VIC_CONFIG *Config, uint32_t CpuCount);
 
 /* x86 priority classes: 16 levels, source = vector (0x10..0xFF; 0..0xF are
@@ -179,6 +182,10 @@ void VicAlphaConfig(VIC_CONFIG *Config, uint32_t CpuCount);
 #define VIC_X86_IPI_VECTOR 0xE1u
 #define VIC_X86_CLOCK_VECTOR 0xD1u
 #define VIC_X86_PERFORMANCE_VECTOR 0xFEu
+/* Fills Sources (every vector a device source at level vector >> 4, with
+ * the IPI, clock and performance vectors above) and Config for an x86 Vic
+ * of CpuCount CPUs: 16 levels, no ASTs, no wake-up routine. Config points
+ * at Sources, which must outlive VicInitialize. Checks nothing. */
 void VicX86Config(VIC_CONFIG *Config, uint32_t CpuCount, VIC_SOURCE_DESCRIPTOR Sources[VIC_X86_SOURCE_COUNT]);
 
 /* ---- Creation --------------------------------------------------------------------- */
@@ -402,6 +409,9 @@ IRQ_STATUS VicSetMode(VIC *Vic, uint32_t Cpu, VIC_PROCESSOR_MODE Mode);
  * bit 0 kernel); Previous (optional) receives the old value. NOT_SUPPORTED:
  * a Vic without ASTs (AstLevel 0). */
 IRQ_STATUS VicWriteAstEnable(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous);
+/* MTPR ASTSR, by the same rule and with the same statuses as
+ * VicWriteAstEnable: a bit Set requests an AST for that mode (counted as
+ * raised), and it is delivered when ASTEN and the rules allow. */
 IRQ_STATUS VicWriteAstSummary(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous);
 
 /* ---- IPIs (any thread) ------------------------------------------------------------ */
