@@ -372,9 +372,14 @@ typedef struct _IO_DEVICE_TEMPLATE {
     IO_DEVICE_ROUTING Routing;
     uint32_t Cpu;            /* IoDeviceFixed */
     const IR_CPU_SET *Mask;  /* every routing but a plain IoDeviceFixed */
-    /* Messages whose routing moves them need it (IoConnectInterruptEx). */
+    /* Messages whose routing moves them need it (IoConnectInterruptEx)
+     * unless they are remapped. */
     PIO_MSI_UPDATE_ROUTINE UpdateMessage;
     void *UpdateContext;
+    /* Messages: the device's PCI requester id, if HasRequesterId (as
+     * IO_CONNECT_MESSAGE_BASED_PARAMETERS: remapped when a unit serves it). */
+    bool HasRequesterId;
+    uint16_t RequesterId;
 } IO_DEVICE_TEMPLATE;
 
 typedef struct _IO_DEVICE_CONNECTION {

@@ -10,8 +10,10 @@
  *
  * Once a unit is enabled, compatibility-format interrupts through it are
  * blocked (GCMD.CFI clear): a device whose MSI is not remapped can no longer
- * interrupt. Message remapping comes with MSI-X; until then a boot with
- * remapping on runs the line-based cases only.
+ * interrupt. The PCI endpoints the DMAR names are assigned to their unit, so
+ * a driver that gives Io its requester id (edu does) gets a remapped
+ * message; a message composed by hand in the compatibility format is
+ * blocked (the register check's MSI step reports SKIP).
  */
 #include <irqroute/hl.h>
 
@@ -36,6 +38,24 @@ static void RkAssignIoApics(void)
         else
             RkPrint("remap: I/O APIC %u not remapped: %s\n", Id, IrStatusName(Status));
     }
+}
+
+/* Each enabled unit serves the PCI endpoints its scopes name (QEMU lists
+ * every device of the root bus; a unit with INCLUDE_PCI_ALL would serve the
+ * rest of its segment, which this kernel does not assign yet). */
+static void RkAssignRequesters(void)
+{
+    uint32_t Assigned = 0;
+    for (uint32_t Unit = 0; Unit < RkDmar.UnitCount; Unit++) {
+        const HL_DMAR_UNIT *Definition = &RkDmar.Units[Unit];
+        for (uint32_t Index = 0; Index < Definition->ScopeCount && HlRemapIsEnabled(Unit); Index++) {
+            const HL_DMAR_SCOPE *Scope = &Definition->Scopes[Index];
+            if (Scope->Type == HlDmarScopePciEndpoint && Scope->SourceIdKnown &&
+                HlRemapAssignRequester(Unit, Scope->SourceId) == IRQ_STATUS_SUCCESS)
+                Assigned++;
+        }
+    }
+    RkPrint("remap: %u PCI endpoint(s) send their MSIs through a unit\n", Assigned);
 }
 
 static void RkEnableUnits(void)
@@ -68,6 +88,7 @@ void RkInitializeRemapping(void)
     }
     RkEnableUnits();
     RkAssignIoApics();
+    RkAssignRequesters();
 }
 
 bool RkRemappingIsOn(void)

@@ -98,6 +98,10 @@ static void RkpEduDescribe(RK_DEVICE *Device, IO_DEVICE_TEMPLATE *Template)
     } else {
         Template->Kind = IoDeviceMessages;
         Template->UpdateMessage = RkpEduUpdateMessage;
+        /* Its requester id: behind a remapping unit its message is remapped
+         * (the DMAR's endpoint scope names it; kernel/arch/remapping.c). */
+        Template->HasRequesterId = true;
+        Template->RequesterId = (uint16_t)(RkpEdu.Bus << 8 | RkpEdu.Device << 3 | RkpEdu.Function);
     }
 }
 

@@ -38,8 +38,8 @@ bool RkSkipIfMsiBlocked(const char *Name)
 {
     if (!RkRemappingIsOn())
         return false;
-    RkTestSkip(Name, "needs compatibility-format MSI, which the enabled remapping unit blocks "
-                     "(MSI remapping is not implemented yet)");
+    RkTestSkip(Name, "composes a compatibility-format MSI by hand, which the enabled remapping unit blocks "
+                     "(Io's messages are remapped; this one is not Io's)");
     return true;
 }
 

@@ -15,7 +15,8 @@ void RkRunTests(void);
  * failure (tests/qemu/run_ktest.sh fails a SKIP only of a case it asks for). */
 void RkTestSkip(const char *Name, const char *Why);
 /* With a remapping unit on, compatibility-format MSIs are blocked: a case
- * that needs them reports SKIP and returns true. */
+ * that composes one by hand (not through Io, whose messages are remapped)
+ * reports SKIP and returns true. */
 bool RkSkipIfMsiBlocked(const char *Name);
 uint32_t RkTestFailures(void);
 /* The case groups RkRunTests runs after the boot cases. */

@@ -117,6 +117,9 @@ void RkTestFree(void *Memory, size_t Size);
  * remapping a device interrupt reaches APIC ids 0-254 only. IPIs (ICR with
  * a 32-bit destination in x2APIC mode, SDM 11.12.9) reach every CPU. */
 #define RK_DEVICE_APIC_ID_LIMIT 0xFFu
+/* An MSI address in the remappable format (VT-d 5.1.2.2, bit 4): it names a
+ * remapping table entry, not a destination. */
+#define RK_MSI_REMAPPABLE_FORMAT (1ull << 4)
 
 /* Every CPU the kernel runs. */
 void RkOnlineSet(IR_CPU_SET *Set);

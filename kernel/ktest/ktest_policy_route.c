@@ -242,8 +242,6 @@ static void RkLowestReport(RK_LOWEST_RUN *Run, bool Passed, KIRQL DeviceIrql)
 
 void RkTestLowestIrql(void)
 {
-    if (RkSkipIfMsiBlocked("lowest_irql"))
-        return;
     RK_LOWEST_RUN *Run = &RkLowest;
     memset(Run, 0, sizeof(*Run));
     Run->Edu = RkDeviceGet(RkDeviceEdu);
@@ -380,8 +378,6 @@ static bool RkRoundRobinOver(RK_ROUND_ROBIN_RUN *Run, RK_DEVICE *Device, const I
 
 void RkTestRoundRobin(void)
 {
-    if (RkSkipIfMsiBlocked("round_robin"))
-        return;
     RK_ROUND_ROBIN_RUN *Run = &RkRoundRobin;
     memset(Run, 0, sizeof(*Run));
     RK_DEVICE *Edu = RkDeviceGet(RkDeviceEdu);

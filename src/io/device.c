@@ -171,7 +171,8 @@ static IRQ_STATUS IopConnectDeviceInterrupt(const IO_DEVICE_TEMPLATE *Template, 
             .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = ServiceRoutine,
                              .ServiceContext = ServiceContext, .Irql = Irql, .Target = Target,
                              .Message = &Connection->Messages[Index], .UpdateMessage = Template->UpdateMessage,
-                             .UpdateContext = Template->UpdateContext},
+                             .UpdateContext = Template->UpdateContext, .HasRequesterId = Template->HasRequesterId,
+                             .RequesterId = Template->RequesterId},
         };
     }
     IRQ_STATUS Status = IoConnectInterruptEx(&Parameters);
