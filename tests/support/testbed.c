@@ -208,6 +208,21 @@ IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LI
     return TbConnectLine(Interrupt, TbCountingIsr, Record, Bus, Number, TbTargetCpu(Cpu), Share);
 }
 
+void TbAssertLineTargetsRefused(HL_LINE_BUS Bus, uint32_t Number, const TB_REFUSED_TARGET *Cases, uint32_t Count)
+{
+    for (uint32_t Index = 0; Index < Count; Index++) {
+        TB_SNAPSHOT Before = TbTakeSnapshot();
+        TB_ISR_RECORD Record = {.Claim = true};
+        KINTERRUPT *Interrupt = NULL;
+        IRQ_STATUS Status = TbConnectLine(&Interrupt, TbCountingIsr, &Record, Bus, Number, Cases[Index].Target, false);
+        if (Status != Cases[Index].Expected)
+            fail_msg("refused target %u (kind %d, CPU %u): %s, expected %s", Index, (int)Cases[Index].Target.Kind,
+                     Cases[Index].Target.Cpu, IrStatusName(Status), IrStatusName(Cases[Index].Expected));
+        assert_null(Interrupt);
+        TbAssertUnchanged(&Before);
+    }
+}
+
 IRQ_STATUS TbConnectCountedAtIrql(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
                                   uint32_t Cpu, KIRQL Irql, KIRQL SynchronizeIrql)
 {

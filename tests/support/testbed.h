@@ -144,6 +144,16 @@ void TbAssertHandledOn(uint32_t Cpu, TB_ISR_RECORD *Record);
 /* TbConnectLine with TbCountingIsr counting into Record, targeted at one CPU. */
 IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
                             uint32_t Cpu, bool Share);
+/* One line-based connect that bad input must have refused: the target and
+ * the documented status it is refused with. */
+typedef struct _TB_REFUSED_TARGET {
+    IO_INTERRUPT_TARGET Target;
+    IRQ_STATUS Expected;
+} TB_REFUSED_TARGET;
+/* Connects Bus/Number (TbCountingIsr, not shared) once per case: each is
+ * refused with its Expected status and leaves nothing behind, no object
+ * handed out and the vectors and I/O APIC entries as they were. */
+void TbAssertLineTargetsRefused(HL_LINE_BUS Bus, uint32_t Number, const TB_REFUSED_TARGET *Cases, uint32_t Count);
 /* The same, not shared, at a requested Irql and SynchronizeIrql (0: none
  * asked for, the ISR runs at Irql). */
 IRQ_STATUS TbConnectCountedAtIrql(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,

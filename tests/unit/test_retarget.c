@@ -18,20 +18,6 @@
 #define DEVICE_IRQL 5u
 #define RAISED_IRQL 12u
 
-static int Setup4(void **State)
-{
-    (void)State;
-    TbBoot(CPU_COUNT, 0, false);
-    return 0;
-}
-
-static int Teardown(void **State)
-{
-    (void)State;
-    TbShutdown();
-    return 0;
-}
-
 /* ---- Helpers ------------------------------------------------------------------------- */
 
 static IR_CPU_SET AllCpus(void)
@@ -276,17 +262,13 @@ static void test_bad_routable_connects_change_nothing(void **State)
     IR_CPU_SET Mask = TbCpuList(Members, 2);
     static const uint32_t OfflineOnly[] = {3};
     IR_CPU_SET Offline = TbCpuList(OfflineOnly, 1);
-    IO_INTERRUPT_TARGET NoMask = {.Kind = IoTargetRoutable, .Cpu = IR_CPU_NONE};
-
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, NoMask, false),
-                     IRQ_STATUS_INVALID_PARAMETER);
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 3), false),
-                     IRQ_STATUS_INVALID_CPU); /* offline */
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 2), false),
-                     IRQ_STATUS_INVALID_CPU); /* not in the mask */
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
-                                   Routable(&Offline, IR_CPU_NONE), false),
-                     IRQ_STATUS_EMPTY_AFFINITY);
+    const TB_REFUSED_TARGET Bad[] = {
+        {{.Kind = IoTargetRoutable, .Cpu = IR_CPU_NONE}, IRQ_STATUS_INVALID_PARAMETER}, /* no mask */
+        {Routable(&Mask, 3), IRQ_STATUS_INVALID_CPU},                                  /* offline */
+        {Routable(&Mask, 2), IRQ_STATUS_INVALID_CPU},                                  /* not in the mask */
+        {Routable(&Offline, IR_CPU_NONE), IRQ_STATUS_EMPTY_AFFINITY},
+    };
+    TbAssertLineTargetsRefused(HlBusIsa, RTC_IRQ, Bad, 4);
     HL_MSI_MESSAGE Message;
     IO_CONNECT_INTERRUPT_PARAMETERS NoRoutine = {
         .Version = CONNECT_MESSAGE_BASED,
@@ -684,14 +666,13 @@ static void test_routable_unreachable_not_supported(void **State)
     IR_CPU_SET Mask = TbWideUnreachableCpus();
     static const uint32_t Mixed[] = {0, 2};
     IR_CPU_SET MixedMask = TbCpuList(Mixed, 2);
+    const TB_REFUSED_TARGET Unreachable[] = {
+        {Routable(&Mask, IR_CPU_NONE), IRQ_STATUS_NOT_SUPPORTED},
+        {Routable(&MixedMask, 2), IRQ_STATUS_NOT_SUPPORTED},
+    };
+    TbAssertLineTargetsRefused(HlBusIsa, RTC_IRQ, Unreachable, 2);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
-                                   Routable(&Mask, IR_CPU_NONE), false),
-                     IRQ_STATUS_NOT_SUPPORTED);
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&MixedMask, 2),
-                                   false),
-                     IRQ_STATUS_NOT_SUPPORTED);
     MSI_DEVICE Device = {0};
     assert_int_equal(ConnectMovableMsi(&Interrupt, &Record, &Device, &Mask, IR_CPU_NONE), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(Device.Updates, 0);
@@ -708,27 +689,24 @@ static void test_routable_unreachable_not_supported(void **State)
     TbAssertUnchanged(&Before);
 }
 
-/* A cmocka test run on four freshly booted CPUs (Setup4). */
-#define FOUR_CPU_TEST(Test) cmocka_unit_test_setup_teardown(Test, Setup4, Teardown)
-
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        FOUR_CPU_TEST(test_edge_line_moved_to_each_cpu_in_turn),
-        FOUR_CPU_TEST(test_routable_starts_on_least_loaded_cpu),
-        FOUR_CPU_TEST(test_round_robin_goes_on_after_a_move),
-        FOUR_CPU_TEST(test_bad_targets_refused_state_unchanged),
-        FOUR_CPU_TEST(test_not_movable_and_not_connected),
-        cmocka_unit_test_setup_teardown(test_bad_routable_connects_change_nothing, TbSetupThreeOfFourCpus, Teardown),
-        FOUR_CPU_TEST(test_msi_moved_through_update_routine),
-        FOUR_CPU_TEST(test_plain_msi_not_movable),
-        FOUR_CPU_TEST(test_round_robin_is_exactly_fair),
-        FOUR_CPU_TEST(test_round_robin_msi),
-        FOUR_CPU_TEST(test_lowest_follows_irql_and_ties_rotate),
-        FOUR_CPU_TEST(test_shared_level_line_moves_together),
-        FOUR_CPU_TEST(test_shared_edge_line_moves_once_per_interrupt),
-        cmocka_unit_test_setup_teardown(test_routable_set_holds_reachable_cpus_only, TbSetupWide, Teardown),
-        cmocka_unit_test_setup_teardown(test_routable_unreachable_not_supported, TbSetupWide, Teardown),
+        TB_FOUR_CPU_TEST(test_edge_line_moved_to_each_cpu_in_turn),
+        TB_FOUR_CPU_TEST(test_routable_starts_on_least_loaded_cpu),
+        TB_FOUR_CPU_TEST(test_round_robin_goes_on_after_a_move),
+        TB_FOUR_CPU_TEST(test_bad_targets_refused_state_unchanged),
+        TB_FOUR_CPU_TEST(test_not_movable_and_not_connected),
+        cmocka_unit_test_setup_teardown(test_bad_routable_connects_change_nothing, TbSetupThreeOfFourCpus, TbTeardown),
+        TB_FOUR_CPU_TEST(test_msi_moved_through_update_routine),
+        TB_FOUR_CPU_TEST(test_plain_msi_not_movable),
+        TB_FOUR_CPU_TEST(test_round_robin_is_exactly_fair),
+        TB_FOUR_CPU_TEST(test_round_robin_msi),
+        TB_FOUR_CPU_TEST(test_lowest_follows_irql_and_ties_rotate),
+        TB_FOUR_CPU_TEST(test_shared_level_line_moves_together),
+        TB_FOUR_CPU_TEST(test_shared_edge_line_moves_once_per_interrupt),
+        cmocka_unit_test_setup_teardown(test_routable_set_holds_reachable_cpus_only, TbSetupWide, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_routable_unreachable_not_supported, TbSetupWide, TbTeardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }
