@@ -13,6 +13,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "cxx_check.h"
+
 /* The Vic's one platform hook (vic.h; platform.h). */
 extern "C" void PlatCpuRelax(void)
 {
@@ -36,16 +38,6 @@ extern "C" void PlatAssertionFailed(const char *File, uint32_t Line, const char 
 namespace {
 
 namespace vic = irqroute::vic;
-
-int failures = 0;
-
-#define CHECK(condition)                                                                  \
-    do {                                                                                  \
-        if (!(condition)) {                                                               \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-            failures++;                                                                   \
-        }                                                                                 \
-    } while (0)
 
 static_assert(static_cast<int>(vic::Status::NothingPending) == IRQ_STATUS_NOTHING_PENDING);
 static_assert(static_cast<int>(vic::Status::AccessDenied) == IRQ_STATUS_ACCESS_DENIED);
@@ -252,10 +244,5 @@ int main()
     TestRoundRobinAndOnline();
     TestWakeAndMove();
     TestIpi();
-    if (failures != 0) {
-        std::fprintf(stderr, "cxx_vic_hpp: %d checks failed\n", failures);
-        return 1;
-    }
-    std::printf("cxx_vic_hpp: every check passed\n");
-    return 0;
+    return CxxCheckExit("cxx_vic_hpp", "every check passed");
 }
