@@ -492,7 +492,6 @@ static void test_affinity_skips_unreachable_cpus(void **State)
 static void test_unreachable_targets_not_supported(void **State)
 {
     (void)State;
-    TB_SNAPSHOT Before = TbTakeSnapshot();
     IR_CPU_SET Mask = TbWideUnreachableCpus();
     const TB_REFUSED_TARGET Unreachable[] = {
         {{.Kind = IoTargetAffinity, .Mask = &Mask}, IRQ_STATUS_NOT_SUPPORTED},
@@ -502,6 +501,7 @@ static void test_unreachable_targets_not_supported(void **State)
     };
     TbAssertLineTargetsRefused(HlBusIsa, RTC_IRQ, Unreachable, 4);
     /* The same targets for a message: refused, the message not written. */
+    TB_SNAPSHOT Before = TbTakeSnapshot();
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     HL_MSI_MESSAGE Message = {.Address = 0x1234};

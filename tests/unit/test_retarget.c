@@ -662,7 +662,6 @@ static void test_routable_set_holds_reachable_cpus_only(void **State)
 static void test_routable_unreachable_not_supported(void **State)
 {
     (void)State;
-    TB_SNAPSHOT Before = TbTakeSnapshot();
     IR_CPU_SET Mask = TbWideUnreachableCpus();
     static const uint32_t Mixed[] = {0, 2};
     IR_CPU_SET MixedMask = TbCpuList(Mixed, 2);
@@ -671,6 +670,7 @@ static void test_routable_unreachable_not_supported(void **State)
         {Routable(&MixedMask, 2), IRQ_STATUS_NOT_SUPPORTED},
     };
     TbAssertLineTargetsRefused(HlBusIsa, RTC_IRQ, Unreachable, 2);
+    TB_SNAPSHOT Before = TbTakeSnapshot();
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     MSI_DEVICE Device = {0};
