@@ -44,17 +44,30 @@ void TbStartHardwareCpus(uint32_t CpuCount, uint32_t SkipLapic)
 {
     for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++) {
         SimAttachCpu(Cpu);
-        if (Cpu != SkipLapic) {
-            assert_int_equal(HlLapicEnable(), IRQ_STATUS_SUCCESS);
-            assert_int_equal(HlLapicReadId(), SimCpuApicId(Cpu));
-        }
-        assert_int_equal(HlRegisterProcessor(Cpu, SimCpuApicId(Cpu)), IRQ_STATUS_SUCCESS);
         if (Cpu != SkipLapic)
-            assert_int_equal(HlLapicInitializeProcessor(Cpu, TB_SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
+            TbBringUpAttachedCpu(Cpu);
+        else
+            assert_int_equal(HlRegisterProcessor(Cpu, SimCpuApicId(Cpu)), IRQ_STATUS_SUCCESS);
         SimDetachCpu();
     }
     SimAttachCpu(TB_HOME_CPU);
     (void)PlatDisableInterrupts();
+}
+
+void TbBringUpAttachedCpu(uint32_t Cpu)
+{
+    assert_int_equal(HlLapicEnable(), IRQ_STATUS_SUCCESS);
+    assert_int_equal(HlLapicReadId(), SimCpuApicId(Cpu));
+    assert_int_equal(HlRegisterProcessor(Cpu, SimCpuApicId(Cpu)), IRQ_STATUS_SUCCESS);
+    assert_int_equal(HlLapicInitializeProcessor(Cpu, TB_SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
+}
+
+int TbSetupHardware(void **State)
+{
+    const SIM_CONFIG *Config = *State;
+    TbStartHardwareLayer(Config);
+    TbStartHardwareCpus(Config->CpuCount, IR_CPU_NONE);
+    return 0;
 }
 
 int TbTeardownHardwareLayer(void **State)

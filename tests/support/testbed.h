@@ -46,7 +46,16 @@ int TbTeardown(void **State);
 #define TB_SPURIOUS_VECTOR 0xFFu
 void TbStartHardwareLayer(const SIM_CONFIG *Config);
 void TbStartHardwareCpus(uint32_t CpuCount, uint32_t SkipLapic);
+/* One CPU brought up as kernel/arch/smp.c does, by the test thread attached
+ * to it: HlLapicEnable, the id read back (it must be the sim's), then
+ * HlRegisterProcessor and HlLapicInitializeProcessor (TB_SPURIOUS_VECTOR). */
+void TbBringUpAttachedCpu(uint32_t Cpu);
 int TbTeardownHardwareLayer(void **State);
+/* cmocka fixture: the hardware layer on the machine *State names (a const
+ * SIM_CONFIG, given per test by TB_HARDWARE_TEST), every CPU brought up. */
+int TbSetupHardware(void **State);
+#define TB_HARDWARE_TEST(Test, Config) \
+    cmocka_unit_test_prestate_setup_teardown(Test, TbSetupHardware, TbTeardownHardwareLayer, (void *)(Config))
 /* x2APIC, six CPUs, for the "reachable by a device" tests: CPUs 0, 1 and 5
  * have APIC ids a device's 8-bit destination can name (1, 0xFE, 3); 2, 3
  * and 4 (0xFF, 0x100, 0x11F) have not (Intel SDM vol. 3A 11.12: x2APIC ids

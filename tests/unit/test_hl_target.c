@@ -33,52 +33,18 @@ static const HL_DESTINATION Sentinel = {.Destination = 0xDEAD, .Logical = true, 
 
 /* ---- Fixture ------------------------------------------------------------------------ */
 
-/* Brings CpuCount CPUs up; CPU SkipLapic (or IR_CPU_NONE) registers but does not
- * initialise its local APIC. */
-static void BootSimWithIds(uint32_t CpuCount, bool X2Apic, uint32_t SkipLapic, const uint32_t *ApicIds)
-{
-    SIM_CONFIG Config = {.CpuCount = CpuCount, .X2ApicSupported = X2Apic, .ApicIds = ApicIds};
-    TbStartHardwareLayer(&Config);
-    TbStartHardwareCpus(CpuCount, SkipLapic);
-}
+/* The machines the tests run on (TB_HARDWARE_TEST). */
+static const SIM_CONFIG Four = {.CpuCount = 4};
+static const SIM_CONFIG Ten = {.CpuCount = 10};
+static const SIM_CONFIG X2ApicFour = {.CpuCount = 4, .X2ApicSupported = true};
+static const SIM_CONFIG X2Apic40 = {.CpuCount = 40, .X2ApicSupported = true};
 
-static void BootSim(uint32_t CpuCount, bool X2Apic, uint32_t SkipLapic)
-{
-    BootSimWithIds(CpuCount, X2Apic, SkipLapic, NULL);
-}
-
-static int SetupFour(void **State)
-{
-    (void)State;
-    BootSim(4, false, IR_CPU_NONE);
-    return 0;
-}
-
-static int SetupTen(void **State)
-{
-    (void)State;
-    BootSim(10, false, IR_CPU_NONE);
-    return 0;
-}
-
+/* Four CPUs, CPU 3 registered but its local APIC never initialised. */
 static int SetupFourLapic3Down(void **State)
 {
     (void)State;
-    BootSim(4, false, 3);
-    return 0;
-}
-
-static int SetupX2Apic40(void **State)
-{
-    (void)State;
-    BootSim(40, true, IR_CPU_NONE);
-    return 0;
-}
-
-static int SetupX2ApicFour(void **State)
-{
-    (void)State;
-    BootSim(4, true, IR_CPU_NONE);
+    TbStartHardwareLayer(&Four);
+    TbStartHardwareCpus(Four.CpuCount, 3);
     return 0;
 }
 
@@ -86,12 +52,7 @@ static int SetupX2ApicFour(void **State)
 static const uint32_t WideApicIds[] = {0x01, 0xFE, 0xFF, 0x100, 0x12345};
 #define WIDE_CPUS 5u
 
-static int SetupX2ApicWide(void **State)
-{
-    (void)State;
-    BootSimWithIds(WIDE_CPUS, true, IR_CPU_NONE, WideApicIds);
-    return 0;
-}
+static const SIM_CONFIG X2ApicWide = {.CpuCount = WIDE_CPUS, .X2ApicSupported = true, .ApicIds = WideApicIds};
 
 /* ---- Helpers ------------------------------------------------------------------------- */
 
@@ -489,19 +450,19 @@ static void test_x2apic_reachability_stops_at_fe(void **State)
     assert_false(HlIsProcessorReachableByDevices(0));
 }
 
-/* A cmocka test run on four freshly started xAPIC CPUs (SetupFour). */
-#define FOUR_CPU_TEST(Test) cmocka_unit_test_setup_teardown(Test, SetupFour, TbTeardownHardwareLayer)
+/* A cmocka test run on four freshly started xAPIC CPUs. */
+#define FOUR_CPU_TEST(Test) TB_HARDWARE_TEST(Test, &Four)
 
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
         FOUR_CPU_TEST(test_registry_records_apic_ids),
         FOUR_CPU_TEST(test_registry_refuses_conflicts),
-        cmocka_unit_test_setup_teardown(test_registry_bounds_and_null, SetupX2ApicFour, TbTeardownHardwareLayer),
+        TB_HARDWARE_TEST(test_registry_bounds_and_null, &X2ApicFour),
         FOUR_CPU_TEST(test_registry_xapic_ids_below_ff),
-        cmocka_unit_test_setup_teardown(test_registry_x2apic_ids_above_ff, SetupX2ApicFour, TbTeardownHardwareLayer),
+        TB_HARDWARE_TEST(test_registry_x2apic_ids_above_ff, &X2ApicFour),
         FOUR_CPU_TEST(test_reset_forgets_everything),
-        cmocka_unit_test_setup_teardown(test_registry_concurrent_readers, SetupX2ApicFour, TbTeardownHardwareLayer),
+        TB_HARDWARE_TEST(test_registry_concurrent_readers, &X2ApicFour),
         FOUR_CPU_TEST(test_cpu_target_is_physical_apic_id),
         FOUR_CPU_TEST(test_apic_id_target_must_be_registered),
         FOUR_CPU_TEST(test_bad_arguments),
@@ -509,11 +470,11 @@ int main(void)
         FOUR_CPU_TEST(test_lowest_priority_set),
         FOUR_CPU_TEST(test_set_errors),
         cmocka_unit_test_setup_teardown(test_member_without_lapic, SetupFourLapic3Down, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_flat_model_covers_eight_cpus, SetupTen, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_x2apic_single_cluster, SetupX2Apic40, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_x2apic_sets_spanning_clusters, SetupX2Apic40, TbTeardownHardwareLayer),
+        TB_HARDWARE_TEST(test_flat_model_covers_eight_cpus, &Ten),
+        TB_HARDWARE_TEST(test_x2apic_single_cluster, &X2Apic40),
+        TB_HARDWARE_TEST(test_x2apic_sets_spanning_clusters, &X2Apic40),
         FOUR_CPU_TEST(test_xapic_cpus_reachable),
-        cmocka_unit_test_setup_teardown(test_x2apic_reachability_stops_at_fe, SetupX2ApicWide, TbTeardownHardwareLayer),
+        TB_HARDWARE_TEST(test_x2apic_reachability_stops_at_fe, &X2ApicWide),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -26,6 +26,7 @@
 #include <irqroute/platform.h>
 
 #include "sim.h"
+#include "testbed.h"
 
 /* SDM vol. 3A 11.4.1 table 11-1 (x2APIC MSR = 0x800 + offset / 16). */
 #define LAPIC_BASE 0xFEE00000u
@@ -64,7 +65,7 @@
 
 #define HOME_CPU 0u
 #define MAX_TEST_CPUS 255u
-#define SPURIOUS_VECTOR 0xFFu
+#define SPURIOUS_VECTOR TB_SPURIOUS_VECTOR /* what TbBringUpAttachedCpu programs */
 #define LOG_SIZE 64u
 
 /* ---- Recording interrupt entry ---------------------------------------------------- */
@@ -150,19 +151,14 @@ static void SetTprOn(uint32_t Cpu, uint8_t Tpr)
 static void Boot(uint32_t CpuCount, uint32_t Initialized, bool UseX2Apic, const uint32_t *ApicIds)
 {
     SIM_CONFIG Config = {.CpuCount = CpuCount, .ApicIds = ApicIds, .X2ApicSupported = UseX2Apic};
-    assert_int_equal(SimCreate(&Config), 0);
+    TbStartHardwareLayer(&Config);
     X2Apic = UseX2Apic;
     LogCount = 0;
     AutoEoi = true;
     SimSetInterruptEntry(RecordingEntry);
-    HlResetHardwareLayer();
-    assert_int_equal(HlLapicSelectMode(UseX2Apic ? HlLapicModeX2Apic : HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE),
-                     IRQ_STATUS_SUCCESS);
     for (uint32_t Cpu = 0; Cpu < Initialized; Cpu++) {
         SimAttachCpu(Cpu);
-        assert_int_equal(HlLapicEnable(), IRQ_STATUS_SUCCESS);
-        assert_int_equal(HlRegisterProcessor(Cpu, HlLapicReadId()), IRQ_STATUS_SUCCESS);
-        assert_int_equal(HlLapicInitializeProcessor(Cpu, SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
+        TbBringUpAttachedCpu(Cpu);
         SimDetachCpu();
     }
     SimAttachCpu(HOME_CPU);

@@ -74,7 +74,7 @@
 #define ESR_ILLEGAL_REGISTER (1u << 7)
 #define MODE_INIT 5u
 #define MODE_STARTUP 6u
-#define SPURIOUS_VECTOR 0xFFu
+#define SPURIOUS_VECTOR TB_SPURIOUS_VECTOR /* what TbBringUpAttachedCpu programs */
 #define MSI_BASE 0xFEE00000ull
 #define MSI_LOGICAL (1ull << 2)
 
@@ -140,9 +140,7 @@ static uint32_t ClusterLdr(uint32_t Id)
 static void BringUp(uint32_t Cpu)
 {
     SwitchCpu(Cpu);
-    assert_int_equal(HlLapicEnable(), IRQ_STATUS_SUCCESS);
-    assert_int_equal(HlRegisterProcessor(Cpu, HlLapicReadId()), IRQ_STATUS_SUCCESS);
-    assert_int_equal(HlLapicInitializeProcessor(Cpu, SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
+    TbBringUpAttachedCpu(Cpu);
 }
 
 static void NoEoiEntry(uint32_t Cpu, uint8_t Vector)
