@@ -106,6 +106,11 @@ IO_INTERRUPT_TARGET TbTargetCpu(uint32_t Cpu)
     return (IO_INTERRUPT_TARGET){.Kind = IoTargetCpu, .Cpu = Cpu};
 }
 
+IO_INTERRUPT_TARGET TbTargetRoutable(const IR_CPU_SET *Mask, uint32_t Cpu)
+{
+    return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Mask = Mask, .Cpu = Cpu};
+}
+
 uint32_t TbService(uint32_t Cpu)
 {
     uint32_t Home = SimAttachedCpu();
@@ -219,6 +224,24 @@ IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LI
                             uint32_t Cpu, bool Share)
 {
     return TbConnectLine(Interrupt, TbCountingIsr, Record, Bus, Number, TbTargetCpu(Cpu), Share);
+}
+
+IRQ_STATUS TbConnectMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
+                            HL_MSI_MESSAGE *Message)
+{
+    return TbConnectUpdatedMessage(Interrupt, Record, Target, Message, NULL, NULL);
+}
+
+IRQ_STATUS TbConnectUpdatedMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
+                                   HL_MSI_MESSAGE *Message, PIO_MSI_UPDATE_ROUTINE Update, void *UpdateContext)
+{
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+        .Version = CONNECT_MESSAGE_BASED,
+        .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = Record,
+                         .Irql = KE_IRQL_ANY, .Target = Target, .Message = Message, .UpdateMessage = Update,
+                         .UpdateContext = UpdateContext},
+    };
+    return IoConnectInterruptEx(&Parameters);
 }
 
 void TbAssertLineTargetsRefused(HL_LINE_BUS Bus, uint32_t Number, const TB_REFUSED_TARGET *Cases, uint32_t Count)

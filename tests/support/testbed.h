@@ -109,6 +109,8 @@ bool TbFaultTextHas(const char *Text);
 uint32_t TbNextRandom(uint32_t *Seed);
 /* A line- or message-based target: one CPU. */
 IO_INTERRUPT_TARGET TbTargetCpu(uint32_t Cpu);
+/* A movable target: Cpu (IR_CPU_NONE: the library picks) within Mask. */
+IO_INTERRUPT_TARGET TbTargetRoutable(const IR_CPU_SET *Mask, uint32_t Cpu);
 /* Services Cpu's pending interrupts from the test thread, then re-attaches
  * to the home CPU. Returns how many were dispatched. */
 uint32_t TbService(uint32_t Cpu);
@@ -153,6 +155,14 @@ void TbAssertHandledOn(uint32_t Cpu, TB_ISR_RECORD *Record);
 /* TbConnectLine with TbCountingIsr counting into Record, targeted at one CPU. */
 IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
                             uint32_t Cpu, bool Share);
+/* Message-based connection with TbCountingIsr counting into Record, at
+ * KE_IRQL_ANY; the message the device is to write in *Message. */
+IRQ_STATUS TbConnectMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
+                            HL_MSI_MESSAGE *Message);
+/* The same with the driver's routine that rewrites the device's message
+ * when the interrupt moves (required for a movable target). */
+IRQ_STATUS TbConnectUpdatedMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
+                                   HL_MSI_MESSAGE *Message, PIO_MSI_UPDATE_ROUTINE Update, void *UpdateContext);
 /* One line-based connect that bad input must have refused: the target and
  * the documented status it is refused with. */
 typedef struct _TB_REFUSED_TARGET {

@@ -32,17 +32,6 @@ static int Setup64(void **State)
     return 0;
 }
 
-static IRQ_STATUS ConnectMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
-                                 HL_MSI_MESSAGE *Message)
-{
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_MESSAGE_BASED,
-        .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = Record,
-                         .Irql = KE_IRQL_ANY, .Target = Target, .Message = Message},
-    };
-    return IoConnectInterruptEx(&Parameters);
-}
-
 /* Connects RTC_IRQ with an affinity target over Mask: the interrupt must be
  * placed on exactly one CPU, Expected. */
 static void ConnectRtcByAffinity(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, const IR_CPU_SET *Mask,
@@ -195,12 +184,7 @@ static void test_message_based_reaches_target(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     HL_MSI_MESSAGE Message;
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_MESSAGE_BASED,
-        .MessageBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
-                         .Irql = KE_IRQL_ANY, .Target = TbTargetCpu(3), .Message = &Message},
-    };
-    assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectMessage(&Interrupt, &Record, TbTargetCpu(3), &Message), IRQ_STATUS_SUCCESS);
     assert_int_equal(Message.Address & 0xFFF00000u, 0xFEE00000u);
     assert_int_equal((Message.Address >> 12) & 0xFF, SimCpuApicId(3));
     assert_int_equal(Message.Data & 0xFF, KeGetInterruptVector(Interrupt));
@@ -479,7 +463,7 @@ static void test_affinity_skips_unreachable_cpus(void **State)
     IR_CPU_SET MessageMask = TbCpuList(MessageMembers, 2);
     HL_MSI_MESSAGE Message;
     IO_INTERRUPT_TARGET MessageAffinity = {.Kind = IoTargetAffinity, .Mask = &MessageMask};
-    assert_int_equal(ConnectMessage(&Interrupt, &Record, MessageAffinity, &Message), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectMessage(&Interrupt, &Record, MessageAffinity, &Message), IRQ_STATUS_SUCCESS);
     assert_int_equal(Message.Address, 0xFEE03000ull);
     SimMsiWrite(Message.Address, Message.Data);
     TbAssertHandledOn(5, &Record);
@@ -506,7 +490,7 @@ static void test_unreachable_targets_not_supported(void **State)
     KINTERRUPT *Interrupt = NULL;
     HL_MSI_MESSAGE Message = {.Address = 0x1234};
     for (uint32_t Index = 0; Index < 4; Index++)
-        assert_int_equal(ConnectMessage(&Interrupt, &Record, Unreachable[Index].Target, &Message),
+        assert_int_equal(TbConnectMessage(&Interrupt, &Record, Unreachable[Index].Target, &Message),
                          IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(Message.Address, 0x1234);
     assert_null(Interrupt);

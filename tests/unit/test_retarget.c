@@ -27,11 +27,6 @@ static IR_CPU_SET AllCpus(void)
     return Set;
 }
 
-static IO_INTERRUPT_TARGET Routable(const IR_CPU_SET *Mask, uint32_t Cpu)
-{
-    return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Mask = Mask, .Cpu = Cpu};
-}
-
 /* A line connected at DEVICE_IRQL (LOWEST tests raise CPUs above it). */
 static IRQ_STATUS ConnectLineAtIrql(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
                                     IO_INTERRUPT_TARGET Target, bool Share)
@@ -119,7 +114,8 @@ static void test_edge_line_moved_to_each_cpu_in_turn(void **State)
     IR_CPU_SET Mask = AllCpus();
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, TbTargetRoutable(&Mask, 1),
+                                   false),
                      IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     IR_CPU_SET Cpus;
@@ -168,7 +164,7 @@ static void test_routable_starts_on_least_loaded_cpu(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
-                                   Routable(&Mask, IR_CPU_NONE), false),
+                                   TbTargetRoutable(&Mask, IR_CPU_NONE), false),
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(QueryCpu(Interrupt), 2);
     assert_int_equal(EntryCpu(RTC_IRQ), 2);
@@ -189,7 +185,8 @@ static void test_bad_targets_refused_state_unchanged(void **State)
     IR_CPU_SET Mask = TbCpuList(Members, 2);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, TbTargetRoutable(&Mask, 1),
+                                   false),
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint64_t Before = SimIoApicPeekEntry(RTC_IRQ);
@@ -264,23 +261,19 @@ static void test_bad_routable_connects_change_nothing(void **State)
     IR_CPU_SET Offline = TbCpuList(OfflineOnly, 1);
     const TB_REFUSED_TARGET Bad[] = {
         {{.Kind = IoTargetRoutable, .Cpu = IR_CPU_NONE}, IRQ_STATUS_INVALID_PARAMETER}, /* no mask */
-        {Routable(&Mask, 3), IRQ_STATUS_INVALID_CPU},                                  /* offline */
-        {Routable(&Mask, 2), IRQ_STATUS_INVALID_CPU},                                  /* not in the mask */
-        {Routable(&Offline, IR_CPU_NONE), IRQ_STATUS_EMPTY_AFFINITY},
+        {TbTargetRoutable(&Mask, 3), IRQ_STATUS_INVALID_CPU},                          /* offline */
+        {TbTargetRoutable(&Mask, 2), IRQ_STATUS_INVALID_CPU},                          /* not in the mask */
+        {TbTargetRoutable(&Offline, IR_CPU_NONE), IRQ_STATUS_EMPTY_AFFINITY},
     };
     TbAssertLineTargetsRefused(HlBusIsa, RTC_IRQ, Bad, 4);
-    HL_MSI_MESSAGE Message;
-    IO_CONNECT_INTERRUPT_PARAMETERS NoRoutine = {
-        .Version = CONNECT_MESSAGE_BASED,
-        .MessageBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
-                         .Irql = KE_IRQL_ANY, .Target = Routable(&Mask, 1), .Message = &Message},
-    };
-    assert_int_equal(IoConnectInterruptEx(&NoRoutine), IRQ_STATUS_INVALID_PARAMETER);
+    HL_MSI_MESSAGE Message; /* movable, but no routine to rewrite it */
+    assert_int_equal(TbConnectMessage(&Interrupt, &Record, TbTargetRoutable(&Mask, 1), &Message),
+                     IRQ_STATUS_INVALID_PARAMETER);
     TbAssertUnchanged(&Before);
 
     /* The offline CPU of the mask is left out of the set, and refused as a target. */
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
-                                   Routable(&Mask, IR_CPU_NONE), false),
+                                   TbTargetRoutable(&Mask, IR_CPU_NONE), false),
                      IRQ_STATUS_SUCCESS);
     IR_CPU_SET Cpus;
     KeGetInterruptCpus(Interrupt, &Cpus);
@@ -311,13 +304,8 @@ static void RecordMessage(KINTERRUPT *Interrupt, const HL_MSI_MESSAGE *Message, 
 static IRQ_STATUS ConnectMovableMsi(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, MSI_DEVICE *Device,
                                     const IR_CPU_SET *Mask, uint32_t Cpu)
 {
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_MESSAGE_BASED,
-        .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = Record,
-                         .Irql = KE_IRQL_ANY, .Target = Routable(Mask, Cpu), .Message = &Device->Message,
-                         .UpdateMessage = RecordMessage, .UpdateContext = Device},
-    };
-    return IoConnectInterruptEx(&Parameters);
+    return TbConnectUpdatedMessage(Interrupt, Record, TbTargetRoutable(Mask, Cpu), &Device->Message, RecordMessage,
+                                   Device);
 }
 
 static uint32_t MessageApicId(const HL_MSI_MESSAGE *Message)
@@ -373,12 +361,7 @@ static void test_plain_msi_not_movable(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     HL_MSI_MESSAGE Message;
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_MESSAGE_BASED,
-        .MessageBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
-                         .Irql = KE_IRQL_ANY, .Target = {.Kind = IoTargetCpu, .Cpu = 2}, .Message = &Message},
-    };
-    assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectMessage(&Interrupt, &Record, TbTargetCpu(2), &Message), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoSetInterruptTarget(Interrupt, 1), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
 }
@@ -394,7 +377,8 @@ static void test_round_robin_is_exactly_fair(void **State)
     IR_CPU_SET Mask = TbCpuList(Members, 3);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, TbTargetRoutable(&Mask, 1),
+                                   false),
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
@@ -425,7 +409,8 @@ static void test_round_robin_goes_on_after_a_move(void **State)
     IR_CPU_SET Mask = AllCpus();
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 0), false),
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, TbTargetRoutable(&Mask, 0),
+                                   false),
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
@@ -472,7 +457,7 @@ static void test_lowest_follows_irql_and_ties_rotate(void **State)
     IR_CPU_SET Mask = TbCpuList(Members, 3);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(ConnectLineAtIrql(&Interrupt, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
+    assert_int_equal(ConnectLineAtIrql(&Interrupt, &Record, HlBusIsa, RTC_IRQ, TbTargetRoutable(&Mask, 1), false),
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(KeGetInterruptIrql(Interrupt), DEVICE_IRQL);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingLowestPriority), IRQ_STATUS_SUCCESS);
@@ -519,7 +504,7 @@ static void test_shared_level_line_moves_together(void **State)
     TB_ISR_RECORD First = {.Claim = true, .Deassert = true, .DeassertGsi = PCI_GSI};
     TB_ISR_RECORD Second = {.Claim = true, .Deassert = true, .DeassertGsi = PCI_GSI};
     KINTERRUPT *A = NULL, *B = NULL;
-    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &First, HlBusPci, PCI_GSI, Routable(&Mask, 1), true),
+    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &First, HlBusPci, PCI_GSI, TbTargetRoutable(&Mask, 1), true),
                      IRQ_STATUS_SUCCESS);
     IO_INTERRUPT_TARGET Elsewhere = {.Kind = IoTargetCpu, .Cpu = 0}; /* a sharer joins where the line is */
     assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Second, HlBusPci, PCI_GSI, Elsewhere, true),
@@ -576,9 +561,9 @@ static void test_shared_edge_line_moves_once_per_interrupt(void **State)
     TB_ISR_RECORD First = {.Claim = true};
     TB_ISR_RECORD Second = {.Claim = true};
     KINTERRUPT *A = NULL, *B = NULL;
-    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &First, HlBusIsa, COM1_IRQ, Routable(&Mask, 0), true),
+    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &First, HlBusIsa, COM1_IRQ, TbTargetRoutable(&Mask, 0), true),
                      IRQ_STATUS_SUCCESS);
-    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Second, HlBusIsa, COM1_IRQ, Routable(&Mask, 2), true),
+    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Second, HlBusIsa, COM1_IRQ, TbTargetRoutable(&Mask, 2), true),
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(QueryCpu(B), 0); /* joined where the line goes */
     assert_int_equal(IoSetInterruptPolicy(A, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
@@ -624,7 +609,7 @@ static void test_routable_set_holds_reachable_cpus_only(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
-                                   Routable(&Mask, IR_CPU_NONE), false),
+                                   TbTargetRoutable(&Mask, IR_CPU_NONE), false),
                      IRQ_STATUS_SUCCESS);
     IR_CPU_SET Cpus;
     KeGetInterruptCpus(Interrupt, &Cpus);
@@ -666,8 +651,8 @@ static void test_routable_unreachable_not_supported(void **State)
     static const uint32_t Mixed[] = {0, 2};
     IR_CPU_SET MixedMask = TbCpuList(Mixed, 2);
     const TB_REFUSED_TARGET Unreachable[] = {
-        {Routable(&Mask, IR_CPU_NONE), IRQ_STATUS_NOT_SUPPORTED},
-        {Routable(&MixedMask, 2), IRQ_STATUS_NOT_SUPPORTED},
+        {TbTargetRoutable(&Mask, IR_CPU_NONE), IRQ_STATUS_NOT_SUPPORTED},
+        {TbTargetRoutable(&MixedMask, 2), IRQ_STATUS_NOT_SUPPORTED},
     };
     TbAssertLineTargetsRefused(HlBusIsa, RTC_IRQ, Unreachable, 2);
     TB_SNAPSHOT Before = TbTakeSnapshot();
