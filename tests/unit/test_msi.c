@@ -282,8 +282,10 @@ static void test_x2apic_logical_cluster0_members_0_to_7(void **State)
     AssertFails(&Target, 0x66, HlTriggerEdge, IRQ_STATUS_NOT_SUPPORTED);
 }
 
-/* A cmocka test run on four freshly started xAPIC CPUs. */
+/* A cmocka test run on four freshly started xAPIC CPUs, or on the x2APIC
+ * CPUs with ids on both sides of 0xFF. */
 #define XAPIC_TEST(Test) TB_HARDWARE_TEST(Test, &FourXApic)
+#define X2APIC_WIDE_TEST(Test) TB_HARDWARE_TEST(Test, &X2ApicWide)
 
 int main(void)
 {
@@ -297,9 +299,9 @@ int main(void)
         XAPIC_TEST(test_vector_range),
         XAPIC_TEST(test_bad_parameters),
         XAPIC_TEST(test_unknown_targets),
-        TB_HARDWARE_TEST(test_x2apic_physical_up_to_fe, &X2ApicWide),
-        TB_HARDWARE_TEST(test_x2apic_wide_ids_need_remapping, &X2ApicWide),
-        TB_HARDWARE_TEST(test_x2apic_logical_cluster0_members_0_to_7, &X2ApicWide),
+        X2APIC_WIDE_TEST(test_x2apic_physical_up_to_fe),
+        X2APIC_WIDE_TEST(test_x2apic_wide_ids_need_remapping),
+        X2APIC_WIDE_TEST(test_x2apic_logical_cluster0_members_0_to_7),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }
