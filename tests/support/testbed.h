@@ -36,6 +36,19 @@ int TbSetupThreeOfFourCpus(void **State);
 int TbTeardown(void **State);
 /* A cmocka test run on a fresh four-CPU boot (TbSetupFourCpus). */
 #define TB_FOUR_CPU_TEST(Test) cmocka_unit_test_setup_teardown(Test, TbSetupFourCpus, TbTeardown)
+/* Two cmocka tests, Name_xapic and Name_x2apic, running Body(false) and
+ * Body(true): one scenario in each local APIC mode. */
+#define TB_TESTS_IN_BOTH_LAPIC_MODES(Name, Body) \
+    static void Name##_xapic(void **State)       \
+    {                                            \
+        (void)State;                             \
+        Body(false);                             \
+    }                                            \
+    static void Name##_x2apic(void **State)      \
+    {                                            \
+        (void)State;                             \
+        Body(true);                              \
+    }
 /* The hardware layer alone on the sim (no Ke), for the Hl tests: creates
  * the sim from Config and selects its LAPIC mode (x2APIC when the CPUs offer
  * it); then, after the caller has registered what it needs (I/O APICs,

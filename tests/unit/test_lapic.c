@@ -464,17 +464,7 @@ static void ShorthandsOn(bool UseX2Apic)
     assert_int_equal(DispatchCount(3, 0x83), 1);
 }
 
-static void test_shorthands_xapic(void **State)
-{
-    (void)State;
-    ShorthandsOn(false);
-}
-
-static void test_shorthands_x2apic(void **State)
-{
-    (void)State;
-    ShorthandsOn(true);
-}
+TB_TESTS_IN_BOTH_LAPIC_MODES(test_shorthands, ShorthandsOn)
 
 /* x2APIC: one 64-bit ICR with a 32-bit destination; cluster logical
  * destinations (cluster 31:16, member mask 15:0); 0xFFFFFFFF broadcast;

@@ -123,17 +123,7 @@ static void RegcheckLapicIoApicIn(bool X2Apic)
     TbShutdown();
 }
 
-static void test_regcheck_xapic(void **State)
-{
-    (void)State;
-    RegcheckLapicIoApicIn(false);
-}
-
-static void test_regcheck_x2apic(void **State)
-{
-    (void)State;
-    RegcheckLapicIoApicIn(true);
-}
+TB_TESTS_IN_BOTH_LAPIC_MODES(test_regcheck, RegcheckLapicIoApicIn)
 
 /* ---- The IA32_APIC_BASE transitions, on a CPU boot left offline ---- */
 
