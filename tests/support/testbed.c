@@ -70,6 +70,8 @@ int TbSetupHardware(void **State)
     return 0;
 }
 
+/* The LAPIC driver's mode outlives the sim: back to the xAPIC default, as a
+ * fresh process has it, so that no test inherits the last one's mode. */
 int TbTeardownHardwareLayer(void **State)
 {
     (void)State;
@@ -77,6 +79,7 @@ int TbTeardownHardwareLayer(void **State)
         SimDetachCpu();
     HlResetHardwareLayer();
     SimDestroy();
+    (void)HlLapicSelectMode(HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE);
     return 0;
 }
 

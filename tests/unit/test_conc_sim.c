@@ -250,16 +250,13 @@ static void Boot(uint32_t Cpus, bool X2Apic, bool Threads)
         assert_int_equal(SimStartCpuThreads(), 0);
 }
 
+/* The service threads stop first, then the sim goes as in every Hl test. */
 static int Teardown(void **State)
 {
-    (void)State;
     if (SimAttachedCpu() != SIM_NO_CPU)
         SimDetachCpu();
     SimStopCpuThreads();
-    HlResetHardwareLayer();
-    SimDestroy();
-    (void)HlLapicSelectMode(HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE);
-    return 0;
+    return TbTeardownHardwareLayer(State);
 }
 
 /* ---- The load ---------------------------------------------------------------------------- */

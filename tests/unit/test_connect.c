@@ -154,11 +154,7 @@ static void test_irql_selects_vector_class(void **State)
 static void test_broadcast_reaches_every_cpu_of_set(void **State)
 {
     (void)State;
-    IR_CPU_SET Mask;
-    IrCpuSetZero(&Mask);
-    IrCpuSetAdd(&Mask, 0);
-    IrCpuSetAdd(&Mask, 2);
-    IrCpuSetAdd(&Mask, 3);
+    IR_CPU_SET Mask = TbCpuList((const uint32_t[]){0, 2, 3}, 3);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     IO_INTERRUPT_TARGET Broadcast = {.Kind = IoTargetBroadcast, .Mask = &Mask};
@@ -343,10 +339,7 @@ static void test_fully_specified_rules(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL, *Other = NULL;
-    IR_CPU_SET Mask;
-    IrCpuSetZero(&Mask);
-    IrCpuSetAdd(&Mask, 1);
-    IrCpuSetAdd(&Mask, 2);
+    IR_CPU_SET Mask = TbCpuList((const uint32_t[]){1, 2}, 2);
     TB_SNAPSHOT Before = TbTakeSnapshot();
 
     assert_int_equal(IoConnectInterrupt(&Interrupt, TbCountingIsr, &Record, NULL, 0x10, 1, 1, Latched, false, &Mask,
