@@ -121,18 +121,29 @@ static void test_disconnected_fixed_and_message_objects_are_refused(void **State
     assert_int_equal(TbTotalAllocatedVectors(), 0);
 }
 
+/* Two movable lines over Mask, ISA 4 on CPU 1 and ISA 5 on CPU 2, both
+ * connected before the first is disconnected (so that no allocator can give
+ * the second the first's address): the freed handle in *Freed, the live one
+ * returned. */
+static KINTERRUPT *ConnectLiveBesideFreed(TB_ISR_RECORD *Record, const IR_CPU_SET *Mask, KINTERRUPT **Freed)
+{
+    KINTERRUPT *Live = NULL;
+    assert_int_equal(TbConnectLine(Freed, TbCountingIsr, Record, HlBusIsa, 4, TbTargetRoutable(Mask, 1), false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectLine(&Live, TbCountingIsr, Record, HlBusIsa, 5, TbTargetRoutable(Mask, 2), false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoDisconnectInterrupt(*Freed), IRQ_STATUS_SUCCESS);
+    return Live;
+}
+
 /* A live object in the same run is still served after the stale calls. */
 static void test_stale_calls_leave_live_objects_alone(void **State)
 {
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     IR_CPU_SET Mask = TbCpuSetOf(MASK_CPUS);
-    KINTERRUPT *Gone = NULL, *Live = NULL;
-    assert_int_equal(TbConnectLine(&Gone, TbCountingIsr, &Record, HlBusIsa, 4, TbTargetRoutable(&Mask, 1), false),
-                     IRQ_STATUS_SUCCESS);
-    assert_int_equal(TbConnectLine(&Live, TbCountingIsr, &Record, HlBusIsa, 5, TbTargetRoutable(&Mask, 2), false),
-                     IRQ_STATUS_SUCCESS);
-    assert_int_equal(IoDisconnectInterrupt(Gone), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Gone = NULL;
+    KINTERRUPT *Live = ConnectLiveBesideFreed(&Record, &Mask, &Gone);
     TB_SNAPSHOT Before = TbTakeSnapshot();
     AssertEveryIoCallRefuses(Gone, IRQ_STATUS_NOT_CONNECTED);
     TbAssertUnchanged(&Before);
@@ -179,12 +190,8 @@ static void test_handle_freed_long_ago_is_refused_unread(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     _Atomic uint32_t Updates = 0;
     IR_CPU_SET Mask = TbCpuSetOf(MASK_CPUS);
-    KINTERRUPT *First = NULL, *Live = NULL;
-    assert_int_equal(TbConnectLine(&First, TbCountingIsr, &Record, HlBusIsa, 4, TbTargetRoutable(&Mask, 1), false),
-                     IRQ_STATUS_SUCCESS);
-    assert_int_equal(TbConnectLine(&Live, TbCountingIsr, &Record, HlBusIsa, 5, TbTargetRoutable(&Mask, 2), false),
-                     IRQ_STATUS_SUCCESS);
-    assert_int_equal(IoDisconnectInterrupt(First), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *First = NULL;
+    KINTERRUPT *Live = ConnectLiveBesideFreed(&Record, &Mask, &First);
     for (uint32_t Round = 0; Round < MANY_FREES; Round++) {
         KINTERRUPT *Each = NULL;
         assert_int_equal(ConnectMsi(&Each, &Record, TbTargetRoutable(&Mask, 1 + Round % 2), &Updates),
