@@ -88,32 +88,6 @@ static uint32_t Decide(ROUTE_FIXTURE *Fixture)
     return Decision.Cpu;
 }
 
-/* The first eight CPUs' IRQLs (LOWEST) or loads (AFFINITY) from a list, or
- * all at one value. */
-static void LevelsAre(ROUTE_FIXTURE *Fixture, const uint8_t Levels[8])
-{
-    for (int Cpu = 0; Cpu < 8; Cpu++)
-        Fixture->Levels[Cpu] = Levels[Cpu];
-}
-
-static void AllLevelsAre(ROUTE_FIXTURE *Fixture, uint8_t Level)
-{
-    for (int Cpu = 0; Cpu < 8; Cpu++)
-        Fixture->Levels[Cpu] = Level;
-}
-
-static void LoadsAre(ROUTE_FIXTURE *Fixture, const uint32_t Loads[8])
-{
-    for (int Cpu = 0; Cpu < 8; Cpu++)
-        Fixture->Loads[Cpu] = Loads[Cpu];
-}
-
-static void AllLoadsAre(ROUTE_FIXTURE *Fixture, uint32_t Load)
-{
-    for (int Cpu = 0; Cpu < 8; Cpu++)
-        Fixture->Loads[Cpu] = Load;
-}
-
 /* ---- FIXED ---------------------------------------------------------------------- */
 
 static void test_default_is_fixed_cpu_zero(void **State)
@@ -197,6 +171,13 @@ static void test_round_robin_skips_offline(void **State)
 
 /* ---- LOWEST_PRIORITY --------------------------------------------------------------- */
 
+/* The first eight CPUs' IRQLs, as the router's caller reports them. */
+static void LevelsAre(ROUTE_FIXTURE *Fixture, const uint8_t Levels[8])
+{
+    for (int Cpu = 0; Cpu < 8; Cpu++)
+        Fixture->Levels[Cpu] = Levels[Cpu];
+}
+
 static void test_lowest_picks_lowest_level(void **State)
 {
     ROUTE_FIXTURE *Fixture = *State;
@@ -233,7 +214,7 @@ static void test_lowest_all_equal_rotates_over_mask(void **State)
 static void test_lowest_skips_offline(void **State)
 {
     ROUTE_FIXTURE *Fixture = *State;
-    AllLevelsAre(Fixture, 8);
+    LevelsAre(Fixture, (const uint8_t[8]){8, 8, 8, 8, 8, 8, 8, 8});
     Fixture->Levels[3] = 1;
     assert_int_equal(Configure(Fixture, IrRoutingLowestPriority, 0, NULL), IRQ_STATUS_SUCCESS);
     assert_int_equal(Decide(Fixture), 3);
@@ -279,6 +260,13 @@ static void test_single_cpu_decision_leaves_set_untouched(void **State)
 
 /* ---- AFFINITY --------------------------------------------------------------------- */
 
+/* The first eight CPUs' loads (interrupts routed there). */
+static void LoadsAre(ROUTE_FIXTURE *Fixture, const uint32_t Loads[8])
+{
+    for (int Cpu = 0; Cpu < 8; Cpu++)
+        Fixture->Loads[Cpu] = Loads[Cpu];
+}
+
 static void test_affinity_least_loaded(void **State)
 {
     ROUTE_FIXTURE *Fixture = *State;
@@ -296,7 +284,7 @@ static void test_affinity_least_loaded(void **State)
 static void test_affinity_sticks_on_ties(void **State)
 {
     ROUTE_FIXTURE *Fixture = *State;
-    AllLoadsAre(Fixture, 4);
+    LoadsAre(Fixture, (const uint32_t[8]){4, 4, 4, 4, 4, 4, 4, 4});
     assert_int_equal(Configure(Fixture, IrRoutingAffinity, 0, NULL), IRQ_STATUS_SUCCESS);
     uint32_t First = Decide(Fixture);
     for (int Step = 0; Step < 5; Step++)
@@ -310,7 +298,7 @@ static void test_affinity_sticks_on_ties(void **State)
 static void test_affinity_skips_offline(void **State)
 {
     ROUTE_FIXTURE *Fixture = *State;
-    AllLoadsAre(Fixture, 5);
+    LoadsAre(Fixture, (const uint32_t[8]){5, 5, 5, 5, 5, 5, 5, 5});
     Fixture->Loads[4] = 0;
     assert_int_equal(Configure(Fixture, IrRoutingAffinity, 0, NULL), IRQ_STATUS_SUCCESS);
     assert_int_equal(Decide(Fixture), 4);
