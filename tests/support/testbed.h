@@ -104,18 +104,27 @@ extern volatile uint64_t TbFaultWhere;
 extern char TbFaultText[512];
 bool TbFaultTextHas(const char *Text);
 
-#define TB_EXPECT_FAULT(Statement, Text)                                                   \
-    do {                                                                                   \
-        uint32_t TbpFaultsBefore = TbFaultCount;                                           \
-        if (setjmp(TbFaultResume) == 0) {                                                  \
-            TbFaultExpected = true;                                                        \
-            Statement;                                                                     \
-        }                                                                                  \
-        TbFaultExpected = false;                                                           \
-        if (TbFaultCount != TbpFaultsBefore + 1u)                                          \
-            fail_msg("%s: expected one fault, got %u", #Statement, TbFaultCount - TbpFaultsBefore); \
-        if (!TbFaultTextHas(Text))                                                         \
-            fail_msg("%s: fault \"%s\" does not say \"%s\"", #Statement, TbFaultText, Text);     \
+/* Runs Statement, which must leave through longjmp(Resume) exactly once: a
+ * handler counts into Count and jumps while Armed is set (What names the
+ * event in a failure). The core of TB_EXPECT_FAULT, and of any other hook
+ * that abandons the statement the same way. */
+#define TB_EXPECT_ONE_JUMP(Statement, Resume, Armed, Count, What)                                      \
+    do {                                                                                               \
+        uint32_t TbpCountBefore = (Count);                                                             \
+        if (setjmp(Resume) == 0) {                                                                     \
+            (Armed) = true;                                                                            \
+            Statement;                                                                                 \
+        }                                                                                              \
+        (Armed) = false;                                                                               \
+        if ((Count) != TbpCountBefore + 1u)                                                            \
+            fail_msg("%s: expected one %s, got %u", #Statement, What, (Count) - TbpCountBefore);       \
+    } while (0)
+
+#define TB_EXPECT_FAULT(Statement, Text)                                                               \
+    do {                                                                                               \
+        TB_EXPECT_ONE_JUMP(Statement, TbFaultResume, TbFaultExpected, TbFaultCount, "fault");          \
+        if (!TbFaultTextHas(Text))                                                                     \
+            fail_msg("%s: fault \"%s\" does not say \"%s\"", #Statement, TbFaultText, Text);            \
     } while (0)
 
 /* The tests' random scripts: xorshift32, so a seed replays a script. */
