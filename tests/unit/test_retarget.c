@@ -27,6 +27,13 @@ static IR_CPU_SET AllCpus(void)
     return Set;
 }
 
+/* RTC_IRQ (ISA edge) connected movable over Mask, starting on Cpu
+ * (IR_CPU_NONE: the library picks), TbCountingIsr counting into Record. */
+static IRQ_STATUS ConnectMovableRtc(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, const IR_CPU_SET *Mask, uint32_t Cpu)
+{
+    return TbConnectLine(Interrupt, TbCountingIsr, Record, HlBusIsa, RTC_IRQ, TbTargetRoutable(Mask, Cpu), false);
+}
+
 /* A line connected at DEVICE_IRQL (LOWEST tests raise CPUs above it). */
 static IRQ_STATUS ConnectLineAtIrql(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
                                     IO_INTERRUPT_TARGET Target, bool Share)
@@ -114,9 +121,7 @@ static void test_edge_line_moved_to_each_cpu_in_turn(void **State)
     IR_CPU_SET Mask = AllCpus();
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, TbTargetRoutable(&Mask, 1),
-                                   false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, 1), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     IR_CPU_SET Cpus;
     KeGetInterruptCpus(Interrupt, &Cpus);
@@ -159,13 +164,10 @@ static void test_routable_starts_on_least_loaded_cpu(void **State)
     static const uint8_t Load[][2] = {{0, 0x60}, {1, 0x60}, {1, 0x61}, {2, 0x60}, {3, 0x62}, {3, 0x63}};
     for (uint32_t Index = 0; Index < 6; Index++)
         assert_int_equal(KeReserveVector(Load[Index][0], Load[Index][1]), IRQ_STATUS_SUCCESS);
-    static const uint32_t Members[] = {1, 2, 3};
-    IR_CPU_SET Mask = TbCpuList(Members, 3); /* loads 2, 1, 2: CPU 2 */
+    IR_CPU_SET Mask = TbCpuList((const uint32_t[]){1, 2, 3}, 3); /* loads 2, 1, 2: CPU 2 */
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
-                                   TbTargetRoutable(&Mask, IR_CPU_NONE), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, IR_CPU_NONE), IRQ_STATUS_SUCCESS);
     assert_int_equal(QueryCpu(Interrupt), 2);
     assert_int_equal(EntryCpu(RTC_IRQ), 2);
     assert_false(KeIsVectorAllocated(0, KeGetInterruptVector(Interrupt))); /* CPU 0 is outside the mask */
@@ -181,13 +183,10 @@ static void test_routable_starts_on_least_loaded_cpu(void **State)
 static void test_bad_targets_refused_state_unchanged(void **State)
 {
     (void)State;
-    static const uint32_t Members[] = {1, 2};
-    IR_CPU_SET Mask = TbCpuList(Members, 2);
+    IR_CPU_SET Mask = TbCpuList((const uint32_t[]){1, 2}, 2);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, TbTargetRoutable(&Mask, 1),
-                                   false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, 1), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint64_t Before = SimIoApicPeekEntry(RTC_IRQ);
 
@@ -255,8 +254,7 @@ static void test_bad_routable_connects_change_nothing(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     TB_SNAPSHOT Before = TbTakeSnapshot();
-    static const uint32_t Members[] = {1, 3};
-    IR_CPU_SET Mask = TbCpuList(Members, 2);
+    IR_CPU_SET Mask = TbCpuList((const uint32_t[]){1, 3}, 2);
     static const uint32_t OfflineOnly[] = {3};
     IR_CPU_SET Offline = TbCpuList(OfflineOnly, 1);
     const TB_REFUSED_TARGET Bad[] = {
@@ -272,9 +270,7 @@ static void test_bad_routable_connects_change_nothing(void **State)
     TbAssertUnchanged(&Before);
 
     /* The offline CPU of the mask is left out of the set, and refused as a target. */
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
-                                   TbTargetRoutable(&Mask, IR_CPU_NONE), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, IR_CPU_NONE), IRQ_STATUS_SUCCESS);
     IR_CPU_SET Cpus;
     KeGetInterruptCpus(Interrupt, &Cpus);
     assert_int_equal(IrCpuSetWeight(&Cpus), 1);
@@ -377,9 +373,7 @@ static void test_round_robin_is_exactly_fair(void **State)
     IR_CPU_SET Mask = TbCpuList(Members, 3);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, TbTargetRoutable(&Mask, 1),
-                                   false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, 1), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     enum { K = 7 };
@@ -409,9 +403,7 @@ static void test_round_robin_goes_on_after_a_move(void **State)
     IR_CPU_SET Mask = AllCpus();
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, TbTargetRoutable(&Mask, 0),
-                                   false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, 0), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), 0);
@@ -453,8 +445,7 @@ static void test_round_robin_msi(void **State)
 static void test_lowest_follows_irql_and_ties_rotate(void **State)
 {
     (void)State;
-    static const uint32_t Members[] = {1, 2, 3};
-    IR_CPU_SET Mask = TbCpuList(Members, 3);
+    IR_CPU_SET Mask = TbCpuList((const uint32_t[]){1, 2, 3}, 3);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     assert_int_equal(ConnectLineAtIrql(&Interrupt, &Record, HlBusIsa, RTC_IRQ, TbTargetRoutable(&Mask, 1), false),
@@ -499,8 +490,7 @@ static void test_lowest_follows_irql_and_ties_rotate(void **State)
 static void test_shared_level_line_moves_together(void **State)
 {
     (void)State;
-    static const uint32_t Members[] = {1, 2, 3};
-    IR_CPU_SET Mask = TbCpuList(Members, 3);
+    IR_CPU_SET Mask = TbCpuList((const uint32_t[]){1, 2, 3}, 3);
     TB_ISR_RECORD First = {.Claim = true, .Deassert = true, .DeassertGsi = PCI_GSI};
     TB_ISR_RECORD Second = {.Claim = true, .Deassert = true, .DeassertGsi = PCI_GSI};
     KINTERRUPT *A = NULL, *B = NULL;
@@ -608,9 +598,7 @@ static void test_routable_set_holds_reachable_cpus_only(void **State)
     IrCpuSetFill(&Mask, TB_WIDE_CPUS);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
-                                   TbTargetRoutable(&Mask, IR_CPU_NONE), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, IR_CPU_NONE), IRQ_STATUS_SUCCESS);
     IR_CPU_SET Cpus;
     KeGetInterruptCpus(Interrupt, &Cpus);
     IR_CPU_SET Expected = TbCpuList(Reachable, 3);
