@@ -22,6 +22,10 @@ void RkDemoDrawTable(bool Plain, uint64_t Seconds, const char *Input, const char
 bool RkDemoParseCpuSet(const char *Text, IR_CPU_SET *Set);
 /* "{0-3}" style, for the table. */
 void RkDemoFormatCpuSet(const IR_CPU_SET *Set, char *Buffer, uint32_t Size);
+/* The demo's word for each routing over a CPU set, as "route <dev> <word>
+ * <set>" takes it and the table shows it; NULL where the demo has none
+ * (IoDeviceFixed is "cpu <n>"). */
+extern const char *const RkDemoSetRoutingNames[IoDeviceRoutingCount];
 
 /* What the console does after a command. */
 typedef enum _RK_DEMO_NEXT {

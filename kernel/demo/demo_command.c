@@ -116,15 +116,11 @@ static bool RkpParseRouting(char **Words, uint32_t Count, RK_DEVICE_ROUTING *Rou
         }
         return true;
     }
-    if (RkpEqual(Policy, "round-robin"))
-        Routing->Routing = IoDeviceRoundRobin;
-    else if (RkpEqual(Policy, "lowest"))
-        Routing->Routing = IoDeviceLowest;
-    else if (RkpEqual(Policy, "affinity"))
-        Routing->Routing = IoDeviceAffinity;
-    else if (RkpEqual(Policy, "broadcast"))
-        Routing->Routing = IoDeviceBroadcast;
-    else {
+    Routing->Routing = IoDeviceRoutingCount;
+    for (uint32_t Each = 0; Each < IoDeviceRoutingCount; Each++)
+        if (RkDemoSetRoutingNames[Each] != NULL && RkpEqual(Policy, RkDemoSetRoutingNames[Each]))
+            Routing->Routing = (IO_DEVICE_ROUTING)Each;
+    if (Routing->Routing == IoDeviceRoutingCount) {
         *Why = "policy is one of: cpu, round-robin, lowest, affinity, broadcast";
         return false;
     }

@@ -30,6 +30,13 @@ void RkDemoFormatCpuSet(const IR_CPU_SET *Set, char *Buffer, uint32_t Size)
     RkFormatString(Buffer + Used, Size - Used, "}");
 }
 
+const char *const RkDemoSetRoutingNames[IoDeviceRoutingCount] = {
+    [IoDeviceRoundRobin] = "round-robin",
+    [IoDeviceLowest] = "lowest",
+    [IoDeviceBroadcast] = "broadcast",
+    [IoDeviceAffinity] = "affinity",
+};
+
 /* What the routing is now: a movable interrupt's current CPU comes from Io. */
 static void RkpDescribePolicy(const RK_DEVICE *Device, char *Buffer, uint32_t Size)
 {
@@ -37,26 +44,13 @@ static void RkpDescribePolicy(const RK_DEVICE *Device, char *Buffer, uint32_t Si
     RkDemoFormatCpuSet(&Device->ConnectedSet, Set, sizeof(Set));
     uint32_t Cpu = Device->Routing.Cpu;
     (void)IoQueryInterruptTarget(Device->Connection.Interrupts[0], &Cpu, NULL);
-    switch (Device->Routing.Routing) {
-    case IoDeviceFixed:
+    IO_DEVICE_ROUTING Routing = Device->Routing.Routing;
+    if (Routing == IoDeviceFixed)
         RkFormatString(Buffer, Size, "fixed cpu%u", Cpu);
-        break;
-    case IoDeviceRoundRobin:
-        RkFormatString(Buffer, Size, "round-robin %s", Set);
-        break;
-    case IoDeviceLowest:
-        RkFormatString(Buffer, Size, "lowest %s", Set);
-        break;
-    case IoDeviceBroadcast:
-        RkFormatString(Buffer, Size, "broadcast %s", Set);
-        break;
-    case IoDeviceAffinity:
-        RkFormatString(Buffer, Size, "affinity %s", Set);
-        break;
-    default:
+    else if (Routing < IoDeviceRoutingCount && RkDemoSetRoutingNames[Routing] != NULL)
+        RkFormatString(Buffer, Size, "%s %s", RkDemoSetRoutingNames[Routing], Set);
+    else
         RkFormatString(Buffer, Size, "?");
-        break;
-    }
 }
 
 static void RkpDrawRow(const RK_DEVICE *Device)

@@ -522,21 +522,35 @@ static void RkTestSharedLevelLine(void)
 
 /* ---- Case 10: live re-routing while the device fires ---------------------------------------------- */
 
-/* Connects Device with counts reset on a movable FIXED routing over the
- * CPUs a device interrupt can reach, starting on the first of them; the
- * routing in *Routing, their number in *ReachableCount. On failure, says so
- * in Detail. */
-static bool RkpConnectMovableOverReachable(RK_DEVICE *Device, RK_DEVICE_ROUTING *Routing, uint32_t *ReachableCount,
-                                           char *Detail, size_t Size)
+/* A device connected for live re-routing: a movable FIXED routing over the
+ * CPUs a device interrupt can reach, and how many those are. */
+typedef struct _RK_REROUTE {
+    RK_DEVICE *Device;
+    RK_DEVICE_ROUTING Routing;
+    uint32_t Reachable;
+} RK_REROUTE;
+
+/* Connects device Id with counts reset for re-routing, starting on the
+ * first reachable CPU. On failure, says so in Detail. */
+static bool RkpConnectForReroute(RK_DEVICE_ID Id, RK_REROUTE *Reroute, char *Detail, size_t Size)
 {
-    *Routing = RkpFixedTo(0, true);
-    *ReachableCount = RkReachableSet(&Routing->Mask);
-    Routing->Cpu = IrCpuSetFirst(&Routing->Mask);
-    RkDeviceResetCounts(Device);
-    IRQ_STATUS Status = RkDeviceConnect(Device, Routing);
+    Reroute->Device = RkDeviceGet(Id);
+    Reroute->Routing = RkpFixedTo(0, true);
+    Reroute->Reachable = RkReachableSet(&Reroute->Routing.Mask);
+    Reroute->Routing.Cpu = IrCpuSetFirst(&Reroute->Routing.Mask);
+    RkDeviceResetCounts(Reroute->Device);
+    IRQ_STATUS Status = RkDeviceConnect(Reroute->Device, &Reroute->Routing);
     if (Status != IRQ_STATUS_SUCCESS)
-        RkFormatString(Detail, Size, "%s connect failed: %s", Device->Name, IrStatusName(Status));
+        RkFormatString(Detail, Size, "%s connect failed: %s", Reroute->Device->Name, IrStatusName(Status));
     return Status == IRQ_STATUS_SUCCESS;
+}
+
+/* One live move: to the reachable CPU after the current one (wrapping
+ * round). Whether the library took it. */
+static bool RkpMoveToNextCpu(RK_REROUTE *Reroute)
+{
+    Reroute->Routing.Cpu = IrCpuSetNextWrap(&Reroute->Routing.Mask, Reroute->Routing.Cpu + 1u);
+    return RkDeviceRoute(Reroute->Device, &Reroute->Routing) == IRQ_STATUS_SUCCESS;
 }
 
 /* (a) edu's MSI moved over every reachable CPU in turn while raises are in
@@ -545,17 +559,15 @@ static bool RkpConnectMovableOverReachable(RK_DEVICE *Device, RK_DEVICE_ROUTING 
  * reachable CPU so that every one of them is a destination once. */
 static bool RkpRerouteMsi(char *Detail, size_t Size)
 {
-    RK_DEVICE *Edu = RkDeviceGet(RkDeviceEdu);
-    uint32_t Reachable;
-    RK_DEVICE_ROUTING Routing;
-    if (!RkpConnectMovableOverReachable(Edu, &Routing, &Reachable, Detail, Size))
+    RK_REROUTE Move;
+    if (!RkpConnectForReroute(RkDeviceEdu, &Move, Detail, Size))
         return false;
-    uint32_t Wanted = Reachable > RK_REROUTE_MOVES ? Reachable : RK_REROUTE_MOVES;
+    RK_DEVICE *Edu = Move.Device;
+    uint32_t Wanted = Move.Reachable > RK_REROUTE_MOVES ? Move.Reachable : RK_REROUTE_MOVES;
     uint32_t Moves = 0, CpusHit = 0;
     for (uint32_t Index = 0; Index < Wanted; Index++) {
         (void)RkDeviceRaise(Edu);
-        Routing.Cpu = IrCpuSetNextWrap(&Routing.Mask, Routing.Cpu + 1u);
-        Moves += RkDeviceRoute(Edu, &Routing) == IRQ_STATUS_SUCCESS;
+        Moves += RkpMoveToNextCpu(&Move);
         (void)RkDeviceWaitTotal(Edu, Index + 1u, RK_WAIT_MS);
     }
     uint64_t Handled = RkDeviceTotal(Edu);
@@ -563,8 +575,8 @@ static bool RkpRerouteMsi(char *Detail, size_t Size)
         CpusHit += Edu->Count[Cpu] != 0;
     (void)RkDeviceDisconnect(Edu);
     RkFormatString(Detail, Size, "edu MSI: %u/%u moves over the %u reachable CPUs, raised %lu, handled %lu, on %u CPUs",
-                   Moves, Wanted, Reachable, Edu->Raised, Handled, CpusHit);
-    return Moves == Wanted && Handled == Edu->Raised && CpusHit == Reachable;
+                   Moves, Wanted, Move.Reachable, Edu->Raised, Handled, CpusHit);
+    return Moves == Wanted && Handled == Edu->Raised && CpusHit == Move.Reachable;
 }
 
 /* Whether *Counter passes Before within TimeoutMs (vCPUs of a loaded host
@@ -585,24 +597,22 @@ static bool RkpEntryMasked(uint32_t Gsi)
  * and the interrupts follow each move. */
 static bool RkpRerouteEdgeLine(char *Detail, size_t Size)
 {
-    RK_DEVICE *Rtc = RkDeviceGet(RkDeviceRtc);
-    uint32_t Reachable;
-    RK_DEVICE_ROUTING Routing;
-    if (!RkpConnectMovableOverReachable(Rtc, &Routing, &Reachable, Detail, Size))
+    RK_REROUTE Move;
+    if (!RkpConnectForReroute(RkDeviceRtc, &Move, Detail, Size))
         return false;
+    RK_DEVICE *Rtc = Move.Device;
     uint32_t Gsi = 0;
     (void)IoQueryInterruptLine(Rtc->Connection.Interrupts[0], &Gsi);
     (void)RkDeviceStart(Rtc, RK_RTC_TEST_HZ);
     uint32_t Moves = 0, Followed = 0, MaskedSeen = 0;
     /* Every reachable CPU twice (each move waits for an interrupt there),
      * and at least 16 moves with few CPUs. */
-    const uint32_t Rounds = 2u * Reachable > 16u ? 2u * Reachable : 16u;
+    const uint32_t Rounds = 2u * Move.Reachable > 16u ? 2u * Move.Reachable : 16u;
     for (uint32_t Index = 0; Index < Rounds; Index++) {
-        uint32_t Cpu = IrCpuSetNextWrap(&Routing.Mask, Routing.Cpu + 1u);
-        Routing.Cpu = Cpu;
         MaskedSeen += RkpEntryMasked(Gsi);
-        Moves += RkDeviceRoute(Rtc, &Routing) == IRQ_STATUS_SUCCESS;
+        Moves += RkpMoveToNextCpu(&Move);
         MaskedSeen += RkpEntryMasked(Gsi);
+        uint32_t Cpu = Move.Routing.Cpu;
         Followed += RkpWaitForMore(&Rtc->Count[Cpu], Rtc->Count[Cpu], RK_WAIT_MS);
     }
     (void)RkDeviceDisconnect(Rtc);

@@ -1,8 +1,9 @@
 /*
  * Writes the layout of every public type as C sees it (tests/cxx/public_types.h)
  * into a header that all_headers.cpp compares with what C++ sees, plus one
- * IOAPIC_REDIRECTION_ENTRY written through its bit-fields (their order is
- * the compiler's, so C++ must agree on it too: cxx_sim_boot checks).
+ * IOAPIC_REDIRECTION_ENTRY written through its bit-fields (redirection_sample.h:
+ * their order is the compiler's, so C++ must agree on it too; cxx_sim_boot
+ * checks).
  * Built with the C compiler of this build, run at build time.
  * Usage: c_layout <output header>
  */
@@ -17,6 +18,8 @@
 #include <irqroute/router.h>
 #include <irqroute/status.h>
 #include <irqroute/vic.h>
+
+#include "redirection_sample.h"
 
 int main(int argc, char **argv)
 {
@@ -35,14 +38,7 @@ int main(int argc, char **argv)
 #define IRQROUTE_PUBLIC_MEMBER(Type, Member) \
     fprintf(Out, "IRQROUTE_C_OFFSET(%s, %s, %zu)\n", #Type, #Member, offsetof(Type, Member));
 #include "public_types.h"
-    IOAPIC_REDIRECTION_ENTRY Entry = {.Value = 0};
-    Entry.Bits.Vector = 0x41;
-    Entry.Bits.DeliveryMode = 1;
-    Entry.Bits.DestinationMode = 1;
-    Entry.Bits.Polarity = 1;
-    Entry.Bits.TriggerMode = 1;
-    Entry.Bits.Mask = 1;
-    Entry.Bits.Destination = 0xA5;
+    IOAPIC_REDIRECTION_ENTRY Entry = CxxRedirectionSample();
     fprintf(Out, "#define IRQROUTE_C_REDIRECTION_SAMPLE 0x%016llxull\n", (unsigned long long)Entry.Value);
     return fclose(Out) == 0 ? 0 : 1;
 }

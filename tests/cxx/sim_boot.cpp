@@ -5,7 +5,8 @@
  * there once. If a public header gave a function C++ linkage, this would not
  * link; if C++ laid a structure out differently from C, the connection would
  * not get through. It also checks that C++ fills an I/O APIC redirection
- * entry's bit-fields as C does (c_layout.h).
+ * entry's bit-fields as C does
+ * (redirection_sample.h, filled by both; c_layout.h, C's value).
  */
 #include <irqroute/io.h>
 #include <irqroute/ke.h>
@@ -26,18 +27,10 @@ extern "C" {
 #define IRQROUTE_C_LAYOUT(Type, Size, Align)
 #define IRQROUTE_C_OFFSET(Type, Member, Offset)
 #include "c_layout.h"
+#include "cxx_check.h"
+#include "redirection_sample.h"
 
 namespace {
-
-int failures = 0;
-
-#define CHECK(condition)                                                                  \
-    do {                                                                                  \
-        if (!(condition)) {                                                               \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-            failures++;                                                                   \
-        }                                                                                 \
-    } while (0)
 
 struct IsrRecord {
     std::atomic<uint32_t> calls{0};
@@ -67,15 +60,7 @@ uint32_t ServiceOn(uint32_t cpu)
 int main()
 {
     /* The bit-fields of a redirection entry: the same bits as in C. */
-    IOAPIC_REDIRECTION_ENTRY entry{};
-    entry.Bits.Vector = 0x41;
-    entry.Bits.DeliveryMode = 1;
-    entry.Bits.DestinationMode = 1;
-    entry.Bits.Polarity = 1;
-    entry.Bits.TriggerMode = 1;
-    entry.Bits.Mask = 1;
-    entry.Bits.Destination = 0xA5;
-    CHECK(entry.Value == IRQROUTE_C_REDIRECTION_SAMPLE);
+    CHECK(CxxRedirectionSample().Value == IRQROUTE_C_REDIRECTION_SAMPLE);
 
     SIM_SYSTEM_CONFIG config{};
     config.CpuCount = 4;
@@ -115,7 +100,5 @@ int main()
 
     SimDetachCpu();
     SimShutdownSystem();
-    if (failures == 0)
-        std::printf("cxx_sim_boot: ISA IRQ 4 connected from C++, raised, handled once on CPU 2\n");
-    return failures == 0 ? 0 : 1;
+    return CxxCheckExit("cxx_sim_boot", "ISA IRQ 4 connected from C++, raised, handled once on CPU 2");
 }

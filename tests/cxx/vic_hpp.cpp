@@ -13,6 +13,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "cxx_check.h"
+
 /* The Vic's one platform hook (vic.h; platform.h). */
 extern "C" void PlatCpuRelax(void)
 {
@@ -37,16 +39,6 @@ namespace {
 
 namespace vic = irqroute::vic;
 
-int failures = 0;
-
-#define CHECK(condition)                                                                  \
-    do {                                                                                  \
-        if (!(condition)) {                                                               \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-            failures++;                                                                   \
-        }                                                                                 \
-    } while (0)
-
 static_assert(static_cast<int>(vic::Status::NothingPending) == IRQ_STATUS_NOTHING_PENDING);
 static_assert(static_cast<int>(vic::Status::AccessDenied) == IRQ_STATUS_ACCESS_DENIED);
 static_assert(static_cast<int>(vic::Status::DeviceError) == IRQ_STATUS_DEVICE_ERROR);
@@ -56,6 +48,14 @@ static_assert(!std::is_copy_constructible_v<vic::Controller> && std::is_nothrow_
 constexpr std::uint32_t kDevice41 = 0x41; /* x86: class 4 */
 constexpr std::uint32_t kDevice31 = 0x31; /* class 3 */
 constexpr std::uint32_t kDevice51 = 0x51; /* class 5 */
+
+/* Whether a test's controller was created; a failure counts as a failed
+ * check and the test stops there. */
+bool Created(const vic::Creation &created)
+{
+    CHECK(created.status == vic::Status::Success && created.controller.has_value());
+    return created.controller.has_value();
+}
 
 void TestCreationRefused()
 {
@@ -76,8 +76,7 @@ void TestCreationRefused()
 void TestClaimAndEndOfInterrupt()
 {
     vic::Creation created = vic::Controller::create_x86(4);
-    CHECK(created.status == vic::Status::Success);
-    if (!created.controller)
+    if (!Created(created))
         return;
     vic::Controller &x86 = *created.controller;
     CHECK(x86.cpu_count() == 4);
@@ -124,10 +123,8 @@ void TestClaimAndEndOfInterrupt()
 void TestTakeLevelAndMerge()
 {
     vic::Creation created = vic::Controller::create_x86(2);
-    if (!created.controller) {
-        CHECK(created.controller.has_value());
+    if (!Created(created))
         return;
-    }
     vic::Controller &x86 = *created.controller;
     /* A take puts nothing in service: a lower class is deliverable at once. */
     CHECK(x86.raise_on(kDevice41, 1) == vic::Status::Success);
@@ -156,10 +153,8 @@ void TestTakeLevelAndMerge()
 void TestRoundRobinAndOnline()
 {
     vic::Creation created = vic::Controller::create_x86(4);
-    if (!created.controller) {
-        CHECK(created.controller.has_value());
+    if (!Created(created))
         return;
-    }
     vic::Controller &x86 = *created.controller;
     CHECK(x86.set_route(kDevice51, vic::RoutingPolicy::RoundRobin) == vic::Status::Success);
     CHECK(x86.set_cpu_online(2, false) == vic::Status::Success);
@@ -188,10 +183,8 @@ void TestWakeAndMove()
 {
     Waker waker;
     vic::Creation created = vic::Controller::create_alpha(2, vic::wake_with(waker));
-    if (!created.controller) {
-        CHECK(created.controller.has_value());
+    if (!Created(created))
         return;
-    }
     vic::Controller alpha = std::move(*created.controller);
     CHECK(created.controller->native_handle() == nullptr); /* moved from */
     const VIC_CHECK_WORD *word = alpha.delivery_word(1);
@@ -228,10 +221,8 @@ void TestWakeAndMove()
 void TestIpi()
 {
     vic::Creation created = vic::Controller::create_alpha(2);
-    if (!created.controller) {
-        CHECK(created.controller.has_value());
+    if (!Created(created))
         return;
-    }
     vic::Controller &alpha = *created.controller;
     CHECK(alpha.send_ipi_to(1, VicIpiTlbShootdown) == vic::Status::Success);
     CHECK(alpha.send_ipi_to(1, VicIpiHalt) == vic::Status::Success); /* coalesces */
@@ -252,10 +243,5 @@ int main()
     TestRoundRobinAndOnline();
     TestWakeAndMove();
     TestIpi();
-    if (failures != 0) {
-        std::fprintf(stderr, "cxx_vic_hpp: %d checks failed\n", failures);
-        return 1;
-    }
-    std::printf("cxx_vic_hpp: every check passed\n");
-    return 0;
+    return CxxCheckExit("cxx_vic_hpp", "every check passed");
 }

@@ -341,6 +341,30 @@ static void CheckConnectRefused(IRQ_STATUS Status, REF_IO_OBJECT *Object, const 
     CheckRefused(Status, ConnectStatuses, COUNT_OF(ConnectStatuses));
 }
 
+/* Whether an Io connect went through. A refusal is checked
+ * (CheckConnectRefused); one that went through must not have been asked
+ * for something that breaks a rule (Defect), or the run fails naming the
+ * request (Format: "<kind> connect (<its parameters>)"). */
+static bool ConnectWentThrough(IRQ_STATUS Status, REF_IO_OBJECT *Object, const KINTERRUPT *Interrupt, bool Defect,
+                               const char *Format, ...) __attribute__((format(printf, 5, 6)));
+static bool ConnectWentThrough(IRQ_STATUS Status, REF_IO_OBJECT *Object, const KINTERRUPT *Interrupt, bool Defect,
+                               const char *Format, ...)
+{
+    if (Status != IRQ_STATUS_SUCCESS) {
+        CheckConnectRefused(Status, Object, Interrupt);
+        return false;
+    }
+    if (Defect) {
+        char Request[192];
+        va_list Arguments;
+        va_start(Arguments, Format);
+        vsnprintf(Request, sizeof(Request), Format, Arguments);
+        va_end(Arguments);
+        Fail("a %s that breaks a rule succeeded", Request);
+    }
+    return true;
+}
+
 /* ---- Object bookkeeping ---------------------------------------------------------------------- */
 
 /* A connected object named by the next byte, or NULL when there is none. */
@@ -521,13 +545,10 @@ static void OpConnectLine(READER *Reader)
     IRQ_STATUS Status = IoConnectInterruptEx(&Parameters);
     if (NullObject || NullRoutine)
         CHECK_STATUS(Status, IRQ_STATUS_INVALID_PARAMETER);
-    if (Status != IRQ_STATUS_SUCCESS) {
-        CheckConnectRefused(Status, Object, Interrupt);
+    if (!ConnectWentThrough(Status, Object, Interrupt, Defect,
+                            "line connect (bus %d number %u target kind %d irql %u sync %u)", (int)Line.Bus, Number,
+                            (int)Target.Target.Kind, Irql, SynchronizeIrql))
         return;
-    }
-    if (Defect)
-        Fail("a line connect that breaks a rule succeeded (bus %d number %u target kind %d irql %u sync %u)",
-             (int)Line.Bus, Number, (int)Target.Target.Kind, Irql, SynchronizeIrql);
     Object->Gsi = Resolved.Gsi;
     Object->Level = Resolved.Trigger == HlTriggerLevel;
     Object->Shared = Share;
@@ -609,14 +630,11 @@ static void OpConnectMessage(READER *Reader)
     IRQ_STATUS Status = IoConnectInterruptEx(&Parameters);
     if (NullObject || NullMessage)
         CHECK_STATUS(Status, IRQ_STATUS_INVALID_PARAMETER);
-    if (Status != IRQ_STATUS_SUCCESS) {
+    if (Status != IRQ_STATUS_SUCCESS)
         CHECK(Message.Address == 0xDEAD && Message.Data == 0xBEEF);
-        CheckConnectRefused(Status, Object, Interrupt);
+    if (!ConnectWentThrough(Status, Object, Interrupt, Defect, "message connect (target kind %d irql %u sync %u)",
+                            (int)Target.Target.Kind, Irql, SynchronizeIrql))
         return;
-    }
-    if (Defect)
-        Fail("a message connect that breaks a rule succeeded (target kind %d irql %u sync %u)",
-             (int)Target.Target.Kind, Irql, SynchronizeIrql);
     Object->Message = Message;
     RecordConnected(Object, Interrupt, RefIoMessage, SynchronizeIrql);
     CHECK(Object->Mode == Latched);
@@ -680,13 +698,10 @@ static void OpConnectFully(READER *Reader)
         CHECK_STATUS(Status, IRQ_STATUS_NOT_SUPPORTED);
     else if (Vector > 0xFF)
         CHECK_STATUS(Status, IRQ_STATUS_INVALID_VECTOR);
-    if (Status != IRQ_STATUS_SUCCESS) {
-        CheckConnectRefused(Status, Object, Interrupt);
+    if (!ConnectWentThrough(Status, Object, Interrupt, Defect,
+                            "fully specified connect (vector %#x irql %u sync %u mode %u mask %#x)", Vector, Irql,
+                            SynchronizeIrql, ModeByte, MaskByte))
         return;
-    }
-    if (Defect)
-        Fail("a fully specified connect that breaks a rule succeeded (vector %#x irql %u sync %u mode %u mask %#x)",
-             Vector, Irql, SynchronizeIrql, ModeByte, MaskByte);
     /* Joining a vector someone else holds needs both to share, same mode. */
     uint64_t Cpus = Mask.Bits[0] & OnlineMask;
     for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {

@@ -83,6 +83,15 @@ static void VicTakeSnapshot(REF_VIC_SNAPSHOT *Snapshot)
         Fail("%s", Why);
 }
 
+/* The snapshots around one Vic call: VicBefore taken before Call runs,
+ * VicAfter once it has returned its status, for the op to compare. */
+static IRQ_STATUS VicSnapshotAfter(IRQ_STATUS Status)
+{
+    VicTakeSnapshot(&VicAfter);
+    return Status;
+}
+#define VIC_CALL_BETWEEN_SNAPSHOTS(Call) (VicTakeSnapshot(&VicBefore), VicSnapshotAfter(Call))
+
 static bool SnapshotPending(const REF_VIC_SNAPSHOT *Snapshot, uint32_t Cpu, uint32_t Source)
 {
     return RefVicSnapshotPending(Snapshot, Cpu, Source);
@@ -146,9 +155,7 @@ static void VicOpRaise(READER *Reader, bool OnCpu)
     IrCpuSetZero(&Mask);
     if (VicSourceExists(Source))
         CHECK_STATUS(VicQueryRoute(Vic, Source, &Policy, &TargetCpu, &Mask), IRQ_STATUS_SUCCESS);
-    VicTakeSnapshot(&VicBefore);
-    IRQ_STATUS Status = OnCpu ? VicRaiseOnCpu(Vic, Source, Cpu) : VicRaise(Vic, Source);
-    VicTakeSnapshot(&VicAfter);
+    IRQ_STATUS Status = VIC_CALL_BETWEEN_SNAPSHOTS(OnCpu ? VicRaiseOnCpu(Vic, Source, Cpu) : VicRaise(Vic, Source));
     if (!VicSourceExists(Source))
         CHECK_STATUS(Status, IRQ_STATUS_INVALID_VECTOR);
     else if (OnCpu && (Cpu >= CpuCount || !VicBefore.States[Cpu].Online))
@@ -187,9 +194,7 @@ static void VicOpClear(READER *Reader)
 {
     uint32_t Source = VicReadSource(Reader);
     uint32_t Cpu = VicReadCpu(Reader);
-    VicTakeSnapshot(&VicBefore);
-    IRQ_STATUS Status = VicClear(Vic, Source, Cpu);
-    VicTakeSnapshot(&VicAfter);
+    IRQ_STATUS Status = VIC_CALL_BETWEEN_SNAPSHOTS(VicClear(Vic, Source, Cpu));
     bool Valid = VicSourceExists(Source) && Cpu < CpuCount;
     if (Valid && SnapshotPending(&VicBefore, Cpu, Source)) {
         CHECK_STATUS(Status, IRQ_STATUS_SUCCESS);
@@ -410,9 +415,7 @@ static void VicOpRoute(READER *Reader)
     bool Exists = VicSourceExists(Source);
     if (Exists)
         CHECK_STATUS(VicQueryRoute(Vic, Source, &OldPolicy, &OldCpu, &OldMask), IRQ_STATUS_SUCCESS);
-    VicTakeSnapshot(&VicBefore);
-    IRQ_STATUS Status = VicSetRoute(Vic, Source, &Config);
-    VicTakeSnapshot(&VicAfter);
+    IRQ_STATUS Status = VIC_CALL_BETWEEN_SNAPSHOTS(VicSetRoute(Vic, Source, &Config));
     CHECK(memcmp(&VicBefore, &VicAfter, sizeof(VicBefore)) == 0);
     if (!Exists) {
         CHECK(Status != IRQ_STATUS_SUCCESS);
@@ -435,9 +438,7 @@ static void VicOpOnline(READER *Reader)
 {
     uint32_t Cpu = VicReadCpu(Reader);
     bool Online = Bit(Reader);
-    VicTakeSnapshot(&VicBefore);
-    IRQ_STATUS Status = VicSetCpuOnline(Vic, Cpu, Online);
-    VicTakeSnapshot(&VicAfter);
+    IRQ_STATUS Status = VIC_CALL_BETWEEN_SNAPSHOTS(VicSetCpuOnline(Vic, Cpu, Online));
     if (Cpu < CpuCount) {
         CHECK_STATUS(Status, IRQ_STATUS_SUCCESS);
         CHECK(VicAfter.States[Cpu].Online == Online);

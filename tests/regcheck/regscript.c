@@ -323,19 +323,33 @@ static uint64_t RegcheckpReadOnce(const REGCHECKP_STATE *State, const REGCHECK_S
     }
 }
 
+/* The value a read step expects or a write step writes (Given, resolved
+ * against Step->Symbol) into *Value. Fails the outcome instead when the step
+ * needs the local APIC (OnLapic) and it is disabled, or when the value needs
+ * an APIC id above 0xFE. */
+static bool RegcheckpStepValue(const REGCHECKP_STATE *State, const REGCHECK_STEP *Step, bool OnLapic, bool Write,
+                               uint64_t Given, uint64_t *Value, REGCHECKP_OUTCOME *Outcome)
+{
+    if (OnLapic && !State->Enabled) {
+        RegcheckpFail(Outcome, Write ? "the local APIC is disabled (IA32_APIC_BASE.EN clear): no register to write"
+                                     : "the local APIC is disabled (IA32_APIC_BASE.EN clear): no register to read");
+        return false;
+    }
+    if (!RegcheckpResolve(State, Step->Symbol, Given, Value)) {
+        RegcheckpFail(Outcome, Write ? "the value needs an APIC id above 0xFE"
+                                     : "the expected value needs an APIC id above 0xFE");
+        return false;
+    }
+    return true;
+}
+
 /* A read step: once, or (REGCHECK_FLAG_POLL) until it matches or the poll
  * limit passes, with interrupts still disabled. */
 static void RegcheckpRead(const REGCHECKP_STATE *State, const REGCHECK_STEP *Step, REGCHECKP_OUTCOME *Outcome)
 {
     uint64_t Expected;
-    if (Step->Kind == RegcheckReadLapic && !State->Enabled) {
-        RegcheckpFail(Outcome, "the local APIC is disabled (IA32_APIC_BASE.EN clear): no register to read");
+    if (!RegcheckpStepValue(State, Step, Step->Kind == RegcheckReadLapic, false, Step->Expected, &Expected, Outcome))
         return;
-    }
-    if (!RegcheckpResolve(State, Step->Symbol, Step->Expected, &Expected)) {
-        RegcheckpFail(Outcome, "the expected value needs an APIC id above 0xFE");
-        return;
-    }
     uint64_t Read = RegcheckpReadOnce(State, Step);
     if ((Step->Flags & REGCHECK_FLAG_POLL) != 0) {
         for (uint32_t Round = 0; Round < REGCHECKP_POLL_LIMIT && (Read & Step->Mask) != (Expected & Step->Mask);
@@ -360,10 +374,8 @@ static void RegcheckpReadInService(const REGCHECKP_STATE *State, const REGCHECK_
         RegcheckpFail(Outcome, "the handler does not record this register (TPR, PPR, ISR, TMR, IRR, vector)");
         return;
     }
-    if (!RegcheckpResolve(State, Step->Symbol, Step->Expected, &Expected)) {
-        RegcheckpFail(Outcome, "the expected value needs an APIC id above 0xFE");
+    if (!RegcheckpStepValue(State, Step, false, false, Step->Expected, &Expected, Outcome))
         return;
-    }
     RegcheckpCompare(Outcome, Value, Expected, Step->Mask);
 }
 
@@ -425,14 +437,8 @@ static void RegcheckpSendMsi(const REGCHECKP_STATE *State, const REGCHECK_STEP *
 static void RegcheckpWrite(const REGCHECKP_STATE *State, const REGCHECK_STEP *Step, REGCHECKP_OUTCOME *Outcome)
 {
     uint64_t Value;
-    if (Step->Kind == RegcheckWriteLapic && !State->Enabled) {
-        RegcheckpFail(Outcome, "the local APIC is disabled (IA32_APIC_BASE.EN clear): no register to write");
+    if (!RegcheckpStepValue(State, Step, Step->Kind == RegcheckWriteLapic, true, Step->Value, &Value, Outcome))
         return;
-    }
-    if (!RegcheckpResolve(State, Step->Symbol, Step->Value, &Value)) {
-        RegcheckpFail(Outcome, "the value needs an APIC id above 0xFE");
-        return;
-    }
     if (Step->Kind == RegcheckWriteLapic)
         RegcheckpWriteLapic(State, Step->Register, (uint32_t)Value);
     else if (Step->Kind == RegcheckWriteIoApic)

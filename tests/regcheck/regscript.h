@@ -165,6 +165,12 @@ typedef struct _REGCHECK_SCRIPT {
     uint32_t VectorCount;
 } REGCHECK_SCRIPT;
 
+/* A script's step arrays in its initialiser, each with its count. */
+#define REGCHECK_COUNT_OF(Array) ((uint32_t)(sizeof(Array) / sizeof((Array)[0])))
+#define REGCHECK_STEPS(Main, Cleanup)                                                                      \
+    .Steps = (Main), .StepCount = REGCHECK_COUNT_OF(Main), .CleanupSteps = (Cleanup),                      \
+    .CleanupStepCount = REGCHECK_COUNT_OF(Cleanup)
+
 /* ---- Platform adapter ----------------------------------------------------------- */
 
 typedef struct _REGCHECK_ADAPTER {

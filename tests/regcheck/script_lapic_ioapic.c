@@ -242,10 +242,7 @@ static const REGCHECK_STEP RegcheckpCleanup[] = {
 
 const REGCHECK_SCRIPT RegcheckLapicIoApicScript = {
     .Name = "lapic_ioapic",
-    .Steps = RegcheckpSteps,
-    .StepCount = sizeof(RegcheckpSteps) / sizeof(RegcheckpSteps[0]),
-    .CleanupSteps = RegcheckpCleanup,
-    .CleanupStepCount = sizeof(RegcheckpCleanup) / sizeof(RegcheckpCleanup[0]),
+    REGCHECK_STEPS(RegcheckpSteps, RegcheckpCleanup),
     .Vectors = RegcheckpVectors,
-    .VectorCount = sizeof(RegcheckpVectors) / sizeof(RegcheckpVectors[0]),
+    .VectorCount = REGCHECK_COUNT_OF(RegcheckpVectors),
 };

@@ -62,6 +62,24 @@
 #define READ_BASE(Mode_, N, E) \
     {.Kind = RegcheckReadApicBase, .Mode = (Mode_), .Name = (N), .Expected = (E), .Mask = APIC_BASE_CHECKED}
 
+/* The three LVT entries the script writes (timer, LINT1, error), read or
+ * written in a row: each step named Prefix "LVT <entry>" Suffix. */
+#define READ_LVTS(Mode_, Prefix, Suffix, Timer, Lint1, Error)                                              \
+    READ_IN(Mode_, Prefix "LVT timer" Suffix, REGCHECK_LAPIC_LVT_TIMER, Timer, LVT_CHECKED),               \
+    READ_IN(Mode_, Prefix "LVT LINT1" Suffix, REGCHECK_LAPIC_LVT_LINT1, Lint1, LVT_CHECKED),               \
+    READ_IN(Mode_, Prefix "LVT error" Suffix, REGCHECK_LAPIC_LVT_ERROR, Error, LVT_CHECKED)
+#define WRITE_LVTS(Mode_, Prefix, Suffix, Timer, Lint1, Error)                                             \
+    WRITE_IN(Mode_, Prefix "LVT timer" Suffix, REGCHECK_LAPIC_LVT_TIMER, Timer),                           \
+    WRITE_IN(Mode_, Prefix "LVT LINT1" Suffix, REGCHECK_LAPIC_LVT_LINT1, Lint1),                           \
+    WRITE_IN(Mode_, Prefix "LVT error" Suffix, REGCHECK_LAPIC_LVT_ERROR, Error)
+
+/* Entered xAPIC mode (after INIT, or again after disabled): the base, the
+ * 8-bit id in bits 31:24 and the version, each step named Prefix "...". */
+#define READ_XAPIC_ENTERED(Prefix)                                                                         \
+    READ_BASE(RegcheckXApicOnly, Prefix "IA32_APIC_BASE 0xFEE00000, EN, not the BSP", AP_BASE_XAPIC),     \
+    READ_SYM(RegcheckXApicOnly, Prefix "ID id << 24", REGCHECK_LAPIC_ID, RegcheckSelfIdRegister, 0xFF000000ull), \
+    READ_IN(RegcheckXApicOnly, Prefix "version 0x00050014", REGCHECK_LAPIC_VERSION, 0x00050014u, 0x01FF00FFull)
+
 static const REGCHECK_STEP RegcheckpModeSteps[] = {
     /* ---- Handed over in x2APIC mode or disabled: read it, then go to xAPIC ---- */
     READ_BASE(RegcheckX2ApicOnly, "handed over in x2APIC: IA32_APIC_BASE EN, EXTD, not the BSP", AP_BASE_X2APIC),
@@ -76,19 +94,12 @@ static const REGCHECK_STEP RegcheckpModeSteps[] = {
     SET_BASE(RegcheckDisabledOnly, "disabled -> xAPIC", REGCHECK_APIC_BASE_XAPIC),
 
     /* ---- xAPIC: what INIT left ---- */
-    READ_BASE(RegcheckXApicOnly, "xAPIC: IA32_APIC_BASE 0xFEE00000, EN, not the BSP", AP_BASE_XAPIC),
-    READ_SYM(RegcheckXApicOnly, "xAPIC: ID id << 24", REGCHECK_LAPIC_ID, RegcheckSelfIdRegister, 0xFF000000ull),
-    READ_IN(RegcheckXApicOnly, "xAPIC: version 0x00050014", REGCHECK_LAPIC_VERSION, 0x00050014u, 0x01FF00FFull),
+    READ_XAPIC_ENTERED("xAPIC: "),
     READ_IN(RegcheckXApicOnly, "xAPIC: LDR 0 after INIT", REGCHECK_LAPIC_LDR, 0, ALL32),
     READ_IN(RegcheckXApicOnly, "xAPIC: DFR flat (all ones) after INIT", REGCHECK_LAPIC_DFR, MS_DFR_FLAT, ALL32),
     READ_IN(RegcheckXApicOnly, "xAPIC: SVR 0xFF after INIT", REGCHECK_LAPIC_SVR, MS_SVR_RESET, SVR_CHECKED),
     READ_IN(RegcheckXApicOnly, "xAPIC: TPR 0 after INIT", REGCHECK_LAPIC_TPR, 0, 0xFFull),
-    READ_IN(RegcheckXApicOnly, "xAPIC: LVT timer masked after INIT", REGCHECK_LAPIC_LVT_TIMER, MS_LVT_RESET,
-            LVT_CHECKED),
-    READ_IN(RegcheckXApicOnly, "xAPIC: LVT LINT1 masked after INIT", REGCHECK_LAPIC_LVT_LINT1, MS_LVT_RESET,
-            LVT_CHECKED),
-    READ_IN(RegcheckXApicOnly, "xAPIC: LVT error masked after INIT", REGCHECK_LAPIC_LVT_ERROR, MS_LVT_RESET,
-            LVT_CHECKED),
+    READ_LVTS(RegcheckXApicOnly, "xAPIC: ", " masked after INIT", MS_LVT_RESET, MS_LVT_RESET, MS_LVT_RESET),
 
     /* ---- xAPIC: write, read back (the SVR first: a software-disabled APIC
      * keeps every LVT masked, 11.4.7.2) ---- */
@@ -104,9 +115,7 @@ static const REGCHECK_STEP RegcheckpModeSteps[] = {
     READ_IN(RegcheckXApicOnly, "xAPIC: PPR 0x20 (TPR, nothing in service)", REGCHECK_LAPIC_PPR, MS_TPR, 0xFFull),
     READ_IN(RegcheckXApicOnly, "xAPIC: DFR cluster model", REGCHECK_LAPIC_DFR, MS_DFR_CLUSTER, ALL32),
     READ_IN(RegcheckXApicOnly, "xAPIC: LDR 0x08000000", REGCHECK_LAPIC_LDR, MS_LDR, ALL32),
-    READ_IN(RegcheckXApicOnly, "xAPIC: LVT timer", REGCHECK_LAPIC_LVT_TIMER, MS_LVT_TIMER, LVT_CHECKED),
-    READ_IN(RegcheckXApicOnly, "xAPIC: LVT LINT1", REGCHECK_LAPIC_LVT_LINT1, MS_LVT_LINT1, LVT_CHECKED),
-    READ_IN(RegcheckXApicOnly, "xAPIC: LVT error", REGCHECK_LAPIC_LVT_ERROR, MS_LVT_ERROR, LVT_CHECKED),
+    READ_LVTS(RegcheckXApicOnly, "xAPIC: ", "", MS_LVT_TIMER, MS_LVT_LINT1, MS_LVT_ERROR),
 
     /* ---- xAPIC -> x2APIC (11.12.5.1), where offered ---- */
     SET_BASE(RegcheckX2ApicOffered, "xAPIC -> x2APIC (EXTD)", REGCHECK_APIC_BASE_X2APIC),
@@ -118,9 +127,7 @@ static const REGCHECK_STEP RegcheckpModeSteps[] = {
     READ_IN(RegcheckX2ApicOnly, "x2APIC: SVR kept", REGCHECK_LAPIC_SVR, MS_SVR, SVR_CHECKED),
     READ_IN(RegcheckX2ApicOnly, "x2APIC: TPR kept", REGCHECK_LAPIC_TPR, MS_TPR, 0xFFull),
     READ_IN(RegcheckX2ApicOnly, "x2APIC: PPR kept", REGCHECK_LAPIC_PPR, MS_TPR, 0xFFull),
-    READ_IN(RegcheckX2ApicOnly, "x2APIC: LVT timer kept", REGCHECK_LAPIC_LVT_TIMER, MS_LVT_TIMER, LVT_CHECKED),
-    READ_IN(RegcheckX2ApicOnly, "x2APIC: LVT LINT1 kept", REGCHECK_LAPIC_LVT_LINT1, MS_LVT_LINT1, LVT_CHECKED),
-    READ_IN(RegcheckX2ApicOnly, "x2APIC: LVT error kept", REGCHECK_LAPIC_LVT_ERROR, MS_LVT_ERROR, LVT_CHECKED),
+    READ_LVTS(RegcheckX2ApicOnly, "x2APIC: ", " kept", MS_LVT_TIMER, MS_LVT_LINT1, MS_LVT_ERROR),
     WRITE_IN(RegcheckX2ApicOnly, "x2APIC: TPR 0x30 through MSR 0x808", REGCHECK_LAPIC_TPR, MS_TPR_X2APIC),
     READ_IN(RegcheckX2ApicOnly, "x2APIC: TPR 0x30", REGCHECK_LAPIC_TPR, MS_TPR_X2APIC, 0xFFull),
 
@@ -129,9 +136,7 @@ static const REGCHECK_STEP RegcheckpModeSteps[] = {
     SET_BASE(RegcheckXApicOnly, "xAPIC -> disabled (x2APIC not offered)", REGCHECK_APIC_BASE_DISABLED),
     READ_BASE(RegcheckDisabledOnly, "disabled again: IA32_APIC_BASE EN and EXTD clear", AP_BASE_DISABLED),
     SET_BASE(RegcheckDisabledOnly, "disabled -> xAPIC again", REGCHECK_APIC_BASE_XAPIC),
-    READ_BASE(RegcheckXApicOnly, "xAPIC again: IA32_APIC_BASE EN", AP_BASE_XAPIC),
-    READ_SYM(RegcheckXApicOnly, "xAPIC again: ID id << 24", REGCHECK_LAPIC_ID, RegcheckSelfIdRegister, 0xFF000000ull),
-    READ_IN(RegcheckXApicOnly, "xAPIC again: version 0x00050014", REGCHECK_LAPIC_VERSION, 0x00050014u, 0x01FF00FFull),
+    READ_XAPIC_ENTERED("xAPIC again: "),
     READ_IN(RegcheckXApicOnly, "xAPIC again: SVR software-disabled by the disable", REGCHECK_LAPIC_SVR, 0, SVR_ENABLE),
     /* The MMIO interface answers again. */
     WRITE_IN(RegcheckXApicOnly, "xAPIC again: SVR enabled, vector 0xEF", REGCHECK_LAPIC_SVR, MS_SVR),
@@ -150,9 +155,7 @@ static const REGCHECK_STEP RegcheckpModeSteps[] = {
 static const REGCHECK_STEP RegcheckpModeCleanup[] = {
     SET_BASE(RegcheckX2ApicOnly, "cleanup: x2APIC -> disabled", REGCHECK_APIC_BASE_DISABLED),
     SET_BASE(RegcheckDisabledOnly, "cleanup: disabled -> xAPIC", REGCHECK_APIC_BASE_XAPIC),
-    WRITE_IN(RegcheckXApicOnly, "cleanup: LVT timer masked", REGCHECK_LAPIC_LVT_TIMER, MS_LVT_RESET),
-    WRITE_IN(RegcheckXApicOnly, "cleanup: LVT LINT1 masked", REGCHECK_LAPIC_LVT_LINT1, MS_LVT_RESET),
-    WRITE_IN(RegcheckXApicOnly, "cleanup: LVT error masked", REGCHECK_LAPIC_LVT_ERROR, MS_LVT_RESET),
+    WRITE_LVTS(RegcheckXApicOnly, "cleanup: ", " masked", MS_LVT_RESET, MS_LVT_RESET, MS_LVT_RESET),
     WRITE_IN(RegcheckXApicOnly, "cleanup: TPR 0", REGCHECK_LAPIC_TPR, 0),
     WRITE_IN(RegcheckXApicOnly, "cleanup: LDR 0", REGCHECK_LAPIC_LDR, 0),
     WRITE_IN(RegcheckXApicOnly, "cleanup: DFR flat", REGCHECK_LAPIC_DFR, MS_DFR_FLAT),
@@ -161,8 +164,5 @@ static const REGCHECK_STEP RegcheckpModeCleanup[] = {
 
 const REGCHECK_SCRIPT RegcheckModeSwitchScript = {
     .Name = "mode_switch",
-    .Steps = RegcheckpModeSteps,
-    .StepCount = sizeof(RegcheckpModeSteps) / sizeof(RegcheckpModeSteps[0]),
-    .CleanupSteps = RegcheckpModeCleanup,
-    .CleanupStepCount = sizeof(RegcheckpModeCleanup) / sizeof(RegcheckpModeCleanup[0]),
+    REGCHECK_STEPS(RegcheckpModeSteps, RegcheckpModeCleanup),
 };

@@ -205,14 +205,24 @@ const char *RefIoCheckEntries(const REF_IO_MODEL *Model)
     return NULL;
 }
 
+/* Slot Index's object when it is connected, with the CPUs the library
+ * holds it on; NULL for a free slot. */
+static const REF_IO_OBJECT *RefpConnectedSlot(const REF_IO_MODEL *Model, uint32_t Index, IR_CPU_SET *Cpus)
+{
+    const REF_IO_OBJECT *Object = &Model->Objects[Index];
+    if (!Object->Connected)
+        return NULL;
+    KeGetInterruptCpus(Object->Object, Cpus);
+    return Object;
+}
+
 const char *RefIoCheckObjects(const REF_IO_MODEL *Model)
 {
     for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
-        const REF_IO_OBJECT *Object = &Model->Objects[Index];
-        if (!Object->Connected)
-            continue;
         IR_CPU_SET Cpus;
-        KeGetInterruptCpus(Object->Object, &Cpus);
+        const REF_IO_OBJECT *Object = RefpConnectedSlot(Model, Index, &Cpus);
+        if (Object == NULL)
+            continue;
         bool Beyond = false;
         for (uint32_t Word = 1; Word < IR_CPU_SET_WORDS; Word++)
             Beyond |= Cpus.Bits[Word] != 0;
@@ -365,11 +375,10 @@ void RefIoTakeSnapshot(const REF_IO_MODEL *Model, REF_IO_SNAPSHOT *Snapshot)
             if (KeIsVectorAllocated(Cpu, (uint8_t)Vector))
                 Snapshot->Vectors[Cpu][Vector / 64u] |= 1ull << (Vector % 64u);
     for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
-        const REF_IO_OBJECT *Object = &Model->Objects[Index];
-        if (!Object->Connected)
-            continue;
         IR_CPU_SET Cpus;
-        KeGetInterruptCpus(Object->Object, &Cpus);
+        const REF_IO_OBJECT *Object = RefpConnectedSlot(Model, Index, &Cpus);
+        if (Object == NULL)
+            continue;
         Snapshot->Owner[Index] = KeQueryInterruptOwner(Object->Object);
         Snapshot->Vector[Index] = KeGetInterruptVector(Object->Object);
         Snapshot->Cpus[Index] = Cpus.Bits[0];

@@ -44,19 +44,34 @@ void TbStartHardwareCpus(uint32_t CpuCount, uint32_t SkipLapic)
 {
     for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++) {
         SimAttachCpu(Cpu);
-        if (Cpu != SkipLapic) {
-            assert_int_equal(HlLapicEnable(), IRQ_STATUS_SUCCESS);
-            assert_int_equal(HlLapicReadId(), SimCpuApicId(Cpu));
-        }
-        assert_int_equal(HlRegisterProcessor(Cpu, SimCpuApicId(Cpu)), IRQ_STATUS_SUCCESS);
         if (Cpu != SkipLapic)
-            assert_int_equal(HlLapicInitializeProcessor(Cpu, TB_SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
+            TbBringUpAttachedCpu(Cpu);
+        else
+            assert_int_equal(HlRegisterProcessor(Cpu, SimCpuApicId(Cpu)), IRQ_STATUS_SUCCESS);
         SimDetachCpu();
     }
     SimAttachCpu(TB_HOME_CPU);
     (void)PlatDisableInterrupts();
 }
 
+void TbBringUpAttachedCpu(uint32_t Cpu)
+{
+    assert_int_equal(HlLapicEnable(), IRQ_STATUS_SUCCESS);
+    assert_int_equal(HlLapicReadId(), SimCpuApicId(Cpu));
+    assert_int_equal(HlRegisterProcessor(Cpu, SimCpuApicId(Cpu)), IRQ_STATUS_SUCCESS);
+    assert_int_equal(HlLapicInitializeProcessor(Cpu, TB_SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
+}
+
+int TbSetupHardware(void **State)
+{
+    const SIM_CONFIG *Config = *State;
+    TbStartHardwareLayer(Config);
+    TbStartHardwareCpus(Config->CpuCount, IR_CPU_NONE);
+    return 0;
+}
+
+/* The LAPIC driver's mode outlives the sim: back to the xAPIC default, as a
+ * fresh process has it, so that no test inherits the last one's mode. */
 int TbTeardownHardwareLayer(void **State)
 {
     (void)State;
@@ -64,6 +79,7 @@ int TbTeardownHardwareLayer(void **State)
         SimDetachCpu();
     HlResetHardwareLayer();
     SimDestroy();
+    (void)HlLapicSelectMode(HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE);
     return 0;
 }
 
@@ -91,6 +107,11 @@ int TbTeardown(void **State)
 IO_INTERRUPT_TARGET TbTargetCpu(uint32_t Cpu)
 {
     return (IO_INTERRUPT_TARGET){.Kind = IoTargetCpu, .Cpu = Cpu};
+}
+
+IO_INTERRUPT_TARGET TbTargetRoutable(const IR_CPU_SET *Mask, uint32_t Cpu)
+{
+    return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Mask = Mask, .Cpu = Cpu};
 }
 
 uint32_t TbService(uint32_t Cpu)
@@ -206,6 +227,39 @@ IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LI
                             uint32_t Cpu, bool Share)
 {
     return TbConnectLine(Interrupt, TbCountingIsr, Record, Bus, Number, TbTargetCpu(Cpu), Share);
+}
+
+IRQ_STATUS TbConnectMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
+                            HL_MSI_MESSAGE *Message)
+{
+    return TbConnectUpdatedMessage(Interrupt, Record, Target, Message, NULL, NULL);
+}
+
+IRQ_STATUS TbConnectUpdatedMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
+                                   HL_MSI_MESSAGE *Message, PIO_MSI_UPDATE_ROUTINE Update, void *UpdateContext)
+{
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
+        .Version = CONNECT_MESSAGE_BASED,
+        .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = Record,
+                         .Irql = KE_IRQL_ANY, .Target = Target, .Message = Message, .UpdateMessage = Update,
+                         .UpdateContext = UpdateContext},
+    };
+    return IoConnectInterruptEx(&Parameters);
+}
+
+void TbAssertLineTargetsRefused(HL_LINE_BUS Bus, uint32_t Number, const TB_REFUSED_TARGET *Cases, uint32_t Count)
+{
+    for (uint32_t Index = 0; Index < Count; Index++) {
+        TB_SNAPSHOT Before = TbTakeSnapshot();
+        TB_ISR_RECORD Record = {.Claim = true};
+        KINTERRUPT *Interrupt = NULL;
+        IRQ_STATUS Status = TbConnectLine(&Interrupt, TbCountingIsr, &Record, Bus, Number, Cases[Index].Target, false);
+        if (Status != Cases[Index].Expected)
+            fail_msg("refused target %u (kind %d, CPU %u): %s, expected %s", Index, (int)Cases[Index].Target.Kind,
+                     Cases[Index].Target.Cpu, IrStatusName(Status), IrStatusName(Cases[Index].Expected));
+        assert_null(Interrupt);
+        TbAssertUnchanged(&Before);
+    }
 }
 
 IRQ_STATUS TbConnectCountedAtIrql(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,

@@ -36,6 +36,19 @@ int TbSetupThreeOfFourCpus(void **State);
 int TbTeardown(void **State);
 /* A cmocka test run on a fresh four-CPU boot (TbSetupFourCpus). */
 #define TB_FOUR_CPU_TEST(Test) cmocka_unit_test_setup_teardown(Test, TbSetupFourCpus, TbTeardown)
+/* Two cmocka tests, Name_xapic and Name_x2apic, running Body(false) and
+ * Body(true): one scenario in each local APIC mode. */
+#define TB_TESTS_IN_BOTH_LAPIC_MODES(Name, Body) \
+    static void Name##_xapic(void **State)       \
+    {                                            \
+        (void)State;                             \
+        Body(false);                             \
+    }                                            \
+    static void Name##_x2apic(void **State)      \
+    {                                            \
+        (void)State;                             \
+        Body(true);                              \
+    }
 /* The hardware layer alone on the sim (no Ke), for the Hl tests: creates
  * the sim from Config and selects its LAPIC mode (x2APIC when the CPUs offer
  * it); then, after the caller has registered what it needs (I/O APICs,
@@ -46,7 +59,16 @@ int TbTeardown(void **State);
 #define TB_SPURIOUS_VECTOR 0xFFu
 void TbStartHardwareLayer(const SIM_CONFIG *Config);
 void TbStartHardwareCpus(uint32_t CpuCount, uint32_t SkipLapic);
+/* One CPU brought up as kernel/arch/smp.c does, by the test thread attached
+ * to it: HlLapicEnable, the id read back (it must be the sim's), then
+ * HlRegisterProcessor and HlLapicInitializeProcessor (TB_SPURIOUS_VECTOR). */
+void TbBringUpAttachedCpu(uint32_t Cpu);
 int TbTeardownHardwareLayer(void **State);
+/* cmocka fixture: the hardware layer on the machine *State names (a const
+ * SIM_CONFIG, given per test by TB_HARDWARE_TEST), every CPU brought up. */
+int TbSetupHardware(void **State);
+#define TB_HARDWARE_TEST(Test, Config) \
+    cmocka_unit_test_prestate_setup_teardown(Test, TbSetupHardware, TbTeardownHardwareLayer, (void *)(Config))
 /* x2APIC, six CPUs, for the "reachable by a device" tests: CPUs 0, 1 and 5
  * have APIC ids a device's 8-bit destination can name (1, 0xFE, 3); 2, 3
  * and 4 (0xFF, 0x100, 0x11F) have not (Intel SDM vol. 3A 11.12: x2APIC ids
@@ -82,24 +104,35 @@ extern volatile uint64_t TbFaultWhere;
 extern char TbFaultText[512];
 bool TbFaultTextHas(const char *Text);
 
-#define TB_EXPECT_FAULT(Statement, Text)                                                   \
-    do {                                                                                   \
-        uint32_t TbpFaultsBefore = TbFaultCount;                                           \
-        if (setjmp(TbFaultResume) == 0) {                                                  \
-            TbFaultExpected = true;                                                        \
-            Statement;                                                                     \
-        }                                                                                  \
-        TbFaultExpected = false;                                                           \
-        if (TbFaultCount != TbpFaultsBefore + 1u)                                          \
-            fail_msg("%s: expected one fault, got %u", #Statement, TbFaultCount - TbpFaultsBefore); \
-        if (!TbFaultTextHas(Text))                                                         \
-            fail_msg("%s: fault \"%s\" does not say \"%s\"", #Statement, TbFaultText, Text);     \
+/* Runs Statement, which must leave through longjmp(Resume) exactly once: a
+ * handler counts into Count and jumps while Armed is set (What names the
+ * event in a failure). The core of TB_EXPECT_FAULT, and of any other hook
+ * that abandons the statement the same way. */
+#define TB_EXPECT_ONE_JUMP(Statement, Resume, Armed, Count, What)                                      \
+    do {                                                                                               \
+        uint32_t TbpCountBefore = (Count);                                                             \
+        if (setjmp(Resume) == 0) {                                                                     \
+            (Armed) = true;                                                                            \
+            Statement;                                                                                 \
+        }                                                                                              \
+        (Armed) = false;                                                                               \
+        if ((Count) != TbpCountBefore + 1u)                                                            \
+            fail_msg("%s: expected one %s, got %u", #Statement, What, (Count) - TbpCountBefore);       \
+    } while (0)
+
+#define TB_EXPECT_FAULT(Statement, Text)                                                               \
+    do {                                                                                               \
+        TB_EXPECT_ONE_JUMP(Statement, TbFaultResume, TbFaultExpected, TbFaultCount, "fault");          \
+        if (!TbFaultTextHas(Text))                                                                     \
+            fail_msg("%s: fault \"%s\" does not say \"%s\"", #Statement, TbFaultText, Text);            \
     } while (0)
 
 /* The tests' random scripts: xorshift32, so a seed replays a script. */
 uint32_t TbNextRandom(uint32_t *Seed);
 /* A line- or message-based target: one CPU. */
 IO_INTERRUPT_TARGET TbTargetCpu(uint32_t Cpu);
+/* A movable target: Cpu (IR_CPU_NONE: the library picks) within Mask. */
+IO_INTERRUPT_TARGET TbTargetRoutable(const IR_CPU_SET *Mask, uint32_t Cpu);
 /* Services Cpu's pending interrupts from the test thread, then re-attaches
  * to the home CPU. Returns how many were dispatched. */
 uint32_t TbService(uint32_t Cpu);
@@ -144,6 +177,24 @@ void TbAssertHandledOn(uint32_t Cpu, TB_ISR_RECORD *Record);
 /* TbConnectLine with TbCountingIsr counting into Record, targeted at one CPU. */
 IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
                             uint32_t Cpu, bool Share);
+/* Message-based connection with TbCountingIsr counting into Record, at
+ * KE_IRQL_ANY; the message the device is to write in *Message. */
+IRQ_STATUS TbConnectMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
+                            HL_MSI_MESSAGE *Message);
+/* The same with the driver's routine that rewrites the device's message
+ * when the interrupt moves (required for a movable target). */
+IRQ_STATUS TbConnectUpdatedMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
+                                   HL_MSI_MESSAGE *Message, PIO_MSI_UPDATE_ROUTINE Update, void *UpdateContext);
+/* One line-based connect that bad input must have refused: the target and
+ * the documented status it is refused with. */
+typedef struct _TB_REFUSED_TARGET {
+    IO_INTERRUPT_TARGET Target;
+    IRQ_STATUS Expected;
+} TB_REFUSED_TARGET;
+/* Connects Bus/Number (TbCountingIsr, not shared) once per case: each is
+ * refused with its Expected status and leaves nothing behind, no object
+ * handed out and the vectors and I/O APIC entries as they were. */
+void TbAssertLineTargetsRefused(HL_LINE_BUS Bus, uint32_t Number, const TB_REFUSED_TARGET *Cases, uint32_t Count);
 /* The same, not shared, at a requested Irql and SynchronizeIrql (0: none
  * asked for, the ISR runs at Irql). */
 IRQ_STATUS TbConnectCountedAtIrql(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,

@@ -33,10 +33,10 @@
 #include <irqroute/platform.h>
 
 #include "sim.h"
+#include "testbed.h"
 
 #define MAX_CPUS 64u
 #define MSI_SENDERS 3u
-#define SPURIOUS_VECTOR 0xFFu
 /* A sender that waits this long for one message to be taken reports it as
  * stuck: a liveness bound, far above any scheduling delay. */
 #define STUCK_AFTER_SECONDS 60
@@ -239,32 +239,24 @@ static void Boot(uint32_t Cpus, bool X2Apic, bool Threads)
     CpuCount = Cpus;
     IpiCpu = Cpus - 1u;
     SIM_CONFIG Config = {.CpuCount = Cpus, .X2ApicSupported = X2Apic};
-    assert_int_equal(SimCreate(&Config), 0);
+    TbStartHardwareLayer(&Config);
     SimSetInterruptEntry(CountingEntry);
-    HlResetHardwareLayer();
-    assert_int_equal(HlLapicSelectMode(X2Apic ? HlLapicModeX2Apic : HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE),
-                     IRQ_STATUS_SUCCESS);
     for (uint32_t Cpu = 0; Cpu < Cpus; Cpu++) {
         SimAttachCpu(Cpu);
-        assert_int_equal(HlLapicEnable(), IRQ_STATUS_SUCCESS);
-        assert_int_equal(HlRegisterProcessor(Cpu, HlLapicReadId()), IRQ_STATUS_SUCCESS);
-        assert_int_equal(HlLapicInitializeProcessor(Cpu, SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
+        TbBringUpAttachedCpu(Cpu);
         SimDetachCpu();
     }
     if (Threads)
         assert_int_equal(SimStartCpuThreads(), 0);
 }
 
+/* The service threads stop first, then the sim goes as in every Hl test. */
 static int Teardown(void **State)
 {
-    (void)State;
     if (SimAttachedCpu() != SIM_NO_CPU)
         SimDetachCpu();
     SimStopCpuThreads();
-    HlResetHardwareLayer();
-    SimDestroy();
-    (void)HlLapicSelectMode(HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE);
-    return 0;
+    return TbTeardownHardwareLayer(State);
 }
 
 /* ---- The load ---------------------------------------------------------------------------- */

@@ -32,17 +32,6 @@ static int Setup64(void **State)
     return 0;
 }
 
-static IRQ_STATUS ConnectMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
-                                 HL_MSI_MESSAGE *Message)
-{
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_MESSAGE_BASED,
-        .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = Record,
-                         .Irql = KE_IRQL_ANY, .Target = Target, .Message = Message},
-    };
-    return IoConnectInterruptEx(&Parameters);
-}
-
 /* Connects RTC_IRQ with an affinity target over Mask: the interrupt must be
  * placed on exactly one CPU, Expected. */
 static void ConnectRtcByAffinity(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, const IR_CPU_SET *Mask,
@@ -165,11 +154,7 @@ static void test_irql_selects_vector_class(void **State)
 static void test_broadcast_reaches_every_cpu_of_set(void **State)
 {
     (void)State;
-    IR_CPU_SET Mask;
-    IrCpuSetZero(&Mask);
-    IrCpuSetAdd(&Mask, 0);
-    IrCpuSetAdd(&Mask, 2);
-    IrCpuSetAdd(&Mask, 3);
+    IR_CPU_SET Mask = TbCpuList((const uint32_t[]){0, 2, 3}, 3);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     IO_INTERRUPT_TARGET Broadcast = {.Kind = IoTargetBroadcast, .Mask = &Mask};
@@ -195,12 +180,7 @@ static void test_message_based_reaches_target(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     HL_MSI_MESSAGE Message;
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_MESSAGE_BASED,
-        .MessageBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
-                         .Irql = KE_IRQL_ANY, .Target = TbTargetCpu(3), .Message = &Message},
-    };
-    assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectMessage(&Interrupt, &Record, TbTargetCpu(3), &Message), IRQ_STATUS_SUCCESS);
     assert_int_equal(Message.Address & 0xFFF00000u, 0xFEE00000u);
     assert_int_equal((Message.Address >> 12) & 0xFF, SimCpuApicId(3));
     assert_int_equal(Message.Data & 0xFF, KeGetInterruptVector(Interrupt));
@@ -322,10 +302,11 @@ static void test_bad_line_input_changes_nothing(void **State)
     assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, 16, 0, false), IRQ_STATUS_INVALID_GSI);
     assert_int_equal(TbConnectLine(&Interrupt, NULL, &Record, HlBusIsa, 4, TbTargetCpu(0), false),
                      IRQ_STATUS_INVALID_PARAMETER);
-    assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, 4, 9, false), IRQ_STATUS_INVALID_CPU);
-    IO_INTERRUPT_TARGET EmptyMask = {.Kind = IoTargetAffinity, .Mask = &Empty};
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, EmptyMask, false),
-                     IRQ_STATUS_EMPTY_AFFINITY);
+    const TB_REFUSED_TARGET BadTargets[] = {
+        {TbTargetCpu(9), IRQ_STATUS_INVALID_CPU},
+        {{.Kind = IoTargetAffinity, .Mask = &Empty}, IRQ_STATUS_EMPTY_AFFINITY},
+    };
+    TbAssertLineTargetsRefused(HlBusIsa, 4, BadTargets, 2);
 
     /* A synchronize IRQL below the ISR's own. */
     assert_int_equal(TbConnectCountedAtIrql(&Interrupt, &Record, HlBusIsa, 4, 0, 8, 7), IRQ_STATUS_INVALID_IRQL);
@@ -338,17 +319,15 @@ static void test_bad_line_input_changes_nothing(void **State)
 static void test_offline_cpu_refused(void **State)
 {
     (void)State;
+    IR_CPU_SET Offline = TbCpuList((const uint32_t[]){2, 3}, 2);
+    const TB_REFUSED_TARGET Cases[] = {
+        {TbTargetCpu(3), IRQ_STATUS_EMPTY_AFFINITY},
+        {{.Kind = IoTargetAffinity, .Mask = &Offline}, IRQ_STATUS_EMPTY_AFFINITY},
+    };
+    TbAssertLineTargetsRefused(HlBusIsa, 4, Cases, 2);
+    TB_SNAPSHOT Before = TbTakeSnapshot();
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    TB_SNAPSHOT Before = TbTakeSnapshot();
-    assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, 4, 3, false), IRQ_STATUS_EMPTY_AFFINITY);
-    IR_CPU_SET Offline;
-    IrCpuSetZero(&Offline);
-    IrCpuSetAdd(&Offline, 2);
-    IrCpuSetAdd(&Offline, 3);
-    IO_INTERRUPT_TARGET Mask = {.Kind = IoTargetAffinity, .Mask = &Offline};
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, Mask, false),
-                     IRQ_STATUS_EMPTY_AFFINITY);
     assert_int_equal(IoConnectInterrupt(&Interrupt, TbCountingIsr, &Record, NULL, 0x61, 6, 6, Latched, false,
                                         &Offline, false),
                      IRQ_STATUS_EMPTY_AFFINITY);
@@ -360,10 +339,7 @@ static void test_fully_specified_rules(void **State)
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL, *Other = NULL;
-    IR_CPU_SET Mask;
-    IrCpuSetZero(&Mask);
-    IrCpuSetAdd(&Mask, 1);
-    IrCpuSetAdd(&Mask, 2);
+    IR_CPU_SET Mask = TbCpuList((const uint32_t[]){1, 2}, 2);
     TB_SNAPSHOT Before = TbTakeSnapshot();
 
     assert_int_equal(IoConnectInterrupt(&Interrupt, TbCountingIsr, &Record, NULL, 0x10, 1, 1, Latched, false, &Mask,
@@ -480,7 +456,7 @@ static void test_affinity_skips_unreachable_cpus(void **State)
     IR_CPU_SET MessageMask = TbCpuList(MessageMembers, 2);
     HL_MSI_MESSAGE Message;
     IO_INTERRUPT_TARGET MessageAffinity = {.Kind = IoTargetAffinity, .Mask = &MessageMask};
-    assert_int_equal(ConnectMessage(&Interrupt, &Record, MessageAffinity, &Message), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectMessage(&Interrupt, &Record, MessageAffinity, &Message), IRQ_STATUS_SUCCESS);
     assert_int_equal(Message.Address, 0xFEE03000ull);
     SimMsiWrite(Message.Address, Message.Data);
     TbAssertHandledOn(5, &Record);
@@ -493,29 +469,29 @@ static void test_affinity_skips_unreachable_cpus(void **State)
 static void test_unreachable_targets_not_supported(void **State)
 {
     (void)State;
-    TB_SNAPSHOT Before = TbTakeSnapshot();
     IR_CPU_SET Mask = TbWideUnreachableCpus();
+    const TB_REFUSED_TARGET Unreachable[] = {
+        {{.Kind = IoTargetAffinity, .Mask = &Mask}, IRQ_STATUS_NOT_SUPPORTED},
+        {TbTargetCpu(2), IRQ_STATUS_NOT_SUPPORTED},
+        {TbTargetCpu(3), IRQ_STATUS_NOT_SUPPORTED},
+        {TbTargetCpu(4), IRQ_STATUS_NOT_SUPPORTED},
+    };
+    TbAssertLineTargetsRefused(HlBusIsa, RTC_IRQ, Unreachable, 4);
+    /* The same targets for a message: refused, the message not written. */
+    TB_SNAPSHOT Before = TbTakeSnapshot();
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     HL_MSI_MESSAGE Message = {.Address = 0x1234};
-    IO_INTERRUPT_TARGET Affinity = {.Kind = IoTargetAffinity, .Mask = &Mask};
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Affinity, false),
-                     IRQ_STATUS_NOT_SUPPORTED);
-    assert_int_equal(ConnectMessage(&Interrupt, &Record, Affinity, &Message), IRQ_STATUS_NOT_SUPPORTED);
-    for (uint32_t Cpu = 2; Cpu <= 4; Cpu++) {
-        assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, RTC_IRQ, Cpu, false),
+    for (uint32_t Index = 0; Index < 4; Index++)
+        assert_int_equal(TbConnectMessage(&Interrupt, &Record, Unreachable[Index].Target, &Message),
                          IRQ_STATUS_NOT_SUPPORTED);
-        assert_int_equal(ConnectMessage(&Interrupt, &Record, TbTargetCpu(Cpu), &Message), IRQ_STATUS_NOT_SUPPORTED);
-    }
     assert_int_equal(Message.Address, 0x1234);
     assert_null(Interrupt);
     TbAssertUnchanged(&Before);
     /* A mask with no online CPU at all is still an empty affinity. */
     IR_CPU_SET Absent = TbCpuList((const uint32_t[]){TB_WIDE_CPUS, TB_WIDE_CPUS + 1}, 2);
-    IO_INTERRUPT_TARGET Nowhere = {.Kind = IoTargetAffinity, .Mask = &Absent};
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Nowhere, false),
-                     IRQ_STATUS_EMPTY_AFFINITY);
-    TbAssertUnchanged(&Before);
+    const TB_REFUSED_TARGET Nowhere = {{.Kind = IoTargetAffinity, .Mask = &Absent}, IRQ_STATUS_EMPTY_AFFINITY};
+    TbAssertLineTargetsRefused(HlBusIsa, RTC_IRQ, &Nowhere, 1);
 }
 
 /* Broadcast keeps HlResolveTarget's rule: CPUs 0 and 5 (x2APIC ids 1 and 3)

@@ -37,14 +37,7 @@ static void CatchAssertion(const char *File, uint32_t Line, const char *Expressi
  * name ends with FileSuffix. Variables Statement changes must be volatile. */
 #define EXPECT_ASSERTION(Statement, Text, FileSuffix)                                                    \
     do {                                                                                                 \
-        uint32_t CountBefore = AssertCount;                                                              \
-        if (setjmp(AssertResume) == 0) {                                                                 \
-            AssertExpected = true;                                                                       \
-            Statement;                                                                                   \
-        }                                                                                                \
-        AssertExpected = false;                                                                          \
-        if (AssertCount != CountBefore + 1u)                                                             \
-            fail_msg("%s: expected one failed check, got %u", #Statement, AssertCount - CountBefore);    \
+        TB_EXPECT_ONE_JUMP(Statement, AssertResume, AssertExpected, AssertCount, "failed check");          \
         assert_string_equal(AssertExpression, Text);                                                     \
         size_t FileLength = strlen(AssertFile), SuffixLength = strlen(FileSuffix);                       \
         assert_true(FileLength >= SuffixLength);                                                         \

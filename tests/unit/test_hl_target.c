@@ -33,52 +33,18 @@ static const HL_DESTINATION Sentinel = {.Destination = 0xDEAD, .Logical = true, 
 
 /* ---- Fixture ------------------------------------------------------------------------ */
 
-/* Brings CpuCount CPUs up; CPU SkipLapic (or IR_CPU_NONE) registers but does not
- * initialise its local APIC. */
-static void BootSimWithIds(uint32_t CpuCount, bool X2Apic, uint32_t SkipLapic, const uint32_t *ApicIds)
-{
-    SIM_CONFIG Config = {.CpuCount = CpuCount, .X2ApicSupported = X2Apic, .ApicIds = ApicIds};
-    TbStartHardwareLayer(&Config);
-    TbStartHardwareCpus(CpuCount, SkipLapic);
-}
+/* The machines the tests run on (TB_HARDWARE_TEST). */
+static const SIM_CONFIG Four = {.CpuCount = 4};
+static const SIM_CONFIG Ten = {.CpuCount = 10};
+static const SIM_CONFIG X2ApicFour = {.CpuCount = 4, .X2ApicSupported = true};
+static const SIM_CONFIG X2Apic40 = {.CpuCount = 40, .X2ApicSupported = true};
 
-static void BootSim(uint32_t CpuCount, bool X2Apic, uint32_t SkipLapic)
-{
-    BootSimWithIds(CpuCount, X2Apic, SkipLapic, NULL);
-}
-
-static int SetupFour(void **State)
-{
-    (void)State;
-    BootSim(4, false, IR_CPU_NONE);
-    return 0;
-}
-
-static int SetupTen(void **State)
-{
-    (void)State;
-    BootSim(10, false, IR_CPU_NONE);
-    return 0;
-}
-
+/* Four CPUs, CPU 3 registered but its local APIC never initialised. */
 static int SetupFourLapic3Down(void **State)
 {
     (void)State;
-    BootSim(4, false, 3);
-    return 0;
-}
-
-static int SetupX2Apic40(void **State)
-{
-    (void)State;
-    BootSim(40, true, IR_CPU_NONE);
-    return 0;
-}
-
-static int SetupX2ApicFour(void **State)
-{
-    (void)State;
-    BootSim(4, true, IR_CPU_NONE);
+    TbStartHardwareLayer(&Four);
+    TbStartHardwareCpus(Four.CpuCount, 3);
     return 0;
 }
 
@@ -86,12 +52,7 @@ static int SetupX2ApicFour(void **State)
 static const uint32_t WideApicIds[] = {0x01, 0xFE, 0xFF, 0x100, 0x12345};
 #define WIDE_CPUS 5u
 
-static int SetupX2ApicWide(void **State)
-{
-    (void)State;
-    BootSimWithIds(WIDE_CPUS, true, IR_CPU_NONE, WideApicIds);
-    return 0;
-}
+static const SIM_CONFIG X2ApicWide = {.CpuCount = WIDE_CPUS, .X2ApicSupported = true, .ApicIds = WideApicIds};
 
 /* ---- Helpers ------------------------------------------------------------------------- */
 
@@ -108,6 +69,22 @@ static IRQ_STATUS Resolve(HL_INTERRUPT_TARGET Target, HL_DESTINATION *Destinatio
 {
     *Destination = Sentinel;
     return HlResolveTarget(&Target, Destination);
+}
+
+/* Target resolves to Destination: logical or physical, with Mode. */
+static void AssertResolves(HL_INTERRUPT_TARGET Target, uint32_t Destination, bool Logical, HL_DELIVERY_MODE Mode)
+{
+    HL_DESTINATION Resolved;
+    assert_int_equal(Resolve(Target, &Resolved), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Resolved.Destination, Destination);
+    assert_int_equal(Resolved.Logical, Logical);
+    assert_int_equal(Resolved.DeliveryMode, Mode);
+}
+
+/* A physical target: one CPU, fixed delivery. */
+static HL_INTERRUPT_TARGET CpuTarget(uint32_t Cpu)
+{
+    return (HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = Cpu};
 }
 
 static void AssertFails(HL_INTERRUPT_TARGET Target, IRQ_STATUS Expected)
@@ -240,7 +217,7 @@ static void test_reset_forgets_everything(void **State)
     assert_false(HlIsProcessorRegistered(0));
     assert_int_equal(HlIoApicGetCount(), 0);
     assert_int_equal(HlPicResolveLine(&Line, &Resolved), IRQ_STATUS_INVALID_GSI);
-    AssertFails((HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = 0}, IRQ_STATUS_INVALID_CPU);
+    AssertFails(CpuTarget(0), IRQ_STATUS_INVALID_CPU);
 
     /* Back again: the override is gone and so are the logical ids. */
     assert_int_equal(HlIoApicRegister(0, HL_IOAPIC_DEFAULT_BASE, 0), IRQ_STATUS_SUCCESS);
@@ -311,27 +288,17 @@ static void test_cpu_target_is_physical_apic_id(void **State)
 {
     (void)State;
     for (uint32_t Cpu = 0; Cpu < 4; Cpu++) {
-        HL_DESTINATION Destination;
-        assert_int_equal(Resolve((HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = Cpu}, &Destination),
-                         IRQ_STATUS_SUCCESS);
-        assert_int_equal(Destination.Destination, SimCpuApicId(Cpu));
-        assert_false(Destination.Logical);
-        assert_int_equal(Destination.DeliveryMode, HlDeliveryFixed);
+        AssertResolves(CpuTarget(Cpu), SimCpuApicId(Cpu), false, HlDeliveryFixed);
     }
-    AssertFails((HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = 4}, IRQ_STATUS_INVALID_CPU);
-    AssertFails((HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = IR_MAX_CPUS}, IRQ_STATUS_INVALID_CPU);
+    AssertFails(CpuTarget(4), IRQ_STATUS_INVALID_CPU);
+    AssertFails(CpuTarget(IR_MAX_CPUS), IRQ_STATUS_INVALID_CPU);
 }
 
 static void test_apic_id_target_must_be_registered(void **State)
 {
     (void)State;
-    HL_DESTINATION Destination;
     uint32_t ApicId = SimCpuApicId(2);
-    assert_int_equal(Resolve((HL_INTERRUPT_TARGET){.Kind = HlTargetApicId, .ApicId = ApicId}, &Destination),
-                     IRQ_STATUS_SUCCESS);
-    assert_int_equal(Destination.Destination, ApicId);
-    assert_false(Destination.Logical);
-    assert_int_equal(Destination.DeliveryMode, HlDeliveryFixed);
+    AssertResolves((HL_INTERRUPT_TARGET){.Kind = HlTargetApicId, .ApicId = ApicId}, ApicId, false, HlDeliveryFixed);
     /* The sim's ids are odd: 2 is nobody's. Nor is the index of CPU 2. */
     AssertFails((HL_INTERRUPT_TARGET){.Kind = HlTargetApicId, .ApicId = 2}, IRQ_STATUS_INVALID_CPU);
     AssertFails((HL_INTERRUPT_TARGET){.Kind = HlTargetApicId, .ApicId = 0xFF}, IRQ_STATUS_INVALID_CPU);
@@ -355,26 +322,15 @@ static void test_bad_arguments(void **State)
 static void test_fixed_set_is_flat_logical(void **State)
 {
     (void)State;
-    HL_DESTINATION Destination;
-    assert_int_equal(Resolve(FixedSet(0xB), &Destination), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Destination.Destination, 0x0B);
-    assert_true(Destination.Logical);
-    assert_int_equal(Destination.DeliveryMode, HlDeliveryFixed);
-
-    assert_int_equal(Resolve(FixedSet(0x4), &Destination), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Destination.Destination, 0x04);
-    assert_true(Destination.Logical);
+    AssertResolves(FixedSet(0xB), 0x0B, true, HlDeliveryFixed);
+    AssertResolves(FixedSet(0x4), 0x04, true, HlDeliveryFixed);
 }
 
 static void test_lowest_priority_set(void **State)
 {
     (void)State;
-    HL_DESTINATION Destination;
     HL_INTERRUPT_TARGET Target = {.Kind = HlTargetCpuSetLowestPriority, .CpuSet = MakeSet(0x6)};
-    assert_int_equal(Resolve(Target, &Destination), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Destination.Destination, 0x06);
-    assert_true(Destination.Logical);
-    assert_int_equal(Destination.DeliveryMode, HlDeliveryLowestPriority);
+    AssertResolves(Target, 0x06, true, HlDeliveryLowestPriority);
 }
 
 static void test_set_errors(void **State)
@@ -399,29 +355,19 @@ static void test_member_without_lapic(void **State)
     /* CPU 3 is registered but its local APIC was never initialised: its
      * LDR is 0 and a logical message would miss it. */
     AssertFails(FixedSet(0xC), IRQ_STATUS_NOT_INITIALIZED);
-    HL_DESTINATION Destination;
-    assert_int_equal(Resolve(FixedSet(0x7), &Destination), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Destination.Destination, 0x07);
+    AssertResolves(FixedSet(0x7), 0x07, true, HlDeliveryFixed);
     /* Physical targets do not need the logical id. */
-    assert_int_equal(Resolve((HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = 3}, &Destination),
-                     IRQ_STATUS_SUCCESS);
-    assert_int_equal(Destination.Destination, SimCpuApicId(3));
+    AssertResolves(CpuTarget(3), SimCpuApicId(3), false, HlDeliveryFixed);
 }
 
 static void test_flat_model_covers_eight_cpus(void **State)
 {
     (void)State;
-    HL_DESTINATION Destination;
-    assert_int_equal(Resolve(FixedSet(0xFF), &Destination), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Destination.Destination, 0xFF);
-    assert_true(Destination.Logical);
+    AssertResolves(FixedSet(0xFF), 0xFF, true, HlDeliveryFixed);
     AssertFails(FixedSet(0x101), IRQ_STATUS_NOT_SUPPORTED);
     AssertFails(FixedSet(0x200), IRQ_STATUS_NOT_SUPPORTED);
     /* CPU 9 alone is still reachable physically. */
-    assert_int_equal(Resolve((HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = 9}, &Destination),
-                     IRQ_STATUS_SUCCESS);
-    assert_int_equal(Destination.Destination, SimCpuApicId(9));
-    assert_false(Destination.Logical);
+    AssertResolves(CpuTarget(9), SimCpuApicId(9), false, HlDeliveryFixed);
 }
 
 /* ---- Sets: x2APIC cluster ------------------------------------------------------------------- */
@@ -439,9 +385,7 @@ static void test_x2apic_single_cluster(void **State)
     assert_true(Destination.Logical);
     /* CPUs 8 and 9 have ids 17 and 19: cluster 1. */
     HL_INTERRUPT_TARGET Lowest = {.Kind = HlTargetCpuSetLowestPriority, .CpuSet = MakeSet(0x300)};
-    assert_int_equal(Resolve(Lowest, &Destination), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Destination.Destination, 0x0001000Au);
-    assert_int_equal(Destination.DeliveryMode, HlDeliveryLowestPriority);
+    AssertResolves(Lowest, 0x0001000Au, true, HlDeliveryLowestPriority);
 }
 
 static void test_x2apic_sets_spanning_clusters(void **State)
@@ -451,11 +395,7 @@ static void test_x2apic_sets_spanning_clusters(void **State)
     AssertFails(FixedSet(0x180), IRQ_STATUS_NOT_SUPPORTED);
     AssertFails(FixedSet((uint64_t)1 << 39 | 1), IRQ_STATUS_NOT_SUPPORTED);
     /* Physical ids beyond the flat model's eight CPUs are plain. */
-    HL_DESTINATION Destination;
-    assert_int_equal(Resolve((HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = 39}, &Destination),
-                     IRQ_STATUS_SUCCESS);
-    assert_int_equal(Destination.Destination, 79);
-    assert_false(Destination.Logical);
+    AssertResolves(CpuTarget(39), 79, false, HlDeliveryFixed);
 }
 
 /* ---- Reachability by device interrupts --------------------------------------------------------- */
@@ -479,29 +419,26 @@ static void test_x2apic_reachability_stops_at_fe(void **State)
     static const bool Reachable[WIDE_CPUS] = {true, true, false, false, false};
     for (uint32_t Cpu = 0; Cpu < WIDE_CPUS; Cpu++) {
         assert_int_equal(HlIsProcessorReachableByDevices(Cpu), Reachable[Cpu]);
-        HL_DESTINATION Destination;
-        assert_int_equal(Resolve((HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = Cpu}, &Destination),
-                         IRQ_STATUS_SUCCESS);
-        assert_int_equal(Destination.Destination, WideApicIds[Cpu]);
+        AssertResolves(CpuTarget(Cpu), WideApicIds[Cpu], false, HlDeliveryFixed);
     }
     assert_false(HlIsProcessorReachableByDevices(WIDE_CPUS));
     HlResetHardwareLayer();
     assert_false(HlIsProcessorReachableByDevices(0));
 }
 
-/* A cmocka test run on four freshly started xAPIC CPUs (SetupFour). */
-#define FOUR_CPU_TEST(Test) cmocka_unit_test_setup_teardown(Test, SetupFour, TbTeardownHardwareLayer)
+/* A cmocka test run on four freshly started xAPIC CPUs. */
+#define FOUR_CPU_TEST(Test) TB_HARDWARE_TEST(Test, &Four)
 
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
         FOUR_CPU_TEST(test_registry_records_apic_ids),
         FOUR_CPU_TEST(test_registry_refuses_conflicts),
-        cmocka_unit_test_setup_teardown(test_registry_bounds_and_null, SetupX2ApicFour, TbTeardownHardwareLayer),
+        TB_HARDWARE_TEST(test_registry_bounds_and_null, &X2ApicFour),
         FOUR_CPU_TEST(test_registry_xapic_ids_below_ff),
-        cmocka_unit_test_setup_teardown(test_registry_x2apic_ids_above_ff, SetupX2ApicFour, TbTeardownHardwareLayer),
+        TB_HARDWARE_TEST(test_registry_x2apic_ids_above_ff, &X2ApicFour),
         FOUR_CPU_TEST(test_reset_forgets_everything),
-        cmocka_unit_test_setup_teardown(test_registry_concurrent_readers, SetupX2ApicFour, TbTeardownHardwareLayer),
+        TB_HARDWARE_TEST(test_registry_concurrent_readers, &X2ApicFour),
         FOUR_CPU_TEST(test_cpu_target_is_physical_apic_id),
         FOUR_CPU_TEST(test_apic_id_target_must_be_registered),
         FOUR_CPU_TEST(test_bad_arguments),
@@ -509,11 +446,11 @@ int main(void)
         FOUR_CPU_TEST(test_lowest_priority_set),
         FOUR_CPU_TEST(test_set_errors),
         cmocka_unit_test_setup_teardown(test_member_without_lapic, SetupFourLapic3Down, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_flat_model_covers_eight_cpus, SetupTen, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_x2apic_single_cluster, SetupX2Apic40, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_x2apic_sets_spanning_clusters, SetupX2Apic40, TbTeardownHardwareLayer),
+        TB_HARDWARE_TEST(test_flat_model_covers_eight_cpus, &Ten),
+        TB_HARDWARE_TEST(test_x2apic_single_cluster, &X2Apic40),
+        TB_HARDWARE_TEST(test_x2apic_sets_spanning_clusters, &X2Apic40),
         FOUR_CPU_TEST(test_xapic_cpus_reachable),
-        cmocka_unit_test_setup_teardown(test_x2apic_reachability_stops_at_fe, SetupX2ApicWide, TbTeardownHardwareLayer),
+        TB_HARDWARE_TEST(test_x2apic_reachability_stops_at_fe, &X2ApicWide),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -43,10 +43,7 @@ static void test_ipi_to_one_cpu(void **State)
 static void test_ipi_to_set_all_and_all_but_self(void **State)
 {
     (void)State;
-    IR_CPU_SET Set;
-    IrCpuSetZero(&Set);
-    IrCpuSetAdd(&Set, 1);
-    IrCpuSetAdd(&Set, 2);
+    IR_CPU_SET Set = TbCpuList((const uint32_t[]){1, 2}, 2);
     KE_IPI_TARGET ToSet = {.Kind = KeIpiTargetSet, .Cpus = &Set};
     assert_int_equal(KeSendIpi(&ToSet, KeIpiReschedule), IRQ_STATUS_SUCCESS);
     assert_int_equal(TbService(1) + TbService(2), 2);

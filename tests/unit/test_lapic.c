@@ -26,6 +26,7 @@
 #include <irqroute/platform.h>
 
 #include "sim.h"
+#include "testbed.h"
 
 /* SDM vol. 3A 11.4.1 table 11-1 (x2APIC MSR = 0x800 + offset / 16). */
 #define LAPIC_BASE 0xFEE00000u
@@ -64,7 +65,7 @@
 
 #define HOME_CPU 0u
 #define MAX_TEST_CPUS 255u
-#define SPURIOUS_VECTOR 0xFFu
+#define SPURIOUS_VECTOR TB_SPURIOUS_VECTOR /* what TbBringUpAttachedCpu programs */
 #define LOG_SIZE 64u
 
 /* ---- Recording interrupt entry ---------------------------------------------------- */
@@ -150,34 +151,19 @@ static void SetTprOn(uint32_t Cpu, uint8_t Tpr)
 static void Boot(uint32_t CpuCount, uint32_t Initialized, bool UseX2Apic, const uint32_t *ApicIds)
 {
     SIM_CONFIG Config = {.CpuCount = CpuCount, .ApicIds = ApicIds, .X2ApicSupported = UseX2Apic};
-    assert_int_equal(SimCreate(&Config), 0);
+    TbStartHardwareLayer(&Config);
     X2Apic = UseX2Apic;
     LogCount = 0;
     AutoEoi = true;
     SimSetInterruptEntry(RecordingEntry);
-    HlResetHardwareLayer();
-    assert_int_equal(HlLapicSelectMode(UseX2Apic ? HlLapicModeX2Apic : HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE),
-                     IRQ_STATUS_SUCCESS);
     for (uint32_t Cpu = 0; Cpu < Initialized; Cpu++) {
         SimAttachCpu(Cpu);
-        assert_int_equal(HlLapicEnable(), IRQ_STATUS_SUCCESS);
-        assert_int_equal(HlRegisterProcessor(Cpu, HlLapicReadId()), IRQ_STATUS_SUCCESS);
-        assert_int_equal(HlLapicInitializeProcessor(Cpu, SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
+        TbBringUpAttachedCpu(Cpu);
         SimDetachCpu();
     }
     SimAttachCpu(HOME_CPU);
 }
 
-static int Teardown(void **State)
-{
-    (void)State;
-    HlResetHardwareLayer();
-    if (SimAttachedCpu() != SIM_NO_CPU)
-        SimDetachCpu();
-    SimDestroy();
-    (void)HlLapicSelectMode(HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE);
-    return 0;
-}
 
 static const uint32_t XApicIds[4] = {0x07, 0x03, 0x40, 0xFE};
 static const uint32_t X2ApicIds[4] = {0x1000, 0x05, 0x12345, 0x12C};
@@ -468,17 +454,7 @@ static void ShorthandsOn(bool UseX2Apic)
     assert_int_equal(DispatchCount(3, 0x83), 1);
 }
 
-static void test_shorthands_xapic(void **State)
-{
-    (void)State;
-    ShorthandsOn(false);
-}
-
-static void test_shorthands_x2apic(void **State)
-{
-    (void)State;
-    ShorthandsOn(true);
-}
+TB_TESTS_IN_BOTH_LAPIC_MODES(test_shorthands, ShorthandsOn)
 
 /* x2APIC: one 64-bit ICR with a 32-bit destination; cluster logical
  * destinations (cluster 31:16, member mask 15:0); 0xFFFFFFFF broadcast;
@@ -764,27 +740,27 @@ static void test_max_cpus_x2apic(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_teardown(test_xapic_ids_and_initial_state, Teardown),
-        cmocka_unit_test_teardown(test_initialize_masks_firmware_lint0, Teardown),
-        cmocka_unit_test_teardown(test_xapic_ninth_cpu_has_no_logical_id, Teardown),
-        cmocka_unit_test_teardown(test_x2apic_ids_and_derived_ldr, Teardown),
-        cmocka_unit_test_teardown(test_bad_arguments_are_refused, Teardown),
-        cmocka_unit_test_teardown(test_tpr_holds_and_lowering_delivers, Teardown),
-        cmocka_unit_test_teardown(test_highest_vector_first, Teardown),
-        cmocka_unit_test_teardown(test_eoi_clears_highest_in_service, Teardown),
-        cmocka_unit_test_teardown(test_physical_ipi_xapic, Teardown),
-        cmocka_unit_test_teardown(test_logical_flat_destinations, Teardown),
-        cmocka_unit_test_teardown(test_shorthands_xapic, Teardown),
-        cmocka_unit_test_teardown(test_shorthands_x2apic, Teardown),
-        cmocka_unit_test_teardown(test_x2apic_ipis_and_cluster_logical, Teardown),
-        cmocka_unit_test_teardown(test_lowest_priority_arbitration, Teardown),
-        cmocka_unit_test_teardown(test_msi_decode, Teardown),
-        cmocka_unit_test_teardown(test_software_disabled_apic_and_startup, Teardown),
-        cmocka_unit_test_teardown(test_illegal_vector_sets_esr, Teardown),
-        cmocka_unit_test_teardown(test_entry_called_on_attached_cpu, Teardown),
-        cmocka_unit_test_teardown(test_default_ids_and_bad_configurations, Teardown),
-        cmocka_unit_test_teardown(test_255_cpus_xapic_broadcast, Teardown),
-        cmocka_unit_test_teardown(test_max_cpus_x2apic, Teardown),
+        cmocka_unit_test_teardown(test_xapic_ids_and_initial_state, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_initialize_masks_firmware_lint0, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_xapic_ninth_cpu_has_no_logical_id, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_x2apic_ids_and_derived_ldr, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_bad_arguments_are_refused, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_tpr_holds_and_lowering_delivers, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_highest_vector_first, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_eoi_clears_highest_in_service, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_physical_ipi_xapic, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_logical_flat_destinations, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_shorthands_xapic, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_shorthands_x2apic, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_x2apic_ipis_and_cluster_logical, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_lowest_priority_arbitration, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_msi_decode, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_software_disabled_apic_and_startup, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_illegal_vector_sets_esr, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_entry_called_on_attached_cpu, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_default_ids_and_bad_configurations, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_255_cpus_xapic_broadcast, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_max_cpus_x2apic, TbTeardownHardwareLayer),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -74,7 +74,7 @@
 #define ESR_ILLEGAL_REGISTER (1u << 7)
 #define MODE_INIT 5u
 #define MODE_STARTUP 6u
-#define SPURIOUS_VECTOR 0xFFu
+#define SPURIOUS_VECTOR TB_SPURIOUS_VECTOR /* what TbBringUpAttachedCpu programs */
 #define MSI_BASE 0xFEE00000ull
 #define MSI_LOGICAL (1ull << 2)
 
@@ -93,16 +93,6 @@ static void Create(uint32_t CpuCount, const uint32_t *ApicIds, bool X2ApicSuppor
     HlResetHardwareLayer();
 }
 
-static int Teardown(void **State)
-{
-    (void)State;
-    if (SimAttachedCpu() != SIM_NO_CPU)
-        SimDetachCpu();
-    HlResetHardwareLayer();
-    SimDestroy();
-    (void)HlLapicSelectMode(HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE);
-    return 0;
-}
 
 static void SwitchCpu(uint32_t Cpu)
 {
@@ -140,9 +130,7 @@ static uint32_t ClusterLdr(uint32_t Id)
 static void BringUp(uint32_t Cpu)
 {
     SwitchCpu(Cpu);
-    assert_int_equal(HlLapicEnable(), IRQ_STATUS_SUCCESS);
-    assert_int_equal(HlRegisterProcessor(Cpu, HlLapicReadId()), IRQ_STATUS_SUCCESS);
-    assert_int_equal(HlLapicInitializeProcessor(Cpu, SPURIOUS_VECTOR), IRQ_STATUS_SUCCESS);
+    TbBringUpAttachedCpu(Cpu);
 }
 
 static void NoEoiEntry(uint32_t Cpu, uint8_t Vector)
@@ -168,7 +156,7 @@ static void test_firmware_hands_over_each_mode(void **State)
         }
         if (AllModes[Case] == SimLapicX2Apic)
             assert_int_equal(PlatReadMsr(MSR_LDR), ClusterLdr(SimCpuApicId(1)));
-        Teardown(NULL);
+        TbTeardownHardwareLayer(NULL);
     }
     /* x2APIC handed over by a CPU that does not offer it, or no such mode. */
     SIM_CONFIG Impossible = {.CpuCount = 1, .FirmwareMode = SimLapicX2Apic};
@@ -502,7 +490,7 @@ static void test_enable_from_each_firmware_state(void **State)
                 assert_int_equal(SimLapicMode(Cpu), Want);
             }
             assert_int_equal(TbFaultCount, 0);
-            Teardown(NULL);
+            TbTeardownHardwareLayer(NULL);
         }
     }
 }
@@ -522,7 +510,7 @@ static void test_x2apic_id_read_before_enable_faults(void **State)
     assert_int_equal(HlLapicReadId(), SimCpuApicId(1));
 
     /* The xAPIC counterpart: a CPU firmware left disabled has no page yet. */
-    Teardown(NULL);
+    TbTeardownHardwareLayer(NULL);
     Create(1, NULL, false, SimLapicDisabled);
     assert_int_equal(HlLapicSelectMode(HlLapicModeXApic, HL_LAPIC_DEFAULT_BASE), IRQ_STATUS_SUCCESS);
     SwitchCpu(0);
@@ -700,23 +688,23 @@ static void test_no_handler_aborts_with_the_reason(void **State)
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_teardown(test_firmware_hands_over_each_mode, Teardown),
-        cmocka_unit_test_teardown(test_allowed_transitions, Teardown),
-        cmocka_unit_test_teardown(test_refused_transitions, Teardown),
-        cmocka_unit_test_teardown(test_extd_without_x2apic_support, Teardown),
-        cmocka_unit_test_teardown(test_xapic_base_moves_the_page, Teardown),
-        cmocka_unit_test_teardown(test_x2apic_msrs_fault_outside_x2apic_mode, Teardown),
-        cmocka_unit_test_teardown(test_xapic_mmio_faults_outside_xapic_mode, Teardown),
-        cmocka_unit_test_teardown(test_xapic_mode_ignores_what_x2apic_refuses, Teardown),
-        cmocka_unit_test_teardown(test_x2apic_read_only_registers, Teardown),
-        cmocka_unit_test_teardown(test_x2apic_absent_registers, Teardown),
-        cmocka_unit_test_teardown(test_x2apic_reserved_bits, Teardown),
-        cmocka_unit_test_teardown(test_enable_from_each_firmware_state, Teardown),
-        cmocka_unit_test_teardown(test_x2apic_id_read_before_enable_faults, Teardown),
-        cmocka_unit_test_teardown(test_boot_system_from_each_firmware_state, Teardown),
-        cmocka_unit_test_teardown(test_mixed_modes_on_the_bus, Teardown),
-        cmocka_unit_test_teardown(test_returning_handler_drops_the_access, Teardown),
-        cmocka_unit_test_teardown(test_no_handler_aborts_with_the_reason, Teardown),
+        cmocka_unit_test_teardown(test_firmware_hands_over_each_mode, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_allowed_transitions, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_refused_transitions, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_extd_without_x2apic_support, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_xapic_base_moves_the_page, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_x2apic_msrs_fault_outside_x2apic_mode, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_xapic_mmio_faults_outside_xapic_mode, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_xapic_mode_ignores_what_x2apic_refuses, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_x2apic_read_only_registers, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_x2apic_absent_registers, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_x2apic_reserved_bits, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_enable_from_each_firmware_state, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_x2apic_id_read_before_enable_faults, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_boot_system_from_each_firmware_state, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_mixed_modes_on_the_bus, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_returning_handler_drops_the_access, TbTeardownHardwareLayer),
+        cmocka_unit_test_teardown(test_no_handler_aborts_with_the_reason, TbTeardownHardwareLayer),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -21,11 +21,6 @@
 
 /* ---- Fixtures --------------------------------------------------------------------- */
 
-static IO_INTERRUPT_TARGET Movable(const IR_CPU_SET *Mask, uint32_t Cpu)
-{
-    return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Cpu = Cpu, .Mask = Mask};
-}
-
 static void NoteMessage(KINTERRUPT *Interrupt, const HL_MSI_MESSAGE *Message, void *Context)
 {
     (void)Interrupt;
@@ -37,13 +32,7 @@ static IRQ_STATUS ConnectMsi(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_I
                              _Atomic uint32_t *Updates)
 {
     HL_MSI_MESSAGE Message;
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_MESSAGE_BASED,
-        .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = Record,
-                         .Irql = KE_IRQL_ANY, .Target = Target, .Message = &Message,
-                         .UpdateMessage = NoteMessage, .UpdateContext = Updates},
-    };
-    return IoConnectInterruptEx(&Parameters);
+    return TbConnectUpdatedMessage(Interrupt, Record, Target, &Message, NoteMessage, (void *)Updates);
 }
 
 /* Every Io call that takes an object refuses Interrupt with Expected
@@ -78,7 +67,7 @@ static void test_connect_before_ke_is_not_initialized(void **State)
                       .Target = {.Kind = IoTargetCpu, .Cpu = 0}},
     };
     assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_NOT_INITIALIZED);
-    Parameters.LineBased.Target = Movable(&Mask, IR_CPU_NONE);
+    Parameters.LineBased.Target = TbTargetRoutable(&Mask, IR_CPU_NONE);
     assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_NOT_INITIALIZED);
     assert_int_equal(ConnectMsi(&Interrupt, &Record, (IO_INTERRUPT_TARGET){.Kind = IoTargetCpu}, NULL),
                      IRQ_STATUS_NOT_INITIALIZED);
@@ -99,7 +88,7 @@ static void test_disconnected_movable_line_is_refused(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     IR_CPU_SET Mask = TbCpuSetOf(MASK_CPUS);
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, Movable(&Mask, 1), false),
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, 4, TbTargetRoutable(&Mask, 1), false),
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
     TB_SNAPSHOT Before = TbTakeSnapshot();
@@ -117,7 +106,7 @@ static void test_disconnected_fixed_and_message_objects_are_refused(void **State
     IR_CPU_SET Mask = TbCpuSetOf(MASK_CPUS);
     KINTERRUPT *Line = NULL, *MovableMsi = NULL, *FixedMsi = NULL;
     assert_int_equal(TbConnectCounted(&Line, &Record, HlBusIsa, 4, 1, false), IRQ_STATUS_SUCCESS);
-    assert_int_equal(ConnectMsi(&MovableMsi, &Record, Movable(&Mask, 2), &Updates), IRQ_STATUS_SUCCESS);
+    assert_int_equal(ConnectMsi(&MovableMsi, &Record, TbTargetRoutable(&Mask, 2), &Updates), IRQ_STATUS_SUCCESS);
     assert_int_equal(ConnectMsi(&FixedMsi, &Record, TbTargetCpu(2), &Updates), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoDisconnectInterrupt(Line), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoDisconnectInterrupt(MovableMsi), IRQ_STATUS_SUCCESS);
@@ -132,18 +121,29 @@ static void test_disconnected_fixed_and_message_objects_are_refused(void **State
     assert_int_equal(TbTotalAllocatedVectors(), 0);
 }
 
+/* Two movable lines over Mask, ISA 4 on CPU 1 and ISA 5 on CPU 2, both
+ * connected before the first is disconnected (so that no allocator can give
+ * the second the first's address): the freed handle in *Freed, the live one
+ * returned. */
+static KINTERRUPT *ConnectLiveBesideFreed(TB_ISR_RECORD *Record, const IR_CPU_SET *Mask, KINTERRUPT **Freed)
+{
+    KINTERRUPT *Live = NULL;
+    assert_int_equal(TbConnectLine(Freed, TbCountingIsr, Record, HlBusIsa, 4, TbTargetRoutable(Mask, 1), false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectLine(&Live, TbCountingIsr, Record, HlBusIsa, 5, TbTargetRoutable(Mask, 2), false),
+                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoDisconnectInterrupt(*Freed), IRQ_STATUS_SUCCESS);
+    return Live;
+}
+
 /* A live object in the same run is still served after the stale calls. */
 static void test_stale_calls_leave_live_objects_alone(void **State)
 {
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
     IR_CPU_SET Mask = TbCpuSetOf(MASK_CPUS);
-    KINTERRUPT *Gone = NULL, *Live = NULL;
-    assert_int_equal(TbConnectLine(&Gone, TbCountingIsr, &Record, HlBusIsa, 4, Movable(&Mask, 1), false),
-                     IRQ_STATUS_SUCCESS);
-    assert_int_equal(TbConnectLine(&Live, TbCountingIsr, &Record, HlBusIsa, 5, Movable(&Mask, 2), false),
-                     IRQ_STATUS_SUCCESS);
-    assert_int_equal(IoDisconnectInterrupt(Gone), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Gone = NULL;
+    KINTERRUPT *Live = ConnectLiveBesideFreed(&Record, &Mask, &Gone);
     TB_SNAPSHOT Before = TbTakeSnapshot();
     AssertEveryIoCallRefuses(Gone, IRQ_STATUS_NOT_CONNECTED);
     TbAssertUnchanged(&Before);
@@ -190,15 +190,12 @@ static void test_handle_freed_long_ago_is_refused_unread(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     _Atomic uint32_t Updates = 0;
     IR_CPU_SET Mask = TbCpuSetOf(MASK_CPUS);
-    KINTERRUPT *First = NULL, *Live = NULL;
-    assert_int_equal(TbConnectLine(&First, TbCountingIsr, &Record, HlBusIsa, 4, Movable(&Mask, 1), false),
-                     IRQ_STATUS_SUCCESS);
-    assert_int_equal(TbConnectLine(&Live, TbCountingIsr, &Record, HlBusIsa, 5, Movable(&Mask, 2), false),
-                     IRQ_STATUS_SUCCESS);
-    assert_int_equal(IoDisconnectInterrupt(First), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *First = NULL;
+    KINTERRUPT *Live = ConnectLiveBesideFreed(&Record, &Mask, &First);
     for (uint32_t Round = 0; Round < MANY_FREES; Round++) {
         KINTERRUPT *Each = NULL;
-        assert_int_equal(ConnectMsi(&Each, &Record, Movable(&Mask, 1 + Round % 2), &Updates), IRQ_STATUS_SUCCESS);
+        assert_int_equal(ConnectMsi(&Each, &Record, TbTargetRoutable(&Mask, 1 + Round % 2), &Updates),
+                         IRQ_STATUS_SUCCESS);
         assert_int_equal(IoDisconnectInterrupt(Each), IRQ_STATUS_SUCCESS);
     }
 

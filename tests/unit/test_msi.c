@@ -38,19 +38,7 @@ static const HL_MSI_MESSAGE Sentinel = {.Address = 0x1234, .Data = 0x5678};
 
 /* ---- Fixture ------------------------------------------------------------------------ */
 
-static void BootSim(uint32_t CpuCount, const uint32_t *ApicIds, bool X2Apic)
-{
-    SIM_CONFIG Config = {.CpuCount = CpuCount, .ApicIds = ApicIds, .X2ApicSupported = X2Apic};
-    TbStartHardwareLayer(&Config);
-    TbStartHardwareCpus(CpuCount, IR_CPU_NONE);
-}
-
-static int SetupXApic(void **State)
-{
-    (void)State;
-    BootSim(CPU_COUNT, NULL, false);
-    return 0;
-}
+static const SIM_CONFIG FourXApic = {.CpuCount = CPU_COUNT};
 
 /* ---- Helpers ------------------------------------------------------------------------- */
 
@@ -243,12 +231,7 @@ static void test_unknown_targets(void **State)
 static const uint32_t WideApicIds[] = {0x01, 0xFE, 0xFF, 0x100, 0x07, 0x08};
 #define WIDE_CPUS 6u
 
-static int SetupX2ApicWide(void **State)
-{
-    (void)State;
-    BootSim(WIDE_CPUS, WideApicIds, true);
-    return 0;
-}
+static const SIM_CONFIG X2ApicWide = {.CpuCount = WIDE_CPUS, .ApicIds = WideApicIds, .X2ApicSupported = true};
 
 static void test_x2apic_physical_up_to_fe(void **State)
 {
@@ -299,8 +282,10 @@ static void test_x2apic_logical_cluster0_members_0_to_7(void **State)
     AssertFails(&Target, 0x66, HlTriggerEdge, IRQ_STATUS_NOT_SUPPORTED);
 }
 
-/* A cmocka test run on four freshly started xAPIC CPUs (SetupXApic). */
-#define XAPIC_TEST(Test) cmocka_unit_test_setup_teardown(Test, SetupXApic, TbTeardownHardwareLayer)
+/* A cmocka test run on four freshly started xAPIC CPUs, or on the x2APIC
+ * CPUs with ids on both sides of 0xFF. */
+#define XAPIC_TEST(Test) TB_HARDWARE_TEST(Test, &FourXApic)
+#define X2APIC_WIDE_TEST(Test) TB_HARDWARE_TEST(Test, &X2ApicWide)
 
 int main(void)
 {
@@ -314,9 +299,9 @@ int main(void)
         XAPIC_TEST(test_vector_range),
         XAPIC_TEST(test_bad_parameters),
         XAPIC_TEST(test_unknown_targets),
-        cmocka_unit_test_setup_teardown(test_x2apic_physical_up_to_fe, SetupX2ApicWide, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_x2apic_wide_ids_need_remapping, SetupX2ApicWide, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_x2apic_logical_cluster0_members_0_to_7, SetupX2ApicWide, TbTeardownHardwareLayer),
+        X2APIC_WIDE_TEST(test_x2apic_physical_up_to_fe),
+        X2APIC_WIDE_TEST(test_x2apic_wide_ids_need_remapping),
+        X2APIC_WIDE_TEST(test_x2apic_logical_cluster0_members_0_to_7),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -85,28 +85,15 @@ static void BootSim(const SIM_CONFIG *Config)
     TbStartHardwareCpus(Config->CpuCount, IR_CPU_NONE);
 }
 
-static int SetupQemu(void **State)
+/* cmocka fixture: boots the machine *State names (MACHINE_TEST). */
+static int SetupMachine(void **State)
 {
-    (void)State;
-    SIM_CONFIG Config = {.CpuCount = CPU_COUNT};
-    BootSim(&Config);
+    BootSim(*State);
     return 0;
 }
 
-static int SetupTwoIoApics(void **State)
-{
-    (void)State;
-    BootSim(&TbTwoIoApicConfig);
-    return 0;
-}
-
-static int SetupX2Apic(void **State)
-{
-    (void)State;
-    SIM_CONFIG Config = {.CpuCount = CPU_COUNT, .X2ApicSupported = true};
-    BootSim(&Config);
-    return 0;
-}
+static const SIM_CONFIG Qemu = {.CpuCount = CPU_COUNT};
+static const SIM_CONFIG X2Apic = {.CpuCount = CPU_COUNT, .X2ApicSupported = true};
 
 /* ---- Helpers --------------------------------------------------------------------------- */
 
@@ -691,13 +678,7 @@ static void test_x2apic_physical_and_cluster0_logical(void **State)
  * one reaches 0x100. */
 static const uint32_t ClusterEdgeIds[CPU_COUNT] = {0x01, 0x07, 0x08, 0x100};
 
-static int SetupX2ApicClusterEdge(void **State)
-{
-    (void)State;
-    SIM_CONFIG Config = {.CpuCount = CPU_COUNT, .X2ApicSupported = true, .ApicIds = ClusterEdgeIds};
-    BootSim(&Config);
-    return 0;
-}
+static const SIM_CONFIG X2ApicClusterEdge = {.CpuCount = CPU_COUNT, .X2ApicSupported = true, .ApicIds = ClusterEdgeIds};
 
 static void AssertAllocateRefused(uint32_t Gsi, HL_INTERRUPT_TARGET Target)
 {
@@ -735,8 +716,11 @@ static void test_x2apic_logical_fits_members_0_to_7(void **State)
     assert_int_equal(SimIoApicPeekEntry(GSI_EDGE), Before);
 }
 
-/* A cmocka test run on a freshly booted QEMU-like machine (SetupQemu). */
-#define QEMU_MACHINE_TEST(Test) cmocka_unit_test_setup_teardown(Test, SetupQemu, TbTeardownHardwareLayer)
+/* A cmocka test run on a freshly booted Config (SetupMachine). */
+#define MACHINE_TEST(Test, Config) \
+    cmocka_unit_test_prestate_setup_teardown(Test, SetupMachine, TbTeardownHardwareLayer, (void *)(Config))
+/* The same on the QEMU-like machine. */
+#define QEMU_MACHINE_TEST(Test) MACHINE_TEST(Test, &Qemu)
 
 int main(void)
 {
@@ -762,9 +746,9 @@ int main(void)
         QEMU_MACHINE_TEST(test_reallocation_clears_stale_remote_irr),
         QEMU_MACHINE_TEST(test_free_masks_the_line),
         QEMU_MACHINE_TEST(test_allocate_bad_input_changes_nothing),
-        cmocka_unit_test_setup_teardown(test_two_ioapics, SetupTwoIoApics, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_x2apic_physical_and_cluster0_logical, SetupX2Apic, TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_x2apic_logical_fits_members_0_to_7, SetupX2ApicClusterEdge, TbTeardownHardwareLayer),
+        MACHINE_TEST(test_two_ioapics, &TbTwoIoApicConfig),
+        MACHINE_TEST(test_x2apic_physical_and_cluster0_logical, &X2Apic),
+        MACHINE_TEST(test_x2apic_logical_fits_members_0_to_7, &X2ApicClusterEdge),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -18,20 +18,6 @@
 #define DEVICE_IRQL 5u
 #define RAISED_IRQL 12u
 
-static int Setup4(void **State)
-{
-    (void)State;
-    TbBoot(CPU_COUNT, 0, false);
-    return 0;
-}
-
-static int Teardown(void **State)
-{
-    (void)State;
-    TbShutdown();
-    return 0;
-}
-
 /* ---- Helpers ------------------------------------------------------------------------- */
 
 static IR_CPU_SET AllCpus(void)
@@ -41,9 +27,11 @@ static IR_CPU_SET AllCpus(void)
     return Set;
 }
 
-static IO_INTERRUPT_TARGET Routable(const IR_CPU_SET *Mask, uint32_t Cpu)
+/* RTC_IRQ (ISA edge) connected movable over Mask, starting on Cpu
+ * (IR_CPU_NONE: the library picks), TbCountingIsr counting into Record. */
+static IRQ_STATUS ConnectMovableRtc(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, const IR_CPU_SET *Mask, uint32_t Cpu)
 {
-    return (IO_INTERRUPT_TARGET){.Kind = IoTargetRoutable, .Mask = Mask, .Cpu = Cpu};
+    return TbConnectLine(Interrupt, TbCountingIsr, Record, HlBusIsa, RTC_IRQ, TbTargetRoutable(Mask, Cpu), false);
 }
 
 /* A line connected at DEVICE_IRQL (LOWEST tests raise CPUs above it). */
@@ -133,8 +121,7 @@ static void test_edge_line_moved_to_each_cpu_in_turn(void **State)
     IR_CPU_SET Mask = AllCpus();
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, 1), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     IR_CPU_SET Cpus;
     KeGetInterruptCpus(Interrupt, &Cpus);
@@ -177,13 +164,10 @@ static void test_routable_starts_on_least_loaded_cpu(void **State)
     static const uint8_t Load[][2] = {{0, 0x60}, {1, 0x60}, {1, 0x61}, {2, 0x60}, {3, 0x62}, {3, 0x63}};
     for (uint32_t Index = 0; Index < 6; Index++)
         assert_int_equal(KeReserveVector(Load[Index][0], Load[Index][1]), IRQ_STATUS_SUCCESS);
-    static const uint32_t Members[] = {1, 2, 3};
-    IR_CPU_SET Mask = TbCpuList(Members, 3); /* loads 2, 1, 2: CPU 2 */
+    IR_CPU_SET Mask = TbCpuList((const uint32_t[]){1, 2, 3}, 3); /* loads 2, 1, 2: CPU 2 */
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
-                                   Routable(&Mask, IR_CPU_NONE), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, IR_CPU_NONE), IRQ_STATUS_SUCCESS);
     assert_int_equal(QueryCpu(Interrupt), 2);
     assert_int_equal(EntryCpu(RTC_IRQ), 2);
     assert_false(KeIsVectorAllocated(0, KeGetInterruptVector(Interrupt))); /* CPU 0 is outside the mask */
@@ -199,12 +183,10 @@ static void test_routable_starts_on_least_loaded_cpu(void **State)
 static void test_bad_targets_refused_state_unchanged(void **State)
 {
     (void)State;
-    static const uint32_t Members[] = {1, 2};
-    IR_CPU_SET Mask = TbCpuList(Members, 2);
+    IR_CPU_SET Mask = TbCpuList((const uint32_t[]){1, 2}, 2);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, 1), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint64_t Before = SimIoApicPeekEntry(RTC_IRQ);
 
@@ -272,34 +254,23 @@ static void test_bad_routable_connects_change_nothing(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     TB_SNAPSHOT Before = TbTakeSnapshot();
-    static const uint32_t Members[] = {1, 3};
-    IR_CPU_SET Mask = TbCpuList(Members, 2);
+    IR_CPU_SET Mask = TbCpuList((const uint32_t[]){1, 3}, 2);
     static const uint32_t OfflineOnly[] = {3};
     IR_CPU_SET Offline = TbCpuList(OfflineOnly, 1);
-    IO_INTERRUPT_TARGET NoMask = {.Kind = IoTargetRoutable, .Cpu = IR_CPU_NONE};
-
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, NoMask, false),
-                     IRQ_STATUS_INVALID_PARAMETER);
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 3), false),
-                     IRQ_STATUS_INVALID_CPU); /* offline */
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 2), false),
-                     IRQ_STATUS_INVALID_CPU); /* not in the mask */
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
-                                   Routable(&Offline, IR_CPU_NONE), false),
-                     IRQ_STATUS_EMPTY_AFFINITY);
-    HL_MSI_MESSAGE Message;
-    IO_CONNECT_INTERRUPT_PARAMETERS NoRoutine = {
-        .Version = CONNECT_MESSAGE_BASED,
-        .MessageBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
-                         .Irql = KE_IRQL_ANY, .Target = Routable(&Mask, 1), .Message = &Message},
+    const TB_REFUSED_TARGET Bad[] = {
+        {{.Kind = IoTargetRoutable, .Cpu = IR_CPU_NONE}, IRQ_STATUS_INVALID_PARAMETER}, /* no mask */
+        {TbTargetRoutable(&Mask, 3), IRQ_STATUS_INVALID_CPU},                          /* offline */
+        {TbTargetRoutable(&Mask, 2), IRQ_STATUS_INVALID_CPU},                          /* not in the mask */
+        {TbTargetRoutable(&Offline, IR_CPU_NONE), IRQ_STATUS_EMPTY_AFFINITY},
     };
-    assert_int_equal(IoConnectInterruptEx(&NoRoutine), IRQ_STATUS_INVALID_PARAMETER);
+    TbAssertLineTargetsRefused(HlBusIsa, RTC_IRQ, Bad, 4);
+    HL_MSI_MESSAGE Message; /* movable, but no routine to rewrite it */
+    assert_int_equal(TbConnectMessage(&Interrupt, &Record, TbTargetRoutable(&Mask, 1), &Message),
+                     IRQ_STATUS_INVALID_PARAMETER);
     TbAssertUnchanged(&Before);
 
     /* The offline CPU of the mask is left out of the set, and refused as a target. */
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
-                                   Routable(&Mask, IR_CPU_NONE), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, IR_CPU_NONE), IRQ_STATUS_SUCCESS);
     IR_CPU_SET Cpus;
     KeGetInterruptCpus(Interrupt, &Cpus);
     assert_int_equal(IrCpuSetWeight(&Cpus), 1);
@@ -329,13 +300,8 @@ static void RecordMessage(KINTERRUPT *Interrupt, const HL_MSI_MESSAGE *Message, 
 static IRQ_STATUS ConnectMovableMsi(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, MSI_DEVICE *Device,
                                     const IR_CPU_SET *Mask, uint32_t Cpu)
 {
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_MESSAGE_BASED,
-        .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = Record,
-                         .Irql = KE_IRQL_ANY, .Target = Routable(Mask, Cpu), .Message = &Device->Message,
-                         .UpdateMessage = RecordMessage, .UpdateContext = Device},
-    };
-    return IoConnectInterruptEx(&Parameters);
+    return TbConnectUpdatedMessage(Interrupt, Record, TbTargetRoutable(Mask, Cpu), &Device->Message, RecordMessage,
+                                   Device);
 }
 
 static uint32_t MessageApicId(const HL_MSI_MESSAGE *Message)
@@ -391,12 +357,7 @@ static void test_plain_msi_not_movable(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     HL_MSI_MESSAGE Message;
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_MESSAGE_BASED,
-        .MessageBased = {.InterruptObject = &Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = &Record,
-                         .Irql = KE_IRQL_ANY, .Target = {.Kind = IoTargetCpu, .Cpu = 2}, .Message = &Message},
-    };
-    assert_int_equal(IoConnectInterruptEx(&Parameters), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbConnectMessage(&Interrupt, &Record, TbTargetCpu(2), &Message), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoSetInterruptTarget(Interrupt, 1), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
 }
@@ -412,8 +373,7 @@ static void test_round_robin_is_exactly_fair(void **State)
     IR_CPU_SET Mask = TbCpuList(Members, 3);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, 1), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     enum { K = 7 };
@@ -443,8 +403,7 @@ static void test_round_robin_goes_on_after_a_move(void **State)
     IR_CPU_SET Mask = AllCpus();
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 0), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, 0), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), 0);
@@ -486,11 +445,10 @@ static void test_round_robin_msi(void **State)
 static void test_lowest_follows_irql_and_ties_rotate(void **State)
 {
     (void)State;
-    static const uint32_t Members[] = {1, 2, 3};
-    IR_CPU_SET Mask = TbCpuList(Members, 3);
+    IR_CPU_SET Mask = TbCpuList((const uint32_t[]){1, 2, 3}, 3);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(ConnectLineAtIrql(&Interrupt, &Record, HlBusIsa, RTC_IRQ, Routable(&Mask, 1), false),
+    assert_int_equal(ConnectLineAtIrql(&Interrupt, &Record, HlBusIsa, RTC_IRQ, TbTargetRoutable(&Mask, 1), false),
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(KeGetInterruptIrql(Interrupt), DEVICE_IRQL);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingLowestPriority), IRQ_STATUS_SUCCESS);
@@ -532,12 +490,11 @@ static void test_lowest_follows_irql_and_ties_rotate(void **State)
 static void test_shared_level_line_moves_together(void **State)
 {
     (void)State;
-    static const uint32_t Members[] = {1, 2, 3};
-    IR_CPU_SET Mask = TbCpuList(Members, 3);
+    IR_CPU_SET Mask = TbCpuList((const uint32_t[]){1, 2, 3}, 3);
     TB_ISR_RECORD First = {.Claim = true, .Deassert = true, .DeassertGsi = PCI_GSI};
     TB_ISR_RECORD Second = {.Claim = true, .Deassert = true, .DeassertGsi = PCI_GSI};
     KINTERRUPT *A = NULL, *B = NULL;
-    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &First, HlBusPci, PCI_GSI, Routable(&Mask, 1), true),
+    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &First, HlBusPci, PCI_GSI, TbTargetRoutable(&Mask, 1), true),
                      IRQ_STATUS_SUCCESS);
     IO_INTERRUPT_TARGET Elsewhere = {.Kind = IoTargetCpu, .Cpu = 0}; /* a sharer joins where the line is */
     assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Second, HlBusPci, PCI_GSI, Elsewhere, true),
@@ -594,9 +551,9 @@ static void test_shared_edge_line_moves_once_per_interrupt(void **State)
     TB_ISR_RECORD First = {.Claim = true};
     TB_ISR_RECORD Second = {.Claim = true};
     KINTERRUPT *A = NULL, *B = NULL;
-    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &First, HlBusIsa, COM1_IRQ, Routable(&Mask, 0), true),
+    assert_int_equal(TbConnectLine(&A, TbCountingIsr, &First, HlBusIsa, COM1_IRQ, TbTargetRoutable(&Mask, 0), true),
                      IRQ_STATUS_SUCCESS);
-    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Second, HlBusIsa, COM1_IRQ, Routable(&Mask, 2), true),
+    assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Second, HlBusIsa, COM1_IRQ, TbTargetRoutable(&Mask, 2), true),
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(QueryCpu(B), 0); /* joined where the line goes */
     assert_int_equal(IoSetInterruptPolicy(A, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
@@ -641,9 +598,7 @@ static void test_routable_set_holds_reachable_cpus_only(void **State)
     IrCpuSetFill(&Mask, TB_WIDE_CPUS);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
-                                   Routable(&Mask, IR_CPU_NONE), false),
-                     IRQ_STATUS_SUCCESS);
+    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, IR_CPU_NONE), IRQ_STATUS_SUCCESS);
     IR_CPU_SET Cpus;
     KeGetInterruptCpus(Interrupt, &Cpus);
     IR_CPU_SET Expected = TbCpuList(Reachable, 3);
@@ -680,18 +635,17 @@ static void test_routable_set_holds_reachable_cpus_only(void **State)
 static void test_routable_unreachable_not_supported(void **State)
 {
     (void)State;
-    TB_SNAPSHOT Before = TbTakeSnapshot();
     IR_CPU_SET Mask = TbWideUnreachableCpus();
     static const uint32_t Mixed[] = {0, 2};
     IR_CPU_SET MixedMask = TbCpuList(Mixed, 2);
+    const TB_REFUSED_TARGET Unreachable[] = {
+        {TbTargetRoutable(&Mask, IR_CPU_NONE), IRQ_STATUS_NOT_SUPPORTED},
+        {TbTargetRoutable(&MixedMask, 2), IRQ_STATUS_NOT_SUPPORTED},
+    };
+    TbAssertLineTargetsRefused(HlBusIsa, RTC_IRQ, Unreachable, 2);
+    TB_SNAPSHOT Before = TbTakeSnapshot();
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ,
-                                   Routable(&Mask, IR_CPU_NONE), false),
-                     IRQ_STATUS_NOT_SUPPORTED);
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable(&MixedMask, 2),
-                                   false),
-                     IRQ_STATUS_NOT_SUPPORTED);
     MSI_DEVICE Device = {0};
     assert_int_equal(ConnectMovableMsi(&Interrupt, &Record, &Device, &Mask, IR_CPU_NONE), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(Device.Updates, 0);
@@ -708,27 +662,24 @@ static void test_routable_unreachable_not_supported(void **State)
     TbAssertUnchanged(&Before);
 }
 
-/* A cmocka test run on four freshly booted CPUs (Setup4). */
-#define FOUR_CPU_TEST(Test) cmocka_unit_test_setup_teardown(Test, Setup4, Teardown)
-
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        FOUR_CPU_TEST(test_edge_line_moved_to_each_cpu_in_turn),
-        FOUR_CPU_TEST(test_routable_starts_on_least_loaded_cpu),
-        FOUR_CPU_TEST(test_round_robin_goes_on_after_a_move),
-        FOUR_CPU_TEST(test_bad_targets_refused_state_unchanged),
-        FOUR_CPU_TEST(test_not_movable_and_not_connected),
-        cmocka_unit_test_setup_teardown(test_bad_routable_connects_change_nothing, TbSetupThreeOfFourCpus, Teardown),
-        FOUR_CPU_TEST(test_msi_moved_through_update_routine),
-        FOUR_CPU_TEST(test_plain_msi_not_movable),
-        FOUR_CPU_TEST(test_round_robin_is_exactly_fair),
-        FOUR_CPU_TEST(test_round_robin_msi),
-        FOUR_CPU_TEST(test_lowest_follows_irql_and_ties_rotate),
-        FOUR_CPU_TEST(test_shared_level_line_moves_together),
-        FOUR_CPU_TEST(test_shared_edge_line_moves_once_per_interrupt),
-        cmocka_unit_test_setup_teardown(test_routable_set_holds_reachable_cpus_only, TbSetupWide, Teardown),
-        cmocka_unit_test_setup_teardown(test_routable_unreachable_not_supported, TbSetupWide, Teardown),
+        TB_FOUR_CPU_TEST(test_edge_line_moved_to_each_cpu_in_turn),
+        TB_FOUR_CPU_TEST(test_routable_starts_on_least_loaded_cpu),
+        TB_FOUR_CPU_TEST(test_round_robin_goes_on_after_a_move),
+        TB_FOUR_CPU_TEST(test_bad_targets_refused_state_unchanged),
+        TB_FOUR_CPU_TEST(test_not_movable_and_not_connected),
+        cmocka_unit_test_setup_teardown(test_bad_routable_connects_change_nothing, TbSetupThreeOfFourCpus, TbTeardown),
+        TB_FOUR_CPU_TEST(test_msi_moved_through_update_routine),
+        TB_FOUR_CPU_TEST(test_plain_msi_not_movable),
+        TB_FOUR_CPU_TEST(test_round_robin_is_exactly_fair),
+        TB_FOUR_CPU_TEST(test_round_robin_msi),
+        TB_FOUR_CPU_TEST(test_lowest_follows_irql_and_ties_rotate),
+        TB_FOUR_CPU_TEST(test_shared_level_line_moves_together),
+        TB_FOUR_CPU_TEST(test_shared_edge_line_moves_once_per_interrupt),
+        cmocka_unit_test_setup_teardown(test_routable_set_holds_reachable_cpus_only, TbSetupWide, TbTeardown),
+        cmocka_unit_test_setup_teardown(test_routable_unreachable_not_supported, TbSetupWide, TbTeardown),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -43,6 +43,13 @@ static uint32_t RaiseAndTake(VIC *Vic)
     return Cpu;
 }
 
+/* Each CPU's current level (VicSetLevel) from a list. */
+static void LevelsAre(VIC *Vic, const uint32_t Levels[CPUS])
+{
+    for (uint32_t Cpu = 0; Cpu < CPUS; Cpu++)
+        assert_int_equal(VicSetLevel(Vic, Cpu, Levels[Cpu], NULL), IRQ_STATUS_SUCCESS);
+}
+
 static void test_default_route_is_cpu_zero(void **State)
 {
     VIC *Vic = *State;
@@ -94,10 +101,8 @@ static void test_round_robin_skips_offline(void **State)
     uint32_t Counts[CPUS] = {0};
     for (int Step = 0; Step < 30; Step++)
         Counts[RaiseAndTake(Vic)]++;
-    assert_int_equal(Counts[0], 10);
-    assert_int_equal(Counts[1], 0);
-    assert_int_equal(Counts[2], 10);
-    assert_int_equal(Counts[3], 10);
+    for (uint32_t Cpu = 0; Cpu < CPUS; Cpu++)
+        assert_int_equal(Counts[Cpu], Cpu != 1 ? 10 : 0); /* the online CPUs in turn */
 }
 
 /* LOWEST reads each CPU's effective level, which VicSetLevel and the levels
@@ -106,8 +111,7 @@ static void test_lowest_follows_cpu_levels(void **State)
 {
     VIC *Vic = *State;
     static const uint32_t Levels[CPUS] = {9, 4, 12, 7};
-    for (uint32_t Cpu = 0; Cpu < CPUS; Cpu++)
-        assert_int_equal(VicSetLevel(Vic, Cpu, Levels[Cpu], NULL), IRQ_STATUS_SUCCESS);
+    LevelsAre(Vic, Levels);
     assert_int_equal(Route(Vic, IrRoutingLowestPriority, 0, NULL), IRQ_STATUS_SUCCESS);
     assert_int_equal(RaiseAndTake(Vic), 1);
     assert_int_equal(VicSetLevel(Vic, 1, 15, NULL), IRQ_STATUS_SUCCESS);
@@ -124,8 +128,7 @@ static void test_lowest_ties_rotate(void **State)
 {
     VIC *Vic = *State;
     static const uint32_t Levels[CPUS] = {3, 8, 3, 3};
-    for (uint32_t Cpu = 0; Cpu < CPUS; Cpu++)
-        assert_int_equal(VicSetLevel(Vic, Cpu, Levels[Cpu], NULL), IRQ_STATUS_SUCCESS);
+    LevelsAre(Vic, Levels);
     assert_int_equal(Route(Vic, IrRoutingLowestPriority, 0, NULL), IRQ_STATUS_SUCCESS);
     static const uint32_t Expected[] = {0, 2, 3, 0, 2, 3};
     for (size_t Step = 0; Step < 6; Step++)
