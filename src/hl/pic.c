@@ -222,9 +222,19 @@ IRQ_STATUS HlPicResolveLine(const HL_INTERRUPT_LINE *Line, HL_RESOLVED_LINE *Res
  * the GSI, the vector, then the target, which must also fit the entry's
  * 8-bit destination field (bits 63:56; HlpDeviceDestinationFits says which
  * destinations do). */
-static IRQ_STATUS HlpPrepareRouting(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target, bool Remapped,
-                                    HL_DESTINATION *Destination)
+/* Where a line is to go, as the programming calls need it. */
+typedef struct _HLP_LINE_ROUTING {
+    HL_DESTINATION Destination;
+    bool Remapped;     /* its I/O APIC sends through an enabled unit */
+    uint32_t Unit;     /* Remapped: which, */
+    uint16_t SourceId; /* and as which requester */
+} HLP_LINE_ROUTING;
+
+static IRQ_STATUS HlpPrepareRouting(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target,
+                                    HLP_LINE_ROUTING *Routing)
 {
+    Routing->Remapped = HlpRemapCoversGsi(Gsi, &Routing->Unit, &Routing->SourceId);
+    HL_DESTINATION *Destination = &Routing->Destination;
     if (Target == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (HlIoApicLookupGsi(Gsi, NULL, NULL) != IRQ_STATUS_SUCCESS)
@@ -235,7 +245,7 @@ static IRQ_STATUS HlpPrepareRouting(uint32_t Gsi, uint8_t Vector, const HL_INTER
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     /* A remapped line's destination lives in its table entry: 32 bits. */
-    return Remapped || HlpDeviceDestinationFits(Destination) ? IRQ_STATUS_SUCCESS : IRQ_STATUS_NOT_SUPPORTED;
+    return Routing->Remapped || HlpDeviceDestinationFits(Destination) ? IRQ_STATUS_SUCCESS : IRQ_STATUS_NOT_SUPPORTED;
 }
 
 bool HlIsProcessorReachableByLine(uint32_t Gsi, uint32_t Cpu)
@@ -249,30 +259,30 @@ bool HlIsProcessorReachableByLine(uint32_t Gsi, uint32_t Cpu)
 }
 
 /* The table entry of a remapped line (its I/O APIC's requester id checked). */
-static IRQ_STATUS HlpWriteRemapEntry(uint32_t Unit, uint32_t Index, uint16_t SourceId, uint8_t Vector,
-                                     const HL_DESTINATION *Destination, HL_TRIGGER_MODE Trigger)
+static IRQ_STATUS HlpWriteRemapEntry(const HLP_LINE_ROUTING *Routing, uint32_t Index, uint8_t Vector,
+                                     HL_TRIGGER_MODE Trigger)
 {
     HL_REMAP_ENTRY Entry = {
-        .Destination = Destination->Destination,
-        .Logical = Destination->Logical,
-        .DeliveryMode = Destination->DeliveryMode,
+        .Destination = Routing->Destination.Destination,
+        .Logical = Routing->Destination.Logical,
+        .DeliveryMode = Routing->Destination.DeliveryMode,
         .Vector = Vector,
         .Trigger = Trigger,
-        .SourceId = SourceId,
+        .SourceId = Routing->SourceId,
         .SourceValidation = HlRemapVerifyRequester,
     };
-    return HlRemapWriteEntry(Unit, Index, &Entry);
+    return HlRemapWriteEntry(Routing->Unit, Index, &Entry);
 }
 
 /* Allocation of a remapped line: the table entry first, then the
  * redirection entry naming it, unmasked last. */
-static IRQ_STATUS HlpAllocateRemapped(uint32_t Gsi, uint8_t Vector, const HL_DESTINATION *Destination,
-                                      HL_TRIGGER_MODE Trigger, HL_POLARITY Polarity, uint32_t Unit, uint16_t SourceId)
+static IRQ_STATUS HlpAllocateRemapped(uint32_t Gsi, uint8_t Vector, const HLP_LINE_ROUTING *Routing,
+                                      HL_TRIGGER_MODE Trigger, HL_POLARITY Polarity)
 {
     uint32_t Index;
-    IRQ_STATUS Status = HlpRemapLineIndex(Gsi, Unit, &Index);
+    IRQ_STATUS Status = HlpRemapLineIndex(Gsi, Routing->Unit, &Index);
     if (Status == IRQ_STATUS_SUCCESS)
-        Status = HlpWriteRemapEntry(Unit, Index, SourceId, Vector, Destination, Trigger);
+        Status = HlpWriteRemapEntry(Routing, Index, Vector, Trigger);
     IOAPIC_REDIRECTION_ENTRY Entry;
     if (Status == IRQ_STATUS_SUCCESS)
         Status = HlRemapComposeIoApicEntry(Index, Vector, Trigger, Polarity, &Entry);
@@ -298,11 +308,8 @@ IRQ_STATUS HlPicAllocateSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_I
     if ((Trigger != HlTriggerEdge && Trigger != HlTriggerLevel) ||
         (Polarity != HlPolarityActiveHigh && Polarity != HlPolarityActiveLow))
         return IRQ_STATUS_INVALID_PARAMETER;
-    uint32_t Unit;
-    uint16_t SourceId;
-    bool Remapped = HlpRemapCoversGsi(Gsi, &Unit, &SourceId);
-    HL_DESTINATION Destination;
-    IRQ_STATUS Status = HlpPrepareRouting(Gsi, Vector, Target, Remapped, &Destination);
+    HLP_LINE_ROUTING Routing;
+    IRQ_STATUS Status = HlpPrepareRouting(Gsi, Vector, Target, &Routing);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
 
@@ -314,14 +321,14 @@ IRQ_STATUS HlPicAllocateSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_I
         Status = HlIoApicClearRemoteIrr(Gsi);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    if (Remapped)
-        return HlpAllocateRemapped(Gsi, Vector, &Destination, Trigger, Polarity, Unit, SourceId);
+    if (Routing.Remapped)
+        return HlpAllocateRemapped(Gsi, Vector, &Routing, Trigger, Polarity);
 
     /* Mask clear: the driver writes the high word (destination) first and
      * the low word last, so the unmask is the last register write and the
      * line can only ever fire toward the new destination. */
     IOAPIC_REDIRECTION_ENTRY Entry = {.Value = 0};
-    HlpSetRouting(&Entry, Vector, &Destination);
+    HlpSetRouting(&Entry, Vector, &Routing.Destination);
     Entry.Bits.TriggerMode = Trigger == HlTriggerLevel ? 1u : 0u;
     Entry.Bits.Polarity = Polarity == HlPolarityActiveLow ? 1u : 0u;
     Entry.Bits.Mask = 0;
@@ -399,16 +406,16 @@ static bool HlpSameLowWord(IOAPIC_REDIRECTION_ENTRY A, IOAPIC_REDIRECTION_ENTRY 
  * line's entry is masked around that (its Remote IRR rule, as above) and
  * the table entry is rewritten while it is masked, so no message goes out
  * with a vector its entry does not carry. */
-static IRQ_STATUS HlpRetargetRemapped(uint32_t Gsi, uint8_t Vector, const HL_DESTINATION *Destination,
-                                      IOAPIC_REDIRECTION_ENTRY Old, uint32_t Unit, uint16_t SourceId)
+static IRQ_STATUS HlpRetargetRemapped(uint32_t Gsi, uint8_t Vector, const HLP_LINE_ROUTING *Routing,
+                                      IOAPIC_REDIRECTION_ENTRY Old)
 {
     uint32_t Index;
-    IRQ_STATUS Status = HlpRemapLineIndex(Gsi, Unit, &Index);
+    IRQ_STATUS Status = HlpRemapLineIndex(Gsi, Routing->Unit, &Index);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     HL_TRIGGER_MODE Trigger = Old.Bits.TriggerMode != 0 ? HlTriggerLevel : HlTriggerEdge;
     if (Old.Bits.Vector == Vector)
-        return HlpWriteRemapEntry(Unit, Index, SourceId, Vector, Destination, Trigger);
+        return HlpWriteRemapEntry(Routing, Index, Vector, Trigger);
     IOAPIC_REDIRECTION_ENTRY New = Old;
     New.Bits.Vector = Vector;
     bool Level = Trigger == HlTriggerLevel;
@@ -419,7 +426,7 @@ static IRQ_STATUS HlpRetargetRemapped(uint32_t Gsi, uint8_t Vector, const HL_DES
     if (Status == IRQ_STATUS_SUCCESS && Level && Current.Bits.RemoteIrr != 0)
         Status = IRQ_STATUS_INVALID_STATE;
     if (Status == IRQ_STATUS_SUCCESS)
-        Status = HlpWriteRemapEntry(Unit, Index, SourceId, Vector, Destination, Trigger);
+        Status = HlpWriteRemapEntry(Routing, Index, Vector, Trigger);
     if (Status == IRQ_STATUS_SUCCESS)
         return HlIoApicWriteEntry(Gsi, New); /* the mask as it was */
     if (Level && Old.Bits.Mask == 0)
@@ -429,22 +436,19 @@ static IRQ_STATUS HlpRetargetRemapped(uint32_t Gsi, uint8_t Vector, const HL_DES
 
 IRQ_STATUS HlPicRetargetSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target)
 {
-    uint32_t Unit;
-    uint16_t SourceId;
-    bool Remapped = HlpRemapCoversGsi(Gsi, &Unit, &SourceId);
-    HL_DESTINATION Destination;
-    IRQ_STATUS Status = HlpPrepareRouting(Gsi, Vector, Target, Remapped, &Destination);
+    HLP_LINE_ROUTING Routing;
+    IRQ_STATUS Status = HlpPrepareRouting(Gsi, Vector, Target, &Routing);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     IOAPIC_REDIRECTION_ENTRY Old;
     Status = HlIoApicReadEntry(Gsi, &Old);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    if (Remapped)
-        return HlpRetargetRemapped(Gsi, Vector, &Destination, Old, Unit, SourceId);
+    if (Routing.Remapped)
+        return HlpRetargetRemapped(Gsi, Vector, &Routing, Old);
 
     IOAPIC_REDIRECTION_ENTRY New = Old;
-    HlpSetRouting(&New, Vector, &Destination);
+    HlpSetRouting(&New, Vector, &Routing.Destination);
     if (HlpSameLowWord(Old, New))
         return HlIoApicWriteEntry(Gsi, New);
     if (Old.Bits.TriggerMode != 0)

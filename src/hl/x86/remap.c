@@ -144,14 +144,22 @@ typedef struct _HLP_REMAP_UNIT {
 
 static HLP_REMAP_UNIT HlpRemapUnits[HL_REMAP_MAX_UNITS];
 
-/* Which unit each I/O APIC sends through, as which requester (the DMAR's
- * I/O APIC device scope, 8.3.1.1). */
-typedef struct _HLP_REMAP_IOAPIC {
-    bool Assigned;
-    uint8_t IoApicId;
+/* Which unit a source sends through, and as which requester (the DMAR's
+ * device scopes, 8.3.1): an I/O APIC by its id, a PCI requester by its own
+ * id. One table for both, one unit per source. */
+typedef enum _HLP_REMAP_SOURCE_KIND {
+    HlpRemapSourceFree = 0,
+    HlpRemapSourceIoApic,
+    HlpRemapSourceRequester,
+} HLP_REMAP_SOURCE_KIND;
+
+#define HLP_REMAP_MAX_SOURCES (HL_MAX_IOAPICS + 256u)
+typedef struct _HLP_REMAP_SOURCE {
+    HLP_REMAP_SOURCE_KIND Kind;
+    uint16_t Key;               /* the I/O APIC id, or the requester id */
     uint32_t Unit;
     uint16_t SourceId;
-} HLP_REMAP_IOAPIC;
+} HLP_REMAP_SOURCE;
 
 /* The table index of each remapped I/O APIC line in use. */
 #define HLP_REMAP_MAX_LINES 256u
@@ -162,16 +170,7 @@ typedef struct _HLP_REMAP_LINE {
     uint32_t Index;
 } HLP_REMAP_LINE;
 
-/* The PCI requesters each unit serves (the DMAR's endpoint scopes). */
-#define HLP_REMAP_MAX_REQUESTERS 256u
-typedef struct _HLP_REMAP_REQUESTER {
-    bool Assigned;
-    uint16_t SourceId;
-    uint32_t Unit;
-} HLP_REMAP_REQUESTER;
-
-static HLP_REMAP_IOAPIC HlpRemapIoApics[HL_MAX_IOAPICS];
-static HLP_REMAP_REQUESTER HlpRemapRequesters[HLP_REMAP_MAX_REQUESTERS];
+static HLP_REMAP_SOURCE HlpRemapSources[HLP_REMAP_MAX_SOURCES];
 static HLP_REMAP_LINE HlpRemapLines[HLP_REMAP_MAX_LINES];
 /* The two tables above: assignments at boot, lines under the caller's
  * per-GSI serialisation (pic.c), so a plain lock suffices. */
@@ -501,82 +500,78 @@ IRQ_STATUS HlRemapComposeIoApicEntry(uint32_t Index, uint8_t Vector, HL_TRIGGER_
 
 /* ---- I/O APIC lines (5.1.5.1) ------------------------------------------------------ */
 
-IRQ_STATUS HlRemapAssignIoApic(uint8_t IoApicId, uint32_t Unit, uint16_t SourceId)
+/* The source's slot (Kind and Key), or NULL. */
+static HLP_REMAP_SOURCE *HlpRemapFindSource(HLP_REMAP_SOURCE_KIND Kind, uint16_t Key)
+{
+    for (uint32_t Slot = 0; Slot < HLP_REMAP_MAX_SOURCES; Slot++) {
+        if (HlpRemapSources[Slot].Kind == Kind && HlpRemapSources[Slot].Key == Key)
+            return &HlpRemapSources[Slot];
+    }
+    return NULL;
+}
+
+static HLP_REMAP_SOURCE *HlpRemapFindFree(void)
+{
+    for (uint32_t Slot = 0; Slot < HLP_REMAP_MAX_SOURCES; Slot++) {
+        if (HlpRemapSources[Slot].Kind == HlpRemapSourceFree)
+            return &HlpRemapSources[Slot];
+    }
+    return NULL;
+}
+
+static IRQ_STATUS HlpRemapAssign(HLP_REMAP_SOURCE_KIND Kind, uint16_t Key, uint32_t Unit, uint16_t SourceId)
 {
     if (HlpRemapUnit(Unit) == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     bool WasEnabled = IrLockAcquireIrqSave(&HlpRemapLinesLock);
-    IRQ_STATUS Status = IRQ_STATUS_INSUFFICIENT_RESOURCES;
-    HLP_REMAP_IOAPIC *Free = NULL;
-    for (uint32_t Slot = 0; Slot < HL_MAX_IOAPICS; Slot++) {
-        HLP_REMAP_IOAPIC *Entry = &HlpRemapIoApics[Slot];
-        if (Entry->Assigned && Entry->IoApicId == IoApicId) {
-            Free = NULL;
-            Status = IRQ_STATUS_INVALID_STATE; /* one unit per I/O APIC */
-            break;
+    IRQ_STATUS Status = IRQ_STATUS_INVALID_STATE; /* one unit per source */
+    if (HlpRemapFindSource(Kind, Key) == NULL) {
+        HLP_REMAP_SOURCE *Free = HlpRemapFindFree();
+        Status = IRQ_STATUS_INSUFFICIENT_RESOURCES;
+        if (Free != NULL) {
+            *Free = (HLP_REMAP_SOURCE){.Kind = Kind, .Key = Key, .Unit = Unit, .SourceId = SourceId};
+            Status = IRQ_STATUS_SUCCESS;
         }
-        if (!Entry->Assigned && Free == NULL)
-            Free = Entry;
-    }
-    if (Free != NULL) {
-        *Free = (HLP_REMAP_IOAPIC){.Assigned = true, .IoApicId = IoApicId, .Unit = Unit, .SourceId = SourceId};
-        Status = IRQ_STATUS_SUCCESS;
     }
     IrLockReleaseIrqRestore(&HlpRemapLinesLock, WasEnabled);
     return Status;
+}
+
+/* Whether the source is assigned to a unit that is now enabled. */
+static const HLP_REMAP_SOURCE *HlpRemapEnabledSource(HLP_REMAP_SOURCE_KIND Kind, uint16_t Key)
+{
+    const HLP_REMAP_SOURCE *Source = HlpRemapFindSource(Kind, Key);
+    return Source != NULL && HlRemapIsEnabled(Source->Unit) ? Source : NULL;
+}
+
+IRQ_STATUS HlRemapAssignIoApic(uint8_t IoApicId, uint32_t Unit, uint16_t SourceId)
+{
+    return HlpRemapAssign(HlpRemapSourceIoApic, IoApicId, Unit, SourceId);
 }
 
 IRQ_STATUS HlRemapAssignRequester(uint32_t Unit, uint16_t SourceId)
 {
-    if (HlpRemapUnit(Unit) == NULL)
-        return IRQ_STATUS_INVALID_PARAMETER;
-    bool WasEnabled = IrLockAcquireIrqSave(&HlpRemapLinesLock);
-    IRQ_STATUS Status = IRQ_STATUS_INSUFFICIENT_RESOURCES;
-    HLP_REMAP_REQUESTER *Free = NULL;
-    for (uint32_t Slot = 0; Slot < HLP_REMAP_MAX_REQUESTERS; Slot++) {
-        HLP_REMAP_REQUESTER *Entry = &HlpRemapRequesters[Slot];
-        if (Entry->Assigned && Entry->SourceId == SourceId) {
-            Free = NULL;
-            Status = IRQ_STATUS_INVALID_STATE; /* one unit per requester */
-            break;
-        }
-        if (!Entry->Assigned && Free == NULL)
-            Free = Entry;
-    }
-    if (Free != NULL) {
-        *Free = (HLP_REMAP_REQUESTER){.Assigned = true, .SourceId = SourceId, .Unit = Unit};
-        Status = IRQ_STATUS_SUCCESS;
-    }
-    IrLockReleaseIrqRestore(&HlpRemapLinesLock, WasEnabled);
-    return Status;
+    return HlpRemapAssign(HlpRemapSourceRequester, SourceId, Unit, SourceId);
 }
 
 bool HlpRemapCoversRequester(uint16_t RequesterId, uint32_t *Unit)
 {
-    for (uint32_t Slot = 0; Slot < HLP_REMAP_MAX_REQUESTERS; Slot++) {
-        const HLP_REMAP_REQUESTER *Entry = &HlpRemapRequesters[Slot];
-        if (Entry->Assigned && Entry->SourceId == RequesterId && HlRemapIsEnabled(Entry->Unit)) {
-            *Unit = Entry->Unit;
-            return true;
-        }
-    }
-    return false;
+    const HLP_REMAP_SOURCE *Source = HlpRemapEnabledSource(HlpRemapSourceRequester, RequesterId);
+    if (Source != NULL)
+        *Unit = Source->Unit;
+    return Source != NULL;
 }
 
 bool HlpRemapCoversGsi(uint32_t Gsi, uint32_t *Unit, uint16_t *SourceId)
 {
     uint8_t IoApicId;
-    if (!HlpIoApicIdOfGsi(Gsi, &IoApicId))
-        return false;
-    for (uint32_t Slot = 0; Slot < HL_MAX_IOAPICS; Slot++) {
-        const HLP_REMAP_IOAPIC *Entry = &HlpRemapIoApics[Slot];
-        if (Entry->Assigned && Entry->IoApicId == IoApicId && HlRemapIsEnabled(Entry->Unit)) {
-            *Unit = Entry->Unit;
-            *SourceId = Entry->SourceId;
-            return true;
-        }
+    const HLP_REMAP_SOURCE *Source =
+        HlpIoApicIdOfGsi(Gsi, &IoApicId) ? HlpRemapEnabledSource(HlpRemapSourceIoApic, IoApicId) : NULL;
+    if (Source != NULL) {
+        *Unit = Source->Unit;
+        *SourceId = Source->SourceId;
     }
-    return false;
+    return Source != NULL;
 }
 
 static HLP_REMAP_LINE *HlpRemapFindLine(uint32_t Gsi)
@@ -680,10 +675,9 @@ void HlpResetRemapUnits(void)
         HlpRemapFreeStructures(&HlpRemapUnits[Index]);
         HlpRemapUnits[Index] = (HLP_REMAP_UNIT){0};
     }
-    for (uint32_t Slot = 0; Slot < HL_MAX_IOAPICS; Slot++)
-        HlpRemapIoApics[Slot] = (HLP_REMAP_IOAPIC){0};
+    for (uint32_t Slot = 0; Slot < HLP_REMAP_MAX_SOURCES; Slot++)
+        HlpRemapSources[Slot] = (HLP_REMAP_SOURCE){0};
     for (uint32_t Slot = 0; Slot < HLP_REMAP_MAX_LINES; Slot++)
         HlpRemapLines[Slot] = (HLP_REMAP_LINE){0};
-    for (uint32_t Slot = 0; Slot < HLP_REMAP_MAX_REQUESTERS; Slot++)
-        HlpRemapRequesters[Slot] = (HLP_REMAP_REQUESTER){0};
+
 }
