@@ -153,18 +153,8 @@ static bool SimpEntryIsMasked(uint64_t Entry)
 static void SimpSendThroughIommu(const SIMP_IOAPIC *IoApic, uint64_t Entry)
 {
     SIM_IOMMU_INTERRUPT Interrupt;
-    if (SimIommuRemapIoApicEntry(IoApic->IommuUnit, Entry, IoApic->SourceId, &Interrupt) == SimIommuBlocked)
-        return;
-    SIM_APIC_MESSAGE Message = {
-        .Destination = Interrupt.Destination,
-        .Logical = Interrupt.Logical,
-        .DeliveryMode = Interrupt.DeliveryMode,
-        .Vector = Interrupt.Vector,
-        .Level = Interrupt.Level,
-        .Shorthand = 0,
-        .SourceCpu = SIM_NO_CPU,
-    };
-    (void)SimBusDeliver(&Message);
+    if (SimIommuRemapIoApicEntry(IoApic->IommuUnit, Entry, IoApic->SourceId, &Interrupt) != SimIommuBlocked)
+        SimBusDeliverFromIommu(&Interrupt);
 }
 
 /* The message an entry sends (3.2.4: destination field and mode, delivery

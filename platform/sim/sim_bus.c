@@ -432,21 +432,25 @@ uint32_t SimBusDeliver(const SIM_APIC_MESSAGE *Message)
  * dropped), level 14, trigger 15. A level-triggered de-assert message
  * carries no interrupt. Without interrupt remapping the destination is 8
  * bits, in x2APIC mode too. */
-void SimMsiWriteThroughIommu(uint32_t Unit, uint16_t RequesterId, uint64_t Address, uint32_t Data)
+void SimBusDeliverFromIommu(const SIM_IOMMU_INTERRUPT *Interrupt)
 {
-    SIM_IOMMU_INTERRUPT Interrupt;
-    if (SimIommuRemapMsi(Unit, Address, Data, RequesterId, &Interrupt) == SimIommuBlocked)
-        return;
     SIM_APIC_MESSAGE Message = {
-        .Destination = Interrupt.Destination,
-        .Logical = Interrupt.Logical,
-        .DeliveryMode = Interrupt.DeliveryMode,
-        .Vector = Interrupt.Vector,
-        .Level = Interrupt.Level,
+        .Destination = Interrupt->Destination,
+        .Logical = Interrupt->Logical,
+        .DeliveryMode = Interrupt->DeliveryMode,
+        .Vector = Interrupt->Vector,
+        .Level = Interrupt->Level,
         .Shorthand = SHORTHAND_NONE,
         .SourceCpu = SIM_NO_CPU,
     };
     (void)SimBusDeliver(&Message);
+}
+
+void SimMsiWriteThroughIommu(uint32_t Unit, uint16_t RequesterId, uint64_t Address, uint32_t Data)
+{
+    SIM_IOMMU_INTERRUPT Interrupt;
+    if (SimIommuRemapMsi(Unit, Address, Data, RequesterId, &Interrupt) != SimIommuBlocked)
+        SimBusDeliverFromIommu(&Interrupt);
 }
 
 void SimMsiWrite(uint64_t Address, uint32_t Data)

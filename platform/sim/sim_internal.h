@@ -38,6 +38,9 @@ typedef struct _SIM_APIC_MESSAGE {
  * lowest TPR class, ties to the lowest APIC id). Returns how many LAPICs
  * accepted it into their IRR. */
 uint32_t SimBusDeliver(const SIM_APIC_MESSAGE *Message);
+/* What a VT-d unit let through or remapped (SimIommuRemap*), as a message
+ * from no CPU. */
+void SimBusDeliverFromIommu(const SIM_IOMMU_INTERRUPT *Interrupt);
 /* Reports an access the hardware refuses (sim.h, SimSetFaultHandler):
  * prints and aborts without a handler, else calls it; returns only if the
  * handler does, and the caller then drops the access. Format is printf's;

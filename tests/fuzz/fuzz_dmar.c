@@ -26,34 +26,14 @@
 
 #include <irqroute/hl.h>
 
+#define FUZZER_NAME "fuzz_dmar"
+#include "fuzz_table.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size);
 
 #define FILL_BYTE 0xA5
 
 static HL_DMAR_INFO Info, Expected, Again, Pattern;
-
-#define CHECK(Condition)                                                                   \
-    do {                                                                                   \
-        if (!(Condition)) {                                                                \
-            fprintf(stderr, "fuzz_dmar: check failed at line %d: %s\n", __LINE__, #Condition); \
-            abort();                                                                       \
-        }                                                                                  \
-    } while (0)
-
-static uint32_t Le16(const uint8_t *Bytes)
-{
-    return (uint32_t)Bytes[0] | (uint32_t)Bytes[1] << 8;
-}
-
-static uint32_t Le32(const uint8_t *Bytes)
-{
-    return Le16(Bytes) | Le16(Bytes + 2) << 16;
-}
-
-static uint64_t Le64(const uint8_t *Bytes)
-{
-    return (uint64_t)Le32(Bytes) | (uint64_t)Le32(Bytes + 4) << 32;
-}
 
 /* Pass 1 of the reference: every structure inside the table (4-byte header,
  * Length >= 4), every DRHD >= 16 bytes with its scopes tiling its body

@@ -31,34 +31,14 @@
 
 #include <irqroute/hl.h>
 
+#define FUZZER_NAME "fuzz_madt"
+#include "fuzz_table.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size);
 
 #define FILL_BYTE 0xA5
 
 static HL_MADT_INFO Info, Expected, Again;
-
-#define CHECK(Condition)                                                                   \
-    do {                                                                                   \
-        if (!(Condition)) {                                                                \
-            fprintf(stderr, "fuzz_madt: check failed at line %d: %s\n", __LINE__, #Condition); \
-            abort();                                                                       \
-        }                                                                                  \
-    } while (0)
-
-static uint32_t Le16(const uint8_t *Bytes)
-{
-    return (uint32_t)Bytes[0] | (uint32_t)Bytes[1] << 8;
-}
-
-static uint32_t Le32(const uint8_t *Bytes)
-{
-    return Le16(Bytes) | Le16(Bytes + 2) << 16;
-}
-
-static uint64_t Le64(const uint8_t *Bytes)
-{
-    return (uint64_t)Le32(Bytes) | (uint64_t)Le32(Bytes + 4) << 32;
-}
 
 /* ACPI 6.x 5.2.12: the minimum length of each structure type this library
  * knows; 0 for a type it skips. */

@@ -27,6 +27,15 @@ static int SetupWideRemapped(void **State)
     return 0;
 }
 
+static IR_CPU_SET EveryCpu(void)
+{
+    IR_CPU_SET All;
+    IrCpuSetZero(&All);
+    for (uint32_t Cpu = 0; Cpu < TB_WIDE_CPUS; Cpu++)
+        IrCpuSetAdd(&All, Cpu);
+    return All;
+}
+
 /* An edge on the RTC's line, then the CPU that must have taken it. */
 static void FireRtcExpect(uint32_t Cpu, TB_ISR_RECORD *Record)
 {
@@ -70,10 +79,7 @@ static void test_affinity_of_wide_ids_is_served(void **State)
 static void test_live_moves_over_every_cpu(void **State)
 {
     (void)State;
-    IR_CPU_SET All;
-    IrCpuSetZero(&All);
-    for (uint32_t Cpu = 0; Cpu < TB_WIDE_CPUS; Cpu++)
-        IrCpuSetAdd(&All, Cpu);
+    IR_CPU_SET All = EveryCpu();
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     IO_INTERRUPT_TARGET Routable = {.Kind = IoTargetRoutable, .Mask = &All, .Cpu = 0};
@@ -94,10 +100,7 @@ static void test_live_moves_over_every_cpu(void **State)
 static void test_round_robin_visits_every_cpu(void **State)
 {
     (void)State;
-    IR_CPU_SET All;
-    IrCpuSetZero(&All);
-    for (uint32_t Cpu = 0; Cpu < TB_WIDE_CPUS; Cpu++)
-        IrCpuSetAdd(&All, Cpu);
+    IR_CPU_SET All = EveryCpu();
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     IO_INTERRUPT_TARGET Routable = {.Kind = IoTargetRoutable, .Mask = &All, .Cpu = 0};
@@ -163,10 +166,7 @@ static void test_message_moves_without_touching_the_device(void **State)
 {
     (void)State;
     assert_int_equal(HlRemapAssignRequester(0, EDU_REQUESTER), IRQ_STATUS_SUCCESS);
-    IR_CPU_SET All;
-    IrCpuSetZero(&All);
-    for (uint32_t Cpu = 0; Cpu < TB_WIDE_CPUS; Cpu++)
-        IrCpuSetAdd(&All, Cpu);
+    IR_CPU_SET All = EveryCpu();
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     HL_MSI_MESSAGE Message;
