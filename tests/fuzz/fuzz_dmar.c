@@ -233,20 +233,15 @@ static void CheckQueries(const HL_DMAR_INFO *Parsed, const uint8_t *Data, size_t
 
 int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
 {
-    uint8_t *Table = malloc(Size == 0 ? 1 : Size);
+    uint8_t *Table = FuzzExactCopy(Data, Size);
     if (Table == NULL)
         return 0;
-    if (Size != 0)
-        memcpy(Table, Data, Size);
     memset(&Info, FILL_BYTE, sizeof(Info));
     memset(&Expected, FILL_BYTE, sizeof(Expected));
     memset(&Pattern, FILL_BYTE, sizeof(Pattern));
     IRQ_STATUS Status = HlDmarParse(Table, Size, &Info);
     IRQ_STATUS Reference = ReferenceParse(Table, Size, &Expected);
-    if (Status != Reference) {
-        fprintf(stderr, "fuzz_dmar: parser says %s, the reference %s\n", IrStatusName(Status), IrStatusName(Reference));
-        abort();
-    }
+    CHECK_SAME_STATUS(Status, Reference);
     if (Status == IRQ_STATUS_SUCCESS) {
         CompareInfo(&Info, &Expected);
         memset(&Again, FILL_BYTE, sizeof(Again));

@@ -268,21 +268,15 @@ static bool TailUntouched(const void *Array, size_t ElementSize, uint32_t Used, 
 
 int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
 {
-    /* Exactly sized: one byte past the end is outside the allocation. */
-    uint8_t *Table = malloc(Size == 0 ? 1 : Size);
+    uint8_t *Table = FuzzExactCopy(Data, Size);
     if (Table == NULL)
         return 0;
-    if (Size != 0)
-        memcpy(Table, Data, Size);
 
     memset(&Info, FILL_BYTE, sizeof(Info));
     memset(&Expected, FILL_BYTE, sizeof(Expected));
     IRQ_STATUS Status = HlMadtParse(Table, Size, &Info);
     IRQ_STATUS Reference = ReferenceParse(Table, Size, &Expected);
-    if (Status != Reference) {
-        fprintf(stderr, "fuzz_madt: parser says %s, the reference %s\n", IrStatusName(Status), IrStatusName(Reference));
-        abort();
-    }
+    CHECK_SAME_STATUS(Status, Reference);
     if (Status == IRQ_STATUS_SUCCESS) {
         CompareInfo(&Info, &Expected);
         CHECK(TailUntouched(Info.Processors, sizeof(Info.Processors[0]), Info.ProcessorCount, HL_MADT_MAX_PROCESSORS));

@@ -9,9 +9,13 @@
 #ifndef IRQROUTE_FUZZ_TABLE_H
 #define IRQROUTE_FUZZ_TABLE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <irqroute/status.h>
 
 #define CHECK(Condition)                                                                          \
     do {                                                                                          \
@@ -20,6 +24,27 @@
             abort();                                                                              \
         }                                                                                         \
     } while (0)
+
+/* The parser and the reference walk must agree on the status. */
+#define CHECK_SAME_STATUS(Parser, Reference)                                                      \
+    do {                                                                                          \
+        if ((Parser) != (Reference)) {                                                            \
+            fprintf(stderr, FUZZER_NAME ": parser says %s, the reference %s\n", IrStatusName(Parser), \
+                    IrStatusName(Reference));                                                     \
+            abort();                                                                              \
+        }                                                                                         \
+    } while (0)
+
+/* The input in a heap block of exactly its size, so that a read one byte
+ * past the end is outside the allocation (AddressSanitizer reports it);
+ * NULL when out of memory. */
+static inline uint8_t *FuzzExactCopy(const uint8_t *Data, size_t Size)
+{
+    uint8_t *Table = malloc(Size == 0 ? 1 : Size);
+    if (Table != NULL && Size != 0)
+        memcpy(Table, Data, Size);
+    return Table;
+}
 
 static inline uint32_t Le16(const uint8_t *Bytes)
 {

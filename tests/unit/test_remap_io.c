@@ -36,6 +36,17 @@ static IR_CPU_SET EveryCpu(void)
     return All;
 }
 
+/* The RTC's line, movable over every CPU, starting on CPU 0. */
+static KINTERRUPT *ConnectMovableRtc(TB_ISR_RECORD *Record)
+{
+    IR_CPU_SET All = EveryCpu();
+    KINTERRUPT *Interrupt = NULL;
+    IO_INTERRUPT_TARGET Routable = {.Kind = IoTargetRoutable, .Mask = &All, .Cpu = 0};
+    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, Record, HlBusIsa, RTC_IRQ, Routable, false),
+                     IRQ_STATUS_SUCCESS);
+    return Interrupt;
+}
+
 /* An edge on the RTC's line, then the CPU that must have taken it. */
 static void FireRtcExpect(uint32_t Cpu, TB_ISR_RECORD *Record)
 {
@@ -79,12 +90,8 @@ static void test_affinity_of_wide_ids_is_served(void **State)
 static void test_live_moves_over_every_cpu(void **State)
 {
     (void)State;
-    IR_CPU_SET All = EveryCpu();
     TB_ISR_RECORD Record = {.Claim = true};
-    KINTERRUPT *Interrupt = NULL;
-    IO_INTERRUPT_TARGET Routable = {.Kind = IoTargetRoutable, .Mask = &All, .Cpu = 0};
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable, false),
-                     IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = ConnectMovableRtc(&Record);
     IOAPIC_REDIRECTION_ENTRY Entry = TbPeekEntry(RTC_GSI);
     for (uint32_t Step = 0; Step < 2u * TB_WIDE_CPUS; Step++) {
         uint32_t Cpu = (Step * 5u) % TB_WIDE_CPUS;
@@ -100,12 +107,8 @@ static void test_live_moves_over_every_cpu(void **State)
 static void test_round_robin_visits_every_cpu(void **State)
 {
     (void)State;
-    IR_CPU_SET All = EveryCpu();
     TB_ISR_RECORD Record = {.Claim = true};
-    KINTERRUPT *Interrupt = NULL;
-    IO_INTERRUPT_TARGET Routable = {.Kind = IoTargetRoutable, .Mask = &All, .Cpu = 0};
-    assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, RTC_IRQ, Routable, false),
-                     IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = ConnectMovableRtc(&Record);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     for (uint32_t Step = 0; Step < 2u * TB_WIDE_CPUS; Step++)
         FireRtcExpect(Step % TB_WIDE_CPUS, &Record);
@@ -196,16 +199,19 @@ static void test_unassigned_requester_is_not_remapped(void **State)
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
 }
 
+/* Every test boots the remapped six-CPU machine afresh. */
+#define REMAPPED_TEST(Test) cmocka_unit_test_setup_teardown(Test, SetupWideRemapped, TbTeardown)
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_every_cpu_reachable_by_name, SetupWideRemapped, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_affinity_of_wide_ids_is_served, SetupWideRemapped, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_live_moves_over_every_cpu, SetupWideRemapped, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_round_robin_visits_every_cpu, SetupWideRemapped, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_message_reaches_wide_cpu, SetupWideRemapped, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_message_moves_without_touching_the_device, SetupWideRemapped, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_unassigned_requester_is_not_remapped, SetupWideRemapped, TbTeardown),
+        REMAPPED_TEST(test_every_cpu_reachable_by_name),
+        REMAPPED_TEST(test_affinity_of_wide_ids_is_served),
+        REMAPPED_TEST(test_live_moves_over_every_cpu),
+        REMAPPED_TEST(test_round_robin_visits_every_cpu),
+        REMAPPED_TEST(test_message_reaches_wide_cpu),
+        REMAPPED_TEST(test_message_moves_without_touching_the_device),
+        REMAPPED_TEST(test_unassigned_requester_is_not_remapped),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }
