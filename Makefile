@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Thin wrapper over CMake/CTest. Every target installs what is missing first.
 BUILD      ?= build
 BUILD_TSAN ?= build-tsan

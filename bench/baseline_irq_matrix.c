@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The irq_matrix baseline: Linux's vector allocator (kernel/irq/matrix.c,
  * irq_matrix_alloc and irq_matrix_free) modelled from its published

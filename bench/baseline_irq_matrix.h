@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A model of Linux's irq_matrix allocator (kernel/irq/matrix.c), the
  * baseline bench_matrix compares KeAllocateVector + KeFreeVector with. Our

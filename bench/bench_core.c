@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Benchmarks of the kernel-side hot and warm paths on the sim platform:
  *  - dispatch of an unshared vector and of a 4-object shared vector, against

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_matrix: cost of one vector allocate+free in the vector matrix as the
  * CPU count grows, and against Linux's irq_matrix algorithm.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Benchmarks of the virtual interrupt controller (vic.h), single thread,
  * uncontended, each against a baseline measured in the same run:

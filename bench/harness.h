@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The benchmark harness: every bench program registers cases and links
  * harness.c, which gives it one command line:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * matrix_memory: Ke's memory per CPU at a few machine sizes, printed as a
  * table (bench/run.py prints it under the timings). Not a timed case: the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Runs every bench program and prints one table.
 
 For each case: ns/op (median and minimum of 31 timed runs of about 5 ms,

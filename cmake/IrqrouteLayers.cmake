@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The library's layers: the one list of its sources, and the one statement
 # of which layer may use which. The host build (CMakeLists.txt), the kernel
 # build (kernel/CMakeLists.txt) and the static checks (tests/layering,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # What `cmake --install` and `make package` deliver: the libraries as a user
 # links them, their headers, a CMake package and pkg-config files, and the
 # Debian package CPack makes of all that.

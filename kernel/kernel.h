@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The reference kernel's shared interface, what arch/ offers the layers
  * above it (drivers/, ktest/, demo/, main.c): boot layout, per-CPU control

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * RkSystemStartup: the BSP's C entry. Brings the machine to the state the
  * library expects, in the order simboot.c does on the sim models: console

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * irqsim — watch interrupts move between CPUs as routing changes.
  *

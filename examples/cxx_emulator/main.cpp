@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A C++ emulator's interrupt plumbing over irqroute's Vic (irqroute/vic.hpp).
  *

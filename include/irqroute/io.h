@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Io — the I/O manager's interrupt services.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Ke — the kernel core: IRQL, spin locks, per-CPU dynamic vector allocation,
  * interrupt objects, the central dispatcher and KeSynchronizeExecution.

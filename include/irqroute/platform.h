@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Platform hooks: the handful of functions a port implements.
  *

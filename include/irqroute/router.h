@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Router — the routing-policy engine: which CPU (or CPUs) an interrupt goes to.
  *

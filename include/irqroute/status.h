@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * irqroute status codes: one enum for every layer.
  *

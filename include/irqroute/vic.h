@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Vic — the virtual interrupt controller: interrupt state for emulated CPUs.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * irqroute/vic.hpp — a thin C++17 layer over the Vic (vic.h), header-only.
  *

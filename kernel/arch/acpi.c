@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ACPI table discovery: RSDP -> RSDT/XSDT -> MADT (ACPI 6.x section 5.2).
  *

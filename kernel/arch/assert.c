@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The kernel's debug-check hooks (include/irqroute/platform.h, "Debug
  * checks"), needed when the library is built with IRQROUTE_DEBUG_CHECKS=1.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Boot: multiboot1 header, the 32-bit entry, the 32 -> 64-bit switch that
  * the BSP and the APs share, and the first 64-bit instructions.

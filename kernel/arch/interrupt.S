@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The 256 IDT entry stubs and their one common path.
  *

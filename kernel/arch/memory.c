@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Kernel memory: a pool over the machine's RAM with an address-ordered free
  * list, behind the library's PlatAllocateMemory / PlatFreeMemory hooks; and

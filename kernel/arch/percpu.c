@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Per-CPU state: the control region RK_PCR that GS points at, each CPU's
  * stacks, GDT and TSS, and the library's PlatCurrentCpu hook.

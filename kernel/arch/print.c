@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A small printf over the serial console, and the two ways out of the
  * kernel (RkExit, RkPanic).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Interrupt remapping at boot: the ACPI DMAR (VT-d spec ch. 8) names the
  * remapping units and which I/O APIC each one serves; with the header's

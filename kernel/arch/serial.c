@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * COM1 console, polled in both directions.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Multiprocessor start-up: CPU numbering, each CPU's local APIC through the
  * library, and the INIT-SIPI-SIPI sequence for the APs.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The kernel's own spin lock (kernel.h: RK_SPIN_LOCK), for state the kernel
  * shares between CPUs and with its interrupt handlers: the memory pool, PCI

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Time: how long something took, read from a counter that keeps counting
  * while this vCPU is not running.

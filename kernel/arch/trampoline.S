@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * AP trampoline: copied to RK_TRAMPOLINE_ADDRESS (0x8000) by smp.c and
  * started there by a start-up IPI with vector 0x08.

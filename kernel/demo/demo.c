@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * RkRunDemo: `make run`. Every device is connected (FIXED to CPU 0, movable
  * over every CPU), the RTC and PIT tick, the keyboard and edu are raised a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The `make run` console (demo.c): the table it draws (demo_table.c), the
  * counts in it (device.h: Runs) and the commands it takes (demo_command.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The demo's commands:
  *   route <dev> cpu <n> | round-robin [set] | lowest [set] | affinity <set> | broadcast <set>

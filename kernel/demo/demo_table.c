@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The demo's live table, like /proc/interrupts: one row per device, its
  * line (GSI or MSI), vector, routing policy, and its ISR runs per CPU

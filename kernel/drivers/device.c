@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The kernel's devices (device.h): a registry of the five drivers, their
  * connection through the library's device templates (IoConnectDevice), the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The reference kernel's devices: what the test suite (ktest_*.c) and the
  * demo console (demo.c) know of the drivers (device.c, drv_*.c, pci.c).

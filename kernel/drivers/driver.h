@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What device.c asks of each driver (drv_*.c). The device layer owns the
  * connection (template, IoConnectDevice, the common ISR, the counts); a

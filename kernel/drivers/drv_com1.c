@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * COM1 (16550 UART at 0x3F8) interrupts: ISA IRQ4, edge. Receive interrupts
  * feed the console's input ring; a transmit-holding-register-empty

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * QEMU's `edu` teaching device (PCI 1234:11e8; QEMU docs/specs/edu.txt):
  * BAR0 is 1 MiB of MMIO with 4-byte registers; 0x00 identification

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * PS/2 keyboard through the 8042 controller: ISA IRQ1, edge. With no
  * display there are no key presses; the controller command 0xD2 ("write

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 8254 programmable interval timer, counter 0: ISA IRQ0 (GSI 2 through the
  * MADT override QEMU provides). Counter 2 belongs to timer.c (TSC

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * MC146818 real-time clock, periodic interrupt: ISA IRQ8, edge.
  *

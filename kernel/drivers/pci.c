@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * PCI configuration mechanism #1 (PCI Local Bus 3.0 §3.2.2.3.2): a dword
  * address written to 0xCF8 (bit 31 enable, bus 23:16, device 15:11,

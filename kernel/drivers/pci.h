@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * PCI configuration space (mechanism #1, PCI Local Bus 3.0 §3.2.2.3.2) and
  * the MSI capability (§6.8.1), as much as the kernel's drivers need.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The in-kernel test suite. Each case prints one line,
  *     KTEST <name> PASS|FAIL <detail>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The in-kernel test suite (KTEST lines on COM1): the verdict recorder
  * (ktest.c), the entry point main.c calls and the case groups it runs.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Bad input on real hardware: each case feeds the library something wrong
  * and passes when the call refuses it with the documented status, says so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * KTEST "devices" (every line device fires on the default routing) and
  * cases 1, 2, 6, 9, 10: ISA lines and edu's MSI routed to each CPU,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * KTEST cases 3, 4, 5, 7 and 8: the routing policies seen from the CPUs
  * that really take the interrupts (lowest IRQL, logical broadcast, round

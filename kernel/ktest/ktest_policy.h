@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What the policy test cases (ktest_policy*.c: KTEST cases 3, 4, 5, 7, 8)
  * share: holding CPUs at chosen IRQLs, a log of the interrupts an ISR saw,

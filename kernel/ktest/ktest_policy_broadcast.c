@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * KTEST case 4, logical_broadcast: one interrupt delivered to a set of CPUs
  * by logical destination, fixed delivery (IoDeviceBroadcast, which connects

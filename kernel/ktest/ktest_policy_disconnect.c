@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * KTEST case 8, disconnect_while_firing: the RTC's periodic interrupt at
  * 8192 Hz, routed to APs, is disconnected (RkDeviceDisconnect, which is

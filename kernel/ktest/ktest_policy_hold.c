@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Holding CPUs at chosen IRQLs, for the tests of IRQL-driven routing.
  *

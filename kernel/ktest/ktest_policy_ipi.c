@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * KTEST case 7, ipi_targets: every target kind of KeSendIpi (one CPU, a
  * set, all, all but the sender, sent from the BSP and from an AP) with

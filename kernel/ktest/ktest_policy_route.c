@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * KTEST cases 3 (lowest_irql) and 5 (round_robin): the per-interrupt
  * policies of a movable interrupt, which Io carries out by re-targeting the

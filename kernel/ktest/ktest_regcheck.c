@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * KTEST "regcheck": the differential register check, QEMU side. The shared
  * script (tests/regcheck/script_lapic_ioapic.c) runs on the BSP's local

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * KTEST "remap_fault": a remapping fault provoked on purpose and recorded
  * (VT-d 7.1.2, fault 0x22 "interrupt entry not present"; 11.4.14 the fault

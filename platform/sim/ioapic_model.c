@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Sim model of the Intel 82093AA I/O APIC as QEMU 10 presents it
  * (hw/intc/ioapic.c, docs/qemu.md: version 0x20, with the EOI register at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Sim model of an Intel VT-d remapping unit, interrupt remapping only, as
  * QEMU 10 presents it (hw/i386/intel_iommu.c: version 1.0, fault recording

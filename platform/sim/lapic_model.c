@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Sim model of the local APIC (Intel SDM vol. 3A chapter 11), one per CPU,
  * as QEMU 10 presents it (hw/intc/apic.c; docs/qemu.md): version 0x14 with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The sim platform: register-accurate 82093AA I/O APIC and local APIC models
  * on host threads, and the platform hooks (platform.h) that route the x86

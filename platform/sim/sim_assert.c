@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The sim's debug-check hooks (include/irqroute/platform.h, "Debug checks"):
  * the CPU a lock records as its owner, and what a failed check does.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The sim's buses: address decode for the register-access hooks
  * (PlatMmio*, PlatReadMsr/PlatWriteMsr), the APIC bus that carries a message

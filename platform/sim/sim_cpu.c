@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The sim's CPUs: host threads standing in for processors, the ownership
  * rule that keeps two threads from being one CPU at once, interrupt

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Contracts between the sim's parts (not for tests, bench or tools).
  *

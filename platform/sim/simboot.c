@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The sim's boot sequence (see simboot.h). Mirrors kernel/ (main.c, arch/smp.c):
  * the order is the one a real kernel needs (the LAPIC mode selected before

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Host-side boot of irqroute on the sim platform: what kernel/ does on QEMU,
  * done on the sim models. Tests, benchmarks and tools start a system here.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Platform hooks for a real x86-64 CPU: the ones that are pure CPU.
  *

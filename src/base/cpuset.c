@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * CPU sets (include/irqroute/cpuset.h): a fixed bitmap of IR_MAX_CPUS bits.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Debug checks: IR_ASSERT and friends, the library's KASSERT.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A tiny text formatter for the freestanding core (no printf): appends text,
  * decimal and hexadecimal numbers and CPU sets to a caller's buffer, always

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * IR_LOCK: the library's internal spin lock (test-and-test-and-set).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Names of the IRQ_STATUS values (status.h documents what each means). */
 #include <irqroute/status.h>
 

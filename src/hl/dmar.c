@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ACPI DMAR parser: Intel VT-d architecture specification rev. 3.x chapter 8
  * "BIOS Considerations" (8.1 DMA Remapping Reporting Structure, 8.2

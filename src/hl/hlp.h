@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Private interface of the Hl layer, shared by src/hl/ and the x86 drivers in
  * platform/x86/ (which implement part of Hl). Nothing above Hl includes it.

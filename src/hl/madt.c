@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ACPI MADT parser: ACPI 6.x section 5.2.12 "Multiple APIC Description
  * Table (MADT)".

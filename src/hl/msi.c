@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * MSI message composition: Intel SDM vol. 3A 11.11 "Message Signalled
  * Interrupts".

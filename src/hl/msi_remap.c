@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Remapped MSI (VT-d 5.1.2.2 "Remappable Interrupt Request Format", 9.10):
  * a device whose requester id is under an enabled remapping unit

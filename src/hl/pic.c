@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The PIC service: GSI routing on the I/O APICs (an allocate-system-
  * interrupt call that takes a target instead of "this CPU").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The processor registry: CPU index <-> local APIC id, and the logical id
  * each local APIC was given.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Interrupt targets -> APIC destinations (Intel SDM vol. 3A 11.6.2
  * "Determining IPI Destination"; the I/O APIC and MSI use the same

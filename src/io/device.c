@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Device templates: a device describes its interrupts once (lines or MSI
  * messages, trigger, polarity, IRQL, share flag, routing) and is connected and

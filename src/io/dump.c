@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The routing dump (io.h, IoDumpRoutingState): what is routed where, as
  * text, one line at a time.

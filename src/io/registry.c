@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The I/O manager's records: connections and line users (see iop.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Movable interrupts: IoSetInterruptTarget, IoSetInterruptPolicy and the
  * post-dispatch routine that applies ROUND_ROBIN and LOWEST after each

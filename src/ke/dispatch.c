@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The central dispatcher: the one entry for every vector on every CPU, and
  * KeSynchronizeExecution.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Interrupt objects: initialisation, connection and disconnection.
  * The protocol that makes disconnect safe while the vector fires elsewhere

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * IRQL and spin locks.
  *

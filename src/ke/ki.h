@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Private state of the Ke layer: the per-CPU control blocks (KPRCB), the
  * interrupt object layout, and the rules that keep dispatch lock-free.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The vector matrix: which device vector is taken on which CPU
  * (src/ke/vector_matrix.c). Instance-based so tests and benchmarks can build

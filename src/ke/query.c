@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What is connected where: read-only queries over the vector tables for the
  * routing dump (src/io/dump.c) and for tests.

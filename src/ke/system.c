@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Ke system: processor count, per-CPU control blocks, the vector layout
  * and the vector matrix, and the public vector-allocation calls (thin

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * KeAmd64VectorLayout: how an NT-style amd64 kernel lays out its 256 vectors.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The route object and the policy decisions (include/irqroute/router.h).
  *

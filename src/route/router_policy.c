@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Windows IRQ_DEVICE_POLICY -> route configuration (the table in router.h).
  *

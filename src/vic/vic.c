@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Vic creation: the configuration check, the storage layout, the initial state.
  *

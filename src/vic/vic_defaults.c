@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Default source tables: an Alpha system (OpenVMS PALcode IPL assignments)
  * and the x86 priority classes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The CPU side of the Vic: level, gates, mode, AST registers, end of
  * interrupt, and the owner bits of the check word they determine.

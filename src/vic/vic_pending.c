@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Vic's pending state: raise, clear, claim and take, and the software
  * interrupt registers (SIRR, SISR) on top of them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Vic queries: a CPU's state, a source's pending bit, the counters.
  *

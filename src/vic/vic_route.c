@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Routed raises: each source's route (router.h) decides per interrupt which
  * CPU, or which CPUs, the raise goes to, from the Vic's own per-CPU facts:

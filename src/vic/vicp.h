@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Vic internals shared by the src/vic/vic*.c files.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Every public header from C++ (tests/cxx/all_headers.sh compiles this with
  * g++ and clang++, -std=c++17 and -std=c++20, -Wall -Wextra -Werror

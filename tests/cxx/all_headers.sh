@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Every public header from C++ (issue 17, item 3), with both compilers:
 #  1. each header of include/irqroute on its own, and all_headers.cpp with
 #     all of them and vic.hpp, compile with g++ and clang++ at -std=c++17 and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Writes the layout of every public type as C sees it (tests/cxx/public_types.h)
  * into a header that all_headers.cpp compares with what C++ sees, plus one

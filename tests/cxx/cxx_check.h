@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The C++ tests' checks (cxx_sim_boot, cxx_vic_hpp): CHECK reports a false
  * condition with its place and counts it, so that one run lists every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Every complete type the public headers (include/irqroute, every .h) define, for
  * the C/C++ layout comparison (tests/cxx/c_layout.c writes each one's size

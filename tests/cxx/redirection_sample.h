@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * One I/O APIC redirection entry written through every bit-field (82093AA
  * 3.2.4). Bit-field order is the compiler's choice, so C (c_layout.c, which

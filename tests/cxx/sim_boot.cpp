@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A C++ program over the whole library and the sim (cxx_sim_boot): boots
  * four simulated CPUs, connects ISA IRQ 4 to CPU 2 with IoConnectInterruptEx,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * irqroute/vic.hpp on its own (cxx_vic_hpp): built with -fno-exceptions
  * -fno-rtti, linked as an emulator links, with PlatCpuRelax defined here.

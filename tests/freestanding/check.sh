@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The core is freestanding C11 with no libc: the kernel build compiles every
 # layer of it with -ffreestanding -nostdlib -fno-builtin (the sources and
 # include paths of cmake/IrqrouteLayers.cmake), and this check links those

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Seed corpus of fuzz_dmar (tests/fuzz/dmar_corpus/): DMAR tables, VT-d
 spec rev. 3.x ch. 8, built here byte by byte. Run: python3 dmar_seeds.py"""
 import struct

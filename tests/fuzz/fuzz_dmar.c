@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: arbitrary bytes -> HlDmarParse (src/hl/dmar.c) and its
  * queries.

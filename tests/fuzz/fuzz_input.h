@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What every API fuzzer here shares: reading its input, failing (an abort:
  * a libFuzzer crash, with the operation under way and the reason), and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target (fuzz_io): bytes -> a sequence of Hl/Ke/Io calls on the sim, with
  * valid and invalid arguments, and after every call the invariants.

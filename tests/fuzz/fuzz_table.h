@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What the ACPI table fuzzers (fuzz_madt.c, fuzz_dmar.c) share: a check that
  * turns a failed expectation into a libFuzzer crash naming the line, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: bytes -> a sequence of calls on a virtual interrupt
  * controller (include/irqroute/vic.h), with valid and invalid arguments, and

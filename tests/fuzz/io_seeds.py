@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes the seed corpus of fuzz_io (tests/fuzz/io_corpus/).
 
 Each seed is a scenario encoded in the byte format fuzz_io.c decodes (boot

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Writes a fuzzer's seed corpus (io_seeds.py, vic_seeds.py): each seed's
 bytes to <corpus>/<name>.bin next to this file."""
 import os

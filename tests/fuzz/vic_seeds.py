@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes the seed corpus of fuzz_vic (tests/fuzz/vic_corpus/).
 
 Each seed is a scenario encoded in the byte format fuzz_vic.c decodes: a

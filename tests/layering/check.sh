@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Layering of the core (cmake/IrqrouteLayers.cmake says which layer may use
 # which). The build already refuses an include a layer's path does not
 # offer; this check covers what an include path cannot:

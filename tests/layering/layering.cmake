@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The layering tests (label "static"), over the host build's layer objects
 # (cmake/IrqrouteLayers.cmake). `layering` checks the tree; `layering_planted`
 # plants one violation of each kind and requires every check to catch it.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The layering checks must catch a planted violation of each kind, or they
 # prove nothing. Each plant lives in a scratch directory, never in the tree:
 #   1. Hl includes Ke's public header       -> Hl's include path refuses it

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The libraries export exactly what the public headers declare, as listed in
 # cmake/irqroute.exports: no internal symbol (Ki*, Iop*, Vicp*...) leaks, no
 # public one is missing. Checked on the shared libraries' dynamic symbols and

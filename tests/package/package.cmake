@@ -14,3 +14,7 @@ add_test(NAME symbol_prefix
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/package/symbol_prefix.sh ${CMAKE_C_COMPILER} ${CMAKE_SOURCE_DIR}
             ${CMAKE_BINARY_DIR}/symbol-prefix ${CMAKE_GENERATOR} ${IRQROUTE_SYMBOL_PREFIX_CONTROL})
 set_tests_properties(symbol_prefix PROPERTIES LABELS "unit" TIMEOUT 900)
+
+# Every source file carries the licence's SPDX line (tests/package/spdx.sh).
+add_test(NAME spdx COMMAND bash ${CMAKE_SOURCE_DIR}/tests/package/spdx.sh ${CMAKE_SOURCE_DIR})
+set_tests_properties(spdx PROPERTIES LABELS "static")

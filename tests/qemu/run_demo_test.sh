@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The `make run` demo, driven by a script: boots it in plain mode (stdout is
 # a file), types commands with pauses, and checks that each took effect in
 # the table and that `quit` ends QEMU cleanly.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Boots the reference kernel under QEMU and checks its in-kernel test suite.
 #
 #   run_ktest.sh --kernel build/kernel/kernel.elf [--qemu qemu-system-x86_64]

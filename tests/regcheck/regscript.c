@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The register-script interpreter (regscript.h). Freestanding C11: it is
  * compiled into the host's unit test and into the reference kernel, and

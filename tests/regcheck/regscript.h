@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Register scripts: one list of register accesses and expected values, run
  * unchanged on the sim's local APIC and I/O APIC models (tests/unit/

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The register script: what the sim's local APIC and I/O APIC models must
  * answer exactly as QEMU's do (the IA32_APIC_BASE transitions are the

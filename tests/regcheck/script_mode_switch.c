@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The IA32_APIC_BASE transitions.
  *

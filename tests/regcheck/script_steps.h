@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The step constructors and register masks the register scripts share
  * (script_lapic_ioapic.c, script_mode_switch.c). Data only: every script is

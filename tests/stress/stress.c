@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * irqroute_stress: edge, level and message interrupts fired at the sim while
  * drivers connect, disconnect, re-connect elsewhere, move, synchronise with

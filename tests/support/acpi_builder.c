@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ACPI table builder for parser tests: see acpi_builder.h. */
 #include "acpi_builder.h"
 

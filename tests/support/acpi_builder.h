@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Builds ACPI tables byte by byte for parser tests (ACPI 6.x 5.2.6, the
  * common 36-byte header): a header, little-endian fields, lengths patched in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The routing dump for tests (dump_on_failure.h).
  */

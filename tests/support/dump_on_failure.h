@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The routing dump (IoDumpRoutingState, io.h) for tests: collected into a
  * buffer to read lines from, or printed on stderr when a test is about to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Io reference model: what the connections made through Hl/Ke/Io should
  * have done to the system, and the checks of the system against it. It

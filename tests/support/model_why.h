@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * How the reference models (vic_model.c, io_model.c) say what is wrong: a
  * formatted sentence in a buffer of the model's own, returned by its checks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Test fixtures over the sim: boot a system, act as a CPU, service a CPU.
  *

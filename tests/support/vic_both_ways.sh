@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Vic's tests with its fast paths compiled out: configures a second
 # build with -DIRQROUTE_VIC_FAST_PATHS=OFF (every claim, take, raise and end
 # of interrupt by the general path: src/vic/vicp.h, FAST PATHS), checks that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Vic's unit-test fixture (vic_fixture.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Vic's unit-test fixture: a Vic in heap storage, and the calls every
  * Vic test makes, each asserting what must hold (a claim that must succeed,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Vic's reference model: what include/irqroute/vic.h's DELIVERY RULES
  * say a CPU takes, written from the rules alone (no knowledge of the check

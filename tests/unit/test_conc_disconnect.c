@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Disconnect while the vector fires on other CPUs (service threads), under
  * ThreadSanitizer in `make tsan`:

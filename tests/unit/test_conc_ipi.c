@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * KeIpiGenericCall on service threads: the worker runs once on every target
  * CPU per call, and two CPUs calling at once neither deadlock nor lose a run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Moving live interrupts while they fire (service threads on every CPU;
  * ThreadSanitizer in `make tsan`). A device thread raises an edge line or an

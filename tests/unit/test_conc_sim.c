@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The sim core under load (run under ThreadSanitizer by `make tsan`): CPU
  * service threads, MSIs from unattached device threads, IPIs from a thread

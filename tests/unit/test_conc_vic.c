@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Vic and the router under concurrency (run under ThreadSanitizer by
  * `make tsan`).

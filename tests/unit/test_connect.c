@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * IoConnectInterrupt(Ex) / IoDisconnectInterrupt on the sim: routing to a
  * chosen CPU, affinity, broadcast, MSI, sharing rules, and bad input that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * CPU sets: every operation of cpuset.h, at the word edges (CPUs 0, 63, 64)
  * and the ends of the range (4095, and the out-of-range 4096).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The debug checks (src/base/irassert.h) fire: built with
  * IRQROUTE_DEBUG_CHECKS=1, a broken rule reaches PlatAssertionFailed with

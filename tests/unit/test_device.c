@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Device templates: one call connects every interrupt of a device with its
  * routing, one call disconnects them; all or nothing.

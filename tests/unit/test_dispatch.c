@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The central dispatcher and KeSynchronizeExecution: IRQL gating, locking,
  * edge chains, spurious and system vectors.

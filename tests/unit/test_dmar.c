@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The DMAR parser (src/hl/dmar.c) against the Intel VT-d specification rev.
  * 3.x chapter 8, and its queries.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The processor registry (src/hl/processor.c) and target resolution
  * (src/hl/target.c) on the sim.

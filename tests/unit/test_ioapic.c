@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The I/O APIC: the driver (src/hl/x86/ioapic.c) against the sim's 82093AA
  * model (platform/sim/ioapic_model.c), and the model's registers against the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The sim's VT-d remapping unit model (platform/sim/iommu_model.c), driven
  * through its registers as an interrupt remapping driver would (VT-d spec

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * IPIs: to one CPU, a set, all, all-but-self; masked by IRQL; messages
  * coalesce into one interrupt without being lost; bad targets refused.

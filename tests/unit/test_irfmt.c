@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The core's text formatter (src/base/irfmt.h): numbers, CPU sets, and a
  * buffer that is too small (cut off, NUL-terminated, Truncated set, nothing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The local APIC: the driver (src/hl/x86/lapic.c) against the sim's model
  * (platform/sim/lapic_model.c) and bus (sim_bus.c), in xAPIC and x2APIC

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The local APIC's mode, per CPU: IA32_APIC_BASE in the sim's model
  * (platform/sim/lapic_model.c) with the SDM's transitions (vol. 3A 11.12.5)

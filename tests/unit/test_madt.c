@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The MADT parser (src/hl/madt.c) against ACPI 6.x 5.2.12.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Misuse of the Io and Vic interfaces: every refused call returns the status
  * its header comment lists and changes nothing (status.h). Each case checks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Misuse of the Ke and Hl interfaces: every refused call returns the status
  * its header comment lists and changes nothing (status.h). Each case checks

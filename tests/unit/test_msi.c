@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * MSI composition (src/hl/msi.c) against Intel SDM vol. 3A 11.11: exact
  * address and data values, then the same messages written to the sim's

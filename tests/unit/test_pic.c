@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The PIC service (src/hl/pic.c): line resolution through QEMU's MADT
  * overrides, and GSI routing through the real I/O APIC driver into the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The differential register check, sim side: the shared script
  * (tests/regcheck/script_lapic_ioapic.c) run by the shared interpreter on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The VT-d interrupt remapping driver (src/hl/x86/remap.c) against the sim's
  * model of a remapping unit (platform/sim/iommu_model.c), which caches

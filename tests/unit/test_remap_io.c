@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Io's lines through a VT-d remapping unit (SIM_SYSTEM_CONFIG
  * .InterruptRemapping, as QEMU's q35 with intel-iommu,intremap=on,eim=on):

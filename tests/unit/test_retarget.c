@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Movable interrupts on the sim, deterministically (no service threads):
  * IoTargetRoutable connections, IoSetInterruptTarget on an edge line and on

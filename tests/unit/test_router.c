@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The routing-policy engine on its own (router.h): each policy's choice
  * (fixed and its offline fallback, round-robin fairness exactly, lowest level

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The routing dump (IoDumpRoutingState, io.h): a few interrupts connected
  * on the sim (a fixed line, a movable line under round robin, a broadcast

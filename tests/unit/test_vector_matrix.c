@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The vector matrix (src/ke/vector_matrix.c) on its own: matrices of any size
  * built in test storage, no Ke system. The sim is created only because the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Vic's pending state: creation and its refusals, raise / claim / clear /
  * end of interrupt, claim order, merging, the counters, the wake-up hook,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Direct sources: the lowest slots of each level keep their pending bit in
  * the check word itself (include/irqroute/vic.h, THE CHECK WORD), the others in their level's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * VicEndOfInterrupt after VicClaim: the highest level in service ends, and
  * the CPU's check word and state are what the rules give for what is left.

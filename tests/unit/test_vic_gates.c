@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Every delivery-gating rule of the reference text, one test each:
  * level strictly above the CPU's level, interrupts enabled, no serialised

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Vic IPIs: to one CPU, a set, all, all-but-self; delivered into the
  * target's pending state at the IPI level; messages coalesce into one

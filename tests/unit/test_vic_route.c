@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Routed raises on the Vic: each policy decides per interrupt from the Vic's
  * own per-CPU state (online CPUs, effective levels, queued work); offline

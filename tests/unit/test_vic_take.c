@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * VicTakeInterrupt: the claim that puts nothing in service (the Alpha way:
  * PALcode raises the IPL itself). It must choose exactly what VicClaim

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * I/O APIC driver: the Intel 82093AA I/O Advanced Programmable Interrupt
  * Controller datasheet, and the version 0x20 I/O xAPIC that QEMU 7.2 and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Local APIC driver: Intel SDM vol. 3A chapter 11 "Advanced Programmable
  * Interrupt Controller (APIC)".

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Interrupt remapping: the driver of an Intel VT-d remapping unit's
  * interrupt half (VT-d spec ch. 9 "Translation Structure Formats" for the
