@@ -375,6 +375,65 @@ IRQ_STATUS HlMsiComposeMessage(const HL_INTERRUPT_TARGET *Target, uint8_t Vector
                                HL_MSI_MESSAGE *Message);
 
 /* ======================================================================== */
+/* MSI-X tables (PCI Local Bus 3.0 6.8.2): src/hl/msix.c                    */
+/* ======================================================================== */
+
+/* 6.8.2.3: at most 2048 entries (Message Control bits 10:0 hold N-1). */
+#define HL_MSIX_MAX_ENTRIES 2048u
+/* Base address registers a BAR indicator names: BARs 0-5 (6.8.2.4). */
+#define HL_MSIX_BAR_COUNT 6u
+
+/* Where a function's MSI-X table and pending bit array are (addresses the
+ * caller has mapped uncached, as PlatMmioRead32 takes them) and how many
+ * entries the table has. Entry k is 16 bytes at Table + 16k: address low,
+ * address high, data, vector control (bit 0 masks the entry); pending bit
+ * k is bit k of the PBA (6.8.2.6-6.8.2.10). */
+typedef struct _HL_MSIX_TABLE {
+    uintptr_t Table;
+    uintptr_t PendingBits;
+    uint32_t EntryCount; /* 1 .. HL_MSIX_MAX_ENTRIES */
+} HL_MSIX_TABLE;
+
+/* The table from the capability's registers as the device's driver read
+ * them from configuration space: MessageControl (table size N-1 in bits
+ * 10:0), the Table and PBA Offset/BIR registers (BAR indicator in bits 2:0,
+ * offset in 31:3), and BarAddresses[i], where the driver mapped memory BAR
+ * i (0: BAR i is not a memory BAR, or not mapped).
+ *   SUCCESS
+ *   INVALID_PARAMETER  BarAddresses or Table NULL
+ *   NOT_SUPPORTED      a BAR indicator of 6 or 7 (reserved), or one that
+ *                      names a BAR whose address is 0
+ * Table is written only on success; nothing is read or written on the
+ * device. */
+IRQ_STATUS HlMsixDescribeTable(uint16_t MessageControl, uint32_t TableOffsetBir, uint32_t PbaOffsetBir,
+                               const uintptr_t BarAddresses[HL_MSIX_BAR_COUNT], HL_MSIX_TABLE *Table);
+/* Writes Message into entry Index. The entry's address and data may not
+ * change while it is unmasked (6.8.2.9), and no single write replaces them
+ * together, so an unmasked entry is masked, rewritten and unmasked again:
+ * an interrupt raised in between waits in the PBA and is sent on the
+ * unmask, with the new message, once. A masked entry stays masked; an
+ * entry that already holds Message is not touched. The caller serialises
+ * writes to one entry (Io does, under the interrupt's route lock).
+ *   SUCCESS
+ *   INVALID_PARAMETER  Table or Message NULL, Table's addresses 0, its
+ *                      EntryCount 0 or above HL_MSIX_MAX_ENTRIES, or Index
+ *                      not below EntryCount
+ * Nothing is written on failure. */
+IRQ_STATUS HlMsixWriteEntry(const HL_MSIX_TABLE *Table, uint32_t Index, const HL_MSI_MESSAGE *Message);
+/* Entry Index's message and mask bit (either pointer may be NULL).
+ * SUCCESS; INVALID_PARAMETER (as HlMsixWriteEntry; nothing read). */
+IRQ_STATUS HlMsixReadEntry(const HL_MSIX_TABLE *Table, uint32_t Index, HL_MSI_MESSAGE *Message, bool *Masked);
+/* Sets or clears entry Index's mask bit (vector control bit 0), keeping the
+ * reserved bits. Unmasking an entry whose pending bit is set makes the
+ * device send the held message (6.8.2.10). SUCCESS; INVALID_PARAMETER (as
+ * HlMsixWriteEntry; nothing written). */
+IRQ_STATUS HlMsixSetMask(const HL_MSIX_TABLE *Table, uint32_t Index, bool Masked);
+/* Whether entry Index's pending bit is set: the device raised it while it
+ * was masked and holds the message. SUCCESS; INVALID_PARAMETER (as
+ * HlMsixWriteEntry, or Pending NULL; nothing read or written). */
+IRQ_STATUS HlMsixIsPending(const HL_MSIX_TABLE *Table, uint32_t Index, bool *Pending);
+
+/* ======================================================================== */
 /* Interrupt remapping (Intel VT-d spec ch. 5.1, 9.10): src/hl/x86/remap.c  */
 /* ======================================================================== */
 

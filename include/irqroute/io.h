@@ -166,6 +166,18 @@ typedef struct _IO_CONNECT_MESSAGE_BASED_PARAMETERS {
      * UpdateMessage needed). */
     bool HasRequesterId;
     uint16_t RequesterId;
+    /* The device's MSI-X table (PCI 3.0 6.8.2), if not NULL: Io programs
+     * entry MsixEntry itself. Once the object is published it writes the
+     * message into the entry and unmasks it (HlMsixWriteEntry,
+     * HlMsixSetMask); every move of a movable message rewrites the entry
+     * (masked around the rewrite, so an interrupt raised meanwhile waits in
+     * the PBA and is sent once, to the new CPU); disconnect masks it before
+     * the vector is freed. No UpdateMessage is needed; Message still
+     * receives what was written. A remapped message is written once and
+     * never changes (its moves rewrite the remapping entry). The table is
+     * copied: it need not outlive the call. */
+    const HL_MSIX_TABLE *MsixTable;
+    uint32_t MsixEntry;
 } IO_CONNECT_MESSAGE_BASED_PARAMETERS;
 
 typedef struct _IO_CONNECT_INTERRUPT_PARAMETERS {
@@ -184,7 +196,9 @@ typedef struct _IO_CONNECT_INTERRUPT_PARAMETERS {
  *                      Message) NULL; a Mask NULL where the kind needs one; an
  *                      unknown target kind or interrupt mode; a bad line
  *                      (HlPicResolveLine); IoTargetRoutable MSI without
- *                      UpdateMessage
+ *                      UpdateMessage or MsixTable; an MsixTable that
+ *                      HlMsixWriteEntry refuses, or MsixEntry not below its
+ *                      EntryCount
  *   NOT_SUPPORTED      an unknown Version; FloatingSave; a named CPU
  *                      (IoTargetCpu, IoTargetDefault, IoTargetRoutable's Cpu)
  *                      that no device interrupt reaches; an IoTargetAffinity
@@ -355,7 +369,8 @@ typedef enum _IO_DEVICE_ROUTING {
     IoDeviceRoutingCount
 } IO_DEVICE_ROUTING;
 
-#define IO_DEVICE_MAX_INTERRUPTS 8u
+/* 32: an MSI-X device with a vector per queue (the 82576 has 25). */
+#define IO_DEVICE_MAX_INTERRUPTS 32u
 
 typedef enum _IO_DEVICE_INTERRUPT_KIND { IoDeviceLines = 0, IoDeviceMessages } IO_DEVICE_INTERRUPT_KIND;
 
@@ -381,6 +396,10 @@ typedef struct _IO_DEVICE_TEMPLATE {
      * IO_CONNECT_MESSAGE_BASED_PARAMETERS: remapped when a unit serves it). */
     bool HasRequesterId;
     uint16_t RequesterId;
+    /* Messages: the device's MSI-X table, if not NULL: message i is entry i,
+     * programmed, moved and masked by Io (IO_CONNECT_MESSAGE_BASED_PARAMETERS,
+     * MsixTable); UpdateMessage is then not needed. */
+    const HL_MSIX_TABLE *MsixTable;
 } IO_DEVICE_TEMPLATE;
 
 typedef struct _IO_DEVICE_CONNECTION {

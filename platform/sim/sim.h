@@ -172,6 +172,43 @@ void SimMsiWrite(uint64_t Address, uint32_t Data);
  * not at all when the unit blocks it (a fault it records). */
 void SimMsiWriteThroughIommu(uint32_t Unit, uint16_t RequesterId, uint64_t Address, uint32_t Data);
 
+/* ---- MSI-X functions (msix_model.c) --------------------------------------------- */
+/* A PCI function's MSI-X table and pending bit array (PCI 3.0 6.8.2) in
+ * MMIO, decoded by the sim's bus (PlatMmioRead32/PlatMmioWrite32,
+ * SimMmioRead/SimMmioWrite: aligned DWORD or QWORD accesses; other sizes,
+ * PBA writes fault), every entry masked after creation. SimMsixRaise is the
+ * function's event for entry k: sent at once when unmasked, else held in
+ * the PBA and sent, once, when the entry is unmasked. */
+#define SIM_MAX_MSIX_DEVICES 4u
+
+typedef struct _SIM_MSIX_CONFIG {
+    uintptr_t TableAddress; /* EntryCount * 16 bytes, QWORD aligned */
+    uintptr_t PbaAddress;   /* one bit per entry in QWORDs, QWORD aligned */
+    uint32_t EntryCount;    /* 1..2048 */
+    /* Messages go through VT-d unit IommuUnit as requester RequesterId
+     * (SimMsiWriteThroughIommu), else straight to the APIC bus (SimMsiWrite). */
+    bool ThroughIommu;
+    uint32_t IommuUnit;
+    uint16_t RequesterId;
+} SIM_MSIX_CONFIG;
+
+/* Returns 0 and the device's number in *Device, or -1: a bad configuration
+ * (sizes, alignment, the table overlapping the PBA), Device NULL, or
+ * SIM_MAX_MSIX_DEVICES exist. The windows must not overlap another
+ * device's (the I/O APICs, the remapping units and the LAPIC page are
+ * decoded first). */
+int SimMsixCreate(const SIM_MSIX_CONFIG *Config, uint32_t *Device);
+/* Removes every MSI-X function (SimDestroy does not). */
+void SimMsixDestroy(void);
+/* The function raises entry Entry (aborts for an entry it lacks). */
+void SimMsixRaise(uint32_t Device, uint32_t Entry);
+/* Messages entry Entry sent so far (raised unmasked, or held and sent on
+ * unmask). */
+uint64_t SimMsixSentCount(uint32_t Device, uint32_t Entry);
+/* Address or data writes that reached an unmasked entry: PCI 3.0 6.8.2.9
+ * leaves their result undefined, so a correct driver makes none. */
+uint64_t SimMsixUnmaskedRewriteCount(uint32_t Device);
+
 /* ---- Inspection (tests) -------------------------------------------------------- */
 bool SimLapicIrrIsSet(uint32_t Cpu, uint8_t Vector);
 bool SimLapicIsrIsSet(uint32_t Cpu, uint8_t Vector);

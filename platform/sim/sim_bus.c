@@ -207,8 +207,9 @@ static bool SimpValidSize(uint32_t Size)
 }
 
 /* One load or store: an I/O APIC window, a VT-d unit's register page
- * (iommu_model.c), else the accessing CPU's local APIC, else nothing (a
- * fault). A read that faults gives 0. */
+ * (iommu_model.c), an MSI-X table or PBA (msix_model.c), else the
+ * accessing CPU's local APIC, else nothing (a fault). A read that faults
+ * gives 0. */
 static void SimpMmioAccess(const char *Hook, uintptr_t Address, uint32_t Size, bool Write, uint64_t *Value)
 {
     if (!SimpValidSize(Size))
@@ -216,6 +217,8 @@ static void SimpMmioAccess(const char *Hook, uintptr_t Address, uint32_t Size, b
     if (SimIoApicModelAccess(Hook, Address, Size, Write, Value))
         return;
     if (SimIommuModelAccess(Hook, Address, Size, Write, Value))
+        return;
+    if (SimMsixModelAccess(Hook, Address, Size, Write, Value))
         return;
     if (!Write)
         *Value = 0;

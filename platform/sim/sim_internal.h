@@ -11,6 +11,7 @@
  *                    (PlatCurrentCpu, interrupt flag, PlatCpuRelax, memory)
  *   iommu_model.c    VT-d remapping units: interrupt remapping registers, the
  *                    invalidation queue, IRTE decode and cache, fault recording
+ *   msix_model.c     MSI-X functions: the table and PBA in MMIO, mask and pending
  */
 #ifndef IRQROUTE_SIM_INTERNAL_H
 #define IRQROUTE_SIM_INTERNAL_H
@@ -112,5 +113,11 @@ void SimCpuKick(uint32_t Cpu);
  * address is no unit's. The bus decode (sim_bus.c) can call it next to
  * SimIoApicModelAccess. */
 bool SimIommuModelAccess(const char *Hook, uintptr_t Address, uint32_t Size, bool Write, uint64_t *Value);
+
+/* ---- msix_model.c ------------------------------------------------------------- */
+/* MMIO access of Size bytes if Address falls in an MSI-X function's table
+ * or PBA: returns true and reads/writes *Value (a refused access faults
+ * through SimFault under Hook's name, and reads 0); false otherwise. */
+bool SimMsixModelAccess(const char *Hook, uintptr_t Address, uint32_t Size, bool Write, uint64_t *Value);
 
 #endif

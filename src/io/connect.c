@@ -497,14 +497,35 @@ static IRQ_STATUS IopComposeMessage(const IO_CONNECT_MESSAGE_BASED_PARAMETERS *P
     return HlMsiComposeMessage(&Plan->Target, Plan->Vector, HlTriggerEdge, Message);
 }
 
+/* Under IopLock, once the object is published (connect order, above) and
+ * before its route is attached (no move can run yet): the message goes into
+ * the MSI-X entry, which is unmasked last. The table and index were checked
+ * before anything was allocated, so neither call can refuse. */
+static void IopProgramMsixEntry(const IO_CONNECT_MESSAGE_BASED_PARAMETERS *P, IOP_CONNECTION *Connection,
+                                const HL_MSI_MESSAGE *Message)
+{
+    Connection->Msix = P->MsixTable != NULL;
+    if (!Connection->Msix)
+        return;
+    Connection->MsixTable = *P->MsixTable;
+    Connection->MsixEntry = P->MsixEntry;
+    (void)HlMsixWriteEntry(&Connection->MsixTable, Connection->MsixEntry, Message);
+    (void)HlMsixSetMask(&Connection->MsixTable, Connection->MsixEntry, false);
+}
+
 static IRQ_STATUS IopConnectMessageBased(IO_CONNECT_MESSAGE_BASED_PARAMETERS *P)
 {
     if (P->InterruptObject == NULL || P->ServiceRoutine == NULL || P->Message == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     bool Remapped = P->HasRequesterId && HlMsiIsRemapped(P->RequesterId);
-    /* Only the driver can rewrite its device's address register; a remapped
-     * message is moved in its table entry instead. */
-    if (P->Target.Kind == IoTargetRoutable && P->UpdateMessage == NULL && !Remapped)
+    /* Only the driver can rewrite its device's address register, unless Io
+     * programs an MSI-X entry; a remapped message is moved in its table
+     * entry instead. */
+    if (P->Target.Kind == IoTargetRoutable && P->UpdateMessage == NULL && !Remapped && P->MsixTable == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    /* Reads nothing: only the table and the index are checked, so that the
+     * write after the connect cannot be refused. */
+    if (P->MsixTable != NULL && HlMsixReadEntry(P->MsixTable, P->MsixEntry, NULL, NULL) != IRQ_STATUS_SUCCESS)
         return IRQ_STATUS_INVALID_PARAMETER;
     IRQ_STATUS Status = IopCheckIrqls(P->Irql, P->SynchronizeIrql);
     if (Status == IRQ_STATUS_SUCCESS)
@@ -549,11 +570,15 @@ static IRQ_STATUS IopConnectMessageBased(IO_CONNECT_MESSAGE_BASED_PARAMETERS *P)
         Connection->Line = NULL;
         Connection->MsiRemapped = Remapped;
         Connection->MsiRemapping = Remapping;
+        IopProgramMsixEntry(P, Connection, &Message);
         if (Route != NULL) {
             Route->UpdateMessage = P->UpdateMessage;
             Route->UpdateContext = P->UpdateContext;
             Route->Remapped = Remapped;
             Route->Remapping = Remapping;
+            Route->Msix = Connection->Msix && !Remapped;
+            Route->MsixTable = Connection->MsixTable;
+            Route->MsixEntry = Connection->MsixEntry;
             IopAttachRoute(Connection, Route);
         }
         IopRegisterConnection(Connection);
@@ -638,6 +663,10 @@ IRQ_STATUS IoDisconnectInterrupt(KINTERRUPT *InterruptObject)
         IopLeaveRoute(Connection);
     if (Connection->Line != NULL)
         IopReleaseLine(Connection);
+    /* As a line's last user masks its entry: after the route retired (no
+     * move can unmask it again), before the vector is freed. */
+    if (Connection->Msix)
+        (void)HlMsixSetMask(&Connection->MsixTable, Connection->MsixEntry, true);
     (void)IopRemoveConnection(InterruptObject);
     IrLockRelease(&IopLock);
 

@@ -173,7 +173,8 @@ static IRQ_STATUS IopConnectDeviceInterrupt(const IO_DEVICE_TEMPLATE *Template, 
                              .ServiceContext = ServiceContext, .Irql = Irql, .Target = Target,
                              .Message = &Connection->Messages[Index], .UpdateMessage = Template->UpdateMessage,
                              .UpdateContext = Template->UpdateContext, .HasRequesterId = Template->HasRequesterId,
-                             .RequesterId = Template->RequesterId},
+                             .RequesterId = Template->RequesterId, .MsixTable = Template->MsixTable,
+                             .MsixEntry = Index},
         };
     }
     IRQ_STATUS Status = IoConnectInterruptEx(&Parameters);

@@ -63,11 +63,14 @@ typedef struct _IOP_CONNECTION {
     IOP_ROUTE *Route;      /* movable connection (holds a reference), else NULL */
     bool MsiRemapped;      /* a message through a remapping unit: its table entry */
     HL_MSI_REMAPPING MsiRemapping;
+    bool Msix;             /* a message Io programs into an MSI-X table entry */
+    HL_MSIX_TABLE MsixTable;
+    uint32_t MsixEntry;
 } IOP_CONNECTION;
 
 typedef enum _IOP_ROUTE_KIND {
     IopRouteLine = 0, /* a GSI's redirection entry */
-    IopRouteMessage,  /* an MSI message the driver rewrites */
+    IopRouteMessage,  /* an MSI message the driver (or Io, in an MSI-X table) rewrites */
 } IOP_ROUTE_KIND;
 
 /* Where a movable interrupt goes. Set, Vector, Kind, Gsi, the back end and
@@ -90,6 +93,9 @@ struct _IOP_ROUTE {
     void *UpdateContext;
     bool Remapped;                /* IopRouteMessage through a remapping unit */
     HL_MSI_REMAPPING Remapping;   /* its table entry: a move rewrites it */
+    bool Msix;                    /* IopRouteMessage, not remapped: a move rewrites the MSI-X entry */
+    HL_MSIX_TABLE MsixTable;
+    uint32_t MsixEntry;
     const IR_ROUTE_BACKEND *Backend; /* by Kind: the I/O APIC line or the MSI message */
     IR_ROUTE *Router;             /* policy, mask (= Set), position; in this allocation */
     size_t AllocationSize;

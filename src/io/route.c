@@ -167,13 +167,18 @@ void IopResetRoutes(void)
 /* ---- The back ends: "point this line or message at CPU c" (router.h) ------------------ */
 
 /* The driver writes the new address; the data (vector) is what it was. A
- * remapped message stays as it is: its table entry moves. */
+ * message in an MSI-X table Io programs is rewritten there (masked around
+ * the rewrite, HlMsixWriteEntry: what the device raises meanwhile waits in
+ * the PBA and goes to the new CPU). A remapped message stays as it is: its
+ * remapping table entry moves. */
 static IRQ_STATUS IopWriteMessage(IOP_ROUTE *Route, const HL_INTERRUPT_TARGET *Target)
 {
     if (Route->Remapped)
         return HlMsiRetargetRemapped(&Route->Remapping, Target, Route->Vector);
     HL_MSI_MESSAGE Message;
     IRQ_STATUS Status = HlMsiComposeMessage(Target, Route->Vector, HlTriggerEdge, &Message);
+    if (Status == IRQ_STATUS_SUCCESS && Route->Msix)
+        return HlMsixWriteEntry(&Route->MsixTable, Route->MsixEntry, &Message);
     if (Status == IRQ_STATUS_SUCCESS)
         Route->UpdateMessage(atomic_load_explicit(&Route->Owner, memory_order_relaxed), &Message,
                              Route->UpdateContext);
