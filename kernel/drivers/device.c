@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The kernel's devices (device.h): a registry of the five drivers, their
+ * The kernel's devices (device.h): a registry of the six drivers, their
  * connection through the library's device templates (IoConnectDevice), the
  * one ISR they share, live re-routing, and COM1's input ring.
  *
@@ -25,6 +25,7 @@ static RK_DEVICE RkDevices[RkDeviceCount] = {
     [RkDeviceCom1] = {.Name = "com1", .Id = RkDeviceCom1, .Driver = &RkCom1Driver},
     [RkDeviceKeyboard] = {.Name = "kbd", .Id = RkDeviceKeyboard, .Driver = &RkKeyboardDriver},
     [RkDeviceEdu] = {.Name = "edu", .Id = RkDeviceEdu, .Driver = &RkEduDriver},
+    [RkDeviceIgb] = {.Name = "igb", .Id = RkDeviceIgb, .Driver = &RkIgbDriver},
 };
 
 /* ---- Registry ----------------------------------------------------------------------- */

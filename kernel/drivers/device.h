@@ -26,6 +26,7 @@ typedef enum _RK_DEVICE_ID {
     RkDeviceCom1,     /* "com1": 16550 at 0x3F8, ISA IRQ4, receive (and transmit-empty on demand) */
     RkDeviceKeyboard, /* "kbd":  8042 PS/2 keyboard, ISA IRQ1; raised on demand by command 0xD2 */
     RkDeviceEdu,      /* "edu":  QEMU edu PCI 1234:11e8, one MSI, raised by writing 0x60 */
+    RkDeviceIgb,      /* "igb":  Intel 82576 PCI 8086:10c9 (optional), MSI-X vector 0, raised through EICS */
     RkDeviceCount
 } RK_DEVICE_ID;
 
@@ -40,10 +41,10 @@ typedef struct _RK_DEVICE_ROUTING {
 } RK_DEVICE_ROUTING;
 
 struct _RK_DEVICE {
-    const char *Name;        /* "pit", "rtc", "com1", "kbd", "edu" */
+    const char *Name;        /* "pit", "rtc", "com1", "kbd", "edu", "igb" */
     RK_DEVICE_ID Id;
     const struct _RK_DRIVER *Driver;
-    bool Present;            /* found by RkInitializeDevices (edu: on the PCI bus; others: always) */
+    bool Present;            /* found by RkInitializeDevices (edu, igb: on the PCI bus; others: always) */
     bool Connected;
     bool Shared;             /* connected with the share flag (level lines shared with another ISR) */
     RK_DEVICE_ROUTING Routing;   /* as connected, or as last re-routed */
@@ -73,7 +74,7 @@ struct _RK_DEVICE {
 void RkInitializeDevices(void);
 
 RK_DEVICE *RkDeviceGet(RK_DEVICE_ID Id);
-/* By name ("pit", "rtc", "com1", "kbd", "edu"); NULL if unknown. */
+/* By name ("pit", "rtc", "com1", "kbd", "edu", "igb"); NULL if unknown. */
 RK_DEVICE *RkDeviceByName(const char *Name);
 
 /* Connects the device's interrupts with Routing (NULL: the default template,

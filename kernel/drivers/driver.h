@@ -41,9 +41,20 @@ extern const RK_DRIVER RkRtcDriver;
 extern const RK_DRIVER RkCom1Driver;
 extern const RK_DRIVER RkKeyboardDriver;
 extern const RK_DRIVER RkEduDriver;
+extern const RK_DRIVER RkIgbDriver;
 
 /* edu's PCI function (false before a successful probe). */
 bool RkEduPciFunction(RK_PCI_FUNCTION *Function);
+
+/* igb (drv_igb.c): its MSI-X table and requester id (false before a
+ * successful probe); how many of its vectors the table has (0: absent);
+ * MSI-X on or off in its capability (NOT_SUPPORTED: absent); one raise of
+ * vector Vector through EICS (INVALID_PARAMETER: absent, or no such
+ * vector). */
+bool RkIgbMsix(HL_MSIX_TABLE *Table, uint16_t *RequesterId);
+uint32_t RkIgbVectorCount(void);
+IRQ_STATUS RkIgbEnableMsix(bool Enable);
+IRQ_STATUS RkIgbRaiseVector(uint32_t Vector);
 
 /* Reads (and so clears) the RTC's register C: true when IRQF was up, that
  * is, the periodic interrupt had raised its line (an edge went out) and no

@@ -46,6 +46,16 @@
 #define MSI_CONTROL_MULTIPLE_ENABLE 0x0070u
 #define MSI_CONTROL_64BIT 0x0080u
 
+/* MSI-X capability (§6.8.2): Message Control at +2 (table size N-1 in
+ * 10:0, Function Mask 14, Enable 15), Table Offset/BIR at +4, PBA
+ * Offset/BIR at +8. */
+#define MSIX_CONTROL 2u
+#define MSIX_TABLE 4u
+#define MSIX_PBA 8u
+#define MSIX_CONTROL_FUNCTION_MASK 0x4000u
+#define MSIX_CONTROL_ENABLE 0x8000u
+#define PCI_BAR_COUNT 6u
+
 static RK_SPIN_LOCK RkpPciLock = RK_SPIN_LOCK_INIT;
 
 static uint32_t RkpAddressOf(const RK_PCI_FUNCTION *Function, uint8_t Offset)
@@ -205,5 +215,45 @@ IRQ_STATUS RkPciDisableMsi(const RK_PCI_FUNCTION *Function)
         return IRQ_STATUS_NOT_SUPPORTED;
     uint16_t Control = RkPciRead16(Function, (uint8_t)(Msi + MSI_CONTROL));
     RkPciWrite16(Function, (uint8_t)(Msi + MSI_CONTROL), (uint16_t)(Control & ~MSI_CONTROL_ENABLE));
+    return IRQ_STATUS_SUCCESS;
+}
+
+/* ---- MSI-X ---------------------------------------------------------------------------- */
+
+/* Each memory BAR's address if it lies in the uncached window, else 0 (an
+ * I/O BAR, an unassigned one, the upper half of a 64-bit BAR). */
+static void RkpMsixBars(const RK_PCI_FUNCTION *Function, uintptr_t *Bars)
+{
+    for (uint32_t Index = 0; Index < PCI_BAR_COUNT; Index++) {
+        uint32_t Low = RkPciRead32(Function, (uint8_t)(PCI_REG_BAR0 + 4u * Index));
+        uint64_t Address = RkPciMemoryBar(Function, Index);
+        Bars[Index] = Address != 0 && RkInMmioWindow(Address) ? (uintptr_t)Address : 0;
+        if ((Low & PCI_BAR_IO) == 0 && (Low & PCI_BAR_TYPE_MASK) == PCI_BAR_TYPE_64 && Index + 1u < PCI_BAR_COUNT)
+            Bars[++Index] = 0;
+    }
+}
+
+IRQ_STATUS RkPciDescribeMsix(const RK_PCI_FUNCTION *Function, HL_MSIX_TABLE *Table)
+{
+    uint8_t Msix = RkPciFindCapability(Function, RK_PCI_CAPABILITY_MSIX);
+    if (Msix == 0)
+        return IRQ_STATUS_NOT_SUPPORTED;
+    uintptr_t Bars[PCI_BAR_COUNT];
+    RkpMsixBars(Function, Bars);
+    return HlMsixDescribeTable(RkPciRead16(Function, (uint8_t)(Msix + MSIX_CONTROL)),
+                               RkPciRead32(Function, (uint8_t)(Msix + MSIX_TABLE)),
+                               RkPciRead32(Function, (uint8_t)(Msix + MSIX_PBA)), Bars, Table);
+}
+
+IRQ_STATUS RkPciEnableMsix(const RK_PCI_FUNCTION *Function, bool Enable)
+{
+    uint8_t Msix = RkPciFindCapability(Function, RK_PCI_CAPABILITY_MSIX);
+    if (Msix == 0)
+        return IRQ_STATUS_NOT_SUPPORTED;
+    uint16_t Control = RkPciRead16(Function, (uint8_t)(Msix + MSIX_CONTROL));
+    Control &= (uint16_t)~(MSIX_CONTROL_FUNCTION_MASK | MSIX_CONTROL_ENABLE);
+    if (Enable)
+        Control |= MSIX_CONTROL_ENABLE;
+    RkPciWrite16(Function, (uint8_t)(Msix + MSIX_CONTROL), Control);
     return IRQ_STATUS_SUCCESS;
 }

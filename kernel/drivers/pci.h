@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * PCI configuration space (mechanism #1, PCI Local Bus 3.0 §3.2.2.3.2) and
- * the MSI capability (§6.8.1), as much as the kernel's drivers need.
+ * the MSI and MSI-X capabilities (§6.8.1, §6.8.2), as much as the kernel's
+ * drivers need.
  */
 #ifndef KERNEL_PCI_H
 #define KERNEL_PCI_H
@@ -20,6 +21,7 @@ typedef struct _RK_PCI_FUNCTION {
 } RK_PCI_FUNCTION;
 
 #define RK_PCI_CAPABILITY_MSI 0x05u
+#define RK_PCI_CAPABILITY_MSIX 0x11u
 
 uint32_t RkPciRead32(const RK_PCI_FUNCTION *Function, uint8_t Offset);
 void RkPciWrite32(const RK_PCI_FUNCTION *Function, uint8_t Offset, uint32_t Value);
@@ -49,5 +51,16 @@ IRQ_STATUS RkPciEnableMsi(const RK_PCI_FUNCTION *Function, const HL_MSI_MESSAGE 
  * the new destination, never a mixture). */
 IRQ_STATUS RkPciUpdateMsiAddress(const RK_PCI_FUNCTION *Function, uint64_t Address);
 IRQ_STATUS RkPciDisableMsi(const RK_PCI_FUNCTION *Function);
+
+/* Where the function's MSI-X table and PBA are (§6.8.2): the capability's
+ * registers and the memory BARs they name, which must lie in the kernel's
+ * uncached MMIO window (a BAR outside it, or an I/O BAR, counts as not
+ * memory: HlMsixDescribeTable then refuses). NOT_SUPPORTED: no MSI-X
+ * capability, or as HlMsixDescribeTable. */
+IRQ_STATUS RkPciDescribeMsix(const RK_PCI_FUNCTION *Function, HL_MSIX_TABLE *Table);
+/* Message Control (§6.8.2.3): MSI-X Enable (bit 15) on with Function Mask
+ * (bit 14) clear, so each entry's own mask bit decides; or Enable off.
+ * NOT_SUPPORTED: no MSI-X capability. */
+IRQ_STATUS RkPciEnableMsix(const RK_PCI_FUNCTION *Function, bool Enable);
 
 #endif

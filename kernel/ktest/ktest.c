@@ -254,4 +254,5 @@ void RkRunTests(void)
     RkRunBadInputTests();
     RkRunRegcheckTest();
     RkTestRemapFault();
+    RkTestIgbMsix();
 }

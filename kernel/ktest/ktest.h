@@ -25,6 +25,7 @@ void RkRunLineTests(void);     /* ktest_lines.c: cases 1, 2, 6, 9, 10 (per-CPU l
 void RkRunPolicyTests(void);   /* ktest_policy.c: cases 3, 4, 5, 7, 8 (lowest, broadcast, round-robin, IPIs, disconnect) */
 void RkRunBadInputTests(void); /* ktest_bad.c: malformed MADT, bad GSI, bad APIC id, MSI-incapable device */
 void RkRunRegcheckTest(void);
-void RkTestRemapFault(void);   /* ktest_remap.c: a remapping fault provoked and recorded */  /* ktest_regcheck.c: the register scripts of tests/regcheck on QEMU's APICs */
+void RkTestRemapFault(void);   /* ktest_remap.c: a remapping fault provoked and recorded */
+void RkTestIgbMsix(void);      /* ktest_msix.c: igb's MSI-X vectors spread, moved, masked and held */  /* ktest_regcheck.c: the register scripts of tests/regcheck on QEMU's APICs */
 
 #endif
