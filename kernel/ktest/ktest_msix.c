@@ -169,6 +169,26 @@ static bool RkpMsixMoveEach(RK_MSIX_RUN *Run)
     return true;
 }
 
+/* One vector moved live to every CPU of the set in turn (through the
+ * remapping unit: every CPU, the APIC ids above 254 included), raised once
+ * on each and taken exactly there. */
+static bool RkpMsixEveryCpu(RK_MSIX_RUN *Run, RK_MSIX_VECTOR *Vector)
+{
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, &Run->Set) {
+        IRQ_STATUS Status = IoSetInterruptTarget(Vector->Interrupt, Cpu);
+        if (Status != IRQ_STATUS_SUCCESS) {
+            RkFormatString(Run->Why, sizeof(Run->Why), "every CPU: move of vector %u to CPU %u: %s", Vector->Entry,
+                           Cpu, IrStatusName(Status));
+            return false;
+        }
+        Vector->Cpu = Cpu;
+        if (!RkpMsixRaiseExpect(Run, Vector, "every CPU"))
+            return false;
+    }
+    return true;
+}
+
 /* Masked: nothing runs and the PBA holds it; unmasked: it runs once. */
 static bool RkpMsixMaskedHeld(RK_MSIX_RUN *Run, RK_MSIX_VECTOR *Vector)
 {
@@ -221,7 +241,7 @@ static bool RkpMsixRun(RK_MSIX_RUN *Run)
     if (Status == IRQ_STATUS_SUCCESS)
         Status = RkIgbEnableMsix(true);
     bool Passed = Status == IRQ_STATUS_SUCCESS && RkpMsixSpread(Run) && RkpMsixMoveEach(Run) &&
-                  RkpMsixMaskedHeld(Run, &Run->Vectors[Run->Count / 2u]);
+                  RkpMsixEveryCpu(Run, &Run->Vectors[0]) && RkpMsixMaskedHeld(Run, &Run->Vectors[Run->Count / 2u]);
     if (Status != IRQ_STATUS_SUCCESS && Run->Why[0] == 0)
         RkFormatString(Run->Why, sizeof(Run->Why), "enabling MSI-X: %s", IrStatusName(Status));
     (void)RkIgbEnableMsix(false);
@@ -257,10 +277,11 @@ void RkTestIgbMsix(void)
     bool Passed = RkpMsixRun(&Run);
     if (Passed)
         RkTestReport("igb_msix", true,
-                     "%u MSI-X vectors (%s) on %u different CPUs of %u, each once (highest APIC id 0x%x); each "
-                     "moved live and taken once there; vector %u masked: held in the PBA, delivered once on unmask",
+                     "%u MSI-X vectors (%s) on %u different CPUs of %u, each once; each moved live and taken "
+                     "once there; vector %u moved to each of the %u CPUs in turn, taken once on each (highest "
+                     "APIC id 0x%x); vector %u masked: held in the PBA, delivered once on unmask",
                      Run.Count, Run.Remapped ? "remapped" : "compatibility format", Run.Count, Run.SetCount,
-                     Run.HighestApicId, Run.Count / 2u);
+                     Run.Vectors[0].Entry, Run.SetCount, Run.HighestApicId, Run.Count / 2u);
     else
         RkTestReport("igb_msix", false, "%s", Run.Why);
 }
