@@ -36,6 +36,13 @@
  * it here, after the boot:
  *     KTEST regcheck_mode PASS <n> steps on cpu <N> (...)
  *     KTEST regcheck_mode FAIL step <name>: register <register> read 0x.. expected 0x.. on cpu <N>
+ *
+ * KTEST "regcheck_remap": the VT-d script (tests/regcheck/script_remap.c,
+ * run on the sim by test_regcheck too) on the first remapping unit the
+ * DMAR names, in its power-up state: it runs only when the kernel has not
+ * enabled remapping (the "noremap" boot, kernel/arch/remapping.c), and
+ * reports SKIP without a DMAR unit or with remapping on. The script leaves
+ * the unit disabled, as it found it.
  */
 #include <irqroute/hl.h>
 #include <irqroute/ke.h>
@@ -188,6 +195,59 @@ static void RkpReportModeSwitchCheck(void)
                  Check->X2ApicOffered ? "offered" : "not offered", Check->Result.StepsInX2Apic);
 }
 
+/* ---- regcheck_remap --------------------------------------------------------------------------- */
+
+/* Large (the scopes of every unit): not on the stack. */
+static HL_DMAR_INFO RkpRegcheckDmar;
+
+/* The first DMAR unit's register page, or NULL with *Why saying why not. */
+static bool RkpFindIdleUnit(uintptr_t *Base, const char **Why)
+{
+    const void *Table;
+    uint32_t Length;
+    if (!RkAcpiFindTable("DMAR", &Table, &Length) ||
+        HlDmarParse(Table, Length, &RkpRegcheckDmar) != IRQ_STATUS_SUCCESS || RkpRegcheckDmar.UnitCount == 0) {
+        *Why = "no VT-d remapping unit (no DMAR, or one without a DRHD)";
+        return false;
+    }
+    if (RkRemappingIsOn()) {
+        *Why = "the kernel enabled interrupt remapping: the unit is not in its power-up state (boot with noremap)";
+        return false;
+    }
+    uint64_t Address = RkpRegcheckDmar.Units[0].RegisterBase;
+    if (!RkInMmioWindow(Address)) {
+        *Why = "the unit's registers are outside the kernel's MMIO window";
+        return false;
+    }
+    *Base = (uintptr_t)Address;
+    return true;
+}
+
+static void RkpRunRemapScript(void)
+{
+    uintptr_t Base = 0;
+    const char *Why = NULL;
+    if (!RkpFindIdleUnit(&Base, &Why)) {
+        RkTestSkip("regcheck_remap", Why);
+        return;
+    }
+    const REGCHECK_SCRIPT *Script = &RegcheckRemapScript;
+    REGCHECK_ADAPTER Adapter = {.IommuAddress = Base};
+    REGCHECK_RESULT Result = {0};
+    IRQ_STATUS Status = RegcheckRun(Script, &Adapter, &Result);
+    if (Status != IRQ_STATUS_SUCCESS) {
+        RkTestReport("regcheck_remap", false, "cannot run: %s", IrStatusName(Status));
+        return;
+    }
+    if (!Result.Passed) {
+        char Message[256];
+        (void)RegcheckFormatFailure(&Result, Message, sizeof(Message));
+        RkTestReport("regcheck_remap", false, "%s", Message);
+        return;
+    }
+    RkTestReport("regcheck_remap", true, "%u steps on the unit at 0x%lx", Result.StepsRun, (unsigned long)Base);
+}
+
 /* ---- regcheck ------------------------------------------------------------------------------- */
 
 static void RkpRunLapicIoApicScript(void)
@@ -234,4 +294,5 @@ void RkRunRegcheckTest(void)
 {
     RkpRunLapicIoApicScript();
     RkpReportModeSwitchCheck();
+    RkpRunRemapScript();
 }

@@ -542,10 +542,12 @@ static void SimpCommand(SIMP_IOMMU *Unit, uint32_t Value)
     }
     if ((Changed & GCMD_QIE) != 0) {
         Unit->Gsts ^= GSTS_QIES;
-        if ((Unit->Gsts & GSTS_QIES) != 0) {
-            Unit->Iqh = 0; /* IQH restarts at 0 when QI is enabled (10.4.4 QIE) */
+        /* IQH is reset to 0 whenever QI is disabled (10.4, Invalidation
+         * Queue Head Register; QEMU's vtd_handle_gcmd_qie does it there too),
+         * and fetching restarts from it when QI is enabled again. */
+        Unit->Iqh = 0;
+        if ((Unit->Gsts & GSTS_QIES) != 0)
             SimpProcessQueue(Unit);
-        }
     }
     if ((Changed & GCMD_IRE) != 0)
         Unit->Gsts ^= GSTS_IRES;

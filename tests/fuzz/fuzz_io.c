@@ -4,8 +4,17 @@
  * valid and invalid arguments, and after every call the invariants.
  *
  * Each input boots a fresh sim without service threads (deterministic): the
- * first bytes choose 1-8 CPUs, how many are online, xAPIC or x2APIC and one
- * or two I/O APICs. The fuzz thread is CPU 0 (attached, as kernel code
+ * first bytes choose 1-8 CPUs, how many are online, xAPIC or x2APIC, one or
+ * two I/O APICs, and interrupt remapping: QEMU's q35 with intel-iommu,
+ * intremap=on,eim=on (SIM_SYSTEM_CONFIG.InterruptRemapping), in x2APIC mode
+ * with APIC ids an 8-bit destination cannot name (RemapApicIds), every I/O
+ * APIC behind the unit and one PCI requester assigned to it (message
+ * connects then choose that requester, another one or none). The model
+ * knows the reach (io_model.h, RefIoReachable): lines and the assigned
+ * requester's messages reach every CPU, other messages only APIC ids up to
+ * 0xFE; a connect to a CPU the device cannot reach must be refused, one it
+ * can reach must not be refused for it, and remapped messages are fired
+ * through the unit (SimMsiWriteThroughIommu). The fuzz thread is CPU 0 (attached, as kernel code
  * would be) and services the other CPUs itself (detach, attach to the CPU,
  * SimServicePending, come back), as tests/support/testbed.c does. Then each
  * operation takes an opcode byte and its arguments from the input.
@@ -114,6 +123,14 @@ static uint32_t CpuCount;
 static uint64_t OnlineMask;
 static uint32_t GsiCount;
 static bool X2Apic;
+static bool Remap;
+
+/* With remapping: CPUs 1, 2, 4 and 6 past the 8-bit destination (0xFF is
+ * the broadcast), over x2APIC clusters 0, 0xF, 0x10, 0x11 and 0x12. */
+static const uint32_t RemapApicIds[MAX_CPUS] = {0x01, 0xFF, 0x100, 0x03, 0x11F, 0x05, 0x120, 0x07};
+#define REMAP_UNIT 0u
+#define REQUESTER_ASSIGNED 0x0018u /* 00:03.0, assigned to the unit at boot */
+#define REQUESTER_OTHER 0x0020u    /* 00:04.0, under no unit */
 static uint32_t DeviceVectorCount;
 
 static REF_IO_MODEL Model;
@@ -274,6 +291,8 @@ static void MsiUpdate(KINTERRUPT *Interrupt, const HL_MSI_MESSAGE *Message, void
 {
     REF_IO_OBJECT *Object = Context;
     CHECK(Object->Live);
+    /* A remapped message never changes: its table entry moves. */
+    CHECK(!Object->Remapped);
     if (Object->Connected)
         CHECK(Interrupt == Object->Object);
     CHECK(Message->Data == Object->Message.Data || !Object->Connected);
@@ -474,6 +493,46 @@ static void ReadTarget(READER *Reader, TARGET_REQUEST *Request)
     }
 }
 
+/* The reach rules of a request for a new line or message (Remapped: it
+ * goes through the unit) that breaks no structural rule: a named CPU the
+ * device cannot reach (RefIoReachable) is refused, and so is an affinity or
+ * routable mask with no usable CPU it reaches. *Named is the CPU the
+ * request names (IR_CPU_NONE: none). */
+static bool BreaksReach(const TARGET_REQUEST *Request, bool Remapped, uint32_t *Named)
+{
+    uint64_t Reach = RefIoReachableMask(&Model, Remapped);
+    uint64_t Usable = Request->Mask.Bits[0] & OnlineMask;
+    *Named = IR_CPU_NONE;
+    if (Request->Structural)
+        return false;
+    switch (Request->Target.Kind) {
+    case IoTargetDefault:
+        *Named = 0;
+        break;
+    case IoTargetCpu:
+        *Named = Request->Target.Cpu;
+        break;
+    case IoTargetRoutable:
+        *Named = Request->Target.Cpu;
+        if ((Usable & Reach) == 0)
+            return true;
+        break;
+    case IoTargetAffinity:
+        return (Usable & Reach) == 0;
+    default:
+        return false; /* broadcasts: logical destinations, not modelled here */
+    }
+    return *Named != IR_CPU_NONE && !RefIoReachable(&Model, *Named, Remapped);
+}
+
+/* A refusal for want of reach (NOT_SUPPORTED) of a CPU the device reaches:
+ * with remapping, the whole point of it. */
+static void CheckReachNotRefused(IRQ_STATUS Status, uint32_t Named, bool Remapped, bool Defect)
+{
+    if (Status == IRQ_STATUS_NOT_SUPPORTED && !Defect && Named != IR_CPU_NONE && RefIoReachable(&Model, Named, Remapped))
+        Fail("CPU %u (reachable%s) refused with NOT_SUPPORTED", Named, Remapped ? " through the remapping unit" : "");
+}
+
 static KIRQL ReadIrql(READER *Reader, bool *Defect)
 {
     uint8_t Byte = U8(Reader);
@@ -540,12 +599,16 @@ static void OpConnectLine(READER *Reader)
                       .Target = Target.Target},
     };
     const REF_IO_OBJECT *Existing = ResolveStatus == IRQ_STATUS_SUCCESS ? RefIoLineUser(&Model, Resolved.Gsi) : NULL;
-    if (Existing == NULL)
+    uint32_t Named = IR_CPU_NONE;
+    if (Existing == NULL) {
         Defect |= Target.Placement;
+        Defect |= BreaksReach(&Target, Model.Remapping, &Named);
+    }
     TakeEntrySnapshot();
     IRQ_STATUS Status = IoConnectInterruptEx(&Parameters);
     if (NullObject || NullRoutine)
         CHECK_STATUS(Status, IRQ_STATUS_INVALID_PARAMETER);
+    CheckReachNotRefused(Status, Named, Model.Remapping, Defect);
     if (!ConnectWentThrough(Status, Object, Interrupt, Defect,
                             "line connect (bus %d number %u target kind %d irql %u sync %u)", (int)Line.Bus, Number,
                             (int)Target.Target.Kind, Irql, SynchronizeIrql))
@@ -569,7 +632,7 @@ static void OpConnectLine(READER *Reader)
         Object->Broadcast = Existing->Broadcast;
         Object->Movable = Existing->Movable;
     } else {
-        uint64_t Usable = Target.Mask.Bits[0] & OnlineMask;
+        uint64_t Usable = Target.Mask.Bits[0] & OnlineMask & RefIoReachableMask(&Model, Model.Remapping);
         switch (Target.Target.Kind) {
         case IoTargetDefault:
             CHECK(Object->Cpus == 1u);
@@ -611,7 +674,14 @@ static void OpConnectMessage(READER *Reader)
     Object->Claim = Flags & 1u;
     bool NullObject = (Flags & 0x30) == 0x30, NullMessage = (Flags & 0xC0) == 0xC0;
     bool NoUpdate = (Flags & 0x0E) == 0x0E;
-    Defect |= NullObject || NullMessage || (NoUpdate && Target.Target.Kind == IoTargetRoutable);
+    /* With remapping (only then, so inputs without it decode as before): a
+     * requester id, the assigned one, another or none. */
+    uint8_t RequesterByte = Remap ? U8(Reader) % 3u : 0u;
+    uint16_t RequesterId = RequesterByte == 1 ? REQUESTER_ASSIGNED : REQUESTER_OTHER;
+    bool Remapped = RequesterByte != 0 && RefIoRequesterRemapped(&Model, RequesterId);
+    Defect |= NullObject || NullMessage || (NoUpdate && Target.Target.Kind == IoTargetRoutable && !Remapped);
+    uint32_t Named = IR_CPU_NONE;
+    Defect |= BreaksReach(&Target, Remapped, &Named);
 
     KINTERRUPT *Interrupt = CONNECT_SENTINEL;
     HL_MSI_MESSAGE Message = {.Address = 0xDEAD, .Data = 0xBEEF};
@@ -625,12 +695,17 @@ static void OpConnectMessage(READER *Reader)
                          .Target = Target.Target,
                          .Message = NullMessage ? NULL : &Message,
                          .UpdateMessage = NoUpdate ? NULL : MsiUpdate,
-                         .UpdateContext = Object},
+                         .UpdateContext = Object,
+                         .HasRequesterId = RequesterByte != 0,
+                         .RequesterId = RequesterId},
     };
+    Object->Remapped = Remapped;
+    Object->RequesterId = RequesterId;
     TakeEntrySnapshot();
     IRQ_STATUS Status = IoConnectInterruptEx(&Parameters);
     if (NullObject || NullMessage)
         CHECK_STATUS(Status, IRQ_STATUS_INVALID_PARAMETER);
+    CheckReachNotRefused(Status, Named, Remapped, Defect);
     if (Status != IRQ_STATUS_SUCCESS)
         CHECK(Message.Address == 0xDEAD && Message.Data == 0xBEEF);
     if (!ConnectWentThrough(Status, Object, Interrupt, Defect, "message connect (target kind %d irql %u sync %u)",
@@ -639,8 +714,14 @@ static void OpConnectMessage(READER *Reader)
     Object->Message = Message;
     RecordConnected(Object, Interrupt, RefIoMessage, SynchronizeIrql);
     CHECK(Object->Mode == Latched);
-    CHECK((Message.Data & 0xFFu) == Object->Vector);
     CHECK((Message.Address & 0xFFF00000u) == 0xFEE00000u);
+    /* VT-d 5.1.2.2: a remappable message (address bit 4) names its table
+     * entry; a compatibility one carries the vector in its data. */
+    CHECK(((Message.Address & 0x10u) != 0) == Remapped);
+    if (!Remapped)
+        CHECK((Message.Data & 0xFFu) == Object->Vector);
+    if (Target.Target.Kind == IoTargetRoutable || Target.Target.Kind == IoTargetAffinity)
+        CHECK((Object->Cpus & ~RefIoReachableMask(&Model, Remapped)) == 0);
     if (Irql != KE_IRQL_ANY)
         CHECK(KeIrqlOfVector(Object->Vector) == Irql);
     Object->Broadcast = Target.Target.Kind == IoTargetBroadcast;
@@ -1025,7 +1106,10 @@ static void OpMsi(READER *Reader)
         const REF_IO_OBJECT *Object = PickLive(Reader);
         if (Object == NULL || Object->Kind != RefIoMessage)
             return;
-        SimMsiWrite(Object->Message.Address, Object->Message.Data);
+        if (Object->Remapped)
+            SimMsiWriteThroughIommu(REMAP_UNIT, Object->RequesterId, Object->Message.Address, Object->Message.Data);
+        else
+            SimMsiWrite(Object->Message.Address, Object->Message.Data);
         RECEIVED Received;
         CollectReceived(&Received);
         CheckReceivedExactly(&Received, Destinations(Object), Object->Vector);
@@ -2364,9 +2448,11 @@ static bool Boot(READER *Reader)
     uint8_t Shape = U8(Reader);
     CpuCount = 1u + (Shape & 7u);
     uint32_t Online = (Shape & 0x08) ? 1u + U8(Reader) % CpuCount : CpuCount;
-    X2Apic = (Shape & 0x10) != 0;
+    Remap = (Shape & 0x40) != 0;
+    X2Apic = (Shape & 0x10) != 0 || Remap;
     bool TwoIoApics = (Shape & 0x20) != 0;
-    SIM_SYSTEM_CONFIG Config = {.CpuCount = CpuCount, .X2Apic = X2Apic, .StartThreads = false, .OnlineCount = Online};
+    SIM_SYSTEM_CONFIG Config = {.CpuCount = CpuCount, .X2Apic = X2Apic, .StartThreads = false, .OnlineCount = Online,
+                                .ApicIds = Remap ? RemapApicIds : NULL, .InterruptRemapping = Remap};
     if (TwoIoApics) {
         Config.IoApicCount = 2;
         Config.IoApics[0] = (SIM_IOAPIC_CONFIG){.Id = 0, .Address = 0xFEC00000u, .GsiBase = 0, .PinCount = 24};
@@ -2390,6 +2476,11 @@ static bool Boot(READER *Reader)
     CHECK(DeviceVectorCount == Expected && Usage.Allocated == 0);
     RefIoReset(&Model, CpuCount, OnlineMask, GsiCount, DeviceVectorCount);
     RefIoLoadHardware(&Model);
+    if (Remap) {
+        CHECK_STATUS(HlRemapAssignRequester(REMAP_UNIT, REQUESTER_ASSIGNED), IRQ_STATUS_SUCCESS);
+        Model.Remapping = true;
+        Model.Requesters[Model.RequesterCount++] = REQUESTER_ASSIGNED;
+    }
     CHECK(KeQueryInterruptObjectSize(MAX_CPUS) <= KE_SLOT_BYTES);
     return true;
 }
@@ -2528,7 +2619,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
         CheckAll();
         SettleCounts();
         if (Trace)
-            fprintf(stderr, "step %u op %u: %s, %u connected\n", Step, Op % 21u, CurrentOp, RefIoConnectedCount(&Model));
+            fprintf(stderr, "step %u op %u: %s, %u connected (next byte %zu)\n", Step, Op % 21u, CurrentOp,
+                    RefIoConnectedCount(&Model), Reader.Position);
     }
     TearDown();
     return 0;

@@ -26,10 +26,15 @@ BUS_GSI, BUS_ISA, BUS_PCI = 0, 1, 2
 OPT_DEFAULT, OPT_EDGE, OPT_LEVEL = 0, 1, 2
 IRQL_ANY = 0x80
 T_DEFAULT, T_CPU, T_AFFINITY, T_BROADCAST, T_ROUTABLE = 0, 1, 2, 3, 4
+# A message's requester in a remapping boot: none, the assigned one, another.
+REQ_NONE, REQ_ASSIGNED, REQ_OTHER = 0, 1, 2
 
 
 class Seed:
-    def __init__(self, cpus, online=None, x2apic=False, two_ioapics=False):
+    def __init__(self, cpus, online=None, x2apic=False, two_ioapics=False, remap=False):
+        # remap: a VT-d unit (x2APIC, APIC ids 0x01, 0xFF, 0x100, 0x03,
+        # 0x11F, 0x05, 0x120, 0x07 for CPUs 0-7; requester 00:03.0 assigned).
+        self.remap = remap
         shape = (cpus - 1) & 7
         if online is not None:
             shape |= 0x08
@@ -37,6 +42,8 @@ class Seed:
             shape |= 0x10
         if two_ioapics:
             shape |= 0x20
+        if remap:
+            shape |= 0x40
         self.data = bytearray([shape])
         if online is not None:
             self.data.append((online - 1) % cpus)
@@ -59,11 +66,15 @@ class Seed:
         self.b(int(claim))
         self.live += 1
 
-    def message(self, kind=T_CPU, cpu=0, mask=0x0F, irql=IRQL_ANY, claim=True):
+    def message(self, kind=T_CPU, cpu=0, mask=0x0F, irql=IRQL_ANY, claim=True, requester=0, update=True,
+                refused=False):
         self.b(OP_MESSAGE, irql, 0)
         self.target(kind, cpu, mask)
-        self.b(int(claim))
-        self.live += 1
+        self.b(int(claim) | (0 if update else 0x0E))
+        if self.remap:
+            self.b(requester)  # REQ_NONE, REQ_ASSIGNED, REQ_OTHER
+        if not refused:
+            self.live += 1
 
     def fully(self, vector, mask=0x0F, share=True, level=False, claim=True, ioconnect=True):
         # vector byte: 0x30 + byte % 0xA0 without the high bit's extra reads
@@ -458,6 +469,48 @@ def seeds():
     s.pulse_live(0)
     s.disconnect(0)
     out["ke-down"] = s
+
+    # Remapping: lines reach the CPUs past 0xFE (CPU 2 is APIC id 0x100, CPU
+    # 1 is 0xFF), by name, by a routable mask and by moves.
+    s = Seed(6, remap=True)
+    s.line(BUS_ISA, 3, kind=T_CPU, cpu=2)
+    s.pulse_live(0)
+    s.line(BUS_PCI, 16, kind=T_CPU, cpu=1)
+    s.level(16)
+    s.line(BUS_ISA, 4, kind=T_ROUTABLE, cpu=4, mask=0x3F)
+    s.pulse_live(2)
+    for cpu in (1, 2, 0, 4):
+        s.move(2, cpu)
+        s.pulse_live(2)
+    s.policy(2, 1)
+    for _ in range(4):
+        s.pulse_live(2)
+    s.query(2)
+    for index in (2, 1, 0):
+        s.disconnect(index)
+    out["remap-lines-wide-cpus"] = s
+
+    # Remapping: the assigned requester's messages reach CPU 4 (0x11F) and
+    # move without an update routine; another requester's reach only the
+    # 8-bit ids (CPU 3), and its message to CPU 2 is refused.
+    s = Seed(6, remap=True)
+    s.message(kind=T_CPU, cpu=4, requester=REQ_ASSIGNED)
+    s.msi_live(0)
+    s.message(kind=T_CPU, cpu=3, requester=REQ_OTHER)
+    s.msi_live(1)
+    s.message(kind=T_CPU, cpu=2, requester=REQ_OTHER, refused=True)
+    s.message(kind=T_ROUTABLE, cpu=2, mask=0x3F, requester=REQ_ASSIGNED, update=False)
+    s.msi_live(2)
+    for cpu in (1, 4, 5):
+        s.move(2, cpu)
+        s.msi_live(2)
+    s.message(kind=T_AFFINITY, mask=0x16, requester=REQ_ASSIGNED)
+    s.msi_live(3)
+    s.message(kind=T_ROUTABLE, cpu=0xFF, mask=0x3F, requester=REQ_NONE)
+    s.msi_live(4)
+    for index in (4, 3, 2, 1, 0):
+        s.disconnect(index)
+    out["remap-messages-wide-cpus"] = s
     return out
 
 

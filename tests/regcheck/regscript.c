@@ -50,6 +50,12 @@
 #define IOAPIC_IOWIN 0x10u    /* 3.1.2 */
 #define IOAPIC_IOEOI 0x40u    /* I/O xAPIC (version 0x20) EOI register */
 
+/* VT-d invalidation wait descriptor (VT-d 6.5.2.8): type 5, SW (status
+ * write) 5, status data 63:32; the high half is the status address. */
+#define VTD_DESC_WAIT 0x5ull
+#define VTD_DESC_WAIT_SW (1ull << 5)
+#define VTD_DESC_SIZE 16u
+
 /* A compatibility-format MSI to a physical destination (SDM 11.11.1):
  * 0xFEE in bits 31:20, the 8-bit destination id in 19:12. */
 #define MSI_ADDRESS_BASE 0xFEE00000ull
@@ -95,6 +101,10 @@ typedef struct _REGCHECKP_STATE {
     _Atomic uint32_t StrayCpu; /* handler runs on another CPU */
     uint32_t TakenInLastAccept;
     REGCHECKP_SNAPSHOT Snapshots[REGCHECKP_MAX_TAKEN];
+    /* The VT-d steps' memory (NULL: the script has none). */
+    void *IommuTable;
+    _Atomic uint64_t *IommuQueue;
+    _Atomic uint32_t *IommuWaitStatus;
 } REGCHECKP_STATE;
 
 static REGCHECKP_STATE RegcheckpState;
@@ -127,6 +137,26 @@ static void RegcheckpWriteIoApic(const REGCHECKP_STATE *State, uint32_t Index, u
 {
     PlatMmioWrite32(State->Adapter->IoApicAddress + IOAPIC_IOREGSEL, Index);
     PlatMmioWrite32(State->Adapter->IoApicAddress + IOAPIC_IOWIN, Value);
+}
+
+static uint32_t RegcheckpReadIommu32(const REGCHECKP_STATE *State, uint32_t Offset)
+{
+    return PlatMmioRead32(State->Adapter->IommuAddress + Offset);
+}
+
+/* 64-bit registers as two aligned doublewords, low first (VT-d 10.2). */
+static uint64_t RegcheckpReadIommu64(const REGCHECKP_STATE *State, uint32_t Offset)
+{
+    uint64_t Low = RegcheckpReadIommu32(State, Offset);
+    return Low | (uint64_t)RegcheckpReadIommu32(State, Offset + 4u) << 32;
+}
+
+static void RegcheckpWriteIommu(const REGCHECKP_STATE *State, const REGCHECK_STEP *Step, uint64_t Value)
+{
+    uintptr_t Address = State->Adapter->IommuAddress + Step->Register;
+    PlatMmioWrite32(Address, (uint32_t)Value);
+    if (Step->Kind == RegcheckWriteIommu64)
+        PlatMmioWrite32(Address + 4u, (uint32_t)(Value >> 32));
 }
 
 /* ---- IA32_APIC_BASE ------------------------------------------------------------------ */
@@ -282,6 +312,12 @@ static bool RegcheckpResolve(const REGCHECKP_STATE *State, REGCHECK_SYMBOL Symbo
     case RegcheckVectorBit:
         *Value = 1ull << (Number % 32u);
         return true;
+    case RegcheckIommuTable:
+        *Value = (uint64_t)(uintptr_t)State->IommuTable | Number;
+        return State->IommuTable != NULL;
+    case RegcheckIommuQueue:
+        *Value = (uint64_t)(uintptr_t)State->IommuQueue | Number;
+        return State->IommuQueue != NULL;
     default:
         return false;
     }
@@ -319,6 +355,12 @@ static uint64_t RegcheckpReadOnce(const REGCHECKP_STATE *State, const REGCHECK_S
         return RegcheckpReadLapic(State, Step->Register);
     case RegcheckReadIoApic:
         return RegcheckpReadIoApic(State, Step->Register);
+    case RegcheckReadIommu32:
+        return RegcheckpReadIommu32(State, Step->Register);
+    case RegcheckReadIommu64:
+        return RegcheckpReadIommu64(State, Step->Register);
+    case RegcheckReadWaitStatus:
+        return atomic_load_explicit(State->IommuWaitStatus, memory_order_acquire);
     default:
         return PlatReadMsr(IA32_APIC_BASE);
     }
@@ -344,11 +386,47 @@ static bool RegcheckpStepValue(const REGCHECKP_STATE *State, const REGCHECK_STEP
     return true;
 }
 
+static bool RegcheckpIsIommuStep(REGCHECK_KIND Kind)
+{
+    return Kind == RegcheckReadIommu32 || Kind == RegcheckReadIommu64 || Kind == RegcheckWriteIommu32 ||
+           Kind == RegcheckWriteIommu64 || Kind == RegcheckQueueWait || Kind == RegcheckReadWaitStatus;
+}
+
+/* A VT-d step needs the adapter's unit and the interpreter's memory. */
+static bool RegcheckpIommuReady(const REGCHECKP_STATE *State, REGCHECKP_OUTCOME *Outcome)
+{
+    if (State->Adapter->IommuAddress == 0) {
+        RegcheckpFail(Outcome, "no VT-d unit (REGCHECK_ADAPTER.IommuAddress)");
+        return false;
+    }
+    return true;
+}
+
+/* The descriptor goes in high half first, then the low half that makes it
+ * a wait descriptor; the status word is cleared before, so a later read
+ * sees the unit's write only. */
+static void RegcheckpQueueWait(const REGCHECKP_STATE *State, const REGCHECK_STEP *Step, REGCHECKP_OUTCOME *Outcome)
+{
+    if (!RegcheckpIommuReady(State, Outcome))
+        return;
+    if (Step->Register >= REGCHECK_IOMMU_PAGE / VTD_DESC_SIZE) {
+        RegcheckpFail(Outcome, "a queue slot past the queue's page");
+        return;
+    }
+    atomic_store_explicit(State->IommuWaitStatus, 0u, memory_order_release);
+    _Atomic uint64_t *Descriptor = &State->IommuQueue[Step->Register * 2u];
+    atomic_store_explicit(&Descriptor[1], (uint64_t)(uintptr_t)State->IommuWaitStatus, memory_order_release);
+    atomic_store_explicit(&Descriptor[0], VTD_DESC_WAIT | VTD_DESC_WAIT_SW | (uint64_t)Step->Value << 32,
+                          memory_order_release);
+}
+
 /* A read step: once, or (REGCHECK_FLAG_POLL) until it matches or the poll
  * limit passes, with interrupts still disabled. */
 static void RegcheckpRead(const REGCHECKP_STATE *State, const REGCHECK_STEP *Step, REGCHECKP_OUTCOME *Outcome)
 {
     uint64_t Expected;
+    if (RegcheckpIsIommuStep(Step->Kind) && !RegcheckpIommuReady(State, Outcome))
+        return;
     if (!RegcheckpStepValue(State, Step, Step->Kind == RegcheckReadLapic, false, Step->Expected, &Expected, Outcome))
         return;
     uint64_t Read = RegcheckpReadOnce(State, Step);
@@ -438,9 +516,13 @@ static void RegcheckpSendMsi(const REGCHECKP_STATE *State, const REGCHECK_STEP *
 static void RegcheckpWrite(const REGCHECKP_STATE *State, const REGCHECK_STEP *Step, REGCHECKP_OUTCOME *Outcome)
 {
     uint64_t Value;
+    if (RegcheckpIsIommuStep(Step->Kind) && !RegcheckpIommuReady(State, Outcome))
+        return;
     if (!RegcheckpStepValue(State, Step, Step->Kind == RegcheckWriteLapic, true, Step->Value, &Value, Outcome))
         return;
-    if (Step->Kind == RegcheckWriteLapic)
+    if (RegcheckpIsIommuStep(Step->Kind))
+        RegcheckpWriteIommu(State, Step, Value);
+    else if (Step->Kind == RegcheckWriteLapic)
         RegcheckpWriteLapic(State, Step->Register, (uint32_t)Value);
     else if (Step->Kind == RegcheckWriteIoApic)
         RegcheckpWriteIoApic(State, Step->Register, (uint32_t)Value);
@@ -461,12 +543,20 @@ static void RegcheckpRunStep(REGCHECKP_STATE *State, const REGCHECK_STEP *Step, 
     case RegcheckReadLapic:
     case RegcheckReadApicBase:
     case RegcheckReadIoApic:
+    case RegcheckReadIommu32:
+    case RegcheckReadIommu64:
+    case RegcheckReadWaitStatus:
         RegcheckpRead(State, Step, Outcome);
         break;
     case RegcheckWriteLapic:
     case RegcheckWriteIoApic:
     case RegcheckWriteIoApicEoi:
+    case RegcheckWriteIommu32:
+    case RegcheckWriteIommu64:
         RegcheckpWrite(State, Step, Outcome);
+        break;
+    case RegcheckQueueWait:
+        RegcheckpQueueWait(State, Step, Outcome);
         break;
     case RegcheckWriteApicBase:
         RegcheckpWriteApicBase(State, Step, Outcome);
@@ -553,6 +643,49 @@ static void RegcheckpRunCleanup(REGCHECKP_STATE *State, const REGCHECK_SCRIPT *S
     }
 }
 
+static bool RegcheckpScriptUsesIommu(const REGCHECK_SCRIPT *Script)
+{
+    for (uint32_t Index = 0; Index < Script->StepCount; Index++)
+        if (RegcheckpIsIommuStep(Script->Steps[Index].Kind))
+            return true;
+    for (uint32_t Index = 0; Index < Script->CleanupStepCount; Index++)
+        if (RegcheckpIsIommuStep(Script->CleanupSteps[Index].Kind))
+            return true;
+    return false;
+}
+
+static void RegcheckpFreeIommuMemory(REGCHECKP_STATE *State)
+{
+    if (State->IommuTable != NULL)
+        PlatFreeMemory(State->IommuTable, REGCHECK_IOMMU_PAGE);
+    if (State->IommuQueue != NULL)
+        PlatFreeMemory((void *)(uintptr_t)State->IommuQueue, REGCHECK_IOMMU_PAGE);
+    if (State->IommuWaitStatus != NULL)
+        PlatFreeMemory((void *)(uintptr_t)State->IommuWaitStatus, sizeof(*State->IommuWaitStatus));
+    State->IommuTable = NULL;
+    State->IommuQueue = NULL;
+    State->IommuWaitStatus = NULL;
+}
+
+/* Page-aligned table and queue (IRTA, IQA: base 63:12), both zeroed (an
+ * empty table, no stale descriptor), and the status word. */
+static bool RegcheckpAllocateIommuMemory(REGCHECKP_STATE *State)
+{
+    State->IommuTable = PlatAllocateMemory(REGCHECK_IOMMU_PAGE, REGCHECK_IOMMU_PAGE);
+    State->IommuQueue = PlatAllocateMemory(REGCHECK_IOMMU_PAGE, REGCHECK_IOMMU_PAGE);
+    State->IommuWaitStatus = PlatAllocateMemory(sizeof(*State->IommuWaitStatus), 64u);
+    if (State->IommuTable == NULL || State->IommuQueue == NULL || State->IommuWaitStatus == NULL) {
+        RegcheckpFreeIommuMemory(State);
+        return false;
+    }
+    for (uint32_t Index = 0; Index < REGCHECK_IOMMU_PAGE / sizeof(uint64_t); Index++) {
+        ((uint64_t *)State->IommuTable)[Index] = 0;
+        atomic_store_explicit(&State->IommuQueue[Index], 0, memory_order_relaxed);
+    }
+    atomic_store_explicit(State->IommuWaitStatus, 0u, memory_order_relaxed);
+    return true;
+}
+
 /* The mode and registers of the calling CPU; false when it has no APIC id. */
 static bool RegcheckpPrepare(REGCHECKP_STATE *State, const REGCHECK_ADAPTER *Adapter)
 {
@@ -582,12 +715,17 @@ IRQ_STATUS RegcheckRun(const REGCHECK_SCRIPT *Script, const REGCHECK_ADAPTER *Ad
     uint64_t FoundApicBase = PlatReadMsr(IA32_APIC_BASE);
     IRQ_STATUS Status = RegcheckpPrepare(State, Adapter) ? RegcheckpInstallHandlers(Script, State)
                                                          : IRQ_STATUS_INVALID_CPU;
+    if (Status == IRQ_STATUS_SUCCESS && RegcheckpScriptUsesIommu(Script) && !RegcheckpAllocateIommuMemory(State)) {
+        RegcheckpRemoveHandlers(Script, Script->VectorCount);
+        Status = IRQ_STATUS_INSUFFICIENT_RESOURCES;
+    }
     if (Status == IRQ_STATUS_SUCCESS) {
         *Result = (REGCHECK_RESULT){.Passed = true, .X2Apic = State->X2Apic};
         RegcheckpRunSteps(State, Script, Result);
         RegcheckpRunCleanup(State, Script);
         RegcheckpRestoreApicBase(State, FoundApicBase);
         RegcheckpRemoveHandlers(Script, Script->VectorCount);
+        RegcheckpFreeIommuMemory(State);
     }
     PlatRestoreInterrupts(WasEnabled);
     atomic_store_explicit(&RegcheckpRunning, false, memory_order_release);
@@ -710,9 +848,43 @@ static void RegcheckpPutIoApic(REGCHECKP_TEXT *Text, uint32_t Index)
     RegcheckpPutChar(Text, ')');
 }
 
+/* VT-d 10.4. */
+static const REGCHECKP_REGISTER_NAME RegcheckpIommuNames[] = {
+    {0x000, "VER"},  {0x008, "CAP"}, {0x010, "ECAP"}, {0x018, "GCMD"}, {0x01C, "GSTS"},
+    {0x034, "FSTS"}, {0x038, "FECTL"}, {0x080, "IQH"}, {0x088, "IQT"}, {0x090, "IQA"},
+    {0x09C, "ICS"},  {0x0B8, "IRTA"},
+};
+
+static void RegcheckpPutIommu(REGCHECKP_TEXT *Text, uint32_t Offset)
+{
+    RegcheckpPutString(Text, "VT-d ");
+    const char *Name = "register";
+    for (uint32_t Index = 0; Index < sizeof(RegcheckpIommuNames) / sizeof(RegcheckpIommuNames[0]); Index++) {
+        if (RegcheckpIommuNames[Index].Offset == Offset)
+            Name = RegcheckpIommuNames[Index].Name;
+    }
+    RegcheckpPutString(Text, Name);
+    RegcheckpPutString(Text, " (+");
+    RegcheckpPutHex(Text, Offset, 3);
+    RegcheckpPutChar(Text, ')');
+}
+
 static void RegcheckpPutRegister(REGCHECKP_TEXT *Text, const REGCHECK_STEP *Step, bool X2Apic)
 {
     switch (Step->Kind) {
+    case RegcheckReadIommu32:
+    case RegcheckReadIommu64:
+    case RegcheckWriteIommu32:
+    case RegcheckWriteIommu64:
+        RegcheckpPutIommu(Text, Step->Register);
+        break;
+    case RegcheckQueueWait:
+        RegcheckpPutString(Text, "VT-d invalidation queue slot ");
+        RegcheckpPutDecimal(Text, Step->Register);
+        break;
+    case RegcheckReadWaitStatus:
+        RegcheckpPutString(Text, "VT-d wait descriptor status word");
+        break;
     case RegcheckReadLapic:
     case RegcheckWriteLapic:
         RegcheckpPutLapic(Text, Step->Register, X2Apic);

@@ -32,7 +32,13 @@
  *    table 11-1); in x2APIC mode the interpreter uses MSR 0x800 + offset/16
  *    (11.12.1.2, table 11-6);
  *  - I/O APIC steps: the index IOREGSEL selects (82093AA 3.1.1): 0x00 ID,
- *    0x01 version, 0x02 arbitration, 0x10 + 2n / 0x11 + 2n entry n.
+ *    0x01 version, 0x02 arbitration, 0x10 + 2n / 0x11 + 2n entry n;
+ *  - VT-d steps: the byte offset in the remapping unit's register page
+ *    (VT-d spec rev. 3.x, 10.4), at REGCHECK_ADAPTER.IommuAddress. 64-bit
+ *    registers are accessed as two aligned doublewords, low first (10.2).
+ *    The unit's memory (interrupt remapping table, invalidation queue,
+ *    wait status word) is the interpreter's, from PlatAllocateMemory
+ *    (identity-mapped: the unit is given the addresses as they are).
  */
 #ifndef IRQROUTE_REGSCRIPT_H
 #define IRQROUTE_REGSCRIPT_H
@@ -82,6 +88,18 @@
 #define REGCHECK_IOAPIC_RTE_LOW(Pin) (0x10u + 2u * (uint32_t)(Pin))
 #define REGCHECK_IOAPIC_RTE_HIGH(Pin) (0x11u + 2u * (uint32_t)(Pin))
 
+#define REGCHECK_VTD_VER 0x000u
+#define REGCHECK_VTD_CAP 0x008u
+#define REGCHECK_VTD_ECAP 0x010u
+#define REGCHECK_VTD_GCMD 0x018u
+#define REGCHECK_VTD_GSTS 0x01Cu
+#define REGCHECK_VTD_FSTS 0x034u
+#define REGCHECK_VTD_FECTL 0x038u
+#define REGCHECK_VTD_IQH 0x080u
+#define REGCHECK_VTD_IQT 0x088u
+#define REGCHECK_VTD_IQA 0x090u
+#define REGCHECK_VTD_IRTA 0x0B8u
+
 /* An accept step's Value when any number of interrupts may come (clean-up). */
 #define REGCHECK_ANY_COUNT 0xFFFFFFFFu
 
@@ -102,6 +120,13 @@ typedef enum _REGCHECK_KIND {
     RegcheckSendMsi,         /* adapter: MSI to the own APIC id (physical), data Value */
     RegcheckAccept,          /* let the CPU take interrupts; Value = how many must come */
     RegcheckReadInService,   /* Register as the handler of interrupt #Value of the last accept read it */
+    RegcheckReadIommu32,     /* VT-d register Register (32 bits), compared with Expected under Mask */
+    RegcheckReadIommu64,     /* the same, 64 bits */
+    RegcheckWriteIommu32,    /* VT-d register Register = Value (Symbol: see REGCHECK_SYMBOL) */
+    RegcheckWriteIommu64,    /* the same, 64 bits */
+    RegcheckQueueWait,       /* an invalidation wait descriptor (VT-d 6.5.2.8, status write) in queue
+                              * slot Register, status data Value, to the status word (cleared first) */
+    RegcheckReadWaitStatus,  /* the status word the unit writes, compared with Expected */
 } REGCHECK_KIND;
 
 /* When a step runs: the running CPU's state at that step (IA32_APIC_BASE),
@@ -134,6 +159,8 @@ typedef enum _REGCHECK_SYMBOL {
     RegcheckSelfFlatLdr,      /* xAPIC flat model as HlLapicInitializeProcessor sets it: (1 << cpu) << 24, cpu < 8 */
     RegcheckSelfClusterLdr,   /* x2APIC: (id >> 4) << 16 | 1 << (id & 15) (11.12.10.2) */
     RegcheckVectorBit,        /* 1 << (the number % 32): the bit of vector N in its ISR/TMR/IRR word */
+    RegcheckIommuTable,       /* the interpreter's 4 KiB interrupt remapping table's address | the number */
+    RegcheckIommuQueue,       /* the interpreter's 4 KiB invalidation queue's address | the number */
 } REGCHECK_SYMBOL;
 
 /* Read steps may poll: a message from a device can take a moment to arrive. */
@@ -189,6 +216,9 @@ typedef struct _REGCHECK_ADAPTER {
     /* The running CPU's APIC id when it is not in the Hl registry (an AP
      * checked before it registers); NULL: the registry's. */
     const uint32_t *ApicId;
+    /* The register page of the VT-d unit the VT-d steps address (0: none,
+     * such a step fails). */
+    uintptr_t IommuAddress;
 } REGCHECK_ADAPTER;
 
 /* ---- Running --------------------------------------------------------------------- */
@@ -209,6 +239,10 @@ typedef struct _REGCHECK_RESULT {
     const char *Why;
 } REGCHECK_RESULT;
 
+/* The VT-d steps' memory: RegcheckRun allocates it for a script with VT-d
+ * steps (INSUFFICIENT_RESOURCES when it cannot) and frees it after. */
+#define REGCHECK_IOMMU_PAGE 4096u
+
 /* Runs Script on the calling CPU (registered with Hl, or its APIC id in the
  * adapter; Ke initialised when the script has vectors), interrupts disabled
  * except in accept steps; leaves IA32_APIC_BASE's EN and EXTD as found.
@@ -218,6 +252,7 @@ typedef struct _REGCHECK_RESULT {
  *   INVALID_CPU        no APIC id for the calling CPU (neither adapter nor Hl registry)
  *   INVALID_VECTOR     a script vector the Ke layout does not let the
  *                      interpreter handle (KeSetSystemVectorHandler refused it)
+ *   INSUFFICIENT_RESOURCES  no memory for the VT-d steps' table and queue
  * Nothing is changed when it fails. */
 IRQ_STATUS RegcheckRun(const REGCHECK_SCRIPT *Script, const REGCHECK_ADAPTER *Adapter, REGCHECK_RESULT *Result);
 
@@ -237,5 +272,11 @@ extern const REGCHECK_SCRIPT RegcheckLapicIoApicScript;
  * nothing else uses yet (an AP before it is brought up), from the state
  * firmware left it in; RegcheckRun leaves it in that state again. */
 extern const REGCHECK_SCRIPT RegcheckModeSwitchScript;
+
+/* A VT-d remapping unit in its power-up state, nothing enabled
+ * (script_remap.c): capabilities, the table pointer, queued invalidation
+ * with a wait descriptor, a queue error, one GCMD command at a time. Leaves
+ * the unit disabled again. */
+extern const REGCHECK_SCRIPT RegcheckRemapScript;
 
 #endif

@@ -4,8 +4,8 @@
  * drivers connect, disconnect, re-connect elsewhere, move, synchronise with
  * and send IPIs, for a bounded time; then exact invariants.
  *
- *   irqroute_stress [--seconds N] [--cpus N] [--firers N] [--drivers N] [--seed N]
- *   (or IRQROUTE_STRESS_SECONDS / _CPUS / _FIRERS / _DRIVERS / _SEED)
+ *   irqroute_stress [--seconds N] [--cpus N] [--firers N] [--drivers N] [--seed N] [--remap]
+ *   (or IRQROUTE_STRESS_SECONDS / _CPUS / _FIRERS / _DRIVERS / _SEED / _REMAP=1)
  *
  * THREADS. The sim boots N CPUs (4-8) with service threads. F firer threads,
  * attached to no CPU (they are devices), raise interrupts: SimPulseGsi on
@@ -64,6 +64,22 @@
  * IPIs use the same idea: a sender claims a per-CPU mailbox bit before
  * KeSendIpi(User0) and the handler takes it, so sent == handled exactly.
  *
+ * REMAPPING (--remap). The machine is QEMU's q35 with intel-iommu,intremap=on,
+ * eim=on (SIM_SYSTEM_CONFIG.InterruptRemapping): x2APIC mode, the I/O APIC
+ * behind a VT-d unit, and CPUs whose APIC ids (RemapApicIds) an 8-bit
+ * destination cannot name (0xFF, 0x100, ...), so only remapping makes them
+ * reachable. The lines are remapped (their redirection entries name table
+ * entries, a move rewrites the entry); the MSI devices are PCI requesters
+ * assigned to the unit (HlRemapAssignRequester), connected with their
+ * requester id and fired through the unit (SimMsiWriteThroughIommu), so
+ * their messages are remapped too and never rewritten in the device (an
+ * update routine call is a violation). Broadcasts go to one x2APIC cluster
+ * (a logical destination names one, SDM vol. 3A 11.12.10.2), and the fixed-
+ * vector devices, which send compatibility-format MSIs that bypass the unit
+ * (SimMsiWrite), only to the CPUs with an 8-bit APIC id. The same checks
+ * hold, and at the end no remapping fault was recorded (an interrupt that
+ * met a freed or wrong entry) and no table entry leaked.
+ *
  * CHECKED AT THE END (and some on the way; any violation fails the run):
  *  - raised == handled + pending; after SimWaitIdle, pending == 0;
  *  - no ISR ran after its IoDisconnectInterrupt returned (per connection);
@@ -100,6 +116,8 @@
 
 #include "sim.h"
 #include "simboot.h"
+
+#define REMAP_UNIT 0u
 
 #define MAX_CPUS 8u
 #define MAX_DRIVERS 4u
@@ -153,6 +171,13 @@ static void Violation(VIOLATION Kind, const char *Format, ...)
 
 static uint32_t CpuCount = 6, FirerCount = 4, DriverCount = 3, Seconds = 10;
 static uint64_t Seed;
+static bool Remap;
+
+/* --remap: APIC ids past the 8-bit destination (0xFF is the xAPIC broadcast,
+ * 0x100 and up need 32 bits) over three x2APIC clusters (id >> 4: 0x0, 0xF,
+ * 0x10, 0x11). CPU n has RemapApicIds[n]. */
+static const uint32_t RemapApicIds[8] = {0x00, 0x01, 0x02, 0xFF, 0x100, 0x101, 0x11F, 0x03};
+#define COMPATIBILITY_MAX_DESTINATION 0xFEu
 static _Atomic bool Stop;
 static _Atomic bool Abort; /* a bounded wait failed: wind down */
 
@@ -184,13 +209,48 @@ static uint64_t AllCpusMask(void)
     return (1ull << CpuCount) - 1u;
 }
 
-/* A random non-empty subset of the CPUs. */
-static uint64_t RandomMask(uint64_t *State)
+/* A random non-empty subset of Allowed (non-empty). */
+static uint64_t RandomMaskOf(uint64_t *State, uint64_t Allowed)
 {
     uint64_t Mask;
     do
-        Mask = NextRandom(State) & AllCpusMask();
+        Mask = NextRandom(State) & Allowed;
     while (Mask == 0);
+    return Mask;
+}
+
+/* A random non-empty subset of the CPUs. */
+static uint64_t RandomMask(uint64_t *State)
+{
+    return RandomMaskOf(State, AllCpusMask());
+}
+
+static uint32_t ApicIdOf(uint32_t Cpu)
+{
+    return SimCpuApicId(Cpu);
+}
+
+/* The CPUs a compatibility-format MSI can name (8-bit destination, 0xFF
+ * being the broadcast): every CPU without remapping's wide ids. */
+static uint64_t CompatibilityReachableMask(void)
+{
+    uint64_t Mask = 0;
+    for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++) {
+        if (ApicIdOf(Cpu) <= COMPATIBILITY_MAX_DESTINATION)
+            Mask |= 1ull << Cpu;
+    }
+    return Mask;
+}
+
+/* The CPUs in Cpu's x2APIC cluster (11.12.10.2: logical id (id >> 4) << 16
+ * | 1 << (id & 15)): one logical destination reaches only these. */
+static uint64_t ClusterMaskOf(uint32_t Cpu)
+{
+    uint64_t Mask = 0;
+    for (uint32_t Other = 0; Other < CpuCount; Other++) {
+        if (ApicIdOf(Other) >> 4 == ApicIdOf(Cpu) >> 4)
+            Mask |= 1ull << Other;
+    }
     return Mask;
 }
 
@@ -244,6 +304,7 @@ struct _DEVICE {
     HL_LINE_BUS Bus;          /* lines */
     uint32_t Number;
     HL_LINE_OPTION Trigger;
+    uint16_t RequesterId;     /* DevMsi: its PCI requester (bus << 8 | device << 3 | function) */
     int Group;                /* lines sharing a GSI have the same group (>= 0); -1: alone */
     uint8_t FixedVector;      /* DevFixed */
     bool FixedShared;
@@ -287,9 +348,9 @@ static DEVICE Devices[] = {
     {.Name = "level-pci17", .Kind = DevLevel, .Bus = HlBusPci, .Number = 17, .Group = NO_GROUP},
     {.Name = "level-pci19-a", .Kind = DevLevel, .Bus = HlBusPci, .Number = 19, .Group = 19},
     {.Name = "level-pci19-b", .Kind = DevLevel, .Bus = HlBusPci, .Number = 19, .Group = 19},
-    {.Name = "msi-0", .Kind = DevMsi, .Group = NO_GROUP},
-    {.Name = "msi-1", .Kind = DevMsi, .Group = NO_GROUP},
-    {.Name = "msi-2", .Kind = DevMsi, .Group = NO_GROUP},
+    {.Name = "msi-0", .Kind = DevMsi, .RequesterId = 0x0018, .Group = NO_GROUP}, /* 00:03.0 */
+    {.Name = "msi-1", .Kind = DevMsi, .RequesterId = 0x0020, .Group = NO_GROUP}, /* 00:04.0 */
+    {.Name = "msi-2", .Kind = DevMsi, .RequesterId = 0x0101, .Group = NO_GROUP}, /* 01:00.1 */
     {.Name = "fixed-94-a", .Kind = DevFixed, .FixedVector = 0x94, .FixedShared = true, .Group = NO_GROUP},
     {.Name = "fixed-94-b", .Kind = DevFixed, .FixedVector = 0x94, .FixedShared = true, .Group = NO_GROUP},
     {.Name = "fixed-97", .Kind = DevFixed, .FixedVector = 0x97, .Group = NO_GROUP},
@@ -329,6 +390,8 @@ static bool LevelTakeCondition(DEVICE *Device)
 static _Atomic uint64_t Connects, ConnectRefusals, Disconnects, Moves, PolicyChanges, Syncs;
 static _Atomic uint64_t IpisSent, IpisHandled, GenericCalls, GenericRuns, GenericSelfRuns[MAX_CPUS];
 static _Atomic uint64_t IpiHandledOn[MAX_CPUS], WorkerRunsOn[MAX_CPUS];
+/* Interrupts claimed on each CPU, by device kind. */
+static _Atomic uint64_t ClaimedOn[MAX_CPUS][DevFixed + 1];
 static _Atomic bool Mailbox[MAX_CPUS];
 static _Atomic uint64_t RefusedBy[IRQ_STATUS_COUNT];
 /* Unclaimed runs of an unshared level line. The local APIC's EOI reaches
@@ -387,6 +450,7 @@ static bool StressIsr(KINTERRUPT *Interrupt, void *Context)
     }
     if (Claimed) {
         atomic_fetch_add_explicit(&Epoch->Claims[Cpu], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&ClaimedOn[Cpu][Device->Kind], 1, memory_order_relaxed);
         atomic_fetch_add(&Device->Handled, 1);
     } else {
         atomic_fetch_add_explicit(&Device->Unclaimed, 1, memory_order_relaxed);
@@ -421,6 +485,9 @@ static void MsiUpdate(KINTERRUPT *Interrupt, const HL_MSI_MESSAGE *Message, void
 {
     (void)Interrupt;
     DEVICE *Device = Context;
+    if (Remap)
+        Violation(VBadStatus, "%s: a remapped message was rewritten in the device (its table entry moves)",
+                  Device->Name);
     atomic_store(&Device->MsiAddress, Message->Address);
     if (Message->Data != atomic_load(&Device->MsiData))
         Violation(VBadStatus, "%s: a move changed the MSI data %#x -> %#x", Device->Name,
@@ -465,11 +532,15 @@ static void RaiseOnce(DEVICE *Device, uint64_t *Random)
         LevelAssert(Device);
         break;
     case DevMsi:
-        SimMsiWrite(atomic_load(&Device->MsiAddress), atomic_load(&Device->MsiData));
+        if (Remap)
+            SimMsiWriteThroughIommu(REMAP_UNIT, Device->RequesterId, atomic_load(&Device->MsiAddress),
+                                    atomic_load(&Device->MsiData));
+        else
+            SimMsiWrite(atomic_load(&Device->MsiAddress), atomic_load(&Device->MsiData));
         break;
     case DevFixed: {
         uint32_t Cpu = RandomCpuOf(Random, atomic_load(&Device->FireMask));
-        SimMsiWrite(0xFEE00000ull | (uint64_t)SimCpuApicId(Cpu) << 12, Device->FixedVector);
+        SimMsiWrite(0xFEE00000ull | (uint64_t)ApicIdOf(Cpu) << 12, Device->FixedVector);
         break;
     }
     }
@@ -734,6 +805,8 @@ static void ChooseTarget(DRIVER *Driver, const DEVICE *Device, TARGET_CHOICE *Ch
                                                .Cpu = RandomBelow(Random, CpuCount)};
         break;
     default:
+        if (Remap)
+            Choice->Mask = SetOfMask(RandomMaskOf(Random, ClusterMaskOf(RandomBelow(Random, CpuCount))));
         Choice->Target = (IO_INTERRUPT_TARGET){.Kind = IoTargetBroadcast, .Mask = &Choice->Mask};
         Choice->Broadcast = true;
         break;
@@ -761,7 +834,9 @@ static void Connect(DRIVER *Driver, DEVICE *Device)
     HL_MSI_MESSAGE Message = {0};
     IRQ_STATUS Status;
     bool Shared = false;
-    IR_CPU_SET FixedMask = SetOfMask(RandomMask(&Driver->Random));
+    /* The fixed-vector devices send compatibility-format MSIs (8-bit
+     * destinations) past the unit. */
+    IR_CPU_SET FixedMask = SetOfMask(RandomMaskOf(&Driver->Random, CompatibilityReachableMask()));
 
     if (Device->Kind == DevLevel && Device->Group == NO_GROUP && !RemoteIrrClear(Device))
         atomic_fetch_add(&StaleRemoteIrr, 1);
@@ -780,11 +855,16 @@ static void Connect(DRIVER *Driver, DEVICE *Device)
         break;
     }
     case DevMsi: {
+        /* A remapped message needs no update routine (its table entry
+         * moves): half the time it has none. */
+        bool Update = !Remap || RandomBelow(&Driver->Random, 2);
         IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
             .Version = CONNECT_MESSAGE_BASED,
             .MessageBased = {.InterruptObject = &Object, .ServiceRoutine = StressIsr, .ServiceContext = Epoch,
                              .Irql = Irql, .SynchronizeIrql = SynchronizeIrql, .Target = Choice.Target,
-                             .Message = &Message, .UpdateMessage = MsiUpdate, .UpdateContext = Device}};
+                             .Message = &Message, .UpdateContext = Device,
+                             .HasRequesterId = Remap, .RequesterId = Device->RequesterId}};
+        Parameters.MessageBased.UpdateMessage = Update ? MsiUpdate : NULL;
         Status = IoConnectInterruptEx(&Parameters);
         break;
     }
@@ -997,6 +1077,22 @@ typedef struct _CPU_BASELINE {
 } CPU_BASELINE;
 
 static CPU_BASELINE Baseline[MAX_CPUS];
+static uint32_t FreeTableEntriesAtStart;
+
+/* --remap: how many entries of the unit's interrupt remapping table are
+ * free, by allocating every one and freeing them again (the system must be
+ * quiet: nothing else allocates meanwhile). */
+static uint32_t CountFreeTableEntries(void)
+{
+    static uint32_t Taken[65536];
+    uint32_t Count = 0;
+    while (Count < sizeof(Taken) / sizeof(Taken[0]) &&
+           HlRemapAllocateEntry(REMAP_UNIT, &Taken[Count]) == IRQ_STATUS_SUCCESS)
+        Count++;
+    for (uint32_t Index = 0; Index < Count; Index++)
+        CheckStatus("HlRemapFreeEntry", NULL, HlRemapFreeEntry(REMAP_UNIT, Taken[Index]), IRQ_STATUS_SUCCESS);
+    return Count;
+}
 
 static uint64_t DispatchedOn(uint32_t Cpu)
 {
@@ -1016,6 +1112,8 @@ static void TakeBaseline(void)
         Baseline[Cpu].Eois = SimEoiCount(Cpu);
         Baseline[Cpu].Dispatched = DispatchedOn(Cpu);
     }
+    if (Remap)
+        FreeTableEntriesAtStart = CountFreeTableEntries();
 }
 
 static void EndCheck(bool Condition, const char *Format, ...) __attribute__((format(printf, 2, 3)));
@@ -1067,11 +1165,47 @@ static void CheckNoLeak(void)
         EndCheck(Entry.Bits.Mask == 1, "GSI %u left unmasked (%#llx) with nothing connected", Gsi,
                  (unsigned long long)Entry.Value);
     }
+    if (Remap) {
+        uint32_t Free = CountFreeTableEntries();
+        EndCheck(Free == FreeTableEntriesAtStart, "remapping table: %u entries free, %u at start", Free,
+                 FreeTableEntriesAtStart);
+    }
+}
+
+/* Claimed interrupts per CPU and kind; with --remap, every CPU whose APIC id
+ * an 8-bit destination cannot name must have taken lines and messages (the
+ * run is long enough that the random targets reach each). */
+static void ReportCpus(void)
+{
+    for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++) {
+        uint64_t Lines = atomic_load(&ClaimedOn[Cpu][DevEdge]) + atomic_load(&ClaimedOn[Cpu][DevLevel]);
+        uint64_t Messages = atomic_load(&ClaimedOn[Cpu][DevMsi]);
+        printf("stress: CPU %u (APIC id %#x): claimed %llu line, %llu MSI, %llu fixed-vector interrupts\n", Cpu,
+               ApicIdOf(Cpu), (unsigned long long)Lines, (unsigned long long)Messages,
+               (unsigned long long)atomic_load(&ClaimedOn[Cpu][DevFixed]));
+        if (Remap && ApicIdOf(Cpu) > COMPATIBILITY_MAX_DESTINATION)
+            EndCheck(Lines > 0 && Messages > 0, "CPU %u (APIC id %#x) took %llu remapped lines, %llu remapped MSIs", Cpu,
+                     ApicIdOf(Cpu), (unsigned long long)Lines, (unsigned long long)Messages);
+    }
+}
+
+/* --remap: a raise happens only while its device is connected and enabled,
+ * so every remapped interrupt must have found a present entry for its
+ * requester: any fault (recorded or not, VT-d 7.1) is an entry freed or
+ * rewritten under a live device. */
+static void CheckNoRemappingFault(void)
+{
+    if (!Remap)
+        return;
+    uint64_t Recorded = SimIommuRecordedFaultCount(REMAP_UNIT), Dropped = SimIommuDroppedFaultCount(REMAP_UNIT);
+    EndCheck(Recorded == 0 && Dropped == 0, "remapping faults: %llu recorded, %llu not recorded",
+             (unsigned long long)Recorded, (unsigned long long)Dropped);
 }
 
 static void Usage(const char *Program)
 {
-    fprintf(stderr, "usage: %s [--seconds N] [--cpus 4-8] [--firers 1-8] [--drivers 1-4] [--seed N]\n", Program);
+    fprintf(stderr, "usage: %s [--seconds N] [--cpus 4-8] [--firers 1-8] [--drivers 1-4] [--seed N] [--remap]\n",
+            Program);
     exit(2);
 }
 
@@ -1099,7 +1233,14 @@ static void ParseArguments(int Count, char **Arguments)
     FromEnvironment("IRQROUTE_STRESS_FIRERS", &FirerCount, 1, MAX_FIRERS);
     FromEnvironment("IRQROUTE_STRESS_DRIVERS", &DriverCount, 1, MAX_DRIVERS);
     FromEnvironment("IRQROUTE_STRESS_SEED", &SeedLow, 0, UINT32_MAX);
+    uint32_t RemapFromEnvironment = 0;
+    FromEnvironment("IRQROUTE_STRESS_REMAP", &RemapFromEnvironment, 0, 1);
+    Remap = RemapFromEnvironment != 0;
     for (int Index = 1; Index < Count; Index++) {
+        if (strcmp(Arguments[Index], "--remap") == 0) {
+            Remap = true;
+            continue;
+        }
         if (Index + 1 >= Count)
             Usage(Arguments[0]);
         const char *Option = Arguments[Index], *Value = Arguments[++Index];
@@ -1119,8 +1260,8 @@ static void ParseArguments(int Count, char **Arguments)
     const char *Wait = getenv("IRQROUTE_STRESS_EOI_WAIT");
     WaitForLevelEoi = Wait != NULL && strcmp(Wait, "1") == 0;
     Seed = (uint64_t)SeedLow * 0x9E3779B97F4A7C15ull | 1u;
-    printf("stress: %u CPUs, %u firers, %u drivers, %u s, seed %u\n", CpuCount, FirerCount, DriverCount, Seconds,
-           SeedLow);
+    printf("stress: %u CPUs, %u firers, %u drivers, %u s, seed %u%s\n", CpuCount, FirerCount, DriverCount, Seconds,
+           SeedLow, Remap ? ", interrupt remapping (x2APIC, APIC ids past 0xFE)" : "");
 }
 
 static void Watchdog(int Signal)
@@ -1161,10 +1302,20 @@ static bool BootAndPrepare(void)
     for (uint32_t Gsi = 0; Gsi < GSI_COUNT; Gsi++)
         pthread_mutex_init(&LineLock[Gsi], NULL);
     SIM_SYSTEM_CONFIG Config = {.CpuCount = CpuCount, .StartThreads = true};
+    if (Remap) {
+        Config.ApicIds = RemapApicIds;
+        Config.X2Apic = true;
+        Config.InterruptRemapping = true;
+    }
     IRQ_STATUS Status = SimBootSystem(&Config);
     if (Status != IRQ_STATUS_SUCCESS) {
         fprintf(stderr, "stress: SimBootSystem: %s\n", IrStatusName(Status));
         return false;
+    }
+    for (uint32_t Index = 0; Remap && Index < DEVICE_COUNT; Index++) {
+        if (Devices[Index].Kind == DevMsi)
+            CheckStatus("HlRemapAssignRequester", &Devices[Index],
+                        HlRemapAssignRequester(REMAP_UNIT, Devices[Index].RequesterId), IRQ_STATUS_SUCCESS);
     }
     CheckStatus("KeSetIpiMessageHandler", NULL, KeSetIpiMessageHandler(KeIpiUser0, IpiUser0, NULL),
                 IRQ_STATUS_SUCCESS);
@@ -1260,8 +1411,12 @@ int main(int Count, char **Arguments)
         }
         SimDetachCpu();
         EndCheck(SimWaitIdle(60000), "the sim did not go idle after the last disconnect");
+        SimAttachCpu(0);
         CheckNoLeak();
+        SimDetachCpu();
     }
+    CheckNoRemappingFault();
+    ReportCpus();
 
     printf("stress: raised %llu, handled %llu, pending at stop %llu (0 after idle: %s)\n", (unsigned long long)Raised,
            (unsigned long long)Handled, (unsigned long long)Pending, PendingIdle == 0 ? "yes" : "NO");

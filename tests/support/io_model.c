@@ -312,6 +312,33 @@ bool RefIoApicIdOf(const REF_IO_MODEL *Model, uint32_t Cpu, uint32_t *ApicId)
     return false;
 }
 
+bool RefIoRequesterRemapped(const REF_IO_MODEL *Model, uint16_t RequesterId)
+{
+    for (uint32_t Index = 0; Model->Remapping && Index < Model->RequesterCount; Index++) {
+        if (Model->Requesters[Index] == RequesterId)
+            return true;
+    }
+    return false;
+}
+
+bool RefIoReachable(const REF_IO_MODEL *Model, uint32_t Cpu, bool Remapped)
+{
+    uint32_t ApicId;
+    if (!RefIoApicIdOf(Model, Cpu, &ApicId))
+        return false;
+    return Remapped || ApicId <= REF_IO_MAX_DESTINATION8;
+}
+
+uint64_t RefIoReachableMask(const REF_IO_MODEL *Model, bool Remapped)
+{
+    uint64_t Mask = 0;
+    for (uint32_t Cpu = 0; Cpu < REF_IO_MAX_CPUS; Cpu++) {
+        if (RefIoReachable(Model, Cpu, Remapped))
+            Mask |= 1ull << Cpu;
+    }
+    return Mask;
+}
+
 const char *RefIoCheckRegistry(const REF_IO_MODEL *Model)
 {
     uint32_t Limit = 0;

@@ -36,6 +36,11 @@
 /* CPU indices whose registration the checks probe (beyond the sim's 8). */
 #define REF_IO_PROBED_CPUS 16u
 #define REF_IO_ISA_IRQS 16u
+#define REF_IO_MAX_REQUESTERS 4u
+/* The highest physical destination an 8-bit field can name (0xFF is the
+ * broadcast): redirection entries and compatibility-format MSIs (SDM vol.
+ * 3A 11.11.1; 82093AA 3.2.4). */
+#define REF_IO_MAX_DESTINATION8 0xFEu
 
 /* RefIoKe: connected by a caller of Ke directly (KeConnectInterrupt on
  * caller storage), not by Io. */
@@ -61,6 +66,8 @@ typedef struct _REF_IO_OBJECT {
     KINTERRUPT_MODE Mode;
     KIRQL SynchronizeIrql;
     uint8_t Device;     /* 1 + the fuzzer's device slot (IoConnectDevice), 0: none */
+    bool Remapped;      /* message-based through the remapping unit (RequesterId assigned) */
+    uint16_t RequesterId;
 } REF_IO_OBJECT;
 
 typedef struct _REF_IO_DIRECT_VECTOR {
@@ -90,6 +97,12 @@ typedef struct _REF_IO_MODEL {
     HL_RESOLVED_LINE Isa[REF_IO_ISA_IRQS];
     /* System vectors with a handler of the caller's (KeSetSystemVectorHandler). */
     bool SystemHandler[256];
+    /* Interrupt remapping (SIM_SYSTEM_CONFIG.InterruptRemapping): the I/O
+     * APICs send through an enabled unit, and these PCI requesters are
+     * assigned to it (HlRemapAssignRequester). */
+    bool Remapping;
+    uint16_t Requesters[REF_IO_MAX_REQUESTERS];
+    uint32_t RequesterCount;
 } REF_IO_MODEL;
 
 /* What a refused call must leave as it was: everything the library reports
@@ -173,6 +186,19 @@ const char *RefIoCheckIsaLines(const REF_IO_MODEL *Model);
 /* What an accepted HlPicRegisterOverride makes IsaIrq resolve to (ACPI 6.x
  * table 5.50 flags; 0 conforms to ISA: edge, active high). */
 HL_RESOLVED_LINE RefIoOverrideLine(uint32_t Gsi, uint16_t Flags);
+
+/* ---- Reach (docs/design.md, Interrupt remapping) -------------------------------------------- */
+
+/* RequesterId's messages go through the enabled unit (assigned with
+ * HlRemapAssignRequester while remapping is on). */
+bool RefIoRequesterRemapped(const REF_IO_MODEL *Model, uint16_t RequesterId);
+/* A device can name Cpu as a physical destination: with remapping every
+ * registered CPU (the table entry holds 32 bits), lines of a remapped I/O
+ * APIC (Remapped: Model->Remapping for lines, RefIoRequesterRemapped for a
+ * message) included; otherwise an APIC id of at most REF_IO_MAX_DESTINATION8. */
+bool RefIoReachable(const REF_IO_MODEL *Model, uint32_t Cpu, bool Remapped);
+/* The CPUs (of the first REF_IO_MAX_CPUS) RefIoReachable names. */
+uint64_t RefIoReachableMask(const REF_IO_MODEL *Model, bool Remapped);
 
 /* ---- Refused calls ----------------------------------------------------------------------------- */
 

@@ -17,6 +17,11 @@
  * as SeaBIOS does past 255 CPUs, disabled) and with x2APIC offered or not.
  * The models fault where the hardware raises #GP (TbCatchFaults): a step the
  * hardware would refuse fails the test with the model's message.
+ *
+ * The VT-d script (RegcheckRemapScript) runs on a remapping unit the test
+ * creates and never enables (SimIommuCreate, extended interrupt mode, one
+ * fault record: QEMU's intel-iommu,intremap=on,eim=on), as the KTEST
+ * "regcheck_remap" runs it on QEMU's unit with the kernel booted "noremap".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -342,6 +347,63 @@ static void test_regcheck_refuses_a_device_vector(void **State)
     TbShutdown();
 }
 
+/* ---- The VT-d unit ---- */
+
+static const SIM_IOMMU_CONFIG RegcheckUnit = {.Address = SIM_IOMMU_DEFAULT_BASE, .ExtendedInterruptMode = true};
+
+static void test_regcheck_remap_unit(void **State)
+{
+    (void)State;
+    RegcheckBoot(true);
+    assert_int_equal(SimIommuCreate(&RegcheckUnit, 1), 0);
+    REGCHECK_ADAPTER Adapter = {.IommuAddress = SIM_IOMMU_DEFAULT_BASE};
+    REGCHECK_RESULT Result = RegcheckRunWith(&RegcheckRemapScript, &Adapter);
+    assert_int_equal(Result.StepsRun, RegcheckRemapScript.StepCount);
+    /* The cleanup left QI off and the pointers at 0. */
+    assert_int_equal(SimIommuMmioRead(SIM_IOMMU_DEFAULT_BASE + REGCHECK_VTD_GSTS, 4) & 0x04000000u, 0);
+    assert_int_equal(SimIommuMmioRead(SIM_IOMMU_DEFAULT_BASE + REGCHECK_VTD_IQA, 8), 0);
+    assert_int_equal(SimIommuMmioRead(SIM_IOMMU_DEFAULT_BASE + REGCHECK_VTD_IRTA, 8), 0);
+    SimIommuDestroy();
+    TbShutdown();
+}
+
+/* Without a unit the first VT-d step fails and says why; a register that
+ * reads otherwise is named with its offset. */
+static const REGCHECK_STEP RegcheckWrongVtdSteps[] = {
+    {.Kind = RegcheckReadIommu32, .Name = "VER 2.0 (wrong on purpose)", .Register = REGCHECK_VTD_VER,
+     .Expected = 0x20, .Mask = 0xFF},
+};
+static const REGCHECK_STEP RegcheckNoCleanup[] = {
+    {.Kind = RegcheckReadIommu32, .Name = "cleanup: VER", .Register = REGCHECK_VTD_VER, .Mask = 0},
+};
+static const REGCHECK_SCRIPT RegcheckWrongVtdScript = {
+    .Name = "wrong_vtd",
+    REGCHECK_STEPS(RegcheckWrongVtdSteps, RegcheckNoCleanup),
+};
+
+static void test_regcheck_remap_names_the_failing_step(void **State)
+{
+    (void)State;
+    RegcheckBoot(true);
+    REGCHECK_RESULT Result = {0};
+    char Message[256];
+    REGCHECK_ADAPTER NoUnit = {0};
+    assert_int_equal(RegcheckRun(&RegcheckWrongVtdScript, &NoUnit, &Result), IRQ_STATUS_SUCCESS);
+    assert_false(Result.Passed);
+    (void)RegcheckFormatFailure(&Result, Message, sizeof(Message));
+    assert_string_equal(Message, "step VER 2.0 (wrong on purpose): register VT-d VER (+0x000): no VT-d unit "
+                                 "(REGCHECK_ADAPTER.IommuAddress)");
+    assert_int_equal(SimIommuCreate(&RegcheckUnit, 1), 0);
+    REGCHECK_ADAPTER Adapter = {.IommuAddress = SIM_IOMMU_DEFAULT_BASE};
+    assert_int_equal(RegcheckRun(&RegcheckWrongVtdScript, &Adapter, &Result), IRQ_STATUS_SUCCESS);
+    assert_false(Result.Passed);
+    (void)RegcheckFormatFailure(&Result, Message, sizeof(Message));
+    assert_string_equal(Message,
+                        "step VER 2.0 (wrong on purpose): register VT-d VER (+0x000) read 0x00000010 expected 0x00000020");
+    SimIommuDestroy();
+    TbShutdown();
+}
+
 int main(void)
 {
     const struct CMUnitTest Tests[] = {
@@ -353,6 +415,8 @@ int main(void)
         cmocka_unit_test(test_regcheck_refuses_a_gp_transition),
         cmocka_unit_test(test_regcheck_names_the_failing_step),
         cmocka_unit_test(test_regcheck_refuses_a_device_vector),
+        cmocka_unit_test(test_regcheck_remap_unit),
+        cmocka_unit_test(test_regcheck_remap_names_the_failing_step),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }
