@@ -151,6 +151,7 @@ static void VicpInitializeSources(VIC *Vic, const VIC_CONFIG *Config, const VICP
         Entry->Level = (uint8_t)Descriptor->Level;
         Entry->Kind = (uint8_t)Descriptor->Kind;
         Entry->Slot = 0;
+        Entry->SlotBit = 0;
         Entry->DirectBit = 0;
         Entry->RaiseBits = 0;
         /* Every route starts FIXED_CPU to CPU 0 (VicpInitializeRoutes). */
@@ -159,6 +160,9 @@ static void VicpInitializeSources(VIC *Vic, const VIC_CONFIG *Config, const VICP
         if (Descriptor->Level == 0)
             continue;
         Entry->Slot = (uint8_t)NextSlot[Descriptor->Level]++;
+        /* A pending-word source until VicpAssignDirectBits says otherwise. */
+        Entry->SlotBit = (uint32_t)1 << Entry->Slot;
+        Entry->RaiseBits = VicpWordSummaryBits(Descriptor->Level);
         Vic->SourceOfSlot[Descriptor->Level][Entry->Slot] = (uint16_t)Source;
         Vic->KindOfSlot[Descriptor->Level][Entry->Slot] = (uint8_t)Descriptor->Kind;
         if (Descriptor->Kind == VicSourceSoftware)
