@@ -7,7 +7,8 @@
  *   VIC                 the header (read-mostly), then the online words
  *   VICP_SOURCE[]       level, slot and kind of each source
  *   routes              one IR_ROUTE per source (router.h)
- *   VICP_CPU blocks     one per CPU: check word line, owner line, pending words
+ *   VICP_CPU blocks     one per CPU: check word line, raisers' counters line,
+ *                       owner line, pending words
  * One block per CPU keeps one CPU's raisers and owner off every other CPU's
  * lines: the check word a CPU loads every instruction is written only when
  * something for that CPU changes.

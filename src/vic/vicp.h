@@ -211,13 +211,20 @@ typedef struct _VICP_DIRECT_ANSWER {
 } VICP_DIRECT_ANSWER;
 
 typedef struct _VICP_CPU {
-    /* Line 0: the check word and what raisers and clearers write. */
+    /* Line 0: the check word, and the IPI messages (their sender raises the
+     * IPI source next, writing the line anyway). Nothing else: the owner
+     * loads the check word on every instruction, and each write to its line
+     * by another thread costs that load a miss. */
     _Alignas(VICP_LINE) _Atomic uint64_t State;
     _Atomic uint32_t IpiMessages;
-    _Atomic uint64_t Merged;
+    /* The counters raisers and clearers add to, on their own line: a raise
+     * on a source still pending writes nothing but Merged, so raisers that
+     * keep finding their sources pending (a busy CPU) leave the check
+     * word's line alone. */
+    _Alignas(VICP_LINE) _Atomic uint64_t Merged;
     _Atomic uint64_t Cleared;
     _Atomic uint64_t RaisedHarvestedByClear;
-    /* Line 1: the owner's state (atomic so that queries from other threads
+    /* Then the owner's line: its state (atomic so that queries from other threads
      * and the router's readers are not data races; only the owner writes). */
     _Alignas(VICP_LINE) _Atomic uint64_t Control;
     _Atomic uint64_t Claimed;
