@@ -86,7 +86,9 @@ def main():
         case["ns_per_op"] = statistics.median(case.pop("medians"))
         case["best_ns_per_op"] = min(case.pop("minimums"))
         program = os.path.join(args.bindir, case["program"])
-        case["instructions_per_op"] = None if args.no_callgrind else instructions_per_op(program, case["name"])
+        # Contended cases run threads beside the timed one: callgrind would count their spinning too.
+        counted = not args.no_callgrind and ".contended." not in case["name"]
+        case["instructions_per_op"] = instructions_per_op(program, case["name"]) if counted else None
         print(f"  measured {case['name']}", file=sys.stderr)
 
     by_name = {row["name"]: row for row in rows}
@@ -113,12 +115,14 @@ def main():
               f"{row['baseline'] or '(baseline)':26} {fmt(row['ns_ratio'], '>8.2f')} {fmt(row['best_ns_ratio'], '>6.2f')} "
               f"{fmt(row['instructions_ratio'], '>11.2f')} {fmt(row['instructions_over_baseline'], '>7.1f')}")
 
-    # Sizes, not timings: Ke's memory per CPU, if the build has the program.
-    memory = None
-    memory_program = os.path.join(args.bindir, "matrix_memory")
-    if os.access(memory_program, os.X_OK):
-        memory = run([memory_program]).stdout
-        print("\nKe memory per CPU (bytes)\n" + memory, end="")
+    # Sizes, not timings: Ke's and the Vic's memory per CPU, if the build has the programs.
+    memory = {}
+    for program_name, title in (("matrix_memory", "Ke memory per CPU (bytes)"),
+                                ("vic_memory", "Vic memory per CPU (bytes)")):
+        memory_program = os.path.join(args.bindir, program_name)
+        if os.access(memory_program, os.X_OK):
+            memory[program_name] = run([memory_program]).stdout
+            print(f"\n{title}\n" + memory[program_name], end="")
 
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as handle:

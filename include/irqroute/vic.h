@@ -233,7 +233,12 @@ typedef struct _VIC_DELIVERY_VIEW {
  * it means the same in C and C++ (C++ before 23 has no _Atomic). */
 typedef struct _VIC_CHECK_WORD VIC_CHECK_WORD;
 
-/* The check word of a CPU, for an emulator loop that wants no bounds test. */
+/* The check word of a CPU, for an emulator loop that wants no bounds test:
+ * the per-instruction form. Take the word once, when a thread starts
+ * emulating Cpu (it never moves while the Vic lives), and call
+ * VicWordIsDeliverable on it: one acquire load, a shift and a test.
+ * VicIsDeliverable does the range test and this address computation on
+ * every call. */
 static inline const VIC_CHECK_WORD *VicGetDeliveryWord(const VIC *Vic, uint32_t Cpu)
 {
     const VIC_DELIVERY_VIEW *View = (const VIC_DELIVERY_VIEW *)(const void *)Vic;

@@ -7,7 +7,8 @@
  *   VIC                 the header (read-mostly), then the online words
  *   VICP_SOURCE[]       level, slot and kind of each source
  *   routes              one IR_ROUTE per source (router.h)
- *   VICP_CPU blocks     one per CPU: check word line, owner line, pending words
+ *   VICP_CPU blocks     one per CPU: check word line, raisers' counters line,
+ *                       owner line, pending words
  * One block per CPU keeps one CPU's raisers and owner off every other CPU's
  * lines: the check word a CPU loads every instruction is written only when
  * something for that CPU changes.
@@ -151,6 +152,7 @@ static void VicpInitializeSources(VIC *Vic, const VIC_CONFIG *Config, const VICP
         Entry->Level = (uint8_t)Descriptor->Level;
         Entry->Kind = (uint8_t)Descriptor->Kind;
         Entry->Slot = 0;
+        Entry->SlotBit = 0;
         Entry->DirectBit = 0;
         Entry->RaiseBits = 0;
         /* Every route starts FIXED_CPU to CPU 0 (VicpInitializeRoutes). */
@@ -159,6 +161,9 @@ static void VicpInitializeSources(VIC *Vic, const VIC_CONFIG *Config, const VICP
         if (Descriptor->Level == 0)
             continue;
         Entry->Slot = (uint8_t)NextSlot[Descriptor->Level]++;
+        /* A pending-word source until VicpAssignDirectBits says otherwise. */
+        Entry->SlotBit = (uint32_t)1 << Entry->Slot;
+        Entry->RaiseBits = VicpWordSummaryBits(Descriptor->Level);
         Vic->SourceOfSlot[Descriptor->Level][Entry->Slot] = (uint16_t)Source;
         Vic->KindOfSlot[Descriptor->Level][Entry->Slot] = (uint8_t)Descriptor->Kind;
         if (Descriptor->Kind == VicSourceSoftware)

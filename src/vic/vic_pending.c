@@ -37,6 +37,13 @@ void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit
         Vic->Wake(Vic->WakeContext, Cpu);
 }
 
+/* A raise on a Vic with a wake-up routine (vicp.h, VicpRaiseAt). */
+IRQ_STATUS VicpRaiseWaking(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, const VICP_SOURCE *Entry)
+{
+    VicpRaiseAtAs(Vic, Cpu, Block, Entry, true);
+    return IRQ_STATUS_SUCCESS;
+}
+
 /* The second half of the summary protocol (vicp.h): after the Summary bit came off, set it
  * back if the pending word has bits (a raise got in between). */
 static void VicpRestoreSummary(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint32_t Level, bool ByOwner)
@@ -534,10 +541,10 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastFromWord(VIC *Vi
  * compare-and-swap of the check word; a pending-word source, the CAS of its
  * word and a second on the check word when the level emptied or a claim
  * changed the owner bits. Anything else is handed, before anything
- * changed, to the general path, which decides again from the start. Out of
- * line, so that the lone direct source's path saves no registers for it. */
-__attribute__((noinline)) static IRQ_STATUS VicpClaimTopLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint64_t State,
-                                                              bool EnterService, VIC_CLAIM *Claim)
+ * changed, to the general path, which decides again from the start. */
+static inline __attribute__((always_inline)) IRQ_STATUS VicpClaimTopLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                          uint64_t State, bool EnterService,
+                                                                          VIC_CLAIM *Claim)
 {
     if (__builtin_expect(VicpAstEligible(State), 0))
         return VicpGeneral(Vic, Cpu, EnterService, Claim); /* an AST is eligible */
@@ -554,6 +561,22 @@ __attribute__((noinline)) static IRQ_STATUS VicpClaimTopLevel(VIC *Vic, uint32_t
     return VicpFastDirect(Vic, Cpu, Block, State, Level, State & Vic->DirectOfLevel[Level], EnterService, Claim);
 }
 
+/* The top-level path once for a take and once for a claim: out of line, so
+ * that the lone direct source's path saves no registers for it, and each
+ * with EnterService a constant, so that neither tests it nor keeps it in a
+ * register (a pending-word source's take or claim runs through here). */
+__attribute__((noinline)) static IRQ_STATUS VicpTakeTopLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint64_t State,
+                                                             VIC_CLAIM *Claim)
+{
+    return VicpClaimTopLevel(Vic, Cpu, Block, State, false, Claim);
+}
+
+__attribute__((noinline)) static IRQ_STATUS VicpClaimTopLevelInService(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                       uint64_t State, VIC_CLAIM *Claim)
+{
+    return VicpClaimTopLevel(Vic, Cpu, Block, State, true, Claim);
+}
+
 /* VicClaim and VicTakeInterrupt: the lone direct source straight through,
  * the rest by the top level. */
 static inline __attribute__((always_inline)) IRQ_STATUS VicpFastClaim(VIC *Vic, uint32_t Cpu, bool EnterService,
@@ -567,7 +590,9 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastClaim(VIC *Vic, 
     uint64_t State = atomic_load_explicit(&Block->State, memory_order_acquire);
     if (__builtin_expect(VicpIsLoneDirect(Vic, State), 1))
         return VicpTakeLoneDirect(Vic, Cpu, Block, State, EnterService, Claim);
-    return VicpClaimTopLevel(Vic, Cpu, Block, State, EnterService, Claim);
+    if (EnterService)
+        return VicpClaimTopLevelInService(Vic, Cpu, Block, State, Claim);
+    return VicpTakeTopLevel(Vic, Cpu, Block, State, Claim);
 }
 #else
 /* The fast paths compiled out: every claim and take by the general path. */

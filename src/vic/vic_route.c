@@ -91,8 +91,7 @@ IRQ_STATUS VicRaise(VIC *Vic, uint32_t Source)
     uint64_t Fixed = atomic_load_explicit(&Entry->Fixed, memory_order_relaxed);
     if (__builtin_expect(VicpMirrorCpu(Fixed) == VICP_NOT_FIXED, 0))
         return VicpRaiseRouted(Vic, Source);
-    VicpRaiseAt(Vic, VicpMirrorCpu(Fixed), VicpMirrorBlock(Vic, Fixed), Entry);
-    return IRQ_STATUS_SUCCESS;
+    return VicpRaiseAt(Vic, VicpMirrorCpu(Fixed), VicpMirrorBlock(Vic, Fixed), Entry);
 #else
     return VicpRaiseRouted(Vic, Source);
 #endif

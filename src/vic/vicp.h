@@ -193,10 +193,15 @@ typedef struct _VICP_SOURCE {
     uint8_t Level; /* 0: a hole */
     uint8_t Slot;
     uint8_t Kind;
+    uint32_t SlotBit;   /* a pending-word source: its bit in its level's pending word (1 << Slot) */
     _Atomic uint64_t Fixed;
     uint64_t DirectBit; /* its Direct bit in the check word; 0: it has a pending-word bit */
-    uint64_t RaiseBits; /* a direct source: its Direct bit and its level's Summary bit, ORed in together */
+    /* What its raise ORs into the check word: a direct source, its Direct
+     * bit and its level's Summary bit (together); any other, its level's
+     * Summary bit and Words (when its pending word was empty). */
+    uint64_t RaiseBits;
 } VICP_SOURCE;
+_Static_assert(sizeof(VICP_SOURCE) == 32, "a source's entry is found with a shift: keep it 32 bytes");
 
 /* What a take of a Direct bit answers, found by the bit's number with one load. */
 typedef struct _VICP_DIRECT_ANSWER {
@@ -206,13 +211,20 @@ typedef struct _VICP_DIRECT_ANSWER {
 } VICP_DIRECT_ANSWER;
 
 typedef struct _VICP_CPU {
-    /* Line 0: the check word and what raisers and clearers write. */
+    /* Line 0: the check word, and the IPI messages (their sender raises the
+     * IPI source next, writing the line anyway). Nothing else: the owner
+     * loads the check word on every instruction, and each write to its line
+     * by another thread costs that load a miss. */
     _Alignas(VICP_LINE) _Atomic uint64_t State;
     _Atomic uint32_t IpiMessages;
-    _Atomic uint64_t Merged;
+    /* The counters raisers and clearers add to, on their own line: a raise
+     * on a source still pending writes nothing but Merged, so raisers that
+     * keep finding their sources pending (a busy CPU) leave the check
+     * word's line alone. */
+    _Alignas(VICP_LINE) _Atomic uint64_t Merged;
     _Atomic uint64_t Cleared;
     _Atomic uint64_t RaisedHarvestedByClear;
-    /* Line 1: the owner's state (atomic so that queries from other threads
+    /* Then the owner's line: its state (atomic so that queries from other threads
      * and the router's readers are not data races; only the owner writes). */
     _Alignas(VICP_LINE) _Atomic uint64_t Control;
     _Atomic uint64_t Claimed;
@@ -526,9 +538,10 @@ static inline void VicpCountMerge(VICP_CPU *Block)
  * Summary bit together (RaiseBits). Not an OR: the raise needs the old word
  * (a merge is counted, the wake decided from it), and the loop's load spares
  * a merge the locked operation (the seq_cst CAS also orders an IPI sender's
- * message before the bit). */
+ * message before the bit). Waking: Vic->Wake is set (VicpRaiseAt decides
+ * once, so that a raise without one keeps no frame for the call). */
 static inline __attribute__((always_inline)) void VicpRaiseDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
-                                                                   const VICP_SOURCE *Entry)
+                                                                   const VICP_SOURCE *Entry, bool Waking)
 {
     uint64_t Before = atomic_load_explicit(&Block->State, memory_order_seq_cst);
     do {
@@ -539,53 +552,68 @@ static inline __attribute__((always_inline)) void VicpRaiseDirect(VIC *Vic, uint
     } while (!atomic_compare_exchange_weak_explicit(&Block->State, &Before, Before | Entry->RaiseBits,
                                                     memory_order_seq_cst, memory_order_seq_cst));
     IR_ASSERT(VicpDirectBitsHaveSummary(Vic, Before | Entry->RaiseBits));
-    if (Vic->Wake != NULL)
+    if (Waking)
         VicpWake(Vic, Cpu, Before, VicpSummaryBit(Entry->Level));
 }
 
-/* Any other source: one compare-and-swap sets the pending bit and counts
- * the raise; the summary bit is ORed in when the level's pending word was
- * empty. */
+/* Any other source: one compare-and-swap sets the pending bit (SlotBit)
+ * and counts the raise (the bit was clear, so OR and add are one add); the
+ * level's Summary bit and Words (RaiseBits) are ORed in when the level's
+ * pending word was empty. */
 static inline __attribute__((always_inline)) void VicpRaiseInWord(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
-                                                                   uint32_t Level, uint32_t Slot)
+                                                                   const VICP_SOURCE *Entry, bool Waking)
 {
-    _Atomic uint64_t *Pending = &Block->Pending[Level];
-    uint64_t Bit = (uint64_t)1 << Slot;
+    _Atomic uint64_t *Pending = &Block->Pending[Entry->Level];
+    uint64_t Bit = Entry->SlotBit;
     uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
     do {
         if ((Old & Bit) != 0) {
             VicpCountMerge(Block);
             return;
         }
-    } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, (Old | Bit) + VICP_RAISE_ONE,
+    } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, Old + Bit + VICP_RAISE_ONE,
                                                     memory_order_seq_cst, memory_order_seq_cst));
     if (VicpPendingSlots(Old) != 0)
         return; /* the level was pending already: its Summary bit is set (or being re-set) */
-    if (IRQROUTE_VIC_FAST_PATHS && Vic->Wake == NULL) {
+    if (IRQROUTE_VIC_FAST_PATHS && !Waking) {
         /* The old value unused: one LOCK OR on x86 rather than a CAS loop. */
-        atomic_fetch_or_explicit(&Block->State, VicpWordSummaryBits(Level), memory_order_seq_cst);
+        atomic_fetch_or_explicit(&Block->State, Entry->RaiseBits, memory_order_seq_cst);
         return;
     }
-    uint64_t Before = atomic_fetch_or_explicit(&Block->State, VicpWordSummaryBits(Level), memory_order_seq_cst);
-    if (IRQROUTE_VIC_FAST_PATHS || Vic->Wake != NULL) /* with the fast path, Wake is set here */
-        VicpWake(Vic, Cpu, Before, VicpSummaryBit(Level));
+    uint64_t Before = atomic_fetch_or_explicit(&Block->State, Entry->RaiseBits, memory_order_seq_cst);
+    if (Waking)
+        VicpWake(Vic, Cpu, Before, VicpSummaryBit(Entry->Level));
 }
 
-/* The raise itself (vic_pending.c has the invariants). Source and Cpu are
- * valid (online or not: callers check). Inline: every raise path is this
- * plus its checks. */
-static inline __attribute__((always_inline)) void VicpRaiseAt(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
-                                                               const VICP_SOURCE *Entry)
+/* The raise itself, Waking a constant (vic_pending.c has the invariants). */
+static inline __attribute__((always_inline)) void VicpRaiseAtAs(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                 const VICP_SOURCE *Entry, bool Waking)
 {
     if (Entry->DirectBit != 0)
-        VicpRaiseDirect(Vic, Cpu, Block, Entry);
+        VicpRaiseDirect(Vic, Cpu, Block, Entry, Waking);
     else
-        VicpRaiseInWord(Vic, Cpu, Block, Entry->Level, Entry->Slot);
+        VicpRaiseInWord(Vic, Cpu, Block, Entry, Waking);
+}
+
+/* vic_pending.c: a raise on a Vic with a wake-up routine, out of line. */
+IRQ_STATUS VicpRaiseWaking(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, const VICP_SOURCE *Entry);
+
+/* The raise itself. Source and Cpu are valid (online or not: callers
+ * check). Inline: every raise path is this plus its checks; a Vic with a
+ * wake-up routine goes out of line (a tail call), so that the raise without
+ * one makes no call and keeps no frame. Returns IRQ_STATUS_SUCCESS. */
+static inline __attribute__((always_inline)) IRQ_STATUS VicpRaiseAt(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                     const VICP_SOURCE *Entry)
+{
+    if (Vic->Wake != NULL)
+        return VicpRaiseWaking(Vic, Cpu, Block, Entry);
+    VicpRaiseAtAs(Vic, Cpu, Block, Entry, false);
+    return IRQ_STATUS_SUCCESS;
 }
 
 static inline void VicpRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu)
 {
-    VicpRaiseAt(Vic, Cpu, VicpCpu(Vic, Cpu), VicpSourceOf(Vic, Source));
+    (void)VicpRaiseAt(Vic, Cpu, VicpCpu(Vic, Cpu), VicpSourceOf(Vic, Source));
 }
 
 /* The Fixed mirror of a FIXED_CPU route to Cpu (Cpu valid): the CPU, and
