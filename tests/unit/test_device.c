@@ -4,6 +4,7 @@
  * routing, one call disconnects them; all or nothing.
  */
 #include "testbed.h"
+#include "tb_main.h"
 
 #include <stdatomic.h>
 
@@ -308,20 +309,15 @@ static void test_route_device_live(void **State)
     assert_int_equal(TbTotalAllocatedVectors(), 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        TB_FOUR_CPU_TEST(test_default_template_is_fixed_cpu0),
-        TB_FOUR_CPU_TEST(test_two_lines_fixed_to_one_cpu),
-        TB_FOUR_CPU_TEST(test_round_robin_template_is_fair),
-        TB_FOUR_CPU_TEST(test_lowest_template_picks_lowest_irql),
-        TB_FOUR_CPU_TEST(test_broadcast_template_reaches_each_cpu),
-        TB_FOUR_CPU_TEST(test_spread_messages_one_per_cpu),
-        TB_FOUR_CPU_TEST(test_all_or_nothing),
-        TB_FOUR_CPU_TEST(test_bad_templates),
-        cmocka_unit_test_setup_teardown(test_spread_and_affinity_skip_unreachable_cpus, TbSetupWide, TbTeardown),
-        cmocka_unit_test(test_device_routing_meanings),
-        TB_FOUR_CPU_TEST(test_route_device_live),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    TB_FOUR_CPU_TEST(test_default_template_is_fixed_cpu0),
+    TB_FOUR_CPU_TEST(test_two_lines_fixed_to_one_cpu),
+    TB_FOUR_CPU_TEST(test_round_robin_template_is_fair),
+    TB_FOUR_CPU_TEST(test_lowest_template_picks_lowest_irql),
+    TB_FOUR_CPU_TEST(test_broadcast_template_reaches_each_cpu),
+    TB_FOUR_CPU_TEST(test_spread_messages_one_per_cpu),
+    TB_FOUR_CPU_TEST(test_all_or_nothing),
+    TB_FOUR_CPU_TEST(test_bad_templates),
+    cmocka_unit_test_setup_teardown(test_spread_and_affinity_skip_unreachable_cpus, TbSetupWide, TbTeardown),
+    cmocka_unit_test(test_device_routing_meanings),
+    TB_FOUR_CPU_TEST(test_route_device_live))

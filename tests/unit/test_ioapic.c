@@ -25,6 +25,7 @@
 
 #include "sim.h"
 #include "testbed.h"
+#include "tb_main.h"
 
 /* Two I/O APICs: QEMU's 24-pin one at GSI 0, and a 16-pin one at GSI 24. */
 #define IOAPIC0_BASE TB_IOAPIC0_BASE
@@ -607,24 +608,19 @@ static void test_unmasking_write_uses_new_destination(void **State)
 /* A cmocka test run on a freshly created two-I/O-APIC sim (Setup). */
 #define IOAPIC_TEST(Test) cmocka_unit_test_setup_teardown(Test, Setup, Teardown)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        IOAPIC_TEST(test_model_registers_match_datasheet),
-        IOAPIC_TEST(test_model_refusals),
-        IOAPIC_TEST(test_register_reads_pin_count),
-        IOAPIC_TEST(test_register_masks_every_entry),
-        IOAPIC_TEST(test_overlapping_or_bad_registration_refused),
-        IOAPIC_TEST(test_two_ioapics_lookup_and_program),
-        IOAPIC_TEST(test_entry_fields_round_trip),
-        IOAPIC_TEST(test_read_only_bits_preserved),
-        IOAPIC_TEST(test_bad_input_changes_nothing),
-        IOAPIC_TEST(test_edge_delivered_to_destination_lapic),
-        IOAPIC_TEST(test_edge_while_masked_is_lost),
-        IOAPIC_TEST(test_level_latched_while_masked),
-        IOAPIC_TEST(test_level_remote_irr_and_eoi),
-        IOAPIC_TEST(test_eoi_register),
-        IOAPIC_TEST(test_unmasking_write_uses_new_destination),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    IOAPIC_TEST(test_model_registers_match_datasheet),
+    IOAPIC_TEST(test_model_refusals),
+    IOAPIC_TEST(test_register_reads_pin_count),
+    IOAPIC_TEST(test_register_masks_every_entry),
+    IOAPIC_TEST(test_overlapping_or_bad_registration_refused),
+    IOAPIC_TEST(test_two_ioapics_lookup_and_program),
+    IOAPIC_TEST(test_entry_fields_round_trip),
+    IOAPIC_TEST(test_read_only_bits_preserved),
+    IOAPIC_TEST(test_bad_input_changes_nothing),
+    IOAPIC_TEST(test_edge_delivered_to_destination_lapic),
+    IOAPIC_TEST(test_edge_while_masked_is_lost),
+    IOAPIC_TEST(test_level_latched_while_masked),
+    IOAPIC_TEST(test_level_remote_irr_and_eoi),
+    IOAPIC_TEST(test_eoi_register),
+    IOAPIC_TEST(test_unmasking_write_uses_new_destination))

@@ -28,6 +28,7 @@
 
 #include "sim.h"
 #include "testbed.h"
+#include "tb_main.h"
 
 /* SDM vol. 3A 11.4.1 table 11-1 (x2APIC MSR = 0x800 + offset / 16). */
 #define LAPIC_BASE 0xFEE00000u
@@ -738,30 +739,25 @@ static void test_max_cpus_x2apic(void **State)
     SwitchCpu(HOME_CPU);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_teardown(test_xapic_ids_and_initial_state, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_initialize_masks_firmware_lint0, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_xapic_ninth_cpu_has_no_logical_id, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_x2apic_ids_and_derived_ldr, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_bad_arguments_are_refused, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_tpr_holds_and_lowering_delivers, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_highest_vector_first, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_eoi_clears_highest_in_service, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_physical_ipi_xapic, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_logical_flat_destinations, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_shorthands_xapic, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_shorthands_x2apic, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_x2apic_ipis_and_cluster_logical, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_lowest_priority_arbitration, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_msi_decode, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_software_disabled_apic_and_startup, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_illegal_vector_sets_esr, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_entry_called_on_attached_cpu, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_default_ids_and_bad_configurations, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_255_cpus_xapic_broadcast, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_max_cpus_x2apic, TbTeardownHardwareLayer),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    cmocka_unit_test_teardown(test_xapic_ids_and_initial_state, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_initialize_masks_firmware_lint0, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_xapic_ninth_cpu_has_no_logical_id, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_x2apic_ids_and_derived_ldr, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_bad_arguments_are_refused, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_tpr_holds_and_lowering_delivers, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_highest_vector_first, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_eoi_clears_highest_in_service, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_physical_ipi_xapic, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_logical_flat_destinations, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_shorthands_xapic, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_shorthands_x2apic, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_x2apic_ipis_and_cluster_logical, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_lowest_priority_arbitration, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_msi_decode, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_software_disabled_apic_and_startup, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_illegal_vector_sets_esr, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_entry_called_on_attached_cpu, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_default_ids_and_bad_configurations, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_255_cpus_xapic_broadcast, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_max_cpus_x2apic, TbTeardownHardwareLayer))

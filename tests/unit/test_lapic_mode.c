@@ -36,6 +36,7 @@
 #include "sim.h"
 #include "simboot.h"
 #include "testbed.h"
+#include "tb_main.h"
 
 /* IA32_APIC_BASE (SDM 11.4.4, figure 11-5). */
 #define IA32_APIC_BASE 0x1Bu
@@ -686,26 +687,21 @@ static void test_no_handler_aborts_with_the_reason(void **State)
     assert_non_null(strstr(Message, "#GP(0): RDMSR of x2APIC MSR 0x802"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_teardown(test_firmware_hands_over_each_mode, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_allowed_transitions, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_refused_transitions, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_extd_without_x2apic_support, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_xapic_base_moves_the_page, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_x2apic_msrs_fault_outside_x2apic_mode, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_xapic_mmio_faults_outside_xapic_mode, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_xapic_mode_ignores_what_x2apic_refuses, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_x2apic_read_only_registers, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_x2apic_absent_registers, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_x2apic_reserved_bits, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_enable_from_each_firmware_state, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_x2apic_id_read_before_enable_faults, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_boot_system_from_each_firmware_state, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_mixed_modes_on_the_bus, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_returning_handler_drops_the_access, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_no_handler_aborts_with_the_reason, TbTeardownHardwareLayer),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    cmocka_unit_test_teardown(test_firmware_hands_over_each_mode, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_allowed_transitions, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_refused_transitions, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_extd_without_x2apic_support, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_xapic_base_moves_the_page, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_x2apic_msrs_fault_outside_x2apic_mode, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_xapic_mmio_faults_outside_xapic_mode, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_xapic_mode_ignores_what_x2apic_refuses, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_x2apic_read_only_registers, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_x2apic_absent_registers, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_x2apic_reserved_bits, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_enable_from_each_firmware_state, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_x2apic_id_read_before_enable_faults, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_boot_system_from_each_firmware_state, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_mixed_modes_on_the_bus, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_returning_handler_drops_the_access, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_no_handler_aborts_with_the_reason, TbTeardownHardwareLayer))

@@ -24,6 +24,7 @@
 
 #include "sim.h"
 #include "testbed.h"
+#include "tb_main.h"
 
 #define HOME_CPU 0u
 #define CPU_COUNT 4u
@@ -288,21 +289,16 @@ static void test_x2apic_logical_cluster0_members_0_to_7(void **State)
 #define XAPIC_TEST(Test) TB_HARDWARE_TEST(Test, &FourXApic)
 #define X2APIC_WIDE_TEST(Test) TB_HARDWARE_TEST(Test, &X2ApicWide)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        XAPIC_TEST(test_physical_edge_to_each_cpu),
-        XAPIC_TEST(test_exact_values_for_qemu_style_ids),
-        XAPIC_TEST(test_apic_id_target_level),
-        XAPIC_TEST(test_logical_fixed_set),
-        XAPIC_TEST(test_lowest_priority_set_sets_hint),
-        XAPIC_TEST(test_lowest_priority_level),
-        XAPIC_TEST(test_vector_range),
-        XAPIC_TEST(test_bad_parameters),
-        XAPIC_TEST(test_unknown_targets),
-        X2APIC_WIDE_TEST(test_x2apic_physical_up_to_fe),
-        X2APIC_WIDE_TEST(test_x2apic_wide_ids_need_remapping),
-        X2APIC_WIDE_TEST(test_x2apic_logical_cluster0_members_0_to_7),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    XAPIC_TEST(test_physical_edge_to_each_cpu),
+    XAPIC_TEST(test_exact_values_for_qemu_style_ids),
+    XAPIC_TEST(test_apic_id_target_level),
+    XAPIC_TEST(test_logical_fixed_set),
+    XAPIC_TEST(test_lowest_priority_set_sets_hint),
+    XAPIC_TEST(test_lowest_priority_level),
+    XAPIC_TEST(test_vector_range),
+    XAPIC_TEST(test_bad_parameters),
+    XAPIC_TEST(test_unknown_targets),
+    X2APIC_WIDE_TEST(test_x2apic_physical_up_to_fe),
+    X2APIC_WIDE_TEST(test_x2apic_wide_ids_need_remapping),
+    X2APIC_WIDE_TEST(test_x2apic_logical_cluster0_members_0_to_7))

@@ -15,6 +15,7 @@
 #include <irqroute/io.h>
 
 #include "testbed.h"
+#include "tb_main.h"
 
 #define RTC_IRQ 8u
 #define RTC_GSI 8u
@@ -203,16 +204,11 @@ static void test_unassigned_requester_is_not_remapped(void **State)
 /* Every test boots the remapped six-CPU machine afresh. */
 #define REMAPPED_TEST(Test) cmocka_unit_test_setup_teardown(Test, SetupWideRemapped, TbTeardown)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        REMAPPED_TEST(test_every_cpu_reachable_by_name),
-        REMAPPED_TEST(test_affinity_of_wide_ids_is_served),
-        REMAPPED_TEST(test_live_moves_over_every_cpu),
-        REMAPPED_TEST(test_round_robin_visits_every_cpu),
-        REMAPPED_TEST(test_message_reaches_wide_cpu),
-        REMAPPED_TEST(test_message_moves_without_touching_the_device),
-        REMAPPED_TEST(test_unassigned_requester_is_not_remapped),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    REMAPPED_TEST(test_every_cpu_reachable_by_name),
+    REMAPPED_TEST(test_affinity_of_wide_ids_is_served),
+    REMAPPED_TEST(test_live_moves_over_every_cpu),
+    REMAPPED_TEST(test_round_robin_visits_every_cpu),
+    REMAPPED_TEST(test_message_reaches_wide_cpu),
+    REMAPPED_TEST(test_message_moves_without_touching_the_device),
+    REMAPPED_TEST(test_unassigned_requester_is_not_remapped))

@@ -25,6 +25,7 @@
 #include "testbed.h"
 #include "vic_fixture.h"
 #include "vic_model.h"
+#include "tb_main.h"
 
 #define CPU 1u
 #define DEV20 VIC_ALPHA_DEVICE(20, 0)
@@ -449,23 +450,18 @@ static void test_take_matches_claim_then_end(void **State)
     free(Claimer);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        TB_VIC_ALPHA2_TEST(test_take_clears_counts_and_puts_nothing_in_service),
-        TB_VIC_ALPHA2_TEST(test_take_order_and_nothing_masked_after),
-        TB_VIC_ALPHA2_TEST(test_take_then_set_level_masks_like_palcode),
-        TB_VIC_ALPHA2_TEST(test_take_respects_levels_in_service),
-        TB_VIC_ALPHA2_TEST(test_take_level_must_be_above_current_level),
-        TB_VIC_ALPHA2_TEST(test_take_each_gate_holds_off),
-        TB_VIC_ALPHA2_TEST(test_take_machine_check_overrides_every_gate_and_level),
-        TB_VIC_ALPHA2_TEST(test_take_ipi_respects_level_and_brings_messages),
-        TB_VIC_ALPHA2_TEST(test_take_software_interrupts_follow_level),
-        TB_VIC_ALPHA2_TEST(test_take_ast_each_mode_and_enable_combination),
-        TB_VIC_ALPHA2_TEST(test_take_ast_most_privileged_first_and_gated),
-        TB_VIC_ALPHA2_TEST(test_take_source_at_ast_level_goes_first),
-        TB_VIC_ALPHA2_TEST(test_take_bad_input_changes_nothing),
-        cmocka_unit_test(test_take_matches_claim_then_end),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    TB_VIC_ALPHA2_TEST(test_take_clears_counts_and_puts_nothing_in_service),
+    TB_VIC_ALPHA2_TEST(test_take_order_and_nothing_masked_after),
+    TB_VIC_ALPHA2_TEST(test_take_then_set_level_masks_like_palcode),
+    TB_VIC_ALPHA2_TEST(test_take_respects_levels_in_service),
+    TB_VIC_ALPHA2_TEST(test_take_level_must_be_above_current_level),
+    TB_VIC_ALPHA2_TEST(test_take_each_gate_holds_off),
+    TB_VIC_ALPHA2_TEST(test_take_machine_check_overrides_every_gate_and_level),
+    TB_VIC_ALPHA2_TEST(test_take_ipi_respects_level_and_brings_messages),
+    TB_VIC_ALPHA2_TEST(test_take_software_interrupts_follow_level),
+    TB_VIC_ALPHA2_TEST(test_take_ast_each_mode_and_enable_combination),
+    TB_VIC_ALPHA2_TEST(test_take_ast_most_privileged_first_and_gated),
+    TB_VIC_ALPHA2_TEST(test_take_source_at_ast_level_goes_first),
+    TB_VIC_ALPHA2_TEST(test_take_bad_input_changes_nothing),
+    cmocka_unit_test(test_take_matches_claim_then_end))
