@@ -121,20 +121,14 @@ static void test_round_robin_visits_every_cpu(void **State)
 
 #define EDU_REQUESTER 0x0018u /* 00:03.0 */
 
-static bool CountingMessageIsr(KINTERRUPT *Interrupt, void *Context)
-{
-    return TbCountingIsr(Interrupt, Context);
-}
-
+/* A message connection whose requester is the edu device, so that the
+ * message is remapped when the requester is under a unit. */
 static IRQ_STATUS ConnectRemappedMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
                                          HL_MSI_MESSAGE *Message)
 {
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_MESSAGE_BASED,
-        .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = CountingMessageIsr, .ServiceContext = Record,
-                         .Irql = KE_IRQL_ANY, .Target = Target, .Message = Message, .HasRequesterId = true,
-                         .RequesterId = EDU_REQUESTER},
-    };
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = TbMessageParameters(Interrupt, Record, Target, Message);
+    Parameters.MessageBased.HasRequesterId = true;
+    Parameters.MessageBased.RequesterId = EDU_REQUESTER;
     return IoConnectInterruptEx(&Parameters);
 }
 
