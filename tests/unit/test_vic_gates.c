@@ -151,16 +151,7 @@ static void test_machine_check_overrides_pal_mode(void **State)
 
 static void test_machine_check_overrides_every_gate_and_level(void **State)
 {
-    VIC *Vic = *State;
-    TbVicCloseEveryGate(Vic, CPU, 31);
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_POWER_FAIL, CPU), IRQ_STATUS_SUCCESS);
-    AssertNothing(Vic);
-    assert_int_equal(VicRaiseOnCpu(Vic, MCHK, CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(ClaimSource(Vic), MCHK);
-    /* In service at 31, a second machine check still gets in. */
-    assert_int_equal(VicRaiseOnCpu(Vic, MCHK, CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(ClaimSource(Vic), MCHK);
-    AssertNothing(Vic);
+    TbVicAssertMachineCheckOverridesGates(*State, CPU, false);
 }
 
 /* ---- IPIs respect the level --------------------------------------------------------------- */
@@ -207,19 +198,7 @@ static void test_sirr_sets_sisr(void **State)
 /* A software interrupt at level n is masked by IPL >= n, like any other. */
 static void test_software_interrupts_follow_level(void **State)
 {
-    VIC *Vic = *State;
-    for (uint32_t Level = 1; Level <= 15; Level++) {
-        assert_int_equal(VicSetLevel(Vic, CPU, Level, NULL), IRQ_STATUS_SUCCESS);
-        assert_int_equal(VicWriteSoftwareRequest(Vic, CPU, Level), IRQ_STATUS_SUCCESS);
-        AssertNothing(Vic);
-        assert_int_equal(VicSetLevel(Vic, CPU, Level - 1u, NULL), IRQ_STATUS_SUCCESS);
-        VIC_CLAIM Claim;
-        assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Claim.Source, VIC_ALPHA_SOFTWARE(Level));
-        assert_int_equal(Claim.Kind, VicSourceSoftware);
-        assert_int_equal(Sisr(Vic), 0); /* the claim clears the SISR bit */
-        assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
-    }
+    TbVicAssertSoftwareFollowsLevel(*State, CPU, false);
 }
 
 static void test_software_interrupts_gated_like_devices(void **State)
