@@ -145,12 +145,10 @@ static void test_logical_fixed_set(void **State)
 {
     (void)State;
     IR_CPU_SET Set = TbCpuList((const uint32_t[]){0, 2}, 2);
-    HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetFixed, &Set);
-    HL_MSI_MESSAGE Message = Compose(&Target, 0x73, HlTriggerEdge);
     /* Flat logical ids 0x01 | 0x04, destination mode logical, no hint. */
-    assert_int_equal(Message.Address, 0xFEE05004ull);
+    HL_MSI_MESSAGE Message =
+        ComposeExactly(SetTarget(HlTargetCpuSetFixed, &Set), 0x73, HlTriggerEdge, 0xFEE05004ull, 0x73u);
     assert_int_equal(Message.Address, MSI_BASE | 0x05u << 12 | MSI_LOGICAL);
-    assert_int_equal(Message.Data, 0x73u);
 
     assert_int_equal(Deliver(Message, CPU_COUNT), 0x5u);
 }
@@ -159,11 +157,9 @@ static void test_lowest_priority_set_sets_hint(void **State)
 {
     (void)State;
     IR_CPU_SET Set = TbCpuList((const uint32_t[]){1, 3}, 2);
-    HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetLowestPriority, &Set);
-    HL_MSI_MESSAGE Message = Compose(&Target, 0x84, HlTriggerEdge);
-    assert_int_equal(Message.Address, 0xFEE0A00Cull);
+    HL_MSI_MESSAGE Message =
+        ComposeExactly(SetTarget(HlTargetCpuSetLowestPriority, &Set), 0x84, HlTriggerEdge, 0xFEE0A00Cull, 0x0184u);
     assert_int_equal(Message.Address, MSI_BASE | 0x0Au << 12 | MSI_REDIRECTION_HINT | MSI_LOGICAL);
-    assert_int_equal(Message.Data, 0x0184u);
     assert_int_equal(Message.Data, MSI_LOWEST_PRIORITY | 0x84u);
 
     /* One CPU of the set takes it, never one outside. */
