@@ -148,12 +148,14 @@ static void SetTprOn(uint32_t Cpu, uint8_t Tpr)
 
 /* ---- Fixture ---------------------------------------------------------------------- */
 
-/* Brings up CPUs 0..Initialized-1 through the driver; the others keep the
- * reset state (software-disabled). */
+/* Brings up CPUs 0..Initialized-1 through the driver, which must have
+ * chosen x2APIC mode exactly when the machine supports it; the others keep
+ * the reset state (software-disabled). */
 static void Boot(uint32_t CpuCount, uint32_t Initialized, bool UseX2Apic, const uint32_t *ApicIds)
 {
     SIM_CONFIG Config = {.CpuCount = CpuCount, .ApicIds = ApicIds, .X2ApicSupported = UseX2Apic};
     TbStartHardwareLayer(&Config);
+    assert_int_equal(HlLapicGetMode(), UseX2Apic ? HlLapicModeX2Apic : HlLapicModeXApic);
     X2Apic = UseX2Apic;
     LogCount = 0;
     AutoEoi = true;
@@ -166,6 +168,16 @@ static void Boot(uint32_t CpuCount, uint32_t Initialized, bool UseX2Apic, const 
     SimAttachCpu(HOME_CPU);
 }
 
+/* The attached CPU's LDR is Ldr, read from the register and through the
+ * driver, which reports Dfr beside it. */
+static void AssertLogicalDestination(uint32_t Ldr, uint32_t Dfr)
+{
+    assert_int_equal(LapicRead(LAPIC_LDR), Ldr);
+    uint32_t ReadLdr = 0, ReadDfr = 0xAAu;
+    assert_int_equal(HlLapicReadLogicalDestination(&ReadLdr, &ReadDfr), IRQ_STATUS_SUCCESS);
+    assert_int_equal(ReadLdr, Ldr);
+    assert_int_equal(ReadDfr, Dfr);
+}
 
 static const uint32_t XApicIds[4] = {0x07, 0x03, 0x40, 0xFE};
 static const uint32_t X2ApicIds[4] = {0x1000, 0x05, 0x12345, 0x12C};
@@ -184,7 +196,6 @@ static void test_xapic_ids_and_initial_state(void **State)
 {
     (void)State;
     Boot(4, 4, false, XApicIds);
-    assert_int_equal(HlLapicGetMode(), HlLapicModeXApic);
     for (uint32_t Cpu = 0; Cpu < 4; Cpu++) {
         SwitchCpu(Cpu);
         assert_int_equal(HlLapicReadId(), XApicIds[Cpu]);
@@ -192,11 +203,7 @@ static void test_xapic_ids_and_initial_state(void **State)
         assert_int_equal(LapicRead(LAPIC_VERSION), 0x00050014u);
         assert_int_equal(LapicRead(LAPIC_SVR), SVR_ENABLE | SPURIOUS_VECTOR);
         assert_int_equal(LapicRead(LAPIC_DFR), 0xFFFFFFFFu);
-        assert_int_equal(LapicRead(LAPIC_LDR), (1u << Cpu) << 24);
-        uint32_t Ldr = 0, Dfr = 0;
-        assert_int_equal(HlLapicReadLogicalDestination(&Ldr, &Dfr), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Ldr, (1u << Cpu) << 24);
-        assert_int_equal(Dfr, 0xFFFFFFFFu);
+        AssertLogicalDestination((1u << Cpu) << 24, 0xFFFFFFFFu);
         assert_int_equal(LapicRead(LAPIC_LVT_LINT0) & LVT_MASKED, LVT_MASKED);
         assert_int_equal(LapicRead(LAPIC_LVT_LINT1), 0x400u);
         assert_int_equal(HlLapicReadTaskPriority(), 0);
@@ -243,16 +250,11 @@ static void test_x2apic_ids_and_derived_ldr(void **State)
 {
     (void)State;
     Boot(4, 4, true, X2ApicIds);
-    assert_int_equal(HlLapicGetMode(), HlLapicModeX2Apic);
     for (uint32_t Cpu = 0; Cpu < 4; Cpu++) {
         SwitchCpu(Cpu);
         uint32_t Id = X2ApicIds[Cpu];
         assert_int_equal(HlLapicReadId(), Id);
-        assert_int_equal(LapicRead(LAPIC_LDR), (Id >> 4) << 16 | 1u << (Id & 15u));
-        uint32_t Ldr = 0, Dfr = 0xAAu;
-        assert_int_equal(HlLapicReadLogicalDestination(&Ldr, &Dfr), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Ldr, (Id >> 4) << 16 | 1u << (Id & 15u));
-        assert_int_equal(Dfr, 0); /* x2APIC has no DFR */
+        AssertLogicalDestination((Id >> 4) << 16 | 1u << (Id & 15u), 0); /* x2APIC has no DFR */
         assert_int_equal(LapicRead(LAPIC_SVR), SVR_ENABLE | SPURIOUS_VECTOR);
         assert_int_equal(PlatReadMsr(IA32_APIC_BASE) & 0xC00u, 0xC00u);
     }
