@@ -136,33 +136,31 @@ bool RkWaitFor(bool (*Condition)(void *Context), void *Context, uint32_t Timeout
     return true;
 }
 
+/* A counter of either width (the other pointer NULL) and the value awaited. */
 typedef struct _RK_COUNTER_TARGET {
-    const volatile void *Counter;
+    const volatile uint32_t *Counter32;
+    const volatile uint64_t *Counter64;
     uint64_t Wanted;
 } RK_COUNTER_TARGET;
 
-static bool RkCounter32Reached(void *Context)
+static bool RkCounterReached(void *Context)
 {
     const RK_COUNTER_TARGET *Target = Context;
-    return __atomic_load_n((const volatile uint32_t *)Target->Counter, __ATOMIC_ACQUIRE) >= Target->Wanted;
-}
-
-static bool RkCounter64Reached(void *Context)
-{
-    const RK_COUNTER_TARGET *Target = Context;
-    return __atomic_load_n((const volatile uint64_t *)Target->Counter, __ATOMIC_ACQUIRE) >= Target->Wanted;
+    uint64_t Value = Target->Counter32 != NULL ? __atomic_load_n(Target->Counter32, __ATOMIC_ACQUIRE)
+                                               : __atomic_load_n(Target->Counter64, __ATOMIC_ACQUIRE);
+    return Value >= Target->Wanted;
 }
 
 bool RkWaitCounter32(const volatile uint32_t *Counter, uint32_t Wanted, uint32_t TimeoutMs)
 {
-    RK_COUNTER_TARGET Target = {.Counter = Counter, .Wanted = Wanted};
-    return RkWaitFor(RkCounter32Reached, &Target, TimeoutMs);
+    RK_COUNTER_TARGET Target = {.Counter32 = Counter, .Wanted = Wanted};
+    return RkWaitFor(RkCounterReached, &Target, TimeoutMs);
 }
 
 bool RkWaitCounter64(const volatile uint64_t *Counter, uint64_t Wanted, uint32_t TimeoutMs)
 {
-    RK_COUNTER_TARGET Target = {.Counter = Counter, .Wanted = Wanted};
-    return RkWaitFor(RkCounter64Reached, &Target, TimeoutMs);
+    RK_COUNTER_TARGET Target = {.Counter64 = Counter, .Wanted = Wanted};
+    return RkWaitFor(RkCounterReached, &Target, TimeoutMs);
 }
 
 typedef struct _RK_PROGRESS_TARGET {

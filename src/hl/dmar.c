@@ -11,8 +11,9 @@
  * unaligned), and the table is walked twice: a checking pass that stores
  * nothing, then, only when the whole table is good, a pass that fills Info.
  * A malformed table therefore leaves Info as it was. Every walk of the
- * remapping structures goes through HlpNextStructure, every walk of a
- * DRHD's device scopes through HlpNextScope: the two places that check
+ * remapping structures and of a DRHD's device scopes goes through
+ * HlpAcpiNextRecord, with HlpStructureFormat or HlpScopeFormat: the record
+ * walker the MADT parser uses too (acpip.h), the one place that checks
  * bounds.
  *
  * Layout (8.1):
@@ -39,16 +40,17 @@
 
 #include <irqroute/hl.h>
 
-#define DMAR_SIGNATURE_LENGTH 4u
-#define DMAR_OFFSET_LENGTH 4u
+#include "acpip.h"
+
 #define DMAR_OFFSET_HOST_ADDRESS_WIDTH 36u
 #define DMAR_OFFSET_FLAGS 37u
 #define DMAR_HEADER_LENGTH 48u
 /* A host address width field of 63 means 64 bits: the most an address has. */
 #define DMAR_MAX_HOST_ADDRESS_WIDTH_FIELD 63u
 
-/* Every remapping structure starts with Type and Length, 16 bits each (8.2). */
-#define DMAR_STRUCTURE_HEADER_LENGTH 4u
+/* Every remapping structure starts with Type and Length, 16 bits each (8.2),
+ * and is at least those four bytes long. */
+static const HLP_ACPI_RECORD_FORMAT HlpStructureFormat = {.FieldSize = 2, .MinimumLength = 4, .LengthGranule = 1};
 
 /* Remapping structure types (8.2, "Remapping Structure Types"). */
 #define DMAR_TYPE_DRHD 0u
@@ -66,7 +68,6 @@
 
 /* Device scope (8.3.1). */
 #define SCOPE_OFFSET_TYPE 0u
-#define SCOPE_OFFSET_LENGTH 1u
 #define SCOPE_OFFSET_ENUMERATION_ID 4u
 #define SCOPE_OFFSET_START_BUS 5u
 #define SCOPE_HEADER_LENGTH 6u
@@ -75,95 +76,31 @@
 #define SCOPE_TYPE_FIRST 1u /* PCI endpoint */
 #define SCOPE_TYPE_LAST 5u  /* ACPI namespace device */
 
+/* A scope has its header and at least one path entry, a whole number of them. */
+static const HLP_ACPI_RECORD_FORMAT HlpScopeFormat = {
+    .FieldSize = 1, .MinimumLength = SCOPE_MINIMUM_LENGTH, .LengthGranule = SCOPE_PATH_ENTRY_LENGTH};
+
 /* PCI: 32 devices of 8 functions on a bus; a requester id is bus 15:8,
  * device 7:3, function 2:0 (VT-d 5.1.1; PCI Express base spec 2.2.6.2). */
 #define PCI_MAX_DEVICE 31u
 #define PCI_MAX_FUNCTION 7u
 
-typedef struct _HLP_DMAR_TABLE {
-    const uint8_t *Bytes;
-    uint32_t Length; /* the header's, checked against the caller's buffer */
-} HLP_DMAR_TABLE;
-
-/* A remapping structure or a device scope, all of it inside its parent. */
-typedef struct _HLP_DMAR_SPAN {
-    const uint8_t *Bytes;
-    uint32_t Offset; /* in the table */
-    uint32_t Length;
-} HLP_DMAR_SPAN;
-
 typedef struct _HLP_DMAR_WALK {
-    const HLP_DMAR_TABLE *Table;
+    const HLP_ACPI_SPAN *Table;
     HL_DMAR_INFO *Info; /* NULL in the checking pass */
     uint32_t UnitCount;
     uint32_t SkippedStructureCount;
     uint32_t UnknownStructureCount;
 } HLP_DMAR_WALK;
 
-/* ---- Unaligned little-endian reads (the caller has checked the bounds) ---------- */
+/* ---- Structures ---------------------------------------------------------------------- */
 
-static uint16_t HlpDmarRead16(const uint8_t *Bytes)
+static uint16_t HlpStructureType(const HLP_ACPI_SPAN *Structure)
 {
-    return (uint16_t)(Bytes[0] | Bytes[1] << 8);
+    return HlpAcpiRead16(Structure->Bytes);
 }
 
-static uint32_t HlpDmarRead32(const uint8_t *Bytes)
-{
-    return (uint32_t)Bytes[0] | (uint32_t)Bytes[1] << 8 | (uint32_t)Bytes[2] << 16 | (uint32_t)Bytes[3] << 24;
-}
-
-static uint64_t HlpDmarRead64(const uint8_t *Bytes)
-{
-    return (uint64_t)HlpDmarRead32(Bytes) | (uint64_t)HlpDmarRead32(Bytes + 4) << 32;
-}
-
-/* ---- Walking ----------------------------------------------------------------------- */
-
-/* The remapping structure at *Offset, which then moves past it. It must have
- * room for its 4-byte header, a Length of at least 4 (a zero Length would
- * never advance) and end inside the table. False at the end of the table
- * (*Offset == Length) and for a structure that breaks those rules (*Offset <
- * Length, left as it was). */
-static bool HlpNextStructure(const HLP_DMAR_TABLE *Table, uint32_t *Offset, HLP_DMAR_SPAN *Structure)
-{
-    if (*Offset >= Table->Length)
-        return false;
-    uint32_t Remaining = Table->Length - *Offset;
-    if (Remaining < DMAR_STRUCTURE_HEADER_LENGTH)
-        return false;
-    uint32_t Length = HlpDmarRead16(Table->Bytes + *Offset + 2);
-    if (Length < DMAR_STRUCTURE_HEADER_LENGTH || Length > Remaining)
-        return false;
-    *Structure = (HLP_DMAR_SPAN){.Bytes = Table->Bytes + *Offset, .Offset = *Offset, .Length = Length};
-    *Offset += Length;
-    return true;
-}
-
-/* The device scope at *Offset inside a DRHD (an offset from the DRHD's
- * start), the same way: at least the 6-byte header and one path entry, a
- * whole number of path entries, all of it inside the DRHD. */
-static bool HlpNextScope(const HLP_DMAR_SPAN *Drhd, uint32_t *Offset, HLP_DMAR_SPAN *Scope)
-{
-    if (*Offset >= Drhd->Length)
-        return false;
-    uint32_t Remaining = Drhd->Length - *Offset;
-    if (Remaining < SCOPE_HEADER_LENGTH)
-        return false;
-    uint32_t Length = Drhd->Bytes[*Offset + SCOPE_OFFSET_LENGTH];
-    if (Length < SCOPE_MINIMUM_LENGTH || (Length - SCOPE_HEADER_LENGTH) % SCOPE_PATH_ENTRY_LENGTH != 0 ||
-        Length > Remaining)
-        return false;
-    *Scope = (HLP_DMAR_SPAN){.Bytes = Drhd->Bytes + *Offset, .Offset = Drhd->Offset + *Offset, .Length = Length};
-    *Offset += Length;
-    return true;
-}
-
-static uint16_t HlpStructureType(const HLP_DMAR_SPAN *Structure)
-{
-    return HlpDmarRead16(Structure->Bytes);
-}
-
-static bool HlpIsDrhd(const HLP_DMAR_SPAN *Structure)
+static bool HlpIsDrhd(const HLP_ACPI_SPAN *Structure)
 {
     return HlpStructureType(Structure) == DMAR_TYPE_DRHD;
 }
@@ -175,19 +112,19 @@ static bool HlpScopeTypeIsKnown(uint8_t Type)
     return Type >= SCOPE_TYPE_FIRST && Type <= SCOPE_TYPE_LAST;
 }
 
-static uint32_t HlpPathLength(const HLP_DMAR_SPAN *Scope)
+static uint32_t HlpPathLength(const HLP_ACPI_SPAN *Scope)
 {
     return (Scope->Length - SCOPE_HEADER_LENGTH) / SCOPE_PATH_ENTRY_LENGTH;
 }
 
-static HL_DMAR_PATH_ENTRY HlpPathEntry(const HLP_DMAR_SPAN *Scope, uint32_t Index)
+static HL_DMAR_PATH_ENTRY HlpPathEntry(const HLP_ACPI_SPAN *Scope, uint32_t Index)
 {
     const uint8_t *Entry = Scope->Bytes + SCOPE_HEADER_LENGTH + Index * SCOPE_PATH_ENTRY_LENGTH;
     return (HL_DMAR_PATH_ENTRY){.Device = Entry[0], .Function = Entry[1]};
 }
 
 /* Every path entry names a PCI device and function that can exist. */
-static bool HlpPathIsValid(const HLP_DMAR_SPAN *Scope)
+static bool HlpPathIsValid(const HLP_ACPI_SPAN *Scope)
 {
     for (uint32_t Index = 0; Index < HlpPathLength(Scope); Index++) {
         HL_DMAR_PATH_ENTRY Entry = HlpPathEntry(Scope, Index);
@@ -202,7 +139,7 @@ static uint16_t HlpSourceId(uint8_t Bus, HL_DMAR_PATH_ENTRY Entry)
     return (uint16_t)(Bus << 8 | Entry.Device << 3 | Entry.Function);
 }
 
-static void HlpStoreScope(const HLP_DMAR_SPAN *Scope, HL_DMAR_SCOPE *Out)
+static void HlpStoreScope(const HLP_ACPI_SPAN *Scope, HL_DMAR_SCOPE *Out)
 {
     uint32_t PathLength = HlpPathLength(Scope);
     Out->Type = (HL_DMAR_SCOPE_TYPE)Scope->Bytes[SCOPE_OFFSET_TYPE];
@@ -216,7 +153,7 @@ static void HlpStoreScope(const HLP_DMAR_SPAN *Scope, HL_DMAR_SCOPE *Out)
     Out->SourceId = HlpSourceId(Out->StartBus, Out->Path[0]);
 }
 
-static bool HlpIsIoApicScope(const HLP_DMAR_SPAN *Scope, uint8_t IoApicId)
+static bool HlpIsIoApicScope(const HLP_ACPI_SPAN *Scope, uint8_t IoApicId)
 {
     return Scope->Bytes[SCOPE_OFFSET_TYPE] == HlDmarScopeIoApic &&
            Scope->Bytes[SCOPE_OFFSET_ENUMERATION_ID] == IoApicId;
@@ -225,16 +162,16 @@ static bool HlpIsIoApicScope(const HLP_DMAR_SPAN *Scope, uint8_t IoApicId)
 /* Whether an I/O APIC scope before Before (a table offset) names IoApicId.
  * A scan of the table, not of Info: the checking pass has nowhere to keep
  * what it saw, and the parser has no memory of its own. */
-static bool HlpIoApicListedBefore(const HLP_DMAR_TABLE *Table, uint32_t Before, uint8_t IoApicId)
+static bool HlpIoApicListedBefore(const HLP_ACPI_SPAN *Table, uint32_t Before, uint8_t IoApicId)
 {
     uint32_t Offset = DMAR_HEADER_LENGTH;
-    HLP_DMAR_SPAN Structure;
-    while (Offset < Before && HlpNextStructure(Table, &Offset, &Structure)) {
+    HLP_ACPI_SPAN Structure;
+    while (Offset < Before && HlpAcpiNextRecord(Table, &HlpStructureFormat, &Offset, &Structure)) {
         if (!HlpIsDrhd(&Structure))
             continue;
         uint32_t ScopeOffset = DRHD_HEADER_LENGTH;
-        HLP_DMAR_SPAN Scope;
-        while (HlpNextScope(&Structure, &ScopeOffset, &Scope) && Scope.Offset < Before) {
+        HLP_ACPI_SPAN Scope;
+        while (HlpAcpiNextRecord(&Structure, &HlpScopeFormat, &ScopeOffset, &Scope) && Scope.Offset < Before) {
             if (HlpIsIoApicScope(&Scope, IoApicId))
                 return true;
         }
@@ -245,7 +182,7 @@ static bool HlpIoApicListedBefore(const HLP_DMAR_TABLE *Table, uint32_t Before, 
 /* A scope the checking pass has found inside its DRHD: a known type is
  * checked and, in the filling pass, stored; a reserved type is skipped and
  * counted (8.3.1 reserves types 0 and 6 and up). */
-static IRQ_STATUS HlpParseScope(const HLP_DMAR_WALK *Walk, const HLP_DMAR_SPAN *Scope, HL_DMAR_UNIT *Unit,
+static IRQ_STATUS HlpParseScope(const HLP_DMAR_WALK *Walk, const HLP_ACPI_SPAN *Scope, HL_DMAR_UNIT *Unit,
                                 uint32_t *ScopeCount, uint32_t *SkippedCount)
 {
     uint8_t Type = Scope->Bytes[SCOPE_OFFSET_TYPE];
@@ -269,17 +206,17 @@ static IRQ_STATUS HlpParseScope(const HLP_DMAR_WALK *Walk, const HLP_DMAR_SPAN *
 
 /* ---- DRHD ------------------------------------------------------------------------------- */
 
-static uint64_t HlpRegisterBase(const HLP_DMAR_SPAN *Drhd)
+static uint64_t HlpRegisterBase(const HLP_ACPI_SPAN *Drhd)
 {
-    return HlpDmarRead64(Drhd->Bytes + DRHD_OFFSET_REGISTER_BASE);
+    return HlpAcpiRead64(Drhd->Bytes + DRHD_OFFSET_REGISTER_BASE);
 }
 
-static uint16_t HlpSegment(const HLP_DMAR_SPAN *Drhd)
+static uint16_t HlpSegment(const HLP_ACPI_SPAN *Drhd)
 {
-    return HlpDmarRead16(Drhd->Bytes + DRHD_OFFSET_SEGMENT);
+    return HlpAcpiRead16(Drhd->Bytes + DRHD_OFFSET_SEGMENT);
 }
 
-static bool HlpIncludesPciAll(const HLP_DMAR_SPAN *Drhd)
+static bool HlpIncludesPciAll(const HLP_ACPI_SPAN *Drhd)
 {
     return (Drhd->Bytes[DRHD_OFFSET_FLAGS] & DRHD_FLAG_INCLUDE_PCI_ALL) != 0;
 }
@@ -287,11 +224,11 @@ static bool HlpIncludesPciAll(const HLP_DMAR_SPAN *Drhd)
 /* Whether a DRHD before this one has its register base, or is the
  * INCLUDE_PCI_ALL unit of its segment when this one is too (8.3: "at most
  * one" such unit per segment). */
-static bool HlpConflictsWithEarlierUnit(const HLP_DMAR_TABLE *Table, const HLP_DMAR_SPAN *Drhd)
+static bool HlpConflictsWithEarlierUnit(const HLP_ACPI_SPAN *Table, const HLP_ACPI_SPAN *Drhd)
 {
     uint32_t Offset = DMAR_HEADER_LENGTH;
-    HLP_DMAR_SPAN Earlier;
-    while (Offset < Drhd->Offset && HlpNextStructure(Table, &Offset, &Earlier)) {
+    HLP_ACPI_SPAN Earlier;
+    while (Offset < Drhd->Offset && HlpAcpiNextRecord(Table, &HlpStructureFormat, &Offset, &Earlier)) {
         if (!HlpIsDrhd(&Earlier))
             continue;
         if (HlpRegisterBase(&Earlier) == HlpRegisterBase(Drhd))
@@ -303,7 +240,7 @@ static bool HlpConflictsWithEarlierUnit(const HLP_DMAR_TABLE *Table, const HLP_D
 }
 
 /* The DRHD's own fields; its scopes have been checked for bounds already. */
-static bool HlpDrhdIsValid(const HLP_DMAR_TABLE *Table, const HLP_DMAR_SPAN *Drhd)
+static bool HlpDrhdIsValid(const HLP_ACPI_SPAN *Table, const HLP_ACPI_SPAN *Drhd)
 {
     uint64_t Base = HlpRegisterBase(Drhd);
     if (Base == 0 || Base % DRHD_REGISTER_ALIGNMENT != 0)
@@ -311,7 +248,7 @@ static bool HlpDrhdIsValid(const HLP_DMAR_TABLE *Table, const HLP_DMAR_SPAN *Drh
     return !HlpConflictsWithEarlierUnit(Table, Drhd);
 }
 
-static IRQ_STATUS HlpParseDrhd(HLP_DMAR_WALK *Walk, const HLP_DMAR_SPAN *Drhd)
+static IRQ_STATUS HlpParseDrhd(HLP_DMAR_WALK *Walk, const HLP_ACPI_SPAN *Drhd)
 {
     if (!HlpDrhdIsValid(Walk->Table, Drhd))
         return IRQ_STATUS_MALFORMED_TABLE;
@@ -320,8 +257,8 @@ static IRQ_STATUS HlpParseDrhd(HLP_DMAR_WALK *Walk, const HLP_DMAR_SPAN *Drhd)
     HL_DMAR_UNIT *Unit = Walk->Info != NULL ? &Walk->Info->Units[Walk->UnitCount] : NULL;
     uint32_t ScopeCount = 0, SkippedCount = 0;
     uint32_t Offset = DRHD_HEADER_LENGTH;
-    HLP_DMAR_SPAN Scope;
-    while (HlpNextScope(Drhd, &Offset, &Scope)) {
+    HLP_ACPI_SPAN Scope;
+    while (HlpAcpiNextRecord(Drhd, &HlpScopeFormat, &Offset, &Scope)) {
         IRQ_STATUS Status = HlpParseScope(Walk, &Scope, Unit, &ScopeCount, &SkippedCount);
         if (Status != IRQ_STATUS_SUCCESS)
             return Status;
@@ -343,29 +280,22 @@ static IRQ_STATUS HlpParseDrhd(HLP_DMAR_WALK *Walk, const HLP_DMAR_SPAN *Drhd)
  * DRHD at least its fixed part with every scope inside it. The later
  * look-ups (HlpIoApicListedBefore, HlpConflictsWithEarlierUnit) walk
  * structures freely, so this runs first. */
-static bool HlpDrhdScopesFit(const HLP_DMAR_SPAN *Drhd)
+static bool HlpStructureFits(const HLP_ACPI_SPAN *Structure)
 {
-    if (Drhd->Length < DRHD_HEADER_LENGTH)
-        return false;
-    uint32_t Offset = DRHD_HEADER_LENGTH;
-    HLP_DMAR_SPAN Scope;
-    while (HlpNextScope(Drhd, &Offset, &Scope))
-        ;
-    return Offset == Drhd->Length;
+    if (!HlpIsDrhd(Structure))
+        return true;
+    return Structure->Length >= DRHD_HEADER_LENGTH &&
+           HlpAcpiRecordsFill(Structure, DRHD_HEADER_LENGTH, &HlpScopeFormat, NULL);
 }
 
-static IRQ_STATUS HlpCheckStructures(const HLP_DMAR_TABLE *Table)
+static IRQ_STATUS HlpCheckStructures(const HLP_ACPI_SPAN *Table)
 {
-    uint32_t Offset = DMAR_HEADER_LENGTH;
-    HLP_DMAR_SPAN Structure;
-    while (HlpNextStructure(Table, &Offset, &Structure)) {
-        if (HlpIsDrhd(&Structure) && !HlpDrhdScopesFit(&Structure))
-            return IRQ_STATUS_MALFORMED_TABLE;
-    }
-    return Offset == Table->Length ? IRQ_STATUS_SUCCESS : IRQ_STATUS_MALFORMED_TABLE;
+    return HlpAcpiRecordsFill(Table, DMAR_HEADER_LENGTH, &HlpStructureFormat, HlpStructureFits)
+               ? IRQ_STATUS_SUCCESS
+               : IRQ_STATUS_MALFORMED_TABLE;
 }
 
-static IRQ_STATUS HlpParseStructure(HLP_DMAR_WALK *Walk, const HLP_DMAR_SPAN *Structure)
+static IRQ_STATUS HlpParseStructure(HLP_DMAR_WALK *Walk, const HLP_ACPI_SPAN *Structure)
 {
     uint16_t Type = HlpStructureType(Structure);
     if (Type == DMAR_TYPE_DRHD)
@@ -380,8 +310,8 @@ static IRQ_STATUS HlpParseStructure(HLP_DMAR_WALK *Walk, const HLP_DMAR_SPAN *St
 static IRQ_STATUS HlpWalkStructures(HLP_DMAR_WALK *Walk)
 {
     uint32_t Offset = DMAR_HEADER_LENGTH;
-    HLP_DMAR_SPAN Structure;
-    while (HlpNextStructure(Walk->Table, &Offset, &Structure)) {
+    HLP_ACPI_SPAN Structure;
+    while (HlpAcpiNextRecord(Walk->Table, &HlpStructureFormat, &Offset, &Structure)) {
         IRQ_STATUS Status = HlpParseStructure(Walk, &Structure);
         if (Status != IRQ_STATUS_SUCCESS)
             return Status;
@@ -392,46 +322,22 @@ static IRQ_STATUS HlpWalkStructures(HLP_DMAR_WALK *Walk)
 
 /* ---- Header -------------------------------------------------------------------------------- */
 
-static bool HlpSignatureIsDmar(const uint8_t *Table)
+/* The common header (acpip.h), then the host address width. */
+static IRQ_STATUS HlpCheckDmarHeader(const uint8_t *Bytes, size_t BufferLength, HLP_ACPI_SPAN *Table)
 {
-    static const uint8_t Signature[DMAR_SIGNATURE_LENGTH] = {'D', 'M', 'A', 'R'};
-    for (uint32_t Index = 0; Index < DMAR_SIGNATURE_LENGTH; Index++) {
-        if (Table[Index] != Signature[Index])
-            return false;
-    }
-    return true;
-}
-
-/* ACPI 6.x 5.2.6: "the entire table, including the checksum field, must add to zero". */
-static bool HlpDmarChecksumIsZero(const uint8_t *Table, uint32_t Length)
-{
-    uint8_t Sum = 0;
-    for (uint32_t Index = 0; Index < Length; Index++)
-        Sum = (uint8_t)(Sum + Table[Index]);
-    return Sum == 0;
-}
-
-static IRQ_STATUS HlpCheckDmarHeader(const uint8_t *Table, size_t BufferLength, uint32_t *Length)
-{
-    if (BufferLength < DMAR_HEADER_LENGTH || !HlpSignatureIsDmar(Table))
+    static const uint8_t Signature[ACPI_SIGNATURE_LENGTH] = {'D', 'M', 'A', 'R'};
+    IRQ_STATUS Status = HlpAcpiCheckHeader(Bytes, BufferLength, Signature, DMAR_HEADER_LENGTH, Table);
+    if (Status == IRQ_STATUS_SUCCESS && Bytes[DMAR_OFFSET_HOST_ADDRESS_WIDTH] > DMAR_MAX_HOST_ADDRESS_WIDTH_FIELD)
         return IRQ_STATUS_MALFORMED_TABLE;
-    uint32_t TableLength = HlpDmarRead32(Table + DMAR_OFFSET_LENGTH);
-    if (TableLength < DMAR_HEADER_LENGTH || TableLength > BufferLength)
-        return IRQ_STATUS_MALFORMED_TABLE;
-    if (!HlpDmarChecksumIsZero(Table, TableLength))
-        return IRQ_STATUS_MALFORMED_TABLE;
-    if (Table[DMAR_OFFSET_HOST_ADDRESS_WIDTH] > DMAR_MAX_HOST_ADDRESS_WIDTH_FIELD)
-        return IRQ_STATUS_MALFORMED_TABLE;
-    *Length = TableLength;
-    return IRQ_STATUS_SUCCESS;
+    return Status;
 }
 
 IRQ_STATUS HlDmarParse(const void *Table, size_t Length, HL_DMAR_INFO *Info)
 {
     if (Table == NULL || Info == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    HLP_DMAR_TABLE Dmar = {.Bytes = Table};
-    IRQ_STATUS Status = HlpCheckDmarHeader(Dmar.Bytes, Length, &Dmar.Length);
+    HLP_ACPI_SPAN Dmar;
+    IRQ_STATUS Status = HlpCheckDmarHeader(Table, Length, &Dmar);
     if (Status == IRQ_STATUS_SUCCESS)
         Status = HlpCheckStructures(&Dmar);
     HLP_DMAR_WALK Walk = {.Table = &Dmar, .Info = NULL};

@@ -25,6 +25,12 @@ bool HlpGetProcessorLogicalId(uint32_t Cpu, uint32_t *LogicalId);
  * service and MSI composition (src/hl/target.c says which destinations fit). */
 bool HlpDeviceDestinationFits(const HL_DESTINATION *Destination);
 
+/* An MSI's target and vector checked, then resolved (src/hl/msi.c): the
+ * statuses INVALID_PARAMETER (Target NULL), INVALID_VECTOR (outside 10h-FEh,
+ * SDM vol. 3A 11.11.2), then HlResolveTarget's. Plain and remapped messages
+ * (src/hl/msi_remap.c) both start here. */
+IRQ_STATUS HlpResolveMsiTarget(const HL_INTERRUPT_TARGET *Target, uint8_t Vector, HL_DESTINATION *Destination);
+
 /* The id of the I/O APIC that has Gsi (false: none has). */
 bool HlpIoApicIdOfGsi(uint32_t Gsi, uint8_t *IoApicId);
 

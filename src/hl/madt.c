@@ -21,8 +21,9 @@
  * table, every known entry at least its type's size), a checking pass that
  * stores nothing, then, only when the whole table is good, a pass that fills
  * Info. So a malformed table leaves Info as it was. Every walk, and every
- * look-up of one entry's neighbours, goes through HlpNextEntry, the one
- * place that checks an entry's bounds.
+ * look-up of one entry's neighbours, goes through HlpAcpiNextRecord, the
+ * record walker the DMAR parser uses too (acpip.h): the one place that
+ * checks an entry's bounds.
  *
  * What this parser does with the content the spec constrains (5.2.12.2,
  * 5.2.12.7, 5.2.12.12, 5.2.12.13), each documented in hl.h:
@@ -43,14 +44,15 @@
 
 #include <irqroute/hl.h>
 
-#define MADT_SIGNATURE_LENGTH 4u
-#define MADT_OFFSET_LENGTH 4u
+#include "acpip.h"
+
 #define MADT_OFFSET_LOCAL_APIC_ADDRESS 36u
 #define MADT_OFFSET_FLAGS 40u
 #define MADT_HEADER_LENGTH 44u
 
-/* Every structure starts with Type (byte 0) and Length (byte 1). */
-#define MADT_ENTRY_HEADER_LENGTH 2u
+/* Every structure starts with Type (byte 0) and Length (byte 1), and is
+ * at least those two bytes long. */
+static const HLP_ACPI_RECORD_FORMAT HlpMadtEntryFormat = {.FieldSize = 1, .MinimumLength = 2, .LengthGranule = 1};
 
 /* Interrupt controller structure types (5.2.12, "Interrupt Controller
  * Structure Types") and their sizes in ACPI 6.x. A longer entry is accepted
@@ -83,18 +85,6 @@
 #define MADT_LOCAL_APIC_NMI_ALL 0xFFu
 #define MADT_LOCAL_X2APIC_NMI_ALL 0xFFFFFFFFu
 
-typedef struct _HLP_MADT_TABLE {
-    const uint8_t *Bytes;
-    uint32_t Length; /* the header's, checked against the caller's buffer */
-} HLP_MADT_TABLE;
-
-/* One interrupt controller structure, all of it inside the table. */
-typedef struct _HLP_MADT_ENTRY {
-    const uint8_t *Bytes;
-    uint32_t Offset;
-    uint32_t Length;
-} HLP_MADT_ENTRY;
-
 /* A processor structure of either type, decoded. */
 typedef struct _HLP_MADT_CPU {
     uint32_t ApicId;
@@ -104,7 +94,7 @@ typedef struct _HLP_MADT_CPU {
 } HLP_MADT_CPU;
 
 typedef struct _HLP_MADT_WALK {
-    const HLP_MADT_TABLE *Table;
+    const HLP_ACPI_SPAN *Table;
     HL_MADT_INFO *Info; /* NULL in the checking pass */
     bool HasLocalApicProcessors; /* a usable type 0 processor is in the table */
     uint64_t LocalApicAddress;
@@ -117,7 +107,7 @@ typedef struct _HLP_MADT_WALK {
     uint32_t UnmatchedNmiCount;
 } HLP_MADT_WALK;
 
-typedef IRQ_STATUS (*HLP_MADT_ENTRY_PARSER)(const HLP_MADT_ENTRY *Entry, HLP_MADT_WALK *Walk);
+typedef IRQ_STATUS (*HLP_MADT_ENTRY_PARSER)(const HLP_ACPI_SPAN *Entry, HLP_MADT_WALK *Walk);
 
 typedef struct _HLP_MADT_ENTRY_TYPE {
     uint8_t Type;
@@ -125,62 +115,21 @@ typedef struct _HLP_MADT_ENTRY_TYPE {
     HLP_MADT_ENTRY_PARSER Parse;
 } HLP_MADT_ENTRY_TYPE;
 
-/* ---- Unaligned little-endian reads (the caller has checked the bounds) ---------- */
-
-static uint16_t HlpRead16(const uint8_t *Bytes)
-{
-    return (uint16_t)(Bytes[0] | Bytes[1] << 8);
-}
-
-static uint32_t HlpRead32(const uint8_t *Bytes)
-{
-    return (uint32_t)Bytes[0] | (uint32_t)Bytes[1] << 8 | (uint32_t)Bytes[2] << 16 | (uint32_t)Bytes[3] << 24;
-}
-
-static uint64_t HlpRead64(const uint8_t *Bytes)
-{
-    return (uint64_t)HlpRead32(Bytes) | (uint64_t)HlpRead32(Bytes + 4) << 32;
-}
-
-/* ---- Walking the entries ------------------------------------------------------------ */
-
-/* The entry starting at *Offset, which then moves past it. An entry must
- * have room for its Type and Length bytes, a Length of at least 2 (a zero
- * Length would never advance) and end inside the table. False at the end of
- * the table (*Offset == Length) and for an entry that breaks those rules
- * (*Offset < Length, left as it was). */
-static bool HlpNextEntry(const HLP_MADT_TABLE *Table, uint32_t *Offset, HLP_MADT_ENTRY *Entry)
-{
-    if (*Offset >= Table->Length)
-        return false;
-    uint32_t Remaining = Table->Length - *Offset;
-    if (Remaining < MADT_ENTRY_HEADER_LENGTH)
-        return false;
-    uint32_t EntryLength = Table->Bytes[*Offset + 1];
-    if (EntryLength < MADT_ENTRY_HEADER_LENGTH || EntryLength > Remaining)
-        return false;
-    Entry->Bytes = Table->Bytes + *Offset;
-    Entry->Offset = *Offset;
-    Entry->Length = EntryLength;
-    *Offset += EntryLength;
-    return true;
-}
-
 /* ---- Processors -------------------------------------------------------------------- */
 
 /* 5.2.12.2: UID at 2, APIC id at 3, flags at 4. 5.2.12.12: reserved at 2,
  * x2APIC id at 4, flags at 8, UID at 12. False for any other entry, or one
  * shorter than its type. */
-static bool HlpDecodeProcessor(const HLP_MADT_ENTRY *Entry, HLP_MADT_CPU *Cpu)
+static bool HlpDecodeProcessor(const HLP_ACPI_SPAN *Entry, HLP_MADT_CPU *Cpu)
 {
     if (Entry->Bytes[0] == MADT_TYPE_LOCAL_APIC && Entry->Length >= MADT_LOCAL_APIC_LENGTH) {
         *Cpu = (HLP_MADT_CPU){.ApicId = Entry->Bytes[3], .AcpiUid = Entry->Bytes[2],
-                              .Flags = HlpRead32(Entry->Bytes + 4), .X2Apic = false};
+                              .Flags = HlpAcpiRead32(Entry->Bytes + 4), .X2Apic = false};
         return true;
     }
     if (Entry->Bytes[0] == MADT_TYPE_LOCAL_X2APIC && Entry->Length >= MADT_LOCAL_X2APIC_LENGTH) {
-        *Cpu = (HLP_MADT_CPU){.ApicId = HlpRead32(Entry->Bytes + 4), .AcpiUid = HlpRead32(Entry->Bytes + 12),
-                              .Flags = HlpRead32(Entry->Bytes + 8), .X2Apic = true};
+        *Cpu = (HLP_MADT_CPU){.ApicId = HlpAcpiRead32(Entry->Bytes + 4), .AcpiUid = HlpAcpiRead32(Entry->Bytes + 12),
+                              .Flags = HlpAcpiRead32(Entry->Bytes + 8), .X2Apic = true};
         return true;
     }
     return false;
@@ -209,16 +158,16 @@ static bool HlpIsIgnoredProcessor(const HLP_MADT_CPU *Cpu, bool HasLocalApicProc
 }
 
 /* Whether a processor structure, decoded into *Cpu, is recorded. */
-static bool HlpRecordedProcessor(const HLP_MADT_ENTRY *Entry, bool HasLocalApicProcessors, HLP_MADT_CPU *Cpu)
+static bool HlpRecordedProcessor(const HLP_ACPI_SPAN *Entry, bool HasLocalApicProcessors, HLP_MADT_CPU *Cpu)
 {
     return HlpDecodeProcessor(Entry, Cpu) && !HlpIsIgnoredProcessor(Cpu, HasLocalApicProcessors);
 }
 
-static bool HlpHasLocalApicProcessors(const HLP_MADT_TABLE *Table)
+static bool HlpHasLocalApicProcessors(const HLP_ACPI_SPAN *Table)
 {
     uint32_t Offset = MADT_HEADER_LENGTH;
-    HLP_MADT_ENTRY Entry;
-    while (HlpNextEntry(Table, &Offset, &Entry)) {
+    HLP_ACPI_SPAN Entry;
+    while (HlpAcpiNextRecord(Table, &HlpMadtEntryFormat, &Offset, &Entry)) {
         HLP_MADT_CPU Cpu;
         if (HlpDecodeProcessor(&Entry, &Cpu) && !Cpu.X2Apic && !HlpNamesNoProcessor(&Cpu) && HlpIsUsable(&Cpu))
             return true;
@@ -232,8 +181,8 @@ static bool HlpHasLocalApicProcessors(const HLP_MADT_TABLE *Table)
 static bool HlpApicIdRecordedBefore(const HLP_MADT_WALK *Walk, uint32_t Before, uint32_t ApicId)
 {
     uint32_t Offset = MADT_HEADER_LENGTH;
-    HLP_MADT_ENTRY Entry;
-    while (Offset < Before && HlpNextEntry(Walk->Table, &Offset, &Entry)) {
+    HLP_ACPI_SPAN Entry;
+    while (Offset < Before && HlpAcpiNextRecord(Walk->Table, &HlpMadtEntryFormat, &Offset, &Entry)) {
         HLP_MADT_CPU Cpu;
         if (HlpRecordedProcessor(&Entry, Walk->HasLocalApicProcessors, &Cpu) && Cpu.ApicId == ApicId)
             return true;
@@ -246,7 +195,7 @@ static bool HlpApicIdRecordedBefore(const HLP_MADT_WALK *Walk, uint32_t Before, 
  * (an online-capable one may be hot-added later, 5.2.12.2). Two with one
  * APIC id are refused in the checking pass, which the filling pass follows
  * only when the table is good. */
-static IRQ_STATUS HlpAddProcessor(const HLP_MADT_ENTRY *Entry, HLP_MADT_WALK *Walk)
+static IRQ_STATUS HlpAddProcessor(const HLP_ACPI_SPAN *Entry, HLP_MADT_WALK *Walk)
 {
     HLP_MADT_CPU Cpu;
     if (!HlpDecodeProcessor(Entry, &Cpu))
@@ -274,22 +223,22 @@ static IRQ_STATUS HlpAddProcessor(const HLP_MADT_ENTRY *Entry, HLP_MADT_WALK *Wa
 /* ---- Other entries ------------------------------------------------------------------- */
 
 /* 5.2.12.3: id at 2, reserved at 3, address at 4, GSI base at 8. */
-static IRQ_STATUS HlpParseIoApic(const HLP_MADT_ENTRY *Entry, HLP_MADT_WALK *Walk)
+static IRQ_STATUS HlpParseIoApic(const HLP_ACPI_SPAN *Entry, HLP_MADT_WALK *Walk)
 {
     if (Walk->IoApicCount >= HL_MAX_IOAPICS)
         return IRQ_STATUS_INSUFFICIENT_RESOURCES;
     if (Walk->Info != NULL) {
         HL_MADT_IOAPIC *IoApic = &Walk->Info->IoApics[Walk->IoApicCount];
         IoApic->Id = Entry->Bytes[2];
-        IoApic->Address = HlpRead32(Entry->Bytes + 4);
-        IoApic->GsiBase = HlpRead32(Entry->Bytes + 8);
+        IoApic->Address = HlpAcpiRead32(Entry->Bytes + 4);
+        IoApic->GsiBase = HlpAcpiRead32(Entry->Bytes + 8);
     }
     Walk->IoApicCount++;
     return IRQ_STATUS_SUCCESS;
 }
 
 /* 5.2.12.5: bus at 2 (0 = ISA), source IRQ at 3, GSI at 4, MPS INTI flags at 8. */
-static IRQ_STATUS HlpParseSourceOverride(const HLP_MADT_ENTRY *Entry, HLP_MADT_WALK *Walk)
+static IRQ_STATUS HlpParseSourceOverride(const HLP_ACPI_SPAN *Entry, HLP_MADT_WALK *Walk)
 {
     if (Walk->OverrideCount >= HL_MADT_MAX_OVERRIDES)
         return IRQ_STATUS_INSUFFICIENT_RESOURCES;
@@ -297,8 +246,8 @@ static IRQ_STATUS HlpParseSourceOverride(const HLP_MADT_ENTRY *Entry, HLP_MADT_W
         HL_MADT_OVERRIDE *Override = &Walk->Info->Overrides[Walk->OverrideCount];
         Override->Bus = Entry->Bytes[2];
         Override->SourceIrq = Entry->Bytes[3];
-        Override->Gsi = HlpRead32(Entry->Bytes + 4);
-        Override->Flags = HlpRead16(Entry->Bytes + 8);
+        Override->Gsi = HlpAcpiRead32(Entry->Bytes + 4);
+        Override->Flags = HlpAcpiRead16(Entry->Bytes + 8);
     }
     Walk->OverrideCount++;
     return IRQ_STATUS_SUCCESS;
@@ -306,7 +255,7 @@ static IRQ_STATUS HlpParseSourceOverride(const HLP_MADT_ENTRY *Entry, HLP_MADT_W
 
 /* 5.2.12.6: a GSI wired to NMI. No I/O APIC pin here is programmed as NMI,
  * so the entry is known (checked for size) but not recorded. */
-static IRQ_STATUS HlpParseNmiSource(const HLP_MADT_ENTRY *Entry, HLP_MADT_WALK *Walk)
+static IRQ_STATUS HlpParseNmiSource(const HLP_ACPI_SPAN *Entry, HLP_MADT_WALK *Walk)
 {
     (void)Entry;
     (void)Walk;
@@ -321,8 +270,8 @@ static bool HlpNmiHasProcessor(const HLP_MADT_WALK *Walk, uint32_t AcpiUid, uint
     if (AcpiUid == AllProcessors)
         return true;
     uint32_t Offset = MADT_HEADER_LENGTH;
-    HLP_MADT_ENTRY Entry;
-    while (HlpNextEntry(Walk->Table, &Offset, &Entry)) {
+    HLP_ACPI_SPAN Entry;
+    while (HlpAcpiNextRecord(Walk->Table, &HlpMadtEntryFormat, &Offset, &Entry)) {
         HLP_MADT_CPU Cpu;
         if (HlpRecordedProcessor(&Entry, Walk->HasLocalApicProcessors, &Cpu) && Cpu.AcpiUid == AcpiUid)
             return true;
@@ -352,23 +301,23 @@ static IRQ_STATUS HlpAddNmi(HLP_MADT_WALK *Walk, uint32_t AcpiUid, uint32_t AllP
 }
 
 /* 5.2.12.7: UID at 2 (0xFF = all processors), flags at 3, LINT# at 5. */
-static IRQ_STATUS HlpParseLocalApicNmi(const HLP_MADT_ENTRY *Entry, HLP_MADT_WALK *Walk)
+static IRQ_STATUS HlpParseLocalApicNmi(const HLP_ACPI_SPAN *Entry, HLP_MADT_WALK *Walk)
 {
-    return HlpAddNmi(Walk, Entry->Bytes[2], MADT_LOCAL_APIC_NMI_ALL, HlpRead16(Entry->Bytes + 3), Entry->Bytes[5]);
+    return HlpAddNmi(Walk, Entry->Bytes[2], MADT_LOCAL_APIC_NMI_ALL, HlpAcpiRead16(Entry->Bytes + 3), Entry->Bytes[5]);
 }
 
 /* 5.2.12.13: flags at 2, UID at 4 (0xFFFFFFFF = all processors), LINT# at 8. */
-static IRQ_STATUS HlpParseLocalX2ApicNmi(const HLP_MADT_ENTRY *Entry, HLP_MADT_WALK *Walk)
+static IRQ_STATUS HlpParseLocalX2ApicNmi(const HLP_ACPI_SPAN *Entry, HLP_MADT_WALK *Walk)
 {
-    return HlpAddNmi(Walk, HlpRead32(Entry->Bytes + 4), MADT_LOCAL_X2APIC_NMI_ALL, HlpRead16(Entry->Bytes + 2),
+    return HlpAddNmi(Walk, HlpAcpiRead32(Entry->Bytes + 4), MADT_LOCAL_X2APIC_NMI_ALL, HlpAcpiRead16(Entry->Bytes + 2),
                      Entry->Bytes[8]);
 }
 
 /* 5.2.12.8: reserved at 2, the 64-bit local APIC address at 4, which
  * replaces the header's 32-bit one. */
-static IRQ_STATUS HlpParseAddressOverride(const HLP_MADT_ENTRY *Entry, HLP_MADT_WALK *Walk)
+static IRQ_STATUS HlpParseAddressOverride(const HLP_ACPI_SPAN *Entry, HLP_MADT_WALK *Walk)
 {
-    Walk->LocalApicAddress = HlpRead64(Entry->Bytes + 4);
+    Walk->LocalApicAddress = HlpAcpiRead64(Entry->Bytes + 4);
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -394,14 +343,14 @@ static const HLP_MADT_ENTRY_TYPE *HlpFindEntryType(uint8_t Type)
 
 /* A known entry must be at least its type's size; unknown ones (SAPIC,
  * GIC, later additions) may be any size. */
-static bool HlpEntryIsLongEnough(const HLP_MADT_ENTRY *Entry)
+static bool HlpEntryIsLongEnough(const HLP_ACPI_SPAN *Entry)
 {
     const HLP_MADT_ENTRY_TYPE *Type = HlpFindEntryType(Entry->Bytes[0]);
     return Type == NULL || Entry->Length >= Type->MinimumLength;
 }
 
 /* Types this parser does not know are skipped and counted. */
-static IRQ_STATUS HlpParseEntry(const HLP_MADT_ENTRY *Entry, HLP_MADT_WALK *Walk)
+static IRQ_STATUS HlpParseEntry(const HLP_ACPI_SPAN *Entry, HLP_MADT_WALK *Walk)
 {
     const HLP_MADT_ENTRY_TYPE *Type = HlpFindEntryType(Entry->Bytes[0]);
     if (Type == NULL) {
@@ -419,22 +368,18 @@ static IRQ_STATUS HlpParseEntry(const HLP_MADT_ENTRY *Entry, HLP_MADT_WALK *Walk
  * inside the table and at least its type's size. The look-ups of the later
  * passes (HlpHasLocalApicProcessors, HlpNmiHasProcessor) read entries ahead
  * of the one being parsed, so this runs first. */
-static IRQ_STATUS HlpCheckEntries(const HLP_MADT_TABLE *Table)
+static IRQ_STATUS HlpCheckEntries(const HLP_ACPI_SPAN *Table)
 {
-    uint32_t Offset = MADT_HEADER_LENGTH;
-    HLP_MADT_ENTRY Entry;
-    while (HlpNextEntry(Table, &Offset, &Entry)) {
-        if (!HlpEntryIsLongEnough(&Entry))
-            return IRQ_STATUS_MALFORMED_TABLE;
-    }
-    return Offset == Table->Length ? IRQ_STATUS_SUCCESS : IRQ_STATUS_MALFORMED_TABLE;
+    return HlpAcpiRecordsFill(Table, MADT_HEADER_LENGTH, &HlpMadtEntryFormat, HlpEntryIsLongEnough)
+               ? IRQ_STATUS_SUCCESS
+               : IRQ_STATUS_MALFORMED_TABLE;
 }
 
 static IRQ_STATUS HlpWalkEntries(HLP_MADT_WALK *Walk)
 {
     uint32_t Offset = MADT_HEADER_LENGTH;
-    HLP_MADT_ENTRY Entry;
-    while (HlpNextEntry(Walk->Table, &Offset, &Entry)) {
+    HLP_ACPI_SPAN Entry;
+    while (HlpAcpiNextRecord(Walk->Table, &HlpMadtEntryFormat, &Offset, &Entry)) {
         IRQ_STATUS Status = HlpParseEntry(&Entry, Walk);
         if (Status != IRQ_STATUS_SUCCESS)
             return Status;
@@ -442,14 +387,14 @@ static IRQ_STATUS HlpWalkEntries(HLP_MADT_WALK *Walk)
     return Offset == Walk->Table->Length ? IRQ_STATUS_SUCCESS : IRQ_STATUS_MALFORMED_TABLE;
 }
 
-static IRQ_STATUS HlpWalkTable(const HLP_MADT_TABLE *Table, bool HasLocalApicProcessors, HL_MADT_INFO *Info,
+static IRQ_STATUS HlpWalkTable(const HLP_ACPI_SPAN *Table, bool HasLocalApicProcessors, HL_MADT_INFO *Info,
                                HLP_MADT_WALK *Walk)
 {
     *Walk = (HLP_MADT_WALK){
         .Table = Table,
         .Info = Info,
         .HasLocalApicProcessors = HasLocalApicProcessors,
-        .LocalApicAddress = HlpRead32(Table->Bytes + MADT_OFFSET_LOCAL_APIC_ADDRESS),
+        .LocalApicAddress = HlpAcpiRead32(Table->Bytes + MADT_OFFSET_LOCAL_APIC_ADDRESS),
     };
     IRQ_STATUS Status = HlpWalkEntries(Walk);
     if (Status != IRQ_STATUS_SUCCESS)
@@ -458,49 +403,13 @@ static IRQ_STATUS HlpWalkTable(const HLP_MADT_TABLE *Table, bool HasLocalApicPro
     return Walk->IoApicCount == 0 ? IRQ_STATUS_MALFORMED_TABLE : IRQ_STATUS_SUCCESS;
 }
 
-/* ---- Header ----------------------------------------------------------------------------- */
-
-static bool HlpSignatureIsApic(const uint8_t *Table)
-{
-    static const uint8_t Signature[MADT_SIGNATURE_LENGTH] = {'A', 'P', 'I', 'C'};
-    for (uint32_t Index = 0; Index < MADT_SIGNATURE_LENGTH; Index++) {
-        if (Table[Index] != Signature[Index])
-            return false;
-    }
-    return true;
-}
-
-/* 5.2.6: "the entire table, including the checksum field, must add to zero". */
-static bool HlpChecksumIsZero(const uint8_t *Table, uint32_t Length)
-{
-    uint8_t Sum = 0;
-    for (uint32_t Index = 0; Index < Length; Index++)
-        Sum = (uint8_t)(Sum + Table[Index]);
-    return Sum == 0;
-}
-
-/* The table's own Length must cover the fixed part and lie inside the
- * caller's buffer; bytes of the buffer past it are not the table's. */
-static IRQ_STATUS HlpCheckHeader(const uint8_t *Table, size_t BufferLength, uint32_t *Length)
-{
-    if (BufferLength < MADT_HEADER_LENGTH || !HlpSignatureIsApic(Table))
-        return IRQ_STATUS_MALFORMED_TABLE;
-    uint32_t TableLength = HlpRead32(Table + MADT_OFFSET_LENGTH);
-    if (TableLength < MADT_HEADER_LENGTH || TableLength > BufferLength)
-        return IRQ_STATUS_MALFORMED_TABLE;
-    if (!HlpChecksumIsZero(Table, TableLength))
-        return IRQ_STATUS_MALFORMED_TABLE;
-    *Length = TableLength;
-    return IRQ_STATUS_SUCCESS;
-}
-
 /* Info's counts and the array entries below them are written; the arrays
  * past the counts are left as they were (the structure is large and the
  * core has no memset). */
 static void HlpStoreSummary(const uint8_t *Table, const HLP_MADT_WALK *Walk, HL_MADT_INFO *Info)
 {
     Info->LocalApicAddress = Walk->LocalApicAddress;
-    Info->Flags = HlpRead32(Table + MADT_OFFSET_FLAGS);
+    Info->Flags = HlpAcpiRead32(Table + MADT_OFFSET_FLAGS);
     Info->ProcessorCount = Walk->ProcessorCount;
     Info->IoApicCount = Walk->IoApicCount;
     Info->OverrideCount = Walk->OverrideCount;
@@ -514,8 +423,9 @@ IRQ_STATUS HlMadtParse(const void *Table, size_t Length, HL_MADT_INFO *Info)
 {
     if (Table == NULL || Info == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    HLP_MADT_TABLE Madt = {.Bytes = Table};
-    IRQ_STATUS Status = HlpCheckHeader(Madt.Bytes, Length, &Madt.Length);
+    static const uint8_t Signature[ACPI_SIGNATURE_LENGTH] = {'A', 'P', 'I', 'C'};
+    HLP_ACPI_SPAN Madt;
+    IRQ_STATUS Status = HlpAcpiCheckHeader(Table, Length, Signature, MADT_HEADER_LENGTH, &Madt);
     if (Status == IRQ_STATUS_SUCCESS)
         Status = HlpCheckEntries(&Madt);
     if (Status != IRQ_STATUS_SUCCESS)

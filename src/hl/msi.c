@@ -59,15 +59,22 @@ static uint32_t HlpMsiData(const HL_DESTINATION *Destination, uint8_t Vector, HL
     return Data;
 }
 
-IRQ_STATUS HlMsiComposeMessage(const HL_INTERRUPT_TARGET *Target, uint8_t Vector, HL_TRIGGER_MODE Trigger,
-                               HL_MSI_MESSAGE *Message)
+IRQ_STATUS HlpResolveMsiTarget(const HL_INTERRUPT_TARGET *Target, uint8_t Vector, HL_DESTINATION *Destination)
 {
-    if (Target == NULL || Message == NULL || (Trigger != HlTriggerEdge && Trigger != HlTriggerLevel))
+    if (Target == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (Vector < MSI_VECTOR_MIN || Vector > MSI_VECTOR_MAX)
         return IRQ_STATUS_INVALID_VECTOR;
+    return HlResolveTarget(Target, Destination);
+}
+
+IRQ_STATUS HlMsiComposeMessage(const HL_INTERRUPT_TARGET *Target, uint8_t Vector, HL_TRIGGER_MODE Trigger,
+                               HL_MSI_MESSAGE *Message)
+{
+    if (Message == NULL || (Trigger != HlTriggerEdge && Trigger != HlTriggerLevel))
+        return IRQ_STATUS_INVALID_PARAMETER;
     HL_DESTINATION Destination;
-    IRQ_STATUS Status = HlResolveTarget(Target, &Destination);
+    IRQ_STATUS Status = HlpResolveMsiTarget(Target, Vector, &Destination);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     /* The address has eight destination bits (19:12): the same rule as an

@@ -17,10 +17,6 @@
 
 #include "hlp.h"
 
-/* 11.11.2: "The vector field ... values range from 010H to 0FEH". */
-#define HLP_MSI_VECTOR_MIN 0x10u
-#define HLP_MSI_VECTOR_MAX 0xFEu
-
 bool HlMsiIsRemapped(uint16_t RequesterId)
 {
     uint32_t Unit;
@@ -31,12 +27,8 @@ bool HlMsiIsRemapped(uint16_t RequesterId)
 static IRQ_STATUS HlpWriteMsiEntry(const HL_MSI_REMAPPING *Remapping, const HL_INTERRUPT_TARGET *Target,
                                    uint8_t Vector)
 {
-    if (Target == NULL)
-        return IRQ_STATUS_INVALID_PARAMETER;
-    if (Vector < HLP_MSI_VECTOR_MIN || Vector > HLP_MSI_VECTOR_MAX)
-        return IRQ_STATUS_INVALID_VECTOR;
     HL_DESTINATION Destination;
-    IRQ_STATUS Status = HlResolveTarget(Target, &Destination);
+    IRQ_STATUS Status = HlpResolveMsiTarget(Target, Vector, &Destination);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     HL_REMAP_ENTRY Entry = {

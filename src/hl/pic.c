@@ -219,20 +219,22 @@ IRQ_STATUS HlPicResolveLine(const HL_INTERRUPT_LINE *Line, HL_RESOLVED_LINE *Res
 
 /* ---- Redirection entries ------------------------------------------------------------ */
 
-/* The checks every programming call makes, in the order of the status list:
- * the GSI, the vector, then the target, which must also fit the entry's
- * 8-bit destination field (bits 63:56; HlpDeviceDestinationFits says which
- * destinations do). */
-/* Where a line is to go, as the programming calls need it. */
+/* Where a line is to go, and where it is now, as the programming calls
+ * need it. */
 typedef struct _HLP_LINE_ROUTING {
     HL_DESTINATION Destination;
     bool Remapped;     /* its I/O APIC sends through an enabled unit */
     uint32_t Unit;     /* Remapped: which, */
     uint16_t SourceId; /* and as which requester */
+    IOAPIC_REDIRECTION_ENTRY Current; /* the line's entry as it is */
 } HLP_LINE_ROUTING;
 
-static IRQ_STATUS HlpPrepareRouting(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target,
-                                    HLP_LINE_ROUTING *Routing)
+/* The checks every programming call makes, in the order of the status list:
+ * the GSI, the vector, then the target, which must also fit the entry's
+ * 8-bit destination field (bits 63:56; HlpDeviceDestinationFits says which
+ * destinations do). */
+static IRQ_STATUS HlpCheckRouting(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target,
+                                  HLP_LINE_ROUTING *Routing)
 {
     Routing->Remapped = HlpRemapCoversGsi(Gsi, &Routing->Unit, &Routing->SourceId);
     HL_DESTINATION *Destination = &Routing->Destination;
@@ -247,6 +249,14 @@ static IRQ_STATUS HlpPrepareRouting(uint32_t Gsi, uint8_t Vector, const HL_INTER
         return Status;
     /* A remapped line's destination lives in its table entry: 32 bits. */
     return Routing->Remapped || HlpDeviceDestinationFits(Destination) ? IRQ_STATUS_SUCCESS : IRQ_STATUS_NOT_SUPPORTED;
+}
+
+/* The checks, then the line's current entry. */
+static IRQ_STATUS HlpPrepareRouting(uint32_t Gsi, uint8_t Vector, const HL_INTERRUPT_TARGET *Target,
+                                    HLP_LINE_ROUTING *Routing)
+{
+    IRQ_STATUS Status = HlpCheckRouting(Gsi, Vector, Target, Routing);
+    return Status != IRQ_STATUS_SUCCESS ? Status : HlIoApicReadEntry(Gsi, &Routing->Current);
 }
 
 bool HlIsProcessorReachableByLine(uint32_t Gsi, uint32_t Cpu)
@@ -316,12 +326,11 @@ IRQ_STATUS HlPicAllocateSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_I
 
     /* A masked entry's Remote IRR can be left from its previous user (see
      * HlIoApicClearRemoteIrr); a live entry's belongs to its users. */
-    IOAPIC_REDIRECTION_ENTRY Current;
-    Status = HlIoApicReadEntry(Gsi, &Current);
-    if (Status == IRQ_STATUS_SUCCESS && Current.Bits.Mask != 0 && Current.Bits.RemoteIrr != 0)
+    if (Routing.Current.Bits.Mask != 0 && Routing.Current.Bits.RemoteIrr != 0) {
         Status = HlIoApicClearRemoteIrr(Gsi);
-    if (Status != IRQ_STATUS_SUCCESS)
-        return Status;
+        if (Status != IRQ_STATUS_SUCCESS)
+            return Status;
+    }
     if (Routing.Remapped)
         return HlpAllocateRemapped(Gsi, Vector, &Routing, Trigger, Polarity);
 
@@ -441,10 +450,7 @@ IRQ_STATUS HlPicRetargetSystemInterrupt(uint32_t Gsi, uint8_t Vector, const HL_I
     IRQ_STATUS Status = HlpPrepareRouting(Gsi, Vector, Target, &Routing);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    IOAPIC_REDIRECTION_ENTRY Old;
-    Status = HlIoApicReadEntry(Gsi, &Old);
-    if (Status != IRQ_STATUS_SUCCESS)
-        return Status;
+    IOAPIC_REDIRECTION_ENTRY Old = Routing.Current;
     if (Routing.Remapped)
         return HlpRetargetRemapped(Gsi, Vector, &Routing, Old);
 

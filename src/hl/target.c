@@ -31,11 +31,21 @@
 
 #include "hlp.h"
 
-/* xAPIC flat model: the logical id is LDR[31:24], one bit per CPU. */
-#define HLP_FLAT_LOGICAL_MASK 0xFFu
-/* x2APIC logical id: cluster in 31:16, member bitmap in 15:0. */
-#define HLP_X2APIC_CLUSTER_SHIFT 16u
-#define HLP_X2APIC_MEMBER_MASK 0xFFFFu
+/* How a logical id splits (SDM vol. 3A 11.6.2.2, 11.12.10.2): a cluster,
+ * which every member of a destination must share and which may be at most
+ * MaxCluster, above ClusterShift; a one-hot member bit in MemberMask. */
+typedef struct _HLP_LOGICAL_MODEL {
+    uint32_t ClusterShift;
+    uint32_t MemberMask;
+    uint32_t MaxCluster;
+} HLP_LOGICAL_MODEL;
+
+/* xAPIC flat: the logical id is LDR[31:24], one bit per CPU, one cluster;
+ * CPUs from the ninth on have LDR 0, no bit. */
+static const HLP_LOGICAL_MODEL HlpFlatModel = {.ClusterShift = 8, .MemberMask = 0xFFu, .MaxCluster = 0};
+/* x2APIC cluster: cluster in 31:16, member bitmap in 15:0. */
+static const HLP_LOGICAL_MODEL HlpX2ApicClusterModel = {
+    .ClusterShift = 16, .MemberMask = 0xFFFFu, .MaxCluster = 0xFFFFu};
 
 /* The destination field of a redirection entry (82093AA 3.2.4, bits 63:56)
  * and of a compatibility-format MSI address (SDM vol. 3A 11.11.1, bits
@@ -90,26 +100,9 @@ static IRQ_STATUS HlpMemberLogicalId(uint32_t Cpu, uint32_t *LogicalId)
     return IRQ_STATUS_SUCCESS;
 }
 
-/* Flat model: CPUs from the ninth on have LDR 0 (no bit left for them). */
-static IRQ_STATUS HlpFlatDestination(const IR_CPU_SET *Set, uint32_t *Logical)
-{
-    uint32_t Bits = 0;
-    uint32_t Cpu;
-    IR_CPU_SET_FOR_EACH(Cpu, Set) {
-        uint32_t LogicalId;
-        IRQ_STATUS Status = HlpMemberLogicalId(Cpu, &LogicalId);
-        if (Status != IRQ_STATUS_SUCCESS)
-            return Status;
-        if (!HlpIsSingleBit(LogicalId) || LogicalId > HLP_FLAT_LOGICAL_MASK)
-            return IRQ_STATUS_NOT_SUPPORTED;
-        Bits |= LogicalId;
-    }
-    *Logical = Bits;
-    return IRQ_STATUS_SUCCESS;
-}
-
-/* Cluster model: one cluster per message; members OR their bitmaps. */
-static IRQ_STATUS HlpClusterDestination(const IR_CPU_SET *Set, uint32_t *Logical)
+/* The members' cluster with their bitmaps ORed (NOT_SUPPORTED: a member
+ * without a one-hot bit, or members in different clusters). */
+static IRQ_STATUS HlpLogicalDestination(const IR_CPU_SET *Set, const HLP_LOGICAL_MODEL *Model, uint32_t *Logical)
 {
     uint32_t Cluster = 0;
     uint32_t Members = 0;
@@ -120,14 +113,15 @@ static IRQ_STATUS HlpClusterDestination(const IR_CPU_SET *Set, uint32_t *Logical
         IRQ_STATUS Status = HlpMemberLogicalId(Cpu, &LogicalId);
         if (Status != IRQ_STATUS_SUCCESS)
             return Status;
-        uint32_t MemberCluster = LogicalId >> HLP_X2APIC_CLUSTER_SHIFT;
-        if (!HlpIsSingleBit(LogicalId & HLP_X2APIC_MEMBER_MASK) || (!First && MemberCluster != Cluster))
+        uint32_t MemberCluster = LogicalId >> Model->ClusterShift;
+        uint32_t MemberBit = LogicalId & Model->MemberMask;
+        if (!HlpIsSingleBit(MemberBit) || MemberCluster > Model->MaxCluster || (!First && MemberCluster != Cluster))
             return IRQ_STATUS_NOT_SUPPORTED;
         Cluster = MemberCluster;
-        Members |= LogicalId & HLP_X2APIC_MEMBER_MASK;
+        Members |= MemberBit;
         First = false;
     }
-    *Logical = Cluster << HLP_X2APIC_CLUSTER_SHIFT | Members;
+    *Logical = Cluster << Model->ClusterShift | Members;
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -138,8 +132,8 @@ static IRQ_STATUS HlpResolveSet(const IR_CPU_SET *Set, HL_DELIVERY_MODE Mode, HL
     if (IrCpuSetIsEmpty(Set))
         return IRQ_STATUS_EMPTY_AFFINITY;
     uint32_t Logical;
-    IRQ_STATUS Status = HlLapicGetMode() == HlLapicModeX2Apic ? HlpClusterDestination(Set, &Logical)
-                                                               : HlpFlatDestination(Set, &Logical);
+    const HLP_LOGICAL_MODEL *Model = HlLapicGetMode() == HlLapicModeX2Apic ? &HlpX2ApicClusterModel : &HlpFlatModel;
+    IRQ_STATUS Status = HlpLogicalDestination(Set, Model, &Logical);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     Destination->Destination = Logical;
@@ -184,7 +178,7 @@ IRQ_STATUS HlResolveTarget(const HL_INTERRUPT_TARGET *Target, HL_DESTINATION *De
  *    when it is at most 0xFF: cluster 0, members 0-7, which are the CPUs
  *    with x2APIC ids 0-7. Any other cluster or member bit does not fit.
  * The same test serves both modes because the flat model never builds a
- * logical destination above 0xFF (HlpFlatDestination). */
+ * logical destination above 0xFF (HlpFlatModel: cluster 0 only). */
 bool HlpDeviceDestinationFits(const HL_DESTINATION *Destination)
 {
     if (Destination->Logical)

@@ -124,10 +124,8 @@ static IRQ_STATUS KipCheckApicIds(const IR_CPU_SET *Cpus)
 {
     uint32_t Cpu;
     IR_CPU_SET_FOR_EACH(Cpu, Cpus) {
-        uint32_t ApicId;
-        IRQ_STATUS Status = HlGetProcessorApicId(Cpu, &ApicId);
-        if (Status != IRQ_STATUS_SUCCESS)
-            return Status;
+        if (!HlIsProcessorRegistered(Cpu))
+            return IRQ_STATUS_INVALID_CPU; /* HlGetProcessorApicId's status for it */
     }
     return IRQ_STATUS_SUCCESS;
 }

@@ -30,12 +30,6 @@
 #define FUZZER_NAME "fuzz_dmar"
 #include "fuzz_table.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size);
-
-#define FILL_BYTE 0xA5
-
-static HL_DMAR_INFO Info, Expected, Again, Pattern;
-
 /* Pass 1 of the reference: every structure inside the table (4-byte header,
  * Length >= 4), every DRHD >= 16 bytes with its scopes tiling its body
  * (each >= 8 bytes, an even path, inside the DRHD). */
@@ -70,15 +64,8 @@ static bool StructureIsSound(const uint8_t *Table, uint32_t Length)
  * I/O APIC ids seen so far in a bitmap. */
 static IRQ_STATUS ReferenceParse(const uint8_t *Table, size_t Size, HL_DMAR_INFO *Out)
 {
-    if (Size < 48 || memcmp(Table, "DMAR", 4) != 0)
-        return IRQ_STATUS_MALFORMED_TABLE;
-    uint32_t Length = Le32(Table + 4);
-    if (Length < 48 || Length > Size)
-        return IRQ_STATUS_MALFORMED_TABLE;
-    uint8_t Sum = 0;
-    for (uint32_t Index = 0; Index < Length; Index++)
-        Sum = (uint8_t)(Sum + Table[Index]);
-    if (Sum != 0 || Table[36] > 63 || !StructureIsSound(Table, Length))
+    uint32_t Length;
+    if (!FuzzHeaderIsSound(Table, Size, "DMAR", 48, &Length) || Table[36] > 63 || !StructureIsSound(Table, Length))
         return IRQ_STATUS_MALFORMED_TABLE;
 
     bool IoApicSeen[256] = {false};
@@ -179,13 +166,9 @@ static void CompareInfo(const HL_DMAR_INFO *A, const HL_DMAR_INFO *B)
                       X->Path[PathIndex].Function == Y->Path[PathIndex].Function);
         }
         /* Scopes past the count keep the fill pattern. */
-        const uint8_t *Tail = (const uint8_t *)&P->Scopes[P->ScopeCount];
-        for (size_t Byte = 0; Byte < (HL_DMAR_MAX_SCOPES_PER_UNIT - P->ScopeCount) * sizeof(HL_DMAR_SCOPE); Byte++)
-            CHECK(Tail[Byte] == FILL_BYTE);
+        CHECK(FuzzTailIsFill(P->Scopes, sizeof(P->Scopes[0]), P->ScopeCount, HL_DMAR_MAX_SCOPES_PER_UNIT));
     }
-    const uint8_t *Tail = (const uint8_t *)&A->Units[A->UnitCount];
-    for (size_t Byte = 0; Byte < (HL_DMAR_MAX_UNITS - A->UnitCount) * sizeof(HL_DMAR_UNIT); Byte++)
-        CHECK(Tail[Byte] == FILL_BYTE);
+    CHECK(FuzzTailIsFill(A->Units, sizeof(A->Units[0]), A->UnitCount, HL_DMAR_MAX_UNITS));
 }
 
 /* The queries against a plain search of the reference. */
@@ -232,31 +215,10 @@ static void CheckQueries(const HL_DMAR_INFO *Parsed, const uint8_t *Data, size_t
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
+static void CheckInfo(const HL_DMAR_INFO *Info, const HL_DMAR_INFO *Referenced, const uint8_t *Table, size_t Size)
 {
-    uint8_t *Table = FuzzExactCopy(Data, Size);
-    if (Table == NULL)
-        return 0;
-    memset(&Info, FILL_BYTE, sizeof(Info));
-    memset(&Expected, FILL_BYTE, sizeof(Expected));
-    memset(&Pattern, FILL_BYTE, sizeof(Pattern));
-    IRQ_STATUS Status = HlDmarParse(Table, Size, &Info);
-    IRQ_STATUS Reference = ReferenceParse(Table, Size, &Expected);
-    CHECK_SAME_STATUS(Status, Reference);
-    if (Status == IRQ_STATUS_SUCCESS) {
-        CompareInfo(&Info, &Expected);
-        memset(&Again, FILL_BYTE, sizeof(Again));
-        CHECK(HlDmarParse(Table, Size, &Again) == IRQ_STATUS_SUCCESS);
-        CHECK(memcmp(&Again, &Info, sizeof(Info)) == 0);
-        memset(&Again, FILL_BYTE, sizeof(Again));
-        CHECK(HlDmarParse(Table, Le32(Table + 4) - 1u, &Again) == IRQ_STATUS_MALFORMED_TABLE);
-        CHECK(memcmp(&Again, &Pattern, sizeof(Again)) == 0);
-        CheckQueries(&Info, Data, Size);
-    } else {
-        CHECK(memcmp(&Info, &Pattern, sizeof(Info)) == 0);
-    }
-    CHECK(HlDmarParse(NULL, Size, &Info) == IRQ_STATUS_INVALID_PARAMETER);
-    CHECK(HlDmarParse(Table, Size, NULL) == IRQ_STATUS_INVALID_PARAMETER);
-    free(Table);
-    return 0;
+    CompareInfo(Info, Referenced);
+    CheckQueries(Info, Table, Size);
 }
+
+FUZZ_TABLE_FUZZER(HL_DMAR_INFO, HlDmarParse, ReferenceParse, CheckInfo)

@@ -35,12 +35,6 @@
 #define FUZZER_NAME "fuzz_madt"
 #include "fuzz_table.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size);
-
-#define FILL_BYTE 0xA5
-
-static HL_MADT_INFO Info, Expected, Again;
-
 /* ACPI 6.x 5.2.12: the minimum length of each structure type this library
  * knows; 0 for a type it skips. */
 static uint32_t MinimumLength(uint8_t Type)
@@ -87,20 +81,13 @@ static bool Skipped(const HL_MADT_PROCESSOR *Cpu, bool HasLapic)
     return NoProcessorId(Cpu) || (Cpu->X2Apic && Cpu->ApicId < 255 && HasLapic);
 }
 
-/* The reference: fills *Out (pre-filled with FILL_BYTE) and returns the
+/* The reference: fills *Out (pre-filled with FUZZ_FILL_BYTE) and returns the
  * status the parser must give. The table's structure is checked first (every
  * entry in bounds and at least its type's size), then the entries in order. */
 static IRQ_STATUS ReferenceParse(const uint8_t *Table, size_t Size, HL_MADT_INFO *Out)
 {
-    if (Size < 44 || memcmp(Table, "APIC", 4) != 0)
-        return IRQ_STATUS_MALFORMED_TABLE;
-    uint32_t Length = Le32(Table + 4);
-    if (Length < 44 || Length > Size)
-        return IRQ_STATUS_MALFORMED_TABLE;
-    uint8_t Sum = 0;
-    for (uint32_t Index = 0; Index < Length; Index++)
-        Sum = (uint8_t)(Sum + Table[Index]);
-    if (Sum != 0)
+    uint32_t Length;
+    if (!FuzzHeaderIsSound(Table, Size, "APIC", 44, &Length))
         return IRQ_STATUS_MALFORMED_TABLE;
 
     /* Structure, and whether a usable LAPIC processor is present. */
@@ -256,53 +243,16 @@ static void CompareInfo(const HL_MADT_INFO *A, const HL_MADT_INFO *B)
     }
 }
 
-/* The array entries past the counts still hold the fill pattern. */
-static bool TailUntouched(const void *Array, size_t ElementSize, uint32_t Used, uint32_t Capacity)
+/* The reference's Info, and the arrays past the counts left as they were. */
+static void CheckInfo(const HL_MADT_INFO *Info, const HL_MADT_INFO *Referenced, const uint8_t *Table, size_t Size)
 {
-    const uint8_t *Bytes = (const uint8_t *)Array + (size_t)Used * ElementSize;
-    for (size_t Index = 0; Index < (size_t)(Capacity - Used) * ElementSize; Index++) {
-        if (Bytes[Index] != FILL_BYTE)
-            return false;
-    }
-    return true;
+    (void)Table;
+    (void)Size;
+    CompareInfo(Info, Referenced);
+    CHECK(FuzzTailIsFill(Info->Processors, sizeof(Info->Processors[0]), Info->ProcessorCount, HL_MADT_MAX_PROCESSORS));
+    CHECK(FuzzTailIsFill(Info->IoApics, sizeof(Info->IoApics[0]), Info->IoApicCount, HL_MAX_IOAPICS));
+    CHECK(FuzzTailIsFill(Info->Overrides, sizeof(Info->Overrides[0]), Info->OverrideCount, HL_MADT_MAX_OVERRIDES));
+    CHECK(FuzzTailIsFill(Info->Nmis, sizeof(Info->Nmis[0]), Info->NmiCount, HL_MADT_MAX_NMIS));
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
-{
-    uint8_t *Table = FuzzExactCopy(Data, Size);
-    if (Table == NULL)
-        return 0;
-
-    memset(&Info, FILL_BYTE, sizeof(Info));
-    memset(&Expected, FILL_BYTE, sizeof(Expected));
-    IRQ_STATUS Status = HlMadtParse(Table, Size, &Info);
-    IRQ_STATUS Reference = ReferenceParse(Table, Size, &Expected);
-    CHECK_SAME_STATUS(Status, Reference);
-    if (Status == IRQ_STATUS_SUCCESS) {
-        CompareInfo(&Info, &Expected);
-        CHECK(TailUntouched(Info.Processors, sizeof(Info.Processors[0]), Info.ProcessorCount, HL_MADT_MAX_PROCESSORS));
-        CHECK(TailUntouched(Info.IoApics, sizeof(Info.IoApics[0]), Info.IoApicCount, HL_MAX_IOAPICS));
-        CHECK(TailUntouched(Info.Overrides, sizeof(Info.Overrides[0]), Info.OverrideCount, HL_MADT_MAX_OVERRIDES));
-        CHECK(TailUntouched(Info.Nmis, sizeof(Info.Nmis[0]), Info.NmiCount, HL_MADT_MAX_NMIS));
-        memset(&Again, FILL_BYTE, sizeof(Again));
-        CHECK(HlMadtParse(Table, Size, &Again) == IRQ_STATUS_SUCCESS);
-        CHECK(memcmp(&Again, &Info, sizeof(Info)) == 0);
-        /* The same table in a buffer one byte shorter than its Length is refused. */
-        uint32_t Length = Le32(Table + 4);
-        memset(&Again, FILL_BYTE, sizeof(Again));
-        CHECK(HlMadtParse(Table, Length - 1, &Again) == IRQ_STATUS_MALFORMED_TABLE);
-    } else {
-        /* A refused table leaves Info as it was. */
-        static HL_MADT_INFO Pattern;
-        static bool PatternReady;
-        if (!PatternReady) {
-            memset(&Pattern, FILL_BYTE, sizeof(Pattern));
-            PatternReady = true;
-        }
-        CHECK(memcmp(&Info, &Pattern, sizeof(Info)) == 0);
-    }
-    CHECK(HlMadtParse(NULL, Size, &Info) == IRQ_STATUS_INVALID_PARAMETER);
-    CHECK(HlMadtParse(Table, Size, NULL) == IRQ_STATUS_INVALID_PARAMETER);
-    free(Table);
-    return 0;
-}
+FUZZ_TABLE_FUZZER(HL_MADT_INFO, HlMadtParse, ReferenceParse, CheckInfo)

@@ -236,15 +236,22 @@ IRQ_STATUS TbConnectMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_IN
     return TbConnectUpdatedMessage(Interrupt, Record, Target, Message, NULL, NULL);
 }
 
+IO_CONNECT_INTERRUPT_PARAMETERS TbMessageParameters(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record,
+                                                    IO_INTERRUPT_TARGET Target, HL_MSI_MESSAGE *Message)
+{
+    return (IO_CONNECT_INTERRUPT_PARAMETERS){
+        .Version = CONNECT_MESSAGE_BASED,
+        .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = Record,
+                         .Irql = KE_IRQL_ANY, .Target = Target, .Message = Message},
+    };
+}
+
 IRQ_STATUS TbConnectUpdatedMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
                                    HL_MSI_MESSAGE *Message, PIO_MSI_UPDATE_ROUTINE Update, void *UpdateContext)
 {
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_MESSAGE_BASED,
-        .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = TbCountingIsr, .ServiceContext = Record,
-                         .Irql = KE_IRQL_ANY, .Target = Target, .Message = Message, .UpdateMessage = Update,
-                         .UpdateContext = UpdateContext},
-    };
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = TbMessageParameters(Interrupt, Record, Target, Message);
+    Parameters.MessageBased.UpdateMessage = Update;
+    Parameters.MessageBased.UpdateContext = UpdateContext;
     return IoConnectInterruptEx(&Parameters);
 }
 

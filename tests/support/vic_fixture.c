@@ -124,6 +124,40 @@ void TbVicAssertNothingToTake(VIC *Vic, uint32_t Cpu)
     TbpAssertNothing(Vic, Cpu, true);
 }
 
+void TbVicAssertSoftwareFollowsLevel(VIC *Vic, uint32_t Cpu, bool Take)
+{
+    for (uint32_t Level = 1; Level <= 15; Level++) {
+        assert_int_equal(VicSetLevel(Vic, Cpu, Level, NULL), IRQ_STATUS_SUCCESS);
+        assert_int_equal(VicWriteSoftwareRequest(Vic, Cpu, Level), IRQ_STATUS_SUCCESS);
+        TbpAssertNothing(Vic, Cpu, Take);
+        assert_int_equal(VicSetLevel(Vic, Cpu, Level - 1u, NULL), IRQ_STATUS_SUCCESS);
+        VIC_CLAIM Claim = Take ? TbVicTake(Vic, Cpu) : TbVicClaim(Vic, Cpu);
+        assert_int_equal(Claim.Source, VIC_ALPHA_SOFTWARE(Level));
+        assert_int_equal(Claim.Kind, VicSourceSoftware);
+        uint32_t Summary = 0xDEAD;
+        assert_int_equal(VicReadSoftwareSummary(Vic, Cpu, &Summary), IRQ_STATUS_SUCCESS);
+        assert_int_equal(Summary, 0); /* the delivery clears the SISR bit */
+        if (!Take)
+            assert_int_equal(VicEndOfInterrupt(Vic, Cpu), IRQ_STATUS_SUCCESS);
+    }
+}
+
+void TbVicAssertMachineCheckOverridesGates(VIC *Vic, uint32_t Cpu, bool Take)
+{
+    TbVicCloseEveryGate(Vic, Cpu, 31);
+    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_POWER_FAIL, Cpu), IRQ_STATUS_SUCCESS);
+    TbpAssertNothing(Vic, Cpu, Take);
+    for (uint32_t Check = 0; Check < 2; Check++) {
+        assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_MACHINE_CHECK, Cpu), IRQ_STATUS_SUCCESS);
+        VIC_CLAIM Claim = Take ? TbVicTake(Vic, Cpu) : TbVicClaim(Vic, Cpu);
+        assert_int_equal(Claim.Source, VIC_ALPHA_MACHINE_CHECK);
+        assert_int_equal(Claim.Kind, VicSourceMachineCheck);
+        assert_int_equal(Claim.Level, 31);
+    }
+    TbpAssertNothing(Vic, Cpu, Take);
+    assert_true(TbVicIsPending(Vic, VIC_ALPHA_POWER_FAIL, Cpu));
+}
+
 void TbVicCloseEveryGate(VIC *Vic, uint32_t Cpu, uint32_t Level)
 {
     assert_int_equal(VicSetLevel(Vic, Cpu, Level, NULL), IRQ_STATUS_SUCCESS);

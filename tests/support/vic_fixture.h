@@ -55,6 +55,19 @@ VIC_CLAIM TbVicRaiseAndClaim(VIC *Vic, uint32_t Source, uint32_t Cpu);
 void TbVicAssertNothingToClaim(VIC *Vic, uint32_t Cpu);
 void TbVicAssertNothingToTake(VIC *Vic, uint32_t Cpu);
 
+/* Alpha software interrupts follow the level like any source: at each
+ * level n from 1 to 15 a request at n waits, and once the level drops to
+ * n - 1 it is delivered as VIC_ALPHA_SOFTWARE(n), clearing its SISR bit;
+ * delivered by VicTakeInterrupt when Take, else by VicClaim and an end of
+ * interrupt. */
+void TbVicAssertSoftwareFollowsLevel(VIC *Vic, uint32_t Cpu, bool Take);
+
+/* An Alpha machine check gets through every gate and level (TbVicCloseEveryGate
+ * at 31) where a power-fail interrupt does not, and a second one gets in
+ * while the first is in service; delivered as TbVicAssertSoftwareFollowsLevel
+ * says. */
+void TbVicAssertMachineCheckOverridesGates(VIC *Vic, uint32_t Cpu, bool Take);
+
 /* Every way the owner holds interrupts off at once: Level, interrupts
  * disabled, a serialised barrier, PAL mode (only machine checks get in). */
 void TbVicCloseEveryGate(VIC *Vic, uint32_t Cpu, uint32_t Level);

@@ -10,6 +10,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include "testbed.h"
+#include "tb_main.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -236,12 +237,7 @@ static void test_disconnect_last_user_while_firing(void **State)
     assert_int_equal(TbTotalAllocatedVectors(), 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_disconnect_fully_specified_while_firing, Setup, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_disconnect_line_sharer_while_firing, Setup, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_disconnect_last_user_while_firing, Setup, TbTeardown),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(test_disconnect_fully_specified_while_firing, Setup, TbTeardown),
+    cmocka_unit_test_setup_teardown(test_disconnect_line_sharer_while_firing, Setup, TbTeardown),
+    cmocka_unit_test_setup_teardown(test_disconnect_last_user_while_firing, Setup, TbTeardown))

@@ -4,6 +4,7 @@
  * CPU per call, and two CPUs calling at once neither deadlock nor lose a run.
  */
 #include "testbed.h"
+#include "tb_main.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -71,11 +72,6 @@ static void test_two_callers_at_once(void **State)
     assert_int_equal(atomic_load(&Runs[3]), 2 * CALLS);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_generic_call_runs_everywhere, Setup, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_two_callers_at_once, Setup, TbTeardown),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(test_generic_call_runs_everywhere, Setup, TbTeardown),
+    cmocka_unit_test_setup_teardown(test_two_callers_at_once, Setup, TbTeardown))

@@ -16,6 +16,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "testbed.h"
+#include "tb_main.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -347,14 +348,9 @@ static void test_disconnect_msi_while_policy_moves_it(void **State)
 /* A cmocka test run on a fresh boot with service threads (Setup). */
 #define FIRING_TEST(Test) cmocka_unit_test_setup_teardown(Test, Setup, Teardown)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        FIRING_TEST(test_edge_line_moved_while_firing),
-        FIRING_TEST(test_msi_moved_while_firing),
-        FIRING_TEST(test_policies_switched_while_firing),
-        FIRING_TEST(test_disconnect_edge_line_while_policy_moves_it),
-        FIRING_TEST(test_disconnect_msi_while_policy_moves_it),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    FIRING_TEST(test_edge_line_moved_while_firing),
+    FIRING_TEST(test_msi_moved_while_firing),
+    FIRING_TEST(test_policies_switched_while_firing),
+    FIRING_TEST(test_disconnect_edge_line_while_policy_moves_it),
+    FIRING_TEST(test_disconnect_msi_while_policy_moves_it))

@@ -35,6 +35,7 @@
 
 #include "sim.h"
 #include "testbed.h"
+#include "tb_main.h"
 
 #define MAX_CPUS 64u
 #define MSI_SENDERS 3u
@@ -389,14 +390,9 @@ static void test_threads_start_late_and_restart(void **State)
     AssertExactlyOnce(8);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_teardown(test_four_cpus_xapic, Teardown),
-        cmocka_unit_test_teardown(test_sixty_four_cpus_x2apic, Teardown),
-        cmocka_unit_test_teardown(test_sixty_four_cpus_xapic, Teardown),
-        cmocka_unit_test_teardown(test_wait_idle_sees_held_interrupts, Teardown),
-        cmocka_unit_test_teardown(test_threads_start_late_and_restart, Teardown),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    cmocka_unit_test_teardown(test_four_cpus_xapic, Teardown),
+    cmocka_unit_test_teardown(test_sixty_four_cpus_x2apic, Teardown),
+    cmocka_unit_test_teardown(test_sixty_four_cpus_xapic, Teardown),
+    cmocka_unit_test_teardown(test_wait_idle_sees_held_interrupts, Teardown),
+    cmocka_unit_test_teardown(test_threads_start_late_and_restart, Teardown))

@@ -35,6 +35,7 @@
 
 #include "testbed.h"
 #include "vic_fixture.h"
+#include "tb_main.h"
 
 #define CPUS 4u
 #define RAISERS 2u
@@ -475,12 +476,7 @@ static void test_route_change_atomic_for_deciders(void **State)
     free(Storage);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        cmocka_unit_test(test_conservation_under_concurrency),
-        cmocka_unit_test(test_ipi_messages_never_lost),
-        cmocka_unit_test(test_route_change_atomic_for_deciders),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    cmocka_unit_test(test_conservation_under_concurrency),
+    cmocka_unit_test(test_ipi_messages_never_lost),
+    cmocka_unit_test(test_route_change_atomic_for_deciders))

@@ -5,6 +5,7 @@
  * must change nothing.
  */
 #include "testbed.h"
+#include "tb_main.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -523,30 +524,25 @@ static void test_broadcast_sets_in_x2apic_mode(void **State)
     assert_int_equal(TbTotalAllocatedVectors(), 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        TB_FOUR_CPU_TEST(test_rtc_routed_to_each_cpu_in_turn),
-        cmocka_unit_test_setup_teardown(test_rtc_routed_to_each_cpu_in_turn, Setup8, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_rtc_routed_to_each_cpu_in_turn, Setup64, TbTeardown),
-        TB_FOUR_CPU_TEST(test_default_target_is_cpu0),
-        TB_FOUR_CPU_TEST(test_isa_overrides_apply),
-        TB_FOUR_CPU_TEST(test_affinity_picks_least_loaded_cpu),
-        TB_FOUR_CPU_TEST(test_irql_selects_vector_class),
-        TB_FOUR_CPU_TEST(test_broadcast_reaches_every_cpu_of_set),
-        TB_FOUR_CPU_TEST(test_message_based_reaches_target),
-        TB_FOUR_CPU_TEST(test_shared_level_chain),
-        TB_FOUR_CPU_TEST(test_unclaimed_interrupts_counted),
-        TB_FOUR_CPU_TEST(test_exclusive_vs_shared_conflict),
-        TB_FOUR_CPU_TEST(test_level_edge_mismatch_on_shared_line),
-        TB_FOUR_CPU_TEST(test_bad_line_input_changes_nothing),
-        cmocka_unit_test_setup_teardown(test_offline_cpu_refused, Setup4TwoOnline, TbTeardown),
-        TB_FOUR_CPU_TEST(test_fully_specified_rules),
-        TB_FOUR_CPU_TEST(test_disconnect_twice_or_never_connected),
-        TB_FOUR_CPU_TEST(test_vector_exhaustion),
-        cmocka_unit_test_setup_teardown(test_affinity_skips_unreachable_cpus, TbSetupWide, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_unreachable_targets_not_supported, TbSetupWide, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_broadcast_sets_in_x2apic_mode, TbSetupWide, TbTeardown),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    TB_FOUR_CPU_TEST(test_rtc_routed_to_each_cpu_in_turn),
+    cmocka_unit_test_setup_teardown(test_rtc_routed_to_each_cpu_in_turn, Setup8, TbTeardown),
+    cmocka_unit_test_setup_teardown(test_rtc_routed_to_each_cpu_in_turn, Setup64, TbTeardown),
+    TB_FOUR_CPU_TEST(test_default_target_is_cpu0),
+    TB_FOUR_CPU_TEST(test_isa_overrides_apply),
+    TB_FOUR_CPU_TEST(test_affinity_picks_least_loaded_cpu),
+    TB_FOUR_CPU_TEST(test_irql_selects_vector_class),
+    TB_FOUR_CPU_TEST(test_broadcast_reaches_every_cpu_of_set),
+    TB_FOUR_CPU_TEST(test_message_based_reaches_target),
+    TB_FOUR_CPU_TEST(test_shared_level_chain),
+    TB_FOUR_CPU_TEST(test_unclaimed_interrupts_counted),
+    TB_FOUR_CPU_TEST(test_exclusive_vs_shared_conflict),
+    TB_FOUR_CPU_TEST(test_level_edge_mismatch_on_shared_line),
+    TB_FOUR_CPU_TEST(test_bad_line_input_changes_nothing),
+    cmocka_unit_test_setup_teardown(test_offline_cpu_refused, Setup4TwoOnline, TbTeardown),
+    TB_FOUR_CPU_TEST(test_fully_specified_rules),
+    TB_FOUR_CPU_TEST(test_disconnect_twice_or_never_connected),
+    TB_FOUR_CPU_TEST(test_vector_exhaustion),
+    cmocka_unit_test_setup_teardown(test_affinity_skips_unreachable_cpus, TbSetupWide, TbTeardown),
+    cmocka_unit_test_setup_teardown(test_unreachable_targets_not_supported, TbSetupWide, TbTeardown),
+    cmocka_unit_test_setup_teardown(test_broadcast_sets_in_x2apic_mode, TbSetupWide, TbTeardown))

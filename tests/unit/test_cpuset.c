@@ -11,6 +11,8 @@
 
 #include <irqroute/cpuset.h>
 
+#include "tb_main.h"
+
 static const uint32_t EdgeCpus[] = {0, 1, 63, 64, 65, 127, 128, 2047, 4032, 4095};
 #define EDGE_COUNT (sizeof(EdgeCpus) / sizeof(EdgeCpus[0]))
 
@@ -277,21 +279,16 @@ static void test_for_each_visits_every_cpu_once_in_order(void **State)
     assert_int_equal(Expected, IR_MAX_CPUS);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        cmocka_unit_test(test_zero_and_is_empty),
-        cmocka_unit_test(test_add_remove_contains_edges),
-        cmocka_unit_test(test_fill_counts_and_clamps),
-        cmocka_unit_test(test_copy_and_equal),
-        cmocka_unit_test(test_affinity_round_trip),
-        cmocka_unit_test(test_weight),
-        cmocka_unit_test(test_first_and_next),
-        cmocka_unit_test(test_next_wrap),
-        cmocka_unit_test(test_and_or_and_not),
-        cmocka_unit_test(test_operations_may_alias),
-        cmocka_unit_test(test_intersects_and_first_and),
-        cmocka_unit_test(test_for_each_visits_every_cpu_once_in_order),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    cmocka_unit_test(test_zero_and_is_empty),
+    cmocka_unit_test(test_add_remove_contains_edges),
+    cmocka_unit_test(test_fill_counts_and_clamps),
+    cmocka_unit_test(test_copy_and_equal),
+    cmocka_unit_test(test_affinity_round_trip),
+    cmocka_unit_test(test_weight),
+    cmocka_unit_test(test_first_and_next),
+    cmocka_unit_test(test_next_wrap),
+    cmocka_unit_test(test_and_or_and_not),
+    cmocka_unit_test(test_operations_may_alias),
+    cmocka_unit_test(test_intersects_and_first_and),
+    cmocka_unit_test(test_for_each_visits_every_cpu_once_in_order))

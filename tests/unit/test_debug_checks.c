@@ -10,6 +10,7 @@
  * system again afterwards (the fixture does, for each test).
  */
 #include "testbed.h"
+#include "tb_main.h"
 
 #include <setjmp.h>
 #include <stdio.h>
@@ -136,12 +137,7 @@ static void test_isr_leaving_irql_raised_is_caught(void **State)
                      "an ISR returns at the IRQL it was called at (its SynchronizeIrql)", "src/ke/dispatch.c");
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_lock_assert_held_knows_the_owner, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_spin_lock_misuse_is_caught, Setup, Teardown),
-        cmocka_unit_test_setup_teardown(test_isr_leaving_irql_raised_is_caught, Setup, Teardown),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(test_lock_assert_held_knows_the_owner, Setup, Teardown),
+    cmocka_unit_test_setup_teardown(test_spin_lock_misuse_is_caught, Setup, Teardown),
+    cmocka_unit_test_setup_teardown(test_isr_leaving_irql_raised_is_caught, Setup, Teardown))

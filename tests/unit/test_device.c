@@ -4,6 +4,7 @@
  * routing, one call disconnects them; all or nothing.
  */
 #include "testbed.h"
+#include "tb_main.h"
 
 #include <stdatomic.h>
 
@@ -16,11 +17,31 @@ static IR_CPU_SET Cpus(uint32_t First, uint32_t Last)
     return Set;
 }
 
+/* One ISA line routed by Routing among Mask's CPUs (NULL: no mask). */
+static IO_DEVICE_TEMPLATE IsaLine(uint32_t Line, IO_DEVICE_ROUTING Routing, const IR_CPU_SET *Mask)
+{
+    return (IO_DEVICE_TEMPLATE){
+        .Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {Line}, .Count = 1, .Routing = Routing, .Mask = Mask};
+}
+
 static void PulseAndServiceAll(uint32_t Gsi)
 {
     SimPulseGsi(Gsi);
     for (uint32_t Cpu = 0; Cpu < 4; Cpu++)
         TbService(Cpu);
+}
+
+/* Connects Template to TbCountingIsr, which counts into Record. */
+static void ConnectCounting(const IO_DEVICE_TEMPLATE *Template, TB_ISR_RECORD *Record, IO_DEVICE_CONNECTION *Connection)
+{
+    assert_int_equal(IoConnectDevice(Template, TbCountingIsr, Record, Connection), IRQ_STATUS_SUCCESS);
+}
+
+/* Disconnects every interrupt of the device, and every vector is free again. */
+static void DisconnectFreesVectors(IO_DEVICE_CONNECTION *Connection)
+{
+    assert_int_equal(IoDisconnectDevice(Connection), IRQ_STATUS_SUCCESS);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
 }
 
 /* A zeroed routing is the default: FIXED to CPU 0. */
@@ -30,7 +51,7 @@ static void test_default_template_is_fixed_cpu0(void **State)
     IO_DEVICE_TEMPLATE Rtc = {.Name = "rtc", .Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {8}, .Count = 1};
     TB_ISR_RECORD Record = {.Claim = true};
     IO_DEVICE_CONNECTION Connection;
-    assert_int_equal(IoConnectDevice(&Rtc, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    ConnectCounting(&Rtc, &Record, &Connection);
     assert_int_equal(Connection.Count, 1);
     assert_int_equal(TbPeekEntry(8).Bits.Destination, SimCpuApicId(0));
     PulseAndServiceAll(8);
@@ -49,15 +70,14 @@ static void test_two_lines_fixed_to_one_cpu(void **State)
                                .Routing = IoDeviceFixed, .Cpu = 2};
     TB_ISR_RECORD Record = {.Claim = true};
     IO_DEVICE_CONNECTION Connection;
-    assert_int_equal(IoConnectDevice(&Uart, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    ConnectCounting(&Uart, &Record, &Connection);
     assert_int_equal(TbPeekEntry(3).Bits.Destination, SimCpuApicId(2));
     assert_int_equal(TbPeekEntry(4).Bits.Destination, SimCpuApicId(2));
     PulseAndServiceAll(3);
     PulseAndServiceAll(4);
     assert_int_equal(atomic_load(&Record.Calls), 2);
     assert_int_equal(atomic_load(&Record.LastCpu), 2);
-    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
-    assert_int_equal(TbTotalAllocatedVectors(), 0);
+    DisconnectFreesVectors(&Connection);
 }
 
 /* ROUND_ROBIN: after k*n interrupts each of the n CPUs got k. */
@@ -65,17 +85,15 @@ static void test_round_robin_template_is_fair(void **State)
 {
     (void)State;
     IR_CPU_SET Mask = Cpus(1, 3);
-    IO_DEVICE_TEMPLATE Timer = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {0}, .Count = 1,
-                                .Routing = IoDeviceRoundRobin, .Mask = &Mask};
+    IO_DEVICE_TEMPLATE Timer = IsaLine(0, IoDeviceRoundRobin, &Mask);
     TB_ISR_RECORD Record = {.Claim = true};
     IO_DEVICE_CONNECTION Connection;
-    assert_int_equal(IoConnectDevice(&Timer, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    ConnectCounting(&Timer, &Record, &Connection);
     for (int Round = 0; Round < 9; Round++)
         PulseAndServiceAll(2); /* IRQ0 arrives on GSI2 */
     for (uint32_t Cpu = 1; Cpu <= 3; Cpu++)
         assert_int_equal(KeQueryInterruptCount(Connection.Interrupts[0], Cpu), 3);
-    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
-    assert_int_equal(TbTotalAllocatedVectors(), 0);
+    DisconnectFreesVectors(&Connection);
 }
 
 /* LOWEST: with CPUs 1 and 2 held at raised IRQLs, interrupts land on 3. */
@@ -83,11 +101,10 @@ static void test_lowest_template_picks_lowest_irql(void **State)
 {
     (void)State;
     IR_CPU_SET Mask = Cpus(1, 3);
-    IO_DEVICE_TEMPLATE Nic = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {4}, .Count = 1,
-                              .Routing = IoDeviceLowest, .Mask = &Mask};
+    IO_DEVICE_TEMPLATE Nic = IsaLine(4, IoDeviceLowest, &Mask);
     TB_ISR_RECORD Record = {.Claim = true};
     IO_DEVICE_CONNECTION Connection;
-    assert_int_equal(IoConnectDevice(&Nic, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    ConnectCounting(&Nic, &Record, &Connection);
     KIRQL Old[2];
     for (uint32_t Cpu = 1; Cpu <= 2; Cpu++) {
         SimDetachCpu();
@@ -114,11 +131,10 @@ static void test_broadcast_template_reaches_each_cpu(void **State)
 {
     (void)State;
     IR_CPU_SET Mask = Cpus(0, 1);
-    IO_DEVICE_TEMPLATE Alarm = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {5}, .Count = 1,
-                                .Routing = IoDeviceBroadcast, .Mask = &Mask};
+    IO_DEVICE_TEMPLATE Alarm = IsaLine(5, IoDeviceBroadcast, &Mask);
     TB_ISR_RECORD Record = {.Claim = true, .Deassert = true, .DeassertGsi = 5};
     IO_DEVICE_CONNECTION Connection;
-    assert_int_equal(IoConnectDevice(&Alarm, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    ConnectCounting(&Alarm, &Record, &Connection);
     PulseAndServiceAll(5); /* IRQ5 is level in QEMU's MADT: the pulse leaves it low */
     assert_int_equal(KeQueryInterruptCount(Connection.Interrupts[0], 0), 1);
     assert_int_equal(KeQueryInterruptCount(Connection.Interrupts[0], 1), 1);
@@ -133,15 +149,14 @@ static void test_spread_messages_one_per_cpu(void **State)
     IO_DEVICE_TEMPLATE Queues = {.Kind = IoDeviceMessages, .Count = 4, .Routing = IoDeviceSpread, .Mask = &Mask};
     TB_ISR_RECORD Record = {.Claim = true};
     IO_DEVICE_CONNECTION Connection;
-    assert_int_equal(IoConnectDevice(&Queues, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    ConnectCounting(&Queues, &Record, &Connection);
     assert_int_equal(Connection.Count, 4);
     for (uint32_t Index = 0; Index < 4; Index++) {
         assert_int_equal((Connection.Messages[Index].Address >> 12) & 0xFF, SimCpuApicId(Index));
         SimMsiWrite(Connection.Messages[Index].Address, Connection.Messages[Index].Data);
         TbAssertHandledOn(Index, &Record);
     }
-    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
-    assert_int_equal(TbTotalAllocatedVectors(), 0);
+    DisconnectFreesVectors(&Connection);
 }
 
 /* Spreading over CPUs 1-5 uses the two a device reaches, 1 and 5, in turn;
@@ -153,15 +168,14 @@ static void test_spread_and_affinity_skip_unreachable_cpus(void **State)
     IO_DEVICE_TEMPLATE Queues = {.Kind = IoDeviceMessages, .Count = 4, .Routing = IoDeviceSpread, .Mask = &Mask};
     TB_ISR_RECORD Record = {.Claim = true};
     IO_DEVICE_CONNECTION Connection;
-    assert_int_equal(IoConnectDevice(&Queues, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    ConnectCounting(&Queues, &Record, &Connection);
     static const uint32_t Expected[] = {1, 5, 1, 5};
     for (uint32_t Index = 0; Index < 4; Index++) {
         assert_int_equal((Connection.Messages[Index].Address >> 12) & 0xFF, TbWideApicIds[Expected[Index]]);
         SimMsiWrite(Connection.Messages[Index].Address, Connection.Messages[Index].Data);
         TbAssertHandledOn(Expected[Index], &Record);
     }
-    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
-    assert_int_equal(TbTotalAllocatedVectors(), 0);
+    DisconnectFreesVectors(&Connection);
 
     TB_SNAPSHOT Before = TbTakeSnapshot();
     IR_CPU_SET Unreachable = Cpus(2, 4);
@@ -173,7 +187,7 @@ static void test_spread_and_affinity_skip_unreachable_cpus(void **State)
     assert_int_equal(IoConnectDevice(&Uart, TbCountingIsr, &Record, &Connection), IRQ_STATUS_NOT_SUPPORTED);
     TbAssertUnchanged(&Before);
     Uart.Mask = &Mask; /* the least-loaded reachable CPU of 1-5 */
-    assert_int_equal(IoConnectDevice(&Uart, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    ConnectCounting(&Uart, &Record, &Connection);
     assert_int_equal(TbPeekEntry(3).Bits.Destination, 0xFE);
     assert_int_equal(TbPeekEntry(4).Bits.Destination, 0x03);
     assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
@@ -203,19 +217,16 @@ static void test_bad_templates(void **State)
     assert_int_equal(IoConnectDevice(&Empty, TbCountingIsr, &Record, &Connection), IRQ_STATUS_INVALID_PARAMETER);
     IO_DEVICE_TEMPLATE TooMany = {.Kind = IoDeviceMessages, .Count = IO_DEVICE_MAX_INTERRUPTS + 1};
     assert_int_equal(IoConnectDevice(&TooMany, TbCountingIsr, &Record, &Connection), IRQ_STATUS_INVALID_PARAMETER);
-    IO_DEVICE_TEMPLATE NoMask = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {4}, .Count = 1,
-                                 .Routing = IoDeviceRoundRobin};
+    IO_DEVICE_TEMPLATE NoMask = IsaLine(4, IoDeviceRoundRobin, NULL);
     assert_int_equal(IoConnectDevice(&NoMask, TbCountingIsr, &Record, &Connection), IRQ_STATUS_INVALID_PARAMETER);
-    IO_DEVICE_TEMPLATE BadRouting = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {4}, .Count = 1,
-                                     .Routing = IoDeviceRoutingCount};
+    IO_DEVICE_TEMPLATE BadRouting = IsaLine(4, IoDeviceRoutingCount, NULL);
     assert_int_equal(IoConnectDevice(&BadRouting, TbCountingIsr, &Record, &Connection),
                      IRQ_STATUS_INVALID_PARAMETER);
     IO_DEVICE_TEMPLATE Good = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {4}, .Count = 1};
     assert_int_equal(IoConnectDevice(&Good, NULL, &Record, &Connection), IRQ_STATUS_INVALID_PARAMETER);
     assert_int_equal(IoConnectDevice(NULL, TbCountingIsr, &Record, &Connection), IRQ_STATUS_INVALID_PARAMETER);
     IR_CPU_SET Offline = Cpus(8, 9);
-    IO_DEVICE_TEMPLATE Nowhere = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {4}, .Count = 1,
-                                  .Routing = IoDeviceAffinity, .Mask = &Offline};
+    IO_DEVICE_TEMPLATE Nowhere = IsaLine(4, IoDeviceAffinity, &Offline);
     assert_int_equal(IoConnectDevice(&Nowhere, TbCountingIsr, &Record, &Connection), IRQ_STATUS_EMPTY_AFFINITY);
     TbAssertUnchanged(&Before);
 }
@@ -262,7 +273,7 @@ static void test_route_device_live(void **State)
                                 .Routing = IoDeviceFixed, .Cpu = 2, .Mask = &Mask};
     TB_ISR_RECORD Record = {.Claim = true};
     IO_DEVICE_CONNECTION Connection;
-    assert_int_equal(IoConnectDevice(&Timer, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    ConnectCounting(&Timer, &Record, &Connection);
     KINTERRUPT *Interrupt = Connection.Interrupts[0];
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     PulseAndServiceAll(8);
@@ -302,26 +313,20 @@ static void test_route_device_live(void **State)
 
     /* A device connected without a mask is not movable. */
     IO_DEVICE_TEMPLATE Plain = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {8}, .Count = 1, .Cpu = 1};
-    assert_int_equal(IoConnectDevice(&Plain, TbCountingIsr, &Record, &Connection), IRQ_STATUS_SUCCESS);
+    ConnectCounting(&Plain, &Record, &Connection);
     assert_int_equal(IoRouteDevice(&Connection, IoDeviceFixed, 2), IRQ_STATUS_NOT_SUPPORTED);
-    assert_int_equal(IoDisconnectDevice(&Connection), IRQ_STATUS_SUCCESS);
-    assert_int_equal(TbTotalAllocatedVectors(), 0);
+    DisconnectFreesVectors(&Connection);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        TB_FOUR_CPU_TEST(test_default_template_is_fixed_cpu0),
-        TB_FOUR_CPU_TEST(test_two_lines_fixed_to_one_cpu),
-        TB_FOUR_CPU_TEST(test_round_robin_template_is_fair),
-        TB_FOUR_CPU_TEST(test_lowest_template_picks_lowest_irql),
-        TB_FOUR_CPU_TEST(test_broadcast_template_reaches_each_cpu),
-        TB_FOUR_CPU_TEST(test_spread_messages_one_per_cpu),
-        TB_FOUR_CPU_TEST(test_all_or_nothing),
-        TB_FOUR_CPU_TEST(test_bad_templates),
-        cmocka_unit_test_setup_teardown(test_spread_and_affinity_skip_unreachable_cpus, TbSetupWide, TbTeardown),
-        cmocka_unit_test(test_device_routing_meanings),
-        TB_FOUR_CPU_TEST(test_route_device_live),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    TB_FOUR_CPU_TEST(test_default_template_is_fixed_cpu0),
+    TB_FOUR_CPU_TEST(test_two_lines_fixed_to_one_cpu),
+    TB_FOUR_CPU_TEST(test_round_robin_template_is_fair),
+    TB_FOUR_CPU_TEST(test_lowest_template_picks_lowest_irql),
+    TB_FOUR_CPU_TEST(test_broadcast_template_reaches_each_cpu),
+    TB_FOUR_CPU_TEST(test_spread_messages_one_per_cpu),
+    TB_FOUR_CPU_TEST(test_all_or_nothing),
+    TB_FOUR_CPU_TEST(test_bad_templates),
+    cmocka_unit_test_setup_teardown(test_spread_and_affinity_skip_unreachable_cpus, TbSetupWide, TbTeardown),
+    cmocka_unit_test(test_device_routing_meanings),
+    TB_FOUR_CPU_TEST(test_route_device_live))

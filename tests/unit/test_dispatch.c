@@ -4,6 +4,7 @@
  * edge chains, spurious and system vectors.
  */
 #include "testbed.h"
+#include "tb_main.h"
 
 #include <stdatomic.h>
 
@@ -148,15 +149,10 @@ static void test_vector_without_objects_is_unclaimed(void **State)
     assert_false(SimLapicIsrIsSet(3, 0x75));
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        TB_FOUR_CPU_TEST(test_synchronize_execution_holds_lock_and_irql),
-        TB_FOUR_CPU_TEST(test_raised_irql_holds_interrupt_pending),
-        TB_FOUR_CPU_TEST(test_shared_edge_chain_runs_all),
-        TB_FOUR_CPU_TEST(test_spurious_vector_counted_without_eoi),
-        TB_FOUR_CPU_TEST(test_system_vector_handler),
-        TB_FOUR_CPU_TEST(test_vector_without_objects_is_unclaimed),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    TB_FOUR_CPU_TEST(test_synchronize_execution_holds_lock_and_irql),
+    TB_FOUR_CPU_TEST(test_raised_irql_holds_interrupt_pending),
+    TB_FOUR_CPU_TEST(test_shared_edge_chain_runs_all),
+    TB_FOUR_CPU_TEST(test_spurious_vector_counted_without_eoi),
+    TB_FOUR_CPU_TEST(test_system_vector_handler),
+    TB_FOUR_CPU_TEST(test_vector_without_objects_is_unclaimed))

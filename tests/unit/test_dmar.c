@@ -31,6 +31,7 @@
 #include <irqroute/hl.h>
 
 #include "acpi_builder.h"
+#include "tb_main.h"
 
 /* ---- QEMU 10.0.2, q35 + intel-iommu + edu ---------------------------------------- */
 
@@ -642,43 +643,38 @@ static void test_parse_twice_same_info(void **State)
 
 #define DMAR_TEST(Name) cmocka_unit_test_setup(Name, FillInfo)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        DMAR_TEST(test_qemu_table),
-        DMAR_TEST(test_qemu_table_queries),
-        DMAR_TEST(test_two_units_skipped_structures),
-        DMAR_TEST(test_two_units_queries),
-        DMAR_TEST(test_bridged_path),
-        DMAR_TEST(test_no_interrupt_remapping_flag),
-        DMAR_TEST(test_trailing_bytes_ignored),
-        DMAR_TEST(test_null_arguments),
-        DMAR_TEST(test_query_bad_device_function),
-        DMAR_TEST(test_short_buffer),
-        DMAR_TEST(test_header_length_below_header),
-        DMAR_TEST(test_bad_signature),
-        DMAR_TEST(test_bad_checksum),
-        DMAR_TEST(test_host_address_width_too_wide),
-        DMAR_TEST(test_unit_outside_table),
-        DMAR_TEST(test_zero_length_structure),
-        DMAR_TEST(test_truncated_structure_header),
-        DMAR_TEST(test_drhd_shorter_than_fixed_part),
-        DMAR_TEST(test_register_base_zero_or_unaligned),
-        DMAR_TEST(test_duplicate_register_base),
-        DMAR_TEST(test_two_include_all_units_one_segment),
-        DMAR_TEST(test_no_drhd),
-        DMAR_TEST(test_unknown_structure_type_skipped),
-        DMAR_TEST(test_too_many_units),
-        DMAR_TEST(test_scope_past_structure),
-        DMAR_TEST(test_scope_past_table_end),
-        DMAR_TEST(test_scope_bad_lengths),
-        DMAR_TEST(test_scope_header_cut),
-        DMAR_TEST(test_scope_bad_device_function),
-        DMAR_TEST(test_reserved_scope_type_skipped),
-        DMAR_TEST(test_duplicate_ioapic_scope),
-        DMAR_TEST(test_too_many_scopes),
-        DMAR_TEST(test_path_too_long),
-        DMAR_TEST(test_parse_twice_same_info),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    DMAR_TEST(test_qemu_table),
+    DMAR_TEST(test_qemu_table_queries),
+    DMAR_TEST(test_two_units_skipped_structures),
+    DMAR_TEST(test_two_units_queries),
+    DMAR_TEST(test_bridged_path),
+    DMAR_TEST(test_no_interrupt_remapping_flag),
+    DMAR_TEST(test_trailing_bytes_ignored),
+    DMAR_TEST(test_null_arguments),
+    DMAR_TEST(test_query_bad_device_function),
+    DMAR_TEST(test_short_buffer),
+    DMAR_TEST(test_header_length_below_header),
+    DMAR_TEST(test_bad_signature),
+    DMAR_TEST(test_bad_checksum),
+    DMAR_TEST(test_host_address_width_too_wide),
+    DMAR_TEST(test_unit_outside_table),
+    DMAR_TEST(test_zero_length_structure),
+    DMAR_TEST(test_truncated_structure_header),
+    DMAR_TEST(test_drhd_shorter_than_fixed_part),
+    DMAR_TEST(test_register_base_zero_or_unaligned),
+    DMAR_TEST(test_duplicate_register_base),
+    DMAR_TEST(test_two_include_all_units_one_segment),
+    DMAR_TEST(test_no_drhd),
+    DMAR_TEST(test_unknown_structure_type_skipped),
+    DMAR_TEST(test_too_many_units),
+    DMAR_TEST(test_scope_past_structure),
+    DMAR_TEST(test_scope_past_table_end),
+    DMAR_TEST(test_scope_bad_lengths),
+    DMAR_TEST(test_scope_header_cut),
+    DMAR_TEST(test_scope_bad_device_function),
+    DMAR_TEST(test_reserved_scope_type_skipped),
+    DMAR_TEST(test_duplicate_ioapic_scope),
+    DMAR_TEST(test_too_many_scopes),
+    DMAR_TEST(test_path_too_long),
+    DMAR_TEST(test_parse_twice_same_info))

@@ -26,6 +26,7 @@
 
 #include "sim.h"
 #include "testbed.h"
+#include "tb_main.h"
 
 #define HOME_CPU 0u
 #define NO_CPU 0xFFFFFFFFu
@@ -430,28 +431,23 @@ static void test_x2apic_reachability_stops_at_fe(void **State)
 /* A cmocka test run on four freshly started xAPIC CPUs. */
 #define FOUR_CPU_TEST(Test) TB_HARDWARE_TEST(Test, &Four)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        FOUR_CPU_TEST(test_registry_records_apic_ids),
-        FOUR_CPU_TEST(test_registry_refuses_conflicts),
-        TB_HARDWARE_TEST(test_registry_bounds_and_null, &X2ApicFour),
-        FOUR_CPU_TEST(test_registry_xapic_ids_below_ff),
-        TB_HARDWARE_TEST(test_registry_x2apic_ids_above_ff, &X2ApicFour),
-        FOUR_CPU_TEST(test_reset_forgets_everything),
-        TB_HARDWARE_TEST(test_registry_concurrent_readers, &X2ApicFour),
-        FOUR_CPU_TEST(test_cpu_target_is_physical_apic_id),
-        FOUR_CPU_TEST(test_apic_id_target_must_be_registered),
-        FOUR_CPU_TEST(test_bad_arguments),
-        FOUR_CPU_TEST(test_fixed_set_is_flat_logical),
-        FOUR_CPU_TEST(test_lowest_priority_set),
-        FOUR_CPU_TEST(test_set_errors),
-        cmocka_unit_test_setup_teardown(test_member_without_lapic, SetupFourLapic3Down, TbTeardownHardwareLayer),
-        TB_HARDWARE_TEST(test_flat_model_covers_eight_cpus, &Ten),
-        TB_HARDWARE_TEST(test_x2apic_single_cluster, &X2Apic40),
-        TB_HARDWARE_TEST(test_x2apic_sets_spanning_clusters, &X2Apic40),
-        FOUR_CPU_TEST(test_xapic_cpus_reachable),
-        TB_HARDWARE_TEST(test_x2apic_reachability_stops_at_fe, &X2ApicWide),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    FOUR_CPU_TEST(test_registry_records_apic_ids),
+    FOUR_CPU_TEST(test_registry_refuses_conflicts),
+    TB_HARDWARE_TEST(test_registry_bounds_and_null, &X2ApicFour),
+    FOUR_CPU_TEST(test_registry_xapic_ids_below_ff),
+    TB_HARDWARE_TEST(test_registry_x2apic_ids_above_ff, &X2ApicFour),
+    FOUR_CPU_TEST(test_reset_forgets_everything),
+    TB_HARDWARE_TEST(test_registry_concurrent_readers, &X2ApicFour),
+    FOUR_CPU_TEST(test_cpu_target_is_physical_apic_id),
+    FOUR_CPU_TEST(test_apic_id_target_must_be_registered),
+    FOUR_CPU_TEST(test_bad_arguments),
+    FOUR_CPU_TEST(test_fixed_set_is_flat_logical),
+    FOUR_CPU_TEST(test_lowest_priority_set),
+    FOUR_CPU_TEST(test_set_errors),
+    cmocka_unit_test_setup_teardown(test_member_without_lapic, SetupFourLapic3Down, TbTeardownHardwareLayer),
+    TB_HARDWARE_TEST(test_flat_model_covers_eight_cpus, &Ten),
+    TB_HARDWARE_TEST(test_x2apic_single_cluster, &X2Apic40),
+    TB_HARDWARE_TEST(test_x2apic_sets_spanning_clusters, &X2Apic40),
+    FOUR_CPU_TEST(test_xapic_cpus_reachable),
+    TB_HARDWARE_TEST(test_x2apic_reachability_stops_at_fe, &X2ApicWide))

@@ -25,6 +25,7 @@
 
 #include "sim.h"
 #include "testbed.h"
+#include "tb_main.h"
 
 /* Two I/O APICs: QEMU's 24-pin one at GSI 0, and a 16-pin one at GSI 24. */
 #define IOAPIC0_BASE TB_IOAPIC0_BASE
@@ -170,6 +171,15 @@ static int Setup(void **State)
     }
     HlResetHardwareLayer();
     return 0;
+}
+
+/* Setup, then both I/O APICs registered with the driver. */
+static int SetupRegistered(void **State)
+{
+    int Status = Setup(State);
+    if (Status == 0)
+        RegisterBoth();
+    return Status;
 }
 
 static int Teardown(void **State)
@@ -339,7 +349,6 @@ static void test_overlapping_or_bad_registration_refused(void **State)
 static void test_two_ioapics_lookup_and_program(void **State)
 {
     (void)State;
-    RegisterBoth();
     static const struct { uint32_t Gsi, Index, Pin; } Cases[] = {
         {0, 0, 0}, {9, 0, 9}, {23, 0, 23}, {24, 1, 0}, {30, 1, 6}, {39, 1, 15},
     };
@@ -362,7 +371,6 @@ static void test_two_ioapics_lookup_and_program(void **State)
 static void test_entry_fields_round_trip(void **State)
 {
     (void)State;
-    RegisterBoth();
     static const uint8_t Modes[] = {HlDeliveryFixed, HlDeliveryLowestPriority, HlDeliverySmi,
                                     HlDeliveryNmi,   HlDeliveryInit,           HlDeliveryExtInt};
     for (uint32_t Gsi = 0; Gsi < GSI_LIMIT; Gsi++) {
@@ -399,7 +407,6 @@ static void test_entry_fields_round_trip(void **State)
 static void test_read_only_bits_preserved(void **State)
 {
     (void)State;
-    RegisterBoth();
     IOAPIC_REDIRECTION_ENTRY Entry = MakeEntry(VECTOR_A, 1, HlTriggerLevel, true);
     IOAPIC_REDIRECTION_ENTRY Dirty = Entry;
     Dirty.Bits.DeliveryStatus = 1;
@@ -425,7 +432,6 @@ static void test_read_only_bits_preserved(void **State)
 static void test_bad_input_changes_nothing(void **State)
 {
     (void)State;
-    RegisterBoth();
     Program(4, MakeEntry(VECTOR_A, 1, HlTriggerEdge, true));
     SNAPSHOT Before;
     TakeSnapshot(&Before);
@@ -471,7 +477,6 @@ static void test_bad_input_changes_nothing(void **State)
 static void test_edge_delivered_to_destination_lapic(void **State)
 {
     (void)State;
-    RegisterBoth();
     assert_int_not_equal(SimCpuApicId(2), 2);
     Program(3, MakeEntry(VECTOR_A, 2, HlTriggerEdge, false));
     SimPulseGsi(3);
@@ -500,7 +505,6 @@ static void test_edge_delivered_to_destination_lapic(void **State)
 static void test_edge_while_masked_is_lost(void **State)
 {
     (void)State;
-    RegisterBoth();
     Program(3, MakeEntry(VECTOR_A, 1, HlTriggerEdge, true));
     SimPulseGsi(3);
     assert_int_equal(HlIoApicSetMask(3, false), IRQ_STATUS_SUCCESS);
@@ -515,7 +519,6 @@ static void test_edge_while_masked_is_lost(void **State)
 static void test_level_latched_while_masked(void **State)
 {
     (void)State;
-    RegisterBoth();
     Program(9, MakeEntry(VECTOR_A, 1, HlTriggerLevel, true));
     SimSetGsi(9, true);
     assert_false(SimLapicIrrIsSet(1, VECTOR_A));
@@ -533,7 +536,6 @@ static void test_level_latched_while_masked(void **State)
 static void test_level_remote_irr_and_eoi(void **State)
 {
     (void)State;
-    RegisterBoth();
     Program(10, MakeEntry(VECTOR_B, 2, HlTriggerLevel, false));
     SimSetGsi(10, true);
     assert_int_equal(SimDeliveredCount(2), 1);
@@ -567,7 +569,6 @@ static void test_level_remote_irr_and_eoi(void **State)
 static void test_eoi_register(void **State)
 {
     (void)State;
-    RegisterBoth();
     Program(IOAPIC1_GSI_BASE + 1, MakeEntry(VECTOR_A, 1, HlTriggerLevel, false));
     SimSetGsi(IOAPIC1_GSI_BASE + 1, true);
     assert_int_equal(SimDeliveredCount(1), 1);
@@ -594,7 +595,6 @@ static void test_eoi_register(void **State)
 static void test_unmasking_write_uses_new_destination(void **State)
 {
     (void)State;
-    RegisterBoth();
     Program(11, MakeEntry(VECTOR_A, 1, HlTriggerLevel, true));
     SimSetGsi(11, true);
     Program(11, MakeEntry(VECTOR_A, 3, HlTriggerLevel, false));
@@ -606,25 +606,22 @@ static void test_unmasking_write_uses_new_destination(void **State)
 
 /* A cmocka test run on a freshly created two-I/O-APIC sim (Setup). */
 #define IOAPIC_TEST(Test) cmocka_unit_test_setup_teardown(Test, Setup, Teardown)
+/* The same with both I/O APICs registered (SetupRegistered). */
+#define REGISTERED_TEST(Test) cmocka_unit_test_setup_teardown(Test, SetupRegistered, Teardown)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        IOAPIC_TEST(test_model_registers_match_datasheet),
-        IOAPIC_TEST(test_model_refusals),
-        IOAPIC_TEST(test_register_reads_pin_count),
-        IOAPIC_TEST(test_register_masks_every_entry),
-        IOAPIC_TEST(test_overlapping_or_bad_registration_refused),
-        IOAPIC_TEST(test_two_ioapics_lookup_and_program),
-        IOAPIC_TEST(test_entry_fields_round_trip),
-        IOAPIC_TEST(test_read_only_bits_preserved),
-        IOAPIC_TEST(test_bad_input_changes_nothing),
-        IOAPIC_TEST(test_edge_delivered_to_destination_lapic),
-        IOAPIC_TEST(test_edge_while_masked_is_lost),
-        IOAPIC_TEST(test_level_latched_while_masked),
-        IOAPIC_TEST(test_level_remote_irr_and_eoi),
-        IOAPIC_TEST(test_eoi_register),
-        IOAPIC_TEST(test_unmasking_write_uses_new_destination),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    IOAPIC_TEST(test_model_registers_match_datasheet),
+    IOAPIC_TEST(test_model_refusals),
+    IOAPIC_TEST(test_register_reads_pin_count),
+    IOAPIC_TEST(test_register_masks_every_entry),
+    IOAPIC_TEST(test_overlapping_or_bad_registration_refused),
+    REGISTERED_TEST(test_two_ioapics_lookup_and_program),
+    REGISTERED_TEST(test_entry_fields_round_trip),
+    REGISTERED_TEST(test_read_only_bits_preserved),
+    REGISTERED_TEST(test_bad_input_changes_nothing),
+    REGISTERED_TEST(test_edge_delivered_to_destination_lapic),
+    REGISTERED_TEST(test_edge_while_masked_is_lost),
+    REGISTERED_TEST(test_level_latched_while_masked),
+    REGISTERED_TEST(test_level_remote_irr_and_eoi),
+    REGISTERED_TEST(test_eoi_register),
+    REGISTERED_TEST(test_unmasking_write_uses_new_destination))

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "sim.h"
+#include "tb_main.h"
 
 #define BASE 0xFED90000u
 #define REG(Offset) ((uintptr_t)BASE + (Offset))
@@ -715,31 +716,26 @@ static void test_wait_interrupt_flag(void **State)
 
 #define IOMMU_TEST(Name) cmocka_unit_test_setup_teardown(Name, Setup, Teardown)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        IOMMU_TEST(test_power_up_registers),
-        cmocka_unit_test_setup_teardown(test_no_eim_unit, SetupNoEim, Teardown),
-        IOMMU_TEST(test_access_widths_and_offsets),
-        IOMMU_TEST(test_gcmd_one_command_per_write),
-        IOMMU_TEST(test_remap_msi_x2apic_destination),
-        IOMMU_TEST(test_remap_modes_and_xapic_destination),
-        IOMMU_TEST(test_remap_ioapic_entry),
-        IOMMU_TEST(test_fault_not_present_recorded_and_cleared),
-        IOMMU_TEST(test_fault_index_beyond_table),
-        IOMMU_TEST(test_fault_source_id),
-        IOMMU_TEST(test_fault_processing_disable),
-        IOMMU_TEST(test_fault_reserved_entry_fields),
-        IOMMU_TEST(test_fault_request_reserved),
-        IOMMU_TEST(test_fault_table_invalid),
-        IOMMU_TEST(test_compatibility_format),
-        IOMMU_TEST(test_fault_overflow),
-        IOMMU_TEST(test_stale_entry_until_invalidated),
-        IOMMU_TEST(test_not_present_entry_not_cached),
-        IOMMU_TEST(test_sirtp_keeps_cache),
-        IOMMU_TEST(test_queue_error_and_resume),
-        IOMMU_TEST(test_queue_tail_beyond_queue),
-        IOMMU_TEST(test_wait_interrupt_flag),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    IOMMU_TEST(test_power_up_registers),
+    cmocka_unit_test_setup_teardown(test_no_eim_unit, SetupNoEim, Teardown),
+    IOMMU_TEST(test_access_widths_and_offsets),
+    IOMMU_TEST(test_gcmd_one_command_per_write),
+    IOMMU_TEST(test_remap_msi_x2apic_destination),
+    IOMMU_TEST(test_remap_modes_and_xapic_destination),
+    IOMMU_TEST(test_remap_ioapic_entry),
+    IOMMU_TEST(test_fault_not_present_recorded_and_cleared),
+    IOMMU_TEST(test_fault_index_beyond_table),
+    IOMMU_TEST(test_fault_source_id),
+    IOMMU_TEST(test_fault_processing_disable),
+    IOMMU_TEST(test_fault_reserved_entry_fields),
+    IOMMU_TEST(test_fault_request_reserved),
+    IOMMU_TEST(test_fault_table_invalid),
+    IOMMU_TEST(test_compatibility_format),
+    IOMMU_TEST(test_fault_overflow),
+    IOMMU_TEST(test_stale_entry_until_invalidated),
+    IOMMU_TEST(test_not_present_entry_not_cached),
+    IOMMU_TEST(test_sirtp_keeps_cache),
+    IOMMU_TEST(test_queue_error_and_resume),
+    IOMMU_TEST(test_queue_tail_beyond_queue),
+    IOMMU_TEST(test_wait_interrupt_flag))

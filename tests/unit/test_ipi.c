@@ -4,6 +4,7 @@
  * coalesce into one interrupt without being lost; bad targets refused.
  */
 #include "testbed.h"
+#include "tb_main.h"
 
 #include <stdatomic.h>
 
@@ -125,14 +126,9 @@ static void test_bad_ipi_targets(void **State)
 /* A cmocka test run on a fresh IPI machine (Setup). */
 #define IPI_TEST(Test) cmocka_unit_test_setup_teardown(Test, Setup, TbTeardown)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        IPI_TEST(test_ipi_to_one_cpu),
-        IPI_TEST(test_ipi_to_set_all_and_all_but_self),
-        IPI_TEST(test_ipi_masked_by_irql),
-        IPI_TEST(test_messages_coalesce_without_loss),
-        IPI_TEST(test_bad_ipi_targets),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    IPI_TEST(test_ipi_to_one_cpu),
+    IPI_TEST(test_ipi_to_set_all_and_all_but_self),
+    IPI_TEST(test_ipi_masked_by_irql),
+    IPI_TEST(test_messages_coalesce_without_loss),
+    IPI_TEST(test_bad_ipi_targets))

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "tb_main.h"
+
 #include "irfmt.h" /* irqroute_base_whitebox */
 
 static void test_decimal_and_hex(void **State)
@@ -86,12 +88,7 @@ static void test_truncation(void **State)
     assert_int_equal(Format.Length, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        cmocka_unit_test(test_decimal_and_hex),
-        cmocka_unit_test(test_cpu_sets),
-        cmocka_unit_test(test_truncation),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    cmocka_unit_test(test_decimal_and_hex),
+    cmocka_unit_test(test_cpu_sets),
+    cmocka_unit_test(test_truncation))

@@ -28,6 +28,7 @@
 
 #include "sim.h"
 #include "testbed.h"
+#include "tb_main.h"
 
 /* SDM vol. 3A 11.4.1 table 11-1 (x2APIC MSR = 0x800 + offset / 16). */
 #define LAPIC_BASE 0xFEE00000u
@@ -147,12 +148,14 @@ static void SetTprOn(uint32_t Cpu, uint8_t Tpr)
 
 /* ---- Fixture ---------------------------------------------------------------------- */
 
-/* Brings up CPUs 0..Initialized-1 through the driver; the others keep the
- * reset state (software-disabled). */
+/* Brings up CPUs 0..Initialized-1 through the driver, which must have
+ * chosen x2APIC mode exactly when the machine supports it; the others keep
+ * the reset state (software-disabled). */
 static void Boot(uint32_t CpuCount, uint32_t Initialized, bool UseX2Apic, const uint32_t *ApicIds)
 {
     SIM_CONFIG Config = {.CpuCount = CpuCount, .ApicIds = ApicIds, .X2ApicSupported = UseX2Apic};
     TbStartHardwareLayer(&Config);
+    assert_int_equal(HlLapicGetMode(), UseX2Apic ? HlLapicModeX2Apic : HlLapicModeXApic);
     X2Apic = UseX2Apic;
     LogCount = 0;
     AutoEoi = true;
@@ -165,6 +168,16 @@ static void Boot(uint32_t CpuCount, uint32_t Initialized, bool UseX2Apic, const 
     SimAttachCpu(HOME_CPU);
 }
 
+/* The attached CPU's LDR is Ldr, read from the register and through the
+ * driver, which reports Dfr beside it. */
+static void AssertLogicalDestination(uint32_t Ldr, uint32_t Dfr)
+{
+    assert_int_equal(LapicRead(LAPIC_LDR), Ldr);
+    uint32_t ReadLdr = 0, ReadDfr = 0xAAu;
+    assert_int_equal(HlLapicReadLogicalDestination(&ReadLdr, &ReadDfr), IRQ_STATUS_SUCCESS);
+    assert_int_equal(ReadLdr, Ldr);
+    assert_int_equal(ReadDfr, Dfr);
+}
 
 static const uint32_t XApicIds[4] = {0x07, 0x03, 0x40, 0xFE};
 static const uint32_t X2ApicIds[4] = {0x1000, 0x05, 0x12345, 0x12C};
@@ -183,7 +196,6 @@ static void test_xapic_ids_and_initial_state(void **State)
 {
     (void)State;
     Boot(4, 4, false, XApicIds);
-    assert_int_equal(HlLapicGetMode(), HlLapicModeXApic);
     for (uint32_t Cpu = 0; Cpu < 4; Cpu++) {
         SwitchCpu(Cpu);
         assert_int_equal(HlLapicReadId(), XApicIds[Cpu]);
@@ -191,11 +203,7 @@ static void test_xapic_ids_and_initial_state(void **State)
         assert_int_equal(LapicRead(LAPIC_VERSION), 0x00050014u);
         assert_int_equal(LapicRead(LAPIC_SVR), SVR_ENABLE | SPURIOUS_VECTOR);
         assert_int_equal(LapicRead(LAPIC_DFR), 0xFFFFFFFFu);
-        assert_int_equal(LapicRead(LAPIC_LDR), (1u << Cpu) << 24);
-        uint32_t Ldr = 0, Dfr = 0;
-        assert_int_equal(HlLapicReadLogicalDestination(&Ldr, &Dfr), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Ldr, (1u << Cpu) << 24);
-        assert_int_equal(Dfr, 0xFFFFFFFFu);
+        AssertLogicalDestination((1u << Cpu) << 24, 0xFFFFFFFFu);
         assert_int_equal(LapicRead(LAPIC_LVT_LINT0) & LVT_MASKED, LVT_MASKED);
         assert_int_equal(LapicRead(LAPIC_LVT_LINT1), 0x400u);
         assert_int_equal(HlLapicReadTaskPriority(), 0);
@@ -242,16 +250,11 @@ static void test_x2apic_ids_and_derived_ldr(void **State)
 {
     (void)State;
     Boot(4, 4, true, X2ApicIds);
-    assert_int_equal(HlLapicGetMode(), HlLapicModeX2Apic);
     for (uint32_t Cpu = 0; Cpu < 4; Cpu++) {
         SwitchCpu(Cpu);
         uint32_t Id = X2ApicIds[Cpu];
         assert_int_equal(HlLapicReadId(), Id);
-        assert_int_equal(LapicRead(LAPIC_LDR), (Id >> 4) << 16 | 1u << (Id & 15u));
-        uint32_t Ldr = 0, Dfr = 0xAAu;
-        assert_int_equal(HlLapicReadLogicalDestination(&Ldr, &Dfr), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Ldr, (Id >> 4) << 16 | 1u << (Id & 15u));
-        assert_int_equal(Dfr, 0); /* x2APIC has no DFR */
+        AssertLogicalDestination((Id >> 4) << 16 | 1u << (Id & 15u), 0); /* x2APIC has no DFR */
         assert_int_equal(LapicRead(LAPIC_SVR), SVR_ENABLE | SPURIOUS_VECTOR);
         assert_int_equal(PlatReadMsr(IA32_APIC_BASE) & 0xC00u, 0xC00u);
     }
@@ -738,30 +741,25 @@ static void test_max_cpus_x2apic(void **State)
     SwitchCpu(HOME_CPU);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_teardown(test_xapic_ids_and_initial_state, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_initialize_masks_firmware_lint0, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_xapic_ninth_cpu_has_no_logical_id, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_x2apic_ids_and_derived_ldr, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_bad_arguments_are_refused, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_tpr_holds_and_lowering_delivers, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_highest_vector_first, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_eoi_clears_highest_in_service, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_physical_ipi_xapic, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_logical_flat_destinations, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_shorthands_xapic, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_shorthands_x2apic, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_x2apic_ipis_and_cluster_logical, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_lowest_priority_arbitration, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_msi_decode, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_software_disabled_apic_and_startup, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_illegal_vector_sets_esr, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_entry_called_on_attached_cpu, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_default_ids_and_bad_configurations, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_255_cpus_xapic_broadcast, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_max_cpus_x2apic, TbTeardownHardwareLayer),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    cmocka_unit_test_teardown(test_xapic_ids_and_initial_state, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_initialize_masks_firmware_lint0, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_xapic_ninth_cpu_has_no_logical_id, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_x2apic_ids_and_derived_ldr, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_bad_arguments_are_refused, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_tpr_holds_and_lowering_delivers, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_highest_vector_first, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_eoi_clears_highest_in_service, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_physical_ipi_xapic, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_logical_flat_destinations, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_shorthands_xapic, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_shorthands_x2apic, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_x2apic_ipis_and_cluster_logical, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_lowest_priority_arbitration, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_msi_decode, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_software_disabled_apic_and_startup, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_illegal_vector_sets_esr, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_entry_called_on_attached_cpu, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_default_ids_and_bad_configurations, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_255_cpus_xapic_broadcast, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_max_cpus_x2apic, TbTeardownHardwareLayer))

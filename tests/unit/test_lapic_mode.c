@@ -36,6 +36,7 @@
 #include "sim.h"
 #include "simboot.h"
 #include "testbed.h"
+#include "tb_main.h"
 
 /* IA32_APIC_BASE (SDM 11.4.4, figure 11-5). */
 #define IA32_APIC_BASE 0x1Bu
@@ -100,6 +101,13 @@ static void SwitchCpu(uint32_t Cpu)
     if (SimAttachedCpu() != SIM_NO_CPU)
         SimDetachCpu();
     SimAttachCpu(Cpu);
+}
+
+/* One CPU, and the test thread on it. */
+static void CreateOne(const uint32_t *ApicIds, bool X2ApicSupported, SIM_LAPIC_MODE FirmwareMode)
+{
+    Create(1, ApicIds, X2ApicSupported, FirmwareMode);
+    SwitchCpu(0);
 }
 
 static uint64_t ApicBase(void)
@@ -263,8 +271,7 @@ static void test_refused_transitions(void **State)
 static void test_extd_without_x2apic_support(void **State)
 {
     (void)State;
-    Create(1, NULL, false, SimLapicXApic);
-    SwitchCpu(0);
+    CreateOne(NULL, false, SimLapicXApic);
     TB_EXPECT_FAULT(SetApicBase(BASE | EN | EXTD | BSP), "does not offer x2APIC");
     assert_int_equal(HlLapicSelectMode(HlLapicModeX2Apic, HL_LAPIC_DEFAULT_BASE), IRQ_STATUS_SUCCESS);
     TB_EXPECT_FAULT((void)HlLapicEnable(), "CPUID.01H:ECX[21]");
@@ -296,8 +303,7 @@ static void test_xapic_base_moves_the_page(void **State)
 static void test_x2apic_msrs_fault_outside_x2apic_mode(void **State)
 {
     (void)State;
-    Create(1, NULL, true, SimLapicXApic);
-    SwitchCpu(0);
+    CreateOne(NULL, true, SimLapicXApic);
     TB_EXPECT_FAULT((void)PlatReadMsr(MSR_ID), "xAPIC mode");
     TB_EXPECT_FAULT(PlatWriteMsr(MSR_TPR, 0x20), "xAPIC mode");
     TB_EXPECT_FAULT((void)PlatReadMsr(0x8FFu), "xAPIC mode");
@@ -313,8 +319,7 @@ static void test_x2apic_msrs_fault_outside_x2apic_mode(void **State)
 static void test_xapic_mmio_faults_outside_xapic_mode(void **State)
 {
     (void)State;
-    Create(1, NULL, true, SimLapicX2Apic);
-    SwitchCpu(0);
+    CreateOne(NULL, true, SimLapicX2Apic);
     TB_EXPECT_FAULT((void)Mmio(MMIO_ID), "x2APIC mode");
     TB_EXPECT_FAULT(MmioWrite(MMIO_TPR, 0x20), "x2APIC mode");
     assert_int_equal(PlatReadMsr(MSR_TPR), 0);
@@ -331,8 +336,7 @@ static void test_xapic_mmio_faults_outside_xapic_mode(void **State)
 static void test_xapic_mode_ignores_what_x2apic_refuses(void **State)
 {
     (void)State;
-    Create(1, NULL, true, SimLapicXApic);
-    SwitchCpu(0);
+    CreateOne(NULL, true, SimLapicXApic);
     MmioWrite(MMIO_SVR, 0xFFFFF1FFu);
     assert_int_equal(Mmio(MMIO_SVR), SVR_ENABLED);
     MmioWrite(MMIO_TPR, 0x1FFu);
@@ -362,8 +366,7 @@ static void test_x2apic_read_only_registers(void **State)
 {
     (void)State;
     static const uint32_t Ids[1] = {0x1234};
-    Create(1, Ids, true, SimLapicX2Apic);
-    SwitchCpu(0);
+    CreateOne(Ids, true, SimLapicX2Apic);
     static const uint32_t ReadOnly[] = {0x802, 0x803, 0x80A, 0x80D, 0x810, 0x817, 0x818, 0x81F, 0x820, 0x827, 0x839};
     for (volatile uint32_t Index = 0; Index < sizeof(ReadOnly) / sizeof(ReadOnly[0]); Index++) {
         TB_EXPECT_FAULT(PlatWriteMsr(ReadOnly[Index], 0), "is read-only");
@@ -380,8 +383,7 @@ static void test_x2apic_read_only_registers(void **State)
 static void test_x2apic_absent_registers(void **State)
 {
     (void)State;
-    Create(1, NULL, true, SimLapicX2Apic);
-    SwitchCpu(0);
+    CreateOne(NULL, true, SimLapicX2Apic);
     static const uint32_t Absent[] = {0x800, 0x801, 0x804, 0x807, 0x80C, 0x829,
                                       0x82E, 0x82F, 0x83A, 0x83D, 0x840, 0x8FF};
     for (volatile uint32_t Index = 0; Index < sizeof(Absent) / sizeof(Absent[0]); Index++) {
@@ -686,26 +688,21 @@ static void test_no_handler_aborts_with_the_reason(void **State)
     assert_non_null(strstr(Message, "#GP(0): RDMSR of x2APIC MSR 0x802"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_teardown(test_firmware_hands_over_each_mode, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_allowed_transitions, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_refused_transitions, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_extd_without_x2apic_support, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_xapic_base_moves_the_page, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_x2apic_msrs_fault_outside_x2apic_mode, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_xapic_mmio_faults_outside_xapic_mode, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_xapic_mode_ignores_what_x2apic_refuses, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_x2apic_read_only_registers, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_x2apic_absent_registers, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_x2apic_reserved_bits, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_enable_from_each_firmware_state, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_x2apic_id_read_before_enable_faults, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_boot_system_from_each_firmware_state, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_mixed_modes_on_the_bus, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_returning_handler_drops_the_access, TbTeardownHardwareLayer),
-        cmocka_unit_test_teardown(test_no_handler_aborts_with_the_reason, TbTeardownHardwareLayer),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    cmocka_unit_test_teardown(test_firmware_hands_over_each_mode, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_allowed_transitions, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_refused_transitions, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_extd_without_x2apic_support, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_xapic_base_moves_the_page, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_x2apic_msrs_fault_outside_x2apic_mode, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_xapic_mmio_faults_outside_xapic_mode, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_xapic_mode_ignores_what_x2apic_refuses, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_x2apic_read_only_registers, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_x2apic_absent_registers, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_x2apic_reserved_bits, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_enable_from_each_firmware_state, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_x2apic_id_read_before_enable_faults, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_boot_system_from_each_firmware_state, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_mixed_modes_on_the_bus, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_returning_handler_drops_the_access, TbTeardownHardwareLayer),
+    cmocka_unit_test_teardown(test_no_handler_aborts_with_the_reason, TbTeardownHardwareLayer))

@@ -8,6 +8,7 @@
  */
 #include "testbed.h"
 #include "vic_fixture.h"
+#include "tb_main.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -397,21 +398,16 @@ static void test_vic_software_request_to_bad_cpu(void **State)
 /* Four CPUs, CPU 3 offline. */
 #define THREE_ONLINE_TEST(Test) cmocka_unit_test_setup_teardown(Test, TbSetupThreeOfFourCpus, TbTeardown)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        cmocka_unit_test(test_connect_before_ke_is_not_initialized),
-        THREE_ONLINE_TEST(test_disconnected_movable_line_is_refused),
-        THREE_ONLINE_TEST(test_disconnected_fixed_and_message_objects_are_refused),
-        THREE_ONLINE_TEST(test_stale_calls_leave_live_objects_alone),
-        THREE_ONLINE_TEST(test_reused_address_is_live_again),
-        THREE_ONLINE_TEST(test_handle_freed_long_ago_is_refused_unread),
-        THREE_ONLINE_TEST(test_device_with_a_stale_interrupt),
-        THREE_ONLINE_TEST(test_route_device_refusal_changes_no_interrupt),
-        THREE_ONLINE_TEST(test_ke_object_is_not_ios),
-        THREE_ONLINE_TEST(test_rolled_back_device_restores_the_entry),
-        THREE_ONLINE_TEST(test_rollback_leaves_a_shared_line_live),
-        cmocka_unit_test_setup_teardown(test_vic_software_request_to_bad_cpu, TbVicSetupAlpha4, TbFreeState),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    cmocka_unit_test(test_connect_before_ke_is_not_initialized),
+    THREE_ONLINE_TEST(test_disconnected_movable_line_is_refused),
+    THREE_ONLINE_TEST(test_disconnected_fixed_and_message_objects_are_refused),
+    THREE_ONLINE_TEST(test_stale_calls_leave_live_objects_alone),
+    THREE_ONLINE_TEST(test_reused_address_is_live_again),
+    THREE_ONLINE_TEST(test_handle_freed_long_ago_is_refused_unread),
+    THREE_ONLINE_TEST(test_device_with_a_stale_interrupt),
+    THREE_ONLINE_TEST(test_route_device_refusal_changes_no_interrupt),
+    THREE_ONLINE_TEST(test_ke_object_is_not_ios),
+    THREE_ONLINE_TEST(test_rolled_back_device_restores_the_entry),
+    THREE_ONLINE_TEST(test_rollback_leaves_a_shared_line_live),
+    cmocka_unit_test_setup_teardown(test_vic_software_request_to_bad_cpu, TbVicSetupAlpha4, TbFreeState))

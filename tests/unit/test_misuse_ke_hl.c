@@ -5,6 +5,7 @@
  * the status and then the state the call must have left alone.
  */
 #include "testbed.h"
+#include "tb_main.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -502,27 +503,22 @@ static void test_lookup_gsi_outputs(void **State)
 /* Four CPUs, CPU 3 offline (Ke) and unregistered (Hl). */
 #define THREE_ONLINE_TEST(Test) cmocka_unit_test_setup_teardown(Test, TbSetupThreeOfFourCpus, TbTeardown)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        THREE_ONLINE_TEST(test_ipi_vector_cannot_be_taken_over),
-        THREE_ONLINE_TEST(test_layout_with_unusable_ipi_vector_refused),
-        THREE_ONLINE_TEST(test_reinitialize_connected_object_refused),
-        THREE_ONLINE_TEST(test_copy_of_connected_object_is_fresh_storage),
-        THREE_ONLINE_TEST(test_initialize_over_part_of_connected_object_refused),
-        THREE_ONLINE_TEST(test_shutdown_with_connected_object_refused),
-        THREE_ONLINE_TEST(test_io_object_refused_by_ke_disconnect),
-        THREE_ONLINE_TEST(test_ke_object_refused_by_io_disconnect),
-        THREE_ONLINE_TEST(test_disconnect_null_is_invalid_parameter),
-        THREE_ONLINE_TEST(test_free_vector_under_connected_object_refused),
-        THREE_ONLINE_TEST(test_ipi_to_unregistered_cpu_sends_nothing),
-        cmocka_unit_test_setup_teardown(test_select_mode_after_lapic_enabled_refused, SetupHardwareOnly,
-                                        TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_select_mode_after_registration_refused, SetupHardwareOnly,
-                                        TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_override_to_uncovered_gsi_refused, SetupHardwareOnly,
-                                        TbTeardownHardwareLayer),
-        cmocka_unit_test_setup_teardown(test_lookup_gsi_outputs, SetupHardwareOnly, TbTeardownHardwareLayer),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    THREE_ONLINE_TEST(test_ipi_vector_cannot_be_taken_over),
+    THREE_ONLINE_TEST(test_layout_with_unusable_ipi_vector_refused),
+    THREE_ONLINE_TEST(test_reinitialize_connected_object_refused),
+    THREE_ONLINE_TEST(test_copy_of_connected_object_is_fresh_storage),
+    THREE_ONLINE_TEST(test_initialize_over_part_of_connected_object_refused),
+    THREE_ONLINE_TEST(test_shutdown_with_connected_object_refused),
+    THREE_ONLINE_TEST(test_io_object_refused_by_ke_disconnect),
+    THREE_ONLINE_TEST(test_ke_object_refused_by_io_disconnect),
+    THREE_ONLINE_TEST(test_disconnect_null_is_invalid_parameter),
+    THREE_ONLINE_TEST(test_free_vector_under_connected_object_refused),
+    THREE_ONLINE_TEST(test_ipi_to_unregistered_cpu_sends_nothing),
+    cmocka_unit_test_setup_teardown(test_select_mode_after_lapic_enabled_refused, SetupHardwareOnly,
+                                    TbTeardownHardwareLayer),
+    cmocka_unit_test_setup_teardown(test_select_mode_after_registration_refused, SetupHardwareOnly,
+                                    TbTeardownHardwareLayer),
+    cmocka_unit_test_setup_teardown(test_override_to_uncovered_gsi_refused, SetupHardwareOnly,
+                                    TbTeardownHardwareLayer),
+    cmocka_unit_test_setup_teardown(test_lookup_gsi_outputs, SetupHardwareOnly, TbTeardownHardwareLayer))

@@ -24,6 +24,7 @@
 
 #include "sim.h"
 #include "testbed.h"
+#include "tb_main.h"
 
 #define HOME_CPU 0u
 #define CPU_COUNT 4u
@@ -144,12 +145,10 @@ static void test_logical_fixed_set(void **State)
 {
     (void)State;
     IR_CPU_SET Set = TbCpuList((const uint32_t[]){0, 2}, 2);
-    HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetFixed, &Set);
-    HL_MSI_MESSAGE Message = Compose(&Target, 0x73, HlTriggerEdge);
     /* Flat logical ids 0x01 | 0x04, destination mode logical, no hint. */
-    assert_int_equal(Message.Address, 0xFEE05004ull);
+    HL_MSI_MESSAGE Message =
+        ComposeExactly(SetTarget(HlTargetCpuSetFixed, &Set), 0x73, HlTriggerEdge, 0xFEE05004ull, 0x73u);
     assert_int_equal(Message.Address, MSI_BASE | 0x05u << 12 | MSI_LOGICAL);
-    assert_int_equal(Message.Data, 0x73u);
 
     assert_int_equal(Deliver(Message, CPU_COUNT), 0x5u);
 }
@@ -158,11 +157,9 @@ static void test_lowest_priority_set_sets_hint(void **State)
 {
     (void)State;
     IR_CPU_SET Set = TbCpuList((const uint32_t[]){1, 3}, 2);
-    HL_INTERRUPT_TARGET Target = SetTarget(HlTargetCpuSetLowestPriority, &Set);
-    HL_MSI_MESSAGE Message = Compose(&Target, 0x84, HlTriggerEdge);
-    assert_int_equal(Message.Address, 0xFEE0A00Cull);
+    HL_MSI_MESSAGE Message =
+        ComposeExactly(SetTarget(HlTargetCpuSetLowestPriority, &Set), 0x84, HlTriggerEdge, 0xFEE0A00Cull, 0x0184u);
     assert_int_equal(Message.Address, MSI_BASE | 0x0Au << 12 | MSI_REDIRECTION_HINT | MSI_LOGICAL);
-    assert_int_equal(Message.Data, 0x0184u);
     assert_int_equal(Message.Data, MSI_LOWEST_PRIORITY | 0x84u);
 
     /* One CPU of the set takes it, never one outside. */
@@ -288,21 +285,16 @@ static void test_x2apic_logical_cluster0_members_0_to_7(void **State)
 #define XAPIC_TEST(Test) TB_HARDWARE_TEST(Test, &FourXApic)
 #define X2APIC_WIDE_TEST(Test) TB_HARDWARE_TEST(Test, &X2ApicWide)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        XAPIC_TEST(test_physical_edge_to_each_cpu),
-        XAPIC_TEST(test_exact_values_for_qemu_style_ids),
-        XAPIC_TEST(test_apic_id_target_level),
-        XAPIC_TEST(test_logical_fixed_set),
-        XAPIC_TEST(test_lowest_priority_set_sets_hint),
-        XAPIC_TEST(test_lowest_priority_level),
-        XAPIC_TEST(test_vector_range),
-        XAPIC_TEST(test_bad_parameters),
-        XAPIC_TEST(test_unknown_targets),
-        X2APIC_WIDE_TEST(test_x2apic_physical_up_to_fe),
-        X2APIC_WIDE_TEST(test_x2apic_wide_ids_need_remapping),
-        X2APIC_WIDE_TEST(test_x2apic_logical_cluster0_members_0_to_7),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    XAPIC_TEST(test_physical_edge_to_each_cpu),
+    XAPIC_TEST(test_exact_values_for_qemu_style_ids),
+    XAPIC_TEST(test_apic_id_target_level),
+    XAPIC_TEST(test_logical_fixed_set),
+    XAPIC_TEST(test_lowest_priority_set_sets_hint),
+    XAPIC_TEST(test_lowest_priority_level),
+    XAPIC_TEST(test_vector_range),
+    XAPIC_TEST(test_bad_parameters),
+    XAPIC_TEST(test_unknown_targets),
+    X2APIC_WIDE_TEST(test_x2apic_physical_up_to_fe),
+    X2APIC_WIDE_TEST(test_x2apic_wide_ids_need_remapping),
+    X2APIC_WIDE_TEST(test_x2apic_logical_cluster0_members_0_to_7))

@@ -28,6 +28,7 @@
 
 #include "sim.h"
 #include "testbed.h"
+#include "tb_main.h"
 
 #define HOME_CPU 0u
 #define CPU_COUNT 4u
@@ -723,33 +724,28 @@ static void test_x2apic_logical_fits_members_0_to_7(void **State)
 /* The same on the QEMU-like machine. */
 #define QEMU_MACHINE_TEST(Test) MACHINE_TEST(Test, &Qemu)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        QEMU_MACHINE_TEST(test_isa_lines_through_qemu_overrides),
-        QEMU_MACHINE_TEST(test_isa_irq_above_15),
-        QEMU_MACHINE_TEST(test_pci_defaults),
-        QEMU_MACHINE_TEST(test_gsi_bus_defaults),
-        QEMU_MACHINE_TEST(test_gsi_not_covered),
-        QEMU_MACHINE_TEST(test_explicit_options_win),
-        QEMU_MACHINE_TEST(test_bad_lines),
-        QEMU_MACHINE_TEST(test_override_registration),
-        QEMU_MACHINE_TEST(test_gsi_to_each_cpu_in_turn),
-        QEMU_MACHINE_TEST(test_isa_pit_line_routed),
-        QEMU_MACHINE_TEST(test_level_line_routed),
-        QEMU_MACHINE_TEST(test_logical_set_reaches_every_member),
-        QEMU_MACHINE_TEST(test_lowest_priority_set_reaches_one_member),
-        QEMU_MACHINE_TEST(test_retarget_live_edge_loses_nothing),
-        QEMU_MACHINE_TEST(test_retarget_moves_vector_and_destination),
-        QEMU_MACHINE_TEST(test_retarget_keeps_trigger_polarity_and_mask),
-        QEMU_MACHINE_TEST(test_retarget_destination_mode_on_live_edge_refused),
-        QEMU_MACHINE_TEST(test_retarget_level_line_in_service),
-        QEMU_MACHINE_TEST(test_reallocation_clears_stale_remote_irr),
-        QEMU_MACHINE_TEST(test_free_masks_the_line),
-        QEMU_MACHINE_TEST(test_allocate_bad_input_changes_nothing),
-        MACHINE_TEST(test_two_ioapics, &TbTwoIoApicConfig),
-        MACHINE_TEST(test_x2apic_physical_and_cluster0_logical, &X2Apic),
-        MACHINE_TEST(test_x2apic_logical_fits_members_0_to_7, &X2ApicClusterEdge),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    QEMU_MACHINE_TEST(test_isa_lines_through_qemu_overrides),
+    QEMU_MACHINE_TEST(test_isa_irq_above_15),
+    QEMU_MACHINE_TEST(test_pci_defaults),
+    QEMU_MACHINE_TEST(test_gsi_bus_defaults),
+    QEMU_MACHINE_TEST(test_gsi_not_covered),
+    QEMU_MACHINE_TEST(test_explicit_options_win),
+    QEMU_MACHINE_TEST(test_bad_lines),
+    QEMU_MACHINE_TEST(test_override_registration),
+    QEMU_MACHINE_TEST(test_gsi_to_each_cpu_in_turn),
+    QEMU_MACHINE_TEST(test_isa_pit_line_routed),
+    QEMU_MACHINE_TEST(test_level_line_routed),
+    QEMU_MACHINE_TEST(test_logical_set_reaches_every_member),
+    QEMU_MACHINE_TEST(test_lowest_priority_set_reaches_one_member),
+    QEMU_MACHINE_TEST(test_retarget_live_edge_loses_nothing),
+    QEMU_MACHINE_TEST(test_retarget_moves_vector_and_destination),
+    QEMU_MACHINE_TEST(test_retarget_keeps_trigger_polarity_and_mask),
+    QEMU_MACHINE_TEST(test_retarget_destination_mode_on_live_edge_refused),
+    QEMU_MACHINE_TEST(test_retarget_level_line_in_service),
+    QEMU_MACHINE_TEST(test_reallocation_clears_stale_remote_irr),
+    QEMU_MACHINE_TEST(test_free_masks_the_line),
+    QEMU_MACHINE_TEST(test_allocate_bad_input_changes_nothing),
+    MACHINE_TEST(test_two_ioapics, &TbTwoIoApicConfig),
+    MACHINE_TEST(test_x2apic_physical_and_cluster0_logical, &X2Apic),
+    MACHINE_TEST(test_x2apic_logical_fits_members_0_to_7, &X2ApicClusterEdge))

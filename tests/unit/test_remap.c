@@ -15,6 +15,7 @@
 
 #include "sim.h"
 #include "testbed.h"
+#include "tb_main.h"
 
 #define UNIT_BASE SIM_IOMMU_DEFAULT_BASE
 #define EDU_SOURCE_ID 0x0018u   /* 00:03.0, as QEMU lists edu */
@@ -331,25 +332,20 @@ static void test_assign_refusals(void **State)
 #define ENABLED_UNIT_TEST(Test) cmocka_unit_test_setup_teardown(Test, SetupX2Apic, Teardown)
 #define OWN_MACHINE_TEST(Test) cmocka_unit_test_teardown(Test, Teardown)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        ENABLED_UNIT_TEST(test_enable_follows_the_order_and_remaps),
-        ENABLED_UNIT_TEST(test_move_is_seen_after_the_invalidation),
-        ENABLED_UNIT_TEST(test_wrong_requester_faults_and_is_collected),
-        ENABLED_UNIT_TEST(test_freed_entry_is_not_present),
-        ENABLED_UNIT_TEST(test_compatibility_format_is_blocked),
-        ENABLED_UNIT_TEST(test_ioapic_entry_in_remappable_format),
-        ENABLED_UNIT_TEST(test_entry_refusals_change_nothing),
-        OWN_MACHINE_TEST(test_x2apic_needs_extended_interrupt_mode),
-        OWN_MACHINE_TEST(test_xapic_destinations_are_eight_bits),
-        OWN_MACHINE_TEST(test_register_refusals),
-        ENABLED_UNIT_TEST(test_line_reaches_apic_id_above_255),
-        ENABLED_UNIT_TEST(test_line_move_rewrites_only_the_table_entry),
-        ENABLED_UNIT_TEST(test_line_move_to_new_vector_updates_both),
-        ENABLED_UNIT_TEST(test_line_free_masks_and_clears_the_entry),
-        OWN_MACHINE_TEST(test_line_without_remapping_refuses_wide_ids),
-        ENABLED_UNIT_TEST(test_assign_refusals),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    ENABLED_UNIT_TEST(test_enable_follows_the_order_and_remaps),
+    ENABLED_UNIT_TEST(test_move_is_seen_after_the_invalidation),
+    ENABLED_UNIT_TEST(test_wrong_requester_faults_and_is_collected),
+    ENABLED_UNIT_TEST(test_freed_entry_is_not_present),
+    ENABLED_UNIT_TEST(test_compatibility_format_is_blocked),
+    ENABLED_UNIT_TEST(test_ioapic_entry_in_remappable_format),
+    ENABLED_UNIT_TEST(test_entry_refusals_change_nothing),
+    OWN_MACHINE_TEST(test_x2apic_needs_extended_interrupt_mode),
+    OWN_MACHINE_TEST(test_xapic_destinations_are_eight_bits),
+    OWN_MACHINE_TEST(test_register_refusals),
+    ENABLED_UNIT_TEST(test_line_reaches_apic_id_above_255),
+    ENABLED_UNIT_TEST(test_line_move_rewrites_only_the_table_entry),
+    ENABLED_UNIT_TEST(test_line_move_to_new_vector_updates_both),
+    ENABLED_UNIT_TEST(test_line_free_masks_and_clears_the_entry),
+    OWN_MACHINE_TEST(test_line_without_remapping_refuses_wide_ids),
+    ENABLED_UNIT_TEST(test_assign_refusals))

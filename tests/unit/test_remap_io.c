@@ -15,6 +15,7 @@
 #include <irqroute/io.h>
 
 #include "testbed.h"
+#include "tb_main.h"
 
 #define RTC_IRQ 8u
 #define RTC_GSI 8u
@@ -120,20 +121,14 @@ static void test_round_robin_visits_every_cpu(void **State)
 
 #define EDU_REQUESTER 0x0018u /* 00:03.0 */
 
-static bool CountingMessageIsr(KINTERRUPT *Interrupt, void *Context)
-{
-    return TbCountingIsr(Interrupt, Context);
-}
-
+/* A message connection whose requester is the edu device, so that the
+ * message is remapped when the requester is under a unit. */
 static IRQ_STATUS ConnectRemappedMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
                                          HL_MSI_MESSAGE *Message)
 {
-    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = {
-        .Version = CONNECT_MESSAGE_BASED,
-        .MessageBased = {.InterruptObject = Interrupt, .ServiceRoutine = CountingMessageIsr, .ServiceContext = Record,
-                         .Irql = KE_IRQL_ANY, .Target = Target, .Message = Message, .HasRequesterId = true,
-                         .RequesterId = EDU_REQUESTER},
-    };
+    IO_CONNECT_INTERRUPT_PARAMETERS Parameters = TbMessageParameters(Interrupt, Record, Target, Message);
+    Parameters.MessageBased.HasRequesterId = true;
+    Parameters.MessageBased.RequesterId = EDU_REQUESTER;
     return IoConnectInterruptEx(&Parameters);
 }
 
@@ -203,16 +198,11 @@ static void test_unassigned_requester_is_not_remapped(void **State)
 /* Every test boots the remapped six-CPU machine afresh. */
 #define REMAPPED_TEST(Test) cmocka_unit_test_setup_teardown(Test, SetupWideRemapped, TbTeardown)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        REMAPPED_TEST(test_every_cpu_reachable_by_name),
-        REMAPPED_TEST(test_affinity_of_wide_ids_is_served),
-        REMAPPED_TEST(test_live_moves_over_every_cpu),
-        REMAPPED_TEST(test_round_robin_visits_every_cpu),
-        REMAPPED_TEST(test_message_reaches_wide_cpu),
-        REMAPPED_TEST(test_message_moves_without_touching_the_device),
-        REMAPPED_TEST(test_unassigned_requester_is_not_remapped),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    REMAPPED_TEST(test_every_cpu_reachable_by_name),
+    REMAPPED_TEST(test_affinity_of_wide_ids_is_served),
+    REMAPPED_TEST(test_live_moves_over_every_cpu),
+    REMAPPED_TEST(test_round_robin_visits_every_cpu),
+    REMAPPED_TEST(test_message_reaches_wide_cpu),
+    REMAPPED_TEST(test_message_moves_without_touching_the_device),
+    REMAPPED_TEST(test_unassigned_requester_is_not_remapped))

@@ -8,6 +8,7 @@
  * ISR.
  */
 #include "testbed.h"
+#include "tb_main.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -663,24 +664,19 @@ static void test_routable_unreachable_not_supported(void **State)
     TbAssertUnchanged(&Before);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        TB_FOUR_CPU_TEST(test_edge_line_moved_to_each_cpu_in_turn),
-        TB_FOUR_CPU_TEST(test_routable_starts_on_least_loaded_cpu),
-        TB_FOUR_CPU_TEST(test_round_robin_goes_on_after_a_move),
-        TB_FOUR_CPU_TEST(test_bad_targets_refused_state_unchanged),
-        TB_FOUR_CPU_TEST(test_not_movable_and_not_connected),
-        cmocka_unit_test_setup_teardown(test_bad_routable_connects_change_nothing, TbSetupThreeOfFourCpus, TbTeardown),
-        TB_FOUR_CPU_TEST(test_msi_moved_through_update_routine),
-        TB_FOUR_CPU_TEST(test_plain_msi_not_movable),
-        TB_FOUR_CPU_TEST(test_round_robin_is_exactly_fair),
-        TB_FOUR_CPU_TEST(test_round_robin_msi),
-        TB_FOUR_CPU_TEST(test_lowest_follows_irql_and_ties_rotate),
-        TB_FOUR_CPU_TEST(test_shared_level_line_moves_together),
-        TB_FOUR_CPU_TEST(test_shared_edge_line_moves_once_per_interrupt),
-        cmocka_unit_test_setup_teardown(test_routable_set_holds_reachable_cpus_only, TbSetupWide, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_routable_unreachable_not_supported, TbSetupWide, TbTeardown),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    TB_FOUR_CPU_TEST(test_edge_line_moved_to_each_cpu_in_turn),
+    TB_FOUR_CPU_TEST(test_routable_starts_on_least_loaded_cpu),
+    TB_FOUR_CPU_TEST(test_round_robin_goes_on_after_a_move),
+    TB_FOUR_CPU_TEST(test_bad_targets_refused_state_unchanged),
+    TB_FOUR_CPU_TEST(test_not_movable_and_not_connected),
+    cmocka_unit_test_setup_teardown(test_bad_routable_connects_change_nothing, TbSetupThreeOfFourCpus, TbTeardown),
+    TB_FOUR_CPU_TEST(test_msi_moved_through_update_routine),
+    TB_FOUR_CPU_TEST(test_plain_msi_not_movable),
+    TB_FOUR_CPU_TEST(test_round_robin_is_exactly_fair),
+    TB_FOUR_CPU_TEST(test_round_robin_msi),
+    TB_FOUR_CPU_TEST(test_lowest_follows_irql_and_ties_rotate),
+    TB_FOUR_CPU_TEST(test_shared_level_line_moves_together),
+    TB_FOUR_CPU_TEST(test_shared_edge_line_moves_once_per_interrupt),
+    cmocka_unit_test_setup_teardown(test_routable_set_holds_reachable_cpus_only, TbSetupWide, TbTeardown),
+    cmocka_unit_test_setup_teardown(test_routable_unreachable_not_supported, TbSetupWide, TbTeardown))

@@ -21,6 +21,8 @@
 
 #include <irqroute/router.h>
 
+#include "tb_main.h"
+
 typedef struct _ROUTE_FIXTURE {
     void *Storage;
     IR_ROUTE *Route;
@@ -756,36 +758,31 @@ static void test_spread_cpu(void **State)
 /* A cmocka test run on a fresh eight-CPU router (Setup8). */
 #define ROUTER_TEST(Test) cmocka_unit_test_setup_teardown(Test, Setup8, Teardown)
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        ROUTER_TEST(test_default_is_fixed_cpu_zero),
-        ROUTER_TEST(test_fixed_goes_to_its_target),
-        ROUTER_TEST(test_fixed_skips_offline_target),
-        ROUTER_TEST(test_round_robin_exactly_fair),
-        ROUTER_TEST(test_round_robin_rotates_in_order),
-        ROUTER_TEST(test_round_robin_skips_offline),
-        ROUTER_TEST(test_lowest_picks_lowest_level),
-        ROUTER_TEST(test_lowest_ties_rotate),
-        ROUTER_TEST(test_lowest_all_equal_rotates_over_mask),
-        ROUTER_TEST(test_lowest_skips_offline),
-        ROUTER_TEST(test_broadcast_names_every_online_cpu_of_mask),
-        ROUTER_TEST(test_single_cpu_decision_leaves_set_untouched),
-        ROUTER_TEST(test_affinity_least_loaded),
-        ROUTER_TEST(test_affinity_sticks_on_ties),
-        ROUTER_TEST(test_affinity_skips_offline),
-        ROUTER_TEST(test_refusals_leave_route_unchanged),
-        ROUTER_TEST(test_decision_with_every_cpu_offline_is_refused),
-        cmocka_unit_test(test_storage_checks),
-        cmocka_unit_test(test_many_cpus_word_edges),
-        cmocka_unit_test(test_round_robin_visits_every_cpu_in_order),
-        ROUTER_TEST(test_device_policies_map),
-        ROUTER_TEST(test_round_robin_goes_on_after_previous_choice),
-        ROUTER_TEST(test_round_robin_exact_with_concurrent_deciders),
-        ROUTER_TEST(test_decide_and_point),
-        ROUTER_TEST(test_point_at_moves_the_position),
-        ROUTER_TEST(test_point_at_refusals_change_nothing),
-        cmocka_unit_test(test_spread_cpu),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    ROUTER_TEST(test_default_is_fixed_cpu_zero),
+    ROUTER_TEST(test_fixed_goes_to_its_target),
+    ROUTER_TEST(test_fixed_skips_offline_target),
+    ROUTER_TEST(test_round_robin_exactly_fair),
+    ROUTER_TEST(test_round_robin_rotates_in_order),
+    ROUTER_TEST(test_round_robin_skips_offline),
+    ROUTER_TEST(test_lowest_picks_lowest_level),
+    ROUTER_TEST(test_lowest_ties_rotate),
+    ROUTER_TEST(test_lowest_all_equal_rotates_over_mask),
+    ROUTER_TEST(test_lowest_skips_offline),
+    ROUTER_TEST(test_broadcast_names_every_online_cpu_of_mask),
+    ROUTER_TEST(test_single_cpu_decision_leaves_set_untouched),
+    ROUTER_TEST(test_affinity_least_loaded),
+    ROUTER_TEST(test_affinity_sticks_on_ties),
+    ROUTER_TEST(test_affinity_skips_offline),
+    ROUTER_TEST(test_refusals_leave_route_unchanged),
+    ROUTER_TEST(test_decision_with_every_cpu_offline_is_refused),
+    cmocka_unit_test(test_storage_checks),
+    cmocka_unit_test(test_many_cpus_word_edges),
+    cmocka_unit_test(test_round_robin_visits_every_cpu_in_order),
+    ROUTER_TEST(test_device_policies_map),
+    ROUTER_TEST(test_round_robin_goes_on_after_previous_choice),
+    ROUTER_TEST(test_round_robin_exact_with_concurrent_deciders),
+    ROUTER_TEST(test_decide_and_point),
+    ROUTER_TEST(test_point_at_moves_the_position),
+    ROUTER_TEST(test_point_at_refusals_change_nothing),
+    cmocka_unit_test(test_spread_cpu))

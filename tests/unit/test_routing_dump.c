@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "dump_on_failure.h"
+#include "tb_main.h"
 
 static TB_DUMP Dump;
 
@@ -218,13 +219,8 @@ static void test_dump_refuses_a_null_writer(void **State)
     assert_int_equal(IoDumpRoutingState(NULL, NULL), IRQ_STATUS_INVALID_PARAMETER);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        cmocka_unit_test_setup_teardown(test_dump_lists_cpus_connections_and_ke_objects, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_dump_follows_disconnect, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_ke_queries, TbSetupFourCpus, TbTeardown),
-        cmocka_unit_test_setup_teardown(test_dump_refuses_a_null_writer, TbSetupFourCpus, TbTeardown),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(test_dump_lists_cpus_connections_and_ke_objects, TbSetupFourCpus, TbTeardown),
+    cmocka_unit_test_setup_teardown(test_dump_follows_disconnect, TbSetupFourCpus, TbTeardown),
+    cmocka_unit_test_setup_teardown(test_ke_queries, TbSetupFourCpus, TbTeardown),
+    cmocka_unit_test_setup_teardown(test_dump_refuses_a_null_writer, TbSetupFourCpus, TbTeardown))

@@ -16,6 +16,7 @@
 #include <irqroute/vic.h>
 
 #include "vic_fixture.h"
+#include "tb_main.h"
 
 #define DEV20 VIC_ALPHA_DEVICE(20, 0)
 #define DEV21 VIC_ALPHA_DEVICE(21, 0)
@@ -429,25 +430,20 @@ static void test_max_cpus(void **State)
     free(Vic);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        cmocka_unit_test(test_config_refusals),
-        cmocka_unit_test(test_storage_refusals),
-        TB_VIC_ALPHA4_TEST(test_initial_state),
-        TB_VIC_ALPHA4_TEST(test_raise_claim_eoi),
-        TB_VIC_ALPHA4_TEST(test_claim_order),
-        TB_VIC_ALPHA4_TEST(test_in_service_masks_until_eoi),
-        TB_VIC_ALPHA4_TEST(test_raise_on_pending_merges),
-        TB_VIC_ALPHA4_TEST(test_clear),
-        TB_VIC_ALPHA4_TEST(test_bad_input_changes_nothing),
-        TB_VIC_ALPHA4_TEST(test_offline_cpu_refused_as_direct_target),
-        TB_VIC_ALPHA4_TEST(test_pending_survives_offline),
-        TB_VIC_ALPHA4_TEST(test_conservation_single_thread),
-        cmocka_unit_test(test_wake_when_deliverable),
-        cmocka_unit_test(test_wake_on_pending),
-        cmocka_unit_test(test_x86_classes),
-        cmocka_unit_test(test_max_cpus),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    cmocka_unit_test(test_config_refusals),
+    cmocka_unit_test(test_storage_refusals),
+    TB_VIC_ALPHA4_TEST(test_initial_state),
+    TB_VIC_ALPHA4_TEST(test_raise_claim_eoi),
+    TB_VIC_ALPHA4_TEST(test_claim_order),
+    TB_VIC_ALPHA4_TEST(test_in_service_masks_until_eoi),
+    TB_VIC_ALPHA4_TEST(test_raise_on_pending_merges),
+    TB_VIC_ALPHA4_TEST(test_clear),
+    TB_VIC_ALPHA4_TEST(test_bad_input_changes_nothing),
+    TB_VIC_ALPHA4_TEST(test_offline_cpu_refused_as_direct_target),
+    TB_VIC_ALPHA4_TEST(test_pending_survives_offline),
+    TB_VIC_ALPHA4_TEST(test_conservation_single_thread),
+    cmocka_unit_test(test_wake_when_deliverable),
+    cmocka_unit_test(test_wake_on_pending),
+    cmocka_unit_test(test_x86_classes),
+    cmocka_unit_test(test_max_cpus))

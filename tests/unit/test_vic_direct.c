@@ -23,6 +23,7 @@
 
 #include "testbed.h"
 #include "vic_fixture.h"
+#include "tb_main.h"
 
 #define CPU 1u
 #define CLASS3_LAST (0x30u + 15u) /* x86: the last vector of priority class 3 */
@@ -344,20 +345,15 @@ static void test_machine_check_must_be_on_top(void **State)
     assert_int_equal(VicQueryStorageSize(&Config, &Size), IRQ_STATUS_SUCCESS);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        TB_VIC_ALPHA2_TEST(test_alpha_direct_sources),
-        TB_VIC_ALPHA2_TEST(test_mixed_level_highest_slot_first),
-        TB_VIC_ALPHA2_TEST(test_clear_one_kind_keeps_the_other),
-        TB_VIC_ALPHA2_TEST(test_two_direct_sources_at_one_level),
-        TB_VIC_ALPHA2_TEST(test_direct_claim_puts_level_in_service),
-        TB_VIC_ALPHA2_TEST(test_words_bit_follows_pending_words),
-        TB_VIC_ALPHA2_TEST(test_lone_direct_respects_gates),
-        cmocka_unit_test(test_direct_raise_wakes),
-        cmocka_unit_test(test_wake_on_pending_mixed_level),
-        cmocka_unit_test(test_x86_classes),
-        cmocka_unit_test(test_machine_check_must_be_on_top),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    TB_VIC_ALPHA2_TEST(test_alpha_direct_sources),
+    TB_VIC_ALPHA2_TEST(test_mixed_level_highest_slot_first),
+    TB_VIC_ALPHA2_TEST(test_clear_one_kind_keeps_the_other),
+    TB_VIC_ALPHA2_TEST(test_two_direct_sources_at_one_level),
+    TB_VIC_ALPHA2_TEST(test_direct_claim_puts_level_in_service),
+    TB_VIC_ALPHA2_TEST(test_words_bit_follows_pending_words),
+    TB_VIC_ALPHA2_TEST(test_lone_direct_respects_gates),
+    cmocka_unit_test(test_direct_raise_wakes),
+    cmocka_unit_test(test_wake_on_pending_mixed_level),
+    cmocka_unit_test(test_x86_classes),
+    cmocka_unit_test(test_machine_check_must_be_on_top))

@@ -27,6 +27,7 @@
 
 #include "testbed.h"
 #include "vic_fixture.h"
+#include "tb_main.h"
 
 #define CPU 1u
 
@@ -198,15 +199,10 @@ static void test_random_ends_match_the_rules(void **State)
     assert_true(Ends > 1000);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        TB_VIC_ALPHA2_TEST(test_end_gives_back_the_word),
-        TB_VIC_ALPHA2_TEST(test_nested_claims_end_from_the_top),
-        TB_VIC_ALPHA2_TEST(test_machine_check_claimed_again_in_service),
-        cmocka_unit_test(test_lower_machine_check_under_a_higher_one),
-        TB_VIC_ALPHA2_TEST(test_changes_in_the_handler_count),
-        TB_VIC_ALPHA2_TEST(test_random_ends_match_the_rules),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    TB_VIC_ALPHA2_TEST(test_end_gives_back_the_word),
+    TB_VIC_ALPHA2_TEST(test_nested_claims_end_from_the_top),
+    TB_VIC_ALPHA2_TEST(test_machine_check_claimed_again_in_service),
+    cmocka_unit_test(test_lower_machine_check_under_a_higher_one),
+    TB_VIC_ALPHA2_TEST(test_changes_in_the_handler_count),
+    TB_VIC_ALPHA2_TEST(test_random_ends_match_the_rules))

@@ -20,6 +20,7 @@
 
 #include "testbed.h"
 #include "vic_fixture.h"
+#include "tb_main.h"
 
 #define CPU 1u
 #define DEV20 VIC_ALPHA_DEVICE(20, 0)
@@ -150,16 +151,7 @@ static void test_machine_check_overrides_pal_mode(void **State)
 
 static void test_machine_check_overrides_every_gate_and_level(void **State)
 {
-    VIC *Vic = *State;
-    TbVicCloseEveryGate(Vic, CPU, 31);
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_POWER_FAIL, CPU), IRQ_STATUS_SUCCESS);
-    AssertNothing(Vic);
-    assert_int_equal(VicRaiseOnCpu(Vic, MCHK, CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(ClaimSource(Vic), MCHK);
-    /* In service at 31, a second machine check still gets in. */
-    assert_int_equal(VicRaiseOnCpu(Vic, MCHK, CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(ClaimSource(Vic), MCHK);
-    AssertNothing(Vic);
+    TbVicAssertMachineCheckOverridesGates(*State, CPU, false);
 }
 
 /* ---- IPIs respect the level --------------------------------------------------------------- */
@@ -206,19 +198,7 @@ static void test_sirr_sets_sisr(void **State)
 /* A software interrupt at level n is masked by IPL >= n, like any other. */
 static void test_software_interrupts_follow_level(void **State)
 {
-    VIC *Vic = *State;
-    for (uint32_t Level = 1; Level <= 15; Level++) {
-        assert_int_equal(VicSetLevel(Vic, CPU, Level, NULL), IRQ_STATUS_SUCCESS);
-        assert_int_equal(VicWriteSoftwareRequest(Vic, CPU, Level), IRQ_STATUS_SUCCESS);
-        AssertNothing(Vic);
-        assert_int_equal(VicSetLevel(Vic, CPU, Level - 1u, NULL), IRQ_STATUS_SUCCESS);
-        VIC_CLAIM Claim;
-        assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Claim.Source, VIC_ALPHA_SOFTWARE(Level));
-        assert_int_equal(Claim.Kind, VicSourceSoftware);
-        assert_int_equal(Sisr(Vic), 0); /* the claim clears the SISR bit */
-        assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
-    }
+    TbVicAssertSoftwareFollowsLevel(*State, CPU, false);
 }
 
 static void test_software_interrupts_gated_like_devices(void **State)
@@ -408,29 +388,24 @@ static void test_masked_interrupts_never_lost(void **State)
     assert_int_equal(Count.Claimed, 7);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        TB_VIC_ALPHA2_TEST(test_level_must_be_above_current_level),
-        TB_VIC_ALPHA2_TEST(test_every_level_masks_those_at_or_below),
-        TB_VIC_ALPHA2_TEST(test_interrupts_disabled_holds_off),
-        TB_VIC_ALPHA2_TEST(test_serialized_barrier_holds_off),
-        TB_VIC_ALPHA2_TEST(test_pal_mode_holds_off),
-        TB_VIC_ALPHA2_TEST(test_gates_combine),
-        TB_VIC_ALPHA2_TEST(test_machine_check_overrides_pal_mode),
-        TB_VIC_ALPHA2_TEST(test_machine_check_overrides_every_gate_and_level),
-        TB_VIC_ALPHA2_TEST(test_ipi_respects_level),
-        TB_VIC_ALPHA2_TEST(test_sirr_sets_sisr),
-        TB_VIC_ALPHA2_TEST(test_software_interrupts_follow_level),
-        TB_VIC_ALPHA2_TEST(test_software_interrupts_gated_like_devices),
-        TB_VIC_ALPHA2_TEST(test_ast_each_mode_and_enable_combination),
-        TB_VIC_ALPHA2_TEST(test_ast_gated_at_level_two),
-        TB_VIC_ALPHA2_TEST(test_ast_respects_gates),
-        TB_VIC_ALPHA2_TEST(test_ast_most_privileged_first),
-        TB_VIC_ALPHA2_TEST(test_ast_waits_for_its_mode),
-        TB_VIC_ALPHA2_TEST(test_ast_disabled_stays_requested),
-        TB_VIC_ALPHA2_TEST(test_ast_after_sources_at_or_above_its_level),
-        TB_VIC_ALPHA2_TEST(test_masked_interrupts_never_lost),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    TB_VIC_ALPHA2_TEST(test_level_must_be_above_current_level),
+    TB_VIC_ALPHA2_TEST(test_every_level_masks_those_at_or_below),
+    TB_VIC_ALPHA2_TEST(test_interrupts_disabled_holds_off),
+    TB_VIC_ALPHA2_TEST(test_serialized_barrier_holds_off),
+    TB_VIC_ALPHA2_TEST(test_pal_mode_holds_off),
+    TB_VIC_ALPHA2_TEST(test_gates_combine),
+    TB_VIC_ALPHA2_TEST(test_machine_check_overrides_pal_mode),
+    TB_VIC_ALPHA2_TEST(test_machine_check_overrides_every_gate_and_level),
+    TB_VIC_ALPHA2_TEST(test_ipi_respects_level),
+    TB_VIC_ALPHA2_TEST(test_sirr_sets_sisr),
+    TB_VIC_ALPHA2_TEST(test_software_interrupts_follow_level),
+    TB_VIC_ALPHA2_TEST(test_software_interrupts_gated_like_devices),
+    TB_VIC_ALPHA2_TEST(test_ast_each_mode_and_enable_combination),
+    TB_VIC_ALPHA2_TEST(test_ast_gated_at_level_two),
+    TB_VIC_ALPHA2_TEST(test_ast_respects_gates),
+    TB_VIC_ALPHA2_TEST(test_ast_most_privileged_first),
+    TB_VIC_ALPHA2_TEST(test_ast_waits_for_its_mode),
+    TB_VIC_ALPHA2_TEST(test_ast_disabled_stays_requested),
+    TB_VIC_ALPHA2_TEST(test_ast_after_sources_at_or_above_its_level),
+    TB_VIC_ALPHA2_TEST(test_masked_interrupts_never_lost))

@@ -16,6 +16,7 @@
 
 #include "testbed.h"
 #include "vic_fixture.h"
+#include "tb_main.h"
 
 #define CPUS 4u
 
@@ -240,21 +241,16 @@ static void test_vic_clear_of_other_source_keeps_ipi_messages(void **State)
     TbVicAssertConserved(Vic);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        TB_VIC_ALPHA4_TEST(test_ipi_to_one_cpu),
-        TB_VIC_ALPHA4_TEST(test_vic_clear_of_ipi_withdraws_its_messages),
-        TB_VIC_ALPHA4_TEST(test_vic_clear_of_other_source_keeps_ipi_messages),
-        TB_VIC_ALPHA4_TEST(test_ipi_to_set),
-        TB_VIC_ALPHA4_TEST(test_ipi_to_all_includes_sender),
-        TB_VIC_ALPHA4_TEST(test_ipi_to_all_but_self),
-        TB_VIC_ALPHA4_TEST(test_ipi_all_skips_offline),
-        TB_VIC_ALPHA4_TEST(test_messages_coalesce_never_lost),
-        TB_VIC_ALPHA4_TEST(test_ipi_masked_by_level_stays_pending),
-        TB_VIC_ALPHA4_TEST(test_bad_targets_send_nothing),
-        cmocka_unit_test(test_all_but_self_on_uniprocessor),
-        cmocka_unit_test(test_no_ipi_source),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    TB_VIC_ALPHA4_TEST(test_ipi_to_one_cpu),
+    TB_VIC_ALPHA4_TEST(test_vic_clear_of_ipi_withdraws_its_messages),
+    TB_VIC_ALPHA4_TEST(test_vic_clear_of_other_source_keeps_ipi_messages),
+    TB_VIC_ALPHA4_TEST(test_ipi_to_set),
+    TB_VIC_ALPHA4_TEST(test_ipi_to_all_includes_sender),
+    TB_VIC_ALPHA4_TEST(test_ipi_to_all_but_self),
+    TB_VIC_ALPHA4_TEST(test_ipi_all_skips_offline),
+    TB_VIC_ALPHA4_TEST(test_messages_coalesce_never_lost),
+    TB_VIC_ALPHA4_TEST(test_ipi_masked_by_level_stays_pending),
+    TB_VIC_ALPHA4_TEST(test_bad_targets_send_nothing),
+    cmocka_unit_test(test_all_but_self_on_uniprocessor),
+    cmocka_unit_test(test_no_ipi_source))

@@ -17,6 +17,7 @@
 
 #include "testbed.h"
 #include "vic_fixture.h"
+#include "tb_main.h"
 
 #define CPUS 4u
 #define SOURCE VIC_ALPHA_DEVICE(21, 2)
@@ -241,20 +242,15 @@ static void test_route_changes_while_live(void **State)
     assert_true(Pending);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        TB_VIC_ALPHA4_TEST(test_default_route_is_cpu_zero),
-        TB_VIC_ALPHA4_TEST(test_fixed_route),
-        TB_VIC_ALPHA4_TEST(test_round_robin_exactly_fair),
-        TB_VIC_ALPHA4_TEST(test_round_robin_skips_offline),
-        TB_VIC_ALPHA4_TEST(test_lowest_follows_cpu_levels),
-        TB_VIC_ALPHA4_TEST(test_lowest_ties_rotate),
-        TB_VIC_ALPHA4_TEST(test_broadcast_raises_on_every_cpu_of_mask),
-        TB_VIC_ALPHA4_TEST(test_affinity_least_loaded),
-        TB_VIC_ALPHA4_TEST(test_refused_routes_leave_route_unchanged),
-        TB_VIC_ALPHA4_TEST(test_raise_with_route_all_offline_refused),
-        TB_VIC_ALPHA4_TEST(test_route_changes_while_live),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    TB_VIC_ALPHA4_TEST(test_default_route_is_cpu_zero),
+    TB_VIC_ALPHA4_TEST(test_fixed_route),
+    TB_VIC_ALPHA4_TEST(test_round_robin_exactly_fair),
+    TB_VIC_ALPHA4_TEST(test_round_robin_skips_offline),
+    TB_VIC_ALPHA4_TEST(test_lowest_follows_cpu_levels),
+    TB_VIC_ALPHA4_TEST(test_lowest_ties_rotate),
+    TB_VIC_ALPHA4_TEST(test_broadcast_raises_on_every_cpu_of_mask),
+    TB_VIC_ALPHA4_TEST(test_affinity_least_loaded),
+    TB_VIC_ALPHA4_TEST(test_refused_routes_leave_route_unchanged),
+    TB_VIC_ALPHA4_TEST(test_raise_with_route_all_offline_refused),
+    TB_VIC_ALPHA4_TEST(test_route_changes_while_live))

@@ -25,6 +25,7 @@
 #include "testbed.h"
 #include "vic_fixture.h"
 #include "vic_model.h"
+#include "tb_main.h"
 
 #define CPU 1u
 #define DEV20 VIC_ALPHA_DEVICE(20, 0)
@@ -185,20 +186,7 @@ static void test_take_each_gate_holds_off(void **State)
 
 static void test_take_machine_check_overrides_every_gate_and_level(void **State)
 {
-    VIC *Vic = *State;
-    TbVicCloseEveryGate(Vic, CPU, 31);
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_POWER_FAIL, CPU), IRQ_STATUS_SUCCESS);
-    AssertNothingToTake(Vic);
-    assert_int_equal(VicRaiseOnCpu(Vic, MCHK, CPU), IRQ_STATUS_SUCCESS);
-    VIC_CLAIM Claim = Take(Vic);
-    assert_int_equal(Claim.Source, MCHK);
-    assert_int_equal(Claim.Kind, VicSourceMachineCheck);
-    assert_int_equal(Claim.Level, 31);
-    /* A second machine check while the first is handled gets in too. */
-    assert_int_equal(VicRaiseOnCpu(Vic, MCHK, CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(TakeSource(Vic), MCHK);
-    AssertNothingToTake(Vic);
-    assert_true(IsPending(Vic, VIC_ALPHA_POWER_FAIL));
+    TbVicAssertMachineCheckOverridesGates(*State, CPU, true);
 }
 
 /* The IPI source goes the general way: its messages come with it. */
@@ -220,21 +208,10 @@ static void test_take_ipi_respects_level_and_brings_messages(void **State)
     AssertNothingToTake(Vic);
 }
 
+/* As test_vic_gates.c's test_software_interrupts_follow_level, by takes. */
 static void test_take_software_interrupts_follow_level(void **State)
 {
-    VIC *Vic = *State;
-    for (uint32_t Level = 1; Level <= 15; Level++) {
-        assert_int_equal(VicSetLevel(Vic, CPU, Level, NULL), IRQ_STATUS_SUCCESS);
-        assert_int_equal(VicWriteSoftwareRequest(Vic, CPU, Level), IRQ_STATUS_SUCCESS);
-        AssertNothingToTake(Vic);
-        assert_int_equal(VicSetLevel(Vic, CPU, Level - 1u, NULL), IRQ_STATUS_SUCCESS);
-        VIC_CLAIM Claim = Take(Vic);
-        assert_int_equal(Claim.Source, VIC_ALPHA_SOFTWARE(Level));
-        assert_int_equal(Claim.Kind, VicSourceSoftware);
-        uint32_t Summary = 0xDEAD;
-        assert_int_equal(VicReadSoftwareSummary(Vic, CPU, &Summary), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Summary, 0); /* the take clears the SISR bit */
-    }
+    TbVicAssertSoftwareFollowsLevel(*State, CPU, true);
 }
 
 /* Eligible exactly when ASTSR<M> and ASTEN<M> are set and the current mode
@@ -449,23 +426,18 @@ static void test_take_matches_claim_then_end(void **State)
     free(Claimer);
 }
 
-int main(void)
-{
-    const struct CMUnitTest Tests[] = {
-        TB_VIC_ALPHA2_TEST(test_take_clears_counts_and_puts_nothing_in_service),
-        TB_VIC_ALPHA2_TEST(test_take_order_and_nothing_masked_after),
-        TB_VIC_ALPHA2_TEST(test_take_then_set_level_masks_like_palcode),
-        TB_VIC_ALPHA2_TEST(test_take_respects_levels_in_service),
-        TB_VIC_ALPHA2_TEST(test_take_level_must_be_above_current_level),
-        TB_VIC_ALPHA2_TEST(test_take_each_gate_holds_off),
-        TB_VIC_ALPHA2_TEST(test_take_machine_check_overrides_every_gate_and_level),
-        TB_VIC_ALPHA2_TEST(test_take_ipi_respects_level_and_brings_messages),
-        TB_VIC_ALPHA2_TEST(test_take_software_interrupts_follow_level),
-        TB_VIC_ALPHA2_TEST(test_take_ast_each_mode_and_enable_combination),
-        TB_VIC_ALPHA2_TEST(test_take_ast_most_privileged_first_and_gated),
-        TB_VIC_ALPHA2_TEST(test_take_source_at_ast_level_goes_first),
-        TB_VIC_ALPHA2_TEST(test_take_bad_input_changes_nothing),
-        cmocka_unit_test(test_take_matches_claim_then_end),
-    };
-    return cmocka_run_group_tests(Tests, NULL, NULL);
-}
+TB_TEST_MAIN(
+    TB_VIC_ALPHA2_TEST(test_take_clears_counts_and_puts_nothing_in_service),
+    TB_VIC_ALPHA2_TEST(test_take_order_and_nothing_masked_after),
+    TB_VIC_ALPHA2_TEST(test_take_then_set_level_masks_like_palcode),
+    TB_VIC_ALPHA2_TEST(test_take_respects_levels_in_service),
+    TB_VIC_ALPHA2_TEST(test_take_level_must_be_above_current_level),
+    TB_VIC_ALPHA2_TEST(test_take_each_gate_holds_off),
+    TB_VIC_ALPHA2_TEST(test_take_machine_check_overrides_every_gate_and_level),
+    TB_VIC_ALPHA2_TEST(test_take_ipi_respects_level_and_brings_messages),
+    TB_VIC_ALPHA2_TEST(test_take_software_interrupts_follow_level),
+    TB_VIC_ALPHA2_TEST(test_take_ast_each_mode_and_enable_combination),
+    TB_VIC_ALPHA2_TEST(test_take_ast_most_privileged_first_and_gated),
+    TB_VIC_ALPHA2_TEST(test_take_source_at_ast_level_goes_first),
+    TB_VIC_ALPHA2_TEST(test_take_bad_input_changes_nothing),
+    cmocka_unit_test(test_take_matches_claim_then_end))

@@ -294,22 +294,50 @@ bool HlpIoApicIdOfGsi(uint32_t Gsi, uint8_t *IoApicId)
     return true;
 }
 
+/* One redirection entry with its I/O APIC's lock held, interrupts off: how
+ * every access to an entry after registration starts (HlpLockEntry) and
+ * ends (HlpUnlockEntry), so that IOREGSEL and IOWIN are used in pairs. */
+typedef struct _HLP_LOCKED_ENTRY {
+    HLP_IOAPIC *IoApic;
+    uint32_t Pin;
+    bool WasEnabled;
+} HLP_LOCKED_ENTRY;
+
+/* False, with nothing locked, when no I/O APIC has Gsi. */
+static bool HlpLockEntry(uint32_t Gsi, HLP_LOCKED_ENTRY *Entry)
+{
+    Entry->IoApic = HlpFindIoApic(Gsi, NULL, &Entry->Pin);
+    if (Entry->IoApic == NULL)
+        return false;
+    Entry->WasEnabled = IrLockAcquireIrqSave(&Entry->IoApic->Lock);
+    return true;
+}
+
+static void HlpUnlockEntry(const HLP_LOCKED_ENTRY *Entry)
+{
+    IrLockReleaseIrqRestore(&Entry->IoApic->Lock, Entry->WasEnabled);
+}
+
+static uint32_t HlpReadEntryLow(const HLP_LOCKED_ENTRY *Entry)
+{
+    return HlpIoApicReadRegister(Entry->IoApic, HlpEntryLowIndex(Entry->Pin));
+}
+
+static void HlpWriteEntryLow(const HLP_LOCKED_ENTRY *Entry, uint32_t Low)
+{
+    HlpIoApicWriteRegister(Entry->IoApic, HlpEntryLowIndex(Entry->Pin), Low);
+}
+
 IRQ_STATUS HlIoApicReadEntry(uint32_t Gsi, IOAPIC_REDIRECTION_ENTRY *Entry)
 {
     if (Entry == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    uint32_t Pin;
-    HLP_IOAPIC *IoApic = HlpFindIoApic(Gsi, NULL, &Pin);
-    if (IoApic == NULL)
+    HLP_LOCKED_ENTRY Locked;
+    if (!HlpLockEntry(Gsi, &Locked))
         return IRQ_STATUS_INVALID_GSI;
-
-    bool WasEnabled = IrLockAcquireIrqSave(&IoApic->Lock);
-    uint32_t Low = HlpIoApicReadRegister(IoApic, HlpEntryLowIndex(Pin));
-    uint32_t High = HlpIoApicReadRegister(IoApic, HlpEntryHighIndex(Pin));
-    IrLockReleaseIrqRestore(&IoApic->Lock, WasEnabled);
-
-    Entry->Words.Low = Low;
-    Entry->Words.High = High;
+    Entry->Words.Low = HlpReadEntryLow(&Locked);
+    Entry->Words.High = HlpIoApicReadRegister(Locked.IoApic, HlpEntryHighIndex(Locked.Pin));
+    HlpUnlockEntry(&Locked);
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -324,37 +352,31 @@ IRQ_STATUS HlIoApicWriteEntry(uint32_t Gsi, IOAPIC_REDIRECTION_ENTRY Entry)
     uint32_t High = Entry.Words.High & ((Entry.Words.High & IOREDTBL_HIGH_REMAPPABLE_FORMAT) != 0
                                             ? IOREDTBL_HIGH_WRITABLE_REMAPPABLE
                                             : IOREDTBL_HIGH_WRITABLE);
-    uint32_t Pin;
-    HLP_IOAPIC *IoApic = HlpFindIoApic(Gsi, NULL, &Pin);
-    if (IoApic == NULL)
+    HLP_LOCKED_ENTRY Locked;
+    if (!HlpLockEntry(Gsi, &Locked))
         return IRQ_STATUS_INVALID_GSI;
     IRQ_STATUS Status = HlpValidateEntryLow(Low);
-    if (Status != IRQ_STATUS_SUCCESS)
-        return Status;
-
-    bool WasEnabled = IrLockAcquireIrqSave(&IoApic->Lock);
-    HlpIoApicWriteRegister(IoApic, HlpEntryHighIndex(Pin), High);
-    HlpIoApicWriteRegister(IoApic, HlpEntryLowIndex(Pin), Low);
-    IrLockReleaseIrqRestore(&IoApic->Lock, WasEnabled);
-    return IRQ_STATUS_SUCCESS;
+    if (Status == IRQ_STATUS_SUCCESS) {
+        HlpIoApicWriteRegister(Locked.IoApic, HlpEntryHighIndex(Locked.Pin), High);
+        HlpWriteEntryLow(&Locked, Low);
+    }
+    HlpUnlockEntry(&Locked);
+    return Status;
 }
 
 /* Read-modify-write of the low dword only; the destination is untouched.
  * Unmasking an entry that was never given a usable vector is refused. */
 IRQ_STATUS HlIoApicSetMask(uint32_t Gsi, bool Masked)
 {
-    uint32_t Pin;
-    HLP_IOAPIC *IoApic = HlpFindIoApic(Gsi, NULL, &Pin);
-    if (IoApic == NULL)
+    HLP_LOCKED_ENTRY Locked;
+    if (!HlpLockEntry(Gsi, &Locked))
         return IRQ_STATUS_INVALID_GSI;
-
-    bool WasEnabled = IrLockAcquireIrqSave(&IoApic->Lock);
-    uint32_t Low = HlpIoApicReadRegister(IoApic, HlpEntryLowIndex(Pin)) & IOREDTBL_LOW_WRITABLE;
+    uint32_t Low = HlpReadEntryLow(&Locked) & IOREDTBL_LOW_WRITABLE;
     Low = Masked ? (Low | IOREDTBL_MASK) : (Low & ~IOREDTBL_MASK);
     IRQ_STATUS Status = HlpValidateEntryLow(Low);
     if (Status == IRQ_STATUS_SUCCESS)
-        HlpIoApicWriteRegister(IoApic, HlpEntryLowIndex(Pin), Low);
-    IrLockReleaseIrqRestore(&IoApic->Lock, WasEnabled);
+        HlpWriteEntryLow(&Locked, Low);
+    HlpUnlockEntry(&Locked);
     return Status;
 }
 
@@ -369,22 +391,19 @@ IRQ_STATUS HlIoApicSetMask(uint32_t Gsi, bool Masked)
  * entry is masked around the toggle so no message leaves meanwhile. */
 IRQ_STATUS HlIoApicClearRemoteIrr(uint32_t Gsi)
 {
-    uint32_t Pin;
-    HLP_IOAPIC *IoApic = HlpFindIoApic(Gsi, NULL, &Pin);
-    if (IoApic == NULL)
+    HLP_LOCKED_ENTRY Locked;
+    if (!HlpLockEntry(Gsi, &Locked))
         return IRQ_STATUS_INVALID_GSI;
-
-    bool WasEnabled = IrLockAcquireIrqSave(&IoApic->Lock);
-    uint32_t Low = HlpIoApicReadRegister(IoApic, HlpEntryLowIndex(Pin));
+    uint32_t Low = HlpReadEntryLow(&Locked);
     if ((Low & IOREDTBL_REMOTE_IRR) != 0) {
-        if (IoApic->Version >= IOAPIC_VERSION_WITH_EOI) {
-            PlatMmioWrite32(IoApic->Address + IOEOI, Low & IOREDTBL_VECTOR_MASK);
+        if (Locked.IoApic->Version >= IOAPIC_VERSION_WITH_EOI) {
+            PlatMmioWrite32(Locked.IoApic->Address + IOEOI, Low & IOREDTBL_VECTOR_MASK);
         } else {
             uint32_t Writable = Low & IOREDTBL_LOW_WRITABLE;
-            HlpIoApicWriteRegister(IoApic, HlpEntryLowIndex(Pin), (Writable | IOREDTBL_MASK) & ~IOREDTBL_TRIGGER_LEVEL);
-            HlpIoApicWriteRegister(IoApic, HlpEntryLowIndex(Pin), Writable);
+            HlpWriteEntryLow(&Locked, (Writable | IOREDTBL_MASK) & ~IOREDTBL_TRIGGER_LEVEL);
+            HlpWriteEntryLow(&Locked, Writable);
         }
     }
-    IrLockReleaseIrqRestore(&IoApic->Lock, WasEnabled);
+    HlpUnlockEntry(&Locked);
     return IRQ_STATUS_SUCCESS;
 }
