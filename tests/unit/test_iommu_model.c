@@ -184,6 +184,14 @@ static void InvalidateIndex(uint32_t Index, uint32_t Mask)
     WaitForQueue();
 }
 
+/* Writes one IRTE in memory and invalidates the entry cache, so the next
+ * request sees it (6.5.2.7: software invalidates after changing an IRTE). */
+static void PublishEntry(uint32_t Index, IRTE Value)
+{
+    Table[Index] = Value;
+    InvalidateAll();
+}
+
 static void EnableRemapping(bool Eime)
 {
     Write64(IRTA, (uint64_t)(uintptr_t)Table | (Eime ? 1u << 11 : 0u) | TABLE_SIZE_FIELD);
@@ -215,6 +223,15 @@ static uint64_t MsiAddress(uint32_t Handle, bool Shv)
 static SIM_IOMMU_OUTCOME Msi(uint32_t Handle, uint16_t Sid, SIM_IOMMU_INTERRUPT *Interrupt)
 {
     return SimIommuRemapMsi(0, MsiAddress(Handle, false), 0, Sid, Interrupt);
+}
+
+/* An MSI through handle Handle from Sid is blocked with fault reason Reason
+ * (VT-d spec ch. 7, interrupt-remapping fault reasons). */
+static void AssertMsiFault(uint32_t Handle, uint16_t Sid, uint8_t Reason)
+{
+    SIM_IOMMU_INTERRUPT Interrupt;
+    assert_int_equal(Msi(Handle, Sid, &Interrupt), SimIommuBlocked);
+    assert_int_equal(Interrupt.FaultReason, Reason);
 }
 
 /* The fault record n: reason, source id, index; F set. */
@@ -366,8 +383,7 @@ static void test_remap_modes_and_xapic_destination(void **State)
     EnableRemapping(false);
     IRTE Value = Entry(0x52, 0xAB, false, true, EDU_SID, 0, 0);
     Value.Low |= 1u << 2 | 1u << 3 | 1u << 5; /* logical, redirection hint, lowest priority */
-    Table[9] = Value;
-    InvalidateAll();
+    PublishEntry(9, Value);
     SIM_IOMMU_INTERRUPT Interrupt;
     assert_int_equal(Msi(9, 0x1234, &Interrupt), SimIommuRemapped); /* SVT 0: any requester */
     assert_int_equal(Interrupt.Destination, 0xAB);
@@ -384,8 +400,7 @@ static void test_remap_ioapic_entry(void **State)
 {
     (void)State;
     EnableRemapping(true);
-    Table[7] = Entry(0x30, 0x1000, true, true, IOAPIC_SID, 0, 1);
-    InvalidateAll();
+    PublishEntry(7, Entry(0x30, 0x1000, true, true, IOAPIC_SID, 0, 1));
     uint64_t Rte = 0x30u | 1u << 15 | 1ull << 48 | (uint64_t)7 << 49;
     SIM_IOMMU_INTERRUPT Interrupt;
     assert_int_equal(SimIommuRemapIoApicEntry(0, Rte, IOAPIC_SID, &Interrupt), SimIommuRemapped);
@@ -408,8 +423,7 @@ static void test_fault_not_present_recorded_and_cleared(void **State)
     (void)State;
     EnableRemapping(true);
     SIM_IOMMU_INTERRUPT Interrupt;
-    assert_int_equal(Msi(3, EDU_SID, &Interrupt), SimIommuBlocked);
-    assert_int_equal(Interrupt.FaultReason, 0x22);
+    AssertMsiFault(3, EDU_SID, 0x22);
     uint32_t Fsts = Read32(FSTS);
     assert_true(Fsts & FSTS_PPF);
     assert_int_equal((Fsts >> 8) & 0xFFu, 0); /* FRI */
@@ -436,12 +450,10 @@ static void test_fault_index_beyond_table(void **State)
     (void)State;
     EnableRemapping(true);
     SIM_IOMMU_INTERRUPT Interrupt;
-    assert_int_equal(Msi(TABLE_ENTRIES, EDU_SID, &Interrupt), SimIommuBlocked);
-    assert_int_equal(Interrupt.FaultReason, 0x21);
+    AssertMsiFault(TABLE_ENTRIES, EDU_SID, 0x21);
     AssertRecord(0, 0x21, EDU_SID, TABLE_ENTRIES);
     /* The last entry is inside. */
-    Table[TABLE_ENTRIES - 1] = Entry(0x40, 1, true, false, 0, 0, 0);
-    InvalidateAll();
+    PublishEntry(TABLE_ENTRIES - 1, Entry(0x40, 1, true, false, 0, 0, 0));
     assert_int_equal(Msi(TABLE_ENTRIES - 1, EDU_SID, &Interrupt), SimIommuRemapped);
 }
 
@@ -455,8 +467,7 @@ static void test_fault_source_id(void **State)
     Table[3] = Entry(0x42, 1, true, false, 0x0305, 0, 2); /* buses 3..5 */
     InvalidateAll();
     SIM_IOMMU_INTERRUPT Interrupt;
-    assert_int_equal(Msi(1, EDU_SID + 1, &Interrupt), SimIommuBlocked);
-    assert_int_equal(Interrupt.FaultReason, 0x26);
+    AssertMsiFault(1, EDU_SID + 1, 0x26);
     AssertRecord(0, 0x26, EDU_SID + 1, 1);
     assert_int_equal(Msi(2, 0x001F, &Interrupt), SimIommuRemapped);
     assert_int_equal(Msi(2, 0x0020, &Interrupt), SimIommuBlocked);
@@ -476,11 +487,8 @@ static void test_fault_processing_disable(void **State)
     Table[1].Low |= 1u << 1;
     Table[2].Low = 1u << 1; /* not present, FPD */
     InvalidateAll();
-    SIM_IOMMU_INTERRUPT Interrupt;
-    assert_int_equal(Msi(1, 0x0001, &Interrupt), SimIommuBlocked);
-    assert_int_equal(Interrupt.FaultReason, 0x26);
-    assert_int_equal(Msi(2, EDU_SID, &Interrupt), SimIommuBlocked);
-    assert_int_equal(Interrupt.FaultReason, 0x22);
+    AssertMsiFault(1, 0x0001, 0x26);
+    AssertMsiFault(2, EDU_SID, 0x22);
     assert_int_equal(SimIommuRecordedFaultCount(0), 0);
     assert_int_equal(SimIommuDroppedFaultCount(0), 2);
     assert_int_equal(Read32(FSTS), 0);
@@ -498,10 +506,8 @@ static void test_fault_reserved_entry_fields(void **State)
     Table[4] = Entry(0x40, 1, false, false, 0, 0, 0);
     Table[4].Low |= 3u << 5; /* delivery mode 3 */
     InvalidateAll();
-    SIM_IOMMU_INTERRUPT Interrupt;
     for (uint32_t Index = 1; Index <= 4; Index++) {
-        assert_int_equal(Msi(Index, EDU_SID, &Interrupt), SimIommuBlocked);
-        assert_int_equal(Interrupt.FaultReason, 0x24);
+        AssertMsiFault(Index, EDU_SID, 0x24);
     }
     AssertRecord(3, 0x24, EDU_SID, 4);
 }
@@ -510,8 +516,7 @@ static void test_fault_request_reserved(void **State)
 {
     (void)State;
     EnableRemapping(true);
-    Table[1] = Entry(0x40, 1, true, false, 0, 0, 0);
-    InvalidateAll();
+    PublishEntry(1, Entry(0x40, 1, true, false, 0, 0, 0));
     SIM_IOMMU_INTERRUPT Interrupt;
     assert_int_equal(SimIommuRemapMsi(0, MsiAddress(1, false), 0x10000u, EDU_SID, &Interrupt), SimIommuBlocked);
     assert_int_equal(Interrupt.FaultReason, 0x20);
@@ -527,9 +532,7 @@ static void test_fault_table_invalid(void **State)
     Write64(IRTA, TABLE_SIZE_FIELD); /* base 0 */
     Command(GCMD_SIRTP, true);
     Command(GCMD_IRE, true);
-    SIM_IOMMU_INTERRUPT Interrupt;
-    assert_int_equal(Msi(1, EDU_SID, &Interrupt), SimIommuBlocked);
-    assert_int_equal(Interrupt.FaultReason, 0x23);
+    AssertMsiFault(1, EDU_SID, 0x23);
     AssertRecord(0, 0x23, EDU_SID, 1);
 }
 
@@ -589,8 +592,7 @@ static void test_stale_entry_until_invalidated(void **State)
 {
     (void)State;
     EnableRemapping(true);
-    Table[20] = Entry(0x40, 300, true, false, EDU_SID, 0, 1);
-    InvalidateAll();
+    PublishEntry(20, Entry(0x40, 300, true, false, EDU_SID, 0, 1));
     SIM_IOMMU_INTERRUPT Interrupt;
     assert_int_equal(Msi(20, EDU_SID, &Interrupt), SimIommuRemapped);
     assert_int_equal(Interrupt.Destination, 300);
@@ -609,8 +611,7 @@ static void test_stale_entry_until_invalidated(void **State)
     Table[20].Low = 0;
     assert_int_equal(Msi(20, EDU_SID, &Interrupt), SimIommuRemapped);
     InvalidateAll();
-    assert_int_equal(Msi(20, EDU_SID, &Interrupt), SimIommuBlocked);
-    assert_int_equal(Interrupt.FaultReason, 0x22);
+    AssertMsiFault(20, EDU_SID, 0x22);
 }
 
 /* CAP.CM is clear: a not-present entry is never cached (ch. 6, caching
@@ -620,8 +621,7 @@ static void test_not_present_entry_not_cached(void **State)
     (void)State;
     EnableRemapping(true);
     SIM_IOMMU_INTERRUPT Interrupt;
-    assert_int_equal(Msi(30, EDU_SID, &Interrupt), SimIommuBlocked);
-    assert_int_equal(Interrupt.FaultReason, 0x22);
+    AssertMsiFault(30, EDU_SID, 0x22);
     assert_int_equal(Read64(CAP) & (1u << 7), 0); /* CM */
     Table[30] = Entry(0x44, 7, true, false, EDU_SID, 0, 1);
     assert_int_equal(Msi(30, EDU_SID, &Interrupt), SimIommuRemapped);
@@ -633,8 +633,7 @@ static void test_sirtp_keeps_cache(void **State)
 {
     (void)State;
     EnableRemapping(true);
-    Table[2] = Entry(0x40, 5, true, false, 0, 0, 0);
-    InvalidateAll();
+    PublishEntry(2, Entry(0x40, 5, true, false, 0, 0, 0));
     SIM_IOMMU_INTERRUPT Interrupt;
     assert_int_equal(Msi(2, EDU_SID, &Interrupt), SimIommuRemapped);
     IRTE *Other = aligned_alloc(4096, TABLE_ENTRIES * sizeof(IRTE));
