@@ -158,6 +158,22 @@ void TbVicAssertMachineCheckOverridesGates(VIC *Vic, uint32_t Cpu, bool Take)
     assert_true(TbVicIsPending(Vic, VIC_ALPHA_POWER_FAIL, Cpu));
 }
 
+VIC_CLAIM TbVicAssertIpiWaitsForLevel(VIC *Vic, uint32_t Cpu, uint32_t Messages, bool Take)
+{
+    assert_int_equal(VicSetLevel(Vic, Cpu, 22, NULL), IRQ_STATUS_SUCCESS);
+    VIC_IPI_TARGET Target = {.Kind = VicIpiTargetCpu, .Cpu = Cpu};
+    for (uint32_t Message = 0; Message < VIC_IPI_MESSAGE_COUNT; Message++)
+        if (Messages & 1u << Message)
+            assert_int_equal(VicSendIpi(Vic, &Target, (VIC_IPI_MESSAGE)Message), IRQ_STATUS_SUCCESS);
+    TbpAssertNothing(Vic, Cpu, Take);
+    assert_int_equal(VicSetLevel(Vic, Cpu, 21, NULL), IRQ_STATUS_SUCCESS);
+    VIC_CLAIM Claim = Take ? TbVicTake(Vic, Cpu) : TbVicClaim(Vic, Cpu);
+    assert_int_equal(Claim.Source, VIC_ALPHA_IPI);
+    assert_int_equal(Claim.Level, 22);
+    assert_int_equal(Claim.IpiMessages, Messages);
+    return Claim;
+}
+
 void TbVicCloseEveryGate(VIC *Vic, uint32_t Cpu, uint32_t Level)
 {
     assert_int_equal(VicSetLevel(Vic, Cpu, Level, NULL), IRQ_STATUS_SUCCESS);

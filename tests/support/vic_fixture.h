@@ -68,6 +68,13 @@ void TbVicAssertSoftwareFollowsLevel(VIC *Vic, uint32_t Cpu, bool Take);
  * says. */
 void TbVicAssertMachineCheckOverridesGates(VIC *Vic, uint32_t Cpu, bool Take);
 
+/* The IPI source waits above the level like any other: with Cpu at level 22,
+ * one IPI of each message in Messages (a bit per VIC_IPI_MESSAGE) is sent and
+ * nothing is deliverable; dropped to 21, the IPI source is delivered at its
+ * level 22 with all of Messages. Delivered by VicTakeInterrupt when Take, else
+ * by VicClaim; the claim is returned for further checks. */
+VIC_CLAIM TbVicAssertIpiWaitsForLevel(VIC *Vic, uint32_t Cpu, uint32_t Messages, bool Take);
+
 /* Every way the owner holds interrupts off at once: Level, interrupts
  * disabled, a serialised barrier, PAL mode (only machine checks get in). */
 void TbVicCloseEveryGate(VIC *Vic, uint32_t Cpu, uint32_t Level);

@@ -158,17 +158,7 @@ static void test_machine_check_overrides_every_gate_and_level(void **State)
 
 static void test_ipi_respects_level(void **State)
 {
-    VIC *Vic = *State;
-    assert_int_equal(VicSetLevel(Vic, CPU, 22, NULL), IRQ_STATUS_SUCCESS);
-    VIC_IPI_TARGET Target = {.Kind = VicIpiTargetCpu, .Cpu = CPU};
-    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_SUCCESS);
-    AssertNothing(Vic);
-    assert_int_equal(VicSetLevel(Vic, CPU, 21, NULL), IRQ_STATUS_SUCCESS);
-    VIC_CLAIM Claim;
-    assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Claim.Source, VIC_ALPHA_IPI);
-    assert_int_equal(Claim.Level, 22);
-    assert_int_equal(Claim.IpiMessages, 1u << VicIpiReschedule);
+    TbVicAssertIpiWaitsForLevel(*State, CPU, 1u << VicIpiReschedule, false);
 }
 
 /* ---- Software interrupts (SIRR / SISR) ------------------------------------------------------ */

@@ -193,17 +193,9 @@ static void test_take_machine_check_overrides_every_gate_and_level(void **State)
 static void test_take_ipi_respects_level_and_brings_messages(void **State)
 {
     VIC *Vic = *State;
-    assert_int_equal(VicSetLevel(Vic, CPU, 22, NULL), IRQ_STATUS_SUCCESS);
-    VIC_IPI_TARGET Target = {.Kind = VicIpiTargetCpu, .Cpu = CPU};
-    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiReschedule), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicSendIpi(Vic, &Target, VicIpiTlbShootdown), IRQ_STATUS_SUCCESS);
-    AssertNothingToTake(Vic);
-    assert_int_equal(VicSetLevel(Vic, CPU, 21, NULL), IRQ_STATUS_SUCCESS);
-    VIC_CLAIM Claim = Take(Vic);
-    assert_int_equal(Claim.Source, VIC_ALPHA_IPI);
+    uint32_t Messages = (1u << VicIpiReschedule) | (1u << VicIpiTlbShootdown);
+    VIC_CLAIM Claim = TbVicAssertIpiWaitsForLevel(Vic, CPU, Messages, true);
     assert_int_equal(Claim.Kind, VicSourceIpi);
-    assert_int_equal(Claim.Level, 22);
-    assert_int_equal(Claim.IpiMessages, (1u << VicIpiReschedule) | (1u << VicIpiTlbShootdown));
     assert_int_equal(VicQueryIpiCount(Vic, CPU, VicIpiTlbShootdown), 1);
     AssertNothingToTake(Vic);
 }
