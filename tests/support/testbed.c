@@ -236,6 +236,13 @@ IRQ_STATUS TbConnectMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_IN
     return TbConnectUpdatedMessage(Interrupt, Record, Target, Message, NULL, NULL);
 }
 
+KINTERRUPT *TbConnectMessageToCpu(TB_ISR_RECORD *Record, uint32_t Cpu, HL_MSI_MESSAGE *Message)
+{
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(TbConnectMessage(&Interrupt, Record, TbTargetCpu(Cpu), Message), IRQ_STATUS_SUCCESS);
+    return Interrupt;
+}
+
 IO_CONNECT_INTERRUPT_PARAMETERS TbMessageParameters(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record,
                                                     IO_INTERRUPT_TARGET Target, HL_MSI_MESSAGE *Message)
 {

@@ -182,6 +182,8 @@ IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LI
  * KE_IRQL_ANY; the message the device is to write in *Message. */
 IRQ_STATUS TbConnectMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
                             HL_MSI_MESSAGE *Message);
+/* TbConnectMessage to one CPU, which must succeed: returns the object. */
+KINTERRUPT *TbConnectMessageToCpu(TB_ISR_RECORD *Record, uint32_t Cpu, HL_MSI_MESSAGE *Message);
 /* The parameters TbConnectMessage passes to IoConnectInterruptEx, for a test
  * that adds to them (an update routine, a requester id). */
 IO_CONNECT_INTERRUPT_PARAMETERS TbMessageParameters(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record,

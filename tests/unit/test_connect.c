@@ -180,9 +180,8 @@ static void test_message_based_reaches_target(void **State)
 {
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
-    KINTERRUPT *Interrupt = NULL;
     HL_MSI_MESSAGE Message;
-    assert_int_equal(TbConnectMessage(&Interrupt, &Record, TbTargetCpu(3), &Message), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = TbConnectMessageToCpu(&Record, 3, &Message);
     assert_int_equal(Message.Address & 0xFFF00000u, 0xFEE00000u);
     assert_int_equal((Message.Address >> 12) & 0xFF, SimCpuApicId(3));
     assert_int_equal(Message.Data & 0xFF, KeGetInterruptVector(Interrupt));

@@ -357,9 +357,8 @@ static void test_plain_msi_not_movable(void **State)
 {
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
-    KINTERRUPT *Interrupt = NULL;
     HL_MSI_MESSAGE Message;
-    assert_int_equal(TbConnectMessage(&Interrupt, &Record, TbTargetCpu(2), &Message), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = TbConnectMessageToCpu(&Record, 2, &Message);
     assert_int_equal(IoSetInterruptTarget(Interrupt, 1), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
 }
