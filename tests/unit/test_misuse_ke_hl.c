@@ -49,6 +49,14 @@ static OBJECT_STORAGE NewStorage(void)
     return Storage;
 }
 
+/* Fresh storage holding the same bytes as Storage (an object's image). */
+static OBJECT_STORAGE CopyOfStorage(const OBJECT_STORAGE *Storage)
+{
+    OBJECT_STORAGE Copy = NewStorage();
+    memcpy(Copy.Memory, Storage->Memory, Storage->Size);
+    return Copy;
+}
+
 static IR_CPU_SET OneCpu(uint32_t Cpu)
 {
     IR_CPU_SET Set;
@@ -64,14 +72,21 @@ static KE_INTERRUPT_PARAMETERS ObjectParameters(TB_ISR_RECORD *Record, uint8_t V
                                      .Mode = Latched, .Cpus = Cpus};
 }
 
-/* An object connected through Ke on OBJECT_CPU, OBJECT_VECTOR. */
-static KINTERRUPT *ConnectKeObject(OBJECT_STORAGE *Storage, TB_ISR_RECORD *Record)
+/* An object initialized (not connected) in Storage for Vector on OBJECT_CPU. */
+static KINTERRUPT *InitializeKeObject(const OBJECT_STORAGE *Storage, TB_ISR_RECORD *Record, uint8_t Vector)
 {
     IR_CPU_SET Cpus = OneCpu(OBJECT_CPU);
-    KE_INTERRUPT_PARAMETERS Parameters = ObjectParameters(Record, OBJECT_VECTOR, &Cpus);
+    KE_INTERRUPT_PARAMETERS Parameters = ObjectParameters(Record, Vector, &Cpus);
     KINTERRUPT *Interrupt = NULL;
     assert_int_equal(KeInitializeInterrupt(Storage->Memory, Storage->Size, &Parameters, &Interrupt),
                      IRQ_STATUS_SUCCESS);
+    return Interrupt;
+}
+
+/* An object connected through Ke on OBJECT_CPU, OBJECT_VECTOR. */
+static KINTERRUPT *ConnectKeObject(OBJECT_STORAGE *Storage, TB_ISR_RECORD *Record)
+{
+    KINTERRUPT *Interrupt = InitializeKeObject(Storage, Record, OBJECT_VECTOR);
     assert_int_equal(KeConnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
     return Interrupt;
 }
@@ -198,14 +213,9 @@ static void test_copy_of_connected_object_is_fresh_storage(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     OBJECT_STORAGE Storage = NewStorage();
     KINTERRUPT *Interrupt = ConnectKeObject(&Storage, &Record);
-    OBJECT_STORAGE Copy = NewStorage();
-    memcpy(Copy.Memory, Storage.Memory, Storage.Size);
+    OBJECT_STORAGE Copy = CopyOfStorage(&Storage);
 
-    IR_CPU_SET Cpus = OneCpu(OBJECT_CPU);
-    KE_INTERRUPT_PARAMETERS Parameters = ObjectParameters(&Record, OTHER_VECTOR, &Cpus);
-    KINTERRUPT *Out = NULL;
-    assert_int_equal(KeInitializeInterrupt(Copy.Memory, Copy.Size, &Parameters, &Out), IRQ_STATUS_SUCCESS);
-    assert_false(KeIsInterruptConnected(Out));
+    assert_false(KeIsInterruptConnected(InitializeKeObject(&Copy, &Record, OTHER_VECTOR)));
     assert_int_equal(KeDisconnectInterrupt(Interrupt, NULL), IRQ_STATUS_SUCCESS);
     free(Copy.Memory);
     free(Storage.Memory);
