@@ -30,10 +30,15 @@ static IR_CPU_SET AllCpus(void)
 }
 
 /* RTC_IRQ (ISA edge) connected movable over Mask, starting on Cpu
- * (IR_CPU_NONE: the library picks), TbCountingIsr counting into Record. */
-static IRQ_STATUS ConnectMovableRtc(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, const IR_CPU_SET *Mask, uint32_t Cpu)
+ * (IR_CPU_NONE: the library picks), TbCountingIsr counting into Record;
+ * the connect must succeed. */
+static KINTERRUPT *ConnectMovableRtc(TB_ISR_RECORD *Record, const IR_CPU_SET *Mask, uint32_t Cpu)
 {
-    return TbConnectLine(Interrupt, TbCountingIsr, Record, HlBusIsa, RTC_IRQ, TbTargetRoutable(Mask, Cpu), false);
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(
+        TbConnectLine(&Interrupt, TbCountingIsr, Record, HlBusIsa, RTC_IRQ, TbTargetRoutable(Mask, Cpu), false),
+        IRQ_STATUS_SUCCESS);
+    return Interrupt;
 }
 
 /* A line connected at DEVICE_IRQL (LOWEST tests raise CPUs above it). */
@@ -122,8 +127,7 @@ static void test_edge_line_moved_to_each_cpu_in_turn(void **State)
     (void)State;
     IR_CPU_SET Mask = AllCpus();
     TB_ISR_RECORD Record = {.Claim = true};
-    KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, 1), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = ConnectMovableRtc(&Record, &Mask, 1);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     IR_CPU_SET Cpus;
     KeGetInterruptCpus(Interrupt, &Cpus);
@@ -168,8 +172,7 @@ static void test_routable_starts_on_least_loaded_cpu(void **State)
         assert_int_equal(KeReserveVector(Load[Index][0], Load[Index][1]), IRQ_STATUS_SUCCESS);
     IR_CPU_SET Mask = TbCpuList((const uint32_t[]){1, 2, 3}, 3); /* loads 2, 1, 2: CPU 2 */
     TB_ISR_RECORD Record = {.Claim = true};
-    KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, IR_CPU_NONE), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = ConnectMovableRtc(&Record, &Mask, IR_CPU_NONE);
     assert_int_equal(QueryCpu(Interrupt), 2);
     assert_int_equal(EntryCpu(RTC_IRQ), 2);
     assert_false(KeIsVectorAllocated(0, KeGetInterruptVector(Interrupt))); /* CPU 0 is outside the mask */
@@ -187,8 +190,7 @@ static void test_bad_targets_refused_state_unchanged(void **State)
     (void)State;
     IR_CPU_SET Mask = TbCpuList((const uint32_t[]){1, 2}, 2);
     TB_ISR_RECORD Record = {.Claim = true};
-    KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, 1), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = ConnectMovableRtc(&Record, &Mask, 1);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint64_t Before = SimIoApicPeekEntry(RTC_IRQ);
 
@@ -272,7 +274,7 @@ static void test_bad_routable_connects_change_nothing(void **State)
     TbAssertUnchanged(&Before);
 
     /* The offline CPU of the mask is left out of the set, and refused as a target. */
-    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, IR_CPU_NONE), IRQ_STATUS_SUCCESS);
+    Interrupt = ConnectMovableRtc(&Record, &Mask, IR_CPU_NONE);
     IR_CPU_SET Cpus;
     KeGetInterruptCpus(Interrupt, &Cpus);
     assert_int_equal(IrCpuSetWeight(&Cpus), 1);
@@ -299,11 +301,21 @@ static void RecordMessage(KINTERRUPT *Interrupt, const HL_MSI_MESSAGE *Message, 
     Device->UpdatedFor = Interrupt;
 }
 
-static IRQ_STATUS ConnectMovableMsi(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, MSI_DEVICE *Device,
-                                    const IR_CPU_SET *Mask, uint32_t Cpu)
+/* A message-based connection movable over Mask from Cpu whose every new
+ * message RecordMessage writes into Device, as a driver would. */
+static IRQ_STATUS TryConnectMovableMsi(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, MSI_DEVICE *Device,
+                                       const IR_CPU_SET *Mask, uint32_t Cpu)
 {
     return TbConnectUpdatedMessage(Interrupt, Record, TbTargetRoutable(Mask, Cpu), &Device->Message, RecordMessage,
                                    Device);
+}
+
+/* The same, where the connect must succeed. */
+static KINTERRUPT *ConnectMovableMsi(TB_ISR_RECORD *Record, MSI_DEVICE *Device, const IR_CPU_SET *Mask, uint32_t Cpu)
+{
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(TryConnectMovableMsi(&Interrupt, Record, Device, Mask, Cpu), IRQ_STATUS_SUCCESS);
+    return Interrupt;
 }
 
 static uint32_t MessageApicId(const HL_MSI_MESSAGE *Message)
@@ -319,8 +331,7 @@ static void test_msi_moved_through_update_routine(void **State)
     IR_CPU_SET Mask = AllCpus();
     TB_ISR_RECORD Record = {.Claim = true};
     MSI_DEVICE Device = {0};
-    KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(ConnectMovableMsi(&Interrupt, &Record, &Device, &Mask, 3), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = ConnectMovableMsi(&Record, &Device, &Mask, 3);
     assert_int_equal(Device.Updates, 0); /* the first message is the connect's output */
     assert_int_equal(MessageApicId(&Device.Message), SimCpuApicId(3));
     uint32_t Data = Device.Message.Data;
@@ -373,8 +384,7 @@ static void test_round_robin_is_exactly_fair(void **State)
     static const uint32_t Members[] = {0, 1, 3};
     IR_CPU_SET Mask = TbCpuList(Members, 3);
     TB_ISR_RECORD Record = {.Claim = true};
-    KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, 1), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = ConnectMovableRtc(&Record, &Mask, 1);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     enum { K = 7 };
@@ -403,8 +413,7 @@ static void test_round_robin_goes_on_after_a_move(void **State)
     (void)State;
     IR_CPU_SET Mask = AllCpus();
     TB_ISR_RECORD Record = {.Claim = true};
-    KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, 0), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = ConnectMovableRtc(&Record, &Mask, 0);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), 0);
@@ -424,8 +433,7 @@ static void test_round_robin_msi(void **State)
     IR_CPU_SET Mask = AllCpus();
     TB_ISR_RECORD Record = {.Claim = true};
     MSI_DEVICE Device = {0};
-    KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(ConnectMovableMsi(&Interrupt, &Record, &Device, &Mask, 2), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = ConnectMovableMsi(&Record, &Device, &Mask, 2);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     enum { K = 5 };
     for (uint32_t Index = 0; Index < K * CPU_COUNT; Index++) {
@@ -598,8 +606,7 @@ static void test_routable_set_holds_reachable_cpus_only(void **State)
     IR_CPU_SET Mask;
     IrCpuSetFill(&Mask, TB_WIDE_CPUS);
     TB_ISR_RECORD Record = {.Claim = true};
-    KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(ConnectMovableRtc(&Interrupt, &Record, &Mask, IR_CPU_NONE), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = ConnectMovableRtc(&Record, &Mask, IR_CPU_NONE);
     IR_CPU_SET Cpus;
     KeGetInterruptCpus(Interrupt, &Cpus);
     IR_CPU_SET Expected = TbCpuList(Reachable, 3);
@@ -648,13 +655,13 @@ static void test_routable_unreachable_not_supported(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     MSI_DEVICE Device = {0};
-    assert_int_equal(ConnectMovableMsi(&Interrupt, &Record, &Device, &Mask, IR_CPU_NONE), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(TryConnectMovableMsi(&Interrupt, &Record, &Device, &Mask, IR_CPU_NONE), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(Device.Updates, 0);
     assert_null(Interrupt);
     TbAssertUnchanged(&Before);
 
     /* The same mixed mask without a named CPU starts on CPU 0. */
-    assert_int_equal(ConnectMovableMsi(&Interrupt, &Record, &Device, &MixedMask, IR_CPU_NONE), IRQ_STATUS_SUCCESS);
+    Interrupt = ConnectMovableMsi(&Record, &Device, &MixedMask, IR_CPU_NONE);
     assert_int_equal(QueryCpu(Interrupt), 0);
     assert_int_equal(MessageApicId(&Device.Message), 0x01);
     assert_int_equal(IoSetInterruptTarget(Interrupt, 2), IRQ_STATUS_INVALID_CPU);
