@@ -14,6 +14,15 @@
 #define ACPI_BUILDER_CAPACITY 8192u
 #define ACPI_HEADER_LENGTH 36u
 
+/* Header bytes 10..35 as QEMU (7.2 and 10.0.2, the captures in the tests)
+ * writes them in its MADT and DMAR (ACPI 6.x 5.2.6): OEM id "BOCHS ", OEM
+ * table id "BXPC    ", OEM revision 1, creator id "BXPC", revision 1. */
+#define ACPI_QEMU_HEADER_IDS                                              \
+    'B', 'O', 'C', 'H', 'S', ' ',               /* OEM id */              \
+    'B', 'X', 'P', 'C', ' ', ' ', ' ', ' ',     /* OEM table id */        \
+    0x01, 0x00, 0x00, 0x00,                     /* OEM revision */        \
+    'B', 'X', 'P', 'C', 0x01, 0x00, 0x00, 0x00 /* creator id, revision */
+
 typedef struct _ACPI_BUILDER {
     uint8_t Bytes[ACPI_BUILDER_CAPACITY];
     uint32_t Length;

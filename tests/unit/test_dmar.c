@@ -38,10 +38,7 @@
 static const uint8_t QemuDmar[] = {
     /* Header (8.1): "DMAR", Length 0x80, revision 1, checksum 0xe8 */
     'D', 'M', 'A', 'R', 0x80, 0x00, 0x00, 0x00, 0x01, 0xe8,
-    'B', 'O', 'C', 'H', 'S', ' ',                   /* OEM id */
-    'B', 'X', 'P', 'C', ' ', ' ', ' ', ' ',         /* OEM table id */
-    0x01, 0x00, 0x00, 0x00,                         /* OEM revision */
-    'B', 'X', 'P', 'C', 0x01, 0x00, 0x00, 0x00,     /* creator id, revision */
+    ACPI_QEMU_HEADER_IDS,
     0x2f,                                           /* host address width 48 - 1 */
     0x01,                                           /* flags: INTR_REMAP */
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,

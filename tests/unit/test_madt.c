@@ -44,15 +44,14 @@
 
 #include <irqroute/hl.h>
 
+#include "acpi_builder.h"
+
 /* ---- QEMU 7.2, pc, -smp 4 ------------------------------------------------------- */
 
 static const uint8_t QemuMadt[] = {
     /* Header (ACPI 6.x 5.2.6): "APIC", Length 0x90, revision 1, checksum 0x4b */
     'A', 'P', 'I', 'C', 0x90, 0x00, 0x00, 0x00, 0x01, 0x4b,
-    'B', 'O', 'C', 'H', 'S', ' ',                   /* OEM id */
-    'B', 'X', 'P', 'C', ' ', ' ', ' ', ' ',         /* OEM table id */
-    0x01, 0x00, 0x00, 0x00,                         /* OEM revision */
-    'B', 'X', 'P', 'C', 0x01, 0x00, 0x00, 0x00,     /* creator id, revision */
+    ACPI_QEMU_HEADER_IDS,
     0x00, 0x00, 0xe0, 0xfe,                         /* local APIC address 0xFEE00000 */
     0x01, 0x00, 0x00, 0x00,                         /* flags: PCAT_COMPAT */
     /* Processor local APIC: UID n, APIC id n, enabled */
