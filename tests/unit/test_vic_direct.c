@@ -28,6 +28,12 @@
 #define CPU 1u
 #define CLASS3_LAST (0x30u + 15u) /* x86: the last vector of priority class 3 */
 
+/* Raises Source on CPU, which must succeed. */
+static void Raise(VIC *Vic, uint32_t Source)
+{
+    assert_int_equal(VicRaiseOnCpu(Vic, Source, CPU), IRQ_STATUS_SUCCESS);
+}
+
 static uint64_t Word(VIC *Vic)
 {
     return TbVicWord(Vic, CPU);
@@ -37,7 +43,7 @@ static uint64_t Word(VIC *Vic)
 static uint64_t DirectBitOf(VIC *Vic, uint32_t Source)
 {
     uint64_t Before = Word(Vic) & VIC_CHECK_DIRECT_BITS;
-    assert_int_equal(VicRaiseOnCpu(Vic, Source, CPU), IRQ_STATUS_SUCCESS);
+    Raise(Vic, Source);
     uint64_t Bit = (Word(Vic) & VIC_CHECK_DIRECT_BITS) & ~Before;
     assert_int_equal(VicClear(Vic, Source, CPU), IRQ_STATUS_SUCCESS);
     assert_int_equal(Word(Vic) & VIC_CHECK_DIRECT_BITS, Before);
@@ -99,8 +105,8 @@ static void test_mixed_level_highest_slot_first(void **State)
     const uint32_t High = VIC_ALPHA_DEVICE(21, 5);
     for (int Order = 0; Order < 4; Order++) {
         bool UseClaim = Order >= 2;
-        assert_int_equal(VicRaiseOnCpu(Vic, Order % 2 ? High : Low, CPU), IRQ_STATUS_SUCCESS);
-        assert_int_equal(VicRaiseOnCpu(Vic, Order % 2 ? Low : High, CPU), IRQ_STATUS_SUCCESS);
+        Raise(Vic, Order % 2 ? High : Low);
+        Raise(Vic, Order % 2 ? Low : High);
         VIC_CLAIM First = UseClaim ? ClaimAndEnd(Vic) : Take(Vic);
         assert_int_equal(First.Source, High);
         assert_true(VicIsDeliverable(Vic, CPU));
@@ -121,8 +127,8 @@ static void test_clear_one_kind_keeps_the_other(void **State)
     const uint32_t Cleared[2] = {InWord, Direct};
     const uint32_t Left[2] = {Direct, InWord};
     for (int Case = 0; Case < 2; Case++) {
-        assert_int_equal(VicRaiseOnCpu(Vic, Direct, CPU), IRQ_STATUS_SUCCESS);
-        assert_int_equal(VicRaiseOnCpu(Vic, InWord, CPU), IRQ_STATUS_SUCCESS);
+        Raise(Vic, Direct);
+        Raise(Vic, InWord);
         assert_int_equal(VicClear(Vic, Cleared[Case], CPU), IRQ_STATUS_SUCCESS);
         assert_int_equal(VicClear(Vic, Cleared[Case], CPU), IRQ_STATUS_NOT_PENDING);
         assert_true(VicIsDeliverable(Vic, CPU));
@@ -140,10 +146,10 @@ static void test_clear_one_kind_keeps_the_other(void **State)
 static void test_two_direct_sources_at_one_level(void **State)
 {
     VIC *Vic = *State;
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_PERFORMANCE0, CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_PERFORMANCE1, CPU), IRQ_STATUS_SUCCESS);
+    Raise(Vic, VIC_ALPHA_PERFORMANCE0);
+    Raise(Vic, VIC_ALPHA_PERFORMANCE1);
     uint64_t Before = Word(Vic);
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_PERFORMANCE1, CPU), IRQ_STATUS_SUCCESS);
+    Raise(Vic, VIC_ALPHA_PERFORMANCE1);
     assert_int_equal(Word(Vic), Before);
     VIC_COUNTERS Counters = TbVicCounters(Vic, CPU);
     assert_int_equal(Counters.Merged, 1);
@@ -167,12 +173,12 @@ static void test_direct_claim_puts_level_in_service(void **State)
     assert_int_equal(Cpu.InService, 1u << 21);
     assert_int_equal(Cpu.EffectiveLevel, 21);
 
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(20, 0), CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(21, 0), CPU), IRQ_STATUS_SUCCESS);
+    Raise(Vic, VIC_ALPHA_DEVICE(20, 0));
+    Raise(Vic, VIC_ALPHA_DEVICE(21, 0));
     assert_false(VicIsDeliverable(Vic, CPU));
     assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_NOTHING_PENDING);
     assert_int_equal(VicSetPalMode(Vic, CPU, true), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_MACHINE_CHECK, CPU), IRQ_STATUS_SUCCESS);
+    Raise(Vic, VIC_ALPHA_MACHINE_CHECK);
     assert_true(VicIsDeliverable(Vic, CPU));
     assert_int_equal(VicClaim(Vic, CPU, &Claim), IRQ_STATUS_SUCCESS);
     assert_int_equal(Claim.Source, VIC_ALPHA_MACHINE_CHECK);
@@ -196,28 +202,28 @@ static void test_words_bit_follows_pending_words(void **State)
     VIC *Vic = *State;
     const uint32_t InWord = VIC_ALPHA_DEVICE(21, 5);
     const uint32_t Direct = VIC_ALPHA_DEVICE(20, 0);
-    assert_int_equal(VicRaiseOnCpu(Vic, Direct, CPU), IRQ_STATUS_SUCCESS);
+    Raise(Vic, Direct);
     assert_int_equal(Word(Vic) & VIC_CHECK_WORDS_BIT, 0);
-    assert_int_equal(VicRaiseOnCpu(Vic, InWord, CPU), IRQ_STATUS_SUCCESS);
+    Raise(Vic, InWord);
     assert_int_not_equal(Word(Vic) & VIC_CHECK_WORDS_BIT, 0);
     assert_int_equal(Take(Vic).Source, InWord);
     assert_int_not_equal(Word(Vic) & VIC_CHECK_WORDS_BIT, 0); /* level 20's summary bit is still set */
     assert_int_equal(Take(Vic).Source, Direct);
     AssertNothingLeft(Vic);
 
-    assert_int_equal(VicRaiseOnCpu(Vic, InWord, CPU), IRQ_STATUS_SUCCESS);
+    Raise(Vic, InWord);
     assert_int_equal(VicClear(Vic, InWord, CPU), IRQ_STATUS_SUCCESS);
     AssertNothingLeft(Vic);
 
-    assert_int_equal(VicRaiseOnCpu(Vic, InWord, CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicRaiseOnCpu(Vic, Direct, CPU), IRQ_STATUS_SUCCESS);
+    Raise(Vic, InWord);
+    Raise(Vic, Direct);
     assert_int_equal(ClaimAndEnd(Vic).Source, InWord);
     assert_int_equal(VicClear(Vic, Direct, CPU), IRQ_STATUS_SUCCESS);
     AssertNothingLeft(Vic);
 
     /* The lone direct source, with Words clear: its claim sets the threshold too. */
     assert_int_equal(TbVicRaiseAndClaim(Vic, Direct, CPU).Level, 20);
-    assert_int_equal(VicRaiseOnCpu(Vic, Direct, CPU), IRQ_STATUS_SUCCESS);
+    Raise(Vic, Direct);
     assert_false(VicIsDeliverable(Vic, CPU));
     assert_int_equal(VicEndOfInterrupt(Vic, CPU), IRQ_STATUS_SUCCESS);
     assert_int_equal(Take(Vic).Source, Direct);
@@ -233,7 +239,7 @@ static void test_lone_direct_respects_gates(void **State)
     VIC *Vic = *State;
     VIC_CLAIM Claim;
     assert_int_equal(VicSetLevel(Vic, CPU, 21, NULL), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(21, 0), CPU), IRQ_STATUS_SUCCESS);
+    Raise(Vic, VIC_ALPHA_DEVICE(21, 0));
     assert_int_equal(VicTakeInterrupt(Vic, CPU, &Claim), IRQ_STATUS_NOTHING_PENDING);
     assert_int_equal(VicSetLevel(Vic, CPU, 20, NULL), IRQ_STATUS_SUCCESS);
     assert_int_equal(VicSetInterruptsEnabled(Vic, CPU, false, NULL), IRQ_STATUS_SUCCESS);
@@ -243,10 +249,8 @@ static void test_lone_direct_respects_gates(void **State)
 
     /* Software interrupt 1 is below the AST level (2): an eligible AST goes first. */
     assert_int_equal(VicSetLevel(Vic, CPU, 0, NULL), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicSetMode(Vic, CPU, VicModeUser), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicWriteAstEnable(Vic, CPU, 0, 1u << VicModeUser, NULL), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicWriteAstSummary(Vic, CPU, 0, 1u << VicModeUser, NULL), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_SOFTWARE(1), CPU), IRQ_STATUS_SUCCESS);
+    TbVicSetAsts(Vic, CPU, VicModeUser, 1u << VicModeUser, 1u << VicModeUser);
+    Raise(Vic, VIC_ALPHA_SOFTWARE(1));
     assert_int_equal(Take(Vic).Source, VIC_SOURCE_AST);
     assert_int_equal(Take(Vic).Source, VIC_ALPHA_SOFTWARE(1));
     AssertNothingLeft(Vic);
@@ -261,6 +265,13 @@ static void CountWake(void *Context, uint32_t Cpu)
     Wakes++;
 }
 
+/* Raises Source on CPU; the wake callback has then run Expected times. */
+static void RaiseExpectWakes(VIC *Vic, uint32_t Source, uint32_t Expected)
+{
+    assert_int_equal(VicRaiseOnCpu(Vic, Source, CPU), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Wakes, Expected);
+}
+
 /* A direct raise wakes the CPU when it becomes deliverable, not when it
  * merges, and not while the level is masked. */
 static void test_direct_raise_wakes(void **State)
@@ -268,16 +279,12 @@ static void test_direct_raise_wakes(void **State)
     (void)State;
     VIC *Vic = TbCreateAlphaVicWaking(2, CountWake, NULL, false);
     Wakes = 0;
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(21, 0), CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Wakes, 1);
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(21, 0), CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Wakes, 1);
+    RaiseExpectWakes(Vic, VIC_ALPHA_DEVICE(21, 0), 1);
+    RaiseExpectWakes(Vic, VIC_ALPHA_DEVICE(21, 0), 1);
     assert_int_equal(Take(Vic).Source, VIC_ALPHA_DEVICE(21, 0));
     assert_int_equal(VicSetLevel(Vic, CPU, 21, NULL), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(21, 0), CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Wakes, 1);
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(23, 0), CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Wakes, 2);
+    RaiseExpectWakes(Vic, VIC_ALPHA_DEVICE(21, 0), 1);
+    RaiseExpectWakes(Vic, VIC_ALPHA_DEVICE(23, 0), 2);
     free(Vic);
 }
 
@@ -292,18 +299,14 @@ static void test_wake_on_pending_mixed_level(void **State)
     for (int Order = 0; Order < 2; Order++) {
         uint32_t First = Order == 0 ? VIC_ALPHA_DEVICE(21, 0) : VIC_ALPHA_DEVICE(21, 5);
         uint32_t Second = Order == 0 ? VIC_ALPHA_DEVICE(21, 5) : VIC_ALPHA_DEVICE(21, 0);
-        assert_int_equal(VicRaiseOnCpu(Vic, First, CPU), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Wakes, (uint32_t)Order + 1u);
-        assert_int_equal(VicRaiseOnCpu(Vic, Second, CPU), IRQ_STATUS_SUCCESS);
-        assert_int_equal(Wakes, (uint32_t)Order + 1u);
+        RaiseExpectWakes(Vic, First, (uint32_t)Order + 1u);
+        RaiseExpectWakes(Vic, Second, (uint32_t)Order + 1u);
         assert_int_equal(VicClear(Vic, First, CPU), IRQ_STATUS_SUCCESS);
         assert_int_equal(VicClear(Vic, Second, CPU), IRQ_STATUS_SUCCESS);
     }
     /* A pending word at another level already set Words: still a wake. */
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(20, 5), CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Wakes, 3);
-    assert_int_equal(VicRaiseOnCpu(Vic, VIC_ALPHA_DEVICE(21, 5), CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(Wakes, 4);
+    RaiseExpectWakes(Vic, VIC_ALPHA_DEVICE(20, 5), 3);
+    RaiseExpectWakes(Vic, VIC_ALPHA_DEVICE(21, 5), 4);
     free(Vic);
 }
 
@@ -319,9 +322,9 @@ static void test_x86_classes(void **State)
     assert_int_not_equal(DirectBitOf(Vic, 0x30), 0);
     assert_int_not_equal(DirectBitOf(Vic, 0xE0), 0);
     assert_int_equal(DirectBitOf(Vic, CLASS3_LAST), 0);
-    assert_int_equal(VicRaiseOnCpu(Vic, 0x30, CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicRaiseOnCpu(Vic, CLASS3_LAST, CPU), IRQ_STATUS_SUCCESS);
-    assert_int_equal(VicRaiseOnCpu(Vic, 0x20, CPU), IRQ_STATUS_SUCCESS);
+    Raise(Vic, 0x30);
+    Raise(Vic, CLASS3_LAST);
+    Raise(Vic, 0x20);
     assert_int_equal(ClaimAndEnd(Vic).Source, CLASS3_LAST);
     assert_int_equal(ClaimAndEnd(Vic).Source, 0x30);
     assert_int_equal(ClaimAndEnd(Vic).Source, 0x20);
