@@ -230,6 +230,13 @@ IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LI
     return TbConnectLine(Interrupt, TbCountingIsr, Record, Bus, Number, TbTargetCpu(Cpu), Share);
 }
 
+KINTERRUPT *TbConnectIsaToCpu(TB_ISR_RECORD *Record, uint32_t Irq, uint32_t Cpu)
+{
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(TbConnectCounted(&Interrupt, Record, HlBusIsa, Irq, Cpu, false), IRQ_STATUS_SUCCESS);
+    return Interrupt;
+}
+
 IRQ_STATUS TbConnectMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,
                             HL_MSI_MESSAGE *Message)
 {

@@ -178,6 +178,9 @@ void TbAssertHandledOn(uint32_t Cpu, TB_ISR_RECORD *Record);
 /* TbConnectLine with TbCountingIsr counting into Record, targeted at one CPU. */
 IRQ_STATUS TbConnectCounted(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, HL_LINE_BUS Bus, uint32_t Number,
                             uint32_t Cpu, bool Share);
+/* TbConnectCounted of ISA IRQ Irq to Cpu, unshared, which must succeed:
+ * returns the object. */
+KINTERRUPT *TbConnectIsaToCpu(TB_ISR_RECORD *Record, uint32_t Irq, uint32_t Cpu);
 /* Message-based connection with TbCountingIsr counting into Record, at
  * KE_IRQL_ANY; the message the device is to write in *Message. */
 IRQ_STATUS TbConnectMessage(KINTERRUPT **Interrupt, TB_ISR_RECORD *Record, IO_INTERRUPT_TARGET Target,

@@ -55,8 +55,7 @@ static void test_rtc_routed_to_each_cpu_in_turn(void **State)
     (void)State;
     for (uint32_t Cpu = 0; Cpu < KeQueryProcessorCount(); Cpu++) {
         TB_ISR_RECORD Record = {.Claim = true};
-        KINTERRUPT *Interrupt = NULL;
-        assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, RTC_IRQ, Cpu, false), IRQ_STATUS_SUCCESS);
+        KINTERRUPT *Interrupt = TbConnectIsaToCpu(&Record, RTC_IRQ, Cpu);
         uint8_t Vector = KeGetInterruptVector(Interrupt);
         IOAPIC_REDIRECTION_ENTRY Entry = TbPeekEntry(RTC_IRQ);
         assert_int_equal(Entry.Bits.Mask, 0);
@@ -97,12 +96,11 @@ static void test_isa_overrides_apply(void **State)
 {
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
-    KINTERRUPT *Pit = NULL, *Acpi = NULL;
-    assert_int_equal(TbConnectCounted(&Pit, &Record, HlBusIsa, 0, 1, false), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Pit = TbConnectIsaToCpu(&Record, 0, 1);
     assert_int_equal(TbPeekEntry(2).Bits.Mask, 0);
     assert_int_equal(TbPeekEntry(0).Bits.Mask, 1);
     assert_int_equal(KeGetInterruptMode(Pit), Latched);
-    assert_int_equal(TbConnectCounted(&Acpi, &Record, HlBusIsa, 9, 1, false), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Acpi = TbConnectIsaToCpu(&Record, 9, 1);
     assert_int_equal(TbPeekEntry(9).Bits.TriggerMode, 1);
     assert_int_equal(KeGetInterruptMode(Acpi), LevelSensitive);
     assert_int_equal(IoDisconnectInterrupt(Pit), IRQ_STATUS_SUCCESS);
@@ -236,8 +234,7 @@ static void test_unclaimed_interrupts_counted(void **State)
 {
     (void)State;
     TB_ISR_RECORD Record = {.Claim = false};
-    KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, 4, 2, false), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = TbConnectIsaToCpu(&Record, 4, 2);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     for (int Round = 0; Round < 3; Round++) {
         SimPulseGsi(4);
@@ -384,8 +381,7 @@ static void test_disconnect_twice_or_never_connected(void **State)
 {
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
-    KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, 4, 1, false), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = TbConnectIsaToCpu(&Record, 4, 1);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
     TB_SNAPSHOT Before = TbTakeSnapshot();
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_NOT_CONNECTED);

@@ -106,8 +106,8 @@ static void test_disconnected_fixed_and_message_objects_are_refused(void **State
     TB_ISR_RECORD Record = {.Claim = true};
     _Atomic uint32_t Updates = 0;
     IR_CPU_SET Mask = TbCpuSetOf(MASK_CPUS);
-    KINTERRUPT *Line = NULL, *MovableMsi = NULL, *FixedMsi = NULL;
-    assert_int_equal(TbConnectCounted(&Line, &Record, HlBusIsa, 4, 1, false), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *MovableMsi = NULL, *FixedMsi = NULL;
+    KINTERRUPT *Line = TbConnectIsaToCpu(&Record, 4, 1);
     assert_int_equal(ConnectMsi(&MovableMsi, &Record, TbTargetRoutable(&Mask, 2), &Updates), IRQ_STATUS_SUCCESS);
     assert_int_equal(ConnectMsi(&FixedMsi, &Record, TbTargetCpu(2), &Updates), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoDisconnectInterrupt(Line), IRQ_STATUS_SUCCESS);
@@ -164,10 +164,9 @@ static void test_reused_address_is_live_again(void **State)
 {
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
-    KINTERRUPT *First = NULL, *Second = NULL;
-    assert_int_equal(TbConnectCounted(&First, &Record, HlBusIsa, 4, 1, false), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *First = TbConnectIsaToCpu(&Record, 4, 1);
     assert_int_equal(IoDisconnectInterrupt(First), IRQ_STATUS_SUCCESS);
-    assert_int_equal(TbConnectCounted(&Second, &Record, HlBusIsa, 4, 1, false), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Second = TbConnectIsaToCpu(&Record, 4, 1);
     uint32_t Gsi = 0;
     assert_int_equal(IoSetInterruptTarget(Second, 2), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(IoQueryInterruptTarget(Second, NULL, NULL), IRQ_STATUS_NOT_SUPPORTED);

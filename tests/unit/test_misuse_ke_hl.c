@@ -300,8 +300,7 @@ static void test_io_object_refused_by_ke_disconnect(void **State)
 {
     (void)State;
     TB_ISR_RECORD Record = {.Claim = true};
-    KINTERRUPT *Interrupt = NULL;
-    assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, 4, OBJECT_CPU, false), IRQ_STATUS_SUCCESS);
+    KINTERRUPT *Interrupt = TbConnectIsaToCpu(&Record, 4, OBJECT_CPU);
     assert_int_equal(KeQueryInterruptOwner(Interrupt), KeInterruptOwnerIo);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     TB_SNAPSHOT Before = TbTakeSnapshot();

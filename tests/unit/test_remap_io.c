@@ -61,8 +61,7 @@ static void test_every_cpu_reachable_by_name(void **State)
     (void)State;
     for (uint32_t Cpu = 0; Cpu < TB_WIDE_CPUS; Cpu++) {
         TB_ISR_RECORD Record = {.Claim = true};
-        KINTERRUPT *Interrupt = NULL;
-        assert_int_equal(TbConnectCounted(&Interrupt, &Record, HlBusIsa, RTC_IRQ, Cpu, false), IRQ_STATUS_SUCCESS);
+        KINTERRUPT *Interrupt = TbConnectIsaToCpu(&Record, RTC_IRQ, Cpu);
         FireRtcExpect(Cpu, &Record);
         assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
     }
