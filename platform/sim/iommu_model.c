@@ -960,24 +960,26 @@ SIM_IOMMU_OUTCOME SimIommuRemapIoApicEntry(uint32_t Unit, uint64_t Entry, uint16
     return SimpRemap(Unit, &Request, SourceId, Interrupt);
 }
 
-uint64_t SimIommuRecordedFaultCount(uint32_t Unit)
+/* One of a unit's fault counters, read under its lock (0 for no unit). */
+static uint64_t SimpReadFaultCounter(uint32_t Unit, bool Dropped)
 {
     if (Unit >= SimpIommuCount)
         return 0;
-    pthread_mutex_lock(&SimpIommus[Unit].Lock);
-    uint64_t Count = SimpIommus[Unit].RecordedFaults;
-    pthread_mutex_unlock(&SimpIommus[Unit].Lock);
+    SIMP_IOMMU *Iommu = &SimpIommus[Unit];
+    pthread_mutex_lock(&Iommu->Lock);
+    uint64_t Count = Dropped ? Iommu->DroppedFaults : Iommu->RecordedFaults;
+    pthread_mutex_unlock(&Iommu->Lock);
     return Count;
+}
+
+uint64_t SimIommuRecordedFaultCount(uint32_t Unit)
+{
+    return SimpReadFaultCounter(Unit, false);
 }
 
 uint64_t SimIommuDroppedFaultCount(uint32_t Unit)
 {
-    if (Unit >= SimpIommuCount)
-        return 0;
-    pthread_mutex_lock(&SimpIommus[Unit].Lock);
-    uint64_t Count = SimpIommus[Unit].DroppedFaults;
-    pthread_mutex_unlock(&SimpIommus[Unit].Lock);
-    return Count;
+    return SimpReadFaultCounter(Unit, true);
 }
 
 /* ---- Lifetime -------------------------------------------------------------------------------------------- */
