@@ -303,6 +303,12 @@ IRQ_STATUS IoSetInterruptPolicy(KINTERRUPT *Interrupt, IR_ROUTING_POLICY Policy)
  * IoSetInterruptTarget. Nothing is written on failure. */
 IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IR_ROUTING_POLICY *Policy);
 
+/* The CPUs a movable interrupt may be moved to (its affinity mask, less the
+ * CPUs its line or message cannot reach): where IoSetInterruptTarget accepts
+ * a CPU. Same statuses as IoQueryInterruptTarget, but INVALID_PARAMETER also
+ * for Affinity NULL. Nothing is written on failure. */
+IRQ_STATUS IoQueryInterruptAffinity(const KINTERRUPT *Interrupt, IR_CPU_SET *Affinity);
+
 /* ======================================================================== */
 /* The routing dump (src/io/dump.c)                                         */
 /* ======================================================================== */

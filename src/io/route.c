@@ -456,3 +456,15 @@ IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IR
         *Policy = IopPolicyOf(Route);
     return IRQ_STATUS_SUCCESS;
 }
+
+/* The set is fixed at creation (IopCheckRetarget reads it without a lock too). */
+IRQ_STATUS IoQueryInterruptAffinity(const KINTERRUPT *Interrupt, IR_CPU_SET *Affinity)
+{
+    if (Affinity == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    IOP_ROUTE *Route;
+    IRQ_STATUS Status = IopLookupRoute(Interrupt, &Route);
+    if (Status == IRQ_STATUS_SUCCESS)
+        IrCpuSetCopy(Affinity, &Route->Set);
+    return Status;
+}

@@ -204,6 +204,10 @@ static void test_bad_targets_refused_state_unchanged(void **State)
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingAffinity), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, (IR_ROUTING_POLICY)-1), IRQ_STATUS_INVALID_PARAMETER);
     assert_int_equal(IoQueryInterruptTarget(NULL, NULL, NULL), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IoQueryInterruptAffinity(Interrupt, NULL), IRQ_STATUS_INVALID_PARAMETER);
+    IR_CPU_SET Affinity = TbCpuList((const uint32_t[]){0}, 1);
+    assert_int_equal(IoQueryInterruptAffinity(Interrupt, &Affinity), IRQ_STATUS_SUCCESS);
+    assert_true(IrCpuSetEqual(&Affinity, &Mask));
 
     assert_int_equal(SimIoApicPeekEntry(RTC_IRQ), Before);
     uint32_t Cpu = IR_CPU_NONE;
@@ -230,6 +234,8 @@ static void test_not_movable_and_not_connected(void **State)
     assert_int_equal(IoSetInterruptTarget(Fixed, 1), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(IoSetInterruptPolicy(Fixed, IrRoutingRoundRobin), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(IoQueryInterruptTarget(Fixed, NULL, NULL), IRQ_STATUS_NOT_SUPPORTED);
+    IR_CPU_SET Affinity;
+    assert_int_equal(IoQueryInterruptAffinity(Fixed, &Affinity), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(SimIoApicPeekEntry(COM1_IRQ), Before);
     assert_int_equal(IoDisconnectInterrupt(Fixed), IRQ_STATUS_SUCCESS);
 
