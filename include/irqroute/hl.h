@@ -114,6 +114,9 @@ void HlLapicEndOfInterrupt(void);
 void HlLapicWriteTaskPriority(uint8_t Tpr);
 /* The calling CPU's TPR as the local APIC holds it. */
 uint8_t HlLapicReadTaskPriority(void);
+/* Whether Vector is requested (IRR) or in service (ISR) on the calling CPU
+ * (SDM 11.8.4): an interrupt on it may still be dispatched here. */
+bool HlLapicIsVectorPending(uint8_t Vector);
 
 typedef enum _HL_IPI_SHORTHAND {
     HlIpiNoShorthand = 0,

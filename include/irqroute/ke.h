@@ -239,11 +239,14 @@ typedef struct _KE_INTERRUPT_PARAMETERS {
     bool ShareVector;
     const IR_CPU_SET *Cpus;     /* CPUs whose vector table will hold the object */
     const IR_CPU_SET *Affinity; /* recorded affinity (NULL: Cpus) */
+    uint32_t SpareLinks;        /* link slots beyond Cpus' for moves (KeAddInterruptLink);
+                                   at most KE_MAX_SPARE_LINKS */
 } KE_INTERRUPT_PARAMETERS;
+#define KE_MAX_SPARE_LINKS IR_MAX_CPUS
 
-/* Bytes of caller storage an object needs when it is connected on CpuCount
- * CPUs (the object plus one link and counter block per CPU), and the storage's
- * alignment. */
+/* Bytes of caller storage an object needs for CpuCount link slots (the
+ * CPUs of its set plus its SpareLinks: the object plus one link and counter
+ * block per slot), and the storage's alignment. */
 size_t KeQueryInterruptObjectSize(uint32_t CpuCount);
 #define KE_INTERRUPT_ALIGNMENT 64u
 
@@ -339,6 +342,66 @@ uint64_t KeQueryInterruptCount(const KINTERRUPT *Interrupt, uint32_t Cpu);
 /* Times the ISR claimed the interrupt on Cpu (returned true); 0 for a CPU
  * the object is not on. */
 uint64_t KeQueryInterruptClaimedCount(const KINTERRUPT *Interrupt, uint32_t Cpu);
+/* Times the ISR ran on any CPU since the object was built, links a move
+ * retired and reused included; *Claimed (optional): times it claimed. */
+uint64_t KeQueryInterruptTotalCount(const KINTERRUPT *Interrupt, uint64_t *Claimed);
+
+/* ======================================================================== */
+/* Moving a connected object (src/ke/link.c)                                */
+/* ======================================================================== */
+
+/* A MOVE IN TWO PHASES (what the I/O manager does; the calls take Owner and
+ * refuse anyone else's object). First KeAddInterruptLink puts the object on
+ * the new (CPU, vector), where the caller has allocated the vector; then the
+ * caller points the device's entry there; then KeRetireInterruptLink hands
+ * the old (CPU, vector) to Ke, which takes it out only once no interrupt can
+ * still arrive on it: from the old CPU itself, with its IRR and ISR bits for
+ * the vector clear and no dispatch under way there (Intel SDM vol. 3A
+ * 11.8.4). An interrupt sent before the entry moved is still dispatched on
+ * the old link, so nothing is lost, and the vector is free again (its chain
+ * empty) only after the last one: nothing reaches a vector after it was
+ * freed or reused. (Linux moves a vector the same way.) */
+
+/* Links Interrupt, connected by Owner, on (Cpu, Vector) too, in a spare or
+ * retired slot (KE_INTERRUPT_PARAMETERS.SpareLinks). The vector's slot takes
+ * the vector in the allocator unless the caller allocated it.
+ *   SUCCESS
+ *   NOT_INITIALIZED        no KeInitializeSystem
+ *   INVALID_PARAMETER      Interrupt NULL, Owner not Ke or Io
+ *   NOT_CONNECTED          not a connected object (not read)
+ *   ACCESS_DENIED          connected by the other owner
+ *   INVALID_CPU            Cpu beyond the count or offline
+ *   INVALID_VECTOR         not a device vector
+ *   INVALID_IRQL           Vector's IRQL is not the object's
+ *   ALREADY_CONNECTED      the object is in that chain already (active or retiring)
+ *   SHARING_VIOLATION, TRIGGER_MISMATCH  as KeConnectInterrupt
+ *   INSUFFICIENT_RESOURCES no free slot
+ * Nothing changes on failure. */
+IRQ_STATUS KeAddInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, uint32_t Cpu, uint8_t Vector);
+
+/* Starts retiring the object's link on (Cpu, Vector): the caller has
+ * pointed the device elsewhere. Ke sends Cpu a request and the link leaves
+ * the chain there (its vector freed with the chain's last object) once the
+ * vector is neither requested nor in service on Cpu; until then it still
+ * dispatches. KeQueryInterruptRetiringLinks says when it is over.
+ *   SUCCESS
+ *   NOT_INITIALIZED, INVALID_PARAMETER, NOT_CONNECTED, ACCESS_DENIED  as KeAddInterruptLink
+ *   NOT_PENDING            no active link there (never added, or retiring already)
+ *   INVALID_STATE          it is the object's last active link
+ *   DEVICE_ERROR           the request could not be sent (the local APIC);
+ *                          the link stays retiring: KeRetryInterruptRetirement */
+IRQ_STATUS KeRetireInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, uint32_t Cpu, uint8_t Vector);
+
+/* Sends the retire request again to every CPU where the object has a link
+ * retiring (the first found the vector still pending there, or ran nested in
+ * a dispatch): call it after the object's next interrupt, or periodically.
+ * SUCCESS (also with nothing retiring); NOT_INITIALIZED, INVALID_PARAMETER,
+ * NOT_CONNECTED, ACCESS_DENIED as KeAddInterruptLink; DEVICE_ERROR. */
+IRQ_STATUS KeRetryInterruptRetirement(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner);
+
+/* Links of the object still retiring; 0 for NULL. Lock-free (one load), so
+ * that a post-dispatch routine may ask after every interrupt. */
+uint32_t KeQueryInterruptRetiringLinks(const KINTERRUPT *Interrupt);
 
 /* ======================================================================== */
 /* What is connected where (src/ke/query.c): for dumps and checks           */

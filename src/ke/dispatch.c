@@ -115,7 +115,7 @@ __attribute__((noinline)) static void KipRunRestOfChain(KPRCB *Prcb, uint8_t Vec
  * link's; it stays valid while the dispatch runs). */
 __attribute__((noinline, cold)) static void KipCountUnclaimed(KPRCB *Prcb, const KI_INTERRUPT_LINK *Link)
 {
-    KiBumpCounter(&Prcb->Unclaimed[Link->Interrupt->Vector]);
+    KiBumpCounter(&Prcb->Unclaimed[Link->Vector]);
 }
 
 /* A device vector's chain, once the dispatch is announced (or covered by the
@@ -125,14 +125,14 @@ __attribute__((noinline, cold)) static void KipCountUnclaimed(KPRCB *Prcb, const
  * claims, is a straight line. */
 static inline void KipDispatchChain(KPRCB *Prcb, uint8_t Vector, KI_INTERRUPT_LINK *First)
 {
-    IR_ASSERT(First->Interrupt->Vector == Vector && KiIsDeviceVector(Vector));
+    IR_ASSERT(First->Vector == Vector && KiIsDeviceVector(Vector));
     Prcb->InterruptedIrql = atomic_load_explicit(&Prcb->Irql, memory_order_relaxed);
     KiBumpCounter(&Prcb->Dispatched[Vector]);
     bool Claimed = KipCallServiceRoutine(Prcb, First);
     KipPostDispatch(Prcb, First);
     KI_INTERRUPT_LINK *Next = atomic_load_explicit(&First->Next, memory_order_seq_cst);
     if (__builtin_expect(Next != NULL, 0))
-        KipRunRestOfChain(Prcb, First->Interrupt->Vector, First, Next, Claimed);
+        KipRunRestOfChain(Prcb, Vector, First, Next, Claimed);
     else if (__builtin_expect(!Claimed, 0))
         KipCountUnclaimed(Prcb, First);
     KiSetRecordedIrql(Prcb, Prcb->InterruptedIrql);

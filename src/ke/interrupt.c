@@ -66,18 +66,18 @@ static IRQ_STATUS KipCheckParameters(const KE_INTERRUPT_PARAMETERS *Parameters)
     return KipCheckCpus(Parameters->Cpus);
 }
 
-static void KipInitializeLinks(KINTERRUPT *Interrupt)
+/* The first set's slots (their home CPUs, in ascending order) and then the
+ * spares moves use (src/ke/link.c). Nothing is linked yet. */
+static void KipInitializeLinks(KINTERRUPT *Interrupt, uint32_t Spare)
 {
     uint32_t Index = 0;
     uint32_t Cpu;
     IR_CPU_SET_FOR_EACH(Cpu, &Interrupt->Cpus) {
-        KI_INTERRUPT_LINK *Link = &Interrupt->Links[Index++];
-        atomic_store_explicit(&Link->Next, NULL, memory_order_relaxed);
-        Link->Interrupt = Interrupt;
-        Link->Cpu = Cpu;
-        atomic_store_explicit(&Link->Count, 0, memory_order_relaxed);
-        atomic_store_explicit(&Link->Claimed, 0, memory_order_relaxed);
+        KiResetLink(&Interrupt->Links[Index++], Interrupt, Cpu);
     }
+    Interrupt->HomeLinks = Index;
+    for (uint32_t Count = 0; Count < Spare; Count++)
+        KiResetLink(&Interrupt->Links[Index++], Interrupt, IR_CPU_NONE);
     Interrupt->LinkCount = Index;
 }
 
@@ -97,7 +97,7 @@ static void KipInitializeLinks(KINTERRUPT *Interrupt)
  * never takes. ConnectLock is taken with interrupts off because Io's route
  * calls, which run in interrupt context, ask KeQueryInterruptOwner.
  */
-static KINTERRUPT *KipFindConnected(const void *Address)
+KINTERRUPT *KiFindConnected(const void *Address)
 {
     KINTERRUPT *Current = KiSystem.Connected;
     while (Current != NULL && (const void *)Current != Address)
@@ -144,7 +144,11 @@ static void KipBuildObject(KINTERRUPT *Object, const KE_INTERRUPT_PARAMETERS *Pa
     Object->ServiceContext = Parameters->ServiceContext;
     KeInitializeSpinLock(&Object->SpinLock);
     Object->ActualLock = Parameters->SpinLock != NULL ? Parameters->SpinLock : &Object->SpinLock;
-    Object->Vector = Parameters->Vector;
+    atomic_store_explicit(&Object->Vector, Parameters->Vector, memory_order_relaxed);
+    Object->HomeVector = Parameters->Vector;
+    atomic_store_explicit(&Object->RetiringLinks, 0, memory_order_relaxed);
+    Object->FoldedCount = 0;
+    Object->FoldedClaimed = 0;
     Object->Irql = Parameters->Irql;
     Object->SynchronizeIrql = Parameters->SynchronizeIrql;
     Object->Mode = Parameters->Mode;
@@ -157,7 +161,7 @@ static void KipBuildObject(KINTERRUPT *Object, const KE_INTERRUPT_PARAMETERS *Pa
     Object->ConnectedPrevious = NULL;
     IrCpuSetCopy(&Object->Cpus, Parameters->Cpus);
     IrCpuSetCopy(&Object->Affinity, Parameters->Affinity != NULL ? Parameters->Affinity : Parameters->Cpus);
-    KipInitializeLinks(Object);
+    KipInitializeLinks(Object, Parameters->SpareLinks);
     Object->Signature = KI_INTERRUPT_SIGNATURE;
 }
 
@@ -173,7 +177,9 @@ IRQ_STATUS KeInitializeInterrupt(void *Storage, size_t StorageSize, const KE_INT
     IRQ_STATUS Status = KipCheckParameters(Parameters);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    size_t ObjectSize = KeQueryInterruptObjectSize(IrCpuSetWeight(Parameters->Cpus));
+    if (Parameters->SpareLinks > KE_MAX_SPARE_LINKS)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    size_t ObjectSize = KeQueryInterruptObjectSize(IrCpuSetWeight(Parameters->Cpus) + Parameters->SpareLinks);
     if (StorageSize < ObjectSize)
         return IRQ_STATUS_BUFFER_TOO_SMALL;
 
@@ -193,11 +199,10 @@ IRQ_STATUS KeInitializeInterrupt(void *Storage, size_t StorageSize, const KE_INT
     return Status;
 }
 
-/* Can Interrupt join the chain of its vector on Cpu? Called under ConnectLock. */
-static IRQ_STATUS KipCheckSlot(const KINTERRUPT *Interrupt, uint32_t Cpu)
+IRQ_STATUS KiCheckSlot(const KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t Vector)
 {
     IrLockAssertHeld(&KiSystem.ConnectLock);
-    KI_INTERRUPT_LINK *Head = atomic_load_explicit(&KiGetPrcb(Cpu)->Chains[Interrupt->Vector], memory_order_relaxed);
+    KI_INTERRUPT_LINK *Head = atomic_load_explicit(&KiGetPrcb(Cpu)->Chains[Vector], memory_order_relaxed);
     if (Head == NULL)
         return IRQ_STATUS_SUCCESS;
     const KINTERRUPT *Owner = Head->Interrupt;
@@ -210,14 +215,37 @@ static IRQ_STATUS KipCheckSlot(const KINTERRUPT *Interrupt, uint32_t Cpu)
 
 /* Appends at the tail, so ISRs run in connection order. The link is complete
  * before the store that publishes it. */
-static void KipPublishLink(KI_INTERRUPT_LINK *Link, uint8_t Vector)
+void KiPublishLink(KI_INTERRUPT_LINK *Link)
 {
-    KI_INTERRUPT_LINK *_Atomic *Tail = &KiGetPrcb(Link->Cpu)->Chains[Vector];
+    KI_INTERRUPT_LINK *_Atomic *Tail = &KiGetPrcb(Link->Cpu)->Chains[Link->Vector];
     KI_INTERRUPT_LINK *Current;
     while ((Current = atomic_load_explicit(Tail, memory_order_relaxed)) != NULL)
         Tail = &Current->Next;
     atomic_store_explicit(&Link->Next, NULL, memory_order_relaxed);
     atomic_store_explicit(Tail, Link, memory_order_seq_cst);
+}
+
+/* The CPUs of the first set, which connect links (the object may have moved
+ * since an earlier connect). */
+static void KipHomeCpus(const KINTERRUPT *Interrupt, IR_CPU_SET *Cpus)
+{
+    IrCpuSetZero(Cpus);
+    for (uint32_t Index = 0; Index < Interrupt->HomeLinks; Index++)
+        IrCpuSetAdd(Cpus, Interrupt->Links[Index].HomeCpu);
+}
+
+/* Connect links the first set on the first vector, whatever moves did to
+ * the slots before a disconnect: a slot a move gave to another CPU comes
+ * home (its counts kept in the object's folded total). */
+static void KipLinkHome(KINTERRUPT *Interrupt, KI_INTERRUPT_LINK *Link)
+{
+    if (Link->Cpu != Link->HomeCpu)
+        KiFoldLinkCounts(Interrupt, Link, Link->HomeCpu);
+    Link->Vector = Interrupt->HomeVector;
+    if (!KiMatrixIsAllocated(KiSystem.Matrix, Link->Cpu, Link->Vector))
+        (void)KiMatrixReserve(KiSystem.Matrix, Link->Cpu, Link->Vector);
+    KiPublishLink(Link);
+    Link->State = KiLinkActive;
 }
 
 IRQ_STATUS KeConnectInterruptAs(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner)
@@ -229,22 +257,22 @@ IRQ_STATUS KeConnectInterruptAs(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner)
 
     bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
     IRQ_STATUS Status = IRQ_STATUS_SUCCESS;
-    if (KipFindConnected(Interrupt) != NULL)
+    if (KiFindConnected(Interrupt) != NULL)
         Status = IRQ_STATUS_ALREADY_CONNECTED;
+    IR_CPU_SET Home;
+    KipHomeCpus(Interrupt, &Home);
     if (Status == IRQ_STATUS_SUCCESS)
-        Status = KipCheckCpus(&Interrupt->Cpus);
-    for (uint32_t Index = 0; Index < Interrupt->LinkCount && Status == IRQ_STATUS_SUCCESS; Index++)
-        Status = KipCheckSlot(Interrupt, Interrupt->Links[Index].Cpu);
+        Status = KipCheckCpus(&Home);
+    for (uint32_t Index = 0; Index < Interrupt->HomeLinks && Status == IRQ_STATUS_SUCCESS; Index++)
+        Status = KiCheckSlot(Interrupt, Interrupt->Links[Index].HomeCpu, Interrupt->HomeVector);
 
     /* Everything is checked: from here nothing fails. A slot's first object
      * takes the vector unless the caller allocated it for this connection. */
-    for (uint32_t Index = 0; Index < Interrupt->LinkCount && Status == IRQ_STATUS_SUCCESS; Index++) {
-        KI_INTERRUPT_LINK *Link = &Interrupt->Links[Index];
-        if (!KiMatrixIsAllocated(KiSystem.Matrix, Link->Cpu, Interrupt->Vector))
-            (void)KiMatrixReserve(KiSystem.Matrix, Link->Cpu, Interrupt->Vector);
-        KipPublishLink(Link, Interrupt->Vector);
-    }
+    for (uint32_t Index = 0; Index < Interrupt->HomeLinks && Status == IRQ_STATUS_SUCCESS; Index++)
+        KipLinkHome(Interrupt, &Interrupt->Links[Index]);
     if (Status == IRQ_STATUS_SUCCESS) {
+        IrCpuSetCopy(&Interrupt->Cpus, &Home);
+        atomic_store_explicit(&Interrupt->Vector, Interrupt->HomeVector, memory_order_relaxed);
         atomic_store_explicit(&Interrupt->Owner, (uint32_t)Owner, memory_order_release);
         KipRecordConnected(Interrupt);
     }
@@ -257,10 +285,9 @@ IRQ_STATUS KeConnectInterrupt(KINTERRUPT *Interrupt)
     return KeConnectInterruptAs(Interrupt, KeInterruptOwnerKe);
 }
 
-/* Unlinks one link; returns true when its slot is now empty. */
-static bool KipUnlink(KI_INTERRUPT_LINK *Link, uint8_t Vector)
+bool KiUnlinkLink(KI_INTERRUPT_LINK *Link)
 {
-    KI_INTERRUPT_LINK *_Atomic *Head = &KiGetPrcb(Link->Cpu)->Chains[Vector];
+    KI_INTERRUPT_LINK *_Atomic *Head = &KiGetPrcb(Link->Cpu)->Chains[Link->Vector];
     KI_INTERRUPT_LINK *_Atomic *Previous = Head;
     KI_INTERRUPT_LINK *Current;
     while ((Current = atomic_load_explicit(Previous, memory_order_relaxed)) != Link && Current != NULL)
@@ -284,14 +311,14 @@ void KiWaitForDispatchQuiescence(uint32_t Cpu)
         PlatCpuRelax();
 }
 
-/* Whether the caller may disconnect Interrupt as Owner (under ConnectLock):
+/* Whether the caller may disconnect (or move) Interrupt as Owner (under ConnectLock):
  * a layer that connected an object keeps state about it (Io: the line's
  * redirection entry, the route, its record), which a disconnect behind its
  * back would leave pointing at a vector that is free again. An address not
  * in Ke's record is not read (it may be freed memory). */
-static IRQ_STATUS KipCheckDisconnect(const KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner)
+IRQ_STATUS KiCheckOwnedBy(const KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner)
 {
-    if (KipFindConnected(Interrupt) == NULL)
+    if (KiFindConnected(Interrupt) == NULL)
         return IRQ_STATUS_NOT_CONNECTED;
     return KipOwnerOf(Interrupt, memory_order_relaxed) == Owner ? IRQ_STATUS_SUCCESS : IRQ_STATUS_ACCESS_DENIED;
 }
@@ -304,7 +331,7 @@ IRQ_STATUS KeDisconnectInterruptAs(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Own
         return IRQ_STATUS_INVALID_PARAMETER;
 
     bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
-    IRQ_STATUS Status = KipCheckDisconnect(Interrupt, Owner);
+    IRQ_STATUS Status = KiCheckOwnedBy(Interrupt, Owner);
     if (Status != IRQ_STATUS_SUCCESS) {
         IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
         return Status;
@@ -312,19 +339,26 @@ IRQ_STATUS KeDisconnectInterruptAs(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Own
     bool AnyFreed = false;
     for (uint32_t Index = 0; Index < Interrupt->LinkCount; Index++) {
         KI_INTERRUPT_LINK *Link = &Interrupt->Links[Index];
+        if (Link->State != KiLinkActive && Link->State != KiLinkRetiring)
+            continue;
+        KiForgetRetiring(Link);
+        Link->State = KiLinkRetired;
         /* The vector is freed with the slot still under the lock, so a
          * concurrent connect can never find it allocated-but-orphaned. */
-        if (KipUnlink(Link, Interrupt->Vector)) {
-            (void)KiMatrixFree(KiSystem.Matrix, Link->Cpu, Interrupt->Vector);
+        if (KiUnlinkLink(Link)) {
+            (void)KiMatrixFree(KiSystem.Matrix, Link->Cpu, Link->Vector);
             AnyFreed = true;
         }
     }
+    IrCpuSetZero(&Interrupt->Cpus);
     KipForgetConnected(Interrupt);
     atomic_store_explicit(&Interrupt->Owner, KeInterruptOwnerNone, memory_order_relaxed);
     IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
 
-    for (uint32_t Index = 0; Index < Interrupt->LinkCount; Index++)
-        KiWaitForDispatchQuiescence(Interrupt->Links[Index].Cpu);
+    for (uint32_t Index = 0; Index < Interrupt->LinkCount; Index++) {
+        if (Interrupt->Links[Index].Cpu != IR_CPU_NONE)
+            KiWaitForDispatchQuiescence(Interrupt->Links[Index].Cpu);
+    }
     if (VectorFreed != NULL)
         *VectorFreed = AnyFreed;
     return IRQ_STATUS_SUCCESS;
@@ -347,7 +381,7 @@ KE_INTERRUPT_OWNER KeQueryInterruptOwner(const KINTERRUPT *Interrupt)
         return KeInterruptOwnerNone;
     bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
     KE_INTERRUPT_OWNER Owner = KeInterruptOwnerNone;
-    if (KipFindConnected(Interrupt) != NULL)
+    if (KiFindConnected(Interrupt) != NULL)
         Owner = KipOwnerOf(Interrupt, memory_order_relaxed);
     IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
     return Owner;
@@ -355,7 +389,7 @@ KE_INTERRUPT_OWNER KeQueryInterruptOwner(const KINTERRUPT *Interrupt)
 
 uint8_t KeGetInterruptVector(const KINTERRUPT *Interrupt)
 {
-    return Interrupt->Vector;
+    return atomic_load_explicit(&Interrupt->Vector, memory_order_relaxed);
 }
 
 KIRQL KeGetInterruptIrql(const KINTERRUPT *Interrupt)
@@ -368,33 +402,60 @@ KINTERRUPT_MODE KeGetInterruptMode(const KINTERRUPT *Interrupt)
     return Interrupt->Mode;
 }
 
+/* Under ConnectLock: a move changes the set. */
 void KeGetInterruptCpus(const KINTERRUPT *Interrupt, IR_CPU_SET *Cpus)
 {
+    bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
     IrCpuSetCopy(Cpus, &Interrupt->Cpus);
+    IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
 }
 
-static const KI_INTERRUPT_LINK *KipFindLink(const KINTERRUPT *Interrupt, uint32_t Cpu)
+/* Every slot that counted on Cpu (a moved object may have had two links
+ * there, or come back), under ConnectLock since moves give slots new CPUs. */
+static void KipSumCounts(const KINTERRUPT *Interrupt, uint32_t Cpu, uint64_t *Count, uint64_t *Claimed)
 {
+    *Count = 0;
+    *Claimed = 0;
+    if (!KipIsValidObject(Interrupt))
+        return;
+    bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
     for (uint32_t Index = 0; Index < Interrupt->LinkCount; Index++) {
-        if (Interrupt->Links[Index].Cpu == Cpu)
-            return &Interrupt->Links[Index];
+        const KI_INTERRUPT_LINK *Link = &Interrupt->Links[Index];
+        if (Cpu != IR_CPU_NONE && Link->Cpu != Cpu)
+            continue;
+        *Count += atomic_load_explicit(&Link->Count, memory_order_relaxed);
+        *Claimed += atomic_load_explicit(&Link->Claimed, memory_order_relaxed);
     }
-    return NULL;
-}
-
-static const KI_INTERRUPT_LINK *KipLinkOf(const KINTERRUPT *Interrupt, uint32_t Cpu)
-{
-    return KipIsValidObject(Interrupt) ? KipFindLink(Interrupt, Cpu) : NULL;
+    if (Cpu == IR_CPU_NONE) {
+        *Count += Interrupt->FoldedCount;
+        *Claimed += Interrupt->FoldedClaimed;
+    }
+    IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
 }
 
 uint64_t KeQueryInterruptCount(const KINTERRUPT *Interrupt, uint32_t Cpu)
 {
-    const KI_INTERRUPT_LINK *Link = KipLinkOf(Interrupt, Cpu);
-    return Link == NULL ? 0 : atomic_load_explicit(&Link->Count, memory_order_relaxed);
+    uint64_t Count, Claimed;
+    if (Cpu == IR_CPU_NONE)
+        return 0;
+    KipSumCounts(Interrupt, Cpu, &Count, &Claimed);
+    return Count;
 }
 
 uint64_t KeQueryInterruptClaimedCount(const KINTERRUPT *Interrupt, uint32_t Cpu)
 {
-    const KI_INTERRUPT_LINK *Link = KipLinkOf(Interrupt, Cpu);
-    return Link == NULL ? 0 : atomic_load_explicit(&Link->Claimed, memory_order_relaxed);
+    uint64_t Count, Claimed;
+    if (Cpu == IR_CPU_NONE)
+        return 0;
+    KipSumCounts(Interrupt, Cpu, &Count, &Claimed);
+    return Claimed;
+}
+
+uint64_t KeQueryInterruptTotalCount(const KINTERRUPT *Interrupt, uint64_t *Claimed)
+{
+    uint64_t Count, ClaimedCount;
+    KipSumCounts(Interrupt, IR_CPU_NONE, &Count, &ClaimedCount);
+    if (Claimed != NULL)
+        *Claimed = ClaimedCount;
+    return Count;
 }

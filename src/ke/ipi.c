@@ -63,6 +63,8 @@ static void KipIpiInterrupt(uint32_t Cpu, uint8_t Vector, void *Context)
         if ((Pending >> Message) & 1u)
             KipDeliverMessage(Prcb, (KE_IPI_MESSAGE)Message);
     }
+    if ((Pending >> KI_IPI_RETIRE_LINKS) & 1u)
+        KiRetireLinksOnThisCpu(Prcb);
 }
 
 void KiInitializeIpi(void)
@@ -130,6 +132,16 @@ static IRQ_STATUS KipCheckApicIds(const IR_CPU_SET *Cpus)
     return IRQ_STATUS_SUCCESS;
 }
 
+/* The bit first, then the interrupt: it can never arrive ahead of its
+ * request. Cpu has an APIC id (checked by the caller). */
+static IRQ_STATUS KipSendOne(uint32_t Cpu, uint32_t Request)
+{
+    uint32_t ApicId;
+    (void)HlGetProcessorApicId(Cpu, &ApicId);
+    atomic_fetch_or_explicit(&KiGetPrcb(Cpu)->IpiPending, 1u << Request, memory_order_release);
+    return HlLapicSendIpi(ApicId, HlIpiNoShorthand, HlDeliveryFixed, KiSystem.Layout->IpiVector);
+}
+
 /* Only the local APIC can fail a send once the ids are checked (an xAPIC
  * ICR that stays busy): *Sent counts the CPUs the IPI did reach. */
 static IRQ_STATUS KipSendToSet(const IR_CPU_SET *Cpus, KE_IPI_MESSAGE Message, uint32_t *Sent)
@@ -140,15 +152,23 @@ static IRQ_STATUS KipSendToSet(const IR_CPU_SET *Cpus, KE_IPI_MESSAGE Message, u
         return Status;
     uint32_t Cpu;
     IR_CPU_SET_FOR_EACH(Cpu, Cpus) {
-        uint32_t ApicId;
-        (void)HlGetProcessorApicId(Cpu, &ApicId);
-        atomic_fetch_or_explicit(&KiGetPrcb(Cpu)->IpiPending, 1u << Message, memory_order_release);
-        Status = HlLapicSendIpi(ApicId, HlIpiNoShorthand, HlDeliveryFixed, KiSystem.Layout->IpiVector);
+        Status = KipSendOne(Cpu, (uint32_t)Message);
         if (Status != IRQ_STATUS_SUCCESS)
             return Status;
         (*Sent)++;
     }
     return IRQ_STATUS_SUCCESS;
+}
+
+/* Ke's own requests (KI_IPI_RETIRE_LINKS), to one CPU, at any IRQL. */
+IRQ_STATUS KiSendIpiRequest(uint32_t Cpu, uint32_t Request)
+{
+    if (Cpu >= KiSystem.ProcessorCount || !HlIsProcessorRegistered(Cpu))
+        return IRQ_STATUS_INVALID_CPU;
+    bool WasEnabled = PlatDisableInterrupts();
+    IRQ_STATUS Status = KipSendOne(Cpu, Request);
+    PlatRestoreInterrupts(WasEnabled);
+    return Status;
 }
 
 IRQ_STATUS KeSendIpi(const KE_IPI_TARGET *Target, KE_IPI_MESSAGE Message)

@@ -78,25 +78,40 @@
 
 typedef struct _KI_INTERRUPT_LINK KI_INTERRUPT_LINK;
 
+/* A link slot's life (src/ke/link.c). Only ConnectLock's holder changes it. */
+typedef enum _KI_LINK_STATE {
+    KiLinkUnused = 0, /* never linked, or its counts were folded into the object's */
+    KiLinkActive,     /* in Cpu's chain of Vector; the device may send there */
+    KiLinkRetiring,   /* still in the chain, on Cpu's retire list: nothing new is sent there */
+    KiLinkRetired,    /* out of the chain; its counts still count for Cpu */
+} KI_LINK_STATE;
+
 /* One CPU's entry in the chain of a vector. Counters are written only by
- * that CPU, so they are never a locked add (KiBumpCounter). */
+ * that CPU, so they are never a locked add (KiBumpCounter). Vector is the
+ * link's own: an object that moves has links on different vectors. */
 struct _KI_INTERRUPT_LINK {
     KI_INTERRUPT_LINK *_Atomic Next;
     KINTERRUPT *Interrupt;
     uint32_t Cpu;
+    uint32_t HomeCpu;              /* a first-set slot's CPU (connect relinks there); else IR_CPU_NONE */
+    uint8_t Vector;
+    uint8_t State;                 /* KI_LINK_STATE; ConnectLock */
     _Atomic uint64_t Count;
     _Atomic uint64_t Claimed;
+    KI_INTERRUPT_LINK *RetireNext; /* on KPRCB.RetireList while Retiring; ConnectLock */
 } __attribute__((aligned(KI_CACHE_LINE)));
 
 struct _KINTERRUPT {
     uint32_t Signature;
-    uint32_t LinkCount;
+    uint32_t LinkCount;                 /* slots in Links[]: the first set's, then spares */
+    uint32_t HomeLinks;                 /* the first set's slots, linked by connect */
+    uint8_t HomeVector;                 /* the vector connect links them on */
     PKSERVICE_ROUTINE ServiceRoutine;
     void *ServiceContext;
     KSPIN_LOCK *ActualLock;
     KIRQL Irql;
     KIRQL SynchronizeIrql;
-    uint8_t Vector;
+    _Atomic uint8_t Vector;             /* the newest link's (KeAddInterruptLink); ConnectLock writes */
     bool ShareVector;
     KINTERRUPT_MODE Mode;
     KINTERRUPT_POLARITY Polarity;
@@ -107,9 +122,12 @@ struct _KINTERRUPT {
     /* On KiSystem.Connected while connected (ConnectLock); never read by dispatch. */
     KINTERRUPT *ConnectedNext;
     KINTERRUPT *ConnectedPrevious;
-    IR_CPU_SET Cpus;
+    _Atomic uint32_t RetiringLinks;     /* links Retiring; read without ConnectLock */
+    uint64_t FoldedCount;               /* counts of slots reused for another CPU; ConnectLock */
+    uint64_t FoldedClaimed;
+    IR_CPU_SET Cpus;                    /* CPUs with a link in a chain; ConnectLock */
     IR_CPU_SET Affinity;
-    KI_INTERRUPT_LINK Links[]; /* LinkCount, in ascending CPU order */
+    KI_INTERRUPT_LINK Links[]; /* LinkCount; the first set's in ascending CPU order */
 };
 
 /* Per-CPU control block: exactly KI_PRCB_SIZE bytes (a power of two), so
@@ -129,9 +147,11 @@ typedef union _KPRCB {
         _Atomic uint64_t SpuriousCount;
         _Atomic uint32_t IpiPending;            /* bit per KE_IPI_MESSAGE; any CPU sets, owner clears */
         _Atomic uint64_t IpiCounts[KeIpiMessageCount];
+        KI_INTERRUPT_LINK *RetireList;          /* links to take out of this CPU's chains; ConnectLock */
     };
     unsigned char Size[KI_PRCB_SIZE];
 } KPRCB;
+_Static_assert(sizeof(KI_INTERRUPT_LINK) == KI_CACHE_LINE, "a link is one cache line");
 _Static_assert(sizeof(KPRCB) == KI_PRCB_SIZE, "KPRCB must stay a power of two");
 
 typedef struct _KI_SYSTEM_VECTOR {
@@ -281,5 +301,36 @@ static inline void KiReleaseSpinLock(KSPIN_LOCK *SpinLock)
 /* Waits until no dispatch on Cpu that began before the call can still be
  * walking a chain (see the protocol above). */
 void KiWaitForDispatchQuiescence(uint32_t Cpu);
+
+/* Ke's own IPI request, beside the public messages in KPRCB.IpiPending:
+ * "retire what is on your retire list" (src/ke/link.c). */
+#define KI_IPI_RETIRE_LINKS ((uint32_t)KeIpiMessageCount)
+_Static_assert(KeIpiMessageCount < 32, "IpiPending holds every message and Ke's own request");
+/* Sets Request in Cpu's IpiPending and sends the IPI vector (src/ke/ipi.c). */
+IRQ_STATUS KiSendIpiRequest(uint32_t Cpu, uint32_t Request);
+/* The retire request's handler, on the CPU whose list it is. */
+void KiRetireLinksOnThisCpu(KPRCB *Prcb);
+
+/* Unlinks one link from its CPU's chain (ConnectLock); true when the
+ * chain of its vector is empty afterwards (src/ke/interrupt.c). */
+bool KiUnlinkLink(KI_INTERRUPT_LINK *Link);
+/* Appends a complete link to its CPU's chain (ConnectLock). */
+void KiPublishLink(KI_INTERRUPT_LINK *Link);
+/* Can Interrupt join the chain of Vector on Cpu (ConnectLock)? */
+IRQ_STATUS KiCheckSlot(const KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t Vector);
+/* SUCCESS when Address is an object Owner connected; NOT_CONNECTED (not
+ * read) or ACCESS_DENIED otherwise (ConnectLock). */
+IRQ_STATUS KiCheckOwnedBy(const KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner);
+/* The connected object at Address, or NULL (ConnectLock). */
+KINTERRUPT *KiFindConnected(const void *Address);
+/* A slot of Interrupt for Cpu (IR_CPU_NONE: a spare), unlinked and
+ * counting from zero (src/ke/link.c). */
+void KiResetLink(KI_INTERRUPT_LINK *Link, KINTERRUPT *Interrupt, uint32_t Cpu);
+/* Gives an unlinked slot to NewCpu, its counts kept in the object's folded
+ * total (ConnectLock). */
+void KiFoldLinkCounts(KINTERRUPT *Interrupt, KI_INTERRUPT_LINK *Link, uint32_t NewCpu);
+/* Takes a Retiring link off its CPU's retire list (ConnectLock); nothing
+ * for any other state. */
+void KiForgetRetiring(KI_INTERRUPT_LINK *Link);
 
 #endif

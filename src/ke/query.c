@@ -71,7 +71,7 @@ IRQ_STATUS KeQueryVectorObjects(uint32_t Cpu, uint8_t Vector, uint32_t Skip, KE_
     for (const KI_INTERRUPT_LINK *Link = atomic_load_explicit(&KiGetPrcb(Cpu)->Chains[Vector], memory_order_relaxed);
          Link != NULL; Link = atomic_load_explicit(&Link->Next, memory_order_relaxed)) {
         /* Every link in a CPU's chain is that CPU's, of an object on the vector. */
-        IR_ASSERT(Link->Cpu == Cpu && Link->Interrupt->Vector == Vector);
+        IR_ASSERT(Link->Cpu == Cpu && Link->Vector == Vector);
         if (Count >= Skip && Count - Skip < Capacity)
             KipCopyObject(Link, &Objects[Count - Skip]);
         Count++;

@@ -33,6 +33,8 @@
 #define LAPIC_LDR 0x0D0u      /* 11.6.2.2: xAPIC bits 31:24; x2APIC read-only (11.12.10.2) */
 #define LAPIC_DFR 0x0E0u      /* 11.6.2.2: bits 31:28 model; xAPIC only */
 #define LAPIC_SVR 0x0F0u      /* 11.9: spurious vector 7:0, software enable 8 */
+#define LAPIC_ISR 0x100u      /* 11.8.4: eight 32-bit registers, 16 bytes apart */
+#define LAPIC_IRR 0x200u      /* 11.8.4: the same layout */
 #define LAPIC_ESR 0x280u      /* 11.5.3: write before read */
 #define LAPIC_ICR_LOW 0x300u  /* 11.6.1 */
 #define LAPIC_ICR_HIGH 0x310u /* 11.6.1: destination in bits 31:24 (xAPIC only) */
@@ -239,6 +241,14 @@ void HlLapicEndOfInterrupt(void)
 void HlLapicWriteTaskPriority(uint8_t Tpr)
 {
     HlpLapicWrite(LAPIC_TPR, Tpr);
+}
+
+/* Vector v is bit v % 32 of the (v / 32)th register of each array. */
+bool HlLapicIsVectorPending(uint8_t Vector)
+{
+    uint32_t Offset = (uint32_t)(Vector / 32u) * 16u;
+    uint32_t Bit = 1u << (Vector % 32u);
+    return ((HlpLapicRead(LAPIC_IRR + Offset) | HlpLapicRead(LAPIC_ISR + Offset)) & Bit) != 0;
 }
 
 uint8_t HlLapicReadTaskPriority(void)
