@@ -392,6 +392,14 @@ IRQ_STATUS KeAddInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, u
  *                          the link stays retiring: KeRetryInterruptRetirement */
 IRQ_STATUS KeRetireInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, uint32_t Cpu, uint8_t Vector);
 
+/* Takes back a link of the object on (Cpu, Vector) that is still retiring
+ * (it never left the chain): the device may be sent there again, and its
+ * vector stays allocated. For a move back before the old CPU answered.
+ *   SUCCESS
+ *   NOT_INITIALIZED, INVALID_PARAMETER, NOT_CONNECTED, ACCESS_DENIED  as KeAddInterruptLink
+ *   NOT_PENDING            no link retiring there (never added, active, or gone) */
+IRQ_STATUS KeReviveInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, uint32_t Cpu, uint8_t Vector);
+
 /* Sends the retire request again to every CPU where the object has a link
  * retiring (the first found the vector still pending there, or ran nested in
  * a dispatch): call it after the object's next interrupt, or periodically.

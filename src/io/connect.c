@@ -9,10 +9,12 @@
  * the entry if this was the line's last user, unlink and wait for in-flight
  * dispatches (Ke), then free.
  *
- * A movable target (IoTargetRoutable) is planned like a broadcast, one vector
- * on every online CPU of the mask and the object linked on all of them, but
- * delivered like a single CPU, physical destination to one of them; its
- * route (src/io/route.c, which says why) is created before anything is
+ * A movable target (IoTargetRoutable) gets one vector on one CPU of its
+ * set (the online CPUs of the mask a device reaches), delivered there, and
+ * an object with spare link slots so that it can move anywhere in the set
+ * in two phases; a shareable line is planned like a broadcast instead, one
+ * vector on every CPU of the set, so that sharers joining later need no
+ * move (src/io/route.c says why). The route is created before anything is
  * published and attached once the object is connected.
  *
  * Where Io chooses the CPU itself (an affinity mask's least-loaded CPU, the
@@ -44,11 +46,10 @@ static void IopAssertRecordSound(const IOP_CONNECTION *Connection)
     IR_ASSERT((Connection->Kind == IopLineBased) == (Connection->Line != NULL));
     if (Connection->Line != NULL) {
         IR_ASSERT(Connection->Line->InUse && Connection->Line->Users > 0);
-        IR_ASSERT(Connection->Line->Vector == KeGetInterruptVector(Interrupt));
+        IR_ASSERT(Connection->Line->Route != NULL || Connection->Line->Vector == KeGetInterruptVector(Interrupt));
     }
     if (Connection->Route != NULL) {
         IR_ASSERT(atomic_load_explicit(&Connection->Route->References, memory_order_relaxed) > 0);
-        IR_ASSERT(Connection->Route->Vector == KeGetInterruptVector(Interrupt));
         IR_ASSERT(IrCpuSetContains(&Connection->Route->Set,
                                    atomic_load_explicit(&Connection->Route->Cpu, memory_order_relaxed)));
     }
@@ -63,6 +64,9 @@ typedef struct _IOP_PLAN {
     KIRQL Irql;
     bool Broadcast;
     bool Movable;           /* Cpus get the object, Target.Cpu gets the line */
+    bool Spread;            /* movable with its vector on every CPU of RouteSet */
+    IR_CPU_SET RouteSet;    /* movable: where it may go */
+    uint32_t SpareLinks;    /* movable and not spread: the object's slots for moves */
 } IOP_PLAN;
 
 static bool IopIsValidMode(KINTERRUPT_MODE Mode)
@@ -155,23 +159,53 @@ static uint32_t IopLeastLoadedOf(const IR_CPU_SET *Cpus)
     return KeQueryLeastLoadedProcessor(Cpus, &Cpu) == IRQ_STATUS_SUCCESS ? Cpu : IrCpuSetFirst(Cpus);
 }
 
-/* One vector on every online CPU of the mask that a device can reach, and
- * delivered to one of them: the set holds only CPUs the line or message can
- * be sent to by physical destination, so no later move can fail for want of
- * a destination. A named starting CPU is taken as the caller named it, as
- * IoTargetCpu is: if no device reaches it, programming the entry or
- * composing the message refuses it (NOT_SUPPORTED) and the connect unwinds. */
-static IRQ_STATUS IopAllocateRoutable(const IO_INTERRUPT_TARGET *Target, KIRQL Irql, IOP_PLAN *Plan)
+static IR_CPU_SET IopOneCpu(uint32_t Cpu)
 {
-    IRQ_STATUS Status = IopSelectDeliveryCpus(Target->Mask, Plan->Gsi, &Plan->Cpus);
+    IR_CPU_SET Set;
+    IrCpuSetZero(&Set);
+    IrCpuSetAdd(&Set, Cpu);
+    return Set;
+}
+
+/* The set: every online CPU of the mask that a device can reach, so no
+ * later move can fail for want of a destination. A named starting CPU is
+ * taken as the caller named it, as IoTargetCpu is: if no device reaches it,
+ * programming the entry or composing the message refuses it (NOT_SUPPORTED)
+ * and the connect unwinds.
+ *  - Spread (a shareable line): one vector on every CPU of the set, the
+ *    object linked on all of them; moves change only the destination.
+ *  - Otherwise one vector on one CPU (the named one, or the least loaded of
+ *    the set, Ke's choice), and slots for moves: one per CPU of the set (a
+ *    policy that spreads it, IoSetInterruptPolicy) plus the two a move's
+ *    intermediate step adds (src/io/route.c). */
+static IRQ_STATUS IopAllocateRoutable(const IO_INTERRUPT_TARGET *Target, KIRQL Irql, bool Spread, IOP_PLAN *Plan)
+{
+    IRQ_STATUS Status = IopSelectDeliveryCpus(Target->Mask, Plan->Gsi, &Plan->RouteSet);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    Status = KeAllocateVectorOnSet(&Plan->Cpus, Irql, &Plan->Vector);
+    uint32_t Cpu = Target->Cpu;
+    if (Spread) {
+        IrCpuSetCopy(&Plan->Cpus, &Plan->RouteSet);
+        Status = KeAllocateVectorOnSet(&Plan->Cpus, Irql, &Plan->Vector);
+        if (Status == IRQ_STATUS_SUCCESS && Cpu == IR_CPU_NONE)
+            Cpu = IopLeastLoadedOf(&Plan->Cpus);
+        Plan->SpareLinks = 0;
+    } else {
+        IR_CPU_SET Candidates;
+        if (Cpu != IR_CPU_NONE)
+            Candidates = IopOneCpu(Cpu);
+        else
+            IrCpuSetCopy(&Candidates, &Plan->RouteSet);
+        Status = KeAllocateVector(&Candidates, Irql, &Cpu, &Plan->Vector);
+        IrCpuSetZero(&Plan->Cpus);
+        IrCpuSetAdd(&Plan->Cpus, Cpu);
+        Plan->SpareLinks = IrCpuSetWeight(&Plan->RouteSet) + 2u;
+    }
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    uint32_t Cpu = Target->Cpu != IR_CPU_NONE ? Target->Cpu : IopLeastLoadedOf(&Plan->Cpus);
     Plan->Target = (HL_INTERRUPT_TARGET){.Kind = HlTargetCpu, .Cpu = Cpu};
     Plan->Movable = true;
+    Plan->Spread = Spread;
     Plan->Irql = KeIrqlOfVector(Plan->Vector);
     return IRQ_STATUS_SUCCESS;
 }
@@ -179,7 +213,8 @@ static IRQ_STATUS IopAllocateRoutable(const IO_INTERRUPT_TARGET *Target, KIRQL I
 /* Allocates the vector for a new line or message and fills the plan. An
  * affinity mask is narrowed to the CPUs a device can reach before Ke picks
  * the least-loaded one; a single named CPU is taken as it is. */
-static IRQ_STATUS IopAllocateForTarget(const IO_INTERRUPT_TARGET *Target, KIRQL Irql, IOP_PLAN *Plan)
+static IRQ_STATUS IopAllocateForTarget(const IO_INTERRUPT_TARGET *Target, KIRQL Irql, bool Shareable,
+                                       IOP_PLAN *Plan)
 {
     IR_CPU_SET Candidates;
     IRQ_STATUS Status;
@@ -187,9 +222,11 @@ static IRQ_STATUS IopAllocateForTarget(const IO_INTERRUPT_TARGET *Target, KIRQL 
 
     IrCpuSetZero(&Plan->Cpus);
     Plan->Movable = false;
+    Plan->Spread = false;
+    Plan->SpareLinks = 0;
     Plan->Broadcast = Target->Kind == IoTargetBroadcast;
     if (Target->Kind == IoTargetRoutable)
-        return IopAllocateRoutable(Target, Irql, Plan);
+        return IopAllocateRoutable(Target, Irql, Shareable, Plan);
     if (Plan->Broadcast) {
         Status = KeAllocateVectorOnSet(Target->Mask, Irql, &Plan->Vector);
         if (Status != IRQ_STATUS_SUCCESS)
@@ -219,18 +256,18 @@ static IRQ_STATUS IopAllocateForTarget(const IO_INTERRUPT_TARGET *Target, KIRQL 
  * vector(s), the synchronize IRQL check and, for a movable target, the
  * route. On failure nothing is left allocated. */
 static IRQ_STATUS IopPlanNewTarget(const IO_INTERRUPT_TARGET *Target, KIRQL Irql, KIRQL SynchronizeIrql,
-                                   IOP_ROUTE_KIND RouteKind, IOP_PLAN *Plan, IOP_ROUTE **Route)
+                                   IOP_ROUTE_KIND RouteKind, bool Shareable, IOP_PLAN *Plan, IOP_ROUTE **Route)
 {
     *Route = NULL;
     if (Target->Kind == IoTargetRoutable && !IopCanRegisterMovable())
         return IRQ_STATUS_INSUFFICIENT_RESOURCES;
-    IRQ_STATUS Status = IopAllocateForTarget(Target, Irql, Plan);
+    IRQ_STATUS Status = IopAllocateForTarget(Target, Irql, Shareable, Plan);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     if (SynchronizeIrql != 0 && SynchronizeIrql < Plan->Irql) {
         Status = IRQ_STATUS_INVALID_IRQL;
     } else if (Plan->Movable) {
-        *Route = IopCreateRoute(RouteKind, &Plan->Cpus, Plan->Vector, Plan->Target.Cpu);
+        *Route = IopCreateRoute(RouteKind, &Plan->RouteSet, Plan->Vector, Plan->Target.Cpu, Plan->Spread);
         if (*Route == NULL)
             Status = IRQ_STATUS_INSUFFICIENT_RESOURCES;
     }
@@ -258,7 +295,8 @@ static IRQ_STATUS IopBuildAndConnect(const IOP_OBJECT_REQUEST *Request, const IO
 {
     void *Storage;
     size_t StorageSize;
-    IOP_CONNECTION *Connection = IopAllocateConnection(IrCpuSetWeight(&Plan->Cpus), &Storage, &StorageSize);
+    IOP_CONNECTION *Connection =
+        IopAllocateConnection(IrCpuSetWeight(&Plan->Cpus) + Plan->SpareLinks, &Storage, &StorageSize);
     if (Connection == NULL)
         return IRQ_STATUS_INSUFFICIENT_RESOURCES;
 
@@ -274,6 +312,7 @@ static IRQ_STATUS IopBuildAndConnect(const IOP_OBJECT_REQUEST *Request, const IO
         .ShareVector = Request->ShareVector,
         .Cpus = &Plan->Cpus,
         .Affinity = Request->Affinity,
+        .SpareLinks = Plan->SpareLinks,
     };
     IRQ_STATUS Status = KeInitializeInterrupt(Storage, StorageSize, &Parameters, &Connection->Interrupt);
     if (Status == IRQ_STATUS_SUCCESS)
@@ -391,7 +430,8 @@ static IRQ_STATUS IopConnectNewLine(const IO_CONNECT_LINE_BASED_PARAMETERS *P, c
         return IRQ_STATUS_INSUFFICIENT_RESOURCES;
     IOP_PLAN Plan = {.Gsi = Resolved->Gsi};
     IOP_ROUTE *Route;
-    IRQ_STATUS Status = IopPlanNewTarget(&P->Target, P->Irql, P->SynchronizeIrql, IopRouteLine, &Plan, &Route);
+    IRQ_STATUS Status =
+        IopPlanNewTarget(&P->Target, P->Irql, P->SynchronizeIrql, IopRouteLine, P->ShareVector, &Plan, &Route);
     if (Status != IRQ_STATUS_SUCCESS) {
         IopFreeLine(Line);
         return Status;
@@ -536,7 +576,7 @@ static IRQ_STATUS IopConnectMessageBased(IO_CONNECT_MESSAGE_BASED_PARAMETERS *P)
     IrLockAcquire(&IopLock);
     IOP_PLAN Plan = {.Gsi = Remapped ? IOP_REMAPPED_MESSAGE : IOP_NO_GSI};
     IOP_ROUTE *Route;
-    Status = IopPlanNewTarget(&P->Target, P->Irql, P->SynchronizeIrql, IopRouteMessage, &Plan, &Route);
+    Status = IopPlanNewTarget(&P->Target, P->Irql, P->SynchronizeIrql, IopRouteMessage, false, &Plan, &Route);
     HL_MSI_MESSAGE Message = {0};
     HL_MSI_REMAPPING Remapping = {0};
     if (Status == IRQ_STATUS_SUCCESS) {

@@ -73,21 +73,23 @@ typedef enum _IOP_ROUTE_KIND {
     IopRouteMessage,  /* an MSI message the driver (or Io, in an MSI-X table) rewrites */
 } IOP_ROUTE_KIND;
 
-/* Where a movable interrupt goes. Set, Vector, Kind, Gsi, the back end and
- * the update routine are fixed at creation. The policy, its target and the
- * rotation's position are the router's (Router, router.h), which decides;
- * the route is the back end that carries a decision out (src/io/route.c).
- * Live, Cpu, the router's configuration and the hardware state they
- * describe change only under Lock (taken with IrLockAcquireIrqSave: the
- * post-dispatch routine takes it in interrupt context); Cpu is an atomic so
- * that it can also be read without it. Owner changes under IopLock;
- * References is taken under IopLock and dropped after KeDisconnectInterrupt,
- * outside it. */
+/* Where a movable interrupt goes. Set, Kind, Shareable, Gsi, the back end
+ * and the update routine are fixed at creation. The policy, its target and
+ * the rotation's position are the router's (Router, router.h), which
+ * decides; the route is the back end that carries a decision out
+ * (src/io/route.c). Live, Cpu, Vector, Spread, the router's configuration
+ * and the hardware state they describe change only under Lock (taken with
+ * IrLockAcquireIrqSave: the post-dispatch routine takes it in interrupt
+ * context); Cpu is an atomic so that it can also be read without it. Owner
+ * changes under IopLock; References is taken under IopLock and dropped
+ * after KeDisconnectInterrupt, outside it. */
 struct _IOP_ROUTE {
     IR_LOCK Lock;
     bool Live;                    /* false once disconnect masked/forgot it: no more moves */
     IOP_ROUTE_KIND Kind;
-    uint8_t Vector;               /* the same on every CPU of Set */
+    bool Shareable;               /* a shareable line: always Spread, sharers may join */
+    bool Spread;                  /* Vector on every CPU of Set; else on Cpu only */
+    uint8_t Vector;               /* where the entry sends it now */
     uint32_t Gsi;                 /* IopRouteLine */
     PIO_MSI_UPDATE_ROUTINE UpdateMessage; /* IopRouteMessage, not remapped */
     void *UpdateContext;
@@ -103,7 +105,7 @@ struct _IOP_ROUTE {
     KINTERRUPT *_Atomic Owner;    /* the sharer whose dispatch applies the policy */
     _Atomic uint32_t References;  /* connections using the route */
     IR_CPU_SET Set;               /* online CPUs of the mask at connect that a device can reach
-                                     (HlIsProcessorReachableByDevices): the object is on all */
+                                     (HlIsProcessorReachableByDevices): where it may go */
 };
 
 extern IR_LOCK IopLock;
@@ -147,8 +149,10 @@ IOP_CONNECTION *IopAllocateConnection(uint32_t CpuCount, void **ObjectStorage, s
 void IopFreeConnection(IOP_CONNECTION *Connection);
 
 /* Routes (src/io/route.c). Create/attach/retire run under IopLock. */
-/* A route for Set/Vector delivered to Cpu now; NULL without memory. */
-IOP_ROUTE *IopCreateRoute(IOP_ROUTE_KIND Kind, const IR_CPU_SET *Set, uint8_t Vector, uint32_t Cpu);
+/* A route over Set delivered to (Cpu, Vector) now, Spread when its vector
+ * is on every CPU of Set (a shareable line: it stays so); NULL without
+ * memory. */
+IOP_ROUTE *IopCreateRoute(IOP_ROUTE_KIND Kind, const IR_CPU_SET *Set, uint8_t Vector, uint32_t Cpu, bool Spread);
 void IopDestroyRoute(IOP_ROUTE *Route);
 /* Whether one more movable object can be registered. */
 bool IopCanRegisterMovable(void);
@@ -171,5 +175,14 @@ void IopReleaseRoute(IOP_ROUTE *Route);
 IRQ_STATUS IopCheckRetarget(const KINTERRUPT *Interrupt, bool CheckCpu, uint32_t Cpu);
 /* Forgets every lookup entry (IoResetInterruptManager). */
 void IopResetRoutes(void);
+/* Points the route's line or message at (Cpu, Vector): the back end's one
+ * write (src/io/route.c). Under the route lock. */
+IRQ_STATUS IopWriteRoute(IOP_ROUTE *Route, uint32_t Cpu, uint8_t Vector);
+/* Moves a route on one CPU to Cpu in two phases (src/io/move.c). */
+IRQ_STATUS IopMoveToCpu(IOP_ROUTE *Route, uint32_t Cpu);
+/* Spreads the route's vector over its set (ROUND_ROBIN, LOWEST). */
+IRQ_STATUS IopSpreadRoute(IOP_ROUTE *Route);
+/* Back to one CPU, where it is (FIXED); a shareable line stays spread. */
+void IopGatherRoute(IOP_ROUTE *Route);
 
 #endif

@@ -15,24 +15,23 @@
  * position is always the current destination: ROUND_ROBIN goes on with the
  * CPU of the set after it, LOWEST's ties rotate from it.
  *
- * WHY ONE COMMON VECTOR. A movable interrupt (IoTargetRoutable) has the same
- * vector on every CPU of its set, and its object is linked into that vector
- * on all of them, while the line or message is sent to one CPU (physical
- * destination). A move then changes nothing but the destination:
- *  - I/O APIC: HlPicRetargetSystemInterrupt with the same vector leaves the
- *    low word of the redirection entry as it is, so the move is one 32-bit
- *    write of the high word (destination, bits 63:56; 82093AA 3.2.4). An edge
- *    raised during the move goes to the old CPU or to the new one, never to
- *    a half-written entry, and the entry is never masked: an edge that
- *    arrives while its entry is masked is lost (82093AA 3.2.4; QEMU 7.2 does
- *    the same). A level line needs no mask either: Remote IRR is cleared by
- *    the EOI of the same vector, whichever CPU sends it.
- *  - MSI: the driver rewrites the message address (destination id, SDM vol.
- *    3A 11.11.1); the data, and so the vector, stays.
- * Whatever was already sent to the old CPU is dispatched there, since the
- * object is linked on every CPU of the set: no two-phase vector hand-over
- * (as Linux needs when the vector changes) and nothing is lost. The price is
- * one vector per CPU of the set (KeAllocateVectorOnSet).
+ * TWO PLACEMENTS. A movable interrupt's set is every CPU it may go to.
+ *  - On one CPU (the default): one vector on the CPU the entry points at. A
+ *    move to another CPU of the set is a move in two phases
+ *    (src/io/move.c): the object linked on the new (CPU, vector), the entry
+ *    pointed there, the old link retired once its CPU has nothing pending
+ *    on it. One vector, wherever it goes.
+ *  - Spread: the same vector on every CPU of the set, the object linked on
+ *    all of them, so that a move changes nothing but the destination (the
+ *    high word of a redirection entry, 82093AA 3.2.4; the address of an
+ *    MSI, SDM vol. 3A 11.11.1): one register write, an edge raised during it
+ *    goes to the old CPU or the new one, the entry is never masked (an edge
+ *    that arrives while masked is lost, 82093AA 3.2.4), and a level line's
+ *    Remote IRR is cleared by the EOI of the same vector, whichever CPU
+ *    sends it. This is for ROUND_ROBIN and LOWEST, which move after every
+ *    interrupt (IoSetInterruptPolicy spreads the route, FIXED gathers it
+ *    again), and for a shareable line, whose sharers join where it is
+ *    without a move. It costs one vector per CPU of the set.
  *
  * STATE AND LOCKING. A route (iop.h) holds the destination and the router's
  * route (policy, mask, position). Moves happen in interrupt context (the post-dispatch routine, a driver's
@@ -166,17 +165,19 @@ void IopResetRoutes(void)
 
 /* ---- The back ends: "point this line or message at CPU c" (router.h) ------------------ */
 
-/* The driver writes the new address; the data (vector) is what it was. A
- * message in an MSI-X table Io programs is rewritten there (masked around
- * the rewrite, HlMsixWriteEntry: what the device raises meanwhile waits in
- * the PBA and goes to the new CPU). A remapped message stays as it is: its
- * remapping table entry moves. */
-static IRQ_STATUS IopWriteMessage(IOP_ROUTE *Route, const HL_INTERRUPT_TARGET *Target)
+/* The driver writes the new message (from a move's intermediate step on,
+ * only the address or only the data differs from what it had, so the order
+ * of its register writes does not matter: src/io/move.c). A message in an
+ * MSI-X table Io programs is rewritten there (masked around the rewrite,
+ * HlMsixWriteEntry: what the device raises meanwhile waits in the PBA and
+ * goes to the new CPU). A remapped message stays as it is: its remapping
+ * table entry moves. */
+static IRQ_STATUS IopWriteMessage(IOP_ROUTE *Route, const HL_INTERRUPT_TARGET *Target, uint8_t Vector)
 {
     if (Route->Remapped)
-        return HlMsiRetargetRemapped(&Route->Remapping, Target, Route->Vector);
+        return HlMsiRetargetRemapped(&Route->Remapping, Target, Vector);
     HL_MSI_MESSAGE Message;
-    IRQ_STATUS Status = HlMsiComposeMessage(Target, Route->Vector, HlTriggerEdge, &Message);
+    IRQ_STATUS Status = HlMsiComposeMessage(Target, Vector, HlTriggerEdge, &Message);
     if (Status == IRQ_STATUS_SUCCESS && Route->Msix)
         return HlMsixWriteEntry(&Route->MsixTable, Route->MsixEntry, &Message);
     if (Status == IRQ_STATUS_SUCCESS)
@@ -185,43 +186,37 @@ static IRQ_STATUS IopWriteMessage(IOP_ROUTE *Route, const HL_INTERRUPT_TARGET *T
     return Status;
 }
 
-/* The same vector: only the high word of the entry is written. */
-static IRQ_STATUS IopWriteLine(IOP_ROUTE *Route, const HL_INTERRUPT_TARGET *Target)
+IRQ_STATUS IopWriteRoute(IOP_ROUTE *Route, uint32_t Cpu, uint8_t Vector)
 {
-    return HlPicRetargetSystemInterrupt(Route->Gsi, Route->Vector, Target);
+    HL_INTERRUPT_TARGET Target = {.Kind = HlTargetCpu, .Cpu = Cpu};
+    if (Route->Kind == IopRouteLine)
+        return HlPicRetargetSystemInterrupt(Route->Gsi, Vector, &Target);
+    return IopWriteMessage(Route, &Target, Vector);
 }
 
-/* Under the route lock (the router calls the back ends from Io's calls
- * only). A retired route moves no more; a move to where it is writes
- * nothing; a failed write leaves Cpu as it was. */
-static IRQ_STATUS IopPoint(IOP_ROUTE *Route, uint32_t Cpu,
-                           IRQ_STATUS (*Write)(IOP_ROUTE *Route, const HL_INTERRUPT_TARGET *Target))
+/* The router's back end for both kinds of source, under the route lock (the
+ * router calls it from Io's calls only). A retired route moves no more; a
+ * move to where it is writes nothing; a spread route changes only its
+ * destination, a route on one CPU moves in two phases; a failed move leaves
+ * it where it was. */
+static IRQ_STATUS IopPointAt(void *Source, uint32_t Cpu)
 {
+    IOP_ROUTE *Route = Source;
     if (!Route->Live)
         return IRQ_STATUS_NOT_CONNECTED;
     if (Cpu == atomic_load_explicit(&Route->Cpu, memory_order_relaxed))
         return IRQ_STATUS_SUCCESS;
-    HL_INTERRUPT_TARGET Target = {.Kind = HlTargetCpu, .Cpu = Cpu};
-    IRQ_STATUS Status = Write(Route, &Target);
+    if (!Route->Spread)
+        return IopMoveToCpu(Route, Cpu);
+    IRQ_STATUS Status = IopWriteRoute(Route, Cpu, Route->Vector);
     if (Status == IRQ_STATUS_SUCCESS)
         atomic_store_explicit(&Route->Cpu, Cpu, memory_order_relaxed);
     return Status;
 }
 
-static IRQ_STATUS IopPointLine(void *Source, uint32_t Cpu)
-{
-    return IopPoint(Source, Cpu, IopWriteLine);
-}
-
-static IRQ_STATUS IopPointMessage(void *Source, uint32_t Cpu)
-{
-    return IopPoint(Source, Cpu, IopWriteMessage);
-}
-
-/* One physical destination at a time: neither broadcasts (a broadcast is a
- * logical destination chosen at connect, IoTargetBroadcast). */
-static const IR_ROUTE_BACKEND IopLineBackend = {.PointAt = IopPointLine};
-static const IR_ROUTE_BACKEND IopMessageBackend = {.PointAt = IopPointMessage};
+/* One physical destination at a time (a broadcast is a logical destination
+ * chosen at connect, IoTargetBroadcast). */
+static const IR_ROUTE_BACKEND IopBackend = {.PointAt = IopPointAt};
 
 /* ---- The router's inputs ------------------------------------------------------------- */
 
@@ -270,6 +265,10 @@ static void IopRoutePostDispatch(KINTERRUPT *Interrupt, uint32_t Cpu, KIRQL Inte
     IOP_ROUTE *Route = Context;
     if (atomic_load_explicit(&Route->Owner, memory_order_relaxed) != Interrupt)
         return;
+    /* A move's old link that found its vector pending: it has just been
+     * dispatched, here or elsewhere, so ask its CPU again (ke.h). */
+    if (__builtin_expect(KeQueryInterruptRetiringLinks(Interrupt) != 0, 0))
+        (void)KeRetryInterruptRetirement(Interrupt, KeInterruptOwnerIo);
     if (IopPolicyOf(Route) == IrRoutingFixedCpu)
         return;
     IOP_DISPATCH_VIEW View = {.Cpu = Cpu, .Irql = InterruptedIrql};
@@ -290,7 +289,7 @@ static size_t IopRouterOffset(void)
 
 /* One allocation: the route, then the router's route over every CPU Ke has,
  * FIXED to Cpu with the set as its mask (what IoSetInterruptPolicy keeps). */
-IOP_ROUTE *IopCreateRoute(IOP_ROUTE_KIND Kind, const IR_CPU_SET *Set, uint8_t Vector, uint32_t Cpu)
+IOP_ROUTE *IopCreateRoute(IOP_ROUTE_KIND Kind, const IR_CPU_SET *Set, uint8_t Vector, uint32_t Cpu, bool Spread)
 {
     size_t RouterSize = IrRouteQueryStorageSize(KeQueryProcessorCount());
     if (RouterSize == 0)
@@ -311,7 +310,9 @@ IOP_ROUTE *IopCreateRoute(IOP_ROUTE_KIND Kind, const IR_CPU_SET *Set, uint8_t Ve
     Route->AllocationSize = Size;
     Route->Live = true;
     Route->Kind = Kind;
-    Route->Backend = Kind == IopRouteLine ? &IopLineBackend : &IopMessageBackend;
+    Route->Backend = &IopBackend;
+    Route->Shareable = Spread;
+    Route->Spread = Spread;
     Route->Vector = Vector;
     atomic_store_explicit(&Route->Cpu, Cpu, memory_order_relaxed);
     atomic_store_explicit(&Route->Owner, NULL, memory_order_relaxed);
@@ -436,10 +437,14 @@ IRQ_STATUS IoSetInterruptPolicy(KINTERRUPT *Interrupt, IR_ROUTING_POLICY Policy)
     IR_ROUTE_CONFIG Config = {.Policy = Policy, .TargetCpu = Here, .Mask = &Route->Set};
     if (!Route->Live)
         Status = IRQ_STATUS_NOT_CONNECTED;
-    else
+    else if (Policy != IrRoutingFixedCpu)
+        Status = IopSpreadRoute(Route); /* they move after every interrupt: src/io/move.c */
+    if (Status == IRQ_STATUS_SUCCESS)
         Status = IrRouteConfigure(Route->Router, &Config, &Inputs);
     if (Status == IRQ_STATUS_SUCCESS)
         Status = IrRoutePointAt(Route->Router, &Inputs, Route->Backend, Route, Here);
+    if (Status == IRQ_STATUS_SUCCESS && Policy == IrRoutingFixedCpu)
+        IopGatherRoute(Route);
     IrLockReleaseIrqRestore(&Route->Lock, WasEnabled);
     return Status;
 }

@@ -60,18 +60,24 @@ void KiFoldLinkCounts(KINTERRUPT *Interrupt, KI_INTERRUPT_LINK *Link, uint32_t N
     Link->Cpu = NewCpu;
 }
 
-void KiForgetRetiring(KI_INTERRUPT_LINK *Link)
+/* Off its CPU's retire list, and no longer counted as retiring. */
+static void KipUnlistRetiring(KI_INTERRUPT_LINK *Link)
 {
-    if (Link->State != KiLinkRetiring)
-        return;
     KI_INTERRUPT_LINK **Previous = &KiGetPrcb(Link->Cpu)->RetireList;
     while (*Previous != NULL && *Previous != Link)
         Previous = &(*Previous)->RetireNext;
     if (*Previous == Link)
         *Previous = Link->RetireNext;
     Link->RetireNext = NULL;
-    Link->State = KiLinkRetired;
     atomic_fetch_sub_explicit(&Link->Interrupt->RetiringLinks, 1, memory_order_relaxed);
+}
+
+void KiForgetRetiring(KI_INTERRUPT_LINK *Link)
+{
+    if (Link->State != KiLinkRetiring)
+        return;
+    KipUnlistRetiring(Link);
+    Link->State = KiLinkRetired;
 }
 
 static bool KipIsInChain(const KI_INTERRUPT_LINK *Link)
@@ -171,6 +177,29 @@ IRQ_STATUS KeAddInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, u
         Status = IRQ_STATUS_INSUFFICIENT_RESOURCES;
     if (Status == IRQ_STATUS_SUCCESS)
         KipLinkAt(Interrupt, Link, Cpu, Vector);
+    IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
+    return Status;
+}
+
+/* A link still retiring never left its chain: it only becomes a link the
+ * device may be sent to again. */
+IRQ_STATUS KeReviveInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, uint32_t Cpu, uint8_t Vector)
+{
+    IRQ_STATUS Status = KipCheckCall(Interrupt, Owner);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
+    Status = KiCheckOwnedBy(Interrupt, Owner);
+    KI_INTERRUPT_LINK *Link = NULL;
+    if (Status == IRQ_STATUS_SUCCESS && Cpu < KiSystem.ProcessorCount)
+        Link = KipFindLinkAt(Interrupt, Cpu, Vector);
+    if (Status == IRQ_STATUS_SUCCESS && (Link == NULL || Link->State != KiLinkRetiring))
+        Status = IRQ_STATUS_NOT_PENDING;
+    if (Status == IRQ_STATUS_SUCCESS) {
+        KipUnlistRetiring(Link);
+        Link->State = KiLinkActive;
+        atomic_store_explicit(&Interrupt->Vector, Vector, memory_order_relaxed);
+    }
     IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
     return Status;
 }

@@ -128,6 +128,18 @@ uint32_t TbService(uint32_t Cpu)
     return Count;
 }
 
+uint32_t TbServiceMoveRequests(void)
+{
+    uint32_t Serviced = 0;
+    for (uint32_t Cpu = 0; Cpu < SimCpuCount(); Cpu++) {
+        if (!SimLapicIrrIsSet(Cpu, KeAmd64VectorLayout.IpiVector))
+            continue;
+        assert_int_equal(TbService(Cpu), 1);
+        Serviced++;
+    }
+    return Serviced;
+}
+
 const uint32_t TbWideApicIds[TB_WIDE_CPUS] = {0x01, 0xFE, 0xFF, 0x100, 0x11F, 0x03};
 
 int TbSetupWide(void **State)

@@ -137,6 +137,11 @@ IO_INTERRUPT_TARGET TbTargetRoutable(const IR_CPU_SET *Mask, uint32_t Cpu);
 /* Services Cpu's pending interrupts from the test thread, then re-attaches
  * to the home CPU. Returns how many were dispatched. */
 uint32_t TbService(uint32_t Cpu);
+/* Services every CPU whose IRR holds the IPI vector, where a move's retire
+ * request waits (src/ke/link.c), each of them taking exactly that one
+ * interrupt; returns how many CPUs there were. Call it after a move in a
+ * test without service threads, before counting a CPU's interrupts. */
+uint32_t TbServiceMoveRequests(void);
 
 /* A connected line's routing as the I/O APIC holds it. */
 IOAPIC_REDIRECTION_ENTRY TbPeekEntry(uint32_t Gsi);

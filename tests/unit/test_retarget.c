@@ -83,6 +83,7 @@ static uint32_t QueryCpu(KINTERRUPT *Interrupt)
  * CPU after checking the ISR ran there and nowhere else got the vector. */
 static uint32_t PulseAndService(uint32_t Gsi, uint8_t Vector, TB_ISR_RECORD *Record)
 {
+    (void)TbServiceMoveRequests(); /* a move's retire requests, still waiting */
     uint32_t Cpu = EntryCpu(Gsi);
     uint64_t Calls = atomic_load(&Record->Calls);
     SimPulseGsi(Gsi);
@@ -119,9 +120,22 @@ static void AssertVectorOnEveryCpu(const IR_CPU_SET *Cpus, uint8_t Vector, bool 
 
 /* ---- Moving an edge line -------------------------------------------------------------- */
 
-/* The RTC's edge line, movable over every CPU, is moved to each CPU in turn:
- * only the destination changes (vector, trigger, mask stay), and each pulse
- * lands on the CPU it was moved to. */
+/* Where the object is linked and its vector allocated: on Cpu alone. */
+static void AssertOnlyOn(KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t Vector)
+{
+    IR_CPU_SET Cpus;
+    KeGetInterruptCpus(Interrupt, &Cpus);
+    assert_int_equal(IrCpuSetWeight(&Cpus), 1);
+    assert_true(IrCpuSetContains(&Cpus, Cpu));
+    for (uint32_t Other = 0; Other < CPU_COUNT; Other++)
+        assert_int_equal(KeIsVectorAllocated(Other, Vector), Other == Cpu);
+}
+
+/* The RTC's edge line, movable over every CPU, is moved to each CPU in turn,
+ * in two phases: it holds one vector, on the CPU it is on (the same number
+ * wherever that is free, so the move writes the destination only: vector,
+ * trigger, mask stay); the old CPU gives its link up when asked, and each
+ * pulse lands on the CPU it was moved to. */
 static void test_edge_line_moved_to_each_cpu_in_turn(void **State)
 {
     (void)State;
@@ -129,10 +143,7 @@ static void test_edge_line_moved_to_each_cpu_in_turn(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = ConnectMovableRtc(&Record, &Mask, 1);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
-    IR_CPU_SET Cpus;
-    KeGetInterruptCpus(Interrupt, &Cpus);
-    assert_true(IrCpuSetEqual(&Cpus, &Mask)); /* linked on every CPU of the set */
-    AssertVectorOnEveryCpu(&Mask, Vector, true);
+    AssertOnlyOn(Interrupt, 1, Vector);
     IOAPIC_REDIRECTION_ENTRY Initial = TbPeekEntry(RTC_IRQ);
     assert_int_equal(Initial.Bits.Mask, 0);
     assert_int_equal(Initial.Bits.Destination, SimCpuApicId(1));
@@ -141,7 +152,16 @@ static void test_edge_line_moved_to_each_cpu_in_turn(void **State)
     static const uint32_t Order[] = {2, 3, 0, 1, 3, 1};
     for (uint32_t Step = 0; Step < sizeof(Order) / sizeof(Order[0]); Step++) {
         uint32_t Cpu = Order[Step];
+        uint32_t Old = QueryCpu(Interrupt);
         assert_int_equal(IoSetInterruptTarget(Interrupt, Cpu), IRQ_STATUS_SUCCESS);
+        /* The old CPU gives the link up when it takes the request, at once
+         * for the test's own CPU, which has interrupts enabled. */
+        bool FromHome = Old == TB_HOME_CPU;
+        assert_int_equal(KeQueryInterruptRetiringLinks(Interrupt), FromHome ? 0 : 1);
+        assert_int_equal(KeIsVectorAllocated(Old, Vector), !FromHome);
+        assert_int_equal(TbServiceMoveRequests(), FromHome ? 0 : 1);
+        assert_int_equal(KeQueryInterruptRetiringLinks(Interrupt), 0);
+        AssertOnlyOn(Interrupt, Cpu, Vector);
         IOAPIC_REDIRECTION_ENTRY Entry = TbPeekEntry(RTC_IRQ);
         assert_int_equal(Entry.Bits.Mask, 0);
         assert_int_equal(Entry.Bits.Vector, Vector);
@@ -343,12 +363,15 @@ static void test_msi_moved_through_update_routine(void **State)
     uint32_t Data = Device.Message.Data;
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     assert_int_equal(Data & 0xFFu, Vector);
-    AssertVectorOnEveryCpu(&Mask, Vector, true);
+    AssertOnlyOn(Interrupt, 3, Vector);
 
     static const uint32_t Order[] = {0, 2, 1, 3};
     for (uint32_t Step = 0; Step < 4; Step++) {
         uint32_t Cpu = Order[Step];
+        bool FromHome = QueryCpu(Interrupt) == TB_HOME_CPU;
         assert_int_equal(IoSetInterruptTarget(Interrupt, Cpu), IRQ_STATUS_SUCCESS);
+        assert_int_equal(TbServiceMoveRequests(), FromHome ? 0 : 1);
+        AssertOnlyOn(Interrupt, Cpu, Vector);
         assert_int_equal(Device.Updates, Step + 1);
         assert_ptr_equal(Device.UpdatedFor, Interrupt);
         assert_int_equal(Device.Message.Address & 0xFFF00000u, 0xFEE00000u);
@@ -391,8 +414,14 @@ static void test_round_robin_is_exactly_fair(void **State)
     IR_CPU_SET Mask = TbCpuList(Members, 3);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = ConnectMovableRtc(&Record, &Mask, 1);
-    assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(Interrupt);
+    IOAPIC_REDIRECTION_ENTRY Single = TbPeekEntry(RTC_IRQ);
+    /* Spread with the vector it has (free on every CPU of the set): the
+     * entry is not touched, and the other CPUs get the vector. */
+    assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KeGetInterruptVector(Interrupt), Vector);
+    assert_int_equal(TbPeekEntry(RTC_IRQ).Value, Single.Value);
+    AssertVectorOnEveryCpu(&Mask, Vector, true);
     enum { K = 7 };
     static const uint32_t Cycle[] = {1, 3, 0};
     for (uint32_t Index = 0; Index < K * 3; Index++) {
@@ -404,9 +433,11 @@ static void test_round_robin_is_exactly_fair(void **State)
         assert_int_equal(KeQueryInterruptCount(Interrupt, Members[Index]), K);
     assert_int_equal(KeQueryInterruptCount(Interrupt, 2), 0);
 
-    /* FIXED stops it where it is. */
+    /* FIXED stops it where it is, and the other CPUs give the vector up. */
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingFixedCpu), IRQ_STATUS_SUCCESS);
     uint32_t Here = QueryCpu(Interrupt);
+    (void)TbServiceMoveRequests();
+    AssertOnlyOn(Interrupt, Here, Vector);
     for (uint32_t Index = 0; Index < 3; Index++)
         assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), Here);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
@@ -440,14 +471,29 @@ static void test_round_robin_msi(void **State)
     TB_ISR_RECORD Record = {.Claim = true};
     MSI_DEVICE Device = {0};
     KINTERRUPT *Interrupt = ConnectMovableMsi(&Record, &Device, &Mask, 2);
+    uint8_t Single = KeGetInterruptVector(Interrupt);
+    /* Spread: CPU 0 has the vector number taken, so a new vector on every
+     * CPU, the message's data rewritten to it where it is, the old vector
+     * given up by CPU 2. */
+    assert_int_equal(KeReserveVector(0, Single), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+    assert_int_equal(Device.Updates, 1);
+    assert_int_equal(CpuOfApicId(MessageApicId(&Device.Message)), 2);
+    uint8_t Spread = KeGetInterruptVector(Interrupt);
+    assert_int_not_equal(Spread, Single);
+    assert_int_equal(Device.Message.Data & 0xFFu, Spread);
+    assert_int_equal(TbServiceMoveRequests(), 1);
+    assert_false(KeIsVectorAllocated(2, Single));
+    assert_int_equal(KeFreeVector(0, Single), IRQ_STATUS_SUCCESS);
+    for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++)
+        assert_true(KeIsVectorAllocated(Cpu, Spread));
     enum { K = 5 };
     for (uint32_t Index = 0; Index < K * CPU_COUNT; Index++) {
         uint32_t Cpu = CpuOfApicId(MessageApicId(&Device.Message));
         assert_int_equal(Cpu, (2 + Index) % CPU_COUNT);
         SimMsiWrite(Device.Message.Address, Device.Message.Data);
         TbAssertHandledOn(Cpu, &Record);
-        assert_int_equal(Device.Updates, Index + 1);
+        assert_int_equal(Device.Updates, Index + 2);
     }
     for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++)
         assert_int_equal(KeQueryInterruptCount(Interrupt, Cpu), K);
@@ -601,8 +647,9 @@ static uint32_t WideCpuOfApicId(uint32_t ApicId)
 }
 
 /* A movable interrupt over every CPU is planned over the three a device
- * can reach: the object and vector live there only, it starts on the least
- * loaded of them, moves only among them, and round robin cycles them. */
+ * can reach: it starts on the least loaded of them with one vector there,
+ * moves only among them, and round robin spreads it over them and cycles
+ * them. */
 static void test_routable_set_holds_reachable_cpus_only(void **State)
 {
     (void)State;
@@ -613,13 +660,13 @@ static void test_routable_set_holds_reachable_cpus_only(void **State)
     IrCpuSetFill(&Mask, TB_WIDE_CPUS);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = ConnectMovableRtc(&Record, &Mask, IR_CPU_NONE);
-    IR_CPU_SET Cpus;
-    KeGetInterruptCpus(Interrupt, &Cpus);
+    IR_CPU_SET Affinity;
+    assert_int_equal(IoQueryInterruptAffinity(Interrupt, &Affinity), IRQ_STATUS_SUCCESS);
     IR_CPU_SET Expected = TbCpuList(Reachable, 3);
-    assert_true(IrCpuSetEqual(&Cpus, &Expected));
+    assert_true(IrCpuSetEqual(&Affinity, &Expected));
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     for (uint32_t Cpu = 0; Cpu < TB_WIDE_CPUS; Cpu++)
-        assert_int_equal(KeIsVectorAllocated(Cpu, Vector), IrCpuSetContains(&Expected, Cpu));
+        assert_int_equal(KeIsVectorAllocated(Cpu, Vector), Cpu == 1);
     assert_int_equal(QueryCpu(Interrupt), 1);
     assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Destination, 0xFE);
 
@@ -629,6 +676,10 @@ static void test_routable_set_holds_reachable_cpus_only(void **State)
     assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Destination, 0xFE);
 
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
+    (void)TbServiceMoveRequests();
+    IR_CPU_SET Cpus;
+    KeGetInterruptCpus(Interrupt, &Cpus);
+    assert_true(IrCpuSetEqual(&Cpus, &Expected));
     static const uint32_t Cycle[] = {1, 5, 0};
     for (uint32_t Index = 0; Index < 6; Index++) {
         IOAPIC_REDIRECTION_ENTRY Entry = TbPeekEntry(RTC_IRQ);
