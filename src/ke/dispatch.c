@@ -108,14 +108,15 @@ __attribute__((noinline)) static void KipRunRestOfChain(KPRCB *Prcb, uint8_t Vec
         Next = atomic_load_explicit(&Link->Next, memory_order_seq_cst);
     }
     if (!Claimed)
-        KiBumpCounter(&Prcb->Unclaimed[Vector]);
+        KiNoteUnclaimed(Prcb, Vector, Link->Interrupt);
 }
 
 /* A one-link chain whose ISR did not claim: counted for the vector (the
- * link's; it stays valid while the dispatch runs). */
+ * link's; it stays valid while the dispatch runs) and for its storm window
+ * (storm.c), here and not on the claimed path. */
 __attribute__((noinline, cold)) static void KipCountUnclaimed(KPRCB *Prcb, const KI_INTERRUPT_LINK *Link)
 {
-    KiBumpCounter(&Prcb->Unclaimed[Link->Interrupt->Vector]);
+    KiNoteUnclaimed(Prcb, Link->Interrupt->Vector, Link->Interrupt);
 }
 
 /* A device vector's chain, once the dispatch is announced (or covered by the
@@ -161,7 +162,7 @@ __attribute__((noinline, cold)) static void KipDispatchUnlinked(KPRCB *Prcb, uin
     if (KiIsDeviceVector(Vector)) {
         /* Nothing linked (its object is being disconnected, a stray MSI). */
         KiBumpCounter(&Prcb->Dispatched[Vector]);
-        KiBumpCounter(&Prcb->Unclaimed[Vector]);
+        KiNoteUnclaimed(Prcb, Vector, NULL); /* a stray source storms too */
     } else {
         KipDispatchSystemVector(Prcb, Vector);
     }
