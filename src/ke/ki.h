@@ -144,8 +144,8 @@ typedef struct _KI_SYSTEM_VECTOR {
  * which has no room for 256 of them (KiSystem.StormWindows, allocated with the
  * blocks). */
 typedef struct _KI_STORM_WINDOW {
-    uint64_t Start;              /* the vector's Dispatched count when the window began */
-    uint32_t Unclaimed;          /* unclaimed dispatches since then (reset by a stale epoch) */
+    uint64_t Start;              /* the vector's Dispatched count before the window's first dispatch */
+    uint32_t Unclaimed;          /* unclaimed dispatches in the window; 0: none under way */
     uint32_t LastUnclaimedEpoch; /* KiSystem.StormEpoch at the last unclaimed dispatch */
 } KI_STORM_WINDOW;
 

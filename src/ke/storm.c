@@ -10,14 +10,17 @@
  * WHERE THE COUNTING IS. Only on the unclaimed paths, which are out of line
  * and cold (src/ke/dispatch.c): the claimed path runs not one instruction
  * more. The window's length needs no counting of its own: KPRCB.Dispatched
- * already counts every delivery of the vector, so the window is "the
- * Dispatched value at its start" and ends at the first unclaimed dispatch
- * at or past the window size. A window that ran long (claimed dispatches
- * carried it past the size with no unclaimed one to end it) is judged by
- * two rules that agree on a window of exactly the size: at least Threshold
- * unclaimed, and at most WindowSize - Threshold claimed. So a line that
- * claims more than that in any window is never masked, however many
- * unclaimed dispatches it collected over a long time.
+ * already counts every delivery of the vector, so a window is "the
+ * Dispatched value before its first dispatch". A window begins with an
+ * unclaimed dispatch (claimed ones before it, a previous user's of the
+ * vector included, are no part of it) and ends at the first unclaimed
+ * dispatch at or past the window size, so a line nobody claims is judged
+ * on exactly WindowSize dispatches. A window that ran long (claimed
+ * dispatches carried it past the size with no unclaimed one to end it) is
+ * judged by two rules that agree on a window of exactly the size: at least
+ * Threshold unclaimed, and at most WindowSize - Threshold claimed. So a
+ * line that claims more than that in any window is never masked, however
+ * many unclaimed dispatches it collected over a long time.
  *
  * NO CLOCK. Linux also forgets the unhandled count when the last unhandled
  * interrupt is over 100 ms old (kernel/irq/spurious.c), so that the odd
@@ -25,8 +28,8 @@
  * has no time source (include/irqroute/platform.h), so the caller supplies
  * one: KeAdvanceStormEpoch, called every period (Io's poll does). An
  * unclaimed dispatch two or more epochs after the vector's previous one
- * (more than one whole period, whatever the phase) restarts the window's
- * unclaimed count. Without the clock the rule above still holds.
+ * (more than one whole period, whatever the phase) begins a new window.
+ * Without the clock the rules above still hold.
  *
  * STATE. KI_STORM_WINDOW per (CPU, vector), written only by that CPU's
  * dispatcher with interrupts disabled; a nested dispatch cannot interleave
@@ -83,17 +86,19 @@ void KiNoteUnclaimed(KPRCB *Prcb, uint8_t Vector, KINTERRUPT *Interrupt)
     if (Epoch - Window->LastUnclaimedEpoch >= 2u)
         Window->Unclaimed = 0; /* the previous one is over a period old */
     Window->LastUnclaimedEpoch = Epoch;
+    uint64_t Now = atomic_load_explicit(&Prcb->Dispatched[Vector], memory_order_relaxed);
+    if (Window->Unclaimed == 0)
+        Window->Start = Now - 1; /* a window begins with its first unclaimed dispatch */
     Window->Unclaimed++;
 
     uint64_t Limits = atomic_load_explicit(&KiSystem.StormLimits, memory_order_relaxed);
     uint32_t WindowSize = (uint32_t)(Limits >> 32);
     uint32_t Threshold = (uint32_t)Limits;
-    uint64_t Dispatched = atomic_load_explicit(&Prcb->Dispatched[Vector], memory_order_relaxed) - Window->Start;
+    uint64_t Dispatched = Now - Window->Start;
     if (Dispatched < WindowSize)
         return;
     uint64_t Unclaimed = Window->Unclaimed;
-    Window->Start += Dispatched;
-    Window->Unclaimed = 0;
+    Window->Unclaimed = 0; /* the next unclaimed dispatch begins the next window */
     if (Unclaimed >= Threshold && Dispatched - Unclaimed <= WindowSize - Threshold)
         KipReportStorm(Prcb, Vector, Interrupt, Dispatched, Unclaimed);
 }
