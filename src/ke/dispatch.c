@@ -14,7 +14,8 @@
  * single-writer adds). Everything else (a shared chain, an empty slot, a
  * system or the spurious vector, a CPU number no CPU has, a nested
  * dispatch, a contended lock, a post-dispatch routine) leaves the straight
- * line through a test whose branch is predicted not taken.
+ * line through a test whose branch is predicted not taken. So does an ISR
+ * that did not claim: storm detection (storm.c) counts only there.
  *
  * DEBUG CHECKS (IRQROUTE_DEBUG_CHECKS=1, src/base/irassert.h) state the
  * rules the dispatcher relies on and compile to nothing otherwise, so the
