@@ -309,6 +309,46 @@ IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IR
  * for Affinity NULL. Nothing is written on failure. */
 IRQ_STATUS IoQueryInterruptAffinity(const KINTERRUPT *Interrupt, IR_CPU_SET *Affinity);
 
+/* ---- Interrupt storms (src/io/storm.c; docs/storms.md) -------------------------
+ * Io installs its storm handler in Ke (KeSetStormHandler) in
+ * IoResetInterruptManager. When Ke reports a storm on a vector (nearly every
+ * dispatch of a window unclaimed, KeSetStormThresholds), Io masks the source
+ * right there, in interrupt context: the I/O APIC entry of a line (every
+ * sharer of it with it, as Linux masks the whole line), the MSI-X entry of a
+ * message Io programs. A plain MSI has no mask Io can set, nor has a fully
+ * specified connection a source Io knows: they are only reported
+ * (IO_INTERRUPT_STORM.Masked false). IoPollStormedInterrupts then runs the
+ * masked source's ISRs now and then, and unmasks it once one claims. */
+
+/* The longest back-off between two polls of a masked source, in polls. */
+#define IO_STORM_POLL_INTERVAL_CAP 32u
+
+typedef struct _IO_INTERRUPT_STORM {
+    bool Stormed;        /* a storm was reported and no poll has seen a claim since */
+    bool Masked;         /* its line or MSI-X entry is masked for the storm */
+    uint32_t NextPollIn; /* IoPollStormedInterrupts calls until its ISRs run again (masked) */
+    uint64_t Polls;      /* polls of it since the storm */
+    uint64_t Storms;     /* storms reported on it (on its line) since it was connected */
+} IO_INTERRUPT_STORM;
+
+/* The storm state of an object Io connected. A shared line's sharers all
+ * report the line's.
+ *   SUCCESS
+ *   INVALID_PARAMETER  Interrupt or Storm NULL
+ *   NOT_CONNECTED, ACCESS_DENIED  as IoSetInterruptTarget
+ * Storm is written only on success. */
+IRQ_STATUS IoQueryInterruptStorm(const KINTERRUPT *Interrupt, IO_INTERRUPT_STORM *Storm);
+
+/* The poll, called periodically at PASSIVE_LEVEL (Linux polls every 100 ms;
+ * the period is the caller's): advances Ke's storm clock
+ * (KeAdvanceStormEpoch), and runs the ISRs of each masked source whose turn
+ * it is (KePollInterrupt, on the calling CPU). A source one of whose ISRs
+ * claims has recovered: it is unmasked, and its interrupts flow again. One
+ * that does not waits twice as many polls as last time before the next
+ * try, up to IO_STORM_POLL_INTERVAL_CAP (1, 2, 4 ... 32). Returns how many
+ * sources were unmasked by this call. */
+uint32_t IoPollStormedInterrupts(void);
+
 /* ======================================================================== */
 /* The routing dump (src/io/dump.c)                                         */
 /* ======================================================================== */

@@ -500,6 +500,74 @@ IRQ_STATUS KeQueryVectorStatistics(uint32_t Cpu, uint8_t Vector, KE_VECTOR_STATI
 uint64_t KeQuerySpuriousCount(uint32_t Cpu);
 
 /* ======================================================================== */
+/* Interrupt storms (src/ke/storm.c; docs/storms.md)                        */
+/* ======================================================================== */
+
+/* Linux's numbers (kernel/irq/spurious.c): a vector is in a storm when at
+ * least 99,900 of a window of 100,000 dispatches on one CPU were claimed by
+ * no ISR. KeInitializeSystem restores them. */
+#define KE_STORM_DEFAULT_WINDOW 100000u
+#define KE_STORM_DEFAULT_THRESHOLD 99900u
+
+/* A storm as the dispatcher saw it on one CPU: the window of the vector that
+ * just ended. */
+typedef struct _KE_STORM_REPORT {
+    uint32_t Cpu;
+    uint8_t Vector;
+    KINTERRUPT *Interrupt; /* an object linked on the vector there (valid during the call); NULL: none was */
+    uint64_t Dispatched;   /* dispatches of the vector in the window (>= the window size) */
+    uint64_t Unclaimed;    /* of them, claimed by no ISR (>= the threshold) */
+} KE_STORM_REPORT;
+
+/* Called by the dispatcher on the CPU of the storm, from the unclaimed
+ * dispatch that ended the window: interrupt context, interrupts disabled,
+ * before the EOI, the CPU's recorded IRQL still the ISR's. It may take only
+ * locks that are taken with interrupts disabled everywhere (the I/O APIC
+ * driver's, Io's route locks), and masks what it must right there: after it
+ * returns, the EOI lets a level line that is still asserted in again. The
+ * object it is given stays connected until it returns. Io installs its own
+ * (IoResetInterruptManager); a kernel without Io installs one here. */
+typedef void (*PKSTORM_HANDLER)(const KE_STORM_REPORT *Report, void *Context);
+
+/* Installs the storm handler (NULL: storms are still counted per window but
+ * reported to nobody). KeInitializeSystem removes it.
+ *   SUCCESS, NOT_INITIALIZED (before KeInitializeSystem) */
+IRQ_STATUS KeSetStormHandler(PKSTORM_HANDLER Handler, void *Context);
+
+/* The window (dispatches of one vector on one CPU) and the unclaimed count
+ * in it that makes a storm, for every CPU and vector alike; the pair
+ * changes as one (a dispatcher never judges a window by one old and one new
+ * number). A window under way is judged by the new pair when it ends.
+ *   SUCCESS
+ *   NOT_INITIALIZED    before KeInitializeSystem
+ *   INVALID_PARAMETER  WindowSize or Threshold 0, or Threshold > WindowSize
+ * Nothing changes on failure. */
+IRQ_STATUS KeSetStormThresholds(uint32_t WindowSize, uint32_t Threshold);
+/* The pair in force (either pointer may be NULL): SUCCESS, NOT_INITIALIZED. */
+IRQ_STATUS KeQueryStormThresholds(uint32_t *WindowSize, uint32_t *Threshold);
+
+/* The storm clock, for want of time in the core: a caller that advances it
+ * every period (Io's IoPollStormedInterrupts does, each call) makes an
+ * unclaimed dispatch that comes more than one period after the vector's
+ * previous one start the window's unclaimed count afresh, as Linux forgets
+ * an unhandled count whose last interrupt is over 100 ms old: a line that
+ * is rarely unclaimed is then never masked, however long it runs.
+ * Any context. */
+void KeAdvanceStormEpoch(void);
+
+/* Runs the object's ISR once on the calling CPU, at its synchronize IRQL
+ * under its lock, as a dispatch would but outside one (no EOI, no counts):
+ * the poll of a line masked for a storm. *Claimed: what the ISR returned.
+ * The caller keeps the object connected meanwhile and calls at or below its
+ * synchronize IRQL.
+ *   SUCCESS
+ *   INVALID_PARAMETER  Interrupt or Claimed NULL, or not an object
+ *   NOT_CONNECTED      the object is not connected
+ *   INVALID_IRQL       the caller's IRQL is above the synchronize IRQL
+ * Nothing runs on failure. */
+IRQ_STATUS KePollInterrupt(KINTERRUPT *Interrupt, bool *Claimed);
+
+/* ======================================================================== */
 /* Inter-processor interrupts (src/ke/ipi.c)                                */
 /* ======================================================================== */
 

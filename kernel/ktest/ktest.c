@@ -255,4 +255,5 @@ void RkRunTests(void)
     RkRunRegcheckTest();
     RkTestRemapFault();
     RkTestIgbMsix();
+    RkTestStorm();
 }

@@ -26,6 +26,7 @@ void RkRunPolicyTests(void);   /* ktest_policy.c: cases 3, 4, 5, 7, 8 (lowest, b
 void RkRunBadInputTests(void); /* ktest_bad.c: malformed MADT, bad GSI, bad APIC id, MSI-incapable device */
 void RkRunRegcheckTest(void);
 void RkTestRemapFault(void);   /* ktest_remap.c: a remapping fault provoked and recorded */
+void RkTestStorm(void);      /* ktest_storm.c: edu's INTA# held asserted, nobody claiming: masked, given back */
 void RkTestIgbMsix(void);      /* ktest_msix.c: igb's MSI-X vectors spread, moved, masked and held */  /* ktest_regcheck.c: the register scripts of tests/regcheck on QEMU's APICs */
 
 #endif

@@ -369,6 +369,7 @@ IRQ_STATUS IoConnectInterrupt(KINTERRUPT **InterruptObject, PKSERVICE_ROUTINE Se
         Connection->Kind = IopFullySpecified;
         Connection->Line = NULL;
         IopRegisterConnection(Connection);
+        IopRegisterStormSource(Connection);
         IopAssertRecordSound(Connection);
         *InterruptObject = Connection->Interrupt;
     }
@@ -518,6 +519,7 @@ static IRQ_STATUS IopConnectLineBased(IO_CONNECT_LINE_BASED_PARAMETERS *P)
         Connection->Kind = IopLineBased;
         Connection->Line->Users++;
         IopRegisterConnection(Connection);
+        IopRegisterStormSource(Connection);
         IopAssertRecordSound(Connection);
         *P->InterruptObject = Connection->Interrupt;
     }
@@ -622,6 +624,7 @@ static IRQ_STATUS IopConnectMessageBased(IO_CONNECT_MESSAGE_BASED_PARAMETERS *P)
             IopAttachRoute(Connection, Route);
         }
         IopRegisterConnection(Connection);
+        IopRegisterStormSource(Connection);
         IopAssertRecordSound(Connection);
         *P->Message = Message;
         *P->InterruptObject = Connection->Interrupt;
@@ -699,6 +702,7 @@ IRQ_STATUS IoDisconnectInterrupt(KINTERRUPT *InterruptObject)
         return Refused;
     }
     IopAssertRecordSound(Connection);
+    IopUnregisterStormSource(Connection); /* first: no storm masks for it from here on */
     if (Connection->Route != NULL)
         IopLeaveRoute(Connection);
     if (Connection->Line != NULL)

@@ -54,6 +54,20 @@ typedef struct _IOP_LINE {
     IOP_ROUTE *Route;      /* movable line, else NULL */
 } IOP_LINE;
 
+/* A connection's storm state (src/io/storm.c). Next (the list of storm
+ * sources) changes under IopLock and IopStormLock together; the rest under
+ * IopStormLock alone, which the storm handler takes in interrupt context.
+ * For a line every sharer's record holds the line's state. */
+typedef struct _IOP_STORM {
+    struct _IOP_CONNECTION *Next;
+    bool Stormed;      /* a storm was reported and no poll has seen a claim since */
+    bool Masked;       /* the line or MSI-X entry is masked for it */
+    uint32_t Interval; /* polls between two polls of it now (its back-off) */
+    uint64_t NextPoll; /* the IopPollCount at which it is polled next */
+    uint64_t Polls;    /* polls since the storm */
+    uint64_t Storms;   /* storms reported since connect */
+} IOP_STORM;
+
 typedef struct _IOP_CONNECTION {
     struct _IOP_CONNECTION *Next;
     IOP_CONNECTION_KIND Kind;
@@ -66,6 +80,7 @@ typedef struct _IOP_CONNECTION {
     bool Msix;             /* a message Io programs into an MSI-X table entry */
     HL_MSIX_TABLE MsixTable;
     uint32_t MsixEntry;
+    IOP_STORM Storm;       /* src/io/storm.c */
 } IOP_CONNECTION;
 
 typedef enum _IOP_ROUTE_KIND {
@@ -184,5 +199,15 @@ IRQ_STATUS IopMoveToCpu(IOP_ROUTE *Route, uint32_t Cpu);
 IRQ_STATUS IopSpreadRoute(IOP_ROUTE *Route);
 /* Back to one CPU, where it is (FIXED); a shareable line stays spread. */
 void IopGatherRoute(IOP_ROUTE *Route);
+
+/* Storms (src/io/storm.c). Under IopLock: a connection whose record is
+ * complete (line, route, MSI-X entry) becomes a storm source; one being
+ * disconnected stops being one first, before its line or entry is let go,
+ * so the storm handler never masks for a connection on its way out. */
+void IopRegisterStormSource(IOP_CONNECTION *Connection);
+void IopUnregisterStormSource(IOP_CONNECTION *Connection);
+/* IoResetInterruptManager: no source, no poll count, and Io's storm handler
+ * installed in the (new) Ke system. */
+void IopResetStorms(void);
 
 #endif

@@ -45,6 +45,7 @@ void IoResetInterruptManager(void)
     /* The Ke system was re-initialised: its objects are gone, only our
      * records' memory is left to return. */
     IopResetRoutes();
+    IopResetStorms();
     while (IopConnections != NULL) {
         IOP_CONNECTION *Connection = IopConnections;
         IopConnections = Connection->Next;

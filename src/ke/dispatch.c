@@ -14,7 +14,8 @@
  * single-writer adds). Everything else (a shared chain, an empty slot, a
  * system or the spurious vector, a CPU number no CPU has, a nested
  * dispatch, a contended lock, a post-dispatch routine) leaves the straight
- * line through a test whose branch is predicted not taken.
+ * line through a test whose branch is predicted not taken. So does an ISR
+ * that did not claim: storm detection (storm.c) counts only there.
  *
  * DEBUG CHECKS (IRQROUTE_DEBUG_CHECKS=1, src/base/irassert.h) state the
  * rules the dispatcher relies on and compile to nothing otherwise, so the
@@ -108,14 +109,15 @@ __attribute__((noinline)) static void KipRunRestOfChain(KPRCB *Prcb, uint8_t Vec
         Next = atomic_load_explicit(&Link->Next, memory_order_seq_cst);
     }
     if (!Claimed)
-        KiBumpCounter(&Prcb->Unclaimed[Vector]);
+        KiNoteUnclaimed(Prcb, Vector, Link->Interrupt);
 }
 
 /* A one-link chain whose ISR did not claim: counted for the vector (the
- * link's; it stays valid while the dispatch runs). */
+ * link's; it stays valid while the dispatch runs) and for its storm window
+ * (storm.c), here and not on the claimed path. */
 __attribute__((noinline, cold)) static void KipCountUnclaimed(KPRCB *Prcb, const KI_INTERRUPT_LINK *Link)
 {
-    KiBumpCounter(&Prcb->Unclaimed[Link->Vector]);
+    KiNoteUnclaimed(Prcb, Link->Vector, Link->Interrupt);
 }
 
 /* A device vector's chain, once the dispatch is announced (or covered by the
@@ -161,7 +163,7 @@ __attribute__((noinline, cold)) static void KipDispatchUnlinked(KPRCB *Prcb, uin
     if (KiIsDeviceVector(Vector)) {
         /* Nothing linked (its object is being disconnected, a stray MSI). */
         KiBumpCounter(&Prcb->Dispatched[Vector]);
-        KiBumpCounter(&Prcb->Unclaimed[Vector]);
+        KiNoteUnclaimed(Prcb, Vector, NULL); /* a stray source storms too */
     } else {
         KipDispatchSystemVector(Prcb, Vector);
     }

@@ -159,6 +159,16 @@ typedef struct _KI_SYSTEM_VECTOR {
     void *Context;
 } KI_SYSTEM_VECTOR;
 
+/* Storm detection (src/ke/storm.c): one per (CPU, vector), written only by
+ * that CPU's dispatcher on its unclaimed (cold) paths. Kept out of the KPRCB,
+ * which has no room for 256 of them (KiSystem.StormWindows, allocated with the
+ * blocks). */
+typedef struct _KI_STORM_WINDOW {
+    uint64_t Start;              /* the vector's Dispatched count before the window's first dispatch */
+    uint32_t Unclaimed;          /* unclaimed dispatches in the window; 0: none under way */
+    uint32_t LastUnclaimedEpoch; /* KiSystem.StormEpoch at the last unclaimed dispatch */
+} KI_STORM_WINDOW;
+
 typedef struct _KI_SYSTEM {
     uint32_t ProcessorCount;
     const KE_VECTOR_LAYOUT *Layout;
@@ -173,6 +183,12 @@ typedef struct _KI_SYSTEM {
     KIRQL IrqlOfVector[256];
     KI_SYSTEM_VECTOR SystemVectors[256];
     uint64_t KeOwnedVectors[4];        /* bitmap: system vectors Ke handles itself (IPI) */
+    KI_STORM_WINDOW *StormWindows;     /* [ProcessorCount][256] (storm.c) */
+    size_t StormWindowsSize;
+    _Atomic uint64_t StormLimits;      /* window size << 32 | threshold: read as one word */
+    _Atomic uint32_t StormEpoch;       /* KeAdvanceStormEpoch: the stale-unclaimed clock */
+    _Atomic(PKSTORM_HANDLER) StormHandler;
+    void *_Atomic StormContext;
 } KI_SYSTEM;
 
 extern KI_SYSTEM KiSystem;
@@ -297,6 +313,14 @@ static inline void KiReleaseSpinLock(KSPIN_LOCK *SpinLock)
     KiSpinLockAssertHeld(SpinLock);
     atomic_store_explicit(KiSpinLockWord(SpinLock), 0, memory_order_release);
 }
+
+/* Storms (src/ke/storm.c). An unclaimed device-vector dispatch on Prcb's CPU
+ * (Interrupt: an object of the chain, NULL for an empty slot): counts it and,
+ * at the end of the vector's window, reports a storm. Only from the
+ * dispatcher's cold paths, interrupts disabled, on the dispatching CPU. */
+void KiNoteUnclaimed(KPRCB *Prcb, uint8_t Vector, KINTERRUPT *Interrupt);
+/* The defaults KeInitializeSystem restores (thresholds, epoch, no routine). */
+void KiResetStormDetection(void);
 
 /* Waits until no dispatch on Cpu that began before the call can still be
  * walking a chain (see the protocol above). */

@@ -17,7 +17,10 @@ static void KipReleaseMemory(void)
         PlatFreeMemory(KiSystem.Prcbs, KiSystem.PrcbsSize);
     if (KiSystem.MatrixStorage != NULL)
         PlatFreeMemory(KiSystem.MatrixStorage, KiSystem.MatrixStorageSize);
+    if (KiSystem.StormWindows != NULL)
+        PlatFreeMemory(KiSystem.StormWindows, KiSystem.StormWindowsSize);
     KiSystem.Prcbs = NULL;
+    KiSystem.StormWindows = NULL;
     KiSystem.MatrixStorage = NULL;
     KiSystem.Matrix = NULL;
     KiSystem.ProcessorCount = 0;
@@ -90,6 +93,8 @@ typedef struct _KIP_NEW_SYSTEM {
     void *MatrixStorage;
     size_t MatrixStorageSize;
     KI_VECTOR_MATRIX *Matrix;
+    KI_STORM_WINDOW *StormWindows; /* storm.c: [ProcessorCount][256] */
+    size_t StormWindowsSize;
 } KIP_NEW_SYSTEM;
 
 static void KipFreeNewSystem(KIP_NEW_SYSTEM *New)
@@ -98,6 +103,8 @@ static void KipFreeNewSystem(KIP_NEW_SYSTEM *New)
         PlatFreeMemory(New->Prcbs, New->PrcbsSize);
     if (New->MatrixStorage != NULL)
         PlatFreeMemory(New->MatrixStorage, New->MatrixStorageSize);
+    if (New->StormWindows != NULL)
+        PlatFreeMemory(New->StormWindows, New->StormWindowsSize);
 }
 
 static IRQ_STATUS KipBuildNewSystem(uint32_t ProcessorCount, const KE_VECTOR_LAYOUT *Layout, KIP_NEW_SYSTEM *New)
@@ -106,9 +113,11 @@ static IRQ_STATUS KipBuildNewSystem(uint32_t ProcessorCount, const KE_VECTOR_LAY
     New->MatrixStorageSize = KiMatrixStorageSize(ProcessorCount);
     New->Prcbs = PlatAllocateMemory(New->PrcbsSize, KI_CACHE_LINE);
     New->MatrixStorage = PlatAllocateMemory(New->MatrixStorageSize, KI_CACHE_LINE);
+    New->StormWindowsSize = (size_t)ProcessorCount * 256u * sizeof(KI_STORM_WINDOW);
+    New->StormWindows = PlatAllocateMemory(New->StormWindowsSize, KI_CACHE_LINE);
     New->Matrix = NULL;
     IRQ_STATUS Status = IRQ_STATUS_INSUFFICIENT_RESOURCES;
-    if (New->Prcbs != NULL && New->MatrixStorage != NULL)
+    if (New->Prcbs != NULL && New->MatrixStorage != NULL && New->StormWindows != NULL)
         Status = KiMatrixInitialize(New->MatrixStorage, New->MatrixStorageSize, ProcessorCount, Layout,
                                     &New->Matrix);
     if (Status != IRQ_STATUS_SUCCESS)
@@ -133,6 +142,9 @@ IRQ_STATUS KeInitializeSystem(uint32_t ProcessorCount, const KE_VECTOR_LAYOUT *L
     KiSystem.MatrixStorage = New.MatrixStorage;
     KiSystem.MatrixStorageSize = New.MatrixStorageSize;
     KiSystem.Matrix = New.Matrix;
+    KiSystem.StormWindows = New.StormWindows; /* zeroed: every window starts at 0 */
+    KiSystem.StormWindowsSize = New.StormWindowsSize;
+    KiResetStormDetection();
 
     KiSystem.Layout = Layout;
     KiSystem.ProcessorCount = ProcessorCount;
