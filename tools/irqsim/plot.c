@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The plot (plot.h): a gnuplot script over the run's CSV, one line per CPU
- * (columns: interval,time_s,cpu,load,...; the CPU picked with a ternary
- * filter), plus the bound as a dashed line. gnuplot is an optional tool
+ * (columns: interval,time_s,cpu,load,...; CPU c is every CpuCount-th row
+ * from row 1 + c, the header being row 0), plus the bound as a dashed line. gnuplot is an optional tool
  * (Debian gnuplot-nox): when it is missing the script is still written.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -39,9 +39,9 @@ bool IrsPlotWrite(const char *CsvPath, const char *ScriptPath, const char *PngPa
             PngPath, Title);
     uint32_t Plotted = CpuCount < IRSP_PLOTTED_CPUS ? CpuCount : IRSP_PLOTTED_CPUS;
     for (uint32_t Cpu = 0; Cpu < Plotted; Cpu++)
-        fprintf(Script, "'%s' every ::1 using 2:($3==%u?$4:1/0) with steps title 'CPU %u', \\\n     ", CsvPath, Cpu,
-                Cpu);
-    fprintf(Script, "'%s' every ::1 using 2:($3==0?$7:1/0) with lines dt 2 lc 'black' title 'bound'\n", CsvPath);
+        fprintf(Script, "'%s' every %u::%u using 2:4 with steps title 'CPU %u', \\\n     ", CsvPath, CpuCount,
+                1u + Cpu, Cpu);
+    fprintf(Script, "'%s' every %u::1 using 2:7 with steps dt 2 lc 'black' title 'bound'\n", CsvPath, CpuCount);
     fclose(Script);
     if (!IrspGnuplotExists()) {
         printf("irqsim: gnuplot not found (Debian: gnuplot-nox): no PNG, the script is %s\n", ScriptPath);
