@@ -11,7 +11,7 @@ FUZZ_SECONDS       ?= 300
 FUZZ_SMOKE_SECONDS ?= 30
 BENCH_ROUNDS       ?= 3
 
-.PHONY: all setup configure build test test-big tsan asan bench run run-sim clean stress fuzz fuzz-smoke fuzz-build fuzz-coverage package package-check docs
+.PHONY: all setup configure build test test-big tsan asan bench run run-sim sim-scenarios clean stress fuzz fuzz-smoke fuzz-build fuzz-coverage package package-check docs
 
 all: build
 
@@ -99,7 +99,12 @@ run: build
 
 # The same idea on the sim platform (host threads, no QEMU).
 run-sim: build
-	@$(BUILD)/tools/irqsim
+	@$(BUILD)/tools/irqsim --interactive
+
+# Every scenario in scenarios/ under every strategy, with the results (CSV,
+# PNG plot, Perfetto trace) in $(BUILD)/irqsim/ (docs/irqsim.md).
+sim-scenarios: build
+	@for f in scenarios/*.yaml; do $(BUILD)/tools/irqsim --scenario $$f --check --out $(BUILD)/irqsim || exit 1; done
 
 clean:
 	rm -rf $(BUILD) $(BUILD_TSAN) $(BUILD_ASAN) $(BUILD)-release $(BUILD_FUZZ) $(BUILD)-fuzzcov $(BUILD)-package $(BUILD)-package-check

@@ -15,6 +15,7 @@
 #define IRQROUTE_CPUSET_H
 
 #include <irqroute/config.h>
+#include <irqroute/status.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -86,6 +87,17 @@ void IrCpuSetAndNot(IR_CPU_SET *Result, const IR_CPU_SET *A, const IR_CPU_SET *B
 bool IrCpuSetIntersects(const IR_CPU_SET *A, const IR_CPU_SET *B);
 /* Lowest CPU in A & B, or IR_CPU_NONE, without building the intersection. */
 uint32_t IrCpuSetFirstAnd(const IR_CPU_SET *A, const IR_CPU_SET *B);
+
+/* Parses a CPU list as the kernel demo's commands and irqsim's scenario
+ * files write it: "3", "1-3", "0,2-3" (numbers, ranges First-Last with
+ * First <= Last, joined by commas, no blanks) or "all" (CPUs 0 ..
+ * CpuCount-1). Every CPU named must be below CpuCount.
+ *   SUCCESS            Set holds exactly the CPUs named
+ *   INVALID_PARAMETER  Text or Set NULL; CpuCount 0 or above IR_MAX_CPUS;
+ *                      Text empty, not such a list, a range backwards, or a
+ *                      CPU at or above CpuCount
+ * Set is written only on success. */
+IRQ_STATUS IrCpuSetParse(const char *Text, uint32_t CpuCount, IR_CPU_SET *Set);
 
 /* for (Cpu = first; Cpu != IR_CPU_NONE; Cpu = next) over the set. */
 #define IR_CPU_SET_FOR_EACH(Cpu, Set) \

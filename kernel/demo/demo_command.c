@@ -63,30 +63,11 @@ static bool RkpParseNumber(const char **Text, uint32_t *Value)
     return true;
 }
 
+/* The one parser of CPU lists (IrCpuSetParse, base), as irqsim's scenario
+ * files use it; "all" and the bound are the CPUs that started. */
 bool RkDemoParseCpuSet(const char *Text, IR_CPU_SET *Set)
 {
-    IrCpuSetZero(Set);
-    if (RkpEqual(Text, "all")) {
-        for (uint32_t Cpu = 0; Cpu < RkProcessorCount; Cpu++)
-            IrCpuSetAdd(Set, Cpu);
-        return true;
-    }
-    for (;;) {
-        uint32_t First, Last;
-        if (!RkpParseNumber(&Text, &First))
-            return false;
-        Last = First;
-        if (*Text == '-' && (Text++, !RkpParseNumber(&Text, &Last)))
-            return false;
-        if (Last < First || Last >= RkProcessorCount)
-            return false;
-        for (uint32_t Cpu = First; Cpu <= Last; Cpu++)
-            IrCpuSetAdd(Set, Cpu);
-        if (*Text == 0)
-            return true;
-        if (*Text++ != ',')
-            return false;
-    }
+    return IrCpuSetParse(Text, RkProcessorCount, Set) == IRQ_STATUS_SUCCESS;
 }
 
 IRQ_STATUS RkDemoConnect(RK_DEVICE *Device, const RK_DEVICE_ROUTING *Routing)

@@ -160,3 +160,68 @@ uint32_t IrCpuSetFirstAnd(const IR_CPU_SET *A, const IR_CPU_SET *B)
     }
     return IR_CPU_NONE;
 }
+
+/* ---- The text form ("1-3", "0,2-3", "all") ---------------------------------- */
+
+/* Reads decimal digits at *Text into *Value; false when there are none or the
+ * number reaches IR_MAX_CPUS (no CPU has it, and the value cannot overflow). */
+static bool IrpParseCpuNumber(const char **Text, uint32_t *Value)
+{
+    const char *At = *Text;
+    uint32_t Number = 0;
+    if (*At < '0' || *At > '9')
+        return false;
+    while (*At >= '0' && *At <= '9') {
+        Number = Number * 10u + (uint32_t)(*At++ - '0');
+        if (Number >= IR_MAX_CPUS)
+            return false;
+    }
+    *Text = At;
+    *Value = Number;
+    return true;
+}
+
+static bool IrpTextIs(const char *Text, const char *Word)
+{
+    while (*Word != 0 && *Text == *Word)
+        Text++, Word++;
+    return *Text == *Word;
+}
+
+/* Adds the list at Text (no "all") to Set; false at the first mistake. */
+static bool IrpParseCpuList(const char *Text, uint32_t CpuCount, IR_CPU_SET *Set)
+{
+    for (;;) {
+        uint32_t First, Last;
+        if (!IrpParseCpuNumber(&Text, &First))
+            return false;
+        Last = First;
+        if (*Text == '-') {
+            Text++;
+            if (!IrpParseCpuNumber(&Text, &Last))
+                return false;
+        }
+        if (Last < First || Last >= CpuCount)
+            return false;
+        for (uint32_t Cpu = First; Cpu <= Last; Cpu++)
+            IrCpuSetAdd(Set, Cpu);
+        if (*Text == 0)
+            return true;
+        if (*Text++ != ',')
+            return false;
+    }
+}
+
+IRQ_STATUS IrCpuSetParse(const char *Text, uint32_t CpuCount, IR_CPU_SET *Set)
+{
+    if (Text == NULL || Set == NULL || CpuCount == 0 || CpuCount > IR_MAX_CPUS)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    IR_CPU_SET Parsed;
+    IrCpuSetZero(&Parsed);
+    if (IrpTextIs(Text, "all"))
+        IrCpuSetFill(&Parsed, CpuCount);
+    else if (!IrpParseCpuList(Text, CpuCount, &Parsed))
+        return IRQ_STATUS_INVALID_PARAMETER;
+    IrCpuSetCopy(Set, &Parsed);
+    return IRQ_STATUS_SUCCESS;
+}

@@ -279,6 +279,57 @@ static void test_for_each_visits_every_cpu_once_in_order(void **State)
     assert_int_equal(Expected, IR_MAX_CPUS);
 }
 
+/* IrCpuSetParse: Text into a set of exactly those CPUs. */
+static void ExpectParsed(const char *Text, uint32_t CpuCount, const uint32_t *Cpus, size_t Count)
+{
+    IR_CPU_SET Set, Expected;
+    IrCpuSetFill(&Set, IR_MAX_CPUS); /* every stale bit must go */
+    IrCpuSetZero(&Expected);
+    for (size_t Index = 0; Index < Count; Index++)
+        IrCpuSetAdd(&Expected, Cpus[Index]);
+    assert_int_equal(IrCpuSetParse(Text, CpuCount, &Set), IRQ_STATUS_SUCCESS);
+    assert_true(IrCpuSetEqual(&Set, &Expected));
+}
+
+static void test_parse_lists_ranges_and_all(void **State)
+{
+    (void)State;
+    static const uint32_t Three[] = {3};
+    static const uint32_t OneToThree[] = {1, 2, 3};
+    static const uint32_t Mixed[] = {0, 2, 3, 63, 64};
+    static const uint32_t Edge[] = {4095};
+    ExpectParsed("3", 4, Three, 1);
+    ExpectParsed("1-3", 4, OneToThree, 3);
+    ExpectParsed("0,2-3,63-64", 65, Mixed, 5);
+    ExpectParsed("3,3", 4, Three, 1);
+    ExpectParsed("4095", IR_MAX_CPUS, Edge, 1);
+    IR_CPU_SET Set, Expected;
+    IrCpuSetFill(&Expected, 70);
+    assert_int_equal(IrCpuSetParse("all", 70, &Set), IRQ_STATUS_SUCCESS);
+    assert_true(IrCpuSetEqual(&Set, &Expected));
+}
+
+/* Every malformed list is refused and the set keeps what it held. */
+static void test_parse_refuses_bad_lists_and_changes_nothing(void **State)
+{
+    (void)State;
+    static const char *const Bad[] = {"", "4", "3-1", "1-", "-1", "1,", ",1", "1,,2", "a", "1 ", " 1", "all,1",
+                                      "alll", "1-2-3", "0x1", "99999999999", "1;2"};
+    IR_CPU_SET Set, Before;
+    MakeEdgeSet(&Set);
+    IrCpuSetCopy(&Before, &Set);
+    for (size_t Index = 0; Index < sizeof(Bad) / sizeof(Bad[0]); Index++) {
+        assert_int_equal(IrCpuSetParse(Bad[Index], 4, &Set), IRQ_STATUS_INVALID_PARAMETER);
+        assert_true(IrCpuSetEqual(&Set, &Before));
+    }
+    assert_int_equal(IrCpuSetParse("4096", IR_MAX_CPUS, &Set), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrCpuSetParse(NULL, 4, &Set), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrCpuSetParse("1", 4, NULL), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrCpuSetParse("0", 0, &Set), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrCpuSetParse("0", IR_MAX_CPUS + 1, &Set), IRQ_STATUS_INVALID_PARAMETER);
+    assert_true(IrCpuSetEqual(&Set, &Before));
+}
+
 TB_TEST_MAIN(
     cmocka_unit_test(test_zero_and_is_empty),
     cmocka_unit_test(test_add_remove_contains_edges),
@@ -291,4 +342,6 @@ TB_TEST_MAIN(
     cmocka_unit_test(test_and_or_and_not),
     cmocka_unit_test(test_operations_may_alias),
     cmocka_unit_test(test_intersects_and_first_and),
-    cmocka_unit_test(test_for_each_visits_every_cpu_once_in_order))
+    cmocka_unit_test(test_for_each_visits_every_cpu_once_in_order),
+    cmocka_unit_test(test_parse_lists_ranges_and_all),
+    cmocka_unit_test(test_parse_refuses_bad_lists_and_changes_nothing))

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * irqsim — watch interrupts move between CPUs as routing changes.
+ * irqsim --interactive (and `make run-sim`): watch interrupts move between
+ * CPUs as routing changes.
  *
  * Boots irqroute on the sim platform (4 CPUs as host threads, one I/O APIC),
  * connects a few devices through IoConnectInterruptEx, lets device threads
@@ -16,7 +17,8 @@
  *   dump                         the routing state: vectors per CPU, connections (IoDumpRoutingState)
  *
  * Devices start movable (IoTargetRoutable over every CPU) and FIXED to CPU 0.
- * With stdin not a terminal (CI, pipes) it plays a short script instead.
+ * With stdin not a terminal (CI, pipes), or with Scripted, it plays a short
+ * script instead.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -30,6 +32,7 @@
 
 #include <irqroute/io.h>
 
+#include "demo.h"
 #include "sim.h"
 #include "simboot.h"
 
@@ -378,9 +381,9 @@ static void Interact(void)
     }
 }
 
-int main(int argc, char **argv)
+int IrsDemoRun(bool Scripted)
 {
-    bool Scripted = !isatty(STDIN_FILENO) || (argc > 1 && strcmp(argv[1], "--script") == 0);
+    Scripted = Scripted || !isatty(STDIN_FILENO);
     SIM_SYSTEM_CONFIG Config = {.CpuCount = CPU_COUNT, .StartThreads = true};
     IRQ_STATUS Status = SimBootSystem(&Config);
     if (Status != IRQ_STATUS_SUCCESS) {

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/* Reports and checks (report.h). */
+#include <stdio.h>
+
+#include "report.h"
+#include "strategy.h"
+
+void IrsReportHeader(const IRS_SCENARIO *Scenario, double Scale)
+{
+    printf("scenario %s: %u CPUs, %u devices, %g s in intervals of %g s, balancer every %g s%s\n", Scenario->Name,
+           Scenario->CpuCount, Scenario->DeviceCount, Scenario->Duration, Scenario->Interval,
+           Scenario->Balancer.Interval, Scenario->Balancer.Enabled ? "" : " (disabled)");
+    if (Scale > 1)
+        printf("scaled: each raised interrupt stands for %g (loads are shown at full rate)\n", Scale);
+}
+
+void IrsReportResult(const IRS_SCENARIO *Scenario, const IRS_RESULT *Result)
+{
+    const char *Name = IrsStrategyGet(Result->Strategy)->Name;
+    if (!Result->Ran) {
+        printf("  %-10s not run: %s\n", Name, Result->Why);
+        return;
+    }
+    printf("  %-10s bound %.0f, max load %.0f (%+.1f%%), moves %u (+%u forced off offline CPUs%s), settled in round "
+           "%u, %u quiet rounds at the end; %llu interrupts in %.2f s\n",
+           Name, Result->Bound, Result->MaxLoad, Result->WorstExcess * 100.0, Result->Moves, Result->Forced,
+           Result->FailedMoves != 0 ? ", some refused" : "", Result->SettledRound, Result->QuietRounds,
+           (unsigned long long)Result->Raised, Result->WallSeconds);
+    if (Result->WallSeconds > Scenario->Duration)
+        printf("  note: slower than scenario time (%.2f s of wall time for %g s)\n", Result->WallSeconds,
+               Scenario->Duration);
+}
+
+void IrsReportTable(const IRS_SCENARIO *Scenario, const IRS_RESULT *Results, const bool *Done)
+{
+    printf("\n| scenario | bound | strategy | max load | moves | settled round |\n|---|---|---|---|---|---|\n");
+    for (uint32_t Id = 0; Id < IrsStrategyCount; Id++) {
+        const IRS_RESULT *Result = &Results[Id];
+        if (!Done[Id])
+            continue;
+        if (!Result->Ran) {
+            printf("| %s | | %s | not run | | |\n", Scenario->Name, IrsStrategyGet(Id)->Name);
+            continue;
+        }
+        printf("| %s | %.0f | %s | %.0f (%+.1f%%) | %u | %u |\n", Scenario->Name, Result->Bound,
+               IrsStrategyGet(Id)->Name, Result->MaxLoad, Result->WorstExcess * 100.0, Result->Moves,
+               Result->SettledRound);
+    }
+}
+
+static bool IrspFail(const IRS_SCENARIO *Scenario, const char *Strategy, const char *What)
+{
+    printf("CHECK FAILED %s (%s): %s\n", Scenario->Name, Strategy, What);
+    return false;
+}
+
+/* The fewer moves of the two baselines, or -1 when either did not run. */
+static int64_t IrspBestBaselineMoves(const IRS_RESULT *Results, const bool *Done)
+{
+    if (!Done[IrsStrategyGreedy] || !Done[IrsStrategyIrqbalance])
+        return -1;
+    uint32_t Greedy = Results[IrsStrategyGreedy].Moves, Irqbalance = Results[IrsStrategyIrqbalance].Moves;
+    return Greedy < Irqbalance ? Greedy : Irqbalance;
+}
+
+static bool IrspCheckOne(const IRS_SCENARIO *Scenario, const IRS_RESULT *Results, const bool *Done, uint32_t Id)
+{
+    const IRS_EXPECT *Expect = &Scenario->Expect[Id];
+    const IRS_RESULT *Result = &Results[Id];
+    const char *Name = IrsStrategyGet(Id)->Name;
+    char What[160];
+    bool Ok = true;
+    if (Expect->MaxLoadWithin >= 0 && Result->WorstExcess * 100.0 > Expect->MaxLoadWithin + 1e-9) {
+        snprintf(What, sizeof(What), "max load %.0f is %.1f%% above the bound %.0f (expected within %g%%)",
+                 Result->MaxLoad, Result->WorstExcess * 100.0, Result->Bound, Expect->MaxLoadWithin);
+        Ok = IrspFail(Scenario, Name, What);
+    }
+    if (Expect->SettledWithin >= 0 && Result->SettledRound > (uint32_t)Expect->SettledWithin) {
+        snprintf(What, sizeof(What), "settled in round %u (expected within %d)", Result->SettledRound,
+                 Expect->SettledWithin);
+        Ok = IrspFail(Scenario, Name, What);
+    }
+    if (Expect->QuietRounds > 0 && Result->QuietRounds < (uint32_t)Expect->QuietRounds) {
+        snprintf(What, sizeof(What), "only %u rounds without a move at the end (expected %d)", Result->QuietRounds,
+                 Expect->QuietRounds);
+        Ok = IrspFail(Scenario, Name, What);
+    }
+    if (Expect->MovesAtMost >= 0 && Result->Moves > (uint32_t)Expect->MovesAtMost) {
+        snprintf(What, sizeof(What), "%u moves (expected at most %d)", Result->Moves, Expect->MovesAtMost);
+        Ok = IrspFail(Scenario, Name, What);
+    }
+    int64_t Best = IrspBestBaselineMoves(Results, Done);
+    if (Expect->MovesNotAboveBaselines && Best < 0)
+        printf("check %s (%s): moves against the baselines need --strategy all: not checked\n", Scenario->Name, Name);
+    else if (Expect->MovesNotAboveBaselines && Result->Moves > (uint64_t)Best) {
+        snprintf(What, sizeof(What), "%u moves, more than the better baseline's %lld", Result->Moves, (long long)Best);
+        Ok = IrspFail(Scenario, Name, What);
+    }
+    return Ok;
+}
+
+bool IrsReportCheck(const IRS_SCENARIO *Scenario, const IRS_RESULT *Results, const bool *Done)
+{
+    bool Ok = true;
+    uint32_t Checked = 0;
+    for (uint32_t Id = 0; Id < IrsStrategyCount; Id++) {
+        if (!Done[Id] || !Scenario->Expect[Id].Present)
+            continue;
+        if (!Results[Id].Ran) {
+            printf("check %s (%s): not run (%s): not checked\n", Scenario->Name, IrsStrategyGet(Id)->Name,
+                   Results[Id].Why);
+            continue;
+        }
+        Ok = IrspCheckOne(Scenario, Results, Done, Id) && Ok;
+        Checked++;
+    }
+    printf("check %s: %s (%u strateg%s checked)\n", Scenario->Name, Ok ? "ok" : "FAILED", Checked,
+           Checked == 1 ? "y" : "ies");
+    return Ok;
+}
