@@ -68,7 +68,7 @@ static void test_cpu_count_override(void **State)
     assert_int_equal(IrCpuSetWeight(&Scenario.Devices[0].Affinity), 64);
     assert_true(IrsScenarioLoad(IRQSIM_SCENARIOS "/affinity-constrained.yaml", &Scenario, Error));
     assert_false(IrsScenarioResolve(&Scenario, 1, Error));
-    assert_non_null(strstr(Error, "affinity-constrained.yaml:10: affinity '0-1'"));
+    assert_non_null(strstr(Error, "affinity-constrained.yaml:11: affinity '0-1'"));
 }
 
 typedef struct _BAD_FILE {
