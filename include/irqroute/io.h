@@ -267,18 +267,29 @@ IRQ_STATUS IoQueryInterruptLine(const KINTERRUPT *InterruptObject, uint32_t *Gsi
  * (IoTargetBroadcast, IoTargetAffinity): IoSetInterruptPolicy refuses them with
  * IRQ_STATUS_NOT_SUPPORTED. */
 
-/* Moves a movable interrupt (IoTargetRoutable) to Cpu while it may fire:
- * only the destination changes (one vector on every CPU of the set), so an
- * interrupt raised during the move reaches the old CPU or the new one, and a
- * line is never masked. Shared lines move with all their sharers (one
- * redirection entry). Callable at any IRQL, in interrupt context too (a
- * post-dispatch routine, an ISR): it takes no Io-wide lock. The policy is not
- * changed: under ROUND_ROBIN or LOWEST the next interrupt moves it on.
+/* Moves a movable interrupt (IoTargetRoutable) to Cpu while it may fire.
+ * On one CPU (FIXED) it holds one vector, and the move is in two phases
+ * (src/io/move.c): linked on the new CPU, the entry pointed there (the same
+ * vector number where it is free, so only the destination changes), the
+ * old vector given up once the device's first interrupt on the new one has
+ * come and the old CPU has nothing pending on it. Spread over its set
+ * (ROUND_ROBIN, LOWEST, a shareable line) only the destination changes.
+ * Either way an interrupt raised during the move reaches the old CPU or the
+ * new one, and an edge line is never masked. Shared lines move with all
+ * their sharers (one redirection entry). Callable at any IRQL, in interrupt
+ * context too (a post-dispatch routine, an ISR): it takes no Io-wide lock.
+ * The policy is not changed: under ROUND_ROBIN or LOWEST the next interrupt
+ * moves it on.
  *   SUCCESS
  *   INVALID_PARAMETER  Interrupt NULL
  *   NOT_SUPPORTED      an Io object that is not movable
- *   INVALID_CPU        Cpu outside the set (which holds only the mask's CPUs
- *                      that a device reaches), offline, or beyond the count
+ *   INVALID_CPU        Cpu outside the set (which holds only the online CPUs
+ *                      of the mask that a device reaches), or beyond the count
+ *   INVALID_STATE      try again later: an earlier move's old vector is still
+ *                      waiting for the device's first interrupt on the new
+ *                      one (a move in progress), or a level line whose Remote
+ *                      IRR is set would need a new vector
+ *   VECTOR_EXHAUSTED   no vector of its class is free on Cpu
  *   NOT_CONNECTED      not an object Io holds (disconnected already, never
  *                      connected), or being disconnected
  *   ACCESS_DENIED      an object connected through Ke
@@ -289,10 +300,13 @@ IRQ_STATUS IoSetInterruptTarget(KINTERRUPT *Interrupt, uint32_t Cpu);
 /* Sets the policy applied after each interrupt of a movable interrupt (the
  * post-dispatch routine re-targets the entry or message). Takes effect from
  * the next interrupt; a raiser sees one destination or the next, never a
- * mixture. Same statuses and contexts as IoSetInterruptTarget, but for
- * INVALID_CPU (the CPU does not change), and: INVALID_PARAMETER for a Policy
- * out of range, NOT_SUPPORTED for BROADCAST and AFFINITY (both checked
- * before the object is looked at). Io owns the
+ * mixture. ROUND_ROBIN and LOWEST spread the interrupt's vector over its set
+ * (the same number where every CPU has it free, else a new one, in two
+ * phases); FIXED gives the other CPUs' vectors back. Same statuses and
+ * contexts as IoSetInterruptTarget, but for INVALID_CPU (the CPU does not
+ * change), and: INVALID_PARAMETER for a Policy out of range, NOT_SUPPORTED
+ * for BROADCAST and AFFINITY (both checked before the object is looked
+ * at). Io owns the
  * post-dispatch routine (KeSetInterruptPostDispatch) of movable objects:
  * replacing it stops the policy. */
 IRQ_STATUS IoSetInterruptPolicy(KINTERRUPT *Interrupt, IR_ROUTING_POLICY Policy);
@@ -348,6 +362,55 @@ IRQ_STATUS IoQueryInterruptStorm(const KINTERRUPT *Interrupt, IO_INTERRUPT_STORM
  * try, up to IO_STORM_POLL_INTERVAL_CAP (1, 2, 4 ... 32). Returns how many
  * sources were unmasked by this call. */
 uint32_t IoPollStormedInterrupts(void);
+
+/* ======================================================================== */
+/* CPU offline and online (src/io/offline.c)                                */
+/* ======================================================================== */
+
+typedef struct _IO_PROCESSOR_OFFLINE_RESULT {
+    uint32_t Moved;           /* movable interrupts that were delivered to the CPU, now elsewhere */
+    uint32_t AffinityBroken;  /* of the movable interrupts, those with no other online CPU in
+                                 their affinity: they may now go to every online CPU */
+    KINTERRUPT *FirstBroken;  /* one of those, or NULL */
+    KINTERRUPT *Blocking;     /* ACCESS_DENIED: an interrupt that cannot leave the CPU, or NULL */
+} IO_PROCESSOR_OFFLINE_RESULT;
+
+/* Takes Cpu out of device interrupt routing: every movable interrupt
+ * (IoTargetRoutable, device templates) leaves it for the least loaded
+ * other CPU of its affinity, in two phases (nothing lost), and the call
+ * returns once Cpu has dispatched what was already pending for it and no
+ * device interrupt can reach it any more. An interrupt whose affinity has
+ * no other online CPU may go to every online CPU its source reaches
+ * (affinity broken, reported) until IoSetProcessorOnline gives one back.
+ * Cpu keeps running and taking IPIs; it must take interrupts for the call
+ * to return (ke.h, KeDrainRetiringLinks). Call at PASSIVE_LEVEL with
+ * interrupts enabled, not from Cpu's interrupt context.
+ *   SUCCESS
+ *   NOT_INITIALIZED    no KeInitializeSystem
+ *   INVALID_PARAMETER  Result NULL
+ *   INVALID_CPU        Cpu beyond the count
+ *   INVALID_STATE      Cpu is offline already
+ *   ACCESS_DENIED      Cpu is the last online CPU, or an interrupt there
+ *                      cannot move (Result->Blocking, if Io's: a fixed,
+ *                      affinity-chosen or broadcast connection, or a
+ *                      shareable line with nowhere else to go; else an
+ *                      object Ke's caller connected)
+ *   NOT_SUPPORTED, VECTOR_EXHAUSTED, INSUFFICIENT_RESOURCES  a move found no
+ *                      CPU its source reaches, or no vector: Cpu is online
+ *                      again, the interrupts moved so far stay moved
+ *   DEVICE_ERROR       a request to Cpu could not be sent
+ * Nothing changes on the refusals before the moves (all but the last two). */
+IRQ_STATUS IoSetProcessorOffline(uint32_t Cpu, IO_PROCESSOR_OFFLINE_RESULT *Result);
+
+/* Puts Cpu back: the allocator chooses it again and every movable
+ * interrupt whose affinity holds it (and whose source reaches it) may go
+ * there again; one whose affinity was broken goes back into its affinity.
+ * Nothing moves to Cpu by itself otherwise (the policies and the balancer
+ * do that).
+ *   SUCCESS, NOT_INITIALIZED, INVALID_CPU (beyond the count), INVALID_STATE
+ *   (online already); NOT_SUPPORTED, VECTOR_EXHAUSTED, INSUFFICIENT_RESOURCES
+ *   (a broken affinity could not be mended: that interrupt stays where it is) */
+IRQ_STATUS IoSetProcessorOnline(uint32_t Cpu);
 
 /* ======================================================================== */
 /* The routing dump (src/io/dump.c)                                         */

@@ -150,6 +150,32 @@ bool KeIsProcessorOnline(uint32_t Cpu);
  * KeInitializeSystem). */
 void KeQueryOnlineProcessors(IR_CPU_SET *Online);
 
+/* CPU OFFLINE (src/ke/offline.c). Offline means no device interrupt is
+ * routed to the CPU; it keeps running and taking IPIs. The I/O manager's
+ * IoSetProcessorOffline moves what it connected and calls these; a kernel
+ * without Io calls them itself. */
+
+/* The allocator stops choosing Cpu (KeIsProcessorOnline is false from now
+ * on); what is connected there stays until it is moved.
+ *   SUCCESS
+ *   NOT_INITIALIZED  no KeInitializeSystem
+ *   INVALID_CPU      Cpu beyond the count
+ *   INVALID_STATE    Cpu is offline already
+ *   ACCESS_DENIED    Cpu is the last online CPU, or an object connected by
+ *                    Ke's caller (KeConnectInterrupt, which nothing moves)
+ *                    is linked there
+ * Nothing changes on failure. */
+IRQ_STATUS KeSetProcessorOffline(uint32_t Cpu);
+/* Cpu is a CPU the allocator chooses again (as KeInitializeProcessor).
+ *   SUCCESS, NOT_INITIALIZED, INVALID_CPU */
+IRQ_STATUS KeSetProcessorOnline(uint32_t Cpu);
+/* Returns once Cpu has retired every link a move left on it (KeRetireInterruptLink):
+ * it asks Cpu again until its list is empty, so Cpu must take interrupts
+ * (be below the IPI level at times). Call it with interrupts enabled.
+ *   SUCCESS, NOT_INITIALIZED, INVALID_CPU (beyond the count or without an
+ *   APIC id), DEVICE_ERROR (the request could not be sent) */
+IRQ_STATUS KeDrainRetiringLinks(uint32_t Cpu);
+
 /* ======================================================================== */
 /* Dynamic vector allocation (src/ke/vector_matrix.c)                       */
 /* ======================================================================== */

@@ -267,7 +267,8 @@ static IRQ_STATUS IopPlanNewTarget(const IO_INTERRUPT_TARGET *Target, KIRQL Irql
     if (SynchronizeIrql != 0 && SynchronizeIrql < Plan->Irql) {
         Status = IRQ_STATUS_INVALID_IRQL;
     } else if (Plan->Movable) {
-        *Route = IopCreateRoute(RouteKind, &Plan->RouteSet, Plan->Vector, Plan->Target.Cpu, Plan->Spread);
+        *Route = IopCreateRoute(RouteKind, Target->Mask, &Plan->RouteSet, Plan->Vector, Plan->Target.Cpu,
+                                Plan->Spread);
         if (*Route == NULL)
             Status = IRQ_STATUS_INSUFFICIENT_RESOURCES;
     }

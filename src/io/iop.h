@@ -119,8 +119,11 @@ struct _IOP_ROUTE {
     _Atomic uint32_t Cpu;         /* the destination now */
     KINTERRUPT *_Atomic Owner;    /* the sharer whose dispatch applies the policy */
     _Atomic uint32_t References;  /* connections using the route */
-    IR_CPU_SET Set;               /* online CPUs of the mask at connect that a device can reach
-                                     (HlIsProcessorReachableByDevices): where it may go */
+    IR_CPU_SET Set;               /* online CPUs of Mask that a device can reach
+                                     (HlIsProcessorReachableByDevices): where it may go;
+                                     changes under Lock (CPU offline/online, src/io/offline.c) */
+    IR_CPU_SET Mask;              /* the caller's affinity, fixed */
+    bool AffinityBroken;          /* Set holds no CPU of Mask: every one went offline */
 };
 
 extern IR_LOCK IopLock;
@@ -135,6 +138,8 @@ void IopRegisterConnection(IOP_CONNECTION *Connection);
  * anything else (a handle Io freed included). */
 IRQ_STATUS IopStatusOfUnknownHandle(const KINTERRUPT *Interrupt, IRQ_STATUS NotMovable);
 IOP_CONNECTION *IopRemoveConnection(const KINTERRUPT *Interrupt);
+/* The first record (then Connection->Next), for walks under IopLock. */
+IOP_CONNECTION *IopFirstConnection(void);
 IOP_CONNECTION *IopFindConnection(const KINTERRUPT *Interrupt);
 IOP_LINE *IopFindLine(uint32_t Gsi);
 IOP_LINE *IopAllocateLine(uint32_t Gsi);
@@ -167,7 +172,14 @@ void IopFreeConnection(IOP_CONNECTION *Connection);
 /* A route over Set delivered to (Cpu, Vector) now, Spread when its vector
  * is on every CPU of Set (a shareable line: it stays so); NULL without
  * memory. */
-IOP_ROUTE *IopCreateRoute(IOP_ROUTE_KIND Kind, const IR_CPU_SET *Set, uint8_t Vector, uint32_t Cpu, bool Spread);
+IOP_ROUTE *IopCreateRoute(IOP_ROUTE_KIND Kind, const IR_CPU_SET *Mask, const IR_CPU_SET *Set, uint8_t Vector,
+                          uint32_t Cpu, bool Spread);
+/* The CPUs of Cpus the route's line or message can reach
+ * (IopRemoveUnreachableCpus for its source). */
+void IopRemoveUnreachableForRoute(const IOP_ROUTE *Route, IR_CPU_SET *Cpus);
+/* Reconfigures the router for the route's Set with its policy, pointed at
+ * where it is (under the route lock, after Set or Cpu changed). */
+IRQ_STATUS IopRefreshRouter(IOP_ROUTE *Route);
 void IopDestroyRoute(IOP_ROUTE *Route);
 /* Whether one more movable object can be registered. */
 bool IopCanRegisterMovable(void);

@@ -154,6 +154,16 @@ static IRQ_STATUS IopSwitchEntry(IOP_ROUTE *Route, const IOP_MOVE *Move, uint32_
 }
 
 /* The same vector number where it can be had: only the destination changes. */
+/* No slot for a new link while old ones still wait for the device's first
+ * interrupt on the newest (ke.h): a move is in progress, as Linux says
+ * (EBUSY); the caller tries again after the next interrupt. */
+static IRQ_STATUS IopBusyIfMoving(KINTERRUPT *Object, IRQ_STATUS Status)
+{
+    if (Status == IRQ_STATUS_INSUFFICIENT_RESOURCES && KeQueryInterruptRetiringLinks(Object) != 0)
+        return IRQ_STATUS_INVALID_STATE;
+    return Status;
+}
+
 IRQ_STATUS IopMoveToCpu(IOP_ROUTE *Route, uint32_t Cpu)
 {
     IR_ASSERT(!Route->Spread);
@@ -168,7 +178,7 @@ IRQ_STATUS IopMoveToCpu(IOP_ROUTE *Route, uint32_t Cpu)
     IRQ_STATUS LinkStatus;
     uint32_t Linked = IopLinkMove(Object, &Move, &LinkStatus);
     Status = IopSwitchEntry(Route, &Move, Linked);
-    return LinkStatus != IRQ_STATUS_SUCCESS ? LinkStatus : Status;
+    return IopBusyIfMoving(Object, LinkStatus != IRQ_STATUS_SUCCESS ? LinkStatus : Status);
 }
 
 /* ---- Between the placements -------------------------------------------------------------- */
@@ -227,7 +237,7 @@ IRQ_STATUS IopSpreadRoute(IOP_ROUTE *Route)
         Status = IopWriteRoute(Route, Here, Vector);
     if (Status != IRQ_STATUS_SUCCESS) {
         IopRetireAllBut(Route, &Linked, Vector, Here, Old);
-        return Status;
+        return IopBusyIfMoving(Object, Status);
     }
     IopRecordPosition(Route, Here, Vector);
     Route->Spread = true;

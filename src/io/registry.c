@@ -27,6 +27,12 @@ IR_LOCK IopLock;
 static IOP_CONNECTION *IopConnections;
 static IOP_LINE IopLines[IOP_MAX_LINES];
 
+IOP_CONNECTION *IopFirstConnection(void)
+{
+    IrLockAssertHeld(&IopLock);
+    return IopConnections;
+}
+
 IRQ_STATUS IopStatusOfUnknownHandle(const KINTERRUPT *Interrupt, IRQ_STATUS NotMovable)
 {
     switch (KeQueryInterruptOwner(Interrupt)) {

@@ -235,9 +235,9 @@ static uint32_t IopReadIrql(const void *Context, uint32_t Cpu)
     return Cpu == View->Cpu ? View->Irql : KeQueryProcessorIrql(Cpu);
 }
 
-/* The route's mask is its set, which holds only CPUs that were online at
- * connect, and Ke never takes a CPU offline: every CPU counts as online, so
- * a decision needs no online check (KeIsProcessorOnline takes a global
+/* The route's mask is its set, which holds only online CPUs (a CPU going
+ * offline leaves every set under the route's lock, src/io/offline.c), so a
+ * decision needs no online check (KeIsProcessorOnline takes a global
  * lock). Load is not an input: AFFINITY is a connect-time choice. */
 static IR_ROUTING_INPUTS IopInputs(const IOP_DISPATCH_VIEW *View)
 {
@@ -289,7 +289,8 @@ static size_t IopRouterOffset(void)
 
 /* One allocation: the route, then the router's route over every CPU Ke has,
  * FIXED to Cpu with the set as its mask (what IoSetInterruptPolicy keeps). */
-IOP_ROUTE *IopCreateRoute(IOP_ROUTE_KIND Kind, const IR_CPU_SET *Set, uint8_t Vector, uint32_t Cpu, bool Spread)
+IOP_ROUTE *IopCreateRoute(IOP_ROUTE_KIND Kind, const IR_CPU_SET *Mask, const IR_CPU_SET *Set, uint8_t Vector,
+                          uint32_t Cpu, bool Spread)
 {
     size_t RouterSize = IrRouteQueryStorageSize(KeQueryProcessorCount());
     if (RouterSize == 0)
@@ -318,6 +319,8 @@ IOP_ROUTE *IopCreateRoute(IOP_ROUTE_KIND Kind, const IR_CPU_SET *Set, uint8_t Ve
     atomic_store_explicit(&Route->Owner, NULL, memory_order_relaxed);
     atomic_store_explicit(&Route->References, 0, memory_order_relaxed);
     IrCpuSetCopy(&Route->Set, Set);
+    IrCpuSetCopy(&Route->Mask, Mask);
+    Route->AffinityBroken = false;
     return Route;
 }
 
@@ -382,15 +385,23 @@ static IRQ_STATUS IopLookupRoute(const KINTERRUPT *Interrupt, IOP_ROUTE **Route)
     return IopStatusOfUnknownHandle(Interrupt, IRQ_STATUS_NOT_SUPPORTED);
 }
 
-/* The set is fixed at creation, so the check needs no route lock; the
- * router's own INVALID_CPU test (IrRoutePointAt) is the same one. */
+/* Whether Cpu is in the route's set now (a CPU going offline leaves it). */
+static bool IopSetContains(IOP_ROUTE *Route, uint32_t Cpu)
+{
+    bool WasEnabled = IrLockAcquireIrqSave(&Route->Lock);
+    bool Contains = Cpu < IR_MAX_CPUS && IrCpuSetContains(&Route->Set, Cpu);
+    IrLockReleaseIrqRestore(&Route->Lock, WasEnabled);
+    return Contains;
+}
+
+/* The router's own INVALID_CPU test (IrRoutePointAt) is the same one. */
 IRQ_STATUS IopCheckRetarget(const KINTERRUPT *Interrupt, bool CheckCpu, uint32_t Cpu)
 {
     IOP_ROUTE *Route;
     IRQ_STATUS Status = IopLookupRoute(Interrupt, &Route);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    if (CheckCpu && (Cpu >= IR_MAX_CPUS || !IrCpuSetContains(&Route->Set, Cpu)))
+    if (CheckCpu && !IopSetContains(Route, Cpu))
         return IRQ_STATUS_INVALID_CPU;
     return IRQ_STATUS_SUCCESS;
 }
@@ -462,14 +473,33 @@ IRQ_STATUS IoQueryInterruptTarget(const KINTERRUPT *Interrupt, uint32_t *Cpu, IR
     return IRQ_STATUS_SUCCESS;
 }
 
-/* The set is fixed at creation (IopCheckRetarget reads it without a lock too). */
 IRQ_STATUS IoQueryInterruptAffinity(const KINTERRUPT *Interrupt, IR_CPU_SET *Affinity)
 {
     if (Affinity == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     IOP_ROUTE *Route;
     IRQ_STATUS Status = IopLookupRoute(Interrupt, &Route);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    bool WasEnabled = IrLockAcquireIrqSave(&Route->Lock);
+    IrCpuSetCopy(Affinity, &Route->Set);
+    IrLockReleaseIrqRestore(&Route->Lock, WasEnabled);
+    return IRQ_STATUS_SUCCESS;
+}
+
+void IopRemoveUnreachableForRoute(const IOP_ROUTE *Route, IR_CPU_SET *Cpus)
+{
+    uint32_t Source = Route->Kind == IopRouteLine ? Route->Gsi : Route->Remapped ? IOP_REMAPPED_MESSAGE : IOP_NO_GSI;
+    IopRemoveUnreachableCpus(Cpus, Source);
+}
+
+IRQ_STATUS IopRefreshRouter(IOP_ROUTE *Route)
+{
+    IR_ROUTING_INPUTS Inputs = IopInputs(&IopNoDispatch);
+    uint32_t Here = atomic_load_explicit(&Route->Cpu, memory_order_relaxed);
+    IR_ROUTE_CONFIG Config = {.Policy = IopPolicyOf(Route), .TargetCpu = Here, .Mask = &Route->Set};
+    IRQ_STATUS Status = IrRouteConfigure(Route->Router, &Config, &Inputs);
     if (Status == IRQ_STATUS_SUCCESS)
-        IrCpuSetCopy(Affinity, &Route->Set);
+        Status = IrRoutePointAt(Route->Router, &Inputs, Route->Backend, Route, Here);
     return Status;
 }

@@ -52,8 +52,14 @@ static inline bool KipIsInsideDispatch(const KPRCB *Prcb)
     return (atomic_load_explicit(&Prcb->DispatchState, memory_order_relaxed) & KI_DISPATCH_ACTIVE) != 0;
 }
 
-__attribute__((noinline, cold)) static void KipCallPostDispatch(KPRCB *Prcb, KINTERRUPT *Interrupt)
+/* A move's old links wait for the first interrupt on a newer one (ke.h,
+ * KeRetireInterruptLink): this is it when the link is active. */
+__attribute__((noinline, cold)) static void KipCallPostDispatch(KPRCB *Prcb, KINTERRUPT *Interrupt,
+                                                               const KI_INTERRUPT_LINK *Link)
 {
+    if (atomic_load_explicit(&Interrupt->ArmedLinks, memory_order_relaxed) != 0 &&
+        atomic_load_explicit(&Link->State, memory_order_relaxed) == KiLinkActive)
+        KiFireRetireTrigger(Interrupt);
     PKPOST_DISPATCH_ROUTINE PostDispatch = atomic_load_explicit(&Interrupt->PostDispatch, memory_order_acquire);
     if (PostDispatch != NULL)
         PostDispatch(Interrupt, Prcb->Number, Prcb->InterruptedIrql,
@@ -86,7 +92,7 @@ static inline void KipPostDispatch(KPRCB *Prcb, KI_INTERRUPT_LINK *Link)
 {
     KINTERRUPT *Interrupt = Link->Interrupt;
     if (__builtin_expect(atomic_load_explicit(&Interrupt->PostDispatch, memory_order_relaxed) != NULL, 0))
-        KipCallPostDispatch(Prcb, Interrupt);
+        KipCallPostDispatch(Prcb, Interrupt, Link);
 }
 
 /* Level-triggered lines stop at the first claim: the line stays asserted if

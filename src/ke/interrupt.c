@@ -147,6 +147,7 @@ static void KipBuildObject(KINTERRUPT *Object, const KE_INTERRUPT_PARAMETERS *Pa
     atomic_store_explicit(&Object->Vector, Parameters->Vector, memory_order_relaxed);
     Object->HomeVector = Parameters->Vector;
     atomic_store_explicit(&Object->RetiringLinks, 0, memory_order_relaxed);
+    atomic_store_explicit(&Object->ArmedLinks, 0, memory_order_relaxed);
     Object->FoldedCount = 0;
     Object->FoldedClaimed = 0;
     Object->Irql = Parameters->Irql;

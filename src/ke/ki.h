@@ -95,7 +95,8 @@ struct _KI_INTERRUPT_LINK {
     uint32_t Cpu;
     uint32_t HomeCpu;              /* a first-set slot's CPU (connect relinks there); else IR_CPU_NONE */
     uint8_t Vector;
-    uint8_t State;                 /* KI_LINK_STATE; ConnectLock */
+    _Atomic uint8_t State;         /* KI_LINK_STATE; ConnectLock writes, the dispatcher reads (post-dispatch) */
+    bool AwaitingTrigger;          /* Retiring, until a newer link's first interrupt; ConnectLock */
     _Atomic uint64_t Count;
     _Atomic uint64_t Claimed;
     KI_INTERRUPT_LINK *RetireNext; /* on KPRCB.RetireList while Retiring; ConnectLock */
@@ -123,6 +124,7 @@ struct _KINTERRUPT {
     KINTERRUPT *ConnectedNext;
     KINTERRUPT *ConnectedPrevious;
     _Atomic uint32_t RetiringLinks;     /* links Retiring; read without ConnectLock */
+    _Atomic uint32_t ArmedLinks;        /* of them, AwaitingTrigger; the dispatcher reads it */
     uint64_t FoldedCount;               /* counts of slots reused for another CPU; ConnectLock */
     uint64_t FoldedClaimed;
     IR_CPU_SET Cpus;                    /* CPUs with a link in a chain; ConnectLock */
@@ -325,6 +327,14 @@ void KiResetStormDetection(void);
 /* Waits until no dispatch on Cpu that began before the call can still be
  * walking a chain (see the protocol above). */
 void KiWaitForDispatchQuiescence(uint32_t Cpu);
+
+/* The first interrupt on an active link of an object with links awaiting
+ * it: their CPUs are asked to retire them (src/ke/link.c; the dispatcher
+ * calls it on the post-dispatch path). */
+void KiFireRetireTrigger(KINTERRUPT *Interrupt);
+/* Cpu's retiring links stop waiting for that interrupt (a CPU going
+ * offline cannot wait for a device that may be quiet). */
+void KiStopWaitingForTrigger(uint32_t Cpu);
 
 /* Ke's own IPI request, beside the public messages in KPRCB.IpiPending:
  * "retire what is on your retire list" (src/ke/link.c). */

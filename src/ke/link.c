@@ -18,6 +18,12 @@
  * chain, and no other CPU ever walks this CPU's chains: the unlink needs no
  * wait for quiescence (ki.h), unlike a disconnect from another CPU.
  *
+ * WHEN TO ASK. An object with a post-dispatch routine (the I/O manager's
+ * movable ones) has its old links wait for the first interrupt on a newer
+ * link (KipWaitsForTrigger says why); the dispatcher notices it on its
+ * post-dispatch path, which such objects take anyway, so the hot path does
+ * not change. KeDrainRetiringLinks does not wait (a CPU going offline).
+ *
  * A link whose vector was still pending stays in the chain and dispatches
  * what arrives (nothing is lost); the caller asks again after the object's
  * next interrupt or periodically (KeRetryInterruptRetirement). Re-sending
@@ -44,6 +50,7 @@ void KiResetLink(KI_INTERRUPT_LINK *Link, KINTERRUPT *Interrupt, uint32_t Cpu)
     Link->HomeCpu = Cpu;
     Link->Vector = 0;
     Link->State = KiLinkUnused;
+    Link->AwaitingTrigger = false;
     atomic_store_explicit(&Link->Count, 0, memory_order_relaxed);
     atomic_store_explicit(&Link->Claimed, 0, memory_order_relaxed);
     Link->RetireNext = NULL;
@@ -60,9 +67,18 @@ void KiFoldLinkCounts(KINTERRUPT *Interrupt, KI_INTERRUPT_LINK *Link, uint32_t N
     Link->Cpu = NewCpu;
 }
 
+static void KipDisarm(KI_INTERRUPT_LINK *Link)
+{
+    if (!Link->AwaitingTrigger)
+        return;
+    Link->AwaitingTrigger = false;
+    atomic_fetch_sub_explicit(&Link->Interrupt->ArmedLinks, 1, memory_order_relaxed);
+}
+
 /* Off its CPU's retire list, and no longer counted as retiring. */
 static void KipUnlistRetiring(KI_INTERRUPT_LINK *Link)
 {
+    KipDisarm(Link);
     KI_INTERRUPT_LINK **Previous = &KiGetPrcb(Link->Cpu)->RetireList;
     while (*Previous != NULL && *Previous != Link)
         Previous = &(*Previous)->RetireNext;
@@ -211,7 +227,19 @@ static bool KipCanRequestRetirement(void)
     return KiSystem.Layout->IpiVector != 0;
 }
 
-static IRQ_STATUS KipMarkRetiring(KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t Vector)
+/* With a post-dispatch routine (what the I/O manager's movable objects
+ * have) the link waits for the first interrupt on a newer link before its
+ * CPU is asked: the device's writes are ordered (PCI), so once it has sent
+ * one to the new entry, every earlier message sent to the old one has
+ * landed in the old CPU's IRR, where the retire request looks. Linux's rule;
+ * without it a message already on its way when the entry moved would reach
+ * a vector that had just been freed. Without a routine, at once. */
+static bool KipWaitsForTrigger(const KINTERRUPT *Interrupt)
+{
+    return atomic_load_explicit(&Interrupt->PostDispatch, memory_order_relaxed) != NULL;
+}
+
+static IRQ_STATUS KipMarkRetiring(KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t Vector, bool *SendNow)
 {
     KI_INTERRUPT_LINK *Link = Cpu < KiSystem.ProcessorCount ? KipFindLinkAt(Interrupt, Cpu, Vector) : NULL;
     if (Link == NULL || Link->State != KiLinkActive)
@@ -223,6 +251,10 @@ static IRQ_STATUS KipMarkRetiring(KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t V
     Link->RetireNext = Prcb->RetireList;
     Prcb->RetireList = Link;
     atomic_fetch_add_explicit(&Interrupt->RetiringLinks, 1, memory_order_relaxed);
+    Link->AwaitingTrigger = KipWaitsForTrigger(Interrupt);
+    if (Link->AwaitingTrigger)
+        atomic_fetch_add_explicit(&Interrupt->ArmedLinks, 1, memory_order_relaxed);
+    *SendNow = !Link->AwaitingTrigger;
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -239,14 +271,40 @@ IRQ_STATUS KeRetireInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner
         return Status;
     if (!KipCanRequestRetirement())
         return IRQ_STATUS_NOT_SUPPORTED;
+    bool SendNow = false;
     bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
     Status = KiCheckOwnedBy(Interrupt, Owner);
     if (Status == IRQ_STATUS_SUCCESS)
-        Status = KipMarkRetiring(Interrupt, Cpu, Vector);
+        Status = KipMarkRetiring(Interrupt, Cpu, Vector, &SendNow);
     IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
-    if (Status == IRQ_STATUS_SUCCESS)
+    if (Status == IRQ_STATUS_SUCCESS && SendNow)
         Status = KipRequestRetirement(Cpu);
     return Status;
+}
+
+/* Under ConnectLock: the CPUs of the links that no longer wait. */
+static void KipDisarmAll(KINTERRUPT *Interrupt, IR_CPU_SET *Cpus)
+{
+    IrCpuSetZero(Cpus);
+    for (uint32_t Index = 0; Index < Interrupt->LinkCount; Index++) {
+        KI_INTERRUPT_LINK *Link = &Interrupt->Links[Index];
+        if (Link->AwaitingTrigger) {
+            KipDisarm(Link);
+            IrCpuSetAdd(Cpus, Link->Cpu);
+        }
+    }
+}
+
+void KiFireRetireTrigger(KINTERRUPT *Interrupt)
+{
+    IR_CPU_SET Cpus;
+    bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
+    KipDisarmAll(Interrupt, &Cpus);
+    IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, &Cpus) {
+        (void)KipRequestRetirement(Cpu); /* a send that fails is retried by the owner (KeRetryInterruptRetirement) */
+    }
 }
 
 IRQ_STATUS KeRetryInterruptRetirement(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner)
@@ -259,8 +317,9 @@ IRQ_STATUS KeRetryInterruptRetirement(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER 
     bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
     Status = KiCheckOwnedBy(Interrupt, Owner);
     for (uint32_t Index = 0; Status == IRQ_STATUS_SUCCESS && Index < Interrupt->LinkCount; Index++) {
-        if (Interrupt->Links[Index].State == KiLinkRetiring)
-            IrCpuSetAdd(&Cpus, Interrupt->Links[Index].Cpu);
+        const KI_INTERRUPT_LINK *Link = &Interrupt->Links[Index];
+        if (Link->State == KiLinkRetiring && !Link->AwaitingTrigger)
+            IrCpuSetAdd(&Cpus, Link->Cpu);
     }
     IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
     uint32_t Cpu;
@@ -269,6 +328,14 @@ IRQ_STATUS KeRetryInterruptRetirement(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER 
             Status = KipRequestRetirement(Cpu);
     }
     return Status;
+}
+
+void KiStopWaitingForTrigger(uint32_t Cpu)
+{
+    bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
+    for (KI_INTERRUPT_LINK *Link = KiGetPrcb(Cpu)->RetireList; Link != NULL; Link = Link->RetireNext)
+        KipDisarm(Link);
+    IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
 }
 
 uint32_t KeQueryInterruptRetiringLinks(const KINTERRUPT *Interrupt)
@@ -306,7 +373,7 @@ void KiRetireLinksOnThisCpu(KPRCB *Prcb)
     while (Link != NULL) {
         KI_INTERRUPT_LINK *Next = Link->RetireNext;
         IR_ASSERT(Link->Cpu == Prcb->Number && Link->State == KiLinkRetiring);
-        if (!HlLapicIsVectorPending(Link->Vector))
+        if (!Link->AwaitingTrigger && !HlLapicIsVectorPending(Link->Vector))
             KipTakeOut(Link);
         Link = Next;
     }

@@ -387,7 +387,7 @@ static bool LevelTakeCondition(DEVICE *Device)
 
 /* ---- Counters ------------------------------------------------------------------------ */
 
-static _Atomic uint64_t Connects, ConnectRefusals, Disconnects, Moves, PolicyChanges, Syncs;
+static _Atomic uint64_t Connects, ConnectRefusals, Disconnects, Moves, MovesRefused, PolicyChanges, Syncs;
 static _Atomic uint64_t IpisSent, IpisHandled, GenericCalls, GenericRuns, GenericSelfRuns[MAX_CPUS];
 static _Atomic uint64_t IpiHandledOn[MAX_CPUS], WorkerRunsOn[MAX_CPUS];
 /* Interrupts claimed on each CPU, by device kind. */
@@ -488,10 +488,15 @@ static void MsiUpdate(KINTERRUPT *Interrupt, const HL_MSI_MESSAGE *Message, void
     if (Remap)
         Violation(VBadStatus, "%s: a remapped message was rewritten in the device (its table entry moves)",
                   Device->Name);
+    /* A move changes the address or the data, never both in one update
+     * (src/io/move.c): a raise that reads one before the update and the
+     * other after it still sends a message the object is linked for. */
+    bool NewAddress = Message->Address != atomic_load(&Device->MsiAddress);
+    bool NewData = Message->Data != atomic_load(&Device->MsiData);
+    if (NewAddress && NewData)
+        Violation(VBadStatus, "%s: one update changed both the MSI address and the data", Device->Name);
     atomic_store(&Device->MsiAddress, Message->Address);
-    if (Message->Data != atomic_load(&Device->MsiData))
-        Violation(VBadStatus, "%s: a move changed the MSI data %#x -> %#x", Device->Name,
-                  atomic_load(&Device->MsiData), Message->Data);
+    atomic_store(&Device->MsiData, Message->Data);
 }
 
 static void IpiUser0(uint32_t Cpu, KE_IPI_MESSAGE Message, void *Context)
@@ -625,12 +630,19 @@ static bool NotOutstanding(DEVICE *Device)
     return (atomic_load(&Device->State) & ST_OUTSTANDING) == 0;
 }
 
-/* No CPU of the set holds the device's vector in its IRR or ISR. */
+static bool HoldsVector(uint32_t Cpu, uint8_t Vector)
+{
+    return SimLapicIrrIsSet(Cpu, Vector) || SimLapicIsrIsSet(Cpu, Vector);
+}
+
+/* No CPU of the set holds the device's vector in its IRR or ISR: the one it
+ * was connected with, or the one a move gave it. */
 static bool NoCopyPending(DEVICE *Device)
 {
     uint64_t Mask = atomic_load(&Device->Epoch->CpuMask);
+    uint8_t Current = KeGetInterruptVector(Device->Object);
     for (uint32_t Cpu = 0; Cpu < CpuCount; Cpu++) {
-        if (((Mask >> Cpu) & 1u) && (SimLapicIrrIsSet(Cpu, Device->Vector) || SimLapicIsrIsSet(Cpu, Device->Vector)))
+        if (((Mask >> Cpu) & 1u) && (HoldsVector(Cpu, Device->Vector) || HoldsVector(Cpu, Current)))
             return false;
     }
     return true;
@@ -902,8 +914,11 @@ static void Connect(DRIVER *Driver, DEVICE *Device)
     }
     atomic_fetch_add(&Connects, 1);
 
+    /* A movable interrupt holds one vector where it is and may go (and be
+     * dispatched) anywhere in its affinity; the others stay on their CPUs. */
     IR_CPU_SET Cpus;
-    KeGetInterruptCpus(Object, &Cpus);
+    if (IoQueryInterruptAffinity(Object, &Cpus) != IRQ_STATUS_SUCCESS)
+        KeGetInterruptCpus(Object, &Cpus);
     atomic_store(&Epoch->CpuMask, Cpus.Bits[0]);
     atomic_store(&Epoch->Irql, SynchronizeIrql != 0 ? SynchronizeIrql : KeGetInterruptIrql(Object));
     Device->Object = Object;
@@ -938,12 +953,23 @@ static bool SyncRoutine(void *Context)
     return true;
 }
 
+/* A move may be refused, changing nothing, while an earlier move's old
+ * vector waits for the device's first interrupt on the new one, or while a
+ * level line's Remote IRR forbids a new vector (io.h). */
+static void CheckMoveStatus(const char *What, const DEVICE *Device, IRQ_STATUS Status)
+{
+    if (Status == IRQ_STATUS_INVALID_STATE || Status == IRQ_STATUS_VECTOR_EXHAUSTED)
+        atomic_fetch_add(&MovesRefused, 1);
+    else
+        CheckStatus(What, Device, Status, IRQ_STATUS_SUCCESS);
+}
+
 static void MoveOrRepolicy(DRIVER *Driver, DEVICE *Device)
 {
     uint64_t Mask = atomic_load(&Device->Epoch->CpuMask);
     if (RandomBelow(&Driver->Random, 3)) {
         uint32_t Cpu = RandomCpuOf(&Driver->Random, Mask);
-        CheckStatus("IoSetInterruptTarget", Device, IoSetInterruptTarget(Device->Object, Cpu), IRQ_STATUS_SUCCESS);
+        CheckMoveStatus("IoSetInterruptTarget", Device, IoSetInterruptTarget(Device->Object, Cpu));
         atomic_fetch_add(&Moves, 1);
         /* A CPU outside the set is refused and changes nothing. */
         uint64_t Outside = AllCpusMask() & ~Mask;
@@ -965,7 +991,7 @@ static void MoveOrRepolicy(DRIVER *Driver, DEVICE *Device)
         }
     } else {
         IR_ROUTING_POLICY Policy = (IR_ROUTING_POLICY)RandomBelow(&Driver->Random, IrRoutingLowestPriority + 1);
-        CheckStatus("IoSetInterruptPolicy", Device, IoSetInterruptPolicy(Device->Object, Policy), IRQ_STATUS_SUCCESS);
+        CheckMoveStatus("IoSetInterruptPolicy", Device, IoSetInterruptPolicy(Device->Object, Policy));
         atomic_fetch_add(&PolicyChanges, 1);
     }
 }
@@ -1429,9 +1455,11 @@ int main(int Count, char **Arguments)
     for (uint32_t Status = 0; Status < IRQ_STATUS_COUNT; Status++)
         if (atomic_load(&RefusedBy[Status]) != 0)
             printf(" %s %llu", IrStatusName((IRQ_STATUS)Status), (unsigned long long)atomic_load(&RefusedBy[Status]));
-    printf("), disconnects %llu (+%llu at the end), moves %llu, policy changes %llu, synchronizations %llu\n",
+    printf("), disconnects %llu (+%llu at the end), moves %llu (%llu refused: a move in progress or Remote IRR), "
+           "policy changes %llu, synchronizations %llu\n",
            (unsigned long long)(atomic_load(&Disconnects) - Live), (unsigned long long)Live,
-           (unsigned long long)atomic_load(&Moves), (unsigned long long)atomic_load(&PolicyChanges),
+           (unsigned long long)atomic_load(&Moves), (unsigned long long)atomic_load(&MovesRefused),
+           (unsigned long long)atomic_load(&PolicyChanges),
            (unsigned long long)atomic_load(&Syncs));
     printf("stress: level lines re-connected with Remote IRR still set: %llu (driver waits for the EOI: %s)\n",
            (unsigned long long)atomic_load(&StaleRemoteIrr), WaitForLevelEoi ? "yes" : "no");

@@ -194,6 +194,15 @@ static void WaitForHandled(DEVICE *State, uint64_t Since, uint64_t Count)
     }
 }
 
+/* A move is done, or refused with nothing changed while the previous one's
+ * old vector still waits for the device's first interrupt on the new one
+ * (io.h, INVALID_STATE): a device starved by a loaded host can make that
+ * happen at any time. */
+static void AssertMoveStatus(IRQ_STATUS Status)
+{
+    assert_true(Status == IRQ_STATUS_SUCCESS || Status == IRQ_STATUS_INVALID_STATE);
+}
+
 /* Moves among the CPUs of the set; every few moves it waits until the new
  * CPU has handled one, so each CPU is seen to handle interrupts. */
 static void MoveAround(DEVICE *State)
@@ -201,7 +210,7 @@ static void MoveAround(DEVICE *State)
     for (int Move = 0; Move < MOVES; Move++) {
         uint32_t Cpu = FIRST_CPU + (uint32_t)Move % SET_SIZE;
         uint64_t Before = atomic_load(&State->Handled);
-        assert_int_equal(IoSetInterruptTarget(State->Interrupt, Cpu), IRQ_STATUS_SUCCESS);
+        AssertMoveStatus(IoSetInterruptTarget(State->Interrupt, Cpu));
         if (Move % 4 == 0)
             WaitForHandled(State, Before, 2);
         else
@@ -282,10 +291,9 @@ static void test_policies_switched_while_firing(void **State)
     static const IR_ROUTING_POLICY Policies[] = {IrRoutingRoundRobin, IrRoutingLowestPriority, IrRoutingFixedCpu};
     for (int Round = 0; Round < MOVES; Round++) {
         uint64_t Before = atomic_load(&Device.Handled);
-        assert_int_equal(IoSetInterruptPolicy(Device.Interrupt, Policies[Round % 3]), IRQ_STATUS_SUCCESS);
+        AssertMoveStatus(IoSetInterruptPolicy(Device.Interrupt, Policies[Round % 3]));
         if (Round % 5 == 0)
-            assert_int_equal(IoSetInterruptTarget(Device.Interrupt, FIRST_CPU + (uint32_t)Round % SET_SIZE),
-                             IRQ_STATUS_SUCCESS);
+            AssertMoveStatus(IoSetInterruptTarget(Device.Interrupt, FIRST_CPU + (uint32_t)Round % SET_SIZE));
         if (Round % 3 == 0) /* under ROUND_ROBIN: a few interrupts visit every CPU */
             WaitForHandled(&Device, Before, 4);
         else

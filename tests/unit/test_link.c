@@ -164,6 +164,46 @@ static void test_interrupt_held_by_irql_is_not_dropped(void **State)
     Disconnect(&Object);
 }
 
+static void NoPostDispatch(KINTERRUPT *Interrupt, uint32_t Cpu, KIRQL InterruptedIrql, void *Context)
+{
+    (void)Interrupt;
+    (void)Cpu;
+    (void)InterruptedIrql;
+    (void)Context;
+}
+
+/* An object with a post-dispatch routine (as Io's movable ones): the old
+ * link waits for the first interrupt on the new one before its CPU is
+ * asked. An interrupt on the old link does not count. */
+static void test_old_link_waits_for_first_interrupt_on_new(void **State)
+{
+    (void)State;
+    OBJECT Object;
+    ConnectOn(&Object, 1, 1);
+    assert_int_equal(KeSetInterruptPostDispatch(Object.Interrupt, NoPostDispatch, NULL), IRQ_STATUS_SUCCESS);
+    uint8_t Old = KeGetInterruptVector(Object.Interrupt);
+    uint8_t New = AllocateOn(2);
+    assert_int_equal(KeAddInterruptLink(Object.Interrupt, KeInterruptOwnerKe, 2, New), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KeRetireInterruptLink(Object.Interrupt, KeInterruptOwnerKe, 1, Old), IRQ_STATUS_SUCCESS);
+    assert_false(SimLapicIrrIsSet(1, IPI_VECTOR));
+    assert_int_equal(KeRetryInterruptRetirement(Object.Interrupt, KeInterruptOwnerKe), IRQ_STATUS_SUCCESS);
+    assert_false(SimLapicIrrIsSet(1, IPI_VECTOR)); /* a retry does not ask before the trigger either */
+
+    Raise(1, Old); /* sent before the move: dispatched on the old link */
+    assert_int_equal(TbService(1), 1);
+    assert_false(SimLapicIrrIsSet(1, IPI_VECTOR));
+    assert_int_equal(KeQueryInterruptRetiringLinks(Object.Interrupt), 1);
+
+    Raise(2, New);
+    assert_int_equal(TbService(2), 1);
+    assert_true(SimLapicIrrIsSet(1, IPI_VECTOR));
+    assert_int_equal(TbService(1), 1);
+    assert_int_equal(KeQueryInterruptRetiringLinks(Object.Interrupt), 0);
+    assert_false(KeIsVectorAllocated(1, Old));
+    assert_int_equal(atomic_load(&Object.Record.Calls), 2);
+    Disconnect(&Object);
+}
+
 /* Slots: a retired one is reused, counts go on in the object's total, and
  * with none free the add is refused. */
 static void test_slots_are_reused_and_counts_kept(void **State)
@@ -255,6 +295,8 @@ TB_TEST_MAIN(cmocka_unit_test_setup_teardown(test_move_to_another_cpu, TbSetupTh
              cmocka_unit_test_setup_teardown(test_pending_interrupt_keeps_old_link_until_dispatched,
                                              TbSetupThreeOfFourCpus, TbTeardown),
              cmocka_unit_test_setup_teardown(test_interrupt_held_by_irql_is_not_dropped, TbSetupThreeOfFourCpus,
+                                             TbTeardown),
+             cmocka_unit_test_setup_teardown(test_old_link_waits_for_first_interrupt_on_new, TbSetupThreeOfFourCpus,
                                              TbTeardown),
              cmocka_unit_test_setup_teardown(test_slots_are_reused_and_counts_kept, TbSetupFourCpus, TbTeardown),
              cmocka_unit_test_setup_teardown(test_bad_calls_refused, TbSetupThreeOfFourCpus, TbTeardown),

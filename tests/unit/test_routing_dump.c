@@ -62,7 +62,13 @@ static void ConnectAll(void)
     IO_INTERRUPT_TARGET Routable = {.Kind = IoTargetRoutable, .Cpu = 2, .Mask = &MovableSet};
     assert_int_equal(TbConnectLine(&Setup.Movable, Isr, NULL, HlBusIsa, 3, Routable, false), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoSetInterruptPolicy(Setup.Movable, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
-    (void)TbServiceMoveRequests(); /* CPU 2 gives up the vector it had before the spread */
+    /* The spread took a new vector (CPU 1 has the first one taken); the
+     * first interrupt on it lets CPU 2 give the old one up (it takes the
+     * request right after), and a second brings the rotation back to 2. */
+    SimPulseGsi(3);
+    assert_int_equal(TbService(2), 2);
+    SimPulseGsi(3);
+    assert_int_equal(TbService(1), 1);
 
     IR_CPU_SET BroadcastSet = Cpus(0, 2);
     HL_MSI_MESSAGE Message;
