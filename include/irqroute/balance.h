@@ -136,13 +136,19 @@ size_t IrBalanceQueryPlanScratchSize(uint32_t CpuCount, uint32_t InterruptCount)
  *     eligible CPU of that interrupt's affinity with a free vector, the one
  *     that lowers max(load of H, load of the destination) most; when no
  *     single move qualifies, by the best swap of one of H's interrupts with
- *     a lighter one elsewhere (two moves). It stops when H cannot be relieved
- *     by the minimum gain, or at MaxMoves (or MoveCapacity).
+ *     a lighter one elsewhere. A CPU that cannot be relieved by the minimum
+ *     gain is set aside and the next one is relieved (so the rest spread
+ *     around one huge interrupt); passes repeat until one moves nothing;
+ *  3. the moves are each interrupt's final CPU against its first, in index
+ *     order, at most MaxMoves (and MoveCapacity) of them.
  * Pinned interrupts never move; an interrupt moves at most once a round; a
- * destination's free vectors are counted down by the moves planned to it.
+ * destination's free vectors are counted down by the moves planned to it
+ * (the callback is not asked about an interrupt's own first CPU).
  * Loads are read as given (no interrupt is split): see the bound above.
- * Cost: O(MaxMoves x (CPUs + interrupts + interrupts on H x CPUs)), no
- * allocation; callable at any IRQL (the FreeVectors callback permitting).
+ * Cost: a bounded number of steps (4 x MaxMoves + 2 x interrupts + 16),
+ * each O(CPUs + interrupts on H x CPUs), and O(interrupts on H x
+ * interrupts) when a swap is searched (docs/balancer.md). No allocation;
+ * callable at any IRQL (the FreeVectors callback permitting).
  *   SUCCESS            Plan's outputs written (MoveCount may be 0)
  *   INVALID_PARAMETER  Cpus, Options or Plan NULL; Interrupts NULL with a
  *                      count; Plan->Moves NULL with a capacity; MaxMoves 0;

@@ -319,7 +319,8 @@ static void test_banned_and_offline_cpus_emptied(void **State)
 }
 
 /* An interrupt on a banned CPU whose affinity holds only banned CPUs stays
- * and is counted stranded. */
+ * and is counted stranded, and its load is left out of the bound: six 10s
+ * over the three eligible CPUs make 20 (not 23 with the stranded 9). */
 static void test_no_eligible_cpu_in_affinity_is_stranded(void **State)
 {
     (void)State;
@@ -330,10 +331,15 @@ static void test_no_eligible_cpu_in_affinity_is_stranded(void **State)
     IrCpuSetZero(&Only1);
     IrCpuSetAdd(&Only1, 1);
     Case.Cpus.Banned = &Banned;
-    Case.Interrupts[AddInterrupt(30, 1)].Affinity = &Only1;
-    assert_int_equal(PlanAndApply(), 0);
+    uint32_t Stuck = AddInterrupt(9, 1);
+    Case.Interrupts[Stuck].Affinity = &Only1;
+    for (uint32_t Index = 0; Index < 6u; Index++)
+        AddInterrupt(10, 0);
+    assert_int_equal(PlanAndApply(), 4);
     assert_int_equal(Case.Plan.Stranded, 1);
-    assert_int_equal(Case.Interrupts[0].Cpu, 1);
+    assert_int_equal(Case.Plan.Bound, 20);
+    assert_int_equal(Case.Plan.MaxLoadAfter, 20);
+    assert_int_equal(Case.Interrupts[Stuck].Cpu, 1);
 }
 
 /* A pinned interrupt stays, even the heaviest on the most loaded CPU and
