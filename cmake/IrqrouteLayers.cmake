@@ -11,6 +11,7 @@
 #   route  src/route             router.h                    base
 #   vic    src/vic               vic.h                       route base
 #   io     src/io                io.h                        ke hl route base
+#   balance src/balance          balance.h                   io ke hl route base
 #
 # How the build enforces it: each layer compiles as an object library whose
 # include path holds a view of include/irqroute/ with only the public
@@ -26,7 +27,7 @@ set(IRQROUTE_TOP ${CMAKE_CURRENT_LIST_DIR}/..)
 cmake_path(NORMAL_PATH IRQROUTE_TOP)
 string(REGEX REPLACE "/$" "" IRQROUTE_TOP "${IRQROUTE_TOP}")
 
-set(IRQROUTE_LAYERS base hl ke route vic io)
+set(IRQROUTE_LAYERS base hl ke route vic io balance)
 
 # irqroute/config.h, generated (cmake/config.h.in): the version, the C/C++
 # declaration brackets and, with IRQROUTE_SYMBOL_PREFIX, the renaming of
@@ -78,6 +79,12 @@ set(IRQROUTE_LAYER_vic_USES route base)
 set(IRQROUTE_LAYER_io_DIRS src/io)
 set(IRQROUTE_LAYER_io_HEADERS io.h)
 set(IRQROUTE_LAYER_io_USES ke hl route base)
+
+# The balancer (docs/balancer.md) drives Io's moves from Ke's counts; it
+# calls no Hl function, but io.h includes hl.h, so Hl's header is in its view.
+set(IRQROUTE_LAYER_balance_DIRS src/balance)
+set(IRQROUTE_LAYER_balance_HEADERS balance.h)
+set(IRQROUTE_LAYER_balance_USES io ke hl route base)
 
 # irqroute_layer_sources(<layer> <out-var>): the layer's .c files.
 function(irqroute_layer_sources layer out)

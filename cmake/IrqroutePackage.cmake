@@ -3,7 +3,7 @@
 # links them, their headers, a CMake package and pkg-config files, and the
 # Debian package CPack makes of all that.
 #
-#   irqroute::core   libirqroute       every layer (Hl, Ke, Io, Route, Vic, base);
+#   irqroute::core   libirqroute       every layer (Hl, Ke, Io, Route, Vic, Balance, base);
 #                                      the program supplies the platform hooks
 #                                      (include/irqroute/platform.h) or links sim
 #   irqroute::vic    libirqroute-vic   the Vic and the router alone, for an emulator:

@@ -5,6 +5,7 @@
  * -pedantic): it must compile, use C linkage, and lay out every public type
  * as C does (c_layout.h, written by tests/cxx/c_layout.c with the C compiler).
  */
+#include <irqroute/balance.h>
 #include <irqroute/config.h>
 #include <irqroute/cpuset.h>
 #include <irqroute/hl.h>

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <irqroute/balance.h>
 #include <irqroute/cpuset.h>
 #include <irqroute/hl.h>
 #include <irqroute/io.h>

@@ -4,7 +4,7 @@
  * the C/C++ layout comparison (tests/cxx/c_layout.c writes each one's size
  * and alignment as C sees them; all_headers.cpp checks them as C++ sees
  * them). all_headers.sh fails when a header defines a type missing here.
- * Opaque types (VIC, KINTERRUPT, IR_ROUTE, VIC_CHECK_WORD) have no layout.
+ * Opaque types (VIC, KINTERRUPT, IR_ROUTE, VIC_CHECK_WORD, IR_BALANCER) have no layout.
  *
  * IRQROUTE_PUBLIC_MEMBER: members whose offset must agree as well (the ones
  * an inline function reads, and those behind an anonymous union).
@@ -107,3 +107,13 @@ IRQROUTE_PUBLIC_MEMBER(IO_CONNECT_INTERRUPT_PARAMETERS, LineBased)
 IRQROUTE_PUBLIC_MEMBER(IO_CONNECT_INTERRUPT_PARAMETERS, MessageBased)
 IRQROUTE_PUBLIC_MEMBER(IO_CONNECT_LINE_BASED_PARAMETERS, Target)
 IRQROUTE_PUBLIC_MEMBER(IO_CONNECT_MESSAGE_BASED_PARAMETERS, UpdateContext)
+/* balance.h */
+IRQROUTE_PUBLIC_TYPE(IR_BALANCE_CPUS)
+IRQROUTE_PUBLIC_TYPE(IR_BALANCE_INTERRUPT)
+IRQROUTE_PUBLIC_TYPE(IR_BALANCE_OPTIONS)
+IRQROUTE_PUBLIC_TYPE(IR_BALANCE_MOVE)
+IRQROUTE_PUBLIC_TYPE(IR_BALANCE_PLAN)
+IRQROUTE_PUBLIC_TYPE(IR_BALANCE_HINT)
+IRQROUTE_PUBLIC_TYPE(IR_BALANCER_OPTIONS)
+IRQROUTE_PUBLIC_TYPE(IR_BALANCER_MOVE)
+IRQROUTE_PUBLIC_TYPE(IR_BALANCE_REPORT)

@@ -36,7 +36,7 @@ check_library() { # check_library <output name> <layers>...
     compare "lib$name.a" "$work/expected" "$work/static"
 }
 
-check_library irqroute base hl ke route vic io
+check_library irqroute base hl ke route vic io balance
 check_library irqroute-vic base route vic
 [ $status -eq 0 ] && echo "PASS: the libraries export the public API and nothing else"
 exit $status

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The balancer driver (balance.h, IrBalancer*) on the sim, deterministically
+ * (no service threads): four movable ISA edge lines all on CPU 0, raised
+ * unevenly; the first round only samples, the second moves them (the I/O
+ * APIC entries point at the new CPUs and the next pulses are handled
+ * there), the third with the same load moves nothing. Pinned and ignored
+ * hints, banned CPUs, one-shot, and bad input refused with nothing changed.
+ */
+#include "testbed.h"
+#include "tb_main.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <irqroute/balance.h>
+
+#define CPU_COUNT 4u
+#define LINE_COUNT 4u
+
+static const uint32_t Irqs[LINE_COUNT] = {3, 4, 5, 7};
+static TB_ISR_RECORD Records[LINE_COUNT];
+static KINTERRUPT *Lines[LINE_COUNT];
+static uint64_t Storage[65536];
+
+static uint32_t CpuOfApicId(uint32_t ApicId)
+{
+    for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++) {
+        if (SimCpuApicId(Cpu) == ApicId)
+            return Cpu;
+    }
+    fail_msg("no CPU has APIC id %u", ApicId);
+    return 0;
+}
+
+/* The CPU the line's redirection entry points at (physical destination). */
+static uint32_t EntryCpu(uint32_t Irq)
+{
+    IOAPIC_REDIRECTION_ENTRY Entry = TbPeekEntry(Irq);
+    assert_int_equal(Entry.Bits.DestinationMode, 0);
+    return CpuOfApicId((uint32_t)Entry.Bits.Destination);
+}
+
+static uint32_t QueryCpu(KINTERRUPT *Interrupt)
+{
+    uint32_t Cpu = IR_CPU_NONE;
+    assert_int_equal(IoQueryInterruptTarget(Interrupt, &Cpu, NULL), IRQ_STATUS_SUCCESS);
+    return Cpu;
+}
+
+/* The four lines, movable over every CPU, all on CPU 0. */
+static void ConnectLines(void)
+{
+    IR_CPU_SET All;
+    IrCpuSetFill(&All, CPU_COUNT);
+    for (uint32_t Line = 0; Line < LINE_COUNT; Line++) {
+        memset(&Records[Line], 0, sizeof(Records[Line]));
+        Records[Line].Claim = true;
+        assert_int_equal(TbConnectLine(&Lines[Line], TbCountingIsr, &Records[Line], HlBusIsa, Irqs[Line],
+                                       TbTargetRoutable(&All, 0), false),
+                         IRQ_STATUS_SUCCESS);
+        assert_int_equal(EntryCpu(Irqs[Line]), 0);
+    }
+}
+
+static void DisconnectLines(void)
+{
+    for (uint32_t Line = 0; Line < LINE_COUNT; Line++)
+        assert_int_equal(IoDisconnectInterrupt(Lines[Line]), IRQ_STATUS_SUCCESS);
+}
+
+/* Pulses a line Times times, each serviced where its entry points (and
+ * handled there). */
+static void Pulse(uint32_t Line, uint32_t Times)
+{
+    for (uint32_t Time = 0; Time < Times; Time++) {
+        (void)TbServiceMoveRequests(); /* a moved line's first interrupt asks its old CPU */
+        uint32_t Cpu = EntryCpu(Irqs[Line]);
+        SimPulseGsi(Irqs[Line]);
+        assert_int_equal(TbService(Cpu), 1);
+        assert_int_equal(atomic_load(&Records[Line].LastCpu), Cpu);
+    }
+}
+
+/* One window: line k raised Rates[k] times. */
+static void Window(const uint32_t *Rates)
+{
+    for (uint32_t Line = 0; Line < LINE_COUNT; Line++)
+        Pulse(Line, Rates[Line]);
+}
+
+static IR_BALANCER *NewBalancer(const IR_BALANCER_OPTIONS *Options)
+{
+    size_t Size = 0;
+    assert_int_equal(IrBalancerQueryStorageSize(16, &Size), IRQ_STATUS_SUCCESS);
+    assert_true(Size <= sizeof(Storage));
+    IR_BALANCER *Balancer = NULL;
+    assert_int_equal(IrBalancerInitialize(Storage, Size, 16, Options, &Balancer), IRQ_STATUS_SUCCESS);
+    assert_non_null(Balancer);
+    return Balancer;
+}
+
+static void AddLines(IR_BALANCER *Balancer)
+{
+    for (uint32_t Line = 0; Line < LINE_COUNT; Line++)
+        assert_int_equal(IrBalancerAddInterrupt(Balancer, Lines[Line], IrBalanceHintBalance, 1), IRQ_STATUS_SUCCESS);
+}
+
+static IR_BALANCER_MOVE ReportMoves[16];
+
+static IR_BALANCE_REPORT Round(IR_BALANCER *Balancer)
+{
+    IR_BALANCE_REPORT Report;
+    memset(&Report, 0, sizeof(Report));
+    Report.Moves = ReportMoves;
+    Report.MoveCapacity = 16;
+    assert_int_equal(IrBalancerRound(Balancer, &Report), IRQ_STATUS_SUCCESS);
+    for (uint32_t Move = 0; Move < Report.MovesTried && Move < 16u; Move++)
+        assert_int_equal(ReportMoves[Move].Status, IRQ_STATUS_SUCCESS);
+    return Report;
+}
+
+static const uint32_t Uneven[LINE_COUNT] = {40, 30, 20, 10};
+
+/* ---- Balancing ------------------------------------------------------------------------ */
+
+/* Sample, balance, settle: after the second round each line has a CPU of
+ * its own (the entries say so, and the next window's pulses are handled
+ * there), the maximum load is the bound (the 40), and the third round with
+ * the same window moves nothing. */
+static void test_uneven_lines_spread_then_settle(void **State)
+{
+    (void)State;
+    ConnectLines();
+    IR_BALANCER *Balancer = NewBalancer(NULL);
+    AddLines(Balancer);
+
+    IR_BALANCE_REPORT First = Round(Balancer);
+    assert_int_equal(First.Round, 1);
+    assert_false(First.Planned);
+    assert_int_equal(First.MovesTried, 0);
+    assert_int_equal(First.Skipped, LINE_COUNT);
+
+    Window(Uneven);
+    IR_BALANCE_REPORT Second = Round(Balancer);
+    assert_true(Second.Planned);
+    assert_int_equal(Second.MaxLoadBefore, 100);
+    assert_int_equal(Second.Bound, 40);
+    assert_int_equal(Second.MaxLoadAfter, 40);
+    assert_int_equal(Second.MovesTried, 3);
+    assert_int_equal(Second.MovesFailed, 0);
+    bool Used[CPU_COUNT] = {false};
+    for (uint32_t Line = 0; Line < LINE_COUNT; Line++) {
+        uint32_t Cpu = EntryCpu(Irqs[Line]);
+        assert_int_equal(QueryCpu(Lines[Line]), Cpu);
+        assert_false(Used[Cpu]);
+        Used[Cpu] = true;
+    }
+    for (uint32_t Move = 0; Move < Second.MovesTried; Move++) {
+        assert_int_equal(ReportMoves[Move].From, 0);
+        assert_int_equal(QueryCpu(ReportMoves[Move].Interrupt), ReportMoves[Move].To);
+    }
+
+    Window(Uneven); /* Pulse checks each is handled where its entry points */
+    IR_BALANCE_REPORT Third = Round(Balancer);
+    assert_true(Third.Planned);
+    assert_int_equal(Third.MovesTried, 0);
+    assert_int_equal(Third.MaxLoadBefore, 40);
+    DisconnectLines();
+}
+
+/* A pinned line stays on CPU 0, an ignored one is neither charged nor
+ * moved, and banned CPUs 1 and 2 get nothing: of the two balanced lines the
+ * heavier (20 pulses at weight 2) goes to CPU 3, the only other eligible
+ * CPU, and the 30 stays (moving it too would gain nothing). */
+static void test_hints_and_banned_cpus(void **State)
+{
+    (void)State;
+    ConnectLines();
+    IR_CPU_SET Banned;
+    IrCpuSetZero(&Banned);
+    IrCpuSetAdd(&Banned, 1);
+    IrCpuSetAdd(&Banned, 2);
+    IR_BALANCER_OPTIONS Options = {.Banned = &Banned, .MaxMovesPerRound = 8, .MinimumGainPercent = 2};
+    IR_BALANCER *Balancer = NewBalancer(&Options);
+    assert_int_equal(IrBalancerAddInterrupt(Balancer, Lines[0], IrBalanceHintPin, 1), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IrBalancerAddInterrupt(Balancer, Lines[1], IrBalanceHintBalance, 1), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IrBalancerAddInterrupt(Balancer, Lines[2], IrBalanceHintBalance, 2), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IrBalancerAddInterrupt(Balancer, Lines[3], IrBalanceHintIgnore, 1), IRQ_STATUS_SUCCESS);
+    (void)Round(Balancer);
+    Window(Uneven);
+    IR_BALANCE_REPORT Report = Round(Balancer);
+    /* Loads: pinned 40 on CPU 0, 30 and 20 x 2 = 40 balanced, the 10 left out. */
+    assert_int_equal(Report.MaxLoadBefore, 110);
+    assert_int_equal(Report.Bound, 55);
+    assert_int_equal(QueryCpu(Lines[0]), 0);
+    assert_int_equal(QueryCpu(Lines[3]), 0);
+    assert_int_equal(QueryCpu(Lines[1]), 0);
+    assert_int_equal(QueryCpu(Lines[2]), 3);
+    assert_int_equal(EntryCpu(Irqs[2]), 3);
+    assert_int_equal(Report.MovesTried, 1);
+    assert_int_equal(Report.MaxLoadAfter, 70);
+    DisconnectLines();
+}
+
+/* One-shot: the second round balances, the third only samples even though
+ * the load changed. */
+static void test_one_shot_balances_once(void **State)
+{
+    (void)State;
+    ConnectLines();
+    IR_BALANCER_OPTIONS Options = {.OneShot = true, .MaxMovesPerRound = 1};
+    IR_BALANCER *Balancer = NewBalancer(&Options);
+    AddLines(Balancer);
+    (void)Round(Balancer);
+    Window(Uneven);
+    IR_BALANCE_REPORT Second = Round(Balancer);
+    assert_true(Second.Planned);
+    assert_int_equal(Second.MovesTried, 1);
+    Window(Uneven);
+    IR_BALANCE_REPORT Third = Round(Balancer);
+    assert_false(Third.Planned);
+    assert_int_equal(Third.MovesTried, 0);
+    DisconnectLines();
+}
+
+/* A line removed is no longer read; a disconnected one still added is
+ * skipped, not read. */
+static void test_removed_and_disconnected_lines(void **State)
+{
+    (void)State;
+    ConnectLines();
+    IR_BALANCER *Balancer = NewBalancer(NULL);
+    AddLines(Balancer);
+    (void)Round(Balancer);
+    assert_int_equal(IrBalancerRemoveInterrupt(Balancer, Lines[0]), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IrBalancerRemoveInterrupt(Balancer, Lines[0]), IRQ_STATUS_NOT_CONNECTED);
+    assert_int_equal(IoDisconnectInterrupt(Lines[1]), IRQ_STATUS_SUCCESS);
+    Window((const uint32_t[]){40, 0, 20, 10});
+    IR_BALANCE_REPORT Report = Round(Balancer);
+    assert_int_equal(Report.Skipped, 1);
+    assert_int_equal(Report.MaxLoadBefore, 30);
+    assert_int_equal(IoDisconnectInterrupt(Lines[0]), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoDisconnectInterrupt(Lines[2]), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoDisconnectInterrupt(Lines[3]), IRQ_STATUS_SUCCESS);
+}
+
+/* ---- Bad input ------------------------------------------------------------------------ */
+
+static void test_bad_input_refused(void **State)
+{
+    (void)State;
+    size_t Size = 0;
+    IR_BALANCER *Balancer = (IR_BALANCER *)(uintptr_t)0x1234;
+    assert_int_equal(IrBalancerQueryStorageSize(0, &Size), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrBalancerQueryStorageSize(4, NULL), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrBalancerQueryStorageSize(IR_BALANCE_MAX_INTERRUPTS + 1u, &Size), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(Size, 0);
+    assert_int_equal(IrBalancerQueryStorageSize(4, &Size), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IrBalancerInitialize(Storage, Size - 1u, 4, NULL, &Balancer), IRQ_STATUS_BUFFER_TOO_SMALL);
+    assert_int_equal(IrBalancerInitialize((uint8_t *)Storage + 1, Size, 4, NULL, &Balancer),
+                     IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrBalancerInitialize(NULL, Size, 4, NULL, &Balancer), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrBalancerInitialize(Storage, Size, 0, NULL, &Balancer), IRQ_STATUS_INVALID_PARAMETER);
+    IR_BALANCER_OPTIONS Options = {.MaxMovesPerRound = 0};
+    assert_int_equal(IrBalancerInitialize(Storage, Size, 4, &Options, &Balancer), IRQ_STATUS_INVALID_PARAMETER);
+    Options.MaxMovesPerRound = 1;
+    Options.MinimumGainPercent = 101;
+    assert_int_equal(IrBalancerInitialize(Storage, Size, 4, &Options, &Balancer), IRQ_STATUS_INVALID_PARAMETER);
+    assert_ptr_equal(Balancer, (IR_BALANCER *)(uintptr_t)0x1234);
+
+    assert_int_equal(IrBalancerInitialize(Storage, Size, 1, NULL, &Balancer), IRQ_STATUS_SUCCESS);
+    ConnectLines();
+    assert_int_equal(IrBalancerAddInterrupt(NULL, Lines[0], IrBalanceHintBalance, 1), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrBalancerAddInterrupt(Balancer, NULL, IrBalanceHintBalance, 1), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrBalancerAddInterrupt(Balancer, Lines[0], IrBalanceHintCount, 1), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrBalancerAddInterrupt(Balancer, Lines[0], IrBalanceHintBalance, 0), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrBalancerAddInterrupt(Balancer, Lines[0], IrBalanceHintBalance, 1), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IrBalancerAddInterrupt(Balancer, Lines[0], IrBalanceHintBalance, 1), IRQ_STATUS_ALREADY_CONNECTED);
+    assert_int_equal(IrBalancerAddInterrupt(Balancer, Lines[1], IrBalanceHintBalance, 1),
+                     IRQ_STATUS_INSUFFICIENT_RESOURCES);
+    assert_int_equal(IrBalancerRemoveInterrupt(Balancer, NULL), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrBalancerRemoveInterrupt(Balancer, Lines[1]), IRQ_STATUS_NOT_CONNECTED);
+    /* Not movable: a line connected to one CPU. */
+    assert_int_equal(IrBalancerRemoveInterrupt(Balancer, Lines[0]), IRQ_STATUS_SUCCESS);
+    TB_ISR_RECORD Fixed = {.Claim = true};
+    KINTERRUPT *FixedLine = TbConnectIsaToCpu(&Fixed, 10, 1);
+    assert_int_equal(IrBalancerAddInterrupt(Balancer, FixedLine, IrBalanceHintBalance, 1), IRQ_STATUS_NOT_SUPPORTED);
+    assert_int_equal(IoDisconnectInterrupt(FixedLine), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IrBalancerAddInterrupt(Balancer, FixedLine, IrBalanceHintBalance, 1), IRQ_STATUS_NOT_CONNECTED);
+
+    IR_BALANCE_REPORT Report;
+    memset(&Report, 0x5A, sizeof(Report));
+    Report.Moves = NULL;
+    Report.MoveCapacity = 1;
+    IR_BALANCE_REPORT Before = Report;
+    assert_int_equal(IrBalancerRound(Balancer, &Report), IRQ_STATUS_INVALID_PARAMETER);
+    assert_memory_equal(&Report, &Before, sizeof(Report));
+    assert_int_equal(IrBalancerRound(NULL, &Report), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IrBalancerRound(Balancer, NULL), IRQ_STATUS_INVALID_PARAMETER);
+    DisconnectLines();
+}
+
+TB_TEST_MAIN(TB_FOUR_CPU_TEST(test_uneven_lines_spread_then_settle), TB_FOUR_CPU_TEST(test_hints_and_banned_cpus),
+             TB_FOUR_CPU_TEST(test_one_shot_balances_once), TB_FOUR_CPU_TEST(test_removed_and_disconnected_lines),
+             TB_FOUR_CPU_TEST(test_bad_input_refused))
