@@ -409,7 +409,11 @@ IRQ_STATUS KeAddInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, u
  * pointed the device elsewhere. Ke sends Cpu a request and the link leaves
  * the chain there (its vector freed with the chain's last object) once the
  * vector is neither requested nor in service on Cpu; until then it still
- * dispatches. KeQueryInterruptRetiringLinks says when it is over.
+ * dispatches. An object with a post-dispatch routine (Io's movable ones)
+ * first waits for an interrupt dispatched on one of its active links: the
+ * device's writes are ordered, so one that reached the new entry proves
+ * that every earlier one has reached the old CPU. KeDrainRetiringLinks does
+ * not wait. KeQueryInterruptRetiringLinks says when it is over.
  *   SUCCESS
  *   NOT_INITIALIZED, INVALID_PARAMETER, NOT_CONNECTED, ACCESS_DENIED  as KeAddInterruptLink
  *   NOT_PENDING            no active link there (never added, or retiring already)
