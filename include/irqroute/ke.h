@@ -418,6 +418,8 @@ IRQ_STATUS KeAddInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, u
  *   NOT_INITIALIZED, INVALID_PARAMETER, NOT_CONNECTED, ACCESS_DENIED  as KeAddInterruptLink
  *   NOT_PENDING            no active link there (never added, or retiring already)
  *   INVALID_STATE          it is the object's last active link
+ *   NOT_SUPPORTED          the vector layout has no IPI vector, so no CPU
+ *                          can be asked (checked first)
  *   DEVICE_ERROR           the request could not be sent (the local APIC);
  *                          the link stays retiring: KeRetryInterruptRetirement */
 IRQ_STATUS KeRetireInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, uint32_t Cpu, uint8_t Vector);

@@ -99,8 +99,9 @@ static IRQ_STATUS IopSetWithout(IOP_ROUTE *Route, uint32_t Cpu, IR_CPU_SET *Rest
 }
 
 /* Step 2 for one route, under its lock. */
-static IRQ_STATUS IopEvacuate(IOP_ROUTE *Route, uint32_t Cpu, IO_PROCESSOR_OFFLINE_RESULT *Result)
+static IRQ_STATUS IopEvacuate(IOP_ROUTE *Route, uint32_t Cpu, void *Context)
 {
+    IO_PROCESSOR_OFFLINE_RESULT *Result = Context;
     uint32_t Here = atomic_load_explicit(&Route->Cpu, memory_order_relaxed);
     if (!Route->Live || (!IrCpuSetContains(&Route->Set, Cpu) && Here != Cpu))
         return IRQ_STATUS_SUCCESS;
@@ -131,7 +132,11 @@ static IRQ_STATUS IopEvacuate(IOP_ROUTE *Route, uint32_t Cpu, IO_PROCESSOR_OFFLI
     return IopRefreshRouter(Route);
 }
 
-static IRQ_STATUS IopEvacuateAll(uint32_t Cpu, IO_PROCESSOR_OFFLINE_RESULT *Result)
+typedef IRQ_STATUS (*IOP_ROUTE_ACTION)(IOP_ROUTE *Route, uint32_t Cpu, void *Context);
+
+/* Action on every route once (through its owner), under the route's lock,
+ * until one fails (under IopLock). */
+static IRQ_STATUS IopForEachRoute(IOP_ROUTE_ACTION Action, uint32_t Cpu, void *Context)
 {
     IRQ_STATUS Status = IRQ_STATUS_SUCCESS;
     for (IOP_CONNECTION *Connection = IopFirstConnection(); Connection != NULL && Status == IRQ_STATUS_SUCCESS;
@@ -140,7 +145,7 @@ static IRQ_STATUS IopEvacuateAll(uint32_t Cpu, IO_PROCESSOR_OFFLINE_RESULT *Resu
             continue;
         IOP_ROUTE *Route = Connection->Route;
         bool WasEnabled = IrLockAcquireIrqSave(&Route->Lock);
-        Status = IopEvacuate(Route, Cpu, Result);
+        Status = Action(Route, Cpu, Context);
         IrLockReleaseIrqRestore(&Route->Lock, WasEnabled);
     }
     return Status;
@@ -159,7 +164,7 @@ IRQ_STATUS IoSetProcessorOffline(uint32_t Cpu, IO_PROCESSOR_OFFLINE_RESULT *Resu
     Result->Blocking = IopFindBlocker(Cpu);
     IRQ_STATUS Status = Result->Blocking != NULL ? IRQ_STATUS_ACCESS_DENIED : KeSetProcessorOffline(Cpu);
     if (Status == IRQ_STATUS_SUCCESS) {
-        Status = IopEvacuateAll(Cpu, Result);
+        Status = IopForEachRoute(IopEvacuate, Cpu, Result);
         if (Status != IRQ_STATUS_SUCCESS)
             (void)KeSetProcessorOnline(Cpu);
     }
@@ -203,8 +208,9 @@ static IRQ_STATUS IopMendAffinity(IOP_ROUTE *Route)
     return IopRefreshRouter(Route);
 }
 
-static IRQ_STATUS IopRejoin(IOP_ROUTE *Route, uint32_t Cpu)
+static IRQ_STATUS IopRejoin(IOP_ROUTE *Route, uint32_t Cpu, void *Context)
 {
+    (void)Context;
     IR_CPU_SET One;
     IrCpuSetZero(&One);
     IrCpuSetAdd(&One, Cpu);
@@ -229,15 +235,8 @@ IRQ_STATUS IoSetProcessorOnline(uint32_t Cpu)
         return IRQ_STATUS_INVALID_STATE;
     IrLockAcquire(&IopLock);
     IRQ_STATUS Status = KeSetProcessorOnline(Cpu);
-    for (IOP_CONNECTION *Connection = IopFirstConnection(); Connection != NULL && Status == IRQ_STATUS_SUCCESS;
-         Connection = Connection->Next) {
-        if (!IopOwnsRoute(Connection))
-            continue;
-        IOP_ROUTE *Route = Connection->Route;
-        bool WasEnabled = IrLockAcquireIrqSave(&Route->Lock);
-        Status = IopRejoin(Route, Cpu);
-        IrLockReleaseIrqRestore(&Route->Lock, WasEnabled);
-    }
+    if (Status == IRQ_STATUS_SUCCESS)
+        Status = IopForEachRoute(IopRejoin, Cpu, NULL);
     IrLockRelease(&IopLock);
     return Status;
 }

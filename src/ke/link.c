@@ -179,45 +179,62 @@ static void KipLinkAt(KINTERRUPT *Interrupt, KI_INTERRUPT_LINK *Link, uint32_t C
     atomic_store_explicit(&Interrupt->Vector, Vector, memory_order_relaxed);
 }
 
-IRQ_STATUS KeAddInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, uint32_t Cpu, uint8_t Vector)
+/* The calls below do Operation on an object Owner connected, under
+ * ConnectLock; *SendNow: whether Cpu is to be asked now (retire only). */
+typedef IRQ_STATUS (*KIP_LINK_OPERATION)(KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t Vector, bool *SendNow);
+
+static IRQ_STATUS KipOperateOnOwned(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, uint32_t Cpu, uint8_t Vector,
+                                    KIP_LINK_OPERATION Operation, bool *SendNow)
 {
+    *SendNow = false;
     IRQ_STATUS Status = KipCheckCall(Interrupt, Owner);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
     Status = KiCheckOwnedBy(Interrupt, Owner);
     if (Status == IRQ_STATUS_SUCCESS)
-        Status = KipCheckNewLink(Interrupt, Cpu, Vector);
-    KI_INTERRUPT_LINK *Link = Status == IRQ_STATUS_SUCCESS ? KipChooseSlot(Interrupt, Cpu) : NULL;
-    if (Status == IRQ_STATUS_SUCCESS && Link == NULL)
-        Status = IRQ_STATUS_INSUFFICIENT_RESOURCES;
-    if (Status == IRQ_STATUS_SUCCESS)
-        KipLinkAt(Interrupt, Link, Cpu, Vector);
+        Status = Operation(Interrupt, Cpu, Vector, SendNow);
     IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
     return Status;
 }
 
-/* A link still retiring never left its chain: it only becomes a link the
- * device may be sent to again. */
-IRQ_STATUS KeReviveInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, uint32_t Cpu, uint8_t Vector)
+static IRQ_STATUS KipAddLink(KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t Vector, bool *SendNow)
 {
-    IRQ_STATUS Status = KipCheckCall(Interrupt, Owner);
+    (void)SendNow;
+    IRQ_STATUS Status = KipCheckNewLink(Interrupt, Cpu, Vector);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
-    Status = KiCheckOwnedBy(Interrupt, Owner);
-    KI_INTERRUPT_LINK *Link = NULL;
-    if (Status == IRQ_STATUS_SUCCESS && Cpu < KiSystem.ProcessorCount)
-        Link = KipFindLinkAt(Interrupt, Cpu, Vector);
-    if (Status == IRQ_STATUS_SUCCESS && (Link == NULL || Link->State != KiLinkRetiring))
-        Status = IRQ_STATUS_NOT_PENDING;
-    if (Status == IRQ_STATUS_SUCCESS) {
-        KipUnlistRetiring(Link);
-        Link->State = KiLinkActive;
-        atomic_store_explicit(&Interrupt->Vector, Vector, memory_order_relaxed);
-    }
-    IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
-    return Status;
+    KI_INTERRUPT_LINK *Link = KipChooseSlot(Interrupt, Cpu);
+    if (Link == NULL)
+        return IRQ_STATUS_INSUFFICIENT_RESOURCES;
+    KipLinkAt(Interrupt, Link, Cpu, Vector);
+    return IRQ_STATUS_SUCCESS;
+}
+
+IRQ_STATUS KeAddInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, uint32_t Cpu, uint8_t Vector)
+{
+    bool SendNow;
+    return KipOperateOnOwned(Interrupt, Owner, Cpu, Vector, KipAddLink, &SendNow);
+}
+
+/* A link still retiring never left its chain: it only becomes a link the
+ * device may be sent to again. */
+static IRQ_STATUS KipRevive(KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t Vector, bool *SendNow)
+{
+    (void)SendNow;
+    KI_INTERRUPT_LINK *Link = Cpu < KiSystem.ProcessorCount ? KipFindLinkAt(Interrupt, Cpu, Vector) : NULL;
+    if (Link == NULL || Link->State != KiLinkRetiring)
+        return IRQ_STATUS_NOT_PENDING;
+    KipUnlistRetiring(Link);
+    Link->State = KiLinkActive;
+    atomic_store_explicit(&Interrupt->Vector, Vector, memory_order_relaxed);
+    return IRQ_STATUS_SUCCESS;
+}
+
+IRQ_STATUS KeReviveInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, uint32_t Cpu, uint8_t Vector)
+{
+    bool SendNow;
+    return KipOperateOnOwned(Interrupt, Owner, Cpu, Vector, KipRevive, &SendNow);
 }
 
 /* The retire request goes through the IPI vector: without one, no CPU can
@@ -266,17 +283,10 @@ static IRQ_STATUS KipRequestRetirement(uint32_t Cpu)
 
 IRQ_STATUS KeRetireInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, uint32_t Cpu, uint8_t Vector)
 {
-    IRQ_STATUS Status = KipCheckCall(Interrupt, Owner);
-    if (Status != IRQ_STATUS_SUCCESS)
-        return Status;
-    if (!KipCanRequestRetirement())
+    if (KiSystem.Matrix != NULL && !KipCanRequestRetirement())
         return IRQ_STATUS_NOT_SUPPORTED;
-    bool SendNow = false;
-    bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
-    Status = KiCheckOwnedBy(Interrupt, Owner);
-    if (Status == IRQ_STATUS_SUCCESS)
-        Status = KipMarkRetiring(Interrupt, Cpu, Vector, &SendNow);
-    IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
+    bool SendNow;
+    IRQ_STATUS Status = KipOperateOnOwned(Interrupt, Owner, Cpu, Vector, KipMarkRetiring, &SendNow);
     if (Status == IRQ_STATUS_SUCCESS && SendNow)
         Status = KipRequestRetirement(Cpu);
     return Status;
