@@ -98,9 +98,10 @@ static void VicpMigrate(VIC *Vic, uint32_t Source, uint32_t From)
     VicpRaiseOnCpu(Vic, Source, To);
 }
 
-void VicpRaisedOnOffline(VIC *Vic, uint32_t Cpu, const VICP_SOURCE *Entry)
+IRQ_STATUS VicpRaisedOnOffline(VIC *Vic, uint32_t Cpu, const VICP_SOURCE *Entry)
 {
     VicpMigrate(Vic, (uint32_t)(Entry - VicpSourceOf(Vic, 0)), Cpu);
+    return IRQ_STATUS_SUCCESS;
 }
 
 void VicpMigrateDevices(VIC *Vic, uint32_t Cpu)

@@ -40,7 +40,8 @@ void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit
 /* A raise on a Vic with a wake-up routine (vicp.h, VicpRaiseAt). */
 IRQ_STATUS VicpRaiseWaking(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, const VICP_SOURCE *Entry)
 {
-    VicpRaiseAtAs(Vic, Cpu, Block, Entry, true);
+    if (VicpRaiseAtAs(Vic, Cpu, Block, Entry, true) && VicpRaisedOffline(Block))
+        return VicpRaisedOnOffline(Vic, Cpu, Entry);
     return IRQ_STATUS_SUCCESS;
 }
 

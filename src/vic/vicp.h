@@ -545,16 +545,15 @@ static inline __attribute__((always_inline)) void VicpOwnerUpdate(const VIC *Vic
 void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit);
 
 /* vic_offline.c: a raise set Entry's pending bit on Cpu and found Cpu
- * offline (the OFFLINE PROTOCOL above). */
-void VicpRaisedOnOffline(VIC *Vic, uint32_t Cpu, const VICP_SOURCE *Entry);
+ * offline (the OFFLINE PROTOCOL above). Returns IRQ_STATUS_SUCCESS, so that
+ * a raise calls it as its last act (a jump: no frame kept for it). */
+IRQ_STATUS VicpRaisedOnOffline(VIC *Vic, uint32_t Cpu, const VICP_SOURCE *Entry);
 
-/* After a raise set a pending bit on Cpu: the raiser's half of the OFFLINE
- * PROTOCOL. */
-static inline __attribute__((always_inline)) void VicpCheckRaisedOnline(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
-                                                                         const VICP_SOURCE *Entry)
+/* The raiser's half of the OFFLINE PROTOCOL: after its compare-and-swap set
+ * a pending bit on the CPU, is the CPU offline? */
+static inline __attribute__((always_inline)) bool VicpRaisedOffline(const VICP_CPU *Block)
 {
-    if (__builtin_expect(atomic_load_explicit(&Block->Offline, memory_order_seq_cst) != 0, 0))
-        VicpRaisedOnOffline(Vic, Cpu, Entry);
+    return __builtin_expect(atomic_load_explicit(&Block->Offline, memory_order_seq_cst) != 0, 0);
 }
 
 /* A raise found its source pending: the two merge, as two edges before an
@@ -570,28 +569,28 @@ static inline void VicpCountMerge(VICP_CPU *Block)
  * a merge the locked operation (the seq_cst CAS also orders an IPI sender's
  * message before the bit). Waking: Vic->Wake is set (VicpRaiseAt decides
  * once, so that a raise without one keeps no frame for the call). */
-static inline __attribute__((always_inline)) void VicpRaiseDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+static inline __attribute__((always_inline)) bool VicpRaiseDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
                                                                    const VICP_SOURCE *Entry, bool Waking)
 {
     uint64_t Before = atomic_load_explicit(&Block->State, memory_order_seq_cst);
     do {
         if ((Before & Entry->DirectBit) != 0) {
             VicpCountMerge(Block);
-            return;
+            return false;
         }
     } while (!atomic_compare_exchange_weak_explicit(&Block->State, &Before, Before | Entry->RaiseBits,
                                                     memory_order_seq_cst, memory_order_seq_cst));
     IR_ASSERT(VicpDirectBitsHaveSummary(Vic, Before | Entry->RaiseBits));
     if (Waking)
         VicpWake(Vic, Cpu, Before, VicpSummaryBit(Entry->Level));
-    VicpCheckRaisedOnline(Vic, Cpu, Block, Entry);
+    return true;
 }
 
 /* Any other source: one compare-and-swap sets the pending bit (SlotBit)
  * and counts the raise (the bit was clear, so OR and add are one add); the
  * level's Summary bit and Words (RaiseBits) are ORed in when the level's
  * pending word was empty. */
-static inline __attribute__((always_inline)) void VicpRaiseInWord(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+static inline __attribute__((always_inline)) bool VicpRaiseInWord(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
                                                                    const VICP_SOURCE *Entry, bool Waking)
 {
     _Atomic uint64_t *Pending = &Block->Pending[Entry->Level];
@@ -600,7 +599,7 @@ static inline __attribute__((always_inline)) void VicpRaiseInWord(VIC *Vic, uint
     do {
         if ((Old & Bit) != 0) {
             VicpCountMerge(Block);
-            return;
+            return false;
         }
     } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, Old + Bit + VICP_RAISE_ONE,
                                                     memory_order_seq_cst, memory_order_seq_cst));
@@ -616,17 +615,17 @@ static inline __attribute__((always_inline)) void VicpRaiseInWord(VIC *Vic, uint
                 VicpWake(Vic, Cpu, Before, VicpSummaryBit(Entry->Level));
         }
     }
-    VicpCheckRaisedOnline(Vic, Cpu, Block, Entry);
+    return true;
 }
 
-/* The raise itself, Waking a constant (vic_pending.c has the invariants). */
-static inline __attribute__((always_inline)) void VicpRaiseAtAs(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+/* The raise itself, Waking a constant (vic_pending.c has the invariants).
+ * True when it set a pending bit (false: it merged). */
+static inline __attribute__((always_inline)) bool VicpRaiseAtAs(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
                                                                  const VICP_SOURCE *Entry, bool Waking)
 {
     if (Entry->DirectBit != 0)
-        VicpRaiseDirect(Vic, Cpu, Block, Entry, Waking);
-    else
-        VicpRaiseInWord(Vic, Cpu, Block, Entry, Waking);
+        return VicpRaiseDirect(Vic, Cpu, Block, Entry, Waking);
+    return VicpRaiseInWord(Vic, Cpu, Block, Entry, Waking);
 }
 
 /* vic_pending.c: a raise on a Vic with a wake-up routine, out of line. */
@@ -641,7 +640,8 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpRaiseAt(VIC *Vic, ui
 {
     if (Vic->Wake != NULL)
         return VicpRaiseWaking(Vic, Cpu, Block, Entry);
-    VicpRaiseAtAs(Vic, Cpu, Block, Entry, false);
+    if (VicpRaiseAtAs(Vic, Cpu, Block, Entry, false) && VicpRaisedOffline(Block))
+        return VicpRaisedOnOffline(Vic, Cpu, Entry);
     return IRQ_STATUS_SUCCESS;
 }
 
