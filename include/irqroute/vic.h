@@ -44,8 +44,10 @@
  *    privileged; the most privileged eligible mode goes first, and claiming
  *    it clears its ASTSR bit (as PALcode does when it initiates the AST). At
  *    the AST level a pending source goes before an AST.
- *  - Masked interrupts stay pending until delivered or cleared: never lost.
- *    A raise on a source that is already pending merges into it (counted).
+ *  - Masked interrupts stay pending until delivered or cleared: never lost
+ *    (a device interrupt pending on a CPU that goes offline moves to another:
+ *    VicSetCpuOnline). A raise on a source that is already pending merges
+ *    into it (counted).
  *
  * WHO MAY CALL WHAT
  *  - Any thread, concurrently: VicRaise, VicRaiseOnCpu, VicClear, VicSendIpi,
@@ -83,8 +85,10 @@
  * measures both kinds of source; docs/design.md has the figures.
  *
  * COUNTERS. Per CPU: Raised (pending bits that went 0 -> 1, ASTSR bits set),
- * Merged, Claimed (claims and takes), Cleared. When no call is in flight,
- * Raised == Claimed + Cleared + Pending, exactly.
+ * Merged, Claimed (claims and takes), Cleared, Migrated (moved off when the
+ * CPU went offline; raised again, or merged, on the CPU they moved to). When
+ * no call is in flight, Raised == Claimed + Cleared + Migrated + Pending,
+ * exactly.
  *
  * Storage comes from the caller (VicQueryStorageSize); the Vic allocates
  * nothing and calls no platform hook but PlatCpuRelax (while two threads
@@ -470,9 +474,30 @@ IRQ_STATUS VicSetRoute(VIC *Vic, uint32_t Source, const IR_ROUTE_CONFIG *Config)
  * INVALID_VECTOR: unknown source (nothing written). */
 IRQ_STATUS VicQueryRoute(const VIC *Vic, uint32_t Source, IR_ROUTING_POLICY *Policy, uint32_t *TargetCpu,
                          IR_CPU_SET *Mask);
-/* An offline CPU is skipped by routes and refused as a direct target; what is
- * already pending there stays pending. SUCCESS; INVALID_PARAMETER: Vic NULL;
- * INVALID_CPU: out of range. */
+/* Takes Cpu offline (Online false) or brings it back. An offline CPU is
+ * skipped by routes and refused as a direct target (VicRaiseOnCpu,
+ * VicWriteSoftwareRequest, VicSendIpi: INVALID_CPU).
+ * Going offline, every device source (VicSourceDevice) pending on Cpu moves
+ * to the CPU its route chooses now (the router skips offline CPUs: a
+ * FIXED_CPU route goes to the next online CPU of its mask), counted as
+ * Migrated on Cpu and as a raise (or a merge) on the CPU it moved to. A
+ * BROADCAST copy merges into another online CPU of the broadcast that has
+ * the source pending, else moves to the next online CPU of it after Cpu. A
+ * device raise that lands on Cpu after the call (its raiser decided before
+ * the CPU went offline) moves itself the same way: none is lost, none is
+ * delivered twice. What a route with no online CPU left cannot place stays
+ * pending on Cpu, and moves when a later call brings some CPU online (every
+ * call with Online true looks at every offline CPU).
+ * The rest is the CPU's own state and stays pending on it, delivered when
+ * it comes back: software interrupts, the IPI source and its messages, the
+ * clock, performance counters, power fail, machine checks (the logout is
+ * the CPU's own) and ASTs. The owner of an offline CPU may still claim and
+ * change its state, and anyone may clear its pending sources (VicClear).
+ * src/vic/vic_offline.c has the reasons.
+ *   SUCCESS            (also when the CPU already was in that state: the
+ *                      moves are made again)
+ *   INVALID_PARAMETER  Vic NULL
+ *   INVALID_CPU        Cpu out of range (nothing changes) */
 IRQ_STATUS VicSetCpuOnline(VIC *Vic, uint32_t Cpu, bool Online);
 
 /* ---- Queries (any thread) ------------------------------------------------------------ */
@@ -503,6 +528,7 @@ typedef struct _VIC_COUNTERS {
     uint64_t Claimed;
     uint64_t Cleared;
     uint64_t Pending; /* pending now (sources and ASTSR bits) */
+    uint64_t Migrated; /* moved to another CPU when this one went offline (VicSetCpuOnline) */
 } VIC_COUNTERS;
 
 /* Cpu or VIC_ALL_CPUS. Exact when no call is in flight. SUCCESS;

@@ -3,8 +3,9 @@
  * RkRunDemo: `make run`. Every device is connected (FIXED to CPU 0, movable
  * over every CPU), the RTC and PIT tick, the keyboard and edu are raised a
  * few times a second, COM1's receive interrupts bring the typed commands,
- * and the table of counts per CPU is drawn once a second, so a `route`
- * command shows the counts move to other CPUs.
+ * and the table of counts per CPU, with each device's rate over the last
+ * second, is drawn once a second, so a `route` command shows the counts
+ * move to other CPUs.
  */
 #include "demo.h"
 
@@ -114,7 +115,7 @@ void RkRunDemo(void)
             NextRaise = Now + RK_DEMO_RAISE_MS;
         }
         if (Now >= NextDraw && !State.Holding) {
-            RkDemoDrawTable(State.Plain, (Now - Start) / 1000u, State.Input, State.Reply);
+            RkDemoDrawTable(State.Plain, Now - Start, State.Input, State.Reply);
             NextDraw = Now + RK_DEMO_REDRAW_MS;
         }
         if (!RkpTakeInput(&State))

@@ -14,10 +14,12 @@
 #define RK_DEMO_LINE_MAX 80u
 #define RK_DEMO_REPLY_MAX 640u /* room for the help text */
 
-/* Draws one row per device (connected or not) with its ISR runs per CPU; Plain:
- * no terminal control sequences, a "---- t=<s>s" header instead. Input is
+/* Draws one row per device (connected or not) with its rate (ISR runs per
+ * second, all CPUs, since the previous draw; "-" on the first) and its ISR
+ * runs per CPU; Plain: no terminal control sequences, a "---- t=<s>s"
+ * header instead. ElapsedMs is the time since the demo started; Input is
  * the command line being typed, Reply the last command's result. */
-void RkDemoDrawTable(bool Plain, uint64_t Seconds, const char *Input, const char *Reply);
+void RkDemoDrawTable(bool Plain, uint64_t ElapsedMs, const char *Input, const char *Reply);
 
 /* "1-3", "0,2", "0,2-3", "all": into Set (online CPUs only). */
 bool RkDemoParseCpuSet(const char *Text, IR_CPU_SET *Set);

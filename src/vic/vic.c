@@ -233,6 +233,8 @@ static void VicpInitializeCpu(VIC *Vic, VICP_CPU *Cpu)
 {
     atomic_store_explicit(&Cpu->State, 0, memory_order_relaxed);
     atomic_store_explicit(&Cpu->IpiMessages, 0, memory_order_relaxed);
+    atomic_store_explicit(&Cpu->Offline, 0, memory_order_relaxed);
+    atomic_store_explicit(&Cpu->Migrated, 0, memory_order_relaxed);
     atomic_store_explicit(&Cpu->Merged, 0, memory_order_relaxed);
     atomic_store_explicit(&Cpu->Cleared, 0, memory_order_relaxed);
     atomic_store_explicit(&Cpu->RaisedHarvestedByClear, 0, memory_order_relaxed);

@@ -40,7 +40,8 @@ void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit
 /* A raise on a Vic with a wake-up routine (vicp.h, VicpRaiseAt). */
 IRQ_STATUS VicpRaiseWaking(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, const VICP_SOURCE *Entry)
 {
-    VicpRaiseAtAs(Vic, Cpu, Block, Entry, true);
+    if (VicpRaiseAtAs(Vic, Cpu, Block, Entry, true) && VicpRaisedOffline(Block))
+        return VicpRaisedOnOffline(Vic, Cpu, Entry);
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -113,7 +114,15 @@ IRQ_STATUS VicRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu)
     return IRQ_STATUS_SUCCESS;
 }
 
-static IRQ_STATUS VicpClearDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, const VICP_SOURCE *Entry)
+/* A take by someone other than the owner (a clear, a migration) is counted
+ * on the raisers' line: Cleared or Migrated, and the raises it harvested. */
+static void VicpCountTake(VICP_CPU *Block, bool Migrating, uint64_t Harvested)
+{
+    atomic_fetch_add_explicit(Migrating ? &Block->Migrated : &Block->Cleared, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&Block->RaisedHarvestedByClear, Harvested, memory_order_relaxed);
+}
+
+static IRQ_STATUS VicpClearDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, const VICP_SOURCE *Entry, bool Migrating)
 {
     uint64_t Old = atomic_load_explicit(&Block->State, memory_order_seq_cst);
     uint64_t New;
@@ -123,19 +132,18 @@ static IRQ_STATUS VicpClearDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, const
         New = VicpWithoutDirect(Vic, Block, Old, Entry->DirectBit, Entry->Level);
     } while (!atomic_compare_exchange_weak_explicit(&Block->State, &Old, New, memory_order_seq_cst,
                                                     memory_order_seq_cst));
-    atomic_fetch_add_explicit(&Block->Cleared, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&Block->RaisedHarvestedByClear, 1, memory_order_relaxed);
+    VicpCountTake(Block, Migrating, 1);
     if ((New & VicpSummaryBit(Entry->Level)) == 0)
         VicpRestoreSummary(Vic, Cpu, Block, Entry->Level, false);
     return IRQ_STATUS_SUCCESS;
 }
 
-static IRQ_STATUS VicpClearPending(VIC *Vic, uint32_t Source, uint32_t Cpu)
+IRQ_STATUS VicpTakePending(VIC *Vic, uint32_t Source, uint32_t Cpu, bool Migrating)
 {
     const VICP_SOURCE *Entry = VicpSourceOf(Vic, Source);
     VICP_CPU *Block = VicpCpu(Vic, Cpu);
     if (Entry->DirectBit != 0)
-        return VicpClearDirect(Vic, Cpu, Block, Entry);
+        return VicpClearDirect(Vic, Cpu, Block, Entry, Migrating);
     _Atomic uint64_t *Pending = &Block->Pending[Entry->Level];
     uint64_t Bit = (uint64_t)1 << Entry->Slot;
     uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
@@ -146,8 +154,7 @@ static IRQ_STATUS VicpClearPending(VIC *Vic, uint32_t Source, uint32_t Cpu)
         New = VicpPendingWithout(Old, Entry->Slot);
     } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, New, memory_order_seq_cst,
                                                     memory_order_seq_cst));
-    atomic_fetch_add_explicit(&Block->Cleared, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&Block->RaisedHarvestedByClear, VicpPendingRaises(Old), memory_order_relaxed);
+    VicpCountTake(Block, Migrating, VicpPendingRaises(Old));
     if (New == 0)
         VicpLevelEmptied(Vic, Cpu, Entry->Level, false);
     return IRQ_STATUS_SUCCESS;
@@ -168,7 +175,7 @@ IRQ_STATUS VicClear(VIC *Vic, uint32_t Source, uint32_t Cpu)
     IRQ_STATUS Status = VicpCheckSourceAndCpu(Vic, Source, Cpu);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
-    Status = VicpClearPending(Vic, Source, Cpu);
+    Status = VicpTakePending(Vic, Source, Cpu, false);
     if (Status == IRQ_STATUS_SUCCESS && Source == Vic->IpiSource)
         (void)atomic_exchange_explicit(&VicpCpu(Vic, Cpu)->IpiMessages, 0, memory_order_seq_cst);
     return Status;

@@ -47,7 +47,7 @@ IRQ_STATUS VicIsPending(const VIC *Vic, uint32_t Source, uint32_t Cpu, bool *Pen
     return IRQ_STATUS_SUCCESS;
 }
 
-/* Raised = what claims and clears harvested + direct takes + the counts
+/* Raised = what claims, clears and migrations harvested + direct takes + the counts
  * still in the pending words and the Direct bits still set (vicp.h) + ASTSR bits
  * set; Claimed = the owner's claims of pending-word sources and ASTs +
  * direct takes (one counter for both halves of a direct take). */
@@ -72,6 +72,7 @@ static void VicpAddCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters
     Counters->Merged += atomic_load_explicit(&Block->Merged, memory_order_relaxed);
     Counters->Claimed += atomic_load_explicit(&Block->Claimed, memory_order_relaxed) + DirectTaken;
     Counters->Cleared += atomic_load_explicit(&Block->Cleared, memory_order_relaxed);
+    Counters->Migrated += atomic_load_explicit(&Block->Migrated, memory_order_relaxed);
     Counters->Pending += Pending;
 }
 
@@ -81,7 +82,8 @@ IRQ_STATUS VicQueryCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters
         return IRQ_STATUS_INVALID_PARAMETER;
     if (Cpu != VIC_ALL_CPUS && Cpu >= Vic->View.CpuCount)
         return IRQ_STATUS_INVALID_CPU;
-    Counters->Raised = Counters->Merged = Counters->Claimed = Counters->Cleared = Counters->Pending = 0;
+    Counters->Raised = Counters->Merged = Counters->Claimed = Counters->Cleared = Counters->Migrated =
+        Counters->Pending = 0;
     uint32_t First = Cpu == VIC_ALL_CPUS ? 0 : Cpu;
     uint32_t Last = Cpu == VIC_ALL_CPUS ? Vic->View.CpuCount - 1u : Cpu;
     for (uint32_t Index = First; Index <= Last; Index++)

@@ -140,9 +140,13 @@ IRQ_STATUS VicQueryRoute(const VIC *Vic, uint32_t Source, IR_ROUTING_POLICY *Pol
 }
 
 /* The mirrors follow: a FIXED_CPU source whose target goes offline asks
- * the router (which skips offline CPUs) until the target is back. A raise
- * that read the mirror before the change may still land on the CPU, as one
- * that read the online bit before it would. */
+ * the router (which skips offline CPUs) until the target is back. Then the
+ * pending device interrupts move (vic_offline.c): those of the CPU going
+ * offline, and, when a CPU comes online, those that found no online CPU on
+ * their route when their own CPU went offline. The Offline flag is set
+ * before the sweep and taken down after the online bit is back (vicp.h,
+ * OFFLINE PROTOCOL); the sweep runs after the lock is released, since each
+ * move is a raise, and a raise may call the wake-up routine. */
 IRQ_STATUS VicSetCpuOnline(VIC *Vic, uint32_t Cpu, bool Online)
 {
     if (Vic == NULL)
@@ -151,14 +155,30 @@ IRQ_STATUS VicSetCpuOnline(VIC *Vic, uint32_t Cpu, bool Online)
         return IRQ_STATUS_INVALID_CPU;
     uint64_t Bit = (uint64_t)1 << (Cpu % 64u);
     IrLockAcquire(&Vic->RouteLock);
-    if (Online)
-        atomic_fetch_or_explicit(&Vic->Online[Cpu / 64u], Bit, memory_order_release);
-    else
-        atomic_fetch_and_explicit(&Vic->Online[Cpu / 64u], ~Bit, memory_order_release);
+    if (Online) {
+        atomic_fetch_or_explicit(&Vic->Online[Cpu / 64u], Bit, memory_order_seq_cst);
+    } else {
+        atomic_store_explicit(&VicpCpu(Vic, Cpu)->Offline, 1u, memory_order_seq_cst);
+        atomic_fetch_and_explicit(&Vic->Online[Cpu / 64u], ~Bit, memory_order_seq_cst);
+    }
     for (uint32_t Source = 0; Source < Vic->SourceCount; Source++) {
         if (VicpIsSource(Vic, Source))
             VicpUpdateMirror(Vic, Source);
     }
+    if (Online)
+        atomic_store_explicit(&VicpCpu(Vic, Cpu)->Offline, 0u, memory_order_seq_cst);
     IrLockRelease(&Vic->RouteLock);
+    if (!Online) {
+        VicpMigrateDevices(Vic, Cpu);
+        return IRQ_STATUS_SUCCESS;
+    }
+    /* Interrupts stranded on offline CPUs may have somewhere to go now. */
+    for (uint32_t Word = 0; Word < Vic->CpuWords; Word++) {
+        uint64_t Offline = ~atomic_load_explicit(&Vic->Online[Word], memory_order_seq_cst);
+        if (Word == Vic->CpuWords - 1u && Vic->View.CpuCount % 64u != 0)
+            Offline &= ((uint64_t)1 << (Vic->View.CpuCount % 64u)) - 1u;
+        for (; Offline != 0; Offline &= Offline - 1u)
+            VicpMigrateDevices(Vic, Word * 64u + (uint32_t)__builtin_ctzll(Offline));
+    }
     return IRQ_STATUS_SUCCESS;
 }

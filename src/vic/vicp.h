@@ -61,6 +61,18 @@
  * same way. A Summary bit is never left clear over a pending source once
  * the calls have returned.
  *
+ * OFFLINE PROTOCOL (vic_offline.c). A raiser may have read a route's
+ * mirror or the online words before VicSetCpuOnline took the CPU offline and
+ * set its bit there after the call swept the CPU. So: VicSetCpuOnline sets
+ * the CPU's Offline flag, then sweeps its pending device sources; a raiser
+ * that set a pending bit (0 -> 1: a merge sets nothing) loads the flag
+ * after its compare-and-swap and, finding it set, migrates what it raised
+ * itself. Both sides are seq_cst (a store then a load on two words, as in
+ * the summary protocol), so at least one of them sees the bit; both may,
+ * and the take (a compare-and-swap, as VicClear's) lets one move it. The
+ * raiser's cost is one load of a line it has just written, on the 0 -> 1
+ * path only.
+ *
  * FAST PATHS (IRQROUTE_VIC_FAST_PATHS, 1 unless the build sets 0): the
  * FIXED_CPU mirror a raise reads instead of asking the router
  * (vic_route.c), the lone-direct and top-level claims that decide from the
@@ -217,13 +229,18 @@ typedef struct _VICP_CPU {
      * by another thread costs that load a miss. */
     _Alignas(VICP_LINE) _Atomic uint64_t State;
     _Atomic uint32_t IpiMessages;
+    /* Nonzero while the CPU is offline (VicSetCpuOnline writes it, rarely).
+     * A raise that set a pending bit here reads it next, from the line its
+     * compare-and-swap just brought in: the OFFLINE PROTOCOL below. */
+    _Atomic uint32_t Offline;
     /* The counters raisers and clearers add to, on their own line: a raise
      * on a source still pending writes nothing but Merged, so raisers that
      * keep finding their sources pending (a busy CPU) leave the check
      * word's line alone. */
     _Alignas(VICP_LINE) _Atomic uint64_t Merged;
     _Atomic uint64_t Cleared;
-    _Atomic uint64_t RaisedHarvestedByClear;
+    _Atomic uint64_t Migrated;               /* taken off by an offline migration (vic_offline.c) */
+    _Atomic uint64_t RaisedHarvestedByClear; /* by clears and migrations */
     /* Then the owner's line: its state (atomic so that queries from other threads
      * and the router's readers are not data races; only the owner writes). */
     _Alignas(VICP_LINE) _Atomic uint64_t Control;
@@ -527,6 +544,18 @@ static inline __attribute__((always_inline)) void VicpOwnerUpdate(const VIC *Vic
 /* vic_pending.c: the wake-up decision, when a wake routine is set. */
 void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit);
 
+/* vic_offline.c: a raise set Entry's pending bit on Cpu and found Cpu
+ * offline (the OFFLINE PROTOCOL above). Returns IRQ_STATUS_SUCCESS, so that
+ * a raise calls it as its last act (a jump: no frame kept for it). */
+IRQ_STATUS VicpRaisedOnOffline(VIC *Vic, uint32_t Cpu, const VICP_SOURCE *Entry);
+
+/* The raiser's half of the OFFLINE PROTOCOL: after its compare-and-swap set
+ * a pending bit on the CPU, is the CPU offline? */
+static inline __attribute__((always_inline)) bool VicpRaisedOffline(const VICP_CPU *Block)
+{
+    return __builtin_expect(atomic_load_explicit(&Block->Offline, memory_order_seq_cst) != 0, 0);
+}
+
 /* A raise found its source pending: the two merge, as two edges before an
  * acknowledge do. */
 static inline void VicpCountMerge(VICP_CPU *Block)
@@ -540,27 +569,28 @@ static inline void VicpCountMerge(VICP_CPU *Block)
  * a merge the locked operation (the seq_cst CAS also orders an IPI sender's
  * message before the bit). Waking: Vic->Wake is set (VicpRaiseAt decides
  * once, so that a raise without one keeps no frame for the call). */
-static inline __attribute__((always_inline)) void VicpRaiseDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+static inline __attribute__((always_inline)) bool VicpRaiseDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
                                                                    const VICP_SOURCE *Entry, bool Waking)
 {
     uint64_t Before = atomic_load_explicit(&Block->State, memory_order_seq_cst);
     do {
         if ((Before & Entry->DirectBit) != 0) {
             VicpCountMerge(Block);
-            return;
+            return false;
         }
     } while (!atomic_compare_exchange_weak_explicit(&Block->State, &Before, Before | Entry->RaiseBits,
                                                     memory_order_seq_cst, memory_order_seq_cst));
     IR_ASSERT(VicpDirectBitsHaveSummary(Vic, Before | Entry->RaiseBits));
     if (Waking)
         VicpWake(Vic, Cpu, Before, VicpSummaryBit(Entry->Level));
+    return true;
 }
 
 /* Any other source: one compare-and-swap sets the pending bit (SlotBit)
  * and counts the raise (the bit was clear, so OR and add are one add); the
  * level's Summary bit and Words (RaiseBits) are ORed in when the level's
  * pending word was empty. */
-static inline __attribute__((always_inline)) void VicpRaiseInWord(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+static inline __attribute__((always_inline)) bool VicpRaiseInWord(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
                                                                    const VICP_SOURCE *Entry, bool Waking)
 {
     _Atomic uint64_t *Pending = &Block->Pending[Entry->Level];
@@ -569,30 +599,33 @@ static inline __attribute__((always_inline)) void VicpRaiseInWord(VIC *Vic, uint
     do {
         if ((Old & Bit) != 0) {
             VicpCountMerge(Block);
-            return;
+            return false;
         }
     } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, Old + Bit + VICP_RAISE_ONE,
                                                     memory_order_seq_cst, memory_order_seq_cst));
-    if (VicpPendingSlots(Old) != 0)
-        return; /* the level was pending already: its Summary bit is set (or being re-set) */
-    if (IRQROUTE_VIC_FAST_PATHS && !Waking) {
-        /* The old value unused: one LOCK OR on x86 rather than a CAS loop. */
-        atomic_fetch_or_explicit(&Block->State, Entry->RaiseBits, memory_order_seq_cst);
-        return;
+    /* A level that was pending already has its Summary bit set (or being
+     * re-set); an empty one gets it now. */
+    if (VicpPendingSlots(Old) == 0) {
+        if (IRQROUTE_VIC_FAST_PATHS && !Waking) {
+            /* The old value unused: one LOCK OR on x86 rather than a CAS loop. */
+            atomic_fetch_or_explicit(&Block->State, Entry->RaiseBits, memory_order_seq_cst);
+        } else {
+            uint64_t Before = atomic_fetch_or_explicit(&Block->State, Entry->RaiseBits, memory_order_seq_cst);
+            if (Waking)
+                VicpWake(Vic, Cpu, Before, VicpSummaryBit(Entry->Level));
+        }
     }
-    uint64_t Before = atomic_fetch_or_explicit(&Block->State, Entry->RaiseBits, memory_order_seq_cst);
-    if (Waking)
-        VicpWake(Vic, Cpu, Before, VicpSummaryBit(Entry->Level));
+    return true;
 }
 
-/* The raise itself, Waking a constant (vic_pending.c has the invariants). */
-static inline __attribute__((always_inline)) void VicpRaiseAtAs(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+/* The raise itself, Waking a constant (vic_pending.c has the invariants).
+ * True when it set a pending bit (false: it merged). */
+static inline __attribute__((always_inline)) bool VicpRaiseAtAs(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
                                                                  const VICP_SOURCE *Entry, bool Waking)
 {
     if (Entry->DirectBit != 0)
-        VicpRaiseDirect(Vic, Cpu, Block, Entry, Waking);
-    else
-        VicpRaiseInWord(Vic, Cpu, Block, Entry, Waking);
+        return VicpRaiseDirect(Vic, Cpu, Block, Entry, Waking);
+    return VicpRaiseInWord(Vic, Cpu, Block, Entry, Waking);
 }
 
 /* vic_pending.c: a raise on a Vic with a wake-up routine, out of line. */
@@ -607,7 +640,8 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpRaiseAt(VIC *Vic, ui
 {
     if (Vic->Wake != NULL)
         return VicpRaiseWaking(Vic, Cpu, Block, Entry);
-    VicpRaiseAtAs(Vic, Cpu, Block, Entry, false);
+    if (VicpRaiseAtAs(Vic, Cpu, Block, Entry, false) && VicpRaisedOffline(Block))
+        return VicpRaisedOnOffline(Vic, Cpu, Entry);
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -652,5 +686,13 @@ void VicpLevelEmptied(VIC *Vic, uint32_t Cpu, uint32_t Level, bool ByOwner);
 
 /* vic_route.c: the routing inputs' readers. */
 void VicpInitializeRoutingInputs(VIC *Vic);
+
+/* vic_pending.c: takes Source's pending bit off Cpu, as VicClear does, and
+ * counts it as cleared or, for a migration, migrated. NOT_PENDING when it
+ * was not pending (nothing changes). */
+IRQ_STATUS VicpTakePending(VIC *Vic, uint32_t Source, uint32_t Cpu, bool Migrating);
+
+/* vic_offline.c: the sweep of an offline CPU's pending device sources. */
+void VicpMigrateDevices(VIC *Vic, uint32_t Cpu);
 
 #endif

@@ -68,6 +68,21 @@ edu_cpu1=$(awk '$1=="edu" && $4=="round-robin" {print $(NF-2)}' "$log" | tail -1
 [ -n "$edu_cpu1" ] && [ "$edu_cpu1" -gt 0 ] || failures+=("edu took no interrupt on CPU1 under round-robin")
 grep -q '^ kbd .*disconnected' "$log" || failures+=("the table never showed kbd disconnected")
 
+# The table fits an 80-column terminal with 4 CPUs (79 columns at most: a
+# line that fills the last column wraps on some terminals), the rate column
+# comes before the CPU columns, and pit's rate (ISR runs per second over the
+# last redraw interval, PIT at 20 Hz) is about 20: the median over every
+# table but the first (which has no interval yet and shows "-").
+widest=$(tr -d '\r' < "$log" | awk '/^ device / || /^ (pit|rtc|com1|kbd|edu|igb) / {
+    if (length($0) > w) w = length($0) } END {print w + 0}')
+[ "$widest" -gt 0 ] && [ "$widest" -le 79 ] || failures+=("a table line is $widest columns wide (79 at most with 4 CPUs)")
+tr -d '\r' < "$log" | grep -q '^ device line *vector *policy *rate/s *CPU0 *CPU1 *CPU2 *CPU3$' ||
+    failures+=("no table header 'device line vector policy rate/s CPU0 .. CPU3'")
+pit_rate=$(tr -d '\r' < "$log" | awk '$1 == "pit" && $(NF-4) != "-" {print $(NF-4)}' | sort -n |
+    awk '{r[NR] = $1} END {print (NR > 0) ? r[int((NR + 1) / 2)] : ""}')
+[ -n "$pit_rate" ] && [ "$pit_rate" -ge 10 ] && [ "$pit_rate" -le 30 ] ||
+    failures+=("pit's median rate is '$pit_rate' per second; the PIT ticks at 20 Hz")
+
 # Broadcast to {0,2}: every interrupt runs the ISR on CPU0 and on CPU2, so
 # each of those columns grows as much as the device has interrupts, which
 # the demo raises together with kbd's (kbd stays FIXED on CPU 0): compare
@@ -100,4 +115,4 @@ if [ ${#failures[@]} -gt 0 ]; then
     exit 1
 fi
 echo "PASS: the demo took every command (rtc on CPU2: $first -> $last; edu on CPU1 under round-robin: $edu_cpu1;"\
-     "edu broadcast {0,2}: +$cpu0 on CPU0, +$cpu2 on CPU2 while kbd took $kbd)"
+     "edu broadcast {0,2}: +$cpu0 on CPU0, +$cpu2 on CPU2 while kbd took $kbd; table $widest columns, pit at $pit_rate/s)"

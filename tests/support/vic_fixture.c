@@ -240,7 +240,7 @@ VIC_COUNTERS TbVicCounters(const VIC *Vic, uint32_t Cpu)
 void TbVicAssertConserved(const VIC *Vic)
 {
     VIC_COUNTERS All = TbVicCounters(Vic, VIC_ALL_CPUS);
-    assert_int_equal(All.Raised, All.Claimed + All.Cleared + All.Pending);
+    assert_int_equal(All.Raised, All.Claimed + All.Cleared + All.Migrated + All.Pending);
 }
 
 IR_CPU_SET TbCpuSetOf(uint64_t Bits)

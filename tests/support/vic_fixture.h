@@ -97,7 +97,7 @@ uint32_t TbVicPendingOn(const VIC *Vic, uint32_t Source, uint32_t CpuCount);
 VIC_CPU_STATE TbVicCpuState(const VIC *Vic, uint32_t Cpu);
 /* Cpu or VIC_ALL_CPUS. */
 VIC_COUNTERS TbVicCounters(const VIC *Vic, uint32_t Cpu);
-/* Raised == Claimed + Cleared + Pending over every CPU. */
+/* Raised == Claimed + Cleared + Migrated + Pending over every CPU. */
 void TbVicAssertConserved(const VIC *Vic);
 
 /* The CPU set of a bit mask (CPUs 0 .. 63). */

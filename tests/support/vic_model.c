@@ -92,10 +92,11 @@ static const char *RefpCheckCpu(const VIC *Vic, const VIC_CONFIG *Config, const 
 {
     const VIC_COUNTERS *Counters = &Snapshot->Counters[Cpu];
     const VIC_CPU_STATE *State = &Snapshot->States[Cpu];
-    if (Counters->Raised != Counters->Claimed + Counters->Cleared + Counters->Pending)
-        return RefpFail("CPU %u: raised %llu != claimed %llu + cleared %llu + pending %llu", Cpu,
+    if (Counters->Raised != Counters->Claimed + Counters->Cleared + Counters->Migrated + Counters->Pending)
+        return RefpFail("CPU %u: raised %llu != claimed %llu + cleared %llu + migrated %llu + pending %llu", Cpu,
                         (unsigned long long)Counters->Raised, (unsigned long long)Counters->Claimed,
-                        (unsigned long long)Counters->Cleared, (unsigned long long)Counters->Pending);
+                        (unsigned long long)Counters->Cleared, (unsigned long long)Counters->Migrated,
+                        (unsigned long long)Counters->Pending);
     uint64_t Bits = (uint64_t)__builtin_popcount(State->AstSummary & 0xFu);
     for (uint32_t Word = 0; Word < REF_VIC_MAX_SOURCES / 64; Word++)
         Bits += (uint64_t)__builtin_popcountll(Snapshot->Pending[Cpu][Word]);
@@ -123,6 +124,7 @@ const char *RefVicCheckInvariants(const VIC *Vic, const VIC_CONFIG *Config, cons
         Sum.Merged += Counters->Merged;
         Sum.Claimed += Counters->Claimed;
         Sum.Cleared += Counters->Cleared;
+        Sum.Migrated += Counters->Migrated;
         Sum.Pending += Counters->Pending;
     }
     VIC_COUNTERS All;

@@ -50,7 +50,7 @@ bool RefVicSnapshotPending(const REF_VIC_SNAPSHOT *Snapshot, uint32_t Cpu, uint3
  * and below, an eligible AST (most privileged mode first) unless a source
  * at or above the AST level is deliverable. */
 REF_VIC_EXPECTED RefVicExpectedClaim(const VIC_CONFIG *Config, const REF_VIC_SNAPSHOT *Snapshot, uint32_t Cpu);
-/* Per CPU: Raised == Claimed + Cleared + Pending; Pending == the pending
+/* Per CPU: Raised == Claimed + Cleared + Migrated + Pending; Pending == the pending
  * bits + the ASTSR bits; EffectiveLevel == max(level, highest in service);
  * an online CPU's VicIsDeliverable == the rules' answer; the sum over CPUs
  * == VIC_ALL_CPUS; a CPU out of range is never deliverable. */
