@@ -323,7 +323,7 @@ static bool IrspEvents(IRSP_LOADER *Loader, yaml_node_t *List)
 static bool IrspExpectField(IRSP_LOADER *Loader, const char *Key, yaml_node_t *Value, void *Context)
 {
     IRS_EXPECT *Expect = Context;
-    uint32_t Whole;
+    uint32_t Whole = 0;
     if (strcmp(Key, "max-load-within") == 0)
         return IrspNumber(Loader, Value, Key, 0, 1e6, &Expect->MaxLoadWithin);
     if (strcmp(Key, "moves-not-above-baselines") == 0)
