@@ -66,6 +66,10 @@ typedef struct _IOP_STORM {
     uint64_t NextPoll; /* the IopPollCount at which it is polled next */
     uint64_t Polls;    /* polls since the storm */
     uint64_t Storms;   /* storms reported since connect */
+    uint64_t RateLimit;      /* dispatches allowed between two polls; 0: no limit */
+    uint64_t CountAtPoll;    /* KeQueryInterruptTotalCount at the last poll */
+    bool RateMasked;         /* masked until the next poll for going over RateLimit */
+    uint64_t RateMaskings;   /* times that happened */
 } IOP_STORM;
 
 typedef struct _IOP_CONNECTION {

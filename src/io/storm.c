@@ -217,6 +217,68 @@ static bool IopFinishPoll(IOP_CONNECTION *Source, bool Claimed)
     return Unmasked;
 }
 
+/* ---- The rate limit (io.h, IoSetInterruptRateLimit) ----------------------------- */
+
+/* Whether the limit may apply: a source masked without loss, not shared. */
+static bool IopCanRateLimit(const IOP_CONNECTION *Connection)
+{
+    if (Connection->Line != NULL)
+        return Connection->Line->Trigger == HlTriggerLevel && !Connection->Line->Shared;
+    return Connection->Msix;
+}
+
+/* Under IopLock, at a poll: a source masked for its rate goes free; one
+ * over its limit since the last poll is masked until the next. A storm's
+ * mask is the storm's business. */
+static bool IopIsRateLimited(const IOP_CONNECTION *Connection)
+{
+    bool WasEnabled = IrLockAcquireIrqSave(&IopStormLock);
+    bool Limited = Connection->Storm.RateLimit != 0 || Connection->Storm.RateMasked;
+    IrLockReleaseIrqRestore(&IopStormLock, WasEnabled);
+    return Limited;
+}
+
+static void IopApplyRateLimit(IOP_CONNECTION *Connection)
+{
+    if (!IopIsRateLimited(Connection))
+        return;
+    uint64_t Count = KeQueryInterruptTotalCount(Connection->Interrupt, NULL);
+    bool WasEnabled = IrLockAcquireIrqSave(&IopStormLock);
+    IOP_STORM *State = &Connection->Storm;
+    uint64_t Since = Count - State->CountAtPoll;
+    State->CountAtPoll = Count;
+    if (State->RateMasked) {
+        State->RateMasked = State->Masked || !IopSetSourceMask(Connection, false);
+    } else if (State->RateLimit != 0 && Since > State->RateLimit && !State->Masked &&
+               IopSetSourceMask(Connection, true)) {
+        State->RateMasked = true;
+        State->RateMaskings++;
+    }
+    IrLockReleaseIrqRestore(&IopStormLock, WasEnabled);
+}
+
+IRQ_STATUS IoSetInterruptRateLimit(KINTERRUPT *Interrupt, uint64_t MaxPerPoll)
+{
+    if (Interrupt == NULL)
+        return IRQ_STATUS_INVALID_PARAMETER;
+    IrLockAcquire(&IopLock);
+    IOP_CONNECTION *Connection = IopFindConnection(Interrupt);
+    IRQ_STATUS Status = IRQ_STATUS_SUCCESS;
+    if (Connection == NULL)
+        Status = IopStatusOfUnknownHandle(Interrupt, IRQ_STATUS_NOT_CONNECTED);
+    else if (!IopCanRateLimit(Connection))
+        Status = IRQ_STATUS_NOT_SUPPORTED;
+    if (Status == IRQ_STATUS_SUCCESS) {
+        uint64_t Count = KeQueryInterruptTotalCount(Interrupt, NULL);
+        bool WasEnabled = IrLockAcquireIrqSave(&IopStormLock);
+        Connection->Storm.RateLimit = MaxPerPoll;
+        Connection->Storm.CountAtPoll = Count;
+        IrLockReleaseIrqRestore(&IopStormLock, WasEnabled);
+    }
+    IrLockRelease(&IopLock);
+    return Status;
+}
+
 uint32_t IoPollStormedInterrupts(void)
 {
     KeAdvanceStormEpoch();
@@ -228,6 +290,7 @@ uint32_t IoPollStormedInterrupts(void)
          * are no longer due once it has been polled. */
         if (IopIsPollDue(Connection) && IopFinishPoll(Connection, IopRunSourceIsrs(Connection)))
             Unmasked++;
+        IopApplyRateLimit(Connection);
     }
     IrLockRelease(&IopLock);
     return Unmasked;
@@ -252,6 +315,9 @@ IRQ_STATUS IoQueryInterruptStorm(const KINTERRUPT *Interrupt, IO_INTERRUPT_STORM
             .NextPollIn = State.Masked ? (uint32_t)(State.NextPoll - IopPollCount) : 0,
             .Polls = State.Polls,
             .Storms = State.Storms,
+            .RateLimit = State.RateLimit,
+            .RateMasked = State.RateMasked,
+            .RateMaskings = State.RateMaskings,
         };
     }
     IrLockRelease(&IopLock);

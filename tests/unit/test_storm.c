@@ -430,6 +430,59 @@ static void test_bad_input_changes_nothing(void **State)
     assert_int_equal(Storm.Storms, 77);
 }
 
+/* The rate limit (IoSetInterruptRateLimit), applied at the poll: a level
+ * line dispatched more often than the limit since the last poll is masked
+ * until the next; what it raises meanwhile is served at the unmask (the
+ * line is still asserted), and a line under the limit is left alone. */
+static void test_rate_limit_masks_until_the_next_poll(void **State)
+{
+    (void)State;
+    STORM_DEVICE Device = {.Period = 1, .Claims = 1, .Gsi = STUCK_GSI, .Limit = UINT64_MAX};
+    KINTERRUPT *Interrupt = ConnectDevice(&Device, HlBusPci, STUCK_GSI, TbTargetCpu(CPU), false);
+    STORM_DEVICE Edge = {.Period = 1, .Claims = 1, .Gsi = HEALTHY_IRQ, .Limit = UINT64_MAX};
+    KINTERRUPT *EdgeLine = ConnectDevice(&Edge, HlBusIsa, HEALTHY_IRQ, TbTargetCpu(CPU), false);
+    assert_int_equal(IoSetInterruptRateLimit(EdgeLine, 3), IRQ_STATUS_NOT_SUPPORTED); /* a masked edge is lost */
+    assert_int_equal(IoSetInterruptRateLimit(NULL, 3), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(IoSetInterruptRateLimit(Interrupt, 3), IRQ_STATUS_SUCCESS);
+    assert_int_equal(QueryStorm(Interrupt).RateLimit, 3);
+
+    for (uint32_t Raise = 0; Raise < 3; Raise++) {
+        SimSetGsi(STUCK_GSI, true);
+        assert_int_equal(TbService(CPU), 1);
+    }
+    (void)IoPollStormedInterrupts(); /* 3: at the limit, not over */
+    assert_int_equal(TbPeekEntry(STUCK_GSI).Bits.Mask, 0);
+    for (uint32_t Raise = 0; Raise < 4; Raise++) {
+        SimSetGsi(STUCK_GSI, true);
+        assert_int_equal(TbService(CPU), 1);
+    }
+    (void)IoPollStormedInterrupts(); /* 4: over */
+    assert_int_equal(TbPeekEntry(STUCK_GSI).Bits.Mask, 1);
+    IO_INTERRUPT_STORM Storm = QueryStorm(Interrupt);
+    assert_true(Storm.RateMasked);
+    assert_int_equal(Storm.RateMaskings, 1);
+    assert_false(Storm.Stormed);
+
+    SimSetGsi(STUCK_GSI, true); /* held off by the mask, not lost */
+    assert_int_equal(TbService(CPU), 0);
+    (void)IoPollStormedInterrupts();
+    assert_int_equal(TbPeekEntry(STUCK_GSI).Bits.Mask, 0);
+    assert_false(QueryStorm(Interrupt).RateMasked);
+    assert_int_equal(TbService(CPU), 1);
+    assert_int_equal(atomic_load(&Device.Calls), 8);
+
+    assert_int_equal(IoSetInterruptRateLimit(Interrupt, 0), IRQ_STATUS_SUCCESS);
+    for (uint32_t Raise = 0; Raise < 10; Raise++) {
+        SimSetGsi(STUCK_GSI, true);
+        assert_int_equal(TbService(CPU), 1);
+    }
+    (void)IoPollStormedInterrupts(); /* no limit any more */
+    assert_int_equal(TbPeekEntry(STUCK_GSI).Bits.Mask, 0);
+    assert_int_equal(IoDisconnectInterrupt(EdgeLine), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+    assert_int_equal(IoSetInterruptRateLimit(Interrupt, 3), IRQ_STATUS_NOT_CONNECTED);
+}
+
 TB_TEST_MAIN(
     TB_FOUR_CPU_TEST(test_stuck_level_line_masked_after_one_window),
     TB_FOUR_CPU_TEST(test_poll_backs_off_and_gives_the_line_back),
@@ -438,4 +491,5 @@ TB_TEST_MAIN(
     TB_FOUR_CPU_TEST(test_shared_line_masked_whole_and_polled),
     TB_FOUR_CPU_TEST(test_movable_line_stays_masked_across_a_move),
     TB_FOUR_CPU_TEST(test_ke_reports_to_its_handler),
+    TB_FOUR_CPU_TEST(test_rate_limit_masks_until_the_next_poll),
     TB_FOUR_CPU_TEST(test_bad_input_changes_nothing))
