@@ -150,6 +150,39 @@ int TbSetupWide(void **State)
     return 0;
 }
 
+IR_CPU_SET TbCpuRange(uint32_t First, uint32_t Last)
+{
+    IR_CPU_SET Set;
+    IrCpuSetZero(&Set);
+    for (uint32_t Cpu = First; Cpu <= Last; Cpu++)
+        IrCpuSetAdd(&Set, Cpu);
+    return Set;
+}
+
+uint32_t TbCpuOfApicId(uint32_t ApicId)
+{
+    for (uint32_t Cpu = 0; Cpu < SimCpuCount(); Cpu++) {
+        if (SimCpuApicId(Cpu) == ApicId)
+            return Cpu;
+    }
+    fail_msg("no CPU has APIC id %u", ApicId);
+    return 0;
+}
+
+uint32_t TbEntryCpu(uint32_t Gsi)
+{
+    IOAPIC_REDIRECTION_ENTRY Entry = TbPeekEntry(Gsi);
+    assert_int_equal(Entry.Bits.DestinationMode, 0);
+    return TbCpuOfApicId((uint32_t)Entry.Bits.Destination);
+}
+
+uint32_t TbQueryCpu(const KINTERRUPT *Interrupt)
+{
+    uint32_t Cpu = IR_CPU_NONE;
+    assert_int_equal(IoQueryInterruptTarget(Interrupt, &Cpu, NULL), IRQ_STATUS_SUCCESS);
+    return Cpu;
+}
+
 IR_CPU_SET TbCpuList(const uint32_t *Cpus, uint32_t Count)
 {
     IR_CPU_SET Set;

@@ -82,6 +82,14 @@ int TbSetupWide(void **State);
 IR_CPU_SET TbWideUnreachableCpus(void);
 /* The set of the Count CPUs listed in Cpus. */
 IR_CPU_SET TbCpuList(const uint32_t *Cpus, uint32_t Count);
+/* CPUs First..Last. */
+IR_CPU_SET TbCpuRange(uint32_t First, uint32_t Last);
+/* The CPU whose APIC id is ApicId (the test fails if none). */
+uint32_t TbCpuOfApicId(uint32_t ApicId);
+/* The CPU a line's redirection entry sends to (physical destination). */
+uint32_t TbEntryCpu(uint32_t Gsi);
+/* Where a movable interrupt is delivered now (IoQueryInterruptTarget must succeed). */
+uint32_t TbQueryCpu(const KINTERRUPT *Interrupt);
 /* Four CPUs and two I/O APICs: the first (id 2) with 24 pins for GSIs 0-23,
  * the second (id 3) with 16 for GSIs 24-39. */
 #define TB_IOAPIC0_ID 2u

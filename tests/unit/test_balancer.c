@@ -24,30 +24,6 @@ static TB_ISR_RECORD Records[LINE_COUNT];
 static KINTERRUPT *Lines[LINE_COUNT];
 static uint64_t Storage[65536];
 
-static uint32_t CpuOfApicId(uint32_t ApicId)
-{
-    for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++) {
-        if (SimCpuApicId(Cpu) == ApicId)
-            return Cpu;
-    }
-    fail_msg("no CPU has APIC id %u", ApicId);
-    return 0;
-}
-
-/* The CPU the line's redirection entry points at (physical destination). */
-static uint32_t EntryCpu(uint32_t Irq)
-{
-    IOAPIC_REDIRECTION_ENTRY Entry = TbPeekEntry(Irq);
-    assert_int_equal(Entry.Bits.DestinationMode, 0);
-    return CpuOfApicId((uint32_t)Entry.Bits.Destination);
-}
-
-static uint32_t QueryCpu(KINTERRUPT *Interrupt)
-{
-    uint32_t Cpu = IR_CPU_NONE;
-    assert_int_equal(IoQueryInterruptTarget(Interrupt, &Cpu, NULL), IRQ_STATUS_SUCCESS);
-    return Cpu;
-}
 
 /* The four lines, movable over every CPU, all on CPU 0. */
 static void ConnectLines(void)
@@ -60,7 +36,7 @@ static void ConnectLines(void)
         assert_int_equal(TbConnectLine(&Lines[Line], TbCountingIsr, &Records[Line], HlBusIsa, Irqs[Line],
                                        TbTargetRoutable(&All, 0), false),
                          IRQ_STATUS_SUCCESS);
-        assert_int_equal(EntryCpu(Irqs[Line]), 0);
+        assert_int_equal(TbEntryCpu(Irqs[Line]), 0);
     }
 }
 
@@ -76,7 +52,7 @@ static void Pulse(uint32_t Line, uint32_t Times)
 {
     for (uint32_t Time = 0; Time < Times; Time++) {
         (void)TbServiceMoveRequests(); /* a moved line's first interrupt asks its old CPU */
-        uint32_t Cpu = EntryCpu(Irqs[Line]);
+        uint32_t Cpu = TbEntryCpu(Irqs[Line]);
         SimPulseGsi(Irqs[Line]);
         assert_int_equal(TbService(Cpu), 1);
         assert_int_equal(atomic_load(&Records[Line].LastCpu), Cpu);
@@ -152,14 +128,14 @@ static void test_uneven_lines_spread_then_settle(void **State)
     assert_int_equal(Second.MovesFailed, 0);
     bool Used[CPU_COUNT] = {false};
     for (uint32_t Line = 0; Line < LINE_COUNT; Line++) {
-        uint32_t Cpu = EntryCpu(Irqs[Line]);
-        assert_int_equal(QueryCpu(Lines[Line]), Cpu);
+        uint32_t Cpu = TbEntryCpu(Irqs[Line]);
+        assert_int_equal(TbQueryCpu(Lines[Line]), Cpu);
         assert_false(Used[Cpu]);
         Used[Cpu] = true;
     }
     for (uint32_t Move = 0; Move < Second.MovesTried; Move++) {
         assert_int_equal(ReportMoves[Move].From, 0);
-        assert_int_equal(QueryCpu(ReportMoves[Move].Interrupt), ReportMoves[Move].To);
+        assert_int_equal(TbQueryCpu(ReportMoves[Move].Interrupt), ReportMoves[Move].To);
     }
 
     Window(Uneven); /* Pulse checks each is handled where its entry points */
@@ -194,11 +170,11 @@ static void test_hints_and_banned_cpus(void **State)
     /* Loads: pinned 40 on CPU 0, 30 and 20 x 2 = 40 balanced, the 10 left out. */
     assert_int_equal(Report.MaxLoadBefore, 110);
     assert_int_equal(Report.Bound, 55);
-    assert_int_equal(QueryCpu(Lines[0]), 0);
-    assert_int_equal(QueryCpu(Lines[3]), 0);
-    assert_int_equal(QueryCpu(Lines[1]), 0);
-    assert_int_equal(QueryCpu(Lines[2]), 3);
-    assert_int_equal(EntryCpu(Irqs[2]), 3);
+    assert_int_equal(TbQueryCpu(Lines[0]), 0);
+    assert_int_equal(TbQueryCpu(Lines[3]), 0);
+    assert_int_equal(TbQueryCpu(Lines[1]), 0);
+    assert_int_equal(TbQueryCpu(Lines[2]), 3);
+    assert_int_equal(TbEntryCpu(Irqs[2]), 3);
     assert_int_equal(Report.MovesTried, 1);
     assert_int_equal(Report.MaxLoadAfter, 70);
     DisconnectLines();

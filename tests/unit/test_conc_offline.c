@@ -72,15 +72,6 @@ static void UpdateMessage(KINTERRUPT *Interrupt, const HL_MSI_MESSAGE *Message, 
     atomic_store(&State->Data, Message->Data);
 }
 
-static IR_CPU_SET Cpus(uint32_t First, uint32_t Last)
-{
-    IR_CPU_SET Set;
-    IrCpuSetZero(&Set);
-    for (uint32_t Cpu = First; Cpu <= Last; Cpu++)
-        IrCpuSetAdd(&Set, Cpu);
-    return Set;
-}
-
 static void ConnectMsi(DEVICE *State, const IR_CPU_SET *Mask, uint32_t Cpu)
 {
     HL_MSI_MESSAGE Message;
@@ -149,7 +140,7 @@ static IO_PROCESSOR_OFFLINE_RESULT Offline(uint32_t Cpu)
 static void test_offline_each_cpu_while_firing(void **State)
 {
     (void)State;
-    IR_CPU_SET Mask = Cpus(1, 3);
+    IR_CPU_SET Mask = TbCpuRange(1, 3);
     ConnectMsi(&Device, &Mask, 1);
     pthread_t Thread;
     assert_int_equal(pthread_create(&Thread, NULL, PacedDevice, &Device), 0);
@@ -190,7 +181,7 @@ static void test_offline_each_cpu_while_firing(void **State)
 static void test_broken_affinity_reported_and_mended(void **State)
 {
     (void)State;
-    IR_CPU_SET Only2 = Cpus(2, 2);
+    IR_CPU_SET Only2 = TbCpuRange(2, 2);
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = NULL;
     assert_int_equal(TbConnectLine(&Interrupt, TbCountingIsr, &Record, HlBusIsa, EDGE_IRQ,

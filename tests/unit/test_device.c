@@ -8,15 +8,6 @@
 
 #include <stdatomic.h>
 
-static IR_CPU_SET Cpus(uint32_t First, uint32_t Last)
-{
-    IR_CPU_SET Set;
-    IrCpuSetZero(&Set);
-    for (uint32_t Cpu = First; Cpu <= Last; Cpu++)
-        IrCpuSetAdd(&Set, Cpu);
-    return Set;
-}
-
 /* One ISA line routed by Routing among Mask's CPUs (NULL: no mask). */
 static IO_DEVICE_TEMPLATE IsaLine(uint32_t Line, IO_DEVICE_ROUTING Routing, const IR_CPU_SET *Mask)
 {
@@ -84,7 +75,7 @@ static void test_two_lines_fixed_to_one_cpu(void **State)
 static void test_round_robin_template_is_fair(void **State)
 {
     (void)State;
-    IR_CPU_SET Mask = Cpus(1, 3);
+    IR_CPU_SET Mask = TbCpuRange(1, 3);
     IO_DEVICE_TEMPLATE Timer = IsaLine(0, IoDeviceRoundRobin, &Mask);
     TB_ISR_RECORD Record = {.Claim = true};
     IO_DEVICE_CONNECTION Connection;
@@ -100,7 +91,7 @@ static void test_round_robin_template_is_fair(void **State)
 static void test_lowest_template_picks_lowest_irql(void **State)
 {
     (void)State;
-    IR_CPU_SET Mask = Cpus(1, 3);
+    IR_CPU_SET Mask = TbCpuRange(1, 3);
     IO_DEVICE_TEMPLATE Nic = IsaLine(4, IoDeviceLowest, &Mask);
     TB_ISR_RECORD Record = {.Claim = true};
     IO_DEVICE_CONNECTION Connection;
@@ -130,7 +121,7 @@ static void test_lowest_template_picks_lowest_irql(void **State)
 static void test_broadcast_template_reaches_each_cpu(void **State)
 {
     (void)State;
-    IR_CPU_SET Mask = Cpus(0, 1);
+    IR_CPU_SET Mask = TbCpuRange(0, 1);
     IO_DEVICE_TEMPLATE Alarm = IsaLine(5, IoDeviceBroadcast, &Mask);
     TB_ISR_RECORD Record = {.Claim = true, .Deassert = true, .DeassertGsi = 5};
     IO_DEVICE_CONNECTION Connection;
@@ -145,7 +136,7 @@ static void test_broadcast_template_reaches_each_cpu(void **State)
 static void test_spread_messages_one_per_cpu(void **State)
 {
     (void)State;
-    IR_CPU_SET Mask = Cpus(0, 3);
+    IR_CPU_SET Mask = TbCpuRange(0, 3);
     IO_DEVICE_TEMPLATE Queues = {.Kind = IoDeviceMessages, .Count = 4, .Routing = IoDeviceSpread, .Mask = &Mask};
     TB_ISR_RECORD Record = {.Claim = true};
     IO_DEVICE_CONNECTION Connection;
@@ -164,7 +155,7 @@ static void test_spread_messages_one_per_cpu(void **State)
 static void test_spread_and_affinity_skip_unreachable_cpus(void **State)
 {
     (void)State;
-    IR_CPU_SET Mask = Cpus(1, 5);
+    IR_CPU_SET Mask = TbCpuRange(1, 5);
     IO_DEVICE_TEMPLATE Queues = {.Kind = IoDeviceMessages, .Count = 4, .Routing = IoDeviceSpread, .Mask = &Mask};
     TB_ISR_RECORD Record = {.Claim = true};
     IO_DEVICE_CONNECTION Connection;
@@ -178,7 +169,7 @@ static void test_spread_and_affinity_skip_unreachable_cpus(void **State)
     DisconnectFreesVectors(&Connection);
 
     TB_SNAPSHOT Before = TbTakeSnapshot();
-    IR_CPU_SET Unreachable = Cpus(2, 4);
+    IR_CPU_SET Unreachable = TbCpuRange(2, 4);
     Queues.Mask = &Unreachable;
     assert_int_equal(IoConnectDevice(&Queues, TbCountingIsr, &Record, &Connection), IRQ_STATUS_NOT_SUPPORTED);
     assert_int_equal(Connection.Count, 0);
@@ -225,7 +216,7 @@ static void test_bad_templates(void **State)
     IO_DEVICE_TEMPLATE Good = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {4}, .Count = 1};
     assert_int_equal(IoConnectDevice(&Good, NULL, &Record, &Connection), IRQ_STATUS_INVALID_PARAMETER);
     assert_int_equal(IoConnectDevice(NULL, TbCountingIsr, &Record, &Connection), IRQ_STATUS_INVALID_PARAMETER);
-    IR_CPU_SET Offline = Cpus(8, 9);
+    IR_CPU_SET Offline = TbCpuRange(8, 9);
     IO_DEVICE_TEMPLATE Nowhere = IsaLine(4, IoDeviceAffinity, &Offline);
     assert_int_equal(IoConnectDevice(&Nowhere, TbCountingIsr, &Record, &Connection), IRQ_STATUS_EMPTY_AFFINITY);
     TbAssertUnchanged(&Before);
@@ -268,7 +259,7 @@ static void test_device_routing_meanings(void **State)
 static void test_route_device_live(void **State)
 {
     (void)State;
-    IR_CPU_SET Mask = Cpus(1, 3);
+    IR_CPU_SET Mask = TbCpuRange(1, 3);
     IO_DEVICE_TEMPLATE Timer = {.Kind = IoDeviceLines, .Bus = HlBusIsa, .Lines = {8}, .Count = 1,
                                 .Routing = IoDeviceFixed, .Cpu = 2, .Mask = &Mask};
     TB_ISR_RECORD Record = {.Claim = true};

@@ -57,6 +57,16 @@ static void ConnectOn(OBJECT *Object, uint32_t Cpu, uint32_t Spare)
     assert_int_equal(KeConnectInterrupt(Object->Interrupt), IRQ_STATUS_SUCCESS);
 }
 
+/* The first phase of a move from CPU 1 to CPU 2: the object connected on
+ * CPU 1 (Old), a vector allocated on CPU 2 (New) and the object linked there. */
+static void StartMove(OBJECT *Object, uint8_t *Old, uint8_t *New)
+{
+    ConnectOn(Object, 1, 1);
+    *Old = KeGetInterruptVector(Object->Interrupt);
+    *New = AllocateOn(2);
+    assert_int_equal(KeAddInterruptLink(Object->Interrupt, KeInterruptOwnerKe, 2, *New), IRQ_STATUS_SUCCESS);
+}
+
 static void Disconnect(OBJECT *Object)
 {
     assert_int_equal(KeDisconnectInterrupt(Object->Interrupt, NULL), IRQ_STATUS_SUCCESS);
@@ -77,10 +87,8 @@ static void test_move_to_another_cpu(void **State)
 {
     (void)State;
     OBJECT Object;
-    ConnectOn(&Object, 1, 1);
-    uint8_t Old = KeGetInterruptVector(Object.Interrupt);
-    uint8_t New = AllocateOn(2);
-    assert_int_equal(KeAddInterruptLink(Object.Interrupt, KeInterruptOwnerKe, 2, New), IRQ_STATUS_SUCCESS);
+    uint8_t Old, New;
+    StartMove(&Object, &Old, &New);
     assert_int_equal(KeGetInterruptVector(Object.Interrupt), New);
     assert_true(CpusAre(Object.Interrupt, (const uint32_t[]){1, 2}, 2));
 
@@ -109,10 +117,8 @@ static void test_pending_interrupt_keeps_old_link_until_dispatched(void **State)
 {
     (void)State;
     OBJECT Object;
-    ConnectOn(&Object, 1, 1);
-    uint8_t Old = KeGetInterruptVector(Object.Interrupt);
-    uint8_t New = AllocateOn(2);
-    assert_int_equal(KeAddInterruptLink(Object.Interrupt, KeInterruptOwnerKe, 2, New), IRQ_STATUS_SUCCESS);
+    uint8_t Old, New;
+    StartMove(&Object, &Old, &New);
     Raise(1, Old);
     assert_int_equal(KeRetireInterruptLink(Object.Interrupt, KeInterruptOwnerKe, 1, Old), IRQ_STATUS_SUCCESS);
 
@@ -136,10 +142,8 @@ static void test_interrupt_held_by_irql_is_not_dropped(void **State)
 {
     (void)State;
     OBJECT Object;
-    ConnectOn(&Object, 1, 1);
-    uint8_t Old = KeGetInterruptVector(Object.Interrupt);
-    uint8_t New = AllocateOn(2);
-    assert_int_equal(KeAddInterruptLink(Object.Interrupt, KeInterruptOwnerKe, 2, New), IRQ_STATUS_SUCCESS);
+    uint8_t Old, New;
+    StartMove(&Object, &Old, &New);
     SimDetachCpu();
     SimAttachCpu(1);
     KIRQL OldIrql = KeRaiseIrql(DEVICE_IRQL);
@@ -179,11 +183,9 @@ static void test_old_link_waits_for_first_interrupt_on_new(void **State)
 {
     (void)State;
     OBJECT Object;
-    ConnectOn(&Object, 1, 1);
+    uint8_t Old, New;
+    StartMove(&Object, &Old, &New);
     assert_int_equal(KeSetInterruptPostDispatch(Object.Interrupt, NoPostDispatch, NULL), IRQ_STATUS_SUCCESS);
-    uint8_t Old = KeGetInterruptVector(Object.Interrupt);
-    uint8_t New = AllocateOn(2);
-    assert_int_equal(KeAddInterruptLink(Object.Interrupt, KeInterruptOwnerKe, 2, New), IRQ_STATUS_SUCCESS);
     assert_int_equal(KeRetireInterruptLink(Object.Interrupt, KeInterruptOwnerKe, 1, Old), IRQ_STATUS_SUCCESS);
     assert_false(SimLapicIrrIsSet(1, IPI_VECTOR));
     assert_int_equal(KeRetryInterruptRetirement(Object.Interrupt, KeInterruptOwnerKe), IRQ_STATUS_SUCCESS);
@@ -280,10 +282,8 @@ static void test_disconnect_while_retiring(void **State)
 {
     (void)State;
     OBJECT Object;
-    ConnectOn(&Object, 1, 1);
-    uint8_t Old = KeGetInterruptVector(Object.Interrupt);
-    uint8_t New = AllocateOn(2);
-    assert_int_equal(KeAddInterruptLink(Object.Interrupt, KeInterruptOwnerKe, 2, New), IRQ_STATUS_SUCCESS);
+    uint8_t Old, New;
+    StartMove(&Object, &Old, &New);
     assert_int_equal(KeRetireInterruptLink(Object.Interrupt, KeInterruptOwnerKe, 1, Old), IRQ_STATUS_SUCCESS);
     Disconnect(&Object);
     assert_int_equal(TbTotalAllocatedVectors(), 0);

@@ -54,37 +54,12 @@ static IRQ_STATUS ConnectLineAtIrql(KINTERRUPT **Interrupt, TB_ISR_RECORD *Recor
     return IoConnectInterruptEx(&Parameters);
 }
 
-/* The CPU whose APIC id an entry's physical destination names. */
-static uint32_t CpuOfApicId(uint32_t ApicId)
-{
-    for (uint32_t Cpu = 0; Cpu < CPU_COUNT; Cpu++) {
-        if (SimCpuApicId(Cpu) == ApicId)
-            return Cpu;
-    }
-    fail_msg("no CPU has APIC id %u", ApicId);
-    return 0;
-}
-
-static uint32_t EntryCpu(uint32_t Gsi)
-{
-    IOAPIC_REDIRECTION_ENTRY Entry = TbPeekEntry(Gsi);
-    assert_int_equal(Entry.Bits.DestinationMode, 0);
-    return CpuOfApicId((uint32_t)Entry.Bits.Destination);
-}
-
-static uint32_t QueryCpu(KINTERRUPT *Interrupt)
-{
-    uint32_t Cpu = IR_CPU_NONE;
-    assert_int_equal(IoQueryInterruptTarget(Interrupt, &Cpu, NULL), IRQ_STATUS_SUCCESS);
-    return Cpu;
-}
-
 /* Pulses an edge line and services it where the entry points; returns that
  * CPU after checking the ISR ran there and nowhere else got the vector. */
 static uint32_t PulseAndService(uint32_t Gsi, uint8_t Vector, TB_ISR_RECORD *Record)
 {
     (void)TbServiceMoveRequests(); /* a move's retire requests, still waiting */
-    uint32_t Cpu = EntryCpu(Gsi);
+    uint32_t Cpu = TbEntryCpu(Gsi);
     uint64_t Calls = atomic_load(&Record->Calls);
     SimPulseGsi(Gsi);
     for (uint32_t Other = 0; Other < CPU_COUNT; Other++)
@@ -147,12 +122,12 @@ static void test_edge_line_moved_to_each_cpu_in_turn(void **State)
     IOAPIC_REDIRECTION_ENTRY Initial = TbPeekEntry(RTC_IRQ);
     assert_int_equal(Initial.Bits.Mask, 0);
     assert_int_equal(Initial.Bits.Destination, SimCpuApicId(1));
-    assert_int_equal(QueryCpu(Interrupt), 1);
+    assert_int_equal(TbQueryCpu(Interrupt), 1);
 
     static const uint32_t Order[] = {2, 3, 0, 1, 3, 1};
     for (uint32_t Step = 0; Step < sizeof(Order) / sizeof(Order[0]); Step++) {
         uint32_t Cpu = Order[Step];
-        uint32_t Old = QueryCpu(Interrupt);
+        uint32_t Old = TbQueryCpu(Interrupt);
         assert_int_equal(IoSetInterruptTarget(Interrupt, Cpu), IRQ_STATUS_SUCCESS);
         /* The old link waits for the first interrupt on the new one. */
         assert_int_equal(KeQueryInterruptRetiringLinks(Interrupt), 1);
@@ -167,7 +142,7 @@ static void test_edge_line_moved_to_each_cpu_in_turn(void **State)
         assert_int_equal(Entry.Bits.Destination, SimCpuApicId(Cpu));
         assert_int_equal(Entry.Words.Low, Initial.Words.Low); /* the move wrote the destination only */
         assert_int_equal(KeGetInterruptVector(Interrupt), Vector);
-        assert_int_equal(QueryCpu(Interrupt), Cpu);
+        assert_int_equal(TbQueryCpu(Interrupt), Cpu);
         assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), Cpu);
         /* That interrupt asked the old CPU, which gives the link up when it
          * takes the request. */
@@ -194,8 +169,8 @@ static void test_routable_starts_on_least_loaded_cpu(void **State)
     IR_CPU_SET Mask = TbCpuList((const uint32_t[]){1, 2, 3}, 3); /* loads 2, 1, 2: CPU 2 */
     TB_ISR_RECORD Record = {.Claim = true};
     KINTERRUPT *Interrupt = ConnectMovableRtc(&Record, &Mask, IR_CPU_NONE);
-    assert_int_equal(QueryCpu(Interrupt), 2);
-    assert_int_equal(EntryCpu(RTC_IRQ), 2);
+    assert_int_equal(TbQueryCpu(Interrupt), 2);
+    assert_int_equal(TbEntryCpu(RTC_IRQ), 2);
     assert_false(KeIsVectorAllocated(0, KeGetInterruptVector(Interrupt))); /* CPU 0 is outside the mask */
     assert_int_equal(PulseAndService(RTC_IRQ, KeGetInterruptVector(Interrupt), &Record), 2);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
@@ -307,7 +282,7 @@ static void test_bad_routable_connects_change_nothing(void **State)
     assert_int_equal(IrCpuSetWeight(&Cpus), 1);
     assert_true(IrCpuSetContains(&Cpus, 1));
     assert_int_equal(IoSetInterruptTarget(Interrupt, 3), IRQ_STATUS_INVALID_CPU);
-    assert_int_equal(EntryCpu(RTC_IRQ), 1);
+    assert_int_equal(TbEntryCpu(RTC_IRQ), 1);
     assert_int_equal(IoDisconnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
     assert_int_equal(TbTotalAllocatedVectors(), 0);
 }
@@ -436,7 +411,7 @@ static void test_round_robin_is_exactly_fair(void **State)
 
     /* FIXED stops it where it is, and the other CPUs give the vector up. */
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingFixedCpu), IRQ_STATUS_SUCCESS);
-    uint32_t Here = QueryCpu(Interrupt);
+    uint32_t Here = TbQueryCpu(Interrupt);
     for (uint32_t Index = 0; Index < 3; Index++)
         assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), Here);
     (void)TbServiceMoveRequests();
@@ -479,7 +454,7 @@ static void test_round_robin_msi(void **State)
     assert_int_equal(KeReserveVector(0, Single), IRQ_STATUS_SUCCESS);
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     assert_int_equal(Device.Updates, 1);
-    assert_int_equal(CpuOfApicId(MessageApicId(&Device.Message)), 2);
+    assert_int_equal(TbCpuOfApicId(MessageApicId(&Device.Message)), 2);
     uint8_t Spread = KeGetInterruptVector(Interrupt);
     assert_int_not_equal(Spread, Single);
     assert_int_equal(Device.Message.Data & 0xFFu, Spread);
@@ -495,7 +470,7 @@ static void test_round_robin_msi(void **State)
     assert_int_equal(KeFreeVector(0, Single), IRQ_STATUS_SUCCESS);
     enum { K = 5 };
     for (uint32_t Index = 1; Index < K * CPU_COUNT; Index++) {
-        uint32_t Cpu = CpuOfApicId(MessageApicId(&Device.Message));
+        uint32_t Cpu = TbCpuOfApicId(MessageApicId(&Device.Message));
         assert_int_equal(Cpu, (2 + Index) % CPU_COUNT);
         SimMsiWrite(Device.Message.Address, Device.Message.Data);
         TbAssertHandledOn(Cpu, &Record);
@@ -527,7 +502,7 @@ static void test_lowest_follows_irql_and_ties_rotate(void **State)
     for (uint32_t Index = 0; Index < 6; Index++)
         assert_int_equal(PulseAndService(RTC_IRQ, Vector, &Record), Alternating[Index]);
     assert_int_equal(KeQueryInterruptCount(Interrupt, 2), 0);
-    assert_int_equal(QueryCpu(Interrupt), 1);
+    assert_int_equal(TbQueryCpu(Interrupt), 1);
 
     /* CPU 1, where the next interrupt goes, is raised (below the device's
      * IRQL, so it still takes it): CPU 3 is now the lowest, alone, and from
@@ -574,8 +549,8 @@ static void test_shared_level_line_moves_together(void **State)
     assert_int_equal(TbPeekEntry(PCI_GSI).Bits.TriggerMode, 1);
 
     assert_int_equal(IoSetInterruptTarget(B, 3), IRQ_STATUS_SUCCESS);
-    assert_int_equal(QueryCpu(A), 3);
-    assert_int_equal(EntryCpu(PCI_GSI), 3);
+    assert_int_equal(TbQueryCpu(A), 3);
+    assert_int_equal(TbEntryCpu(PCI_GSI), 3);
     assert_int_equal(TbPeekEntry(PCI_GSI).Bits.Mask, 0);
     SimSetGsi(PCI_GSI, true);
     TbAssertHandledOn(3, &First);
@@ -585,7 +560,7 @@ static void test_shared_level_line_moves_together(void **State)
     assert_int_equal(IoSetInterruptPolicy(B, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     static const uint32_t Cycle[] = {3, 1, 2};
     for (uint32_t Index = 0; Index < 6; Index++) {
-        uint32_t Cpu = EntryCpu(PCI_GSI);
+        uint32_t Cpu = TbEntryCpu(PCI_GSI);
         assert_int_equal(Cpu, Cycle[Index % 3]);
         SimSetGsi(PCI_GSI, true);
         TbAssertHandledOn(Cpu, &First);
@@ -595,13 +570,13 @@ static void test_shared_level_line_moves_together(void **State)
     /* The first sharer leaves: the line stays live and keeps rotating. */
     assert_int_equal(IoDisconnectInterrupt(A), IRQ_STATUS_SUCCESS);
     assert_int_equal(TbPeekEntry(PCI_GSI).Bits.Mask, 0);
-    uint32_t Expected = QueryCpu(B);
+    uint32_t Expected = TbQueryCpu(B);
     for (uint32_t Index = 0; Index < 3; Index++) {
-        assert_int_equal(EntryCpu(PCI_GSI), Expected);
+        assert_int_equal(TbEntryCpu(PCI_GSI), Expected);
         SimSetGsi(PCI_GSI, true);
         TbAssertHandledOn(Expected, &Second);
         Expected = Expected == 3 ? 1 : Expected + 1;
-        assert_int_equal(QueryCpu(B), Expected);
+        assert_int_equal(TbQueryCpu(B), Expected);
     }
     assert_int_equal(atomic_load(&Second.Calls), 3);
     assert_int_equal(IoDisconnectInterrupt(B), IRQ_STATUS_SUCCESS);
@@ -622,7 +597,7 @@ static void test_shared_edge_line_moves_once_per_interrupt(void **State)
                      IRQ_STATUS_SUCCESS);
     assert_int_equal(TbConnectLine(&B, TbCountingIsr, &Second, HlBusIsa, COM1_IRQ, TbTargetRoutable(&Mask, 2), true),
                      IRQ_STATUS_SUCCESS);
-    assert_int_equal(QueryCpu(B), 0); /* joined where the line goes */
+    assert_int_equal(TbQueryCpu(B), 0); /* joined where the line goes */
     assert_int_equal(IoSetInterruptPolicy(A, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
     uint8_t Vector = KeGetInterruptVector(A);
     enum { K = 3 };
@@ -673,12 +648,12 @@ static void test_routable_set_holds_reachable_cpus_only(void **State)
     uint8_t Vector = KeGetInterruptVector(Interrupt);
     for (uint32_t Cpu = 0; Cpu < TB_WIDE_CPUS; Cpu++)
         assert_int_equal(KeIsVectorAllocated(Cpu, Vector), Cpu == 1);
-    assert_int_equal(QueryCpu(Interrupt), 1);
+    assert_int_equal(TbQueryCpu(Interrupt), 1);
     assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Destination, 0xFE);
 
     for (uint32_t Cpu = 2; Cpu <= 4; Cpu++)
         assert_int_equal(IoSetInterruptTarget(Interrupt, Cpu), IRQ_STATUS_INVALID_CPU);
-    assert_int_equal(QueryCpu(Interrupt), 1);
+    assert_int_equal(TbQueryCpu(Interrupt), 1);
     assert_int_equal(TbPeekEntry(RTC_IRQ).Bits.Destination, 0xFE);
 
     assert_int_equal(IoSetInterruptPolicy(Interrupt, IrRoutingRoundRobin), IRQ_STATUS_SUCCESS);
@@ -725,7 +700,7 @@ static void test_routable_unreachable_not_supported(void **State)
 
     /* The same mixed mask without a named CPU starts on CPU 0. */
     Interrupt = ConnectMovableMsi(&Record, &Device, &MixedMask, IR_CPU_NONE);
-    assert_int_equal(QueryCpu(Interrupt), 0);
+    assert_int_equal(TbQueryCpu(Interrupt), 0);
     assert_int_equal(MessageApicId(&Device.Message), 0x01);
     assert_int_equal(IoSetInterruptTarget(Interrupt, 2), IRQ_STATUS_INVALID_CPU);
     assert_int_equal(Device.Updates, 0);
