@@ -294,7 +294,7 @@ IRQ_STATUS IrBalancerRemoveInterrupt(IR_BALANCER *Balancer, KINTERRUPT *Interrup
  * hint IrBalanceHintIgnore. When every online CPU is banned the round only
  * samples (Planned false). Online CPUs are KeQueryOnlineProcessors'.
  * Callers: one at a time per balancer (every IrBalancer* call on it), from
- * thread context (not an ISR: the round is O(interrupts x CPUs)); it takes
+ * thread context (not an ISR: the round plans over every interrupt and CPU); it takes
  * no lock of its own.
  *   SUCCESS            *Report written
  *   INVALID_PARAMETER  Balancer or Report NULL, Report->Moves NULL with a

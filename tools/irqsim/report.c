@@ -31,21 +31,40 @@ void IrsReportResult(const IRS_SCENARIO *Scenario, const IRS_RESULT *Result)
                Scenario->Duration);
 }
 
+static void IrspCell(char *Cell, size_t Size, const IRS_RESULT *Result, bool Done)
+{
+    if (!Done || !Result->Ran)
+        snprintf(Cell, Size, "not run");
+    else
+        snprintf(Cell, Size, "%.0f (%+.1f%%)", Result->MaxLoad, Result->WorstExcess * 100.0);
+}
+
+static void IrspMoves(char *Cell, size_t Size, const IRS_RESULT *Result, bool Done)
+{
+    if (!Done || !Result->Ran)
+        snprintf(Cell, Size, "-");
+    else
+        snprintf(Cell, Size, "%u", Result->Moves);
+}
+
+/* One row: each strategy's maximum load at the end of its worst phase (and
+ * how far above that phase's bound), the bound of the balancer's worst
+ * phase, and the moves each strategy made (forced moves apart). */
 void IrsReportTable(const IRS_SCENARIO *Scenario, const IRS_RESULT *Results, const bool *Done)
 {
-    printf("\n| scenario | bound | strategy | max load | moves | settled round |\n|---|---|---|---|---|---|\n");
-    for (uint32_t Id = 0; Id < IrsStrategyCount; Id++) {
-        const IRS_RESULT *Result = &Results[Id];
-        if (!Done[Id])
-            continue;
-        if (!Result->Ran) {
-            printf("| %s | | %s | not run | | |\n", Scenario->Name, IrsStrategyGet(Id)->Name);
-            continue;
-        }
-        printf("| %s | %.0f | %s | %.0f (%+.1f%%) | %u | %u |\n", Scenario->Name, Result->Bound,
-               IrsStrategyGet(Id)->Name, Result->MaxLoad, Result->WorstExcess * 100.0, Result->Moves,
-               Result->SettledRound);
-    }
+    char Library[48], Greedy[48], Irqbalance[48], Moves[3][16];
+    IrspCell(Library, sizeof(Library), &Results[IrsStrategyLibrary], Done[IrsStrategyLibrary]);
+    IrspCell(Greedy, sizeof(Greedy), &Results[IrsStrategyGreedy], Done[IrsStrategyGreedy]);
+    IrspCell(Irqbalance, sizeof(Irqbalance), &Results[IrsStrategyIrqbalance], Done[IrsStrategyIrqbalance]);
+    IrspMoves(Moves[0], sizeof(Moves[0]), &Results[IrsStrategyLibrary], Done[IrsStrategyLibrary]);
+    IrspMoves(Moves[1], sizeof(Moves[1]), &Results[IrsStrategyGreedy], Done[IrsStrategyGreedy]);
+    IrspMoves(Moves[2], sizeof(Moves[2]), &Results[IrsStrategyIrqbalance], Done[IrsStrategyIrqbalance]);
+    const IRS_RESULT *Bound = Done[IrsStrategyLibrary] && Results[IrsStrategyLibrary].Ran ? &Results[IrsStrategyLibrary]
+                                                                                          : &Results[IrsStrategyGreedy];
+    printf("\n| scenario | bound | balancer | greedy baseline | irqbalance-like baseline | moves "
+           "(balancer/greedy/irqbalance) |\n|---|---|---|---|---|---|\n");
+    printf("| %s | %.0f | %s | %s | %s | %s/%s/%s |\n", Scenario->Name, Bound->Bound, Library, Greedy, Irqbalance,
+           Moves[0], Moves[1], Moves[2]);
 }
 
 static bool IrspFail(const IRS_SCENARIO *Scenario, const char *Strategy, const char *What)
