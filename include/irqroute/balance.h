@@ -13,7 +13,7 @@
  *  - IrBalancer*, the DRIVER: a caller-storage object holding the movable
  *    interrupts (io.h, IoTargetRoutable) it balances. Each IrBalancerRound
  *    reads how often each interrupt ran since the last round
- *    (KeQueryInterruptCount), plans, and moves them (IoSetInterruptTarget).
+ *    (KeQueryInterruptTotalCount), plans, and moves them (IoSetInterruptTarget).
  *
  * LOAD. An interrupt's load over a window is its count delta times its
  * weight; a CPU's load is the sum over the interrupts on it. One interrupt
@@ -95,6 +95,11 @@ typedef struct _IR_BALANCE_OPTIONS {
     uint64_t MinimumGain;
     uint32_t MinimumGainPercent; /* 0 .. 100 */
     uint32_t MaxMoves;           /* per round, >= 1 (a swap is two moves) */
+    /* false: stop once the most loaded CPU cannot be relieved (every move
+     * lowers the maximum). true: then set it aside and relieve the next
+     * most loaded, and so on (the rest spread around one CPU that cannot
+     * go lower, at the price of moves that leave the maximum as it is). */
+    bool SpreadRest;
 } IR_BALANCE_OPTIONS;
 
 /* One planned move: Interrupts[Interrupt] from CPU From to CPU To. */
@@ -178,6 +183,10 @@ typedef enum _IR_BALANCE_HINT {
     IrBalanceHintCount
 } IR_BALANCE_HINT;
 
+/* The defaults (Options NULL; docs/balancer.md, "Options"). */
+#define IR_BALANCER_DEFAULT_GAIN_PERCENT 2u
+#define IR_BALANCER_DEFAULT_MAX_MOVES 64u
+
 typedef struct _IR_BALANCER_OPTIONS {
     bool OneShot;                /* balance in the first round that plans, then only sample
                                     (irqbalance --oneshot) */
@@ -186,6 +195,7 @@ typedef struct _IR_BALANCER_OPTIONS {
     uint64_t MinimumGain;        /* as IR_BALANCE_OPTIONS */
     uint32_t MinimumGainPercent; /* as IR_BALANCE_OPTIONS */
     uint32_t MaxMovesPerRound;   /* as IR_BALANCE_OPTIONS.MaxMoves (>= 1) */
+    bool SpreadRest;             /* as IR_BALANCE_OPTIONS (default false) */
     /* Free vectors per CPU and class; NULL: the balancer's own count from
      * KeIrqlOfVector and KeIsVectorAllocated (docs/balancer.md: it cannot
      * tell a reserved vector inside a class from a free one, so a move it
@@ -214,6 +224,9 @@ typedef struct _IR_BALANCE_REPORT {
     bool Planned;             /* false: the round only sampled (the first, or OneShot spent) */
     uint32_t MovesTried;      /* all of them, even beyond MoveCapacity */
     uint32_t MovesFailed;     /* IoSetInterruptTarget refused (the interrupt stays) */
+    uint32_t MovesRetryLater; /* of those, refused for now: INVALID_STATE (a move of it still in
+                                 progress) or VECTOR_EXHAUSTED (no vector of its class on the
+                                 destination); the next round plans them again from where they are */
     uint32_t Skipped;         /* interrupts not balanced this round: not sampled yet, or no longer
                                  connected (IoQueryInterruptTarget failed) */
     uint32_t Stranded;        /* as IR_BALANCE_PLAN */
@@ -268,18 +281,20 @@ IRQ_STATUS IrBalancerAddInterrupt(IR_BALANCER *Balancer, KINTERRUPT *Interrupt, 
  * Nothing changes on failure. */
 IRQ_STATUS IrBalancerRemoveInterrupt(IR_BALANCER *Balancer, KINTERRUPT *Interrupt);
 
-/* One balancing round: each interrupt's count since the last round (the
- * sum over CPUs of KeQueryInterruptCount) times its weight is its load,
+/* One balancing round: each interrupt's count since the last round
+ * (KeQueryInterruptTotalCount) times its weight is its load,
  * charged to the CPU it is delivered to now; IrBalancePlan plans, and each
  * move is made with IoSetInterruptTarget (a move Io refuses is reported
- * with its status and skipped; the round goes on). The first round only
+ * with its status and skipped; the round goes on: INVALID_STATE and
+ * VECTOR_EXHAUSTED are counted in MovesRetryLater, and the next round plans
+ * the interrupt again from where it stayed). The first round only
  * samples, as does each round after a OneShot balancer's first plan.
  * Interrupts whose routing policy moves them itself (ROUND_ROBIN, LOWEST)
  * are left out (neither charged to a CPU nor moved), and so are those of
  * hint IrBalanceHintIgnore. When every online CPU is banned the round only
  * samples (Planned false). Online CPUs are KeQueryOnlineProcessors'.
  * Callers: one at a time per balancer (every IrBalancer* call on it), from
- * thread context (not an ISR: the round is O(interrupts x CPUs)); it takes
+ * thread context (not an ISR: the round plans over every interrupt and CPU); it takes
  * no lock of its own.
  *   SUCCESS            *Report written
  *   INVALID_PARAMETER  Balancer or Report NULL, Report->Moves NULL with a

@@ -22,8 +22,8 @@
 /* docs/balancer.md, "Options": a 2% gain is below what a window's jitter
  * moves and well inside the 5% the balancer is held to; 64 moves a round
  * spread a pile-up of 64 interrupts in one round. */
-#define IRP_DEFAULT_GAIN_PERCENT 2u
-#define IRP_DEFAULT_MAX_MOVES 64u
+#define IRP_DEFAULT_GAIN_PERCENT IR_BALANCER_DEFAULT_GAIN_PERCENT
+#define IRP_DEFAULT_MAX_MOVES IR_BALANCER_DEFAULT_MAX_MOVES
 
 typedef struct _IRP_ENTRY {
     KINTERRUPT *Interrupt;
@@ -114,6 +114,7 @@ static void IrpTakeOptions(IR_BALANCER *Balancer, const IR_BALANCER_OPTIONS *Opt
     Balancer->PlanOptions.MinimumGain = 0;
     Balancer->PlanOptions.MinimumGainPercent = IRP_DEFAULT_GAIN_PERCENT;
     Balancer->PlanOptions.MaxMoves = IRP_DEFAULT_MAX_MOVES;
+    Balancer->PlanOptions.SpreadRest = false;
     Balancer->FreeVectors = NULL;
     Balancer->FreeVectorsContext = NULL;
     IrCpuSetZero(&Balancer->Banned);
@@ -123,6 +124,7 @@ static void IrpTakeOptions(IR_BALANCER *Balancer, const IR_BALANCER_OPTIONS *Opt
     Balancer->PlanOptions.MinimumGain = Options->MinimumGain;
     Balancer->PlanOptions.MinimumGainPercent = Options->MinimumGainPercent;
     Balancer->PlanOptions.MaxMoves = Options->MaxMovesPerRound;
+    Balancer->PlanOptions.SpreadRest = Options->SpreadRest;
     Balancer->FreeVectors = Options->FreeVectors;
     Balancer->FreeVectorsContext = Options->FreeVectorsContext;
     if (Options->Banned != NULL)
@@ -216,16 +218,6 @@ static uint32_t IrpKeFreeVectors(void *Context, uint32_t Cpu, uint8_t Class)
     return Free;
 }
 
-/* The interrupt's count over every CPU (the lead's total-count query will
- * replace the loop). */
-static uint64_t IrpTotalCount(const IR_BALANCER *Balancer, const KINTERRUPT *Interrupt)
-{
-    uint64_t Total = 0;
-    for (uint32_t Cpu = 0; Cpu < Balancer->CpuCount; Cpu++)
-        Total += KeQueryInterruptCount(Interrupt, Cpu);
-    return Total;
-}
-
 /* The window's load: delta x weight, held below UINT64_MAX / (MaxInterrupts
  * + 1) so that the planner's sum cannot overflow. A total that went down
  * (counts reset) starts a new window at the total. */
@@ -251,7 +243,7 @@ static bool IrpSampleEntry(IR_BALANCER *Balancer, uint32_t Index, uint32_t *Plan
         IoQueryInterruptAffinity(Entry->Interrupt, &Balancer->Affinities[Slot]) != IRQ_STATUS_SUCCESS ||
         Cpu >= Balancer->CpuCount)
         return false;
-    uint64_t Load = IrpWindowLoad(Balancer, Entry, IrpTotalCount(Balancer, Entry->Interrupt));
+    uint64_t Load = IrpWindowLoad(Balancer, Entry, KeQueryInterruptTotalCount(Entry->Interrupt, NULL));
     bool FirstSample = !Entry->Sampled;
     Entry->Sampled = true;
     /* Ignored: not measured; a policy that moves it after each interrupt
@@ -275,6 +267,7 @@ static void IrpStartReport(const IR_BALANCER *Balancer, IR_BALANCE_REPORT *Repor
     Report->Planned = false;
     Report->MovesTried = 0;
     Report->MovesFailed = 0;
+    Report->MovesRetryLater = 0;
     Report->Skipped = 0;
     Report->Stranded = 0;
     Report->MaxLoadBefore = 0;
@@ -300,7 +293,13 @@ static void IrpApply(IR_BALANCER *Balancer, const IR_BALANCE_PLAN *Plan, uint32_
             Balancer->CpuLoad[Move->From] -= Load;
             Balancer->CpuLoad[Move->To] += Load;
         } else {
+            /* Never fatal: the interrupt stays where it is, its load is
+             * charged there, and the next round plans from that. A move in
+             * progress (INVALID_STATE) or a destination out of vectors of
+             * its class (VECTOR_EXHAUSTED) is the normal case of it. */
             Report->MovesFailed++;
+            if (Status == IRQ_STATUS_INVALID_STATE || Status == IRQ_STATUS_VECTOR_EXHAUSTED)
+                Report->MovesRetryLater++;
         }
         if (Index < Report->MoveCapacity) {
             IR_BALANCER_MOVE *Out = &Report->Moves[Index];

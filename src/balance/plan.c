@@ -68,6 +68,7 @@ typedef struct _IRP_WORK {
     uint32_t Cap;       /* interrupts that may end up away from home */
     uint32_t Moved;     /* interrupts away from home now */
     uint32_t Steps;     /* placement changes left (IrpStepBudget) */
+    uint64_t Bound;     /* IrpBound: a move that keeps its destination within it "fits" */
 } IRP_WORK;
 
 static size_t IrpAlign8(size_t Bytes)
@@ -354,16 +355,28 @@ static bool IrpMayLeave(const IRP_WORK *Work, uint32_t Index)
     return !IrpIsPinned(Interrupt) && Interrupt->Load != 0;
 }
 
+/* Moves that FIT (the destination stays within the bound) come first, then
+ * the gain: when H sheds a pile, each destination is then filled up to the
+ * bound with the largest interrupt that fits, as bin packing's first-fit
+ * decreasing does, instead of getting the largest interrupt and being
+ * overfilled; what stays on H is what fits there. Every accepted move still
+ * lowers max(LH, LD), so the search still cannot cycle. */
 static void IrpBestMove(const IRP_WORK *Work, uint32_t High, uint64_t Threshold, IRP_STEP *Best)
 {
+    bool BestFits = false;
     for (uint32_t Index = Work->Head[High]; Index != IRP_NONE; Index = Work->Next[Index]) {
         if (!IrpMayLeave(Work, Index))
             continue;
         uint32_t To = IrpLeastLoadedDestination(Work, Index, High);
         if (To == IRP_NONE)
             continue;
-        uint64_t Gain = IrpGain(Work->Load[High], Work->Load[To], Work->Interrupts[Index].Load);
-        if (Gain >= Threshold && IrpBetter(Best, Gain, To, Index, IRP_NONE)) {
+        uint64_t Load = Work->Interrupts[Index].Load;
+        uint64_t Gain = IrpGain(Work->Load[High], Work->Load[To], Load);
+        bool Fits = Load <= Work->Bound && Work->Load[To] <= Work->Bound - Load;
+        if (Gain < Threshold || (BestFits && !Fits))
+            continue;
+        if ((Fits && !BestFits) || IrpBetter(Best, Gain, To, Index, IRP_NONE)) {
+            BestFits = Fits;
             Best->Gain = Gain;
             Best->First = Index;
             Best->Second = IRP_NONE;
@@ -430,8 +443,12 @@ static bool IrpRelieveOnce(IRP_WORK *Work, uint32_t High, const IR_BALANCE_OPTIO
     return true;
 }
 
-/* Passes over the CPUs, most loaded first, each set aside when it cannot be
- * relieved, until a pass makes no move (or the step budget is spent). */
+/* The most loaded CPU, relieved until it cannot be (or the step budget is
+ * spent). Without SpreadRest that is the end: once the maximum cannot fall,
+ * a move elsewhere lowers no CPU that matters to the maximum and is churn
+ * (docs/balancer.md, "Moves that do not lower the maximum"). With
+ * SpreadRest: passes over the CPUs, most loaded first, each set aside when
+ * it cannot be relieved, until a pass makes no move. */
 static void IrpRelieve(IRP_WORK *Work, const IR_BALANCE_OPTIONS *Options)
 {
     bool Moved = true;
@@ -444,6 +461,8 @@ static void IrpRelieve(IRP_WORK *Work, const IR_BALANCE_OPTIONS *Options)
                 break;
             if (IrpRelieveOnce(Work, High, Options))
                 Moved = true;
+            else if (!Options->SpreadRest)
+                return;
             else
                 IrCpuSetAdd(&Work->Frozen, High);
         }
@@ -556,6 +575,7 @@ IRQ_STATUS IrBalancePlan(const IR_BALANCE_CPUS *Cpus, const IR_BALANCE_INTERRUPT
     Work.Steps = IrpStepBudget(InterruptCount, Work.Cap);
     Plan->MaxLoadBefore = IrpMaxLoad(&Work);
     Plan->Bound = IrpBound(&Work);
+    Work.Bound = Plan->Bound;
     IrpEvacuate(&Work);
     IrpRelieve(&Work, Options);
     IrpWritePlan(&Work, Plan);

@@ -24,7 +24,7 @@ static void test_good_file_reads_every_field(void **State)
     assert_true(IrsScenarioResolve(&Scenario, 0, Error));
     assert_string_equal(Scenario.Name, "offline-cpu");
     assert_int_equal(Scenario.CpuCount, 4);
-    assert_true(Scenario.Duration == 2.0 && Scenario.Interval == 0.05);
+    assert_true(Scenario.Duration == 3.0 && Scenario.Interval == 0.05);
     assert_int_equal(Scenario.DeviceCount, 12);
     assert_int_equal(Scenario.Devices[11].Kind, IrsDeviceLine);
     assert_true(Scenario.Devices[0].Rate == 2500 && Scenario.Devices[0].Cost == 1.0);
@@ -36,7 +36,8 @@ static void test_good_file_reads_every_field(void **State)
     assert_int_equal(Scenario.Events[0].Cpu, 2);
     assert_int_equal(Scenario.Events[1].Kind, IrsEventOnline);
     assert_true(Scenario.Expect[IrsStrategyGreedy].Present);
-    assert_int_equal(Scenario.Expect[IrsStrategyGreedy].QuietRounds, 5);
+    assert_int_equal(Scenario.Expect[IrsStrategyGreedy].QuietRounds, 10);
+    assert_true(Scenario.Balancer.MinimumGain < 0); /* not given: the library keeps its default */
     assert_false(Scenario.Expect[IrsStrategyNone].Present);
 }
 

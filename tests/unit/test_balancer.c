@@ -101,10 +101,11 @@ static const uint32_t Uneven[LINE_COUNT] = {40, 30, 20, 10};
 
 /* ---- Balancing ------------------------------------------------------------------------ */
 
-/* Sample, balance, settle: after the second round each line has a CPU of
- * its own (the entries say so, and the next window's pulses are handled
- * there), the maximum load is the bound (the 40), and the third round with
- * the same window moves nothing. */
+/* Sample, balance, settle: after the second round the 40 and the 30 have a
+ * CPU each (the entries say so, and the next window's pulses are handled
+ * there), the 20 and the 10 stay on CPU 0 (30: moving them would lower no
+ * maximum), the maximum load is the bound (the 40), and the third round
+ * with the same window moves nothing. */
 static void test_uneven_lines_spread_then_settle(void **State)
 {
     (void)State;
@@ -124,14 +125,19 @@ static void test_uneven_lines_spread_then_settle(void **State)
     assert_int_equal(Second.MaxLoadBefore, 100);
     assert_int_equal(Second.Bound, 40);
     assert_int_equal(Second.MaxLoadAfter, 40);
-    assert_int_equal(Second.MovesTried, 3);
+    assert_int_equal(Second.MovesTried, 2);
     assert_int_equal(Second.MovesFailed, 0);
     bool Used[CPU_COUNT] = {false};
-    for (uint32_t Line = 0; Line < LINE_COUNT; Line++) {
+    for (uint32_t Line = 0; Line < 2u; Line++) {
         uint32_t Cpu = TbEntryCpu(Irqs[Line]);
         assert_int_equal(TbQueryCpu(Lines[Line]), Cpu);
+        assert_int_not_equal(Cpu, 0);
         assert_false(Used[Cpu]);
         Used[Cpu] = true;
+    }
+    for (uint32_t Line = 2; Line < LINE_COUNT; Line++) {
+        assert_int_equal(TbEntryCpu(Irqs[Line]), 0);
+        assert_int_equal(TbQueryCpu(Lines[Line]), 0);
     }
     for (uint32_t Move = 0; Move < Second.MovesTried; Move++) {
         assert_int_equal(ReportMoves[Move].From, 0);
@@ -222,6 +228,70 @@ static void test_removed_and_disconnected_lines(void **State)
     assert_int_equal(IoDisconnectInterrupt(Lines[3]), IRQ_STATUS_SUCCESS);
 }
 
+/* The planner believes every CPU has vectors (a FreeVectors callback that
+ * says 16), but CPUs 1-3 have none left: Io refuses each move with
+ * VECTOR_EXHAUSTED. The round reports them (MovesFailed, MovesRetryLater,
+ * each move's status), leaves the lines where they are and returns SUCCESS;
+ * once the vectors are free again the next round moves them. */
+static uint32_t AlwaysFree(void *Context, uint32_t Cpu, uint8_t Class)
+{
+    (void)Context, (void)Cpu, (void)Class;
+    return 16;
+}
+
+#define HELD_MAX 1024u
+static uint32_t HeldCpu[HELD_MAX];
+static uint8_t HeldVector[HELD_MAX];
+
+static uint32_t FillCpus(void)
+{
+    uint32_t Held = 0;
+    for (uint32_t Cpu = 1; Cpu < CPU_COUNT; Cpu++) {
+        IR_CPU_SET One;
+        IrCpuSetZero(&One);
+        IrCpuSetAdd(&One, Cpu);
+        while (Held < HELD_MAX &&
+               KeAllocateVector(&One, KE_IRQL_ANY, &HeldCpu[Held], &HeldVector[Held]) == IRQ_STATUS_SUCCESS)
+            Held++;
+    }
+    assert_true(Held < HELD_MAX);
+    return Held;
+}
+
+static void test_refused_moves_reported_and_retried(void **State)
+{
+    (void)State;
+    ConnectLines();
+    IR_BALANCER_OPTIONS Options = {.MinimumGainPercent = 2, .MaxMovesPerRound = 8, .FreeVectors = AlwaysFree};
+    IR_BALANCER *Balancer = NewBalancer(&Options);
+    AddLines(Balancer);
+    (void)Round(Balancer);
+    uint32_t Held = FillCpus();
+    Window(Uneven);
+    IR_BALANCE_REPORT Report;
+    memset(&Report, 0, sizeof(Report));
+    Report.Moves = ReportMoves;
+    Report.MoveCapacity = 16;
+    assert_int_equal(IrBalancerRound(Balancer, &Report), IRQ_STATUS_SUCCESS);
+    assert_true(Report.Planned);
+    assert_int_equal(Report.MovesTried, 2);
+    assert_int_equal(Report.MovesFailed, 2);
+    assert_int_equal(Report.MovesRetryLater, 2);
+    assert_int_equal(Report.MaxLoadAfter, 100);
+    for (uint32_t Move = 0; Move < Report.MovesTried; Move++)
+        assert_int_equal(ReportMoves[Move].Status, IRQ_STATUS_VECTOR_EXHAUSTED);
+    for (uint32_t Line = 0; Line < LINE_COUNT; Line++)
+        assert_int_equal(TbQueryCpu(Lines[Line]), 0);
+    for (uint32_t Index = 0; Index < Held; Index++)
+        assert_int_equal(KeFreeVector(HeldCpu[Index], HeldVector[Index]), IRQ_STATUS_SUCCESS);
+    Window(Uneven);
+    IR_BALANCE_REPORT Next = Round(Balancer);
+    assert_int_equal(Next.MovesTried, 2);
+    assert_int_equal(Next.MovesFailed, 0);
+    assert_int_equal(Next.MaxLoadAfter, 40);
+    DisconnectLines();
+}
+
 /* ---- Bad input ------------------------------------------------------------------------ */
 
 static void test_bad_input_refused(void **State)
@@ -280,4 +350,5 @@ static void test_bad_input_refused(void **State)
 
 TB_TEST_MAIN(TB_FOUR_CPU_TEST(test_uneven_lines_spread_then_settle), TB_FOUR_CPU_TEST(test_hints_and_banned_cpus),
              TB_FOUR_CPU_TEST(test_one_shot_balances_once), TB_FOUR_CPU_TEST(test_removed_and_disconnected_lines),
+             TB_FOUR_CPU_TEST(test_refused_moves_reported_and_retried),
              TB_FOUR_CPU_TEST(test_bad_input_refused))

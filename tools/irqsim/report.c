@@ -31,21 +31,40 @@ void IrsReportResult(const IRS_SCENARIO *Scenario, const IRS_RESULT *Result)
                Scenario->Duration);
 }
 
+static void IrspCell(char *Cell, size_t Size, const IRS_RESULT *Result, bool Done)
+{
+    if (!Done || !Result->Ran)
+        snprintf(Cell, Size, "not run");
+    else
+        snprintf(Cell, Size, "%.0f (%+.1f%%)", Result->MaxLoad, Result->WorstExcess * 100.0);
+}
+
+static void IrspMoves(char *Cell, size_t Size, const IRS_RESULT *Result, bool Done)
+{
+    if (!Done || !Result->Ran)
+        snprintf(Cell, Size, "-");
+    else
+        snprintf(Cell, Size, "%u", Result->Moves);
+}
+
+/* One row: each strategy's maximum load at the end of its worst phase (and
+ * how far above that phase's bound), the bound of the balancer's worst
+ * phase, and the moves each strategy made (forced moves apart). */
 void IrsReportTable(const IRS_SCENARIO *Scenario, const IRS_RESULT *Results, const bool *Done)
 {
-    printf("\n| scenario | bound | strategy | max load | moves | settled round |\n|---|---|---|---|---|---|\n");
-    for (uint32_t Id = 0; Id < IrsStrategyCount; Id++) {
-        const IRS_RESULT *Result = &Results[Id];
-        if (!Done[Id])
-            continue;
-        if (!Result->Ran) {
-            printf("| %s | | %s | not run | | |\n", Scenario->Name, IrsStrategyGet(Id)->Name);
-            continue;
-        }
-        printf("| %s | %.0f | %s | %.0f (%+.1f%%) | %u | %u |\n", Scenario->Name, Result->Bound,
-               IrsStrategyGet(Id)->Name, Result->MaxLoad, Result->WorstExcess * 100.0, Result->Moves,
-               Result->SettledRound);
-    }
+    char Library[48], Greedy[48], Irqbalance[48], Moves[3][16];
+    IrspCell(Library, sizeof(Library), &Results[IrsStrategyLibrary], Done[IrsStrategyLibrary]);
+    IrspCell(Greedy, sizeof(Greedy), &Results[IrsStrategyGreedy], Done[IrsStrategyGreedy]);
+    IrspCell(Irqbalance, sizeof(Irqbalance), &Results[IrsStrategyIrqbalance], Done[IrsStrategyIrqbalance]);
+    IrspMoves(Moves[0], sizeof(Moves[0]), &Results[IrsStrategyLibrary], Done[IrsStrategyLibrary]);
+    IrspMoves(Moves[1], sizeof(Moves[1]), &Results[IrsStrategyGreedy], Done[IrsStrategyGreedy]);
+    IrspMoves(Moves[2], sizeof(Moves[2]), &Results[IrsStrategyIrqbalance], Done[IrsStrategyIrqbalance]);
+    const IRS_RESULT *Bound = Done[IrsStrategyLibrary] && Results[IrsStrategyLibrary].Ran ? &Results[IrsStrategyLibrary]
+                                                                                          : &Results[IrsStrategyGreedy];
+    printf("\n| scenario | bound | balancer | greedy baseline | irqbalance-like baseline | moves "
+           "(balancer/greedy/irqbalance) |\n|---|---|---|---|---|---|\n");
+    printf("| %s | %.0f | %s | %s | %s | %s/%s/%s |\n", Scenario->Name, Bound->Bound, Library, Greedy, Irqbalance,
+           Moves[0], Moves[1], Moves[2]);
 }
 
 static bool IrspFail(const IRS_SCENARIO *Scenario, const char *Strategy, const char *What)
@@ -54,13 +73,23 @@ static bool IrspFail(const IRS_SCENARIO *Scenario, const char *Strategy, const c
     return false;
 }
 
-/* The fewer moves of the two baselines, or -1 when either did not run. */
+/* The moves of the better baseline: the one whose maximum load ends nearer
+ * the bound (its worst phase), ties (within 0.5%) to the fewer moves; -1
+ * when either did not run. Fewer moves that leave the load further from the
+ * bound are not a better result: in many-small.yaml no placement within 5%
+ * of the bound is 12 moves away from the start, and the greedy mover's 12
+ * end 9.4% above it. */
 static int64_t IrspBestBaselineMoves(const IRS_RESULT *Results, const bool *Done)
 {
-    if (!Done[IrsStrategyGreedy] || !Done[IrsStrategyIrqbalance])
+    if (!Done[IrsStrategyGreedy] || !Done[IrsStrategyIrqbalance] || !Results[IrsStrategyGreedy].Ran ||
+        !Results[IrsStrategyIrqbalance].Ran)
         return -1;
-    uint32_t Greedy = Results[IrsStrategyGreedy].Moves, Irqbalance = Results[IrsStrategyIrqbalance].Moves;
-    return Greedy < Irqbalance ? Greedy : Irqbalance;
+    const IRS_RESULT *Greedy = &Results[IrsStrategyGreedy], *Irqbalance = &Results[IrsStrategyIrqbalance];
+    if (Greedy->WorstExcess < Irqbalance->WorstExcess - 0.005)
+        return Greedy->Moves;
+    if (Irqbalance->WorstExcess < Greedy->WorstExcess - 0.005)
+        return Irqbalance->Moves;
+    return Greedy->Moves < Irqbalance->Moves ? Greedy->Moves : Irqbalance->Moves;
 }
 
 static bool IrspCheckOne(const IRS_SCENARIO *Scenario, const IRS_RESULT *Results, const bool *Done, uint32_t Id)
@@ -87,6 +116,16 @@ static bool IrspCheckOne(const IRS_SCENARIO *Scenario, const IRS_RESULT *Results
     }
     if (Expect->MovesAtMost >= 0 && Result->Moves > (uint32_t)Expect->MovesAtMost) {
         snprintf(What, sizeof(What), "%u moves (expected at most %d)", Result->Moves, Expect->MovesAtMost);
+        Ok = IrspFail(Scenario, Name, What);
+    }
+    if (Result->Unplaced != 0) {
+        snprintf(What, sizeof(What), "%llu interrupts counted in Ke's total but on no CPU",
+                 (unsigned long long)Result->Unplaced);
+        Ok = IrspFail(Scenario, Name, What);
+    }
+    if (Result->WindowDisagreement > 0.005) {
+        snprintf(What, sizeof(What), "the balancer's maximum load and the runner's differ by %.2f%% over one window",
+                 Result->WindowDisagreement * 100.0);
         Ok = IrspFail(Scenario, Name, What);
     }
     int64_t Best = IrspBestBaselineMoves(Results, Done);

@@ -12,7 +12,8 @@
 
 void IrsReportHeader(const IRS_SCENARIO *Scenario, double Scale);
 void IrsReportResult(const IRS_SCENARIO *Scenario, const IRS_RESULT *Result);
-/* scenario | bound | strategy | max load | moves | settled round, one row per run. */
+/* scenario | bound | balancer | greedy baseline | irqbalance-like baseline |
+ * moves (balancer/greedy/irqbalance): one row (--strategy all). */
 void IrsReportTable(const IRS_SCENARIO *Scenario, const IRS_RESULT *Results, const bool *Done);
 /* Checks every run's expected outcomes; prints each failure; false if any. */
 bool IrsReportCheck(const IRS_SCENARIO *Scenario, const IRS_RESULT *Results, const bool *Done);

@@ -37,6 +37,9 @@ typedef struct _IRSP_RUN {
     uint64_t *CpuInterrupts; /* per CPU, this interval */
     double *DeviceLoad;      /* per device, this interval */
     double *WindowLoad;      /* per device, summed over the balancer window */
+    uint32_t *OldCpu;        /* per device, before an offline/online call or a library round */
+    IRS_LIBRARY *Library;    /* the library strategy's balancer */
+    IR_BALANCER_MOVE *LibraryMoves; /* per device: a round moves each at most once */
     uint32_t WindowIntervals;
     uint32_t NextEvent;
     uint32_t PhaseRound, PhaseLastMoveRound;
@@ -89,34 +92,54 @@ static void IrspNewPhase(IRSP_RUN *Run)
 
 /* ---- Events --------------------------------------------------------------------- */
 
-/* A CPU going offline: its interrupts go to the least-loaded online CPU of
- * their affinity (issue 15: until Ke can take a CPU offline itself, the
- * runner does the migration with IoSetInterruptTarget and counts it apart
- * from the strategy's moves). */
-static void IrspEvacuate(IRSP_RUN *Run, uint32_t Cpu, double T)
+/* Traces the devices whose CPU changed (OldCpu against now) and returns
+ * how many did. */
+static uint32_t IrspTraceChanges(IRSP_RUN *Run, const char *Why, double T)
 {
+    uint32_t Changed = 0;
     for (uint32_t Index = 0; Index < Run->DeviceCount; Index++) {
-        IRS_LIVE_DEVICE *Live = &Run->System.Devices[Index];
-        if (Live->Cpu != Cpu)
+        const IRS_LIVE_DEVICE *Live = &Run->System.Devices[Index];
+        if (Live->Cpu == Run->OldCpu[Index])
             continue;
-        uint32_t Best = IR_CPU_NONE;
-        for (uint32_t Each = IrCpuSetFirstAnd(&Live->Affinity, &Run->System.Online); Each != IR_CPU_NONE;
-             Each = IrCpuSetNext(&Live->Affinity, Each))
-            if (IrCpuSetContains(&Run->System.Online, Each) && (Best == IR_CPU_NONE || Run->CpuLoad[Each] < Run->CpuLoad[Best]))
-                Best = Each;
-        char Detail[96];
-        if (Best == IR_CPU_NONE || IrsSystemMove(&Run->System, Index, Best) != IRQ_STATUS_SUCCESS) {
-            printf("irqsim: t=%.3f s: %s stays on offline CPU %u (no other online CPU in its affinity)\n", T,
-                   Live->Spec->Name, Cpu);
-            continue;
-        }
-        Run->CpuLoad[Best] += Run->DeviceLoad[Index];
-        Run->Result->Forced++;
+        Changed++;
         if (Run->Options->Trace != NULL) {
-            snprintf(Detail, sizeof(Detail), "%s: CPU %u -> %u (offline)", Live->Spec->Name, Cpu, Best);
-            IrsTraceInstant(Run->Options->Trace, T, Best, "move", Detail);
+            char Detail[96];
+            snprintf(Detail, sizeof(Detail), "%s: CPU %u -> %u (%s)", Live->Spec->Name, Run->OldCpu[Index], Live->Cpu,
+                     Why);
+            IrsTraceInstant(Run->Options->Trace, T, Live->Cpu, "move", Detail);
         }
     }
+    return Changed;
+}
+
+/* A CPU going offline: IoSetProcessorOffline moves its interrupts to the
+ * least loaded online CPU of their affinity (src/io/offline.c); those moves
+ * are the "forced" ones, counted apart from the strategy's. Coming back
+ * online, an interrupt whose affinity was broken goes back into it (forced
+ * too); the rest is the strategy's to spread. */
+static void IrspOffline(IRSP_RUN *Run, uint32_t Cpu, double T)
+{
+    IO_PROCESSOR_OFFLINE_RESULT Offline;
+    IRQ_STATUS Status = IrsSystemOffline(&Run->System, Cpu, &Offline, Run->OldCpu);
+    uint32_t Changed = IrspTraceChanges(Run, "offline", T);
+    if (Status != IRQ_STATUS_SUCCESS) {
+        printf("irqsim: t=%.3f s: CPU %u offline: %s (%u interrupts moved)\n", T, Cpu, IrStatusName(Status), Changed);
+        Run->Result->Forced += Changed;
+        return;
+    }
+    Run->Result->Forced += Offline.Moved;
+    Run->Result->AffinityBroken += Offline.AffinityBroken;
+    if (Offline.AffinityBroken != 0)
+        printf("irqsim: t=%.3f s: CPU %u offline: %u interrupt%s had no other online CPU in its affinity (broken)\n",
+               T, Cpu, Offline.AffinityBroken, Offline.AffinityBroken == 1 ? "" : "s");
+}
+
+static void IrspOnline(IRSP_RUN *Run, uint32_t Cpu, double T)
+{
+    IRQ_STATUS Status = IrsSystemOnline(&Run->System, Cpu, Run->OldCpu);
+    Run->Result->Forced += IrspTraceChanges(Run, "online", T);
+    if (Status != IRQ_STATUS_SUCCESS)
+        printf("irqsim: t=%.3f s: CPU %u online: %s\n", T, Cpu, IrStatusName(Status));
 }
 
 static void IrspApplyEvent(IRSP_RUN *Run, const IRS_EVENT *Event, double T)
@@ -125,11 +148,10 @@ static void IrspApplyEvent(IRSP_RUN *Run, const IRS_EVENT *Event, double T)
     char Detail[96];
     uint32_t Where = Event->Cpu;
     if (Event->Kind == IrsEventOffline) {
-        IrCpuSetRemove(&Run->System.Online, Event->Cpu);
-        IrspEvacuate(Run, Event->Cpu, T);
+        IrspOffline(Run, Event->Cpu, T);
         snprintf(Detail, sizeof(Detail), "CPU %u", Event->Cpu);
     } else if (Event->Kind == IrsEventOnline) {
-        IrCpuSetAdd(&Run->System.Online, Event->Cpu);
+        IrspOnline(Run, Event->Cpu, T);
         snprintf(Detail, sizeof(Detail), "CPU %u", Event->Cpu);
     } else {
         IRS_LIVE_DEVICE *Live = &Run->System.Devices[Event->Device];
@@ -181,12 +203,15 @@ static void IrspMeasure(IRSP_RUN *Run)
     for (uint32_t Device = 0; Device < Run->DeviceCount; Device++) {
         const IRS_LIVE_DEVICE *Live = &Run->System.Devices[Device];
         memset(Run->Delta, 0, Run->CpuCount * sizeof(*Run->Delta));
-        IrsSystemCollect(&Run->System, Device, Run->Delta);
-        uint64_t Total = 0;
+        uint64_t Unplaced = 0;
+        uint64_t Total = IrsSystemCollect(&Run->System, Device, Run->Delta, &Unplaced);
+        /* Ke's per-CPU counts and its total agree; should they not, the
+         * rest is charged where the device is delivered, and said. */
+        Run->Delta[Live->Cpu] += Unplaced;
+        Run->Result->Unplaced += Unplaced;
         for (uint32_t Cpu = 0; Cpu < Run->CpuCount; Cpu++) {
             if (Run->Delta[Cpu] == 0)
                 continue;
-            Total += Run->Delta[Cpu];
             Run->CpuInterrupts[Cpu] += Run->Delta[Cpu];
             Run->CpuLoad[Cpu] += (double)Run->Delta[Cpu] * Live->Spec->Cost * PerInterrupt;
         }
@@ -246,6 +271,8 @@ static void IrspApplyMoves(IRSP_RUN *Run, const IRS_MOVE *Moves, int32_t Count, 
     }
 }
 
+static bool IrspLibraryRound(IRSP_RUN *Run, double T, uint32_t *Tried);
+
 static void IrspRound(IRSP_RUN *Run, double T)
 {
     IRS_RESULT *Result = Run->Result;
@@ -263,15 +290,22 @@ static void IrspRound(IRSP_RUN *Run, double T)
                              .Interrupts = Interrupts, .MinimumGain = Run->Scenario->Balancer.MinimumGain,
                              .MaxMoves = Run->Scenario->Balancer.MaxMoves};
     const char *Why = "out of memory";
-    int32_t Count = Interrupts != NULL && Moves != NULL ? Run->Strategy->Plan(&Snapshot, Moves, Run->DeviceCount, &Why)
-                                                        : -1;
+    int32_t Count = -1;
+    uint32_t Tried = 0;
+    if (Run->Strategy->InLibrary) {
+        Count = IrspLibraryRound(Run, T, &Tried) ? (int32_t)Tried : -1;
+        Why = Result->Why;
+    } else if (Interrupts != NULL && Moves != NULL) {
+        Count = Run->Strategy->Plan(&Snapshot, Moves, Run->DeviceCount, &Why);
+    }
     Result->Rounds++;
     Run->PhaseRound++;
     if (Count < 0) {
         Result->Ran = false;
         Result->Why = Why;
     } else {
-        IrspApplyMoves(Run, Moves, Count, T);
+        if (!Run->Strategy->InLibrary)
+            IrspApplyMoves(Run, Moves, Count, T);
         if (Count > 0) {
             Run->PhaseLastMoveRound = Run->PhaseRound;
             Result->QuietRounds = 0;
@@ -288,10 +322,73 @@ static void IrspRound(IRSP_RUN *Run, double T)
     free(Moves);
 }
 
+/* The runner's own view of the window the balancer just measured: each
+ * device's window load charged to the CPU it is delivered to now (as the
+ * balancer charges it), the highest CPU's, in load per second. */
+static double IrspWindowMaxLoad(const IRSP_RUN *Run)
+{
+    double *Loads = calloc(Run->CpuCount, sizeof(*Loads));
+    double Max = 0;
+    if (Loads == NULL || Run->WindowIntervals == 0) {
+        free(Loads);
+        return 0;
+    }
+    for (uint32_t Device = 0; Device < Run->DeviceCount; Device++)
+        Loads[Run->System.Devices[Device].Cpu] += Run->WindowLoad[Device] / Run->WindowIntervals;
+    for (uint32_t Cpu = 0; Cpu < Run->CpuCount; Cpu++)
+        Max = fmax(Max, Loads[Cpu]);
+    free(Loads);
+    return Max;
+}
+
+static void IrspTraceLibraryMoves(IRSP_RUN *Run, const IR_BALANCE_REPORT *Report, double T)
+{
+    for (uint32_t Index = 0; Index < Report->MovesTried && Index < Report->MoveCapacity; Index++) {
+        const IR_BALANCER_MOVE *Move = &Report->Moves[Index];
+        uint32_t Device = IrsLibraryDeviceOf(Run->Library, Move->Interrupt);
+        char Detail[128];
+        snprintf(Detail, sizeof(Detail), "%s: CPU %u -> %u%s%s", Device != IR_CPU_NONE ? Run->Scenario->Devices[Device].Name : "?",
+                 Move->From, Move->To, Move->Status == IRQ_STATUS_SUCCESS ? "" : ", refused: ",
+                 Move->Status == IRQ_STATUS_SUCCESS ? "" : IrStatusName(Move->Status));
+        IrsTraceInstant(Run->Options->Trace, T, Move->To, Move->Status == IRQ_STATUS_SUCCESS ? "move" : "move refused",
+                        Detail);
+    }
+}
+
+/* The library's round: IrBalancerRound measures (Ke's total counts since
+ * its last round, which is this runner's window), plans and moves. Its
+ * maximum load before the moves is compared with the runner's for the same
+ * window: they read the same counters, so they must agree. */
+static bool IrspLibraryRound(IRSP_RUN *Run, double T, uint32_t *Tried)
+{
+    IRS_RESULT *Result = Run->Result;
+    double RunnerMax = IrspWindowMaxLoad(Run);
+    IR_BALANCE_REPORT Report = {.Moves = Run->LibraryMoves, .MoveCapacity = Run->DeviceCount};
+    IRQ_STATUS Status = IrsLibraryRound(Run->Library, &Report);
+    if (Status != IRQ_STATUS_SUCCESS) {
+        Result->Ran = false;
+        Result->Why = "IrBalancerRound failed";
+        return false;
+    }
+    *Tried = Report.MovesTried;
+    Result->Moves += Report.MovesTried - Report.MovesFailed;
+    Result->FailedMoves += Report.MovesFailed;
+    Result->RetryLater += Report.MovesRetryLater;
+    if (Report.Planned && Run->WindowIntervals != 0) {
+        double Balancer = (double)Report.MaxLoadBefore * Result->Scale /
+                          ((double)IRS_LIBRARY_WEIGHT_UNIT * Run->Interval * Run->WindowIntervals);
+        double Off = fabs(Balancer - RunnerMax) / fmax(RunnerMax, 1.0);
+        Result->WindowDisagreement = fmax(Result->WindowDisagreement, Off);
+    }
+    if (Run->Options->Trace != NULL)
+        IrspTraceLibraryMoves(Run, &Report, T);
+    return true;
+}
+
 static bool IrspRoundDue(const IRSP_RUN *Run, uint32_t Interval)
 {
     const IRS_BALANCER *Balancer = &Run->Scenario->Balancer;
-    if (Run->Strategy->Plan == NULL || !Balancer->Enabled || (Balancer->OneShot && Run->OneShotDone))
+    if ((Run->Strategy->Plan == NULL && !Run->Strategy->InLibrary) || !Balancer->Enabled || (Balancer->OneShot && Run->OneShotDone))
         return false;
     uint32_t Every = (uint32_t)llround(Balancer->Interval / Run->Interval);
     return (Interval + 1u) % (Every != 0 ? Every : 1u) == 0;
@@ -319,13 +416,17 @@ static bool IrspAllocate(IRSP_RUN *Run)
     Run->Delta = calloc(Run->CpuCount, sizeof(*Run->Delta));
     Run->CpuLoad = calloc(Run->CpuCount, sizeof(*Run->CpuLoad));
     Run->CpuInterrupts = calloc(Run->CpuCount, sizeof(*Run->CpuInterrupts));
-    return Run->Raise && Run->DeviceLoad && Run->WindowLoad && Run->Delta && Run->CpuLoad && Run->CpuInterrupts;
+    Run->OldCpu = calloc(Run->DeviceCount + 1u, sizeof(*Run->OldCpu));
+    Run->LibraryMoves = calloc(Run->DeviceCount + 1u, sizeof(*Run->LibraryMoves));
+    return Run->Raise && Run->DeviceLoad && Run->WindowLoad && Run->Delta && Run->CpuLoad && Run->CpuInterrupts &&
+           Run->OldCpu && Run->LibraryMoves;
 }
 
 static void IrspFree(IRSP_RUN *Run)
 {
     free(Run->Raise), free(Run->DeviceLoad), free(Run->WindowLoad);
     free(Run->Delta), free(Run->CpuLoad), free(Run->CpuInterrupts);
+    free(Run->OldCpu), free(Run->LibraryMoves);
 }
 
 static void IrspLoop(IRSP_RUN *Run)
@@ -352,6 +453,24 @@ static void IrspLoop(IRSP_RUN *Run)
     IrspEndPhase(Run, Bound, MaxLoad);
 }
 
+/* The balancer, and its first round right after the boot: it only samples
+ * (balance.h), so that its first window is the runner's first. */
+static bool IrspStartLibrary(IRSP_RUN *Run, char *Error, size_t ErrorSize)
+{
+    Run->Library = IrsLibraryCreate(Run->Scenario, &Run->System, Error, ErrorSize);
+    if (Run->Library == NULL)
+        return false;
+    IR_BALANCE_REPORT Report = {.Moves = NULL, .MoveCapacity = 0};
+    IRQ_STATUS Status = IrsLibraryRound(Run->Library, &Report);
+    if (Status != IRQ_STATUS_SUCCESS || Report.Planned) {
+        snprintf(Error, ErrorSize, "the balancer's first round: %s", IrStatusName(Status));
+        IrsLibraryDestroy(Run->Library);
+        Run->Library = NULL;
+        return false;
+    }
+    return true;
+}
+
 bool IrsRun(const IRS_SCENARIO *Scenario, const IRS_RUN_OPTIONS *Options, IRS_RESULT *Result, char *Error,
             size_t ErrorSize)
 {
@@ -370,9 +489,15 @@ bool IrsRun(const IRS_SCENARIO *Scenario, const IRS_RUN_OPTIONS *Options, IRS_RE
         IrspFree(&Run);
         return false;
     }
+    if (Run.Strategy->InLibrary && !IrspStartLibrary(&Run, Error, ErrorSize)) {
+        IrsSystemShutdown(&Run.System);
+        IrspFree(&Run);
+        return false;
+    }
     if (Options->Csv != NULL)
         fprintf(Options->Csv, "interval,time_s,cpu,load,interrupts,online,bound,max_load\n");
     IrspLoop(&Run);
+    IrsLibraryDestroy(Run.Library);
     for (uint32_t Device = 0; Device < Run.DeviceCount; Device++)
         Result->Raised += Run.System.Devices[Device].Raised;
     IrsSystemShutdown(&Run.System);

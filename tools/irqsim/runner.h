@@ -29,8 +29,14 @@ typedef struct _IRS_RESULT {
     double Scale;            /* interrupts each raised one stands for */
     uint32_t Intervals, Rounds, Phases;
     uint32_t Moves;          /* the strategy's */
-    uint32_t Forced;         /* off CPUs going offline (the runner's, not the strategy's) */
+    uint32_t Forced;         /* made by IoSetProcessorOffline (Result.Moved), and by
+                                IoSetProcessorOnline mending a broken affinity: not the strategy's */
     uint32_t FailedMoves;    /* IoSetInterruptTarget refused */
+    uint32_t RetryLater;     /* of those, the library's INVALID_STATE / VECTOR_EXHAUSTED */
+    uint32_t AffinityBroken; /* IoSetProcessorOffline's Result.AffinityBroken, summed */
+    uint64_t Unplaced;       /* interrupts Ke's total counted that its per-CPU counts missed (0) */
+    double WindowDisagreement; /* library: max relative difference of the balancer's max load
+                                  and the runner's over the same window */
     double Bound;            /* at the end of the worst phase: max(mean load, largest interrupt) */
     double MaxLoad;          /* the highest CPU load then */
     double WorstExcess;      /* max over phase ends of MaxLoad / Bound - 1 */

@@ -56,7 +56,8 @@ typedef struct _IRS_EVENT {
 typedef struct _IRS_BALANCER {
     bool Enabled;
     double Interval;     /* seconds between rounds (a multiple of the scenario's interval) */
-    double MinimumGain;  /* percent of the maximum load a round must win */
+    double MinimumGain;  /* percent of the maximum load a round must win; -1: not given (the
+                            library keeps its default) */
     uint32_t MaxMoves;   /* per round; 0: no limit */
     char BannedText[64];
     uint32_t BannedLine;

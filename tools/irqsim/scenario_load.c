@@ -416,7 +416,7 @@ bool IrsScenarioLoad(const char *Path, IRS_SCENARIO *Scenario, char Error[IRS_ER
 {
     memset(Scenario, 0, sizeof(*Scenario));
     snprintf(Scenario->Path, sizeof(Scenario->Path), "%s", Path);
-    Scenario->Balancer = (IRS_BALANCER){.Enabled = true, .MinimumGain = 0};
+    Scenario->Balancer = (IRS_BALANCER){.Enabled = true, .MinimumGain = -1};
     IRSP_LOADER Loader = {.Scenario = Scenario, .Error = Error};
     Error[0] = 0;
     FILE *File = fopen(Path, "rb");

@@ -5,10 +5,10 @@
 #include "strategy.h"
 
 static const IRS_STRATEGY IrspStrategies[IrsStrategyCount] = {
-    {IrsStrategyNone, "none", "no balancing: interrupts stay where they were connected", NULL},
-    {IrsStrategyGreedy, "greedy", "SBalance-style: heaviest CPU's interrupts to the lightest CPU", IrsPlanGreedy},
-    {IrsStrategyIrqbalance, "irqbalance", "irqbalance-like placement by load, heaviest first", IrsPlanIrqbalance},
-    {IrsStrategyLibrary, "library", "the library's balancer (IrBalancerRound)", IrsPlanLibrary},
+    {IrsStrategyNone, "none", "no balancing: interrupts stay where they were connected", NULL, false},
+    {IrsStrategyGreedy, "greedy", "SBalance-style: heaviest CPU's interrupts to the lightest CPU", IrsPlanGreedy, false},
+    {IrsStrategyIrqbalance, "irqbalance", "irqbalance-like placement by load, heaviest first", IrsPlanIrqbalance, false},
+    {IrsStrategyLibrary, "library", "the library's balancer (IrBalancerRound)", NULL, true},
 };
 
 const IRS_STRATEGY *IrsStrategyGet(IRS_STRATEGY_ID Id)
@@ -47,14 +47,4 @@ uint32_t IrsLightestCpu(const IRS_SNAPSHOT *Snapshot, const double *Loads, const
             Best = Cpu;
     }
     return Best;
-}
-
-/* The library's balancer plugs in here (issue 15, "The balancer"): build
- * its per-interrupt rates from the snapshot, call IrBalancerRound
- * (include/irqroute/balance.h) and turn its decisions into moves. */
-int32_t IrsPlanLibrary(const IRS_SNAPSHOT *Snapshot, IRS_MOVE *Moves, uint32_t Capacity, const char **Why)
-{
-    (void)Snapshot, (void)Moves, (void)Capacity;
-    *Why = "the library's balancer (include/irqroute/balance.h) is not built yet";
-    return -1;
 }

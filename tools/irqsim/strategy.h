@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <irqroute/balance.h>
 #include <irqroute/cpuset.h>
 
 #include "scenario.h"
@@ -45,7 +46,8 @@ typedef struct _IRS_STRATEGY {
     IRS_STRATEGY_ID Id;
     const char *Name;
     const char *Summary;
-    IRS_PLAN Plan; /* NULL for "none" */
+    IRS_PLAN Plan;  /* NULL for "none" and "library" */
+    bool InLibrary; /* the library's own balancer: it measures and moves itself (IrsLibrary*) */
 } IRS_STRATEGY;
 
 const IRS_STRATEGY *IrsStrategyGet(IRS_STRATEGY_ID Id);
@@ -60,6 +62,32 @@ uint32_t IrsLightestCpu(const IRS_SNAPSHOT *Snapshot, const double *Loads, const
 
 int32_t IrsPlanGreedy(const IRS_SNAPSHOT *Snapshot, IRS_MOVE *Moves, uint32_t Capacity, const char **Why);
 int32_t IrsPlanIrqbalance(const IRS_SNAPSHOT *Snapshot, IRS_MOVE *Moves, uint32_t Capacity, const char **Why);
-int32_t IrsPlanLibrary(const IRS_SNAPSHOT *Snapshot, IRS_MOVE *Moves, uint32_t Capacity, const char **Why);
+
+/* ---- The library's balancer (strategy_library.c) ------------------------------------
+ * Not a planner over the snapshot: IrBalancerRound (include/irqroute/balance.h)
+ * reads Ke's counters and moves through Io itself, in the same program and
+ * on the same machine as the baselines. The runner calls IrsLibraryRound at
+ * the same points as it plans a baseline's round, and once right after the
+ * boot (the balancer's first round only samples), so that the balancer's
+ * window is the runner's. */
+typedef struct _IRS_LIBRARY IRS_LIBRARY;
+struct _IRS_SYSTEM;
+
+/* The load unit of one interrupt of cost 1 for the balancer (its weights
+ * are integers): weight = round(cost x IRS_LIBRARY_WEIGHT_UNIT). */
+#define IRS_LIBRARY_WEIGHT_UNIT 1000u
+
+/* A balancer over every device of System, with the scenario's settings
+ * (banned CPUs, one-shot, minimum gain, moves per round; a pinned device
+ * gets IrBalanceHintPin). NULL with Error on failure. */
+IRS_LIBRARY *IrsLibraryCreate(const IRS_SCENARIO *Scenario, struct _IRS_SYSTEM *System, char *Error,
+                              size_t ErrorSize);
+/* One IrBalancerRound (on CPU 0); Report->Moves holds every move tried.
+ * Then the devices' CPUs are read again (IrsSystemRefresh). */
+IRQ_STATUS IrsLibraryRound(IRS_LIBRARY *Library, IR_BALANCE_REPORT *Report);
+/* The device of a move in the report, or IR_CPU_NONE. */
+uint32_t IrsLibraryDeviceOf(const IRS_LIBRARY *Library, const KINTERRUPT *Interrupt);
+uint32_t IrsLibraryWeight(double Cost);
+void IrsLibraryDestroy(IRS_LIBRARY *Library);
 
 #endif

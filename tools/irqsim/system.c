@@ -180,6 +180,21 @@ static void IrspDriveCpu(IRS_SYSTEM *System, uint32_t Cpu, uint64_t *Left)
     SimDetachCpu();
 }
 
+/* A CPU a move left takes Ke's retire request (an IPI) as a real CPU
+ * would, between interrupts: the runner has no service thread per CPU, so
+ * every CPU with the IPI pending is serviced once the devices have been
+ * driven (the device's first interrupt on the new CPU sends it, ke.h). */
+static void IrspServiceIpis(IRS_SYSTEM *System)
+{
+    for (uint32_t Cpu = 0; Cpu < System->CpuCount; Cpu++) {
+        if (!SimLapicIrrIsSet(Cpu, KeAmd64VectorLayout.IpiVector))
+            continue;
+        SimAttachCpu(Cpu);
+        (void)SimServicePending();
+        SimDetachCpu();
+    }
+}
+
 void IrsSystemDrive(IRS_SYSTEM *System, const uint64_t *Counts)
 {
     uint64_t *Left = calloc(System->DeviceCount, sizeof(*Left));
@@ -190,16 +205,34 @@ void IrsSystemDrive(IRS_SYSTEM *System, const uint64_t *Counts)
         if (Left[Index] != 0)
             IrspDriveCpu(System, System->Devices[Index].Cpu, Left);
     free(Left);
+    IrspServiceIpis(System);
 }
 
-void IrsSystemCollect(IRS_SYSTEM *System, uint32_t Device, uint64_t *PerCpu)
+uint64_t IrsSystemCollect(IRS_SYSTEM *System, uint32_t Device, uint64_t *PerCpu, uint64_t *Unplaced)
 {
     IRS_LIVE_DEVICE *Live = &System->Devices[Device];
+    uint64_t Placed = 0;
     for (uint32_t Cpu = 0; Cpu < System->CpuCount; Cpu++) {
         uint64_t Now = KeQueryInterruptCount(Live->Interrupt, Cpu);
-        PerCpu[Cpu] += Now - Live->Seen[Cpu];
+        uint64_t Delta = Now >= Live->Seen[Cpu] ? Now - Live->Seen[Cpu] : 0;
+        PerCpu[Cpu] += Delta;
+        Placed += Delta;
         Live->Seen[Cpu] = Now;
     }
+    uint64_t Total = KeQueryInterruptTotalCount(Live->Interrupt, NULL);
+    uint64_t Delta = Total - Live->SeenTotal;
+    Live->SeenTotal = Total;
+    *Unplaced = Delta > Placed ? Delta - Placed : 0;
+    return Delta;
+}
+
+/* A move may hand the device's retired link slot a new CPU, and Ke then
+ * folds that slot's count into the total (ke.h): the per-CPU counts are
+ * read again so that the next collection starts from them. */
+static void IrspRebase(IRS_SYSTEM *System, IRS_LIVE_DEVICE *Live)
+{
+    for (uint32_t Cpu = 0; Cpu < System->CpuCount; Cpu++)
+        Live->Seen[Cpu] = KeQueryInterruptCount(Live->Interrupt, Cpu);
 }
 
 IRQ_STATUS IrsSystemMove(IRS_SYSTEM *System, uint32_t Device, uint32_t Cpu)
@@ -208,7 +241,49 @@ IRQ_STATUS IrsSystemMove(IRS_SYSTEM *System, uint32_t Device, uint32_t Cpu)
     SimAttachCpu(0);
     IRQ_STATUS Status = IoSetInterruptTarget(Live->Interrupt, Cpu);
     SimDetachCpu();
-    if (Status == IRQ_STATUS_SUCCESS)
+    if (Status == IRQ_STATUS_SUCCESS) {
         (void)IoQueryInterruptTarget(Live->Interrupt, &Live->Cpu, NULL);
+        IrspRebase(System, Live);
+    }
+    return Status;
+}
+
+uint32_t IrsSystemRefresh(IRS_SYSTEM *System, uint32_t *OldCpu)
+{
+    uint32_t Changed = 0;
+    SimAttachCpu(0);
+    for (uint32_t Index = 0; Index < System->DeviceCount; Index++) {
+        IRS_LIVE_DEVICE *Live = &System->Devices[Index];
+        uint32_t Was = Live->Cpu;
+        if (OldCpu != NULL)
+            OldCpu[Index] = Was;
+        (void)IoQueryInterruptTarget(Live->Interrupt, &Live->Cpu, NULL);
+        (void)IoQueryInterruptAffinity(Live->Interrupt, &Live->Affinity);
+        if (Live->Cpu != Was) {
+            IrspRebase(System, Live);
+            Changed++;
+        }
+    }
+    SimDetachCpu();
+    KeQueryOnlineProcessors(&System->Online);
+    return Changed;
+}
+
+IRQ_STATUS IrsSystemOffline(IRS_SYSTEM *System, uint32_t Cpu, IO_PROCESSOR_OFFLINE_RESULT *Result,
+                            uint32_t *OldCpu)
+{
+    SimAttachCpu(Cpu);
+    IRQ_STATUS Status = IoSetProcessorOffline(Cpu, Result);
+    SimDetachCpu();
+    (void)IrsSystemRefresh(System, OldCpu);
+    return Status;
+}
+
+IRQ_STATUS IrsSystemOnline(IRS_SYSTEM *System, uint32_t Cpu, uint32_t *OldCpu)
+{
+    SimAttachCpu(0);
+    IRQ_STATUS Status = IoSetProcessorOnline(Cpu);
+    SimDetachCpu();
+    (void)IrsSystemRefresh(System, OldCpu);
     return Status;
 }

@@ -32,6 +32,7 @@ typedef struct _IRS_LIVE_DEVICE {
     uint32_t Cpu;                /* where it is delivered now (IoQueryInterruptTarget) */
     IR_CPU_SET Affinity;         /* where it may go (IoQueryInterruptAffinity) */
     uint64_t *Seen;              /* KeQueryInterruptCount per CPU at the last collection */
+    uint64_t SeenTotal;          /* KeQueryInterruptTotalCount then (what the balancer reads) */
     uint64_t Raised;
 } IRS_LIVE_DEVICE;
 
@@ -51,9 +52,24 @@ void IrsSystemShutdown(IRS_SYSTEM *System);
 /* Raises Counts[d] interrupts of each device and has its CPU service each
  * one before the next is raised (an IRR bit holds one interrupt). */
 void IrsSystemDrive(IRS_SYSTEM *System, const uint64_t *Counts);
-/* Adds each CPU's interrupts of Device since the last call into PerCpu. */
-void IrsSystemCollect(IRS_SYSTEM *System, uint32_t Device, uint64_t *PerCpu);
+/* Device's interrupts since the last call: the total from
+ * KeQueryInterruptTotalCount (the counter the library's balancer reads) is
+ * returned, and each CPU's share (KeQueryInterruptCount) is added into
+ * PerCpu. *Unplaced gets what the per-CPU counts do not account for (0
+ * unless Ke's counts disagree with each other). */
+uint64_t IrsSystemCollect(IRS_SYSTEM *System, uint32_t Device, uint64_t *PerCpu, uint64_t *Unplaced);
 /* Moves Device to Cpu (IoSetInterruptTarget) and records where it is. */
 IRQ_STATUS IrsSystemMove(IRS_SYSTEM *System, uint32_t Device, uint32_t Cpu);
+/* Reads every device's CPU and affinity again (after moves the runner did
+ * not make itself: the library's balancer, a CPU going offline or online).
+ * OldCpu (per device, may be NULL) gets where each was. Returns how many
+ * devices changed CPU. */
+uint32_t IrsSystemRefresh(IRS_SYSTEM *System, uint32_t *OldCpu);
+/* IoSetProcessorOffline(Cpu), called on Cpu itself so that Ke's drain (its
+ * IPI to Cpu) is taken while the call waits; then IrsSystemRefresh. */
+IRQ_STATUS IrsSystemOffline(IRS_SYSTEM *System, uint32_t Cpu, IO_PROCESSOR_OFFLINE_RESULT *Result,
+                            uint32_t *OldCpu);
+/* IoSetProcessorOnline(Cpu), then IrsSystemRefresh. */
+IRQ_STATUS IrsSystemOnline(IRS_SYSTEM *System, uint32_t Cpu, uint32_t *OldCpu);
 
 #endif
