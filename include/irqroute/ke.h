@@ -424,6 +424,17 @@ IRQ_STATUS KeAddInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, u
  *                          the link stays retiring: KeRetryInterruptRetirement */
 IRQ_STATUS KeRetireInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, uint32_t Cpu, uint8_t Vector);
 
+/* Takes out at once a link KeAddInterruptLink added that the device was
+ * never pointed at (a move that failed before its write): nothing can be on
+ * its way to it, so there is nothing to wait for. The caller vouches for
+ * that; a link the device was pointed at goes through KeRetireInterruptLink.
+ *   SUCCESS (its vector freed with the chain's last object)
+ *   NOT_INITIALIZED, INVALID_PARAMETER, NOT_CONNECTED, ACCESS_DENIED  as KeAddInterruptLink
+ *   NOT_PENDING            no active link there
+ *   INVALID_STATE          it is the object's last active link */
+IRQ_STATUS KeRemoveUnusedInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, uint32_t Cpu,
+                                       uint8_t Vector);
+
 /* Takes back a link of the object on (Cpu, Vector) that is still retiring
  * (it never left the chain): the device may be sent there again, and its
  * vector stays allocated. For a move back before the old CPU answered.

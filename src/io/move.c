@@ -29,8 +29,10 @@
  * CPUs and linked on both. Every state the device can see is linked.
  *
  * Failure at any step leaves the entry where it was or at the intermediate
- * step, and the links the entry does not point at are retired as above;
- * vectors never linked are freed here.
+ * step. Links the entry was pointed at and left are retired as above; links
+ * it never pointed at go at once (KeRemoveUnusedInterruptLink: nothing can
+ * be on its way to them), so a refused move leaves nothing behind; vectors
+ * never linked are freed here.
  */
 #include <irqroute/io.h>
 #include <irqroute/ke.h>
@@ -43,6 +45,7 @@ typedef struct _IOP_MOVE {
     uint32_t Cpus[2];
     uint32_t Count;
     uint8_t Vector;
+    bool Fresh;       /* the pairs are new links: one never pointed at goes out at once */
 } IOP_MOVE;
 
 static IR_CPU_SET IopSetOf(uint32_t First, uint32_t Second)
@@ -63,9 +66,10 @@ static bool IopNeedsIntermediateStep(const IOP_ROUTE *Route)
 /* The object on (Cpu, Vector) with that vector number: its own link there
  * if it is still retiring from an earlier move (taken back), else the
  * vector if Cpu has it free. */
-static IRQ_STATUS IopTakeVectorOn(KINTERRUPT *Object, uint32_t Cpu, uint8_t Vector)
+static IRQ_STATUS IopTakeVectorOn(KINTERRUPT *Object, uint32_t Cpu, uint8_t Vector, bool *Revived)
 {
-    if (KeReviveInterruptLink(Object, KeInterruptOwnerIo, Cpu, Vector) == IRQ_STATUS_SUCCESS)
+    *Revived = KeReviveInterruptLink(Object, KeInterruptOwnerIo, Cpu, Vector) == IRQ_STATUS_SUCCESS;
+    if (*Revived)
         return IRQ_STATUS_SUCCESS;
     IRQ_STATUS Status = KeReserveVector(Cpu, Vector);
     if (Status != IRQ_STATUS_SUCCESS)
@@ -131,25 +135,40 @@ static void IopRecordPosition(IOP_ROUTE *Route, uint32_t Cpu, uint8_t Vector)
     atomic_store_explicit(&Route->Cpu, Cpu, memory_order_relaxed);
 }
 
-/* Steps 2 and 3 once the move is linked. Returns the write's status. */
+/* Links a failed move added that the entry never pointed at: out at once
+ * (KeRemoveUnusedInterruptLink), so a refused move leaves nothing behind. */
+static void IopRemoveUnused(IOP_ROUTE *Route, const IR_CPU_SET *Cpus, uint8_t Vector)
+{
+    KINTERRUPT *Object = atomic_load_explicit(&Route->Owner, memory_order_relaxed);
+    uint32_t Cpu;
+    IR_CPU_SET_FOR_EACH(Cpu, Cpus) {
+        (void)KeRemoveUnusedInterruptLink(Object, KeInterruptOwnerIo, Cpu, Vector);
+    }
+}
+
+/* Steps 2 and 3 once the move is linked. Returns the write's status. Each
+ * added link the entry was pointed at and left retires; one it never
+ * pointed at goes at once; the old link retires if the entry left it. */
 static IRQ_STATUS IopSwitchEntry(IOP_ROUTE *Route, const IOP_MOVE *Move, uint32_t Linked)
 {
     uint32_t OldCpu = atomic_load_explicit(&Route->Cpu, memory_order_relaxed);
     uint8_t OldVector = Route->Vector;
     IRQ_STATUS Status = Linked == Move->Count ? IRQ_STATUS_SUCCESS : IRQ_STATUS_INSUFFICIENT_RESOURCES;
-    for (uint32_t Index = 0; Index < Move->Count && Status == IRQ_STATUS_SUCCESS; Index++) {
-        Status = IopWriteRoute(Route, Move->Cpus[Index], Move->Vector);
+    IR_CPU_SET Pointed, Unused;
+    IrCpuSetZero(&Pointed);
+    IrCpuSetZero(&Unused);
+    for (uint32_t Index = 0; Index < Linked; Index++) {
+        if (Status == IRQ_STATUS_SUCCESS)
+            Status = IopWriteRoute(Route, Move->Cpus[Index], Move->Vector);
         if (Status == IRQ_STATUS_SUCCESS)
             IopRecordPosition(Route, Move->Cpus[Index], Move->Vector);
+        IrCpuSetAdd(Status == IRQ_STATUS_SUCCESS || !Move->Fresh ? &Pointed : &Unused, Move->Cpus[Index]);
     }
     uint32_t Cpu = atomic_load_explicit(&Route->Cpu, memory_order_relaxed);
     IR_CPU_SET Old = IopSetOf(OldCpu, OldCpu);
-    IR_CPU_SET Added;
-    IrCpuSetZero(&Added);
-    for (uint32_t Index = 0; Index < Linked; Index++)
-        IrCpuSetAdd(&Added, Move->Cpus[Index]);
     IopRetireAllBut(Route, &Old, OldVector, Cpu, Route->Vector);
-    IopRetireAllBut(Route, &Added, Move->Vector, Cpu, Route->Vector);
+    IopRetireAllBut(Route, &Pointed, Move->Vector, Cpu, Route->Vector);
+    IopRemoveUnused(Route, &Unused, Move->Vector);
     return Status;
 }
 
@@ -170,8 +189,12 @@ IRQ_STATUS IopMoveToCpu(IOP_ROUTE *Route, uint32_t Cpu)
     uint32_t Old = atomic_load_explicit(&Route->Cpu, memory_order_relaxed);
     KINTERRUPT *Object = atomic_load_explicit(&Route->Owner, memory_order_relaxed);
     IOP_MOVE Move = {.Cpus = {Cpu}, .Count = 1, .Vector = Route->Vector};
-    if (IopTakeVectorOn(Object, Cpu, Route->Vector) == IRQ_STATUS_SUCCESS)
+    bool Revived;
+    if (IopTakeVectorOn(Object, Cpu, Route->Vector, &Revived) == IRQ_STATUS_SUCCESS) {
+        Move.Fresh = !Revived;
         return IopSwitchEntry(Route, &Move, 1);
+    }
+    Move.Fresh = true;
     IRQ_STATUS Status = IopChooseVector(Route, Old, Cpu, &Move);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
@@ -187,17 +210,20 @@ IRQ_STATUS IopMoveToCpu(IOP_ROUTE *Route, uint32_t Cpu)
  * failure the links it took are retired again. */
 static bool IopSpreadSameVector(IOP_ROUTE *Route, KINTERRUPT *Object, uint32_t Here)
 {
-    IR_CPU_SET Taken;
-    IrCpuSetZero(&Taken);
+    IR_CPU_SET Revived, Added;
+    IrCpuSetZero(&Revived);
+    IrCpuSetZero(&Added);
     uint32_t Cpu;
     IR_CPU_SET_FOR_EACH(Cpu, &Route->Set) {
+        bool WasRetiring;
         if (Cpu == Here)
             continue;
-        if (IopTakeVectorOn(Object, Cpu, Route->Vector) != IRQ_STATUS_SUCCESS) {
-            IopRetireAllBut(Route, &Taken, Route->Vector, Here, Route->Vector);
+        if (IopTakeVectorOn(Object, Cpu, Route->Vector, &WasRetiring) != IRQ_STATUS_SUCCESS) {
+            IopRetireAllBut(Route, &Revived, Route->Vector, Here, Route->Vector);
+            IopRemoveUnused(Route, &Added, Route->Vector);
             return false;
         }
-        IrCpuSetAdd(&Taken, Cpu);
+        IrCpuSetAdd(WasRetiring ? &Revived : &Added, Cpu);
     }
     return true;
 }
@@ -236,7 +262,7 @@ IRQ_STATUS IopSpreadRoute(IOP_ROUTE *Route)
     if (Status == IRQ_STATUS_SUCCESS)
         Status = IopWriteRoute(Route, Here, Vector);
     if (Status != IRQ_STATUS_SUCCESS) {
-        IopRetireAllBut(Route, &Linked, Vector, Here, Old);
+        IopRemoveUnused(Route, &Linked, Vector);
         return IopBusyIfMoving(Object, Status);
     }
     IopRecordPosition(Route, Here, Vector);

@@ -96,6 +96,8 @@ void KiForgetRetiring(KI_INTERRUPT_LINK *Link)
     Link->State = KiLinkRetired;
 }
 
+static void KipForgetCpuIfGone(KINTERRUPT *Interrupt, uint32_t Cpu);
+
 static bool KipIsInChain(const KI_INTERRUPT_LINK *Link)
 {
     return Link->State == KiLinkActive || Link->State == KiLinkRetiring;
@@ -235,6 +237,31 @@ IRQ_STATUS KeReviveInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner
 {
     bool SendNow;
     return KipOperateOnOwned(Interrupt, Owner, Cpu, Vector, KipRevive, &SendNow);
+}
+
+/* A link the device was never pointed at has nothing on its way to it,
+ * and no dispatch can be walking to it (its vector was the caller's alone):
+ * out at once, with no request and no wait. */
+static IRQ_STATUS KipRemoveUnused(KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t Vector, bool *SendNow)
+{
+    (void)SendNow;
+    KI_INTERRUPT_LINK *Link = Cpu < KiSystem.ProcessorCount ? KipFindLinkAt(Interrupt, Cpu, Vector) : NULL;
+    if (Link == NULL || Link->State != KiLinkActive)
+        return IRQ_STATUS_NOT_PENDING;
+    if (KipActiveLinks(Interrupt) == 1)
+        return IRQ_STATUS_INVALID_STATE;
+    Link->State = KiLinkRetired;
+    if (KiUnlinkLink(Link))
+        (void)KiMatrixFree(KiSystem.Matrix, Cpu, Vector);
+    KipForgetCpuIfGone(Interrupt, Cpu);
+    return IRQ_STATUS_SUCCESS;
+}
+
+IRQ_STATUS KeRemoveUnusedInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, uint32_t Cpu,
+                                       uint8_t Vector)
+{
+    bool SendNow;
+    return KipOperateOnOwned(Interrupt, Owner, Cpu, Vector, KipRemoveUnused, &SendNow);
 }
 
 /* The retire request goes through the IPI vector: without one, no CPU can

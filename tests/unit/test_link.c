@@ -240,6 +240,31 @@ static void test_slots_are_reused_and_counts_kept(void **State)
     assert_int_equal(TbTotalAllocatedVectors(), 0);
 }
 
+/* A link the device was never pointed at (a move that failed before its
+ * write) goes at once: no request, its vector free, the object where it was. */
+static void test_unused_link_removed_at_once(void **State)
+{
+    (void)State;
+    OBJECT Object;
+    uint8_t Old, New;
+    StartMove(&Object, &Old, &New);
+    assert_int_equal(KeRemoveUnusedInterruptLink(Object.Interrupt, KeInterruptOwnerKe, 2, New), IRQ_STATUS_SUCCESS);
+    assert_false(KeIsVectorAllocated(2, New));
+    assert_true(CpusAre(Object.Interrupt, (const uint32_t[]){1}, 1));
+    assert_false(SimLapicIrrIsSet(2, IPI_VECTOR));
+    assert_int_equal(KeQueryInterruptRetiringLinks(Object.Interrupt), 0);
+    assert_int_equal(KeRemoveUnusedInterruptLink(Object.Interrupt, KeInterruptOwnerKe, 2, New),
+                     IRQ_STATUS_NOT_PENDING);
+    assert_int_equal(KeRemoveUnusedInterruptLink(Object.Interrupt, KeInterruptOwnerKe, 1, Old),
+                     IRQ_STATUS_INVALID_STATE); /* the last one */
+    assert_int_equal(KeRemoveUnusedInterruptLink(Object.Interrupt, KeInterruptOwnerIo, 1, Old),
+                     IRQ_STATUS_ACCESS_DENIED);
+    Raise(1, Old);
+    TbAssertHandledOn(1, &Object.Record);
+    Disconnect(&Object);
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+}
+
 /* Bad calls: a status, nothing changed. */
 static void test_bad_calls_refused(void **State)
 {
@@ -299,5 +324,6 @@ TB_TEST_MAIN(cmocka_unit_test_setup_teardown(test_move_to_another_cpu, TbSetupTh
              cmocka_unit_test_setup_teardown(test_old_link_waits_for_first_interrupt_on_new, TbSetupThreeOfFourCpus,
                                              TbTeardown),
              cmocka_unit_test_setup_teardown(test_slots_are_reused_and_counts_kept, TbSetupFourCpus, TbTeardown),
+             cmocka_unit_test_setup_teardown(test_unused_link_removed_at_once, TbSetupThreeOfFourCpus, TbTeardown),
              cmocka_unit_test_setup_teardown(test_bad_calls_refused, TbSetupThreeOfFourCpus, TbTeardown),
              cmocka_unit_test_setup_teardown(test_disconnect_while_retiring, TbSetupThreeOfFourCpus, TbTeardown))
