@@ -11,7 +11,7 @@
  *    loop through EICS.
  * All three are connected through the device table movable (IoDeviceFixed
  * with a mask: IoTargetRoutable) over every CPU a device interrupt reaches.
- * Then each AP in turn (a sample of them on big machines) gets all three
+ * Then each AP in turn (beyond 64 CPUs a sample: RkpChooseAps) gets all three
  * moved to it, takes an interrupt of each, and is taken offline by the BSP
  * while they fire; they keep firing elsewhere for a while, and the AP comes
  * back online. The case asserts:
@@ -334,15 +334,22 @@ static bool RkpOfflineRound(RK_OFFLINE_RUN *Run, uint32_t Cpu)
 
 /* ---- The case ------------------------------------------------------------------------------ */
 
-static void RkpChooseAps(IR_CPU_SET *Aps)
+/* Every AP, or on a big machine a sample of the APs a device reaches (its
+ * first and last few: the APIC ids just below 255 without remapping) and
+ * the last AP, which no device reaches without remapping (nothing to move
+ * off it: the call must still succeed). */
+static void RkpChooseAps(const RK_OFFLINE_RUN *Run, IR_CPU_SET *Aps)
 {
-    IR_CPU_SET All;
+    IR_CPU_SET All, Reachable;
     RkOnlineSet(&All);
     IrCpuSetRemove(&All, 0);
-    if (RkProcessorCount <= RK_OFFLINE_ALL_UP_TO)
+    if (RkProcessorCount <= RK_OFFLINE_ALL_UP_TO) {
         IrCpuSetCopy(Aps, &All);
-    else
-        RkSampleSet(&All, RK_OFFLINE_SAMPLE, Aps);
+        return;
+    }
+    IrCpuSetAnd(&Reachable, &All, &Run->Reachable);
+    RkSampleSet(&Reachable, RK_OFFLINE_SAMPLE, Aps);
+    IrCpuSetAdd(Aps, RkProcessorCount - 1u);
 }
 
 /* Raises = claims (= ISR entries for edu: nothing twice, nothing unclaimed). */
@@ -395,7 +402,7 @@ static void RkpReportPass(const RK_OFFLINE_RUN *Run)
     const RK_DEVICE *Rtc = Run->Devices[0], *Edu = Run->Devices[1];
     const RK_DEVICE *Igb = Run->DeviceCount > 2u ? Run->Devices[2] : NULL;
     RkTestReport(RK_OFFLINE_NAME, true,
-                 "%u APs %s offline and online in turn (raiser cpu %u), %u moves off them, blocking none; RTC %u Hz "
+                 "%u AP(s) %s offline and online in turn (raiser cpu %u), %u moves off them, blocking none; RTC %u Hz "
                  "claimed %lu; edu raised %lu claimed %lu; igb %s raised %lu claimed %lu; %lu raises during the "
                  "offline calls; claims per CPU %s; nothing ran on an offline CPU after its call returned",
                  Run->Rounds, Aps, Run->Raiser, Run->MovedTotal, RK_OFFLINE_RTC_HZ, RkDeviceTotal(Rtc), Edu->Raised,
@@ -413,7 +420,7 @@ void RkTestOfflineWhileFiring(void)
     }
     (void)RkReachableSet(&Run->Reachable);
     Run->Raiser = 1u;
-    RkpChooseAps(&Run->Aps);
+    RkpChooseAps(Run, &Run->Aps);
     bool Passed = RkpOfflineConnect(Run) && RkpRaiserStart(Run);
     uint32_t Cpu;
     IR_CPU_SET_FOR_EACH(Cpu, &Run->Aps) {
