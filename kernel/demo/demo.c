@@ -5,9 +5,11 @@
  * few times a second, COM1's receive interrupts bring the typed commands,
  * and the table of counts per CPU, with each device's rate over the last
  * second, is drawn once a second, so a `route` command shows the counts
- * move to other CPUs.
+ * move to other CPUs. The loop also runs the kernel's periodic duties
+ * (periodic.h: the storm poll, the balancer).
  */
 #include "demo.h"
+#include "periodic.h"
 
 #define RK_DEMO_RAISE_MS 250u
 #define RK_DEMO_REDRAW_MS 1000u
@@ -60,6 +62,19 @@ static void RkpRaiseSome(void)
     }
 }
 
+/* The periodic duties' news: a line of its own in plain mode, else the
+ * reply under the table. */
+static void RkpRunPeriodic(RK_DEMO_STATE *State)
+{
+    char News[RK_DEMO_REPLY_MAX];
+    if (!RkPeriodicRun(News, sizeof(News)))
+        return;
+    if (State->Plain)
+        RkPrint("%s\n", News);
+    else if (!State->Holding)
+        RkFormatString(State->Reply, sizeof(State->Reply), "%s", News);
+}
+
 /* In plain mode (logs, tests) a command and its result are lines of their own. */
 static bool RkpRunLine(RK_DEMO_STATE *State)
 {
@@ -107,6 +122,7 @@ void RkRunDemo(void)
     State.Plain = RkCommandLineHas("plain");
     RkFormatString(State.Reply, sizeof(State.Reply), "every device starts FIXED on cpu 0; try: route rtc cpu 2");
     RkpConnectAll();
+    RkPeriodicInitialize();
     uint64_t Start = RkpNowMs(), NextRaise = Start, NextDraw = Start;
     for (;;) {
         uint64_t Now = RkpNowMs();
@@ -120,6 +136,7 @@ void RkRunDemo(void)
         }
         if (!RkpTakeInput(&State))
             break;
+        RkpRunPeriodic(&State);
         RkStallMicroseconds(RK_DEMO_POLL_US);
     }
     RkpDisconnectAll();

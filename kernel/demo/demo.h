@@ -12,7 +12,7 @@
 #include "device.h"
 
 #define RK_DEMO_LINE_MAX 80u
-#define RK_DEMO_REPLY_MAX 640u /* room for the help text */
+#define RK_DEMO_REPLY_MAX 800u /* room for the help text */
 
 /* Draws one row per device (connected or not) with its rate (ISR runs per
  * second, all CPUs, since the previous draw; "-" on the first) and its ISR

@@ -3,6 +3,7 @@
  * The demo's commands:
  *   route <dev> cpu <n> | round-robin [set] | lowest [set] | affinity <set> | broadcast <set>
  *   connect <dev> | disconnect <dev> | raise <dev> | dump | help | quit
+ *   offline <n> | online <n> | balance on|off|once
  * Sets: "1-3", "0,2", "0,2-3", "all"; an omitted set means every CPU.
  * A bad command gets a message saying what was wrong; nothing changes.
  */
@@ -10,6 +11,7 @@
 #include <irqroute/ke.h>
 
 #include "demo.h"
+#include "periodic.h"
 
 /* One more than the longest command, so that extra words are seen. */
 #define RK_DEMO_MAX_WORDS 5u
@@ -25,6 +27,8 @@ static const char RkpHelp[] =
     "  route <dev> broadcast [set]    to every CPU of the set at once\n"
     "  connect <dev> | disconnect <dev> | raise <dev> | help | quit\n"
     "  dump                           the library's routing state (IoDumpRoutingState)\n"
+    "  offline <n> | online <n>       CPU n out of device interrupt routing and back\n"
+    "  balance on|off|once            the balancer: a round every second, or one\n"
     "devices: pit rtc com1 kbd edu; sets: 1-3, 0,2, all (left out: all)";
 
 static bool RkpEqual(const char *A, const char *B)
@@ -192,6 +196,96 @@ static IRQ_STATUS RkpDisconnect(RK_DEVICE *Device)
     return Status;
 }
 
+/* ---- offline, online, balance ------------------------------------------------------------ */
+
+/* Each connected device's CPU now (IR_CPU_NONE: not movable). */
+static void RkpQueryTargets(uint32_t Targets[RkDeviceCount])
+{
+    for (uint32_t Id = 0; Id < RkDeviceCount; Id++) {
+        const RK_DEVICE *Device = RkDeviceGet((RK_DEVICE_ID)Id);
+        Targets[Id] = IR_CPU_NONE;
+        if (Device->Connected)
+            (void)IoQueryInterruptTarget(Device->Connection.Interrupts[0], &Targets[Id], NULL);
+    }
+}
+
+/* "ok: cpu 1 offline: moved pit to cpu 3, rtc to cpu 0; affinity broken: kbd (1)" */
+static void RkpReplyOffline(char *Reply, uint32_t Size, uint32_t Cpu, const IO_PROCESSOR_OFFLINE_RESULT *Result,
+                            const uint32_t Before[RkDeviceCount])
+{
+    uint32_t After[RkDeviceCount];
+    RkpQueryTargets(After);
+    size_t Used = RkFormatString(Reply, Size, "ok: cpu %u offline: %u moved", Cpu, Result->Moved);
+    for (uint32_t Id = 0; Id < RkDeviceCount && Used + 1u < Size; Id++) {
+        if (Before[Id] == Cpu && After[Id] != Cpu)
+            Used += RkFormatString(Reply + Used, Size - Used, " %s->cpu%u", RkDeviceGet((RK_DEVICE_ID)Id)->Name,
+                                   After[Id]);
+    }
+    const RK_DEVICE *Broken = RkDeviceOfInterrupt(Result->FirstBroken);
+    if (Result->AffinityBroken != 0 && Used + 1u < Size)
+        RkFormatString(Reply + Used, Size - Used, "; affinity broken for %u (%s): any online CPU until online %u",
+                       Result->AffinityBroken, Broken ? Broken->Name : "?", Cpu);
+}
+
+static void RkpOffline(uint32_t Cpu, char *Reply, uint32_t Size)
+{
+    uint32_t Before[RkDeviceCount];
+    RkpQueryTargets(Before);
+    IO_PROCESSOR_OFFLINE_RESULT Result;
+    IRQ_STATUS Status = IoSetProcessorOffline(Cpu, &Result);
+    const RK_DEVICE *Blocking = RkDeviceOfInterrupt(Result.Blocking);
+    if (Status == IRQ_STATUS_SUCCESS)
+        RkpReplyOffline(Reply, Size, Cpu, &Result, Before);
+    else if (Status == IRQ_STATUS_ACCESS_DENIED && Blocking != NULL)
+        RkFormatString(Reply, Size, "error: offline %u: ACCESS_DENIED: blocking device %s cannot leave cpu %u "
+                       "(broadcast, affinity or plain fixed)", Cpu, Blocking->Name, Cpu);
+    else if (Status == IRQ_STATUS_ACCESS_DENIED)
+        RkFormatString(Reply, Size, "error: offline %u: ACCESS_DENIED: the last online CPU, or an interrupt "
+                       "connected through Ke is there", Cpu);
+    else
+        RkFormatString(Reply, Size, "error: offline %u: %s%s", Cpu, IrStatusName(Status),
+                       Status == IRQ_STATUS_INVALID_STATE ? " (offline already)" : "");
+}
+
+static void RkpOnline(uint32_t Cpu, char *Reply, uint32_t Size)
+{
+    IRQ_STATUS Status = IoSetProcessorOnline(Cpu);
+    if (Status == IRQ_STATUS_SUCCESS)
+        RkFormatString(Reply, Size, "ok: cpu %u online: routes and the balancer may use it again", Cpu);
+    else
+        RkFormatString(Reply, Size, "error: online %u: %s%s", Cpu, IrStatusName(Status),
+                       Status == IRQ_STATUS_INVALID_STATE ? " (online already)" : "");
+}
+
+/* offline <n> | online <n> */
+static void RkpCpuCommand(char **Words, uint32_t Count, char *Reply, uint32_t Size)
+{
+    const char *Argument = Count > 1 ? Words[1] : "";
+    uint32_t Cpu;
+    if (Count != 2 || !RkpParseNumber(&Argument, &Cpu) || *Argument != 0)
+        RkFormatString(Reply, Size, "error: %s <n>: n is a CPU number", Words[0]);
+    else if (RkpEqual(Words[0], "offline"))
+        RkpOffline(Cpu, Reply, Size);
+    else
+        RkpOnline(Cpu, Reply, Size);
+}
+
+/* balance on|off|once */
+static void RkpBalanceCommand(char **Words, uint32_t Count, char *Reply, uint32_t Size)
+{
+    const char *Mode = Count == 2 ? Words[1] : "";
+    if (RkpEqual(Mode, "on") || RkpEqual(Mode, "off")) {
+        RkBalancerEnable(RkpEqual(Mode, "on"));
+        RkFormatString(Reply, Size, "ok: balancing %s%s", Mode,
+                       RkBalancerIsEnabled() ? ": a round every second, moves reported" : "");
+    } else if (RkpEqual(Mode, "once")) {
+        RkBalancerRequestOnce();
+        RkFormatString(Reply, Size, "ok: one balancing round: its report follows within two seconds");
+    } else {
+        RkFormatString(Reply, Size, "error: balance on|off|once");
+    }
+}
+
 /* A device that is not connected has no interrupt to raise (edu's MSI is
  * off; the others' IRQ is masked): say so rather than report a success. */
 static IRQ_STATUS RkpRaise(RK_DEVICE *Device)
@@ -233,6 +327,14 @@ RK_DEMO_NEXT RkDemoExecute(char *Line, char *Reply, uint32_t Size)
     }
     if (RkpEqual(Words[0], "dump"))
         return RkpDump(Reply, Size);
+    if (RkpEqual(Words[0], "offline") || RkpEqual(Words[0], "online")) {
+        RkpCpuCommand(Words, Count, Reply, Size);
+        return RkDemoContinue;
+    }
+    if (RkpEqual(Words[0], "balance")) {
+        RkpBalanceCommand(Words, Count, Reply, Size);
+        return RkDemoContinue;
+    }
     RK_DEVICE *Device = Count > 1 ? RkDeviceByName(Words[1]) : NULL;
     bool Route = RkpEqual(Words[0], "route");
     bool Known = Route || RkpEqual(Words[0], "connect") || RkpEqual(Words[0], "disconnect") ||

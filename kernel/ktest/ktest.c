@@ -256,4 +256,5 @@ void RkRunTests(void)
     RkTestRemapFault();
     RkTestIgbMsix();
     RkTestStorm();
+    RkTestOfflineWhileFiring();
 }

@@ -24,9 +24,10 @@ uint32_t RkTestFailures(void);
 void RkRunLineTests(void);     /* ktest_lines.c: cases 1, 2, 6, 9, 10 (per-CPU lines, affinity, MSI, shared, re-route) */
 void RkRunPolicyTests(void);   /* ktest_policy.c: cases 3, 4, 5, 7, 8 (lowest, broadcast, round-robin, IPIs, disconnect) */
 void RkRunBadInputTests(void); /* ktest_bad.c: malformed MADT, bad GSI, bad APIC id, MSI-incapable device */
-void RkRunRegcheckTest(void);
+void RkRunRegcheckTest(void);  /* ktest_regcheck.c: the register scripts of tests/regcheck on QEMU's APICs */
 void RkTestRemapFault(void);   /* ktest_remap.c: a remapping fault provoked and recorded */
 void RkTestStorm(void);      /* ktest_storm.c: edu's INTA# held asserted, nobody claiming: masked, given back */
-void RkTestIgbMsix(void);      /* ktest_msix.c: igb's MSI-X vectors spread, moved, masked and held */  /* ktest_regcheck.c: the register scripts of tests/regcheck on QEMU's APICs */
+void RkTestIgbMsix(void);      /* ktest_msix.c: igb's MSI-X vectors spread, moved, masked and held */
+void RkTestOfflineWhileFiring(void); /* ktest_offline.c: each AP offline and online while RTC, edu, igb fire */
 
 #endif

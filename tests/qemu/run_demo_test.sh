@@ -32,6 +32,10 @@ trap 'rm -f "$log"' EXIT
     echo "bogus"; echo "route rtc cpu 99"; echo "route rtc cpu 2 extra"; sleep 1
     echo "connect kbd"; sleep 1
     echo "route edu broadcast 0,2"; sleep 4
+    echo "route pit cpu 1"; sleep 1
+    echo "offline 1"; sleep 1
+    echo "offline 2"; echo "balance once"; sleep 4
+    echo "online 1"; sleep 1
     echo "help"; echo "dump"; sleep 1
     echo "quit"
 } | timeout --kill-after=5 90 bash "$run_demo" "$kernel" > "$log" 2>&1
@@ -55,6 +59,14 @@ expect "demo: every device disconnected; bye"
 # `dump` prints the library's routing state: rtc's line and its end line.
 expect "gsi 8 vector"
 expect "end: [0-9]* io, [0-9]* ke"
+# CPU offline (IoSetProcessorOffline): pit, routed to CPU 1, moves off it;
+# edu's broadcast to {0,2} cannot leave CPU 2 and is named. The balancer's
+# first round after a change only measures: the report comes a round later.
+expect "ok: cpu 1 offline: 1 moved pit->cpu[023]"
+expect "error: offline 2: ACCESS_DENIED: blocking device edu"
+expect "ok: one balancing round"
+expect "^balance: round [0-9]*: .*max load [0-9]* -> [0-9]*"
+expect "ok: cpu 1 online"
 
 # The table has four CPU columns last (-smp 4): CPU2 is field NF-1, CPU1
 # NF-2. rtc's CPU2 count grows between the first table after the route and
