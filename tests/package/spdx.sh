@@ -3,7 +3,7 @@
 # Every source file carries the licence's SPDX line (LICENSE: MIT) in its
 # first three lines: C, C++, assembly and linker scripts as a comment of
 # their own, scripts and build files as '#' comments (after a shebang).
-# Data (fuzz corpora, .bin, the scenario parser's bad inputs, whose line
+# Data (fuzz corpora, .bin, images, the scenario parser's bad inputs, whose line
 # numbers the tests check), prose (.md) and the licence itself are not
 # source. The files are git's when the tree is a checkout, else every file.
 #   spdx.sh <source dir>
@@ -18,7 +18,7 @@ missing=()
 checked=0
 for file in "${files[@]}"; do
     case $file in
-    *.md | *.bin | *.json | *_corpus/* | tests/irqsim/bad/* | LICENSE | .gitignore | */planted.expected) continue ;;
+    *.md | *.bin | *.json | *.png | *_corpus/* | tests/irqsim/bad/* | LICENSE | .gitignore | */planted.expected) continue ;;
     esac
     [ -f "$file" ] || continue
     checked=$((checked + 1))
