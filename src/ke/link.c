@@ -113,12 +113,29 @@ static KI_INTERRUPT_LINK *KipFindLinkAt(KINTERRUPT *Interrupt, uint32_t Cpu, uin
     return NULL;
 }
 
+/* The object's link on (Cpu, Vector) if it is in State, else NULL. */
+static KI_INTERRUPT_LINK *KipLinkInState(KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t Vector, KI_LINK_STATE State)
+{
+    KI_INTERRUPT_LINK *Link = Cpu < KiSystem.ProcessorCount ? KipFindLinkAt(Interrupt, Cpu, Vector) : NULL;
+    return Link != NULL && Link->State == State ? Link : NULL;
+}
+
 static uint32_t KipActiveLinks(const KINTERRUPT *Interrupt)
 {
     uint32_t Count = 0;
     for (uint32_t Index = 0; Index < Interrupt->LinkCount; Index++)
         Count += Interrupt->Links[Index].State == KiLinkActive;
     return Count;
+}
+
+/* An active link on (Cpu, Vector) that may leave: not the object's last
+ * (the device must always have somewhere to go). */
+static IRQ_STATUS KipFindLeavingLink(KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t Vector, KI_INTERRUPT_LINK **Link)
+{
+    *Link = KipLinkInState(Interrupt, Cpu, Vector, KiLinkActive);
+    if (*Link == NULL)
+        return IRQ_STATUS_NOT_PENDING;
+    return KipActiveLinks(Interrupt) == 1 ? IRQ_STATUS_INVALID_STATE : IRQ_STATUS_SUCCESS;
 }
 
 static bool KipIsFreeSlot(const KI_INTERRUPT_LINK *Link)
@@ -224,8 +241,8 @@ IRQ_STATUS KeAddInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner, u
 static IRQ_STATUS KipRevive(KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t Vector, bool *SendNow)
 {
     (void)SendNow;
-    KI_INTERRUPT_LINK *Link = Cpu < KiSystem.ProcessorCount ? KipFindLinkAt(Interrupt, Cpu, Vector) : NULL;
-    if (Link == NULL || Link->State != KiLinkRetiring)
+    KI_INTERRUPT_LINK *Link = KipLinkInState(Interrupt, Cpu, Vector, KiLinkRetiring);
+    if (Link == NULL)
         return IRQ_STATUS_NOT_PENDING;
     KipUnlistRetiring(Link);
     Link->State = KiLinkActive;
@@ -245,11 +262,10 @@ IRQ_STATUS KeReviveInterruptLink(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Owner
 static IRQ_STATUS KipRemoveUnused(KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t Vector, bool *SendNow)
 {
     (void)SendNow;
-    KI_INTERRUPT_LINK *Link = Cpu < KiSystem.ProcessorCount ? KipFindLinkAt(Interrupt, Cpu, Vector) : NULL;
-    if (Link == NULL || Link->State != KiLinkActive)
-        return IRQ_STATUS_NOT_PENDING;
-    if (KipActiveLinks(Interrupt) == 1)
-        return IRQ_STATUS_INVALID_STATE;
+    KI_INTERRUPT_LINK *Link;
+    IRQ_STATUS Status = KipFindLeavingLink(Interrupt, Cpu, Vector, &Link);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
     Link->State = KiLinkRetired;
     if (KiUnlinkLink(Link))
         (void)KiMatrixFree(KiSystem.Matrix, Cpu, Vector);
@@ -285,11 +301,10 @@ static bool KipWaitsForTrigger(const KINTERRUPT *Interrupt)
 
 static IRQ_STATUS KipMarkRetiring(KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t Vector, bool *SendNow)
 {
-    KI_INTERRUPT_LINK *Link = Cpu < KiSystem.ProcessorCount ? KipFindLinkAt(Interrupt, Cpu, Vector) : NULL;
-    if (Link == NULL || Link->State != KiLinkActive)
-        return IRQ_STATUS_NOT_PENDING;
-    if (KipActiveLinks(Interrupt) == 1)
-        return IRQ_STATUS_INVALID_STATE;
+    KI_INTERRUPT_LINK *Link;
+    IRQ_STATUS Status = KipFindLeavingLink(Interrupt, Cpu, Vector, &Link);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
     KPRCB *Prcb = KiGetPrcb(Cpu);
     Link->State = KiLinkRetiring;
     Link->RetireNext = Prcb->RetireList;

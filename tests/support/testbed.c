@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+
 #include "testbed.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <irqroute/platform.h>
 
@@ -103,6 +106,13 @@ int TbTeardown(void **State)
     (void)State;
     TbShutdown();
     return 0;
+}
+
+int64_t TbNowNs(void)
+{
+    struct timespec Now;
+    clock_gettime(CLOCK_MONOTONIC, &Now);
+    return (int64_t)Now.tv_sec * 1000000000ll + Now.tv_nsec;
 }
 
 IO_INTERRUPT_TARGET TbTargetCpu(uint32_t Cpu)

@@ -35,6 +35,9 @@ int TbSetupFourCpus(void **State);
 /* Four CPUs without service threads, CPU 3 never started (offline). */
 int TbSetupThreeOfFourCpus(void **State);
 int TbTeardown(void **State);
+/* Monotonic time in ns, for the liveness bounds of concurrency tests (a
+ * lost interrupt must not hang a test; nothing asserts a duration). */
+int64_t TbNowNs(void);
 /* A cmocka test run on a fresh four-CPU boot (TbSetupFourCpus). */
 #define TB_FOUR_CPU_TEST(Test) cmocka_unit_test_setup_teardown(Test, TbSetupFourCpus, TbTeardown)
 /* Two cmocka tests, Name_xapic and Name_x2apic, running Body(false) and

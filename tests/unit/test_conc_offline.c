@@ -47,13 +47,6 @@ static int Setup(void **State)
     return 0;
 }
 
-static int Teardown(void **State)
-{
-    (void)State;
-    TbShutdown();
-    return 0;
-}
-
 static bool DeviceIsr(KINTERRUPT *Interrupt, void *Context)
 {
     (void)Interrupt;
@@ -86,13 +79,6 @@ static void ConnectMsi(DEVICE *State, const IR_CPU_SET *Mask, uint32_t Cpu)
     atomic_store(&State->Address, Message.Address);
 }
 
-static int64_t NowNs(void)
-{
-    struct timespec Now;
-    clock_gettime(CLOCK_MONOTONIC, &Now);
-    return (int64_t)Now.tv_sec * 1000000000ll + Now.tv_nsec;
-}
-
 /* One raise at a time, the next once the ISR has counted the last: every
  * raise must be handled exactly once. */
 static void *PacedDevice(void *Argument)
@@ -101,9 +87,9 @@ static void *PacedDevice(void *Argument)
     while (!atomic_load(&State->Stop)) {
         uint64_t Raised = atomic_fetch_add(&State->Raised, 1) + 1;
         SimMsiWrite(atomic_load(&State->Address), atomic_load(&State->Data));
-        int64_t Deadline = NowNs() + LOST_AFTER_NS;
+        int64_t Deadline = TbNowNs() + LOST_AFTER_NS;
         while (atomic_load(&State->Handled) < Raised) {
-            if (NowNs() > Deadline) {
+            if (TbNowNs() > Deadline) {
                 atomic_store(&State->Lost, true);
                 return NULL;
             }
@@ -116,9 +102,9 @@ static void *PacedDevice(void *Argument)
 static void WaitForHandled(DEVICE *State, uint64_t Count)
 {
     uint64_t Target = atomic_load(&State->Handled) + Count;
-    int64_t Deadline = NowNs() + LOST_AFTER_NS;
+    int64_t Deadline = TbNowNs() + LOST_AFTER_NS;
     while (atomic_load(&State->Handled) < Target && !atomic_load(&State->Lost)) {
-        if (NowNs() > Deadline)
+        if (TbNowNs() > Deadline)
             fail_msg("interrupts stopped arriving");
         sched_yield();
     }
@@ -241,6 +227,6 @@ static void test_refusals_change_nothing(void **State)
         assert_int_equal(IoSetProcessorOnline(Cpu), IRQ_STATUS_SUCCESS);
 }
 
-TB_TEST_MAIN(cmocka_unit_test_setup_teardown(test_offline_each_cpu_while_firing, Setup, Teardown),
-             cmocka_unit_test_setup_teardown(test_broken_affinity_reported_and_mended, Setup, Teardown),
-             cmocka_unit_test_setup_teardown(test_refusals_change_nothing, Setup, Teardown))
+TB_TEST_MAIN(cmocka_unit_test_setup_teardown(test_offline_each_cpu_while_firing, Setup, TbTeardown),
+             cmocka_unit_test_setup_teardown(test_broken_affinity_reported_and_mended, Setup, TbTeardown),
+             cmocka_unit_test_setup_teardown(test_refusals_change_nothing, Setup, TbTeardown))

@@ -60,13 +60,6 @@ static int Setup(void **State)
     return 0;
 }
 
-static int Teardown(void **State)
-{
-    (void)State;
-    TbShutdown();
-    return 0;
-}
-
 static bool DeviceIsr(KINTERRUPT *Interrupt, void *Context)
 {
     (void)Interrupt;
@@ -88,13 +81,6 @@ static void UpdateAddress(KINTERRUPT *Interrupt, const HL_MSI_MESSAGE *Message, 
     atomic_store(&State->Address, Message->Address);
 }
 
-static int64_t NowNs(void)
-{
-    struct timespec Now;
-    clock_gettime(CLOCK_MONOTONIC, &Now);
-    return (int64_t)Now.tv_sec * 1000000000ll + Now.tv_nsec;
-}
-
 static void Raise(DEVICE *State)
 {
     if (atomic_load(&State->Msi)) {
@@ -113,9 +99,9 @@ static void *PacedDevice(void *Argument)
     while (!atomic_load(&State->Stop)) {
         uint64_t Raised = atomic_fetch_add(&State->Raised, 1) + 1;
         Raise(State);
-        int64_t Deadline = NowNs() + LOST_AFTER_NS;
+        int64_t Deadline = TbNowNs() + LOST_AFTER_NS;
         while (atomic_load(&State->Handled) < Raised) {
-            if (NowNs() > Deadline) {
+            if (TbNowNs() > Deadline) {
                 atomic_fetch_add(&State->Lost, 1);
                 return NULL;
             }
@@ -184,9 +170,9 @@ static IRQ_STATUS ConnectMsi(DEVICE *State, const IR_CPU_SET *Set)
  * after the move and so went to the new CPU. */
 static void WaitForHandled(DEVICE *State, uint64_t Since, uint64_t Count)
 {
-    int64_t Deadline = NowNs() + LOST_AFTER_NS;
+    int64_t Deadline = TbNowNs() + LOST_AFTER_NS;
     while (atomic_load(&State->Handled) < Since + Count && atomic_load(&State->Lost) == 0) {
-        if (NowNs() > Deadline) {
+        if (TbNowNs() > Deadline) {
             atomic_fetch_add(&State->Lost, 1);
             fail_msg("interrupts stopped arriving");
         }
@@ -354,7 +340,7 @@ static void test_disconnect_msi_while_policy_moves_it(void **State)
 }
 
 /* A cmocka test run on a fresh boot with service threads (Setup). */
-#define FIRING_TEST(Test) cmocka_unit_test_setup_teardown(Test, Setup, Teardown)
+#define FIRING_TEST(Test) cmocka_unit_test_setup_teardown(Test, Setup, TbTeardown)
 
 TB_TEST_MAIN(
     FIRING_TEST(test_edge_line_moved_while_firing),
