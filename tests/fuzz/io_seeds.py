@@ -18,7 +18,9 @@ OP_LINE, OP_MESSAGE, OP_FULLY, OP_DISCONNECT, OP_PULSE, OP_LEVEL, OP_MSI, OP_IRQ
 # overrides, device templates, stale handles, Ke shut down (KeShutdownSystem
 # and calls made before Ke is up again). Opcodes wrap at OP_COUNT.
 OP_KE, OP_SYSVEC, OP_REGISTRY, OP_OVERRIDE, OP_DEVICE, OP_STALE, OP_KE_DOWN = 14, 15, 16, 17, 18, 19, 20
-OP_COUNT = 21
+# IoQueryInterruptAffinity and IoSetInterruptRateLimit (OpRouteExtras).
+OP_EXTRAS = 21
+OP_COUNT = 22
 # The calls OpKeDown makes while Ke is down (CallWithKeDown's choice byte).
 KD_LINE, KD_MESSAGE, KD_FULLY, KD_DEVICE, KD_KE, KD_VECTORS, KD_SYSVEC, KD_HANDLES, KD_SHUTDOWN = range(9)
 
@@ -192,6 +194,16 @@ class Seed:
     def device_query(self, routing, has_mask=1):
         self.b(OP_DEVICE, 5, 0, routing, has_mask, 1, 1)
 
+    def affinity(self, index, choice=0):
+        self.b(OP_EXTRAS, choice)
+        self.pick(index)
+        self.b(0)
+
+    def rate_limit(self, index, limit):
+        self.b(OP_EXTRAS, 2)
+        self.pick(index)
+        self.b(limit)
+
     def stale(self, slot):
         self.b(OP_STALE, 0, slot, 1)
 
@@ -243,6 +255,48 @@ def seeds():
     s.move(1, 0)
     s.level(19)
     out["shared-level-routable"] = s
+
+    # Moves in two phases. The routable line (IRQL 5: 0x50-0x5F; it gets
+    # 0x51 today) finds every IRQL 5 vector but 0x55 taken on CPU 2, so its
+    # move there takes 0x55 (through CPU 0 first: the intermediate step),
+    # and none free on CPU 1 (VECTOR_EXHAUSTED); moves without an interrupt
+    # in between leave old links retiring, an edge on the new link lets them
+    # retire. Then spread (ROUND_ROBIN) and gathered (FIXED) again, a
+    # message moved the same way, the affinity queried, a level line
+    # rate-limited.
+    s = Seed(4)
+    s.fully(0x50, mask=0x04, share=False)
+    s.line(BUS_GSI, 10, irql=5, kind=T_ROUTABLE, cpu=0, mask=0x0F)
+    s.affinity(1)
+    for vector in range(0x51, 0x60):
+        if vector != 0x55:
+            s.vectors(2, cpu=2, vector=vector)
+    for vector in range(0x50, 0x60):
+        s.vectors(2, cpu=1, vector=vector)
+    for cpu in (2, 1, 3, 2, 0, 3, 1):
+        s.move(1, cpu)
+    s.pulse_live(1)
+    s.move(1, 2)
+    s.pulse_live(1)
+    s.policy(1, 1)
+    for _ in range(5):
+        s.pulse_live(1)
+    s.policy(1, 0)
+    s.pulse_live(1)
+    s.message(kind=T_ROUTABLE, cpu=0, mask=0x0F, irql=5)
+    for cpu in (2, 1, 3):
+        s.move(2, cpu)
+        s.msi_live(2)
+    s.policy(2, 2)
+    s.msi_live(2)
+    s.msi_live(2)
+    s.line(BUS_GSI, 11, trigger=OPT_LEVEL, kind=T_ROUTABLE, cpu=1, mask=0x0F)
+    s.rate_limit(3, 4)
+    s.rate_limit(1, 4)
+    s.level(11)
+    for index in (3, 2, 1, 0):
+        s.disconnect(index)
+    out["moves-in-two-phases"] = s
 
     s = Seed(6)
     s.line(BUS_GSI, 20, trigger=OPT_EDGE, kind=T_BROADCAST, mask=0x3F)

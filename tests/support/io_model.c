@@ -2,6 +2,7 @@
 /*
  * The Io reference model (io_model.h).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "io_model.h"
@@ -35,13 +36,103 @@ bool RefIoIsOnline(const REF_IO_MODEL *Model, uint32_t Cpu)
     return Cpu < Model->CpuCount && ((Model->OnlineMask >> Cpu) & 1u);
 }
 
+/* ---- Links ---------------------------------------------------------------------------- */
+
+bool RefIoLinked(const REF_IO_OBJECT *Object, uint32_t Cpu, uint8_t Vector)
+{
+    for (uint32_t Index = 0; Index < Object->LinkCount; Index++)
+        if (Object->Links[Index].Cpu == Cpu && Object->Links[Index].Vector == Vector)
+            return true;
+    return false;
+}
+
+bool RefIoLinkedOnAny(const REF_IO_OBJECT *Object, uint64_t Mask, uint8_t Vector)
+{
+    for (uint32_t Index = 0; Index < Object->LinkCount; Index++)
+        if (Object->Links[Index].Vector == Vector && ((Mask >> Object->Links[Index].Cpu) & 1u))
+            return true;
+    return false;
+}
+
+bool RefIoActiveLink(const REF_IO_OBJECT *Object, uint32_t Cpu, uint8_t Vector)
+{
+    if (!Object->Movable)
+        return RefIoLinked(Object, Cpu, Vector);
+    if (Vector != Object->Vector)
+        return false;
+    return Object->Spread ? ((Object->Affinity >> Cpu) & 1u) != 0 : Cpu == Object->Target;
+}
+
+uint32_t RefIoRetiringLinks(const REF_IO_OBJECT *Object)
+{
+    uint32_t Retiring = 0;
+    for (uint32_t Index = 0; Index < Object->LinkCount; Index++)
+        Retiring += !RefIoActiveLink(Object, Object->Links[Index].Cpu, Object->Links[Index].Vector);
+    return Retiring;
+}
+
+static uint64_t RefpCpusOfLinks(const REF_IO_LINK *Links, uint32_t Count)
+{
+    uint64_t Cpus = 0;
+    for (uint32_t Index = 0; Index < Count; Index++)
+        Cpus |= 1ull << Links[Index].Cpu;
+    return Cpus;
+}
+
+void RefIoSetPlainLinks(REF_IO_OBJECT *Object)
+{
+    Object->LinkCount = 0;
+    for (uint32_t Cpu = 0; Cpu < REF_IO_MAX_CPUS; Cpu++)
+        if ((Object->Cpus >> Cpu) & 1u)
+            Object->Links[Object->LinkCount++] = (REF_IO_LINK){.Cpu = (uint8_t)Cpu, .Vector = Object->Vector};
+    Object->EverCpus |= Object->Cpus;
+}
+
+bool RefIoReadLinks(const REF_IO_MODEL *Model, const KINTERRUPT *Interrupt, REF_IO_LINK *Links, uint32_t *Count)
+{
+    *Count = 0;
+    IR_CPU_SET Cpus;
+    KeGetInterruptCpus(Interrupt, &Cpus);
+    for (uint32_t Cpu = 0; Cpu < Model->CpuCount; Cpu++) {
+        if (!IrCpuSetContains(&Cpus, Cpu))
+            continue; /* RefIoCheckObjects reads every chain */
+        uint64_t Vectors[4];
+        if (KeQueryConnectedVectors(Cpu, Vectors) != IRQ_STATUS_SUCCESS)
+            continue;
+        for (uint32_t Vector = 0; Vector < 256; Vector++) {
+            if (!((Vectors[Vector / 64u] >> (Vector % 64u)) & 1u))
+                continue;
+            KE_VECTOR_OBJECT Objects[REF_IO_MAX_OBJECTS];
+            uint32_t Total = 0;
+            if (KeQueryVectorObjects(Cpu, (uint8_t)Vector, 0, Objects, REF_IO_MAX_OBJECTS, &Total) !=
+                IRQ_STATUS_SUCCESS)
+                continue;
+            for (uint32_t Index = 0; Index < Total && Index < REF_IO_MAX_OBJECTS; Index++) {
+                if (Objects[Index].Interrupt != Interrupt)
+                    continue;
+                if (*Count >= REF_IO_MAX_LINKS)
+                    return false;
+                Links[(*Count)++] = (REF_IO_LINK){.Cpu = (uint8_t)Cpu, .Vector = (uint8_t)Vector};
+            }
+        }
+    }
+    return true;
+}
+
+void RefIoLoadLinks(const REF_IO_MODEL *Model, REF_IO_OBJECT *Object)
+{
+    (void)RefIoReadLinks(Model, Object->Object, Object->Links, &Object->LinkCount);
+    Object->Cpus = RefpCpusOfLinks(Object->Links, Object->LinkCount);
+    Object->EverCpus |= Object->Cpus;
+}
+
 /* ---- Vectors -------------------------------------------------------------------------- */
 
 bool RefIoCovers(const REF_IO_MODEL *Model, uint32_t Cpu, uint8_t Vector)
 {
     for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
         const REF_IO_OBJECT *Object = &Model->Objects[Index];
-        if (Object->Connected && Object->Vector == Vector && ((Object->Cpus >> Cpu) & 1u))
+        if (Object->Connected && RefIoLinked(Object, Cpu, Vector))
             return true;
     }
     return false;
@@ -124,7 +215,7 @@ void RefIoExpectDispatch(REF_IO_MODEL *Model, uint32_t Cpu, uint8_t Vector)
         uint32_t NextIndex = 0;
         for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
             REF_IO_OBJECT *Object = &Model->Objects[Index];
-            if (Done[Index] || !Object->Connected || Object->Vector != Vector || !((Object->Cpus >> Cpu) & 1u))
+            if (Done[Index] || !Object->Connected || !RefIoLinked(Object, Cpu, Vector))
                 continue;
             if (Next == NULL || Object->Sequence < Next->Sequence) {
                 Next = Object;
@@ -148,9 +239,11 @@ static void RefpIoModelledVectors(const REF_IO_MODEL *Model, uint64_t Vectors[RE
     memset(Vectors, 0, sizeof(uint64_t) * REF_IO_MAX_CPUS * 4u);
     for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
         const REF_IO_OBJECT *Object = &Model->Objects[Index];
-        for (uint32_t Cpu = 0; Object->Connected && Cpu < Model->CpuCount; Cpu++)
-            if ((Object->Cpus >> Cpu) & 1u)
-                Vectors[Cpu][Object->Vector / 64u] |= 1ull << (Object->Vector % 64u);
+        for (uint32_t Link = 0; Object->Connected && Link < Object->LinkCount; Link++) {
+            uint8_t Cpu = Object->Links[Link].Cpu, Vector = Object->Links[Link].Vector;
+            if (Cpu < Model->CpuCount)
+                Vectors[Cpu][Vector / 64u] |= 1ull << (Vector % 64u);
+        }
     }
     for (uint32_t Index = 0; Index < Model->DirectCount; Index++)
         Vectors[Model->Direct[Index].Cpu][Model->Direct[Index].Vector / 64u] |= 1ull << (Model->Direct[Index].Vector % 64u);
@@ -217,8 +310,118 @@ static const REF_IO_OBJECT *RefpConnectedSlot(const REF_IO_MODEL *Model, uint32_
     return Object;
 }
 
+/* Ke's chains in one pass: each connected model object's links, in the
+ * order RefIoReadLinks gives; an object in a chain the model does not hold
+ * as connected is what is wrong. */
+typedef struct _REF_LIBRARY_LINKS {
+    REF_IO_LINK Links[REF_IO_MAX_OBJECTS][REF_IO_MAX_LINKS];
+    uint32_t Count[REF_IO_MAX_OBJECTS];
+} REF_LIBRARY_LINKS;
+
+static int RefpSlotOf(const REF_IO_MODEL *Model, const KINTERRUPT *Interrupt)
+{
+    for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++)
+        if (Model->Objects[Index].Connected && Model->Objects[Index].Object == Interrupt)
+            return (int)Index;
+    return -1;
+}
+
+static const char *RefpReadAllLinks(const REF_IO_MODEL *Model, REF_LIBRARY_LINKS *Library)
+{
+    memset(Library->Count, 0, sizeof(Library->Count));
+    for (uint32_t Cpu = 0; Cpu < Model->CpuCount; Cpu++) {
+        uint64_t Vectors[4];
+        IRQ_STATUS Status = KeQueryConnectedVectors(Cpu, Vectors);
+        /* Ke shut down (KeShutdownSystem, refused while anything is
+         * connected): no chains at all. */
+        if (Status == IRQ_STATUS_NOT_INITIALIZED && RefIoConnectedCount(Model) == 0)
+            return NULL;
+        if (Status != IRQ_STATUS_SUCCESS)
+            return RefpFail("CPU %u: KeQueryConnectedVectors failed (%s)", Cpu, IrStatusName(Status));
+        for (uint32_t Vector = 0; Vector < 256; Vector++) {
+            if (!((Vectors[Vector / 64u] >> (Vector % 64u)) & 1u))
+                continue;
+            KE_VECTOR_OBJECT Objects[REF_IO_MAX_OBJECTS];
+            uint32_t Total = 0;
+            if (KeQueryVectorObjects(Cpu, (uint8_t)Vector, 0, Objects, REF_IO_MAX_OBJECTS, &Total) !=
+                    IRQ_STATUS_SUCCESS ||
+                Total > REF_IO_MAX_OBJECTS)
+                return RefpFail("CPU %u vector %#x: KeQueryVectorObjects failed (%u objects)", Cpu, Vector, Total);
+            for (uint32_t Index = 0; Index < Total; Index++) {
+                int Slot = RefpSlotOf(Model, Objects[Index].Interrupt);
+                if (Slot < 0)
+                    return RefpFail("CPU %u vector %#x: an object the model does not hold connected is linked",
+                                    Cpu, Vector);
+                if (Library->Count[Slot] >= REF_IO_MAX_LINKS)
+                    return RefpFail("object %d: more than %u links", Slot, REF_IO_MAX_LINKS);
+                Library->Links[Slot][Library->Count[Slot]++] =
+                    (REF_IO_LINK){.Cpu = (uint8_t)Cpu, .Vector = (uint8_t)Vector};
+            }
+        }
+    }
+    return NULL;
+}
+
+static const char *RefpCheckLinks(const REF_IO_OBJECT *Object, uint32_t Index, const REF_IO_LINK *Links,
+                                  uint32_t Count)
+{
+    bool Same = Count == Object->LinkCount;
+    for (uint32_t Link = 0; Same && Link < Count; Link++)
+        Same = RefIoLinked(Object, Links[Link].Cpu, Links[Link].Vector);
+    if (!Same) {
+        char Have[160] = "", Want[160] = "";
+        size_t Used = 0;
+        for (uint32_t Link = 0; Link < Count && Used < sizeof(Have) - 12; Link++)
+            Used += (size_t)snprintf(Have + Used, sizeof(Have) - Used, " %u:%#x", Links[Link].Cpu,
+                                     Links[Link].Vector);
+        Used = 0;
+        for (uint32_t Link = 0; Link < Object->LinkCount && Used < sizeof(Want) - 12; Link++)
+            Used += (size_t)snprintf(Want + Used, sizeof(Want) - Used, " %u:%#x", Object->Links[Link].Cpu,
+                                     Object->Links[Link].Vector);
+        return RefpFail("object %u: linked on (cpu:vector)%s, the model says%s", Index, Have, Want);
+    }
+    return NULL;
+}
+
+/* A movable object: its route as the model has it. */
+static const char *RefpCheckRoute(const REF_IO_OBJECT *Object, uint32_t Index)
+{
+    uint32_t Target = IR_CPU_NONE;
+    IR_ROUTING_POLICY Policy = IrRoutingPolicyCount;
+    IR_CPU_SET Affinity;
+    IrCpuSetZero(&Affinity);
+    IRQ_STATUS Status = IoQueryInterruptTarget(Object->Object, &Target, &Policy);
+    if (Status != IRQ_STATUS_SUCCESS || Target != Object->Target || Policy != Object->Policy)
+        return RefpFail("object %u: IoQueryInterruptTarget %s CPU %u policy %d, the model: CPU %u policy %d", Index,
+                        IrStatusName(Status), Target, (int)Policy, Object->Target, (int)Object->Policy);
+    Status = IoQueryInterruptAffinity(Object->Object, &Affinity);
+    bool Beyond = false;
+    for (uint32_t Word = 1; Word < IR_CPU_SET_WORDS; Word++)
+        Beyond |= Affinity.Bits[Word] != 0;
+    if (Status != IRQ_STATUS_SUCCESS || Beyond || Affinity.Bits[0] != Object->Affinity)
+        return RefpFail("object %u: IoQueryInterruptAffinity %s %#llx, the model %#llx", Index, IrStatusName(Status),
+                        (unsigned long long)Affinity.Bits[0], (unsigned long long)Object->Affinity);
+    if (!((Object->Affinity >> Object->Target) & 1u) || !RefIoLinked(Object, Object->Target, Object->Vector))
+        return RefpFail("object %u: delivered to CPU %u vector %#x, not a linked CPU of its affinity %#llx", Index,
+                        Object->Target, Object->Vector, (unsigned long long)Object->Affinity);
+    if (Object->Spread)
+        for (uint32_t Cpu = 0; Cpu < REF_IO_MAX_CPUS; Cpu++)
+            if (((Object->Affinity >> Cpu) & 1u) && !RefIoLinked(Object, Cpu, Object->Vector))
+                return RefpFail("object %u: spread, but not linked on CPU %u with vector %#x", Index, Cpu,
+                                Object->Vector);
+    uint32_t Retiring = KeQueryInterruptRetiringLinks(Object->Object);
+    if (Retiring != RefIoRetiringLinks(Object))
+        return RefpFail("object %u: %u links retiring, the model has %u links not active", Index, Retiring,
+                        RefIoRetiringLinks(Object));
+    return NULL;
+}
+
 const char *RefIoCheckObjects(const REF_IO_MODEL *Model)
 {
+    static REF_LIBRARY_LINKS Library;
+    const char *Why = RefpReadAllLinks(Model, &Library);
+    if (Why != NULL)
+        return Why;
     for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
         IR_CPU_SET Cpus;
         const REF_IO_OBJECT *Object = RefpConnectedSlot(Model, Index, &Cpus);
@@ -229,10 +432,16 @@ const char *RefIoCheckObjects(const REF_IO_MODEL *Model)
             Beyond |= Cpus.Bits[Word] != 0;
         if (!KeIsInterruptConnected(Object->Object) || KeGetInterruptVector(Object->Object) != Object->Vector ||
             KeGetInterruptMode(Object->Object) != Object->Mode || Beyond || Cpus.Bits[0] != Object->Cpus ||
-            (Object->Cpus & ~Model->OnlineMask) != 0)
+            (Object->Cpus & ~Model->OnlineMask) != 0 ||
+            Object->Cpus != RefpCpusOfLinks(Object->Links, Object->LinkCount))
             return RefpFail("object %u (vector %#x, cpus %#llx): the library reports vector %#x cpus %#llx", Index,
                               Object->Vector, (unsigned long long)Object->Cpus, KeGetInterruptVector(Object->Object),
                               (unsigned long long)Cpus.Bits[0]);
+        Why = RefpCheckLinks(Object, Index, Library.Links[Index], Library.Count[Index]);
+        if (Why == NULL && Object->Movable)
+            Why = RefpCheckRoute(Object, Index);
+        if (Why != NULL)
+            return Why;
     }
     return NULL;
 }
@@ -412,6 +621,16 @@ void RefIoTakeSnapshot(const REF_IO_MODEL *Model, REF_IO_SNAPSHOT *Snapshot)
         Snapshot->Cpus[Index] = Cpus.Bits[0];
         Snapshot->TargetStatus[Index] =
             IoQueryInterruptTarget(Object->Object, &Snapshot->TargetCpu[Index], &Snapshot->Policy[Index]);
+        IR_CPU_SET Affinity;
+        IrCpuSetZero(&Affinity);
+        Snapshot->AffinityStatus[Index] = IoQueryInterruptAffinity(Object->Object, &Affinity);
+        Snapshot->Affinity[Index] = Affinity.Bits[0];
+        Snapshot->Retiring[Index] = KeQueryInterruptRetiringLinks(Object->Object);
+    }
+    static REF_LIBRARY_LINKS Library;
+    if (RefpReadAllLinks(Model, &Library) == NULL) {
+        memcpy(Snapshot->Links, Library.Links, sizeof(Snapshot->Links));
+        memcpy(Snapshot->LinkCount, Library.Count, sizeof(Snapshot->LinkCount));
     }
 }
 
@@ -435,6 +654,10 @@ const char *RefIoCheckUnchanged(const REF_IO_MODEL *Model, const REF_IO_SNAPSHOT
             if (KeIsVectorAllocated(Cpu, (uint8_t)Vector) != Was)
                 return RefpFail("CPU %u vector %#x %s by a refused call", Cpu, Vector, Was ? "freed" : "allocated");
         }
+    static REF_LIBRARY_LINKS Library;
+    const char *Why = RefpReadAllLinks(Model, &Library);
+    if (Why != NULL)
+        return Why;
     for (uint32_t Index = 0; Index < REF_IO_MAX_OBJECTS; Index++) {
         const REF_IO_OBJECT *Object = &Model->Objects[Index];
         if (!Object->Connected || Snapshot->Owner[Index] == KeInterruptOwnerNone)
@@ -448,6 +671,25 @@ const char *RefIoCheckUnchanged(const REF_IO_MODEL *Model, const REF_IO_SNAPSHOT
             KeGetInterruptVector(Object->Object) != Snapshot->Vector[Index] || Cpus.Bits[0] != Snapshot->Cpus[Index])
             return RefpFail("object %u (vector %#x) changed owner, vector or CPUs by a refused call", Index,
                             Object->Vector);
+        IR_CPU_SET Affinity;
+        IrCpuSetZero(&Affinity);
+        IRQ_STATUS AffinityStatus = IoQueryInterruptAffinity(Object->Object, &Affinity);
+        if (AffinityStatus != Snapshot->AffinityStatus[Index] || Affinity.Bits[0] != Snapshot->Affinity[Index] ||
+            KeQueryInterruptRetiringLinks(Object->Object) != Snapshot->Retiring[Index])
+            return RefpFail("object %u: affinity %#llx (%s) or %u retiring links after a refused call, was %#llx "
+                            "(%s), %u",
+                            Index, (unsigned long long)Affinity.Bits[0], IrStatusName(AffinityStatus),
+                            KeQueryInterruptRetiringLinks(Object->Object), (unsigned long long)Snapshot->Affinity[Index],
+                            IrStatusName(Snapshot->AffinityStatus[Index]), Snapshot->Retiring[Index]);
+        const REF_IO_LINK *Links = Library.Links[Index];
+        uint32_t Count = Library.Count[Index];
+        bool Same = Count == Snapshot->LinkCount[Index];
+        for (uint32_t Link = 0; Same && Link < Count; Link++)
+            Same = Links[Link].Cpu == Snapshot->Links[Index][Link].Cpu &&
+                   Links[Link].Vector == Snapshot->Links[Index][Link].Vector;
+        if (!Same)
+            return RefpFail("object %u: its links changed by a refused call (%u, were %u)", Index, Count,
+                            Snapshot->LinkCount[Index]);
         if (TargetStatus != Snapshot->TargetStatus[Index] ||
             (TargetStatus == IRQ_STATUS_SUCCESS &&
              (TargetCpu != Snapshot->TargetCpu[Index] || Policy != Snapshot->Policy[Index])))

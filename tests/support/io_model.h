@@ -46,6 +46,18 @@
  * caller storage), not by Io. */
 typedef enum _REF_IO_OBJECT_KIND { RefIoLine = 0, RefIoMessage, RefIoFully, RefIoKe } REF_IO_OBJECT_KIND;
 
+/* One (CPU, vector) whose chain holds an object (ke.h, A MOVE IN TWO
+ * PHASES): a movable object's active link(s), and old links a move left
+ * retiring until the old CPU takes them out. */
+typedef struct _REF_IO_LINK {
+    uint8_t Cpu;
+    uint8_t Vector;
+} REF_IO_LINK;
+
+/* A movable object on one CPU has its set's slots plus two (src/io/connect.c),
+ * a spread one its set's: at most 2 * 8 + 2 links. */
+#define REF_IO_MAX_LINKS 32u
+
 typedef struct _REF_IO_OBJECT {
     bool Live;          /* slot taken: connect in progress or connected */
     bool Connected;     /* the connect returned SUCCESS */
@@ -61,8 +73,26 @@ typedef struct _REF_IO_OBJECT {
     bool Movable;
     bool Shared;
     HL_MSI_MESSAGE Message; /* message-based (moves update it) */
-    uint8_t Vector;
-    uint64_t Cpus;      /* CPU set as a mask (at most 8 CPUs) */
+    uint8_t Vector;     /* KeGetInterruptVector: the vector it is delivered with */
+    uint64_t Cpus;      /* where it is linked (KeGetInterruptCpus), as a mask (at most 8 CPUs) */
+    /* Every (CPU, vector) it is linked on: Cpus x {Vector} for an object
+     * that does not move; for a movable one its active links and the old
+     * links still retiring (RefIoActiveLink says which). */
+    REF_IO_LINK Links[REF_IO_MAX_LINKS];
+    uint32_t LinkCount;
+    /* Movable (IoTargetRoutable) only: the CPUs it may move to
+     * (IoQueryInterruptAffinity), where it is delivered
+     * (IoQueryInterruptTarget: always in Affinity, linked there with
+     * Vector), its policy, and whether it is spread (linked with Vector on
+     * every CPU of Affinity: ROUND_ROBIN, LOWEST, a shareable line) or on
+     * the one CPU Target. */
+    uint64_t Affinity;
+    /* Every CPU it has been linked on: a link a move retired keeps its
+     * counts (KeQueryInterruptCount) until its slot is reused. */
+    uint64_t EverCpus;
+    uint32_t Target;
+    IR_ROUTING_POLICY Policy;
+    bool Spread;
     KINTERRUPT_MODE Mode;
     KIRQL SynchronizeIrql;
     uint8_t Device;     /* 1 + the fuzzer's device slot (IoConnectDevice), 0: none */
@@ -116,6 +146,11 @@ typedef struct _REF_IO_SNAPSHOT {
     IRQ_STATUS TargetStatus[REF_IO_MAX_OBJECTS];
     uint32_t TargetCpu[REF_IO_MAX_OBJECTS];
     IR_ROUTING_POLICY Policy[REF_IO_MAX_OBJECTS];
+    uint32_t Retiring[REF_IO_MAX_OBJECTS];
+    IRQ_STATUS AffinityStatus[REF_IO_MAX_OBJECTS];
+    uint64_t Affinity[REF_IO_MAX_OBJECTS];
+    REF_IO_LINK Links[REF_IO_MAX_OBJECTS][REF_IO_MAX_LINKS];
+    uint32_t LinkCount[REF_IO_MAX_OBJECTS];
     IRQ_STATUS GsiStatus[REF_IO_MAX_GSIS];
     HL_RESOLVED_LINE GsiLines[REF_IO_MAX_GSIS];
 } REF_IO_SNAPSHOT;
@@ -128,6 +163,25 @@ bool RefIoIsDeviceVector(uint32_t Vector);
 bool RefIoIsOnline(const REF_IO_MODEL *Model, uint32_t Cpu);
 
 /* ---- Vectors -------------------------------------------------------------------------- */
+
+/* Object is linked on (Cpu, Vector), actively or retiring. */
+bool RefIoLinked(const REF_IO_OBJECT *Object, uint32_t Cpu, uint8_t Vector);
+/* Object is linked with Vector on a CPU of Mask. */
+bool RefIoLinkedOnAny(const REF_IO_OBJECT *Object, uint64_t Mask, uint8_t Vector);
+/* (Cpu, Vector) is a link the device may be pointed at: every link of an
+ * object that does not move; a movable one's (Target, Vector), or with
+ * Vector on each CPU of Affinity when spread. The others are retiring. */
+bool RefIoActiveLink(const REF_IO_OBJECT *Object, uint32_t Cpu, uint8_t Vector);
+/* How many of its links are retiring (KeQueryInterruptRetiringLinks). */
+uint32_t RefIoRetiringLinks(const REF_IO_OBJECT *Object);
+/* Links = Cpus x {Vector} (an object that does not move, or a new one). */
+void RefIoSetPlainLinks(REF_IO_OBJECT *Object);
+/* Reads Object's links from Ke's chains (KeQueryVectorObjects on every
+ * connected vector of every CPU) into Links / *Count, ordered by CPU then
+ * vector. False if there are more than REF_IO_MAX_LINKS. */
+bool RefIoReadLinks(const REF_IO_MODEL *Model, const KINTERRUPT *Interrupt, REF_IO_LINK *Links, uint32_t *Count);
+/* Links and Cpus from the library (after a move the model checked). */
+void RefIoLoadLinks(const REF_IO_MODEL *Model, REF_IO_OBJECT *Object);
 
 /* A connection holds Vector on Cpu. */
 bool RefIoCovers(const REF_IO_MODEL *Model, uint32_t Cpu, uint8_t Vector);
@@ -159,7 +213,11 @@ const char *RefIoCheckVectors(const REF_IO_MODEL *Model);
 /* A GSI with a line user is unmasked with its vector and trigger and no
  * Remote IRR; every other GSI is masked. */
 const char *RefIoCheckEntries(const REF_IO_MODEL *Model);
-/* Every connected object reports the model's vector, mode and CPUs (online ones). */
+/* Every connected object reports the model's vector, mode, CPUs (online
+ * ones) and links (Ke's chains hold it on exactly the model's (CPU,
+ * vector) pairs); a movable one its affinity, destination (in the
+ * affinity, linked there with its vector) and policy, and as many retiring
+ * links as the model has links that are not active. */
 const char *RefIoCheckObjects(const REF_IO_MODEL *Model);
 /* Nothing left in any IRR or ISR, and the caller at PASSIVE_LEVEL. */
 const char *RefIoCheckQuiet(const REF_IO_MODEL *Model);
