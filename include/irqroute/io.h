@@ -96,11 +96,12 @@ typedef enum _IO_TARGET_KIND {
     IoTargetBroadcast,    /* every CPU of the mask: one vector on all, logical fixed delivery
                              (a set HlResolveTarget cannot express, or whose logical destination
                              does not fit 8 bits, is NOT_SUPPORTED) */
-    IoTargetRoutable,     /* movable: one vector on every online CPU of Mask that a device reaches
-                             (the route's set; the mask's other CPUs are skipped), delivered to one
-                             of them (physical destination): Cpu, or the least-loaded CPU of the set
-                             when Cpu is IR_CPU_NONE. Moved by IoSetInterruptTarget /
-                             IoSetInterruptPolicy, only ever within the set. */
+    IoTargetRoutable,     /* movable over the online CPUs of Mask that a device reaches (the
+                             route's set; the mask's other CPUs are skipped), delivered to one of
+                             them (physical destination): Cpu, or the least-loaded CPU of the set
+                             when Cpu is IR_CPU_NONE. One vector on that CPU (a shareable line: on
+                             every CPU of the set). Moved by IoSetInterruptTarget /
+                             IoSetInterruptPolicy, only ever within the set, in two phases. */
 } IO_TARGET_KIND;
 
 typedef struct _IO_INTERRUPT_TARGET {
@@ -139,9 +140,12 @@ typedef struct _IO_CONNECT_LINE_BASED_PARAMETERS {
  * MSI-X table) is the driver's business. Io calls it whenever it moves a
  * movable message-based interrupt, possibly from interrupt context on any CPU
  * (interrupts disabled, under Io's per-interrupt route lock): it must not
- * block and must not call Io for the same interrupt. A move keeps the vector,
- * so Message->Data never changes and only the address does: a device whose
- * address is one 32-bit register sees the old or the new destination. */
+ * block and must not call Io for the same interrupt. One call changes the
+ * address or the data, never both: a move keeps the vector number where the
+ * new CPU has it free (only the address changes), and otherwise goes through
+ * an intermediate step (the new data at the old address first), so the
+ * driver may write the two registers in either order and the device never
+ * sends a message nobody listens for (src/io/move.c). */
 typedef void (*PIO_MSI_UPDATE_ROUTINE)(KINTERRUPT *Interrupt, const HL_MSI_MESSAGE *Message, void *Context);
 
 typedef struct _IO_CONNECT_MESSAGE_BASED_PARAMETERS {

@@ -184,7 +184,14 @@ static IRQ_STATUS IopConnectDeviceInterrupt(const IO_DEVICE_TEMPLATE *Template, 
     IR_ROUTING_POLICY Policy = IrRoutingFixedCpu;
     (void)IoQueryDeviceRouting(Template->Routing, Template->Mask != NULL, &Policy, NULL);
     bool Retargets = Policy == IrRoutingRoundRobin || Policy == IrRoutingLowestPriority;
-    return Retargets ? IoSetInterruptPolicy(*Interrupt, Policy) : IRQ_STATUS_SUCCESS;
+    if (!Retargets)
+        return IRQ_STATUS_SUCCESS;
+    Status = IoSetInterruptPolicy(*Interrupt, Policy);
+    /* Spreading may have given it a new vector (src/io/move.c): the
+     * message to program is the one it has now. */
+    if (Status == IRQ_STATUS_SUCCESS && Template->Kind == IoDeviceMessages)
+        Status = IopQueryRouteMessage(*Interrupt, &Connection->Messages[Index]);
+    return Status;
 }
 
 /* ---- Rolling back: the redirection entries as they were --------------------------------- */

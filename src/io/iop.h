@@ -206,6 +206,9 @@ void IopReleaseRoute(IOP_ROUTE *Route);
 IRQ_STATUS IopCheckRetarget(const KINTERRUPT *Interrupt, bool CheckCpu, uint32_t Cpu);
 /* Forgets every lookup entry (IoResetInterruptManager). */
 void IopResetRoutes(void);
+/* The message a movable message-based interrupt's device should hold now
+ * (left as it is for a remapped one, and for a line). */
+IRQ_STATUS IopQueryRouteMessage(const KINTERRUPT *Interrupt, HL_MSI_MESSAGE *Message);
 /* Points the route's line or message at (Cpu, Vector): the back end's one
  * write (src/io/route.c). Under the route lock. */
 IRQ_STATUS IopWriteRoute(IOP_ROUTE *Route, uint32_t Cpu, uint8_t Vector);

@@ -503,3 +503,19 @@ IRQ_STATUS IopRefreshRouter(IOP_ROUTE *Route)
         Status = IrRoutePointAt(Route->Router, &Inputs, Route->Backend, Route, Here);
     return Status;
 }
+
+/* The message a movable message-based interrupt's device should hold now:
+ * composed for where it is (a remapped message never changes: its table
+ * entry moves, so it is left as the caller has it). */
+IRQ_STATUS IopQueryRouteMessage(const KINTERRUPT *Interrupt, HL_MSI_MESSAGE *Message)
+{
+    IOP_ROUTE *Route;
+    IRQ_STATUS Status = IopLookupRoute(Interrupt, &Route);
+    if (Status != IRQ_STATUS_SUCCESS || Route->Kind != IopRouteMessage || Route->Remapped)
+        return Status;
+    bool WasEnabled = IrLockAcquireIrqSave(&Route->Lock);
+    HL_INTERRUPT_TARGET Target = {.Kind = HlTargetCpu, .Cpu = atomic_load_explicit(&Route->Cpu, memory_order_relaxed)};
+    Status = HlMsiComposeMessage(&Target, Route->Vector, HlTriggerEdge, Message);
+    IrLockReleaseIrqRestore(&Route->Lock, WasEnabled);
+    return Status;
+}

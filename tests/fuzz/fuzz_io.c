@@ -116,11 +116,11 @@
 /* IoConnectDevice's Connection.Messages ("what to program", io.h) is the
  * message the device must hold after the call: with a ROUND_ROBIN or
  * LOWEST template the policy set at connect may spread an interrupt onto a
- * new vector, given to the update routine, while Connection.Messages keeps
- * the connect's first message (src/io/device.c, IopConnectDeviceInterrupt).
- * 0 until that is fixed: the model follows the update routine's message. */
+ * new vector, given to the update routine, and Connection.Messages must
+ * hold that one (src/io/device.c, IopConnectDeviceInterrupt; the input
+ * regress-device-message-spread found it stale). */
 #ifndef FUZZ_IO_DEVICE_MESSAGES_CURRENT
-#define FUZZ_IO_DEVICE_MESSAGES_CURRENT 0
+#define FUZZ_IO_DEVICE_MESSAGES_CURRENT 1
 #endif
 /* Io's calls on a pointer to an object Io freed at its disconnect (io.h:
  * NOT_CONNECTED, found through Io's records). */
