@@ -1312,6 +1312,18 @@ static const char *DescribeLinks(const REF_IO_LINK *Links, uint32_t Count)
     return Text;
 }
 
+/* The object's links as the library has them now, and the CPUs they are on. */
+static void StoreLinks(REF_IO_OBJECT *Object, const REF_IO_LINK *Links, uint32_t Count)
+{
+    memcpy(Object->Links, Links, sizeof(Links[0]) * Count);
+    Object->LinkCount = Count;
+    uint64_t Cpus = 0;
+    for (uint32_t Link = 0; Link < Count; Link++)
+        Cpus |= 1ull << Links[Link].Cpu;
+    Object->Cpus = Cpus;
+    Object->EverCpus |= Cpus;
+}
+
 /* What happened to movable objects outside a move: old links retired
  * (only links that are not active may go, and none may come), and under
  * ROUND_ROBIN / LOWEST the destination moved within the affinity after a
@@ -1338,13 +1350,7 @@ static void SyncMovables(void)
             if (!LinkIn(Links, Count, Old) && RefIoActiveLink(Object, Old.Cpu, Old.Vector))
                 Fail("object %u: its active link CPU %u vector %#x went away", Index, Old.Cpu, Old.Vector);
         }
-        memcpy(Object->Links, Links, sizeof(Links[0]) * Count);
-        Object->LinkCount = Count;
-        uint64_t Cpus = 0;
-        for (uint32_t Link = 0; Link < Count; Link++)
-            Cpus |= 1ull << Links[Link].Cpu;
-        Object->Cpus = Cpus;
-        Object->EverCpus |= Cpus;
+        StoreLinks(Object, Links, Count);
         if (Object->Policy != IrRoutingFixedCpu)
             CHECK_STATUS(IoQueryInterruptTarget(Object->Object, &Object->Target, NULL), IRQ_STATUS_SUCCESS);
         if (Triggered[Index] && RefIoRetiringLinks(Object) != 0)
@@ -1473,13 +1479,7 @@ static void AdoptRouteChange(REF_IO_OBJECT *Object, bool OneVector)
                  RefIoAllocated(&Model, Links[Link].Cpu, Links[Link].Vector));
     }
     Object->Vector = Vector;
-    memcpy(Object->Links, Links, sizeof(Links[0]) * Count);
-    Object->LinkCount = Count;
-    uint64_t Cpus = 0;
-    for (uint32_t Link = 0; Link < Count; Link++)
-        Cpus |= 1ull << Links[Link].Cpu;
-    Object->Cpus = Cpus;
-    Object->EverCpus |= Cpus;
+    StoreLinks(Object, Links, Count);
     Object->Spread = (Object->Kind == RefIoLine && Object->Shared) || Object->Policy != IrRoutingFixedCpu;
     if (Object->Kind == RefIoMessage && !Object->Remapped)
         CHECK((Object->Message.Data & 0xFFu) == Vector);
