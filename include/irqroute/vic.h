@@ -310,9 +310,11 @@ static inline bool VicWordIsDeliverable(const VIC_CHECK_WORD *Word)
 }
 
 /* True when VicClaim would return something now. False for a CPU out of
- * range. Exact once concurrent raises and clears have returned; while a
- * clear races with a raise it may say true once for nothing, and the claim
- * that follows returns NOTHING_PENDING and repairs the word. */
+ * range. Exact once concurrent raises, clears, claims and offline moves
+ * have returned (online or offline CPU alike, whether or not its owner
+ * claims again); while one of them races with a raise it may say true once
+ * for nothing, and a claim then returns NOTHING_PENDING and repairs the
+ * word. */
 static inline bool VicIsDeliverable(const VIC *Vic, uint32_t Cpu)
 {
     if (Cpu >= ((const VIC_DELIVERY_VIEW *)(const void *)Vic)->CpuCount)

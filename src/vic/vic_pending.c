@@ -10,8 +10,10 @@
  *    compare-and-swap, which harvests the count: every raise is claimed once,
  *    cleared once, or still pending (raised == claimed + cleared + pending);
  *  - a Direct bit is never set without its level's summary bit; once the calls
- *    have returned, a level's summary bit is set whenever one of its pending
- *    bits is; it may be set over an empty level (a claim repairs that);
+ *    have returned, a level's summary bit is set exactly when one of its
+ *    pending bits is (whoever changed it last looked at the word after:
+ *    vicp.h, SUMMARY PROTOCOL); while they race it may be set over an empty
+ *    level for a moment (a claim that finds the level empty repairs it);
  *  - a failed call changes nothing.
  * Memory order: the pending words and the summary change with seq_cst
  * read-modify-writes (no dearer than acq_rel on x86), because the summary protocol
@@ -40,20 +42,7 @@ void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit
 /* A raise on a Vic with a wake-up routine (vicp.h, VicpRaiseAt). */
 IRQ_STATUS VicpRaiseWaking(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, const VICP_SOURCE *Entry)
 {
-    if (VicpRaiseAtAs(Vic, Cpu, Block, Entry, true) && VicpRaisedOffline(Block))
-        return VicpRaisedOnOffline(Vic, Cpu, Entry);
-    return IRQ_STATUS_SUCCESS;
-}
-
-/* The second half of the summary protocol (vicp.h): after the Summary bit came off, set it
- * back if the pending word has bits (a raise got in between). */
-static void VicpRestoreSummary(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint32_t Level, bool ByOwner)
-{
-    if (VicpPendingSlots(atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst)) == 0)
-        return;
-    uint64_t Before = atomic_fetch_or_explicit(&Block->State, VicpWordSummaryBits(Level), memory_order_seq_cst);
-    if (!ByOwner && Vic->Wake != NULL)
-        VicpWake(Vic, Cpu, Before, VicpSummaryBit(Level));
+    return VicpAfterRaise(Vic, Cpu, Block, Entry, VicpRaiseAtAs(Vic, Cpu, Block, Entry, true));
 }
 
 /* The state with a level's Summary bit off, unless a Direct bit of the level holds it
@@ -65,12 +54,10 @@ static inline uint64_t VicpWithoutSummary(const VIC *Vic, uint64_t State, uint32
     return VicpWithWordsBitTidied(State & ~VicpSummaryBit(Level));
 }
 
-/* A level's pending word was left empty by an emptier: the Summary bit off (by
- * compare-and-swap: never while a Direct bit of the level is set), then the
- * re-check. */
-void VicpLevelEmptied(VIC *Vic, uint32_t Cpu, uint32_t Level, bool ByOwner)
+/* Takes Level's Summary bit off by compare-and-swap (never while a Direct bit of the
+ * level holds it). Returns the check word as it left it. */
+static uint64_t VicpTakeSummary(const VIC *Vic, VICP_CPU *Block, uint32_t Level)
 {
-    VICP_CPU *Block = VicpCpu(Vic, Cpu);
     uint64_t Old = atomic_load_explicit(&Block->State, memory_order_seq_cst);
     uint64_t New;
     do {
@@ -79,8 +66,44 @@ void VicpLevelEmptied(VIC *Vic, uint32_t Cpu, uint32_t Level, bool ByOwner)
             break;
     } while (!atomic_compare_exchange_weak_explicit(&Block->State, &Old, New, memory_order_seq_cst,
                                                     memory_order_seq_cst));
-    if ((New & VicpSummaryBit(Level)) == 0)
-        VicpRestoreSummary(Vic, Cpu, Block, Level, ByOwner);
+    return New;
+}
+
+static bool VicpWordHasBits(VICP_CPU *Block, uint32_t Level)
+{
+    return VicpPendingSlots(atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst)) != 0;
+}
+
+/* The summary protocol (vicp.h) once Level's Summary bit is off: look at the
+ * pending word; if it has bits (a raise got in between), set the bit back, then
+ * look again, since an emptier may have taken those bits and finished its own
+ * looks before our OR; if the word emptied, the bit goes off again, and so on
+ * until a look agrees with the bit. The loop turns again only when the word
+ * changed between two looks. By the owner: no wake-up (it is awake). */
+static void VicpSettleSummary(VIC *Vic, VICP_CPU *Block, uint32_t Level, bool ByOwner)
+{
+    while (VicpWordHasBits(Block, Level)) {
+        uint64_t Before = atomic_fetch_or_explicit(&Block->State, VicpWordSummaryBits(Level), memory_order_seq_cst);
+        if (!ByOwner && Vic->Wake != NULL) {
+            uint32_t Cpu = (uint32_t)(((unsigned char *)Block - Vic->CpuBlocks) / Vic->View.CpuStride);
+            VicpWake(Vic, Cpu, Before, VicpSummaryBit(Level));
+        }
+        if (VicpWordHasBits(Block, Level))
+            return; /* set over a word with bits */
+        if ((VicpTakeSummary(Vic, Block, Level) & VicpSummaryBit(Level)) != 0)
+            return; /* a Direct bit holds it: that bit's take decides */
+    }
+}
+
+/* A level's pending word was found empty (by an emptier that took its last bit, a
+ * raiser whose bit was taken before its look, a claim that found the level empty):
+ * the Summary bit off (never while a Direct bit of the level is set), then the
+ * looks of VicpSettleSummary. */
+void VicpLevelEmptied(VIC *Vic, uint32_t Cpu, uint32_t Level, bool ByOwner)
+{
+    VICP_CPU *Block = VicpCpu(Vic, Cpu);
+    if ((VicpTakeSummary(Vic, Block, Level) & VicpSummaryBit(Level)) == 0)
+        VicpSettleSummary(Vic, Block, Level, ByOwner);
 }
 
 /* The state without one Direct bit, and without its level's Summary bit when nothing
@@ -92,6 +115,29 @@ static inline uint64_t VicpWithoutDirect(const VIC *Vic, VICP_CPU *Block, uint64
     if (VicpPendingSlots(atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst)) != 0)
         return New;
     return VicpWithoutSummary(Vic, New, Level);
+}
+
+/* After VicpWithoutDirect's compare-and-swap wrote New: the summary protocol's
+ * look at the pending word. Summary bit off: set it back if the word has bits
+ * now. Kept, with no Direct bit of the level left, because the word had bits when
+ * looked at: an emptier may have taken them since, and found the Direct bit
+ * holding the Summary bit (VicpTakeSummary left it), so take it off if the
+ * word is empty now. */
+static void VicpSettleAfterDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint64_t New, uint32_t Level,
+                                  bool ByOwner)
+{
+    if ((New & VicpSummaryBit(Level)) == 0)
+        VicpSettleSummary(Vic, Block, Level, ByOwner);
+    else if ((New & Vic->DirectOfLevel[Level]) == 0 && !VicpWordHasBits(Block, Level))
+        VicpLevelEmptied(Vic, Cpu, Level, ByOwner);
+}
+
+IRQ_STATUS VicpRaisedOnEmptied(VIC *Vic, uint32_t Cpu, const VICP_SOURCE *Entry)
+{
+    VicpLevelEmptied(Vic, Cpu, Entry->Level, false);
+    if (VicpRaisedOffline(VicpCpu(Vic, Cpu)))
+        return VicpRaisedOnOffline(Vic, Cpu, Entry);
+    return IRQ_STATUS_SUCCESS;
 }
 
 static IRQ_STATUS VicpCheckSourceAndCpu(const VIC *Vic, uint32_t Source, uint32_t Cpu)
@@ -133,8 +179,7 @@ static IRQ_STATUS VicpClearDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, const
     } while (!atomic_compare_exchange_weak_explicit(&Block->State, &Old, New, memory_order_seq_cst,
                                                     memory_order_seq_cst));
     VicpCountTake(Block, Migrating, 1);
-    if ((New & VicpSummaryBit(Entry->Level)) == 0)
-        VicpRestoreSummary(Vic, Cpu, Block, Entry->Level, false);
+    VicpSettleAfterDirect(Vic, Cpu, Block, New, Entry->Level, false);
     return IRQ_STATUS_SUCCESS;
 }
 
@@ -254,12 +299,13 @@ static inline void VicpMarkInService(VICP_CPU *Block, uint32_t Level, uint64_t B
     }
 }
 
-/* The summary protocol's re-check, by the owner (no wake-up: it is awake). */
-static inline void VicpRecheckSummary(VICP_CPU *Block, uint32_t Level)
+/* The summary protocol's looks after the owner took a Summary bit off: out of
+ * line when the word has bits again (rare: a raise got in between). */
+static inline void VicpRecheckSummary(VIC *Vic, VICP_CPU *Block, uint32_t Level)
 {
     if (__builtin_expect(VicpPendingSlots(atomic_load_explicit(&Block->Pending[Level], memory_order_seq_cst)) != 0,
                          0))
-        atomic_fetch_or_explicit(&Block->State, VicpWordSummaryBits(Level), memory_order_seq_cst);
+        VicpSettleSummary(Vic, Block, Level, true);
 }
 
 /* The most privileged eligible mode first; its ASTSR bit is cleared as the
@@ -329,7 +375,7 @@ static inline void VicpFinishDirect(VIC *Vic, VICP_CPU *Block, uint64_t Old, uin
     if (EnterService)
         VicpMarkInService(Block, Level, Old, New);
     if ((New & VicpSummaryBit(Level)) == 0)
-        VicpRecheckSummary(Block, Level);
+        VicpRecheckSummary(Vic, Block, Level);
     VicpAnswerDirect(Vic, Block, DirectBit, Claim);
     if (__builtin_expect(DirectBit == Vic->IpiDirectBit, 0))
         Claim->IpiMessages = VicpTakeIpiMessages(Block);
@@ -356,7 +402,7 @@ static inline void VicpSettleWordLevel(VIC *Vic, VICP_CPU *Block, uint64_t State
     if (EnterService)
         VicpMarkInService(Block, Level, State, New);
     if ((New & VicpSummaryBit(Level)) == 0)
-        VicpRecheckSummary(Block, Level);
+        VicpRecheckSummary(Vic, Block, Level);
 }
 
 /* ---- The general path: every case, from the start -------------------------------------- */
@@ -365,7 +411,7 @@ static inline void VicpSettleWordLevel(VIC *Vic, VICP_CPU *Block, uint64_t State
  * word was empty when looked at), with the level's Summary bit when that empties
  * the level, and the owner bits of a claim, in one compare-and-swap. False
  * when a clearer took the level's last Direct bit first. */
-static bool VicpClaimDirect(VIC *Vic, VICP_CPU *Block, uint64_t State, uint32_t Level, bool EnterService,
+static bool VicpClaimDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint64_t State, uint32_t Level, bool EnterService,
                             VIC_CLAIM *Claim)
 {
     uint64_t Bit;
@@ -381,6 +427,10 @@ static bool VicpClaimDirect(VIC *Vic, VICP_CPU *Block, uint64_t State, uint32_t 
     } while (!atomic_compare_exchange_weak_explicit(&Block->State, &State, New, memory_order_seq_cst,
                                                     memory_order_seq_cst));
     VicpFinishDirect(Vic, Block, State, New, Level, Bit, EnterService, Claim);
+    /* Kept for a pending word that had bits when looked at (VicpSettleAfterDirect). */
+    if ((New & (VicpSummaryBit(Level) | Vic->DirectOfLevel[Level])) == VicpSummaryBit(Level) &&
+        !VicpWordHasBits(Block, Level))
+        VicpLevelEmptied(Vic, Cpu, Level, true);
     return true;
 }
 
@@ -416,7 +466,7 @@ static bool VicpClaimFromLevel(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, uint64_t
     if (VicpPendingSlots(Word) != 0)
         return VicpClaimFromWord(Vic, Block, Level, Word, EnterService, Claim);
     if ((State & Vic->DirectOfLevel[Level]) != 0)
-        return VicpClaimDirect(Vic, Block, State, Level, EnterService, Claim);
+        return VicpClaimDirect(Vic, Cpu, Block, State, Level, EnterService, Claim);
     VicpLevelEmptied(Vic, Cpu, Level, true);
     return false;
 }

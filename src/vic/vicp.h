@@ -48,18 +48,26 @@
  * a word emptied); the owner then takes the path that looks at the word,
  * until the word goes with the last Summary bit.
  *
- * SUMMARY PROTOCOL. A raiser that finds its level's pending bits all clear
- * sets the Summary bit after its CAS. A claimer or clearer that leaves the
- * level empty (no pending bits, no Direct bits) clears it by
- * compare-and-swap (never while a Direct bit of the level is set), then
- * looks at the pending word again and sets it back if a raise got in
- * between (the raiser's OR may have come before the clear). All of these
- * are seq_cst, so either the re-check sees the raiser's bit or the raiser's
- * OR comes after the clear. Two emptiers racing with a raiser can leave a
- * Summary bit set over an empty level: the check then says "deliverable"
- * once for nothing, and VicClaim, finding the level empty, repairs it the
- * same way. A Summary bit is never left clear over a pending source once
- * the calls have returned.
+ * SUMMARY PROTOCOL. Two halves, each a store then a load on two words
+ * (all seq_cst, so of a store and the other side's load one sees the
+ * other):
+ *  - a claimer, clearer or migration that leaves a level empty (no pending
+ *    bits, no Direct bits) takes the Summary bit off by compare-and-swap
+ *    (never while a Direct bit of the level is set), then looks at the
+ *    pending word again and sets the bit back if a raise got in between;
+ *  - whoever sets the bit, or keeps it as it takes the level's last Direct
+ *    bit, because the word had bits (a raiser that made the word non-empty,
+ *    the set-back above, a Direct bit's take) looks at the word after its
+ *    own operation and, finding it empty, does the emptier's part above: an
+ *    emptier may have taken those bits, and found the bit off or held by the
+ *    Direct bit, before that operation. (A raiser's look is one load of the
+ *    line its compare-and-swap just wrote, on the path that ORs the bit in.)
+ * So the last to change a Summary bit, or to keep it for the word, looked at
+ * the word after doing so: once the calls have returned, a level's Summary
+ * bit is set exactly when the level has a pending source. While they race,
+ * the check may say "deliverable" once for nothing (a raiser's OR after the
+ * emptier's look, before its own); VicClaim, finding the level empty,
+ * repairs it the same way.
  *
  * OFFLINE PROTOCOL (vic_offline.c). A raiser may have read a route's
  * mirror or the online words before VicSetCpuOnline took the CPU offline and
@@ -544,6 +552,11 @@ static inline __attribute__((always_inline)) void VicpOwnerUpdate(const VIC *Vic
 /* vic_pending.c: the wake-up decision, when a wake routine is set. */
 void VicpWake(const VIC *Vic, uint32_t Cpu, uint64_t Before, uint64_t SummaryBit);
 
+/* vic_pending.c: a level's pending word was found empty (by an emptier, or
+ * by a raiser whose bit was taken before it looked): the SUMMARY PROTOCOL's
+ * take of the Summary bit and its looks after. */
+void VicpLevelEmptied(VIC *Vic, uint32_t Cpu, uint32_t Level, bool ByOwner);
+
 /* vic_offline.c: a raise set Entry's pending bit on Cpu and found Cpu
  * offline (the OFFLINE PROTOCOL above). Returns IRQ_STATUS_SUCCESS, so that
  * a raise calls it as its last act (a jump: no frame kept for it). */
@@ -563,35 +576,42 @@ static inline void VicpCountMerge(VICP_CPU *Block)
     atomic_fetch_add_explicit(&Block->Merged, 1, memory_order_relaxed);
 }
 
+/* What a raise did: merged into a pending source, set a pending bit, or set
+ * one and then found its level's pending word empty (the SUMMARY PROTOCOL's
+ * setter's look: the raiser then does the emptier's part, out of line). */
+#define VICP_RAISE_MERGED 0u
+#define VICP_RAISE_SET 1u
+#define VICP_RAISE_SET_EMPTIED 2u
+
 /* A direct source: one compare-and-swap sets its Direct bit and its level's
  * Summary bit together (RaiseBits). Not an OR: the raise needs the old word
  * (a merge is counted, the wake decided from it), and the loop's load spares
  * a merge the locked operation (the seq_cst CAS also orders an IPI sender's
  * message before the bit). Waking: Vic->Wake is set (VicpRaiseAt decides
  * once, so that a raise without one keeps no frame for the call). */
-static inline __attribute__((always_inline)) bool VicpRaiseDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
-                                                                   const VICP_SOURCE *Entry, bool Waking)
+static inline __attribute__((always_inline)) uint32_t VicpRaiseDirect(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                       const VICP_SOURCE *Entry, bool Waking)
 {
     uint64_t Before = atomic_load_explicit(&Block->State, memory_order_seq_cst);
     do {
         if ((Before & Entry->DirectBit) != 0) {
             VicpCountMerge(Block);
-            return false;
+            return VICP_RAISE_MERGED;
         }
     } while (!atomic_compare_exchange_weak_explicit(&Block->State, &Before, Before | Entry->RaiseBits,
                                                     memory_order_seq_cst, memory_order_seq_cst));
     IR_ASSERT(VicpDirectBitsHaveSummary(Vic, Before | Entry->RaiseBits));
     if (Waking)
         VicpWake(Vic, Cpu, Before, VicpSummaryBit(Entry->Level));
-    return true;
+    return VICP_RAISE_SET;
 }
 
 /* Any other source: one compare-and-swap sets the pending bit (SlotBit)
  * and counts the raise (the bit was clear, so OR and add are one add); the
  * level's Summary bit and Words (RaiseBits) are ORed in when the level's
  * pending word was empty. */
-static inline __attribute__((always_inline)) bool VicpRaiseInWord(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
-                                                                   const VICP_SOURCE *Entry, bool Waking)
+static inline __attribute__((always_inline)) uint32_t VicpRaiseInWord(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                       const VICP_SOURCE *Entry, bool Waking)
 {
     _Atomic uint64_t *Pending = &Block->Pending[Entry->Level];
     uint64_t Bit = Entry->SlotBit;
@@ -599,7 +619,7 @@ static inline __attribute__((always_inline)) bool VicpRaiseInWord(VIC *Vic, uint
     do {
         if ((Old & Bit) != 0) {
             VicpCountMerge(Block);
-            return false;
+            return VICP_RAISE_MERGED;
         }
     } while (!atomic_compare_exchange_weak_explicit(Pending, &Old, Old + Bit + VICP_RAISE_ONE,
                                                     memory_order_seq_cst, memory_order_seq_cst));
@@ -614,14 +634,18 @@ static inline __attribute__((always_inline)) bool VicpRaiseInWord(VIC *Vic, uint
             if (Waking)
                 VicpWake(Vic, Cpu, Before, VicpSummaryBit(Entry->Level));
         }
+        /* The setter's look (SUMMARY PROTOCOL): an emptier may have taken the
+         * bit, and finished its own look, between the two operations above. */
+        if (__builtin_expect(VicpPendingSlots(atomic_load_explicit(Pending, memory_order_seq_cst)) == 0, 0))
+            return VICP_RAISE_SET_EMPTIED;
     }
-    return true;
+    return VICP_RAISE_SET;
 }
 
 /* The raise itself, Waking a constant (vic_pending.c has the invariants).
- * True when it set a pending bit (false: it merged). */
-static inline __attribute__((always_inline)) bool VicpRaiseAtAs(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
-                                                                 const VICP_SOURCE *Entry, bool Waking)
+ * What it did: VICP_RAISE_*. */
+static inline __attribute__((always_inline)) uint32_t VicpRaiseAtAs(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                     const VICP_SOURCE *Entry, bool Waking)
 {
     if (Entry->DirectBit != 0)
         return VicpRaiseDirect(Vic, Cpu, Block, Entry, Waking);
@@ -630,6 +654,23 @@ static inline __attribute__((always_inline)) bool VicpRaiseAtAs(VIC *Vic, uint32
 
 /* vic_pending.c: a raise on a Vic with a wake-up routine, out of line. */
 IRQ_STATUS VicpRaiseWaking(VIC *Vic, uint32_t Cpu, VICP_CPU *Block, const VICP_SOURCE *Entry);
+
+/* vic_pending.c: a raise set Entry's pending bit on Cpu and found the level's
+ * pending word empty after its Summary OR (VICP_RAISE_SET_EMPTIED): the
+ * emptier's part, then the raiser's half of the OFFLINE PROTOCOL. Returns
+ * IRQ_STATUS_SUCCESS (a tail call, as VicpRaisedOnOffline). */
+IRQ_STATUS VicpRaisedOnEmptied(VIC *Vic, uint32_t Cpu, const VICP_SOURCE *Entry);
+
+/* After a raise that did Outcome: its follow-up, out of line, if it needs one. */
+static inline __attribute__((always_inline)) IRQ_STATUS VicpAfterRaise(VIC *Vic, uint32_t Cpu, VICP_CPU *Block,
+                                                                        const VICP_SOURCE *Entry, uint32_t Outcome)
+{
+    if (__builtin_expect(Outcome == VICP_RAISE_SET_EMPTIED, 0))
+        return VicpRaisedOnEmptied(Vic, Cpu, Entry);
+    if (Outcome != VICP_RAISE_MERGED && VicpRaisedOffline(Block))
+        return VicpRaisedOnOffline(Vic, Cpu, Entry);
+    return IRQ_STATUS_SUCCESS;
+}
 
 /* The raise itself. Source and Cpu are valid (online or not: callers
  * check). Inline: every raise path is this plus its checks; a Vic with a
@@ -640,9 +681,7 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpRaiseAt(VIC *Vic, ui
 {
     if (Vic->Wake != NULL)
         return VicpRaiseWaking(Vic, Cpu, Block, Entry);
-    if (VicpRaiseAtAs(Vic, Cpu, Block, Entry, false) && VicpRaisedOffline(Block))
-        return VicpRaisedOnOffline(Vic, Cpu, Entry);
-    return IRQ_STATUS_SUCCESS;
+    return VicpAfterRaise(Vic, Cpu, Block, Entry, VicpRaiseAtAs(Vic, Cpu, Block, Entry, false));
 }
 
 static inline void VicpRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu)
@@ -681,8 +720,6 @@ static inline bool VicpSourcePending(const VIC *Vic, const VICP_CPU *Block, uint
             Entry->Slot) & 1u;
 }
 
-/* vic_pending.c: a level's pending bits were left all clear by an emptier. */
-void VicpLevelEmptied(VIC *Vic, uint32_t Cpu, uint32_t Level, bool ByOwner);
 
 /* vic_route.c: the routing inputs' readers. */
 void VicpInitializeRoutingInputs(VIC *Vic);

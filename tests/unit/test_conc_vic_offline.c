@@ -98,6 +98,21 @@ static void SetRoutes(void)
     }
 }
 
+/* What a failure needs to be understood: the CPU's check word (Summary bits
+ * from bit VIC_CHECK_SUMMARY_BASE + level, Words, Direct bits, Shift) and
+ * which of the test's sources are pending there. */
+static void PrintCpu(uint32_t Cpu)
+{
+    uint64_t Word = VicLoadCheckWord(VicGetDeliveryWord(Vic, Cpu));
+    print_message("CPU %u deliverable: check word %#018llx (summary levels %#x, words %u, direct %#llx, shift %u)\n",
+                  Cpu, (unsigned long long)Word, (unsigned)(Word >> VIC_CHECK_SUMMARY_BASE) & ~1u,
+                  (unsigned)((Word & VIC_CHECK_WORDS_BIT) != 0),
+                  (unsigned long long)((Word & VIC_CHECK_DIRECT_BITS) >> VIC_CHECK_DIRECT_FIRST),
+                  (unsigned)(Word & VIC_CHECK_SHIFT_MASK));
+    for (uint32_t Index = 0; Index < SOURCE_COUNT; Index++)
+        print_message("  source %u: pending on CPUs %#x\n", Sources[Index], TbVicPendingOn(Vic, Sources[Index], CPUS));
+}
+
 static void test_offline_loses_nothing_under_raises(void **State)
 {
     (void)State;
@@ -145,8 +160,11 @@ static void test_offline_loses_nothing_under_raises(void **State)
     assert_int_equal(AllCalls, AllClaims + All.Merged);
     assert_int_equal(All.Raised, All.Claimed + All.Migrated);
     assert_true(Offline.Migrated > 0);
-    for (uint32_t Cpu = 0; Cpu < CPUS; Cpu++)
+    for (uint32_t Cpu = 0; Cpu < CPUS; Cpu++) {
+        if (VicIsDeliverable(Vic, Cpu))
+            PrintCpu(Cpu);
         assert_false(VicIsDeliverable(Vic, Cpu));
+    }
     free(Vic);
 }
 
