@@ -88,6 +88,19 @@ void RefIoSetPlainLinks(REF_IO_OBJECT *Object)
     Object->EverCpus |= Object->Cpus;
 }
 
+/* The objects linked on Cpu's chain of Vector, if Vectors (Cpu's connected
+ * vectors, KeQueryConnectedVectors) has it: false for a vector without a
+ * chain, a failed query, or more objects than the model holds. */
+static bool RefpReadChain(uint32_t Cpu, const uint64_t Vectors[4], uint32_t Vector, KE_VECTOR_OBJECT *Objects,
+                          uint32_t *Total)
+{
+    *Total = 0;
+    if (!((Vectors[Vector / 64u] >> (Vector % 64u)) & 1u))
+        return false;
+    return KeQueryVectorObjects(Cpu, (uint8_t)Vector, 0, Objects, REF_IO_MAX_OBJECTS, Total) == IRQ_STATUS_SUCCESS &&
+           *Total <= REF_IO_MAX_OBJECTS;
+}
+
 bool RefIoReadLinks(const REF_IO_MODEL *Model, const KINTERRUPT *Interrupt, REF_IO_LINK *Links, uint32_t *Count)
 {
     *Count = 0;
@@ -100,14 +113,11 @@ bool RefIoReadLinks(const REF_IO_MODEL *Model, const KINTERRUPT *Interrupt, REF_
         if (KeQueryConnectedVectors(Cpu, Vectors) != IRQ_STATUS_SUCCESS)
             continue;
         for (uint32_t Vector = 0; Vector < 256; Vector++) {
-            if (!((Vectors[Vector / 64u] >> (Vector % 64u)) & 1u))
-                continue;
             KE_VECTOR_OBJECT Objects[REF_IO_MAX_OBJECTS];
             uint32_t Total = 0;
-            if (KeQueryVectorObjects(Cpu, (uint8_t)Vector, 0, Objects, REF_IO_MAX_OBJECTS, &Total) !=
-                IRQ_STATUS_SUCCESS)
+            if (!RefpReadChain(Cpu, Vectors, Vector, Objects, &Total))
                 continue;
-            for (uint32_t Index = 0; Index < Total && Index < REF_IO_MAX_OBJECTS; Index++) {
+            for (uint32_t Index = 0; Index < Total; Index++) {
                 if (Objects[Index].Interrupt != Interrupt)
                     continue;
                 if (*Count >= REF_IO_MAX_LINKS)
@@ -343,9 +353,7 @@ static const char *RefpReadAllLinks(const REF_IO_MODEL *Model, REF_LIBRARY_LINKS
                 continue;
             KE_VECTOR_OBJECT Objects[REF_IO_MAX_OBJECTS];
             uint32_t Total = 0;
-            if (KeQueryVectorObjects(Cpu, (uint8_t)Vector, 0, Objects, REF_IO_MAX_OBJECTS, &Total) !=
-                    IRQ_STATUS_SUCCESS ||
-                Total > REF_IO_MAX_OBJECTS)
+            if (!RefpReadChain(Cpu, Vectors, Vector, Objects, &Total))
                 return RefpFail("CPU %u vector %#x: KeQueryVectorObjects failed (%u objects)", Cpu, Vector, Total);
             for (uint32_t Index = 0; Index < Total; Index++) {
                 int Slot = RefpSlotOf(Model, Objects[Index].Interrupt);
