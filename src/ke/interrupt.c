@@ -243,8 +243,7 @@ static void KipLinkHome(KINTERRUPT *Interrupt, KI_INTERRUPT_LINK *Link)
     if (Link->Cpu != Link->HomeCpu)
         KiFoldLinkCounts(Interrupt, Link, Link->HomeCpu);
     Link->Vector = Interrupt->HomeVector;
-    if (!KiMatrixIsAllocated(KiSystem.Matrix, Link->Cpu, Link->Vector))
-        (void)KiMatrixReserve(KiSystem.Matrix, Link->Cpu, Link->Vector);
+    (void)KiMatrixHold(KiSystem.Matrix, Link->Cpu, Link->Vector);
     KiPublishLink(Link);
     Link->State = KiLinkActive;
 }
@@ -347,7 +346,7 @@ IRQ_STATUS KeDisconnectInterruptAs(KINTERRUPT *Interrupt, KE_INTERRUPT_OWNER Own
         /* The vector is freed with the slot still under the lock, so a
          * concurrent connect can never find it allocated-but-orphaned. */
         if (KiUnlinkLink(Link)) {
-            (void)KiMatrixFree(KiSystem.Matrix, Link->Cpu, Link->Vector);
+            (void)KiMatrixReleaseHeld(KiSystem.Matrix, Link->Cpu, Link->Vector);
             AnyFreed = true;
         }
     }

@@ -36,6 +36,15 @@ IRQ_STATUS KiMatrixAllocateOnSet(KI_VECTOR_MATRIX *Matrix, const IR_CPU_SET *Cpu
 IRQ_STATUS KiMatrixReserve(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector);
 IRQ_STATUS KiMatrixFree(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector);
 bool KiMatrixIsAllocated(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector);
+/* Ke's mark on a vector it links interrupt objects on (vector_matrix.c, I7),
+ * under ConnectLock. Hold: as a chain gains its first link; takes the vector
+ * first if nobody has (connect's "allocated, else reserve"), then marks it,
+ * in one step: from then on KiMatrixFree answers ACCESS_DENIED. ReleaseHeld:
+ * as the chain loses its last link; unmarks and frees the vector
+ * (INVALID_STATE when it was not held). Both: SUCCESS, INVALID_PARAMETER,
+ * INVALID_CPU, INVALID_VECTOR (not a device vector). */
+IRQ_STATUS KiMatrixHold(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector);
+IRQ_STATUS KiMatrixReleaseHeld(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector);
 IRQ_STATUS KiMatrixQueryUsage(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, KE_VECTOR_USAGE *Usage);
 
 #endif

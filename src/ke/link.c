@@ -190,8 +190,7 @@ static void KipLinkAt(KINTERRUPT *Interrupt, KI_INTERRUPT_LINK *Link, uint32_t C
     if (Link->Cpu != Cpu)
         KiFoldLinkCounts(Interrupt, Link, Cpu);
     Link->Vector = Vector;
-    if (!KiMatrixIsAllocated(KiSystem.Matrix, Cpu, Vector))
-        (void)KiMatrixReserve(KiSystem.Matrix, Cpu, Vector);
+    (void)KiMatrixHold(KiSystem.Matrix, Cpu, Vector);
     KiPublishLink(Link);
     Link->State = KiLinkActive;
     IrCpuSetAdd(&Interrupt->Cpus, Cpu);
@@ -268,7 +267,7 @@ static IRQ_STATUS KipRemoveUnused(KINTERRUPT *Interrupt, uint32_t Cpu, uint8_t V
         return Status;
     Link->State = KiLinkRetired;
     if (KiUnlinkLink(Link))
-        (void)KiMatrixFree(KiSystem.Matrix, Cpu, Vector);
+        (void)KiMatrixReleaseHeld(KiSystem.Matrix, Cpu, Vector);
     KipForgetCpuIfGone(Interrupt, Cpu);
     return IRQ_STATUS_SUCCESS;
 }
@@ -412,7 +411,7 @@ static void KipTakeOut(KI_INTERRUPT_LINK *Link)
     KINTERRUPT *Interrupt = Link->Interrupt;
     KiForgetRetiring(Link);
     if (KiUnlinkLink(Link))
-        (void)KiMatrixFree(KiSystem.Matrix, Link->Cpu, Link->Vector);
+        (void)KiMatrixReleaseHeld(KiSystem.Matrix, Link->Cpu, Link->Vector);
     KipForgetCpuIfGone(Interrupt, Link->Cpu);
 }
 

@@ -248,19 +248,17 @@ IRQ_STATUS KeReserveVector(uint32_t Cpu, uint8_t Vector)
 
 /* A vector that interrupt objects are connected on is theirs: freed under
  * them, it would be handed to another device while their ISRs stay in its
- * chain. Their disconnect frees it (with the check under the same lock). */
+ * chain. Connect marks it held in the matrix as it links the first of them
+ * and their last disconnect frees it, so the matrix refuses it here, with
+ * the test and the free under the matrix's lock alone (vector_matrix.c,
+ * I7): no ConnectLock on the allocator's path. */
 IRQ_STATUS KeFreeVector(uint32_t Cpu, uint8_t Vector)
 {
     if (KiSystem.Matrix == NULL)
         return IRQ_STATUS_NOT_INITIALIZED;
     if (Cpu >= KiSystem.ProcessorCount)
         return IRQ_STATUS_INVALID_CPU;
-    bool WasEnabled = IrLockAcquireIrqSave(&KiSystem.ConnectLock);
-    IRQ_STATUS Status = IRQ_STATUS_ACCESS_DENIED;
-    if (atomic_load_explicit(&KiGetPrcb(Cpu)->Chains[Vector], memory_order_relaxed) == NULL)
-        Status = KiMatrixFree(KiSystem.Matrix, Cpu, Vector);
-    IrLockReleaseIrqRestore(&KiSystem.ConnectLock, WasEnabled);
-    return Status;
+    return KiMatrixFree(KiSystem.Matrix, Cpu, Vector);
 }
 
 bool KeIsVectorAllocated(uint32_t Cpu, uint8_t Vector)

@@ -37,6 +37,16 @@
  *     MinClassLoad[c], the least AllocatedPerClass over such classes (an
  *     empty set, when no class has room, has MinClassLoad 0).
  *
+ *  I7 Held. For each CPU c: Held[c] is a subset of the device vectors set in
+ *     Taken[c]: the vectors Ke has interrupt objects linked on (a vector's
+ *     chain is non-empty). Only KiMatrixHold sets a bit and only
+ *     KiMatrixReleaseHeld clears one, both called by Ke under its
+ *     ConnectLock as it publishes a chain's first link and takes out its
+ *     last. KiMatrixFree refuses a held vector, so KeFreeVector needs no
+ *     lock but this one to keep a connected vector from being handed out
+ *     again: the test and the free are one step under Matrix->Lock, and so
+ *     are connect's "taken, else reserve" and the mark.
+ *
  *  I5 Immutables. CpuCount, SetWords, DeviceVectors, IrqlVectors,
  *     IrqlsOfClass, IrqlOfVector and the array pointers are written once by
  *     KiMatrixInitialize and only read afterwards (so KiMatrixIrqlOfVector
@@ -86,7 +96,7 @@
  * The sets here are compact: SetWords = ceil(CpuCount / 64) words, not the
  * 64 words of an IR_CPU_SET, so a 4-CPU machine tests one word per bucket and
  * the memory is (257 buckets + 16 IRQLs + online) x SetWords x 8 bytes plus
- * 64 bytes per CPU (KiMatrixStorageSize).
+ * 128 bytes per CPU (KiMatrixStorageSize).
  *
  * LOCKING. One IR_LOCK, taken with interrupts disabled: the matrix is used by
  * connect/disconnect paths and a CPU holding the lock must not be interrupted
@@ -110,6 +120,7 @@
 
 typedef struct _KI_MATRIX_CPU {
     _Alignas(64) uint64_t Taken[KIP_VECTOR_WORDS];
+    uint64_t Held[KIP_VECTOR_WORDS]; /* I7: taken, with interrupt objects linked on them */
     uint16_t Allocated;
     /* I3: the load whose bucket holds the CPU while it is online (<= Allocated). */
     uint16_t Bucketed;
@@ -323,7 +334,7 @@ static bool KipCpuClassChoiceAgrees(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu
     return Classes == State->MinClasses && Load == State->MinClassLoad;
 }
 
-/* I1-I4 and I6 for one CPU, after a change to it (under the lock).
+/* I1-I4, I6 and I7 for one CPU, after a change to it (under the lock).
  * O(vectors + buckets), so debug builds only: nothing runs in a release build. */
 static void KipAssertCpuInvariants(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
 {
@@ -332,6 +343,8 @@ static void KipAssertCpuInvariants(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu)
     for (uint32_t Word = 0; Word < KIP_VECTOR_WORDS; Word++) {
         /* I1: every vector that is not a device vector stays taken. */
         IR_ASSERT((~Matrix->DeviceVectors[Word] & ~State->Taken[Word]) == 0);
+        /* I7: a held vector is a taken device vector. */
+        IR_ASSERT((State->Held[Word] & ~(State->Taken[Word] & Matrix->DeviceVectors[Word])) == 0);
         Allocated += KipPopulation(State->Taken[Word] & Matrix->DeviceVectors[Word]);
     }
     /* I2: the load and the per-class loads count the device vectors taken. */
@@ -758,8 +771,10 @@ static void KipResetCpus(KI_VECTOR_MATRIX *Matrix)
 {
     for (uint32_t Cpu = 0; Cpu < Matrix->CpuCount; Cpu++) {
         KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
-        for (uint32_t Word = 0; Word < KIP_VECTOR_WORDS; Word++)
+        for (uint32_t Word = 0; Word < KIP_VECTOR_WORDS; Word++) {
             State->Taken[Word] = ~Matrix->DeviceVectors[Word];
+            State->Held[Word] = 0;
+        }
         State->Allocated = 0;
         State->Bucketed = 0;
         for (uint32_t Class = 0; Class < KIP_CLASS_COUNT; Class++)
@@ -1001,14 +1016,18 @@ static IRQ_STATUS KipCheckCpuVector(const KI_VECTOR_MATRIX *Matrix, uint32_t Cpu
 }
 
 /* Reserve (Take) and Free: one vector of one CPU changes hands, provided
- * it is in the state the other call leaves it in. */
+ * it is in the state the other call leaves it in; a held vector (I7) is
+ * not the caller's to free. */
 static IRQ_STATUS KipChangeOne(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector, bool Take)
 {
     IRQ_STATUS Status = KipCheckCpuVector(Matrix, Cpu, Vector);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
     bool WasEnabled = IrLockAcquireIrqSave(&Matrix->Lock);
-    if (KipTestBit(Matrix->Cpus[Cpu].Taken, Vector) == Take)
+    KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
+    if (!Take && KipTestBit(State->Held, Vector))
+        Status = IRQ_STATUS_ACCESS_DENIED;
+    else if (KipTestBit(State->Taken, Vector) == Take)
         Status = Take ? IRQ_STATUS_SHARING_VIOLATION : IRQ_STATUS_INVALID_STATE;
     else if (Take)
         KipTake(Matrix, Cpu, Vector);
@@ -1016,6 +1035,40 @@ static IRQ_STATUS KipChangeOne(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t V
         KipRelease(Matrix, Cpu, Vector);
     IrLockReleaseIrqRestore(&Matrix->Lock, WasEnabled);
     return Status;
+}
+
+/* Hold (Mark) and ReleaseHeld: Ke's side of I7, a vector's chain gaining
+ * its first link or losing its last. */
+static IRQ_STATUS KipChangeHeld(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector, bool Mark)
+{
+    IRQ_STATUS Status = KipCheckCpuVector(Matrix, Cpu, Vector);
+    if (Status != IRQ_STATUS_SUCCESS)
+        return Status;
+    bool WasEnabled = IrLockAcquireIrqSave(&Matrix->Lock);
+    KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
+    if (Mark) {
+        if (!KipTestBit(State->Taken, Vector))
+            KipTake(Matrix, Cpu, Vector);
+        KipSetBit(State->Held, Vector);
+    } else if (!KipTestBit(State->Held, Vector)) {
+        Status = IRQ_STATUS_INVALID_STATE;
+    } else {
+        KipClearBit(State->Held, Vector);
+        KipRelease(Matrix, Cpu, Vector);
+    }
+    KipAssertCpuInvariants(Matrix, Cpu);
+    IrLockReleaseIrqRestore(&Matrix->Lock, WasEnabled);
+    return Status;
+}
+
+IRQ_STATUS KiMatrixHold(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector)
+{
+    return KipChangeHeld(Matrix, Cpu, Vector, true);
+}
+
+IRQ_STATUS KiMatrixReleaseHeld(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint8_t Vector)
+{
+    return KipChangeHeld(Matrix, Cpu, Vector, false);
 }
 
 /* Allowed on an offline CPU: a kernel sets up a CPU's fixed routes before

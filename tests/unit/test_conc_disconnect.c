@@ -6,7 +6,9 @@
  *  - a sharer that stays connected runs on every dispatch of the vector
  *    (its count equals the dispatcher's count for the vector), so unlinking
  *    a neighbour never makes the walk skip it;
- *  - no vector leaks.
+ *  - no vector leaks;
+ *  - KeFreeVector racing connect and disconnect on the same vector never
+ *    frees it while an object is linked on it.
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include "testbed.h"
@@ -15,6 +17,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <time.h>
 
 #define CYCLES 300
@@ -237,7 +240,72 @@ static void test_disconnect_last_user_while_firing(void **State)
     assert_int_equal(TbTotalAllocatedVectors(), 0);
 }
 
+/* Frees the vector the main thread connects on, as fast as it can: with
+ * the object linked the answer must be ACCESS_DENIED, with it gone
+ * INVALID_STATE (connect's hold took the vector, its disconnect freed it);
+ * never SUCCESS, as nobody else allocates it. */
+#define RACE_CPU 2
+#define RACE_VECTOR 0x75
+static _Atomic uint64_t RaceFreed;
+static _Atomic uint64_t RaceDenied;
+
+static void *VectorFreer(void *Argument)
+{
+    (void)Argument;
+    while (!atomic_load(&StopFiring)) {
+        IRQ_STATUS Status = KeFreeVector(RACE_CPU, RACE_VECTOR);
+        if (Status == IRQ_STATUS_SUCCESS)
+            atomic_fetch_add(&RaceFreed, 1);
+        else if (Status == IRQ_STATUS_ACCESS_DENIED)
+            atomic_fetch_add(&RaceDenied, 1);
+        else
+            assert_int_equal(Status, IRQ_STATUS_INVALID_STATE);
+    }
+    return NULL;
+}
+
+static void test_free_vector_races_connect(void **State)
+{
+    (void)State;
+    IR_CPU_SET Cpus;
+    IrCpuSetZero(&Cpus);
+    IrCpuSetAdd(&Cpus, RACE_CPU);
+    KE_INTERRUPT_PARAMETERS Parameters = {.ServiceRoutine = StayerIsr, .Vector = RACE_VECTOR,
+                                          .Irql = KeIrqlOfVector(RACE_VECTOR),
+                                          .SynchronizeIrql = KeIrqlOfVector(RACE_VECTOR), .Mode = Latched,
+                                          .Cpus = &Cpus};
+    size_t Size = KeQueryInterruptObjectSize(1);
+    void *Memory = aligned_alloc(KE_INTERRUPT_ALIGNMENT, Size);
+    assert_non_null(Memory);
+    KINTERRUPT *Interrupt = NULL;
+    assert_int_equal(KeInitializeInterrupt(Memory, Size, &Parameters, &Interrupt), IRQ_STATUS_SUCCESS);
+    atomic_store(&RaceFreed, 0);
+    atomic_store(&RaceDenied, 0);
+
+    pthread_t Freer;
+    assert_int_equal(pthread_create(&Freer, NULL, VectorFreer, NULL), 0);
+    for (int Cycle = 0; Cycle < CYCLES * 10 || atomic_load(&RaceDenied) == 0; Cycle++) {
+        assert_true(Cycle < CYCLES * 10000); /* a freer that never runs fails */
+        assert_int_equal(KeConnectInterrupt(Interrupt), IRQ_STATUS_SUCCESS);
+        if (Cycle % 8 == 0)
+            sched_yield(); /* let the freer meet the object linked */
+        assert_true(KeIsVectorAllocated(RACE_CPU, RACE_VECTOR));
+        bool Freed = false;
+        assert_int_equal(KeDisconnectInterrupt(Interrupt, &Freed), IRQ_STATUS_SUCCESS);
+        assert_true(Freed);
+    }
+    atomic_store(&StopFiring, true);
+    pthread_join(Freer, NULL);
+
+    assert_int_equal(atomic_load(&RaceFreed), 0);
+    assert_true(atomic_load(&RaceDenied) > 0); /* the race was run */
+    assert_false(KeIsVectorAllocated(RACE_CPU, RACE_VECTOR));
+    assert_int_equal(TbTotalAllocatedVectors(), 0);
+    free(Memory);
+}
+
 TB_TEST_MAIN(
     cmocka_unit_test_setup_teardown(test_disconnect_fully_specified_while_firing, Setup, TbTeardown),
     cmocka_unit_test_setup_teardown(test_disconnect_line_sharer_while_firing, Setup, TbTeardown),
-    cmocka_unit_test_setup_teardown(test_disconnect_last_user_while_firing, Setup, TbTeardown))
+    cmocka_unit_test_setup_teardown(test_disconnect_last_user_while_firing, Setup, TbTeardown),
+    cmocka_unit_test_setup_teardown(test_free_vector_races_connect, Setup, TbTeardown))

@@ -662,6 +662,48 @@ static void test_reserve_free_and_double_free(void **State)
     CheckAllConsistent(Matrix, 2);
 }
 
+/* I7: a vector Ke holds (objects linked on it) is refused to KiMatrixFree;
+ * Hold takes a free vector or keeps a caller's, ReleaseHeld frees it. */
+static void test_held_vector_is_refused_to_free(void **State)
+{
+    (void)State;
+    KI_VECTOR_MATRIX *Matrix = NewMatrix(2, 2);
+    assert_int_equal(KiMatrixHold(Matrix, 0, 0x70), IRQ_STATUS_SUCCESS); /* free: taken by the hold */
+    assert_true(KiMatrixIsAllocated(Matrix, 0, 0x70));
+    assert_int_equal(AllocatedOn(Matrix, 0), 1);
+    assert_int_equal(KiMatrixFree(Matrix, 0, 0x70), IRQ_STATUS_ACCESS_DENIED);
+    assert_true(KiMatrixIsAllocated(Matrix, 0, 0x70));
+    assert_int_equal(KiMatrixReserve(Matrix, 0, 0x70), IRQ_STATUS_SHARING_VIOLATION);
+    assert_int_equal(KiMatrixHold(Matrix, 0, 0x70), IRQ_STATUS_SUCCESS); /* a second sharer's link */
+    assert_int_equal(AllocatedOn(Matrix, 0), 1);
+    assert_int_equal(KiMatrixReleaseHeld(Matrix, 0, 0x70), IRQ_STATUS_SUCCESS);
+    assert_false(KiMatrixIsAllocated(Matrix, 0, 0x70));
+    assert_int_equal(KiMatrixReleaseHeld(Matrix, 0, 0x70), IRQ_STATUS_INVALID_STATE);
+    assert_int_equal(KiMatrixFree(Matrix, 0, 0x70), IRQ_STATUS_INVALID_STATE);
+
+    /* A vector the caller allocated: held as it is, freed with the last link. */
+    ALLOCATION Allocation = MustAllocate(Matrix, 8);
+    assert_int_equal(KiMatrixHold(Matrix, Allocation.Cpu, Allocation.Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(AllocatedOn(Matrix, Allocation.Cpu), 1);
+    assert_int_equal(KiMatrixFree(Matrix, Allocation.Cpu, Allocation.Vector), IRQ_STATUS_ACCESS_DENIED);
+    assert_int_equal(KiMatrixReleaseHeld(Matrix, Allocation.Cpu, Allocation.Vector), IRQ_STATUS_SUCCESS);
+    assert_int_equal(AllocatedOn(Matrix, Allocation.Cpu), 0);
+
+    /* Held on one CPU says nothing of another. */
+    assert_int_equal(KiMatrixHold(Matrix, 1, 0x70), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixReserve(Matrix, 0, 0x70), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixFree(Matrix, 0, 0x70), IRQ_STATUS_SUCCESS);
+    assert_int_equal(KiMatrixReleaseHeld(Matrix, 1, 0x70), IRQ_STATUS_SUCCESS);
+
+    /* Bad arguments: the statuses of Reserve and Free, nothing changed. */
+    assert_int_equal(KiMatrixHold(NULL, 0, 0x70), IRQ_STATUS_INVALID_PARAMETER);
+    assert_int_equal(KiMatrixHold(Matrix, 2, 0x70), IRQ_STATUS_INVALID_CPU);
+    assert_int_equal(KiMatrixHold(Matrix, 0, 0x20), IRQ_STATUS_INVALID_VECTOR);
+    assert_int_equal(KiMatrixReleaseHeld(Matrix, 0, 0x20), IRQ_STATUS_INVALID_VECTOR);
+    assert_int_equal(AllocatedOn(Matrix, 0) + AllocatedOn(Matrix, 1), 0);
+    CheckAllConsistent(Matrix, 2);
+}
+
 static void test_system_vectors_cannot_be_reserved_or_freed(void **State)
 {
     (void)State;
@@ -1105,6 +1147,7 @@ int main(void)
         cmocka_unit_test(test_same_vector_on_a_set_without_common_vector),
         cmocka_unit_test(test_same_vector_on_a_set_rejects_bad_sets),
         cmocka_unit_test(test_reserve_free_and_double_free),
+        cmocka_unit_test(test_held_vector_is_refused_to_free),
         cmocka_unit_test(test_system_vectors_cannot_be_reserved_or_freed),
         cmocka_unit_test(test_usage_report),
         cmocka_unit_test(test_failing_calls_change_nothing),
