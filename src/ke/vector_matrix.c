@@ -440,15 +440,14 @@ static void KipClearIrqlFull(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Cl
  * MinClasses iff its load was the least; now it is one more. Only when it
  * was the last of the least-loaded classes is the set recomputed (once per
  * "level" of a CPU's classes: allocations that round-robin over 10 classes
- * recompute once in 10). */
-static void KipClassTaken(const KI_VECTOR_MATRIX *Matrix, KI_MATRIX_CPU *State, uint32_t Class)
+ * recompute once in 10): returns true then, for the caller to do it. */
+static bool KipClassTaken(KI_MATRIX_CPU *State, uint32_t Class)
 {
     uint16_t Bit = (uint16_t)(1u << Class);
     if ((State->MinClasses & Bit) == 0)
-        return;
+        return false;
     State->MinClasses &= (uint16_t)~Bit;
-    if (State->MinClasses == 0)
-        KipComputeMinClasses(Matrix, State, &State->MinClasses, &State->MinClassLoad);
+    return State->MinClasses == 0;
 }
 
 /* I6 after a release in Class: Class has a free vector now, with load one
@@ -465,6 +464,32 @@ static void KipClassReleased(KI_MATRIX_CPU *State, uint32_t Class)
     }
 }
 
+/* The rare halves of a take and a release, out of line and called last,
+ * so that the common path keeps nothing live across a call and saves no
+ * registers for them. After a take: the least-used classes recomputed (I6)
+ * and the IRQLs the class serves looked at (I4, Class filled up). */
+__attribute__((noinline)) static void KipAfterTakeRare(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Class,
+                                                        bool Recompute, bool Filled)
+{
+    KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
+    if (Recompute)
+        KipComputeMinClasses(Matrix, State, &State->MinClasses, &State->MinClassLoad);
+    if (Filled)
+        KipRefreshIrqlFull(Matrix, Cpu, Class);
+}
+
+/* After a release: the CPU moved down to its load's bucket (I3: its bucket
+ * ran above the load), and the IRQLs the class serves not full (I4: the
+ * class had been full). */
+__attribute__((noinline)) static void KipAfterReleaseRare(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Class,
+                                                           bool MoveDown, bool Unfilled)
+{
+    if (MoveDown)
+        KipBucketMove(Matrix, Cpu, Matrix->Cpus[Cpu].Allocated);
+    if (Unfilled)
+        KipClearIrqlFull(Matrix, Cpu, Class);
+}
+
 /* Marks a free device vector taken on Cpu, keeping I1-I4 and I6. */
 static void KipTake(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Vector)
 {
@@ -478,10 +503,11 @@ static void KipTake(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Vector)
      * meets it there moves it up (KipSettle); a release that follows finds
      * it in place again. */
     State->Allocated++;
-    KipClassTaken(Matrix, State, Class);
+    bool Recompute = KipClassTaken(State, Class);
     /* An IRQL served by Class can only have become full if Class did (I4). */
-    if (KipClassFree(Matrix, State, Class) == 0)
-        KipRefreshIrqlFull(Matrix, Cpu, Class);
+    bool Filled = KipClassFree(Matrix, State, Class) == 0;
+    if (__builtin_expect(Recompute || Filled, 0))
+        KipAfterTakeRare(Matrix, Cpu, Class, Recompute, Filled);
     KipAssertCpuInvariants(Matrix, Cpu);
 }
 
@@ -495,14 +521,14 @@ static void KipRelease(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Vector)
     KipClearBit(State->Taken, Vector);
     State->AllocatedPerClass[Class]--;
     State->Allocated--;
-    /* A bucket may lag below the load, never run above it (I3). */
-    if (State->Online && State->Bucketed > State->Allocated)
-        KipBucketMove(Matrix, Cpu, State->Allocated);
     KipClassReleased(State, Class);
+    /* A bucket may lag below the load, never run above it (I3). */
+    bool MoveDown = State->Online && State->Bucketed > State->Allocated;
     /* The IRQLs served by Class were full only if Class was: when this
      * vector is its only free one now, they are not full any more (I4). */
-    if (KipClassFree(Matrix, State, Class) == (1u << (Vector & 15u)))
-        KipClearIrqlFull(Matrix, Cpu, Class);
+    bool Unfilled = KipClassFree(Matrix, State, Class) == (1u << (Vector & 15u));
+    if (__builtin_expect(MoveDown || Unfilled, 0))
+        KipAfterReleaseRare(Matrix, Cpu, Class, MoveDown, Unfilled);
     KipAssertCpuInvariants(Matrix, Cpu);
 }
 
