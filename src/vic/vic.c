@@ -241,7 +241,7 @@ static void VicpInitializeCpu(VIC *Vic, VICP_CPU *Cpu)
     atomic_store_explicit(&Cpu->Control, 0, memory_order_relaxed); /* level 0, gates open, kernel mode */
     atomic_store_explicit(&Cpu->Claimed, 0, memory_order_relaxed);
     atomic_store_explicit(&Cpu->RaisedByOwner, 0, memory_order_relaxed);
-    atomic_store_explicit(&Cpu->DirectTaken, 0, memory_order_relaxed);
+    atomic_store_explicit(&Cpu->TakenOnce, 0, memory_order_relaxed);
     Cpu->UndoKey = ~(uint64_t)0; /* no Control has every bit set */
     Cpu->UndoOwnerBits = 0;
     for (uint32_t Message = 0; Message < VIC_IPI_MESSAGE_COUNT; Message++)

@@ -47,16 +47,17 @@ IRQ_STATUS VicIsPending(const VIC *Vic, uint32_t Source, uint32_t Cpu, bool *Pen
     return IRQ_STATUS_SUCCESS;
 }
 
-/* Raised = what claims, clears and migrations harvested + direct takes + the counts
- * still in the pending words and the Direct bits still set (vicp.h) + ASTSR bits
- * set; Claimed = the owner's claims of pending-word sources and ASTs +
- * direct takes (one counter for both halves of a direct take). */
+/* Raised = what claims, clears and migrations harvested + the takes that
+ * harvested one raise (TakenOnce) + the counts still in the pending words and
+ * the Direct bits still set (vicp.h) + ASTSR bits set; Claimed = the owner's
+ * other claims and ASTs + TakenOnce (one counter for both halves of a take
+ * that harvested one raise). */
 static void VicpAddCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters)
 {
     const VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    uint64_t DirectTaken = atomic_load_explicit(&Block->DirectTaken, memory_order_relaxed);
+    uint64_t TakenOnce = atomic_load_explicit(&Block->TakenOnce, memory_order_relaxed);
     uint64_t Raised = atomic_load_explicit(&Block->RaisedByOwner, memory_order_relaxed) +
-                      atomic_load_explicit(&Block->RaisedHarvestedByClear, memory_order_relaxed) + DirectTaken;
+                      atomic_load_explicit(&Block->RaisedHarvestedByClear, memory_order_relaxed) + TakenOnce;
     uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
     uint64_t Pending = VicpPopulation(VicpAstSummary(Control));
     uint32_t DirectPending =
@@ -70,7 +71,7 @@ static void VicpAddCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters
     }
     Counters->Raised += Raised;
     Counters->Merged += atomic_load_explicit(&Block->Merged, memory_order_relaxed);
-    Counters->Claimed += atomic_load_explicit(&Block->Claimed, memory_order_relaxed) + DirectTaken;
+    Counters->Claimed += atomic_load_explicit(&Block->Claimed, memory_order_relaxed) + TakenOnce;
     Counters->Cleared += atomic_load_explicit(&Block->Cleared, memory_order_relaxed);
     Counters->Migrated += atomic_load_explicit(&Block->Migrated, memory_order_relaxed);
     Counters->Pending += Pending;

@@ -254,7 +254,10 @@ typedef struct _VICP_CPU {
     _Alignas(VICP_LINE) _Atomic uint64_t Control;
     _Atomic uint64_t Claimed;
     _Atomic uint64_t RaisedByOwner; /* harvested by claims, plus ASTSR bits set */
-    _Atomic uint64_t DirectTaken;   /* direct sources taken or claimed: each one raise, one claim */
+    /* Takes and claims that harvested one raise (every direct source's, and
+     * a pending-word source's raised once since its word was last
+     * harvested): each one raise and one claim, so one store, not two. */
+    _Atomic uint64_t TakenOnce;
     /* The end of interrupt that undoes the last claim whose level went above
      * everything in service: when Control is UndoKey again, the end of
      * interrupt XORs UndoOwnerBits into the check word (the owner bits after
@@ -615,6 +618,9 @@ static inline __attribute__((always_inline)) uint32_t VicpRaiseInWord(VIC *Vic, 
 {
     _Atomic uint64_t *Pending = &Block->Pending[Entry->Level];
     uint64_t Bit = Entry->SlotBit;
+    /* Read before the compare-and-swap: a load after a locked operation
+     * waits for it, and the OR below would wait for that load. */
+    uint64_t RaiseBits = Entry->RaiseBits;
     uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
     do {
         if ((Old & Bit) != 0) {
@@ -628,9 +634,9 @@ static inline __attribute__((always_inline)) uint32_t VicpRaiseInWord(VIC *Vic, 
     if (VicpPendingSlots(Old) == 0) {
         if (IRQROUTE_VIC_FAST_PATHS && !Waking) {
             /* The old value unused: one LOCK OR on x86 rather than a CAS loop. */
-            atomic_fetch_or_explicit(&Block->State, Entry->RaiseBits, memory_order_seq_cst);
+            atomic_fetch_or_explicit(&Block->State, RaiseBits, memory_order_seq_cst);
         } else {
-            uint64_t Before = atomic_fetch_or_explicit(&Block->State, Entry->RaiseBits, memory_order_seq_cst);
+            uint64_t Before = atomic_fetch_or_explicit(&Block->State, RaiseBits, memory_order_seq_cst);
             if (Waking)
                 VicpWake(Vic, Cpu, Before, VicpSummaryBit(Entry->Level));
         }
