@@ -85,7 +85,7 @@ static void VicpSettleSummary(VIC *Vic, VICP_CPU *Block, uint32_t Level, bool By
     while (VicpWordHasBits(Block, Level)) {
         uint64_t Before = atomic_fetch_or_explicit(&Block->State, VicpWordSummaryBits(Level), memory_order_seq_cst);
         if (!ByOwner && Vic->Wake != NULL) {
-            uint32_t Cpu = (uint32_t)(((unsigned char *)Block - Vic->CpuBlocks) / Vic->View.CpuStride);
+            uint32_t Cpu = (uint32_t)(((unsigned char *)Block - Vic->CpuBlocks) / Vic->CpuStride);
             VicpWake(Vic, Cpu, Before, VicpSummaryBit(Level));
         }
         if (VicpWordHasBits(Block, Level))
@@ -146,11 +146,12 @@ static IRQ_STATUS VicpCheckSourceAndCpu(const VIC *Vic, uint32_t Source, uint32_
         return IRQ_STATUS_INVALID_PARAMETER;
     if (!VicpIsSource(Vic, Source))
         return IRQ_STATUS_INVALID_VECTOR;
-    return Cpu < Vic->View.CpuCount ? IRQ_STATUS_SUCCESS : IRQ_STATUS_INVALID_CPU;
+    return Cpu < Vic->CpuCount ? IRQ_STATUS_SUCCESS : IRQ_STATUS_INVALID_CPU;
 }
 
-IRQ_STATUS VicRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu)
+IRQ_STATUS VicRaiseOnCpu(VIC *Handle, uint32_t Source, uint32_t Cpu)
 {
+    VIC *Vic = VicpOf(Handle);
     IRQ_STATUS Status = VicpCheckSourceAndCpu(Vic, Source, Cpu);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
@@ -215,8 +216,9 @@ IRQ_STATUS VicpTakePending(VIC *Vic, uint32_t Source, uint32_t Cpu, bool Migrati
  * comes after the clear leaves an interrupt with no message, claimed with
  * IpiMessages 0. Withdrawn messages are not counted (VicQueryIpiCount counts
  * claimed ones). */
-IRQ_STATUS VicClear(VIC *Vic, uint32_t Source, uint32_t Cpu)
+IRQ_STATUS VicClear(VIC *Handle, uint32_t Source, uint32_t Cpu)
 {
+    VIC *Vic = VicpOf(Handle);
     IRQ_STATUS Status = VicpCheckSourceAndCpu(Vic, Source, Cpu);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
@@ -230,21 +232,23 @@ IRQ_STATUS VicClear(VIC *Vic, uint32_t Source, uint32_t Cpu)
 
 /* MTPR SIRR: a request for the software interrupt at Level. It is an
  * ordinary source at that level, so it is masked like any other. */
-IRQ_STATUS VicWriteSoftwareRequest(VIC *Vic, uint32_t Cpu, uint32_t Level)
+IRQ_STATUS VicWriteSoftwareRequest(VIC *Handle, uint32_t Cpu, uint32_t Level)
 {
+    VIC *Vic = VicpOf(Handle);
     if (Vic == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (Level >= VIC_MAX_LEVELS || Vic->SoftwareSource[Level] == VICP_NONE)
         return IRQ_STATUS_INVALID_IRQL;
-    return VicRaiseOnCpu(Vic, Vic->SoftwareSource[Level], Cpu);
+    return VicRaiseOnCpu(Handle, Vic->SoftwareSource[Level], Cpu);
 }
 
 /* MFPR SISR: bit n for the pending software interrupt of level n. */
-IRQ_STATUS VicReadSoftwareSummary(const VIC *Vic, uint32_t Cpu, uint32_t *Summary)
+IRQ_STATUS VicReadSoftwareSummary(const VIC *Handle, uint32_t Cpu, uint32_t *Summary)
 {
+    const VIC *Vic = VicpOfConst(Handle);
     if (Vic == NULL || Summary == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    if (Cpu >= Vic->View.CpuCount)
+    if (Cpu >= Vic->CpuCount)
         return IRQ_STATUS_INVALID_CPU;
     const VICP_CPU *Block = VicpCpu(Vic, Cpu);
     uint32_t Bits = 0;
@@ -666,7 +670,7 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastClaim(VIC *Vic, 
 {
     if (Vic == NULL || Claim == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    if (Cpu >= Vic->View.CpuCount)
+    if (Cpu >= Vic->CpuCount)
         return IRQ_STATUS_INVALID_CPU;
     VICP_CPU *Block = VicpCpu(Vic, Cpu);
     uint64_t State = atomic_load_explicit(&Block->State, memory_order_acquire);
@@ -682,20 +686,22 @@ static IRQ_STATUS VicpFastClaim(VIC *Vic, uint32_t Cpu, bool EnterService, VIC_C
 {
     if (Vic == NULL || Claim == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    if (Cpu >= Vic->View.CpuCount)
+    if (Cpu >= Vic->CpuCount)
         return IRQ_STATUS_INVALID_CPU;
     return VicpClaimHighest(Vic, Cpu, EnterService, Claim);
 }
 #endif
 
-IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+IRQ_STATUS VicClaim(VIC *Handle, uint32_t Cpu, VIC_CLAIM *Claim)
 {
+    VIC *Vic = VicpOf(Handle);
     return VicpFastClaim(Vic, Cpu, true, Claim);
 }
 
 /* Nothing goes in service: the caller masks what it must itself (VicSetLevel,
  * as Alpha PALcode raises PS<IPL> when it takes an interrupt). */
-IRQ_STATUS VicTakeInterrupt(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+IRQ_STATUS VicTakeInterrupt(VIC *Handle, uint32_t Cpu, VIC_CLAIM *Claim)
 {
+    VIC *Vic = VicpOf(Handle);
     return VicpFastClaim(Vic, Cpu, false, Claim);
 }

@@ -14,11 +14,12 @@
 
 #include "vicp.h"
 
-IRQ_STATUS VicQueryCpuState(const VIC *Vic, uint32_t Cpu, VIC_CPU_STATE *State)
+IRQ_STATUS VicQueryCpuState(const VIC *Handle, uint32_t Cpu, VIC_CPU_STATE *State)
 {
+    const VIC *Vic = VicpOfConst(Handle);
     if (Vic == NULL || State == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    if (Cpu >= Vic->View.CpuCount)
+    if (Cpu >= Vic->CpuCount)
         return IRQ_STATUS_INVALID_CPU;
     uint64_t Control = atomic_load_explicit(&VicpCpu(Vic, Cpu)->Control, memory_order_relaxed);
     uint32_t Gates = VicpGates(Control);
@@ -35,13 +36,14 @@ IRQ_STATUS VicQueryCpuState(const VIC *Vic, uint32_t Cpu, VIC_CPU_STATE *State)
     return IRQ_STATUS_SUCCESS;
 }
 
-IRQ_STATUS VicIsPending(const VIC *Vic, uint32_t Source, uint32_t Cpu, bool *Pending)
+IRQ_STATUS VicIsPending(const VIC *Handle, uint32_t Source, uint32_t Cpu, bool *Pending)
 {
+    const VIC *Vic = VicpOfConst(Handle);
     if (Vic == NULL || Pending == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (!VicpIsSource(Vic, Source))
         return IRQ_STATUS_INVALID_VECTOR;
-    if (Cpu >= Vic->View.CpuCount)
+    if (Cpu >= Vic->CpuCount)
         return IRQ_STATUS_INVALID_CPU;
     *Pending = VicpSourcePending(Vic, VicpCpu(Vic, Cpu), Source);
     return IRQ_STATUS_SUCCESS;
@@ -77,16 +79,17 @@ static void VicpAddCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters
     Counters->Pending += Pending;
 }
 
-IRQ_STATUS VicQueryCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters)
+IRQ_STATUS VicQueryCounters(const VIC *Handle, uint32_t Cpu, VIC_COUNTERS *Counters)
 {
+    const VIC *Vic = VicpOfConst(Handle);
     if (Vic == NULL || Counters == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    if (Cpu != VIC_ALL_CPUS && Cpu >= Vic->View.CpuCount)
+    if (Cpu != VIC_ALL_CPUS && Cpu >= Vic->CpuCount)
         return IRQ_STATUS_INVALID_CPU;
     Counters->Raised = Counters->Merged = Counters->Claimed = Counters->Cleared = Counters->Migrated =
         Counters->Pending = 0;
     uint32_t First = Cpu == VIC_ALL_CPUS ? 0 : Cpu;
-    uint32_t Last = Cpu == VIC_ALL_CPUS ? Vic->View.CpuCount - 1u : Cpu;
+    uint32_t Last = Cpu == VIC_ALL_CPUS ? Vic->CpuCount - 1u : Cpu;
     for (uint32_t Index = First; Index <= Last; Index++)
         VicpAddCounters(Vic, Index, Counters);
     return IRQ_STATUS_SUCCESS;
