@@ -219,14 +219,6 @@ IRQ_STATUS VicInitialize(void *Storage, size_t StorageSize, const VIC_CONFIG *Co
 
 /* ---- The check (the owner, every instruction) ---------------------------------------- */
 
-/* The first members of every VIC, public only so that the check can be
- * inline. Not an interface: use VicIsDeliverable. */
-typedef struct _VIC_DELIVERY_VIEW {
-    const unsigned char *CpuBase; /* CPU 0's block: its first member is the check word */
-    size_t CpuStride;
-    uint32_t CpuCount;
-} VIC_DELIVERY_VIEW;
-
 /* A CPU's check word (THE CHECK WORD below), opaque: it is read only with
  * VicLoadCheckWord, one atomic load, never dereferenced. The library keeps
  * it as a C11 _Atomic uint64_t, 64-byte aligned, and changes it only with
@@ -237,16 +229,28 @@ typedef struct _VIC_DELIVERY_VIEW {
  * it means the same in C and C++ (C++ before 23 has no _Atomic). */
 typedef struct _VIC_CHECK_WORD VIC_CHECK_WORD;
 
-/* The check word of a CPU, for an emulator loop that wants no bounds test:
- * the per-instruction form. Take the word once, when a thread starts
- * emulating Cpu (it never moves while the Vic lives), and call
+/* What a VIC pointer points at (the start of its storage), public only so
+ * that the check can be inline. Not an interface: use VicIsDeliverable.
+ * Words holds the address of each CPU's check word, CpuCount of them in a
+ * Vic's storage (a trailing one-element array, as C++ has no flexible array
+ * member: never allocate or copy this type); an array member rather than
+ * pointer arithmetic, so that compilers fold its offset into the load.
+ * HeaderOffset is the library's. */
+typedef struct _VIC_DELIVERY_VIEW {
+    uint32_t CpuCount;
+    uint32_t HeaderOffset;
+    const VIC_CHECK_WORD *Words[1];
+} VIC_DELIVERY_VIEW;
+
+/* The check word of a CPU (Cpu in range), for an emulator loop that wants
+ * no bounds test: the per-instruction form. Take the word once, when a
+ * thread starts emulating Cpu (it never moves while the Vic lives), and call
  * VicWordIsDeliverable on it: one acquire load, a shift and a test.
- * VicIsDeliverable does the range test and this address computation on
- * every call. */
+ * VicIsDeliverable does the range test and this look-up (one load from the
+ * table after the view, at a constant offset: no multiply) on every call. */
 static inline const VIC_CHECK_WORD *VicGetDeliveryWord(const VIC *Vic, uint32_t Cpu)
 {
-    const VIC_DELIVERY_VIEW *View = (const VIC_DELIVERY_VIEW *)(const void *)Vic;
-    return (const VIC_CHECK_WORD *)(const void *)(View->CpuBase + (size_t)Cpu * View->CpuStride);
+    return ((const VIC_DELIVERY_VIEW *)(const void *)Vic)->Words[Cpu];
 }
 
 /* The check word's value now. The acquire pairs with the raiser's release,

@@ -4,6 +4,12 @@
  *
  * Storage (caller's, VIC_STORAGE_ALIGNMENT-aligned), each part on its own
  * cache lines:
+ *   delivery view       vic.h's VIC_DELIVERY_VIEW with the address of each
+ *                       CPU's check word: the VIC pointer callers get (the
+ *                       storage itself) points here, so that
+ *                       VicIsDeliverable finds a CPU's word with one load at
+ *                       a constant offset; the view says where the header
+ *                       is (vicp.h, VicpOf)
  *   VIC                 the header (read-mostly), then the online words
  *   VICP_SOURCE[]       level, slot and kind of each source
  *   routes              one IR_ROUTE per source (router.h)
@@ -24,6 +30,7 @@
 #include "vicp.h"
 
 typedef struct _VICP_LAYOUT {
+    size_t HeaderOffset; /* the view comes first */
     size_t SourcesOffset;
     size_t RoutesOffset;
     size_t RouteStride;
@@ -99,7 +106,9 @@ static IRQ_STATUS VicpCheckConfig(const VIC_CONFIG *Config, VICP_CONFIG_FACTS *F
 
 static void VicpComputeLayout(const VIC_CONFIG *Config, VICP_LAYOUT *Layout)
 {
-    Layout->SourcesOffset = VICP_SOURCES_OFFSET;
+    Layout->HeaderOffset =
+        VicpRoundUp(offsetof(VIC_DELIVERY_VIEW, Words) + Config->CpuCount * sizeof(VIC_CHECK_WORD *));
+    Layout->SourcesOffset = Layout->HeaderOffset + VICP_SOURCES_OFFSET;
     Layout->RoutesOffset = Layout->SourcesOffset + VicpRoundUp(Config->SourceCount * sizeof(VICP_SOURCE));
     Layout->RouteStride = IrRouteQueryStorageSize(Config->CpuCount);
     Layout->CpusOffset = Layout->RoutesOffset + Config->SourceCount * Layout->RouteStride;
@@ -148,7 +157,7 @@ static void VicpInitializeSources(VIC *Vic, const VIC_CONFIG *Config, const VICP
     }
     for (uint32_t Source = 0; Source < Config->SourceCount; Source++) {
         const VIC_SOURCE_DESCRIPTOR *Descriptor = &Config->Sources[Source];
-        VICP_SOURCE *Entry = &VicpSources(Vic)[Source];
+        VICP_SOURCE *Entry = VicpSourceAt(Vic, Source);
         Entry->Level = (uint8_t)Descriptor->Level;
         Entry->Kind = (uint8_t)Descriptor->Kind;
         Entry->Slot = 0;
@@ -209,7 +218,7 @@ static void VicpAssignDirectBits(VIC *Vic, const VICP_CONFIG_FACTS *Facts)
         Next += DirectSlots[Level];
     }
     for (uint32_t Source = 0; Source < Vic->SourceCount; Source++) {
-        VICP_SOURCE *Entry = &VicpSources(Vic)[Source];
+        VICP_SOURCE *Entry = VicpSourceAt(Vic, Source);
         if (Entry->Level == 0 || Entry->Slot >= DirectSlots[Entry->Level])
             continue;
         uint32_t Bit = First[Entry->Level] + Entry->Slot;
@@ -225,7 +234,7 @@ static void VicpInitializeRoutes(VIC *Vic)
 {
     for (uint32_t Source = 0; Source < Vic->SourceCount; Source++) {
         IR_ROUTE *Route;
-        (void)IrRouteInitialize(VicpRoute(Vic, Source), Vic->RouteStride, Vic->View.CpuCount, &Route);
+        (void)IrRouteInitialize(VicpRoute(Vic, Source), Vic->RouteStride, Vic->CpuCount, &Route);
     }
 }
 
@@ -241,7 +250,7 @@ static void VicpInitializeCpu(VIC *Vic, VICP_CPU *Cpu)
     atomic_store_explicit(&Cpu->Control, 0, memory_order_relaxed); /* level 0, gates open, kernel mode */
     atomic_store_explicit(&Cpu->Claimed, 0, memory_order_relaxed);
     atomic_store_explicit(&Cpu->RaisedByOwner, 0, memory_order_relaxed);
-    atomic_store_explicit(&Cpu->DirectTaken, 0, memory_order_relaxed);
+    atomic_store_explicit(&Cpu->TakenOnce, 0, memory_order_relaxed);
     Cpu->UndoKey = ~(uint64_t)0; /* no Control has every bit set */
     Cpu->UndoOwnerBits = 0;
     for (uint32_t Message = 0; Message < VIC_IPI_MESSAGE_COUNT; Message++)
@@ -255,9 +264,9 @@ static void VicpInitializeCpu(VIC *Vic, VICP_CPU *Cpu)
 static void VicpInitializeHeader(VIC *Vic, unsigned char *Base, const VIC_CONFIG *Config, const VICP_LAYOUT *Layout)
 {
     Vic->CpuBlocks = Base + Layout->CpusOffset;
-    Vic->View.CpuBase = Vic->CpuBlocks;
-    Vic->View.CpuStride = Layout->CpuStride;
-    Vic->View.CpuCount = Config->CpuCount;
+    Vic->CpuStride = Layout->CpuStride;
+    Vic->View = (VIC_DELIVERY_VIEW *)(void *)Base;
+    Vic->CpuCount = Config->CpuCount;
     Vic->CpuWords = (Config->CpuCount + 63u) / 64u;
     Vic->LevelCount = Config->LevelCount;
     Vic->SourceCount = Config->SourceCount;
@@ -291,15 +300,20 @@ IRQ_STATUS VicInitialize(void *Storage, size_t StorageSize, const VIC_CONFIG *Co
     if (StorageSize < Layout.Size)
         return IRQ_STATUS_BUFFER_TOO_SMALL;
 
-    VIC *New = Storage;
+    VIC *New = (VIC *)(void *)((unsigned char *)Storage + Layout.HeaderOffset);
     VicpInitializeHeader(New, Storage, Config, &Layout);
     VicpInitializeSources(New, Config, &Facts);
     VicpAssignDirectBits(New, &Facts);
     VicpInitializeRoutes(New);
-    for (uint32_t Cpu = 0; Cpu < Config->CpuCount; Cpu++)
+    New->View->CpuCount = Config->CpuCount;
+    New->View->HeaderOffset = (uint32_t)Layout.HeaderOffset;
+    for (uint32_t Cpu = 0; Cpu < Config->CpuCount; Cpu++) {
         VicpInitializeCpu(New, VicpCpu(New, Cpu));
+        /* State is the block's first member (vicp.h): the block's address is the word's. */
+        New->View->Words[Cpu] = (const VIC_CHECK_WORD *)(const void *)VicpCpu(New, Cpu);
+    }
     /* Other threads may use the Vic once the caller has published it (a
      * release store, a thread start): that makes these stores visible. */
-    *Vic = New;
+    *Vic = Storage;
     return IRQ_STATUS_SUCCESS;
 }

@@ -35,7 +35,7 @@ static IRQ_STATUS VicpCheckCpu(const VIC *Vic, uint32_t Cpu)
 {
     if (Vic == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    return Cpu < Vic->View.CpuCount ? IRQ_STATUS_SUCCESS : IRQ_STATUS_INVALID_CPU;
+    return Cpu < Vic->CpuCount ? IRQ_STATUS_SUCCESS : IRQ_STATUS_INVALID_CPU;
 }
 
 static uint64_t VicpControl(const VICP_CPU *Cpu)
@@ -43,8 +43,9 @@ static uint64_t VicpControl(const VICP_CPU *Cpu)
     return atomic_load_explicit(&Cpu->Control, memory_order_relaxed);
 }
 
-IRQ_STATUS VicSetLevel(VIC *Vic, uint32_t Cpu, uint32_t Level, uint32_t *Previous)
+IRQ_STATUS VicSetLevel(VIC *Handle, uint32_t Cpu, uint32_t Level, uint32_t *Previous)
 {
+    VIC *Vic = VicpOf(Handle);
     IRQ_STATUS Status = VicpCheckCpu(Vic, Cpu);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
@@ -68,8 +69,9 @@ static bool VicpSetGate(VIC *Vic, VICP_CPU *Block, uint32_t Gate, bool Closed)
     return (Gates & Gate) != 0;
 }
 
-IRQ_STATUS VicSetInterruptsEnabled(VIC *Vic, uint32_t Cpu, bool Enabled, bool *Previous)
+IRQ_STATUS VicSetInterruptsEnabled(VIC *Handle, uint32_t Cpu, bool Enabled, bool *Previous)
 {
+    VIC *Vic = VicpOf(Handle);
     IRQ_STATUS Status = VicpCheckCpu(Vic, Cpu);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
@@ -79,24 +81,27 @@ IRQ_STATUS VicSetInterruptsEnabled(VIC *Vic, uint32_t Cpu, bool Enabled, bool *P
     return IRQ_STATUS_SUCCESS;
 }
 
-IRQ_STATUS VicSetBarrier(VIC *Vic, uint32_t Cpu, bool InBarrier)
+IRQ_STATUS VicSetBarrier(VIC *Handle, uint32_t Cpu, bool InBarrier)
 {
+    VIC *Vic = VicpOf(Handle);
     IRQ_STATUS Status = VicpCheckCpu(Vic, Cpu);
     if (Status == IRQ_STATUS_SUCCESS)
         (void)VicpSetGate(Vic, VicpCpu(Vic, Cpu), VICP_GATE_BARRIER, InBarrier);
     return Status;
 }
 
-IRQ_STATUS VicSetPalMode(VIC *Vic, uint32_t Cpu, bool InPalMode)
+IRQ_STATUS VicSetPalMode(VIC *Handle, uint32_t Cpu, bool InPalMode)
 {
+    VIC *Vic = VicpOf(Handle);
     IRQ_STATUS Status = VicpCheckCpu(Vic, Cpu);
     if (Status == IRQ_STATUS_SUCCESS)
         (void)VicpSetGate(Vic, VicpCpu(Vic, Cpu), VICP_GATE_PAL_MODE, InPalMode);
     return Status;
 }
 
-IRQ_STATUS VicSetMode(VIC *Vic, uint32_t Cpu, VIC_PROCESSOR_MODE Mode)
+IRQ_STATUS VicSetMode(VIC *Handle, uint32_t Cpu, VIC_PROCESSOR_MODE Mode)
 {
+    VIC *Vic = VicpOf(Handle);
     IRQ_STATUS Status = VicpCheckCpu(Vic, Cpu);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
@@ -151,13 +156,15 @@ static IRQ_STATUS VicpWriteAstRegister(VIC *Vic, uint32_t Cpu, uint32_t Shift, u
     return IRQ_STATUS_SUCCESS;
 }
 
-IRQ_STATUS VicWriteAstEnable(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous)
+IRQ_STATUS VicWriteAstEnable(VIC *Handle, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous)
 {
+    VIC *Vic = VicpOf(Handle);
     return VicpWriteAstRegister(Vic, Cpu, VICP_ASTEN_SHIFT, Keep, Set, Previous);
 }
 
-IRQ_STATUS VicWriteAstSummary(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous)
+IRQ_STATUS VicWriteAstSummary(VIC *Handle, uint32_t Cpu, uint32_t Keep, uint32_t Set, uint32_t *Previous)
 {
+    VIC *Vic = VicpOf(Handle);
     return VicpWriteAstRegister(Vic, Cpu, VICP_ASTSR_SHIFT, Keep, Set, Previous);
 }
 
@@ -165,8 +172,9 @@ IRQ_STATUS VicWriteAstSummary(VIC *Vic, uint32_t Cpu, uint32_t Keep, uint32_t Se
 
 /* The highest level in service ends (x86 EOI clears the highest ISR bit; on
  * Alpha, the REI out of the handler restores the IPL the interrupt raised). */
-IRQ_STATUS VicEndOfInterrupt(VIC *Vic, uint32_t Cpu)
+IRQ_STATUS VicEndOfInterrupt(VIC *Handle, uint32_t Cpu)
 {
+    VIC *Vic = VicpOf(Handle);
     IRQ_STATUS Status = VicpCheckCpu(Vic, Cpu);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;

@@ -34,7 +34,7 @@ static void VicpPostIpi(VIC *Vic, uint32_t Cpu, uint32_t Message)
 
 static bool VicpIsOnlineCpu(const VIC *Vic, uint32_t Cpu)
 {
-    return Cpu < Vic->View.CpuCount && VicpIsOnline(Vic, Cpu);
+    return Cpu < Vic->CpuCount && VicpIsOnline(Vic, Cpu);
 }
 
 /* Every CPU of Set exists and is online; Set is not empty. */
@@ -68,7 +68,7 @@ static IRQ_STATUS VicpResolveWords(const VIC *Vic, const VIC_IPI_TARGET *Target,
     }
     if (Target->Kind != VicIpiTargetAll && Target->Kind != VicIpiTargetAllButSelf)
         return IRQ_STATUS_INVALID_PARAMETER;
-    if (Target->Kind == VicIpiTargetAllButSelf && Target->Cpu >= Vic->View.CpuCount)
+    if (Target->Kind == VicIpiTargetAllButSelf && Target->Cpu >= Vic->CpuCount)
         return IRQ_STATUS_INVALID_CPU;
     for (uint32_t Word = 0; Word < Vic->CpuWords; Word++)
         Words[Word] = atomic_load_explicit(&Vic->Online[Word], memory_order_relaxed);
@@ -78,8 +78,9 @@ static IRQ_STATUS VicpResolveWords(const VIC *Vic, const VIC_IPI_TARGET *Target,
     return IRQ_STATUS_SUCCESS;
 }
 
-IRQ_STATUS VicSendIpi(VIC *Vic, const VIC_IPI_TARGET *Target, uint32_t Message)
+IRQ_STATUS VicSendIpi(VIC *Handle, const VIC_IPI_TARGET *Target, uint32_t Message)
 {
+    VIC *Vic = VicpOf(Handle);
     if (Vic == NULL || Target == NULL || Message >= VIC_IPI_MESSAGE_COUNT)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (Vic->IpiSource == VICP_NONE)
@@ -101,9 +102,10 @@ IRQ_STATUS VicSendIpi(VIC *Vic, const VIC_IPI_TARGET *Target, uint32_t Message)
     return IRQ_STATUS_SUCCESS;
 }
 
-uint64_t VicQueryIpiCount(const VIC *Vic, uint32_t Cpu, uint32_t Message)
+uint64_t VicQueryIpiCount(const VIC *Handle, uint32_t Cpu, uint32_t Message)
 {
-    if (Vic == NULL || Cpu >= Vic->View.CpuCount || Message >= VIC_IPI_MESSAGE_COUNT)
+    const VIC *Vic = VicpOfConst(Handle);
+    if (Vic == NULL || Cpu >= Vic->CpuCount || Message >= VIC_IPI_MESSAGE_COUNT)
         return 0;
     return atomic_load_explicit(&VicpCpu(Vic, Cpu)->IpiCounts[Message], memory_order_relaxed);
 }

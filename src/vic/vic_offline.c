@@ -52,7 +52,7 @@
  * cyclic order. VICP_NOT_FIXED when Cpus holds no CPU but From. */
 static uint32_t VicpBroadcastHeir(const VIC *Vic, uint32_t Source, uint32_t From, const IR_CPU_SET *Cpus)
 {
-    uint32_t Count = Vic->View.CpuCount;
+    uint32_t Count = Vic->CpuCount;
     uint32_t Heir = VICP_NOT_FIXED;
     for (uint32_t Step = 1; Step < Count; Step++) {
         uint32_t Cpu = (From + Step) % Count;
@@ -100,7 +100,7 @@ static void VicpMigrate(VIC *Vic, uint32_t Source, uint32_t From)
 
 IRQ_STATUS VicpRaisedOnOffline(VIC *Vic, uint32_t Cpu, const VICP_SOURCE *Entry)
 {
-    VicpMigrate(Vic, (uint32_t)(Entry - VicpSourceOf(Vic, 0)), Cpu);
+    VicpMigrate(Vic, VicpSourceNumber(Vic, Entry), Cpu);
     return IRQ_STATUS_SUCCESS;
 }
 

@@ -85,7 +85,7 @@ static void VicpSettleSummary(VIC *Vic, VICP_CPU *Block, uint32_t Level, bool By
     while (VicpWordHasBits(Block, Level)) {
         uint64_t Before = atomic_fetch_or_explicit(&Block->State, VicpWordSummaryBits(Level), memory_order_seq_cst);
         if (!ByOwner && Vic->Wake != NULL) {
-            uint32_t Cpu = (uint32_t)(((unsigned char *)Block - Vic->CpuBlocks) / Vic->View.CpuStride);
+            uint32_t Cpu = (uint32_t)(((unsigned char *)Block - Vic->CpuBlocks) / Vic->CpuStride);
             VicpWake(Vic, Cpu, Before, VicpSummaryBit(Level));
         }
         if (VicpWordHasBits(Block, Level))
@@ -146,11 +146,12 @@ static IRQ_STATUS VicpCheckSourceAndCpu(const VIC *Vic, uint32_t Source, uint32_
         return IRQ_STATUS_INVALID_PARAMETER;
     if (!VicpIsSource(Vic, Source))
         return IRQ_STATUS_INVALID_VECTOR;
-    return Cpu < Vic->View.CpuCount ? IRQ_STATUS_SUCCESS : IRQ_STATUS_INVALID_CPU;
+    return Cpu < Vic->CpuCount ? IRQ_STATUS_SUCCESS : IRQ_STATUS_INVALID_CPU;
 }
 
-IRQ_STATUS VicRaiseOnCpu(VIC *Vic, uint32_t Source, uint32_t Cpu)
+IRQ_STATUS VicRaiseOnCpu(VIC *Handle, uint32_t Source, uint32_t Cpu)
 {
+    VIC *Vic = VicpOf(Handle);
     IRQ_STATUS Status = VicpCheckSourceAndCpu(Vic, Source, Cpu);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
@@ -215,8 +216,9 @@ IRQ_STATUS VicpTakePending(VIC *Vic, uint32_t Source, uint32_t Cpu, bool Migrati
  * comes after the clear leaves an interrupt with no message, claimed with
  * IpiMessages 0. Withdrawn messages are not counted (VicQueryIpiCount counts
  * claimed ones). */
-IRQ_STATUS VicClear(VIC *Vic, uint32_t Source, uint32_t Cpu)
+IRQ_STATUS VicClear(VIC *Handle, uint32_t Source, uint32_t Cpu)
 {
+    VIC *Vic = VicpOf(Handle);
     IRQ_STATUS Status = VicpCheckSourceAndCpu(Vic, Source, Cpu);
     if (Status != IRQ_STATUS_SUCCESS)
         return Status;
@@ -230,21 +232,23 @@ IRQ_STATUS VicClear(VIC *Vic, uint32_t Source, uint32_t Cpu)
 
 /* MTPR SIRR: a request for the software interrupt at Level. It is an
  * ordinary source at that level, so it is masked like any other. */
-IRQ_STATUS VicWriteSoftwareRequest(VIC *Vic, uint32_t Cpu, uint32_t Level)
+IRQ_STATUS VicWriteSoftwareRequest(VIC *Handle, uint32_t Cpu, uint32_t Level)
 {
+    VIC *Vic = VicpOf(Handle);
     if (Vic == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (Level >= VIC_MAX_LEVELS || Vic->SoftwareSource[Level] == VICP_NONE)
         return IRQ_STATUS_INVALID_IRQL;
-    return VicRaiseOnCpu(Vic, Vic->SoftwareSource[Level], Cpu);
+    return VicRaiseOnCpu(Handle, Vic->SoftwareSource[Level], Cpu);
 }
 
 /* MFPR SISR: bit n for the pending software interrupt of level n. */
-IRQ_STATUS VicReadSoftwareSummary(const VIC *Vic, uint32_t Cpu, uint32_t *Summary)
+IRQ_STATUS VicReadSoftwareSummary(const VIC *Handle, uint32_t Cpu, uint32_t *Summary)
 {
+    const VIC *Vic = VicpOfConst(Handle);
     if (Vic == NULL || Summary == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    if (Cpu >= Vic->View.CpuCount)
+    if (Cpu >= Vic->CpuCount)
         return IRQ_STATUS_INVALID_CPU;
     const VICP_CPU *Block = VicpCpu(Vic, Cpu);
     uint32_t Bits = 0;
@@ -350,8 +354,15 @@ static inline void VicpAnswer(VIC_CLAIM *Claim, uint32_t Source, uint32_t Level,
 static inline void VicpFinishClaim(VIC *Vic, VICP_CPU *Block, uint32_t Level, uint32_t Slot, uint64_t Harvested,
                                    VIC_CLAIM *Claim)
 {
-    VicpBump(&Block->RaisedByOwner, Harvested);
-    VicpBump(&Block->Claimed, 1);
+    /* Each store here is one more that the owner's next locked operation
+     * waits for (x86 drains the store buffer first): a source raised once
+     * since its word was last harvested, the common case, costs one. */
+    if (__builtin_expect(Harvested == 1, 1)) {
+        VicpBump(&Block->TakenOnce, 1);
+    } else {
+        VicpBump(&Block->RaisedByOwner, Harvested);
+        VicpBump(&Block->Claimed, 1);
+    }
     uint32_t Source = Vic->SourceOfSlot[Level][Slot];
     VicpAnswer(Claim, Source, Level, Vic->KindOfSlot[Level][Slot]);
     if (__builtin_expect(Source == Vic->IpiSource, 0))
@@ -362,7 +373,7 @@ static inline void VicpFinishClaim(VIC *Vic, VICP_CPU *Block, uint32_t Level, ui
  * answer from the bit's number. */
 static inline void VicpAnswerDirect(VIC *Vic, VICP_CPU *Block, uint64_t DirectBit, VIC_CLAIM *Claim)
 {
-    VicpBump(&Block->DirectTaken, 1);
+    VicpBump(&Block->TakenOnce, 1);
     VICP_DIRECT_ANSWER Answer = Vic->DirectAnswer[__builtin_ctzll(DirectBit)];
     VicpAnswer(Claim, Answer.Source, Answer.Level, Answer.Kind);
 }
@@ -381,28 +392,44 @@ static inline void VicpFinishDirect(VIC *Vic, VICP_CPU *Block, uint64_t Old, uin
         Claim->IpiMessages = VicpTakeIpiMessages(Block);
 }
 
+/* The check word that a pending word's take leaves from State (Emptied: it
+ * took the word's last bit): the Summary bit off while no Direct bit of the
+ * level holds it, the owner bits of a claim. State itself when neither. */
+static inline uint64_t VicpSettledWord(const VIC *Vic, uint64_t State, uint32_t Level, bool Emptied,
+                                       bool EnterService)
+{
+    uint64_t New = Emptied ? VicpWithoutSummary(Vic, State, Level) : State;
+    if (EnterService)
+        New = VicpWithLevelInService(Vic, New, Level);
+    return New;
+}
+
 /* After a pending word lost a bit (Emptied: its last): when the word
  * emptied or a claim puts the level in service, one compare-and-swap of the
- * check word from State (a loop only when something else changed it
- * meanwhile): the Summary bit off while no Direct bit of the level holds it, the owner bits of
- * a claim; then the re-check. */
-static inline void VicpSettleWordLevel(VIC *Vic, VICP_CPU *Block, uint64_t State, uint32_t Level, bool Emptied,
-                                       bool EnterService)
+ * check word from State to New, VicpSettledWord of State (a loop only when
+ * something else changed the word meanwhile); then the re-check. The fast
+ * path works New out before its compare-and-swap of the pending word, so
+ * that this one waits for no table load issued after that. */
+static inline void VicpSettleWordLevelAs(VIC *Vic, VICP_CPU *Block, uint64_t State, uint64_t New, uint32_t Level,
+                                         bool Emptied, bool EnterService)
 {
     if (!Emptied && !EnterService)
         return;
-    uint64_t New;
-    do {
-        New = Emptied ? VicpWithoutSummary(Vic, State, Level) : State;
-        if (EnterService)
-            New = VicpWithLevelInService(Vic, New, Level);
-    } while (New != State && !atomic_compare_exchange_weak_explicit(&Block->State, &State, New,
-                                                                    memory_order_seq_cst, memory_order_seq_cst));
+    while (New != State && !atomic_compare_exchange_weak_explicit(&Block->State, &State, New, memory_order_seq_cst,
+                                                                  memory_order_seq_cst))
+        New = VicpSettledWord(Vic, State, Level, Emptied, EnterService);
     IR_ASSERT(VicpDirectBitsHaveSummary(Vic, New));
     if (EnterService)
         VicpMarkInService(Block, Level, State, New);
     if ((New & VicpSummaryBit(Level)) == 0)
         VicpRecheckSummary(Vic, Block, Level);
+}
+
+static inline void VicpSettleWordLevel(VIC *Vic, VICP_CPU *Block, uint64_t State, uint32_t Level, bool Emptied,
+                                       bool EnterService)
+{
+    VicpSettleWordLevelAs(Vic, Block, State, VicpSettledWord(Vic, State, Level, Emptied, EnterService), Level,
+                          Emptied, EnterService);
 }
 
 /* ---- The general path: every case, from the start -------------------------------------- */
@@ -584,11 +611,13 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastFromWord(VIC *Vi
 {
     uint32_t Slot = VicpHighestBit(VicpPendingSlots(Old));
     uint64_t New = VicpPendingWithout(Old, Slot);
+    bool Emptied = New == 0;
+    uint64_t Settled = VicpSettledWord(Vic, State, Level, Emptied, EnterService);
     if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&Block->Pending[Level], &Old, New,
                                                                   memory_order_seq_cst, memory_order_seq_cst),
                          0))
         return VicpGeneral(Vic, Cpu, EnterService, Claim); /* the word moved under us */
-    VicpSettleWordLevel(Vic, Block, State, Level, New == 0, EnterService);
+    VicpSettleWordLevelAs(Vic, Block, State, Settled, Level, Emptied, EnterService);
     VicpFinishClaim(Vic, Block, Level, Slot, VicpPendingRaises(Old), Claim);
     return IRQ_STATUS_SUCCESS;
 }
@@ -641,7 +670,7 @@ static inline __attribute__((always_inline)) IRQ_STATUS VicpFastClaim(VIC *Vic, 
 {
     if (Vic == NULL || Claim == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    if (Cpu >= Vic->View.CpuCount)
+    if (Cpu >= Vic->CpuCount)
         return IRQ_STATUS_INVALID_CPU;
     VICP_CPU *Block = VicpCpu(Vic, Cpu);
     uint64_t State = atomic_load_explicit(&Block->State, memory_order_acquire);
@@ -657,20 +686,22 @@ static IRQ_STATUS VicpFastClaim(VIC *Vic, uint32_t Cpu, bool EnterService, VIC_C
 {
     if (Vic == NULL || Claim == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    if (Cpu >= Vic->View.CpuCount)
+    if (Cpu >= Vic->CpuCount)
         return IRQ_STATUS_INVALID_CPU;
     return VicpClaimHighest(Vic, Cpu, EnterService, Claim);
 }
 #endif
 
-IRQ_STATUS VicClaim(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+IRQ_STATUS VicClaim(VIC *Handle, uint32_t Cpu, VIC_CLAIM *Claim)
 {
+    VIC *Vic = VicpOf(Handle);
     return VicpFastClaim(Vic, Cpu, true, Claim);
 }
 
 /* Nothing goes in service: the caller masks what it must itself (VicSetLevel,
  * as Alpha PALcode raises PS<IPL> when it takes an interrupt). */
-IRQ_STATUS VicTakeInterrupt(VIC *Vic, uint32_t Cpu, VIC_CLAIM *Claim)
+IRQ_STATUS VicTakeInterrupt(VIC *Handle, uint32_t Cpu, VIC_CLAIM *Claim)
 {
+    VIC *Vic = VicpOf(Handle);
     return VicpFastClaim(Vic, Cpu, false, Claim);
 }

@@ -14,11 +14,12 @@
 
 #include "vicp.h"
 
-IRQ_STATUS VicQueryCpuState(const VIC *Vic, uint32_t Cpu, VIC_CPU_STATE *State)
+IRQ_STATUS VicQueryCpuState(const VIC *Handle, uint32_t Cpu, VIC_CPU_STATE *State)
 {
+    const VIC *Vic = VicpOfConst(Handle);
     if (Vic == NULL || State == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    if (Cpu >= Vic->View.CpuCount)
+    if (Cpu >= Vic->CpuCount)
         return IRQ_STATUS_INVALID_CPU;
     uint64_t Control = atomic_load_explicit(&VicpCpu(Vic, Cpu)->Control, memory_order_relaxed);
     uint32_t Gates = VicpGates(Control);
@@ -35,28 +36,30 @@ IRQ_STATUS VicQueryCpuState(const VIC *Vic, uint32_t Cpu, VIC_CPU_STATE *State)
     return IRQ_STATUS_SUCCESS;
 }
 
-IRQ_STATUS VicIsPending(const VIC *Vic, uint32_t Source, uint32_t Cpu, bool *Pending)
+IRQ_STATUS VicIsPending(const VIC *Handle, uint32_t Source, uint32_t Cpu, bool *Pending)
 {
+    const VIC *Vic = VicpOfConst(Handle);
     if (Vic == NULL || Pending == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (!VicpIsSource(Vic, Source))
         return IRQ_STATUS_INVALID_VECTOR;
-    if (Cpu >= Vic->View.CpuCount)
+    if (Cpu >= Vic->CpuCount)
         return IRQ_STATUS_INVALID_CPU;
     *Pending = VicpSourcePending(Vic, VicpCpu(Vic, Cpu), Source);
     return IRQ_STATUS_SUCCESS;
 }
 
-/* Raised = what claims, clears and migrations harvested + direct takes + the counts
- * still in the pending words and the Direct bits still set (vicp.h) + ASTSR bits
- * set; Claimed = the owner's claims of pending-word sources and ASTs +
- * direct takes (one counter for both halves of a direct take). */
+/* Raised = what claims, clears and migrations harvested + the takes that
+ * harvested one raise (TakenOnce) + the counts still in the pending words and
+ * the Direct bits still set (vicp.h) + ASTSR bits set; Claimed = the owner's
+ * other claims and ASTs + TakenOnce (one counter for both halves of a take
+ * that harvested one raise). */
 static void VicpAddCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters)
 {
     const VICP_CPU *Block = VicpCpu(Vic, Cpu);
-    uint64_t DirectTaken = atomic_load_explicit(&Block->DirectTaken, memory_order_relaxed);
+    uint64_t TakenOnce = atomic_load_explicit(&Block->TakenOnce, memory_order_relaxed);
     uint64_t Raised = atomic_load_explicit(&Block->RaisedByOwner, memory_order_relaxed) +
-                      atomic_load_explicit(&Block->RaisedHarvestedByClear, memory_order_relaxed) + DirectTaken;
+                      atomic_load_explicit(&Block->RaisedHarvestedByClear, memory_order_relaxed) + TakenOnce;
     uint64_t Control = atomic_load_explicit(&Block->Control, memory_order_relaxed);
     uint64_t Pending = VicpPopulation(VicpAstSummary(Control));
     uint32_t DirectPending =
@@ -70,22 +73,23 @@ static void VicpAddCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters
     }
     Counters->Raised += Raised;
     Counters->Merged += atomic_load_explicit(&Block->Merged, memory_order_relaxed);
-    Counters->Claimed += atomic_load_explicit(&Block->Claimed, memory_order_relaxed) + DirectTaken;
+    Counters->Claimed += atomic_load_explicit(&Block->Claimed, memory_order_relaxed) + TakenOnce;
     Counters->Cleared += atomic_load_explicit(&Block->Cleared, memory_order_relaxed);
     Counters->Migrated += atomic_load_explicit(&Block->Migrated, memory_order_relaxed);
     Counters->Pending += Pending;
 }
 
-IRQ_STATUS VicQueryCounters(const VIC *Vic, uint32_t Cpu, VIC_COUNTERS *Counters)
+IRQ_STATUS VicQueryCounters(const VIC *Handle, uint32_t Cpu, VIC_COUNTERS *Counters)
 {
+    const VIC *Vic = VicpOfConst(Handle);
     if (Vic == NULL || Counters == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    if (Cpu != VIC_ALL_CPUS && Cpu >= Vic->View.CpuCount)
+    if (Cpu != VIC_ALL_CPUS && Cpu >= Vic->CpuCount)
         return IRQ_STATUS_INVALID_CPU;
     Counters->Raised = Counters->Merged = Counters->Claimed = Counters->Cleared = Counters->Migrated =
         Counters->Pending = 0;
     uint32_t First = Cpu == VIC_ALL_CPUS ? 0 : Cpu;
-    uint32_t Last = Cpu == VIC_ALL_CPUS ? Vic->View.CpuCount - 1u : Cpu;
+    uint32_t Last = Cpu == VIC_ALL_CPUS ? Vic->CpuCount - 1u : Cpu;
     for (uint32_t Index = First; Index <= Last; Index++)
         VicpAddCounters(Vic, Index, Counters);
     return IRQ_STATUS_SUCCESS;

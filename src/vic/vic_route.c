@@ -80,8 +80,9 @@ __attribute__((noinline)) static IRQ_STATUS VicpRaiseRouted(VIC *Vic, uint32_t S
  * costs one load of the source's mirror of it and an add to find the
  * target's block (a fast path); the mirror is one word, so a raise sees the
  * old route or the new one. */
-IRQ_STATUS VicRaise(VIC *Vic, uint32_t Source)
+IRQ_STATUS VicRaise(VIC *Handle, uint32_t Source)
 {
+    VIC *Vic = VicpOf(Handle);
     if (Vic == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (Source >= Vic->SourceCount)
@@ -106,7 +107,7 @@ static void VicpUpdateMirror(VIC *Vic, uint32_t Source)
     uint32_t Target;
     (void)IrRouteQueryConfig(VicpRoute(Vic, Source), &Policy, &Target, NULL);
     bool Mirrored = Policy == IrRoutingFixedCpu && VicpIsOnline(Vic, Target);
-    atomic_store_explicit(&VicpSources(Vic)[Source].Fixed, Mirrored ? VicpFixedMirror(Vic, Target) : VICP_NOT_FIXED,
+    atomic_store_explicit(&VicpSourceAt(Vic, Source)->Fixed, Mirrored ? VicpFixedMirror(Vic, Target) : VICP_NOT_FIXED,
                           memory_order_relaxed);
 }
 
@@ -115,23 +116,25 @@ static void VicpUpdateMirror(VIC *Vic, uint32_t Source)
  * fixed" and raisers ask the router, which gives them the old route or the
  * new one; afterwards it mirrors whatever the route now holds (the new
  * configuration, or the old one if the router refused the new). */
-IRQ_STATUS VicSetRoute(VIC *Vic, uint32_t Source, const IR_ROUTE_CONFIG *Config)
+IRQ_STATUS VicSetRoute(VIC *Handle, uint32_t Source, const IR_ROUTE_CONFIG *Config)
 {
+    VIC *Vic = VicpOf(Handle);
     if (Vic == NULL || Config == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (!VicpIsSource(Vic, Source))
         return IRQ_STATUS_INVALID_VECTOR;
     IrLockAcquire(&Vic->RouteLock);
-    atomic_store_explicit(&VicpSources(Vic)[Source].Fixed, VICP_NOT_FIXED, memory_order_relaxed);
+    atomic_store_explicit(&VicpSourceAt(Vic, Source)->Fixed, VICP_NOT_FIXED, memory_order_relaxed);
     IRQ_STATUS Status = IrRouteConfigure(VicpRoute(Vic, Source), Config, &Vic->RoutingInputs);
     VicpUpdateMirror(Vic, Source);
     IrLockRelease(&Vic->RouteLock);
     return Status;
 }
 
-IRQ_STATUS VicQueryRoute(const VIC *Vic, uint32_t Source, IR_ROUTING_POLICY *Policy, uint32_t *TargetCpu,
+IRQ_STATUS VicQueryRoute(const VIC *Handle, uint32_t Source, IR_ROUTING_POLICY *Policy, uint32_t *TargetCpu,
                          IR_CPU_SET *Mask)
 {
+    const VIC *Vic = VicpOfConst(Handle);
     if (Vic == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
     if (!VicpIsSource(Vic, Source))
@@ -147,11 +150,12 @@ IRQ_STATUS VicQueryRoute(const VIC *Vic, uint32_t Source, IR_ROUTING_POLICY *Pol
  * before the sweep and taken down after the online bit is back (vicp.h,
  * OFFLINE PROTOCOL); the sweep runs after the lock is released, since each
  * move is a raise, and a raise may call the wake-up routine. */
-IRQ_STATUS VicSetCpuOnline(VIC *Vic, uint32_t Cpu, bool Online)
+IRQ_STATUS VicSetCpuOnline(VIC *Handle, uint32_t Cpu, bool Online)
 {
+    VIC *Vic = VicpOf(Handle);
     if (Vic == NULL)
         return IRQ_STATUS_INVALID_PARAMETER;
-    if (Cpu >= Vic->View.CpuCount)
+    if (Cpu >= Vic->CpuCount)
         return IRQ_STATUS_INVALID_CPU;
     uint64_t Bit = (uint64_t)1 << (Cpu % 64u);
     IrLockAcquire(&Vic->RouteLock);
@@ -175,8 +179,8 @@ IRQ_STATUS VicSetCpuOnline(VIC *Vic, uint32_t Cpu, bool Online)
     /* Interrupts stranded on offline CPUs may have somewhere to go now. */
     for (uint32_t Word = 0; Word < Vic->CpuWords; Word++) {
         uint64_t Offline = ~atomic_load_explicit(&Vic->Online[Word], memory_order_seq_cst);
-        if (Word == Vic->CpuWords - 1u && Vic->View.CpuCount % 64u != 0)
-            Offline &= ((uint64_t)1 << (Vic->View.CpuCount % 64u)) - 1u;
+        if (Word == Vic->CpuWords - 1u && Vic->CpuCount % 64u != 0)
+            Offline &= ((uint64_t)1 << (Vic->CpuCount % 64u)) - 1u;
         for (; Offline != 0; Offline &= Offline - 1u)
             VicpMigrateDevices(Vic, Word * 64u + (uint32_t)__builtin_ctzll(Offline));
     }

@@ -254,7 +254,10 @@ typedef struct _VICP_CPU {
     _Alignas(VICP_LINE) _Atomic uint64_t Control;
     _Atomic uint64_t Claimed;
     _Atomic uint64_t RaisedByOwner; /* harvested by claims, plus ASTSR bits set */
-    _Atomic uint64_t DirectTaken;   /* direct sources taken or claimed: each one raise, one claim */
+    /* Takes and claims that harvested one raise (every direct source's, and
+     * a pending-word source's raised once since its word was last
+     * harvested): each one raise and one claim, so one store, not two. */
+    _Atomic uint64_t TakenOnce;
     /* The end of interrupt that undoes the last claim whose level went above
      * everything in service: when Control is UndoKey again, the end of
      * interrupt XORs UndoOwnerBits into the check word (the owner bits after
@@ -273,8 +276,15 @@ _Static_assert(offsetof(VICP_CPU, State) == 0, "the check word is the first memb
 _Static_assert(sizeof(_Atomic uint64_t) == sizeof(uint64_t) && _Alignof(_Atomic uint64_t) == _Alignof(uint64_t),
                "the check word must be layout-compatible with vic.h's view of it");
 
+/* The Vic's header. The VIC pointer callers hold is not its address: it is
+ * the start of the storage, where vic.h's VIC_DELIVERY_VIEW and its table of
+ * check-word addresses lie, so that VicIsDeliverable finds CPU n's word with
+ * one load at a small constant offset from the pointer and no multiply; the
+ * header follows the table (vic.c has the layout). The public entry points
+ * convert (VicpOf) before anything else; everything inside works on the
+ * header. */
 struct _VIC {
-    VIC_DELIVERY_VIEW View; /* first: VicIsDeliverable reads it */
+    uint32_t CpuCount;
     uint32_t LevelCount;
     uint32_t SourceCount;
     uint32_t CpuWords;           /* words of a CPU set that can name one of our CPUs */
@@ -291,7 +301,9 @@ struct _VIC {
     PVIC_WAKE_ROUTINE Wake;
     void *WakeContext;
     bool WakeOnPending;
-    unsigned char *CpuBlocks; /* == View.CpuBase, writable */
+    unsigned char *CpuBlocks;
+    size_t CpuStride;
+    VIC_DELIVERY_VIEW *View; /* what callers hold */
     unsigned char *Routes;
     size_t RouteStride;
     IR_ROUTING_INPUTS RoutingInputs;
@@ -299,13 +311,28 @@ struct _VIC {
     _Alignas(VICP_LINE) _Atomic uint64_t Online[IR_CPU_SET_WORDS];
 };
 
+/* The header of the Vic a caller's pointer names: the view says how far
+ * on it starts (NULL for NULL, so that the entry points' argument checks
+ * stay as they were; the test folds into theirs). */
+static inline VIC *VicpOf(VIC *Handle)
+{
+    VIC_DELIVERY_VIEW *View = (VIC_DELIVERY_VIEW *)(void *)Handle;
+    return View != NULL ? (VIC *)(void *)((unsigned char *)View + View->HeaderOffset) : NULL;
+}
+
+static inline const VIC *VicpOfConst(const VIC *Handle)
+{
+    const VIC_DELIVERY_VIEW *View = (const VIC_DELIVERY_VIEW *)(const void *)Handle;
+    return View != NULL ? (const VIC *)(const void *)((const unsigned char *)View + View->HeaderOffset) : NULL;
+}
+
 /* The source table follows the header at a fixed offset (vic.c's layout),
  * so that a raise finds its entry without loading a pointer first. */
 #define VICP_SOURCES_OFFSET ((sizeof(VIC) + VICP_LINE - 1u) & ~(size_t)(VICP_LINE - 1u))
 
-static inline VICP_SOURCE *VicpSources(VIC *Vic)
+static inline VICP_SOURCE *VicpSourceAt(VIC *Vic, uint32_t Source)
 {
-    return (VICP_SOURCE *)(void *)((unsigned char *)Vic + VICP_SOURCES_OFFSET);
+    return (VICP_SOURCE *)(void *)((unsigned char *)Vic + VICP_SOURCES_OFFSET) + Source;
 }
 
 static inline const VICP_SOURCE *VicpSourceOf(const VIC *Vic, uint32_t Source)
@@ -313,9 +340,15 @@ static inline const VICP_SOURCE *VicpSourceOf(const VIC *Vic, uint32_t Source)
     return (const VICP_SOURCE *)(const void *)((const unsigned char *)Vic + VICP_SOURCES_OFFSET) + Source;
 }
 
+/* The number of a source from its entry. */
+static inline uint32_t VicpSourceNumber(const VIC *Vic, const VICP_SOURCE *Entry)
+{
+    return (uint32_t)(Entry - VicpSourceOf(Vic, 0));
+}
+
 static inline VICP_CPU *VicpCpu(const VIC *Vic, uint32_t Cpu)
 {
-    return (VICP_CPU *)(void *)(Vic->CpuBlocks + (size_t)Cpu * Vic->View.CpuStride);
+    return (VICP_CPU *)(void *)(Vic->CpuBlocks + (size_t)Cpu * Vic->CpuStride);
 }
 
 static inline IR_ROUTE *VicpRoute(const VIC *Vic, uint32_t Source)
@@ -615,6 +648,9 @@ static inline __attribute__((always_inline)) uint32_t VicpRaiseInWord(VIC *Vic, 
 {
     _Atomic uint64_t *Pending = &Block->Pending[Entry->Level];
     uint64_t Bit = Entry->SlotBit;
+    /* Read before the compare-and-swap: a load after a locked operation
+     * waits for it, and the OR below would wait for that load. */
+    uint64_t RaiseBits = Entry->RaiseBits;
     uint64_t Old = atomic_load_explicit(Pending, memory_order_seq_cst);
     do {
         if ((Old & Bit) != 0) {
@@ -628,9 +664,9 @@ static inline __attribute__((always_inline)) uint32_t VicpRaiseInWord(VIC *Vic, 
     if (VicpPendingSlots(Old) == 0) {
         if (IRQROUTE_VIC_FAST_PATHS && !Waking) {
             /* The old value unused: one LOCK OR on x86 rather than a CAS loop. */
-            atomic_fetch_or_explicit(&Block->State, Entry->RaiseBits, memory_order_seq_cst);
+            atomic_fetch_or_explicit(&Block->State, RaiseBits, memory_order_seq_cst);
         } else {
-            uint64_t Before = atomic_fetch_or_explicit(&Block->State, Entry->RaiseBits, memory_order_seq_cst);
+            uint64_t Before = atomic_fetch_or_explicit(&Block->State, RaiseBits, memory_order_seq_cst);
             if (Waking)
                 VicpWake(Vic, Cpu, Before, VicpSummaryBit(Entry->Level));
         }
