@@ -464,23 +464,12 @@ static void KipClassReleased(KI_MATRIX_CPU *State, uint32_t Class)
     }
 }
 
-/* The rare halves of a take and a release, out of line and called last,
- * so that the common path keeps nothing live across a call and saves no
- * registers for them. After a take: the least-used classes recomputed (I6)
- * and the IRQLs the class serves looked at (I4, Class filled up). */
-__attribute__((noinline)) static void KipAfterTakeRare(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Class,
-                                                        bool Recompute, bool Filled)
-{
-    KI_MATRIX_CPU *State = &Matrix->Cpus[Cpu];
-    if (Recompute)
-        KipComputeMinClasses(Matrix, State, &State->MinClasses, &State->MinClassLoad);
-    if (Filled)
-        KipRefreshIrqlFull(Matrix, Cpu, Class);
-}
-
-/* After a release: the CPU moved down to its load's bucket (I3: its bucket
- * ran above the load), and the IRQLs the class serves not full (I4: the
- * class had been full). */
+/* The rare half of a release, out of line and called last, so that the
+ * common path keeps nothing live across a call and saves no registers for
+ * it: the CPU moved down to its load's bucket (I3: its bucket ran above the
+ * load), and the IRQLs the class serves not full (I4: the class had been
+ * full). A take keeps its rare work inline: split the same way it measured
+ * 11 ns slower per allocate + free on this host, for fewer instructions. */
 __attribute__((noinline)) static void KipAfterReleaseRare(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Class,
                                                            bool MoveDown, bool Unfilled)
 {
@@ -503,11 +492,11 @@ static void KipTake(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Vector)
      * meets it there moves it up (KipSettle); a release that follows finds
      * it in place again. */
     State->Allocated++;
-    bool Recompute = KipClassTaken(State, Class);
+    if (KipClassTaken(State, Class))
+        KipComputeMinClasses(Matrix, State, &State->MinClasses, &State->MinClassLoad);
     /* An IRQL served by Class can only have become full if Class did (I4). */
-    bool Filled = KipClassFree(Matrix, State, Class) == 0;
-    if (__builtin_expect(Recompute || Filled, 0))
-        KipAfterTakeRare(Matrix, Cpu, Class, Recompute, Filled);
+    if (KipClassFree(Matrix, State, Class) == 0)
+        KipRefreshIrqlFull(Matrix, Cpu, Class);
     KipAssertCpuInvariants(Matrix, Cpu);
 }
 
