@@ -141,6 +141,9 @@ struct _KI_VECTOR_MATRIX {
     uint32_t ReservedInRange;
     /* Classes that hold at least one device vector. */
     uint16_t DeviceClasses;
+    /* Device vectors per class: a class is full when its AllocatedPerClass
+     * reaches this (I2), a test without extracting its bits. */
+    uint8_t ClassCapacity[KIP_CLASS_COUNT];
     /* Bit i of IrqlsOfClass[k]: IRQL i is served by class k (to refresh I4). */
     uint16_t IrqlsOfClass[KIP_CLASS_COUNT];
     uint64_t DeviceVectors[KIP_VECTOR_WORDS];
@@ -495,7 +498,7 @@ static void KipTake(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Vector)
     if (KipClassTaken(State, Class))
         KipComputeMinClasses(Matrix, State, &State->MinClasses, &State->MinClassLoad);
     /* An IRQL served by Class can only have become full if Class did (I4). */
-    if (KipClassFree(Matrix, State, Class) == 0)
+    if (State->AllocatedPerClass[Class] == Matrix->ClassCapacity[Class])
         KipRefreshIrqlFull(Matrix, Cpu, Class);
     KipAssertCpuInvariants(Matrix, Cpu);
 }
@@ -514,8 +517,9 @@ static void KipRelease(KI_VECTOR_MATRIX *Matrix, uint32_t Cpu, uint32_t Vector)
     /* A bucket may lag below the load, never run above it (I3). */
     bool MoveDown = State->Online && State->Bucketed > State->Allocated;
     /* The IRQLs served by Class were full only if Class was: when this
-     * vector is its only free one now, they are not full any more (I4). */
-    bool Unfilled = KipClassFree(Matrix, State, Class) == (1u << (Vector & 15u));
+     * vector is its only free one now (one below its capacity), they are
+     * not full any more (I4). */
+    bool Unfilled = State->AllocatedPerClass[Class] + 1u == Matrix->ClassCapacity[Class];
     if (__builtin_expect(MoveDown || Unfilled, 0))
         KipAfterReleaseRare(Matrix, Cpu, Class, MoveDown, Unfilled);
     KipAssertCpuInvariants(Matrix, Cpu);
@@ -749,6 +753,8 @@ static void KipBuildVectorMaps(KI_VECTOR_MATRIX *Matrix, const KE_VECTOR_LAYOUT 
     KipBuildIrqlOfVector(Matrix, Layout);
     Matrix->DeviceVectorCount = 0;
     Matrix->DeviceClasses = 0;
+    for (uint32_t Class = 0; Class < KIP_CLASS_COUNT; Class++)
+        Matrix->ClassCapacity[Class] = 0;
     for (uint32_t Word = 0; Word < KIP_VECTOR_WORDS; Word++)
         Matrix->DeviceVectors[Word] = 0;
     for (uint32_t Vector = Layout->FirstDeviceVector; Vector <= Layout->LastDeviceVector; Vector++) {
@@ -757,6 +763,7 @@ static void KipBuildVectorMaps(KI_VECTOR_MATRIX *Matrix, const KE_VECTOR_LAYOUT 
         KipSetBit(Matrix->DeviceVectors, Vector);
         Matrix->DeviceVectorCount++;
         Matrix->DeviceClasses |= (uint16_t)(1u << (Vector >> 4));
+        Matrix->ClassCapacity[Vector >> 4]++;
     }
     Matrix->ReservedInRange =
         (uint32_t)(Layout->LastDeviceVector - Layout->FirstDeviceVector + 1u) - Matrix->DeviceVectorCount;
