@@ -38,6 +38,15 @@ string(REPLACE "." ";" IRQROUTE_VERSION_PARTS ${IRQROUTE_VERSION})
 list(GET IRQROUTE_VERSION_PARTS 0 IRQROUTE_VERSION_MAJOR)
 list(GET IRQROUTE_VERSION_PARTS 1 IRQROUTE_VERSION_MINOR)
 list(GET IRQROUTE_VERSION_PARTS 2 IRQROUTE_VERSION_PATCH)
+# The shared libraries' SONAME version: the major version from 1.0 on; in
+# the 0.x series every minor version may change the ABI (public structures
+# that inline functions read included), so it is 0.<minor> there, and
+# programs built against one 0.x never load another.
+if(IRQROUTE_VERSION_MAJOR EQUAL 0)
+    set(IRQROUTE_SOVERSION 0.${IRQROUTE_VERSION_MINOR})
+else()
+    set(IRQROUTE_SOVERSION ${IRQROUTE_VERSION_MAJOR})
+endif()
 set(IRQROUTE_SYMBOL_PREFIX "" CACHE STRING
     "A prefix for every symbol the library exports (for a kernel with Ke/Io functions of its own)")
 set(IRQROUTE_GENERATED_INCLUDE ${CMAKE_BINARY_DIR}/irqroute-generated/include)

@@ -46,7 +46,7 @@ function(irqroute_add_installed_library name output)
         EXPORT_NAME ${name}_static)
     add_library(irqroute_${name}_shared SHARED ${pic_objects})
     set_target_properties(irqroute_${name}_shared PROPERTIES OUTPUT_NAME ${output} EXPORT_NAME ${name}
-        VERSION ${IRQROUTE_VERSION} SOVERSION ${IRQROUTE_VERSION_MAJOR})
+        VERSION ${IRQROUTE_VERSION} SOVERSION ${IRQROUTE_SOVERSION})
     foreach(target irqroute_${name}_shared irqroute_${name}_static)
         target_include_directories(${target} INTERFACE
             $<BUILD_INTERFACE:${IRQROUTE_TOP}/include> $<BUILD_INTERFACE:${IRQROUTE_GENERATED_INCLUDE}>
@@ -68,7 +68,7 @@ set(IRQROUTE_SIM_INSTALLED_SOURCES ${IRQROUTE_SIM_SOURCES} ${CMAKE_SOURCE_DIR}/p
 add_library(irqroute_sim_shared SHARED ${IRQROUTE_SIM_INSTALLED_SOURCES})
 add_library(irqroute_sim_static STATIC ${IRQROUTE_SIM_INSTALLED_SOURCES})
 set_target_properties(irqroute_sim_shared PROPERTIES OUTPUT_NAME irqroute-sim EXPORT_NAME sim
-    VERSION ${IRQROUTE_VERSION} SOVERSION ${IRQROUTE_VERSION_MAJOR})
+    VERSION ${IRQROUTE_VERSION} SOVERSION ${IRQROUTE_SOVERSION})
 set_target_properties(irqroute_sim_static PROPERTIES OUTPUT_NAME irqroute-sim EXPORT_NAME sim_static)
 target_link_libraries(irqroute_sim_shared PUBLIC irqroute_core_shared Threads::Threads)
 target_link_libraries(irqroute_sim_static PUBLIC irqroute_core_static Threads::Threads)
